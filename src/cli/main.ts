@@ -1,0 +1,48 @@
+/**
+ * The command line. This file alone decides exit codes: commands throw domain errors, and each becomes
+ * one line on stderr plus its code (78 for config errors, so service managers stop restarting).
+ */
+import { Command, CommanderError } from "commander";
+import { AuthSyncError, ExitError, messageOf } from "../errors.js";
+
+export async function main(argv: string[]): Promise<void> {
+  const program = new Command("moltbot-auth-sync")
+    .description("Keep Moltbot agents' Anthropic auth profiles in step with the Claude Code CLI login.")
+    .option("--config <file>", "config file (default: $XDG_CONFIG_HOME/moltbot-auth-sync/config.json)")
+    .option("--state-dir <dir>", "gateway state dir (default: as the gateway resolves it)")
+    .showHelpAfterError()
+    .exitOverride();
+
+  program
+    .command("sync")
+    .description("copy the current Claude credentials into every agent once")
+    .option("--dry-run", "show what would change without writing")
+    .option("--json", "print the result as JSON")
+    .action(async (options, command: Command) => (await import("./sync.js")).syncCommand({ ...command.optsWithGlobals(), ...options }));
+
+  program
+    .command("status")
+    .description("show the source, every agent's copy and any cooldowns; exit 0 ok, 1 unusable, 2 expiring")
+    .option("--json", "print the result as JSON")
+    .action(async (options, command: Command) => (await import("./status.js")).statusCommand({ ...command.optsWithGlobals(), ...options }));
+
+  try {
+    await program.parseAsync(argv);
+  } catch (err) {
+    process.exitCode = exitCodeFor(err);
+  }
+}
+
+function exitCodeFor(err: unknown): number {
+  if (err instanceof CommanderError) return err.exitCode;
+  if (err instanceof ExitError) {
+    if (err.message) process.stderr.write(`moltbot-auth-sync: ${err.message}\n`);
+    return err.exitCode;
+  }
+  if (err instanceof AuthSyncError) {
+    process.stderr.write(`moltbot-auth-sync: ${err.message}\n`);
+    return err.exitCode;
+  }
+  process.stderr.write(`moltbot-auth-sync: internal error: ${messageOf(err)}\n`);
+  return 70;
+}

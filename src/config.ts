@@ -1,0 +1,104 @@
+/**
+ * The daemon's own config: `$XDG_CONFIG_HOME/moltbot-auth-sync/config.json`, or `--config` /
+ * `MOLTBOT_AUTH_SYNC_CONFIG`. Every key has a default, so the file is optional; it is strict so that a
+ * typo is reported by name instead of silently ignored.
+ */
+import { readFile } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { validate as isValidCron } from "node-cron";
+import { z } from "zod";
+import { parseDuration } from "./duration.js";
+import { ConfigError, errnoCode, messageOf } from "./errors.js";
+
+const duration = z.union([z.string(), z.number()]).transform((value, ctx) => {
+  const ms = parseDuration(value);
+  if (ms === undefined) {
+    ctx.addIssue({ code: "custom", message: `expected a duration such as "30m", "120s", "1h" or milliseconds, got ${JSON.stringify(value)}` });
+    return z.NEVER;
+  }
+  return ms;
+});
+
+const cron = z.string().refine((expr) => isValidCron(expr), { message: "not a valid cron expression" });
+
+/** The cheapest request that makes `claude` check, and inside its 5-minute window refresh, its own token. */
+export const DEFAULT_REFRESH_COMMAND = ["claude", "-p", "ok", "--model", "haiku", "--max-turns", "1", "--no-session-persistence"];
+
+const schema = z.strictObject({
+  stateDir: z.string().min(1).optional(),
+  claudeConfigDir: z.string().min(1).optional(),
+  profileId: z.string().regex(/^anthropic:[^\s]+$/, 'expected an id such as "anthropic:claude-cli"').default("anthropic:claude-cli"),
+  credentialType: z.enum(["token", "oauth"]).default("token"),
+  expiryWarning: duration.default(3_600_000),
+  lockRetries: z.number().int().min(0).max(20).default(10),
+  refreshMargin: duration.default(240_000),
+  refreshTimeout: duration.default(120_000),
+  refreshCommand: z.array(z.string().min(1)).min(1).default(DEFAULT_REFRESH_COMMAND),
+  claudePath: z.string().min(1).default("claude"),
+  resyncCron: cron.default("*/5 * * * *"),
+  refreshCheckCron: cron.default("* * * * *"),
+  logLevel: z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]).default("info"),
+});
+
+export type Config = z.output<typeof schema>;
+export type ConfigInput = z.input<typeof schema>;
+
+export interface LoadedConfig {
+  config: Config;
+  /** The file that was read, or undefined when the defaults apply. */
+  file: string | undefined;
+}
+
+export function defaultConfigPath(env: NodeJS.ProcessEnv = process.env): string {
+  const base = env.XDG_CONFIG_HOME || path.join(env.HOME || os.homedir(), ".config");
+  return path.join(base, "moltbot-auth-sync", "config.json");
+}
+
+/** Validates a config object; `where` names the file in the one-line error. */
+export function parseConfig(input: unknown, where: string): Config {
+  const result = schema.safeParse(input);
+  if (result.success) return result.data;
+  const issue = result.error.issues[0]!;
+  const key = issue.path.length > 0 ? issue.path.join(".") : undefined;
+  if (issue.code === "unrecognized_keys") {
+    throw new ConfigError(`${where}: unknown key ${issue.keys.map((k) => JSON.stringify(k)).join(", ")}`);
+  }
+  throw new ConfigError(`${where}: ${key ? `key ${key}: ` : ""}${issue.message}`);
+}
+
+/**
+ * Reads the config. An explicitly named file must exist; the default file is optional.
+ * `overrides` are command-line flags, applied on top of the file and validated with it.
+ */
+export async function loadConfig(
+  explicitPath: string | undefined,
+  overrides: ConfigInput = {},
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<LoadedConfig> {
+  const named = explicitPath ?? env.MOLTBOT_AUTH_SYNC_CONFIG;
+  const file = named ? path.resolve(named) : defaultConfigPath(env);
+  let text: string | undefined;
+  try {
+    text = await readFile(file, "utf8");
+  } catch (err) {
+    if (errnoCode(err) !== "ENOENT" || named) throw new ConfigError(`config ${file}: cannot read: ${messageOf(err)}`);
+  }
+  let fromFile: unknown = {};
+  if (text !== undefined) {
+    try {
+      fromFile = JSON.parse(text);
+    } catch (err) {
+      throw new ConfigError(`config ${file}: not valid JSON: ${messageOf(err)}`);
+    }
+    if (typeof fromFile !== "object" || fromFile === null || Array.isArray(fromFile)) {
+      throw new ConfigError(`config ${file}: expected a JSON object`);
+    }
+  }
+  const merged = { ...(fromFile as object), ...withoutUndefined(overrides) };
+  return { config: parseConfig(merged, `config ${text === undefined ? "(defaults)" : file}`), file: text === undefined ? undefined : file };
+}
+
+function withoutUndefined<T extends object>(value: T): Partial<T> {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
+}

@@ -1,0 +1,64 @@
+/**
+ * Domain errors. The core throws these; only `cli/main.ts` turns them into exit codes,
+ * so every message here must already be the one line an admin should read.
+ */
+
+/** sysexits(3) EX_CONFIG: the service manager should not restart-loop on it. */
+export const EXIT_CONFIG = 78;
+
+export class AuthSyncError extends Error {
+  constructor(
+    message: string,
+    readonly code: string,
+    readonly exitCode = 1,
+  ) {
+    super(message);
+    this.name = new.target.name;
+  }
+}
+
+/** The config file or a config value is invalid. */
+export class ConfigError extends AuthSyncError {
+  constructor(message: string) {
+    super(message, "config.invalid", EXIT_CONFIG);
+  }
+}
+
+export type SourceProblem = "not_logged_in" | "invalid" | "unreadable";
+
+/** A credential source cannot give a usable credential. */
+export class SourceError extends AuthSyncError {
+  constructor(
+    message: string,
+    readonly problem: SourceProblem,
+  ) {
+    super(message, `source.${problem}`);
+  }
+}
+
+export type StoreProblem = "locked" | "invalid" | "unwritable";
+
+/** One agent's store could not be read or written; the store is left as it was. */
+export class StoreError extends AuthSyncError {
+  constructor(
+    message: string,
+    readonly problem: StoreProblem,
+  ) {
+    super(message, `store.${problem}`);
+  }
+}
+
+/** Ends a command with a given exit code after it has printed its own output. */
+export class ExitError extends AuthSyncError {
+  constructor(exitCode: number, message = "") {
+    super(message, "exit", exitCode);
+  }
+}
+
+export function errnoCode(err: unknown): string | undefined {
+  return typeof err === "object" && err !== null && "code" in err ? String((err as { code: unknown }).code) : undefined;
+}
+
+export function messageOf(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

@@ -1,0 +1,72 @@
+/**
+ * The one pure step of the pipeline: given what a source offers and what an agent's store holds now,
+ * decide what the store should hold. No I/O and no clock, so every rule here is tested as data.
+ */
+import { isDeepStrictEqual } from "node:util";
+import { fingerprint } from "./fingerprint.js";
+import type { AuthProfileStore, ProfileCredential, SourceCredential } from "./types.js";
+
+export type CredentialType = "token" | "oauth";
+
+export const ANTHROPIC = "anthropic";
+
+/** Secret fields that belong to one credential type and must not linger when the type changes. */
+const TYPE_FIELDS: Record<CredentialType, readonly string[]> = { token: ["token"], oauth: ["access", "refresh"] };
+
+/**
+ * The profile to write. The default `token` type carries no refresh token, so the gateway can never
+ * spend the CLI's refresh token and log `claude` out; `oauth` copies it for gateways that want it, and
+ * falls back to `token` when the source has none.
+ */
+export function desiredProfile(source: SourceCredential, type: CredentialType): ProfileCredential {
+  if (type === "oauth" && source.refreshToken) {
+    return { type: "oauth", provider: ANTHROPIC, access: source.accessToken, refresh: source.refreshToken, expires: source.expiresAt };
+  }
+  return { type: "token", provider: ANTHROPIC, token: source.accessToken, expires: source.expiresAt };
+}
+
+export type ProfileOutcome =
+  | { result: "written"; why: "missing" | "changed" }
+  | { result: "unchanged" }
+  | { result: "skipped"; reason: string };
+
+export interface Reconciled {
+  /** The store to write; the input object itself when nothing changes. */
+  next: AuthProfileStore;
+  outcome: ProfileOutcome;
+}
+
+/** The secret a profile carries, for fingerprints and comparisons. */
+export function profileSecret(profile: Record<string, unknown> | undefined): string | undefined {
+  const value = profile?.type === "oauth" ? profile.access : profile?.type === "token" ? profile.token : profile?.key;
+  return typeof value === "string" ? value : undefined;
+}
+
+/**
+ * Puts `desired` under `profileId`, keeping the profile's unknown fields (email, clientId, …) and every
+ * other part of the store. Never replaces a credential that expires later than the offered one, and
+ * never replaces a credential type that is not ours to manage.
+ */
+export function reconcileProfile(store: AuthProfileStore, profileId: string, desired: ProfileCredential): Reconciled {
+  const current = store.profiles[profileId];
+  if (current) {
+    if (current.type !== "token" && current.type !== "oauth") {
+      return { next: store, outcome: { result: "skipped", reason: `profile holds a ${String(current.type)} credential, which is not ours to replace` } };
+    }
+    const storedExpires = typeof current.expires === "number" ? current.expires : undefined;
+    if (storedExpires !== undefined && desired.expires !== undefined && storedExpires > desired.expires && profileSecret(current) !== profileSecret(desired)) {
+      return {
+        next: store,
+        outcome: { result: "skipped", reason: `stored ${fingerprint(profileSecret(current))} expires later than the source's` },
+      };
+    }
+  }
+  const merged: Record<string, unknown> = { ...current, ...desired };
+  for (const field of TYPE_FIELDS[desired.type === "oauth" ? "token" : "oauth"]) delete merged[field];
+  if (!("expires" in desired)) delete merged.expires;
+  if (current && isDeepStrictEqual(merged, current)) return { next: store, outcome: { result: "unchanged" } };
+  return {
+    next: { ...store, profiles: { ...store.profiles, [profileId]: merged } },
+    outcome: { result: "written", why: current ? "changed" : "missing" },
+  };
+}

@@ -1,0 +1,91 @@
+/**
+ * Source: the Claude Code CLI's credentials file, `${CLAUDE_CONFIG_DIR:-~/.claude}/.credentials.json`.
+ * Read-only: the file belongs to `claude`, which refreshes it; we never write it or spend its refresh token.
+ */
+import os from "node:os";
+import path from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { z } from "zod";
+import { SourceError, errnoCode, messageOf } from "../errors.js";
+import type { SourceCredential } from "../types.js";
+import { readSmallFile } from "./read-small-file.js";
+
+export const CREDENTIALS_FILENAME = ".credentials.json";
+
+export const NOT_LOGGED_IN_HINT = "run `claude` and /login, or use a setup-token";
+
+/** Epoch ms below this (2001-09-09) can only be seconds: a seconds value for 2026 is about 1.8e9. */
+const MIN_EPOCH_MS = 1e12;
+
+const oauthSchema = z.looseObject({
+  accessToken: z.string().min(1),
+  refreshToken: z.string().min(1).nullish(),
+  expiresAt: z.number().int().positive(),
+  scopes: z.array(z.string()).nullish(),
+  subscriptionType: z.string().nullish(),
+});
+
+const fileSchema = z.looseObject({ claudeAiOauth: oauthSchema.optional() });
+
+export function claudeConfigDir(configured: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
+  return configured ?? env.CLAUDE_CONFIG_DIR ?? path.join(env.HOME || os.homedir(), ".claude");
+}
+
+export function credentialsPath(configDir: string): string {
+  return path.join(configDir, CREDENTIALS_FILENAME);
+}
+
+/** Parses the CLI's JSON; throws a `SourceError` whose message names the field at fault. */
+export function parseClaudeCredentials(text: string, origin: string): SourceCredential {
+  if (text.trim() === "") throw new SourceError(`credentials ${origin} is empty`, "invalid");
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    throw new SourceError(`credentials ${origin} is not valid JSON (truncated or corrupt)`, "invalid");
+  }
+  const parsed = fileSchema.safeParse(json);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const where = issue.path.length > 0 ? issue.path.join(".") : "top level";
+    throw new SourceError(`credentials ${origin}: ${where}: ${issue.message}`, "invalid");
+  }
+  const oauth = parsed.data.claudeAiOauth;
+  if (!oauth) {
+    throw new SourceError(`credentials ${origin} holds no Claude subscription login (no claudeAiOauth): ${NOT_LOGGED_IN_HINT}`, "not_logged_in");
+  }
+  if (oauth.expiresAt < MIN_EPOCH_MS) {
+    throw new SourceError(`credentials ${origin}: claudeAiOauth.expiresAt ${oauth.expiresAt} looks like seconds; expected epoch milliseconds`, "invalid");
+  }
+  return {
+    origin,
+    accessToken: oauth.accessToken,
+    ...(oauth.refreshToken ? { refreshToken: oauth.refreshToken } : {}),
+    expiresAt: oauth.expiresAt,
+    subscriptionType: oauth.subscriptionType ?? null,
+  };
+}
+
+/**
+ * Reads the file. Older CLIs rewrite it in place, so a parse failure is retried briefly before it counts.
+ */
+export async function readClaudeCliFile(file: string, attempts = 3): Promise<SourceCredential> {
+  for (let attempt = 1; ; attempt++) {
+    let text: string;
+    try {
+      text = await readSmallFile(file);
+    } catch (err) {
+      const code = errnoCode(err);
+      if (code === "ENOENT" || code === "ENOTDIR") {
+        throw new SourceError(`not logged in to Claude Code (no ${file}): ${NOT_LOGGED_IN_HINT}`, "not_logged_in");
+      }
+      throw new SourceError(`credentials ${file} cannot be read: ${messageOf(err)}`, "unreadable");
+    }
+    try {
+      return parseClaudeCredentials(text, file);
+    } catch (err) {
+      if (!(err instanceof SourceError) || err.problem !== "invalid" || attempt >= attempts) throw err;
+      await sleep(40 * attempt);
+    }
+  }
+}

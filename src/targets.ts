@@ -1,0 +1,29 @@
+/** The stores a pass writes: the gateway state dir and every agent in it. */
+import path from "node:path";
+import type { Config } from "./config.js";
+import { AuthSyncError } from "./errors.js";
+import { AUTH_PROFILES_FILENAME, type Agent, type GatewayConfig, discoverAgents, readGatewayConfig } from "./stores/agents.js";
+import { type StateDirChoice, resolveStateDir, STATE_DIR_ENV, STATE_DIR_NAMES } from "./stores/state-dir.js";
+
+export interface Targets {
+  stateDir: StateDirChoice;
+  gatewayConfig: GatewayConfig | undefined;
+  agents: Agent[];
+}
+
+export function storeFile(agent: Agent): string {
+  return path.join(agent.dir, AUTH_PROFILES_FILENAME);
+}
+
+export function requireStateDir(config: Config, env: NodeJS.ProcessEnv = process.env): StateDirChoice {
+  const choice = resolveStateDir(config.stateDir, env);
+  if (choice) return choice;
+  const looked = [...STATE_DIR_NAMES.map((n) => `~/${n}`), ...STATE_DIR_ENV.map((n) => `$${n}`)].join(", ");
+  throw new AuthSyncError(`no Moltbot state dir found (looked at ${looked}); pass --state-dir or set stateDir in the config`, "state_dir.missing");
+}
+
+export async function resolveTargets(config: Config, env: NodeJS.ProcessEnv = process.env): Promise<Targets> {
+  const stateDir = requireStateDir(config, env);
+  const gatewayConfig = await readGatewayConfig(stateDir.dir, env);
+  return { stateDir, gatewayConfig, agents: await discoverAgents(stateDir.dir, gatewayConfig, env) };
+}

@@ -1,0 +1,56 @@
+/** The shapes that flow through the pipeline: sources → reconcile → stores. */
+
+/** A credential as a source gives it, before it is shaped into a gateway profile. */
+export interface SourceCredential {
+  /** Where it was read, for messages: a file path or a keychain service. Never secret. */
+  origin: string;
+  accessToken: string;
+  /** Absent for setup-tokens and refresh-less logins. */
+  refreshToken?: string;
+  /** Epoch milliseconds. */
+  expiresAt: number;
+  subscriptionType?: string | null;
+}
+
+/** The gateway's `token` credential (`src/agents/auth-profiles/types.ts`). */
+export interface TokenProfile {
+  type: "token";
+  provider: string;
+  token: string;
+  expires?: number;
+  [unknown: string]: unknown;
+}
+
+/** The gateway's `oauth` credential. */
+export interface OAuthProfile {
+  type: "oauth";
+  provider: string;
+  access: string;
+  refresh: string;
+  expires: number;
+  [unknown: string]: unknown;
+}
+
+export type ProfileCredential = TokenProfile | OAuthProfile;
+
+/** `usageStats[profileId]`: all times are epoch milliseconds. */
+export interface ProfileUsageStats {
+  lastUsed?: number;
+  cooldownUntil?: number;
+  disabledUntil?: number;
+  disabledReason?: string;
+  errorCount?: number;
+  failureCounts?: Record<string, number>;
+  lastFailureAt?: number;
+  [unknown: string]: unknown;
+}
+
+/** `auth-profiles.json` as parsed; unknown keys are kept and written back. */
+export interface AuthProfileStore {
+  version?: number;
+  profiles: Record<string, Record<string, unknown>>;
+  order?: Record<string, string[]>;
+  lastGood?: Record<string, string>;
+  usageStats?: Record<string, ProfileUsageStats>;
+  [unknown: string]: unknown;
+}

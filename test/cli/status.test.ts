@@ -1,0 +1,64 @@
+import assert from "node:assert/strict";
+import { mkdirSync } from "node:fs";
+import { test } from "node:test";
+import { leakedTokens, makeHome, runCli } from "../helpers/env.js";
+
+const ID = "anthropic:claude-cli";
+
+test("status: exit 0 when every agent holds the source's credential", async () => {
+  const t = makeHome();
+  try {
+    t.writeCredentials();
+    mkdirSync(t.agentDir("work"), { recursive: true });
+    assert.equal((await runCli(["sync"], t.env)).code, 0);
+    const r = await runCli(["status"], t.env);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.match(r.stdout, /agent main: token sk-ant-oat01-…\S{4} expires in (7h5\dm|8h) \(matches source\)/);
+    assert.deepEqual(leakedTokens(r.stdout + r.stderr, t.planted), []);
+    const j = JSON.parse((await runCli(["status", "--json"], t.env)).stdout);
+    assert.equal(j.exitCode, 0);
+    assert.equal(j.agents.length, 2);
+    assert.equal(j.agents[0].profile.matchesSource, true);
+  } finally {
+    t.cleanup();
+  }
+});
+
+test("status: exit 2 when expiring within the warning window, 1 when missing, marked or expired", async () => {
+  const t = makeHome();
+  try {
+    t.writeCredentials({ expiresAt: Date.now() + 30 * 60_000 });
+    assert.equal((await runCli(["sync"], t.env)).code, 0);
+    assert.equal((await runCli(["status"], t.env)).code, 2, "30 minutes left is inside the default 1h window");
+
+    const store = t.readStore("main");
+    store.usageStats = { [ID]: { cooldownUntil: Date.now() + 300_000, errorCount: 2 }, "anthropic:other": { disabledUntil: Date.now() + 600_000, disabledReason: "billing" } };
+    t.writeStore("main", store);
+    const marked = await runCli(["status"], t.env);
+    assert.equal(marked.code, 1);
+    assert.match(marked.stdout, /anthropic:claude-cli cooldown for [45]m/);
+    assert.match(marked.stdout, /anthropic:other disabled \(billing\) for (9|10)m/);
+
+    mkdirSync(t.agentDir("new"), { recursive: true });
+    const missing = await runCli(["status"], t.env);
+    assert.equal(missing.code, 1);
+    assert.match(missing.stdout, /agent new: anthropic:claude-cli missing/);
+
+    t.writeCredentials({ expiresAt: Date.now() - 60_000 });
+    const expired = await runCli(["status", "--json"], t.env);
+    assert.equal(expired.code, 1);
+  } finally {
+    t.cleanup();
+  }
+});
+
+test("status: a missing login exits 1 and says what to run", async () => {
+  const t = makeHome();
+  try {
+    const r = await runCli(["status"], t.env);
+    assert.equal(r.code, 1);
+    assert.match(r.stdout, /source\s+not logged in to Claude Code/);
+  } finally {
+    t.cleanup();
+  }
+});

@@ -1,0 +1,62 @@
+import assert from "node:assert/strict";
+import { mkdirSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { test } from "node:test";
+import { loadConfig, parseConfig } from "../src/config.js";
+import { ConfigError } from "../src/errors.js";
+import { makeHome, runCli } from "./helpers/env.js";
+
+test("every key has a default", () => {
+  const config = parseConfig({}, "test");
+  assert.equal(config.profileId, "anthropic:claude-cli");
+  assert.equal(config.credentialType, "token");
+  assert.equal(config.expiryWarning, 3_600_000);
+  assert.equal(config.refreshMargin, 240_000);
+  assert.equal(config.refreshTimeout, 120_000);
+  assert.equal(config.resyncCron, "*/5 * * * *");
+});
+
+test("durations accept strings and milliseconds", () => {
+  assert.equal(parseConfig({ expiryWarning: "30m" }, "t").expiryWarning, 1_800_000);
+  assert.equal(parseConfig({ expiryWarning: 5000 }, "t").expiryWarning, 5000);
+});
+
+test("a typo is an error naming the key", () => {
+  assert.throws(() => parseConfig({ profileID: "x" }, "config f"), (err: Error) => err instanceof ConfigError && /unknown key "profileID"/.test(err.message));
+  assert.throws(() => parseConfig({ expiryWarning: "soon" }, "config f"), /key expiryWarning: expected a duration/);
+  assert.throws(() => parseConfig({ credentialType: "api" }, "config f"), /key credentialType/);
+  assert.throws(() => parseConfig({ resyncCron: "every day" }, "config f"), /key resyncCron: not a valid cron expression/);
+});
+
+test("MOLTBOT_AUTH_SYNC_CONFIG names the file, and a missing named file is an error", async () => {
+  const t = makeHome();
+  try {
+    const file = path.join(t.root, "c.json");
+    writeFileSync(file, JSON.stringify({ profileId: "anthropic:mine" }));
+    assert.equal((await loadConfig(undefined, {}, { ...t.env, MOLTBOT_AUTH_SYNC_CONFIG: file })).config.profileId, "anthropic:mine");
+    await assert.rejects(loadConfig(path.join(t.root, "nope.json"), {}, t.env), /cannot read/);
+    assert.equal((await loadConfig(undefined, {}, t.env)).file, undefined, "the default file is optional");
+  } finally {
+    t.cleanup();
+  }
+});
+
+test("a bad config exits 78 with one line naming file and key, and touches no store", async () => {
+  const t = makeHome();
+  try {
+    t.writeCredentials();
+    const dir = path.join(t.home, ".config", "moltbot-auth-sync");
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(path.join(dir, "config.json"), JSON.stringify({ credentialType: "bogus" }));
+    const r = await runCli(["sync"], t.env);
+    assert.equal(r.code, 78);
+    assert.equal(r.stderr.trim().split("\n").length, 1);
+    assert.match(r.stderr, /config\.json: key credentialType/);
+    writeFileSync(path.join(dir, "config.json"), "{not json");
+    const r2 = await runCli(["sync"], t.env);
+    assert.equal(r2.code, 78);
+    assert.match(r2.stderr, /not valid JSON/);
+  } finally {
+    t.cleanup();
+  }
+});

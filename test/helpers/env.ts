@@ -1,0 +1,107 @@
+/** Temp HOMEs with real files, random tokens, and the real CLI run as a child process. */
+import { randomBytes } from "node:crypto";
+import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { execFile, type ExecFileException } from "node:child_process";
+import { fileURLToPath } from "node:url";
+
+export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..");
+export const BIN = path.join(REPO, "bin", "moltbot-auth-sync.js");
+
+/** A fresh token every call, so a leak check can grep for exactly what a test planted. */
+export function randomToken(kind: "oat" | "ort" = "oat"): string {
+  return `sk-ant-${kind}01-${randomBytes(72).toString("base64url").slice(0, 90)}`;
+}
+
+export interface TestHome {
+  root: string;
+  home: string;
+  stateDir: string;
+  claudeDir: string;
+  env: NodeJS.ProcessEnv;
+  /** Every token this home planted, for leak checks. */
+  planted: string[];
+  agentDir(id: string): string;
+  storePath(id: string): string;
+  writeCredentials(options?: { expiresAt?: number; accessToken?: string; refreshToken?: string; extra?: Record<string, unknown> }): { accessToken: string; refreshToken: string; expiresAt: number };
+  writeStore(id: string, store: unknown): void;
+  readStore(id: string): any;
+  cleanup(): void;
+}
+
+export function makeHome(options: { stateName?: string } = {}): TestHome {
+  const root = mkdtempSync(path.join(os.tmpdir(), "mas-test-"));
+  const home = path.join(root, "home");
+  const stateDir = path.join(home, options.stateName ?? ".openclaw");
+  const claudeDir = path.join(home, ".claude");
+  mkdirSync(stateDir, { recursive: true });
+  mkdirSync(claudeDir, { recursive: true });
+  const planted: string[] = [];
+  const env: NodeJS.ProcessEnv = {
+    PATH: process.env.PATH,
+    HOME: home,
+    XDG_CONFIG_HOME: path.join(home, ".config"),
+    XDG_STATE_HOME: path.join(home, ".local", "state"),
+  };
+  const t: TestHome = {
+    root,
+    home,
+    stateDir,
+    claudeDir,
+    env,
+    planted,
+    agentDir: (id) => path.join(stateDir, "agents", id, "agent"),
+    storePath: (id) => path.join(t.agentDir(id), "auth-profiles.json"),
+    writeCredentials(o = {}) {
+      const accessToken = o.accessToken ?? randomToken("oat");
+      const refreshToken = o.refreshToken ?? randomToken("ort");
+      const expiresAt = o.expiresAt ?? Date.now() + 8 * 3_600_000;
+      planted.push(accessToken, refreshToken);
+      const body = { claudeAiOauth: { accessToken, refreshToken, expiresAt, scopes: ["user:inference", "user:profile"], subscriptionType: "max" }, ...o.extra };
+      const tmp = path.join(claudeDir, `.credentials.json.tmp.${randomBytes(4).toString("hex")}`);
+      writeFileSync(tmp, JSON.stringify(body), { mode: 0o600 });
+      // Atomic replace, as current `claude` does.
+      renameSync(tmp, path.join(claudeDir, ".credentials.json"));
+      return { accessToken, refreshToken, expiresAt };
+    },
+    writeStore(id, store) {
+      mkdirSync(t.agentDir(id), { recursive: true });
+      writeFileSync(t.storePath(id), typeof store === "string" ? store : JSON.stringify(store, null, 2), { mode: 0o600 });
+    },
+    readStore: (id) => JSON.parse(readFileSync(t.storePath(id), "utf8")),
+    cleanup: () => rmSync(root, { recursive: true, force: true }),
+  };
+  return t;
+}
+
+export interface RunResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the real CLI entry point. */
+export function runCli(args: string[], env: NodeJS.ProcessEnv, options: { input?: string; timeoutMs?: number; uid?: number; gid?: number } = {}): Promise<RunResult> {
+  return new Promise((resolve) => {
+    const child = execFile(
+      process.execPath,
+      [BIN, ...args],
+      { env, timeout: options.timeoutMs ?? 60_000, ...(options.uid !== undefined ? { uid: options.uid, gid: options.gid } : {}) },
+      (err: ExecFileException | null, stdout, stderr) => {
+        resolve({ code: err ? (typeof err.code === "number" ? err.code : 1) : 0, stdout, stderr });
+      },
+    );
+    if (options.input !== undefined) child.stdin?.end(options.input);
+    else child.stdin?.end();
+  });
+}
+
+/** Asserts-friendly: which planted secrets (or any 12-char slice of one) appear in `text`. */
+export function leakedTokens(text: string, planted: readonly string[]): string[] {
+  return planted.filter((token) => {
+    const body = token.replace(/^sk-ant-[a-z]{3}\d{2}-/, "");
+    for (let i = 0; i + 12 <= body.length; i += 6) if (text.includes(body.slice(i, i + 12))) return true;
+    return false;
+  });
+}

@@ -1,0 +1,69 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { desiredProfile, reconcileProfile } from "../src/reconcile.js";
+import type { AuthProfileStore, SourceCredential } from "../src/types.js";
+import { randomToken } from "./helpers/env.js";
+
+const ID = "anthropic:claude-cli";
+
+function source(overrides: Partial<SourceCredential> = {}): SourceCredential {
+  return { origin: "test", accessToken: randomToken(), refreshToken: randomToken("ort"), expiresAt: 2_000_000_000_000, ...overrides };
+}
+
+test("desiredProfile: token by default carries no refresh token", () => {
+  const s = source();
+  assert.deepEqual(desiredProfile(s, "token"), { type: "token", provider: "anthropic", token: s.accessToken, expires: s.expiresAt });
+});
+
+test("desiredProfile: oauth copies the refresh token, and falls back to token without one", () => {
+  const s = source();
+  assert.deepEqual(desiredProfile(s, "oauth"), { type: "oauth", provider: "anthropic", access: s.accessToken, refresh: s.refreshToken, expires: s.expiresAt });
+  const noRefresh = source({ refreshToken: undefined });
+  assert.equal(desiredProfile(noRefresh, "oauth").type, "token");
+});
+
+test("reconcileProfile adds a missing profile and keeps everything else", () => {
+  const store: AuthProfileStore = {
+    version: 1,
+    profiles: { "anthropic:manual": { type: "token", provider: "anthropic", token: "t" } },
+    order: { anthropic: ["anthropic:manual"] },
+    usageStats: { "anthropic:manual": { cooldownUntil: 5 } },
+    futureKey: { nested: [1, 2] },
+  };
+  const before = structuredClone(store);
+  const desired = desiredProfile(source(), "token");
+  const { next, outcome } = reconcileProfile(store, ID, desired);
+  assert.deepEqual(outcome, { result: "written", why: "missing" });
+  assert.deepEqual(store, before, "input is not mutated");
+  assert.deepEqual(next.profiles[ID], desired);
+  assert.deepEqual({ ...next, profiles: { ...next.profiles, [ID]: undefined } }, { ...before, profiles: { ...before.profiles, [ID]: undefined } });
+});
+
+test("reconcileProfile is idempotent: the same credential is unchanged and returns the same object", () => {
+  const desired = desiredProfile(source(), "token");
+  const first = reconcileProfile({ version: 1, profiles: {} }, ID, desired).next;
+  const second = reconcileProfile(first, ID, desired);
+  assert.deepEqual(second.outcome, { result: "unchanged" });
+  assert.equal(second.next, first);
+});
+
+test("reconcileProfile keeps the profile's unknown fields and drops the other type's secrets", () => {
+  const old = { type: "oauth", provider: "anthropic", access: "a", refresh: "r", expires: 1, email: "me@example.com" };
+  const desired = desiredProfile(source(), "token");
+  const { next } = reconcileProfile({ profiles: { [ID]: old } }, ID, desired);
+  assert.deepEqual(next.profiles[ID], { ...desired, email: "me@example.com" });
+});
+
+test("reconcileProfile never replaces a credential that expires later", () => {
+  const stored = { type: "token", provider: "anthropic", token: randomToken(), expires: 3_000_000_000_000 };
+  const { next, outcome } = reconcileProfile({ profiles: { [ID]: stored } }, ID, desiredProfile(source(), "token"));
+  assert.equal(outcome.result, "skipped");
+  assert.match((outcome as { reason: string }).reason, /expires later/);
+  assert.ok(!(outcome as { reason: string }).reason.includes(stored.token.slice(20)), "reason shows only a fingerprint");
+  assert.equal(next.profiles[ID], stored);
+});
+
+test("reconcileProfile refuses to overwrite an api_key under our id", () => {
+  const { outcome } = reconcileProfile({ profiles: { [ID]: { type: "api_key", provider: "anthropic", key: "k" } } }, ID, desiredProfile(source(), "token"));
+  assert.equal(outcome.result, "skipped");
+});

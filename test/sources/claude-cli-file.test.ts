@@ -1,0 +1,70 @@
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { symlinkSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { test } from "node:test";
+import { SourceError } from "../../src/errors.js";
+import { claudeConfigDir, parseClaudeCredentials, readClaudeCliFile } from "../../src/sources/claude-cli-file.js";
+import { makeHome, randomToken } from "../helpers/env.js";
+
+const problem = (p: string) => (err: unknown) => err instanceof SourceError && err.problem === p;
+
+test("parses the CLI's shape and keeps unknown fields out of the way", () => {
+  const accessToken = randomToken();
+  const c = parseClaudeCredentials(JSON.stringify({ claudeAiOauth: { accessToken, refreshToken: randomToken("ort"), expiresAt: 1_800_000_000_000, scopes: ["user:inference"], rateLimitTier: "x", newField: 1 }, mcpOAuth: {} }), "f");
+  assert.equal(c.accessToken, accessToken);
+  assert.equal(c.expiresAt, 1_800_000_000_000);
+});
+
+test("a refresh-less login is accepted", () => {
+  const c = parseClaudeCredentials(JSON.stringify({ claudeAiOauth: { accessToken: randomToken(), expiresAt: 1_800_000_000_000 } }), "f");
+  assert.equal(c.refreshToken, undefined);
+});
+
+test("bad shapes give one specific message without token text", () => {
+  const token = randomToken();
+  const cases: Array<[string, RegExp, string]> = [
+    ["", /is empty/, "invalid"],
+    ['{"claudeAiOauth":{"accessTo', /not valid JSON/, "invalid"],
+    [JSON.stringify({ claudeAiOauth: { accessToken: token, expiresAt: "soon" } }), /claudeAiOauth\.expiresAt/, "invalid"],
+    [JSON.stringify({ claudeAiOauth: { accessToken: 42, expiresAt: 1_800_000_000_000 } }), /claudeAiOauth\.accessToken/, "invalid"],
+    [JSON.stringify({ claudeAiOauth: { accessToken: token, expiresAt: 1_800_000_000 } }), /looks like seconds/, "invalid"],
+    [JSON.stringify({ mcpOAuth: {} }), /no Claude subscription login/, "not_logged_in"],
+    ["[1,2]", /top level|expected object/, "invalid"],
+  ];
+  for (const [text, message, kind] of cases) {
+    assert.throws(() => parseClaudeCredentials(text, "f"), (err: Error) => problem(kind)(err) && message.test(err.message) && !err.message.includes(token.slice(15)), text);
+  }
+});
+
+test("missing file means not logged in, with the remedy", async () => {
+  const t = makeHome();
+  try {
+    await assert.rejects(readClaudeCliFile(path.join(t.claudeDir, ".credentials.json")), (err: Error) => problem("not_logged_in")(err) && /run `claude` and \/login, or use a setup-token/.test(err.message));
+  } finally {
+    t.cleanup();
+  }
+});
+
+test("a FIFO, a symlink loop and 10 MB of garbage are refused without hanging", async () => {
+  const t = makeHome();
+  try {
+    const fifo = path.join(t.root, "fifo");
+    execFileSync("mkfifo", [fifo]);
+    await assert.rejects(readClaudeCliFile(fifo), (err: Error) => problem("unreadable")(err) && /not a regular file/.test(err.message));
+    const loop = path.join(t.root, "loop");
+    symlinkSync(loop, loop);
+    await assert.rejects(readClaudeCliFile(loop), problem("unreadable"));
+    const big = path.join(t.root, "big");
+    writeFileSync(big, Buffer.alloc(10 * 1024 * 1024, 0x61));
+    await assert.rejects(readClaudeCliFile(big), (err: Error) => problem("unreadable")(err) && /more than/.test(err.message));
+  } finally {
+    t.cleanup();
+  }
+});
+
+test("CLAUDE_CONFIG_DIR moves the file; config claudeConfigDir wins over it", () => {
+  assert.equal(claudeConfigDir(undefined, { HOME: "/h" }), "/h/.claude");
+  assert.equal(claudeConfigDir(undefined, { HOME: "/h", CLAUDE_CONFIG_DIR: "/c" }), "/c");
+  assert.equal(claudeConfigDir("/x", { HOME: "/h", CLAUDE_CONFIG_DIR: "/c" }), "/x");
+});

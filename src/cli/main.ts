@@ -26,6 +26,13 @@ export async function main(argv: string[]): Promise<void> {
     .option("--json", "print the result as JSON")
     .action(async (options, command: Command) => (await import("./status.js")).statusCommand({ ...command.optsWithGlobals(), ...options }));
 
+  program
+    .command("run")
+    .description("run the daemon in the foreground: watch, refresh through claude ahead of expiry, re-sync")
+    .option("--log-level <level>", "trace, debug, info, warn, error or silent (default: config logLevel)")
+    .option("--pretty", "readable log lines for a terminal instead of JSON")
+    .action(async (options, command: Command) => (await import("./run.js")).runCommand({ ...command.optsWithGlobals(), ...options }));
+
   try {
     await program.parseAsync(argv);
   } catch (err) {

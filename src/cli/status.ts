@@ -2,6 +2,7 @@
 import { formatDuration, formatRelative } from "../duration.js";
 import { ExitError } from "../errors.js";
 import { mapLimit } from "../map-limit.js";
+import { readDaemonStatus, type DaemonStatus } from "../daemon/runtime-files.js";
 import { readClaudeLogin } from "../sources/index.js";
 import { type AgentStatus, type Marking, agentStatus, sourceStatus, statusExitCode } from "../status.js";
 import { resolveTargets } from "../targets.js";
@@ -21,15 +22,25 @@ export async function statusCommand(options: StatusCommandOptions): Promise<void
   const now = Date.now();
   const agents = await mapLimit(targets.agents, 8, (agent) => agentStatus(agent, config.profileId, credential, now));
   const exitCode = statusExitCode(source, agents, config.profileId, now, config.expiryWarning);
+  const daemon = await readDaemonStatus();
   if (options.json) {
-    printJson({ now, profile: config.profileId, source, stateDir: targets.stateDir, agents, exitCode });
+    printJson({ now, profile: config.profileId, source, stateDir: targets.stateDir, daemon, agents, exitCode });
   } else {
     const lines = [`source  ${source.ok ? `${source.fingerprint} expires ${formatRelative(source.expiresAt, now)} (${source.origin})` : source.error}`];
     lines.push(`state   ${targets.stateDir.dir} (${targets.stateDir.reason})${targets.stateDir.alsoExisting.length ? `; also exists: ${targets.stateDir.alsoExisting.join(", ")}` : ""}`);
+    lines.push(`daemon  ${daemonLine(daemon, now)}`);
     for (const agent of agents) lines.push(...agentLines(agent, config.profileId, now));
     process.stdout.write(`${lines.join("\n")}\n`);
   }
   if (exitCode !== 0) throw new ExitError(exitCode);
+}
+
+function daemonLine(daemon: DaemonStatus, now: number): string {
+  const parts = [daemon.running ? `running (pid ${daemon.pid})` : daemon.updatedAt ? `not running (last seen ${formatRelative(daemon.updatedAt, now)})` : "not running"];
+  if (daemon.lastSyncAt) parts.push(`last sync ${formatRelative(daemon.lastSyncAt, now)}${daemon.lastSyncSummary ? `: ${daemon.lastSyncSummary}` : ""}`);
+  if (daemon.running && daemon.nextRefreshAt) parts.push(`refresh due ${formatRelative(daemon.nextRefreshAt, now)}`);
+  if (daemon.lastError) parts.push(`last problem ${formatRelative(daemon.lastError.at, now)}: ${daemon.lastError.message}`);
+  return parts.join("; ");
 }
 
 function agentLines(agent: AgentStatus, profileId: string, now: number): string[] {

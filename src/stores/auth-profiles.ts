@@ -83,6 +83,13 @@ export async function updateStore<T>(file: string, change: (store: AuthProfileSt
     const { next, outcome } = change(current);
     return { outcome, written: false, warnings: next === current ? [] : ["dry run: nothing written"] };
   }
+  // Most passes change nothing: decide on an unlocked read first, and take the lock only to write.
+  // The decision is made again on the re-read inside the lock, so a concurrent writer is never lost.
+  const peek = await readStore(file, 1).catch(() => undefined);
+  if (peek) {
+    const { next, outcome } = change(peek);
+    if (next === peek) return { outcome, written: false, warnings: await tightenMode(file) };
+  }
   await ensureStoreFile(file);
   return withStoreLock(file, options.lockRetries, async (compromised) => {
     const warnings = await tightenMode(file);

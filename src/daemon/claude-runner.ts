@@ -1,0 +1,94 @@
+/**
+ * Runs the `claude` CLI as a child: the refresh command and `claude auth status --json`. Every run has
+ * a timeout, then SIGTERM, then SIGKILL 5 s later, because without a network `claude -p` hangs.
+ */
+import os from "node:os";
+import { execa } from "execa";
+import type { Config } from "../config.js";
+import { scrubSecrets } from "../log.js";
+
+export const KILL_GRACE_MS = 5_000;
+const SHUTDOWN_GRACE_MS = 1_000;
+/** A chatty or broken CLI cannot fill memory; only the tail is kept for classification. */
+const MAX_OUTPUT_BYTES = 256 * 1024;
+const OUTPUT_TAIL_CHARS = 2_000;
+
+export interface ClaudeRun {
+  command: string;
+  exitCode?: number;
+  signal?: string;
+  timedOut: boolean;
+  /** Set when the child could not be started at all, e.g. ENOENT. */
+  spawnError?: string;
+  /** The end of stdout and stderr together, with anything token-shaped replaced by a fingerprint. */
+  output: string;
+  durationMs: number;
+}
+
+/** The argv to run: `claude` in `refreshCommand` means `claudePath`. */
+export function refreshArgv(config: Config): [string, string[]] {
+  const [first, ...rest] = config.refreshCommand;
+  return [first === "claude" ? config.claudePath : first!, rest];
+}
+
+/** Service managers give a bare environment; the CLI finds its store only through these. */
+export function claudeEnv(config: Config, env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
+  return {
+    ...env,
+    HOME: env.HOME || os.homedir(),
+    USER: env.USER || os.userInfo().username,
+    ...(config.claudeConfigDir ? { CLAUDE_CONFIG_DIR: config.claudeConfigDir } : {}),
+  };
+}
+
+export async function runClaude(file: string, args: string[], options: { env: NodeJS.ProcessEnv; timeoutMs: number; signal?: AbortSignal }): Promise<ClaudeRun> {
+  const started = Date.now();
+  const child = execa(file, args, {
+    env: options.env,
+    extendEnv: false,
+    stdin: "ignore",
+    all: true,
+    reject: false,
+    timeout: options.timeoutMs,
+    forceKillAfterDelay: KILL_GRACE_MS,
+    maxBuffer: MAX_OUTPUT_BYTES,
+  });
+  // On shutdown there is no time for the 5 s grace: SIGTERM, then SIGKILL after one second.
+  const onAbort = () => {
+    child.kill("SIGTERM");
+    setTimeout(() => child.kill("SIGKILL"), SHUTDOWN_GRACE_MS).unref();
+  };
+  options.signal?.addEventListener("abort", onAbort, { once: true });
+  const result = await child;
+  options.signal?.removeEventListener("abort", onAbort);
+  const all = typeof result.all === "string" ? result.all : "";
+  const spawnFailed = result.failed && result.exitCode === undefined && !result.timedOut && result.signal === undefined;
+  return {
+    command: [file, ...args].join(" "),
+    ...(result.exitCode !== undefined ? { exitCode: result.exitCode } : {}),
+    ...(result.signal ? { signal: result.signal } : {}),
+    timedOut: result.timedOut,
+    ...(spawnFailed ? { spawnError: scrubSecrets(result.shortMessage ?? "could not start") } : {}),
+    output: scrubSecrets(all.slice(-OUTPUT_TAIL_CHARS)),
+    durationMs: Date.now() - started,
+  };
+}
+
+export interface AuthStatus {
+  loggedIn: boolean;
+  authMethod?: string;
+}
+
+/** `claude auth status --json`: offline and fast; tells "not logged in" apart from "refresh failed". */
+export async function claudeAuthStatus(config: Config, env: NodeJS.ProcessEnv, signal?: AbortSignal): Promise<AuthStatus | undefined> {
+  const run = await runClaude(config.claudePath, ["auth", "status", "--json"], { env, timeoutMs: 15_000, ...(signal ? { signal } : {}) });
+  const start = run.output.indexOf("{");
+  if (start < 0) return undefined;
+  try {
+    const parsed = JSON.parse(run.output.slice(start)) as { loggedIn?: unknown; authMethod?: unknown };
+    if (typeof parsed.loggedIn !== "boolean") return undefined;
+    return { loggedIn: parsed.loggedIn, ...(typeof parsed.authMethod === "string" ? { authMethod: parsed.authMethod } : {}) };
+  } catch {
+    return undefined;
+  }
+}

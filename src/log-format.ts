@@ -1,0 +1,26 @@
+/** One readable line per log record, for `--pretty` and for reading logs back. */
+
+const CORE_KEYS = new Set(["time", "level", "pid", "event", "msg", "hostname", "v"]);
+
+export interface LogRecord {
+  time?: string | number;
+  level?: string | number;
+  event?: string;
+  msg?: string;
+  [key: string]: unknown;
+}
+
+const NUMERIC_LEVELS: Record<number, string> = { 10: "trace", 20: "debug", 30: "info", 40: "warn", 50: "error", 60: "fatal" };
+
+export function levelName(level: LogRecord["level"]): string {
+  return typeof level === "number" ? (NUMERIC_LEVELS[level] ?? String(level)) : String(level ?? "info");
+}
+
+/** `2026-11-25 03:12:04 WARN  refresh.failed  claude exited 1 … agent=main reason=auth` */
+export function formatLogLine(record: LogRecord): string {
+  const time = record.time === undefined ? "" : new Date(record.time).toISOString().replace("T", " ").slice(0, 19);
+  const fields = Object.entries(record)
+    .filter(([key, value]) => !CORE_KEYS.has(key) && value !== undefined)
+    .map(([key, value]) => `${key}=${typeof value === "object" ? JSON.stringify(value) : String(value)}`);
+  return [time, levelName(record.level).toUpperCase().padEnd(5), (record.event ?? "-").padEnd(17), record.msg ?? "", ...fields].filter((s) => s !== "").join("  ");
+}

@@ -1,0 +1,264 @@
+import assert from "node:assert/strict";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { test } from "node:test";
+import { fingerprint } from "../../src/fingerprint.js";
+import { DaemonProcess, fakeClaudeRuns, fakeClaudeTokens, installFakeClaude } from "../helpers/daemon.js";
+import { leakedTokens, makeHome, runCli, type TestHome } from "../helpers/env.js";
+
+const ID = "anthropic:claude-cli";
+
+/** Runs a daemon on a fresh home, stops it, and checks that no planted token appeared anywhere it printed. */
+async function withDaemon(
+  setup: (t: TestHome) => { config?: Record<string, unknown>; mode?: string } | void,
+  fn: (d: DaemonProcess, t: TestHome, control: string) => Promise<void>,
+): Promise<void> {
+  const t = makeHome();
+  const control = installFakeClaude(t);
+  const { config, mode } = setup(t) ?? {};
+  if (mode) writeFileSync(path.join(control, "mode"), mode);
+  const args: string[] = [];
+  if (config) {
+    const file = path.join(t.root, "config.json");
+    writeFileSync(file, JSON.stringify(config));
+    args.push("--config", file);
+  }
+  const d = new DaemonProcess(t, args);
+  try {
+    await fn(d, t, control);
+  } finally {
+    const { code } = await d.stop();
+    const state = readFileSafe(path.join(t.env.XDG_STATE_HOME!, "moltbot-auth-sync", "state.json"));
+    const leaks = leakedTokens(d.stdout + d.stderr + state, [...t.planted, ...fakeClaudeTokens(control)]);
+    t.cleanup();
+    assert.deepEqual(leaks, [], "no planted token in any output or the state file");
+    assert.ok(code === 0 || code === null, `daemon exit code ${code}: ${d.stderr}`);
+  }
+}
+
+function readFileSafe(file: string): string {
+  try {
+    return readFileSync(file, "utf8");
+  } catch {
+    return "";
+  }
+}
+
+const written = (d: DaemonProcess, agent: string, token: string) => d.waitFor((r) => r.event === "sync.written" && r.agent === agent && r.fingerprint === fingerprint(token));
+
+test("daemon: syncs at start, then syncs an atomic rewrite of the credentials", () =>
+  withDaemon(
+    (t) => void t.writeCredentials(),
+    async (d, t) => {
+      await d.waitForEvent("daemon.ready");
+      const next = t.writeCredentials();
+      await written(d, "main", next.accessToken);
+      assert.equal(t.readStore("main").profiles[ID].token, next.accessToken);
+      assert.equal(d.events("source.changed").length, 2);
+    },
+  ));
+
+test("daemon: a credentials file (and folder) created after start is synced", () =>
+  withDaemon(
+    (t) => void rmSync(t.claudeDir, { recursive: true }),
+    async (d, t) => {
+      await d.waitForEvent("source.missing");
+      mkdirSync(t.claudeDir);
+      const cred = t.writeCredentials();
+      await written(d, "main", cred.accessToken);
+      await d.waitForEvent("source.recovered");
+      assert.equal(d.events("source.missing").length, 1, "the missing source is logged once");
+    },
+  ));
+
+test("daemon: a new agent, and a deleted or foreign-rewritten store, get the credentials again", () =>
+  withDaemon(
+    (t) => void t.writeCredentials(),
+    async (d, t) => {
+      await d.waitForEvent("daemon.ready");
+      const token = t.readStore("main").profiles[ID].token as string;
+      mkdirSync(t.agentDir("fresh"), { recursive: true });
+      await written(d, "fresh", token);
+      await d.waitFor((r) => r.event === "agent.added" && r.agent === "fresh");
+      let from = d.records.length;
+      rmSync(t.storePath("fresh"));
+      await d.waitFor((r) => r.event === "sync.written" && r.agent === "fresh", 10_000, from);
+      from = d.records.length;
+      t.writeStore("fresh", { version: 1, profiles: { other: { type: "api_key", provider: "openai", key: "k" } } });
+      await d.waitFor((r) => r.event === "sync.written" && r.agent === "fresh", 10_000, from);
+      const store = t.readStore("fresh");
+      assert.equal(store.profiles[ID].token, token);
+      assert.equal(store.profiles.other.key, "k");
+    },
+  ));
+
+test("daemon: its own writes do not trigger further writes", () =>
+  withDaemon(
+    (t) => void t.writeCredentials(),
+    async (d, t) => {
+      await d.waitForEvent("daemon.ready");
+      for (let i = 0; i < 5; i++) t.writeCredentials();
+      await new Promise((r) => setTimeout(r, 1500));
+      const writes = d.events("sync.written").length;
+      await new Promise((r) => setTimeout(r, 1000));
+      assert.equal(d.events("sync.written").length, writes, "quiet after the burst settles");
+    },
+  ));
+
+test("daemon: a token inside the refresh margin makes it run claude once, and the new token is synced", () =>
+  withDaemon(
+    (t) => {
+      t.writeCredentials({ expiresAt: Date.now() + 3 * 60_000 });
+    },
+    async (d, t, control) => {
+      const ok = await d.waitForEvent("refresh.succeeded");
+      assert.ok(ok.expiresAt as number > Date.now() + 7 * 3_600_000);
+      const fresh = JSON.parse(readFileSync(path.join(t.claudeDir, ".credentials.json"), "utf8")).claudeAiOauth.accessToken;
+      await written(d, "main", fresh);
+      const runs = fakeClaudeRuns(control).filter((r) => r.what === "start" && r.args.startsWith("-p"));
+      assert.equal(runs.length, 1);
+      assert.match(runs[0]!.args, /^-p ok --model haiku --max-turns 1 --no-session-persistence$/);
+    },
+  ));
+
+test("daemon: the expiry timer fires on time even when both schedules are daily", () =>
+  withDaemon(
+    (t) => {
+      t.writeCredentials({ expiresAt: Date.now() + 4 * 60_000 + 2_500 });
+      return { config: { resyncCron: "0 3 * * *", refreshCheckCron: "0 4 * * *" } };
+    },
+    async (d) => {
+      await d.waitForEvent("daemon.ready");
+      const started = await d.waitForEvent("refresh.started", 10_000);
+      assert.equal(started.trigger, "timer");
+      await d.waitForEvent("refresh.succeeded");
+    },
+  ));
+
+let expiresAt = 0;
+test("daemon: a hanging claude is killed at the timeout, backs off, and the daemon stays responsive", () =>
+  withDaemon(
+    (t) => {
+      expiresAt = Date.now() + 60_000;
+      t.writeCredentials({ expiresAt });
+      return { config: { refreshTimeout: "1s" }, mode: "hang" };
+    },
+    async (d, t, control) => {
+      await d.waitForEvent("refresh.started");
+      // While claude hangs, a credential change is still synced. (Same expiry: the refresh itself did not happen.)
+      const next = t.writeCredentials({ expiresAt });
+      await written(d, "main", next.accessToken);
+      const failed = await d.waitForEvent("refresh.failed", 15_000);
+      assert.equal(failed.timedOut, true);
+      assert.ok((failed.retryInMs as number) >= 10_000, "backs off before the next try");
+      const runs = fakeClaudeRuns(control);
+      assert.equal(runs.filter((r) => r.what === "start" && r.args.startsWith("-p")).length, 1, "no second run while backing off");
+      assert.ok(runs.some((r) => r.what === "sigterm-ignored"), "SIGTERM first, then SIGKILL");
+    },
+  ));
+
+test("daemon: SIGTERM exits 0, removes the pid file and leaves nothing half-written", async () => {
+  const t = makeHome();
+  try {
+    installFakeClaude(t);
+    t.writeCredentials();
+    for (let i = 0; i < 20; i++) mkdirSync(t.agentDir(`a${i}`), { recursive: true });
+    const d = new DaemonProcess(t);
+    await d.waitForEvent("daemon.ready");
+    t.writeCredentials();
+    await new Promise((r) => setTimeout(r, 5));
+    const started = Date.now();
+    const { code } = await d.stop();
+    assert.equal(code, 0);
+    assert.ok(Date.now() - started < 5_000);
+    assert.ok(d.events("daemon.stopped").length === 1);
+    assert.equal(existsSync(path.join(t.env.XDG_STATE_HOME!, "moltbot-auth-sync", "daemon.pid")), false);
+    for (let i = 0; i < 20; i++) {
+      const dir = t.agentDir(`a${i}`);
+      assert.deepEqual(readdirSync(dir).filter((f) => f !== "auth-profiles.json"), [], `no temp or lock files in ${dir}`);
+      JSON.parse(readFileSync(t.storePath(`a${i}`), "utf8"));
+    }
+  } finally {
+    t.cleanup();
+  }
+});
+
+test("daemon: SIGHUP with a bad config keeps the old config; a good one is applied", () =>
+  withDaemon(
+    (t) => {
+      t.writeCredentials();
+      return { config: { profileId: "anthropic:first" } };
+    },
+    async (d, t) => {
+      await d.waitForEvent("daemon.ready");
+      const file = path.join(t.root, "config.json");
+      writeFileSync(file, JSON.stringify({ profileId: "anthropic:first", refreshMargn: "1m" }));
+      d.child.kill("SIGHUP");
+      const invalid = await d.waitForEvent("config.invalid");
+      assert.match(invalid.msg, /unknown key "refreshMargn"; keeping the running config/);
+      const next = t.writeCredentials();
+      await written(d, "main", next.accessToken);
+      assert.equal(t.readStore("main").profiles["anthropic:first"].token, next.accessToken);
+      writeFileSync(file, JSON.stringify({ profileId: "anthropic:second" }));
+      d.child.kill("SIGHUP");
+      await d.waitForEvent("daemon.reloaded");
+      await d.waitFor(() => t.readStore("main").profiles["anthropic:second"]?.token === next.accessToken);
+    },
+  ));
+
+test("daemon: a second instance is refused and names the running pid", () =>
+  withDaemon(
+    (t) => void t.writeCredentials(),
+    async (d, t) => {
+      await d.waitForEvent("daemon.ready");
+      const second = await runCli(["run"], t.env, { timeoutMs: 10_000 });
+      assert.equal(second.code, 1);
+      assert.match(second.stderr, new RegExp(`another moltbot-auth-sync daemon is running \\(pid ${d.child.pid}`));
+    },
+  ));
+
+test("daemon: a stale pid file is taken over", async () => {
+  const t = makeHome();
+  try {
+    installFakeClaude(t);
+    t.writeCredentials();
+    const dir = path.join(t.env.XDG_STATE_HOME!, "moltbot-auth-sync");
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(path.join(dir, "daemon.pid"), "999999\n");
+    const d = new DaemonProcess(t);
+    await d.waitForEvent("daemon.ready");
+    assert.equal(readFileSync(path.join(dir, "daemon.pid"), "utf8").trim(), String(d.child.pid));
+    assert.equal((await d.stop()).code, 0);
+  } finally {
+    t.cleanup();
+  }
+});
+
+test("daemon: a bad cron expression exits 78 and names the key", async () => {
+  const t = makeHome();
+  try {
+    t.writeCredentials();
+    const file = path.join(t.root, "c.json");
+    writeFileSync(file, JSON.stringify({ refreshCheckCron: "every minute" }));
+    const r = await runCli(["--config", file, "run"], t.env);
+    assert.equal(r.code, 78);
+    assert.match(r.stderr, /key refreshCheckCron: not a valid cron expression/);
+  } finally {
+    t.cleanup();
+  }
+});
+
+test("status shows whether the daemon runs and when it last acted", () =>
+  withDaemon(
+    (t) => void t.writeCredentials(),
+    async (d, t) => {
+      await d.waitForEvent("daemon.ready");
+      const r = await runCli(["status", "--json"], t.env);
+      const out = JSON.parse(r.stdout);
+      assert.equal(out.daemon.running, true);
+      assert.equal(out.daemon.pid, d.child.pid);
+      assert.ok(out.daemon.lastSyncAt > Date.now() - 60_000);
+      const text = await runCli(["status"], t.env);
+      assert.match(text.stdout, new RegExp(`daemon  running \\(pid ${d.child.pid}\\)`));
+    },
+  ));

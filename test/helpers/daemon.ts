@@ -1,0 +1,117 @@
+/** Drives the real daemon process: `run` on a temp HOME with a fake `claude` first on PATH. */
+import { spawn, type ChildProcess } from "node:child_process";
+import { chmodSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { BIN, type TestHome } from "./env.js";
+
+const FAKE_CLAUDE = path.join(path.dirname(fileURLToPath(import.meta.url)), "fake-claude.js");
+
+export interface LogRecord {
+  level: string;
+  event: string;
+  msg: string;
+  [key: string]: unknown;
+}
+
+/** Puts a fake `claude` first on PATH for this home; returns its control folder. */
+export function installFakeClaude(t: TestHome, mode = "refresh"): string {
+  const bin = path.join(t.root, "bin");
+  const control = path.join(t.root, "fake-claude");
+  mkdirSync(bin, { recursive: true });
+  mkdirSync(control, { recursive: true });
+  writeFileSync(path.join(bin, "claude"), `#!/bin/sh\nexec "${process.execPath}" "${FAKE_CLAUDE}" "$@"\n`);
+  chmodSync(path.join(bin, "claude"), 0o755);
+  writeFileSync(path.join(control, "mode"), mode);
+  t.env.PATH = `${bin}:${process.env.PATH}`;
+  t.env.FAKE_CLAUDE_DIR = control;
+  return control;
+}
+
+export function fakeClaudeRuns(control: string): Array<{ what: string; pid: number; at: number; args: string }> {
+  let text = "";
+  try {
+    text = readFileSync(path.join(control, "runs.log"), "utf8");
+  } catch {
+    return [];
+  }
+  return text
+    .trim()
+    .split("\n")
+    .filter(Boolean)
+    .map((line) => {
+      const [what, pid, at, ...args] = line.split(" ");
+      return { what: what!, pid: Number(pid), at: Number(at), args: args.join(" ") };
+    });
+}
+
+/** Tokens the fake CLI minted, for leak checks. */
+export function fakeClaudeTokens(control: string): string[] {
+  try {
+    return readFileSync(path.join(control, "planted.log"), "utf8").trim().split("\n").filter(Boolean);
+  } catch {
+    return [];
+  }
+}
+
+export class DaemonProcess {
+  readonly child: ChildProcess;
+  readonly records: LogRecord[] = [];
+  stdout = "";
+  stderr = "";
+  private waiters: Array<() => void> = [];
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+
+  constructor(t: TestHome, args: string[] = []) {
+    this.child = spawn(process.execPath, [BIN, ...args, "run"], { env: t.env, stdio: ["ignore", "pipe", "pipe"] });
+    let partial = "";
+    this.child.stdout!.on("data", (chunk: Buffer) => {
+      const text = chunk.toString("utf8");
+      this.stdout += text;
+      partial += text;
+      const lines = partial.split("\n");
+      partial = lines.pop()!;
+      for (const line of lines) {
+        try {
+          this.records.push(JSON.parse(line));
+        } catch {
+          this.records.push({ level: "raw", event: "raw", msg: line });
+        }
+      }
+      for (const wake of this.waiters.splice(0)) wake();
+    });
+    this.child.stderr!.on("data", (chunk: Buffer) => (this.stderr += chunk.toString("utf8")));
+    this.exited = new Promise((resolve) => this.child.once("exit", (code, signal) => resolve({ code, signal })));
+  }
+
+  events(event: string): LogRecord[] {
+    return this.records.filter((r) => r.event === event);
+  }
+
+  /** Waits until a record matching `predicate` has been logged after `from` records. */
+  async waitFor(predicate: (r: LogRecord) => boolean, timeoutMs = 10_000, from = 0): Promise<LogRecord> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const found = this.records.slice(from).find(predicate);
+      if (found) return found;
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`timed out waiting for a log record; got:\n${this.stdout.slice(-4000)}\nstderr:\n${this.stderr}`);
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, Math.min(left, 200));
+        this.waiters.push(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    }
+  }
+
+  waitForEvent(event: string, timeoutMs?: number, from?: number): Promise<LogRecord> {
+    return this.waitFor((r) => r.event === event, timeoutMs, from);
+  }
+
+  async stop(): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill("SIGTERM");
+    return this.exited;
+  }
+}

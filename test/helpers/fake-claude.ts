@@ -1,0 +1,77 @@
+#!/usr/bin/env node
+/**
+ * A stand-in for the `claude` CLI, put first on PATH by tests. What it does is read from
+ * `$FAKE_CLAUDE_DIR/mode` at every start, so a test can change it while the daemon runs:
+ *   refresh   rewrite the credentials atomically with a new token and expiresAt + 8 h (as `claude -p` does)
+ *   noop      exit 0 and change nothing
+ *   fail      print "OAuth token refresh failed" and exit 1
+ *   hang      ignore SIGTERM and never exit
+ *   garbage   print 1 MB of noise and exit 1
+ *   twice     rewrite the credentials twice in quick succession
+ * `auth status --json` answers from `$FAKE_CLAUDE_DIR/logged-in` ("false" means logged out).
+ * Every run appends "start <pid> <ms>" and "end <pid> <ms>" to `$FAKE_CLAUDE_DIR/runs.log`.
+ */
+import { randomBytes } from "node:crypto";
+import { appendFileSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import path from "node:path";
+
+const dir = process.env.FAKE_CLAUDE_DIR!;
+const log = (what: string) => appendFileSync(path.join(dir, "runs.log"), `${what} ${process.pid} ${Date.now()} ${process.argv.slice(2).join(" ")}\n`);
+const read = (name: string, fallback: string) => {
+  try {
+    return readFileSync(path.join(dir, name), "utf8").trim();
+  } catch {
+    return fallback;
+  }
+};
+const credentials = path.join(process.env.CLAUDE_CONFIG_DIR ?? path.join(process.env.HOME!, ".claude"), ".credentials.json");
+
+function rotate(): void {
+  const current = JSON.parse(readFileSync(credentials, "utf8"));
+  const accessToken = `sk-ant-oat01-${randomBytes(72).toString("base64url").slice(0, 90)}`;
+  const refreshToken = `sk-ant-ort01-${randomBytes(72).toString("base64url").slice(0, 90)}`;
+  appendFileSync(path.join(dir, "planted.log"), `${accessToken}\n${refreshToken}\n`);
+  current.claudeAiOauth = { ...current.claudeAiOauth, accessToken, refreshToken, expiresAt: Date.now() + 8 * 3_600_000 };
+  const tmp = `${credentials}.tmp.${randomBytes(4).toString("hex")}`;
+  writeFileSync(tmp, JSON.stringify(current), { mode: 0o600 });
+  renameSync(tmp, credentials);
+}
+
+const args = process.argv.slice(2);
+log("start");
+process.on("exit", () => log("end"));
+if (args[0] === "auth" && args[1] === "status") {
+  const loggedIn = read("logged-in", "true") !== "false";
+  process.stdout.write(JSON.stringify({ loggedIn, authMethod: loggedIn ? "claude.ai" : "none", apiProvider: "firstParty" }));
+  process.exit(loggedIn ? 0 : 1);
+}
+if (args[0] === "--version") {
+  process.stdout.write("2.1.328 (Claude Code)\n");
+  process.exit(0);
+}
+const mode = read("mode", "refresh");
+switch (mode) {
+  case "refresh":
+    rotate();
+    process.stdout.write("ok\n");
+    break;
+  case "twice":
+    rotate();
+    setTimeout(rotate, 5);
+    break;
+  case "noop":
+    process.stdout.write("ok\n");
+    break;
+  case "fail":
+    process.stderr.write("OAuth token refresh failed: invalid_grant\n");
+    process.exitCode = 1;
+    break;
+  case "garbage":
+    process.stdout.write(randomBytes(512 * 1024).toString("hex"));
+    process.exitCode = 1;
+    break;
+  case "hang":
+    process.on("SIGTERM", () => log("sigterm-ignored"));
+    setInterval(() => undefined, 1000);
+    break;
+}

@@ -3,7 +3,6 @@
  * a timeout, then SIGTERM, then SIGKILL 5 s later, because without a network `claude -p` hangs.
  */
 import os from "node:os";
-import { execa } from "execa";
 import type { Config } from "../config.js";
 import { scrubSecrets } from "../log.js";
 
@@ -43,6 +42,8 @@ export function claudeEnv(config: Config, env: NodeJS.ProcessEnv = process.env):
 
 export async function runClaude(file: string, args: string[], options: { env: NodeJS.ProcessEnv; timeoutMs: number; signal?: AbortSignal }): Promise<ClaudeRun> {
   const started = Date.now();
+  // Loaded on first use: execa is the largest module we have, and most hours no refresh runs.
+  const { execa } = await import("execa");
   const child = execa(file, args, {
     env: options.env,
     extendEnv: false,

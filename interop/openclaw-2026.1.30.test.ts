@@ -3,7 +3,10 @@
  * gateway itself must list our profile with the source's expiry, and still list everything that was there.
  */
 import assert from "node:assert/strict";
+import { writeFileSync } from "node:fs";
+import path from "node:path";
 import { before, test } from "node:test";
+import { DaemonProcess, installFakeClaude } from "../test/helpers/daemon.js";
 import { makeHome, randomToken, runCli } from "../test/helpers/env.js";
 import { type Gateway, installGateway, modelsStatus } from "./gateway.js";
 
@@ -40,6 +43,58 @@ test("openclaw@2026.1.30 sees the synced profile and keeps every profile and coo
       status.auth.unusableProfiles.map((u: { profileId: string; kind: string; until: number }) => [u.profileId, u.kind, u.until]),
       [["anthropic:manual", "cooldown", otherCooldown]],
     );
+  } finally {
+    t.cleanup();
+  }
+});
+
+const unusable = (status: any) => status.auth.unusableProfiles as Array<{ profileId: string; kind: string; reason?: string; until: number }>;
+
+test("openclaw@2026.1.30 honours our markings: disabled (auth) after a dead login, cooldown after a timeout, none after recovery", { timeout: 600_000 }, async () => {
+  const t = makeHome();
+  const control = installFakeClaude(t, "fail");
+  try {
+    const cred = t.writeCredentials({ expiresAt: Date.now() + 60_000 });
+    const otherCooldown = Date.now() + 45 * 60_000;
+    t.writeStore("main", {
+      version: 1,
+      profiles: {
+        [ID]: { type: "token", provider: "anthropic", token: cred.accessToken, expires: cred.expiresAt },
+        "anthropic:manual": { type: "token", provider: "anthropic", token: randomToken() },
+      },
+      usageStats: { "anthropic:manual": { cooldownUntil: otherCooldown, errorCount: 3 } },
+    });
+    writeFileSync(path.join(t.root, "config.json"), JSON.stringify({ refreshTimeout: "1s" }));
+    const d = new DaemonProcess(t, ["--config", path.join(t.root, "config.json")]);
+    try {
+      await d.waitForEvent("needs_login", 30_000);
+      const dead = await modelsStatus(gateway, t.stateDir, t.home);
+      const ours = unusable(dead).find((u) => u.profileId === ID);
+      assert.deepEqual([ours?.kind, ours?.reason], ["disabled", "auth"], JSON.stringify(unusable(dead)));
+      assert.deepEqual(unusable(dead).find((u) => u.profileId === "anthropic:manual")?.until, otherCooldown);
+
+      t.writeCredentials();
+      await d.waitForEvent("recovered", 30_000);
+      const healthy = await modelsStatus(gateway, t.stateDir, t.home);
+      assert.deepEqual(unusable(healthy).map((u) => u.profileId), ["anthropic:manual"]);
+      assert.equal(unusable(healthy)[0]!.until, otherCooldown, "another profile's cooldown is untouched");
+    } finally {
+      await d.stop();
+    }
+
+    // A temporary failure (claude hangs): a cooldown, which the gateway reports without a reason.
+    writeFileSync(path.join(control, "mode"), "slow");
+    t.writeCredentials({ expiresAt: Date.now() + 60_000 });
+    const d2 = new DaemonProcess(t, ["--config", path.join(t.root, "config.json")]);
+    try {
+      await d2.waitForEvent("cooldown.marked", 30_000);
+      const cooling = await modelsStatus(gateway, t.stateDir, t.home);
+      const ours = unusable(cooling).find((u) => u.profileId === ID);
+      assert.equal(ours?.kind, "cooldown");
+      assert.equal(ours?.reason, undefined);
+    } finally {
+      await d2.stop();
+    }
   } finally {
     t.cleanup();
   }

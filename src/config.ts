@@ -39,6 +39,7 @@ const schema = z.strictObject({
   resyncCron: cron.default("*/5 * * * *"),
   refreshCheckCron: cron.default("* * * * *"),
   logLevel: z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]).default("info"),
+  onEvent: z.array(z.string().min(1)).min(1).optional(),
 });
 
 export type Config = z.output<typeof schema>;

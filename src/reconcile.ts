@@ -3,6 +3,7 @@
  * decide what the store should hold. No I/O and no clock, so every rule here is tested as data.
  */
 import { isDeepStrictEqual } from "node:util";
+import { clearMarking, isCredentialMarking } from "./cooldown.js";
 import { fingerprint } from "./fingerprint.js";
 import type { AuthProfileStore, ProfileCredential, SourceCredential } from "./types.js";
 
@@ -26,7 +27,7 @@ export function desiredProfile(source: SourceCredential, type: CredentialType): 
 }
 
 export type ProfileOutcome =
-  | { result: "written"; why: "missing" | "changed" }
+  | { result: "written"; why: "missing" | "changed"; /** Markings a fresh credential cleared, with the first failure's time. */ recovered?: { since?: number } }
   | { result: "unchanged" }
   | { result: "skipped"; reason: string };
 
@@ -45,7 +46,8 @@ export function profileSecret(profile: Record<string, unknown> | undefined): str
 /**
  * Puts `desired` under `profileId`, keeping the profile's unknown fields (email, clientId, …) and every
  * other part of the store. Never replaces a credential that expires later than the offered one, and
- * never replaces a credential type that is not ours to manage.
+ * never replaces a credential type that is not ours to manage. A genuinely fresh credential (another
+ * token, expiring later) also clears the profile's credential markings: that is what recovery means.
  */
 export function reconcileProfile(store: AuthProfileStore, profileId: string, desired: ProfileCredential): Reconciled {
   const current = store.profiles[profileId];
@@ -65,8 +67,13 @@ export function reconcileProfile(store: AuthProfileStore, profileId: string, des
   for (const field of TYPE_FIELDS[desired.type === "oauth" ? "token" : "oauth"]) delete merged[field];
   if (!("expires" in desired)) delete merged.expires;
   if (current && isDeepStrictEqual(merged, current)) return { next: store, outcome: { result: "unchanged" } };
-  return {
-    next: { ...store, profiles: { ...store.profiles, [profileId]: merged } },
-    outcome: { result: "written", why: current ? "changed" : "missing" },
-  };
+  const next: AuthProfileStore = { ...store, profiles: { ...store.profiles, [profileId]: merged } };
+  const stats = store.usageStats?.[profileId];
+  const fresher = current !== undefined && profileSecret(current) !== profileSecret(desired) && !(typeof current.expires === "number" && (desired.expires ?? Infinity) <= current.expires);
+  if (fresher && stats && isCredentialMarking(stats)) {
+    next.usageStats = { ...store.usageStats, [profileId]: clearMarking(stats) };
+    const since = typeof stats.lastFailureAt === "number" ? stats.lastFailureAt : undefined;
+    return { next, outcome: { result: "written", why: "changed", recovered: since !== undefined ? { since } : {} } };
+  }
+  return { next, outcome: { result: "written", why: current ? "changed" : "missing" } };
 }

@@ -1,19 +1,21 @@
 /**
- * One sync pass: put a credential under one profile id in every agent's store. `sync` runs it once;
- * the daemon runs it on every trigger. It reports per agent and never throws for one agent's failure.
+ * Applying one pure change to every agent's store: the credential (`syncAgents`, what `sync` and the daemon
+ * run) or our profile's usage stats (`markAgents`, `clearAgents`). Reports per agent, and never throws for
+ * one agent's failure.
  */
+import { type CooldownConfig, type Failure, type Occurrence, type UsageOutcome, clearMarking, markFailure, updateUsage } from "./cooldown.js";
 import { AuthSyncError, messageOf } from "./errors.js";
 import { mapLimit } from "./map-limit.js";
 import { type ProfileOutcome, reconcileProfile } from "./reconcile.js";
-import { updateStore } from "./stores/auth-profiles.js";
+import { type StoreChange, updateStore } from "./stores/auth-profiles.js";
 import type { Agent } from "./stores/agents.js";
 import { storeFile } from "./targets.js";
-import type { ProfileCredential } from "./types.js";
+import type { AuthProfileStore, ProfileCredential, ProfileUsageStats } from "./types.js";
 
 /** Agents are independent files; a few in flight hide fsync latency without piling up locks. */
 const AGENT_CONCURRENCY = 8;
 
-export type AgentResult = "written" | "unchanged" | "skipped" | "failed";
+export type AgentResult = "written" | "unchanged" | "skipped" | "failed" | "marked" | "cleared";
 
 export interface AgentReport {
   agent: string;
@@ -23,40 +25,77 @@ export interface AgentReport {
   reason?: string;
   /** Error code for failures, e.g. "store.locked". */
   code?: string;
+  /** Set when the write cleared markings: the time of the first failure, when known. */
+  recovered?: { since?: number };
   warnings: string[];
   /** What was written, kept in memory only so the watcher can ignore our own writes; never printed. */
   content?: string;
 }
 
-export interface SyncOptions {
+export interface UpdateOptions {
   lockRetries: number;
   dryRun?: boolean;
 }
 
-function reportOf(agent: Agent, outcome: ProfileOutcome): Pick<AgentReport, "result" | "reason"> {
-  if (outcome.result === "skipped") return { result: "skipped", reason: outcome.reason };
-  if (outcome.result === "written") return { result: "written", reason: outcome.why === "missing" ? `added to ${agent.id}` : "updated" };
-  return { result: "unchanged" };
+type Outcome = ProfileOutcome | UsageOutcome;
+
+function describe(agent: Agent, outcome: Outcome): Pick<AgentReport, "result" | "reason" | "recovered"> {
+  switch (outcome.result) {
+    case "written":
+      return { result: "written", reason: outcome.why === "missing" ? `added to ${agent.id}` : "updated", ...(outcome.recovered ? { recovered: outcome.recovered } : {}) };
+    case "skipped":
+      return { result: "skipped", reason: outcome.reason };
+    case "marked":
+    case "cleared":
+      return { result: outcome.result, ...(outcome.since !== undefined ? { recovered: { since: outcome.since } } : {}) };
+    default:
+      return { result: "unchanged" };
+  }
 }
 
-export async function syncAgent(agent: Agent, profileId: string, desired: ProfileCredential, options: SyncOptions): Promise<AgentReport> {
+async function updateAgent(agent: Agent, profileId: string, change: (store: AuthProfileStore) => StoreChange<Outcome>, options: UpdateOptions): Promise<AgentReport> {
   const file = storeFile(agent);
   try {
-    const update = await updateStore(file, (store) => reconcileProfile(store, profileId, desired), options);
-    return {
-      agent: agent.id,
-      file,
-      profile: profileId,
-      ...reportOf(agent, update.outcome),
-      warnings: update.warnings,
-      ...(update.content ? { content: update.content } : {}),
-    };
+    const update = await updateStore(file, change, options);
+    return { agent: agent.id, file, profile: profileId, ...describe(agent, update.outcome), warnings: update.warnings, ...(update.content ? { content: update.content } : {}) };
   } catch (err) {
     const code = err instanceof AuthSyncError ? err.code : "store.error";
     return { agent: agent.id, file, profile: profileId, result: "failed", reason: messageOf(err), code, warnings: [] };
   }
 }
 
-export function syncAgents(agents: readonly Agent[], profileId: string, desired: ProfileCredential, options: SyncOptions): Promise<AgentReport[]> {
-  return mapLimit(agents, AGENT_CONCURRENCY, (agent) => syncAgent(agent, profileId, desired, options));
+function updateAgents(agents: readonly Agent[], profileId: string, change: (store: AuthProfileStore) => StoreChange<Outcome>, options: UpdateOptions): Promise<AgentReport[]> {
+  return mapLimit(agents, AGENT_CONCURRENCY, (agent) => updateAgent(agent, profileId, change, options));
+}
+
+export function syncAgents(agents: readonly Agent[], profileId: string, desired: ProfileCredential, options: UpdateOptions): Promise<AgentReport[]> {
+  return updateAgents(agents, profileId, (store) => reconcileProfile(store, profileId, desired), options);
+}
+
+/** Marks our profile unusable in every store that holds it, with the gateway's semantics. */
+export function markAgents(
+  agents: readonly Agent[],
+  profileId: string,
+  failure: Failure,
+  occurrence: Occurrence,
+  cooldowns: CooldownConfig,
+  options: UpdateOptions,
+): Promise<AgentReport[]> {
+  const now = Date.now();
+  return updateAgents(agents, profileId, (store) => updateUsage(store, profileId, (stats) => markFailure(stats, failure, now, occurrence, cooldowns), "marked"), options);
+}
+
+/** Clears a profile's markings by hand; `refuse` names why a store's marking must stay (e.g. a disabled login without --force). */
+export function clearAgents(agents: readonly Agent[], profileId: string, refuse: (stats: ProfileUsageStats) => string | undefined, options: UpdateOptions): Promise<AgentReport[]> {
+  return updateAgents(
+    agents,
+    profileId,
+    (store) => {
+      const stats = store.usageStats?.[profileId];
+      const refusal = stats && refuse(stats);
+      if (refusal) return { next: store, outcome: { result: "skipped", reason: refusal } };
+      return updateUsage(store, profileId, clearMarking, "cleared");
+    },
+    options,
+  );
 }

@@ -27,6 +27,18 @@ export async function main(argv: string[]): Promise<void> {
     .action(async (options, command: Command) => (await import("./status.js")).statusCommand({ ...command.optsWithGlobals(), ...options }));
 
   program
+    .command("cooldown")
+    .description("inspect or clear cooldowns by hand")
+    .command("clear")
+    .description("clear a profile's cooldown in one agent or all; a disabled login needs --force")
+    .option("--profile <id>", "profile id (default: config profileId)")
+    .option("--agent <id>", "only this agent")
+    .option("--all", "every agent (the default)")
+    .option("--force", "also clear a disabled login")
+    .option("--json", "print the result as JSON")
+    .action(async (options, command: Command) => (await import("./cooldown.js")).cooldownClearCommand({ ...command.optsWithGlobals(), ...options }));
+
+  program
     .command("run")
     .description("run the daemon in the foreground: watch, refresh through claude ahead of expiry, re-sync")
     .option("--log-level <level>", "trace, debug, info, warn, error or silent (default: config logLevel)")

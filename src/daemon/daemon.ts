@@ -1,15 +1,16 @@
 /**
  * The daemon only decides *when* to run the same pass as `sync`: on a change of the Claude credentials, on a
  * new or rewritten agent store, on the resync schedule, and when the token nears expiry (then it first asks
- * `claude` to refresh). Work is queued and run one pass at a time; a problem is logged once, not per tick.
+ * `claude` to refresh). Work is queued and run one pass at a time. When the source cannot give a usable
+ * credential, our profile is marked with cooldowns the gateway honours; a fresh credential clears them.
  */
-import { readFile } from "node:fs/promises";
 import path from "node:path";
 import type { FSWatcher } from "chokidar";
 import { schedule, type ScheduledTask } from "node-cron";
 import type { Logger } from "pino";
 import type { Config } from "../config.js";
-import { formatRelative } from "../duration.js";
+import { type CooldownConfig, type Failure, type Occurrence, DEFAULT_COOLDOWN_CONFIG, cooldownConfigFrom, isCredentialMarking, isMarked } from "../cooldown.js";
+import { formatDuration, formatRelative } from "../duration.js";
 import { SourceError, messageOf } from "../errors.js";
 import { fingerprint } from "../fingerprint.js";
 import type { LogEvent } from "../log.js";
@@ -17,11 +18,13 @@ import { desiredProfile } from "../reconcile.js";
 import { readClaudeLogin } from "../sources/index.js";
 import { claudeConfigDir, CREDENTIALS_FILENAME } from "../sources/claude-cli-file.js";
 import { AUTH_PROFILES_FILENAME, type Agent } from "../stores/agents.js";
-import { type AgentReport, syncAgents } from "../sync.js";
+import { readStore } from "../stores/auth-profiles.js";
+import { type AgentReport, markAgents, syncAgents } from "../sync.js";
 import { resolveTargets, storeFile } from "../targets.js";
 import type { SourceCredential } from "../types.js";
-import { backoffDelay } from "./backoff.js";
-import { claudeAuthStatus, claudeEnv, refreshArgv, runClaude } from "./claude-runner.js";
+import { type HookEvent, runEventHook } from "./event-hook.js";
+import { type Fields, ProblemLog } from "./problem-log.js";
+import { type RefreshResult, Refresher } from "./refresher.js";
 import { type DaemonState, writeDaemonState } from "./runtime-files.js";
 import { watchFolder, watcherReady } from "./watch.js";
 
@@ -32,7 +35,6 @@ const DEBOUNCE_MS = 10;
  * lands right after ours (or a CLI that saves twice) would go unseen. One more look after that window.
  */
 const TRAILING_CHECK_MS = 75;
-const REFRESH_BACKOFF = { baseMs: 15_000, capMs: 10 * 60_000 };
 /** setTimeout's limit; longer waits are re-armed. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 /** How long a stop waits for the pass in flight to finish its write. */
@@ -51,6 +53,7 @@ export interface DaemonOptions {
 export class Daemon {
   private config: Config;
   private readonly log: Logger;
+  private readonly problems: ProblemLog;
   private readonly env: NodeJS.ProcessEnv;
   private readonly stateFile: string;
   private readonly state: DaemonState;
@@ -64,23 +67,29 @@ export class Daemon {
   private worker: Promise<void> | undefined;
 
   private source: SourceCredential | undefined;
-  /** Open problems by key, with what was logged, so each is logged once until it clears. */
-  private problems = new Map<string, { msg: string; level: string }>();
+  /** Why the source gave nothing on the last read, as a failure to mark; undefined while it is fine. */
+  private sourceFailure: Failure | undefined;
+  private agents: Agent[] = [];
+  private cooldowns: CooldownConfig = DEFAULT_COOLDOWN_CONFIG;
   /** What we last wrote per store, to recognise the watcher events of our own writes. */
   private written = new Map<string, string>();
-  private knownAgents = new Set<string>();
+  /** Gateway markings already answered with a forced refresh, by store and until-time. */
+  private answeredMarkings = new Set<string>();
+  /** When the current outage began: the first failure since credentials were last good. */
+  private outageSince: number | undefined;
 
-  private refreshing: Promise<void> | undefined;
-  private refreshAttempt = 0;
-  private refreshNotBefore = 0;
   private readonly shutdown = new AbortController();
+  private readonly refresher: Refresher;
+  private refreshing: Promise<void> | undefined;
   private stopping = false;
 
   constructor(options: DaemonOptions) {
     this.config = options.config;
     this.log = options.logger;
+    this.problems = new ProblemLog(options.logger);
     this.env = options.env ?? process.env;
     this.stateFile = options.stateFile;
+    this.refresher = new Refresher(() => readClaudeLogin(this.config, this.env), this.env, this.shutdown.signal);
     const now = Date.now();
     this.state = { pid: process.pid, startedAt: now, updatedAt: now };
   }
@@ -92,7 +101,8 @@ export class Daemon {
     const watching = this.startWatchers();
     this.enqueueFull();
     await this.worker;
-    this.event("info", "daemon.ready", `first sync done in ${Math.round(performance.now() - started)} ms`, { firstSyncMs: Math.round(performance.now() - started) });
+    const firstSyncMs = Math.round(performance.now() - started);
+    this.event("info", "daemon.ready", `first sync done in ${firstSyncMs} ms`, { firstSyncMs });
     await watching;
     this.startSchedules();
     // Anything that changed while the watchers were still scanning is picked up here.
@@ -111,7 +121,7 @@ export class Daemon {
     this.event("info", "daemon.stopped", "stopped");
   }
 
-  /** Applies a new config (SIGHUP): watchers and schedules are rebuilt, then a full pass runs. */
+  /** Applies a new config (SIGHUP): watchers, schedules and timers are rebuilt, then a full pass runs. */
   async reload(config: Config): Promise<void> {
     await this.stopComponents();
     this.config = config;
@@ -119,14 +129,9 @@ export class Daemon {
     await this.startWatchers();
     this.startSchedules();
     if (this.source) this.armRefreshTimer(this.source);
-    if (this.refreshNotBefore > Date.now()) this.setTimer("refresh-retry", this.refreshNotBefore - Date.now(), () => this.maybeRefresh("retry"));
+    if (this.refresher.retryAt > Date.now()) this.setTimer("refresh-retry", this.refresher.retryAt - Date.now(), () => this.maybeRefresh("retry"));
     this.event("info", "daemon.reloaded", "config reloaded");
     this.enqueueFull();
-  }
-
-  /** Resolves when no pass is queued or running; for tests and benchmarks. */
-  async idle(): Promise<void> {
-    while (this.worker) await this.worker;
   }
 
   // ── triggers ──────────────────────────────────────────────────────────────
@@ -136,18 +141,19 @@ export class Daemon {
   }
 
   private async startWatchers(): Promise<void> {
-    const onError = (err: Error) => this.problem("watch", "warn", "watch.error", `file watch failed: ${err.message}`, {});
-    const credentials = watchFolder(path.dirname(this.credentialsFile()), {
-      depth: 0,
-      accept: (rel) => rel === CREDENTIALS_FILENAME,
-      onEvent: () => {
-        this.debounce("source", () => this.enqueueFull());
-        this.setTimer("source:trailing", TRAILING_CHECK_MS, () => void this.checkSource());
-      },
-      onError,
-    });
+    const onError = (err: Error) => this.problems.problem("watch", "warn", "watch.error", `file watch failed: ${err.message}`);
+    const watchers = [
+      watchFolder(path.dirname(this.credentialsFile()), {
+        depth: 0,
+        accept: (rel) => rel === CREDENTIALS_FILENAME,
+        onEvent: () => {
+          this.debounce("source", () => this.enqueueFull());
+          this.setTimer("source:trailing", TRAILING_CHECK_MS, () => void this.checkSource());
+        },
+        onError,
+      }),
+    ];
     const targets = await resolveTargets(this.config, this.env).catch(() => undefined);
-    const watchers = [credentials];
     if (targets) {
       const stateDir = targets.stateDir.dir;
       watchers.push(
@@ -175,12 +181,25 @@ export class Daemon {
     this.setTimer(`agent:${agent.dir}:trailing`, TRAILING_CHECK_MS, () => void this.onAgentChanged(agent));
   }
 
+  /** A store changed: ignore our own write; otherwise re-sync it, and answer a gateway marking. */
   private async onAgentChanged(agent: Agent): Promise<void> {
     const file = storeFile(agent);
-    const ours = this.written.get(file);
-    if (ours !== undefined && (await readFile(file, "utf8").catch(() => undefined)) === ours) return;
+    const store = await readStore(file, 1).catch(() => undefined);
+    if (store !== undefined && this.written.get(file) === `${JSON.stringify(store, null, 2)}\n`) return;
     this.pendingAgents.set(agent.dir, agent);
     this.kick();
+    const stats = store?.usageStats?.[this.config.profileId];
+    if (!stats || !isMarked(stats, Date.now()) || !isCredentialMarking(stats)) return;
+    const key = `${file}:${stats.cooldownUntil ?? ""}:${stats.disabledUntil ?? ""}`;
+    if (this.answeredMarkings.has(key)) return;
+    this.answeredMarkings.add(key);
+    this.event("info", "cooldown.gateway", `the gateway marked ${this.config.profileId} in ${agent.id}; asking claude for a fresh token`, {
+      agent: agent.id,
+      profile: this.config.profileId,
+      disabledReason: stats.disabledReason,
+      failureCounts: stats.failureCounts,
+    });
+    this.maybeRefresh("gateway-marking", true);
   }
 
   private startSchedules(): void {
@@ -193,7 +212,8 @@ export class Daemon {
   /** Re-reads the source and runs a full pass only if it changed. */
   private async checkSource(): Promise<void> {
     if (this.worker) return void this.enqueueFull();
-    if ((await this.readSource())?.changed) this.enqueueFull();
+    const read = await this.readSource();
+    if (!read || read.changed) this.enqueueFull();
   }
 
   /** The refresh-check schedule: re-read the source (a Keychain cannot be watched) and refresh if due. */
@@ -256,35 +276,53 @@ export class Daemon {
 
   // ── the pass ──────────────────────────────────────────────────────────────
 
-  /** Reads the source and reconciles `only` those agents, or every agent. */
+  /** Reconciles `only` those agents, or every agent; marks them instead when the source is unusable. */
   private async pass(only: Agent[] | undefined): Promise<void> {
-    const source = (await this.readSource())?.source;
-    if (!source) return;
-    let agents = only;
-    if (!agents) {
-      const targets = await resolveTargets(this.config, this.env).catch((err: Error) => {
-        this.problem("targets", "error", "sync.failed", messageOf(err), {});
-        return undefined;
-      });
-      if (!targets) return;
-      this.clearProblem("targets", "store.recovered", "state dir found again", {});
-      if (targets.gatewayConfig?.error) this.problem("gateway-config", "warn", "daemon.error", `gateway config ${targets.gatewayConfig.file} cannot be parsed (${targets.gatewayConfig.error}); using the agents found on disk`, {});
-      else this.problems.delete("gateway-config");
-      agents = targets.agents;
+    const agents = only ? this.noteAgents(only) : await this.findAgents();
+    if (!agents) return;
+    const read = await this.readSource();
+    if (!read) {
+      if (this.sourceFailure) await this.mark(agents, this.sourceFailure, "ongoing");
+      return;
     }
-    const firstPass = this.knownAgents.size === 0 && !only;
-    for (const agent of agents) {
-      if (!this.knownAgents.has(agent.dir)) {
-        if (!firstPass) this.event("info", "agent.added", `new agent ${agent.id}`, { agent: agent.id });
-        this.knownAgents.add(agent.dir);
-      }
-    }
-    const reports = await syncAgents(agents, this.config.profileId, desiredProfile(source, this.config.credentialType), { lockRetries: this.config.lockRetries });
-    for (const report of reports) this.logReport(report, source);
+    const reports = await syncAgents(agents, this.config.profileId, desiredProfile(read.source, this.config.credentialType), { lockRetries: this.config.lockRetries });
+    for (const report of reports) this.logReport(report, read.source);
+    this.noteRecovery(reports, read.source);
     this.state.lastSyncAt = Date.now();
     this.state.lastSyncSummary = summarize(reports);
     await this.saveState();
     this.maybeRefresh("expiry");
+  }
+
+  private async findAgents(): Promise<Agent[] | undefined> {
+    let targets;
+    try {
+      targets = await resolveTargets(this.config, this.env);
+    } catch (err) {
+      this.problems.problem("targets", "error", "state_dir.missing", messageOf(err));
+      return undefined;
+    }
+    this.problems.clear("targets", "state_dir.found", `state dir ${targets.stateDir.dir} found`);
+    const config = targets.gatewayConfig;
+    if (config?.error) this.problems.problem("gateway-config", "warn", "gateway_config.invalid", `gateway config ${config.file} cannot be parsed (${config.error}); using the agents found on disk`);
+    else this.problems.clear("gateway-config", "gateway_config.recovered", "gateway config readable again");
+    this.cooldowns = cooldownConfigFrom(config?.value);
+    const first = this.agents.length === 0;
+    this.noteAgents(targets.agents, first);
+    this.agents = targets.agents;
+    return targets.agents;
+  }
+
+  /** Adds agents not seen before to the known list, logging each (except on the first pass). */
+  private noteAgents(agents: Agent[], quiet = false): Agent[] {
+    const known = new Set(this.agents.map((a) => a.dir));
+    for (const agent of agents) {
+      if (known.has(agent.dir)) continue;
+      if (!quiet) this.event("info", "agent.added", `new agent ${agent.id}`, { agent: agent.id });
+      this.agents.push(agent);
+      known.add(agent.dir);
+    }
+    return agents;
   }
 
   private async readSource(): Promise<{ source: SourceCredential; changed: boolean } | undefined> {
@@ -293,17 +331,18 @@ export class Daemon {
       source = await readClaudeLogin(this.config, this.env);
     } catch (err) {
       const missing = err instanceof SourceError && err.problem === "not_logged_in";
-      this.problem("source", missing ? "warn" : "error", missing ? "source.missing" : "source.invalid", messageOf(err), {});
+      this.problems.problem("source", missing ? "warn" : "error", missing ? "source.missing" : "source.invalid", messageOf(err));
+      this.sourceFailure = { reason: missing ? "auth" : "unknown", needsLogin: missing, message: messageOf(err) };
       this.source = undefined;
       return undefined;
     }
-    this.clearProblem("source", "source.recovered", `credentials readable again: ${fingerprint(source.accessToken)}`, {});
+    this.sourceFailure = undefined;
+    this.problems.clear("source", "source.recovered", `credentials readable again: ${fingerprint(source.accessToken)}`);
     const previous = this.source;
     this.source = source;
     const changed = !previous || previous.accessToken !== source.accessToken || previous.expiresAt !== source.expiresAt;
     if (changed) {
-      const at = Date.now();
-      this.event("info", "source.changed", `${fingerprint(source.accessToken)} expires ${formatRelative(source.expiresAt, at)}`, {
+      this.event("info", "source.changed", `${fingerprint(source.accessToken)} expires ${formatRelative(source.expiresAt, Date.now())}`, {
         fingerprint: fingerprint(source.accessToken),
         expiresAt: source.expiresAt,
       });
@@ -313,29 +352,74 @@ export class Daemon {
     return { source, changed };
   }
 
-  private logReport(report: AgentReport, source: SourceCredential): void {
+  private logReport(report: AgentReport, source?: SourceCredential): void {
     const fields = { agent: report.agent, profile: report.profile };
     for (const warning of report.warnings) this.event("warn", "store.permissions", warning, fields);
     const key = `store:${report.file}`;
     switch (report.result) {
       case "written":
         if (report.content !== undefined) this.written.set(report.file, report.content);
-        this.clearProblem(key, "store.recovered", `${report.agent} writable again`, fields);
-        this.event("info", "sync.written", `${report.agent}: ${report.reason} ${fingerprint(source.accessToken)}`, { ...fields, fingerprint: fingerprint(source.accessToken), expiresAt: source.expiresAt });
+        this.problems.clear(key, "store.recovered", `${report.agent} writable again`, fields);
+        this.event("info", "sync.written", `${report.agent}: ${report.reason} ${fingerprint(source?.accessToken)}`, { ...fields, fingerprint: fingerprint(source?.accessToken), expiresAt: source?.expiresAt });
+        break;
+      case "marked":
+      case "cleared":
+        if (report.content !== undefined) this.written.set(report.file, report.content);
+        this.problems.clear(key, "store.recovered", `${report.agent} writable again`, fields);
         break;
       case "unchanged":
-        this.clearProblem(key, "store.recovered", `${report.agent} readable again`, fields);
+        this.problems.clear(key, "store.recovered", `${report.agent} readable again`, fields);
         this.event("debug", "sync.unchanged", `${report.agent}: unchanged`, fields);
         break;
       case "skipped":
-        this.problem(key, "info", "sync.skipped", `${report.agent}: ${report.reason}`, fields);
+        this.problems.problem(key, "info", "sync.skipped", `${report.agent}: ${report.reason}`, fields);
         break;
       case "failed": {
         const event: LogEvent = report.code === "store.locked" ? "store.locked" : report.code === "store.invalid" ? "store.invalid" : report.code === "store.unwritable" ? "store.unwritable" : "sync.failed";
-        this.problem(key, "warn", event, report.reason ?? "failed", fields);
+        this.problems.problem(key, "warn", event, report.reason ?? "failed", fields);
         break;
       }
     }
+  }
+
+  // ── cooldowns and recovery ────────────────────────────────────────────────
+
+  /** Marks our profile in every store that holds it; logs what it did once per change of problem. */
+  private async mark(agents: readonly Agent[], failure: Failure, occurrence: Occurrence): Promise<void> {
+    this.outageSince ??= Date.now();
+    const reports = await markAgents(agents, this.config.profileId, failure, occurrence, this.cooldowns, { lockRetries: this.config.lockRetries });
+    for (const report of reports) this.logReport(report);
+    const marked = reports.filter((r) => r.result === "marked").map((r) => r.agent);
+    if (marked.length > 0) {
+      const kind = failure.needsLogin ? "disabled (auth)" : failure.reason === "billing" ? "disabled (billing)" : `cooldown (${failure.reason})`;
+      this.event("warn", "cooldown.marked", `${this.config.profileId} ${kind} in ${marked.join(", ")}: ${failure.message}`, { profile: this.config.profileId, reason: failure.reason, agents: marked });
+    }
+    if (failure.needsLogin) {
+      const fix = `on this host, run \`claude\` and then /login (or \`claude auth login\`); for unattended use, \`claude setup-token\``;
+      if (!this.problems.isOpen("needs_login")) this.hook("needs_login", failure.message, marked);
+      this.problems.problem("needs_login", "error", "needs_login", `Claude login needs a person: ${failure.message}. Fix: ${fix}`, { profile: this.config.profileId, reason: failure.reason });
+    }
+  }
+
+  /** A fresh credential cleared markings somewhere: log `recovered` with how long it lasted. */
+  private noteRecovery(reports: readonly AgentReport[], source: SourceCredential): void {
+    const recovered = reports.filter((r) => r.recovered);
+    if (recovered.length === 0) return;
+    const since = Math.min(this.outageSince ?? Infinity, ...recovered.map((r) => r.recovered?.since ?? Infinity));
+    const lasted = Number.isFinite(since) ? Date.now() - since : undefined;
+    const agents = recovered.map((r) => r.agent);
+    this.problems.forget("needs_login");
+    this.event("info", "recovered", `${this.config.profileId} usable again with ${fingerprint(source.accessToken)}${lasted !== undefined ? ` after ${formatDuration(lasted)}` : ""}; markings cleared in ${agents.join(", ")}`, {
+      profile: this.config.profileId,
+      agents,
+      ...(lasted !== undefined ? { outageMs: lasted } : {}),
+    });
+    this.outageSince = undefined;
+    this.hook("recovered", "fresh credentials", agents);
+  }
+
+  private hook(event: HookEvent, reason: string, agents: string[]): void {
+    void runEventHook(this.config.onEvent, event, { profile: this.config.profileId, reason, agents }, this.log);
   }
 
   // ── refresh through claude ────────────────────────────────────────────────
@@ -348,89 +432,60 @@ export class Daemon {
     this.setTimer("refresh", at - Date.now(), () => (Date.now() >= at ? this.maybeRefresh("timer") : this.source && this.armRefreshTimer(this.source)));
   }
 
-  private maybeRefresh(trigger: string): void {
+  private maybeRefresh(trigger: string, force = false): void {
     const source = this.source;
-    if (!source || this.refreshing || this.stopping) return;
-    const now = Date.now();
-    if (now < source.expiresAt - this.config.refreshMargin || now < this.refreshNotBefore) return;
-    this.refreshing = this.refresh(source, trigger).finally(() => (this.refreshing = undefined));
+    if (!source || this.stopping || !this.refresher.isDue(source, this.config, Date.now(), force)) return;
+    this.event("info", "refresh.started", `asking claude to refresh ${fingerprint(source.accessToken)} (expires ${formatRelative(source.expiresAt, Date.now())})`, { trigger });
+    this.refreshing = this.refresher
+      .run(source, this.config, force)
+      .then((result) => this.onRefreshed(result, trigger))
+      .catch((err: unknown) => this.event("error", "daemon.error", `refresh: ${messageOf(err)}`))
+      .finally(() => (this.refreshing = undefined));
   }
 
-  private async refresh(before: SourceCredential, trigger: string): Promise<void> {
-    const [file, args] = refreshArgv(this.config);
-    const env = claudeEnv(this.config, this.env);
-    this.event("info", "refresh.started", `asking claude to refresh ${fingerprint(before.accessToken)} (expires ${formatRelative(before.expiresAt, Date.now())})`, {
-      trigger,
-      attempt: this.refreshAttempt + 1,
-    });
-    const run = await runClaude(file, args, { env, timeoutMs: this.config.refreshTimeout, signal: this.shutdown.signal });
+  private async onRefreshed(result: RefreshResult, trigger: string): Promise<void> {
     if (this.stopping) return;
-    const after = await readClaudeLogin(this.config, this.env).catch(() => undefined);
-    if (after && after.expiresAt > before.expiresAt) {
-      this.refreshAttempt = 0;
-      this.refreshNotBefore = 0;
-      this.event("info", "refresh.succeeded", `claude refreshed: ${fingerprint(after.accessToken)} expires ${formatRelative(after.expiresAt, Date.now())}`, {
-        durationMs: run.durationMs,
-        expiresAt: after.expiresAt,
-      });
+    const fields: Fields = { trigger, durationMs: result.run.durationMs };
+    if (result.outcome === "refreshed") {
+      this.event("info", "refresh.succeeded", `claude refreshed: ${fingerprint(result.after.accessToken)} expires ${formatRelative(result.after.expiresAt, Date.now())}`, { ...fields, expiresAt: result.after.expiresAt });
       this.enqueueFull();
       return;
     }
-    this.refreshAttempt += 1;
-    const delay = backoffDelay(this.refreshAttempt, REFRESH_BACKOFF);
-    this.refreshNotBefore = Date.now() + delay;
-    const why = run.spawnError
-      ? `cannot run ${file}: ${run.spawnError}`
-      : run.timedOut
-        ? `claude did not finish within ${Math.round(this.config.refreshTimeout / 1000)} s and was killed`
-        : await this.explainNoRefresh(run.exitCode, env);
-    this.event("warn", "refresh.failed", `${why}; retry in ${Math.round(delay / 1000)} s`, {
-      trigger,
-      attempt: this.refreshAttempt,
+    if (result.outcome === "token-works") {
+      this.event("info", "refresh.unneeded", "claude ran fine with its current token; the gateway's marking is left to expire", fields);
+      return;
+    }
+    const { failure, run } = result;
+    this.event("warn", "refresh.failed", `${failure.message}; retry in ${Math.round(result.retryInMs / 1000)} s`, {
+      ...fields,
+      attempt: result.attempt,
+      reason: failure.reason,
       exitCode: run.exitCode,
       timedOut: run.timedOut,
-      retryInMs: delay,
+      retryInMs: result.retryInMs,
       output: run.output.slice(-300),
     });
-    this.state.lastError = { at: Date.now(), event: "refresh.failed", message: why };
+    this.problems.last = { at: Date.now(), event: "refresh.failed", message: failure.message };
+    this.hook("refresh.failed", failure.message, this.agents.map((a) => a.id));
+    await this.mark(this.agents, failure, "new");
     await this.saveState();
-    this.setTimer("refresh-retry", delay, () => this.maybeRefresh("retry"));
-  }
-
-  private async explainNoRefresh(exitCode: number | undefined, env: NodeJS.ProcessEnv): Promise<string> {
-    const auth = await claudeAuthStatus(this.config, env, this.shutdown.signal);
-    if (auth && !auth.loggedIn) return "claude is not logged in: run `claude` and /login, or use a setup-token";
-    return `claude exited ${exitCode ?? "?"} and the token did not change`;
+    this.setTimer("refresh-retry", result.retryInMs, () => this.maybeRefresh("retry"));
   }
 
   // ── logging and state ─────────────────────────────────────────────────────
 
-  private event(level: "debug" | "info" | "warn" | "error", event: LogEvent, msg: string, fields: Record<string, unknown> = {}): void {
-    this.log[level]({ event, ...fields }, msg);
-  }
-
-  /** Logs a problem once per distinct message until `clearProblem` is called for its key. */
-  private problem(key: string, level: "info" | "warn" | "error", event: LogEvent, msg: string, fields: Record<string, unknown>): void {
-    if (this.problems.get(key)?.msg === msg) return;
-    this.problems.set(key, { msg, level });
-    this.event(level, event, msg, fields);
-    if (level !== "info") this.state.lastError = { at: Date.now(), event, message: msg };
-  }
-
-  private clearProblem(key: string, event: LogEvent, msg: string, fields: Record<string, unknown>): void {
-    const open = this.problems.get(key);
-    if (!open) return;
-    this.problems.delete(key);
-    if (open.level !== "info") this.event("info", event, msg, fields);
+  private event(level: "debug" | "info" | "warn" | "error", event: LogEvent, msg: string, fields: Fields = {}): void {
+    this.problems.event(level, event, msg, fields);
   }
 
   private async saveState(): Promise<void> {
     this.state.updatedAt = Date.now();
+    if (this.problems.last) this.state.lastError = this.problems.last;
     try {
       await writeDaemonState(this.stateFile, this.state);
-      this.problems.delete("state-file");
+      this.problems.clear("state-file", "state_file.recovered", "state file writable again");
     } catch (err) {
-      this.problem("state-file", "warn", "daemon.error", `cannot write ${this.stateFile}: ${messageOf(err)}`, {});
+      this.problems.problem("state-file", "warn", "state_file.unwritable", `cannot write ${this.stateFile}: ${messageOf(err)}`);
     }
   }
 }

@@ -6,6 +6,9 @@
  *   noop      exit 0 and change nothing
  *   fail      print "OAuth token refresh failed" and exit 1
  *   hang      ignore SIGTERM and never exit
+ *   slow      never exit, but die on SIGTERM
+ *   ratelimit print a 429 rate_limit_error and exit 1
+ *   logout    print "Not logged in · Please run /login" and exit 1 (pair with logged-in = false)
  *   garbage   print 1 MB of noise and exit 1
  *   twice     rewrite the credentials twice in quick succession
  * `auth status --json` answers from `$FAKE_CLAUDE_DIR/logged-in` ("false" means logged out).
@@ -69,6 +72,17 @@ switch (mode) {
   case "garbage":
     process.stdout.write(randomBytes(512 * 1024).toString("hex"));
     process.exitCode = 1;
+    break;
+  case "ratelimit":
+    process.stderr.write("API Error: 429 {\"type\":\"error\",\"error\":{\"type\":\"rate_limit_error\"}}\n");
+    process.exitCode = 1;
+    break;
+  case "logout":
+    process.stderr.write("Not logged in · Please run /login\n");
+    process.exitCode = 1;
+    break;
+  case "slow":
+    setInterval(() => undefined, 1000);
     break;
   case "hang":
     process.on("SIGTERM", () => log("sigterm-ignored"));

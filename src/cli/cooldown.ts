@@ -1,0 +1,38 @@
+/** `moltbot-auth-sync cooldown clear`: clears a profile's cooldown by hand, in one agent or all. */
+import { ExitError, AuthSyncError } from "../errors.js";
+import type { ProfileUsageStats } from "../types.js";
+import { clearAgents } from "../sync.js";
+import { resolveTargets } from "../targets.js";
+import { type GlobalOptions, columns, loadCommandConfig, printJson } from "./options.js";
+
+export interface CooldownClearOptions extends GlobalOptions {
+  profile?: string;
+  agent?: string;
+  all?: boolean;
+  force?: boolean;
+  json?: boolean;
+}
+
+/** A disabled login is not a stuck cooldown: clearing it only makes the gateway fail on it again. */
+export function refusal(stats: ProfileUsageStats, now: number): string | undefined {
+  if (typeof stats.disabledUntil !== "number" || stats.disabledUntil <= now) return undefined;
+  const why =
+    stats.disabledReason === "auth"
+      ? "the login needs a person: run `claude` and then /login (or `claude auth login`)"
+      : `it was disabled for ${stats.disabledReason ?? "an unknown reason"}`;
+  return `disabled, not cleared: ${why}; --force clears it anyway`;
+}
+
+export async function cooldownClearCommand(options: CooldownClearOptions): Promise<void> {
+  const { config } = await loadCommandConfig(options);
+  if (options.agent && options.all) throw new AuthSyncError("use --agent ID or --all, not both", "usage");
+  const profile = options.profile ?? config.profileId;
+  const targets = await resolveTargets(config);
+  const agents = options.agent ? targets.agents.filter((a) => a.id === options.agent) : targets.agents;
+  if (agents.length === 0) throw new AuthSyncError(`no agent "${options.agent}" (found: ${targets.agents.map((a) => a.id).join(", ")})`, "usage");
+  const now = Date.now();
+  const reports = await clearAgents(agents, profile, (stats) => (options.force ? undefined : refusal(stats, now)), { lockRetries: config.lockRetries });
+  if (options.json) printJson({ profile, agents: reports.map(({ content: _content, ...r }) => r) });
+  else process.stdout.write(`${columns(reports.map((r) => [r.agent, r.result === "unchanged" ? "nothing to clear" : r.result, r.reason ?? ""]))}\n`);
+  if (reports.some((r) => r.result === "failed" || (r.result === "skipped" && r.reason?.startsWith("disabled")))) throw new ExitError(1);
+}

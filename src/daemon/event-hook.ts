@@ -1,0 +1,34 @@
+/**
+ * The optional `onEvent` hook: an argv run on `needs_login`, `recovered` and `refresh.failed`, so an
+ * operator can page themselves. It gets the facts in its environment, never a secret, and it cannot block
+ * or crash the daemon.
+ */
+import type { Logger } from "pino";
+import { messageOf } from "../errors.js";
+import { scrubSecrets } from "../log.js";
+
+export const HOOK_EVENTS = ["needs_login", "recovered", "refresh.failed"] as const;
+export type HookEvent = (typeof HOOK_EVENTS)[number];
+
+const HOOK_TIMEOUT_MS = 30_000;
+
+export interface HookFacts {
+  profile: string;
+  reason: string;
+  agents: string[];
+}
+
+export async function runEventHook(argv: readonly string[] | undefined, event: HookEvent, facts: HookFacts, log: Logger): Promise<void> {
+  if (!argv || argv.length === 0) return;
+  const [file, ...args] = argv;
+  const { execa } = await import("execa");
+  const result = await execa(file!, args, {
+    env: { EVENT: event, PROFILE: facts.profile, REASON: scrubSecrets(facts.reason), AGENTS: facts.agents.join(",") },
+    stdin: "ignore",
+    stdout: "ignore",
+    stderr: "ignore",
+    reject: false,
+    timeout: HOOK_TIMEOUT_MS,
+  }).catch((err: unknown) => ({ failed: true, shortMessage: messageOf(err) }));
+  if (result.failed) log.warn({ event: "hook.failed", hookEvent: event }, `onEvent hook for ${event} failed: ${scrubSecrets(result.shortMessage ?? "")}`);
+}

@@ -1,0 +1,45 @@
+/**
+ * Logs each problem once when it starts (or changes) and once when it clears, never once per tick, so a
+ * broken file or a locked store cannot flood the journal.
+ */
+import type { Logger } from "pino";
+import type { LogEvent } from "../log.js";
+
+export type Level = "debug" | "info" | "warn" | "error";
+export type Fields = Record<string, unknown>;
+
+export class ProblemLog {
+  private open = new Map<string, { msg: string; level: Level }>();
+  /** The last warn or error, for the state file. */
+  last: { at: number; event: string; message: string } | undefined;
+
+  constructor(private readonly log: Logger) {}
+
+  event(level: Level, event: LogEvent, msg: string, fields: Fields = {}): void {
+    this.log[level]({ event, ...fields }, msg);
+  }
+
+  problem(key: string, level: Level, event: LogEvent, msg: string, fields: Fields = {}): void {
+    if (this.open.get(key)?.msg === msg) return;
+    this.open.set(key, { msg, level });
+    this.event(level, event, msg, fields);
+    if (level === "warn" || level === "error") this.last = { at: Date.now(), event, message: msg };
+  }
+
+  /** Ends a problem; the recovery is logged only for problems that were logged as warn or error. */
+  clear(key: string, event: LogEvent, msg: string, fields: Fields = {}): void {
+    const open = this.open.get(key);
+    if (!open) return;
+    this.open.delete(key);
+    if (open.level === "warn" || open.level === "error") this.event("info", event, msg, fields);
+  }
+
+  /** Ends a problem whose end the caller logs itself. */
+  forget(key: string): void {
+    this.open.delete(key);
+  }
+
+  isOpen(key: string): boolean {
+    return this.open.has(key);
+  }
+}

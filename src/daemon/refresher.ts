@@ -1,0 +1,79 @@
+/**
+ * Makes `claude` refresh its own token: one run at a time, backing off after each failure. It never
+ * touches a refresh token itself; success means the credentials file now holds a later `expiresAt`.
+ */
+import type { Config } from "../config.js";
+import { type Failure, failureFromOutput } from "../cooldown.js";
+import type { SourceCredential } from "../types.js";
+import { backoffDelay } from "./backoff.js";
+import { type ClaudeRun, claudeAuthStatus, claudeEnv, refreshArgv, runClaude } from "./claude-runner.js";
+
+const BACKOFF = { baseMs: 15_000, capMs: 10 * 60_000 };
+
+export type RefreshResult =
+  | { outcome: "refreshed"; after: SourceCredential; run: ClaudeRun }
+  /** A forced run (the gateway marked the profile) that worked with the unchanged token. */
+  | { outcome: "token-works"; run: ClaudeRun }
+  | { outcome: "failed"; failure: Failure; run: ClaudeRun; attempt: number; retryInMs: number };
+
+export class Refresher {
+  private attempt = 0;
+  private notBefore = 0;
+  private running: Promise<RefreshResult> | undefined;
+
+  constructor(
+    private readonly readSource: () => Promise<SourceCredential>,
+    private readonly env: NodeJS.ProcessEnv,
+    private readonly shutdown: AbortSignal,
+  ) {}
+
+  /** When the next try may start after a failure (0 when not backing off). */
+  get retryAt(): number {
+    return this.notBefore;
+  }
+
+  get busy(): boolean {
+    return this.running !== undefined;
+  }
+
+  /** Due when inside the margin (or forced), not running, and not backing off. */
+  isDue(source: SourceCredential, config: Config, now: number, force: boolean): boolean {
+    if (this.running || now < this.notBefore) return false;
+    return force || now >= source.expiresAt - config.refreshMargin;
+  }
+
+  run(before: SourceCredential, config: Config, force: boolean): Promise<RefreshResult> {
+    this.running ??= this.attemptRefresh(before, config, force).finally(() => (this.running = undefined));
+    return this.running;
+  }
+
+  private async attemptRefresh(before: SourceCredential, config: Config, force: boolean): Promise<RefreshResult> {
+    const [file, args] = refreshArgv(config);
+    const env = claudeEnv(config, this.env);
+    const run = await runClaude(file, args, { env, timeoutMs: config.refreshTimeout, signal: this.shutdown });
+    const after = await this.readSource().catch(() => undefined);
+    if (after && after.expiresAt > before.expiresAt) {
+      this.attempt = 0;
+      this.notBefore = 0;
+      return { outcome: "refreshed", after, run };
+    }
+    // Outside its 5-minute window `claude` refreshes only after a 401; a clean run means the token works.
+    if (force && run.exitCode === 0 && after?.accessToken === before.accessToken && Date.now() < before.expiresAt - 5 * 60_000) {
+      return { outcome: "token-works", run };
+    }
+    this.attempt += 1;
+    const retryInMs = backoffDelay(this.attempt, BACKOFF);
+    this.notBefore = Date.now() + retryInMs;
+    return { outcome: "failed", failure: await this.explain(run, file, config, env), run, attempt: this.attempt, retryInMs };
+  }
+
+  private async explain(run: ClaudeRun, file: string, config: Config, env: NodeJS.ProcessEnv): Promise<Failure> {
+    if (run.spawnError) return { reason: "unknown", needsLogin: false, message: `cannot run ${file}: ${run.spawnError}` };
+    if (run.timedOut) return { reason: "timeout", needsLogin: false, message: `claude did not finish within ${Math.round(config.refreshTimeout / 1000)} s and was killed` };
+    const auth = await claudeAuthStatus(config, env, this.shutdown);
+    if (auth && !auth.loggedIn) return { reason: "auth", needsLogin: true, message: "claude is not logged in" };
+    const failure = failureFromOutput(run.output, `claude exited ${run.exitCode ?? "?"} and the token did not change`);
+    const tail = run.output.trim().split("\n").pop()?.slice(0, 200);
+    return tail ? { ...failure, message: `${failure.message}: ${tail}` } : failure;
+  }
+}

@@ -1,0 +1,259 @@
+import assert from "node:assert/strict";
+import { readFileSync, rmSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { test } from "node:test";
+import { DaemonProcess, fakeClaudeTokens, installFakeClaude } from "../helpers/daemon.js";
+import { leakedTokens, makeHome, randomToken, runCli, type TestHome } from "../helpers/env.js";
+
+const ID = "anthropic:claude-cli";
+const MIN = 60_000;
+
+interface Scenario {
+  mode: string;
+  expiresInMs?: number;
+  config?: Record<string, unknown>;
+  /** Stores to plant before the daemon starts, given the planted login. */
+  stores?: (cred: Cred) => Record<string, unknown>;
+  loggedIn?: boolean;
+}
+
+async function scenario(s: Scenario, fn: (d: DaemonProcess, t: TestHome, control: string) => Promise<void>): Promise<void> {
+  const t = makeHome();
+  const control = installFakeClaude(t, s.mode);
+  if (s.loggedIn === false) writeFileSync(path.join(control, "logged-in"), "false");
+  const cred = t.writeCredentials({ expiresAt: Date.now() + (s.expiresInMs ?? MIN) });
+  for (const [agent, store] of Object.entries(s.stores?.(cred) ?? {})) t.writeStore(agent, store);
+  const args: string[] = [];
+  if (s.config) {
+    writeFileSync(path.join(t.root, "config.json"), JSON.stringify(s.config));
+    args.push("--config", path.join(t.root, "config.json"));
+  }
+  const d = new DaemonProcess(t, args);
+  try {
+    await fn(d, t, control);
+  } finally {
+    await d.stop();
+    const leaks = leakedTokens(d.stdout + d.stderr, [...t.planted, ...fakeClaudeTokens(control)]);
+    t.cleanup();
+    assert.deepEqual(leaks, []);
+  }
+}
+
+interface Cred {
+  accessToken: string;
+  expiresAt: number;
+}
+
+/** A store that already holds the login (so the first sync changes nothing), another profile, and stats. */
+function plantedStore(cred: Cred, stats: Record<string, unknown> = {}, other: Record<string, unknown> = { cooldownUntil: Date.now() + 30 * MIN, errorCount: 2 }) {
+  return {
+    version: 1,
+    profiles: {
+      [ID]: { type: "token", provider: "anthropic", token: cred.accessToken, expires: cred.expiresAt },
+      "anthropic:manual": { type: "token", provider: "anthropic", token: randomToken() },
+    },
+    usageStats: { [ID]: { lastUsed: 1234, ...stats }, "anthropic:manual": other },
+  };
+}
+
+const near = (actual: unknown, expected: number, slack = 5_000) => assert.ok(typeof actual === "number" && Math.abs(actual - expected) <= slack, `${actual} ≈ ${expected}`);
+
+test("refresh fails with invalid_grant: disabled (auth) everywhere, needs_login once with the fix; fresh credentials recover", () => {
+  const other = { cooldownUntil: Date.now() + 30 * MIN, errorCount: 2 };
+  return scenario({ mode: "fail", stores: (c) => ({ main: plantedStore(c, {}, other), work: plantedStore(c, {}, other) }) }, async (d, t) => {
+    await d.waitForEvent("refresh.failed");
+    await d.waitForEvent("cooldown.marked");
+    const needs = await d.waitForEvent("needs_login");
+    assert.match(needs.msg, /run `claude` and then \/login/);
+    assert.match(needs.msg, /claude setup-token/);
+    for (const agent of ["main", "work"]) {
+      const store = t.readStore(agent);
+      const stats = store.usageStats[ID];
+      assert.equal(stats.disabledReason, "auth");
+      near(stats.disabledUntil, Date.now() + 60 * MIN);
+      assert.equal(stats.errorCount, 1);
+      assert.deepEqual(stats.failureCounts, { auth: 1 });
+      near(stats.lastFailureAt, Date.now());
+      assert.equal(stats.lastUsed, 1234, "lastUsed belongs to the gateway");
+      assert.deepEqual(store.usageStats["anthropic:manual"], other, "another profile's stats are untouched");
+    }
+    const status = await runCli(["status"], t.env);
+    assert.equal(status.code, 1);
+    assert.match(status.stdout, /anthropic:claude-cli disabled \(auth\) for (59m|1h)/);
+
+    const fresh = t.writeCredentials();
+    const recovered = await d.waitForEvent("recovered");
+    assert.ok((recovered.outageMs as number) >= 0);
+    assert.deepEqual((recovered.agents as string[]).sort(), ["main", "work"]);
+    for (const agent of ["main", "work"]) {
+      const store = t.readStore(agent);
+      assert.equal(store.profiles[ID].token, fresh.accessToken);
+      assert.deepEqual(Object.keys(store.usageStats[ID]).sort(), ["lastFailureAt", "lastUsed"]);
+      assert.deepEqual(store.usageStats["anthropic:manual"], other);
+    }
+    assert.equal(d.events("needs_login").length, 1);
+  });
+});
+
+test("a timeout escalates an existing ladder, and the failure window resets stale counters", () =>
+  scenario(
+    {
+      mode: "slow",
+      config: { refreshTimeout: "1s" },
+      stores: (c) => ({
+        main: plantedStore(c, { errorCount: 1, failureCounts: { unknown: 1 }, lastFailureAt: Date.now() - 2 * MIN, cooldownUntil: Date.now() - MIN }),
+        old: plantedStore(c, { errorCount: 3, failureCounts: { unknown: 3 }, lastFailureAt: Date.now() - 25 * 60 * MIN }),
+      }),
+    },
+    async (d, t) => {
+      const failed = await d.waitForEvent("refresh.failed");
+      assert.equal(failed.timedOut, true);
+      assert.equal(failed.reason, "timeout");
+      await d.waitForEvent("cooldown.marked");
+      const main = t.readStore("main").usageStats[ID];
+      assert.equal(main.errorCount, 2);
+      assert.deepEqual(main.failureCounts, { unknown: 1, timeout: 1 });
+      near(main.cooldownUntil, Date.now() + 5 * MIN);
+      assert.equal(main.disabledUntil, undefined);
+      const old = t.readStore("old").usageStats[ID];
+      assert.equal(old.errorCount, 1);
+      assert.deepEqual(old.failureCounts, { timeout: 1 });
+      near(old.cooldownUntil, Date.now() + MIN);
+      assert.equal(d.events("needs_login").length, 0);
+    },
+  ));
+
+test("a rate limit is a cooldown, never a disable", () =>
+  scenario({ mode: "ratelimit", stores: (c) => ({ main: plantedStore(c) }) }, async (d, t) => {
+    await d.waitForEvent("cooldown.marked");
+    const stats = t.readStore("main").usageStats[ID];
+    assert.deepEqual(stats.failureCounts, { rate_limit: 1 });
+    near(stats.cooldownUntil, Date.now() + MIN);
+    assert.equal(stats.disabledUntil, undefined);
+  }));
+
+test("claude auth status says not logged in: disabled (auth) and needs_login", () =>
+  scenario({ mode: "logout", loggedIn: false, stores: (c) => ({ main: plantedStore(c) }) }, async (d, t) => {
+    const failed = await d.waitForEvent("refresh.failed");
+    assert.match(failed.msg, /claude is not logged in/);
+    await d.waitForEvent("needs_login");
+    assert.equal(t.readStore("main").usageStats[ID].disabledReason, "auth");
+  }));
+
+test("a missing credentials file disables the profile once, and stays quiet about it", async () => {
+  const t = makeHome();
+  try {
+    installFakeClaude(t);
+    t.writeStore("main", plantedStore({ accessToken: randomToken(), expiresAt: Date.now() + MIN }));
+    t.writeStore("bare", { version: 1, profiles: {} });
+    const d = new DaemonProcess(t);
+    try {
+      await d.waitForEvent("needs_login");
+      await new Promise((r) => setTimeout(r, 1000));
+      assert.equal(d.events("needs_login").length, 1);
+      assert.equal(d.events("source.missing").length, 1);
+      assert.equal(t.readStore("main").usageStats[ID].disabledReason, "auth");
+      assert.deepEqual(t.readStore("bare"), { version: 1, profiles: {} }, "a store without our profile is not marked");
+    } finally {
+      await d.stop();
+    }
+  } finally {
+    t.cleanup();
+  }
+});
+
+test("a gateway marking makes the daemon force a refresh; a fresh token clears it", () =>
+  scenario({ mode: "refresh", expiresInMs: 6 * 60 * MIN }, async (d, t) => {
+    await d.waitForEvent("daemon.ready");
+    const store = t.readStore("main");
+    // What the gateway writes after "OAuth token refresh failed" or a 401 (markAuthProfileFailure, reason auth).
+    store.usageStats = { [ID]: { errorCount: 1, failureCounts: { auth: 1 }, lastFailureAt: Date.now(), cooldownUntil: Date.now() + MIN } };
+    writeFileSync(t.storePath("main"), JSON.stringify(store, null, 2));
+    await d.waitForEvent("cooldown.gateway");
+    const started = await d.waitForEvent("refresh.started");
+    assert.equal(started.trigger, "gateway-marking");
+    await d.waitForEvent("refresh.succeeded");
+    await d.waitForEvent("recovered");
+    const stats = t.readStore("main").usageStats[ID];
+    assert.equal(stats.cooldownUntil, undefined);
+    assert.equal(stats.errorCount, undefined);
+  }));
+
+test("a gateway marking with a token that still works is left to expire; a failing refresh escalates it", () =>
+  scenario({ mode: "noop", expiresInMs: 6 * 60 * MIN }, async (d, t, control) => {
+    await d.waitForEvent("daemon.ready");
+    const store = t.readStore("main");
+    const marking = { errorCount: 1, failureCounts: { auth: 1 }, lastFailureAt: Date.now(), cooldownUntil: Date.now() + MIN };
+    store.usageStats = { [ID]: marking };
+    writeFileSync(t.storePath("main"), JSON.stringify(store, null, 2));
+    await d.waitForEvent("refresh.unneeded");
+    assert.deepEqual(t.readStore("main").usageStats[ID], marking);
+
+    writeFileSync(path.join(control, "mode"), "fail");
+    const again = t.readStore("main");
+    again.usageStats[ID] = { ...marking, cooldownUntil: Date.now() + 2 * MIN };
+    writeFileSync(t.storePath("main"), JSON.stringify(again, null, 2));
+    await d.waitForEvent("needs_login");
+    assert.equal(t.readStore("main").usageStats[ID].disabledReason, "auth");
+  }));
+
+test("onEvent runs with EVENT, PROFILE, REASON and AGENTS, and never a secret", async () => {
+  const t = makeHome();
+  const out = path.join(t.root, "hook.log");
+  const hook = path.join(t.root, "hook.sh");
+  writeFileSync(hook, `#!/bin/sh\necho "$EVENT|$PROFILE|$REASON|$AGENTS|$(env | grep -c sk-ant)" >> "${out}"\n`, { mode: 0o755 });
+  try {
+    await scenario({ mode: "fail", config: { onEvent: [hook] }, stores: (c) => ({ main: plantedStore(c) }) }, async (d, tt) => {
+      await d.waitForEvent("needs_login");
+      await waitForFile(out, /needs_login/);
+      tt.writeCredentials();
+      await d.waitForEvent("recovered");
+      await waitForFile(out, /recovered/);
+      const lines = readFileSync(out, "utf8").trim().split("\n");
+      const needs = lines.find((l) => l.startsWith("needs_login|"))!.split("|");
+      assert.deepEqual([needs[1], needs[3], needs[4]], [ID, "main", "0"]);
+      assert.match(needs[2]!, /did not change|refresh failed/);
+      assert.ok(lines.some((l) => l.startsWith("refresh.failed|")));
+      assert.deepEqual(leakedTokens(readFileSync(out, "utf8"), tt.planted), []);
+    });
+  } finally {
+    t.cleanup();
+  }
+});
+
+async function waitForFile(file: string, pattern: RegExp): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    try {
+      if (pattern.test(readFileSync(file, "utf8"))) return;
+    } catch {
+      // not written yet
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`${file} never matched ${pattern}`);
+}
+
+test("cooldown clear: clears a cooldown, refuses a disabled login without --force and says why", async () => {
+  const t = makeHome();
+  try {
+    const c = t.writeCredentials();
+    t.writeStore("main", plantedStore(c, { cooldownUntil: Date.now() + 5 * MIN, errorCount: 2, failureCounts: { unknown: 2 } }));
+    t.writeStore("work", plantedStore(c, { disabledUntil: Date.now() + 30 * MIN, disabledReason: "auth", errorCount: 1 }));
+    const refused = await runCli(["cooldown", "clear"], t.env);
+    assert.equal(refused.code, 1);
+    assert.match(refused.stdout, /main\s+cleared/);
+    assert.match(refused.stdout, /work\s+skipped\s+disabled, not cleared: the login needs a person: run `claude` and then \/login .*--force clears it anyway/);
+    assert.deepEqual(t.readStore("main").usageStats[ID], { lastUsed: 1234 });
+    assert.equal(t.readStore("work").usageStats[ID].disabledReason, "auth");
+    const forced = await runCli(["cooldown", "clear", "--agent", "work", "--force"], t.env);
+    assert.equal(forced.code, 0, forced.stdout + forced.stderr);
+    assert.deepEqual(t.readStore("work").usageStats[ID], { lastUsed: 1234 });
+    assert.equal(t.readStore("main").usageStats["anthropic:manual"].errorCount, 2, "other profiles untouched");
+    const unknown = await runCli(["cooldown", "clear", "--agent", "nope"], t.env);
+    assert.equal(unknown.code, 1);
+    assert.match(unknown.stderr, /no agent "nope" \(found: main, work\)/);
+    rmSync(t.storePath("work"));
+  } finally {
+    t.cleanup();
+  }
+});

@@ -28,6 +28,8 @@ test("openclaw@2026.1.30 sees the synced profile and keeps every profile and coo
       profiles: { "anthropic:manual": { type: "token", provider: "anthropic", token: manual } },
       usageStats: { "anthropic:manual": { cooldownUntil: otherCooldown, errorCount: 2 } },
     });
+    const setupToken = randomToken();
+    assert.equal((await runCli(["token", "set", "--profile", "anthropic:setup"], t.env, { input: setupToken })).code, 0);
     const sync = await runCli(["sync"], t.env);
     assert.equal(sync.code, 0, sync.stdout + sync.stderr);
 
@@ -39,6 +41,8 @@ test("openclaw@2026.1.30 sees the synced profile and keeps every profile and coo
     assert.equal(ours.expiresAt, cred.expiresAt);
     const manualEntry = profiles.find((p) => p.profileId === "anthropic:manual");
     assert.equal(manualEntry?.status, "static");
+    const setupEntry = profiles.find((p) => p.profileId === "anthropic:setup");
+    assert.deepEqual([setupEntry?.type, setupEntry?.status], ["token", "static"], "the setup-token profile is a static token to the gateway");
     assert.deepEqual(
       status.auth.unusableProfiles.map((u: { profileId: string; kind: string; until: number }) => [u.profileId, u.kind, u.until]),
       [["anthropic:manual", "cooldown", otherCooldown]],

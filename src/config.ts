@@ -28,8 +28,10 @@ export const DEFAULT_REFRESH_COMMAND = ["claude", "-p", "ok", "--model", "haiku"
 const schema = z.strictObject({
   stateDir: z.string().min(1).optional(),
   claudeConfigDir: z.string().min(1).optional(),
+  source: z.enum(["auto", "keychain", "file"]).default("auto"),
   profileId: z.string().regex(/^anthropic:[^\s]+$/, 'expected an id such as "anthropic:claude-cli"').default("anthropic:claude-cli"),
   credentialType: z.enum(["token", "oauth"]).default("token"),
+  setupTokenProfileId: z.string().regex(/^anthropic:[^\s]+$/, 'expected an id such as "anthropic:manual"').default("anthropic:manual"),
   expiryWarning: duration.default(3_600_000),
   lockRetries: z.number().int().min(0).max(20).default(10),
   refreshMargin: duration.default(240_000),

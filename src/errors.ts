@@ -24,15 +24,16 @@ export class ConfigError extends AuthSyncError {
   }
 }
 
-export type SourceProblem = "not_logged_in" | "invalid" | "unreadable";
+export type SourceProblem = "not_logged_in" | "invalid" | "unreadable" | "unavailable";
 
 /** A credential source cannot give a usable credential. */
 export class SourceError extends AuthSyncError {
   constructor(
     message: string,
     readonly problem: SourceProblem,
+    code = `source.${problem}`,
   ) {
-    super(message, `source.${problem}`);
+    super(message, code);
   }
 }
 

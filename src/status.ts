@@ -22,17 +22,21 @@ export interface Marking {
 }
 
 export interface ProfileStatus {
-  type: string;
-  fingerprint: string;
+  profileId: string;
+  /** False when the store does not hold the profile. */
+  present: boolean;
+  type?: string;
+  fingerprint?: string;
   expires?: number;
+  /** Whether the stored secret is the one the source offers now. */
   matchesSource?: boolean;
 }
 
 export interface AgentStatus {
   agent: string;
   file: string;
-  /** Undefined when the store does not hold our profile. */
-  profile?: ProfileStatus;
+  /** One entry per profile we keep: the Claude login's and every setup-token's. */
+  profiles: ProfileStatus[];
   /** Active cooldowns and disables, for every profile in the store. */
   markings: Marking[];
   error?: string;
@@ -70,38 +74,47 @@ export function sourceStatus(read: SourceCredential | Error): SourceStatus {
   return { ok: true, origin: read.origin, fingerprint: fingerprint(read.accessToken), expiresAt: read.expiresAt, hasRefreshToken: Boolean(read.refreshToken) };
 }
 
-export function profileStatus(store: AuthProfileStore | undefined, profileId: string, source: SourceCredential | undefined): ProfileStatus | undefined {
+export function profileStatus(store: AuthProfileStore | undefined, profileId: string, offered: string | undefined): ProfileStatus {
   const profile = store?.profiles[profileId];
-  if (!profile) return undefined;
+  if (!profile) return { profileId, present: false };
   const secret = profileSecret(profile);
   return {
+    profileId,
+    present: true,
     type: String(profile.type),
     fingerprint: fingerprint(secret),
     ...(typeof profile.expires === "number" ? { expires: profile.expires } : {}),
-    ...(source ? { matchesSource: secret === source.accessToken } : {}),
+    ...(offered !== undefined ? { matchesSource: secret === offered } : {}),
   };
 }
 
-export async function agentStatus(agent: Agent, profileId: string, source: SourceCredential | undefined, now: number): Promise<AgentStatus> {
+/** `expected` maps each profile id we keep to the secret its source offers now (undefined when unknown). */
+export async function agentStatus(agent: Agent, expected: ReadonlyMap<string, string | undefined>, now: number): Promise<AgentStatus> {
   const file = storeFile(agent);
   try {
     const store = await readStore(file);
-    const profile = profileStatus(store, profileId, source);
-    return { agent: agent.id, file, ...(profile ? { profile } : {}), markings: activeMarkings(store?.usageStats, now) };
+    const profiles = [...expected].map(([id, offered]) => profileStatus(store, id, offered));
+    return { agent: agent.id, file, profiles, markings: activeMarkings(store?.usageStats, now) };
   } catch (err) {
-    return { agent: agent.id, file, markings: [], error: messageOf(err) };
+    return { agent: agent.id, file, profiles: [], markings: [], error: messageOf(err) };
   }
 }
 
-/** 1 when anything is expired, missing or unusable; 2 when something expires within the warning window. */
-export function statusExitCode(source: SourceStatus, agents: readonly AgentStatus[], profileId: string, now: number, expiryWarningMs: number): number {
+/**
+ * 1 when anything is expired, missing or unusable; 2 when something expires within the warning window.
+ * The login counts unless the host runs on setup-tokens alone (no login at all, and tokens to sync).
+ */
+export function statusExitCode(source: SourceStatus, agents: readonly AgentStatus[], now: number, expiryWarningMs: number, loginOptional: boolean): number {
   const expiries: number[] = [];
-  if (!source.ok) return STATUS_UNUSABLE;
-  expiries.push(source.expiresAt);
+  if (source.ok) expiries.push(source.expiresAt);
+  else if (!(loginOptional && source.problem === "not_logged_in")) return STATUS_UNUSABLE;
   for (const agent of agents) {
-    if (agent.error || !agent.profile) return STATUS_UNUSABLE;
-    if (agent.markings.some((m) => m.profile === profileId)) return STATUS_UNUSABLE;
-    if (agent.profile.expires !== undefined) expiries.push(agent.profile.expires);
+    if (agent.error) return STATUS_UNUSABLE;
+    for (const profile of agent.profiles) {
+      if (!profile.present) return STATUS_UNUSABLE;
+      if (agent.markings.some((m) => m.profile === profile.profileId)) return STATUS_UNUSABLE;
+      if (profile.expires !== undefined) expiries.push(profile.expires);
+    }
   }
   if (expiries.some((at) => at <= now)) return STATUS_UNUSABLE;
   if (expiries.some((at) => at - now <= expiryWarningMs)) return STATUS_EXPIRING;

@@ -38,6 +38,23 @@ export async function main(argv: string[]): Promise<void> {
     .option("--json", "print the result as JSON")
     .action(async (options, command: Command) => (await import("./cooldown.js")).cooldownClearCommand({ ...command.optsWithGlobals(), ...options }));
 
+  const token = program.command("token").description("keep setup-tokens (from `claude setup-token`) and sync them into every agent");
+  token
+    .command("set")
+    .description("store a setup-token read from stdin (never from the command line)")
+    .option("--profile <id>", "profile id to sync it as (default: config setupTokenProfileId, anthropic:manual)")
+    .action(async (options, command: Command) => (await import("./token.js")).tokenSetCommand({ ...command.optsWithGlobals(), ...options }));
+  token
+    .command("clear")
+    .description("remove a stored setup-token")
+    .option("--profile <id>", "profile id (default: config setupTokenProfileId)")
+    .action(async (options, command: Command) => (await import("./token.js")).tokenClearCommand({ ...command.optsWithGlobals(), ...options }));
+  token
+    .command("status")
+    .description("show stored setup-tokens: fingerprint, age and where they are kept")
+    .option("--json", "print the result as JSON")
+    .action(async (options, command: Command) => (await import("./token.js")).tokenStatusCommand({ ...command.optsWithGlobals(), ...options }));
+
   program
     .command("run")
     .description("run the daemon in the foreground: watch, refresh through claude ahead of expiry, re-sync")

@@ -1,12 +1,12 @@
-/** `moltbot-auth-sync status [--json]`: the source, every agent's copy and markings; exit 0/1/2. */
+/** `moltbot-auth-sync status [--json]`: the source, the daemon, every agent's copies and markings; exit 0/1/2. */
 import { formatDuration, formatRelative } from "../duration.js";
 import { ExitError } from "../errors.js";
 import { mapLimit } from "../map-limit.js";
+import { profileSecret } from "../reconcile.js";
 import { readDaemonStatus, type DaemonStatus } from "../daemon/runtime-files.js";
-import { readClaudeLogin } from "../sources/index.js";
-import { type AgentStatus, type Marking, agentStatus, sourceStatus, statusExitCode } from "../status.js";
+import { readOffers } from "../sources/index.js";
+import { type AgentStatus, type Marking, type ProfileStatus, agentStatus, sourceStatus, statusExitCode } from "../status.js";
 import { resolveTargets } from "../targets.js";
-import type { SourceCredential } from "../types.js";
 import { type GlobalOptions, loadCommandConfig, printJson } from "./options.js";
 
 export interface StatusCommandOptions extends GlobalOptions {
@@ -15,21 +15,25 @@ export interface StatusCommandOptions extends GlobalOptions {
 
 export async function statusCommand(options: StatusCommandOptions): Promise<void> {
   const { config } = await loadCommandConfig(options);
-  const read: SourceCredential | Error = await readClaudeLogin(config).catch((err: Error) => err);
-  const credential = read instanceof Error ? undefined : read;
-  const source = sourceStatus(read);
+  const { offers, login, loginError } = await readOffers(config);
+  const source = sourceStatus(login ?? loginError!);
+  const expected = new Map<string, string | undefined>(login ? [] : [[config.profileId, undefined]]);
+  for (const offer of offers) expected.set(offer.profileId, profileSecret(offer.profile));
+  const loginOptional = !login && offers.length > 0;
+  if (loginOptional) expected.delete(config.profileId);
   const targets = await resolveTargets(config);
   const now = Date.now();
-  const agents = await mapLimit(targets.agents, 8, (agent) => agentStatus(agent, config.profileId, credential, now));
-  const exitCode = statusExitCode(source, agents, config.profileId, now, config.expiryWarning);
+  const agents = await mapLimit(targets.agents, 8, (agent) => agentStatus(agent, expected, now));
+  const exitCode = statusExitCode(source, agents, now, config.expiryWarning, loginOptional);
   const daemon = await readDaemonStatus();
   if (options.json) {
-    printJson({ now, profile: config.profileId, source, stateDir: targets.stateDir, daemon, agents, exitCode });
+    printJson({ now, profile: config.profileId, source, setupTokens: offers.filter((o) => o.kind === "setup-token").map((o) => ({ profile: o.profileId, origin: o.origin })), stateDir: targets.stateDir, daemon, agents, exitCode });
   } else {
     const lines = [`source  ${source.ok ? `${source.fingerprint} expires ${formatRelative(source.expiresAt, now)} (${source.origin})` : source.error}`];
+    for (const offer of offers.filter((o) => o.kind === "setup-token")) lines.push(`token   ${offer.profileId} from ${offer.origin}`);
     lines.push(`state   ${targets.stateDir.dir} (${targets.stateDir.reason})${targets.stateDir.alsoExisting.length ? `; also exists: ${targets.stateDir.alsoExisting.join(", ")}` : ""}`);
     lines.push(`daemon  ${daemonLine(daemon, now)}`);
-    for (const agent of agents) lines.push(...agentLines(agent, config.profileId, now));
+    for (const agent of agents) lines.push(...agentLines(agent, now));
     process.stdout.write(`${lines.join("\n")}\n`);
   }
   if (exitCode !== 0) throw new ExitError(exitCode);
@@ -43,13 +47,16 @@ function daemonLine(daemon: DaemonStatus, now: number): string {
   return parts.join("; ");
 }
 
-function agentLines(agent: AgentStatus, profileId: string, now: number): string[] {
+function profileText(p: ProfileStatus, now: number): string {
+  if (!p.present) return `${p.profileId} missing`;
+  const expiry = p.expires !== undefined ? ` expires ${formatRelative(p.expires, now)}` : p.type === "token" ? " (static)" : "";
+  const match = p.matchesSource === false ? " (differs from source)" : p.matchesSource ? " (matches source)" : "";
+  return `${p.profileId} ${p.type} ${p.fingerprint}${expiry}${match}`;
+}
+
+function agentLines(agent: AgentStatus, now: number): string[] {
   if (agent.error) return [`agent ${agent.agent}: ${agent.error}`];
-  const p = agent.profile;
-  const credential = p
-    ? `${p.type} ${p.fingerprint}${p.expires !== undefined ? ` expires ${formatRelative(p.expires, now)}` : ""}${p.matchesSource === false ? " (differs from source)" : p.matchesSource ? " (matches source)" : ""}`
-    : `${profileId} missing`;
-  return [`agent ${agent.agent}: ${credential}`, ...agent.markings.map((m) => `  ${markingText(m, now)}`)];
+  return [`agent ${agent.agent}: ${agent.profiles.map((p) => profileText(p, now)).join("; ")}`, ...agent.markings.map((m) => `  ${markingText(m, now)}`)];
 }
 
 export function markingText(marking: Marking, now: number): string {

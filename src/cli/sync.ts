@@ -2,8 +2,8 @@
 import { formatRelative } from "../duration.js";
 import { ExitError } from "../errors.js";
 import { fingerprint } from "../fingerprint.js";
-import { desiredProfile } from "../reconcile.js";
-import { readClaudeLogin } from "../sources/index.js";
+import { profileSecret } from "../reconcile.js";
+import { readOffers } from "../sources/index.js";
 import { type AgentReport, syncAgents } from "../sync.js";
 import { resolveTargets } from "../targets.js";
 import { type GlobalOptions, columns, loadCommandConfig, printJson } from "./options.js";
@@ -15,28 +15,37 @@ export interface SyncCommandOptions extends GlobalOptions {
 
 export async function syncCommand(options: SyncCommandOptions): Promise<void> {
   const { config } = await loadCommandConfig(options);
-  const source = await readClaudeLogin(config);
+  const { offers, login, loginError } = await readOffers(config);
+  // With nothing to offer, the login's problem is the whole story: one line, exit 1, no store touched.
+  if (offers.length === 0) throw loginError!;
   const targets = await resolveTargets(config);
-  const desired = desiredProfile(source, config.credentialType);
-  const reports = await syncAgents(targets.agents, config.profileId, desired, { lockRetries: config.lockRetries, dryRun: options.dryRun });
+  const reports: AgentReport[] = [];
+  for (const offer of offers) reports.push(...(await syncAgents(targets.agents, offer.profileId, offer.profile, { lockRetries: config.lockRetries, dryRun: options.dryRun })));
   const now = Date.now();
-  const failed = reports.some((r) => r.result === "failed");
   if (options.json) {
     printJson({
       dryRun: Boolean(options.dryRun),
-      source: { origin: source.origin, fingerprint: fingerprint(source.accessToken), expiresAt: source.expiresAt, type: desired.type },
+      source: login ? { origin: login.origin, fingerprint: fingerprint(login.accessToken), expiresAt: login.expiresAt, type: offers[0]!.profile.type } : { error: loginError!.message, problem: loginError!.problem },
+      offers: offers.map((o) => ({ kind: o.kind, profile: o.profileId, fingerprint: fingerprint(profileSecret(o.profile)), origin: o.origin })),
       stateDir: targets.stateDir,
       agents: reports.map(({ content: _content, ...report }) => report),
     });
   } else {
-    const head = `${options.dryRun ? "dry run: " : ""}${config.profileId} ← ${fingerprint(source.accessToken)} (${desired.type}, expires ${formatRelative(source.expiresAt, now)}) from ${source.origin}`;
-    process.stdout.write(`${head}\nstate dir ${targets.stateDir.dir} (${targets.stateDir.reason})\n${columns(reports.map((r) => row(r, options.dryRun)))}\n`);
+    const heads = offers.map((o) => {
+      const expiry = typeof o.profile.expires === "number" ? `, expires ${formatRelative(o.profile.expires, now)}` : "";
+      return `${o.profileId} ← ${fingerprint(profileSecret(o.profile))} (${o.profile.type}${expiry}) from ${o.origin}`;
+    });
+    const lines = [...heads.map((h) => `${options.dryRun ? "dry run: " : ""}${h}`), `state dir ${targets.stateDir.dir} (${targets.stateDir.reason})`];
+    const multi = offers.length > 1;
+    lines.push(columns(reports.map((r) => [r.agent, ...(multi ? [r.profile] : []), options.dryRun && r.result === "written" ? "would write" : r.result, r.reason ?? ""])));
+    process.stdout.write(`${lines.join("\n")}\n`);
     for (const warning of reports.flatMap((r) => r.warnings)) process.stderr.write(`warning: ${warning}\n`);
   }
-  if (failed) throw new ExitError(1);
-}
-
-function row(report: AgentReport, dryRun: boolean | undefined): string[] {
-  const result = dryRun && report.result === "written" ? "would write" : report.result;
-  return [report.agent, result, report.reason ?? ""];
+  if (targets.gatewayConfig?.error) process.stderr.write(`warning: gateway config ${targets.gatewayConfig.file} cannot be parsed (${targets.gatewayConfig.error}); used the agents found on disk\n`);
+  if (loginError) {
+    // A host that runs on setup-tokens alone has no Claude login; that is a note, not a failure.
+    if (loginError.problem === "not_logged_in") process.stderr.write(`note: ${config.profileId} not synced: ${loginError.message}\n`);
+    else throw new ExitError(1, loginError.message);
+  }
+  if (reports.some((r) => r.result === "failed")) throw new ExitError(1);
 }

@@ -14,8 +14,9 @@ import { formatDuration, formatRelative } from "../duration.js";
 import { SourceError, messageOf } from "../errors.js";
 import { fingerprint } from "../fingerprint.js";
 import type { LogEvent } from "../log.js";
-import { desiredProfile } from "../reconcile.js";
-import { readClaudeLogin } from "../sources/index.js";
+import { profileSecret } from "../reconcile.js";
+import { loginOffer, readClaudeLogin, setupTokenOffers } from "../sources/index.js";
+import { readSetupTokens } from "../sources/setup-token.js";
 import { claudeConfigDir, CREDENTIALS_FILENAME } from "../sources/claude-cli-file.js";
 import { AUTH_PROFILES_FILENAME, type Agent } from "../stores/agents.js";
 import { readStore } from "../stores/auth-profiles.js";
@@ -281,15 +282,27 @@ export class Daemon {
     const agents = only ? this.noteAgents(only) : await this.findAgents();
     if (!agents) return;
     const read = await this.readSource();
-    if (!read) {
-      if (this.sourceFailure) await this.mark(agents, this.sourceFailure, "ongoing");
-      return;
+    const reports: AgentReport[] = [];
+    if (read) {
+      const login = loginOffer(read.source, this.config);
+      const synced = await syncAgents(agents, login.profileId, login.profile, { lockRetries: this.config.lockRetries });
+      for (const report of synced) this.logReport(report, read.source.accessToken, read.source.expiresAt);
+      this.noteRecovery(synced, read.source);
+      reports.push(...synced);
+    } else if (this.sourceFailure) {
+      await this.mark(agents, this.sourceFailure, "ongoing");
     }
-    const reports = await syncAgents(agents, this.config.profileId, desiredProfile(read.source, this.config.credentialType), { lockRetries: this.config.lockRetries });
-    for (const report of reports) this.logReport(report, read.source);
-    this.noteRecovery(reports, read.source);
-    this.state.lastSyncAt = Date.now();
-    this.state.lastSyncSummary = summarize(reports);
+    // Setup-tokens are static and independent: a failure of the login never touches them.
+    for (const offer of setupTokenOffers(await readSetupTokens(this.config.setupTokenProfileId, this.env))) {
+      if (offer.profileId === this.config.profileId) continue;
+      const synced = await syncAgents(agents, offer.profileId, offer.profile, { lockRetries: this.config.lockRetries });
+      for (const report of synced) this.logReport(report, profileSecret(offer.profile));
+      reports.push(...synced);
+    }
+    if (reports.length > 0) {
+      this.state.lastSyncAt = Date.now();
+      this.state.lastSyncSummary = summarize(reports);
+    }
     await this.saveState();
     this.maybeRefresh("expiry");
   }
@@ -352,7 +365,8 @@ export class Daemon {
     return { source, changed };
   }
 
-  private logReport(report: AgentReport, source?: SourceCredential): void {
+  /** Logs one agent's result; `secret` and `expiresAt` describe what was written (only its fingerprint is logged). */
+  private logReport(report: AgentReport, secret?: string, expiresAt?: number): void {
     const fields = { agent: report.agent, profile: report.profile };
     for (const warning of report.warnings) this.event("warn", "store.permissions", warning, fields);
     const key = `store:${report.file}`;
@@ -360,7 +374,7 @@ export class Daemon {
       case "written":
         if (report.content !== undefined) this.written.set(report.file, report.content);
         this.problems.clear(key, "store.recovered", `${report.agent} writable again`, fields);
-        this.event("info", "sync.written", `${report.agent}: ${report.reason} ${fingerprint(source?.accessToken)}`, { ...fields, fingerprint: fingerprint(source?.accessToken), expiresAt: source?.expiresAt });
+        this.event("info", "sync.written", `${report.agent}: ${report.profile} ${report.reason} ${fingerprint(secret)}`, { ...fields, fingerprint: fingerprint(secret), ...(expiresAt ? { expiresAt } : {}) });
         break;
       case "marked":
       case "cleared":

@@ -1,13 +1,80 @@
-/** Where credentials come from. Each source is read-only and yields one `SourceCredential`. */
+/**
+ * Where the Claude login comes from: the CLI's file, and on macOS its Keychain item. Each is read-only.
+ * `source: "auto"` reads both on macOS and takes the fresher, because the CLI falls back to the file when
+ * the Keychain refuses a write, and a stale copy can linger in either place.
+ */
 import type { Config } from "../config.js";
-import type { SourceCredential } from "../types.js";
+import { SourceError } from "../errors.js";
+import { desiredProfile } from "../reconcile.js";
+import type { ProfileCredential, SourceCredential } from "../types.js";
 import { claudeConfigDir, credentialsPath, readClaudeCliFile } from "./claude-cli-file.js";
+import { type KeychainBackend, defaultKeychainBackend, readKeychainLogin } from "./keychain.js";
+import { type SetupToken, readSetupTokens, setupTokenProfile } from "./setup-token.js";
+
+export interface SourceDeps {
+  platform?: NodeJS.Platform;
+  /** The Keychain backend; tests inject one. */
+  keychain?: () => Promise<KeychainBackend>;
+}
 
 export function claudeCredentialsFile(config: Config, env: NodeJS.ProcessEnv = process.env): string {
   return credentialsPath(claudeConfigDir(config.claudeConfigDir, env));
 }
 
+/** Which stores to read, in order of preference. */
+export function sourceOrder(config: Config, platform: NodeJS.Platform = process.platform): Array<"keychain" | "file"> {
+  if (config.source === "auto") return platform === "darwin" ? ["keychain", "file"] : ["file"];
+  return [config.source];
+}
+
 /** The Claude Code login, as `claude` itself last saved it. */
-export function readClaudeLogin(config: Config, env: NodeJS.ProcessEnv = process.env): Promise<SourceCredential> {
-  return readClaudeCliFile(claudeCredentialsFile(config, env));
+export async function readClaudeLogin(config: Config, env: NodeJS.ProcessEnv = process.env, deps: SourceDeps = {}): Promise<SourceCredential> {
+  const order = sourceOrder(config, deps.platform);
+  const results = await Promise.all(
+    order.map((kind) =>
+      (kind === "file" ? readClaudeCliFile(claudeCredentialsFile(config, env)) : (deps.keychain ?? defaultKeychainBackend)().then((backend) => readKeychainLogin(backend, env))).catch(
+        (err: unknown) => (err instanceof SourceError ? err : new SourceError(String(err), "unreadable")),
+      ),
+    ),
+  );
+  const found = results.filter((r): r is SourceCredential => !(r instanceof SourceError));
+  // The fresher wins; on a tie, the first in order (the Keychain on macOS).
+  const best = found.reduce<SourceCredential | undefined>((a, b) => (a === undefined || b.expiresAt > a.expiresAt ? b : a), undefined);
+  if (best) return best;
+  // Nothing usable: report the first source's reason, unless a later one has a more specific problem than "not logged in".
+  const errors = results as SourceError[];
+  return Promise.reject(errors.find((e) => e.problem !== "not_logged_in") ?? errors[0]!);
+}
+
+/** A credential some source offers for one profile id, ready for reconcile. */
+export interface Offer {
+  kind: "claude-login" | "setup-token";
+  profileId: string;
+  profile: ProfileCredential;
+  origin: string;
+}
+
+export interface Offers {
+  offers: Offer[];
+  login?: SourceCredential;
+  loginError?: SourceError;
+}
+
+export function loginOffer(login: SourceCredential, config: Config): Offer {
+  return { kind: "claude-login", profileId: config.profileId, profile: desiredProfile(login, config.credentialType), origin: login.origin };
+}
+
+export function setupTokenOffers(tokens: readonly SetupToken[]): Offer[] {
+  return tokens.map((t) => ({ kind: "setup-token", profileId: t.profileId, profile: setupTokenProfile(t.token), origin: t.origin }));
+}
+
+/** Everything the sources offer now: the Claude login (or why not), and every setup-token. */
+export async function readOffers(config: Config, env: NodeJS.ProcessEnv = process.env, deps: SourceDeps = {}): Promise<Offers> {
+  const [login, tokens] = await Promise.all([
+    readClaudeLogin(config, env, deps).catch((err: unknown) => (err instanceof SourceError ? err : new SourceError(String(err), "unreadable"))),
+    readSetupTokens(config.setupTokenProfileId, env),
+  ]);
+  const offers = setupTokenOffers(tokens.filter((t) => t.profileId !== config.profileId));
+  if (login instanceof SourceError) return { offers, loginError: login };
+  return { offers: [loginOffer(login, config), ...offers], login };
 }

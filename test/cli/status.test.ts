@@ -13,12 +13,12 @@ test("status: exit 0 when every agent holds the source's credential", async () =
     assert.equal((await runCli(["sync"], t.env)).code, 0);
     const r = await runCli(["status"], t.env);
     assert.equal(r.code, 0, r.stdout + r.stderr);
-    assert.match(r.stdout, /agent main: token sk-ant-oat01-…\S{4} expires in (7h5\dm|8h) \(matches source\)/);
+    assert.match(r.stdout, /agent main: anthropic:claude-cli token sk-ant-oat01-…\S{4} expires in (7h5\dm|8h) \(matches source\)/);
     assert.deepEqual(leakedTokens(r.stdout + r.stderr, t.planted), []);
     const j = JSON.parse((await runCli(["status", "--json"], t.env)).stdout);
     assert.equal(j.exitCode, 0);
     assert.equal(j.agents.length, 2);
-    assert.equal(j.agents[0].profile.matchesSource, true);
+    assert.equal(j.agents[0].profiles[0].matchesSource, true);
   } finally {
     t.cleanup();
   }

@@ -1,0 +1,113 @@
+/**
+ * `moltbot-auth-sync token set|clear|status`: setup-tokens kept in the OS keyring (or a 0600 file where no
+ * keyring works). The token is read from stdin, never argv, where `ps` and shell history would keep it.
+ */
+import { createInterface } from "node:readline";
+import { Writable } from "node:stream";
+import { formatRelative } from "../duration.js";
+import { AuthSyncError, messageOf } from "../errors.js";
+import { fingerprint } from "../fingerprint.js";
+import { isAlive, pidFilePath, readPid } from "../daemon/runtime-files.js";
+import { ENV_TOKEN, readSetupTokens, validateSetupToken } from "../sources/setup-token.js";
+import { type TokenVault, tokenVaults } from "../sources/token-vault.js";
+import { type GlobalOptions, columns, loadCommandConfig, printJson } from "./options.js";
+
+export interface TokenOptions extends GlobalOptions {
+  profile?: string;
+  json?: boolean;
+}
+
+export async function tokenSetCommand(options: TokenOptions): Promise<void> {
+  const { config } = await loadCommandConfig(options);
+  const profileId = options.profile ?? config.setupTokenProfileId;
+  if (!/^anthropic:[^\s]+$/.test(profileId)) throw new AuthSyncError(`--profile ${profileId}: expected an id such as "anthropic:manual"`, "usage");
+  const token = validateSetupToken(await readSecretFromStdin("Paste the setup-token from `claude setup-token` (input hidden): "));
+  const vaults = await tokenVaults();
+  let stored: TokenVault | undefined;
+  const errors: string[] = [];
+  for (const vault of vaults) {
+    try {
+      await vault.write({ ...(await vault.read()), [profileId]: { token, savedAt: Date.now() } });
+      stored = vault;
+      break;
+    } catch (err) {
+      errors.push(`${vault.where}: ${messageOf(err)}`);
+    }
+  }
+  if (!stored) throw new AuthSyncError(`cannot store the token: ${errors.join("; ")}`, "token.store");
+  const fallback = stored !== vaults[0] || vaults.length === 1 ? " (no OS keyring works here, so it is a file readable only by you, mode 0600)" : "";
+  process.stdout.write(`stored ${profileId} ${fingerprint(token)} in ${stored.where}${fallback}\n`);
+  process.stdout.write(`${await nudgeDaemon()}\n`);
+}
+
+export async function tokenClearCommand(options: TokenOptions): Promise<void> {
+  const { config } = await loadCommandConfig(options);
+  const profileId = options.profile ?? config.setupTokenProfileId;
+  let removed = false;
+  for (const vault of await tokenVaults()) {
+    const tokens = await vault.read().catch(() => undefined);
+    if (!tokens?.[profileId]) continue;
+    delete tokens[profileId];
+    await vault.write(tokens);
+    removed = true;
+    process.stdout.write(`removed ${profileId} from ${vault.where}\n`);
+  }
+  if (!removed) throw new AuthSyncError(`no stored setup-token for ${profileId}`, "token.missing");
+  process.stdout.write("agents keep the copy they hold; the daemon no longer updates it\n");
+}
+
+export async function tokenStatusCommand(options: TokenOptions): Promise<void> {
+  const { config } = await loadCommandConfig(options);
+  const tokens = await readSetupTokens(config.setupTokenProfileId);
+  const envValue = process.env[ENV_TOKEN]?.trim();
+  let envProblem: string | undefined;
+  if (envValue) {
+    try {
+      validateSetupToken(envValue);
+    } catch (err) {
+      envProblem = messageOf(err);
+    }
+  }
+  const now = Date.now();
+  if (options.json) {
+    printJson({
+      tokens: tokens.map((t) => ({ profile: t.profileId, fingerprint: fingerprint(t.token), origin: t.origin, ...(t.savedAt ? { savedAt: t.savedAt } : {}) })),
+      ...(envProblem ? { envProblem } : {}),
+    });
+  } else if (tokens.length === 0 && !envProblem) {
+    process.stdout.write("no setup-token stored; `moltbot-auth-sync token set` stores one\n");
+  } else {
+    const rows = tokens.map((t) => [t.profileId, fingerprint(t.token), t.savedAt ? `saved ${formatRelative(t.savedAt, now)}` : "", t.origin]);
+    if (rows.length) process.stdout.write(`${columns(rows)}\n`);
+    if (envProblem) process.stdout.write(`${ENV_TOKEN} is set but not used: ${envProblem}\n`);
+  }
+  if (tokens.length === 0) process.exitCode = 1;
+}
+
+/** Tells a running daemon to re-read (SIGHUP); says what will happen either way. */
+async function nudgeDaemon(): Promise<string> {
+  const pid = await readPid(pidFilePath());
+  if (pid !== undefined && isAlive(pid)) {
+    process.kill(pid, "SIGHUP");
+    return `the running daemon (pid ${pid}) copies it into every agent now`;
+  }
+  return "run `moltbot-auth-sync sync`, or start the daemon, to copy it into every agent";
+}
+
+/** Reads one line from stdin; on a terminal, prompts on stderr and does not echo. */
+async function readSecretFromStdin(prompt: string): Promise<string> {
+  if (!process.stdin.isTTY) {
+    const chunks: Buffer[] = [];
+    for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+    const text = Buffer.concat(chunks).toString("utf8").trim();
+    if (text === "") throw new AuthSyncError("no token on stdin: pipe it in, e.g. `moltbot-auth-sync token set < token.txt`", "usage");
+    return text;
+  }
+  process.stderr.write(prompt);
+  const silent = new Writable({ write: (_chunk, _encoding, done) => done() });
+  const rl = createInterface({ input: process.stdin, output: silent, terminal: true });
+  const line = await new Promise<string>((resolve) => rl.once("line", resolve));
+  rl.close();
+  process.stderr.write("\n");
+  return line;
+}

@@ -1,0 +1,89 @@
+/**
+ * Where `token set` keeps setup-tokens: the OS keyring (service `moltbot-auth-sync`), or, where no keyring
+ * works (a headless Linux server has no Secret Service), a 0600 file. On Linux the keyring is pinned to the
+ * Secret Service: its fallback, the kernel keyring, forgets everything at reboot.
+ */
+import { mkdir, readFile, rm } from "node:fs/promises";
+import path from "node:path";
+import { errnoCode, messageOf } from "../errors.js";
+import { PRIVATE_DIR_MODE, writeFileAtomically } from "../stores/atomic-write.js";
+import { defaultConfigPath } from "../config.js";
+
+export const KEYRING_SERVICE = "moltbot-auth-sync";
+/** One keyring entry holds every token, so the set can be read without listing the keyring. */
+const KEYRING_ACCOUNT = "setup-tokens";
+
+export interface StoredToken {
+  token: string;
+  /** Epoch ms. */
+  savedAt: number;
+}
+
+export type TokenMap = Record<string, StoredToken>;
+
+export interface TokenVault {
+  /** Where the tokens live, for messages: "OS keyring (service moltbot-auth-sync)" or the file's path. */
+  readonly where: string;
+  read(): Promise<TokenMap>;
+  write(tokens: TokenMap): Promise<void>;
+}
+
+export function tokenFilePath(env: NodeJS.ProcessEnv = process.env): string {
+  return path.join(path.dirname(defaultConfigPath(env)), "setup-tokens.json");
+}
+
+export function fileVault(file: string): TokenVault {
+  return {
+    where: file,
+    async read() {
+      try {
+        return parseTokens(await readFile(file, "utf8"));
+      } catch (err) {
+        if (errnoCode(err) === "ENOENT") return {};
+        throw new Error(`cannot read ${file}: ${messageOf(err)}`);
+      }
+    },
+    async write(tokens) {
+      if (Object.keys(tokens).length === 0) return rm(file, { force: true });
+      await mkdir(path.dirname(file), { recursive: true, mode: PRIVATE_DIR_MODE });
+      await writeFileAtomically(file, `${JSON.stringify({ version: 1, tokens }, null, 2)}\n`);
+    },
+  };
+}
+
+/** The OS keyring, or undefined when it does not work here (checked by reading our entry). */
+export async function keyringVault(platform: NodeJS.Platform = process.platform): Promise<TokenVault | undefined> {
+  let entry: import("@napi-rs/keyring").Entry;
+  try {
+    const { Entry } = await import("@napi-rs/keyring");
+    entry = new Entry(KEYRING_SERVICE, KEYRING_ACCOUNT, platform === "linux" ? { linux: { store: "secret-service" } } : undefined);
+    entry.getPassword();
+  } catch {
+    return undefined;
+  }
+  return {
+    where: `OS keyring (service ${KEYRING_SERVICE})`,
+    read: async () => parseTokens(entry.getPassword() ?? ""),
+    write: async (tokens) => {
+      if (Object.keys(tokens).length === 0) entry.deletePassword();
+      else entry.setPassword(JSON.stringify({ version: 1, tokens }));
+    },
+  };
+}
+
+function parseTokens(text: string): TokenMap {
+  if (text.trim() === "") return {};
+  const parsed = JSON.parse(text) as { tokens?: unknown };
+  const tokens: TokenMap = {};
+  for (const [id, value] of Object.entries((parsed.tokens ?? {}) as Record<string, unknown>)) {
+    const { token, savedAt } = (value ?? {}) as Partial<StoredToken>;
+    if (typeof token === "string" && token !== "") tokens[id] = { token, savedAt: typeof savedAt === "number" ? savedAt : 0 };
+  }
+  return tokens;
+}
+
+/** Both vaults that exist here: the keyring first (when it works), then the file. */
+export async function tokenVaults(env: NodeJS.ProcessEnv = process.env, platform: NodeJS.Platform = process.platform): Promise<TokenVault[]> {
+  const keyring = await keyringVault(platform);
+  return [...(keyring ? [keyring] : []), fileVault(tokenFilePath(env))];
+}

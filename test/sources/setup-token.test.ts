@@ -1,0 +1,85 @@
+import assert from "node:assert/strict";
+import { readFileSync, statSync } from "node:fs";
+import path from "node:path";
+import { test } from "node:test";
+import { validateSetupToken } from "../../src/sources/setup-token.js";
+import { leakedTokens, makeHome, randomToken, runCli } from "../helpers/env.js";
+
+test("validateSetupToken: the gateway's rules and messages, never echoing the token", () => {
+  const good = randomToken();
+  assert.equal(validateSetupToken(`  ${good}\n`), good);
+  const cases: Array<[string, RegExp]> = [
+    [randomToken("ort"), /^Expected token starting with sk-ant-oat01-$/],
+    ["sk-ant-api03-" + "x".repeat(90), /^Expected token starting with sk-ant-oat01-$/],
+    [good.slice(0, 60), /^Token looks too short; paste the full setup-token$/],
+    [`${good.slice(0, 50)} ${good.slice(50)}`, /whitespace/],
+  ];
+  for (const [token, message] of cases) {
+    assert.throws(() => validateSetupToken(token), (err: Error) => message.test(err.message) && !err.message.includes(token.slice(13, 30)));
+  }
+});
+
+test("token set reads stdin, falls back to a 0600 file here and says so; status shows fingerprint and age; clear removes it", async () => {
+  const t = makeHome();
+  try {
+    const token = randomToken();
+    t.planted.push(token);
+    const set = await runCli(["token", "set"], t.env, { input: `${token}\n` });
+    assert.equal(set.code, 0, set.stderr);
+    const file = path.join(t.home, ".config", "moltbot-auth-sync", "setup-tokens.json");
+    assert.match(set.stdout, new RegExp(`stored anthropic:manual sk-ant-oat01-…${token.slice(-4)} in ${file.replace(/[.]/g, "\\.")} \\(no OS keyring works here, so it is a file readable only by you, mode 0600\\)`));
+    assert.equal(statSync(file).mode & 0o777, 0o600);
+    assert.equal(JSON.parse(readFileSync(file, "utf8")).tokens["anthropic:manual"].token, token);
+    const status = await runCli(["token", "status"], t.env);
+    assert.equal(status.code, 0);
+    assert.match(status.stdout, /anthropic:manual\s+sk-ant-oat01-…\S{4}\s+saved \d+s ago/);
+    const bad = await runCli(["token", "set"], t.env, { input: "sk-ant-oat01-short\n" });
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /Token looks too short; paste the full setup-token/);
+    const argv = await runCli(["token", "set", token], t.env, { input: "" });
+    assert.notEqual(argv.code, 0, "a token on the command line is refused");
+    const clear = await runCli(["token", "clear"], t.env);
+    assert.equal(clear.code, 0, clear.stderr);
+    assert.equal((await runCli(["token", "status"], t.env)).code, 1);
+    assert.deepEqual(leakedTokens([set, status, bad, argv, clear].map((r) => r.stdout + r.stderr).join("\n"), t.planted), []);
+  } finally {
+    t.cleanup();
+  }
+});
+
+test("sync copies stored and env setup-tokens into every agent as static token profiles, beside the Claude login", async () => {
+  const t = makeHome();
+  try {
+    t.writeCredentials();
+    const stored = randomToken();
+    const fromEnv = randomToken();
+    t.planted.push(stored, fromEnv);
+    assert.equal((await runCli(["token", "set", "--profile", "anthropic:ops"], t.env, { input: stored })).code, 0);
+    const env = { ...t.env, CLAUDE_CODE_OAUTH_TOKEN: fromEnv };
+    const r = await runCli(["sync"], env);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    const store = t.readStore("main");
+    assert.deepEqual(store.profiles["anthropic:ops"], { type: "token", provider: "anthropic", token: stored });
+    assert.deepEqual(store.profiles["anthropic:manual"], { type: "token", provider: "anthropic", token: fromEnv });
+    assert.equal(store.profiles["anthropic:claude-cli"].type, "token");
+    const status = await runCli(["status"], env);
+    assert.equal(status.code, 0, status.stdout);
+    assert.match(status.stdout, /anthropic:ops token sk-ant-oat01-…\S{4} \(static\) \(matches source\)/);
+    assert.deepEqual(leakedTokens(r.stdout + r.stderr + status.stdout, t.planted), []);
+  } finally {
+    t.cleanup();
+  }
+});
+
+test("a host with only a setup-token and no Claude login syncs it and exits 0", async () => {
+  const t = makeHome();
+  try {
+    const token = randomToken();
+    const r = await runCli(["sync"], { ...t.env, CLAUDE_CODE_OAUTH_TOKEN: token });
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.match(r.stderr, /note: anthropic:claude-cli not synced: not logged in/);
+    assert.equal(t.readStore("main").profiles["anthropic:manual"].token, token);
+  } finally {
+    t.cleanup();
+  }
+});

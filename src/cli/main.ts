@@ -55,6 +55,43 @@ export async function main(argv: string[]): Promise<void> {
     .option("--json", "print the result as JSON")
     .action(async (options, command: Command) => (await import("./token.js")).tokenStatusCommand({ ...command.optsWithGlobals(), ...options }));
 
+  const service = program.command("service").description("install, remove or inspect the systemd or launchd service");
+  const serviceOptions = (command: Command) =>
+    command
+      .option("--user", "a per-user service (the default)")
+      .option("--system <user>", "a hardened systemd system unit running as <user> (run as root)")
+      .option("--manager <name>", "systemd or launchd (default: launchd on macOS, systemd elsewhere)")
+      .option("--unit-dir <dir>", "where systemd unit files go (default: ~/.config/systemd/user, or /etc/systemd/system with --system)");
+  serviceOptions(service.command("install").description("render the unit with this host's paths, install, enable and start it"))
+    .option("--dry-run", "print every file and command without doing anything")
+    .action(async (options, command: Command) => (await import("./service.js")).serviceInstallCommand({ ...command.optsWithGlobals(), ...options }));
+  serviceOptions(service.command("uninstall").description("stop, disable and remove the service"))
+    .option("--dry-run", "print every file and command without doing anything")
+    .action(async (options, command: Command) => (await import("./service.js")).serviceUninstallCommand({ ...command.optsWithGlobals(), ...options }));
+  serviceOptions(service.command("status").description("whether the service is loaded and active, its pid and last exit"))
+    .option("--json", "print the result as JSON")
+    .action(async (options, command: Command) => (await import("./service.js")).serviceStatusCommand({ ...command.optsWithGlobals(), ...options }));
+
+  program
+    .command("logs")
+    .description("the daemon's log, filtered, one readable line per event")
+    .option("--since <when>", "a duration back from now (1h, 30m) or a date (\"2026-11-25 03:00\")")
+    .option("--level <level>", "this level and above: debug, info, warn, error")
+    .option("--event <event>", "one event, or a group (refresh matches refresh.started, refresh.failed, …)")
+    .option("--agent <id>", "only lines about this agent")
+    .option("--follow", "keep printing new lines")
+    .option("--json", "print the matching JSON lines as they are")
+    .option("--file <path>", "read this log file (default: journald on Linux, the launchd log on macOS)")
+    .option("--system <user>", "the system unit's journal for <user> (default: the user unit's)")
+    .action(async (options) => (await import("./logs.js")).logsCommand(options));
+
+  program
+    .command("doctor")
+    .description("check everything this host needs, each problem with the command that fixes it; exit 1 on any fail")
+    .option("--json", "print the checks as JSON")
+    .option("--system <user>", "check the system unit for <user> instead of the user unit")
+    .action(async (options, command: Command) => (await import("./doctor.js")).doctorCommand({ ...command.optsWithGlobals(), ...options }));
+
   program
     .command("run")
     .description("run the daemon in the foreground: watch, refresh through claude ahead of expiry, re-sync")

@@ -1,0 +1,27 @@
+/** `moltbot-auth-sync doctor [--json]`: ok / warn / fail per check, each problem with its fix; exit 1 on any fail. */
+import { runDoctor } from "../doctor.js";
+import { ExitError } from "../errors.js";
+import { resolveTarget, serviceState } from "./service.js";
+import { type GlobalOptions, loadCommandConfig, printJson } from "./options.js";
+
+export interface DoctorOptions extends GlobalOptions {
+  json?: boolean;
+  system?: string;
+}
+
+const MARK = { ok: "ok  ", warn: "WARN", fail: "FAIL" } as const;
+
+export async function doctorCommand(options: DoctorOptions): Promise<void> {
+  const { config, file } = await loadCommandConfig(options);
+  const checks = await runDoctor(config, { serviceState: () => serviceState(resolveTarget(options)), ...(file ? { configFile: file } : {}) });
+  const failed = checks.some((c) => c.status === "fail");
+  if (options.json) {
+    printJson({ ok: !failed, checks });
+  } else {
+    for (const check of checks) {
+      process.stdout.write(`${MARK[check.status]}  ${check.name.padEnd(16)} ${check.detail}\n`);
+      if (check.fix) process.stdout.write(`      ${"".padEnd(16)} fix: ${check.fix}\n`);
+    }
+  }
+  if (failed) throw new ExitError(1);
+}

@@ -1,0 +1,186 @@
+/**
+ * `doctor`: every check is ok, warn or fail, and every warn or fail carries the exact command that fixes
+ * it on this host. Checks only read; nothing here writes.
+ */
+import { readdir, stat } from "node:fs/promises";
+import path from "node:path";
+import { type Config, defaultConfigPath } from "./config.js";
+import { claudeAuthStatus, claudeEnv, runClaude } from "./daemon/claude-runner.js";
+import { isAlive, pidFilePath, readPid, stateFilePath } from "./daemon/runtime-files.js";
+import { formatRelative } from "./duration.js";
+import { SourceError, messageOf } from "./errors.js";
+import { fingerprint } from "./fingerprint.js";
+import { which } from "./service/host.js";
+import type { ServiceState } from "./service/systemd.js";
+import { readClaudeLogin, claudeCredentialsFile } from "./sources/index.js";
+import { readSetupTokens } from "./sources/setup-token.js";
+import { tokenFilePath } from "./sources/token-vault.js";
+import { readStore } from "./stores/auth-profiles.js";
+import { GATEWAY_LOCK_STALE_MS } from "./stores/lock.js";
+import { detectGeneration } from "./stores/generation.js";
+import { type Targets, resolveTargets, storeFile } from "./targets.js";
+
+export type CheckStatus = "ok" | "warn" | "fail";
+
+export interface Check {
+  name: string;
+  status: CheckStatus;
+  detail: string;
+  /** The command (or edit) that fixes a warn or fail. */
+  fix?: string;
+}
+
+export interface DoctorDeps {
+  env?: NodeJS.ProcessEnv;
+  /** The service manager's view; injected so the check runs without systemd or launchd. */
+  serviceState: () => Promise<ServiceState>;
+  configFile?: string;
+}
+
+const ok = (name: string, detail: string): Check => ({ name, status: "ok", detail });
+const warn = (name: string, detail: string, fix: string): Check => ({ name, status: "warn", detail, fix });
+const fail = (name: string, detail: string, fix: string): Check => ({ name, status: "fail", detail, fix });
+
+export async function runDoctor(config: Config, deps: DoctorDeps): Promise<Check[]> {
+  const env = deps.env ?? process.env;
+  const configRef = deps.configFile ?? defaultConfigPath(env);
+  const checks: Check[] = [];
+  checks.push(...(await claudeChecks(config, env, configRef)));
+  checks.push(await sourceCheck(config, env));
+  const targets = await resolveTargets(config, env).catch((err: unknown) => err as Error);
+  if (targets instanceof Error) {
+    checks.push(fail("state dir", messageOf(targets), "moltbot-auth-sync --state-dir <the gateway's state dir> doctor, then set stateDir in the config"));
+  } else {
+    checks.push(...stateDirChecks(targets), ...(await storeChecks(config, targets)));
+  }
+  checks.push(await permissionsCheck(config, env, targets instanceof Error ? undefined : targets));
+  checks.push(await serviceCheck(deps, env));
+  checks.push(...(await staleChecks(env, targets instanceof Error ? undefined : targets)));
+  return checks;
+}
+
+async function claudeChecks(config: Config, env: NodeJS.ProcessEnv, configRef: string): Promise<Check[]> {
+  const found = which(config.claudePath, env.PATH);
+  if (!found) {
+    return [fail("claude", `\`${config.claudePath}\` is not on PATH`, `npm install -g @anthropic-ai/claude-code, or set "claudePath" in ${configRef} to its absolute path`)];
+  }
+  const childEnv = claudeEnv(config, env);
+  const version = await runClaude(found, ["--version"], { env: childEnv, timeoutMs: 10_000 });
+  const checks = [
+    version.exitCode === 0
+      ? ok("claude", `${found}, version ${version.output.trim().split("\n")[0]}`)
+      : warn("claude", `${found} --version failed (${version.timedOut ? "timed out" : `exit ${version.exitCode}`})`, `${found} --version`),
+  ];
+  const auth = await claudeAuthStatus(config, childEnv);
+  if (!auth) checks.push(warn("claude login", "`claude auth status --json` gave no answer (older CLI?)", "npm install -g @anthropic-ai/claude-code@latest"));
+  else if (!auth.loggedIn) checks.push(fail("claude login", "claude is not logged in", "claude   (then /login; or `claude auth login`)"));
+  else checks.push(ok("claude login", `logged in (${auth.authMethod ?? "unknown method"})`));
+  return checks;
+}
+
+async function sourceCheck(config: Config, env: NodeJS.ProcessEnv): Promise<Check> {
+  try {
+    const login = await readClaudeLogin(config, env);
+    const now = Date.now();
+    const detail = `${fingerprint(login.accessToken)} expires ${formatRelative(login.expiresAt, now)} (${login.origin})`;
+    if (login.expiresAt <= now) return warn("source", `${detail}: expired`, "moltbot-auth-sync service install   (the daemon has claude refresh it before expiry)");
+    return ok("source", detail);
+  } catch (err) {
+    const tokens = await readSetupTokens(config.setupTokenProfileId, env);
+    const problem = err instanceof SourceError ? err.problem : "unreadable";
+    const fix =
+      problem === "not_logged_in"
+        ? "claude   (then /login), or keep a setup-token: claude setup-token | moltbot-auth-sync token set"
+        : problem === "unavailable"
+          ? "security unlock-keychain   (or answer \"Always Allow\"; or use a setup-token: moltbot-auth-sync token set)"
+          : `claude   (then /login, so the CLI rewrites ${claudeCredentialsFile(config, env)})`;
+    if (tokens.length > 0 && problem === "not_logged_in") return warn("source", `${messageOf(err)}; setup-tokens are synced instead`, fix);
+    return fail("source", messageOf(err), fix);
+  }
+}
+
+function stateDirChecks(targets: Targets): Check[] {
+  const { stateDir, agents, gatewayConfig } = targets;
+  const checks: Check[] = [];
+  const detail = `${stateDir.dir} (${stateDir.reason})`;
+  checks.push(
+    stateDir.alsoExisting.length > 0
+      ? warn("state dir", `${detail}; also exists: ${stateDir.alsoExisting.join(", ")}`, `set "stateDir" in the config to the dir your gateway uses (openclaw/moltbot \`config\` shows it), e.g. "stateDir": "${stateDir.dir}"`)
+      : ok("state dir", detail),
+  );
+  if (gatewayConfig?.error) checks.push(warn("gateway config", `${gatewayConfig.file} cannot be parsed: ${gatewayConfig.error}`, `fix the JSON5 in ${gatewayConfig.file}`));
+  checks.push(ok("agents", `${agents.length}: ${agents.map((a) => a.id).join(", ")}`));
+  const generation = detectGeneration(stateDir.dir, agents, gatewayConfig);
+  const gen = `${generation.format}${generation.version ? `, gateway ${generation.version}` : ""} (${generation.reason})`;
+  checks.push(
+    generation.format === "sqlite"
+      ? fail("gateway store", `${gen}: this gateway keeps auth in SQLite, reads no JSON store, and reuses the Claude CLI login natively`, "moltbot-auth-sync service uninstall   (then let the gateway read the Claude login itself: openclaw models status)")
+      : ok("gateway store", gen),
+  );
+  return checks;
+}
+
+/** The gateway never tries a profile id that a configured `auth.order` or `auth.profiles` leaves out (moltbot-store.md §6). */
+async function storeChecks(config: Config, targets: Targets): Promise<Check[]> {
+  const checks: Check[] = [];
+  const id = config.profileId;
+  const auth = (targets.gatewayConfig?.value?.auth ?? {}) as { order?: Record<string, unknown>; profiles?: Record<string, { provider?: unknown }> };
+  const file = targets.gatewayConfig?.file ?? "the gateway config";
+  const order = auth.order?.anthropic;
+  const configured = Object.entries(auth.profiles ?? {}).filter(([, p]) => p?.provider === "anthropic").map(([id]) => id);
+  if (Array.isArray(order) && !order.includes(id)) {
+    checks.push(fail("gateway order", `auth.order.anthropic in ${file} is ${JSON.stringify(order)}, without ${id}: the gateway never tries it`, `add "${id}" to auth.order.anthropic in ${file}`));
+  } else if (!Array.isArray(order) && configured.length > 0 && !configured.includes(id)) {
+    checks.push(fail("gateway profiles", `auth.profiles in ${file} lists ${configured.join(", ")} for anthropic, without ${id}: the gateway tries only those`, `add "${id}": {"provider": "anthropic", "mode": "oauth"} to auth.profiles in ${file}`));
+  }
+  for (const agent of targets.agents) {
+    const store = await readStore(storeFile(agent)).catch(() => undefined);
+    const agentOrder = store?.order?.anthropic;
+    if (Array.isArray(agentOrder) && !agentOrder.includes(id)) {
+      checks.push(fail("gateway order", `agent ${agent.id}: order.anthropic in ${storeFile(agent)} is ${JSON.stringify(agentOrder)}, without ${id}`, `add "${id}" to order.anthropic in ${storeFile(agent)} (or remove that order to use the config's)`));
+    }
+  }
+  if (checks.length === 0) checks.push(ok("gateway order", `${id} is not excluded by auth.order or auth.profiles`));
+  return checks;
+}
+
+async function permissionsCheck(config: Config, env: NodeJS.ProcessEnv, targets: Targets | undefined): Promise<Check> {
+  const files = [claudeCredentialsFile(config, env), tokenFilePath(env), stateFilePath(env), ...(targets?.agents.map(storeFile) ?? [])];
+  const loose: string[] = [];
+  for (const file of files) {
+    const mode = await stat(file).then((s) => s.mode & 0o777, () => undefined);
+    if (mode !== undefined && (mode & 0o077) !== 0) loose.push(`${file} (${mode.toString(8).padStart(4, "0")})`);
+  }
+  if (loose.length === 0) return ok("permissions", `${files.length} files are 0600 or missing`);
+  return fail("permissions", `readable by others: ${loose.join(", ")}`, `chmod 600 ${loose.map((l) => l.replace(/ \(\d+\)$/, "")).join(" ")}`);
+}
+
+async function serviceCheck(deps: DoctorDeps, env: NodeJS.ProcessEnv): Promise<Check> {
+  const pid = await readPid(pidFilePath(env));
+  const foreground = pid !== undefined && isAlive(pid) ? ` (a daemon runs as pid ${pid})` : "";
+  const state = await deps.serviceState().catch((err: unknown): ServiceState => ({ installed: false, active: false, summary: messageOf(err) }));
+  if (state.active) return ok("service", state.summary);
+  if (state.installed) return fail("service", `${state.summary}${foreground}`, "moltbot-auth-sync service install   (re-renders and restarts it; `moltbot-auth-sync logs --level warn` shows why it stopped)");
+  if (foreground) return ok("service", `${state.summary}${foreground}`);
+  return warn("service", state.summary, "moltbot-auth-sync service install");
+}
+
+async function staleChecks(env: NodeJS.ProcessEnv, targets: Targets | undefined): Promise<Check[]> {
+  const checks: Check[] = [];
+  const pidFile = pidFilePath(env);
+  const pid = await readPid(pidFile);
+  if (pid !== undefined && !isAlive(pid)) checks.push(warn("pid file", `${pidFile} names pid ${pid}, which is not running`, `rm ${pidFile}   (a new daemon also takes it over by itself)`));
+  const now = Date.now();
+  for (const agent of targets?.agents ?? []) {
+    const entries = await readdir(agent.dir).catch(() => [] as string[]);
+    for (const entry of entries.filter((e) => e.endsWith(".json.lock"))) {
+      const lock = path.join(agent.dir, entry);
+      const mtime = await stat(lock).then((s) => s.mtimeMs, () => undefined);
+      if (mtime !== undefined && now - mtime > GATEWAY_LOCK_STALE_MS) {
+        checks.push(warn("store lock", `${lock} is ${formatRelative(mtime, now).replace(" ago", "")} old, past the gateway's 30 s stale time`, `rmdir ${lock}   (only if no gateway or sync is running)`));
+      }
+    }
+  }
+  if (checks.length === 0) checks.push(ok("stale files", "no stale pid file or store lock"));
+  return checks;
+}

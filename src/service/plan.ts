@@ -1,0 +1,73 @@
+/**
+ * What `service install|uninstall` will do, as data: files to write or remove, then commands to run.
+ * `--dry-run` prints it; otherwise it is carried out in order, stopping at the first failing command.
+ */
+import { access, constants, mkdir, rm, writeFile } from "node:fs/promises";
+import path from "node:path";
+import { AuthSyncError } from "../errors.js";
+
+export interface PlannedFile {
+  path: string;
+  content: string;
+}
+
+export interface Step {
+  argv: string[];
+  /** A step that may fail without stopping the rest (e.g. stopping a unit that is not loaded). */
+  mayFail?: boolean;
+  /** What to tell the admin when it fails. */
+  hint?: string;
+}
+
+export interface ServicePlan {
+  write: PlannedFile[];
+  remove: string[];
+  steps: Step[];
+  /** Things the admin should know, printed after the plan runs (or with --dry-run). */
+  notes: string[];
+}
+
+export type Runner = (argv: string[]) => Promise<{ exitCode: number; stdout: string; stderr: string }>;
+
+export const execaRunner: Runner = async (argv) => {
+  const { execa } = await import("execa");
+  const [file, ...args] = argv;
+  const r = await execa(file!, args, { reject: false, timeout: 60_000, stdin: "ignore" });
+  const spawnError = r.exitCode === undefined ? (r.shortMessage ?? "could not start") : "";
+  return { exitCode: r.exitCode ?? 127, stdout: String(r.stdout ?? ""), stderr: String(r.stderr ?? "") || spawnError };
+};
+
+export function describePlan(plan: ServicePlan): string {
+  const lines: string[] = [];
+  for (const file of plan.write) lines.push(`write ${file.path}:`, ...file.content.trimEnd().split("\n").map((l) => `    ${l}`));
+  for (const file of plan.remove) lines.push(`remove ${file}`);
+  for (const step of plan.steps) lines.push(`run   ${step.argv.join(" ")}${step.mayFail ? "   (may fail)" : ""}`);
+  return lines.join("\n");
+}
+
+/** Carries the plan out; a failing command stops it with that command's own message and the hint. */
+export async function executePlan(plan: ServicePlan, run: Runner, log: (line: string) => void): Promise<void> {
+  for (const file of plan.write) {
+    await mkdir(path.dirname(file.path), { recursive: true });
+    await writeFile(file.path, file.content, { mode: 0o644 });
+    log(`wrote ${file.path}`);
+  }
+  for (const file of plan.remove) {
+    const exists = await access(file, constants.F_OK).then(() => true, () => false);
+    await rm(file, { recursive: true, force: true });
+    if (exists) log(`removed ${file}`);
+  }
+  for (const step of plan.steps) {
+    const result = await run(step.argv);
+    if (result.exitCode === 0) {
+      log(`ran ${step.argv.join(" ")}`);
+      continue;
+    }
+    const message = (result.stderr || result.stdout).trim().split("\n")[0] ?? "";
+    if (step.mayFail) {
+      log(`ran ${step.argv.join(" ")} (exit ${result.exitCode}, ignored: ${message})`);
+      continue;
+    }
+    throw new AuthSyncError(`${step.argv.join(" ")} failed (exit ${result.exitCode}): ${message}${step.hint ? `\nhint: ${step.hint}` : ""}`, "service.command");
+  }
+}

@@ -1,0 +1,88 @@
+/** systemd: a user unit (`systemctl --user`), or a hardened system unit for one user (`moltbot-auth-sync@USER`). */
+import path from "node:path";
+import type { Config } from "../config.js";
+import type { HostFacts, ServiceUser } from "./host.js";
+import { readWritePaths } from "./host.js";
+import type { Runner, ServicePlan } from "./plan.js";
+import { SERVICE_NAME, renderPathsDropIn, renderUnit } from "./units.js";
+
+export interface SystemdTarget {
+  /** `user` runs `systemctl --user` for the invoking user; `system` a template instance for `user`. */
+  scope: "user" | "system";
+  user: ServiceUser;
+  /** Where unit files go. */
+  unitDir: string;
+}
+
+export function defaultUnitDir(scope: "user" | "system", env: NodeJS.ProcessEnv, home: string): string {
+  return scope === "system" ? "/etc/systemd/system" : path.join(env.XDG_CONFIG_HOME || path.join(home, ".config"), "systemd", "user");
+}
+
+export function unitName(target: SystemdTarget): string {
+  return target.scope === "system" ? `${SERVICE_NAME}@${target.user.name}.service` : `${SERVICE_NAME}.service`;
+}
+
+const systemctl = (target: SystemdTarget, ...args: string[]) => (target.scope === "user" ? ["systemctl", "--user", ...args] : ["systemctl", ...args]);
+
+const BUS_HINT = "no systemd user manager is reachable (no login session?); run `loginctl enable-linger $USER` and log in again, or install with --system USER as root";
+
+export async function systemdInstallPlan(config: Config, host: HostFacts, target: SystemdTarget): Promise<ServicePlan> {
+  const values = { node: host.node, entry: host.entry, path: host.path, home: target.user.home, logDir: "" };
+  const write =
+    target.scope === "user"
+      ? [{ path: path.join(target.unitDir, `${SERVICE_NAME}.service`), content: await renderUnit("user", values) }]
+      : [
+          { path: path.join(target.unitDir, `${SERVICE_NAME}@.service`), content: await renderUnit("system", values) },
+          { path: path.join(target.unitDir, `${unitName(target)}.d`, "paths.conf"), content: renderPathsDropIn(readWritePaths(config, target.user)) },
+        ];
+  return {
+    write,
+    remove: [],
+    steps: [
+      { argv: systemctl(target, "daemon-reload"), hint: target.scope === "user" ? BUS_HINT : "is systemd running as PID 1 here?" },
+      { argv: systemctl(target, "enable", "--now", unitName(target)), hint: `see \`${target.scope === "user" ? "journalctl --user" : "journalctl"} -u ${unitName(target)}\`` },
+    ],
+    notes: host.claude ? [] : [`warning: \`${config.claudePath}\` is not on PATH, so the daemon cannot ask it to refresh; install Claude Code or set claudePath, then install again`],
+  };
+}
+
+export function systemdUninstallPlan(target: SystemdTarget): ServicePlan {
+  const files =
+    target.scope === "user" ? [path.join(target.unitDir, `${SERVICE_NAME}.service`)] : [path.join(target.unitDir, `${unitName(target)}.d`)];
+  return {
+    write: [],
+    remove: files,
+    steps: [{ argv: systemctl(target, "disable", "--now", unitName(target)), mayFail: true }, { argv: systemctl(target, "daemon-reload") }],
+    notes: target.scope === "system" ? [`the template ${path.join(target.unitDir, `${SERVICE_NAME}@.service`)} stays for other users' instances`] : [],
+  };
+}
+
+/** A user unit outlives the login session only with lingering on; without it the daemon stops at logout. */
+export async function lingerNote(run: Runner, user: ServiceUser): Promise<string | undefined> {
+  const r = await run(["loginctl", "show-user", user.name, "--property=Linger", "--value"]);
+  if (r.exitCode === 0 && r.stdout.trim() === "yes") return undefined;
+  return `note: lingering is off for ${user.name}, so the user unit stops when you log out and does not start at boot; run \`sudo loginctl enable-linger ${user.name}\``;
+}
+
+export interface ServiceState {
+  installed: boolean;
+  active: boolean;
+  /** One line for people. */
+  summary: string;
+  pid?: number;
+  lastExit?: string;
+}
+
+export async function systemdStatus(run: Runner, target: SystemdTarget): Promise<ServiceState> {
+  const r = await run(systemctl(target, "show", unitName(target), "--property=LoadState,ActiveState,SubState,MainPID,ExecMainStatus,ExecMainExitTimestamp,UnitFileState"));
+  if (r.exitCode !== 0) return { installed: false, active: false, summary: `cannot ask systemd: ${(r.stderr || r.stdout).trim().split("\n")[0]}` };
+  const props = Object.fromEntries(r.stdout.trim().split("\n").map((line) => [line.slice(0, line.indexOf("=")), line.slice(line.indexOf("=") + 1)]));
+  const installed = props.LoadState === "loaded";
+  const active = props.ActiveState === "active";
+  const pid = Number(props.MainPID) || undefined;
+  const lastExit = props.ExecMainExitTimestamp ? `status ${props.ExecMainStatus ?? "?"} at ${props.ExecMainExitTimestamp}` : undefined;
+  const summary = installed
+    ? `${unitName(target)} ${props.UnitFileState ?? ""} ${props.ActiveState} (${props.SubState})${pid ? `, pid ${pid}` : ""}${lastExit ? `, last exit ${lastExit}` : ""}`.replace(/\s+/g, " ")
+    : `${unitName(target)} not installed (${props.LoadState ?? "unknown"})`;
+  return { installed, active, summary, ...(pid ? { pid } : {}), ...(lastExit ? { lastExit } : {}) };
+}

@@ -1,0 +1,147 @@
+import assert from "node:assert/strict";
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { test } from "node:test";
+import { fakeBin } from "../helpers/fake-bin.js";
+import { makeHome, runCli, type TestHome } from "../helpers/env.js";
+
+function withFakes(t: TestHome, scripts: Record<string, string>) {
+  const bin = fakeBin(t.root, { systemctl: "", loginctl: "echo no", launchctl: "", ...scripts });
+  t.env.PATH = `${bin.dir}:${process.env.PATH}`;
+  return bin;
+}
+
+test("service install --user writes the rendered unit, reloads, enables and starts it, and warns about lingering", async () => {
+  const t = makeHome();
+  try {
+    const bin = withFakes(t, {});
+    const r = await runCli(["service", "install", "--user"], t.env);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    const unit = readFileSync(path.join(t.home, ".config", "systemd", "user", "moltbot-auth-sync.service"), "utf8");
+    assert.match(unit, new RegExp(`ExecStart="${process.execPath.replace(/[/.]/g, "\\$&")}" ".*/bin/moltbot-auth-sync\\.js" run`));
+    assert.doesNotMatch(unit, /\{\{\w+\}\}/);
+    assert.deepEqual(bin.calls().filter((c) => c.startsWith("systemctl")), ["systemctl --user daemon-reload", "systemctl --user enable --now moltbot-auth-sync.service"]);
+    assert.match(r.stdout, /sudo loginctl enable-linger/);
+    assert.match(r.stdout, /`claude` is not on PATH/);
+  } finally {
+    t.cleanup();
+  }
+});
+
+test("service install --system USER renders the template and a drop-in with exactly that user's folders", async () => {
+  const t = makeHome();
+  try {
+    const bin = withFakes(t, {});
+    const user = os.userInfo().username;
+    const unitDir = path.join(t.root, "units");
+    const r = await runCli(["service", "install", "--system", user, "--unit-dir", unitDir], t.env);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    const template = readFileSync(path.join(unitDir, "moltbot-auth-sync@.service"), "utf8");
+    assert.match(template, /^User=%i$/m);
+    assert.match(template, /^ProtectSystem=strict$/m);
+    const dropIn = readFileSync(path.join(unitDir, `moltbot-auth-sync@${user}.service.d`, "paths.conf"), "utf8");
+    const home = os.userInfo().homedir;
+    assert.match(dropIn, new RegExp(`^ReadWritePaths=.*"-${home}/\\.claude"`, "m"));
+    assert.match(dropIn, /agents"/);
+    assert.match(dropIn, /\.local\/state\/moltbot-auth-sync"/);
+    assert.deepEqual(bin.calls().filter((c) => c.startsWith("systemctl")), ["systemctl daemon-reload", `systemctl enable --now moltbot-auth-sync@${user}.service`]);
+    const bad = await runCli(["service", "install", "--system", "no-such-user-xyz", "--unit-dir", unitDir], t.env);
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /--system no-such-user-xyz: no such user on this host/);
+  } finally {
+    t.cleanup();
+  }
+});
+
+test("service install --dry-run prints every file and command and does nothing", async () => {
+  const t = makeHome();
+  try {
+    const bin = withFakes(t, {});
+    const r = await runCli(["service", "install", "--dry-run"], t.env);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^dry run: nothing is written or run$/m);
+    assert.match(r.stdout, /^write .*moltbot-auth-sync\.service:$/m);
+    assert.match(r.stdout, /^ {4}ExecStart=/m);
+    assert.match(r.stdout, /^run {3}systemctl --user daemon-reload$/m);
+    assert.match(r.stdout, /^run {3}systemctl --user enable --now moltbot-auth-sync\.service$/m);
+    assert.equal(existsSync(path.join(t.home, ".config", "systemd")), false);
+    assert.deepEqual(bin.calls().filter((c) => c.startsWith("systemctl")), []);
+  } finally {
+    t.cleanup();
+  }
+});
+
+test("a failing systemctl shows its own message and a hint, and exits 1", async () => {
+  const t = makeHome();
+  try {
+    withFakes(t, { systemctl: 'echo "Failed to connect to bus: No medium found" >&2; exit 1' });
+    const r = await runCli(["service", "install"], t.env);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /systemctl --user daemon-reload failed \(exit 1\): Failed to connect to bus: No medium found/);
+    assert.match(r.stderr, /hint: no systemd user manager is reachable.*loginctl enable-linger/);
+  } finally {
+    t.cleanup();
+  }
+});
+
+test("service uninstall disables, removes and reloads", async () => {
+  const t = makeHome();
+  try {
+    const bin = withFakes(t, {});
+    assert.equal((await runCli(["service", "install"], t.env)).code, 0);
+    const r = await runCli(["service", "uninstall"], t.env);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(existsSync(path.join(t.home, ".config", "systemd", "user", "moltbot-auth-sync.service")), false);
+    assert.deepEqual(bin.calls().filter((c) => c.startsWith("systemctl")).slice(2), ["systemctl --user disable --now moltbot-auth-sync.service", "systemctl --user daemon-reload"]);
+  } finally {
+    t.cleanup();
+  }
+});
+
+test("service status reports loaded, active, pid and last exit from systemctl show", async () => {
+  const t = makeHome();
+  try {
+    withFakes(t, {
+      systemctl: `printf 'LoadState=loaded\\nActiveState=active\\nSubState=running\\nMainPID=4242\\nExecMainStatus=0\\nExecMainExitTimestamp=\\nUnitFileState=enabled\\n'`,
+    });
+    const r = await runCli(["service", "status"], t.env);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /moltbot-auth-sync\.service enabled active \(running\), pid 4242/);
+    withFakes(t, { systemctl: `printf 'LoadState=not-found\\nActiveState=inactive\\nSubState=dead\\nMainPID=0\\n'` });
+    const missing = await runCli(["service", "status", "--json"], t.env);
+    assert.equal(missing.code, 1);
+    assert.equal(JSON.parse(missing.stdout).installed, false);
+  } finally {
+    t.cleanup();
+  }
+});
+
+test("launchd: install writes the LaunchAgent and bootstraps and kickstarts it; uninstall boots it out", async () => {
+  const t = makeHome();
+  try {
+    const bin = withFakes(t, { launchctl: '[ "$1" = bootout ] && exit 3; exit 0' });
+    const uid = os.userInfo().uid;
+    const r = await runCli(["service", "install", "--manager", "launchd"], t.env);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    const plist = path.join(t.home, "Library", "LaunchAgents", "bot.molt.auth-sync.plist");
+    assert.match(readFileSync(plist, "utf8"), /<string>run<\/string>/);
+    assert.ok(existsSync(path.join(t.home, "Library", "Logs", "moltbot-auth-sync")));
+    assert.deepEqual(bin.calls().filter((c) => c.startsWith("launchctl")), [
+      `launchctl bootout gui/${uid}/bot.molt.auth-sync`,
+      `launchctl bootstrap gui/${uid} ${plist}`,
+      `launchctl kickstart -k gui/${uid}/bot.molt.auth-sync`,
+    ]);
+    const status = await runCli(["service", "status", "--manager", "launchd"], t.env);
+    assert.equal(status.code, 1, "a fake launchctl print has no state = running");
+    const u = await runCli(["service", "uninstall", "--manager", "launchd"], t.env);
+    assert.equal(u.code, 0, u.stderr);
+    assert.equal(existsSync(plist), false);
+    const system = await runCli(["service", "install", "--manager", "launchd", "--system", "root"], t.env);
+    assert.equal(system.code, 1);
+    assert.match(system.stderr, /only a per-user LaunchAgent/);
+    mkdirSync(path.join(t.root, "x"));
+  } finally {
+    t.cleanup();
+  }
+});

@@ -1,0 +1,80 @@
+import assert from "node:assert/strict";
+import { execFileSync, spawnSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { test } from "node:test";
+import { parse } from "plist";
+import { renderPathsDropIn, renderUnit } from "../../src/service/units.js";
+import { REPO } from "../helpers/env.js";
+
+const hasAnalyze = spawnSync("systemd-analyze", ["--version"]).status === 0;
+const skip = hasAnalyze ? false : "systemd-analyze is not installed (.ci/run installs Debian's systemd)";
+
+const values = {
+  node: process.execPath,
+  entry: path.join(REPO, "bin", "moltbot-auth-sync.js"),
+  path: "/usr/local/bin:/usr/bin:/bin",
+  home: "/home/alice",
+  logDir: "/Users/alice/Library/Logs/moltbot-auth-sync",
+};
+
+function renderedDir(): string {
+  return mkdtempSync(path.join(os.tmpdir(), "mas-units-"));
+}
+
+test("the user unit passes systemd-analyze verify with nothing on stderr", { skip }, async () => {
+  const dir = renderedDir();
+  try {
+    const unit = path.join(dir, "moltbot-auth-sync.service");
+    writeFileSync(unit, await renderUnit("user", values));
+    const runtime = path.join(dir, "runtime");
+    mkdirSync(runtime, { mode: 0o700 });
+    const r = spawnSync("systemd-analyze", ["--user", "verify", "--man=no", unit], { env: { ...process.env, XDG_RUNTIME_DIR: runtime }, encoding: "utf8" });
+    assert.equal(r.stderr, "");
+    assert.equal(r.status, 0);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("the system unit passes verify silently and its exposure is at most 3.0", { skip }, async () => {
+  const dir = renderedDir();
+  try {
+    writeFileSync(path.join(dir, "moltbot-auth-sync@.service"), await renderUnit("system", values));
+    mkdirSync(path.join(dir, "moltbot-auth-sync@alice.service.d"));
+    writeFileSync(path.join(dir, "moltbot-auth-sync@alice.service.d", "paths.conf"), renderPathsDropIn(["/home/alice/.openclaw/agents", "/home/alice/.claude", "/home/alice/dir with space"]));
+    const instance = path.join(dir, "moltbot-auth-sync@alice.service");
+    const verify = spawnSync("systemd-analyze", ["verify", "--man=no", instance], { encoding: "utf8" });
+    assert.equal(verify.stderr, "");
+    assert.equal(verify.status, 0);
+    const security = execFileSync("systemd-analyze", ["security", "--offline=yes", instance], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] });
+    const exposure = Number(/Overall exposure level for .*: (\d+\.\d+)/.exec(security)?.[1]);
+    assert.ok(exposure <= 3.0, `exposure ${exposure}`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("the LaunchAgent plist parses and has the keys launchd needs, with absolute paths", async () => {
+  const doc = parse(await renderUnit("launchd", { ...values, node: "/opt/node & co/bin/node" })) as Record<string, any>;
+  assert.equal(doc.Label, "bot.molt.auth-sync");
+  assert.ok(Array.isArray(doc.ProgramArguments) && doc.ProgramArguments.length === 3);
+  for (const arg of doc.ProgramArguments.slice(0, 2)) assert.ok(path.isAbsolute(arg), arg);
+  assert.equal(doc.ProgramArguments[0], "/opt/node & co/bin/node", "XML-escaped and parsed back");
+  assert.equal(doc.ProgramArguments[2], "run");
+  assert.equal(doc.RunAtLoad, true);
+  assert.deepEqual(doc.KeepAlive, { SuccessfulExit: false });
+  assert.ok(Number.isInteger(doc.ThrottleInterval) && doc.ThrottleInterval > 0);
+  assert.equal(doc.ProcessType, "Background");
+  assert.ok(Number.isInteger(doc.Umask));
+  assert.match(doc.StandardOutPath, /^\/Users\/alice\/Library\/Logs\/moltbot-auth-sync\//);
+  assert.match(doc.StandardErrorPath, /^\/Users\/alice\/Library\/Logs\/moltbot-auth-sync\//);
+  assert.deepEqual(Object.keys(doc.EnvironmentVariables).sort(), ["HOME", "PATH"]);
+  assert.equal(doc.EnvironmentVariables.HOME, "/home/alice");
+});
+
+test("unit values are escaped for systemd: specifiers, variables and quotes", async () => {
+  const unit = await renderUnit("user", { ...values, entry: '/opt/a "b" 100%/$x/bin.js' });
+  assert.match(unit, /ExecStart=".*" "\/opt\/a \\"b\\" 100%%\/\$\$x\/bin\.js" run/);
+});

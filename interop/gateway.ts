@@ -36,21 +36,25 @@ export function installGateway(version: string): Gateway {
   return gateway;
 }
 
-/** `openclaw models status --json` on `stateDir`, as the gateway itself sees the store. */
-export function modelsStatus(gateway: Gateway, stateDir: string, home: string): Promise<any> {
+/** Runs the gateway's CLI on `stateDir`, with no terminal and nothing from this machine's own state. */
+export function runGateway(gateway: Gateway, args: string[], stateDir: string, home: string): Promise<{ stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    execFile(
+    const child = execFile(
       gateway.node,
-      [gateway.entry, "models", "status", "--json"],
-      { env: { PATH: process.env.PATH, HOME: home, OPENCLAW_STATE_DIR: stateDir, NO_COLOR: "1" }, timeout: 180_000, maxBuffer: 16 * 1024 * 1024 },
-      (err, stdout, stderr) => {
-        if (err) return reject(new Error(`openclaw models status failed: ${err.message}\n${stderr}`));
-        try {
-          resolve(JSON.parse(stdout));
-        } catch {
-          reject(new Error(`openclaw models status printed no JSON:\n${stdout.slice(0, 2000)}\n${stderr.slice(0, 2000)}`));
-        }
-      },
+      [gateway.entry, ...args],
+      { env: { PATH: process.env.PATH, HOME: home, OPENCLAW_STATE_DIR: stateDir, NO_COLOR: "1" }, timeout: 300_000, maxBuffer: 16 * 1024 * 1024 },
+      (err, stdout, stderr) => (err ? reject(new Error(`openclaw ${args.join(" ")} failed: ${err.message}\n${stderr.slice(0, 2000)}`)) : resolve({ stdout, stderr })),
     );
+    child.stdin?.end();
   });
+}
+
+/** `openclaw models status --json` on `stateDir`, as the gateway itself sees the store. */
+export async function modelsStatus(gateway: Gateway, stateDir: string, home: string): Promise<any> {
+  const { stdout, stderr } = await runGateway(gateway, ["models", "status", "--json"], stateDir, home);
+  try {
+    return JSON.parse(stdout);
+  } catch {
+    throw new Error(`openclaw models status printed no JSON:\n${stdout.slice(0, 2000)}\n${stderr.slice(0, 2000)}`);
+  }
 }

@@ -15,9 +15,8 @@ import type { ServiceState } from "./service/systemd.js";
 import { readClaudeLogin, claudeCredentialsFile } from "./sources/index.js";
 import { readSetupTokens } from "./sources/setup-token.js";
 import { tokenFilePath } from "./sources/token-vault.js";
-import { readStore } from "./stores/auth-profiles.js";
+import { adapterFor } from "./stores/adapter.js";
 import { GATEWAY_LOCK_STALE_MS } from "./stores/lock.js";
-import { detectGeneration } from "./stores/generation.js";
 import { type Targets, resolveTargets, storeFile } from "./targets.js";
 
 export type CheckStatus = "ok" | "warn" | "fail";
@@ -110,7 +109,7 @@ function stateDirChecks(targets: Targets): Check[] {
   );
   if (gatewayConfig?.error) checks.push(warn("gateway config", `${gatewayConfig.file} cannot be parsed: ${gatewayConfig.error}`, `fix the JSON5 in ${gatewayConfig.file}`));
   checks.push(ok("agents", `${agents.length}: ${agents.map((a) => a.id).join(", ")}`));
-  const generation = detectGeneration(stateDir.dir, agents, gatewayConfig);
+  const generation = targets.generation;
   const gen = `${generation.format}${generation.version ? `, gateway ${generation.version}` : ""} (${generation.reason})`;
   checks.push(
     generation.format === "sqlite"
@@ -133,8 +132,10 @@ async function storeChecks(config: Config, targets: Targets): Promise<Check[]> {
   } else if (!Array.isArray(order) && configured.length > 0 && !configured.includes(id)) {
     checks.push(fail("gateway profiles", `auth.profiles in ${file} lists ${configured.join(", ")} for anthropic, without ${id}: the gateway tries only those`, `add "${id}": {"provider": "anthropic", "mode": "oauth"} to auth.profiles in ${file}`));
   }
+  if (targets.generation.format === "sqlite") return checks;
+  const adapter = adapterFor(targets.generation);
   for (const agent of targets.agents) {
-    const store = await readStore(storeFile(agent)).catch(() => undefined);
+    const store = await adapter.read(agent.dir).catch(() => undefined);
     const agentOrder = store?.order?.anthropic;
     if (Array.isArray(agentOrder) && !agentOrder.includes(id)) {
       checks.push(fail("gateway order", `agent ${agent.id}: order.anthropic in ${storeFile(agent)} is ${JSON.stringify(agentOrder)}, without ${id}`, `add "${id}" to order.anthropic in ${storeFile(agent)} (or remove that order to use the config's)`));

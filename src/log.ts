@@ -36,6 +36,7 @@ export const EVENTS = [
   "store.unwritable",
   "store.permissions",
   "store.recovered",
+  "store.unsupported",
   "agent.added",
   "refresh.scheduled",
   "refresh.started",

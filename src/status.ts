@@ -5,7 +5,7 @@
 import { SourceError, AuthSyncError, messageOf } from "./errors.js";
 import { fingerprint } from "./fingerprint.js";
 import { profileSecret } from "./reconcile.js";
-import { readStore } from "./stores/auth-profiles.js";
+import type { StoreAdapter } from "./stores/adapter.js";
 import type { Agent } from "./stores/agents.js";
 import { storeFile } from "./targets.js";
 import type { AuthProfileStore, ProfileUsageStats, SourceCredential } from "./types.js";
@@ -89,10 +89,10 @@ export function profileStatus(store: AuthProfileStore | undefined, profileId: st
 }
 
 /** `expected` maps each profile id we keep to the secret its source offers now (undefined when unknown). */
-export async function agentStatus(agent: Agent, expected: ReadonlyMap<string, string | undefined>, now: number): Promise<AgentStatus> {
+export async function agentStatus(agent: Agent, adapter: StoreAdapter, expected: ReadonlyMap<string, string | undefined>, now: number): Promise<AgentStatus> {
   const file = storeFile(agent);
   try {
-    const store = await readStore(file);
+    const store = await adapter.read(agent.dir);
     const profiles = [...expected].map(([id, offered]) => profileStatus(store, id, offered));
     return { agent: agent.id, file, profiles, markings: activeMarkings(store?.usageStats, now) };
   } catch (err) {

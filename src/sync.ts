@@ -7,9 +7,8 @@ import { type CooldownConfig, type Failure, type Occurrence, type UsageOutcome, 
 import { AuthSyncError, messageOf } from "./errors.js";
 import { mapLimit } from "./map-limit.js";
 import { type ProfileOutcome, reconcileProfile } from "./reconcile.js";
-import { type StoreChange, updateStore } from "./stores/auth-profiles.js";
+import type { StoreAdapter, StoreChange, UpdateOptions } from "./stores/adapter.js";
 import type { Agent } from "./stores/agents.js";
-import { storeFile } from "./targets.js";
 import type { AuthProfileStore, ProfileCredential, ProfileUsageStats } from "./types.js";
 
 /** Agents are independent files; a few in flight hide fsync latency without piling up locks. */
@@ -29,12 +28,13 @@ export interface AgentReport {
   recovered?: { since?: number };
   warnings: string[];
   /** What was written, kept in memory only so the watcher can ignore our own writes; never printed. */
-  content?: string;
+  writes?: Array<{ file: string; content: string }>;
 }
 
-export interface UpdateOptions {
-  lockRetries: number;
-  dryRun?: boolean;
+/** Where and how to apply a change: the agents, and the adapter for their store generation. */
+export interface UpdateTarget {
+  agents: readonly Agent[];
+  adapter: StoreAdapter;
 }
 
 type Outcome = ProfileOutcome | UsageOutcome;
@@ -53,28 +53,28 @@ function describe(agent: Agent, outcome: Outcome): Pick<AgentReport, "result" | 
   }
 }
 
-async function updateAgent(agent: Agent, profileId: string, change: (store: AuthProfileStore) => StoreChange<Outcome>, options: UpdateOptions): Promise<AgentReport> {
-  const file = storeFile(agent);
+async function updateAgent(agent: Agent, adapter: StoreAdapter, profileId: string, change: (store: AuthProfileStore) => StoreChange<Outcome>, options: UpdateOptions): Promise<AgentReport> {
+  const file = adapter.files(agent.dir)[0]!;
   try {
-    const update = await updateStore(file, change, options);
-    return { agent: agent.id, file, profile: profileId, ...describe(agent, update.outcome), warnings: update.warnings, ...(update.content ? { content: update.content } : {}) };
+    const update = await adapter.update(agent.dir, change, options);
+    return { agent: agent.id, file, profile: profileId, ...describe(agent, update.outcome), warnings: update.warnings, ...(update.writes.length ? { writes: update.writes } : {}) };
   } catch (err) {
     const code = err instanceof AuthSyncError ? err.code : "store.error";
     return { agent: agent.id, file, profile: profileId, result: "failed", reason: messageOf(err), code, warnings: [] };
   }
 }
 
-function updateAgents(agents: readonly Agent[], profileId: string, change: (store: AuthProfileStore) => StoreChange<Outcome>, options: UpdateOptions): Promise<AgentReport[]> {
-  return mapLimit(agents, AGENT_CONCURRENCY, (agent) => updateAgent(agent, profileId, change, options));
+function updateAgents(target: UpdateTarget, profileId: string, change: (store: AuthProfileStore) => StoreChange<Outcome>, options: UpdateOptions): Promise<AgentReport[]> {
+  return mapLimit(target.agents, AGENT_CONCURRENCY, (agent) => updateAgent(agent, target.adapter, profileId, change, options));
 }
 
-export function syncAgents(agents: readonly Agent[], profileId: string, desired: ProfileCredential, options: UpdateOptions): Promise<AgentReport[]> {
-  return updateAgents(agents, profileId, (store) => reconcileProfile(store, profileId, desired), options);
+export function syncAgents(target: UpdateTarget, profileId: string, desired: ProfileCredential, options: UpdateOptions): Promise<AgentReport[]> {
+  return updateAgents(target, profileId, (store) => reconcileProfile(store, profileId, desired), options);
 }
 
 /** Marks our profile unusable in every store that holds it, with the gateway's semantics. */
 export function markAgents(
-  agents: readonly Agent[],
+  target: UpdateTarget,
   profileId: string,
   failure: Failure,
   occurrence: Occurrence,
@@ -82,13 +82,13 @@ export function markAgents(
   options: UpdateOptions,
 ): Promise<AgentReport[]> {
   const now = Date.now();
-  return updateAgents(agents, profileId, (store) => updateUsage(store, profileId, (stats) => markFailure(stats, failure, now, occurrence, cooldowns), "marked"), options);
+  return updateAgents(target, profileId, (store) => updateUsage(store, profileId, (stats) => markFailure(stats, failure, now, occurrence, cooldowns), "marked"), options);
 }
 
 /** Clears a profile's markings by hand; `refuse` names why a store's marking must stay (e.g. a disabled login without --force). */
-export function clearAgents(agents: readonly Agent[], profileId: string, refuse: (stats: ProfileUsageStats) => string | undefined, options: UpdateOptions): Promise<AgentReport[]> {
+export function clearAgents(target: UpdateTarget, profileId: string, refuse: (stats: ProfileUsageStats) => string | undefined, options: UpdateOptions): Promise<AgentReport[]> {
   return updateAgents(
-    agents,
+    target,
     profileId,
     (store) => {
       const stats = store.usageStats?.[profileId];

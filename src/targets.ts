@@ -1,14 +1,17 @@
-/** The stores a pass writes: the gateway state dir and every agent in it. */
+/** The stores a pass writes: the gateway state dir, every agent in it, and the store generation found there. */
 import path from "node:path";
 import type { Config } from "./config.js";
 import { AuthSyncError } from "./errors.js";
+import { type StoreAdapter, adapterFor } from "./stores/adapter.js";
 import { AUTH_PROFILES_FILENAME, type Agent, type GatewayConfig, discoverAgents, readGatewayConfig } from "./stores/agents.js";
+import { type Generation, detectGeneration, recordedVersion } from "./stores/generation.js";
 import { type StateDirChoice, resolveStateDir, STATE_DIR_ENV, STATE_DIR_NAMES } from "./stores/state-dir.js";
 
 export interface Targets {
   stateDir: StateDirChoice;
   gatewayConfig: GatewayConfig | undefined;
   agents: Agent[];
+  generation: Generation;
 }
 
 export function storeFile(agent: Agent): string {
@@ -25,5 +28,16 @@ export function requireStateDir(config: Config, env: NodeJS.ProcessEnv = process
 export async function resolveTargets(config: Config, env: NodeJS.ProcessEnv = process.env): Promise<Targets> {
   const stateDir = requireStateDir(config, env);
   const gatewayConfig = await readGatewayConfig(stateDir.dir, env);
-  return { stateDir, gatewayConfig, agents: await discoverAgents(stateDir.dir, gatewayConfig, env) };
+  const agents = await discoverAgents(stateDir.dir, gatewayConfig, env);
+  const version = recordedVersion(gatewayConfig);
+  const generation: Generation =
+    config.storeFormat === "auto"
+      ? detectGeneration(stateDir.dir, agents, gatewayConfig)
+      : { format: config.storeFormat, reason: "forced by config storeFormat", ...(version ? { version } : {}) };
+  return { stateDir, gatewayConfig, agents, generation };
+}
+
+/** The adapter to write with; throws the one-line refusal for a gateway whose store we must not write. */
+export function storeAdapter(targets: Targets): StoreAdapter {
+  return adapterFor(targets.generation);
 }

@@ -6,7 +6,7 @@ import { profileSecret } from "../reconcile.js";
 import { readDaemonStatus, type DaemonStatus } from "../daemon/runtime-files.js";
 import { readOffers } from "../sources/index.js";
 import { type AgentStatus, type Marking, type ProfileStatus, agentStatus, sourceStatus, statusExitCode } from "../status.js";
-import { resolveTargets } from "../targets.js";
+import { resolveTargets, storeAdapter } from "../targets.js";
 import { type GlobalOptions, loadCommandConfig, printJson } from "./options.js";
 
 export interface StatusCommandOptions extends GlobalOptions {
@@ -23,15 +23,18 @@ export async function statusCommand(options: StatusCommandOptions): Promise<void
   if (loginOptional) expected.delete(config.profileId);
   const targets = await resolveTargets(config);
   const now = Date.now();
-  const agents = await mapLimit(targets.agents, 8, (agent) => agentStatus(agent, expected, now));
+  const adapter = storeAdapter(targets);
+  const agents = await mapLimit(targets.agents, 8, (agent) => agentStatus(agent, adapter, expected, now));
   const exitCode = statusExitCode(source, agents, now, config.expiryWarning, loginOptional);
   const daemon = await readDaemonStatus();
   if (options.json) {
-    printJson({ now, profile: config.profileId, source, setupTokens: offers.filter((o) => o.kind === "setup-token").map((o) => ({ profile: o.profileId, origin: o.origin })), stateDir: targets.stateDir, daemon, agents, exitCode });
+    printJson({ now, profile: config.profileId, source, setupTokens: offers.filter((o) => o.kind === "setup-token").map((o) => ({ profile: o.profileId, origin: o.origin })), stateDir: targets.stateDir, store: targets.generation, daemon, agents, exitCode });
   } else {
     const lines = [`source  ${source.ok ? `${source.fingerprint} expires ${formatRelative(source.expiresAt, now)} (${source.origin})` : source.error}`];
     for (const offer of offers.filter((o) => o.kind === "setup-token")) lines.push(`token   ${offer.profileId} from ${offer.origin}`);
     lines.push(`state   ${targets.stateDir.dir} (${targets.stateDir.reason})${targets.stateDir.alsoExisting.length ? `; also exists: ${targets.stateDir.alsoExisting.join(", ")}` : ""}`);
+    const gen = targets.generation;
+    lines.push(`store   ${gen.format}${gen.version ? `, gateway ${gen.version}` : ""} (${gen.reason})`);
     lines.push(`daemon  ${daemonLine(daemon, now)}`);
     for (const agent of agents) lines.push(...agentLines(agent, now));
     process.stdout.write(`${lines.join("\n")}\n`);

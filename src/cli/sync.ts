@@ -5,7 +5,7 @@ import { fingerprint } from "../fingerprint.js";
 import { profileSecret } from "../reconcile.js";
 import { readOffers } from "../sources/index.js";
 import { type AgentReport, syncAgents } from "../sync.js";
-import { resolveTargets } from "../targets.js";
+import { resolveTargets, storeAdapter } from "../targets.js";
 import { type GlobalOptions, columns, loadCommandConfig, printJson } from "./options.js";
 
 export interface SyncCommandOptions extends GlobalOptions {
@@ -19,8 +19,9 @@ export async function syncCommand(options: SyncCommandOptions): Promise<void> {
   // With nothing to offer, the login's problem is the whole story: one line, exit 1, no store touched.
   if (offers.length === 0) throw loginError!;
   const targets = await resolveTargets(config);
+  const target = { agents: targets.agents, adapter: storeAdapter(targets) };
   const reports: AgentReport[] = [];
-  for (const offer of offers) reports.push(...(await syncAgents(targets.agents, offer.profileId, offer.profile, { lockRetries: config.lockRetries, dryRun: options.dryRun })));
+  for (const offer of offers) reports.push(...(await syncAgents(target, offer.profileId, offer.profile, { lockRetries: config.lockRetries, dryRun: options.dryRun })));
   const now = Date.now();
   if (options.json) {
     printJson({
@@ -28,14 +29,16 @@ export async function syncCommand(options: SyncCommandOptions): Promise<void> {
       source: login ? { origin: login.origin, fingerprint: fingerprint(login.accessToken), expiresAt: login.expiresAt, type: offers[0]!.profile.type } : { error: loginError!.message, problem: loginError!.problem },
       offers: offers.map((o) => ({ kind: o.kind, profile: o.profileId, fingerprint: fingerprint(profileSecret(o.profile)), origin: o.origin })),
       stateDir: targets.stateDir,
-      agents: reports.map(({ content: _content, ...report }) => report),
+      store: targets.generation,
+      agents: reports.map(({ writes: _writes, ...report }) => report),
     });
   } else {
     const heads = offers.map((o) => {
       const expiry = typeof o.profile.expires === "number" ? `, expires ${formatRelative(o.profile.expires, now)}` : "";
       return `${o.profileId} ← ${fingerprint(profileSecret(o.profile))} (${o.profile.type}${expiry}) from ${o.origin}`;
     });
-    const lines = [...heads.map((h) => `${options.dryRun ? "dry run: " : ""}${h}`), `state dir ${targets.stateDir.dir} (${targets.stateDir.reason})`];
+    const store = `${targets.generation.format} store (${targets.generation.reason})`;
+    const lines = [...heads.map((h) => `${options.dryRun ? "dry run: " : ""}${h}`), `state dir ${targets.stateDir.dir} (${targets.stateDir.reason}); ${store}`];
     const multi = offers.length > 1;
     lines.push(columns(reports.map((r) => [r.agent, ...(multi ? [r.profile] : []), options.dryRun && r.result === "written" ? "would write" : r.result, r.reason ?? ""])));
     process.stdout.write(`${lines.join("\n")}\n`);

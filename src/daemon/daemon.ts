@@ -4,6 +4,7 @@
  * `claude` to refresh). Work is queued and run one pass at a time. When the source cannot give a usable
  * credential, our profile is marked with cooldowns the gateway honours; a fresh credential clears them.
  */
+import { readFile } from "node:fs/promises";
 import path from "node:path";
 import type { FSWatcher } from "chokidar";
 import { schedule, type ScheduledTask } from "node-cron";
@@ -18,10 +19,11 @@ import { profileSecret } from "../reconcile.js";
 import { loginOffer, readClaudeLogin, setupTokenOffers } from "../sources/index.js";
 import { readSetupTokens } from "../sources/setup-token.js";
 import { claudeConfigDir, CREDENTIALS_FILENAME } from "../sources/claude-cli-file.js";
+import type { StoreAdapter } from "../stores/adapter.js";
 import { AUTH_PROFILES_FILENAME, type Agent } from "../stores/agents.js";
-import { readStore } from "../stores/auth-profiles.js";
-import { type AgentReport, markAgents, syncAgents } from "../sync.js";
-import { resolveTargets, storeFile } from "../targets.js";
+import { AUTH_STATE_FILENAME } from "../stores/generation.js";
+import { type AgentReport, type UpdateTarget, markAgents, syncAgents } from "../sync.js";
+import { resolveTargets, storeAdapter } from "../targets.js";
 import type { SourceCredential } from "../types.js";
 import { type HookEvent, runEventHook } from "./event-hook.js";
 import { type Fields, ProblemLog } from "./problem-log.js";
@@ -71,6 +73,8 @@ export class Daemon {
   /** Why the source gave nothing on the last read, as a failure to mark; undefined while it is fine. */
   private sourceFailure: Failure | undefined;
   private agents: Agent[] = [];
+  /** The adapter for the store generation found on the last full pass; undefined when we must not write. */
+  private adapter: StoreAdapter | undefined;
   private cooldowns: CooldownConfig = DEFAULT_COOLDOWN_CONFIG;
   /** What we last wrote per store, to recognise the watcher events of our own writes. */
   private written = new Map<string, string>();
@@ -174,21 +178,22 @@ export class Daemon {
     const rel = path.relative(stateDir, file).split(path.sep).join("/");
     if (GATEWAY_CONFIGS.has(rel)) return this.debounce("gateway-config", () => this.enqueueFull());
     const match = AGENT_PATH.exec(rel);
-    if (!match || (match[2] !== undefined && match[2] !== AUTH_PROFILES_FILENAME)) return;
+    if (!match || (match[2] !== undefined && match[2] !== AUTH_PROFILES_FILENAME && match[2] !== AUTH_STATE_FILENAME)) return;
     if (event === "unlinkDir" && match[2] === undefined) return;
     const id = match[1]!;
     const agent: Agent = { id, dir: path.join(stateDir, "agents", id, "agent"), from: "disk" };
-    this.debounce(`agent:${agent.dir}`, () => void this.onAgentChanged(agent));
-    this.setTimer(`agent:${agent.dir}:trailing`, TRAILING_CHECK_MS, () => void this.onAgentChanged(agent));
+    const key = `agent:${file}`;
+    this.debounce(key, () => void this.onAgentChanged(agent, file));
+    this.setTimer(`${key}:trailing`, TRAILING_CHECK_MS, () => void this.onAgentChanged(agent, file));
   }
 
-  /** A store changed: ignore our own write; otherwise re-sync it, and answer a gateway marking. */
-  private async onAgentChanged(agent: Agent): Promise<void> {
-    const file = storeFile(agent);
-    const store = await readStore(file, 1).catch(() => undefined);
-    if (store !== undefined && this.written.get(file) === `${JSON.stringify(store, null, 2)}\n`) return;
+  /** A store file changed: ignore our own write; otherwise re-sync the agent, and answer a gateway marking. */
+  private async onAgentChanged(agent: Agent, file: string): Promise<void> {
+    const ours = this.written.get(file);
+    if (ours !== undefined && (await readFile(file, "utf8").catch(() => undefined)) === ours) return;
     this.pendingAgents.set(agent.dir, agent);
     this.kick();
+    const store = await this.adapter?.read(agent.dir).catch(() => undefined);
     const stats = store?.usageStats?.[this.config.profileId];
     if (!stats || !isMarked(stats, Date.now()) || !isCredentialMarking(stats)) return;
     const key = `${file}:${stats.cooldownUntil ?? ""}:${stats.disabledUntil ?? ""}`;
@@ -279,23 +284,25 @@ export class Daemon {
 
   /** Reconciles `only` those agents, or every agent; marks them instead when the source is unusable. */
   private async pass(only: Agent[] | undefined): Promise<void> {
-    const agents = only ? this.noteAgents(only) : await this.findAgents();
-    if (!agents) return;
+    const agents = only && this.adapter ? this.noteAgents(only) : await this.findAgents();
+    const adapter = this.adapter;
+    if (!agents || !adapter) return;
+    const target = { agents, adapter };
     const read = await this.readSource();
     const reports: AgentReport[] = [];
     if (read) {
       const login = loginOffer(read.source, this.config);
-      const synced = await syncAgents(agents, login.profileId, login.profile, { lockRetries: this.config.lockRetries });
+      const synced = await syncAgents(target, login.profileId, login.profile, { lockRetries: this.config.lockRetries });
       for (const report of synced) this.logReport(report, read.source.accessToken, read.source.expiresAt);
       this.noteRecovery(synced, read.source);
       reports.push(...synced);
     } else if (this.sourceFailure) {
-      await this.mark(agents, this.sourceFailure, "ongoing");
+      await this.mark(target, this.sourceFailure, "ongoing");
     }
     // Setup-tokens are static and independent: a failure of the login never touches them.
     for (const offer of setupTokenOffers(await readSetupTokens(this.config.setupTokenProfileId, this.env))) {
       if (offer.profileId === this.config.profileId) continue;
-      const synced = await syncAgents(agents, offer.profileId, offer.profile, { lockRetries: this.config.lockRetries });
+      const synced = await syncAgents(target, offer.profileId, offer.profile, { lockRetries: this.config.lockRetries });
       for (const report of synced) this.logReport(report, profileSecret(offer.profile));
       reports.push(...synced);
     }
@@ -320,6 +327,14 @@ export class Daemon {
     if (config?.error) this.problems.problem("gateway-config", "warn", "gateway_config.invalid", `gateway config ${config.file} cannot be parsed (${config.error}); using the agents found on disk`);
     else this.problems.clear("gateway-config", "gateway_config.recovered", "gateway config readable again");
     this.cooldowns = cooldownConfigFrom(config?.value);
+    try {
+      this.adapter = storeAdapter(targets);
+      this.problems.clear("generation", "store.recovered", `the gateway store is writable again (${targets.generation.format})`);
+    } catch (err) {
+      this.adapter = undefined;
+      this.problems.problem("generation", "error", "store.unsupported", messageOf(err));
+      return undefined;
+    }
     const first = this.agents.length === 0;
     this.noteAgents(targets.agents, first);
     this.agents = targets.agents;
@@ -372,13 +387,13 @@ export class Daemon {
     const key = `store:${report.file}`;
     switch (report.result) {
       case "written":
-        if (report.content !== undefined) this.written.set(report.file, report.content);
+        this.remember(report);
         this.problems.clear(key, "store.recovered", `${report.agent} writable again`, fields);
         this.event("info", "sync.written", `${report.agent}: ${report.profile} ${report.reason} ${fingerprint(secret)}`, { ...fields, fingerprint: fingerprint(secret), ...(expiresAt ? { expiresAt } : {}) });
         break;
       case "marked":
       case "cleared":
-        if (report.content !== undefined) this.written.set(report.file, report.content);
+        this.remember(report);
         this.problems.clear(key, "store.recovered", `${report.agent} writable again`, fields);
         break;
       case "unchanged":
@@ -396,12 +411,16 @@ export class Daemon {
     }
   }
 
+  private remember(report: AgentReport): void {
+    for (const write of report.writes ?? []) this.written.set(write.file, write.content);
+  }
+
   // ── cooldowns and recovery ────────────────────────────────────────────────
 
   /** Marks our profile in every store that holds it; logs what it did once per change of problem. */
-  private async mark(agents: readonly Agent[], failure: Failure, occurrence: Occurrence): Promise<void> {
+  private async mark(target: UpdateTarget, failure: Failure, occurrence: Occurrence): Promise<void> {
     this.outageSince ??= Date.now();
-    const reports = await markAgents(agents, this.config.profileId, failure, occurrence, this.cooldowns, { lockRetries: this.config.lockRetries });
+    const reports = await markAgents(target, this.config.profileId, failure, occurrence, this.cooldowns, { lockRetries: this.config.lockRetries });
     for (const report of reports) this.logReport(report);
     const marked = reports.filter((r) => r.result === "marked").map((r) => r.agent);
     if (marked.length > 0) {
@@ -481,7 +500,7 @@ export class Daemon {
     });
     this.problems.last = { at: Date.now(), event: "refresh.failed", message: failure.message };
     this.hook("refresh.failed", failure.message, this.agents.map((a) => a.id));
-    await this.mark(this.agents, failure, "new");
+    if (this.adapter) await this.mark({ agents: this.agents, adapter: this.adapter }, failure, "new");
     await this.saveState();
     this.setTimer("refresh-retry", result.retryInMs, () => this.maybeRefresh("retry"));
   }

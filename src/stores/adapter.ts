@@ -1,0 +1,53 @@
+/**
+ * One interface for every generation of the gateway's store. Reconcile works on the store as the gateway
+ * sees it (`AuthProfileStore`); an adapter reads that view from its files and writes each change back to
+ * the file the gateway reads it from, under the lock that gateway takes.
+ */
+import { AuthSyncError } from "../errors.js";
+import type { AuthProfileStore } from "../types.js";
+import type { Generation, StoreFormat } from "./generation.js";
+import { jsonV1Adapter } from "./json-v1.js";
+import { splitAdapter } from "./split.js";
+
+export interface StoreChange<T> {
+  /** The store to write; the input object itself for "no change". */
+  next: AuthProfileStore;
+  outcome: T;
+}
+
+export interface UpdateOptions {
+  lockRetries: number;
+  dryRun?: boolean;
+}
+
+export interface UpdateResult<T> {
+  outcome: T;
+  /** Every file written, with its exact bytes, so a watcher can recognise the events of our own writes. */
+  writes: Array<{ file: string; content: string }>;
+  warnings: string[];
+}
+
+export interface StoreAdapter {
+  readonly format: StoreFormat;
+  /** The gateway's view: credentials and runtime state merged as that gateway merges them. */
+  read(agentDir: string): Promise<AuthProfileStore | undefined>;
+  /** Lock, re-read, apply the pure `change`, write what changed where the gateway reads it, unlock. */
+  update<T>(agentDir: string, change: (store: AuthProfileStore) => StoreChange<T>, options: UpdateOptions): Promise<UpdateResult<T>>;
+  /** The files of one agent dir that this adapter reads. */
+  files(agentDir: string): string[];
+}
+
+/** The gateway manages auth itself (SQLite); any JSON we wrote would only be mistaken for a legacy store. */
+export class UnsupportedGatewayError extends AuthSyncError {
+  constructor(generation: Generation) {
+    super(
+      `OpenClaw ${generation.version ?? "2026.6 or later"} keeps auth in SQLite (${generation.reason}) and reuses the Claude CLI login natively; nothing written. Use the gateway instead: openclaw models auth login --provider anthropic --method cli --set-default`,
+      "store.unsupported",
+    );
+  }
+}
+
+export function adapterFor(generation: Generation): StoreAdapter {
+  if (generation.format === "sqlite") throw new UnsupportedGatewayError(generation);
+  return generation.format === "split" ? splitAdapter : jsonV1Adapter;
+}

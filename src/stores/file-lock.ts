@@ -1,0 +1,60 @@
+/**
+ * The lock OpenClaw uses from about 2026.4 (`withFileLock`): a sidecar *file* `<realdir>/auth-profiles.json.lock`
+ * created exclusively, holding `{pid, createdAt}`. It is stale when its pid is dead, or it is older than
+ * `stale`. proper-lockfile's lock is a directory of the same name, so the two protocols also exclude each
+ * other; this one is used where the gateway itself uses it.
+ */
+import { open, readFile, realpath, rm, stat } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { StoreError, errnoCode, messageOf } from "../errors.js";
+import { isAlive } from "../daemon/runtime-files.js";
+import { GATEWAY_LOCK_STALE_MS } from "./lock.js";
+
+async function lockPathFor(file: string): Promise<string> {
+  const dir = path.dirname(path.resolve(file));
+  const realDir = await realpath(dir).catch(() => dir);
+  return path.join(realDir, `${path.basename(file)}.lock`);
+}
+
+async function isStale(lockPath: string): Promise<boolean> {
+  try {
+    const payload = JSON.parse(await readFile(lockPath, "utf8")) as { pid?: unknown; createdAt?: unknown; hostname?: unknown };
+    if (typeof payload.pid === "number" && !isAlive(payload.pid)) return true;
+    if (typeof payload.createdAt === "string" && Date.now() - Date.parse(payload.createdAt) > GATEWAY_LOCK_STALE_MS) return true;
+  } catch {
+    // Unreadable, half-written or a proper-lockfile directory: fall back to its age.
+  }
+  return stat(lockPath).then((s) => Date.now() - s.mtimeMs > GATEWAY_LOCK_STALE_MS, () => true);
+}
+
+/** Runs `fn` holding the sidecar lock, with the gateway's retry schedule (100 ms doubling to 10 s, jittered). */
+export async function withSidecarLock<T>(file: string, retries: number, fn: () => Promise<T>): Promise<T> {
+  const lockPath = await lockPathFor(file);
+  for (let attempt = 0; ; attempt++) {
+    try {
+      const handle = await open(lockPath, "wx", 0o600);
+      try {
+        await handle.writeFile(JSON.stringify({ pid: process.pid, createdAt: new Date().toISOString(), hostname: os.hostname() }, null, 2));
+      } finally {
+        await handle.close();
+      }
+      break;
+    } catch (err) {
+      if (errnoCode(err) !== "EEXIST") throw new StoreError(`${file} cannot be locked: ${messageOf(err)}`, "unwritable");
+      if (await isStale(lockPath)) {
+        await rm(lockPath, { force: true }).catch(() => undefined);
+        continue;
+      }
+      if (attempt >= retries) throw new StoreError(`${file} is locked by another process (gave up after ${retries} retries)`, "locked");
+      const base = Math.min(10_000, 100 * 2 ** attempt);
+      await sleep(Math.min(10_000, Math.round(base * (1 + Math.random()))));
+    }
+  }
+  try {
+    return await fn();
+  } finally {
+    await rm(lockPath, { force: true }).catch(() => undefined);
+  }
+}

@@ -1,0 +1,76 @@
+import assert from "node:assert/strict";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { test } from "node:test";
+import { detectGeneration, formatForVersion } from "../../src/stores/generation.js";
+import { mergedView, splitAdapter } from "../../src/stores/split.js";
+import { withSidecarLock } from "../../src/stores/file-lock.js";
+import { makeHome, randomToken } from "../helpers/env.js";
+
+const agent = (dir: string) => ({ id: "main", dir, from: "disk" as const });
+
+test("generation: files on disk first, then the recorded version", () => {
+  const t = makeHome();
+  try {
+    const dir = t.agentDir("main");
+    mkdirSync(dir, { recursive: true });
+    const cfg = (v: string) => ({ file: "f", value: { meta: { lastTouchedVersion: v } } });
+    assert.equal(detectGeneration(t.stateDir, [agent(dir)], undefined).format, "json-v1");
+    assert.deepEqual(detectGeneration(t.stateDir, [agent(dir)], cfg("2026.1.30")), { format: "json-v1", version: "2026.1.30", reason: "the gateway config records version 2026.1.30" });
+    assert.equal(detectGeneration(t.stateDir, [agent(dir)], cfg("2026.4.22")).format, "split");
+    assert.equal(detectGeneration(t.stateDir, [agent(dir)], cfg("2026.9.6")).format, "sqlite");
+    writeFileSync(path.join(dir, "auth-state.json"), "{}");
+    assert.match(detectGeneration(t.stateDir, [agent(dir)], undefined).reason, /auth-state\.json exists/);
+    mkdirSync(path.join(t.stateDir, "state"));
+    writeFileSync(path.join(t.stateDir, "state", "openclaw.sqlite"), "");
+    assert.equal(detectGeneration(t.stateDir, [agent(dir)], cfg("2026.1.30")).format, "sqlite", "a SQLite store on disk outranks an old recorded version");
+    assert.deepEqual(["2025.12.1", "2026.3.31", "2026.5.2", "2026.6.0", "2027.1.1", "nonsense"].map(formatForVersion), ["json-v1", "json-v1", "split", "sqlite", "sqlite", undefined]);
+  } finally {
+    t.cleanup();
+  }
+});
+
+test("split: the gateway's view merges auth-state.json over inline state, key by key", () => {
+  const view = mergedView({
+    profiles: { version: 1, profiles: {}, usageStats: { a: { cooldownUntil: 1 }, b: { cooldownUntil: 2 } }, order: { anthropic: ["x"] } },
+    state: { version: 1, usageStats: { a: { cooldownUntil: 9 } } },
+  });
+  assert.deepEqual(view?.usageStats, { a: { cooldownUntil: 9 }, b: { cooldownUntil: 2 } });
+  assert.deepEqual(view?.order, { anthropic: ["x"] });
+});
+
+test("split: credentials go to auth-profiles.json, usage stats to auth-state.json, and nothing else moves", async () => {
+  const t = makeHome();
+  try {
+    const dir = t.agentDir("main");
+    const other = randomToken();
+    t.writeStore("main", { version: 1, profiles: { "anthropic:manual": { type: "token", provider: "anthropic", token: other } }, extra: true });
+    writeFileSync(path.join(dir, "auth-state.json"), JSON.stringify({ version: 1, lastGood: { anthropic: "anthropic:manual" }, usageStats: { "anthropic:manual": { errorCount: 1 } }, future: 1 }));
+    const token = randomToken();
+    const r1 = await splitAdapter.update(dir, (s) => ({ next: { ...s, profiles: { ...s.profiles, "anthropic:claude-cli": { type: "token", provider: "anthropic", token } } }, outcome: 1 }), { lockRetries: 1 });
+    assert.deepEqual(r1.writes.map((w) => path.basename(w.file)), ["auth-profiles.json"]);
+    const r2 = await splitAdapter.update(dir, (s) => ({ next: { ...s, usageStats: { ...s.usageStats, "anthropic:claude-cli": { cooldownUntil: 5 } } }, outcome: 2 }), { lockRetries: 1 });
+    assert.deepEqual(r2.writes.map((w) => path.basename(w.file)), ["auth-state.json"]);
+    const profiles = JSON.parse(readFileSync(path.join(dir, "auth-profiles.json"), "utf8"));
+    assert.deepEqual(Object.keys(profiles).sort(), ["extra", "profiles", "version"]);
+    assert.equal(profiles.profiles["anthropic:claude-cli"].token, token);
+    const state = JSON.parse(readFileSync(path.join(dir, "auth-state.json"), "utf8"));
+    assert.deepEqual(state, { version: 1, lastGood: { anthropic: "anthropic:manual" }, usageStats: { "anthropic:manual": { errorCount: 1 }, "anthropic:claude-cli": { cooldownUntil: 5 } }, future: 1 });
+  } finally {
+    t.cleanup();
+  }
+});
+
+test("sidecar lock: a live holder blocks, a dead holder's lock is taken over", async () => {
+  const t = makeHome();
+  try {
+    const file = path.join(t.root, "auth-profiles.json");
+    writeFileSync(file, "{}");
+    writeFileSync(`${file}.lock`, JSON.stringify({ pid: process.pid, createdAt: new Date().toISOString() }));
+    await assert.rejects(withSidecarLock(file, 1, async () => 1), /locked by another process/);
+    writeFileSync(`${file}.lock`, JSON.stringify({ pid: 999_999, createdAt: new Date().toISOString() }));
+    assert.equal(await withSidecarLock(file, 1, async () => 7), 7);
+  } finally {
+    t.cleanup();
+  }
+});

@@ -33,7 +33,7 @@ const schema = z.strictObject({
   credentialType: z.enum(["token", "oauth"]).default("token"),
   setupTokenProfileId: z.string().regex(/^anthropic:[^\s]+$/, 'expected an id such as "anthropic:manual"').default("anthropic:manual"),
   expiryWarning: duration.default(3_600_000),
-  lockRetries: z.number().int().min(0).max(20).default(10),
+  lockTimeout: duration.default(60_000),
   storeFormat: z.enum(["auto", "json-v1", "split"]).default("auto"),
   refreshMargin: duration.default(240_000),
   refreshTimeout: duration.default(120_000),

@@ -37,6 +37,7 @@ export const EVENTS = [
   "store.permissions",
   "store.recovered",
   "store.unsupported",
+  "store.cleaned",
   "agent.added",
   "refresh.scheduled",
   "refresh.started",

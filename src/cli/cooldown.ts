@@ -3,7 +3,7 @@ import { ExitError, AuthSyncError } from "../errors.js";
 import type { ProfileUsageStats } from "../types.js";
 import { clearAgents } from "../sync.js";
 import { resolveTargets, storeAdapter } from "../targets.js";
-import { type GlobalOptions, columns, loadCommandConfig, printJson } from "./options.js";
+import { type GlobalOptions, columns, loadCommandConfig, printJson, writeOptions } from "./options.js";
 
 export interface CooldownClearOptions extends GlobalOptions {
   profile?: string;
@@ -31,7 +31,7 @@ export async function cooldownClearCommand(options: CooldownClearOptions): Promi
   const agents = options.agent ? targets.agents.filter((a) => a.id === options.agent) : targets.agents;
   if (agents.length === 0) throw new AuthSyncError(`no agent "${options.agent}" (found: ${targets.agents.map((a) => a.id).join(", ")})`, "usage");
   const now = Date.now();
-  const reports = await clearAgents({ agents, adapter: storeAdapter(targets) }, profile, (stats) => (options.force ? undefined : refusal(stats, now)), { lockRetries: config.lockRetries });
+  const reports = await clearAgents({ agents, adapter: storeAdapter(targets) }, profile, (stats) => (options.force ? undefined : refusal(stats, now)), await writeOptions(config));
   if (options.json) printJson({ profile, agents: reports.map(({ writes: _writes, ...r }) => r) });
   else process.stdout.write(`${columns(reports.map((r) => [r.agent, r.result === "unchanged" ? "nothing to clear" : r.result, r.reason ?? ""]))}\n`);
   if (reports.some((r) => r.result === "failed" || (r.result === "skipped" && r.reason?.startsWith("disabled")))) throw new ExitError(1);

@@ -1,5 +1,8 @@
 /** Options every command shares, turned into a validated config. */
-import { type LoadedConfig, loadConfig } from "../config.js";
+import { type Config, type LoadedConfig, loadConfig } from "../config.js";
+import { lockJournalPath } from "../daemon/runtime-files.js";
+import type { UpdateOptions } from "../stores/adapter.js";
+import { recoverLocks } from "../stores/lock-journal.js";
 
 export interface GlobalOptions {
   config?: string;
@@ -20,4 +23,11 @@ export function columns(rows: string[][]): string {
   const widths: number[] = [];
   for (const row of rows) row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, cell.length)));
   return rows.map((row) => row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i]!))).join("  ")).join("\n");
+}
+
+/** Store-write options for a command; first removes any lock a killed run of ours left behind. */
+export async function writeOptions(config: Config, dryRun?: boolean): Promise<UpdateOptions> {
+  const lockJournal = lockJournalPath();
+  for (const lock of await recoverLocks(lockJournal)) process.stderr.write(`note: removed ${lock}, left by a killed moltbot-auth-sync\n`);
+  return { lockTimeoutMs: config.lockTimeout, lockJournal, ...(dryRun ? { dryRun } : {}) };
 }

@@ -6,7 +6,7 @@ import { profileSecret } from "../reconcile.js";
 import { readOffers } from "../sources/index.js";
 import { type AgentReport, syncAgents } from "../sync.js";
 import { resolveTargets, storeAdapter } from "../targets.js";
-import { type GlobalOptions, columns, loadCommandConfig, printJson } from "./options.js";
+import { type GlobalOptions, columns, loadCommandConfig, printJson, writeOptions } from "./options.js";
 
 export interface SyncCommandOptions extends GlobalOptions {
   dryRun?: boolean;
@@ -20,8 +20,9 @@ export async function syncCommand(options: SyncCommandOptions): Promise<void> {
   if (offers.length === 0) throw loginError!;
   const targets = await resolveTargets(config);
   const target = { agents: targets.agents, adapter: storeAdapter(targets) };
+  const writing = await writeOptions(config, options.dryRun);
   const reports: AgentReport[] = [];
-  for (const offer of offers) reports.push(...(await syncAgents(target, offer.profileId, offer.profile, { lockRetries: config.lockRetries, dryRun: options.dryRun })));
+  for (const offer of offers) reports.push(...(await syncAgents(target, offer.profileId, offer.profile, writing)));
   const now = Date.now();
   if (options.json) {
     printJson({

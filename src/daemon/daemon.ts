@@ -19,7 +19,9 @@ import { profileSecret } from "../reconcile.js";
 import { loginOffer, readClaudeLogin, setupTokenOffers } from "../sources/index.js";
 import { readSetupTokens } from "../sources/setup-token.js";
 import { claudeConfigDir, CREDENTIALS_FILENAME } from "../sources/claude-cli-file.js";
-import type { StoreAdapter } from "../stores/adapter.js";
+import type { StoreAdapter, UpdateOptions } from "../stores/adapter.js";
+import { recoverLocks } from "../stores/lock-journal.js";
+import { removeStaleTempFiles } from "../stores/json-file.js";
 import { AUTH_PROFILES_FILENAME, type Agent } from "../stores/agents.js";
 import { AUTH_STATE_FILENAME } from "../stores/generation.js";
 import { type AgentReport, type UpdateTarget, markAgents, syncAgents } from "../sync.js";
@@ -28,7 +30,7 @@ import type { SourceCredential } from "../types.js";
 import { type HookEvent, runEventHook } from "./event-hook.js";
 import { type Fields, ProblemLog } from "./problem-log.js";
 import { type RefreshResult, Refresher } from "./refresher.js";
-import { type DaemonState, writeDaemonState } from "./runtime-files.js";
+import { type DaemonState, lockJournalPath, writeDaemonState } from "./runtime-files.js";
 import { watchFolder, watcherReady } from "./watch.js";
 
 /** Bursts (a tmp write then a rename, a gateway rewrite) collapse into one pass within this window. */
@@ -292,7 +294,7 @@ export class Daemon {
     const reports: AgentReport[] = [];
     if (read) {
       const login = loginOffer(read.source, this.config);
-      const synced = await syncAgents(target, login.profileId, login.profile, { lockRetries: this.config.lockRetries });
+      const synced = await syncAgents(target, login.profileId, login.profile, this.updateOptions());
       for (const report of synced) this.logReport(report, read.source.accessToken, read.source.expiresAt);
       this.noteRecovery(synced, read.source);
       reports.push(...synced);
@@ -302,7 +304,7 @@ export class Daemon {
     // Setup-tokens are static and independent: a failure of the login never touches them.
     for (const offer of setupTokenOffers(await readSetupTokens(this.config.setupTokenProfileId, this.env))) {
       if (offer.profileId === this.config.profileId) continue;
-      const synced = await syncAgents(target, offer.profileId, offer.profile, { lockRetries: this.config.lockRetries });
+      const synced = await syncAgents(target, offer.profileId, offer.profile, this.updateOptions());
       for (const report of synced) this.logReport(report, profileSecret(offer.profile));
       reports.push(...synced);
     }
@@ -336,6 +338,13 @@ export class Daemon {
       return undefined;
     }
     const first = this.agents.length === 0;
+    if (first) {
+      for (const lock of await recoverLocks(lockJournalPath(this.env))) this.event("info", "store.cleaned", `removed ${lock}, left by a killed moltbot-auth-sync`, { lock });
+      for (const agent of targets.agents) {
+        const removed = await removeStaleTempFiles(agent.dir);
+        if (removed.length) this.event("info", "store.cleaned", `removed ${removed.length} temp file(s) a killed writer left in ${agent.dir}`, { agent: agent.id, files: removed });
+      }
+    }
     this.noteAgents(targets.agents, first);
     this.agents = targets.agents;
     return targets.agents;
@@ -411,6 +420,10 @@ export class Daemon {
     }
   }
 
+  private updateOptions(): UpdateOptions {
+    return { lockTimeoutMs: this.config.lockTimeout, lockJournal: lockJournalPath(this.env) };
+  }
+
   private remember(report: AgentReport): void {
     for (const write of report.writes ?? []) this.written.set(write.file, write.content);
   }
@@ -420,7 +433,7 @@ export class Daemon {
   /** Marks our profile in every store that holds it; logs what it did once per change of problem. */
   private async mark(target: UpdateTarget, failure: Failure, occurrence: Occurrence): Promise<void> {
     this.outageSince ??= Date.now();
-    const reports = await markAgents(target, this.config.profileId, failure, occurrence, this.cooldowns, { lockRetries: this.config.lockRetries });
+    const reports = await markAgents(target, this.config.profileId, failure, occurrence, this.cooldowns, this.updateOptions());
     for (const report of reports) this.logReport(report);
     const marked = reports.filter((r) => r.result === "marked").map((r) => r.agent);
     if (marked.length > 0) {

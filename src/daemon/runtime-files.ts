@@ -6,6 +6,7 @@ import { mkdir, open, readFile, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { AuthSyncError, errnoCode } from "../errors.js";
+import { isAlive } from "../pid-alive.js";
 import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE, writeFileAtomically } from "../stores/atomic-write.js";
 
 export function runtimeDir(env: NodeJS.ProcessEnv = process.env): string {
@@ -15,15 +16,7 @@ export function runtimeDir(env: NodeJS.ProcessEnv = process.env): string {
 
 export const pidFilePath = (env?: NodeJS.ProcessEnv) => path.join(runtimeDir(env), "daemon.pid");
 export const stateFilePath = (env?: NodeJS.ProcessEnv) => path.join(runtimeDir(env), "state.json");
-
-export function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return errnoCode(err) === "EPERM";
-  }
-}
+export const lockJournalPath = (env?: NodeJS.ProcessEnv) => path.join(runtimeDir(env), "held-locks");
 
 export async function readPid(file: string): Promise<number | undefined> {
   const text = await readFile(file, "utf8").catch(() => "");

@@ -16,8 +16,11 @@ export interface StoreChange<T> {
 }
 
 export interface UpdateOptions {
-  lockRetries: number;
+  /** How long to wait for a held store lock: past the 30 s stale time, so a dead holder's lock is taken over. */
+  lockTimeoutMs: number;
   dryRun?: boolean;
+  /** Folder where held locks are noted, so our next start can remove one a crash left (lock-journal.ts). */
+  lockJournal?: string;
 }
 
 export interface UpdateResult<T> {

@@ -8,9 +8,10 @@ import { open, readFile, realpath, rm, stat } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
+import { formatDuration } from "../duration.js";
 import { StoreError, errnoCode, messageOf } from "../errors.js";
-import { isAlive } from "../daemon/runtime-files.js";
-import { GATEWAY_LOCK_STALE_MS } from "./lock.js";
+import { isAlive } from "../pid-alive.js";
+import { GATEWAY_LOCK_STALE_MS, lockRetryDelay } from "./lock.js";
 
 async function lockPathFor(file: string): Promise<string> {
   const dir = path.dirname(path.resolve(file));
@@ -29,9 +30,10 @@ async function isStale(lockPath: string): Promise<boolean> {
   return stat(lockPath).then((s) => Date.now() - s.mtimeMs > GATEWAY_LOCK_STALE_MS, () => true);
 }
 
-/** Runs `fn` holding the sidecar lock, with the gateway's retry schedule (100 ms doubling to 10 s, jittered). */
-export async function withSidecarLock<T>(file: string, retries: number, fn: () => Promise<T>): Promise<T> {
+/** Runs `fn` holding the sidecar lock, waiting at most `timeoutMs` for it. */
+export async function withSidecarLock<T>(file: string, timeoutMs: number, fn: () => Promise<T>): Promise<T> {
   const lockPath = await lockPathFor(file);
+  const started = Date.now();
   for (let attempt = 0; ; attempt++) {
     try {
       const handle = await open(lockPath, "wx", 0o600);
@@ -47,9 +49,8 @@ export async function withSidecarLock<T>(file: string, retries: number, fn: () =
         await rm(lockPath, { force: true }).catch(() => undefined);
         continue;
       }
-      if (attempt >= retries) throw new StoreError(`${file} is locked by another process (gave up after ${retries} retries)`, "locked");
-      const base = Math.min(10_000, 100 * 2 ** attempt);
-      await sleep(Math.min(10_000, Math.round(base * (1 + Math.random()))));
+      if (Date.now() - started >= timeoutMs) throw new StoreError(`${file} is locked by another process (gave up after ${formatDuration(timeoutMs)})`, "locked");
+      await sleep(lockRetryDelay(attempt));
     }
   }
   try {

@@ -3,7 +3,7 @@
  * the gateway writes them (in place, so a parse failure may be a half-written file and is retried briefly),
  * writing them as it formats them, and keeping them private.
  */
-import { chmod, mkdir, open, stat } from "node:fs/promises";
+import { chmod, mkdir, open, readdir, rm, stat } from "node:fs/promises";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { StoreError, errnoCode, messageOf } from "../errors.js";
@@ -83,4 +83,23 @@ export async function tightenMode(file: string): Promise<string[]> {
   if (mode === undefined || (mode & 0o077) === 0) return [];
   await chmod(file, PRIVATE_FILE_MODE);
   return [`${file} was mode ${mode.toString(8).padStart(4, "0")}; set to 0600`];
+}
+
+/** write-file-atomic names its temp file `<name>.<number>`; the gateway never makes such files. */
+const TEMP_FILE = /^(auth-profiles|auth-state)\.json\.\d+$/;
+/** Older than this, a temp file's writer is gone (a write takes milliseconds): it was killed mid-write. */
+const STALE_TEMP_MS = 10_000;
+
+/** Removes temp files that a killed writer of ours left behind; returns their names. */
+export async function removeStaleTempFiles(agentDir: string, now = Date.now()): Promise<string[]> {
+  const removed: string[] = [];
+  for (const name of await readdir(agentDir).catch(() => [] as string[])) {
+    if (!TEMP_FILE.test(name)) continue;
+    const file = path.join(agentDir, name);
+    const mtime = await stat(file).then((s) => s.mtimeMs, () => now);
+    if (now - mtime < STALE_TEMP_MS) continue;
+    await rm(file, { force: true });
+    removed.push(name);
+  }
+  return removed;
 }

@@ -35,7 +35,7 @@ export const jsonV1Adapter: StoreAdapter = {
       return { outcome, writes: [], warnings: [] };
     }
     await ensureStoreFile(file);
-    return withStoreLock(file, options.lockRetries, async (compromised) => {
+    return withStoreLock(file, options.lockTimeoutMs, options.lockJournal, async (compromised) => {
       const warnings = await tightenMode(file);
       const current = (await read(agentDir)) ?? EMPTY_STORE;
       const { next, outcome } = change(current);

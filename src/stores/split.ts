@@ -76,7 +76,7 @@ export const splitAdapter: StoreAdapter = {
     if (peeked && peeked.next === peek) return { outcome: peeked.outcome, writes: [], warnings: options.dryRun ? [] : await tightenMode(profilesFile) };
     if (options.dryRun) return { outcome: change(mergedView(await readDocs(agentDir)) ?? EMPTY_STORE).outcome, writes: [], warnings: [] };
     await ensureStoreFile(profilesFile);
-    return withSidecarLock(profilesFile, options.lockRetries, async () => {
+    return withSidecarLock(profilesFile, options.lockTimeoutMs, async () => {
       const warnings = [...(await tightenMode(profilesFile)), ...(await tightenMode(stateFile))];
       const docs = await readDocs(agentDir);
       const view = mergedView(docs) ?? EMPTY_STORE;

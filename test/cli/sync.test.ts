@@ -175,7 +175,7 @@ test("a store locked past the retry budget fails with store.locked and is untouc
     t.writeStore("main", { version: 1, profiles: {} });
     const before = readFileSync(t.storePath("main"), "utf8");
     const config = path.join(t.root, "c.json");
-    writeFileSync(config, JSON.stringify({ lockRetries: 1 }));
+    writeFileSync(config, JSON.stringify({ lockTimeout: "1s" }));
     const holder = await holdLock(t.storePath("main"), 20_000);
     try {
       const r = await runCli(["--config", config, "sync", "--json"], t.env);

@@ -62,8 +62,8 @@ export class DaemonProcess {
   private waiters: Array<() => void> = [];
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 
-  constructor(t: TestHome, args: string[] = []) {
-    this.child = spawn(process.execPath, [BIN, ...args, "run"], { env: t.env, stdio: ["ignore", "pipe", "pipe"] });
+  constructor(t: TestHome, args: string[] = [], options: { uid?: number; gid?: number } = {}) {
+    this.child = spawn(process.execPath, [BIN, ...args, "run"], { env: t.env, stdio: ["ignore", "pipe", "pipe"], ...options });
     let partial = "";
     this.child.stdout!.on("data", (chunk: Buffer) => {
       const text = chunk.toString("utf8");

@@ -47,9 +47,9 @@ test("split: credentials go to auth-profiles.json, usage stats to auth-state.jso
     t.writeStore("main", { version: 1, profiles: { "anthropic:manual": { type: "token", provider: "anthropic", token: other } }, extra: true });
     writeFileSync(path.join(dir, "auth-state.json"), JSON.stringify({ version: 1, lastGood: { anthropic: "anthropic:manual" }, usageStats: { "anthropic:manual": { errorCount: 1 } }, future: 1 }));
     const token = randomToken();
-    const r1 = await splitAdapter.update(dir, (s) => ({ next: { ...s, profiles: { ...s.profiles, "anthropic:claude-cli": { type: "token", provider: "anthropic", token } } }, outcome: 1 }), { lockRetries: 1 });
+    const r1 = await splitAdapter.update(dir, (s) => ({ next: { ...s, profiles: { ...s.profiles, "anthropic:claude-cli": { type: "token", provider: "anthropic", token } } }, outcome: 1 }), { lockTimeoutMs: 1000 });
     assert.deepEqual(r1.writes.map((w) => path.basename(w.file)), ["auth-profiles.json"]);
-    const r2 = await splitAdapter.update(dir, (s) => ({ next: { ...s, usageStats: { ...s.usageStats, "anthropic:claude-cli": { cooldownUntil: 5 } } }, outcome: 2 }), { lockRetries: 1 });
+    const r2 = await splitAdapter.update(dir, (s) => ({ next: { ...s, usageStats: { ...s.usageStats, "anthropic:claude-cli": { cooldownUntil: 5 } } }, outcome: 2 }), { lockTimeoutMs: 1000 });
     assert.deepEqual(r2.writes.map((w) => path.basename(w.file)), ["auth-state.json"]);
     const profiles = JSON.parse(readFileSync(path.join(dir, "auth-profiles.json"), "utf8"));
     assert.deepEqual(Object.keys(profiles).sort(), ["extra", "profiles", "version"]);
@@ -67,9 +67,9 @@ test("sidecar lock: a live holder blocks, a dead holder's lock is taken over", a
     const file = path.join(t.root, "auth-profiles.json");
     writeFileSync(file, "{}");
     writeFileSync(`${file}.lock`, JSON.stringify({ pid: process.pid, createdAt: new Date().toISOString() }));
-    await assert.rejects(withSidecarLock(file, 1, async () => 1), /locked by another process/);
+    await assert.rejects(withSidecarLock(file, 300, async () => 1), /locked by another process/);
     writeFileSync(`${file}.lock`, JSON.stringify({ pid: 999_999, createdAt: new Date().toISOString() }));
-    assert.equal(await withSidecarLock(file, 1, async () => 7), 7);
+    assert.equal(await withSidecarLock(file, 300, async () => 7), 7);
   } finally {
     t.cleanup();
   }

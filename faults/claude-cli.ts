@@ -1,0 +1,87 @@
+/**
+ * Scenario 4, the claude CLI misbehaves: missing, hanging, failing, printing 1 MB of garbage, or saving its
+ * credentials twice in quick succession. Each time: a timeout and a kill where needed, a backoff, the right
+ * marking, never two runs at once, and the right final state.
+ */
+import { readFileSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { DaemonProcess, fakeClaudeRuns, fakeClaudeTokens, installFakeClaude } from "../test/helpers/daemon.js";
+import { makeHome, type TestHome } from "../test/helpers/env.js";
+import { type Outcome, type Row, row } from "./harness.js";
+
+const ID = "anthropic:claude-cli";
+const NAME = "4 claude misbehaves";
+
+interface Case {
+  name: string;
+  mode: string;
+  config?: Record<string, unknown>;
+  /** "refreshed", or the marking expected: "disabled auth" / "cooldown <reason>". */
+  expect: string;
+}
+
+const CASES: Case[] = [
+  { name: "claude missing", mode: "refresh", config: { claudePath: "/nonexistent/claude" }, expect: "cooldown unknown" },
+  { name: "claude hangs (ignores SIGTERM)", mode: "hang", config: { refreshTimeout: "1s" }, expect: "cooldown timeout" },
+  { name: "claude exits 1: OAuth token refresh failed", mode: "fail", expect: "disabled auth" },
+  { name: "claude prints 1 MB of garbage", mode: "garbage", expect: "cooldown unknown" },
+  { name: "claude saves its credentials twice", mode: "twice", expect: "refreshed" },
+];
+
+function marking(t: TestHome): string {
+  const stats = t.readStore("main").usageStats?.[ID] ?? {};
+  if (stats.disabledUntil > Date.now()) return `disabled ${stats.disabledReason}`;
+  if (stats.cooldownUntil > Date.now()) return `cooldown ${Object.keys(stats.failureCounts ?? {}).join("+")}`;
+  return "none";
+}
+
+async function runCase(c: Case, outputs: string[], planted: string[]): Promise<Row> {
+  const t = makeHome();
+  const control = installFakeClaude(t, c.mode);
+  try {
+    const cred = t.writeCredentials({ expiresAt: Date.now() + 60_000 });
+    t.writeStore("main", { version: 1, profiles: { [ID]: { type: "token", provider: "anthropic", token: cred.accessToken, expires: cred.expiresAt } } });
+    writeFileSync(path.join(t.root, "config.json"), JSON.stringify({ ...c.config }));
+    const d = new DaemonProcess(t, ["--config", path.join(t.root, "config.json")]);
+    try {
+      const problems: string[] = [];
+      if (c.expect === "refreshed") {
+        await d.waitForEvent("refresh.succeeded", 20_000);
+        // The second save lands right after the first; the store must end with the second.
+        await new Promise((r) => setTimeout(r, 1_000));
+        const last = JSON.parse(readFileSync(path.join(t.claudeDir, ".credentials.json"), "utf8")).claudeAiOauth.accessToken;
+        if (t.readStore("main").profiles[ID].token !== last) problems.push("store lacks the second save");
+      } else {
+        const failed = await d.waitForEvent("cooldown.marked", 20_000).then(() => d.events("refresh.failed")[0]!);
+        if ((failed.retryInMs as number) < 12_000) problems.push(`backoff only ${failed.retryInMs} ms`);
+        if (c.mode === "hang") {
+          if (failed.timedOut !== true) problems.push("no timeout");
+          if (!fakeClaudeRuns(control).some((r) => r.what === "sigterm-ignored")) problems.push("no SIGTERM before the kill");
+        }
+        const got = marking(t);
+        if (got !== c.expect) problems.push(`marking ${got}`);
+      }
+      const starts = fakeClaudeRuns(control).filter((r) => r.what === "start" && r.args.startsWith("-p")).length;
+      const sequence = d.records.filter((r) => r.event === "refresh.started" || r.event === "refresh.failed" || r.event === "refresh.succeeded").map((r) => r.event);
+      const alternates = sequence.every((e, i) => (i % 2 === 0) === (e === "refresh.started"));
+      const expectedStarts = c.config?.claudePath ? 0 : d.events("refresh.started").length;
+      if (!alternates || starts !== expectedStarts) problems.push("two runs at once");
+      const value = problems.length ? problems.join("; ") : `${c.expect === "refreshed" ? "refreshed, store holds the last save" : c.expect}, backoff, one run at a time`;
+      return row(NAME, c.name, value, c.expect === "refreshed" ? "refreshed, last save synced" : `${c.expect}, backoff ≥ 12 s, single run`, problems.length === 0);
+    } finally {
+      await d.stop();
+      outputs.push(d.stdout, d.stderr);
+      planted.push(...t.planted, ...fakeClaudeTokens(control));
+    }
+  } finally {
+    t.cleanup();
+  }
+}
+
+export async function claudeMisbehaves(): Promise<Outcome> {
+  const outputs: string[] = [];
+  const planted: string[] = [];
+  const rows: Row[] = [];
+  for (const c of CASES) rows.push(await runCase(c, outputs, planted));
+  return { rows, outputs, planted };
+}

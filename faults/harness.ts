@@ -1,0 +1,63 @@
+/** Shared parts of the fault suite: result rows, worker processes, and everything printed, for the secrecy scan. */
+import { spawn } from "node:child_process";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+export const WORKERS = path.join(path.dirname(fileURLToPath(import.meta.url)), "workers");
+
+export interface Row {
+  scenario: string;
+  metric: string;
+  value: string | number;
+  /** The requirement, e.g. "= 0"; empty for a figure that is only reported. */
+  required: string;
+  ok: boolean;
+}
+
+export interface Outcome {
+  rows: Row[];
+  /** Everything the project printed or wrote outside the stores and the source, for the secrecy scan. */
+  outputs: string[];
+  /** Every token planted or minted in the scenario. */
+  planted: string[];
+}
+
+export function row(scenario: string, metric: string, value: string | number, required = "", ok = true): Row {
+  return { scenario, metric, value, required, ok };
+}
+
+/** `metric` must equal `expected`. */
+export function must(scenario: string, metric: string, value: string | number, expected: string | number): Row {
+  return row(scenario, metric, value, `= ${expected}`, value === expected);
+}
+
+export function env(name: string, fallback: number): number {
+  const value = Number(process.env[name]);
+  return Number.isFinite(value) && value > 0 ? value : fallback;
+}
+
+/** Runs a worker script to completion and parses the JSON it prints. */
+export function runWorker<T>(script: string, args: string[], options: { stdin?: "ignore" } = {}): { done: Promise<T>; pid: number | undefined } {
+  const child = spawn(process.execPath, [path.join(WORKERS, script), ...args], { stdio: [options.stdin ?? "ignore", "pipe", "pipe"] });
+  let stdout = "";
+  let stderr = "";
+  child.stdout.on("data", (c: Buffer) => (stdout += c.toString("utf8")));
+  child.stderr.on("data", (c: Buffer) => (stderr += c.toString("utf8")));
+  const done = new Promise<T>((resolve, reject) =>
+    child.on("close", (code) => {
+      if (code !== 0) return reject(new Error(`${script} exited ${code}: ${stderr.slice(-2000)}`));
+      try {
+        resolve(JSON.parse(stdout) as T);
+      } catch {
+        reject(new Error(`${script} printed no JSON: ${stdout.slice(0, 500)} ${stderr.slice(-500)}`));
+      }
+    }),
+  );
+  return { done, pid: child.pid };
+}
+
+export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+export function progress(message: string): void {
+  process.stderr.write(`faults: ${message}\n`);
+}

@@ -1,0 +1,47 @@
+/**
+ * `npm run test:faults`: the fault-injection and secrecy suite. Runs every scenario with real processes,
+ * prints a summary table, and ends with "faults: N passed, M failed"; exit 1 when any requirement fails.
+ * Counts: FAULTS_GATEWAYS (4), FAULTS_UNLOCKED (1), FAULTS_SYNCS (1000), FAULTS_CRASH_SYNCS (200).
+ */
+import { writeFileSync } from "node:fs";
+import { claudeMisbehaves } from "./claude-cli.js";
+import { concurrentGateway } from "./concurrent.js";
+import { crash } from "./crash.js";
+import { diskFaults } from "./disk.js";
+import { type Outcome, type Row, progress } from "./harness.js";
+import { hostileInputs } from "./hostile.js";
+import { secrecy } from "./secrecy.js";
+
+function table(rows: readonly Row[]): string {
+  const cells = [["scenario", "check", "result", "required", ""], ...rows.map((r) => [r.scenario, r.metric, String(r.value), r.required, r.ok ? "ok" : "FAIL"])];
+  const widths = cells[0]!.map((_, i) => Math.max(...cells.map((c) => c[i]!.length)));
+  const line = (c: string[]) => `| ${c.map((v, i) => v.padEnd(widths[i]!)).join(" | ")} |`;
+  return [line(cells[0]!), `|${widths.map((w) => "-".repeat(w + 2)).join("|")}|`, ...cells.slice(1).map(line)].join("\n");
+}
+
+/** A scenario that throws is one failed row, not the end of the suite. */
+async function attempt(name: string, scenario: () => Promise<Outcome>): Promise<Outcome> {
+  progress(`scenario: ${name}`);
+  try {
+    return await scenario();
+  } catch (err) {
+    const message = String(err instanceof Error ? err.message : err).split("\n")[0]!.slice(0, 300);
+    return { rows: [{ scenario: name, metric: "scenario ran", value: message, required: "completes", ok: false }], outputs: [], planted: [] };
+  }
+}
+
+const started = Date.now();
+const outcomes: Outcome[] = [];
+outcomes.push(await attempt("1 concurrent gateway", concurrentGateway));
+outcomes.push(await attempt("2 crash (kill -9)", crash));
+outcomes.push(await attempt("3 hostile inputs", hostileInputs));
+outcomes.push(await attempt("4 claude misbehaves", claudeMisbehaves));
+outcomes.push(await attempt("5 disk and permissions", diskFaults));
+outcomes.push(await attempt("6 secrecy", () => secrecy(outcomes)));
+const rows = outcomes.flatMap((o) => o.rows);
+const failed = rows.filter((r) => !r.ok).length;
+const summary = table(rows);
+process.stdout.write(`\n${summary}\n\nfaults suite took ${Math.round((Date.now() - started) / 1000)} s\n`);
+if (process.env.FAULTS_REPORT) writeFileSync(process.env.FAULTS_REPORT, `${summary}\n`);
+process.stdout.write(`faults: ${rows.length - failed} passed, ${failed} failed\n`);
+process.exitCode = failed > 0 ? 1 : 0;

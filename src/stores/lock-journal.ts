@@ -1,0 +1,47 @@
+/**
+ * A note of every store lock we hold, so that a lock left by our own killed process (SIGKILL, OOM) is removed
+ * at our next start instead of blocking the gateway and us for the 30 s stale time. A lock is removed only
+ * when the note's process is dead and the lock directory is still the very one we made (same mtime): a lock
+ * that anyone took since is never touched.
+ */
+import { createHash } from "node:crypto";
+import { mkdir, readdir, readFile, rm, rmdir, stat, writeFile } from "node:fs/promises";
+import path from "node:path";
+import { isAlive } from "../pid-alive.js";
+
+interface Note {
+  pid: number;
+  lockDir: string;
+  mtimeMs: number;
+}
+
+const noteFile = (journal: string, lockDir: string) => path.join(journal, `${createHash("sha256").update(lockDir).digest("hex").slice(0, 16)}.json`);
+
+/** Records a lock just taken; returns the function that forgets it on release. */
+export async function noteLock(journal: string, lockDir: string): Promise<() => Promise<void>> {
+  const mtimeMs = (await stat(lockDir)).mtimeMs;
+  const file = noteFile(journal, lockDir);
+  await mkdir(journal, { recursive: true, mode: 0o700 });
+  await writeFile(file, JSON.stringify({ pid: process.pid, lockDir, mtimeMs } satisfies Note), { mode: 0o600 });
+  return () => rm(file, { force: true });
+}
+
+/** Removes locks our dead processes left behind; returns the lock dirs removed. */
+export async function recoverLocks(journal: string): Promise<string[]> {
+  const recovered: string[] = [];
+  for (const name of await readdir(journal).catch(() => [] as string[])) {
+    const file = path.join(journal, name);
+    let note: Note;
+    try {
+      note = JSON.parse(await readFile(file, "utf8")) as Note;
+    } catch {
+      await rm(file, { force: true });
+      continue;
+    }
+    if (isAlive(note.pid)) continue;
+    const mtimeMs = await stat(note.lockDir).then((s) => s.mtimeMs, () => undefined);
+    if (mtimeMs === note.mtimeMs && (await rmdir(note.lockDir).then(() => true, () => false))) recovered.push(note.lockDir);
+    await rm(file, { force: true });
+  }
+  return recovered;
+}

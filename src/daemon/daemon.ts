@@ -16,7 +16,7 @@ import { SourceError, messageOf } from "../errors.js";
 import { fingerprint } from "../fingerprint.js";
 import type { LogEvent } from "../log.js";
 import { profileSecret } from "../reconcile.js";
-import { loginOffer, readClaudeLogin, setupTokenOffers } from "../sources/index.js";
+import { type Offer, loginOffer, readClaudeLogin, setupTokenOffers } from "../sources/index.js";
 import { readSetupTokens } from "../sources/setup-token.js";
 import { claudeConfigDir, CREDENTIALS_FILENAME } from "../sources/claude-cli-file.js";
 import type { StoreAdapter, UpdateOptions } from "../stores/adapter.js";
@@ -75,6 +75,8 @@ export class Daemon {
   /** Why the source gave nothing on the last read, as a failure to mark; undefined while it is fine. */
   private sourceFailure: Failure | undefined;
   private agents: Agent[] = [];
+  /** The setup-tokens to sync, as last read (see loadSetupOffers); undefined until read. */
+  private setupOffers: Offer[] | undefined;
   /** The adapter for the store generation found on the last full pass; undefined when we must not write. */
   private adapter: StoreAdapter | undefined;
   private cooldowns: CooldownConfig = DEFAULT_COOLDOWN_CONFIG;
@@ -132,6 +134,7 @@ export class Daemon {
   async reload(config: Config): Promise<void> {
     await this.stopComponents();
     this.config = config;
+    this.setupOffers = undefined;
     this.log.level = config.logLevel;
     await this.startWatchers();
     this.startSchedules();
@@ -224,10 +227,22 @@ export class Daemon {
     if (!read || read.changed) this.enqueueFull();
   }
 
-  /** The refresh-check schedule: re-read the source (a Keychain cannot be watched) and refresh if due. */
+  /** The refresh-check schedule: re-read the sources (a keyring cannot be watched) and refresh if due. */
   private async checkRefresh(): Promise<void> {
     await this.checkSource();
+    if (await this.loadSetupOffers()) this.enqueueFull();
     this.maybeRefresh("schedule");
+  }
+
+  /**
+   * Reads the setup-tokens into `setupOffers`; true when they changed. Kept between passes because the
+   * keyring is a native call: passes use the copy, the schedule and SIGHUP (`token set`) renew it.
+   */
+  private async loadSetupOffers(): Promise<boolean> {
+    const offers = setupTokenOffers(await readSetupTokens(this.config.setupTokenProfileId, this.env)).filter((o) => o.profileId !== this.config.profileId);
+    const changed = JSON.stringify(offers) !== JSON.stringify(this.setupOffers);
+    this.setupOffers = offers;
+    return changed;
   }
 
   private async stopComponents(): Promise<void> {
@@ -302,8 +317,8 @@ export class Daemon {
       await this.mark(target, this.sourceFailure, "ongoing");
     }
     // Setup-tokens are static and independent: a failure of the login never touches them.
-    for (const offer of setupTokenOffers(await readSetupTokens(this.config.setupTokenProfileId, this.env))) {
-      if (offer.profileId === this.config.profileId) continue;
+    if (!this.setupOffers) await this.loadSetupOffers();
+    for (const offer of this.setupOffers ?? []) {
       const synced = await syncAgents(target, offer.profileId, offer.profile, this.updateOptions());
       for (const report of synced) this.logReport(report, profileSecret(offer.profile));
       reports.push(...synced);

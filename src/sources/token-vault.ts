@@ -3,6 +3,7 @@
  * works (a headless Linux server has no Secret Service), a 0600 file. On Linux the keyring is pinned to the
  * Secret Service: its fallback, the kernel keyring, forgets everything at reboot.
  */
+import { existsSync } from "node:fs";
 import { mkdir, readFile, rm } from "node:fs/promises";
 import path from "node:path";
 import { errnoCode, messageOf } from "../errors.js";
@@ -52,7 +53,10 @@ export function fileVault(file: string): TokenVault {
 }
 
 /** The OS keyring, or undefined when it does not work here (checked by reading our entry). */
-export async function keyringVault(platform: NodeJS.Platform = process.platform): Promise<TokenVault | undefined> {
+export async function keyringVault(platform: NodeJS.Platform = process.platform, env: NodeJS.ProcessEnv = process.env): Promise<TokenVault | undefined> {
+  // The Secret Service lives on the session bus; without one (a headless server, a system unit) there is
+  // no point loading the native module at all.
+  if (platform === "linux" && !env.DBUS_SESSION_BUS_ADDRESS && !existsSync(`/run/user/${process.getuid?.()}/bus`)) return undefined;
   let entry: import("@napi-rs/keyring").Entry;
   try {
     const { Entry } = await import("@napi-rs/keyring");
@@ -84,6 +88,6 @@ function parseTokens(text: string): TokenMap {
 
 /** Both vaults that exist here: the keyring first (when it works), then the file. */
 export async function tokenVaults(env: NodeJS.ProcessEnv = process.env, platform: NodeJS.Platform = process.platform): Promise<TokenVault[]> {
-  const keyring = await keyringVault(platform);
+  const keyring = await keyringVault(platform, env);
   return [...(keyring ? [keyring] : []), fileVault(tokenFilePath(env))];
 }

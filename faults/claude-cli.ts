@@ -66,7 +66,7 @@ async function runCase(c: Case, outputs: string[], planted: string[]): Promise<R
       const alternates = sequence.every((e, i) => (i % 2 === 0) === (e === "refresh.started"));
       const expectedStarts = c.config?.claudePath ? 0 : d.events("refresh.started").length;
       if (!alternates || starts !== expectedStarts) problems.push("two runs at once");
-      const value = problems.length ? problems.join("; ") : `${c.expect === "refreshed" ? "refreshed, store holds the last save" : c.expect}, backoff, one run at a time`;
+      const value = problems.length ? problems.join("; ") : `${c.expect === "refreshed" ? "refreshed, store holds the last save" : `${c.expect}, backoff`}, one run at a time`;
       return row(NAME, c.name, value, c.expect === "refreshed" ? "refreshed, last save synced" : `${c.expect}, backoff ≥ 12 s, single run`, problems.length === 0);
     } finally {
       await d.stop();

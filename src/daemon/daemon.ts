@@ -455,9 +455,10 @@ export class Daemon {
       const kind = failure.needsLogin ? "disabled (auth)" : failure.reason === "billing" ? "disabled (billing)" : `cooldown (${failure.reason})`;
       this.event("warn", "cooldown.marked", `${this.config.profileId} ${kind} in ${marked.join(", ")}: ${failure.message}`, { profile: this.config.profileId, reason: failure.reason, agents: marked });
     }
-    if (failure.needsLogin) {
+    // Once per incident, however its wording varies: the incident ends only with `recovered`.
+    if (failure.needsLogin && !this.problems.isOpen("needs_login")) {
       const fix = `on this host, run \`claude\` and then /login (or \`claude auth login\`); for unattended use, \`claude setup-token\``;
-      if (!this.problems.isOpen("needs_login")) this.hook("needs_login", failure.message, marked);
+      this.hook("needs_login", failure.message, marked);
       this.problems.problem("needs_login", "error", "needs_login", `Claude login needs a person: ${failure.message}. Fix: ${fix}`, { profile: this.config.profileId, reason: failure.reason });
     }
   }
@@ -470,6 +471,7 @@ export class Daemon {
     const lasted = Number.isFinite(since) ? Date.now() - since : undefined;
     const agents = recovered.map((r) => r.agent);
     this.problems.forget("needs_login");
+    this.answeredMarkings.clear();
     this.event("info", "recovered", `${this.config.profileId} usable again with ${fingerprint(source.accessToken)}${lasted !== undefined ? ` after ${formatDuration(lasted)}` : ""}; markings cleared in ${agents.join(", ")}`, {
       profile: this.config.profileId,
       agents,

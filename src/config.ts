@@ -25,13 +25,17 @@ const cron = z.string().refine((expr) => isValidCron(expr), { message: "not a va
 /** The cheapest request that makes `claude` check, and inside its 5-minute window refresh, its own token. */
 export const DEFAULT_REFRESH_COMMAND = ["claude", "-p", "ok", "--model", "haiku", "--max-turns", "1", "--no-session-persistence"];
 
+/** An Anthropic profile id as the gateway names them: `anthropic:<name>`. */
+export const PROFILE_ID = /^anthropic:[^\s]+$/;
+const profileId = (example: string) => z.string().regex(PROFILE_ID, `expected an id such as "${example}"`);
+
 const schema = z.strictObject({
   stateDir: z.string().min(1).optional(),
   claudeConfigDir: z.string().min(1).optional(),
   source: z.enum(["auto", "keychain", "file"]).default("auto"),
-  profileId: z.string().regex(/^anthropic:[^\s]+$/, 'expected an id such as "anthropic:claude-cli"').default("anthropic:claude-cli"),
+  profileId: profileId("anthropic:claude-cli").default("anthropic:claude-cli"),
   credentialType: z.enum(["token", "oauth"]).default("token"),
-  setupTokenProfileId: z.string().regex(/^anthropic:[^\s]+$/, 'expected an id such as "anthropic:manual"').default("anthropic:manual"),
+  setupTokenProfileId: profileId("anthropic:manual").default("anthropic:manual"),
   expiryWarning: duration.default(3_600_000),
   lockTimeout: duration.default(60_000),
   storeFormat: z.enum(["auto", "json-v1", "split"]).default("auto"),

@@ -125,7 +125,7 @@ export function clearMarking(stats: ProfileUsageStats): ProfileUsageStats {
   return rest;
 }
 
-export type UsageOutcome = { result: "marked" | "cleared"; since?: number } | { result: "unchanged" } | { result: "skipped"; reason: string };
+export type UsageOutcome = { result: "marked" | "cleared" } | { result: "unchanged" } | { result: "skipped"; reason: string };
 
 /** Applies `change` to our profile's stats; never creates a profile just to mark it. */
 export function updateUsage(
@@ -138,11 +138,7 @@ export function updateUsage(
   const current = store.usageStats?.[profileId] ?? {};
   const updated = change(current);
   if (isDeepStrictEqual(updated, current)) return { next: store, outcome: { result: "unchanged" } };
-  const since = finite(current.lastFailureAt);
-  return {
-    next: { ...store, usageStats: { ...store.usageStats, [profileId]: updated } },
-    outcome: { result, ...(since !== undefined ? { since } : {}) },
-  };
+  return { next: { ...store, usageStats: { ...store.usageStats, [profileId]: updated } }, outcome: { result } };
 }
 
 /** `auth.cooldowns` from the gateway config; values that are not positive finite numbers fall back, as in the gateway. */

@@ -47,7 +47,7 @@ function describe(agent: Agent, outcome: Outcome): Pick<AgentReport, "result" | 
       return { result: "skipped", reason: outcome.reason };
     case "marked":
     case "cleared":
-      return { result: outcome.result, ...(outcome.since !== undefined ? { recovered: { since: outcome.since } } : {}) };
+      return { result: outcome.result };
     default:
       return { result: "unchanged" };
   }

@@ -1,5 +1,5 @@
 /** Options every command shares, turned into a validated config. */
-import { type Config, type LoadedConfig, loadConfig } from "../config.js";
+import { type Config, type ConfigInput, type LoadedConfig, loadConfig } from "../config.js";
 import { lockJournalPath } from "../daemon/runtime-files.js";
 import type { UpdateOptions } from "../stores/adapter.js";
 import { recoverLocks } from "../stores/lock-journal.js";
@@ -11,7 +11,7 @@ export interface GlobalOptions {
 }
 
 export function loadCommandConfig(options: GlobalOptions): Promise<LoadedConfig> {
-  return loadConfig(options.config, { stateDir: options.stateDir, logLevel: options.logLevel as never });
+  return loadConfig(options.config, { stateDir: options.stateDir, logLevel: options.logLevel as ConfigInput["logLevel"] });
 }
 
 export function printJson(value: unknown): void {

@@ -2,7 +2,6 @@
  * `moltbot-auth-sync run`: the daemon in the foreground. Owns the process: pid file, signals
  * (TERM/INT stop, HUP reloads the config), and the logger's last flush.
  */
-import { loadConfig } from "../config.js";
 import { messageOf } from "../errors.js";
 import { createLogger, type LogLevel } from "../log.js";
 import { Daemon } from "../daemon/daemon.js";
@@ -35,7 +34,7 @@ export async function runCommand(options: RunCommandOptions): Promise<void> {
   process.on("SIGTERM", () => void stop("SIGTERM"));
   process.on("SIGINT", () => void stop("SIGINT"));
   process.on("SIGHUP", () => {
-    loadConfig(options.config, { stateDir: options.stateDir, logLevel: options.logLevel as never })
+    loadCommandConfig(options)
       .then(({ config: next }) => daemon.reload(next))
       .catch((err: unknown) => log.error({ event: "config.invalid" }, `${messageOf(err)}; keeping the running config`));
   });
@@ -45,7 +44,11 @@ export async function runCommand(options: RunCommandOptions): Promise<void> {
   try {
     await daemon.start();
   } catch (err) {
+    // Nothing is armed: exit non-zero so the service manager restarts us after its delay.
     log.error({ event: "daemon.error" }, `start failed: ${messageOf(err)}`);
+    await releasePid();
+    log.flush();
+    process.exit(1);
   }
   await new Promise(() => undefined);
 }

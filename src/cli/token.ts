@@ -5,6 +5,7 @@
 import { createInterface } from "node:readline";
 import { Writable } from "node:stream";
 import { formatRelative } from "../duration.js";
+import { PROFILE_ID } from "../config.js";
 import { AuthSyncError, messageOf } from "../errors.js";
 import { fingerprint } from "../fingerprint.js";
 import { pidFilePath, readPid } from "../daemon/runtime-files.js";
@@ -21,7 +22,7 @@ export interface TokenOptions extends GlobalOptions {
 export async function tokenSetCommand(options: TokenOptions): Promise<void> {
   const { config } = await loadCommandConfig(options);
   const profileId = options.profile ?? config.setupTokenProfileId;
-  if (!/^anthropic:[^\s]+$/.test(profileId)) throw new AuthSyncError(`--profile ${profileId}: expected an id such as "anthropic:manual"`, "usage");
+  if (!PROFILE_ID.test(profileId)) throw new AuthSyncError(`--profile ${profileId}: expected an id such as "anthropic:manual"`, "usage");
   const token = validateSetupToken(await readSecretFromStdin("Paste the setup-token from `claude setup-token` (input hidden): "));
   const vaults = await tokenVaults();
   let stored: TokenVault | undefined;

@@ -27,14 +27,14 @@ export function sourceOrder(config: Config, platform: NodeJS.Platform = process.
   return [config.source];
 }
 
+const asSourceError = (err: unknown): SourceError => (err instanceof SourceError ? err : new SourceError(String(err), "unreadable"));
+
 /** The Claude Code login, as `claude` itself last saved it. */
 export async function readClaudeLogin(config: Config, env: NodeJS.ProcessEnv = process.env, deps: SourceDeps = {}): Promise<SourceCredential> {
   const order = sourceOrder(config, deps.platform);
   const results = await Promise.all(
     order.map((kind) =>
-      (kind === "file" ? readClaudeCliFile(claudeCredentialsFile(config, env)) : (deps.keychain ?? defaultKeychainBackend)().then((backend) => readKeychainLogin(backend, env))).catch(
-        (err: unknown) => (err instanceof SourceError ? err : new SourceError(String(err), "unreadable")),
-      ),
+      (kind === "file" ? readClaudeCliFile(claudeCredentialsFile(config, env)) : (deps.keychain ?? defaultKeychainBackend)().then((backend) => readKeychainLogin(backend, env))).catch(asSourceError),
     ),
   );
   const found = results.filter((r): r is SourceCredential => !(r instanceof SourceError));
@@ -71,7 +71,7 @@ export function setupTokenOffers(tokens: readonly SetupToken[]): Offer[] {
 /** Everything the sources offer now: the Claude login (or why not), and every setup-token. */
 export async function readOffers(config: Config, env: NodeJS.ProcessEnv = process.env, deps: SourceDeps = {}): Promise<Offers> {
   const [login, tokens] = await Promise.all([
-    readClaudeLogin(config, env, deps).catch((err: unknown) => (err instanceof SourceError ? err : new SourceError(String(err), "unreadable"))),
+    readClaudeLogin(config, env, deps).catch(asSourceError),
     readSetupTokens(config.setupTokenProfileId, env),
   ]);
   const offers = setupTokenOffers(tokens.filter((t) => t.profileId !== config.profileId));

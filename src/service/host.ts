@@ -10,7 +10,7 @@ import { fileURLToPath } from "node:url";
 import type { Config } from "../config.js";
 import { AuthSyncError } from "../errors.js";
 import { claudeConfigDir } from "../sources/claude-cli-file.js";
-import { agentsRoot } from "../stores/agents.js";
+import { agentsRoot, discoverAgents, readGatewayConfig } from "../stores/agents.js";
 import { resolveStateDir } from "../stores/state-dir.js";
 
 export const ENTRY = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../../bin/moltbot-auth-sync.js");
@@ -70,13 +70,14 @@ export function hostFacts(config: Config, env: NodeJS.ProcessEnv = process.env):
 
 /**
  * The folders a system unit for `user` must be able to write: the gateway's agent folders (new agents
- * appear there), our state folder, the Claude config folder (claude rewrites its credentials there) and
- * claude's global config file beside it.
+ * appear under `<state>/agents`; `agents.list[].agentDir` may point elsewhere), our state folder, the Claude
+ * config folder (claude rewrites its credentials there) and claude's global config file beside it.
  */
-export function readWritePaths(config: Config, user: ServiceUser): string[] {
+export async function readWritePaths(config: Config, user: ServiceUser): Promise<string[]> {
   const env = { HOME: user.home };
-  const state = resolveStateDir(config.stateDir, env);
-  const agents = agentsRoot(state?.dir ?? path.join(user.home, ".openclaw"));
+  const stateDir = resolveStateDir(config.stateDir, env)?.dir ?? path.join(user.home, ".openclaw");
+  const root = agentsRoot(stateDir);
+  const elsewhere = (await discoverAgents(stateDir, await readGatewayConfig(stateDir, env), env)).map((a) => a.dir).filter((dir) => !dir.startsWith(root + path.sep));
   const claudeDir = claudeConfigDir(config.claudeConfigDir, env);
-  return [agents, path.join(user.home, ".local", "state", "moltbot-auth-sync"), claudeDir, path.join(user.home, ".claude.json")];
+  return [root, ...elsewhere, path.join(user.home, ".local", "state", "moltbot-auth-sync"), claudeDir, path.join(user.home, ".claude.json")];
 }

@@ -33,7 +33,7 @@ export async function systemdInstallPlan(config: Config, host: HostFacts, target
       ? [{ path: path.join(target.unitDir, `${SERVICE_NAME}.service`), content: await renderUnit("user", values) }]
       : [
           { path: path.join(target.unitDir, `${SERVICE_NAME}@.service`), content: await renderUnit("system", values) },
-          { path: path.join(target.unitDir, `${unitName(target)}.d`, "paths.conf"), content: renderPathsDropIn(readWritePaths(config, target.user)) },
+          { path: path.join(target.unitDir, `${unitName(target)}.d`, "paths.conf"), content: renderPathsDropIn(await readWritePaths(config, target.user)) },
         ];
   return {
     write,

@@ -262,3 +262,36 @@ test("status shows whether the daemon runs and when it last acted", () =>
       assert.match(text.stdout, new RegExp(`daemon  running \\(pid ${d.child.pid}\\)`));
     },
   ));
+
+test("daemon: the credentials file deleted and made again is still watched", () =>
+  withDaemon(
+    (t) => void t.writeCredentials(),
+    async (d, t) => {
+      await d.waitForEvent("daemon.ready");
+      rmSync(path.join(t.claudeDir, ".credentials.json"));
+      await d.waitForEvent("source.missing");
+      const back = t.writeCredentials();
+      await written(d, "main", back.accessToken);
+      rmSync(t.claudeDir, { recursive: true });
+      mkdirSync(t.claudeDir);
+      const again = t.writeCredentials();
+      await written(d, "main", again.accessToken);
+    },
+  ));
+
+test("daemon: claude runs with CLAUDE_CONFIG_DIR set to claudeConfigDir, so it refreshes the right store", () =>
+  withDaemon(
+    (t) => {
+      const custom = path.join(t.root, "claude-work");
+      mkdirSync(custom);
+      t.claudeDir = custom;
+      t.writeCredentials({ expiresAt: Date.now() + 60_000 });
+      return { config: { claudeConfigDir: custom } };
+    },
+    async (d, t) => {
+      const ok = await d.waitForEvent("refresh.succeeded");
+      const fresh = JSON.parse(readFileSync(path.join(t.claudeDir, ".credentials.json"), "utf8")).claudeAiOauth;
+      assert.equal(ok.expiresAt, fresh.expiresAt);
+      await written(d, "main", fresh.accessToken);
+    },
+  ));

@@ -59,10 +59,10 @@ export function makeHome(options: { stateName?: string } = {}): TestHome {
       const expiresAt = o.expiresAt ?? Date.now() + 8 * 3_600_000;
       planted.push(accessToken, refreshToken);
       const body = { claudeAiOauth: { accessToken, refreshToken, expiresAt, scopes: ["user:inference", "user:profile"], subscriptionType: "max" }, ...o.extra };
-      const tmp = path.join(claudeDir, `.credentials.json.tmp.${randomBytes(4).toString("hex")}`);
+      const tmp = path.join(t.claudeDir, `.credentials.json.tmp.${randomBytes(4).toString("hex")}`);
       writeFileSync(tmp, JSON.stringify(body), { mode: 0o600 });
       // Atomic replace, as current `claude` does.
-      renameSync(tmp, path.join(claudeDir, ".credentials.json"));
+      renameSync(tmp, path.join(t.claudeDir, ".credentials.json"));
       return { accessToken, refreshToken, expiresAt };
     },
     writeStore(id, store) {

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { test } from "node:test";
@@ -35,7 +35,9 @@ test("service install --system USER renders the template and a drop-in with exac
     const bin = withFakes(t, {});
     const user = os.userInfo().username;
     const unitDir = path.join(t.root, "units");
-    const r = await runCli(["service", "install", "--system", user, "--unit-dir", unitDir], t.env);
+    const elsewhere = path.join(t.root, "ops-agent");
+    writeFileSync(path.join(t.stateDir, "openclaw.json"), JSON.stringify({ agents: { list: [{ id: "main" }, { id: "ops", agentDir: elsewhere }] } }));
+    const r = await runCli(["--state-dir", t.stateDir, "service", "install", "--system", user, "--unit-dir", unitDir], t.env);
     assert.equal(r.code, 0, r.stdout + r.stderr);
     const template = readFileSync(path.join(unitDir, "moltbot-auth-sync@.service"), "utf8");
     assert.match(template, /^User=%i$/m);
@@ -43,7 +45,8 @@ test("service install --system USER renders the template and a drop-in with exac
     const dropIn = readFileSync(path.join(unitDir, `moltbot-auth-sync@${user}.service.d`, "paths.conf"), "utf8");
     const home = os.userInfo().homedir;
     assert.match(dropIn, new RegExp(`^ReadWritePaths=.*"-${home}/\\.claude"`, "m"));
-    assert.match(dropIn, /agents"/);
+    assert.match(dropIn, new RegExp(`"-${t.stateDir}/agents"`));
+    assert.match(dropIn, new RegExp(`"-${elsewhere}"`), "an agentDir outside <state>/agents is writable too");
     assert.match(dropIn, /\.local\/state\/moltbot-auth-sync"/);
     assert.deepEqual(bin.calls().filter((c) => c.startsWith("systemctl")), ["systemctl daemon-reload", `systemctl enable --now moltbot-auth-sync@${user}.service`]);
     const bad = await runCli(["service", "install", "--system", "no-such-user-xyz", "--unit-dir", unitDir], t.env);

@@ -4,7 +4,7 @@ import path from "node:path";
 import { test } from "node:test";
 import { loadConfig, parseConfig } from "../src/config.js";
 import { ConfigError } from "../src/errors.js";
-import { makeHome, runCli } from "./helpers/env.js";
+import { runCli, withHome } from "./helpers/env.js";
 
 test("every key has a default", () => {
   const config = parseConfig({}, "test");
@@ -28,22 +28,17 @@ test("a typo is an error naming the key", () => {
   assert.throws(() => parseConfig({ resyncCron: "every day" }, "config f"), /key resyncCron: not a valid cron expression/);
 });
 
-test("MOLTBOT_AUTH_SYNC_CONFIG names the file, and a missing named file is an error", async () => {
-  const t = makeHome();
-  try {
+test("MOLTBOT_AUTH_SYNC_CONFIG names the file, and a missing named file is an error", () =>
+  withHome(async (t) => {
     const file = path.join(t.root, "c.json");
     writeFileSync(file, JSON.stringify({ profileId: "anthropic:mine" }));
     assert.equal((await loadConfig(undefined, {}, { ...t.env, MOLTBOT_AUTH_SYNC_CONFIG: file })).config.profileId, "anthropic:mine");
     await assert.rejects(loadConfig(path.join(t.root, "nope.json"), {}, t.env), /cannot read/);
     assert.equal((await loadConfig(undefined, {}, t.env)).file, undefined, "the default file is optional");
-  } finally {
-    t.cleanup();
-  }
-});
+  }));
 
-test("a bad config exits 78 with one line naming file and key, and touches no store", async () => {
-  const t = makeHome();
-  try {
+test("a bad config exits 78 with one line naming file and key, and touches no store", () =>
+  withHome(async (t) => {
     t.writeCredentials();
     const dir = path.join(t.home, ".config", "moltbot-auth-sync");
     mkdirSync(dir, { recursive: true });
@@ -56,7 +51,4 @@ test("a bad config exits 78 with one line naming file and key, and touches no st
     const r2 = await runCli(["sync"], t.env);
     assert.equal(r2.code, 78);
     assert.match(r2.stderr, /not valid JSON/);
-  } finally {
-    t.cleanup();
-  }
-});
+  }));

@@ -5,7 +5,7 @@ import { Writable } from "node:stream";
 import { test } from "node:test";
 import { EVENTS, createLogger, scrubSecrets } from "../src/log.js";
 import { formatLogLine } from "../src/log-format.js";
-import { REPO, leakedTokens, randomToken } from "./helpers/env.js";
+import { leakedTokens, randomToken, REPO } from "./helpers/env.js";
 
 function capture(): { stream: Writable; text: () => string } {
   let text = "";

@@ -2,13 +2,12 @@ import assert from "node:assert/strict";
 import { writeFileSync } from "node:fs";
 import path from "node:path";
 import { test } from "node:test";
-import { makeHome, runCli } from "../helpers/env.js";
+import { runCli, withHome } from "../helpers/env.js";
 
 const at = (iso: string) => new Date(iso).toISOString();
 
-test("logs filters a recorded log by time, level, event and agent, one readable line each", async () => {
-  const t = makeHome();
-  try {
+test("logs filters a recorded log by time, level, event and agent, one readable line each", () =>
+  withHome(async (t) => {
     const now = Date.now();
     const lines = [
       { level: "info", time: at(new Date(now - 3 * 3_600_000).toISOString()), pid: 1, event: "sync.written", agent: "main", msg: "main: updated sk-ant-oat01-…abcd" },
@@ -32,7 +31,4 @@ test("logs filters a recorded log by time, level, event and agent, one readable 
     const missing = await runCli(["logs", "--file", path.join(t.root, "none.log")], t.env);
     assert.equal(missing.code, 1);
     assert.match(missing.stderr, /no log file/);
-  } finally {
-    t.cleanup();
-  }
-});
+  }));

@@ -3,7 +3,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { test } from "node:test";
 import { DaemonProcess, installFakeClaude } from "../helpers/daemon.js";
-import { makeHome, randomToken, runCli, type TestHome } from "../helpers/env.js";
+import { randomToken, runCli, withHome, type TestHome } from "../helpers/env.js";
 import { snapshotTree } from "../helpers/tree.js";
 
 /** A state dir as `openclaw doctor --fix` (2026.9.6) leaves it: SQLite state, the JSON store archived, the version recorded. */
@@ -15,9 +15,8 @@ function sqliteEraState(t: TestHome): void {
   writeFileSync(path.join(t.agentDir("main"), "auth-profiles.json.migrated-2026-11-25T11-05-04.804Z-1135d21f"), JSON.stringify({ version: 1, profiles: {} }));
 }
 
-test("SQLite-era gateway: sync refuses in one line, naming the version and the gateway command, and changes nothing", async () => {
-  const t = makeHome();
-  try {
+test("SQLite-era gateway: sync refuses in one line, naming the version and the gateway command, and changes nothing", () =>
+  withHome(async (t) => {
     t.writeCredentials();
     sqliteEraState(t);
     const before = snapshotTree(t.stateDir);
@@ -28,14 +27,10 @@ test("SQLite-era gateway: sync refuses in one line, naming the version and the g
       assert.match(r.stderr, /OpenClaw 2026\.9\.6 keeps auth in SQLite .* reuses the Claude CLI login natively; nothing written\. Use the gateway instead: openclaw models auth login --provider anthropic --method cli --set-default/);
     }
     assert.deepEqual(snapshotTree(t.stateDir), before);
-  } finally {
-    t.cleanup();
-  }
-});
+  }));
 
-test("SQLite-era gateway: the daemon says so once and never writes", async () => {
-  const t = makeHome();
-  try {
+test("SQLite-era gateway: the daemon says so once and never writes", () =>
+  withHome(async (t) => {
     installFakeClaude(t);
     t.writeCredentials();
     sqliteEraState(t);
@@ -52,14 +47,10 @@ test("SQLite-era gateway: the daemon says so once and never writes", async () =>
       await d.stop();
     }
     assert.deepEqual(snapshotTree(t.stateDir), before);
-  } finally {
-    t.cleanup();
-  }
-});
+  }));
 
-test("storeFormat forces a format; doctor and status show what was chosen and why", async () => {
-  const t = makeHome();
-  try {
+test("storeFormat forces a format; doctor and status show what was chosen and why", () =>
+  withHome(async (t) => {
     t.writeCredentials();
     writeFileSync(path.join(t.stateDir, "openclaw.json"), JSON.stringify({ meta: { lastTouchedVersion: "2026.4.22" } }));
     let r = await runCli(["sync"], t.env);
@@ -68,7 +59,4 @@ test("storeFormat forces a format; doctor and status show what was chosen and wh
     writeFileSync(config, JSON.stringify({ storeFormat: "json-v1" }));
     r = await runCli(["--config", config, "status"], t.env);
     assert.match(r.stdout, /^store {3}json-v1, gateway 2026\.4\.22 \(forced by config storeFormat\)$/m);
-  } finally {
-    t.cleanup();
-  }
-});
+  }));

@@ -1,13 +1,12 @@
 import assert from "node:assert/strict";
 import { mkdirSync } from "node:fs";
 import { test } from "node:test";
-import { leakedTokens, makeHome, runCli } from "../helpers/env.js";
+import { leakedTokens, runCli, withHome } from "../helpers/env.js";
 
 const ID = "anthropic:claude-cli";
 
-test("status: exit 0 when every agent holds the source's credential", async () => {
-  const t = makeHome();
-  try {
+test("status: exit 0 when every agent holds the source's credential", () =>
+  withHome(async (t) => {
     t.writeCredentials();
     mkdirSync(t.agentDir("work"), { recursive: true });
     assert.equal((await runCli(["sync"], t.env)).code, 0);
@@ -19,14 +18,10 @@ test("status: exit 0 when every agent holds the source's credential", async () =
     assert.equal(j.exitCode, 0);
     assert.equal(j.agents.length, 2);
     assert.equal(j.agents[0].profiles[0].matchesSource, true);
-  } finally {
-    t.cleanup();
-  }
-});
+  }));
 
-test("status: exit 2 when expiring within the warning window, 1 when missing, marked or expired", async () => {
-  const t = makeHome();
-  try {
+test("status: exit 2 when expiring within the warning window, 1 when missing, marked or expired", () =>
+  withHome(async (t) => {
     t.writeCredentials({ expiresAt: Date.now() + 30 * 60_000 });
     assert.equal((await runCli(["sync"], t.env)).code, 0);
     assert.equal((await runCli(["status"], t.env)).code, 2, "30 minutes left is inside the default 1h window");
@@ -47,18 +42,11 @@ test("status: exit 2 when expiring within the warning window, 1 when missing, ma
     t.writeCredentials({ expiresAt: Date.now() - 60_000 });
     const expired = await runCli(["status", "--json"], t.env);
     assert.equal(expired.code, 1);
-  } finally {
-    t.cleanup();
-  }
-});
+  }));
 
-test("status: a missing login exits 1 and says what to run", async () => {
-  const t = makeHome();
-  try {
+test("status: a missing login exits 1 and says what to run", () =>
+  withHome(async (t) => {
     const r = await runCli(["status"], t.env);
     assert.equal(r.code, 1);
     assert.match(r.stdout, /source\s+not logged in to Claude Code/);
-  } finally {
-    t.cleanup();
-  }
-});
+  }));

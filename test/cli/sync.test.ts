@@ -3,18 +3,9 @@ import { chmodSync, mkdirSync, readFileSync, statSync, symlinkSync, writeFileSyn
 import path from "node:path";
 import { test } from "node:test";
 import { holdLock } from "../helpers/processes.js";
-import { leakedTokens, makeHome, randomToken, runCli, type TestHome } from "../helpers/env.js";
+import { leakedTokens, randomToken, runCli, withHome } from "../helpers/env.js";
 
 const ID = "anthropic:claude-cli";
-
-async function withHome(fn: (t: TestHome) => Promise<void>): Promise<void> {
-  const t = makeHome();
-  try {
-    await fn(t);
-  } finally {
-    t.cleanup();
-  }
-}
 
 test("sync writes a token profile into every agent and keeps everything else", () =>
   withHome(async (t) => {

@@ -3,7 +3,7 @@ import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { test } from "node:test";
 import { DaemonProcess, fakeClaudeTokens, installFakeClaude } from "../helpers/daemon.js";
-import { leakedTokens, makeHome, randomToken, runCli, type TestHome } from "../helpers/env.js";
+import { leakedTokens, makeHome, randomToken, runCli, withHome, type TestHome } from "../helpers/env.js";
 
 const ID = "anthropic:claude-cli";
 const MIN = 60_000;
@@ -140,9 +140,8 @@ test("claude auth status says not logged in: disabled (auth) and needs_login", (
     assert.equal(t.readStore("main").usageStats[ID].disabledReason, "auth");
   }));
 
-test("a missing credentials file disables the profile once, and stays quiet about it", async () => {
-  const t = makeHome();
-  try {
+test("a missing credentials file disables the profile once, and stays quiet about it", () =>
+  withHome(async (t) => {
     installFakeClaude(t);
     t.writeStore("main", plantedStore({ accessToken: randomToken(), expiresAt: Date.now() + MIN }));
     t.writeStore("bare", { version: 1, profiles: {} });
@@ -157,10 +156,7 @@ test("a missing credentials file disables the profile once, and stays quiet abou
     } finally {
       await d.stop();
     }
-  } finally {
-    t.cleanup();
-  }
-});
+  }));
 
 test("a gateway marking makes the daemon force a refresh; a fresh token clears it", () =>
   scenario({ mode: "refresh", expiresInMs: 6 * 60 * MIN }, async (d, t) => {
@@ -233,9 +229,8 @@ async function waitForFile(file: string, pattern: RegExp): Promise<void> {
   throw new Error(`${file} never matched ${pattern}`);
 }
 
-test("cooldown clear: clears a cooldown, refuses a disabled login without --force and says why", async () => {
-  const t = makeHome();
-  try {
+test("cooldown clear: clears a cooldown, refuses a disabled login without --force and says why", () =>
+  withHome(async (t) => {
     const c = t.writeCredentials();
     t.writeStore("main", plantedStore(c, { cooldownUntil: Date.now() + 5 * MIN, errorCount: 2, failureCounts: { unknown: 2 } }));
     t.writeStore("work", plantedStore(c, { disabledUntil: Date.now() + 30 * MIN, disabledReason: "auth", errorCount: 1 }));
@@ -253,7 +248,4 @@ test("cooldown clear: clears a cooldown, refuses a disabled login without --forc
     assert.equal(unknown.code, 1);
     assert.match(unknown.stderr, /no agent "nope" \(found: main, work\)/);
     rmSync(t.storePath("work"));
-  } finally {
-    t.cleanup();
-  }
-});
+  }));

@@ -4,7 +4,7 @@ import path from "node:path";
 import { test } from "node:test";
 import { fingerprint } from "../../src/fingerprint.js";
 import { DaemonProcess, fakeClaudeRuns, fakeClaudeTokens, installFakeClaude } from "../helpers/daemon.js";
-import { leakedTokens, makeHome, runCli, type TestHome } from "../helpers/env.js";
+import { leakedTokens, makeHome, runCli, withHome, type TestHome } from "../helpers/env.js";
 
 const ID = "anthropic:claude-cli";
 
@@ -157,9 +157,8 @@ test("daemon: a hanging claude is killed at the timeout, backs off, and the daem
     },
   ));
 
-test("daemon: SIGTERM exits 0, removes the pid file and leaves nothing half-written", async () => {
-  const t = makeHome();
-  try {
+test("daemon: SIGTERM exits 0, removes the pid file and leaves nothing half-written", () =>
+  withHome(async (t) => {
     installFakeClaude(t);
     t.writeCredentials();
     for (let i = 0; i < 20; i++) mkdirSync(t.agentDir(`a${i}`), { recursive: true });
@@ -178,10 +177,7 @@ test("daemon: SIGTERM exits 0, removes the pid file and leaves nothing half-writ
       assert.deepEqual(readdirSync(dir).filter((f) => f !== "auth-profiles.json"), [], `no temp or lock files in ${dir}`);
       JSON.parse(readFileSync(t.storePath(`a${i}`), "utf8"));
     }
-  } finally {
-    t.cleanup();
-  }
-});
+  }));
 
 test("daemon: SIGHUP with a bad config keeps the old config; a good one is applied", () =>
   withDaemon(
@@ -217,9 +213,8 @@ test("daemon: a second instance is refused and names the running pid", () =>
     },
   ));
 
-test("daemon: a stale pid file is taken over", async () => {
-  const t = makeHome();
-  try {
+test("daemon: a stale pid file is taken over", () =>
+  withHome(async (t) => {
     installFakeClaude(t);
     t.writeCredentials();
     const dir = path.join(t.env.XDG_STATE_HOME!, "moltbot-auth-sync");
@@ -229,24 +224,17 @@ test("daemon: a stale pid file is taken over", async () => {
     await d.waitForEvent("daemon.ready");
     assert.equal(readFileSync(path.join(dir, "daemon.pid"), "utf8").trim(), String(d.child.pid));
     assert.equal((await d.stop()).code, 0);
-  } finally {
-    t.cleanup();
-  }
-});
+  }));
 
-test("daemon: a bad cron expression exits 78 and names the key", async () => {
-  const t = makeHome();
-  try {
+test("daemon: a bad cron expression exits 78 and names the key", () =>
+  withHome(async (t) => {
     t.writeCredentials();
     const file = path.join(t.root, "c.json");
     writeFileSync(file, JSON.stringify({ refreshCheckCron: "every minute" }));
     const r = await runCli(["--config", file, "run"], t.env);
     assert.equal(r.code, 78);
     assert.match(r.stderr, /key refreshCheckCron: not a valid cron expression/);
-  } finally {
-    t.cleanup();
-  }
-});
+  }));
 
 test("status shows whether the daemon runs and when it last acted", () =>
   withDaemon(

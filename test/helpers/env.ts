@@ -75,6 +75,16 @@ export function makeHome(options: { stateName?: string } = {}): TestHome {
   return t;
 }
 
+/** Runs `fn` with a fresh temp HOME and removes it afterwards, whatever happens. */
+export async function withHome<T>(fn: (t: TestHome) => Promise<T>, options?: { stateName?: string }): Promise<T> {
+  const t = makeHome(options);
+  try {
+    return await fn(t);
+  } finally {
+    t.cleanup();
+  }
+}
+
 export interface RunResult {
   code: number;
   stdout: string;

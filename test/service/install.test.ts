@@ -4,7 +4,7 @@ import os from "node:os";
 import path from "node:path";
 import { test } from "node:test";
 import { fakeBin } from "../helpers/fake-bin.js";
-import { makeHome, runCli, type TestHome } from "../helpers/env.js";
+import { runCli, withHome, type TestHome } from "../helpers/env.js";
 
 function withFakes(t: TestHome, scripts: Record<string, string>) {
   const bin = fakeBin(t.root, { systemctl: "", loginctl: "echo no", launchctl: "", ...scripts });
@@ -12,9 +12,8 @@ function withFakes(t: TestHome, scripts: Record<string, string>) {
   return bin;
 }
 
-test("service install --user writes the rendered unit, reloads, enables and starts it, and warns about lingering", async () => {
-  const t = makeHome();
-  try {
+test("service install --user writes the rendered unit, reloads, enables and starts it, and warns about lingering", () =>
+  withHome(async (t) => {
     const bin = withFakes(t, {});
     const r = await runCli(["service", "install", "--user"], t.env);
     assert.equal(r.code, 0, r.stdout + r.stderr);
@@ -24,14 +23,10 @@ test("service install --user writes the rendered unit, reloads, enables and star
     assert.deepEqual(bin.calls().filter((c) => c.startsWith("systemctl")), ["systemctl --user daemon-reload", "systemctl --user enable --now moltbot-auth-sync.service"]);
     assert.match(r.stdout, /sudo loginctl enable-linger/);
     assert.match(r.stdout, /`claude` is not on PATH/);
-  } finally {
-    t.cleanup();
-  }
-});
+  }));
 
-test("service install --system USER renders the template and a drop-in with exactly that user's folders", async () => {
-  const t = makeHome();
-  try {
+test("service install --system USER renders the template and a drop-in with exactly that user's folders", () =>
+  withHome(async (t) => {
     const bin = withFakes(t, {});
     const user = os.userInfo().username;
     const unitDir = path.join(t.root, "units");
@@ -52,14 +47,10 @@ test("service install --system USER renders the template and a drop-in with exac
     const bad = await runCli(["service", "install", "--system", "no-such-user-xyz", "--unit-dir", unitDir], t.env);
     assert.equal(bad.code, 1);
     assert.match(bad.stderr, /--system no-such-user-xyz: no such user on this host/);
-  } finally {
-    t.cleanup();
-  }
-});
+  }));
 
-test("service install --dry-run prints every file and command and does nothing", async () => {
-  const t = makeHome();
-  try {
+test("service install --dry-run prints every file and command and does nothing", () =>
+  withHome(async (t) => {
     const bin = withFakes(t, {});
     const r = await runCli(["service", "install", "--dry-run"], t.env);
     assert.equal(r.code, 0, r.stderr);
@@ -70,41 +61,29 @@ test("service install --dry-run prints every file and command and does nothing",
     assert.match(r.stdout, /^run {3}systemctl --user enable --now moltbot-auth-sync\.service$/m);
     assert.equal(existsSync(path.join(t.home, ".config", "systemd")), false);
     assert.deepEqual(bin.calls().filter((c) => c.startsWith("systemctl")), []);
-  } finally {
-    t.cleanup();
-  }
-});
+  }));
 
-test("a failing systemctl shows its own message and a hint, and exits 1", async () => {
-  const t = makeHome();
-  try {
+test("a failing systemctl shows its own message and a hint, and exits 1", () =>
+  withHome(async (t) => {
     withFakes(t, { systemctl: 'echo "Failed to connect to bus: No medium found" >&2; exit 1' });
     const r = await runCli(["service", "install"], t.env);
     assert.equal(r.code, 1);
     assert.match(r.stderr, /systemctl --user daemon-reload failed \(exit 1\): Failed to connect to bus: No medium found/);
     assert.match(r.stderr, /hint: no systemd user manager is reachable.*loginctl enable-linger/);
-  } finally {
-    t.cleanup();
-  }
-});
+  }));
 
-test("service uninstall disables, removes and reloads", async () => {
-  const t = makeHome();
-  try {
+test("service uninstall disables, removes and reloads", () =>
+  withHome(async (t) => {
     const bin = withFakes(t, {});
     assert.equal((await runCli(["service", "install"], t.env)).code, 0);
     const r = await runCli(["service", "uninstall"], t.env);
     assert.equal(r.code, 0, r.stderr);
     assert.equal(existsSync(path.join(t.home, ".config", "systemd", "user", "moltbot-auth-sync.service")), false);
     assert.deepEqual(bin.calls().filter((c) => c.startsWith("systemctl")).slice(2), ["systemctl --user disable --now moltbot-auth-sync.service", "systemctl --user daemon-reload"]);
-  } finally {
-    t.cleanup();
-  }
-});
+  }));
 
-test("service status reports loaded, active, pid and last exit from systemctl show", async () => {
-  const t = makeHome();
-  try {
+test("service status reports loaded, active, pid and last exit from systemctl show", () =>
+  withHome(async (t) => {
     withFakes(t, {
       systemctl: `printf 'LoadState=loaded\\nActiveState=active\\nSubState=running\\nMainPID=4242\\nExecMainStatus=0\\nExecMainExitTimestamp=\\nUnitFileState=enabled\\n'`,
     });
@@ -115,14 +94,10 @@ test("service status reports loaded, active, pid and last exit from systemctl sh
     const missing = await runCli(["service", "status", "--json"], t.env);
     assert.equal(missing.code, 1);
     assert.equal(JSON.parse(missing.stdout).installed, false);
-  } finally {
-    t.cleanup();
-  }
-});
+  }));
 
-test("launchd: install writes the LaunchAgent and bootstraps and kickstarts it; uninstall boots it out", async () => {
-  const t = makeHome();
-  try {
+test("launchd: install writes the LaunchAgent and bootstraps and kickstarts it; uninstall boots it out", () =>
+  withHome(async (t) => {
     const bin = withFakes(t, { launchctl: '[ "$1" = bootout ] && exit 3; exit 0' });
     const uid = os.userInfo().uid;
     const r = await runCli(["service", "install", "--manager", "launchd"], t.env);
@@ -144,7 +119,4 @@ test("launchd: install writes the LaunchAgent and bootstraps and kickstarts it; 
     assert.equal(system.code, 1);
     assert.match(system.stderr, /only a per-user LaunchAgent/);
     mkdirSync(path.join(t.root, "x"));
-  } finally {
-    t.cleanup();
-  }
-});
+  }));

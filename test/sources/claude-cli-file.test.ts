@@ -5,7 +5,7 @@ import path from "node:path";
 import { test } from "node:test";
 import { SourceError } from "../../src/errors.js";
 import { claudeConfigDir, parseClaudeCredentials, readClaudeCliFile } from "../../src/sources/claude-cli-file.js";
-import { makeHome, randomToken } from "../helpers/env.js";
+import { randomToken, withHome } from "../helpers/env.js";
 
 const problem = (p: string) => (err: unknown) => err instanceof SourceError && err.problem === p;
 
@@ -37,18 +37,13 @@ test("bad shapes give one specific message without token text", () => {
   }
 });
 
-test("missing file means not logged in, with the remedy", async () => {
-  const t = makeHome();
-  try {
+test("missing file means not logged in, with the remedy", () =>
+  withHome(async (t) => {
     await assert.rejects(readClaudeCliFile(path.join(t.claudeDir, ".credentials.json")), (err: Error) => problem("not_logged_in")(err) && /run `claude` and \/login, or use a setup-token/.test(err.message));
-  } finally {
-    t.cleanup();
-  }
-});
+  }));
 
-test("a FIFO, a symlink loop and 10 MB of garbage are refused without hanging", async () => {
-  const t = makeHome();
-  try {
+test("a FIFO, a symlink loop and 10 MB of garbage are refused without hanging", () =>
+  withHome(async (t) => {
     const fifo = path.join(t.root, "fifo");
     execFileSync("mkfifo", [fifo]);
     await assert.rejects(readClaudeCliFile(fifo), (err: Error) => problem("unreadable")(err) && /not a regular file/.test(err.message));
@@ -58,10 +53,7 @@ test("a FIFO, a symlink loop and 10 MB of garbage are refused without hanging", 
     const big = path.join(t.root, "big");
     writeFileSync(big, Buffer.alloc(10 * 1024 * 1024, 0x61));
     await assert.rejects(readClaudeCliFile(big), (err: Error) => problem("unreadable")(err) && /more than/.test(err.message));
-  } finally {
-    t.cleanup();
-  }
-});
+  }));
 
 test("CLAUDE_CONFIG_DIR moves the file; config claudeConfigDir wins over it", () => {
   assert.equal(claudeConfigDir(undefined, { HOME: "/h" }), "/h/.claude");

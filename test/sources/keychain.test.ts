@@ -7,7 +7,7 @@ import { parseConfig } from "../../src/config.js";
 import { SourceError } from "../../src/errors.js";
 import { readClaudeLogin } from "../../src/sources/index.js";
 import { type KeychainBackend, keychainAccount, keychainService, readKeychainLogin, securityCliBackend } from "../../src/sources/keychain.js";
-import { makeHome, randomToken } from "../helpers/env.js";
+import { randomToken, withHome } from "../helpers/env.js";
 
 const login = (accessToken: string, expiresAt: number) => JSON.stringify({ claudeAiOauth: { accessToken, refreshToken: randomToken("ort"), expiresAt, scopes: ["user:inference"] } });
 const fake = (items: Array<{ account: string; password: string }>): KeychainBackend => ({ name: "fake", find: async () => items });
@@ -55,9 +55,8 @@ function fakeSecurity(dir: string, body: string): string {
   return file;
 }
 
-test("keychain: the `security` fallback reads the item for our account", async () => {
-  const t = makeHome();
-  try {
+test("keychain: the `security` fallback reads the item for our account", () =>
+  withHome(async (t) => {
     const token = randomToken();
     writeFileSync(path.join(t.root, "item.json"), login(token, 1_900_000_000_000));
     const security = fakeSecurity(
@@ -68,26 +67,18 @@ test("keychain: the `security` fallback reads the item for our account", async (
     await assert.rejects(readKeychainLogin(securityCliBackend(security), { USER: "bob" }), (err: Error) => err instanceof SourceError && err.problem === "not_logged_in");
     const locked = fakeSecurity(path.join(t.root, "bin2"), 'echo "security: SecKeychainSearchCopyNext: User interaction is not allowed." >&2; exit 36');
     await assert.rejects(readKeychainLogin(securityCliBackend(locked), { USER: "alice" }), /keychain unavailable.*exit 36: security: SecKeychainSearchCopyNext: User interaction is not allowed/i);
-  } finally {
-    t.cleanup();
-  }
-});
+  }));
 
-test("keychain: a hanging `security` is killed at its timeout", async () => {
-  const t = makeHome();
-  try {
+test("keychain: a hanging `security` is killed at its timeout", () =>
+  withHome(async (t) => {
     const hang = fakeSecurity(path.join(t.root, "bin"), "exec sleep 60");
     const started = Date.now();
     await assert.rejects(readKeychainLogin(securityCliBackend(hang), { USER: "alice" }), (err: Error) => err instanceof SourceError && err.code === "keychain.unavailable" && /timed out after 5 s/.test(err.message));
     assert.ok(Date.now() - started < 15_000);
-  } finally {
-    t.cleanup();
-  }
-});
+  }));
 
-test("source auto on macOS: Keychain and file are both read and the fresher wins; a locked Keychain falls back to the file", async () => {
-  const t = makeHome();
-  try {
+test("source auto on macOS: Keychain and file are both read and the fresher wins; a locked Keychain falls back to the file", () =>
+  withHome(async (t) => {
     const config = parseConfig({}, "t");
     const env = { ...t.env, USER: "alice" };
     const file = t.writeCredentials({ expiresAt: Date.now() + 3_600_000 });
@@ -100,7 +91,4 @@ test("source auto on macOS: Keychain and file are both read and the fresher wins
     assert.equal((await readClaudeLogin(config, env, { platform: "linux", keychain: async () => failing("never asked") })).accessToken, file.accessToken, "Linux reads only the file");
     const keychainOnly = parseConfig({ source: "keychain" }, "t");
     await assert.rejects(readClaudeLogin(keychainOnly, env, darwin(failing("locked"))), (err: Error) => (err as SourceError).code === "keychain.unavailable");
-  } finally {
-    t.cleanup();
-  }
-});
+  }));

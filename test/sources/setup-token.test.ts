@@ -3,7 +3,7 @@ import { readFileSync, statSync } from "node:fs";
 import path from "node:path";
 import { test } from "node:test";
 import { validateSetupToken } from "../../src/sources/setup-token.js";
-import { leakedTokens, makeHome, randomToken, runCli } from "../helpers/env.js";
+import { leakedTokens, randomToken, runCli, withHome } from "../helpers/env.js";
 
 test("validateSetupToken: the gateway's rules and messages, never echoing the token", () => {
   const good = randomToken();
@@ -19,9 +19,8 @@ test("validateSetupToken: the gateway's rules and messages, never echoing the to
   }
 });
 
-test("token set reads stdin, falls back to a 0600 file here and says so; status shows fingerprint and age; clear removes it", async () => {
-  const t = makeHome();
-  try {
+test("token set reads stdin, falls back to a 0600 file here and says so; status shows fingerprint and age; clear removes it", () =>
+  withHome(async (t) => {
     const token = randomToken();
     t.planted.push(token);
     const set = await runCli(["token", "set"], t.env, { input: `${token}\n` });
@@ -42,14 +41,10 @@ test("token set reads stdin, falls back to a 0600 file here and says so; status 
     assert.equal(clear.code, 0, clear.stderr);
     assert.equal((await runCli(["token", "status"], t.env)).code, 1);
     assert.deepEqual(leakedTokens([set, status, bad, argv, clear].map((r) => r.stdout + r.stderr).join("\n"), t.planted), []);
-  } finally {
-    t.cleanup();
-  }
-});
+  }));
 
-test("sync copies stored and env setup-tokens into every agent as static token profiles, beside the Claude login", async () => {
-  const t = makeHome();
-  try {
+test("sync copies stored and env setup-tokens into every agent as static token profiles, beside the Claude login", () =>
+  withHome(async (t) => {
     t.writeCredentials();
     const stored = randomToken();
     const fromEnv = randomToken();
@@ -66,20 +61,13 @@ test("sync copies stored and env setup-tokens into every agent as static token p
     assert.equal(status.code, 0, status.stdout);
     assert.match(status.stdout, /anthropic:ops token sk-ant-oat01-…\S{4} \(static\) \(matches source\)/);
     assert.deepEqual(leakedTokens(r.stdout + r.stderr + status.stdout, t.planted), []);
-  } finally {
-    t.cleanup();
-  }
-});
+  }));
 
-test("a host with only a setup-token and no Claude login syncs it and exits 0", async () => {
-  const t = makeHome();
-  try {
+test("a host with only a setup-token and no Claude login syncs it and exits 0", () =>
+  withHome(async (t) => {
     const token = randomToken();
     const r = await runCli(["sync"], { ...t.env, CLAUDE_CODE_OAUTH_TOKEN: token });
     assert.equal(r.code, 0, r.stdout + r.stderr);
     assert.match(r.stderr, /note: anthropic:claude-cli not synced: not logged in/);
     assert.equal(t.readStore("main").profiles["anthropic:manual"].token, token);
-  } finally {
-    t.cleanup();
-  }
-});
+  }));

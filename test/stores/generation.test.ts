@@ -5,7 +5,7 @@ import { test } from "node:test";
 import { detectGeneration, formatForVersion } from "../../src/stores/generation.js";
 import { mergedView, splitAdapter } from "../../src/stores/split.js";
 import { withSidecarLock } from "../../src/stores/file-lock.js";
-import { makeHome, randomToken } from "../helpers/env.js";
+import { makeHome, randomToken, withHome } from "../helpers/env.js";
 
 const agent = (dir: string) => ({ id: "main", dir, from: "disk" as const });
 
@@ -39,9 +39,8 @@ test("split: the gateway's view merges auth-state.json over inline state, key by
   assert.deepEqual(view?.order, { anthropic: ["x"] });
 });
 
-test("split: credentials go to auth-profiles.json, usage stats to auth-state.json, and nothing else moves", async () => {
-  const t = makeHome();
-  try {
+test("split: credentials go to auth-profiles.json, usage stats to auth-state.json, and nothing else moves", () =>
+  withHome(async (t) => {
     const dir = t.agentDir("main");
     const other = randomToken();
     t.writeStore("main", { version: 1, profiles: { "anthropic:manual": { type: "token", provider: "anthropic", token: other } }, extra: true });
@@ -56,21 +55,14 @@ test("split: credentials go to auth-profiles.json, usage stats to auth-state.jso
     assert.equal(profiles.profiles["anthropic:claude-cli"].token, token);
     const state = JSON.parse(readFileSync(path.join(dir, "auth-state.json"), "utf8"));
     assert.deepEqual(state, { version: 1, lastGood: { anthropic: "anthropic:manual" }, usageStats: { "anthropic:manual": { errorCount: 1 }, "anthropic:claude-cli": { cooldownUntil: 5 } }, future: 1 });
-  } finally {
-    t.cleanup();
-  }
-});
+  }));
 
-test("sidecar lock: a live holder blocks, a dead holder's lock is taken over", async () => {
-  const t = makeHome();
-  try {
+test("sidecar lock: a live holder blocks, a dead holder's lock is taken over", () =>
+  withHome(async (t) => {
     const file = path.join(t.root, "auth-profiles.json");
     writeFileSync(file, "{}");
     writeFileSync(`${file}.lock`, JSON.stringify({ pid: process.pid, createdAt: new Date().toISOString() }));
     await assert.rejects(withSidecarLock(file, 300, async () => 1), /locked by another process/);
     writeFileSync(`${file}.lock`, JSON.stringify({ pid: 999_999, createdAt: new Date().toISOString() }));
     assert.equal(await withSidecarLock(file, 300, async () => 7), 7);
-  } finally {
-    t.cleanup();
-  }
-});
+  }));

@@ -4,11 +4,10 @@ import { existsSync, mkdirSync, statSync, utimesSync, writeFileSync } from "node
 import path from "node:path";
 import { test } from "node:test";
 import { noteLock, recoverLocks } from "../../src/stores/lock-journal.js";
-import { makeHome } from "../helpers/env.js";
+import { withHome } from "../helpers/env.js";
 
-test("lock journal: a lock our dead process left is removed; a live holder's or a re-taken lock is not", async () => {
-  const t = makeHome();
-  try {
+test("lock journal: a lock our dead process left is removed; a live holder's or a re-taken lock is not", () =>
+  withHome(async (t) => {
     const journal = path.join(t.root, "held-locks");
     const lock = (name: string) => {
       const dir = path.join(t.root, `${name}.json.lock`);
@@ -35,7 +34,4 @@ test("lock journal: a lock our dead process left is removed; a live holder's or 
     assert.equal(existsSync(retaken), true);
     await forget();
     assert.deepEqual(await recoverLocks(journal), []);
-  } finally {
-    t.cleanup();
-  }
-});
+  }));

@@ -4,7 +4,7 @@ import path from "node:path";
 import { test } from "node:test";
 import { discoverAgents, readGatewayConfig } from "../../src/stores/agents.js";
 import { resolveStateDir } from "../../src/stores/state-dir.js";
-import { makeHome } from "../helpers/env.js";
+import { makeHome, withHome } from "../helpers/env.js";
 
 test("state dir: config beats env, env beats defaults, ~/.openclaw beats legacy dirs", () => {
   const t = makeHome({ stateName: ".clawdbot" });
@@ -34,9 +34,8 @@ test("state dir: none found is undefined", () => {
   }
 });
 
-test("agents: on disk, plus agents.list[].agentDir from the JSON5 config, each once; main when none", async () => {
-  const t = makeHome();
-  try {
+test("agents: on disk, plus agents.list[].agentDir from the JSON5 config, each once; main when none", () =>
+  withHome(async (t) => {
     assert.deepEqual((await discoverAgents(t.stateDir, undefined, t.env)).map((a) => [a.id, a.from]), [["main", "default"]]);
     mkdirSync(t.agentDir("main"), { recursive: true });
     mkdirSync(t.agentDir("work"), { recursive: true });
@@ -54,19 +53,12 @@ test("agents: on disk, plus agents.list[].agentDir from the JSON5 config, each o
       ["work", t.agentDir("work")],
       ["ops", path.join(t.home, "ops-agent")],
     ]);
-  } finally {
-    t.cleanup();
-  }
-});
+  }));
 
-test("agents: a broken gateway config is reported, not fatal", async () => {
-  const t = makeHome();
-  try {
+test("agents: a broken gateway config is reported, not fatal", () =>
+  withHome(async (t) => {
     writeFileSync(path.join(t.stateDir, "moltbot.json"), "{ agents: ");
     const config = await readGatewayConfig(t.stateDir, t.env);
     assert.ok(config?.error);
     assert.equal((await discoverAgents(t.stateDir, config, t.env)).length, 1);
-  } finally {
-    t.cleanup();
-  }
-});
+  }));

@@ -47,6 +47,13 @@ const STOP_WAIT_MS = 3_000;
 
 const AGENT_PATH = /^agents\/([^/]+)(?:\/agent(?:\/([^/]+))?)?$/;
 const GATEWAY_CONFIGS = new Set(["openclaw.json", "moltbot.json", "clawdbot.json", "moldbot.json"]);
+const STORE_FILES = new Set([AUTH_PROFILES_FILENAME, AUTH_STATE_FILENAME]);
+
+/** `agents/<id>`, `agents/<id>/agent` or one of its store files: lock dirs, temp files and sessions are not watched. */
+function isAgentPath(rel: string): boolean {
+  const match = AGENT_PATH.exec(rel);
+  return match !== null && (match[2] === undefined || STORE_FILES.has(match[2]));
+}
 
 export interface DaemonOptions {
   config: Config;
@@ -169,7 +176,7 @@ export class Daemon {
       watchers.push(
         watchFolder(stateDir, {
           depth: 3,
-          accept: (rel) => GATEWAY_CONFIGS.has(rel) || rel === "agents" || AGENT_PATH.test(rel),
+          accept: (rel) => GATEWAY_CONFIGS.has(rel) || rel === "agents" || isAgentPath(rel),
           onEvent: (event, file) => this.onStateDirEvent(stateDir, event, file),
           onError,
         }),
@@ -182,8 +189,8 @@ export class Daemon {
   private onStateDirEvent(stateDir: string, event: string, file: string): void {
     const rel = path.relative(stateDir, file).split(path.sep).join("/");
     if (GATEWAY_CONFIGS.has(rel)) return this.debounce("gateway-config", () => this.enqueueFull());
-    const match = AGENT_PATH.exec(rel);
-    if (!match || (match[2] !== undefined && match[2] !== AUTH_PROFILES_FILENAME && match[2] !== AUTH_STATE_FILENAME)) return;
+    if (!isAgentPath(rel)) return;
+    const match = AGENT_PATH.exec(rel)!;
     if (event === "unlinkDir" && match[2] === undefined) return;
     const id = match[1]!;
     const agent: Agent = { id, dir: path.join(stateDir, "agents", id, "agent"), from: "disk" };

@@ -124,12 +124,12 @@ test("daemon: a token inside the refresh margin makes it run claude once, and th
 test("daemon: the expiry timer fires on time even when both schedules are daily", () =>
   withDaemon(
     (t) => {
-      t.writeCredentials({ expiresAt: Date.now() + 4 * 60_000 + 2_500 });
+      t.writeCredentials({ expiresAt: Date.now() + 4 * 60_000 + 6_000 });
       return { config: { resyncCron: "0 3 * * *", refreshCheckCron: "0 4 * * *" } };
     },
     async (d) => {
       await d.waitForEvent("daemon.ready");
-      const started = await d.waitForEvent("refresh.started", 10_000);
+      const started = await d.waitForEvent("refresh.started", 20_000);
       assert.equal(started.trigger, "timer");
       await d.waitForEvent("refresh.succeeded");
     },

@@ -7,7 +7,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { DaemonProcess, fakeClaudeRuns, fakeClaudeTokens, installFakeClaude } from "../test/helpers/daemon.js";
 import { makeHome, type TestHome } from "../test/helpers/env.js";
-import { type Outcome, type Row, row } from "./harness.js";
+import { type Outcome, type Row, row, runCases } from "./harness.js";
 
 const ID = "anthropic:claude-cli";
 const NAME = "4 claude misbehaves";
@@ -78,10 +78,6 @@ async function runCase(c: Case, outputs: string[], planted: string[]): Promise<R
   }
 }
 
-export async function claudeMisbehaves(): Promise<Outcome> {
-  const outputs: string[] = [];
-  const planted: string[] = [];
-  const rows: Row[] = [];
-  for (const c of CASES) rows.push(await runCase(c, outputs, planted));
-  return { rows, outputs, planted };
+export function claudeMisbehaves(): Promise<Outcome> {
+  return runCases(CASES, runCase);
 }

@@ -37,8 +37,8 @@ export function env(name: string, fallback: number): number {
 }
 
 /** Runs a worker script to completion and parses the JSON it prints. */
-export function runWorker<T>(script: string, args: string[], options: { stdin?: "ignore" } = {}): { done: Promise<T>; pid: number | undefined } {
-  const child = spawn(process.execPath, [path.join(WORKERS, script), ...args], { stdio: [options.stdin ?? "ignore", "pipe", "pipe"] });
+export function runWorker<T>(script: string, args: string[]): { done: Promise<T>; pid: number | undefined } {
+  const child = spawn(process.execPath, [path.join(WORKERS, script), ...args], { stdio: ["ignore", "pipe", "pipe"] });
   let stdout = "";
   let stderr = "";
   child.stdout.on("data", (c: Buffer) => (stdout += c.toString("utf8")));
@@ -54,6 +54,13 @@ export function runWorker<T>(script: string, args: string[], options: { stdin?: 
     }),
   );
   return { done, pid: child.pid };
+}
+
+/** Runs one case after another, gathering their rows, outputs and planted tokens into one outcome. */
+export async function runCases<C>(cases: readonly C[], run: (c: C, outputs: string[], planted: string[]) => Promise<Row>): Promise<Outcome> {
+  const outcome: Outcome = { rows: [], outputs: [], planted: [] };
+  for (const c of cases) outcome.rows.push(await run(c, outcome.outputs, outcome.planted));
+  return outcome;
 }
 
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

@@ -8,7 +8,7 @@ import { chmodSync, lstatSync, mkdirSync, readFileSync, symlinkSync, writeFileSy
 import path from "node:path";
 import { DaemonProcess, installFakeClaude } from "../test/helpers/daemon.js";
 import { makeHome, randomToken, type TestHome } from "../test/helpers/env.js";
-import { type Outcome, type Row, row, sleep } from "./harness.js";
+import { type Outcome, type Row, row, runCases, sleep } from "./harness.js";
 
 const ID = "anthropic:claude-cli";
 const NAME = "3 hostile inputs";
@@ -148,10 +148,6 @@ async function runCase(c: Case, outputs: string[], planted: string[]): Promise<R
   }
 }
 
-export async function hostileInputs(): Promise<Outcome> {
-  const outputs: string[] = [];
-  const planted: string[] = [];
-  const rows: Row[] = [];
-  for (const c of CASES) rows.push(await runCase(c, outputs, planted));
-  return { rows, outputs, planted };
+export function hostileInputs(): Promise<Outcome> {
+  return runCases(CASES, runCase);
 }

@@ -10,6 +10,7 @@ import { validate as isValidCron } from "node-cron";
 import { z } from "zod";
 import { parseDuration } from "./duration.js";
 import { ConfigError, errnoCode, messageOf } from "./errors.js";
+import { LOG_LEVELS } from "./log-format.js";
 
 const duration = z.union([z.string(), z.number()]).transform((value, ctx) => {
   const ms = parseDuration(value);
@@ -45,7 +46,7 @@ const schema = z.strictObject({
   claudePath: z.string().min(1).default("claude"),
   resyncCron: cron.default("*/5 * * * *"),
   refreshCheckCron: cron.default("* * * * *"),
-  logLevel: z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]).default("info"),
+  logLevel: z.enum([...LOG_LEVELS, "silent"]).default("info"),
   onEvent: z.array(z.string().min(1)).min(1).optional(),
 });
 

@@ -67,7 +67,8 @@ export function billingDisableMs(billingCount: number, config: CooldownConfig): 
   return Math.min(config.billingMaxMs, Math.max(60_000, config.billingBackoffMs) * 2 ** Math.min(billingCount - 1, 10));
 }
 
-function finite(value: unknown): number | undefined {
+/** A positive finite timestamp or count, as the gateway counts them; anything else is absent. */
+export function finite(value: unknown): number | undefined {
   return typeof value === "number" && Number.isFinite(value) && value > 0 ? value : undefined;
 }
 

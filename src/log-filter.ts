@@ -1,8 +1,8 @@
 /** Reading daemon logs back: which records an admin asked for (`logs --since --level --event --agent`). */
 import { parseDuration } from "./duration.js";
-import { type LogRecord, levelName } from "./log-format.js";
+import { LOG_LEVELS, type LogRecord, levelName } from "./log-format.js";
 
-const LEVELS = ["trace", "debug", "info", "warn", "error", "fatal"];
+const LEVELS: readonly string[] = LOG_LEVELS;
 
 export interface LogFilter {
   since?: number;

@@ -10,7 +10,11 @@ export interface LogRecord {
   [key: string]: unknown;
 }
 
-const NUMERIC_LEVELS: Record<number, string> = { 10: "trace", 20: "debug", 30: "info", 40: "warn", 50: "error", 60: "fatal" };
+/** pino's levels, lowest first; `silent` (config only) turns logging off. */
+export const LOG_LEVELS = ["trace", "debug", "info", "warn", "error", "fatal"] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number] | "silent";
+
+const NUMERIC_LEVELS: Record<number, string> = Object.fromEntries(LOG_LEVELS.map((name, i) => [10 * (i + 1), name]));
 
 export function levelName(level: LogRecord["level"]): string {
   return typeof level === "number" ? (NUMERIC_LEVELS[level] ?? String(level)) : String(level ?? "info");

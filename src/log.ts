@@ -6,7 +6,7 @@
 import { Writable } from "node:stream";
 import pino, { type Logger } from "pino";
 import { fingerprint } from "./fingerprint.js";
-import { formatLogLine } from "./log-format.js";
+import { type LogLevel, formatLogLine } from "./log-format.js";
 
 /** The stable list of events; `docs` in the README mirror it. */
 export const EVENTS = [
@@ -54,7 +54,6 @@ export const EVENTS = [
 
 export type LogEvent = (typeof EVENTS)[number];
 
-export type LogLevel = "trace" | "debug" | "info" | "warn" | "error" | "fatal" | "silent";
 
 const SECRET_KEYS = ["accessToken", "refreshToken", "token", "access", "refresh", "key", "claudeAiOauth", "password", "secret"];
 export const REDACT_PATHS = [...SECRET_KEYS, ...SECRET_KEYS.map((k) => `*.${k}`)];

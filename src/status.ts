@@ -2,6 +2,7 @@
  * What `status` reports: the source, and for every agent our profile's credential, its markings and
  * whether it matches the source. Exit codes follow `moltbot models status --check`.
  */
+import { finite } from "./cooldown.js";
 import { SourceError, AuthSyncError, messageOf } from "./errors.js";
 import { fingerprint } from "./fingerprint.js";
 import { profileSecret } from "./reconcile.js";
@@ -60,10 +61,6 @@ export function activeMarkings(usageStats: Record<string, ProfileUsageStats> | u
     }
   }
   return markings.sort((a, b) => a.until - b.until);
-}
-
-function finite(value: unknown): number | undefined {
-  return typeof value === "number" && Number.isFinite(value) && value > 0 ? value : undefined;
 }
 
 export function sourceStatus(read: SourceCredential | Error): SourceStatus {

@@ -3,7 +3,7 @@
  * (TERM/INT stop, HUP reloads the config), and the logger's last flush.
  */
 import { messageOf } from "../errors.js";
-import { createLogger, type LogLevel } from "../log.js";
+import { createLogger } from "../log.js";
 import { Daemon } from "../daemon/daemon.js";
 import { acquirePidFile, pidFilePath, stateFilePath } from "../daemon/runtime-files.js";
 import { type GlobalOptions, loadCommandConfig } from "./options.js";
@@ -17,7 +17,7 @@ const STOP_DEADLINE_MS = 4_500;
 
 export async function runCommand(options: RunCommandOptions): Promise<void> {
   const { config } = await loadCommandConfig(options);
-  const log = createLogger({ level: config.logLevel as LogLevel, pretty: options.pretty });
+  const log = createLogger({ level: config.logLevel, pretty: options.pretty });
   const releasePid = await acquirePidFile(pidFilePath());
   const daemon = new Daemon({ config, logger: log, stateFile: stateFilePath() });
 

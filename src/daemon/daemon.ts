@@ -16,9 +16,9 @@ import { SourceError, messageOf } from "../errors.js";
 import { fingerprint } from "../fingerprint.js";
 import type { LogEvent } from "../log.js";
 import { profileSecret } from "../reconcile.js";
-import { type Offer, loginOffer, readClaudeLogin, setupTokenOffers } from "../sources/index.js";
+import { type Offer, claudeCredentialsFile, loginOffer, readClaudeLogin, setupTokenOffers } from "../sources/index.js";
 import { readSetupTokens } from "../sources/setup-token.js";
-import { claudeConfigDir, CREDENTIALS_FILENAME } from "../sources/claude-cli-file.js";
+import { CREDENTIALS_FILENAME } from "../sources/claude-cli-file.js";
 import type { StoreAdapter, UpdateOptions } from "../stores/adapter.js";
 import { recoverLocks } from "../stores/lock-journal.js";
 import { removeStaleTempFiles } from "../stores/json-file.js";
@@ -154,7 +154,7 @@ export class Daemon {
   // ── triggers ──────────────────────────────────────────────────────────────
 
   private credentialsFile(): string {
-    return path.join(claudeConfigDir(this.config.claudeConfigDir, this.env), CREDENTIALS_FILENAME);
+    return claudeCredentialsFile(this.config, this.env);
   }
 
   private async startWatchers(): Promise<void> {

@@ -6,7 +6,6 @@
  */
 import { readFile } from "node:fs/promises";
 import path from "node:path";
-import type { FSWatcher } from "chokidar";
 import { schedule, type ScheduledTask } from "node-cron";
 import type { Logger } from "pino";
 import type { Config } from "../config.js";
@@ -31,7 +30,7 @@ import { type HookEvent, runEventHook } from "./event-hook.js";
 import { type Fields, ProblemLog } from "./problem-log.js";
 import { type RefreshResult, Refresher } from "./refresher.js";
 import { type DaemonState, lockJournalPath, writeDaemonState } from "./runtime-files.js";
-import { watchFolder, watcherReady } from "./watch.js";
+import { type FolderWatch, watchFolder } from "./watch.js";
 
 /** Bursts (a tmp write then a rename, a gateway rewrite) collapse into one pass within this window. */
 const DEBOUNCE_MS = 10;
@@ -70,7 +69,7 @@ export class Daemon {
   private readonly stateFile: string;
   private readonly state: DaemonState;
 
-  private watchers: FSWatcher[] = [];
+  private watchers: FolderWatch[] = [];
   private tasks: ScheduledTask[] = [];
   private timers = new Map<string, NodeJS.Timeout>();
 
@@ -94,6 +93,8 @@ export class Daemon {
   /** When the current outage began: the first failure since credentials were last good. */
   private outageSince: number | undefined;
 
+  /** The last (re)build of watchers and schedules; the next one waits for it (see arm). */
+  private arming: Promise<void> = Promise.resolve();
   private readonly shutdown = new AbortController();
   private readonly refresher: Refresher;
   private refreshing: Promise<void> | undefined;
@@ -114,13 +115,13 @@ export class Daemon {
   async start(): Promise<void> {
     const started = performance.now();
     this.event("info", "daemon.started", `watching ${this.credentialsFile()}`, { profile: this.config.profileId });
-    const watching = this.startWatchers();
+    // The watchers scan while the first pass runs; both are needed before the daemon is armed.
+    const arming = this.arm();
     this.enqueueFull();
     await this.worker;
     const firstSyncMs = Math.round(performance.now() - started);
     this.event("info", "daemon.ready", `first sync done in ${firstSyncMs} ms`, { firstSyncMs });
-    await watching;
-    this.startSchedules();
+    await arming;
     // Anything that changed while the watchers were still scanning is picked up here.
     this.enqueueFull();
   }
@@ -130,23 +131,26 @@ export class Daemon {
     this.stopping = true;
     this.event("info", "daemon.stopping", `stopping (${reason})`, { reason });
     this.shutdown.abort();
-    await this.stopComponents();
+    for (const timer of this.timers.values()) clearTimeout(timer);
+    this.timers.clear();
+    await this.disarm();
     const inFlight = Promise.all([this.worker, this.refreshing]);
     await Promise.race([inFlight, new Promise((resolve) => setTimeout(resolve, STOP_WAIT_MS).unref())]);
     await this.saveState();
     this.event("info", "daemon.stopped", "stopped");
   }
 
-  /** Applies a new config (SIGHUP): watchers, schedules and timers are rebuilt, then a full pass runs. */
+  /**
+   * Applies a new config (SIGHUP): watchers and schedules are rebuilt, the refresh timer follows the new
+   * margin, then a full pass runs. Pending debounces and retries keep their timers.
+   */
   async reload(config: Config): Promise<void> {
-    await this.stopComponents();
     this.config = config;
     this.setupOffers = undefined;
     this.log.level = config.logLevel;
-    await this.startWatchers();
-    this.startSchedules();
+    await this.arm();
+    if (this.stopping) return;
     if (this.source) this.armRefreshTimer(this.source);
-    if (this.refresher.retryAt > Date.now()) this.setTimer("refresh-retry", this.refresher.retryAt - Date.now(), () => this.maybeRefresh("retry"));
     this.event("info", "daemon.reloaded", "config reloaded");
     this.enqueueFull();
   }
@@ -155,6 +159,25 @@ export class Daemon {
 
   private credentialsFile(): string {
     return claudeCredentialsFile(this.config, this.env);
+  }
+
+  /**
+   * (Re)builds watchers and schedules from the current config. Builds run one after another, so a SIGHUP
+   * during start (or a second SIGHUP) cannot leave two sets of schedules, or watchers nobody closes.
+   */
+  private arm(): Promise<void> {
+    // A failed build must not block the next one (the caller still sees its error).
+    const build = this.arming.catch(() => undefined).then(async () => {
+      await this.disarm();
+      if (this.stopping) return;
+      await this.startWatchers();
+      this.startSchedules();
+      // A stop that came while the watchers were scanning closed only the set before this one.
+      if (this.stopping) await this.disarm();
+    });
+    this.arming = build;
+    return build;
+    return this.arming;
   }
 
   private async startWatchers(): Promise<void> {
@@ -183,7 +206,7 @@ export class Daemon {
       );
     }
     this.watchers = watchers;
-    await Promise.all(watchers.map(watcherReady));
+    await Promise.all(watchers.map((w) => w.ready));
   }
 
   private onStateDirEvent(stateDir: string, event: string, file: string): void {
@@ -252,11 +275,9 @@ export class Daemon {
     return changed;
   }
 
-  private async stopComponents(): Promise<void> {
+  private async disarm(): Promise<void> {
     for (const task of this.tasks) task.destroy();
     this.tasks = [];
-    for (const timer of this.timers.values()) clearTimeout(timer);
-    this.timers.clear();
     await Promise.all(this.watchers.map((w) => w.close()));
     this.watchers = [];
   }

@@ -5,7 +5,7 @@
  */
 import { existsSync } from "node:fs";
 import path from "node:path";
-import { type FSWatcher, watch } from "chokidar";
+import { watch } from "chokidar";
 
 export type WatchEvent = "add" | "addDir" | "change" | "unlink" | "unlinkDir";
 
@@ -18,7 +18,16 @@ export interface FolderWatchOptions {
   onError(err: Error): void;
 }
 
-export function watchFolder(folder: string, options: FolderWatchOptions): FSWatcher {
+export interface FolderWatch {
+  /**
+   * Resolves once the initial scan is done, so no event after this is missed. Made with the watcher: a
+   * listener added later can miss a `ready` that chokidar already emitted, and wait forever.
+   */
+  readonly ready: Promise<void>;
+  close(): Promise<void>;
+}
+
+export function watchFolder(folder: string, options: FolderWatchOptions): FolderWatch {
   // Start above the folder itself, so that deleting the folder does not end the watch.
   let base = path.dirname(folder);
   while (!existsSync(base) && path.dirname(base) !== base) base = path.dirname(base);
@@ -36,10 +45,6 @@ export function watchFolder(folder: string, options: FolderWatchOptions): FSWatc
     if (file.startsWith(folder + path.sep)) options.onEvent(event as WatchEvent, file);
   });
   watcher.on("error", (err) => options.onError(err instanceof Error ? err : new Error(String(err))));
-  return watcher;
-}
-
-/** Resolves once the watcher has its initial scan, so no event after this is missed. */
-export function watcherReady(watcher: FSWatcher): Promise<void> {
-  return new Promise((resolve) => watcher.once("ready", () => resolve()));
+  const ready = new Promise<void>((resolve) => watcher.once("ready", () => resolve()));
+  return { ready, close: () => watcher.close() };
 }

@@ -202,6 +202,20 @@ test("daemon: SIGHUP with a bad config keeps the old config; a good one is appli
     },
   ));
 
+test("daemon: SIGHUPs that come while it starts are applied after the start, and the watch goes on", () =>
+  withDaemon(
+    (t) => void t.writeCredentials(),
+    async (d, t) => {
+      await d.waitForEvent("daemon.started");
+      d.child.kill("SIGHUP");
+      d.child.kill("SIGHUP");
+      await d.waitFor(() => d.events("daemon.reloaded").length >= 1 && d.events("daemon.ready").length === 1);
+      const next = t.writeCredentials();
+      await written(d, "main", next.accessToken);
+      assert.equal(t.readStore("main").profiles[ID].token, next.accessToken);
+    },
+  ));
+
 test("daemon: a second instance is refused and names the running pid", () =>
   withDaemon(
     (t) => void t.writeCredentials(),

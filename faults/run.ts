@@ -25,7 +25,10 @@ async function attempt(name: string, scenario: () => Promise<Outcome>): Promise<
   try {
     return await scenario();
   } catch (err) {
-    const message = String(err instanceof Error ? err.message : err).split("\n")[0]!.slice(0, 300);
+    const full = String(err instanceof Error ? err.message : err);
+    // The table keeps one line; the whole story (a daemon's log tail) goes to stderr for whoever debugs it.
+    process.stderr.write(`faults: ${name} failed:\n${full}\n`);
+    const message = full.split("\n")[0]!.slice(0, 300);
     return { rows: [{ scenario: name, metric: "scenario ran", value: message, required: "completes", ok: false }], outputs: [], planted: [] };
   }
 }

@@ -26,8 +26,9 @@ export async function crash(): Promise<Outcome> {
     expiryOf.set(cred.accessToken, cred.expiresAt);
     return cred;
   };
+  let d: DaemonProcess | undefined;
   const start = async () => {
-    const d = new DaemonProcess(t);
+    d = new DaemonProcess(t);
     await d.waitForEvent("daemon.ready", 60_000);
     return d;
   };
@@ -47,7 +48,7 @@ export async function crash(): Promise<Outcome> {
   try {
     write();
     for (const agent of AGENTS) t.writeStore(agent, { version: 1, profiles: {} });
-    let d = await start();
+    d = await start();
     progress(`${NAME}: ${syncs} syncs, killing the daemon at random moments`);
     for (let i = 0; i < syncs; i++) {
       const cred = write();
@@ -101,6 +102,8 @@ export async function crash(): Promise<Outcome> {
     ];
     return { rows, outputs, planted: [...expiryOf.keys()] };
   } finally {
+    // A scenario that failed half-way must not leave its daemon running.
+    d?.child.kill("SIGKILL");
     t.cleanup();
   }
 }

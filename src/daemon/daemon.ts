@@ -329,11 +329,13 @@ export class Daemon {
 
   /** Reconciles `only` those agents, or every agent; marks them instead when the source is unusable. */
   private async pass(only: Agent[] | undefined): Promise<void> {
-    const agents = only && this.adapter ? this.noteAgents(only) : await this.findAgents();
+    const read = await this.readSource();
+    // A pass for some agents that is first to see a new credential must take it to all of them: the
+    // change is now consumed, and chokidar may have dropped the event that would have run a full pass.
+    const agents = only && this.adapter && !read?.changed ? this.noteAgents(only) : await this.findAgents();
     const adapter = this.adapter;
     if (!agents || !adapter) return;
     const target = { agents, adapter };
-    const read = await this.readSource();
     const reports: AgentReport[] = [];
     if (read) {
       const login = loginOffer(read.source, this.config);

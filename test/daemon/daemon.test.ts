@@ -92,6 +92,26 @@ test("daemon: a new agent, and a deleted or foreign-rewritten store, get the cre
     },
   ));
 
+test("daemon: a new token that one agent's event reads first still reaches every agent", () =>
+  withDaemon(
+    (t) => {
+      t.writeCredentials();
+      t.writeStore("work", { version: 1, profiles: {} });
+    },
+    async (d, t) => {
+      await d.waitForEvent("daemon.ready");
+      // Two rewrites 20 ms apart: chokidar drops the second change event, and the gateway's rewrite of main
+      // (just before it) makes a pass for main alone, which reads the second token first.
+      for (let i = 0; i < 15; i++) {
+        t.writeCredentials();
+        await new Promise((r) => setTimeout(r, 20));
+        t.writeStore("main", { version: 1, profiles: {} });
+        const next = t.writeCredentials();
+        await d.waitFor(() => ["main", "work"].every((a) => t.readStore(a).profiles[ID]?.token === next.accessToken), 3_000);
+      }
+    },
+  ));
+
 test("daemon: its own writes do not trigger further writes", () =>
   withDaemon(
     (t) => void t.writeCredentials(),

@@ -177,7 +177,6 @@ export class Daemon {
     });
     this.arming = build;
     return build;
-    return this.arming;
   }
 
   private async startWatchers(): Promise<void> {

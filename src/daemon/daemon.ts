@@ -32,7 +32,11 @@ import { type RefreshResult, Refresher } from "./refresher.js";
 import { type DaemonState, lockJournalPath, writeDaemonState } from "./runtime-files.js";
 import { type FolderWatch, watchFolder } from "./watch.js";
 
-/** Bursts (a tmp write then a rename, a gateway rewrite) collapse into one pass within this window. */
+/**
+ * A store's bursts (a tmp write then a rename, a gateway rewrite) collapse into one pass within this window.
+ * The credentials file is not debounced: its watch sees only the finished file (a rename, or an in-place
+ * write whose half-read is retried by the reader), and events during a pass already coalesce into one more.
+ */
 const DEBOUNCE_MS = 10;
 /**
  * chokidar drops a second `change` of the same file within 50 ms, with no trailing event; a write that
@@ -186,7 +190,7 @@ export class Daemon {
         depth: 0,
         accept: (rel) => rel === CREDENTIALS_FILENAME,
         onEvent: () => {
-          this.debounce("source", () => this.enqueueFull());
+          this.enqueueFull();
           this.setTimer("source:trailing", TRAILING_CHECK_MS, () => void this.checkSource());
         },
         onError,

@@ -1,10 +1,11 @@
 import assert from "node:assert/strict";
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync, writeSync } from "node:fs";
+import { setTimeout as sleep } from "node:timers/promises";
 import path from "node:path";
 import { test } from "node:test";
 import { fingerprint } from "../../src/fingerprint.js";
 import { DaemonProcess, fakeClaudeRuns, fakeClaudeTokens, installFakeClaude } from "../helpers/daemon.js";
-import { leakedTokens, makeHome, runCli, withHome, type TestHome } from "../helpers/env.js";
+import { leakedTokens, makeHome, randomToken, runCli, withHome, type TestHome } from "../helpers/env.js";
 
 const ID = "anthropic:claude-cli";
 
@@ -55,6 +56,29 @@ test("daemon: syncs at start, then syncs an atomic rewrite of the credentials", 
       await written(d, "main", next.accessToken);
       assert.equal(t.readStore("main").profiles[ID].token, next.accessToken);
       assert.equal(d.events("source.changed").length, 2);
+    },
+  ));
+
+test("daemon: an in-place save (older claude) read half-written is read again, not reported", () =>
+  withDaemon(
+    (t) => void t.writeCredentials(),
+    async (d, t) => {
+      await d.waitForEvent("daemon.ready");
+      const accessToken = randomToken("oat");
+      const refreshToken = randomToken("ort");
+      t.planted.push(accessToken, refreshToken);
+      const body = JSON.stringify({ claudeAiOauth: { accessToken, refreshToken, expiresAt: Date.now() + 8 * 3_600_000 } });
+      // Truncate and write in two parts, as CLIs before 1.0.45 did; the daemon sees the first part alone.
+      const fd = openSync(path.join(t.claudeDir, ".credentials.json"), "w");
+      try {
+        writeSync(fd, body.slice(0, 20));
+        await sleep(30);
+        writeSync(fd, body.slice(20));
+      } finally {
+        closeSync(fd);
+      }
+      await written(d, "main", accessToken);
+      assert.equal(d.events("source.invalid").length, 0, "a half-written file is not a broken login");
     },
   ));
 

@@ -45,10 +45,9 @@ export async function withSidecarLock<T>(file: string, timeoutMs: number, fn: ()
       break;
     } catch (err) {
       if (errnoCode(err) !== "EEXIST") throw new StoreError(`${file} cannot be locked: ${messageOf(err)}`, "unwritable");
-      if (await isStale(lockPath)) {
-        await rm(lockPath, { force: true }).catch(() => undefined);
-        continue;
-      }
+      // A stale lock may be proper-lockfile's directory of the same name (a json-v1 writer killed before an
+      // upgrade). If it cannot be removed, wait like for a live one: retrying at once would spin forever.
+      if ((await isStale(lockPath)) && (await rm(lockPath, { force: true, recursive: true }).then(() => true, () => false))) continue;
       if (Date.now() - started >= timeoutMs) throw new StoreError(`${file} is locked by another process (gave up after ${formatDuration(timeoutMs)})`, "locked");
       await sleep(lockRetryDelay(attempt));
     }

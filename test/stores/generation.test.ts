@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, utimesSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { test } from "node:test";
 import { detectGeneration, formatForVersion } from "../../src/stores/generation.js";
@@ -65,4 +65,16 @@ test("sidecar lock: a live holder blocks, a dead holder's lock is taken over", (
     await assert.rejects(withSidecarLock(file, 300, async () => 1), /locked by another process/);
     writeFileSync(`${file}.lock`, JSON.stringify({ pid: 999_999, createdAt: new Date().toISOString() }));
     assert.equal(await withSidecarLock(file, 300, async () => 7), 7);
+  }));
+
+test("sidecar lock: proper-lockfile's lock directory of the same name blocks while fresh and is taken over once stale", () =>
+  withHome(async (t) => {
+    const file = path.join(t.root, "auth-profiles.json");
+    writeFileSync(file, "{}");
+    mkdirSync(`${file}.lock`);
+    await assert.rejects(withSidecarLock(file, 300, async () => 1), /locked by another process/);
+    const old = new Date(Date.now() - 60_000);
+    utimesSync(`${file}.lock`, old, old);
+    assert.equal(await withSidecarLock(file, 300, async () => 7), 7);
+    assert.equal(existsSync(`${file}.lock`), false, "released after use");
   }));

@@ -27,7 +27,8 @@ export const jsonV1Adapter: StoreAdapter = {
     const file = storePath(agentDir);
     // Most passes change nothing: decide on an unlocked read first and take the lock only to write.
     // The decision is made again on the re-read inside the lock, so a concurrent writer is never lost.
-    const peek = await read(agentDir, 1).catch(() => undefined);
+    // A missing store is the empty one: it is created only when the change writes something.
+    const peek = await read(agentDir, 1).then((store) => store ?? EMPTY_STORE, () => undefined);
     const peeked = peek && change(peek);
     if (peeked && peeked.next === peek) return { outcome: peeked.outcome, writes: [], warnings: options.dryRun ? [] : await tightenMode(file) };
     if (options.dryRun) {

@@ -71,7 +71,8 @@ export const splitAdapter: StoreAdapter = {
   async update(agentDir, change, options) {
     const profilesFile = path.join(agentDir, AUTH_PROFILES_FILENAME);
     const stateFile = path.join(agentDir, AUTH_STATE_FILENAME);
-    const peek = mergedView(await readDocs(agentDir, 1).catch(() => ({ profiles: undefined, state: undefined })));
+    // As in json-v1: decide on an unlocked read, where missing files are the empty store.
+    const peek = await readDocs(agentDir, 1).then((docs) => mergedView(docs) ?? EMPTY_STORE, () => undefined);
     const peeked = peek && change(peek);
     if (peeked && peeked.next === peek) return { outcome: peeked.outcome, writes: [], warnings: options.dryRun ? [] : await tightenMode(profilesFile) };
     if (options.dryRun) return { outcome: change(mergedView(await readDocs(agentDir)) ?? EMPTY_STORE).outcome, writes: [], warnings: [] };

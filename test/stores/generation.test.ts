@@ -5,6 +5,9 @@ import { test } from "node:test";
 import { detectGeneration, formatForVersion } from "../../src/stores/generation.js";
 import { mergedView, splitAdapter } from "../../src/stores/split.js";
 import { withSidecarLock } from "../../src/stores/file-lock.js";
+import { jsonV1Adapter } from "../../src/stores/json-v1.js";
+import { DEFAULT_COOLDOWN_CONFIG } from "../../src/cooldown.js";
+import { markAgents, syncAgents } from "../../src/sync.js";
 import { makeHome, randomToken, withHome } from "../helpers/env.js";
 
 const agent = (dir: string) => ({ id: "main", dir, from: "disk" as const });
@@ -55,6 +58,20 @@ test("split: credentials go to auth-profiles.json, usage stats to auth-state.jso
     assert.equal(profiles.profiles["anthropic:claude-cli"].token, token);
     const state = JSON.parse(readFileSync(path.join(dir, "auth-state.json"), "utf8"));
     assert.deepEqual(state, { version: 1, lastGood: { anthropic: "anthropic:manual" }, usageStats: { "anthropic:manual": { errorCount: 1 }, "anthropic:claude-cli": { cooldownUntil: 5 } }, future: 1 });
+  }));
+
+test("every adapter: marking an agent that has no store creates nothing; syncing one creates its store", () =>
+  withHome(async (t) => {
+    for (const adapter of [jsonV1Adapter, splitAdapter]) {
+      const dir = path.join(t.root, adapter.format, "agent");
+      const failure = { reason: "auth" as const, needsLogin: true, message: "dead login" };
+      const marked = await markAgents({ agents: [agent(dir)], adapter }, "anthropic:claude-cli", failure, "new", DEFAULT_COOLDOWN_CONFIG, { lockTimeoutMs: 1000 });
+      assert.deepEqual([marked[0]?.result, marked[0]?.reason], ["skipped", "no anthropic:claude-cli profile"]);
+      assert.equal(existsSync(path.join(t.root, adapter.format)), false, `${adapter.format}: nothing made`);
+      const synced = await syncAgents({ agents: [agent(dir)], adapter }, "anthropic:claude-cli", { type: "token", provider: "anthropic", token: randomToken() }, { lockTimeoutMs: 1000 });
+      assert.equal(synced[0]?.result, "written");
+      assert.equal(existsSync(path.join(dir, "auth-profiles.json")), true);
+    }
   }));
 
 test("sidecar lock: a live holder blocks, a dead holder's lock is taken over", () =>

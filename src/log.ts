@@ -39,6 +39,7 @@ export const EVENTS = [
   "store.unsupported",
   "store.cleaned",
   "agent.added",
+  "agent.removed",
   "refresh.scheduled",
   "refresh.started",
   "refresh.succeeded",

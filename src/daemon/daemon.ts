@@ -21,7 +21,7 @@ import { CREDENTIALS_FILENAME } from "../sources/claude-cli-file.js";
 import type { StoreAdapter, UpdateOptions } from "../stores/adapter.js";
 import { recoverLocks } from "../stores/lock-journal.js";
 import { removeStaleTempFiles } from "../stores/json-file.js";
-import { AUTH_PROFILES_FILENAME, type Agent } from "../stores/agents.js";
+import { AUTH_PROFILES_FILENAME, type Agent, isAgentDir } from "../stores/agents.js";
 import { AUTH_STATE_FILENAME } from "../stores/generation.js";
 import { type AgentReport, type UpdateTarget, markAgents, syncAgents } from "../sync.js";
 import { resolveTargets, storeAdapter } from "../targets.js";
@@ -85,6 +85,8 @@ export class Daemon {
   /** Why the source gave nothing on the last read, as a failure to mark; undefined while it is fine. */
   private sourceFailure: Failure | undefined;
   private agents: Agent[] = [];
+  /** Whether a full pass has found the agents yet: the first one cleans up after a killed run, quietly. */
+  private agentsFound = false;
   /** The setup-tokens to sync, as last read (see loadSetupOffers); undefined until read. */
   private setupOffers: Offer[] | undefined;
   /** The adapter for the store generation found on the last full pass; undefined when we must not write. */
@@ -335,7 +337,7 @@ export class Daemon {
     const read = await this.readSource();
     // A pass for some agents that is first to see a new credential must take it to all of them: the
     // change is now consumed, and chokidar may have dropped the event that would have run a full pass.
-    const agents = only && this.adapter && !read?.changed ? this.noteAgents(only) : await this.findAgents();
+    const agents = only && this.adapter && !read?.changed ? this.noteAgents(await this.present(only)) : await this.findAgents();
     const adapter = this.adapter;
     if (!agents || !adapter) return;
     const target = { agents, adapter };
@@ -385,7 +387,8 @@ export class Daemon {
       this.problems.problem("generation", "error", "store.unsupported", messageOf(err));
       return undefined;
     }
-    const first = this.agents.length === 0;
+    const first = !this.agentsFound;
+    this.agentsFound = true;
     if (first) {
       for (const lock of await recoverLocks(lockJournalPath(this.env))) this.event("info", "store.cleaned", `removed ${lock}, left by a killed moltbot-auth-sync`, { lock });
       for (const agent of targets.agents) {
@@ -393,9 +396,29 @@ export class Daemon {
         if (removed.length) this.event("info", "store.cleaned", `removed ${removed.length} temp file(s) a killed writer left in ${agent.dir}`, { agent: agent.id, files: removed });
       }
     }
+    for (const gone of this.agents.filter((a) => !targets.agents.some((b) => b.dir === a.dir))) this.forgetAgent(gone);
     this.noteAgents(targets.agents, first);
     this.agents = targets.agents;
     return targets.agents;
+  }
+
+  /**
+   * The agents of store events that still exist. One whose folder is gone was removed (`rm -rf`): writing
+   * its store would make it again, so it is forgotten instead.
+   */
+  private async present(agents: Agent[]): Promise<Agent[]> {
+    const present: Agent[] = [];
+    for (const agent of agents) {
+      if (await isAgentDir(agent.dir)) present.push(agent);
+      else this.forgetAgent(agent);
+    }
+    return present;
+  }
+
+  private forgetAgent(agent: Agent): void {
+    if (!this.agents.some((a) => a.dir === agent.dir)) return;
+    this.agents = this.agents.filter((a) => a.dir !== agent.dir);
+    this.event("info", "agent.removed", `agent ${agent.id} is gone; no longer synced`, { agent: agent.id });
   }
 
   /** Adds agents not seen before to the known list, logging each (except on the first pass). */

@@ -86,10 +86,14 @@ async function agentsOnDisk(stateDir: string): Promise<Agent[]> {
   const found: Agent[] = [];
   for (const id of ids.sort()) {
     const dir = defaultAgentDir(stateDir, id);
-    const isDir = await stat(dir).then((s) => s.isDirectory(), () => false);
-    if (isDir) found.push({ id, dir, from: "disk" });
+    if (await isAgentDir(dir)) found.push({ id, dir, from: "disk" });
   }
   return found;
+}
+
+/** An agent on disk is its `agent/` folder; without it the agent does not exist (or was removed). */
+export function isAgentDir(dir: string): Promise<boolean> {
+  return stat(dir).then((s) => s.isDirectory(), () => false);
 }
 
 /** Every agent, each dir once. */

@@ -116,6 +116,27 @@ test("daemon: a new agent, and a deleted or foreign-rewritten store, get the cre
     },
   ));
 
+test("daemon: an agent the operator removes stays removed", () =>
+  withDaemon(
+    (t) => {
+      t.writeCredentials();
+      t.writeStore("gone", { version: 1, profiles: {} });
+    },
+    async (d, t) => {
+      await d.waitFor((r) => r.event === "sync.written" && r.agent === "gone");
+      await d.waitForEvent("daemon.ready");
+      rmSync(path.join(t.stateDir, "agents", "gone"), { recursive: true });
+      // Let the deletion's events (and their trailing checks) be handled, then make a pass that would write it.
+      await sleep(1_000);
+      const from = d.records.length;
+      const next = t.writeCredentials();
+      await d.waitFor((r) => r.event === "sync.written" && r.agent === "main", 10_000, from);
+      assert.equal(t.readStore("main").profiles[ID].token, next.accessToken);
+      assert.equal(existsSync(path.join(t.stateDir, "agents", "gone")), false, "the removed agent was not made again");
+      assert.equal(d.records.filter((r) => r.agent === "gone" && r.event === "sync.written").length, 1);
+    },
+  ));
+
 test("daemon: a new token that one agent's event reads first still reaches every agent", () =>
   withDaemon(
     (t) => {

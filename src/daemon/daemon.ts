@@ -94,8 +94,8 @@ export class Daemon {
   private cooldowns: CooldownConfig = DEFAULT_COOLDOWN_CONFIG;
   /** What we last wrote per store, to recognise the watcher events of our own writes. */
   private written = new Map<string, string>();
-  /** Gateway markings already answered with a forced refresh, by store and until-time. */
-  private answeredMarkings = new Set<string>();
+  /** The last gateway marking answered with a forced refresh, per store (its until-times only move forward). */
+  private answeredMarkings = new Map<string, string>();
   /** When the current outage began: the first failure since credentials were last good. */
   private outageSince: number | undefined;
 
@@ -236,9 +236,9 @@ export class Daemon {
     const store = await this.adapter?.read(agent.dir).catch(() => undefined);
     const stats = store?.usageStats?.[this.config.profileId];
     if (!stats || !isMarked(stats, Date.now()) || !isCredentialMarking(stats)) return;
-    const key = `${file}:${stats.cooldownUntil ?? ""}:${stats.disabledUntil ?? ""}`;
-    if (this.answeredMarkings.has(key)) return;
-    this.answeredMarkings.add(key);
+    const marking = `${stats.cooldownUntil ?? ""}:${stats.disabledUntil ?? ""}`;
+    if (this.answeredMarkings.get(file) === marking) return;
+    this.answeredMarkings.set(file, marking);
     this.event("info", "cooldown.gateway", `the gateway marked ${this.config.profileId} in ${agent.id}; asking claude for a fresh token`, {
       agent: agent.id,
       profile: this.config.profileId,

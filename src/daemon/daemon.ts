@@ -571,7 +571,15 @@ export class Daemon {
       return;
     }
     if (result.outcome === "token-works") {
-      this.event("info", "refresh.unneeded", "claude ran fine with its current token; the gateway's marking is left to expire", fields);
+      const next = result.nextTryAt;
+      if (next === undefined) {
+        this.event("info", "refresh.unneeded", "claude ran fine with its current token; the gateway's marking is left to expire", fields);
+        return;
+      }
+      const margin = formatDuration(this.config.refreshMargin);
+      this.event("info", "refresh.unneeded", `claude had nothing to refresh yet: it refreshes only within 5 minutes of expiry, and refreshMargin is ${margin}; next try ${formatRelative(next, Date.now())}`, { ...fields, nextTryAt: next });
+      this.state.nextRefreshAt = next;
+      this.setTimer("refresh-retry", next - Date.now(), () => this.maybeRefresh("retry"));
       return;
     }
     const { failure, run } = result;

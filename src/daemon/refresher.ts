@@ -9,11 +9,16 @@ import { backoffDelay } from "./backoff.js";
 import { type ClaudeRun, claudeAuthStatus, claudeEnv, refreshArgv, runClaude } from "./claude-runner.js";
 
 const BACKOFF = { baseMs: 15_000, capMs: 10 * 60_000 };
+/** `claude` refreshes only this close to `expiresAt` (or after a 401): before it, a run changes nothing. */
+export const CLI_REFRESH_WINDOW_MS = 5 * 60_000;
 
 export type RefreshResult =
   | { outcome: "refreshed"; after: SourceCredential; run: ClaudeRun }
-  /** A forced run (the gateway marked the profile) that worked with the unchanged token. */
-  | { outcome: "token-works"; run: ClaudeRun }
+  /**
+   * A clean run that left the token as it was before claude's window: the token works. After a gateway
+   * marking (forced) nothing follows; otherwise `nextTryAt` is when the window opens.
+   */
+  | { outcome: "token-works"; run: ClaudeRun; nextTryAt?: number }
   | { outcome: "failed"; failure: Failure; run: ClaudeRun; attempt: number; retryInMs: number };
 
 export class Refresher {
@@ -57,9 +62,13 @@ export class Refresher {
       this.notBefore = 0;
       return { outcome: "refreshed", after, run };
     }
-    // Outside its 5-minute window `claude` refreshes only after a 401; a clean run means the token works.
-    if (force && run.exitCode === 0 && after?.accessToken === before.accessToken && Date.now() < before.expiresAt - 5 * 60_000) {
-      return { outcome: "token-works", run };
+    // Outside its window `claude` refreshes only after a 401, so a clean run means the token works: not a
+    // failure to mark, and (with a refreshMargin wider than the window) no use trying again before it opens.
+    const windowOpens = before.expiresAt - CLI_REFRESH_WINDOW_MS;
+    if (run.exitCode === 0 && after?.accessToken === before.accessToken && Date.now() < windowOpens) {
+      if (force) return { outcome: "token-works", run };
+      this.notBefore = windowOpens;
+      return { outcome: "token-works", run, nextTryAt: windowOpens };
     }
     this.attempt += 1;
     const retryInMs = backoffDelay(this.attempt, BACKOFF);

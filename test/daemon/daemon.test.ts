@@ -200,6 +200,23 @@ test("daemon: the expiry timer fires on time even when both schedules are daily"
     },
   ));
 
+test("daemon: a refreshMargin wider than claude's 5-minute window marks nothing; the next try waits for the window", () =>
+  withDaemon(
+    (t) => {
+      t.writeCredentials({ expiresAt: Date.now() + 5 * 60_000 + 8_000 });
+      return { config: { refreshMargin: "30m", refreshCheckCron: "* * * * * *" }, mode: "window" };
+    },
+    async (d, t, control) => {
+      const unneeded = await d.waitForEvent("refresh.unneeded", 20_000);
+      assert.match(unneeded.msg, /nothing to refresh yet.*refreshMargin is 30m/);
+      assert.equal(fakeClaudeRuns(control).filter((r) => r.what === "start").length, 1, "no run per refresh check before the window");
+      await d.waitForEvent("refresh.succeeded", 20_000);
+      assert.equal(fakeClaudeRuns(control).filter((r) => r.what === "start" && r.args.startsWith("-p")).length, 2);
+      assert.equal(d.events("cooldown.marked").length + d.events("refresh.failed").length, 0);
+      assert.equal(t.readStore("main").usageStats, undefined, "a token that works is never marked");
+    },
+  ));
+
 let expiresAt = 0;
 test("daemon: a hanging claude is killed at the timeout, backs off, and the daemon stays responsive", () =>
   withDaemon(

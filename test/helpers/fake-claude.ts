@@ -2,7 +2,8 @@
 /**
  * A stand-in for the `claude` CLI, put first on PATH by tests. What it does is read from
  * `$FAKE_CLAUDE_DIR/mode` at every start, so a test can change it while the daemon runs:
- *   refresh   rewrite the credentials atomically with a new token and expiresAt + 8 h (as `claude -p` does)
+ *   refresh   rewrite the credentials atomically with a new token and expiresAt + 8 h
+ *   window    as the real `claude -p`: refresh only within 5 minutes of expiresAt, else exit 0 and change nothing
  *   noop      exit 0 and change nothing
  *   fail      print "OAuth token refresh failed" and exit 1
  *   hang      ignore SIGTERM and never exit
@@ -56,6 +57,10 @@ const mode = read("mode", "refresh");
 switch (mode) {
   case "refresh":
     rotate();
+    process.stdout.write("ok\n");
+    break;
+  case "window":
+    if (Date.now() + 5 * 60_000 >= JSON.parse(readFileSync(credentials, "utf8")).claudeAiOauth.expiresAt) rotate();
     process.stdout.write("ok\n");
     break;
   case "twice":

@@ -28,7 +28,7 @@ import { resolveTargets, storeAdapter } from "../targets.js";
 import type { SourceCredential } from "../types.js";
 import { type HookEvent, runEventHook } from "./event-hook.js";
 import { type Fields, ProblemLog } from "./problem-log.js";
-import { type RefreshResult, Refresher } from "./refresher.js";
+import { CLI_REFRESH_WINDOW_MS, type RefreshResult, Refresher } from "./refresher.js";
 import { type DaemonState, lockJournalPath, writeDaemonState } from "./runtime-files.js";
 import { type FolderWatch, watchFolder } from "./watch.js";
 
@@ -577,7 +577,7 @@ export class Daemon {
         return;
       }
       const margin = formatDuration(this.config.refreshMargin);
-      this.event("info", "refresh.unneeded", `claude had nothing to refresh yet: it refreshes only within 5 minutes of expiry, and refreshMargin is ${margin}; next try ${formatRelative(next, Date.now())}`, { ...fields, nextTryAt: next });
+      this.event("info", "refresh.unneeded", `claude had nothing to refresh yet: it refreshes only within ${formatDuration(CLI_REFRESH_WINDOW_MS)} of expiry, and refreshMargin is ${margin}; next try ${formatRelative(next, Date.now())}`, { ...fields, nextTryAt: next });
       this.state.nextRefreshAt = next;
       this.setTimer("refresh-retry", next - Date.now(), () => this.maybeRefresh("retry"));
       return;

@@ -46,7 +46,7 @@ test("sync is idempotent: the second run writes nothing (same inode, same bytes)
     const bytes = readFileSync(t.storePath("main"), "utf8");
     const r = await runCli(["sync"], t.env);
     assert.equal(r.code, 0);
-    assert.match(r.stdout, /main\s+unchanged/);
+    assert.match(r.stdout, /^main\s+unchanged$/m, "one line per agent, with no trailing blanks");
     const after = statSync(t.storePath("main"));
     assert.equal(after.ino, before.ino);
     assert.equal(after.mtimeMs, before.mtimeMs);

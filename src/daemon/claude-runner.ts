@@ -30,14 +30,25 @@ export function refreshArgv(config: Config): [string, string[]] {
   return [first === "claude" ? config.claudePath : first!, rest];
 }
 
-/** Service managers give a bare environment; the CLI finds its store only through these. */
+/**
+ * What the CLI needs to find its login, reach the network and print: nothing else of ours reaches it. Above all
+ * not `CLAUDE_CODE_OAUTH_TOKEN`: with it set, `claude` uses that setup-token and never refreshes the login we
+ * asked it to refresh. Other secrets the daemon's environment happens to hold stay with the daemon.
+ */
+const CLAUDE_ENV_NAMES = new Set(["HOME", "USER", "LOGNAME", "PATH", "LANG", "TERM", "TMPDIR", "TZ", "SHELL"]);
+const CLAUDE_ENV_PATTERNS = [/^LC_[A-Z_]+$/, /^(HTTPS?|ALL|NO)_PROXY$/i, /^NODE_EXTRA_CA_CERTS$/, /^SSL_CERT_(FILE|DIR)$/];
+
+/** Service managers give a bare environment; the CLI finds its store only through HOME and USER. */
 export function claudeEnv(config: Config, env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
-  return {
-    ...env,
-    HOME: env.HOME || os.homedir(),
-    USER: env.USER || os.userInfo().username,
-    ...(config.claudeConfigDir ? { CLAUDE_CONFIG_DIR: config.claudeConfigDir } : {}),
-  };
+  const child: NodeJS.ProcessEnv = {};
+  for (const [name, value] of Object.entries(env)) {
+    if (value !== undefined && (CLAUDE_ENV_NAMES.has(name) || CLAUDE_ENV_PATTERNS.some((p) => p.test(name)))) child[name] = value;
+  }
+  child.HOME = env.HOME || os.homedir();
+  child.USER = env.USER || os.userInfo().username;
+  const configDir = config.claudeConfigDir ?? env.CLAUDE_CONFIG_DIR;
+  if (configDir) child.CLAUDE_CONFIG_DIR = configDir;
+  return child;
 }
 
 export async function runClaude(file: string, args: string[], options: { env: NodeJS.ProcessEnv; timeoutMs: number; signal?: AbortSignal }): Promise<ClaudeRun> {

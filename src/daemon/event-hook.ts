@@ -3,6 +3,7 @@
  * operator can page themselves. It gets the facts in its environment, never a secret, and it cannot block
  * or crash the daemon.
  */
+import os from "node:os";
 import type { Logger } from "pino";
 import { messageOf } from "../errors.js";
 import { scrubSecrets } from "../log.js";
@@ -23,7 +24,17 @@ export async function runEventHook(argv: readonly string[] | undefined, event: H
   const [file, ...args] = argv;
   const { execa } = await import("execa");
   const result = await execa(file!, args, {
-    env: { EVENT: event, PROFILE: facts.profile, REASON: scrubSecrets(facts.reason), AGENTS: facts.agents.join(",") },
+    // Exactly the documented facts, plus PATH and HOME so a script can run: never the daemon's own environment,
+    // which may hold CLAUDE_CODE_OAUTH_TOKEN or whatever else the service manager was given.
+    env: {
+      EVENT: event,
+      PROFILE: facts.profile,
+      REASON: scrubSecrets(facts.reason),
+      AGENTS: facts.agents.join(","),
+      PATH: process.env.PATH ?? "/usr/local/bin:/usr/bin:/bin",
+      HOME: process.env.HOME ?? os.homedir(),
+    },
+    extendEnv: false,
     stdin: "ignore",
     stdout: "ignore",
     stderr: "ignore",

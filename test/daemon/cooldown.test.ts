@@ -15,11 +15,14 @@ interface Scenario {
   /** Stores to plant before the daemon starts, given the planted login. */
   stores?: (cred: Cred) => Record<string, unknown>;
   loggedIn?: boolean;
+  /** Extra variables in the daemon's own environment. */
+  env?: Record<string, string>;
 }
 
 async function scenario(s: Scenario, fn: (d: DaemonProcess, t: TestHome, control: string) => Promise<void>): Promise<void> {
   const t = makeHome();
   const control = installFakeClaude(t, s.mode);
+  Object.assign(t.env, s.env);
   if (s.loggedIn === false) writeFileSync(path.join(control, "logged-in"), "false");
   const cred = t.writeCredentials({ expiresAt: Date.now() + (s.expiresInMs ?? MIN) });
   for (const [agent, store] of Object.entries(s.stores?.(cred) ?? {})) t.writeStore(agent, store);
@@ -193,13 +196,17 @@ test("a gateway marking with a token that still works is left to expire; a faili
     assert.equal(t.readStore("main").usageStats[ID].disabledReason, "auth");
   }));
 
-test("onEvent runs with EVENT, PROFILE, REASON and AGENTS, and never a secret", async () => {
+test("onEvent and claude get only the variables they need, and never a secret", async () => {
   const t = makeHome();
   const out = path.join(t.root, "hook.log");
   const hook = path.join(t.root, "hook.sh");
-  writeFileSync(hook, `#!/bin/sh\necho "$EVENT|$PROFILE|$REASON|$AGENTS|$(env | grep -c sk-ant)" >> "${out}"\n`, { mode: 0o755 });
+  writeFileSync(hook, `#!/bin/sh\necho "$EVENT|$PROFILE|$REASON|$AGENTS|$(env | grep -c sk-ant)|$(env | cut -d= -f1 | sort | tr '\\n' ' ')" >> "${out}"\n`, { mode: 0o755 });
+  // Secrets a service manager may have handed the daemon: neither child may see them.
+  const setupToken = randomToken();
+  const env = { CLAUDE_CODE_OAUTH_TOKEN: setupToken, AWS_SECRET_ACCESS_KEY: randomToken(), HTTPS_PROXY: "http://127.0.0.1:9", LC_ALL: "C.UTF-8" };
   try {
-    await scenario({ mode: "fail", config: { onEvent: [hook] }, stores: (c) => ({ main: plantedStore(c) }) }, async (d, tt) => {
+    await scenario({ mode: "fail", env, config: { onEvent: [hook] }, stores: (c) => ({ main: plantedStore(c) }) }, async (d, tt, control) => {
+      tt.planted.push(env.CLAUDE_CODE_OAUTH_TOKEN, env.AWS_SECRET_ACCESS_KEY);
       await d.waitForEvent("needs_login");
       await waitForFile(out, /needs_login/);
       tt.writeCredentials();
@@ -209,8 +216,17 @@ test("onEvent runs with EVENT, PROFILE, REASON and AGENTS, and never a secret", 
       const needs = lines.find((l) => l.startsWith("needs_login|"))!.split("|");
       assert.deepEqual([needs[1], needs[3], needs[4]], [ID, "main", "0"]);
       assert.match(needs[2]!, /did not change|refresh failed/);
+      // The shell itself exports PWD (and some shells OLDPWD, SHLVL, _): those are its own, not inherited.
+      const names = needs[5]!.trim().split(" ").filter((n) => n !== "PWD" && n !== "OLDPWD" && n !== "SHLVL" && n !== "_");
+      assert.deepEqual(names, ["AGENTS", "EVENT", "HOME", "PATH", "PROFILE", "REASON"]);
       assert.ok(lines.some((l) => l.startsWith("refresh.failed|")));
       assert.deepEqual(leakedTokens(readFileSync(out, "utf8"), tt.planted), []);
+      const claudeEnvs = readFileSync(path.join(control, "env.log"), "utf8").trim().split("\n");
+      for (const line of claudeEnvs) {
+        const seen = line.split(" ");
+        assert.ok(!seen.includes("CLAUDE_CODE_OAUTH_TOKEN") && !seen.includes("AWS_SECRET_ACCESS_KEY"), line);
+        for (const name of ["HOME", "PATH", "USER", "HTTPS_PROXY", "LC_ALL"]) assert.ok(seen.includes(name), `${name} missing from claude's environment: ${line}`);
+      }
     });
   } finally {
     t.cleanup();

@@ -17,14 +17,13 @@ export interface LogRecord {
 /** Puts a fake `claude` first on PATH for this home; returns its control folder. */
 export function installFakeClaude(t: TestHome, mode = "refresh"): string {
   const bin = path.join(t.root, "bin");
-  const control = path.join(t.root, "fake-claude");
+  const control = path.join(t.home, ".fake-claude");
   mkdirSync(bin, { recursive: true });
   mkdirSync(control, { recursive: true });
   writeFileSync(path.join(bin, "claude"), `#!/bin/sh\nexec "${process.execPath}" "${FAKE_CLAUDE}" "$@"\n`);
   chmodSync(path.join(bin, "claude"), 0o755);
   writeFileSync(path.join(control, "mode"), mode);
   t.env.PATH = `${bin}:${process.env.PATH}`;
-  t.env.FAKE_CLAUDE_DIR = control;
   return control;
 }
 

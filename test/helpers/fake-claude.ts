@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 /**
  * A stand-in for the `claude` CLI, put first on PATH by tests. What it does is read from
- * `$FAKE_CLAUDE_DIR/mode` at every start, so a test can change it while the daemon runs:
+ * `$HOME/.fake-claude/mode` at every start, so a test can change it while the daemon runs. The control
+ * folder is found through HOME because the daemon gives `claude` only the variables the real CLI needs:
  *   refresh   rewrite the credentials atomically with a new token and expiresAt + 8 h
  *   window    as the real `claude -p`: refresh only within 5 minutes of expiresAt, else exit 0 and change nothing
  *   noop      exit 0 and change nothing
@@ -12,14 +13,15 @@
  *   logout    print "Not logged in · Please run /login" and exit 1 (pair with logged-in = false)
  *   garbage   print 1 MB of noise and exit 1
  *   twice     rewrite the credentials twice in quick succession
- * `auth status --json` answers from `$FAKE_CLAUDE_DIR/logged-in` ("false" means logged out).
- * Every run appends "start <pid> <ms>" and "end <pid> <ms>" to `$FAKE_CLAUDE_DIR/runs.log`.
+ * `auth status --json` answers from `logged-in` in the control folder ("false" means logged out).
+ * Every run appends "start <pid> <ms>" and "end <pid> <ms>" to `runs.log` there, and the
+ * names of the variables it was given to `env.log`.
  */
 import { randomBytes } from "node:crypto";
 import { appendFileSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import path from "node:path";
 
-const dir = process.env.FAKE_CLAUDE_DIR!;
+const dir = path.join(process.env.HOME!, ".fake-claude");
 const log = (what: string) => appendFileSync(path.join(dir, "runs.log"), `${what} ${process.pid} ${Date.now()} ${process.argv.slice(2).join(" ")}\n`);
 const read = (name: string, fallback: string) => {
   try {
@@ -43,6 +45,7 @@ function rotate(): void {
 
 const args = process.argv.slice(2);
 log("start");
+appendFileSync(path.join(dir, "env.log"), `${Object.keys(process.env).sort().join(" ")}\n`);
 process.on("exit", () => log("end"));
 if (args[0] === "auth" && args[1] === "status") {
   const loggedIn = read("logged-in", "true") !== "false";

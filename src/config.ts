@@ -111,3 +111,6 @@ export async function loadConfig(
 function withoutUndefined<T extends object>(value: T): Partial<T> {
   return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
+
+/** The schema itself, so the docs test can check that every key is documented in docs/config.md. */
+export { schema as configSchema };

@@ -1,0 +1,137 @@
+/**
+ * Installable as users install it: `npm pack`, then a global install of that tarball into an empty prefix, with
+ * the registry reached only for what the npm cache lacks. The installed command must run from its own copy and
+ * its own dependencies, and the service it installs must point into that copy, not into this checkout.
+ */
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { after, before, test } from "node:test";
+import { makeHome, REPO, type RunResult, type TestHome } from "./helpers/env.js";
+
+const NAME = "moltbot-auth-sync";
+const VERSION = (JSON.parse(readFileSync(path.join(REPO, "package.json"), "utf8")) as { version: string }).version;
+
+function run(
+  file: string,
+  args: string[],
+  options: { cwd?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {},
+) {
+  return new Promise<RunResult>((resolve) => {
+    execFile(
+      file,
+      args,
+      { cwd: options.cwd, env: options.env ?? process.env, timeout: options.timeoutMs ?? 60_000, maxBuffer: 16 << 20 },
+      (err, stdout, stderr) =>
+        resolve({ code: err ? (typeof err.code === "number" ? err.code : 1) : 0, stdout, stderr }),
+    );
+  });
+}
+
+/** npm without the checkout's influence: no update check, no audit, and a quiet install. */
+const npmEnv = {
+  ...process.env,
+  npm_config_update_notifier: "false",
+  npm_config_audit: "false",
+  npm_config_fund: "false",
+};
+
+let tmp: string;
+let packed: string[];
+let prefix: string;
+let installed: string;
+let home: TestHome;
+
+before(async () => {
+  tmp = mkdtempSync(path.join(os.tmpdir(), "mas-pack-"));
+  // `npm test` has just built dist/; --ignore-scripts keeps `prepare` from rebuilding it under other tests' feet.
+  const pack = await run("npm", ["pack", "--ignore-scripts", "--json", "--pack-destination", tmp], {
+    cwd: REPO,
+    env: npmEnv,
+  });
+  assert.equal(pack.code, 0, `npm pack failed: ${pack.stderr}`);
+  const [info] = JSON.parse(pack.stdout) as [{ filename: string; files: { path: string }[] }];
+  packed = info.files.map((f) => f.path);
+  prefix = path.join(tmp, "prefix");
+  const install = await run(
+    "npm",
+    ["install", "--global", "--prefix", prefix, "--prefer-offline", path.join(tmp, info.filename)],
+    { env: npmEnv, timeoutMs: 180_000 },
+  );
+  assert.equal(install.code, 0, `npm install -g of the tarball failed: ${install.stderr}`);
+  installed = path.join(prefix, "lib", "node_modules", NAME);
+  home = makeHome();
+});
+
+after(() => {
+  home?.cleanup();
+  if (tmp) rmSync(tmp, { recursive: true, force: true });
+});
+
+/** The installed command, in a temp HOME, with node on PATH as a user's shell has it. */
+function installedCli(args: string[]): Promise<RunResult> {
+  const env = { ...home.env, PATH: `${path.dirname(process.execPath)}:/usr/bin:/bin` };
+  return run(path.join(prefix, "bin", NAME), args, { env });
+}
+
+function filesUnder(dir: string): string[] {
+  return readdirSync(path.join(REPO, dir), { recursive: true, withFileTypes: true })
+    .filter((d) => d.isFile())
+    .map((d) => path.relative(REPO, path.join(d.parentPath, d.name)));
+}
+
+test("the tarball holds what a user needs, and no tests, sources, source maps or stale build output", () => {
+  const needed = ["package.json", "README.md", "bin/moltbot-auth-sync.js", "dist/src/cli/main.js"];
+  needed.push(...filesUnder("systemd"), ...filesUnder("launchd"), ...filesUnder("docs"));
+  assert.deepEqual(
+    needed.filter((file) => !packed.includes(file)),
+    [],
+    'missing from the tarball (package.json "files")',
+  );
+  const unwanted = packed.filter((file) => /^(src|test|interop|bench|faults|dist\/(?!src\/))|\.(map|ts)$/.test(file));
+  assert.deepEqual(unwanted, [], "in the tarball, but no user needs it");
+  // tsc never deletes: a source moved or removed leaves its old .js in dist/, which would ship.
+  const stale = packed.filter(
+    (file) => file.startsWith("dist/src/") && !existsSync(path.join(REPO, file.slice(5).replace(/\.js$/, ".ts"))),
+  );
+  assert.deepEqual(stale, [], "build output without a source: run `rm -rf dist && npm run build`");
+});
+
+test(
+  "the installed command runs from its own copy",
+  { todo: "--version arrives with the CLI pass (issue 12)" },
+  async () => {
+    const r = await installedCli(["--version"]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout.trim(), VERSION);
+  },
+);
+
+test("the installed command starts, with its own dependencies, and lists its commands", async () => {
+  const r = await installedCli(["--help"]);
+  assert.equal(r.code, 0, r.stderr);
+  for (const command of ["sync", "status", "service", "logs", "doctor", "run"])
+    assert.match(r.stdout, new RegExp(`^  ${command}\\b`, "m"));
+  // The real work, from the installed copy: config, the source, the store's lock and atomic write.
+  home.writeCredentials();
+  const sync = await installedCli(["sync"]);
+  assert.equal(sync.code, 0, sync.stderr);
+  assert.match(sync.stdout, /^main\s+written/m);
+  assert.equal(home.readStore("main").profiles["anthropic:claude-cli"].type, "token");
+  const doctor = await installedCli(["doctor", "--json"]);
+  assert.ok(doctor.code === 0 || doctor.code === 1, `doctor exited ${doctor.code}: ${doctor.stderr}`);
+  assert.ok(Array.isArray((JSON.parse(doctor.stdout) as { checks: unknown[] }).checks));
+});
+
+test("service install --dry-run renders paths into the install, not into this checkout", async () => {
+  const entry = path.join(installed, "bin", "moltbot-auth-sync.js");
+  for (const manager of ["systemd", "launchd"]) {
+    const r = await installedCli(["service", "install", "--manager", manager, "--dry-run"]);
+    assert.equal(r.code, 0, `${manager}: ${r.stderr}`);
+    assert.ok(r.stdout.includes(entry), `${manager}: the unit does not run ${entry}:\n${r.stdout}`);
+    assert.ok(!r.stdout.includes(REPO), `${manager}: the unit points into the checkout ${REPO}:\n${r.stdout}`);
+    assert.ok(r.stdout.includes(process.execPath), `${manager}: the unit does not run ${process.execPath}`);
+  }
+});

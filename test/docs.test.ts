@@ -142,10 +142,26 @@ function defaultLine(entry: Entry): string | undefined {
     .trim();
 }
 
+const DEFAULTS = parseConfig({}, "defaults") as Record<string, unknown>;
+
+/** A default written as one code span is a JSON value: it must mean what the schema's default means. */
+function defaultProblem(key: string, written: string | undefined): string | undefined {
+  const real = DEFAULTS[key];
+  if (written === undefined)
+    return real === undefined ? undefined : `${key}: write the default as JSON, in one code span`;
+  let meant: unknown;
+  try {
+    meant = (parseConfig({ [key]: JSON.parse(written) }, "the docs") as Record<string, unknown>)[key];
+  } catch (err) {
+    return `${key}: documented default ${written} is not valid: ${(err as Error).message}`;
+  }
+  if (JSON.stringify(meant) === JSON.stringify(real)) return undefined;
+  return `${key}: documented default ${written}, but the default is ${JSON.stringify(real)}`;
+}
+
 test("docs/config.md has an entry for every config key, with its real default, and for nothing else", () => {
   const keys = Object.keys(configSchema.shape);
   const documented = entries("docs/config.md").filter((e) => e.level === 3);
-  const defaults = parseConfig({}, "defaults") as Record<string, unknown>;
   const problems = [
     difference(
       "docs/config.md",
@@ -160,25 +176,8 @@ test("docs/config.md has an entry for every config key, with its real default, a
       problems.push(`  ${entry.name}: no _Type:_/_Default:_`);
       continue;
     }
-    // A default written as one code span is a JSON value: it must mean what the schema's default means.
-    const written = /^`([^`]+)`$/.exec(defaultLine(entry) ?? "")?.[1];
-    const real = defaults[entry.name];
-    if (written === undefined) {
-      if (real !== undefined) problems.push(`  ${entry.name}: _Default:_ must be the JSON value, as one code span`);
-      continue;
-    }
-    let meant: unknown;
-    try {
-      meant = (parseConfig({ [entry.name]: JSON.parse(written) }, "docs/config.md") as Record<string, unknown>)[
-        entry.name
-      ];
-    } catch (err) {
-      problems.push(`  ${entry.name}: documented default ${written} is not valid: ${(err as Error).message}`);
-      continue;
-    }
-    if (JSON.stringify(meant) !== JSON.stringify(real)) {
-      problems.push(`  ${entry.name}: documented default ${written}, but the default is ${JSON.stringify(real)}`);
-    }
+    const problem = defaultProblem(entry.name, /^`([^`]+)`$/.exec(defaultLine(entry) ?? "")?.[1]);
+    if (problem) problems.push(`  ${problem}`);
   }
   assertNone("docs/config.md is out of step with the config schema:", problems);
 });
@@ -265,4 +264,17 @@ test("every link in the README and docs/ resolves inside the repo, to a heading 
 test(`the README stays a page an admin reads top-down: at most ${README_MAX_LINES} lines`, () => {
   const lines = readDoc("README.md").trimEnd().split("\n").length;
   assert.ok(lines <= README_MAX_LINES, `README.md has ${lines} lines: move reference material into docs/`);
+});
+
+test("the README's config table names real keys, with their real defaults", () => {
+  const keys = Object.keys(configSchema.shape);
+  const problems: string[] = [];
+  const section = /^## Config\n([\s\S]*?)^## /m.exec(readDoc("README.md"))?.[1] ?? "";
+  assert.match(section, /^\| `/m, "README.md has no config table under ## Config");
+  for (const m of section.matchAll(/^\| `([A-Za-z]+)` +\| ([^|]*?) +\|/gm)) {
+    const [, key, written] = m as unknown as [string, string, string];
+    if (!keys.includes(key)) problems.push(`  ${key}: no such config key`);
+    else problems.push(`  ${defaultProblem(key, /^`([^`]+)`$/.exec(written)?.[1]) ?? ""}`.trimEnd());
+  }
+  assertNone("README.md's config table is out of step with the config schema:", problems);
 });

@@ -91,14 +91,20 @@ async function cliProgram(): Promise<Command> {
 
 const ROOT = "moltbot-auth-sync";
 
-/** Leaf commands by path ("cooldown clear"), and options by command path and flags ("sync --dry-run"). */
+/**
+ * Commands by path ("cooldown clear": the leaves, and any other that has options of its own), and options by command
+ * path and flags ("sync --dry-run"; the program's own, such as "--config <file>", without a path).
+ */
 function cliNames(program: Command): { commands: string[]; options: string[] } {
   const commands: string[] = [ROOT];
   const options: string[] = [];
+  const globalFlags = new Set(program.options.map((option) => option.flags));
   const walk = (command: Command, at: string[]): void => {
-    if (at.length > 0 && command.commands.length === 0) commands.push(at.join(" "));
-    // Hidden options are deliberately undocumented.
-    for (const option of command.options) if (!option.hidden) options.push([...at, option.flags].join(" "));
+    // Hidden options are deliberately undocumented. A global option repeated on a subcommand (so that its --help
+    // shows it) is the same option, documented once with the program's.
+    const own = command.options.filter((o) => !o.hidden && (at.length === 0 || !globalFlags.has(o.flags)));
+    if (at.length > 0 && (command.commands.length === 0 || own.length > 0)) commands.push(at.join(" "));
+    for (const option of own) options.push([...at, option.flags].join(" "));
     for (const sub of command.commands) walk(sub, [...at, sub.name()]);
   };
   walk(program, []);

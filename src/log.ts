@@ -8,7 +8,7 @@ import pino, { type Logger } from "pino";
 import { fingerprint } from "./fingerprint.js";
 import { type LogLevel, formatLogLine } from "./log-format.js";
 
-/** The stable list of events; `docs` in the README mirror it. */
+/** The stable list of events; docs/logs.md has an entry for each (test/docs.test.ts checks). */
 export const EVENTS = [
   "daemon.started",
   "daemon.ready",

@@ -6,6 +6,7 @@
 import type { Config } from "./config.js";
 import { type CooldownConfig, type Failure, type Occurrence } from "./cooldown.js";
 import { formatRelative } from "./duration.js";
+import { SourceError, messageOf } from "./errors.js";
 import { fingerprint } from "./fingerprint.js";
 import { type Offer, loginOffer } from "./sources/index.js";
 import type { UpdateOptions } from "./stores/adapter.js";
@@ -55,6 +56,15 @@ export function unusableFailure(input: Pick<PassInput, "login" | "loginFailure" 
   // The gateway drops an expired token (it resolves to no credential): an auth failure, which a fresh token cures.
   const message = `${fingerprint(login.accessToken)} expired ${formatRelative(login.expiresAt, now)} and claude could not refresh it (${refreshFailure.message})`;
   return { reason: "auth", needsLogin: false, message };
+}
+
+/** What only a person can do when the login is dead. */
+export const LOGIN_FIX = "on this host, run `claude` and then /login (or `claude auth login`); for unattended use, `claude setup-token`";
+
+/** Why the source gave no login, as a failure to mark: no login at all needs a person. */
+export function loginFailureOf(err: unknown): Failure {
+  const missing = err instanceof SourceError && err.problem === "not_logged_in";
+  return { reason: missing ? "auth" : "unknown", needsLogin: missing, message: messageOf(err) };
 }
 
 export async function runPass(input: PassInput): Promise<PassResult> {

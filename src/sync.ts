@@ -42,7 +42,7 @@ type Outcome = ProfileOutcome | UsageOutcome;
 function describe(agent: Agent, outcome: Outcome): Pick<AgentReport, "result" | "reason" | "recovered"> {
   switch (outcome.result) {
     case "written":
-      return { result: "written", reason: outcome.why === "missing" ? `added to ${agent.id}` : "updated", ...(outcome.recovered ? { recovered: outcome.recovered } : {}) };
+      return { result: "written", reason: outcome.why === "missing" ? "added" : "updated", ...(outcome.recovered ? { recovered: outcome.recovered } : {}) };
     case "skipped":
       return { result: "skipped", reason: outcome.reason };
     case "marked":

@@ -15,8 +15,9 @@ export async function main(argv: string[]): Promise<void> {
 
   program
     .command("sync")
-    .description("copy the current Claude credentials into every agent once")
-    .option("--dry-run", "show what would change without writing")
+    .description("copy the Claude login into every agent once; when it is due, first ask claude to refresh it")
+    .option("--dry-run", "show what would change and what would run, without writing or running anything")
+    .option("--no-refresh", "only copy: never run claude, even when the login is due or expired")
     .option("--json", "print the result as JSON")
     .action(async (options, command: Command) => (await import("./sync.js")).syncCommand({ ...command.optsWithGlobals(), ...options }));
 

@@ -11,11 +11,11 @@ import type { Logger } from "pino";
 import type { Config } from "../config.js";
 import { type CooldownConfig, type Failure, DEFAULT_COOLDOWN_CONFIG, cooldownConfigFrom, isCredentialMarking, isMarked } from "../cooldown.js";
 import { formatDuration, formatRelative } from "../duration.js";
-import { SourceError, messageOf } from "../errors.js";
+import { messageOf } from "../errors.js";
 import { fingerprint } from "../fingerprint.js";
 import type { LogEvent } from "../log.js";
 import { profileSecret } from "../reconcile.js";
-import { type PassResult, passActed, passSummary, runPass } from "../pass.js";
+import { LOGIN_FIX, type PassResult, loginFailureOf, passActed, passSummary, runPass } from "../pass.js";
 import { type Offer, claudeCredentialsFile, readClaudeLogin, setupTokenOffers } from "../sources/index.js";
 import { readSetupTokens } from "../sources/setup-token.js";
 import { CREDENTIALS_FILENAME } from "../sources/claude-cli-file.js";
@@ -450,9 +450,9 @@ export class Daemon {
     try {
       source = await readClaudeLogin(this.config, this.env);
     } catch (err) {
-      const missing = err instanceof SourceError && err.problem === "not_logged_in";
+      this.sourceFailure = loginFailureOf(err);
+      const missing = this.sourceFailure.needsLogin;
       this.problems.problem("source", missing ? "warn" : "error", missing ? "source.missing" : "source.invalid", messageOf(err));
-      this.sourceFailure = { reason: missing ? "auth" : "unknown", needsLogin: missing, message: messageOf(err) };
       this.source = undefined;
       return undefined;
     }
@@ -547,9 +547,8 @@ export class Daemon {
     }
     // Once per incident, however its wording varies: the incident ends only with `recovered`.
     if (failure.needsLogin && !this.problems.isOpen("needs_login")) {
-      const fix = `on this host, run \`claude\` and then /login (or \`claude auth login\`); for unattended use, \`claude setup-token\``;
       this.hook("needs_login", failure.message, marked);
-      this.problems.problem("needs_login", "error", "needs_login", `Claude login needs a person: ${failure.message}. Fix: ${fix}`, { profile: this.config.profileId, reason: failure.reason });
+      this.problems.problem("needs_login", "error", "needs_login", `Claude login needs a person: ${failure.message}. Fix: ${LOGIN_FIX}`, { profile: this.config.profileId, reason: failure.reason });
     }
   }
 

@@ -77,7 +77,11 @@ export async function runPass(input: PassInput): Promise<PassResult> {
   }
   const failure = unusableFailure(input, Date.now());
   if (failure && !options.dryRun) {
-    const reports = await markAgents(target, config.profileId, failure, input.occurrence ?? "ongoing", input.cooldowns, options);
+    // An expired token is marked only where it is held: an agent that kept a later credential still works.
+    const expiredOnly = input.login !== undefined && !failure.needsLogin;
+    const keptLater = new Set(copies[0]?.reports.filter((r) => r.result === "skipped").map((r) => r.agent) ?? []);
+    const agents = expiredOnly ? target.agents.filter((a) => !keptLater.has(a.id)) : target.agents;
+    const reports = await markAgents({ ...target, agents }, config.profileId, failure, input.occurrence ?? "ongoing", input.cooldowns, options);
     result.marking = { failure, reports };
   }
   // Setup-tokens are static and independent: a failure of the login never touches them.

@@ -101,7 +101,7 @@ export function passActed(result: PassResult): boolean {
   return passReports(result).some((r) => r.result !== "unchanged" && r.result !== "skipped");
 }
 
-const agentList = (ids: readonly string[]) => `${ids.length} agent${ids.length === 1 ? "" : "s"} (${ids.join(", ")})`;
+const agentList = (ids: readonly string[]) => `${ids.length} agent${ids.length === 1 ? "" : "s"} (${[...ids].sort().join(", ")})`;
 
 /**
  * What the pass did, in a few words, for `daemon.ready` and the state file's last-sync summary:

@@ -104,8 +104,6 @@ export class Daemon {
   private refreshFailure: Failure | undefined;
   /** A refresh has just failed: the next full pass counts it as a new failure where it marks. */
   private freshFailure = false;
-  /** What the last pass did, for daemon.ready. */
-  private lastSummary = "";
   /** When the current outage began: the first failure since credentials were last good. */
   private outageSince: number | undefined;
 
@@ -136,7 +134,9 @@ export class Daemon {
     this.enqueueFull();
     await this.worker;
     const firstSyncMs = Math.round(performance.now() - started);
-    this.event("info", "daemon.ready", `first sync done in ${firstSyncMs} ms: ${this.lastSummary}`, { firstSyncMs, summary: this.lastSummary });
+    // The first passes (one more runs when the watchers saw something while scanning) are summed up by what acted.
+    const summary = this.state.lastSyncSummary ?? "nothing synced (see the error above)";
+    this.event("info", "daemon.ready", `first sync done in ${firstSyncMs} ms: ${summary}`, { firstSyncMs, summary });
     await arming;
     // Anything that changed while the watchers were still scanning is picked up here.
     this.enqueueFull();
@@ -368,11 +368,10 @@ export class Daemon {
     });
     this.noteResult(result, read?.source);
     await this.learnMarkings(agents);
-    this.lastSummary = passSummary(result, this.sourceFailure?.needsLogin ? "not logged in" : this.sourceFailure?.message);
     // A pass that found everything in step keeps the summary of the last one that acted.
     if (passActed(result) || this.state.lastSyncSummary === undefined) {
       this.state.lastSyncAt = Date.now();
-      this.state.lastSyncSummary = this.lastSummary;
+      this.state.lastSyncSummary = passSummary(result, this.sourceFailure?.needsLogin ? "not logged in" : this.sourceFailure?.message);
     }
     await this.saveState();
     this.maybeRefresh("expiry");

@@ -119,7 +119,7 @@ export async function syncCommand(options: SyncCommandOptions): Promise<void> {
   }
   if (unusable.length > 0) {
     const agents = unusable.map((u) => u.agent).join(", ");
-    const why = result.marking?.failure.message ?? [...new Set(unusable.map((u) => u.why))].join("; ");
+    const why = result.marking ? withDetail(result.marking.failure) : [...new Set(unusable.map((u) => u.why))].join("; ");
     throw new ExitError(1, `${config.profileId} is unusable in ${agents}: ${why}. Fix: ${fixFor(result.marking?.failure ?? refreshFailure, options.refresh === false, login, now)}`);
   }
   if (refreshFailure) process.stderr.write(`warning: claude could not refresh the login (${refreshFailure.message}); the held token still works until ${new Date(login!.expiresAt).toISOString()}\n`);
@@ -134,8 +134,12 @@ function refreshMessage(result: RefreshResult): string {
     case "token-works":
       return `claude had nothing to refresh yet: it refreshes only within ${formatDuration(CLI_REFRESH_WINDOW_MS)} of expiry`;
     case "failed":
-      return `claude could not refresh the login: ${result.failure.message}`;
+      return `claude could not refresh the login: ${withDetail(result.failure)}`;
   }
+}
+
+function withDetail(failure: Failure): string {
+  return failure.detail ? `${failure.message} (claude said: ${failure.detail})` : failure.message;
 }
 
 function markedText(failure: Failure): string {

@@ -84,7 +84,7 @@ export class Refresher {
     if (auth && !auth.loggedIn) return { reason: "auth", needsLogin: true, message: "claude is not logged in" };
     const failure = failureFromOutput(run.output, `claude exited ${run.exitCode ?? "?"} and the token did not change`);
     const tail = lastLine(run.output).slice(0, 200);
-    return tail ? { ...failure, message: `${failure.message}: ${tail}` } : failure;
+    return tail ? { ...failure, detail: tail } : failure;
   }
 }
 

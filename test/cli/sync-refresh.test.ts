@@ -38,7 +38,7 @@ for (const storeFormat of ["json-v1", "split"]) {
       assert.match(r.stdout, /main\s+anthropic:claude-cli\s+marked\s+disabled \(auth\)/);
       const lines = r.stderr.trim().split("\n");
       assert.equal(lines.length, 1, r.stderr);
-      assert.match(lines[0]!, /anthropic:claude-cli is unusable in main, work: .*invalid_grant\. Fix: on this host, run `claude` and then \/login/);
+      assert.match(lines[0]!, /anthropic:claude-cli is unusable in main, work: claude exited 1 and the token did not change \(claude said: .*invalid_grant\)\. Fix: on this host, run `claude` and then \/login/);
       for (const agent of ["main", "work"]) {
         assert.equal(stats(t, agent).disabledReason, "auth");
         assert.equal(stats(t, agent).lastUsed, 1234);

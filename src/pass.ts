@@ -47,19 +47,24 @@ export interface PassResult {
  * works, and marking it would make the gateway skip a healthy profile. A dead login, an expired token that
  * could not be refreshed, or no login at all are.
  */
-export function unusableFailure(input: Pick<PassInput, "login" | "loginFailure" | "refreshFailure">, now: number): Failure | undefined {
+export function unusableFailure(
+  input: Pick<PassInput, "login" | "loginFailure" | "refreshFailure">,
+  now: number,
+): Failure | undefined {
   const { login, loginFailure, refreshFailure } = input;
   if (!login) return loginFailure;
   if (!refreshFailure) return undefined;
   if (refreshFailure.needsLogin) return refreshFailure;
   if (login.expiresAt > now) return undefined;
   // The gateway drops an expired token (it resolves to no credential): an auth failure, which a fresh token cures.
-  const message = `${fingerprint(login.accessToken)} expired ${formatRelative(login.expiresAt, now)} and claude could not refresh it (${refreshFailure.message})`;
+  const expired = `${fingerprint(login.accessToken)} expired ${formatRelative(login.expiresAt, now)}`;
+  const message = `${expired} and claude could not refresh it (${refreshFailure.message})`;
   return { reason: "auth", needsLogin: false, message };
 }
 
 /** What only a person can do when the login is dead. */
-export const LOGIN_FIX = "on this host, run `claude` and then /login (or `claude auth login`); for unattended use, `claude setup-token`";
+export const LOGIN_FIX =
+  "on this host, run `claude` and then /login (or `claude auth login`); for unattended use, `claude setup-token`";
 
 /** Why the source gave no login, as a failure to mark: no login at all needs a person. */
 export function loginFailureOf(err: unknown): Failure {
@@ -81,7 +86,9 @@ export async function runPass(input: PassInput): Promise<PassResult> {
     const expiredOnly = input.login !== undefined && !failure.needsLogin;
     const keptLater = new Set(copies[0]?.reports.filter((r) => r.result === "skipped").map((r) => r.agent) ?? []);
     const agents = expiredOnly ? target.agents.filter((a) => !keptLater.has(a.id)) : target.agents;
-    const reports = await markAgents({ ...target, agents }, config.profileId, failure, input.occurrence ?? "ongoing", input.cooldowns, options);
+    const occurrence = input.occurrence ?? "ongoing";
+    const { cooldowns } = input;
+    const reports = await markAgents({ ...target, agents }, config.profileId, failure, occurrence, cooldowns, options);
     result.marking = { failure, reports };
   }
   // Setup-tokens are static and independent: a failure of the login never touches them.
@@ -90,6 +97,12 @@ export async function runPass(input: PassInput): Promise<PassResult> {
     copies.push({ offer, reports: await syncAgents(target, offer.profileId, offer.profile, options) });
   }
   return result;
+}
+
+/** How a failure marks our profile, as `status` shows it: "disabled (auth)", "cooldown (timeout)". */
+export function markingKind(failure: Failure): string {
+  if (failure.needsLogin) return "disabled (auth)";
+  return failure.reason === "billing" ? "disabled (billing)" : `cooldown (${failure.reason})`;
 }
 
 export function passReports(result: PassResult): AgentReport[] {
@@ -101,7 +114,8 @@ export function passActed(result: PassResult): boolean {
   return passReports(result).some((r) => r.result !== "unchanged" && r.result !== "skipped");
 }
 
-const agentList = (ids: readonly string[]) => `${ids.length} agent${ids.length === 1 ? "" : "s"} (${[...ids].sort().join(", ")})`;
+const agentCount = (n: number) => `${n} agent${n === 1 ? "" : "s"}`;
+const agentList = (ids: readonly string[]) => `${agentCount(ids.length)} (${[...ids].sort().join(", ")})`;
 
 /**
  * What the pass did, in a few words, for `daemon.ready` and the state file's last-sync summary:
@@ -109,7 +123,7 @@ const agentList = (ids: readonly string[]) => `${ids.length} agent${ids.length =
  */
 export function passSummary(result: PassResult, noLogin?: string): string {
   const reports = passReports(result);
-  const agentsWith = (...results: string[]) => [...new Set(reports.filter((r) => results.includes(r.result)).map((r) => r.agent))];
+  const agentsWith = (result: string) => [...new Set(reports.filter((r) => r.result === result).map((r) => r.agent))];
   const parts: string[] = [];
   const written = agentsWith("written");
   if (written.length) parts.push(`synced ${agentList(written)}`);
@@ -117,10 +131,11 @@ export function passSummary(result: PassResult, noLogin?: string): string {
   if (marked.length) parts.push(`marked ${agentList(marked)}`);
   const failed = agentsWith("failed");
   if (failed.length) parts.push(`failed in ${agentList(failed)}`);
-  if (parts.length === 0 && noLogin && result.copies.every((c) => c.offer.kind !== "claude-login")) parts.push(`nothing synced: ${noLogin}`);
+  const loginCopied = result.copies.some((c) => c.offer.kind === "claude-login");
+  if (parts.length === 0 && noLogin && !loginCopied) parts.push(`nothing synced: ${noLogin}`);
   if (parts.length === 0) {
     const all = [...new Set(reports.map((r) => r.agent))];
-    parts.push(all.length ? `${all.length} agent${all.length === 1 ? "" : "s"} unchanged` : "no agents");
+    parts.push(all.length ? `${agentCount(all.length)} unchanged` : "no agents");
   }
   return parts.join("; ");
 }

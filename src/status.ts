@@ -6,7 +6,7 @@ import { finite } from "./cooldown.js";
 import { formatDuration, formatRelative } from "./duration.js";
 import { SourceError, AuthSyncError, messageOf } from "./errors.js";
 import { fingerprint } from "./fingerprint.js";
-import { profileSecret } from "./reconcile.js";
+import { ANTHROPIC, profileSecret } from "./reconcile.js";
 import type { StoreAdapter } from "./stores/adapter.js";
 import type { Agent } from "./stores/agents.js";
 import { storeFile } from "./targets.js";
@@ -63,7 +63,8 @@ export function activeMarkings(usageStats: Record<string, ProfileUsageStats> | u
       // The gateway records no reason with a cooldown; the failures it counted are the reason.
       const counts = stats.failureCounts && typeof stats.failureCounts === "object" ? stats.failureCounts : {};
       const reasons = Object.keys(counts).filter((r) => (finite(counts[r]) ?? 0) > 0);
-      markings.push({ profile, kind: "cooldown", until: cooldown, ...(reasons.length ? { reason: reasons.join("+") } : {}) });
+      const reason = reasons.length ? { reason: reasons.join("+") } : {};
+      markings.push({ profile, kind: "cooldown", until: cooldown, ...reason });
     }
   }
   return markings.sort((a, b) => a.until - b.until);
@@ -98,9 +99,11 @@ export async function agentStatus(agent: Agent, adapter: StoreAdapter, expected:
     const store = await adapter.read(agent.dir);
     const profiles = [...expected].map(([id, offered]) => profileStatus(store, id, offered));
     const leftovers = Object.entries(store?.profiles ?? {})
-      .filter(([id, p]) => !expected.has(id) && p.type === "token" && p.provider === "anthropic" && p.expires === undefined)
+      .filter(([id, p]) => !expected.has(id) && p.type === "token" && p.provider === ANTHROPIC)
+      .filter(([, p]) => p.expires === undefined)
       .map(([id]) => profileStatus(store, id, undefined));
-    return { agent: agent.id, file, profiles, markings: activeMarkings(store?.usageStats, now), ...(leftovers.length ? { leftovers } : {}) };
+    const markings = activeMarkings(store?.usageStats, now);
+    return { agent: agent.id, file, profiles, markings, ...(leftovers.length ? { leftovers } : {}) };
   } catch (err) {
     return { agent: agent.id, file, profiles: [], markings: [], error: messageOf(err) };
   }
@@ -116,7 +119,13 @@ export interface StatusVerdict {
  * 1 when anything is expired, missing or unusable; 2 when something expires within the warning window.
  * The login counts unless the host runs on setup-tokens alone (no login at all, and tokens to sync).
  */
-export function statusVerdict(source: SourceStatus, agents: readonly AgentStatus[], now: number, expiryWarningMs: number, loginOptional: boolean): StatusVerdict {
+export function statusVerdict(
+  source: SourceStatus,
+  agents: readonly AgentStatus[],
+  now: number,
+  expiryWarningMs: number,
+  loginOptional: boolean,
+): StatusVerdict {
   const expiries: Array<{ at: number; what: string }> = [];
   if (source.ok) expiries.push({ at: source.expiresAt, what: `the Claude login ${source.fingerprint}` });
   else if (!(loginOptional && source.problem === "not_logged_in")) return { code: STATUS_UNUSABLE, why: source.error };
@@ -127,18 +136,22 @@ export function statusVerdict(source: SourceStatus, agents: readonly AgentStatus
       const marking = agent.markings.find((m) => m.profile === profile.profileId);
       if (marking) {
         const kind = `${marking.kind}${marking.reason ? ` (${marking.reason})` : ""}`;
-        return { code: STATUS_UNUSABLE, why: `${profile.profileId} is ${kind} in ${agent.agent} for ${formatDuration(marking.until - now)}` };
+        const left = formatDuration(marking.until - now);
+        return { code: STATUS_UNUSABLE, why: `${profile.profileId} is ${kind} in ${agent.agent} for ${left}` };
       }
-      if (profile.expires !== undefined) expiries.push({ at: profile.expires, what: `${profile.profileId} in ${agent.agent}` });
+      const what = `${profile.profileId} in ${agent.agent}`;
+      if (profile.expires !== undefined) expiries.push({ at: profile.expires, what });
     }
   }
   const expired = expiries.find((e) => e.at <= now);
   if (expired) return { code: STATUS_UNUSABLE, why: `${expired.what} expired ${formatRelative(expired.at, now)}` };
   const soonest = expiries.filter((e) => e.at - now <= expiryWarningMs).sort((a, b) => a.at - b.at)[0];
-  if (soonest) return { code: STATUS_EXPIRING, why: `${soonest.what} expires ${formatRelative(soonest.at, now)} (within expiryWarning, ${formatDuration(expiryWarningMs)})` };
-  return { code: STATUS_OK };
+  if (!soonest) return { code: STATUS_OK };
+  const window = formatDuration(expiryWarningMs);
+  const when = formatRelative(soonest.at, now);
+  return { code: STATUS_EXPIRING, why: `${soonest.what} expires ${when} (within expiryWarning, ${window})` };
 }
 
-export function statusExitCode(source: SourceStatus, agents: readonly AgentStatus[], now: number, expiryWarningMs: number, loginOptional: boolean): number {
-  return statusVerdict(source, agents, now, expiryWarningMs, loginOptional).code;
+export function statusExitCode(...args: Parameters<typeof statusVerdict>): number {
+  return statusVerdict(...args).code;
 }

@@ -23,7 +23,8 @@ export function requireStateDir(config: Config, env: NodeJS.ProcessEnv = process
   const choice = resolveStateDir(config.stateDir, env);
   // A typo must not create a new gateway state dir: a named one must exist (only agent folders are ever created).
   if (choice && config.stateDir && !isDirectory(choice.dir)) {
-    throw new AuthSyncError(`state dir ${choice.dir} (from --state-dir / config stateDir) is not an existing folder; check the path`, "state_dir.missing");
+    const named = `state dir ${choice.dir} (from --state-dir / config stateDir)`;
+    throw new AuthSyncError(`${named} is not an existing folder; check the path`, "state_dir.missing");
   }
   if (choice) return choice;
   const looked = [...STATE_DIR_NAMES.map((n) => `~/${n}`), ...STATE_DIR_ENV.map((n) => `$${n}`)].join(", ");

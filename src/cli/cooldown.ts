@@ -33,7 +33,8 @@ export async function cooldownClearCommand(options: CooldownClearOptions): Promi
   const now = Date.now();
   const reports = await clearAgents({ agents, adapter: storeAdapter(targets) }, profile, (stats) => (options.force ? undefined : refusal(stats, now)), await writeOptions(config));
   if (reports.length > 0 && reports.every((r) => r.result === "skipped" && r.reason === `no ${profile} profile`)) {
-    throw new AuthSyncError(`no agent holds ${profile} (looked in ${agents.map((a) => a.id).join(", ")}); nothing to clear`, "usage");
+    const looked = agents.map((a) => a.id).join(", ");
+    throw new AuthSyncError(`no agent holds ${profile} (looked in ${looked}); nothing to clear`, "usage");
   }
   if (options.json) printJson({ profile, agents: reports.map(({ writes: _writes, ...r }) => r) });
   else process.stdout.write(`${columns(reports.map((r) => [r.agent, r.result === "unchanged" ? "nothing to clear" : r.result, r.reason ?? ""]))}\n`);

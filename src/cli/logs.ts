@@ -31,7 +31,9 @@ export async function logsCommand(options: LogsOptions): Promise<void> {
     filter.since = since;
   }
   if (options.level !== undefined) {
-    if (!isLevel(options.level)) throw new AuthSyncError(`--level ${options.level}: expected one of ${LOG_LEVELS.join(", ")}`, "usage");
+    if (!isLevel(options.level)) {
+      throw new AuthSyncError(`--level ${options.level}: expected one of ${LOG_LEVELS.join(", ")}`, "usage");
+    }
     filter.minLevel = options.level;
   }
   if (options.event) filter.event = options.event;
@@ -49,7 +51,9 @@ export async function logsCommand(options: LogsOptions): Promise<void> {
   await (file ? readFileLines(file, Boolean(options.follow), print) : readJournal(options, filter, print));
   if (printed > 0) return;
   const filtered = Object.keys(filter).length > 0 ? " matching the filter" : "";
-  const other = file ? "--system USER for a system unit's journal" : "--file PATH to read a log file, or --system USER for a system unit";
+  const other = file
+    ? "--system USER for a system unit's journal"
+    : "--file PATH to read a log file, or --system USER for a system unit";
   process.stderr.write(`no log lines${filtered} in ${where}; choose another source with ${other}\n`);
 }
 

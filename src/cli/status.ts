@@ -5,7 +5,14 @@ import { mapLimit } from "../map-limit.js";
 import { profileSecret } from "../reconcile.js";
 import { readDaemonStatus, type DaemonStatus } from "../daemon/runtime-files.js";
 import { readOffers } from "../sources/index.js";
-import { type AgentStatus, type Marking, type ProfileStatus, agentStatus, sourceStatus, statusVerdict } from "../status.js";
+import {
+  type AgentStatus,
+  type Marking,
+  type ProfileStatus,
+  agentStatus,
+  sourceStatus,
+  statusVerdict,
+} from "../status.js";
 import { resolveTargets, storeAdapter } from "../targets.js";
 import { type GlobalOptions, loadCommandConfig, printJson } from "./options.js";
 
@@ -29,7 +36,20 @@ export async function statusCommand(options: StatusCommandOptions): Promise<void
   const exitCode = verdict.code;
   const daemon = await readDaemonStatus();
   if (options.json) {
-    printJson({ now, profile: config.profileId, ...(verdict.why ? { why: verdict.why } : {}), source, setupTokens: offers.filter((o) => o.kind === "setup-token").map((o) => ({ profile: o.profileId, origin: o.origin })), stateDir: targets.stateDir, store: targets.generation, daemon, agents, exitCode });
+    printJson({
+      now,
+      profile: config.profileId,
+      ...(verdict.why ? { why: verdict.why } : {}),
+      source,
+      setupTokens: offers
+        .filter((o) => o.kind === "setup-token")
+        .map((o) => ({ profile: o.profileId, origin: o.origin })),
+      stateDir: targets.stateDir,
+      store: targets.generation,
+      daemon,
+      agents,
+      exitCode,
+    });
   } else {
     const lines = [`source  ${source.ok ? `${source.fingerprint} expires ${formatRelative(source.expiresAt, now)} (${source.origin})` : source.error}`];
     for (const offer of offers.filter((o) => o.kind === "setup-token")) lines.push(`token   ${offer.profileId} from ${offer.origin}`);
@@ -60,8 +80,12 @@ function profileText(p: ProfileStatus, now: number): string {
 
 function agentLines(agent: AgentStatus, now: number): string[] {
   if (agent.error) return [`agent ${agent.agent}: ${agent.error}`];
-  const leftovers = (agent.leftovers ?? []).map((p) => `  ${p.profileId} token ${p.fingerprint}: static, no setup-token stored for it (left after \`token clear\`?), not kept in step`);
-  return [`agent ${agent.agent}: ${agent.profiles.map((p) => profileText(p, now)).join("; ")}`, ...agent.markings.map((m) => `  ${markingText(m, now)}`), ...leftovers];
+  const leftover = "static, no setup-token stored for it (left after `token clear`?), not kept in step";
+  return [
+    `agent ${agent.agent}: ${agent.profiles.map((p) => profileText(p, now)).join("; ")}`,
+    ...agent.markings.map((m) => `  ${markingText(m, now)}`),
+    ...(agent.leftovers ?? []).map((p) => `  ${p.profileId} token ${p.fingerprint}: ${leftover}`),
+  ];
 }
 
 export function markingText(marking: Marking, now: number): string {

@@ -10,11 +10,11 @@ import { type RefreshResult, CLI_REFRESH_WINDOW_MS, Refresher } from "../daemon/
 import { formatDuration, formatRelative } from "../duration.js";
 import { ExitError } from "../errors.js";
 import { fingerprint } from "../fingerprint.js";
-import { LOGIN_FIX, loginFailureOf, passReports, runPass } from "../pass.js";
+import { LOGIN_FIX, loginFailureOf, markingKind, passReports, runPass } from "../pass.js";
 import { profileSecret } from "../reconcile.js";
 import { loginOffer, readClaudeLogin, readOffers } from "../sources/index.js";
 import { activeMarkings } from "../status.js";
-import type { UpdateTarget } from "../sync.js";
+import type { AgentReport, UpdateTarget } from "../sync.js";
 import { resolveTargets, storeAdapter } from "../targets.js";
 import type { SourceCredential } from "../types.js";
 import { type GlobalOptions, columns, loadCommandConfig, printJson, writeOptions } from "./options.js";
@@ -44,7 +44,9 @@ export async function syncCommand(options: SyncCommandOptions): Promise<void> {
   const { loginError } = read;
   const setupOffers = read.offers.filter((o) => o.kind === "setup-token");
   // With nothing to offer and nowhere to mark, the login's problem is the whole story: one line, exit 1.
-  const targets = await resolveTargets(config).catch((err: unknown) => Promise.reject(read.offers.length === 0 ? loginError! : err));
+  const targets = await resolveTargets(config).catch((err: unknown) => {
+    throw read.offers.length === 0 ? loginError! : err;
+  });
   const target: UpdateTarget = { agents: targets.agents, adapter: storeAdapter(targets) };
   const writing = await writeOptions(config, options.dryRun);
 
@@ -57,7 +59,8 @@ export async function syncCommand(options: SyncCommandOptions): Promise<void> {
     if (options.dryRun) refresh = { outcome: "would-run", command };
     else {
       const result = await refresher.run(login, config, false);
-      refresh = { outcome: result.outcome, command, message: refreshMessage(result), durationMs: result.run.durationMs };
+      const { durationMs } = result.run;
+      refresh = { outcome: result.outcome, command, message: refreshMessage(result), durationMs };
       if (result.outcome === "refreshed") login = result.after;
       if (result.outcome === "failed") {
         refreshFailure = result.failure;
@@ -78,61 +81,98 @@ export async function syncCommand(options: SyncCommandOptions): Promise<void> {
     occurrence: refreshFailure ? "new" : "ongoing",
   });
   const offers = [...(login ? [loginOffer(login, config)] : []), ...setupOffers];
+  const marking = result.marking?.failure;
+  // Of the marking, only the agents it marked are news; "no such profile" or "already marked" are not.
   const reports = passReports(result).filter((r) => !(result.marking?.reports.includes(r) && r.result !== "marked"));
   // A host that runs on setup-tokens alone has no Claude login; its profile is not expected anywhere.
   const loginOptional = !login && loginError?.problem === "not_logged_in" && setupOffers.length > 0;
-  const unusable = options.dryRun || loginOptional || (!login && loginError) ? [] : await unusableAgents(target, config.profileId, reports);
+  const checkUsable = !options.dryRun && !loginOptional && login !== undefined;
+  const unusable = checkUsable ? await unusableAgents(target, config.profileId, reports) : [];
   const now = Date.now();
   if (options.json) {
     printJson({
       dryRun: Boolean(options.dryRun),
-      source: login ? { origin: login.origin, fingerprint: fingerprint(login.accessToken), expiresAt: login.expiresAt, type: offers[0]!.profile.type } : { error: loginError!.message, problem: loginError!.problem },
+      source: login
+        ? {
+            origin: login.origin,
+            fingerprint: fingerprint(login.accessToken),
+            expiresAt: login.expiresAt,
+            type: offers[0]!.profile.type,
+          }
+        : { error: loginError!.message, problem: loginError!.problem },
       ...(refresh ? { refresh } : {}),
-      offers: offers.map((o) => ({ kind: o.kind, profile: o.profileId, fingerprint: fingerprint(profileSecret(o.profile)), origin: o.origin })),
+      offers: offers.map((o) => ({
+        kind: o.kind,
+        profile: o.profileId,
+        fingerprint: fingerprint(profileSecret(o.profile)),
+        origin: o.origin,
+      })),
       stateDir: targets.stateDir,
       store: targets.generation,
       agents: reports.map(({ writes: _writes, ...report }) => report),
-      ...(result.marking ? { marking: { reason: result.marking.failure.reason, needsLogin: result.marking.failure.needsLogin, message: result.marking.failure.message } } : {}),
+      ...(marking
+        ? { marking: { reason: marking.reason, needsLogin: marking.needsLogin, message: withDetail(marking) } }
+        : {}),
       unusable,
     });
   } else {
     const prefix = options.dryRun ? "dry run: " : "";
     const lines: string[] = [];
-    if (refresh?.outcome === "would-run") lines.push(`dry run: would run \`${refresh.command}\` to refresh ${fingerprint(login!.accessToken)} (expires ${formatRelative(login!.expiresAt, now)})`);
+    if (refresh?.outcome === "would-run") {
+      const held = `${fingerprint(login!.accessToken)} (expires ${formatRelative(login!.expiresAt, now)})`;
+      lines.push(`dry run: would run \`${refresh.command}\` to refresh ${held}`);
+    }
     else if (refresh) lines.push(`refresh: ${refresh.message}`);
     for (const o of offers) {
       const expiry = typeof o.profile.expires === "number" ? `, expires ${formatRelative(o.profile.expires, now)}` : "";
-      lines.push(`${prefix}${o.profileId} ← ${fingerprint(profileSecret(o.profile))} (${o.profile.type}${expiry}) from ${o.origin}`);
+      const offered = `${fingerprint(profileSecret(o.profile))} (${o.profile.type}${expiry})`;
+      lines.push(`${prefix}${o.profileId} ← ${offered} from ${o.origin}`);
     }
-    lines.push(`state dir ${targets.stateDir.dir} (${targets.stateDir.reason}); ${targets.generation.format} store (${targets.generation.reason})`);
-    const multi = offers.length > 1 || (result.marking !== undefined && offers.length > 0);
-    const resultText = (r: (typeof reports)[number]) => (options.dryRun && r.result === "written" ? "would write" : r.result);
-    const detail = (r: (typeof reports)[number]) => (r.result === "marked" ? markedText(result.marking!.failure) : (r.reason ?? ""));
-    lines.push(columns(reports.map((r) => [r.agent, ...(multi ? [r.profile] : []), resultText(r), detail(r)])));
+    const { stateDir, generation } = targets;
+    lines.push(`state dir ${stateDir.dir} (${stateDir.reason}); ${generation.format} store (${generation.reason})`);
+    const multi = offers.length > 1 || (marking !== undefined && offers.length > 0);
+    const row = (r: AgentReport) => [
+      r.agent,
+      ...(multi ? [r.profile] : []),
+      options.dryRun && r.result === "written" ? "would write" : r.result,
+      r.result === "marked" ? markingKind(marking!) : (r.reason ?? ""),
+    ];
+    lines.push(columns(reports.map(row)));
     process.stdout.write(`${lines.join("\n")}\n`);
     for (const warning of reports.flatMap((r) => r.warnings)) process.stderr.write(`warning: ${warning}\n`);
   }
-  if (targets.gatewayConfig?.error) process.stderr.write(`warning: gateway config ${targets.gatewayConfig.file} cannot be parsed (${targets.gatewayConfig.error}); used the agents found on disk\n`);
+  const gatewayConfig = targets.gatewayConfig;
+  if (gatewayConfig?.error) {
+    const problem = `gateway config ${gatewayConfig.file} cannot be parsed (${gatewayConfig.error})`;
+    process.stderr.write(`warning: ${problem}; used the agents found on disk\n`);
+  }
   if (loginError) {
     if (loginOptional) process.stderr.write(`note: ${config.profileId} not synced: ${loginError.message}\n`);
     else throw new ExitError(1, loginError.message);
   }
   if (unusable.length > 0) {
     const agents = unusable.map((u) => u.agent).join(", ");
-    const why = result.marking ? withDetail(result.marking.failure) : [...new Set(unusable.map((u) => u.why))].join("; ");
-    throw new ExitError(1, `${config.profileId} is unusable in ${agents}: ${why}. Fix: ${fixFor(result.marking?.failure ?? refreshFailure, options.refresh === false, login, now)}`);
+    const why = marking ? withDetail(marking) : [...new Set(unusable.map((u) => u.why))].join("; ");
+    const fix = fixFor(marking ?? refreshFailure, options.refresh === false, login, now);
+    throw new ExitError(1, `${config.profileId} is unusable in ${agents}: ${why}. Fix: ${fix}`);
   }
-  if (refreshFailure) process.stderr.write(`warning: claude could not refresh the login (${refreshFailure.message}); the held token still works until ${new Date(login!.expiresAt).toISOString()}\n`);
+  if (refreshFailure) {
+    const until = new Date(login!.expiresAt).toISOString();
+    const failed = `claude could not refresh the login (${refreshFailure.message})`;
+    process.stderr.write(`warning: ${failed}; the held token still works until ${until}\n`);
+  }
   if (reports.some((r) => r.result === "failed")) throw new ExitError(1);
 }
 
 function refreshMessage(result: RefreshResult): string {
-  const after = (login: SourceCredential) => `${fingerprint(login.accessToken)} expires ${formatRelative(login.expiresAt, Date.now())}`;
+  const after = (login: SourceCredential) =>
+    `${fingerprint(login.accessToken)} expires ${formatRelative(login.expiresAt, Date.now())}`;
   switch (result.outcome) {
     case "refreshed":
       return `claude refreshed the login: ${after(result.after)}`;
     case "token-works":
-      return `claude had nothing to refresh yet: it refreshes only within ${formatDuration(CLI_REFRESH_WINDOW_MS)} of expiry`;
+      const window = formatDuration(CLI_REFRESH_WINDOW_MS);
+      return `claude had nothing to refresh yet: it refreshes only within ${window} of expiry`;
     case "failed":
       return `claude could not refresh the login: ${withDetail(result.failure)}`;
   }
@@ -142,11 +182,7 @@ function withDetail(failure: Failure): string {
   return failure.detail ? `${failure.message} (claude said: ${failure.detail})` : failure.message;
 }
 
-function markedText(failure: Failure): string {
-  return failure.needsLogin ? "disabled (auth)" : failure.reason === "billing" ? "disabled (billing)" : `cooldown (${failure.reason})`;
-}
-
-function fixFor(failure: Failure | undefined, noRefresh: boolean, login: SourceCredential | undefined, now: number): string {
+function fixFor(failure: Failure | undefined, noRefresh: boolean, login: SourceCredential | undefined, now: number) {
   if (failure?.needsLogin) return LOGIN_FIX;
   if (login && login.expiresAt <= now) {
     if (noRefresh) return "run `moltbot-auth-sync sync` without --no-refresh, so that claude refreshes the login";
@@ -156,7 +192,11 @@ function fixFor(failure: Failure | undefined, noRefresh: boolean, login: SourceC
 }
 
 /** After the pass: each agent whose copy of our profile is expired or marked. Failed agents are reported apart. */
-async function unusableAgents(target: UpdateTarget, profileId: string, reports: ReadonlyArray<{ agent: string; result: string }>): Promise<Unusable[]> {
+async function unusableAgents(
+  target: UpdateTarget,
+  profileId: string,
+  reports: readonly AgentReport[],
+): Promise<Unusable[]> {
   const failed = new Set(reports.filter((r) => r.result === "failed").map((r) => r.agent));
   const now = Date.now();
   const unusable: Unusable[] = [];
@@ -167,7 +207,10 @@ async function unusableAgents(target: UpdateTarget, profileId: string, reports: 
     if (!profile) continue;
     const marking = activeMarkings(store?.usageStats, now).find((m) => m.profile === profileId);
     if (marking) unusable.push({ agent: agent.id, why: markingText(marking, now) });
-    else if (typeof profile.expires === "number" && profile.expires <= now) unusable.push({ agent: agent.id, why: `${fingerprint(profileSecret(profile))} expired ${formatRelative(profile.expires, now)}` });
+    else if (typeof profile.expires === "number" && profile.expires <= now) {
+      const why = `${fingerprint(profileSecret(profile))} expired ${formatRelative(profile.expires, now)}`;
+      unusable.push({ agent: agent.id, why });
+    }
   }
   return unusable;
 }

@@ -9,13 +9,20 @@ import path from "node:path";
 import { schedule, type ScheduledTask } from "node-cron";
 import type { Logger } from "pino";
 import type { Config } from "../config.js";
-import { type CooldownConfig, type Failure, DEFAULT_COOLDOWN_CONFIG, cooldownConfigFrom, isCredentialMarking, isMarked } from "../cooldown.js";
+import {
+  type CooldownConfig,
+  type Failure,
+  DEFAULT_COOLDOWN_CONFIG,
+  cooldownConfigFrom,
+  isCredentialMarking,
+  isMarked,
+} from "../cooldown.js";
 import { formatDuration, formatRelative } from "../duration.js";
 import { messageOf } from "../errors.js";
 import { fingerprint } from "../fingerprint.js";
 import type { LogEvent } from "../log.js";
 import { profileSecret } from "../reconcile.js";
-import { LOGIN_FIX, type PassResult, loginFailureOf, passActed, passSummary, runPass } from "../pass.js";
+import { LOGIN_FIX, type PassResult, loginFailureOf, markingKind, passActed, passSummary, runPass } from "../pass.js";
 import { type Offer, claudeCredentialsFile, readClaudeLogin, setupTokenOffers } from "../sources/index.js";
 import { readSetupTokens } from "../sources/setup-token.js";
 import { CREDENTIALS_FILENAME } from "../sources/claude-cli-file.js";
@@ -371,7 +378,8 @@ export class Daemon {
     // A pass that found everything in step keeps the summary of the last one that acted.
     if (passActed(result) || this.state.lastSyncSummary === undefined) {
       this.state.lastSyncAt = Date.now();
-      this.state.lastSyncSummary = passSummary(result, this.sourceFailure?.needsLogin ? "not logged in" : this.sourceFailure?.message);
+      const noLogin = this.sourceFailure?.needsLogin ? "not logged in" : this.sourceFailure?.message;
+      this.state.lastSyncSummary = passSummary(result, noLogin);
     }
     await this.saveState();
     this.maybeRefresh("expiry");
@@ -470,7 +478,8 @@ export class Daemon {
       this.refreshFailure = undefined;
       this.armRefreshTimer(source);
       // At expiry a pass runs: if claude could not refresh the token by then, the token is marked as it stops working.
-      if (source.expiresAt > Date.now()) this.setTimer("expiry", source.expiresAt - Date.now() + 1, () => this.enqueueFull());
+      const left = source.expiresAt - Date.now();
+      if (left > 0) this.setTimer("expiry", left + 1, () => this.enqueueFull());
     }
     return { source, changed };
   }
@@ -505,7 +514,11 @@ export class Daemon {
   }
 
   private updateOptions(): UpdateOptions {
-    return { lockTimeoutMs: this.config.lockTimeout, lockJournal: lockJournalPath(this.env), beforeWrite: (intent) => this.remember(intent) };
+    return {
+      lockTimeoutMs: this.config.lockTimeout,
+      lockJournal: lockJournalPath(this.env),
+      beforeWrite: (intent) => this.remember(intent),
+    };
   }
 
   /** Called before the rename: the watcher may see the new file before the write returns. */
@@ -527,7 +540,8 @@ export class Daemon {
   private noteResult(result: PassResult, login: SourceCredential | undefined): void {
     for (const { offer, reports } of result.copies) {
       const isLogin = offer.kind === "claude-login" && login !== undefined;
-      for (const report of reports) this.logReport(report, profileSecret(offer.profile), isLogin ? login.expiresAt : undefined);
+      const expiresAt = isLogin ? login.expiresAt : undefined;
+      for (const report of reports) this.logReport(report, profileSecret(offer.profile), expiresAt);
       if (isLogin) this.noteRecovery(reports, login);
     }
     if (result.marking) this.noteMarking(result.marking.failure, result.marking.reports);
@@ -541,13 +555,15 @@ export class Daemon {
     for (const report of reports) this.logReport(report);
     const marked = reports.filter((r) => r.result === "marked").map((r) => r.agent);
     if (marked.length > 0) {
-      const kind = failure.needsLogin ? "disabled (auth)" : failure.reason === "billing" ? "disabled (billing)" : `cooldown (${failure.reason})`;
+      const kind = markingKind(failure);
       this.event("warn", "cooldown.marked", `${this.config.profileId} ${kind} in ${marked.join(", ")}: ${failure.message}`, { profile: this.config.profileId, reason: failure.reason, agents: marked });
     }
     // Once per incident, however its wording varies: the incident ends only with `recovered`.
     if (failure.needsLogin && !this.problems.isOpen("needs_login")) {
       this.hook("needs_login", failure.message, marked);
-      this.problems.problem("needs_login", "error", "needs_login", `Claude login needs a person: ${failure.message}. Fix: ${LOGIN_FIX}`, { profile: this.config.profileId, reason: failure.reason });
+      const msg = `Claude login needs a person: ${failure.message}. Fix: ${LOGIN_FIX}`;
+      const fields = { profile: this.config.profileId, reason: failure.reason };
+      this.problems.problem("needs_login", "error", "needs_login", msg, fields);
     }
   }
 
@@ -640,13 +656,16 @@ export class Daemon {
     if (this.stopping) return;
     const now = Date.now();
     // A timer can fire a little before the backoff's end by the wall clock: wait for it instead of skipping.
-    if (now < this.refresher.retryAt) return this.setTimer("refresh-retry", this.refresher.retryAt - now, () => this.retryRefresh());
+    const backoffEnds = this.refresher.retryAt;
+    if (now < backoffEnds) return this.setTimer("refresh-retry", backoffEnds - now, () => this.retryRefresh());
     const source = this.source;
     const due = source && source.expiresAt - this.config.refreshMargin;
     let skip: string | undefined;
     if (!source) skip = "no Claude login to refresh";
     else if (this.refresher.busy) skip = "a refresh is already running";
-    else if (!this.refreshFailure && now < due!) skip = `the login changed since; next refresh due ${formatRelative(due!, now)}`;
+    else if (!this.refreshFailure && now < due!) {
+      skip = `the login changed since; next refresh due ${formatRelative(due!, now)}`;
+    }
     if (skip) return this.event("info", "refresh.skipped", `retry not run: ${skip}`, { trigger: "retry" });
     this.maybeRefresh("retry", true);
   }

@@ -78,7 +78,9 @@ export class Refresher {
 
   private async explain(run: ClaudeRun, file: string, config: Config, env: NodeJS.ProcessEnv): Promise<Failure> {
     // Log messages are one line: execa's message repeats the command line above the system's reason.
-    if (run.spawnError) return { reason: "unknown", needsLogin: false, message: `cannot run ${file}: ${lastLine(run.spawnError)}` };
+    if (run.spawnError) {
+      return { reason: "unknown", needsLogin: false, message: `cannot run ${file}: ${lastLine(run.spawnError)}` };
+    }
     if (run.timedOut) return { reason: "timeout", needsLogin: false, message: `claude did not finish within ${Math.round(config.refreshTimeout / 1000)} s and was killed` };
     const auth = await claudeAuthStatus(config, env, this.shutdown);
     if (auth && !auth.loggedIn) return { reason: "auth", needsLogin: true, message: "claude is not logged in" };

@@ -23,9 +23,17 @@ interface Case {
   expiresInMs?: number;
 }
 
+const MISSING = "/nonexistent/claude";
+
 const CASES: Case[] = [
-  { name: "claude missing, token valid", mode: "refresh", config: { claudePath: "/nonexistent/claude" }, expect: "none" },
-  { name: "claude missing, token expired", mode: "refresh", config: { claudePath: "/nonexistent/claude" }, expect: "cooldown auth", expiresInMs: -60_000 },
+  { name: "claude missing, token valid", mode: "refresh", config: { claudePath: MISSING }, expect: "none" },
+  {
+    name: "claude missing, token expired",
+    mode: "refresh",
+    config: { claudePath: MISSING },
+    expect: "cooldown auth",
+    expiresInMs: -60_000,
+  },
   { name: "claude hangs (ignores SIGTERM)", mode: "hang", config: { refreshTimeout: "1s" }, expect: "none" },
   { name: "claude exits 1: OAuth token refresh failed", mode: "fail", expect: "disabled auth" },
   { name: "claude prints 1 MB of garbage", mode: "garbage", expect: "none" },
@@ -56,8 +64,11 @@ async function runCase(c: Case, outputs: string[], planted: string[]): Promise<R
         const last = JSON.parse(readFileSync(path.join(t.claudeDir, ".credentials.json"), "utf8")).claudeAiOauth.accessToken;
         if (t.readStore("main").profiles[ID].token !== last) problems.push("store lacks the second save");
       } else {
-        // Nothing is marked for a working token: wait for the failure, then a little longer for a marking that must not come.
-        const marked = c.expect === "none" ? d.waitForEvent("refresh.failed", 20_000).then(() => new Promise((r) => setTimeout(r, 1_000))) : d.waitForEvent("cooldown.marked", 20_000);
+        // Nothing is marked for a working token: wait for the failure, then a while for a marking that must not come.
+        const marked =
+          c.expect === "none"
+            ? d.waitForEvent("refresh.failed", 20_000).then(() => new Promise((r) => setTimeout(r, 1_000)))
+            : d.waitForEvent("cooldown.marked", 20_000);
         const failed = await marked.then(() => d.events("refresh.failed")[0]!);
         if (c.expect === "none" && d.events("cooldown.marked").length > 0) problems.push("a working token was marked");
         if ((failed.retryInMs as number) < 12_000) problems.push(`backoff only ${failed.retryInMs} ms`);

@@ -15,7 +15,8 @@ const jsonV1: Generation = {
 
 test("openclaw@2026.1.30 sees the synced profile and setup-token, and keeps every profile and cooldown that was there", { timeout: 600_000 }, () => syncScenario(gateway, jsonV1));
 
-test("openclaw@2026.1.30 sees the outage and the recovery through `sync`, as cron runs it", { timeout: 600_000 }, () => syncOutageScenario(gateway, jsonV1));
+test("openclaw@2026.1.30 sees the outage and the recovery through `sync`, as cron runs it", { timeout: 600_000 }, () =>
+  syncOutageScenario(gateway, jsonV1));
 
 test("openclaw@2026.1.30 honours our markings: disabled (auth) after a dead login, none after recovery, cooldown after a timeout", { timeout: 600_000 }, () =>
   cooldownScenario(gateway, jsonV1));

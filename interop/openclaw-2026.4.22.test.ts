@@ -25,7 +25,8 @@ const split: Generation = {
 
 test("openclaw@2026.4.22 sees the synced profile and setup-token, and keeps every profile and cooldown that was there", { timeout: 600_000 }, () => syncScenario(gateway, split));
 
-test("openclaw@2026.4.22 sees the outage and the recovery through `sync`, as cron runs it", { timeout: 600_000 }, () => syncOutageScenario(gateway, split));
+test("openclaw@2026.4.22 sees the outage and the recovery through `sync`, as cron runs it", { timeout: 600_000 }, () =>
+  syncOutageScenario(gateway, split));
 
 test("openclaw@2026.4.22 honours our markings in auth-state.json: disabled, recovered, cooldown", { timeout: 600_000 }, () => cooldownScenario(gateway, split));
 

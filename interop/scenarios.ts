@@ -87,7 +87,8 @@ export async function cooldownScenario(gateway: Gateway, generation: Generation)
     // unrefreshed, a cooldown, which the gateway reports without a reason.
     writeFileSync(path.join(control, "mode"), "slow");
     const expiring = t.writeCredentials({ expiresAt: Date.now() + 4_000 });
-    generation.plantOther(t, { [ID]: { type: "token", provider: "anthropic", token: expiring.accessToken, expires: expiring.expiresAt } }, otherCooldown);
+    const held = { type: "token", provider: "anthropic", token: expiring.accessToken, expires: expiring.expiresAt };
+    generation.plantOther(t, { [ID]: held }, otherCooldown);
     const d2 = new DaemonProcess(t, ["--config", config]);
     try {
       await d2.waitForEvent("refresh.failed", 30_000);
@@ -106,7 +107,7 @@ export async function cooldownScenario(gateway: Gateway, generation: Generation)
   }
 }
 
-/** The same outage and recovery through `sync`, as cron runs it: an expired login that claude cannot refresh, then can. */
+/** The outage and recovery through `sync`, as cron runs it: an expired login that claude cannot refresh, then can. */
 export async function syncOutageScenario(gateway: Gateway, generation: Generation): Promise<void> {
   const t = makeHome();
   const control = installFakeClaude(t, "fail");
@@ -121,7 +122,7 @@ export async function syncOutageScenario(gateway: Gateway, generation: Generatio
     generation.plantOther(t, profiles, otherCooldown);
     const failed = await runCli(["sync"], t.env);
     assert.equal(failed.code, 1, failed.stdout + failed.stderr);
-    assert.match(failed.stderr, /anthropic:claude-cli is unusable in main: .*Fix: on this host, run `claude` and then \/login/);
+    assert.match(failed.stderr, /anthropic:claude-cli is unusable in main: .*Fix: on this host, run `claude` and then/);
     const dead = await modelsStatus(gateway, t.stateDir, t.home);
     const ours = unusable(dead).find((u) => u.profileId === ID);
     assert.deepEqual([ours?.kind, ours?.reason], ["disabled", "auth"], JSON.stringify(unusable(dead)));
@@ -131,7 +132,8 @@ export async function syncOutageScenario(gateway: Gateway, generation: Generatio
     assert.equal(recovered.code, 0, recovered.stdout + recovered.stderr);
     assert.match(recovered.stdout, /refresh: claude refreshed the login/);
     const healthy = await modelsStatus(gateway, t.stateDir, t.home);
-    assert.deepEqual(unusable(healthy).map((u) => [u.profileId, u.until]), [["anthropic:manual", otherCooldown]], "only the other profile's cooldown remains");
+    const left = unusable(healthy).map((u) => [u.profileId, u.until]);
+    assert.deepEqual(left, [["anthropic:manual", otherCooldown]], "only the other profile's cooldown remains");
     const listed = oauthProfiles(healthy).find((p) => p.profileId === ID);
     assert.ok(listed && listed.expiresAt! > Date.now() + 7 * 3_600_000, JSON.stringify(listed));
   } finally {

@@ -20,7 +20,20 @@ test("--version and -V print the package's version", () =>
 
 test("every subcommand's --help lists the global options", () =>
   withHome(async (t) => {
-    const commands = [["sync"], ["status"], ["cooldown", "clear"], ["token", "set"], ["token", "clear"], ["token", "status"], ["service", "install"], ["service", "uninstall"], ["service", "status"], ["logs"], ["doctor"], ["run"]];
+    const commands = [
+      ["sync"],
+      ["status"],
+      ["cooldown", "clear"],
+      ["token", "set"],
+      ["token", "clear"],
+      ["token", "status"],
+      ["service", "install"],
+      ["service", "uninstall"],
+      ["service", "status"],
+      ["logs"],
+      ["doctor"],
+      ["run"],
+    ];
     for (const command of commands) {
       const r = await runCli([...command, "--help"], t.env);
       assert.equal(r.code, 0, `${command.join(" ")}: ${r.stderr}`);
@@ -61,25 +74,27 @@ test("a --state-dir or stateDir that does not exist is refused in one line, and 
     assert.ok(existsSync(t.storePath("main")));
   }));
 
-test("status: exit 2 says which profile expires when; cooldowns show their reason; a left-over setup-token is listed", () =>
+test("status: exit 2 says what expires when; cooldowns show their reason; a left-over setup-token is listed", () =>
   withHome(async (t) => {
     t.writeCredentials({ expiresAt: Date.now() + 30 * MIN });
     assert.equal((await runCli(["sync"], t.env)).code, 0);
     const expiring = await runCli(["status"], t.env);
     assert.equal(expiring.code, 2);
-    assert.match(expiring.stderr, /^moltbot-auth-sync: the Claude login sk-ant-oat01-…\S{4} expires in (29|30)m \(within expiryWarning, 1h\)$/m);
+    assert.match(expiring.stderr, /^moltbot-auth-sync: the Claude login sk-ant-oat01-…\S{4} expires in (29|30)m/m);
+    assert.match(expiring.stderr, / \(within expiryWarning, 1h\)$/m);
 
     const store = t.readStore("main");
     const manual = randomToken();
     t.planted.push(manual);
     store.profiles["anthropic:manual"] = { type: "token", provider: "anthropic", token: manual };
-    store.usageStats = { [ID]: { cooldownUntil: Date.now() + 59.5 * MIN, errorCount: 1, failureCounts: { timeout: 1 } } };
+    const cooldownUntil = Date.now() + 59.5 * MIN;
+    store.usageStats = { [ID]: { cooldownUntil, errorCount: 1, failureCounts: { timeout: 1 } } };
     t.writeStore("main", store);
     const marked = await runCli(["status"], t.env);
     assert.equal(marked.code, 1);
     assert.match(marked.stdout, /anthropic:claude-cli cooldown \(timeout\) for 59m/);
     assert.match(marked.stderr, /anthropic:claude-cli is cooldown \(timeout\) in main for 59m/);
-    assert.match(marked.stdout, /anthropic:manual token sk-ant-oat01-…\S{4}: static, no setup-token stored for it \(left after `token clear`\?\)/);
+    assert.match(marked.stdout, /anthropic:manual token sk-ant-oat01-…\S{4}: static, no setup-token stored for it/);
   }));
 
 test("cooldown clear --profile X where no agent holds X exits 1 and says so", () =>
@@ -90,15 +105,18 @@ test("cooldown clear --profile X where no agent holds X exits 1 and says so", ()
     const r = await runCli(["cooldown", "clear", "--profile", "anthropic:nobody"], t.env);
     assert.equal(r.code, 1, r.stdout);
     assert.match(r.stderr, /no agent holds anthropic:nobody \(looked in main, work\); nothing to clear/);
-    assert.equal((await runCli(["cooldown", "clear"], t.env)).code, 0, "our own profile is held: nothing to clear is fine");
+    const ours = await runCli(["cooldown", "clear"], t.env);
+    assert.equal(ours.code, 0, "our own profile is held: nothing to clear is fine");
   }));
 
 test("logs that finds nothing says where it looked and how to choose another source", () =>
   withHome(async (t) => {
     const file = path.join(t.root, "daemon.log");
-    writeFileSync(file, `${JSON.stringify({ level: 30, time: Date.now(), event: "daemon.started", msg: "watching" })}\n`);
+    const record = { level: 30, time: Date.now(), event: "daemon.started", msg: "watching" };
+    writeFileSync(file, `${JSON.stringify(record)}\n`);
     const r = await runCli(["logs", "--file", file, "--event", "refresh"], t.env);
     assert.equal(r.code, 0);
     assert.equal(r.stdout, "");
-    assert.match(r.stderr, new RegExp(`no log lines matching the filter in ${file.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}; choose another source with --system USER`));
+    assert.ok(r.stderr.startsWith(`no log lines matching the filter in ${file}; `), r.stderr);
+    assert.match(r.stderr, /; choose another source with --system USER/);
   }));

@@ -12,7 +12,8 @@ const MIN = 60_000;
 function plant(t: TestHome, expiresInMs: number, config: Record<string, unknown> = {}): string[] {
   const cred = t.writeCredentials({ expiresAt: Date.now() + expiresInMs });
   for (const agent of ["main", "work"]) {
-    t.writeStore(agent, { version: 1, profiles: { [ID]: { type: "token", provider: "anthropic", token: cred.accessToken, expires: cred.expiresAt } }, usageStats: { [ID]: { lastUsed: 1234 } } });
+    const profile = { type: "token", provider: "anthropic", token: cred.accessToken, expires: cred.expiresAt };
+    t.writeStore(agent, { version: 1, profiles: { [ID]: profile }, usageStats: { [ID]: { lastUsed: 1234 } } });
   }
   const file = path.join(t.root, "config.json");
   writeFileSync(file, JSON.stringify(config));
@@ -27,18 +28,20 @@ function stats(t: TestHome, agent: string): Record<string, unknown> {
 }
 
 for (const storeFormat of ["json-v1", "split"]) {
-  test(`sync (${storeFormat}): an expired login and a failing claude: exit 1 with the fix, and the profile is marked`, () =>
+  test(`sync (${storeFormat}): an expired login and a failing claude: exit 1 with the fix, and a marking`, () =>
     withHome(async (t) => {
       const control = installFakeClaude(t, "fail");
       const args = plant(t, -MIN, { storeFormat });
       const r = await runCli([...args, "sync"], t.env);
       assert.equal(r.code, 1, r.stdout + r.stderr);
-      assert.equal(fakeClaudeRuns(control).filter((run) => run.what === "start" && run.args.startsWith("-p")).length, 1);
+      const refreshes = fakeClaudeRuns(control).filter((run) => run.what === "start" && run.args.startsWith("-p"));
+      assert.equal(refreshes.length, 1);
       assert.match(r.stdout, /refresh: claude could not refresh the login: .*invalid_grant/);
       assert.match(r.stdout, /main\s+anthropic:claude-cli\s+marked\s+disabled \(auth\)/);
       const lines = r.stderr.trim().split("\n");
       assert.equal(lines.length, 1, r.stderr);
-      assert.match(lines[0]!, /anthropic:claude-cli is unusable in main, work: claude exited 1 and the token did not change \(claude said: .*invalid_grant\)\. Fix: on this host, run `claude` and then \/login/);
+      assert.match(lines[0]!, /anthropic:claude-cli is unusable in main, work: claude exited 1 and the token did not/);
+      assert.match(lines[0]!, / \(claude said: .*invalid_grant\)\. Fix: on this host, run `claude` and then \/login/);
       for (const agent of ["main", "work"]) {
         assert.equal(stats(t, agent).disabledReason, "auth");
         assert.equal(stats(t, agent).lastUsed, 1234);
@@ -53,13 +56,15 @@ for (const storeFormat of ["json-v1", "split"]) {
       const r = await runCli([...args, "sync"], t.env);
       assert.equal(r.code, 0, r.stdout + r.stderr);
       assert.match(r.stdout, /refresh: claude refreshed the login: sk-ant-oat01-…\S{4} expires in (7h59m|8h)/);
-      const fresh = JSON.parse(readFileSync(path.join(t.claudeDir, ".credentials.json"), "utf8")).claudeAiOauth.accessToken;
+      const saved = JSON.parse(readFileSync(path.join(t.claudeDir, ".credentials.json"), "utf8"));
+      const fresh = saved.claudeAiOauth.accessToken;
       for (const agent of ["main", "work"]) assert.equal(t.readStore(agent).profiles[ID].token, fresh);
       const again = await runCli([...args, "sync"], t.env);
       assert.equal(again.code, 0);
       assert.doesNotMatch(again.stdout, /refresh:/, "not due any more: claude is not run");
       assert.equal(fakeClaudeRuns(control).filter((run) => run.what === "start").length, 1);
-      assert.deepEqual(leakedTokens(r.stdout + r.stderr + again.stdout, [...t.planted, ...fakeClaudeTokens(control)]), []);
+      const planted = [...t.planted, ...fakeClaudeTokens(control)];
+      assert.deepEqual(leakedTokens(r.stdout + r.stderr + again.stdout, planted), []);
     }));
 }
 
@@ -82,7 +87,8 @@ test("sync --no-refresh only copies: an expired login is not refreshed nor marke
     const r = await runCli([...args, "sync", "--no-refresh"], t.env);
     assert.equal(r.code, 1, r.stdout + r.stderr);
     assert.equal(fakeClaudeRuns(control).length, 0);
-    assert.match(r.stderr, /anthropic:claude-cli is unusable in main, work: sk-ant-oat01-…\S{4} expired 1m ago\. Fix: .*without --no-refresh/);
+    assert.match(r.stderr, /anthropic:claude-cli is unusable in main, work: sk-ant-oat01-…\S{4} expired 1m ago\./);
+    assert.match(r.stderr, /without --no-refresh/);
     assert.deepEqual(stats(t, "main"), { lastUsed: 1234 });
   }));
 
@@ -93,7 +99,9 @@ test("sync --dry-run runs nothing and says what it would run", () =>
     const before = readFileSync(t.storePath("main"), "utf8");
     const r = await runCli([...args, "sync", "--dry-run"], t.env);
     assert.equal(r.code, 0, r.stdout + r.stderr);
-    assert.match(r.stdout, /^dry run: would run `claude -p ok --model haiku --max-turns 1 --no-session-persistence` to refresh sk-ant-oat01-…\S{4} \(expires 1m ago\)$/m);
+    const command = "claude -p ok --model haiku --max-turns 1 --no-session-persistence";
+    assert.ok(r.stdout.includes(`dry run: would run \`${command}\` to refresh sk-ant-oat01-…`), r.stdout);
+    assert.match(r.stdout, /to refresh sk-ant-oat01-…\S{4} \(expires 1m ago\)$/m);
     assert.equal(fakeClaudeRuns(control).length, 0);
     assert.equal(readFileSync(t.storePath("main"), "utf8"), before);
     const j = JSON.parse((await runCli([...args, "sync", "--dry-run", "--json"], t.env)).stdout);
@@ -108,5 +116,7 @@ test("sync: a profile the gateway marked is unusable: exit 1 with its reason", (
     t.writeStore("work", store);
     const r = await runCli([...args, "sync"], t.env);
     assert.equal(r.code, 1, r.stdout + r.stderr);
-    assert.match(r.stderr, /anthropic:claude-cli is unusable in work: anthropic:claude-cli cooldown (\(rate_limit\) )?for (29|30)m\. Fix: wait for the cooldown to end/);
+    assert.match(r.stderr, /anthropic:claude-cli is unusable in work: /);
+    assert.match(r.stderr, /: anthropic:claude-cli cooldown \(rate_limit\) for (29|30)m\./);
+    assert.match(r.stderr, /\. Fix: wait for the cooldown to end/);
   }));

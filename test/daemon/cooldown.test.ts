@@ -59,6 +59,14 @@ function plantedStore(cred: Cred, stats: Record<string, unknown> = {}, other: Re
   };
 }
 
+/** What the gateway writes after "OAuth token refresh failed" or a 401 (markAuthProfileFailure, reason auth). */
+const gatewayAuthMarking = () => {
+  const now = Date.now();
+  return { errorCount: 1, failureCounts: { auth: 1 }, lastFailureAt: now, cooldownUntil: now + MIN };
+};
+
+const twoAgents = (c: Cred) => ({ main: plantedStore(c), work: plantedStore(c) });
+
 const near = (actual: unknown, expected: number, slack = 5_000) => assert.ok(typeof actual === "number" && Math.abs(actual - expected) <= slack, `${actual} ≈ ${expected}`);
 
 test("refresh fails with invalid_grant: disabled (auth) everywhere, needs_login once with the fix; fresh credentials recover", () => {
@@ -203,32 +211,39 @@ test("a gateway marking with a token that still works is left to expire; a faili
 
 test("a gateway marking while claude is missing: the retry runs, and the working token is not marked elsewhere", () =>
   scenario(
-    { mode: "refresh", expiresInMs: 6 * 60 * MIN, config: { claudePath: "/nonexistent/claude" }, stores: (c) => ({ main: plantedStore(c), work: plantedStore(c) }) },
+    {
+      mode: "refresh",
+      expiresInMs: 6 * 60 * MIN,
+      config: { claudePath: "/nonexistent/claude" },
+      stores: twoAgents,
+    },
     async (d, t) => {
       await d.waitForEvent("daemon.ready");
       const store = t.readStore("main");
-      const marking = { errorCount: 1, failureCounts: { auth: 1 }, lastFailureAt: Date.now(), cooldownUntil: Date.now() + MIN };
+      const marking = { ...gatewayAuthMarking(), lastUsed: 1234 };
       store.usageStats[ID] = marking;
       writeFileSync(t.storePath("main"), JSON.stringify(store, null, 2));
       await d.waitForEvent("cooldown.gateway");
       const failed = await d.waitForEvent("refresh.failed");
       assert.match(failed.msg, /cannot run \/nonexistent\/claude.*; retry in \d+ s/);
       // The announced retry runs claude, although the token is far from its refresh margin.
-      const retry = await d.waitFor((r) => r.event === "refresh.started" && r.trigger === "retry", (failed.retryInMs as number) + 10_000);
+      const wait = (failed.retryInMs as number) + 10_000;
+      const retry = await d.waitFor((r) => r.event === "refresh.started" && r.trigger === "retry", wait);
       assert.ok(retry);
       await d.waitFor((r) => r.event === "refresh.failed" && r.attempt === 2, 10_000);
       assert.equal(d.events("cooldown.marked").length, 0);
       assert.deepEqual(t.readStore("main").usageStats[ID], marking, "the gateway's marking stays as it wrote it");
-      assert.deepEqual(t.readStore("work").usageStats[ID], { lastUsed: 1234 }, "a working token is not marked elsewhere");
+      const work = t.readStore("work").usageStats[ID];
+      assert.deepEqual(work, { lastUsed: 1234 }, "a working token is not marked elsewhere");
     },
   ));
 
 test("only the gateway's marking is taken for one: not our own in the same second, nor a rewrite that keeps ours", () =>
-  scenario({ mode: "fail", expiresInMs: 6 * 60 * MIN, stores: (c) => ({ main: plantedStore(c), work: plantedStore(c) }) }, async (d, t) => {
+  scenario({ mode: "fail", expiresInMs: 6 * 60 * MIN, stores: twoAgents }, async (d, t) => {
     await d.waitForEvent("daemon.ready");
     // The gateway marks work; the forced refresh fails with invalid_grant and our marking of both follows.
     const work = t.readStore("work");
-    work.usageStats[ID] = { lastUsed: 1234, errorCount: 1, failureCounts: { auth: 1 }, lastFailureAt: Date.now(), cooldownUntil: Date.now() + MIN };
+    work.usageStats[ID] = { lastUsed: 1234, ...gatewayAuthMarking() };
     writeFileSync(t.storePath("work"), JSON.stringify(work, null, 2));
     await d.waitForEvent("cooldown.marked");
     await new Promise((r) => setTimeout(r, 500));

@@ -1,7 +1,8 @@
 /**
  * Scenario 4, the claude CLI misbehaves: missing, hanging, failing, printing 1 MB of garbage, or saving its
  * credentials twice in quick succession. Each time: a timeout and a kill where needed, a backoff, the right
- * marking, never two runs at once, and the right final state.
+ * marking, never two runs at once, and the right final state. A refresher that fails while the token still
+ * works marks nothing ("none"); a dead login, or a token that expired unrefreshed, is marked.
  */
 import { readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
@@ -16,15 +17,26 @@ interface Case {
   name: string;
   mode: string;
   config?: Record<string, unknown>;
-  /** "refreshed", or the marking expected: "disabled auth" / "cooldown <reason>". */
+  /** "refreshed", or the marking expected: "none" / "disabled auth" / "cooldown <reason>". */
   expect: string;
+  /** When the planted token expires, from now (default 60 s: inside the refresh margin, still valid). */
+  expiresInMs?: number;
 }
 
+const MISSING = "/nonexistent/claude";
+
 const CASES: Case[] = [
-  { name: "claude missing", mode: "refresh", config: { claudePath: "/nonexistent/claude" }, expect: "cooldown unknown" },
-  { name: "claude hangs (ignores SIGTERM)", mode: "hang", config: { refreshTimeout: "1s" }, expect: "cooldown timeout" },
+  { name: "claude missing, token valid", mode: "refresh", config: { claudePath: MISSING }, expect: "none" },
+  {
+    name: "claude missing, token expired",
+    mode: "refresh",
+    config: { claudePath: MISSING },
+    expect: "cooldown auth",
+    expiresInMs: -60_000,
+  },
+  { name: "claude hangs (ignores SIGTERM)", mode: "hang", config: { refreshTimeout: "1s" }, expect: "none" },
   { name: "claude exits 1: OAuth token refresh failed", mode: "fail", expect: "disabled auth" },
-  { name: "claude prints 1 MB of garbage", mode: "garbage", expect: "cooldown unknown" },
+  { name: "claude prints 1 MB of garbage", mode: "garbage", expect: "none" },
   { name: "claude saves its credentials twice", mode: "twice", expect: "refreshed" },
 ];
 
@@ -39,7 +51,7 @@ async function runCase(c: Case, outputs: string[], planted: string[]): Promise<R
   const t = makeHome();
   const control = installFakeClaude(t, c.mode);
   try {
-    const cred = t.writeCredentials({ expiresAt: Date.now() + 60_000 });
+    const cred = t.writeCredentials({ expiresAt: Date.now() + (c.expiresInMs ?? 60_000) });
     t.writeStore("main", { version: 1, profiles: { [ID]: { type: "token", provider: "anthropic", token: cred.accessToken, expires: cred.expiresAt } } });
     writeFileSync(path.join(t.root, "config.json"), JSON.stringify({ ...c.config }));
     const d = new DaemonProcess(t, ["--config", path.join(t.root, "config.json")]);
@@ -52,7 +64,13 @@ async function runCase(c: Case, outputs: string[], planted: string[]): Promise<R
         const last = JSON.parse(readFileSync(path.join(t.claudeDir, ".credentials.json"), "utf8")).claudeAiOauth.accessToken;
         if (t.readStore("main").profiles[ID].token !== last) problems.push("store lacks the second save");
       } else {
-        const failed = await d.waitForEvent("cooldown.marked", 20_000).then(() => d.events("refresh.failed")[0]!);
+        // Nothing is marked for a working token: wait for the failure, then a while for a marking that must not come.
+        const marked =
+          c.expect === "none"
+            ? d.waitForEvent("refresh.failed", 20_000).then(() => new Promise((r) => setTimeout(r, 1_000)))
+            : d.waitForEvent("cooldown.marked", 20_000);
+        const failed = await marked.then(() => d.events("refresh.failed")[0]!);
+        if (c.expect === "none" && d.events("cooldown.marked").length > 0) problems.push("a working token was marked");
         if ((failed.retryInMs as number) < 12_000) problems.push(`backoff only ${failed.retryInMs} ms`);
         if (c.mode === "hang") {
           if (failed.timedOut !== true) problems.push("no timeout");

@@ -1,7 +1,7 @@
 /** Interop with openclaw@2026.1.30, the last Moltbot-era code: one `auth-profiles.json`, usageStats inline. */
 import { before, test } from "node:test";
 import { type Gateway, installGateway } from "./gateway.js";
-import { type Generation, cooldownScenario, syncScenario } from "./scenarios.js";
+import { type Generation, cooldownScenario, syncOutageScenario, syncScenario } from "./scenarios.js";
 
 let gateway: Gateway;
 before(() => {
@@ -14,6 +14,9 @@ const jsonV1: Generation = {
 };
 
 test("openclaw@2026.1.30 sees the synced profile and setup-token, and keeps every profile and cooldown that was there", { timeout: 600_000 }, () => syncScenario(gateway, jsonV1));
+
+test("openclaw@2026.1.30 sees the outage and the recovery through `sync`, as cron runs it", { timeout: 600_000 }, () =>
+  syncOutageScenario(gateway, jsonV1));
 
 test("openclaw@2026.1.30 honours our markings: disabled (auth) after a dead login, none after recovery, cooldown after a timeout", { timeout: 600_000 }, () =>
   cooldownScenario(gateway, jsonV1));

@@ -8,7 +8,7 @@ import path from "node:path";
 import { before, test } from "node:test";
 import { makeHome, randomToken, runCli } from "../test/helpers/env.js";
 import { type Gateway, installGateway, modelsStatus } from "./gateway.js";
-import { type Generation, ID, cooldownScenario, syncScenario } from "./scenarios.js";
+import { type Generation, ID, cooldownScenario, syncOutageScenario, syncScenario } from "./scenarios.js";
 
 let gateway: Gateway;
 before(() => {
@@ -24,6 +24,9 @@ const split: Generation = {
 };
 
 test("openclaw@2026.4.22 sees the synced profile and setup-token, and keeps every profile and cooldown that was there", { timeout: 600_000 }, () => syncScenario(gateway, split));
+
+test("openclaw@2026.4.22 sees the outage and the recovery through `sync`, as cron runs it", { timeout: 600_000 }, () =>
+  syncOutageScenario(gateway, split));
 
 test("openclaw@2026.4.22 honours our markings in auth-state.json: disabled, recovered, cooldown", { timeout: 600_000 }, () => cooldownScenario(gateway, split));
 

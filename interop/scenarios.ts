@@ -83,12 +83,18 @@ export async function cooldownScenario(gateway: Gateway, generation: Generation)
       await d.stop();
     }
 
-    // A temporary failure (claude hangs): a cooldown, which the gateway reports without a reason.
+    // A temporary failure (claude hangs): nothing is marked while the token works; once it has expired
+    // unrefreshed, a cooldown, which the gateway reports without a reason.
     writeFileSync(path.join(control, "mode"), "slow");
-    t.writeCredentials({ expiresAt: Date.now() + 60_000 });
+    const expiring = t.writeCredentials({ expiresAt: Date.now() + 4_000 });
+    const held = { type: "token", provider: "anthropic", token: expiring.accessToken, expires: expiring.expiresAt };
+    generation.plantOther(t, { [ID]: held }, otherCooldown);
     const d2 = new DaemonProcess(t, ["--config", config]);
     try {
+      await d2.waitForEvent("refresh.failed", 30_000);
+      assert.equal(d2.events("cooldown.marked").length, 0, "a working token is not marked for a hanging claude");
       await d2.waitForEvent("cooldown.marked", 30_000);
+      assert.ok(Date.now() >= expiring.expiresAt);
       const cooling = await modelsStatus(gateway, t.stateDir, t.home);
       const ours = unusable(cooling).find((u) => u.profileId === ID);
       assert.equal(ours?.kind, "cooldown");
@@ -96,6 +102,40 @@ export async function cooldownScenario(gateway: Gateway, generation: Generation)
     } finally {
       await d2.stop();
     }
+  } finally {
+    t.cleanup();
+  }
+}
+
+/** The outage and recovery through `sync`, as cron runs it: an expired login that claude cannot refresh, then can. */
+export async function syncOutageScenario(gateway: Gateway, generation: Generation): Promise<void> {
+  const t = makeHome();
+  const control = installFakeClaude(t, "fail");
+  try {
+    generation.prepare(t);
+    const cred = t.writeCredentials({ expiresAt: Date.now() - 60_000 });
+    const otherCooldown = Date.now() + 45 * 60_000;
+    const profiles = {
+      [ID]: { type: "token", provider: "anthropic", token: cred.accessToken, expires: cred.expiresAt },
+      "anthropic:manual": { type: "token", provider: "anthropic", token: randomToken() },
+    };
+    generation.plantOther(t, profiles, otherCooldown);
+    const failed = await runCli(["sync"], t.env);
+    assert.equal(failed.code, 1, failed.stdout + failed.stderr);
+    assert.match(failed.stderr, /anthropic:claude-cli is unusable in main: .*Fix: on this host, run `claude` and then/);
+    const dead = await modelsStatus(gateway, t.stateDir, t.home);
+    const ours = unusable(dead).find((u) => u.profileId === ID);
+    assert.deepEqual([ours?.kind, ours?.reason], ["disabled", "auth"], JSON.stringify(unusable(dead)));
+
+    writeFileSync(path.join(control, "mode"), "refresh");
+    const recovered = await runCli(["sync"], t.env);
+    assert.equal(recovered.code, 0, recovered.stdout + recovered.stderr);
+    assert.match(recovered.stdout, /refresh: claude refreshed the login/);
+    const healthy = await modelsStatus(gateway, t.stateDir, t.home);
+    const left = unusable(healthy).map((u) => [u.profileId, u.until]);
+    assert.deepEqual(left, [["anthropic:manual", otherCooldown]], "only the other profile's cooldown remains");
+    const listed = oauthProfiles(healthy).find((p) => p.profileId === ID);
+    assert.ok(listed && listed.expiresAt! > Date.now() + 7 * 3_600_000, JSON.stringify(listed));
   } finally {
     t.cleanup();
   }

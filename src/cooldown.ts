@@ -14,6 +14,8 @@ export interface Failure {
   needsLogin: boolean;
   /** One line, no secrets. */
   message: string;
+  /** The last line the failing program printed (scrubbed): logged in a field, never in the message. */
+  detail?: string;
 }
 
 export interface CooldownConfig {

@@ -45,6 +45,7 @@ export const EVENTS = [
   "refresh.succeeded",
   "refresh.unneeded",
   "refresh.failed",
+  "refresh.skipped",
   "cooldown.marked",
   "cooldown.gateway",
   "needs_login",

@@ -3,9 +3,10 @@
  * whether it matches the source. Exit codes follow `moltbot models status --check`.
  */
 import { finite } from "./cooldown.js";
+import { formatDuration, formatRelative } from "./duration.js";
 import { SourceError, AuthSyncError, messageOf } from "./errors.js";
 import { fingerprint } from "./fingerprint.js";
-import { profileSecret } from "./reconcile.js";
+import { ANTHROPIC, profileSecret } from "./reconcile.js";
 import type { StoreAdapter } from "./stores/adapter.js";
 import type { Agent } from "./stores/agents.js";
 import { storeFile } from "./targets.js";
@@ -40,6 +41,8 @@ export interface AgentStatus {
   profiles: ProfileStatus[];
   /** Active cooldowns and disables, for every profile in the store. */
   markings: Marking[];
+  /** Static token profiles no source offers now, e.g. a setup-token left in the agent after `token clear`. */
+  leftovers?: ProfileStatus[];
   error?: string;
 }
 
@@ -57,7 +60,11 @@ export function activeMarkings(usageStats: Record<string, ProfileUsageStats> | u
     if (disabled !== undefined && now < disabled) {
       markings.push({ profile, kind: "disabled", until: disabled, ...(typeof stats.disabledReason === "string" ? { reason: stats.disabledReason } : {}) });
     } else if (cooldown !== undefined && now < cooldown) {
-      markings.push({ profile, kind: "cooldown", until: cooldown });
+      // The gateway records no reason with a cooldown; the failures it counted are the reason.
+      const counts = stats.failureCounts && typeof stats.failureCounts === "object" ? stats.failureCounts : {};
+      const reasons = Object.keys(counts).filter((r) => (finite(counts[r]) ?? 0) > 0);
+      const reason = reasons.length ? { reason: reasons.join("+") } : {};
+      markings.push({ profile, kind: "cooldown", until: cooldown, ...reason });
     }
   }
   return markings.sort((a, b) => a.until - b.until);
@@ -91,29 +98,60 @@ export async function agentStatus(agent: Agent, adapter: StoreAdapter, expected:
   try {
     const store = await adapter.read(agent.dir);
     const profiles = [...expected].map(([id, offered]) => profileStatus(store, id, offered));
-    return { agent: agent.id, file, profiles, markings: activeMarkings(store?.usageStats, now) };
+    const leftovers = Object.entries(store?.profiles ?? {})
+      .filter(([id, p]) => !expected.has(id) && p.type === "token" && p.provider === ANTHROPIC)
+      .filter(([, p]) => p.expires === undefined)
+      .map(([id]) => profileStatus(store, id, undefined));
+    const markings = activeMarkings(store?.usageStats, now);
+    return { agent: agent.id, file, profiles, markings, ...(leftovers.length ? { leftovers } : {}) };
   } catch (err) {
     return { agent: agent.id, file, profiles: [], markings: [], error: messageOf(err) };
   }
+}
+
+export interface StatusVerdict {
+  code: number;
+  /** Why the code is not 0, in one line: which profile, where, and until or since when. */
+  why?: string;
 }
 
 /**
  * 1 when anything is expired, missing or unusable; 2 when something expires within the warning window.
  * The login counts unless the host runs on setup-tokens alone (no login at all, and tokens to sync).
  */
-export function statusExitCode(source: SourceStatus, agents: readonly AgentStatus[], now: number, expiryWarningMs: number, loginOptional: boolean): number {
-  const expiries: number[] = [];
-  if (source.ok) expiries.push(source.expiresAt);
-  else if (!(loginOptional && source.problem === "not_logged_in")) return STATUS_UNUSABLE;
+export function statusVerdict(
+  source: SourceStatus,
+  agents: readonly AgentStatus[],
+  now: number,
+  expiryWarningMs: number,
+  loginOptional: boolean,
+): StatusVerdict {
+  const expiries: Array<{ at: number; what: string }> = [];
+  if (source.ok) expiries.push({ at: source.expiresAt, what: `the Claude login ${source.fingerprint}` });
+  else if (!(loginOptional && source.problem === "not_logged_in")) return { code: STATUS_UNUSABLE, why: source.error };
   for (const agent of agents) {
-    if (agent.error) return STATUS_UNUSABLE;
+    if (agent.error) return { code: STATUS_UNUSABLE, why: `agent ${agent.agent}: ${agent.error}` };
     for (const profile of agent.profiles) {
-      if (!profile.present) return STATUS_UNUSABLE;
-      if (agent.markings.some((m) => m.profile === profile.profileId)) return STATUS_UNUSABLE;
-      if (profile.expires !== undefined) expiries.push(profile.expires);
+      if (!profile.present) return { code: STATUS_UNUSABLE, why: `${profile.profileId} is missing in ${agent.agent}` };
+      const marking = agent.markings.find((m) => m.profile === profile.profileId);
+      if (marking) {
+        const kind = `${marking.kind}${marking.reason ? ` (${marking.reason})` : ""}`;
+        const left = formatDuration(marking.until - now);
+        return { code: STATUS_UNUSABLE, why: `${profile.profileId} is ${kind} in ${agent.agent} for ${left}` };
+      }
+      const what = `${profile.profileId} in ${agent.agent}`;
+      if (profile.expires !== undefined) expiries.push({ at: profile.expires, what });
     }
   }
-  if (expiries.some((at) => at <= now)) return STATUS_UNUSABLE;
-  if (expiries.some((at) => at - now <= expiryWarningMs)) return STATUS_EXPIRING;
-  return STATUS_OK;
+  const expired = expiries.find((e) => e.at <= now);
+  if (expired) return { code: STATUS_UNUSABLE, why: `${expired.what} expired ${formatRelative(expired.at, now)}` };
+  const soonest = expiries.filter((e) => e.at - now <= expiryWarningMs).sort((a, b) => a.at - b.at)[0];
+  if (!soonest) return { code: STATUS_OK };
+  const window = formatDuration(expiryWarningMs);
+  const when = formatRelative(soonest.at, now);
+  return { code: STATUS_EXPIRING, why: `${soonest.what} expires ${when} (within expiryWarning, ${window})` };
+}
+
+export function statusExitCode(...args: Parameters<typeof statusVerdict>): number {
+  return statusVerdict(...args).code;
 }

@@ -39,10 +39,14 @@ export interface UpdateTarget {
 
 type Outcome = ProfileOutcome | UsageOutcome;
 
-function describe(agent: Agent, outcome: Outcome): Pick<AgentReport, "result" | "reason" | "recovered"> {
+function describe(outcome: Outcome): Pick<AgentReport, "result" | "reason" | "recovered"> {
   switch (outcome.result) {
     case "written":
-      return { result: "written", reason: outcome.why === "missing" ? `added to ${agent.id}` : "updated", ...(outcome.recovered ? { recovered: outcome.recovered } : {}) };
+      return {
+        result: "written",
+        reason: outcome.why === "missing" ? "added" : "updated",
+        ...(outcome.recovered ? { recovered: outcome.recovered } : {}),
+      };
     case "skipped":
       return { result: "skipped", reason: outcome.reason };
     case "marked":
@@ -57,7 +61,9 @@ async function updateAgent(agent: Agent, adapter: StoreAdapter, profileId: strin
   const file = adapter.files(agent.dir)[0]!;
   try {
     const update = await adapter.update(agent.dir, change, options);
-    return { agent: agent.id, file, profile: profileId, ...describe(agent, update.outcome), warnings: update.warnings, ...(update.writes.length ? { writes: update.writes } : {}) };
+    const writes = update.writes.length ? { writes: update.writes } : {};
+    const { warnings } = update;
+    return { agent: agent.id, file, profile: profileId, ...describe(update.outcome), warnings, ...writes };
   } catch (err) {
     const code = err instanceof AuthSyncError ? err.code : "store.error";
     return { agent: agent.id, file, profile: profileId, result: "failed", reason: messageOf(err), code, warnings: [] };

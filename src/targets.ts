@@ -1,4 +1,5 @@
 /** The stores a pass writes: the gateway state dir, every agent in it, and the store generation found there. */
+import { statSync } from "node:fs";
 import path from "node:path";
 import type { Config } from "./config.js";
 import { AuthSyncError } from "./errors.js";
@@ -20,6 +21,11 @@ export function storeFile(agent: Agent): string {
 
 export function requireStateDir(config: Config, env: NodeJS.ProcessEnv = process.env): StateDirChoice {
   const choice = resolveStateDir(config.stateDir, env);
+  // A typo must not create a new gateway state dir: a named one must exist (only agent folders are ever created).
+  if (choice && config.stateDir && !isDirectory(choice.dir)) {
+    const named = `state dir ${choice.dir} (from --state-dir / config stateDir)`;
+    throw new AuthSyncError(`${named} is not an existing folder; check the path`, "state_dir.missing");
+  }
   if (choice) return choice;
   const looked = [...STATE_DIR_NAMES.map((n) => `~/${n}`), ...STATE_DIR_ENV.map((n) => `$${n}`)].join(", ");
   throw new AuthSyncError(`no Moltbot state dir found (looked at ${looked}); pass --state-dir or set stateDir in the config`, "state_dir.missing");
@@ -40,4 +46,12 @@ export async function resolveTargets(config: Config, env: NodeJS.ProcessEnv = pr
 /** The adapter to write with; throws the one-line refusal for a gateway whose store we must not write. */
 export function storeAdapter(targets: Targets): StoreAdapter {
   return adapterFor(targets.generation);
+}
+
+function isDirectory(dir: string): boolean {
+  try {
+    return statSync(dir).isDirectory();
+  } catch {
+    return false;
+  }
 }

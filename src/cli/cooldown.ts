@@ -32,6 +32,10 @@ export async function cooldownClearCommand(options: CooldownClearOptions): Promi
   if (agents.length === 0) throw new AuthSyncError(`no agent "${options.agent}" (found: ${targets.agents.map((a) => a.id).join(", ")})`, "usage");
   const now = Date.now();
   const reports = await clearAgents({ agents, adapter: storeAdapter(targets) }, profile, (stats) => (options.force ? undefined : refusal(stats, now)), await writeOptions(config));
+  if (reports.length > 0 && reports.every((r) => r.result === "skipped" && r.reason === `no ${profile} profile`)) {
+    const looked = agents.map((a) => a.id).join(", ");
+    throw new AuthSyncError(`no agent holds ${profile} (looked in ${looked}); nothing to clear`, "usage");
+  }
   if (options.json) printJson({ profile, agents: reports.map(({ writes: _writes, ...r }) => r) });
   else process.stdout.write(`${columns(reports.map((r) => [r.agent, r.result === "unchanged" ? "nothing to clear" : r.result, r.reason ?? ""]))}\n`);
   if (reports.some((r) => r.result === "failed" || (r.result === "skipped" && r.reason?.startsWith("disabled")))) throw new ExitError(1);

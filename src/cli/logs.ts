@@ -6,7 +6,7 @@ import { spawn } from "node:child_process";
 import { createReadStream, statSync, watch } from "node:fs";
 import { createInterface } from "node:readline";
 import { AuthSyncError } from "../errors.js";
-import { formatLogLine } from "../log-format.js";
+import { LOG_LEVELS, formatLogLine } from "../log-format.js";
 import { type LogFilter, isLevel, matchesFilter, parseRecord, parseSince } from "../log-filter.js";
 import { currentUser } from "../service/host.js";
 import { launchdLogDir } from "../service/launchd.js";
@@ -31,19 +31,34 @@ export async function logsCommand(options: LogsOptions): Promise<void> {
     filter.since = since;
   }
   if (options.level !== undefined) {
-    if (!isLevel(options.level)) throw new AuthSyncError(`--level ${options.level}: expected trace, debug, info, warn, error or fatal`, "usage");
+    if (!isLevel(options.level)) {
+      throw new AuthSyncError(`--level ${options.level}: expected one of ${LOG_LEVELS.join(", ")}`, "usage");
+    }
     filter.minLevel = options.level;
   }
   if (options.event) filter.event = options.event;
   if (options.agent) filter.agent = options.agent;
+  let printed = 0;
   const print = (line: string) => {
     const record = parseRecord(line);
     if (!record) return;
-    if (matchesFilter(record, filter)) process.stdout.write(`${options.json ? line : formatLogLine(record)}\n`);
+    if (!matchesFilter(record, filter)) return;
+    printed += 1;
+    process.stdout.write(`${options.json ? line : formatLogLine(record)}\n`);
   };
   const file = options.file ?? (process.platform === "darwin" ? `${launchdLogDir(currentUser())}/daemon.log` : undefined);
-  if (file) return readFileLines(file, Boolean(options.follow), print);
-  return readJournal(options, filter, print);
+  const where = file ?? `the journal of ${journalUnit(options)}`;
+  await (file ? readFileLines(file, Boolean(options.follow), print) : readJournal(options, filter, print));
+  if (printed > 0) return;
+  const filtered = Object.keys(filter).length > 0 ? " matching the filter" : "";
+  const other = file
+    ? "--system USER for a system unit's journal"
+    : "--file PATH to read a log file, or --system USER for a system unit";
+  process.stderr.write(`no log lines${filtered} in ${where}; choose another source with ${other}\n`);
+}
+
+function journalUnit(options: LogsOptions): string {
+  return options.system ? `${SERVICE_NAME}@${options.system}.service` : `${SERVICE_NAME}.service (user)`;
 }
 
 async function readFileLines(file: string, follow: boolean, onLine: (line: string) => void): Promise<void> {

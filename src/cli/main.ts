@@ -2,21 +2,33 @@
  * The command line. This file alone decides exit codes: commands throw domain errors, and each becomes
  * one line on stderr plus its code (78 for config errors, so service managers stop restarting).
  */
+import { readFileSync } from "node:fs";
 import { Command, CommanderError } from "commander";
 import { AuthSyncError, ExitError, messageOf } from "../errors.js";
+import { LOG_LEVELS } from "../log-format.js";
+
+/** The installed package's version: package.json sits three levels above dist/src/cli/. */
+function packageVersion(): string {
+  const text = readFileSync(new URL("../../../package.json", import.meta.url), "utf8");
+  return String((JSON.parse(text) as { version?: unknown }).version ?? "unknown");
+}
 
 export async function main(argv: string[]): Promise<void> {
   const program = new Command("moltbot-auth-sync")
     .description("Keep Moltbot agents' Anthropic auth profiles in step with the Claude Code CLI login.")
     .option("--config <file>", "config file (default: $XDG_CONFIG_HOME/moltbot-auth-sync/config.json)")
-    .option("--state-dir <dir>", "gateway state dir (default: as the gateway resolves it)")
+    .option("--state-dir <dir>", "gateway state dir, which must exist (default: as the gateway resolves it)")
+    .version(packageVersion(), "-V, --version", "print the version")
+    // Subcommands inherit this: each one's --help lists --config and --state-dir too.
+    .configureHelp({ showGlobalOptions: true })
     .showHelpAfterError()
     .exitOverride();
 
   program
     .command("sync")
-    .description("copy the current Claude credentials into every agent once")
-    .option("--dry-run", "show what would change without writing")
+    .description("copy the Claude login into every agent once; when it is due, first ask claude to refresh it")
+    .option("--dry-run", "show what would change and what would run, without writing or running anything")
+    .option("--no-refresh", "only copy: never run claude, even when the login is due or expired")
     .option("--json", "print the result as JSON")
     .action(async (options, command: Command) => (await import("./sync.js")).syncCommand({ ...command.optsWithGlobals(), ...options }));
 
@@ -76,7 +88,7 @@ export async function main(argv: string[]): Promise<void> {
     .command("logs")
     .description("the daemon's log, filtered, one readable line per event")
     .option("--since <when>", "a duration back from now (1h, 30m) or a date (\"2026-11-25 03:00\")")
-    .option("--level <level>", "this level and above: debug, info, warn, error")
+    .option("--level <level>", `this level and above: ${LOG_LEVELS.join(", ")}`)
     .option("--event <event>", "one event, or a group (refresh matches refresh.started, refresh.failed, …)")
     .option("--agent <id>", "only lines about this agent")
     .option("--follow", "keep printing new lines")

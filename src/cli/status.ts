@@ -5,7 +5,14 @@ import { mapLimit } from "../map-limit.js";
 import { profileSecret } from "../reconcile.js";
 import { readDaemonStatus, type DaemonStatus } from "../daemon/runtime-files.js";
 import { readOffers } from "../sources/index.js";
-import { type AgentStatus, type Marking, type ProfileStatus, agentStatus, sourceStatus, statusExitCode } from "../status.js";
+import {
+  type AgentStatus,
+  type Marking,
+  type ProfileStatus,
+  agentStatus,
+  sourceStatus,
+  statusVerdict,
+} from "../status.js";
 import { resolveTargets, storeAdapter } from "../targets.js";
 import { type GlobalOptions, loadCommandConfig, printJson } from "./options.js";
 
@@ -25,10 +32,24 @@ export async function statusCommand(options: StatusCommandOptions): Promise<void
   const now = Date.now();
   const adapter = storeAdapter(targets);
   const agents = await mapLimit(targets.agents, 8, (agent) => agentStatus(agent, adapter, expected, now));
-  const exitCode = statusExitCode(source, agents, now, config.expiryWarning, loginOptional);
+  const verdict = statusVerdict(source, agents, now, config.expiryWarning, loginOptional);
+  const exitCode = verdict.code;
   const daemon = await readDaemonStatus();
   if (options.json) {
-    printJson({ now, profile: config.profileId, source, setupTokens: offers.filter((o) => o.kind === "setup-token").map((o) => ({ profile: o.profileId, origin: o.origin })), stateDir: targets.stateDir, store: targets.generation, daemon, agents, exitCode });
+    printJson({
+      now,
+      profile: config.profileId,
+      ...(verdict.why ? { why: verdict.why } : {}),
+      source,
+      setupTokens: offers
+        .filter((o) => o.kind === "setup-token")
+        .map((o) => ({ profile: o.profileId, origin: o.origin })),
+      stateDir: targets.stateDir,
+      store: targets.generation,
+      daemon,
+      agents,
+      exitCode,
+    });
   } else {
     const lines = [`source  ${source.ok ? `${source.fingerprint} expires ${formatRelative(source.expiresAt, now)} (${source.origin})` : source.error}`];
     for (const offer of offers.filter((o) => o.kind === "setup-token")) lines.push(`token   ${offer.profileId} from ${offer.origin}`);
@@ -39,7 +60,7 @@ export async function statusCommand(options: StatusCommandOptions): Promise<void
     for (const agent of agents) lines.push(...agentLines(agent, now));
     process.stdout.write(`${lines.join("\n")}\n`);
   }
-  if (exitCode !== 0) throw new ExitError(exitCode);
+  if (exitCode !== 0) throw new ExitError(exitCode, options.json ? "" : (verdict.why ?? ""));
 }
 
 function daemonLine(daemon: DaemonStatus, now: number): string {
@@ -59,7 +80,12 @@ function profileText(p: ProfileStatus, now: number): string {
 
 function agentLines(agent: AgentStatus, now: number): string[] {
   if (agent.error) return [`agent ${agent.agent}: ${agent.error}`];
-  return [`agent ${agent.agent}: ${agent.profiles.map((p) => profileText(p, now)).join("; ")}`, ...agent.markings.map((m) => `  ${markingText(m, now)}`)];
+  const leftover = "static, no setup-token stored for it (left after `token clear`?), not kept in step";
+  return [
+    `agent ${agent.agent}: ${agent.profiles.map((p) => profileText(p, now)).join("; ")}`,
+    ...agent.markings.map((m) => `  ${markingText(m, now)}`),
+    ...(agent.leftovers ?? []).map((p) => `  ${p.profileId} token ${p.fingerprint}: ${leftover}`),
+  ];
 }
 
 export function markingText(marking: Marking, now: number): string {

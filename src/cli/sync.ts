@@ -1,55 +1,216 @@
-/** `moltbot-auth-sync sync [--dry-run] [--json]`: one reconcile pass, idempotent, safe from cron. */
-import { formatRelative } from "../duration.js";
+/**
+ * `moltbot-auth-sync sync [--dry-run] [--no-refresh] [--json]`: the daemon's pass, once, safe from cron. Like
+ * certbot's `renew` it acts only when renewal is due: inside `refreshMargin` (or expired) it first asks `claude`
+ * to refresh the login, with the daemon's runner, timeout and classification. Exit 1 when an agent is left
+ * without a usable credential, with one line naming the fix.
+ */
+import { cooldownConfigFrom, type Failure } from "../cooldown.js";
+import { refreshArgv } from "../daemon/claude-runner.js";
+import { type RefreshResult, CLI_REFRESH_WINDOW_MS, Refresher } from "../daemon/refresher.js";
+import { formatDuration, formatRelative } from "../duration.js";
 import { ExitError } from "../errors.js";
 import { fingerprint } from "../fingerprint.js";
+import { LOGIN_FIX, loginFailureOf, markingKind, passReports, runPass } from "../pass.js";
 import { profileSecret } from "../reconcile.js";
-import { readOffers } from "../sources/index.js";
-import { type AgentReport, syncAgents } from "../sync.js";
+import { loginOffer, readClaudeLogin, readOffers } from "../sources/index.js";
+import { activeMarkings } from "../status.js";
+import type { AgentReport, UpdateTarget } from "../sync.js";
 import { resolveTargets, storeAdapter } from "../targets.js";
+import type { SourceCredential } from "../types.js";
 import { type GlobalOptions, columns, loadCommandConfig, printJson, writeOptions } from "./options.js";
+import { markingText } from "./status.js";
 
 export interface SyncCommandOptions extends GlobalOptions {
   dryRun?: boolean;
   json?: boolean;
+  /** False with --no-refresh: only copy. */
+  refresh?: boolean;
+}
+
+type RefreshReport =
+  | { outcome: "would-run"; command: string }
+  | { outcome: RefreshResult["outcome"]; command: string; message: string; reason?: string; durationMs: number };
+
+/** An agent whose copy of our profile cannot be used now, and why. */
+interface Unusable {
+  agent: string;
+  why: string;
 }
 
 export async function syncCommand(options: SyncCommandOptions): Promise<void> {
   const { config } = await loadCommandConfig(options);
-  const { offers, login, loginError } = await readOffers(config);
-  // With nothing to offer, the login's problem is the whole story: one line, exit 1, no store touched.
-  if (offers.length === 0) throw loginError!;
-  const targets = await resolveTargets(config);
-  const target = { agents: targets.agents, adapter: storeAdapter(targets) };
+  const read = await readOffers(config);
+  let { login } = read;
+  const { loginError } = read;
+  const setupOffers = read.offers.filter((o) => o.kind === "setup-token");
+  // With nothing to offer and nowhere to mark, the login's problem is the whole story: one line, exit 1.
+  const targets = await resolveTargets(config).catch((err: unknown) => {
+    throw read.offers.length === 0 ? loginError! : err;
+  });
+  const target: UpdateTarget = { agents: targets.agents, adapter: storeAdapter(targets) };
   const writing = await writeOptions(config, options.dryRun);
-  const reports: AgentReport[] = [];
-  for (const offer of offers) reports.push(...(await syncAgents(target, offer.profileId, offer.profile, writing)));
+
+  let refresh: RefreshReport | undefined;
+  let refreshFailure: Failure | undefined;
+  const refresher = new Refresher(() => readClaudeLogin(config), process.env, new AbortController().signal);
+  if (login && options.refresh !== false && refresher.isDue(login, config, Date.now(), false)) {
+    const [file, args] = refreshArgv(config);
+    const command = [file, ...args].join(" ");
+    if (options.dryRun) refresh = { outcome: "would-run", command };
+    else {
+      const result = await refresher.run(login, config, false);
+      const { durationMs } = result.run;
+      refresh = { outcome: result.outcome, command, message: refreshMessage(result), durationMs };
+      if (result.outcome === "refreshed") login = result.after;
+      if (result.outcome === "failed") {
+        refreshFailure = result.failure;
+        refresh.reason = result.failure.reason;
+      }
+    }
+  }
+
+  const result = await runPass({
+    target,
+    config,
+    login,
+    loginFailure: loginError && loginFailureOf(loginError),
+    refreshFailure,
+    setupOffers,
+    cooldowns: cooldownConfigFrom(targets.gatewayConfig?.value),
+    options: writing,
+    occurrence: refreshFailure ? "new" : "ongoing",
+  });
+  const offers = [...(login ? [loginOffer(login, config)] : []), ...setupOffers];
+  const marking = result.marking?.failure;
+  // Of the marking, only the agents it marked are news; "no such profile" or "already marked" are not.
+  const reports = passReports(result).filter((r) => !(result.marking?.reports.includes(r) && r.result !== "marked"));
+  // A host that runs on setup-tokens alone has no Claude login; its profile is not expected anywhere.
+  const loginOptional = !login && loginError?.problem === "not_logged_in" && setupOffers.length > 0;
+  const checkUsable = !options.dryRun && !loginOptional && login !== undefined;
+  const unusable = checkUsable ? await unusableAgents(target, config.profileId, reports) : [];
   const now = Date.now();
   if (options.json) {
     printJson({
       dryRun: Boolean(options.dryRun),
-      source: login ? { origin: login.origin, fingerprint: fingerprint(login.accessToken), expiresAt: login.expiresAt, type: offers[0]!.profile.type } : { error: loginError!.message, problem: loginError!.problem },
-      offers: offers.map((o) => ({ kind: o.kind, profile: o.profileId, fingerprint: fingerprint(profileSecret(o.profile)), origin: o.origin })),
+      source: login
+        ? {
+            origin: login.origin,
+            fingerprint: fingerprint(login.accessToken),
+            expiresAt: login.expiresAt,
+            type: offers[0]!.profile.type,
+          }
+        : { error: loginError!.message, problem: loginError!.problem },
+      ...(refresh ? { refresh } : {}),
+      offers: offers.map((o) => ({
+        kind: o.kind,
+        profile: o.profileId,
+        fingerprint: fingerprint(profileSecret(o.profile)),
+        origin: o.origin,
+      })),
       stateDir: targets.stateDir,
       store: targets.generation,
       agents: reports.map(({ writes: _writes, ...report }) => report),
+      ...(marking
+        ? { marking: { reason: marking.reason, needsLogin: marking.needsLogin, message: withDetail(marking) } }
+        : {}),
+      unusable,
     });
   } else {
-    const heads = offers.map((o) => {
+    const prefix = options.dryRun ? "dry run: " : "";
+    const lines: string[] = [];
+    if (refresh?.outcome === "would-run") {
+      const held = `${fingerprint(login!.accessToken)} (expires ${formatRelative(login!.expiresAt, now)})`;
+      lines.push(`dry run: would run \`${refresh.command}\` to refresh ${held}`);
+    }
+    else if (refresh) lines.push(`refresh: ${refresh.message}`);
+    for (const o of offers) {
       const expiry = typeof o.profile.expires === "number" ? `, expires ${formatRelative(o.profile.expires, now)}` : "";
-      return `${o.profileId} ← ${fingerprint(profileSecret(o.profile))} (${o.profile.type}${expiry}) from ${o.origin}`;
-    });
-    const store = `${targets.generation.format} store (${targets.generation.reason})`;
-    const lines = [...heads.map((h) => `${options.dryRun ? "dry run: " : ""}${h}`), `state dir ${targets.stateDir.dir} (${targets.stateDir.reason}); ${store}`];
-    const multi = offers.length > 1;
-    lines.push(columns(reports.map((r) => [r.agent, ...(multi ? [r.profile] : []), options.dryRun && r.result === "written" ? "would write" : r.result, r.reason ?? ""])));
+      const offered = `${fingerprint(profileSecret(o.profile))} (${o.profile.type}${expiry})`;
+      lines.push(`${prefix}${o.profileId} ← ${offered} from ${o.origin}`);
+    }
+    const { stateDir, generation } = targets;
+    lines.push(`state dir ${stateDir.dir} (${stateDir.reason}); ${generation.format} store (${generation.reason})`);
+    const multi = offers.length > 1 || (marking !== undefined && offers.length > 0);
+    const row = (r: AgentReport) => [
+      r.agent,
+      ...(multi ? [r.profile] : []),
+      options.dryRun && r.result === "written" ? "would write" : r.result,
+      r.result === "marked" ? markingKind(marking!) : (r.reason ?? ""),
+    ];
+    lines.push(columns(reports.map(row)));
     process.stdout.write(`${lines.join("\n")}\n`);
     for (const warning of reports.flatMap((r) => r.warnings)) process.stderr.write(`warning: ${warning}\n`);
   }
-  if (targets.gatewayConfig?.error) process.stderr.write(`warning: gateway config ${targets.gatewayConfig.file} cannot be parsed (${targets.gatewayConfig.error}); used the agents found on disk\n`);
+  const gatewayConfig = targets.gatewayConfig;
+  if (gatewayConfig?.error) {
+    const problem = `gateway config ${gatewayConfig.file} cannot be parsed (${gatewayConfig.error})`;
+    process.stderr.write(`warning: ${problem}; used the agents found on disk\n`);
+  }
   if (loginError) {
-    // A host that runs on setup-tokens alone has no Claude login; that is a note, not a failure.
-    if (loginError.problem === "not_logged_in") process.stderr.write(`note: ${config.profileId} not synced: ${loginError.message}\n`);
+    if (loginOptional) process.stderr.write(`note: ${config.profileId} not synced: ${loginError.message}\n`);
     else throw new ExitError(1, loginError.message);
   }
+  if (unusable.length > 0) {
+    const agents = unusable.map((u) => u.agent).join(", ");
+    const why = marking ? withDetail(marking) : [...new Set(unusable.map((u) => u.why))].join("; ");
+    const fix = fixFor(marking ?? refreshFailure, options.refresh === false, login, now);
+    throw new ExitError(1, `${config.profileId} is unusable in ${agents}: ${why}. Fix: ${fix}`);
+  }
+  if (refreshFailure) {
+    const until = new Date(login!.expiresAt).toISOString();
+    const failed = `claude could not refresh the login (${refreshFailure.message})`;
+    process.stderr.write(`warning: ${failed}; the held token still works until ${until}\n`);
+  }
   if (reports.some((r) => r.result === "failed")) throw new ExitError(1);
+}
+
+function refreshMessage(result: RefreshResult): string {
+  const after = (login: SourceCredential) =>
+    `${fingerprint(login.accessToken)} expires ${formatRelative(login.expiresAt, Date.now())}`;
+  switch (result.outcome) {
+    case "refreshed":
+      return `claude refreshed the login: ${after(result.after)}`;
+    case "token-works":
+      const window = formatDuration(CLI_REFRESH_WINDOW_MS);
+      return `claude had nothing to refresh yet: it refreshes only within ${window} of expiry`;
+    case "failed":
+      return `claude could not refresh the login: ${withDetail(result.failure)}`;
+  }
+}
+
+function withDetail(failure: Failure): string {
+  return failure.detail ? `${failure.message} (claude said: ${failure.detail})` : failure.message;
+}
+
+function fixFor(failure: Failure | undefined, noRefresh: boolean, login: SourceCredential | undefined, now: number) {
+  if (failure?.needsLogin) return LOGIN_FIX;
+  if (login && login.expiresAt <= now) {
+    if (noRefresh) return "run `moltbot-auth-sync sync` without --no-refresh, so that claude refreshes the login";
+    return "make `claude` work on this host (see the refresh error above), then run `moltbot-auth-sync sync` again";
+  }
+  return "wait for the cooldown to end, or run `moltbot-auth-sync cooldown clear` once its cause is gone";
+}
+
+/** After the pass: each agent whose copy of our profile is expired or marked. Failed agents are reported apart. */
+async function unusableAgents(
+  target: UpdateTarget,
+  profileId: string,
+  reports: readonly AgentReport[],
+): Promise<Unusable[]> {
+  const failed = new Set(reports.filter((r) => r.result === "failed").map((r) => r.agent));
+  const now = Date.now();
+  const unusable: Unusable[] = [];
+  for (const agent of target.agents) {
+    if (failed.has(agent.id)) continue;
+    const store = await target.adapter.read(agent.dir).catch(() => undefined);
+    const profile = store?.profiles[profileId];
+    if (!profile) continue;
+    const marking = activeMarkings(store?.usageStats, now).find((m) => m.profile === profileId);
+    if (marking) unusable.push({ agent: agent.id, why: markingText(marking, now) });
+    else if (typeof profile.expires === "number" && profile.expires <= now) {
+      const why = `${fingerprint(profileSecret(profile))} expired ${formatRelative(profile.expires, now)}`;
+      unusable.push({ agent: agent.id, why });
+    }
+  }
+  return unusable;
 }

@@ -9,23 +9,31 @@ import path from "node:path";
 import { schedule, type ScheduledTask } from "node-cron";
 import type { Logger } from "pino";
 import type { Config } from "../config.js";
-import { type CooldownConfig, type Failure, type Occurrence, DEFAULT_COOLDOWN_CONFIG, cooldownConfigFrom, isCredentialMarking, isMarked } from "../cooldown.js";
+import {
+  type CooldownConfig,
+  type Failure,
+  DEFAULT_COOLDOWN_CONFIG,
+  cooldownConfigFrom,
+  isCredentialMarking,
+  isMarked,
+} from "../cooldown.js";
 import { formatDuration, formatRelative } from "../duration.js";
-import { SourceError, messageOf } from "../errors.js";
+import { messageOf } from "../errors.js";
 import { fingerprint } from "../fingerprint.js";
 import type { LogEvent } from "../log.js";
 import { profileSecret } from "../reconcile.js";
-import { type Offer, claudeCredentialsFile, loginOffer, readClaudeLogin, setupTokenOffers } from "../sources/index.js";
+import { LOGIN_FIX, type PassResult, loginFailureOf, markingKind, passActed, passSummary, runPass } from "../pass.js";
+import { type Offer, claudeCredentialsFile, readClaudeLogin, setupTokenOffers } from "../sources/index.js";
 import { readSetupTokens } from "../sources/setup-token.js";
 import { CREDENTIALS_FILENAME } from "../sources/claude-cli-file.js";
-import type { StoreAdapter, UpdateOptions } from "../stores/adapter.js";
+import type { StoreAdapter, UpdateOptions, WriteIntent } from "../stores/adapter.js";
 import { recoverLocks } from "../stores/lock-journal.js";
 import { removeStaleTempFiles } from "../stores/json-file.js";
 import { AUTH_PROFILES_FILENAME, type Agent, isAgentDir } from "../stores/agents.js";
 import { AUTH_STATE_FILENAME } from "../stores/generation.js";
-import { type AgentReport, type UpdateTarget, markAgents, syncAgents } from "../sync.js";
+import type { AgentReport } from "../sync.js";
 import { resolveTargets, storeAdapter } from "../targets.js";
-import type { SourceCredential } from "../types.js";
+import type { ProfileUsageStats, SourceCredential } from "../types.js";
 import { type HookEvent, runEventHook } from "./event-hook.js";
 import { type Fields, ProblemLog } from "./problem-log.js";
 import { CLI_REFRESH_WINDOW_MS, type RefreshResult, Refresher } from "./refresher.js";
@@ -92,10 +100,17 @@ export class Daemon {
   /** The adapter for the store generation found on the last full pass; undefined when we must not write. */
   private adapter: StoreAdapter | undefined;
   private cooldowns: CooldownConfig = DEFAULT_COOLDOWN_CONFIG;
-  /** What we last wrote per store, to recognise the watcher events of our own writes. */
+  /** What we last wrote (or are about to write) per store file, to recognise the watcher events of our own writes. */
   private written = new Map<string, string>();
-  /** The last gateway marking answered with a forced refresh, per store (its until-times only move forward). */
-  private answeredMarkings = new Map<string, string>();
+  /**
+   * Our profile's marking per agent dir as last written by us or seen: a marking is the gateway's only when it is
+   * new, so a gateway rewrite after using another profile, or our own write, is never taken for one.
+   */
+  private knownMarkings = new Map<string, string>();
+  /** The last refresh's failure, until a refresh succeeds or the login changes; undefined while none failed. */
+  private refreshFailure: Failure | undefined;
+  /** A refresh has just failed: the next full pass counts it as a new failure where it marks. */
+  private freshFailure = false;
   /** When the current outage began: the first failure since credentials were last good. */
   private outageSince: number | undefined;
 
@@ -126,7 +141,9 @@ export class Daemon {
     this.enqueueFull();
     await this.worker;
     const firstSyncMs = Math.round(performance.now() - started);
-    this.event("info", "daemon.ready", `first sync done in ${firstSyncMs} ms`, { firstSyncMs });
+    // The first passes (one more runs when the watchers saw something while scanning) are summed up by what acted.
+    const summary = this.state.lastSyncSummary ?? "nothing synced (see the error above)";
+    this.event("info", "daemon.ready", `first sync done in ${firstSyncMs} ms: ${summary}`, { firstSyncMs, summary });
     await arming;
     // Anything that changed while the watchers were still scanning is picked up here.
     this.enqueueFull();
@@ -234,11 +251,12 @@ export class Daemon {
     this.pendingAgents.set(agent.dir, agent);
     this.kick();
     const store = await this.adapter?.read(agent.dir).catch(() => undefined);
-    const stats = store?.usageStats?.[this.config.profileId];
-    if (!stats || !isMarked(stats, Date.now()) || !isCredentialMarking(stats)) return;
-    const marking = `${stats.cooldownUntil ?? ""}:${stats.disabledUntil ?? ""}`;
-    if (this.answeredMarkings.get(file) === marking) return;
-    this.answeredMarkings.set(file, marking);
+    if (!store) return;
+    const stats = store.usageStats?.[this.config.profileId];
+    const marking = markingKey(stats);
+    const known = this.knownMarkings.get(agent.dir);
+    this.knownMarkings.set(agent.dir, marking);
+    if (marking === known || !stats || !isMarked(stats, Date.now()) || !isCredentialMarking(stats)) return;
     this.event("info", "cooldown.gateway", `the gateway marked ${this.config.profileId} in ${agent.id}; asking claude for a fresh token`, {
       agent: agent.id,
       profile: this.config.profileId,
@@ -341,26 +359,27 @@ export class Daemon {
     const adapter = this.adapter;
     if (!agents || !adapter) return;
     const target = { agents, adapter };
-    const reports: AgentReport[] = [];
-    if (read) {
-      const login = loginOffer(read.source, this.config);
-      const synced = await syncAgents(target, login.profileId, login.profile, this.updateOptions());
-      for (const report of synced) this.logReport(report, read.source.accessToken, read.source.expiresAt);
-      this.noteRecovery(synced, read.source);
-      reports.push(...synced);
-    } else if (this.sourceFailure) {
-      await this.mark(target, this.sourceFailure, "ongoing");
-    }
-    // Setup-tokens are static and independent: a failure of the login never touches them.
     if (!this.setupOffers) await this.loadSetupOffers();
-    for (const offer of this.setupOffers ?? []) {
-      const synced = await syncAgents(target, offer.profileId, offer.profile, this.updateOptions());
-      for (const report of synced) this.logReport(report, profileSecret(offer.profile));
-      reports.push(...synced);
-    }
-    if (reports.length > 0) {
+    const occurrence = !only && this.freshFailure ? "new" : "ongoing";
+    if (!only) this.freshFailure = false;
+    const result = await runPass({
+      target,
+      config: this.config,
+      login: read?.source,
+      loginFailure: this.sourceFailure,
+      refreshFailure: this.refreshFailure,
+      setupOffers: this.setupOffers ?? [],
+      cooldowns: this.cooldowns,
+      options: this.updateOptions(),
+      occurrence,
+    });
+    this.noteResult(result, read?.source);
+    await this.learnMarkings(agents);
+    // A pass that found everything in step keeps the summary of the last one that acted.
+    if (passActed(result) || this.state.lastSyncSummary === undefined) {
       this.state.lastSyncAt = Date.now();
-      this.state.lastSyncSummary = summarize(reports);
+      const noLogin = this.sourceFailure?.needsLogin ? "not logged in" : this.sourceFailure?.message;
+      this.state.lastSyncSummary = passSummary(result, noLogin);
     }
     await this.saveState();
     this.maybeRefresh("expiry");
@@ -438,9 +457,9 @@ export class Daemon {
     try {
       source = await readClaudeLogin(this.config, this.env);
     } catch (err) {
-      const missing = err instanceof SourceError && err.problem === "not_logged_in";
+      this.sourceFailure = loginFailureOf(err);
+      const missing = this.sourceFailure.needsLogin;
       this.problems.problem("source", missing ? "warn" : "error", missing ? "source.missing" : "source.invalid", messageOf(err));
-      this.sourceFailure = { reason: missing ? "auth" : "unknown", needsLogin: missing, message: messageOf(err) };
       this.source = undefined;
       return undefined;
     }
@@ -455,7 +474,12 @@ export class Daemon {
         expiresAt: source.expiresAt,
       });
       this.state.source = { fingerprint: fingerprint(source.accessToken), expiresAt: source.expiresAt };
+      // A new login or token: the last refresh's failure was about the one before.
+      this.refreshFailure = undefined;
       this.armRefreshTimer(source);
+      // At expiry a pass runs: if claude could not refresh the token by then, the token is marked as it stops working.
+      const left = source.expiresAt - Date.now();
+      if (left > 0) this.setTimer("expiry", left + 1, () => this.enqueueFull());
     }
     return { source, changed };
   }
@@ -467,13 +491,11 @@ export class Daemon {
     const key = `store:${report.file}`;
     switch (report.result) {
       case "written":
-        this.remember(report);
         this.problems.clear(key, "store.recovered", `${report.agent} writable again`, fields);
         this.event("info", "sync.written", `${report.agent}: ${report.profile} ${report.reason} ${fingerprint(secret)}`, { ...fields, fingerprint: fingerprint(secret), ...(expiresAt ? { expiresAt } : {}) });
         break;
       case "marked":
       case "cleared":
-        this.remember(report);
         this.problems.clear(key, "store.recovered", `${report.agent} writable again`, fields);
         break;
       case "unchanged":
@@ -492,30 +514,56 @@ export class Daemon {
   }
 
   private updateOptions(): UpdateOptions {
-    return { lockTimeoutMs: this.config.lockTimeout, lockJournal: lockJournalPath(this.env) };
+    return {
+      lockTimeoutMs: this.config.lockTimeout,
+      lockJournal: lockJournalPath(this.env),
+      beforeWrite: (intent) => this.remember(intent),
+    };
   }
 
-  private remember(report: AgentReport): void {
-    for (const write of report.writes ?? []) this.written.set(write.file, write.content);
+  /** Called before the rename: the watcher may see the new file before the write returns. */
+  private remember(intent: WriteIntent): void {
+    for (const write of intent.writes) this.written.set(write.file, write.content);
+    this.knownMarkings.set(intent.agentDir, markingKey(intent.store.usageStats?.[this.config.profileId]));
+  }
+
+  /** The markings in stores not read since the start, so a first watcher event compares with what was there. */
+  private async learnMarkings(agents: readonly Agent[]): Promise<void> {
+    for (const agent of agents) {
+      if (this.knownMarkings.has(agent.dir)) continue;
+      const store = await this.adapter?.read(agent.dir).catch(() => undefined);
+      if (store) this.knownMarkings.set(agent.dir, markingKey(store.usageStats?.[this.config.profileId]));
+    }
+  }
+
+  /** Logs what a pass did: every agent's result, a recovery, a marking. */
+  private noteResult(result: PassResult, login: SourceCredential | undefined): void {
+    for (const { offer, reports } of result.copies) {
+      const isLogin = offer.kind === "claude-login" && login !== undefined;
+      const expiresAt = isLogin ? login.expiresAt : undefined;
+      for (const report of reports) this.logReport(report, profileSecret(offer.profile), expiresAt);
+      if (isLogin) this.noteRecovery(reports, login);
+    }
+    if (result.marking) this.noteMarking(result.marking.failure, result.marking.reports);
   }
 
   // ── cooldowns and recovery ────────────────────────────────────────────────
 
-  /** Marks our profile in every store that holds it; logs what it did once per change of problem. */
-  private async mark(target: UpdateTarget, failure: Failure, occurrence: Occurrence): Promise<void> {
+  /** Logs what marking our profile did, once per change of problem. */
+  private noteMarking(failure: Failure, reports: readonly AgentReport[]): void {
     this.outageSince ??= Date.now();
-    const reports = await markAgents(target, this.config.profileId, failure, occurrence, this.cooldowns, this.updateOptions());
     for (const report of reports) this.logReport(report);
     const marked = reports.filter((r) => r.result === "marked").map((r) => r.agent);
     if (marked.length > 0) {
-      const kind = failure.needsLogin ? "disabled (auth)" : failure.reason === "billing" ? "disabled (billing)" : `cooldown (${failure.reason})`;
+      const kind = markingKind(failure);
       this.event("warn", "cooldown.marked", `${this.config.profileId} ${kind} in ${marked.join(", ")}: ${failure.message}`, { profile: this.config.profileId, reason: failure.reason, agents: marked });
     }
     // Once per incident, however its wording varies: the incident ends only with `recovered`.
     if (failure.needsLogin && !this.problems.isOpen("needs_login")) {
-      const fix = `on this host, run \`claude\` and then /login (or \`claude auth login\`); for unattended use, \`claude setup-token\``;
       this.hook("needs_login", failure.message, marked);
-      this.problems.problem("needs_login", "error", "needs_login", `Claude login needs a person: ${failure.message}. Fix: ${fix}`, { profile: this.config.profileId, reason: failure.reason });
+      const msg = `Claude login needs a person: ${failure.message}. Fix: ${LOGIN_FIX}`;
+      const fields = { profile: this.config.profileId, reason: failure.reason };
+      this.problems.problem("needs_login", "error", "needs_login", msg, fields);
     }
   }
 
@@ -527,7 +575,6 @@ export class Daemon {
     const lasted = Number.isFinite(since) ? Date.now() - since : undefined;
     const agents = recovered.map((r) => r.agent);
     this.problems.forget("needs_login");
-    this.answeredMarkings.clear();
     this.event("info", "recovered", `${this.config.profileId} usable again with ${fingerprint(source.accessToken)}${lasted !== undefined ? ` after ${formatDuration(lasted)}` : ""}; markings cleared in ${agents.join(", ")}`, {
       profile: this.config.profileId,
       agents,
@@ -566,11 +613,13 @@ export class Daemon {
     if (this.stopping) return;
     const fields: Fields = { trigger, durationMs: result.run.durationMs };
     if (result.outcome === "refreshed") {
+      this.refreshFailure = undefined;
       this.event("info", "refresh.succeeded", `claude refreshed: ${fingerprint(result.after.accessToken)} expires ${formatRelative(result.after.expiresAt, Date.now())}`, { ...fields, expiresAt: result.after.expiresAt });
       this.enqueueFull();
       return;
     }
     if (result.outcome === "token-works") {
+      this.refreshFailure = undefined;
       const next = result.nextTryAt;
       if (next === undefined) {
         this.event("info", "refresh.unneeded", "claude ran fine with its current token; the gateway's marking is left to expire", fields);
@@ -579,7 +628,7 @@ export class Daemon {
       const margin = formatDuration(this.config.refreshMargin);
       this.event("info", "refresh.unneeded", `claude had nothing to refresh yet: it refreshes only within ${formatDuration(CLI_REFRESH_WINDOW_MS)} of expiry, and refreshMargin is ${margin}; next try ${formatRelative(next, Date.now())}`, { ...fields, nextTryAt: next });
       this.state.nextRefreshAt = next;
-      this.setTimer("refresh-retry", next - Date.now(), () => this.maybeRefresh("retry"));
+      this.setTimer("refresh-retry", next - Date.now(), () => this.retryRefresh());
       return;
     }
     const { failure, run } = result;
@@ -594,9 +643,31 @@ export class Daemon {
     });
     this.problems.last = { at: Date.now(), event: "refresh.failed", message: failure.message };
     this.hook("refresh.failed", failure.message, this.agents.map((a) => a.id));
-    if (this.adapter) await this.mark({ agents: this.agents, adapter: this.adapter }, failure, "new");
+    // The pass marks our profile only if the held credential cannot work (pass.ts, unusableFailure).
+    this.refreshFailure = failure;
+    this.freshFailure = true;
+    this.enqueueFull();
     await this.saveState();
-    this.setTimer("refresh-retry", result.retryInMs, () => this.maybeRefresh("retry"));
+    this.setTimer("refresh-retry", result.retryInMs, () => this.retryRefresh());
+  }
+
+  /** An announced retry runs claude (forced: the first try may have been a forced one), or logs why it does not. */
+  private retryRefresh(): void {
+    if (this.stopping) return;
+    const now = Date.now();
+    // A timer can fire a little before the backoff's end by the wall clock: wait for it instead of skipping.
+    const backoffEnds = this.refresher.retryAt;
+    if (now < backoffEnds) return this.setTimer("refresh-retry", backoffEnds - now, () => this.retryRefresh());
+    const source = this.source;
+    const due = source && source.expiresAt - this.config.refreshMargin;
+    let skip: string | undefined;
+    if (!source) skip = "no Claude login to refresh";
+    else if (this.refresher.busy) skip = "a refresh is already running";
+    else if (!this.refreshFailure && now < due!) {
+      skip = `the login changed since; next refresh due ${formatRelative(due!, now)}`;
+    }
+    if (skip) return this.event("info", "refresh.skipped", `retry not run: ${skip}`, { trigger: "retry" });
+    this.maybeRefresh("retry", true);
   }
 
   // ── logging and state ─────────────────────────────────────────────────────
@@ -617,8 +688,8 @@ export class Daemon {
   }
 }
 
-function summarize(reports: readonly AgentReport[]): string {
-  const counts = new Map<string, number>();
-  for (const r of reports) counts.set(r.result, (counts.get(r.result) ?? 0) + 1);
-  return [...counts].map(([result, n]) => `${n} ${result}`).join(", ");
+/** The part of our profile's stats that marks it: a change here that we did not write is the gateway's marking. */
+function markingKey(stats: ProfileUsageStats | undefined): string {
+  const { cooldownUntil, disabledUntil, disabledReason, errorCount, failureCounts } = stats ?? {};
+  return JSON.stringify([cooldownUntil, disabledUntil, disabledReason, errorCount, failureCounts]);
 }

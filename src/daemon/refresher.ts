@@ -77,12 +77,19 @@ export class Refresher {
   }
 
   private async explain(run: ClaudeRun, file: string, config: Config, env: NodeJS.ProcessEnv): Promise<Failure> {
-    if (run.spawnError) return { reason: "unknown", needsLogin: false, message: `cannot run ${file}: ${run.spawnError}` };
+    // Log messages are one line: execa's message repeats the command line above the system's reason.
+    if (run.spawnError) {
+      return { reason: "unknown", needsLogin: false, message: `cannot run ${file}: ${lastLine(run.spawnError)}` };
+    }
     if (run.timedOut) return { reason: "timeout", needsLogin: false, message: `claude did not finish within ${Math.round(config.refreshTimeout / 1000)} s and was killed` };
     const auth = await claudeAuthStatus(config, env, this.shutdown);
     if (auth && !auth.loggedIn) return { reason: "auth", needsLogin: true, message: "claude is not logged in" };
     const failure = failureFromOutput(run.output, `claude exited ${run.exitCode ?? "?"} and the token did not change`);
-    const tail = run.output.trim().split("\n").pop()?.slice(0, 200);
-    return tail ? { ...failure, message: `${failure.message}: ${tail}` } : failure;
+    const tail = lastLine(run.output).slice(0, 200);
+    return tail ? { ...failure, detail: tail } : failure;
   }
+}
+
+function lastLine(text: string): string {
+  return text.trim().split("\n").pop()?.trim() ?? "";
 }

@@ -21,6 +21,15 @@ export interface UpdateOptions {
   dryRun?: boolean;
   /** Folder where held locks are noted, so our next start can remove one a crash left (lock-journal.ts). */
   lockJournal?: string;
+  /** Told what is about to be written, before the rename: a watcher then never takes our write for another's. */
+  beforeWrite?: (intent: WriteIntent) => void;
+}
+
+export interface WriteIntent {
+  agentDir: string;
+  writes: Array<{ file: string; content: string }>;
+  /** The store as the gateway will see it once written. */
+  store: AuthProfileStore;
 }
 
 export interface UpdateResult<T> {

@@ -44,6 +44,7 @@ export const jsonV1Adapter: StoreAdapter = {
       if (next === current) return result;
       if (compromised.aborted) throw new StoreError(`${file}: lock was taken over as stale; nothing written`, "locked");
       const content = serializeJson(next);
+      options.beforeWrite?.({ agentDir, writes: [{ file, content }], store: next });
       try {
         await writeFileAtomically(file, content);
       } catch (err) {

@@ -88,6 +88,7 @@ export const splitAdapter: StoreAdapter = {
       if (!isDeepStrictEqual(next.profiles, view.profiles)) writes.push({ file: profilesFile, content: serializeJson({ ...(docs.profiles ?? EMPTY_STORE), profiles: next.profiles }) });
       const state = nextState(docs.state, view, next);
       if (state !== docs.state) writes.push({ file: stateFile, content: serializeJson(state!) });
+      options.beforeWrite?.({ agentDir, writes, store: next });
       try {
         for (const write of writes) await writeFileAtomically(write.file, write.content);
       } catch (err) {

@@ -59,6 +59,14 @@ function plantedStore(cred: Cred, stats: Record<string, unknown> = {}, other: Re
   };
 }
 
+/** What the gateway writes after "OAuth token refresh failed" or a 401 (markAuthProfileFailure, reason auth). */
+const gatewayAuthMarking = () => {
+  const now = Date.now();
+  return { errorCount: 1, failureCounts: { auth: 1 }, lastFailureAt: now, cooldownUntil: now + MIN };
+};
+
+const twoAgents = (c: Cred) => ({ main: plantedStore(c), work: plantedStore(c) });
+
 const near = (actual: unknown, expected: number, slack = 5_000) => assert.ok(typeof actual === "number" && Math.abs(actual - expected) <= slack, `${actual} ≈ ${expected}`);
 
 test("refresh fails with invalid_grant: disabled (auth) everywhere, needs_login once with the fix; fresh credentials recover", () => {
@@ -98,10 +106,11 @@ test("refresh fails with invalid_grant: disabled (auth) everywhere, needs_login 
   });
 });
 
-test("a timeout escalates an existing ladder, and the failure window resets stale counters", () =>
+test("a refresh that times out marks nothing while the token works; at expiry the token is marked, on the ladder", () =>
   scenario(
     {
       mode: "slow",
+      expiresInMs: 5_000,
       config: { refreshTimeout: "1s" },
       stores: (c) => ({
         main: plantedStore(c, { errorCount: 1, failureCounts: { unknown: 1 }, lastFailureAt: Date.now() - 2 * MIN, cooldownUntil: Date.now() - MIN }),
@@ -109,30 +118,34 @@ test("a timeout escalates an existing ladder, and the failure window resets stal
       }),
     },
     async (d, t) => {
+      const before = { main: t.readStore("main").usageStats[ID], old: t.readStore("old").usageStats[ID] };
       const failed = await d.waitForEvent("refresh.failed");
       assert.equal(failed.timedOut, true);
       assert.equal(failed.reason, "timeout");
-      await d.waitForEvent("cooldown.marked");
+      assert.equal(d.events("cooldown.marked").length, 0, "a working token is not marked for a broken refresher");
+      assert.deepEqual({ main: t.readStore("main").usageStats[ID], old: t.readStore("old").usageStats[ID] }, before);
+      const marked = await d.waitForEvent("cooldown.marked", 15_000);
+      assert.match(marked.msg, /expired .* and claude could not refresh it \(claude did not finish within 1 s/);
       const main = t.readStore("main").usageStats[ID];
       assert.equal(main.errorCount, 2);
-      assert.deepEqual(main.failureCounts, { unknown: 1, timeout: 1 });
+      assert.deepEqual(main.failureCounts, { unknown: 1, auth: 1 });
       near(main.cooldownUntil, Date.now() + 5 * MIN);
       assert.equal(main.disabledUntil, undefined);
       const old = t.readStore("old").usageStats[ID];
-      assert.equal(old.errorCount, 1);
-      assert.deepEqual(old.failureCounts, { timeout: 1 });
+      assert.equal(old.errorCount, 1, "the failure window reset the stale counters");
+      assert.deepEqual(old.failureCounts, { auth: 1 });
       near(old.cooldownUntil, Date.now() + MIN);
       assert.equal(d.events("needs_login").length, 0);
     },
   ));
 
-test("a rate limit is a cooldown, never a disable", () =>
+test("a rate limit on the refresh itself marks nothing while the token works", () =>
   scenario({ mode: "ratelimit", stores: (c) => ({ main: plantedStore(c) }) }, async (d, t) => {
-    await d.waitForEvent("cooldown.marked");
-    const stats = t.readStore("main").usageStats[ID];
-    assert.deepEqual(stats.failureCounts, { rate_limit: 1 });
-    near(stats.cooldownUntil, Date.now() + MIN);
-    assert.equal(stats.disabledUntil, undefined);
+    const failed = await d.waitForEvent("refresh.failed");
+    assert.equal(failed.reason, "rate_limit");
+    await new Promise((r) => setTimeout(r, 500));
+    assert.equal(d.events("cooldown.marked").length, 0);
+    assert.deepEqual(t.readStore("main").usageStats[ID], { lastUsed: 1234 });
   }));
 
 test("claude auth status says not logged in: disabled (auth) and needs_login", () =>
@@ -194,6 +207,56 @@ test("a gateway marking with a token that still works is left to expire; a faili
     writeFileSync(t.storePath("main"), JSON.stringify(again, null, 2));
     await d.waitForEvent("needs_login");
     assert.equal(t.readStore("main").usageStats[ID].disabledReason, "auth");
+  }));
+
+test("a gateway marking while claude is missing: the retry runs, and the working token is not marked elsewhere", () =>
+  scenario(
+    {
+      mode: "refresh",
+      expiresInMs: 6 * 60 * MIN,
+      config: { claudePath: "/nonexistent/claude" },
+      stores: twoAgents,
+    },
+    async (d, t) => {
+      await d.waitForEvent("daemon.ready");
+      const store = t.readStore("main");
+      const marking = { ...gatewayAuthMarking(), lastUsed: 1234 };
+      store.usageStats[ID] = marking;
+      writeFileSync(t.storePath("main"), JSON.stringify(store, null, 2));
+      await d.waitForEvent("cooldown.gateway");
+      const failed = await d.waitForEvent("refresh.failed");
+      assert.match(failed.msg, /cannot run \/nonexistent\/claude.*; retry in \d+ s/);
+      // The announced retry runs claude, although the token is far from its refresh margin.
+      const wait = (failed.retryInMs as number) + 10_000;
+      const retry = await d.waitFor((r) => r.event === "refresh.started" && r.trigger === "retry", wait);
+      assert.ok(retry);
+      await d.waitFor((r) => r.event === "refresh.failed" && r.attempt === 2, 10_000);
+      assert.equal(d.events("cooldown.marked").length, 0);
+      assert.deepEqual(t.readStore("main").usageStats[ID], marking, "the gateway's marking stays as it wrote it");
+      const work = t.readStore("work").usageStats[ID];
+      assert.deepEqual(work, { lastUsed: 1234 }, "a working token is not marked elsewhere");
+    },
+  ));
+
+test("only the gateway's marking is taken for one: not our own in the same second, nor a rewrite that keeps ours", () =>
+  scenario({ mode: "fail", expiresInMs: 6 * 60 * MIN, stores: twoAgents }, async (d, t) => {
+    await d.waitForEvent("daemon.ready");
+    // The gateway marks work; the forced refresh fails with invalid_grant and our marking of both follows.
+    const work = t.readStore("work");
+    work.usageStats[ID] = { lastUsed: 1234, ...gatewayAuthMarking() };
+    writeFileSync(t.storePath("work"), JSON.stringify(work, null, 2));
+    await d.waitForEvent("cooldown.marked");
+    await new Promise((r) => setTimeout(r, 500));
+    assert.deepEqual(d.events("cooldown.gateway").map((r) => r.agent), ["work"], d.stdout);
+    // The gateway rewrites both stores after using another profile; our marking is unchanged in them.
+    for (const agent of ["main", "work"]) {
+      const store = t.readStore(agent);
+      assert.equal(store.usageStats[ID].disabledReason, "auth");
+      store.usageStats["anthropic:manual"].lastUsed = Date.now();
+      writeFileSync(t.storePath(agent), JSON.stringify(store, null, 2));
+    }
+    await new Promise((r) => setTimeout(r, 1_000));
+    assert.deepEqual(d.events("cooldown.gateway").map((r) => r.agent), ["work"]);
   }));
 
 test("onEvent and claude get only the variables they need, and never a secret", async () => {

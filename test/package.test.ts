@@ -99,15 +99,11 @@ test("the tarball holds what a user needs, and no tests, sources, source maps or
   assert.deepEqual(stale, [], "build output without a source: run `rm -rf dist && npm run build`");
 });
 
-test(
-  "the installed command prints its version",
-  { todo: "--version arrives with the CLI pass (issue 12)" },
-  async () => {
-    const r = await installedCli(["--version"]);
-    assert.equal(r.code, 0, r.stderr);
-    assert.equal(r.stdout.trim(), VERSION);
-  },
-);
+test("the installed command prints its version", async () => {
+  const r = await installedCli(["--version"]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout.trim(), VERSION);
+});
 
 test("the installed command starts, with its own dependencies, and lists its commands", async () => {
   const r = await installedCli(["--help"]);

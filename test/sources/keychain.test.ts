@@ -23,12 +23,12 @@ test("keychain: the item is found by account, and a wrong-account item is ignore
   const env = { USER: "alice" };
   const backend = fake([
     { account: "unknown", password: JSON.stringify({ mcpOAuth: { x: 1 } }) },
-    { account: "alice", password: login(token, 1_900_000_000_000) },
+    { account: "alice", password: login(token, Date.now() + 3_600_000) },
   ]);
   const cred = await readKeychainLogin(backend, env);
   assert.equal(cred.accessToken, token);
   assert.match(cred.origin, /keychain "Claude Code-credentials" \(account alice\)/);
-  await assert.rejects(readKeychainLogin(fake([{ account: "bob", password: login(token, 1_900_000_000_000) }]), env), (err: Error) => {
+  await assert.rejects(readKeychainLogin(fake([{ account: "bob", password: login(token, Date.now() + 3_600_000) }]), env), (err: Error) => {
     return err instanceof SourceError && err.problem === "not_logged_in" && /only accounts bob/.test(err.message) && !err.message.includes(token.slice(13));
   });
 });
@@ -58,7 +58,7 @@ function fakeSecurity(dir: string, body: string): string {
 test("keychain: the `security` fallback reads the item for our account", () =>
   withHome(async (t) => {
     const token = randomToken();
-    writeFileSync(path.join(t.root, "item.json"), login(token, 1_900_000_000_000));
+    writeFileSync(path.join(t.root, "item.json"), login(token, Date.now() + 3_600_000));
     const security = fakeSecurity(
       path.join(t.root, "bin"),
       `[ "$1 $2 $3 $4 $5 $6" = "find-generic-password -s Claude Code-credentials -a alice -w" ] && exec cat "${t.root}/item.json"\nexit 44`,
@@ -91,4 +91,19 @@ test("source auto on macOS: Keychain and file are both read and the fresher wins
     assert.equal((await readClaudeLogin(config, env, { platform: "linux", keychain: async () => failing("never asked") })).accessToken, file.accessToken, "Linux reads only the file");
     const keychainOnly = parseConfig({ source: "keychain" }, "t");
     await assert.rejects(readClaudeLogin(keychainOnly, env, darwin(failing("locked"))), (err: Error) => (err as SourceError).code === "keychain.unavailable");
+  }));
+
+test("an expiresAt more than 400 days ahead is invalid input, in the Keychain item as in the file", () =>
+  withHome(async (t) => {
+    const text = (expiresAt: number) => JSON.stringify({ claudeAiOauth: { accessToken: randomToken(), expiresAt } });
+    const file = path.join(t.claudeDir, ".credentials.json");
+    for (const expiresAt of [9e15, Date.now() + 401 * 86_400_000]) {
+      writeFileSync(file, text(expiresAt));
+      const fromFile = readClaudeLogin(parseConfig({ source: "file" }, "test"), t.env);
+      await assert.rejects(fromFile, (err: Error) => err instanceof SourceError && err.problem === "invalid" && /more than 400 days ahead/.test(err.message));
+      const fromKeychain = readKeychainLogin(fake([{ account: "alice", password: text(expiresAt) }]), { USER: "alice" });
+      await assert.rejects(fromKeychain, (err: Error) => err instanceof SourceError && err.problem === "invalid" && /more than 400 days ahead/.test(err.message));
+    }
+    writeFileSync(file, text(Date.now() + 399 * 86_400_000));
+    assert.ok(await readClaudeLogin(parseConfig({ source: "file" }, "test"), t.env), "399 days ahead is still a login");
   }));

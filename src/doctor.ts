@@ -110,6 +110,7 @@ function stateDirChecks(targets: Targets): Check[] {
   );
   if (gatewayConfig?.error) checks.push(warn("gateway config", `${gatewayConfig.file} cannot be parsed: ${gatewayConfig.error}`, `fix the JSON5 in ${gatewayConfig.file}`));
   checks.push(ok("agents", `${agents.length}: ${agents.map((a) => a.id).join(", ")}`));
+  for (const warning of targets.warnings) checks.push(warn("agents", warning, `fix agents.list in ${gatewayConfig?.file}`));
   const generation = targets.generation;
   const gen = `${generation.format}${generation.version ? `, gateway ${generation.version}` : ""} (${generation.reason})`;
   checks.push(

@@ -40,6 +40,8 @@ export const EVENTS = [
   "store.cleaned",
   "agent.added",
   "agent.removed",
+  "agent.skipped",
+  "agent.config_ok",
   "refresh.scheduled",
   "refresh.started",
   "refresh.succeeded",

@@ -56,7 +56,7 @@ function describe(agent: Agent, outcome: Outcome): Pick<AgentReport, "result" | 
 async function updateAgent(agent: Agent, adapter: StoreAdapter, profileId: string, change: (store: AuthProfileStore) => StoreChange<Outcome>, options: UpdateOptions): Promise<AgentReport> {
   const file = adapter.files(agent.dir)[0]!;
   try {
-    const update = await adapter.update(agent.dir, change, options);
+    const update = await adapter.update(agent.dir, change, { ...options, stateDir: agent.stateDir });
     return { agent: agent.id, file, profile: profileId, ...describe(agent, update.outcome), warnings: update.warnings, ...(update.writes.length ? { writes: update.writes } : {}) };
   } catch (err) {
     const code = err instanceof AuthSyncError ? err.code : "store.error";

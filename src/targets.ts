@@ -12,6 +12,8 @@ export interface Targets {
   gatewayConfig: GatewayConfig | undefined;
   agents: Agent[];
   generation: Generation;
+  /** Agents of the gateway config that are skipped, one line each (a rejected id, a relative agentDir). */
+  warnings: string[];
 }
 
 export function storeFile(agent: Agent): string {
@@ -28,13 +30,14 @@ export function requireStateDir(config: Config, env: NodeJS.ProcessEnv = process
 export async function resolveTargets(config: Config, env: NodeJS.ProcessEnv = process.env): Promise<Targets> {
   const stateDir = requireStateDir(config, env);
   const gatewayConfig = await readGatewayConfig(stateDir.dir, env);
-  const agents = await discoverAgents(stateDir.dir, gatewayConfig, env);
+  const warnings: string[] = [];
+  const agents = await discoverAgents(stateDir.dir, gatewayConfig, env, warnings);
   const version = recordedVersion(gatewayConfig);
   const generation: Generation =
     config.storeFormat === "auto"
       ? detectGeneration(stateDir.dir, agents, gatewayConfig)
       : { format: config.storeFormat, reason: "forced by config storeFormat", ...(version ? { version } : {}) };
-  return { stateDir, gatewayConfig, agents, generation };
+  return { stateDir, gatewayConfig, agents, generation, warnings };
 }
 
 /** The adapter to write with; throws the one-line refusal for a gateway whose store we must not write. */

@@ -25,7 +25,13 @@ export async function runCommand(options: RunCommandOptions): Promise<void> {
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
-    setTimeout(() => process.exit(0), STOP_DEADLINE_MS).unref();
+    setTimeout(() => {
+      log.error({ event: "daemon.error" }, `stop did not finish within ${STOP_DEADLINE_MS} ms; exiting hard`);
+      log.flush();
+      // process.exit() waits for libuv's worker threads, and one stuck in a system call never returns:
+      // only a signal ends the process then.
+      process.kill(process.pid, "SIGKILL");
+    }, STOP_DEADLINE_MS).unref();
     await daemon.stop(signal).catch((err: unknown) => log.error({ event: "daemon.error" }, `stop: ${messageOf(err)}`));
     await releasePid();
     log.flush();

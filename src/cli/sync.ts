@@ -45,6 +45,7 @@ export async function syncCommand(options: SyncCommandOptions): Promise<void> {
     process.stdout.write(`${lines.join("\n")}\n`);
     for (const warning of reports.flatMap((r) => r.warnings)) process.stderr.write(`warning: ${warning}\n`);
   }
+  for (const warning of targets.warnings) process.stderr.write(`warning: ${warning}\n`);
   if (targets.gatewayConfig?.error) process.stderr.write(`warning: gateway config ${targets.gatewayConfig.file} cannot be parsed (${targets.gatewayConfig.error}); used the agents found on disk\n`);
   if (loginError) {
     // A host that runs on setup-tokens alone has no Claude login; that is a note, not a failure.

@@ -4,13 +4,13 @@
  * `claude` to refresh). Work is queued and run one pass at a time. When the source cannot give a usable
  * credential, our profile is marked with cooldowns the gateway honours; a fresh credential clears them.
  */
-import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { schedule, type ScheduledTask } from "node-cron";
 import type { Logger } from "pino";
 import type { Config } from "../config.js";
 import { type CooldownConfig, type Failure, type Occurrence, DEFAULT_COOLDOWN_CONFIG, cooldownConfigFrom, isCredentialMarking, isMarked } from "../cooldown.js";
 import { formatDuration, formatRelative } from "../duration.js";
+import { readRegularFile } from "../fs/read-file.js";
 import { SourceError, messageOf } from "../errors.js";
 import { fingerprint } from "../fingerprint.js";
 import type { LogEvent } from "../log.js";
@@ -20,7 +20,7 @@ import { readSetupTokens } from "../sources/setup-token.js";
 import { CREDENTIALS_FILENAME } from "../sources/claude-cli-file.js";
 import type { StoreAdapter, UpdateOptions } from "../stores/adapter.js";
 import { recoverLocks } from "../stores/lock-journal.js";
-import { removeStaleTempFiles } from "../stores/json-file.js";
+import { MAX_STORE_BYTES, removeStaleTempFiles } from "../stores/json-file.js";
 import { AUTH_PROFILES_FILENAME, type Agent, isAgentDir } from "../stores/agents.js";
 import { AUTH_STATE_FILENAME } from "../stores/generation.js";
 import { type AgentReport, type UpdateTarget, markAgents, syncAgents } from "../sync.js";
@@ -221,7 +221,7 @@ export class Daemon {
     const match = AGENT_PATH.exec(rel)!;
     if (event === "unlinkDir" && match[2] === undefined) return;
     const id = match[1]!;
-    const agent: Agent = { id, dir: path.join(stateDir, "agents", id, "agent"), from: "disk" };
+    const agent: Agent = { id, dir: path.join(stateDir, "agents", id, "agent"), stateDir, from: "disk" };
     const key = `agent:${file}`;
     this.debounce(key, () => void this.onAgentChanged(agent, file));
     this.setTimer(`${key}:trailing`, TRAILING_CHECK_MS, () => void this.onAgentChanged(agent, file));
@@ -230,7 +230,7 @@ export class Daemon {
   /** A store file changed: ignore our own write; otherwise re-sync the agent, and answer a gateway marking. */
   private async onAgentChanged(agent: Agent, file: string): Promise<void> {
     const ours = this.written.get(file);
-    if (ours !== undefined && (await readFile(file, "utf8").catch(() => undefined)) === ours) return;
+    if (ours !== undefined && (await readRegularFile(file, { maxBytes: MAX_STORE_BYTES }).catch(() => undefined)) === ours) return;
     this.pendingAgents.set(agent.dir, agent);
     this.kick();
     const store = await this.adapter?.read(agent.dir).catch(() => undefined);
@@ -378,6 +378,9 @@ export class Daemon {
     const config = targets.gatewayConfig;
     if (config?.error) this.problems.problem("gateway-config", "warn", "gateway_config.invalid", `gateway config ${config.file} cannot be parsed (${config.error}); using the agents found on disk`);
     else this.problems.clear("gateway-config", "gateway_config.recovered", "gateway config readable again");
+    // Each skipped agent is one problem: logged once, and again only if the config changes it.
+    if (targets.warnings.length > 0) this.problems.problem("agents-config", "warn", "agent.skipped", targets.warnings.join("; "));
+    else this.problems.clear("agents-config", "agent.config_ok", "every configured agent is synced");
     this.cooldowns = cooldownConfigFrom(config?.value);
     try {
       this.adapter = storeAdapter(targets);

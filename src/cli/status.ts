@@ -6,7 +6,7 @@ import { profileSecret } from "../reconcile.js";
 import { readDaemonStatus, type DaemonStatus } from "../daemon/runtime-files.js";
 import { readOffers } from "../sources/index.js";
 import { type AgentStatus, type Marking, type ProfileStatus, agentStatus, sourceStatus, statusExitCode } from "../status.js";
-import { resolveTargets, storeAdapter } from "../targets.js";
+import { resolveTargets, storeAdapter, targetWarnings } from "../targets.js";
 import { type GlobalOptions, loadCommandConfig, printJson } from "./options.js";
 
 export interface StatusCommandOptions extends GlobalOptions {
@@ -39,6 +39,7 @@ export async function statusCommand(options: StatusCommandOptions): Promise<void
     for (const agent of agents) lines.push(...agentLines(agent, now));
     process.stdout.write(`${lines.join("\n")}\n`);
   }
+  for (const warning of targetWarnings(targets)) process.stderr.write(`warning: ${warning}\n`);
   if (exitCode !== 0) throw new ExitError(exitCode);
 }
 

@@ -5,7 +5,7 @@ import { fingerprint } from "../fingerprint.js";
 import { profileSecret } from "../reconcile.js";
 import { readOffers } from "../sources/index.js";
 import { type AgentReport, syncAgents } from "../sync.js";
-import { resolveTargets, storeAdapter } from "../targets.js";
+import { resolveTargets, storeAdapter, targetWarnings } from "../targets.js";
 import { type GlobalOptions, columns, loadCommandConfig, printJson, writeOptions } from "./options.js";
 
 export interface SyncCommandOptions extends GlobalOptions {
@@ -45,8 +45,7 @@ export async function syncCommand(options: SyncCommandOptions): Promise<void> {
     process.stdout.write(`${lines.join("\n")}\n`);
     for (const warning of reports.flatMap((r) => r.warnings)) process.stderr.write(`warning: ${warning}\n`);
   }
-  for (const warning of targets.warnings) process.stderr.write(`warning: ${warning}\n`);
-  if (targets.gatewayConfig?.error) process.stderr.write(`warning: gateway config ${targets.gatewayConfig.file} cannot be parsed (${targets.gatewayConfig.error}); used the agents found on disk\n`);
+  for (const warning of targetWarnings(targets)) process.stderr.write(`warning: ${warning}\n`);
   if (loginError) {
     // A host that runs on setup-tokens alone has no Claude login; that is a note, not a failure.
     if (loginError.problem === "not_logged_in") process.stderr.write(`note: ${config.profileId} not synced: ${loginError.message}\n`);

@@ -105,6 +105,8 @@ export class Daemon {
   private readonly refresher: Refresher;
   private refreshing: Promise<void> | undefined;
   private stopping = false;
+  /** Called once the pass in flight (or the next one) has finished. */
+  private afterPass: Array<() => void> = [];
 
   constructor(options: DaemonOptions) {
     this.config = options.config;
@@ -123,8 +125,11 @@ export class Daemon {
     this.event("info", "daemon.started", `watching ${this.credentialsFile()}`, { profile: this.config.profileId });
     // The watchers scan while the first pass runs; both are needed before the daemon is armed.
     const arming = this.arm();
+    // Ready after the first pass, not when the queue empties: schedules that tick faster than a pass
+    // (a store locked for the lock timeout) would keep the queue full and the daemon never ready.
+    const firstPass = new Promise<void>((resolve) => this.afterPass.push(resolve));
     this.enqueueFull();
-    await this.worker;
+    await firstPass;
     const firstSyncMs = Math.round(performance.now() - started);
     this.event("info", "daemon.ready", `first sync done in ${firstSyncMs} ms`, { firstSyncMs });
     await arming;
@@ -230,7 +235,8 @@ export class Daemon {
   /** A store file changed: ignore our own write; otherwise re-sync the agent, and answer a gateway marking. */
   private async onAgentChanged(agent: Agent, file: string): Promise<void> {
     const ours = this.written.get(file);
-    if (ours !== undefined && (await readRegularFile(file, { maxBytes: MAX_STORE_BYTES }).catch(() => undefined)) === ours) return;
+    const read = () => readRegularFile(file, { maxBytes: MAX_STORE_BYTES }).catch(() => undefined);
+    if (ours !== undefined && (await read()) === ours) return;
     this.pendingAgents.set(agent.dir, agent);
     this.kick();
     const store = await this.adapter?.read(agent.dir).catch(() => undefined);
@@ -327,7 +333,9 @@ export class Daemon {
       } catch (err) {
         this.event("error", "daemon.error", `pass failed: ${messageOf(err)}`);
       }
+      for (const done of this.afterPass.splice(0)) done();
     }
+    for (const done of this.afterPass.splice(0)) done();
   }
 
   // ── the pass ──────────────────────────────────────────────────────────────
@@ -379,7 +387,8 @@ export class Daemon {
     if (config?.error) this.problems.problem("gateway-config", "warn", "gateway_config.invalid", `gateway config ${config.file} cannot be parsed (${config.error}); using the agents found on disk`);
     else this.problems.clear("gateway-config", "gateway_config.recovered", "gateway config readable again");
     // Each skipped agent is one problem: logged once, and again only if the config changes it.
-    if (targets.warnings.length > 0) this.problems.problem("agents-config", "warn", "agent.skipped", targets.warnings.join("; "));
+    const skipped = targets.warnings.join("; ");
+    if (skipped) this.problems.problem("agents-config", "warn", "agent.skipped", skipped);
     else this.problems.clear("agents-config", "agent.config_ok", "every configured agent is synced");
     this.cooldowns = cooldownConfigFrom(config?.value);
     try {

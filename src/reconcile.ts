@@ -58,7 +58,8 @@ export function reconcileProfile(store: AuthProfileStore, profileId: string, des
     }
     // Another provider's credential under our id was put there by someone else: it is theirs, not ours.
     if (typeof current.provider === "string" && current.provider !== desired.provider) {
-      const reason = `profile holds a ${JSON.stringify(current.provider)} credential, not ${desired.provider}: not ours to replace`;
+      const holds = `profile holds a ${JSON.stringify(current.provider)} credential`;
+      const reason = `${holds}, not ${desired.provider}: not ours to replace`;
       return { next: store, outcome: { result: "skipped", reason } };
     }
     const storedExpires = typeof current.expires === "number" ? current.expires : undefined;

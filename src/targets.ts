@@ -43,8 +43,9 @@ export async function resolveTargets(config: Config, env: NodeJS.ProcessEnv = pr
 /** What a command says on stderr about its targets: an unreadable gateway config, every skipped agent. */
 export function targetWarnings(targets: Targets): string[] {
   const config = targets.gatewayConfig;
-  const unreadable = config?.error ? [`gateway config ${config.file} cannot be parsed (${config.error}); used the agents found on disk`] : [];
-  return [...unreadable, ...targets.warnings];
+  if (!config?.error) return targets.warnings;
+  const unreadable = `gateway config ${config.file} cannot be parsed (${config.error}); used the agents found on disk`;
+  return [unreadable, ...targets.warnings];
 }
 
 /** The adapter to write with; throws the one-line refusal for a gateway whose store we must not write. */

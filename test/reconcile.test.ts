@@ -55,7 +55,8 @@ test("reconcileProfile keeps the profile's unknown fields and drops the other ty
 });
 
 test("reconcileProfile never replaces a credential that expires later", () => {
-  const stored = { type: "token", provider: "anthropic", token: randomToken(), expires: 2_000_000_000_000 + 86_400_000 };
+  const expires = 2_000_000_000_000 + 86_400_000;
+  const stored = { type: "token", provider: "anthropic", token: randomToken(), expires };
   const { next, outcome } = reconcileProfile({ profiles: { [ID]: stored } }, ID, desiredProfile(source(), "token"));
   assert.equal(outcome.result, "skipped");
   assert.match((outcome as { reason: string }).reason, /expires later/);

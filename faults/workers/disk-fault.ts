@@ -28,7 +28,9 @@ handleProto.writeFile = function (this: unknown, ...args: unknown[]) {
 };
 // Named imports of node:fs/promises see the patched `open` only after this.
 syncBuiltinESMExports();
-const target = { agents: [{ id: "main", dir: agentDir, stateDir: path.dirname(path.dirname(path.dirname(agentDir))), from: "disk" as const }], adapter: jsonV1Adapter };
+// The agent dir is <state>/agents/main/agent.
+const stateDir = path.dirname(path.dirname(path.dirname(agentDir)));
+const target = { agents: [{ id: "main", dir: agentDir, stateDir, from: "disk" as const }], adapter: jsonV1Adapter };
 const token = `sk-ant-oat01-${randomBytes(60).toString("base64url")}`;
 const [report] = await syncAgents(target, "anthropic:claude-cli", { type: "token", provider: "anthropic", token, expires: Date.now() + 3_600_000 }, { lockTimeoutMs: 1_000 });
 process.stdout.write(JSON.stringify({ result: report!.result, code: report!.code, reason: report!.reason }));

@@ -54,7 +54,8 @@ async function readFileLines(file: string, follow: boolean, onLine: (line: strin
     handle = await openRegularFile(file);
   } catch (err) {
     if (errnoCode(err) === "ENOENT") {
-      throw new AuthSyncError(`no log file ${file}: is the service installed (\`moltbot-auth-sync service install\`)?`, "logs.missing");
+      const hint = "is the service installed (`moltbot-auth-sync service install`)?";
+      throw new AuthSyncError(`no log file ${file}: ${hint}`, "logs.missing");
     }
     throw new AuthSyncError(`log file ${file} cannot be read: ${messageOf(err)}`, "logs.unreadable");
   }

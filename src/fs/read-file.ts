@@ -42,7 +42,8 @@ export function fileKind(stat: Stats): string {
  * that is meant to be long (a log file) reads from it directly; everything else uses `readRegularFile`.
  */
 export async function openRegularFile(file: string, options: ReadOptions = {}): Promise<FileHandle> {
-  const flags = constants.O_RDONLY | constants.O_NONBLOCK | (options.followSymlinks === false ? constants.O_NOFOLLOW : 0);
+  const noFollow = options.followSymlinks === false ? constants.O_NOFOLLOW : 0;
+  const flags = constants.O_RDONLY | constants.O_NONBLOCK | noFollow;
   let handle: FileHandle;
   try {
     handle = await open(file, flags);

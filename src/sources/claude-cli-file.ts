@@ -63,8 +63,10 @@ export function parseClaudeCredentials(text: string, origin: string, now = Date.
     throw new SourceError(`credentials ${origin}: claudeAiOauth.expiresAt ${oauth.expiresAt} looks like seconds; expected epoch milliseconds`, "invalid");
   }
   if (oauth.expiresAt > now + MAX_EXPIRY_AHEAD_MS) {
-    const when = Number.isFinite(new Date(oauth.expiresAt).getTime()) ? new Date(oauth.expiresAt).toISOString() : "never";
-    throw new SourceError(`credentials ${origin}: claudeAiOauth.expiresAt ${oauth.expiresAt} (${when}) is more than 400 days ahead; not a real login`, "invalid");
+    const date = new Date(oauth.expiresAt);
+    const when = Number.isFinite(date.getTime()) ? date.toISOString() : "beyond any date";
+    const what = `claudeAiOauth.expiresAt ${oauth.expiresAt} (${when}) is more than 400 days ahead; not a real login`;
+    throw new SourceError(`credentials ${origin}: ${what}`, "invalid");
   }
   return {
     origin,

@@ -70,7 +70,8 @@ export function normalizeAgentId(raw: string): string | undefined {
 export function resolveAgentDir(raw: string, env: NodeJS.ProcessEnv): string | undefined {
   const trimmed = raw.trim();
   if (trimmed.startsWith("~")) {
-    const home = env.OPENCLAW_HOME?.trim() ? expandHome(env.OPENCLAW_HOME.trim(), env.HOME || os.homedir()) : env.HOME || os.homedir();
+    const osHome = env.HOME || os.homedir();
+    const home = env.OPENCLAW_HOME?.trim() ? path.resolve(expandHome(env.OPENCLAW_HOME.trim(), osHome)) : osHome;
     const expanded = trimmed.replace(/^~(?=$|[\\/])/, () => home);
     return path.isAbsolute(expanded) ? path.resolve(expanded) : undefined;
   }
@@ -106,7 +107,12 @@ export async function readGatewayConfig(stateDir: string, env: NodeJS.ProcessEnv
   return undefined;
 }
 
-function configuredAgents(config: GatewayConfig | undefined, stateDir: string, env: NodeJS.ProcessEnv, warnings: string[]): Agent[] {
+function configuredAgents(
+  config: GatewayConfig | undefined,
+  stateDir: string,
+  env: NodeJS.ProcessEnv,
+  warnings: string[],
+): Agent[] {
   const list = (config?.value?.agents as { list?: unknown } | undefined)?.list;
   if (!Array.isArray(list)) return [];
   const agents: Agent[] = [];
@@ -117,7 +123,8 @@ function configuredAgents(config: GatewayConfig | undefined, stateDir: string, e
     if (typeof rawId !== "string" || rawId.trim() === "") continue;
     const id = normalizeAgentId(rawId);
     if (id === undefined) {
-      warnings.push(`agent id ${JSON.stringify(rawId)} (${where}) has no letter or digit; the gateway rejects it; skipped`);
+      const why = "has no letter or digit; the gateway rejects it";
+      warnings.push(`agent id ${JSON.stringify(rawId)} (${where}) ${why}; skipped`);
       continue;
     }
     let dir = defaultAgentDir(stateDir, id);
@@ -170,11 +177,17 @@ export async function discoverAgents(
   const configured: Agent[] = [];
   for (const agent of listed) {
     if (isInside(agent.dir, agentsRoot(stateDir)) || (await isAgentDir(agent.dir))) configured.push(agent);
-    else warnings.push(`agent ${agent.id}: agentDir ${agent.dir} does not exist and is outside ${agentsRoot(stateDir)}; not created`);
+    else {
+      const where = `outside ${agentsRoot(stateDir)}`;
+      warnings.push(`agent ${agent.id}: agentDir ${agent.dir} does not exist and is ${where}; not made`);
+    }
   }
   // Without agents.list the gateway's default agent is always `main`; with it, the default is one of the list.
-  const implicitMain: Agent[] =
-    listed.length === 0 ? [{ id: DEFAULT_AGENT_ID, dir: defaultAgentDir(stateDir, DEFAULT_AGENT_ID), stateDir, from: "default" }] : [];
+  const implicitMain: Agent[] = [];
+  if (listed.length === 0) {
+    const dir = defaultAgentDir(stateDir, DEFAULT_AGENT_ID);
+    implicitMain.push({ id: DEFAULT_AGENT_ID, dir, stateDir, from: "default" });
+  }
   const byDir = new Map<string, Agent>();
   for (const agent of [...(await agentsOnDisk(stateDir)), ...configured, ...implicitMain]) {
     if (!byDir.has(agent.dir)) byDir.set(agent.dir, agent);

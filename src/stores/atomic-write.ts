@@ -19,6 +19,10 @@ export const PRIVATE_DIR_MODE = 0o700;
 export const TEMP_SUFFIX = /\.[0-9a-f]{16}\.tmp$/;
 const tempName = (file: string) => `${file}.${randomBytes(8).toString("hex")}.tmp`;
 
+function refuse(why: string): never {
+  throw new StoreError(`${why}; not written`, "unwritable");
+}
+
 export interface WriteTarget {
   /** The file to replace: `file` itself, or the target of a symlink that may be followed. */
   path: string;
@@ -40,21 +44,21 @@ export async function writeTarget(file: string, symlinkRoot?: string): Promise<W
     throw err;
   }
   if (stat.isFile()) return { path: file, existing: stat };
-  if (!stat.isSymbolicLink()) throw new StoreError(`${file} is ${fileKind(stat)}, not a regular file; not written`, "unwritable");
+  if (!stat.isSymbolicLink()) refuse(`${file} is ${fileKind(stat)}, not a regular file`);
   const target = await realpath(file).catch(() => undefined);
   if (!symlinkRoot || target === undefined) {
-    throw new StoreError(`${file} is a symlink${target ? ` to ${target}` : " to nothing"}; not followed, not written`, "unwritable");
+    refuse(`${file} is a symlink${target ? ` to ${target}` : " to nothing"}; not followed`);
   }
   const root = await realpath(symlinkRoot);
   const rel = path.relative(root, target);
   if (rel.startsWith("..") || path.isAbsolute(rel)) {
-    throw new StoreError(`${file} is a symlink to ${target}, outside ${root}; not written`, "unwritable");
+    refuse(`${file} is a symlink to ${target}, outside ${root}`);
   }
   const real = await lstat(target);
-  if (!real.isFile()) throw new StoreError(`${file} is a symlink to ${fileKind(real)}; not written`, "unwritable");
+  if (!real.isFile()) refuse(`${file} is a symlink to ${fileKind(real)}`);
   const uid = process.geteuid?.();
   if (uid !== undefined && real.uid !== uid) {
-    throw new StoreError(`${file} is a symlink to ${target}, owned by uid ${real.uid}, not us; not written`, "unwritable");
+    refuse(`${file} is a symlink to ${target}, owned by uid ${real.uid}, not us`);
   }
   return { path: target, existing: real };
 }

@@ -25,7 +25,7 @@ const LOCK_READ = { maxBytes: 64 * 1024, followSymlinks: false };
 
 async function isStale(lockPath: string): Promise<boolean> {
   try {
-    const payload = JSON.parse(await readRegularFile(lockPath, LOCK_READ)) as { pid?: unknown; createdAt?: unknown; hostname?: unknown };
+    const payload = JSON.parse(await readRegularFile(lockPath, LOCK_READ)) as { pid?: unknown; createdAt?: unknown };
     if (typeof payload.pid === "number" && !isAlive(payload.pid)) return true;
     if (typeof payload.createdAt === "string" && Date.now() - Date.parse(payload.createdAt) > GATEWAY_LOCK_STALE_MS) return true;
   } catch {

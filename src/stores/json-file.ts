@@ -71,7 +71,8 @@ async function makeAgentDir(dir: string, stateDir: string | undefined): Promise<
   if (await stat(dir).then((s) => s.isDirectory(), () => false)) return;
   const root = stateDir && agentsRoot(stateDir);
   if (!root || !isInside(dir, root)) {
-    throw new StoreError(`agent folder ${dir} does not exist; it is outside ${root ?? "the state dir's agents/"}, so it is not created`, "unwritable");
+    const where = root ?? "the state dir's agents/";
+    throw new StoreError(`agent folder ${dir} does not exist; it is outside ${where}, so it is not made`, "unwritable");
   }
   let at = stateDir!;
   for (const part of path.relative(stateDir!, dir).split(path.sep)) {
@@ -81,7 +82,9 @@ async function makeAgentDir(dir: string, stateDir: string | undefined): Promise<
       if (errnoCode(err) !== "EEXIST") throw err;
     });
     const made = await lstat(at);
-    if (!made.isDirectory()) throw new StoreError(`${at} is ${fileKind(made)}, not a folder; nothing created in it`, "unwritable");
+    if (!made.isDirectory()) {
+      throw new StoreError(`${at} is ${fileKind(made)}, not a folder; nothing made in it`, "unwritable");
+    }
   }
 }
 

@@ -30,7 +30,10 @@ export const jsonV1Adapter: StoreAdapter = {
     // A missing store is the empty one: it is created only when the change writes something.
     const peek = await read(agentDir, 1).then((store) => store ?? EMPTY_STORE, () => undefined);
     const peeked = peek && change(peek);
-    if (peeked && peeked.next === peek) return { outcome: peeked.outcome, writes: [], warnings: options.dryRun ? [] : await tightenMode(file, options.stateDir) };
+    if (peeked && peeked.next === peek) {
+      const warnings = options.dryRun ? [] : await tightenMode(file, options.stateDir);
+      return { outcome: peeked.outcome, writes: [], warnings };
+    }
     if (options.dryRun) {
       const { outcome } = change((await read(agentDir)) ?? EMPTY_STORE);
       return { outcome, writes: [], warnings: [] };

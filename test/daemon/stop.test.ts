@@ -4,6 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
+import { writeFileSync } from "node:fs";
 import path from "node:path";
 import { test } from "node:test";
 import { fileURLToPath, pathToFileURL } from "node:url";
@@ -19,7 +20,7 @@ async function timedStop(d: DaemonProcess): Promise<{ ms: number; code: number |
   return { ms: Date.now() - started, code, signal };
 }
 
-test("a FIFO as the gateway config: the daemon gets ready, syncs the agents on disk, and stops on SIGTERM", async () => {
+test("a FIFO as the gateway config: the daemon gets ready, syncs the agents on disk, stops on SIGTERM", async () => {
   const t = makeHome();
   try {
     installFakeClaude(t);
@@ -34,6 +35,28 @@ test("a FIFO as the gateway config: the daemon gets ready, syncs the agents on d
     const stop = await timedStop(d);
     assert.ok(stop.ms < 5_000, `stopped in ${stop.ms} ms`);
     assert.equal(stop.code, 0, d.stderr);
+  } finally {
+    t.cleanup();
+  }
+});
+
+test("a FIFO as the split store's sidecar lock, with schedules faster than the lock timeout: ready all the same", async () => {
+  const t = makeHome();
+  try {
+    installFakeClaude(t);
+    t.writeCredentials();
+    t.writeStore("main", { version: 1, profiles: {} });
+    writeFileSync(path.join(t.agentDir("main"), "auth-state.json"), JSON.stringify({ version: 1 }));
+    execFileSync("mkfifo", [`${t.storePath("main")}.lock`]);
+    const config = path.join(t.root, "config.json");
+    writeFileSync(config, JSON.stringify({ lockTimeout: "1s", resyncCron: "* * * * * *", refreshCheckCron: "* * * * * *" }));
+    const d = new DaemonProcess(t, ["--config", config]);
+    // Each pass waits 1 s for the lock while a resync is queued every second: ready must not wait for an
+    // empty queue, which never comes.
+    await d.waitForEvent("daemon.ready", 20_000);
+    assert.equal(d.events("store.locked").length, 1, "the locked store is logged once");
+    const stop = await timedStop(d);
+    assert.ok(stop.ms < 5_000, `stopped in ${stop.ms} ms`);
   } finally {
     t.cleanup();
   }

@@ -19,10 +19,12 @@ test("agent ids are normalised as the gateway's normalizeAgentId does; an id wit
   assert.equal(normalizeAgentId("a/b"), "a-b");
   assert.equal(normalizeAgentId("a\nb\u001b[31m"), "a-b-31m");
   assert.equal(normalizeAgentId("x".repeat(80) + "/"), "x".repeat(64));
-  for (const rejected of ["..", "../..", "/", "~", "\u001b"]) assert.equal(normalizeAgentId(rejected), undefined, rejected);
+  for (const rejected of ["..", "../..", "/", "~", "\u001b"]) {
+    assert.equal(normalizeAgentId(rejected), undefined, rejected);
+  }
 });
 
-test("agents.list: traversal ids stay under agents/, relative and missing outside dirs are skipped with a warning", () =>
+test("agents.list: traversal ids stay under agents/; relative and missing outside dirs are skipped, warned", () =>
   withHome(async (t) => {
     const outside = path.join(t.home, "outside-agent");
     mkdirSync(outside);
@@ -49,7 +51,7 @@ test("agents.list: traversal ids stay under agents/, relative and missing outsid
     assert.equal(warnings.length, 4, warnings.join("\n"));
     assert.match(warnings[0]!, /agent id "\.\.\/\.\." .* the gateway rejects it; skipped/);
     assert.match(warnings[1]!, /agent rel: agentDir "relative\/agent" .* is relative/);
-    assert.match(warnings[2]!, /agent gone: agentDir .*no-such-dir\/agent does not exist and is outside .*; not created/);
+    assert.match(warnings[2]!, /agent gone: agentDir .*no-such-dir\/agent does not exist and is outside .*; not made/);
     assert.match(warnings[3]!, /agent dotdot: agentDir .*\/escape does not exist/);
   }));
 
@@ -58,7 +60,13 @@ test("sync with hostile agents.list creates nothing outside <state>/agents/ and 
     const cred = t.writeCredentials();
     const cwd = path.join(t.root, "cwd");
     mkdirSync(cwd);
-    const list = [{ id: "../../../x" }, { id: "a/b" }, { id: "../.." }, { id: "rel", agentDir: "rel/agent" }, { id: "abs", agentDir: path.join(t.root, "abs") }];
+    const list = [
+      { id: "../../../x" },
+      { id: "a/b" },
+      { id: "../.." },
+      { id: "rel", agentDir: "rel/agent" },
+      { id: "abs", agentDir: path.join(t.root, "abs") },
+    ];
     writeFileSync(path.join(t.stateDir, "openclaw.json"), JSON.stringify({ agents: { list } }));
     const before = snapshotTree(t.root);
     const r = await runCli(["sync"], t.env, { cwd });
@@ -66,7 +74,8 @@ test("sync with hostile agents.list creates nothing outside <state>/agents/ and 
     const agentsRoot = path.relative(t.root, path.join(t.stateDir, "agents"));
     const ownState = path.relative(t.root, t.env.XDG_STATE_HOME!);
     const created = Object.keys(snapshotTree(t.root)).filter((p) => !(p in before));
-    const outside = created.filter((p) => !p.startsWith(agentsRoot) && !ownState.startsWith(p) && !p.startsWith(ownState));
+    const ours = (p: string) => p.startsWith(agentsRoot) || ownState.startsWith(p) || p.startsWith(ownState);
+    const outside = created.filter((p) => !ours(p));
     assert.deepEqual(outside, [], "nothing made outside <state>/agents/ and our own state folder");
     assert.equal(existsSync(path.join(cwd, "rel")), false);
     assert.equal(t.readStore("x").profiles[ID].token, cred.accessToken);

@@ -11,7 +11,10 @@ import { markAgents, syncAgents } from "../../src/sync.js";
 import { makeHome, randomToken, withHome } from "../helpers/env.js";
 
 /** An agent at `<state>/agents/<id>/agent`. */
-const agent = (dir: string) => ({ id: "main", dir, stateDir: path.dirname(path.dirname(path.dirname(dir))), from: "disk" as const });
+const agent = (dir: string) => {
+  const stateDir = path.dirname(path.dirname(path.dirname(dir)));
+  return { id: "main", dir, stateDir, from: "disk" as const };
+};
 
 test("generation: files on disk first, then the recorded version", () => {
   const t = makeHome();
@@ -68,7 +71,8 @@ test("every adapter: marking an agent that has no store creates nothing; syncing
       const failure = { reason: "auth" as const, needsLogin: true, message: "dead login" };
       const marked = await markAgents({ agents: [agent(dir)], adapter }, "anthropic:claude-cli", failure, "new", DEFAULT_COOLDOWN_CONFIG, { lockTimeoutMs: 1000 });
       assert.deepEqual([marked[0]?.result, marked[0]?.reason], ["skipped", "no anthropic:claude-cli profile"]);
-      assert.equal(existsSync(path.join(t.stateDir, "agents", adapter.format)), false, `${adapter.format}: nothing made`);
+      const made = existsSync(path.join(t.stateDir, "agents", adapter.format));
+      assert.equal(made, false, `${adapter.format}: nothing made`);
       const synced = await syncAgents({ agents: [agent(dir)], adapter }, "anthropic:claude-cli", { type: "token", provider: "anthropic", token: randomToken() }, { lockTimeoutMs: 1000 });
       assert.equal(synced[0]?.result, "written");
       assert.equal(existsSync(path.join(dir, "auth-profiles.json")), true);

@@ -5,7 +5,8 @@
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import crypto from "node:crypto";
-import { chmodSync, chownSync, lstatSync, mkdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, lstatSync, mkdirSync, readFileSync, statSync, symlinkSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import { syncBuiltinESMExports } from "node:module";
 import path from "node:path";
 import { test } from "node:test";
@@ -69,7 +70,9 @@ test("stale temp files of both namings are removed; a symlink at such a name is 
     symlinkSync(victim, path.join(dir, `auth-profiles.json.${"1e".repeat(8)}.tmp`));
     writeFileSync(path.join(dir, "auth-profiles.json.bak"), "{}");
     const removed = await removeStaleTempFiles(dir, Date.now() + 60_000);
-    assert.deepEqual(removed.sort(), ["auth-profiles.json.12345", `auth-profiles.json.${"1e".repeat(8)}.tmp`, `auth-state.json.${"0f".repeat(8)}.tmp`]);
+    const expected = ["auth-profiles.json.12345", `auth-profiles.json.${"1e".repeat(8)}.tmp`];
+    expected.push(`auth-state.json.${"0f".repeat(8)}.tmp`);
+    assert.deepEqual(removed.sort(), expected);
     assert.equal(readFileSync(victim, "utf8"), "precious\n");
   }));
 
@@ -82,11 +85,13 @@ test("our own state file is never written or read through a symlink", () =>
     symlinkSync(victim, path.join(dir, "state.json"));
     assert.equal(await readDaemonState(path.join(dir, "state.json")), undefined, "not read through the link");
     const write = writeDaemonState(path.join(dir, "state.json"), { pid: 2, startedAt: 2, updatedAt: 2 });
-    await assert.rejects(write, /state\.json is a symlink to .*victim; not followed, not written/);
+    await assert.rejects(write, /state\.json is a symlink to .*victim; not followed; not written/);
     assert.equal(JSON.parse(readFileSync(victim, "utf8")).pid, 1, "the link's target is untouched");
   }));
 
-test("root never writes into a tree owned by another user: it refuses and says to run as that user", { skip: !asRoot && "needs root" }, () =>
+const rootOnly = { skip: !asRoot && "needs root" };
+
+test("root never writes into a tree owned by another user: it refuses and says to run as that user", rootOnly, () =>
   withHome(async (t) => {
     const cred = t.writeCredentials();
     t.writeStore("main", { version: 1, profiles: {} });
@@ -111,7 +116,7 @@ test("root never writes into a tree owned by another user: it refuses and says t
     assert.equal(t.readStore("main").profiles[ID].token, cred.accessToken);
   }));
 
-test("root keeps the owner of a store it rewrites in its own tree", { skip: !asRoot && "needs root" }, () =>
+test("root keeps the owner of a store it rewrites in its own tree", rootOnly, () =>
   withHome(async (t) => {
     const cred = t.writeCredentials();
     t.writeStore("main", { version: 1, profiles: {} });

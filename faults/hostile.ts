@@ -151,7 +151,7 @@ const CASES: Case[] = [
       writeFileSync(path.join(t.stateDir, "openclaw.json"), JSON.stringify({ agents: { list: [...list, rel] } }));
       t.writeCredentials();
     },
-    event: "agent.skipped",
+    event: "gateway_config.invalid",
     check: (t) => {
       const outside = [t.root, t.home, t.stateDir].map((dir) => path.join(dir, "escaped"));
       outside.push(path.join(t.stateDir, "agents", "a"));

@@ -40,8 +40,6 @@ export const EVENTS = [
   "store.cleaned",
   "agent.added",
   "agent.removed",
-  "agent.skipped",
-  "agent.config_ok",
   "refresh.scheduled",
   "refresh.started",
   "refresh.succeeded",

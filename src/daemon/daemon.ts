@@ -388,8 +388,8 @@ export class Daemon {
     else this.problems.clear("gateway-config", "gateway_config.recovered", "gateway config readable again");
     // Each skipped agent is one problem: logged once, and again only if the config changes it.
     const skipped = targets.warnings.join("; ");
-    if (skipped) this.problems.problem("agents-config", "warn", "agent.skipped", skipped);
-    else this.problems.clear("agents-config", "agent.config_ok", "every configured agent is synced");
+    if (skipped) this.problems.problem("agents-config", "warn", "gateway_config.invalid", skipped);
+    else this.problems.clear("agents-config", "gateway_config.recovered", "every agent in agents.list is synced");
     this.cooldowns = cooldownConfigFrom(config?.value);
     try {
       this.adapter = storeAdapter(targets);

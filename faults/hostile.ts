@@ -4,7 +4,16 @@
  * written, and log each distinct problem once, not on every tick.
  */
 import { execFileSync } from "node:child_process";
-import { chmodSync, lstatSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  readFileSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import path from "node:path";
 import { DaemonProcess, installFakeClaude } from "../test/helpers/daemon.js";
 import { makeHome, randomToken, type TestHome } from "../test/helpers/env.js";
@@ -25,10 +34,14 @@ interface Case {
   check?(t: TestHome, before: string): string | undefined;
   /** Run the daemon as nobody, so that a 0000 file is really unreadable. */
   unprivileged?: boolean;
+  /** Config settings on top of the fast ticks. */
+  config?: Record<string, unknown>;
 }
 
 const credentials = (t: TestHome) => path.join(t.claudeDir, ".credentials.json");
 const replaceCredentials = (t: TestHome, content: string | Buffer) => writeFileSync(credentials(t), content);
+const loginToken = (t: TestHome) => JSON.parse(readFileSync(credentials(t), "utf8")).claudeAiOauth.accessToken;
+const victim = (t: TestHome) => path.join(t.root, "victim.json");
 
 const CASES: Case[] = [
   { name: "credentials empty", make: (t) => replaceCredentials(t, ""), event: "source.invalid" },
@@ -59,9 +72,9 @@ const CASES: Case[] = [
     event: "source.invalid",
   },
   {
-    name: "store a symlink",
+    name: "store a symlink inside the state dir",
     make: (t) => {
-      const real = path.join(t.root, "real-store.json");
+      const real = path.join(t.stateDir, "real-store.json");
       writeFileSync(real, readFileSync(t.storePath("main")));
       execFileSync("rm", [t.storePath("main")]);
       symlinkSync(real, t.storePath("main"));
@@ -69,8 +82,107 @@ const CASES: Case[] = [
     },
     check: (t) => {
       if (!lstatSync(t.storePath("main")).isSymbolicLink()) return "the symlink was replaced";
-      const token = JSON.parse(readFileSync(credentials(t), "utf8")).claudeAiOauth.accessToken;
-      return JSON.parse(readFileSync(path.join(t.root, "real-store.json"), "utf8")).profiles[ID]?.token === token ? undefined : "the link's target was not synced";
+      const real = path.join(t.stateDir, "real-store.json");
+      const synced = JSON.parse(readFileSync(real, "utf8")).profiles[ID]?.token === loginToken(t);
+      return synced ? undefined : "the link's target was not synced";
+    },
+  },
+  {
+    name: "store a symlink to outside the state dir",
+    make: (t) => {
+      writeFileSync(victim(t), readFileSync(t.storePath("main")), { mode: 0o644 });
+      execFileSync("rm", [t.storePath("main")]);
+      symlinkSync(victim(t), t.storePath("main"));
+      t.writeCredentials();
+    },
+    event: "store.unwritable",
+    check: (t, before) => {
+      const kept = readFileSync(victim(t), "utf8") === before && (statSync(victim(t)).mode & 0o777) === 0o644;
+      return kept ? undefined : "the link's target was changed";
+    },
+  },
+  {
+    name: "symlinks planted at temp-file names",
+    make: (t) => {
+      writeFileSync(victim(t), "precious\n");
+      for (const name of ["auth-profiles.json.0", "auth-profiles.json.1", `auth-profiles.json.${"0".repeat(16)}.tmp`]) {
+        symlinkSync(victim(t), path.join(t.agentDir("main"), name));
+      }
+      t.writeCredentials();
+    },
+    check: (t) => {
+      if (readFileSync(victim(t), "utf8") !== "precious\n") return "a planted link was followed";
+      return t.readStore("main").profiles[ID]?.token === loginToken(t) ? undefined : "not synced";
+    },
+  },
+  {
+    name: "gateway config a FIFO",
+    make: (t) => {
+      execFileSync("mkfifo", [path.join(t.stateDir, "openclaw.json")]);
+      t.writeCredentials();
+    },
+    event: "gateway_config.invalid",
+    check: (t) => (t.readStore("main").profiles[ID]?.token === loginToken(t) ? undefined : "agents on disk not synced"),
+  },
+  {
+    name: "gateway config /dev/zero",
+    make: (t) => {
+      symlinkSync("/dev/zero", path.join(t.stateDir, "openclaw.json"));
+      t.writeCredentials();
+    },
+    event: "gateway_config.invalid",
+    check: (t) => (t.readStore("main").profiles[ID]?.token === loginToken(t) ? undefined : "agents on disk not synced"),
+  },
+  {
+    name: "sidecar lock a FIFO (split store)",
+    make: (t) => {
+      writeFileSync(path.join(t.agentDir("main"), "auth-state.json"), JSON.stringify({ version: 1 }));
+      execFileSync("mkfifo", [`${t.storePath("main")}.lock`]);
+      t.writeCredentials();
+    },
+    config: { lockTimeout: "1s" },
+    event: "store.locked",
+  },
+  {
+    name: "agent ids with ../ and /",
+    make: (t) => {
+      const list = [{ id: "main" }, { id: "../../../escaped" }, { id: "a/b" }, { id: "../.." }];
+      const rel = { id: "rel", agentDir: "rel/agent" };
+      writeFileSync(path.join(t.stateDir, "openclaw.json"), JSON.stringify({ agents: { list: [...list, rel] } }));
+      t.writeCredentials();
+    },
+    event: "gateway_config.invalid",
+    check: (t) => {
+      const outside = [t.root, t.home, t.stateDir].map((dir) => path.join(dir, "escaped"));
+      outside.push(path.join(t.stateDir, "agents", "a"));
+      if (outside.some((p) => existsSync(p))) return "a folder was made outside <state>/agents/<id>";
+      const synced = ["main", "escaped", "a-b"].every((id) => t.readStore(id).profiles[ID]?.token === loginToken(t));
+      return synced ? undefined : "the normalised agents were not synced";
+    },
+  },
+  {
+    name: "credentials expiresAt 9e15",
+    make: (t) => {
+      const forged = { accessToken: randomToken(), refreshToken: randomToken("ort"), expiresAt: 9e15 };
+      replaceCredentials(t, JSON.stringify({ claudeAiOauth: forged }));
+    },
+    event: "source.invalid",
+    check: (t, before) => {
+      const kept = JSON.stringify(t.readStore("main").profiles[ID]) === JSON.stringify(JSON.parse(before).profiles[ID]);
+      return kept ? undefined : "the forged credential reached the store";
+    },
+  },
+  {
+    name: "our profile id holds an openai credential",
+    make: (t) => {
+      const openai = { type: "token", provider: "openai", token: randomToken() };
+      t.writeStore("main", { version: 1, profiles: { [ID]: openai } });
+      t.writeCredentials();
+    },
+    event: "sync.skipped",
+    check: (t, before) => {
+      const kept = readFileSync(t.storePath("main"), "utf8") === before;
+      return kept ? undefined : "the other provider's credential was overwritten";
     },
   },
   {
@@ -111,7 +223,7 @@ async function runCase(c: Case, outputs: string[], planted: string[]): Promise<R
     installFakeClaude(t);
     const cred = t.writeCredentials();
     t.writeStore("main", { version: 1, profiles: { [ID]: { type: "token", provider: "anthropic", token: cred.accessToken, expires: cred.expiresAt } } });
-    writeFileSync(path.join(t.root, "config.json"), JSON.stringify(TICKS));
+    writeFileSync(path.join(t.root, "config.json"), JSON.stringify({ ...TICKS, ...c.config }));
     c.make(t);
     const before = readFileSync(t.storePath("main"), "utf8");
     let options = {};

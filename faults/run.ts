@@ -1,7 +1,8 @@
 /**
  * `npm run test:faults`: the fault-injection and secrecy suite. Runs every scenario with real processes,
  * prints a summary table, and ends with "faults: N passed, M failed"; exit 1 when any requirement fails.
- * Counts: FAULTS_GATEWAYS (4), FAULTS_UNLOCKED (1), FAULTS_SYNCS (1000), FAULTS_CRASH_SYNCS (200).
+ * Counts: FAULTS_GATEWAYS (4), FAULTS_UNLOCKED (1), FAULTS_SYNCS (1000), FAULTS_CRASH_SYNCS (200);
+ * FAULTS_ONLY picks scenarios by number.
  */
 import { writeFileSync } from "node:fs";
 import { claudeMisbehaves } from "./claude-cli.js";
@@ -35,12 +36,19 @@ async function attempt(name: string, scenario: () => Promise<Outcome>): Promise<
 
 const started = Date.now();
 const outcomes: Outcome[] = [];
-outcomes.push(await attempt("1 concurrent gateway", concurrentGateway));
-outcomes.push(await attempt("2 crash (kill -9)", crash));
-outcomes.push(await attempt("3 hostile inputs", hostileInputs));
-outcomes.push(await attempt("4 claude misbehaves", claudeMisbehaves));
-outcomes.push(await attempt("5 disk and permissions", diskFaults));
-outcomes.push(await attempt("6 secrecy", () => secrecy(outcomes)));
+/** FAULTS_ONLY="3,6" runs only those scenarios, for working on one; the full suite is the default. */
+const only = process.env.FAULTS_ONLY?.split(",").map((n) => n.trim());
+const scenarios: Array<[string, () => Promise<Outcome>]> = [
+  ["1 concurrent gateway", concurrentGateway],
+  ["2 crash (kill -9)", crash],
+  ["3 hostile inputs", hostileInputs],
+  ["4 claude misbehaves", claudeMisbehaves],
+  ["5 disk and permissions", diskFaults],
+  ["6 secrecy", () => secrecy(outcomes)],
+];
+for (const [name, scenario] of scenarios) {
+  if (!only || only.includes(name.split(" ")[0]!)) outcomes.push(await attempt(name, scenario));
+}
 const rows = outcomes.flatMap((o) => o.rows);
 const failed = rows.filter((r) => !r.ok).length;
 const summary = table(rows);

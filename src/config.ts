@@ -3,13 +3,13 @@
  * `MOLTBOT_AUTH_SYNC_CONFIG`. Every key has a default, so the file is optional; it is strict so that a
  * typo is reported by name instead of silently ignored.
  */
-import { readFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { validate as isValidCron } from "node-cron";
 import { z } from "zod";
 import { parseDuration } from "./duration.js";
 import { ConfigError, errnoCode, messageOf } from "./errors.js";
+import { MAX_SMALL_FILE_BYTES, readRegularFile } from "./fs/read-file.js";
 import { LOG_LEVELS } from "./log-format.js";
 
 const duration = z.union([z.string(), z.number()]).transform((value, ctx) => {
@@ -89,7 +89,7 @@ export async function loadConfig(
   const file = named ? path.resolve(named) : defaultConfigPath(env);
   let text: string | undefined;
   try {
-    text = await readFile(file, "utf8");
+    text = await readRegularFile(file, { maxBytes: MAX_SMALL_FILE_BYTES });
   } catch (err) {
     if (errnoCode(err) !== "ENOENT" || named) throw new ConfigError(`config ${file}: cannot read: ${messageOf(err)}`);
   }

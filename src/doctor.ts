@@ -110,6 +110,8 @@ function stateDirChecks(targets: Targets): Check[] {
   );
   if (gatewayConfig?.error) checks.push(warn("gateway config", `${gatewayConfig.file} cannot be parsed: ${gatewayConfig.error}`, `fix the JSON5 in ${gatewayConfig.file}`));
   checks.push(ok("agents", `${agents.length}: ${agents.map((a) => a.id).join(", ")}`));
+  const fix = `fix agents.list in ${gatewayConfig?.file}`;
+  for (const warning of targets.warnings) checks.push(warn("agents", warning, fix));
   const generation = targets.generation;
   const gen = `${generation.format}${generation.version ? `, gateway ${generation.version}` : ""} (${generation.reason})`;
   checks.push(

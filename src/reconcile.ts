@@ -5,6 +5,7 @@
 import { isDeepStrictEqual } from "node:util";
 import { clearMarking, isCredentialMarking } from "./cooldown.js";
 import { fingerprint } from "./fingerprint.js";
+import { MAX_EXPIRY_AHEAD_MS } from "./sources/claude-cli-file.js";
 import type { AuthProfileStore, ProfileCredential, SourceCredential } from "./types.js";
 
 export type CredentialType = "token" | "oauth";
@@ -55,8 +56,21 @@ export function reconcileProfile(store: AuthProfileStore, profileId: string, des
     if (current.type !== "token" && current.type !== "oauth") {
       return { next: store, outcome: { result: "skipped", reason: `profile holds a ${String(current.type)} credential, which is not ours to replace` } };
     }
+    // Another provider's credential under our id was put there by someone else: it is theirs, not ours.
+    if (typeof current.provider === "string" && current.provider !== desired.provider) {
+      const holds = `profile holds a ${JSON.stringify(current.provider)} credential`;
+      const reason = `${holds}, not ${desired.provider}: not ours to replace`;
+      return { next: store, outcome: { result: "skipped", reason } };
+    }
     const storedExpires = typeof current.expires === "number" ? current.expires : undefined;
-    if (storedExpires !== undefined && desired.expires !== undefined && storedExpires > desired.expires && profileSecret(current) !== profileSecret(desired)) {
+    if (
+      storedExpires !== undefined &&
+      desired.expires !== undefined &&
+      storedExpires > desired.expires &&
+      // An expiry this far past a real login's is forged (sources refuse such input); it must not pin the store.
+      storedExpires <= desired.expires + MAX_EXPIRY_AHEAD_MS &&
+      profileSecret(current) !== profileSecret(desired)
+    ) {
       return {
         next: store,
         outcome: { result: "skipped", reason: `stored ${fingerprint(profileSecret(current))} expires later than the source's` },

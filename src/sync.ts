@@ -60,7 +60,7 @@ function describe(outcome: Outcome): Pick<AgentReport, "result" | "reason" | "re
 async function updateAgent(agent: Agent, adapter: StoreAdapter, profileId: string, change: (store: AuthProfileStore) => StoreChange<Outcome>, options: UpdateOptions): Promise<AgentReport> {
   const file = adapter.files(agent.dir)[0]!;
   try {
-    const update = await adapter.update(agent.dir, change, options);
+    const update = await adapter.update(agent.dir, change, { ...options, stateDir: agent.stateDir });
     const writes = update.writes.length ? { writes: update.writes } : {};
     const { warnings } = update;
     return { agent: agent.id, file, profile: profileId, ...describe(update.outcome), warnings, ...writes };

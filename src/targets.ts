@@ -13,6 +13,8 @@ export interface Targets {
   gatewayConfig: GatewayConfig | undefined;
   agents: Agent[];
   generation: Generation;
+  /** Agents of the gateway config that are skipped, one line each (a rejected id, a relative agentDir). */
+  warnings: string[];
 }
 
 export function storeFile(agent: Agent): string {
@@ -34,13 +36,22 @@ export function requireStateDir(config: Config, env: NodeJS.ProcessEnv = process
 export async function resolveTargets(config: Config, env: NodeJS.ProcessEnv = process.env): Promise<Targets> {
   const stateDir = requireStateDir(config, env);
   const gatewayConfig = await readGatewayConfig(stateDir.dir, env);
-  const agents = await discoverAgents(stateDir.dir, gatewayConfig, env);
+  const warnings: string[] = [];
+  const agents = await discoverAgents(stateDir.dir, gatewayConfig, env, warnings);
   const version = recordedVersion(gatewayConfig);
   const generation: Generation =
     config.storeFormat === "auto"
       ? detectGeneration(stateDir.dir, agents, gatewayConfig)
       : { format: config.storeFormat, reason: "forced by config storeFormat", ...(version ? { version } : {}) };
-  return { stateDir, gatewayConfig, agents, generation };
+  return { stateDir, gatewayConfig, agents, generation, warnings };
+}
+
+/** What a command says on stderr about its targets: an unreadable gateway config, every skipped agent. */
+export function targetWarnings(targets: Targets): string[] {
+  const config = targets.gatewayConfig;
+  if (!config?.error) return targets.warnings;
+  const unreadable = `gateway config ${config.file} cannot be parsed (${config.error}); used the agents found on disk`;
+  return [unreadable, ...targets.warnings];
 }
 
 /** The adapter to write with; throws the one-line refusal for a gateway whose store we must not write. */

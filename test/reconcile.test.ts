@@ -55,7 +55,8 @@ test("reconcileProfile keeps the profile's unknown fields and drops the other ty
 });
 
 test("reconcileProfile never replaces a credential that expires later", () => {
-  const stored = { type: "token", provider: "anthropic", token: randomToken(), expires: 3_000_000_000_000 };
+  const expires = 2_000_000_000_000 + 86_400_000;
+  const stored = { type: "token", provider: "anthropic", token: randomToken(), expires };
   const { next, outcome } = reconcileProfile({ profiles: { [ID]: stored } }, ID, desiredProfile(source(), "token"));
   assert.equal(outcome.result, "skipped");
   assert.match((outcome as { reason: string }).reason, /expires later/);
@@ -66,4 +67,24 @@ test("reconcileProfile never replaces a credential that expires later", () => {
 test("reconcileProfile refuses to overwrite an api_key under our id", () => {
   const { outcome } = reconcileProfile({ profiles: { [ID]: { type: "api_key", provider: "anthropic", key: "k" } } }, ID, desiredProfile(source(), "token"));
   assert.equal(outcome.result, "skipped");
+});
+
+test("reconcileProfile: a stored expiry far beyond any real login's does not pin the store", () => {
+  // 9e15 is what a forged credentials file once put in every store; later real logins were skipped for good.
+  const stored = { type: "token", provider: "anthropic", token: randomToken(), expires: 9e15 };
+  const desired = desiredProfile(source(), "token");
+  const { next, outcome } = reconcileProfile({ profiles: { [ID]: stored } }, ID, desired);
+  assert.equal(outcome.result, "written");
+  assert.equal(next.profiles[ID]?.token, desired.type === "token" ? desired.token : undefined);
+});
+
+test("reconcileProfile: our profile id holding another provider's credential is not ours: skipped, untouched", () => {
+  for (const type of ["token", "oauth"]) {
+    const stored = { type, provider: "openai", token: randomToken(), access: randomToken(), expires: 1 };
+    const store = { profiles: { [ID]: stored } };
+    const { next, outcome } = reconcileProfile(store, ID, desiredProfile(source(), "token"));
+    assert.equal(outcome.result, "skipped");
+    assert.match((outcome as { reason: string }).reason, /"openai" credential, not anthropic: not ours/);
+    assert.equal(next, store);
+  }
 });

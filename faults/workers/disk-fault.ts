@@ -3,26 +3,34 @@
  * ENOSPC fails the temp file's write; EACCES fails its creation. Prints the agent's report as JSON.
  */
 import fs from "node:fs";
+import { syncBuiltinESMExports } from "node:module";
+import path from "node:path";
 import { randomBytes } from "node:crypto";
 import { jsonV1Adapter } from "../../src/stores/json-v1.js";
 import { syncAgents } from "../../src/sync.js";
 
 const [agentDir, code] = process.argv.slice(2) as [string, "ENOSPC" | "EACCES"];
 const fail = (syscall: string) => Object.assign(new Error(`${code}: injected, ${syscall}`), { code, syscall });
-const realOpen = fs.open;
-const realWrite = fs.write;
 // Only the temp file next to the store is affected: the store itself, and the lock, work as usual.
-(fs as any).open = (file: fs.PathLike, flags: any, mode: any, cb: any) => {
-  const callback = typeof mode === "function" ? mode : cb;
-  if (code === "EACCES" && /auth-profiles\.json\.\d+$/.test(String(file))) return process.nextTick(callback, fail("open"));
-  return (realOpen as any)(file, flags, mode, cb);
+const TEMP = /auth-profiles\.json\.[0-9a-f]{16}\.tmp$/;
+const realOpen = fs.promises.open;
+const probe = await realOpen(process.execPath, "r");
+const handleProto = Object.getPrototypeOf(probe) as { writeFile: (...args: unknown[]) => Promise<void> };
+await probe.close();
+const realWriteFile = handleProto.writeFile;
+(fs.promises as any).open = (file: fs.PathLike, ...rest: any[]) => {
+  if (code === "EACCES" && TEMP.test(String(file))) return Promise.reject(fail("open"));
+  return (realOpen as any)(file, ...rest);
 };
-(fs as any).write = (fd: number, ...rest: any[]) => {
-  const callback = rest[rest.length - 1];
-  if (code === "ENOSPC") return process.nextTick(callback, fail("write"));
-  return (realWrite as any)(fd, ...rest);
+handleProto.writeFile = function (this: unknown, ...args: unknown[]) {
+  if (code === "ENOSPC") return Promise.reject(fail("write"));
+  return realWriteFile.apply(this, args);
 };
-const target = { agents: [{ id: "main", dir: agentDir, from: "disk" as const }], adapter: jsonV1Adapter };
+// Named imports of node:fs/promises see the patched `open` only after this.
+syncBuiltinESMExports();
+// The agent dir is <state>/agents/main/agent.
+const stateDir = path.dirname(path.dirname(path.dirname(agentDir)));
+const target = { agents: [{ id: "main", dir: agentDir, stateDir, from: "disk" as const }], adapter: jsonV1Adapter };
 const token = `sk-ant-oat01-${randomBytes(60).toString("base64url")}`;
 const [report] = await syncAgents(target, "anthropic:claude-cli", { type: "token", provider: "anthropic", token, expires: Date.now() + 3_600_000 }, { lockTimeoutMs: 1_000 });
 process.stdout.write(JSON.stringify({ result: report!.result, code: report!.code, reason: report!.reason }));

@@ -4,11 +4,14 @@
  * Prints `{"synced", "failed", "lastToken"}`; the tokens themselves never leave this process but in the store.
  */
 import { randomBytes } from "node:crypto";
+import path from "node:path";
 import { jsonV1Adapter } from "../../src/stores/json-v1.js";
 import { syncAgents } from "../../src/sync.js";
 
 const [agentDir, count] = process.argv.slice(2) as [string, string];
-const target = { agents: [{ id: "main", dir: agentDir, from: "disk" as const }], adapter: jsonV1Adapter };
+// The agent dir is <state>/agents/main/agent.
+const stateDir = path.dirname(path.dirname(path.dirname(agentDir)));
+const target = { agents: [{ id: "main", dir: agentDir, stateDir, from: "disk" as const }], adapter: jsonV1Adapter };
 const base = Date.now() + 3_600_000;
 let synced = 0;
 let failed = 0;

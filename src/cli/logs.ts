@@ -3,9 +3,10 @@
  * filtered, one readable line per event, so "why did it fail at 03:12?" needs no jq.
  */
 import { spawn } from "node:child_process";
-import { createReadStream, statSync, watch } from "node:fs";
+import { watch } from "node:fs";
 import { createInterface } from "node:readline";
-import { AuthSyncError } from "../errors.js";
+import { AuthSyncError, errnoCode, messageOf } from "../errors.js";
+import { openRegularFile } from "../fs/read-file.js";
 import { LOG_LEVELS, formatLogLine } from "../log-format.js";
 import { type LogFilter, isLevel, matchesFilter, parseRecord, parseSince } from "../log-filter.js";
 import { currentUser } from "../service/host.js";
@@ -62,28 +63,41 @@ function journalUnit(options: LogsOptions): string {
 }
 
 async function readFileLines(file: string, follow: boolean, onLine: (line: string) => void): Promise<void> {
-  let size: number;
+  let handle;
   try {
-    size = statSync(file).size;
-  } catch {
-    throw new AuthSyncError(`no log file ${file}: is the service installed (\`moltbot-auth-sync service install\`)?`, "logs.missing");
+    // Through the one reader: a FIFO or device planted as the log must not hang `logs`.
+    handle = await openRegularFile(file);
+  } catch (err) {
+    if (errnoCode(err) === "ENOENT") {
+      const hint = "is the service installed (`moltbot-auth-sync service install`)?";
+      throw new AuthSyncError(`no log file ${file}: ${hint}`, "logs.missing");
+    }
+    throw new AuthSyncError(`log file ${file} cannot be read: ${messageOf(err)}`, "logs.unreadable");
   }
-  for await (const line of createInterface({ input: createReadStream(file, { end: Math.max(0, size - 1) }) })) onLine(line);
+  const size = (await handle.stat()).size;
+  const input = handle.createReadStream({ start: 0, end: Math.max(0, size - 1) });
+  for await (const line of createInterface({ input })) onLine(line);
   if (!follow) return;
   let offset = size;
   let partial = "";
+  let reading = Promise.resolve();
+  const readMore = async () => {
+    const more = await openRegularFile(file).catch(() => undefined);
+    if (!more) return;
+    const now = (await more.stat()).size;
+    if (now < offset) offset = 0; // truncated or rotated
+    if (now === offset) return more.close();
+    const stream = more.createReadStream({ start: offset, end: now - 1, encoding: "utf8" });
+    offset = now;
+    for await (const chunk of stream) {
+      const lines = (partial + String(chunk)).split("\n");
+      partial = lines.pop() ?? "";
+      lines.forEach(onLine);
+    }
+  };
   await new Promise<void>(() => {
     watch(file, () => {
-      const now = statSync(file).size;
-      if (now < offset) offset = 0; // truncated or rotated
-      if (now === offset) return;
-      const stream = createReadStream(file, { start: offset, end: now - 1, encoding: "utf8" });
-      offset = now;
-      stream.on("data", (chunk) => {
-        const lines = (partial + String(chunk)).split("\n");
-        partial = lines.pop() ?? "";
-        lines.forEach(onLine);
-      });
+      reading = reading.then(readMore).catch(() => undefined);
     });
   });
 }

@@ -2,6 +2,7 @@
  * `moltbot-auth-sync run`: the daemon in the foreground. Owns the process: pid file, signals
  * (TERM/INT stop, HUP reloads the config), and the logger's last flush.
  */
+import { setTimeout as sleep } from "node:timers/promises";
 import { messageOf } from "../errors.js";
 import { createLogger } from "../log.js";
 import { Daemon } from "../daemon/daemon.js";
@@ -11,6 +12,11 @@ import { type GlobalOptions, loadCommandConfig } from "./options.js";
 export interface RunCommandOptions extends GlobalOptions {
   pretty?: boolean;
 }
+
+/** libuv file requests in flight: each holds a worker thread that process.exit() would wait for. */
+const pendingFileRequests = () => process.getActiveResourcesInfo().filter((r) => r.startsWith("FSReq")).length;
+
+const FILE_REQUEST_PATIENCE_MS = 1_000;
 
 /** A stop must finish within this, whatever is in flight. */
 const STOP_DEADLINE_MS = 4_500;
@@ -25,11 +31,23 @@ export async function runCommand(options: RunCommandOptions): Promise<void> {
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
-    setTimeout(() => process.exit(0), STOP_DEADLINE_MS).unref();
+    const deadline = Date.now() + STOP_DEADLINE_MS;
+    setTimeout(() => exitHard(`stop did not finish within ${STOP_DEADLINE_MS} ms`), STOP_DEADLINE_MS).unref();
     await daemon.stop(signal).catch((err: unknown) => log.error({ event: "daemon.error" }, `stop: ${messageOf(err)}`));
     await releasePid();
+    // process.exit() joins libuv's worker threads, and one stuck in a system call (an open() that blocks)
+    // never returns, so exit() would hang for good. A file request takes milliseconds: one still pending
+    // after a second is stuck, and only a signal ends the process then.
+    const patience = Math.min(deadline, Date.now() + FILE_REQUEST_PATIENCE_MS);
+    while (pendingFileRequests() > 0 && Date.now() < patience) await sleep(50);
+    if (pendingFileRequests() > 0) exitHard(`${pendingFileRequests()} file request(s) still blocked`);
     log.flush();
     process.exit(0);
+  };
+  const exitHard = (why: string) => {
+    log.error({ event: "daemon.error" }, `${why}; exiting with SIGKILL`);
+    log.flush();
+    process.kill(process.pid, "SIGKILL");
   };
   process.on("SIGTERM", () => void stop("SIGTERM"));
   process.on("SIGINT", () => void stop("SIGINT"));

@@ -13,7 +13,7 @@ import {
   sourceStatus,
   statusVerdict,
 } from "../status.js";
-import { resolveTargets, storeAdapter } from "../targets.js";
+import { resolveTargets, storeAdapter, targetWarnings } from "../targets.js";
 import { type GlobalOptions, loadCommandConfig, printJson } from "./options.js";
 
 export interface StatusCommandOptions extends GlobalOptions {
@@ -60,6 +60,7 @@ export async function statusCommand(options: StatusCommandOptions): Promise<void
     for (const agent of agents) lines.push(...agentLines(agent, now));
     process.stdout.write(`${lines.join("\n")}\n`);
   }
+  for (const warning of targetWarnings(targets)) process.stderr.write(`warning: ${warning}\n`);
   if (exitCode !== 0) throw new ExitError(exitCode, options.json ? "" : (verdict.why ?? ""));
 }
 

@@ -15,7 +15,7 @@ import { profileSecret } from "../reconcile.js";
 import { loginOffer, readClaudeLogin, readOffers } from "../sources/index.js";
 import { activeMarkings } from "../status.js";
 import type { AgentReport, UpdateTarget } from "../sync.js";
-import { resolveTargets, storeAdapter } from "../targets.js";
+import { resolveTargets, storeAdapter, targetWarnings } from "../targets.js";
 import type { SourceCredential } from "../types.js";
 import { type GlobalOptions, columns, loadCommandConfig, printJson, writeOptions } from "./options.js";
 import { markingText } from "./status.js";
@@ -141,11 +141,7 @@ export async function syncCommand(options: SyncCommandOptions): Promise<void> {
     process.stdout.write(`${lines.join("\n")}\n`);
     for (const warning of reports.flatMap((r) => r.warnings)) process.stderr.write(`warning: ${warning}\n`);
   }
-  const gatewayConfig = targets.gatewayConfig;
-  if (gatewayConfig?.error) {
-    const problem = `gateway config ${gatewayConfig.file} cannot be parsed (${gatewayConfig.error})`;
-    process.stderr.write(`warning: ${problem}; used the agents found on disk\n`);
-  }
+  for (const warning of targetWarnings(targets)) process.stderr.write(`warning: ${warning}\n`);
   if (loginError) {
     if (loginOptional) process.stderr.write(`note: ${config.profileId} not synced: ${loginError.message}\n`);
     else throw new ExitError(1, loginError.message);

@@ -4,7 +4,6 @@
  * `claude` to refresh). Work is queued and run one pass at a time. When the source cannot give a usable
  * credential, our profile is marked with cooldowns the gateway honours; a fresh credential clears them.
  */
-import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { schedule, type ScheduledTask } from "node-cron";
 import type { Logger } from "pino";
@@ -19,6 +18,7 @@ import {
 } from "../cooldown.js";
 import { formatDuration, formatRelative } from "../duration.js";
 import { messageOf } from "../errors.js";
+import { readRegularFile } from "../fs/read-file.js";
 import { fingerprint } from "../fingerprint.js";
 import type { LogEvent } from "../log.js";
 import { profileSecret } from "../reconcile.js";
@@ -28,7 +28,7 @@ import { readSetupTokens } from "../sources/setup-token.js";
 import { CREDENTIALS_FILENAME } from "../sources/claude-cli-file.js";
 import type { StoreAdapter, UpdateOptions, WriteIntent } from "../stores/adapter.js";
 import { recoverLocks } from "../stores/lock-journal.js";
-import { removeStaleTempFiles } from "../stores/json-file.js";
+import { MAX_STORE_BYTES, removeStaleTempFiles } from "../stores/json-file.js";
 import { AUTH_PROFILES_FILENAME, type Agent, isAgentDir } from "../stores/agents.js";
 import { AUTH_STATE_FILENAME } from "../stores/generation.js";
 import type { AgentReport } from "../sync.js";
@@ -120,6 +120,8 @@ export class Daemon {
   private readonly refresher: Refresher;
   private refreshing: Promise<void> | undefined;
   private stopping = false;
+  /** Called once the pass in flight (or the next one) has finished. */
+  private afterPass: Array<() => void> = [];
 
   constructor(options: DaemonOptions) {
     this.config = options.config;
@@ -138,8 +140,11 @@ export class Daemon {
     this.event("info", "daemon.started", `watching ${this.credentialsFile()}`, { profile: this.config.profileId });
     // The watchers scan while the first pass runs; both are needed before the daemon is armed.
     const arming = this.arm();
+    // Ready after the first pass, not when the queue empties: schedules that tick faster than a pass
+    // (a store locked for the lock timeout) would keep the queue full and the daemon never ready.
+    const firstPass = new Promise<void>((resolve) => this.afterPass.push(resolve));
     this.enqueueFull();
-    await this.worker;
+    await firstPass;
     const firstSyncMs = Math.round(performance.now() - started);
     // The first passes (one more runs when the watchers saw something while scanning) are summed up by what acted.
     const summary = this.state.lastSyncSummary ?? "nothing synced (see the error above)";
@@ -238,7 +243,7 @@ export class Daemon {
     const match = AGENT_PATH.exec(rel)!;
     if (event === "unlinkDir" && match[2] === undefined) return;
     const id = match[1]!;
-    const agent: Agent = { id, dir: path.join(stateDir, "agents", id, "agent"), from: "disk" };
+    const agent: Agent = { id, dir: path.join(stateDir, "agents", id, "agent"), stateDir, from: "disk" };
     const key = `agent:${file}`;
     this.debounce(key, () => void this.onAgentChanged(agent, file));
     this.setTimer(`${key}:trailing`, TRAILING_CHECK_MS, () => void this.onAgentChanged(agent, file));
@@ -247,7 +252,8 @@ export class Daemon {
   /** A store file changed: ignore our own write; otherwise re-sync the agent, and answer a gateway marking. */
   private async onAgentChanged(agent: Agent, file: string): Promise<void> {
     const ours = this.written.get(file);
-    if (ours !== undefined && (await readFile(file, "utf8").catch(() => undefined)) === ours) return;
+    const read = () => readRegularFile(file, { maxBytes: MAX_STORE_BYTES }).catch(() => undefined);
+    if (ours !== undefined && (await read()) === ours) return;
     this.pendingAgents.set(agent.dir, agent);
     this.kick();
     const store = await this.adapter?.read(agent.dir).catch(() => undefined);
@@ -345,7 +351,9 @@ export class Daemon {
       } catch (err) {
         this.event("error", "daemon.error", `pass failed: ${messageOf(err)}`);
       }
+      for (const done of this.afterPass.splice(0)) done();
     }
+    for (const done of this.afterPass.splice(0)) done();
   }
 
   // ── the pass ──────────────────────────────────────────────────────────────
@@ -397,6 +405,10 @@ export class Daemon {
     const config = targets.gatewayConfig;
     if (config?.error) this.problems.problem("gateway-config", "warn", "gateway_config.invalid", `gateway config ${config.file} cannot be parsed (${config.error}); using the agents found on disk`);
     else this.problems.clear("gateway-config", "gateway_config.recovered", "gateway config readable again");
+    // Each skipped agent is one problem: logged once, and again only if the config changes it.
+    const skipped = targets.warnings.join("; ");
+    if (skipped) this.problems.problem("agents-config", "warn", "gateway_config.invalid", skipped);
+    else this.problems.clear("agents-config", "gateway_config.recovered", "every agent in agents.list is synced");
     this.cooldowns = cooldownConfigFrom(config?.value);
     try {
       this.adapter = storeAdapter(targets);

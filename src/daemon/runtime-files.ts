@@ -2,10 +2,11 @@
  * The daemon's own files in `$XDG_STATE_HOME/moltbot-auth-sync/`: a pid file that makes it single-instance,
  * and a state file that `status` reads to say whether the daemon runs and when it last acted.
  */
-import { mkdir, open, readFile, rm } from "node:fs/promises";
+import { mkdir, open, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { AuthSyncError, errnoCode } from "../errors.js";
+import { readRegularFile } from "../fs/read-file.js";
 import { isAlive } from "../pid-alive.js";
 import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE, writeFileAtomically } from "../stores/atomic-write.js";
 
@@ -18,8 +19,11 @@ export const pidFilePath = (env?: NodeJS.ProcessEnv) => path.join(runtimeDir(env
 export const stateFilePath = (env?: NodeJS.ProcessEnv) => path.join(runtimeDir(env), "state.json");
 export const lockJournalPath = (env?: NodeJS.ProcessEnv) => path.join(runtimeDir(env), "held-locks");
 
+/** Our own files are never symlinks; one there was planted. */
+const OWN_FILE = { followSymlinks: false };
+
 export async function readPid(file: string): Promise<number | undefined> {
-  const text = await readFile(file, "utf8").catch(() => "");
+  const text = await readRegularFile(file, OWN_FILE).catch(() => "");
   const pid = Number.parseInt(text.trim(), 10);
   return Number.isInteger(pid) && pid > 0 ? pid : undefined;
 }
@@ -66,7 +70,7 @@ export async function writeDaemonState(file: string, state: DaemonState): Promis
 
 export async function readDaemonState(file: string): Promise<DaemonState | undefined> {
   try {
-    return JSON.parse(await readFile(file, "utf8")) as DaemonState;
+    return JSON.parse(await readRegularFile(file, OWN_FILE)) as DaemonState;
   } catch {
     return undefined;
   }

@@ -2,9 +2,9 @@
  * Renders the unit files kept in the repo (`systemd/`, `launchd/`) with this host's absolute paths.
  * Values are escaped for their format: systemd specifiers and quotes, XML for the plist.
  */
-import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { readRegularFile } from "../fs/read-file.js";
 
 const PACKAGE_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..");
 
@@ -37,7 +37,7 @@ export function xmlEscaped(value: string): string {
 }
 
 export async function renderUnit(kind: UnitKind, values: UnitValues): Promise<string> {
-  const template = await readFile(TEMPLATES[kind], "utf8");
+  const template = await readRegularFile(TEMPLATES[kind]);
   const escape = kind === "launchd" ? xmlEscaped : systemdQuoted;
   return template.replace(/\{\{(\w+)\}\}/g, (match, key: string) => {
     const value = values[key as keyof UnitValues];

@@ -8,7 +8,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { z } from "zod";
 import { SourceError, errnoCode, messageOf } from "../errors.js";
 import type { SourceCredential } from "../types.js";
-import { readSmallFile } from "./read-small-file.js";
+import { readRegularFile } from "../fs/read-file.js";
 
 export const CREDENTIALS_FILENAME = ".credentials.json";
 
@@ -16,6 +16,11 @@ export const NOT_LOGGED_IN_HINT = "run `claude` and /login, or use a setup-token
 
 /** Epoch ms below this (2001-09-09) can only be seconds: a seconds value for 2026 is about 1.8e9. */
 const MIN_EPOCH_MS = 1e12;
+/**
+ * A login lives hours; an expiry further ahead than this is forged or corrupt. Taken as real, it would pin
+ * its token in every store for good, since a store's credential that expires later is never replaced.
+ */
+export const MAX_EXPIRY_AHEAD_MS = 400 * 24 * 3600_000;
 
 const oauthSchema = z.looseObject({
   accessToken: z.string().min(1),
@@ -36,7 +41,7 @@ export function credentialsPath(configDir: string): string {
 }
 
 /** Parses the CLI's JSON; throws a `SourceError` whose message names the field at fault. */
-export function parseClaudeCredentials(text: string, origin: string): SourceCredential {
+export function parseClaudeCredentials(text: string, origin: string, now = Date.now()): SourceCredential {
   if (text.trim() === "") throw new SourceError(`credentials ${origin} is empty`, "invalid");
   let json: unknown;
   try {
@@ -57,6 +62,12 @@ export function parseClaudeCredentials(text: string, origin: string): SourceCred
   if (oauth.expiresAt < MIN_EPOCH_MS) {
     throw new SourceError(`credentials ${origin}: claudeAiOauth.expiresAt ${oauth.expiresAt} looks like seconds; expected epoch milliseconds`, "invalid");
   }
+  if (oauth.expiresAt > now + MAX_EXPIRY_AHEAD_MS) {
+    const date = new Date(oauth.expiresAt);
+    const when = Number.isFinite(date.getTime()) ? date.toISOString() : "beyond any date";
+    const what = `claudeAiOauth.expiresAt ${oauth.expiresAt} (${when}) is more than 400 days ahead; not a real login`;
+    throw new SourceError(`credentials ${origin}: ${what}`, "invalid");
+  }
   return {
     origin,
     accessToken: oauth.accessToken,
@@ -73,7 +84,7 @@ export async function readClaudeCliFile(file: string, attempts = 3): Promise<Sou
   for (let attempt = 1; ; attempt++) {
     let text: string;
     try {
-      text = await readSmallFile(file);
+      text = await readRegularFile(file);
     } catch (err) {
       const code = errnoCode(err);
       if (code === "ENOENT" || code === "ENOTDIR") {

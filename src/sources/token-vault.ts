@@ -4,9 +4,10 @@
  * Secret Service: its fallback, the kernel keyring, forgets everything at reboot.
  */
 import { existsSync } from "node:fs";
-import { mkdir, readFile, rm } from "node:fs/promises";
+import { mkdir, rm } from "node:fs/promises";
 import path from "node:path";
 import { errnoCode, messageOf } from "../errors.js";
+import { readRegularFile } from "../fs/read-file.js";
 import { PRIVATE_DIR_MODE, writeFileAtomically } from "../stores/atomic-write.js";
 import { defaultConfigPath } from "../config.js";
 
@@ -38,7 +39,7 @@ export function fileVault(file: string): TokenVault {
     where: file,
     async read() {
       try {
-        return parseTokens(await readFile(file, "utf8"));
+        return parseTokens(await readRegularFile(file, { followSymlinks: false }));
       } catch (err) {
         if (errnoCode(err) === "ENOENT") return {};
         throw new Error(`cannot read ${file}: ${messageOf(err)}`);

@@ -21,6 +21,12 @@ export interface UpdateOptions {
   dryRun?: boolean;
   /** Folder where held locks are noted, so our next start can remove one a crash left (lock-journal.ts). */
   lockJournal?: string;
+  /**
+   * The gateway state dir of the agent: a missing agent dir is made only under its `agents/`, and a store
+   * that is a symlink is written only when it points inside it. Without it, nothing is made and no
+   * symlink is followed.
+   */
+  stateDir?: string;
   /** Told what is about to be written, before the rename: a watcher then never takes our write for another's. */
   beforeWrite?: (intent: WriteIntent) => void;
 }

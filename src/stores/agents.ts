@@ -2,11 +2,12 @@
  * Which agent dirs exist: `<state>/agents/<id>/agent/` on disk, plus `agents.list[].agentDir` from the
  * gateway's JSON5 config. Every agent with its own store needs its own copy (moltbot-store.md §2).
  */
-import { readdir, readFile, stat } from "node:fs/promises";
+import { readdir, stat } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import JSON5 from "json5";
 import { errnoCode, messageOf } from "../errors.js";
+import { readRegularFile } from "../fs/read-file.js";
 import { expandHome } from "./state-dir.js";
 
 export const DEFAULT_AGENT_ID = "main";
@@ -19,6 +20,11 @@ export interface Agent {
   id: string;
   /** The agent dir, which holds `auth-profiles.json`. */
   dir: string;
+  /**
+   * The gateway state dir: a missing agent dir is made only under its `agents/`, and a store that is a
+   * symlink is followed only to a file inside it.
+   */
+  stateDir: string;
   /** Where we learned of it. */
   from: "disk" | "config" | "default";
 }
@@ -34,8 +40,48 @@ export function agentsRoot(stateDir: string): string {
   return path.join(stateDir, "agents");
 }
 
+/** The gateway config is a few KB; a cap keeps /dev/zero or a huge file from filling our memory. */
+const MAX_GATEWAY_CONFIG_BYTES = 4 * 1024 * 1024;
+
 export function defaultAgentDir(stateDir: string, id: string): string {
   return path.join(agentsRoot(stateDir), id, "agent");
+}
+
+/** The gateway's valid ids; anything else it rewrites (`normalizeAgentId` in src/routing/session-key.ts). */
+const VALID_AGENT_ID = /^[a-z0-9][a-z0-9_-]{0,63}$/i;
+
+/**
+ * An agent id as the gateway normalises it: lower case, runs of other characters made one `-`, no `-` at
+ * either end, at most 64 characters, so an id can never name a path outside `<state>/agents/`. Undefined
+ * when nothing is left: newer gateways reject such an id ("unrepresentable").
+ */
+export function normalizeAgentId(raw: string): string | undefined {
+  const trimmed = raw.trim();
+  if (VALID_AGENT_ID.test(trimmed)) return trimmed.toLowerCase();
+  const id = trimmed.toLowerCase().replace(/[^a-z0-9_-]+/g, "-").replace(/^-+/, "").replace(/-+$/, "").slice(0, 64);
+  return id || undefined;
+}
+
+/**
+ * `agents.list[].agentDir` as the gateway resolves it (`resolveUserPath`): trimmed, a leading `~` is
+ * OPENCLAW_HOME or HOME, then made absolute. A relative path is resolved against the gateway's working
+ * directory, which we cannot know: undefined, so the agent is skipped rather than guessed.
+ */
+export function resolveAgentDir(raw: string, env: NodeJS.ProcessEnv): string | undefined {
+  const trimmed = raw.trim();
+  if (trimmed.startsWith("~")) {
+    const osHome = env.HOME || os.homedir();
+    const home = env.OPENCLAW_HOME?.trim() ? path.resolve(expandHome(env.OPENCLAW_HOME.trim(), osHome)) : osHome;
+    const expanded = trimmed.replace(/^~(?=$|[\\/])/, () => home);
+    return path.isAbsolute(expanded) ? path.resolve(expanded) : undefined;
+  }
+  return path.isAbsolute(trimmed) ? path.resolve(trimmed) : undefined;
+}
+
+/** Whether `dir` is `root` or inside it, by path (symlinks are checked where a folder is made). */
+export function isInside(dir: string, root: string): boolean {
+  const rel = path.relative(root, dir);
+  return rel === "" || (!rel.startsWith("..") && !path.isAbsolute(rel));
 }
 
 /** Finds and parses the gateway config; a parse failure is reported, not thrown, since sync can go on without it. */
@@ -46,7 +92,7 @@ export async function readGatewayConfig(stateDir: string, env: NodeJS.ProcessEnv
   for (const file of candidates) {
     let text: string;
     try {
-      text = await readFile(file, "utf8");
+      text = await readRegularFile(file, { maxBytes: MAX_GATEWAY_CONFIG_BYTES });
     } catch (err) {
       if (errnoCode(err) === "ENOENT") continue;
       return { file, value: undefined, error: messageOf(err) };
@@ -61,16 +107,37 @@ export async function readGatewayConfig(stateDir: string, env: NodeJS.ProcessEnv
   return undefined;
 }
 
-function configuredAgents(config: GatewayConfig | undefined, stateDir: string, home: string): Agent[] {
+function configuredAgents(
+  config: GatewayConfig | undefined,
+  stateDir: string,
+  env: NodeJS.ProcessEnv,
+  warnings: string[],
+): Agent[] {
   const list = (config?.value?.agents as { list?: unknown } | undefined)?.list;
   if (!Array.isArray(list)) return [];
   const agents: Agent[] = [];
+  const where = `agents.list in ${config!.file}`;
   for (const entry of list) {
     if (typeof entry !== "object" || entry === null) continue;
-    const { id, agentDir } = entry as { id?: unknown; agentDir?: unknown };
-    if (typeof id !== "string" || id.trim() === "") continue;
-    const dir = typeof agentDir === "string" && agentDir.trim() !== "" ? path.resolve(expandHome(agentDir.trim(), home)) : defaultAgentDir(stateDir, id.trim());
-    agents.push({ id: id.trim(), dir, from: "config" });
+    const { id: rawId, agentDir } = entry as { id?: unknown; agentDir?: unknown };
+    if (typeof rawId !== "string" || rawId.trim() === "") continue;
+    const id = normalizeAgentId(rawId);
+    if (id === undefined) {
+      const why = "has no letter or digit; the gateway rejects it";
+      warnings.push(`agent id ${JSON.stringify(rawId)} (${where}) ${why}; skipped`);
+      continue;
+    }
+    let dir = defaultAgentDir(stateDir, id);
+    if (typeof agentDir === "string" && agentDir.trim() !== "") {
+      const resolved = resolveAgentDir(agentDir, env);
+      if (resolved === undefined) {
+        const why = "is relative, so the gateway resolves it against its working directory; use an absolute path or ~/";
+        warnings.push(`agent ${id}: agentDir ${JSON.stringify(agentDir)} (${where}) ${why}; skipped`);
+        continue;
+      }
+      dir = resolved;
+    }
+    agents.push({ id, dir, stateDir, from: "config" });
   }
   return agents;
 }
@@ -86,7 +153,7 @@ async function agentsOnDisk(stateDir: string): Promise<Agent[]> {
   const found: Agent[] = [];
   for (const id of ids.sort()) {
     const dir = defaultAgentDir(stateDir, id);
-    if (await isAgentDir(dir)) found.push({ id, dir, from: "disk" });
+    if (await isAgentDir(dir)) found.push({ id, dir, stateDir, from: "disk" });
   }
   return found;
 }
@@ -96,12 +163,31 @@ export function isAgentDir(dir: string): Promise<boolean> {
   return stat(dir).then((s) => s.isDirectory(), () => false);
 }
 
-/** Every agent, each dir once. */
-export async function discoverAgents(stateDir: string, config: GatewayConfig | undefined, env: NodeJS.ProcessEnv = process.env): Promise<Agent[]> {
-  const home = env.HOME || os.homedir();
-  const configured = configuredAgents(config, stateDir, home);
+/**
+ * Every agent, each dir once. An agent dir outside `<state>/agents/` is never made, so one that does not
+ * exist is left out. Each agent the gateway config names but we skip gets a line in `warnings`.
+ */
+export async function discoverAgents(
+  stateDir: string,
+  config: GatewayConfig | undefined,
+  env: NodeJS.ProcessEnv = process.env,
+  warnings: string[] = [],
+): Promise<Agent[]> {
+  const listed = configuredAgents(config, stateDir, env, warnings);
+  const configured: Agent[] = [];
+  for (const agent of listed) {
+    if (isInside(agent.dir, agentsRoot(stateDir)) || (await isAgentDir(agent.dir))) configured.push(agent);
+    else {
+      const where = `outside ${agentsRoot(stateDir)}`;
+      warnings.push(`agent ${agent.id}: agentDir ${agent.dir} does not exist and is ${where}; not made`);
+    }
+  }
   // Without agents.list the gateway's default agent is always `main`; with it, the default is one of the list.
-  const implicitMain: Agent[] = configured.length === 0 ? [{ id: DEFAULT_AGENT_ID, dir: defaultAgentDir(stateDir, DEFAULT_AGENT_ID), from: "default" }] : [];
+  const implicitMain: Agent[] = [];
+  if (listed.length === 0) {
+    const dir = defaultAgentDir(stateDir, DEFAULT_AGENT_ID);
+    implicitMain.push({ id: DEFAULT_AGENT_ID, dir, stateDir, from: "default" });
+  }
   const byDir = new Map<string, Agent>();
   for (const agent of [...(await agentsOnDisk(stateDir)), ...configured, ...implicitMain]) {
     if (!byDir.has(agent.dir)) byDir.set(agent.dir, agent);

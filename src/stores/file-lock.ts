@@ -4,12 +4,13 @@
  * `stale`. proper-lockfile's lock is a directory of the same name, so the two protocols also exclude each
  * other; this one is used where the gateway itself uses it.
  */
-import { open, readFile, realpath, rm, stat } from "node:fs/promises";
+import { open, realpath, rm, stat } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { formatDuration } from "../duration.js";
 import { StoreError, errnoCode, messageOf } from "../errors.js";
+import { readRegularFile } from "../fs/read-file.js";
 import { isAlive } from "../pid-alive.js";
 import { GATEWAY_LOCK_STALE_MS, lockRetryDelay } from "./lock.js";
 
@@ -19,9 +20,12 @@ async function lockPathFor(file: string): Promise<string> {
   return path.join(realDir, `${path.basename(file)}.lock`);
 }
 
+/** A lock payload is a few bytes, made by a gateway or us: never a symlink. */
+const LOCK_READ = { maxBytes: 64 * 1024, followSymlinks: false };
+
 async function isStale(lockPath: string): Promise<boolean> {
   try {
-    const payload = JSON.parse(await readFile(lockPath, "utf8")) as { pid?: unknown; createdAt?: unknown; hostname?: unknown };
+    const payload = JSON.parse(await readRegularFile(lockPath, LOCK_READ)) as { pid?: unknown; createdAt?: unknown };
     if (typeof payload.pid === "number" && !isAlive(payload.pid)) return true;
     if (typeof payload.createdAt === "string" && Date.now() - Date.parse(payload.createdAt) > GATEWAY_LOCK_STALE_MS) return true;
   } catch {

@@ -3,16 +3,19 @@
  * the gateway writes them (in place, so a parse failure may be a half-written file and is retried briefly),
  * writing them as it formats them, and keeping them private.
  */
-import { chmod, mkdir, open, readdir, rm, stat } from "node:fs/promises";
+import { constants } from "node:fs";
+import { lstat, mkdir, open, readdir, rm, stat } from "node:fs/promises";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { StoreError, errnoCode, messageOf } from "../errors.js";
-import { readSmallFile } from "../sources/read-small-file.js";
+import { AuthSyncError, StoreError, errnoCode, messageOf } from "../errors.js";
+import { assertOwnFolder } from "../fs/owner.js";
+import { fileKind, readRegularFile } from "../fs/read-file.js";
 import type { AuthProfileStore } from "../types.js";
-import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE } from "./atomic-write.js";
+import { agentsRoot, isInside } from "./agents.js";
+import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE, writeTarget } from "./atomic-write.js";
 
 export const EMPTY_STORE: AuthProfileStore = { version: 1, profiles: {} };
-const MAX_STORE_BYTES = 16 * 1024 * 1024;
+export const MAX_STORE_BYTES = 16 * 1024 * 1024;
 
 /** The gateway's own serialisation, so our writes diff cleanly against its writes. */
 export function serializeJson(doc: object): string {
@@ -37,7 +40,7 @@ export async function readJsonDoc(file: string, attempts = 3): Promise<JsonDoc |
   for (let attempt = 1; ; attempt++) {
     let text: string;
     try {
-      text = await readSmallFile(file, MAX_STORE_BYTES);
+      text = await readRegularFile(file, { maxBytes: MAX_STORE_BYTES });
     } catch (err) {
       if (errnoCode(err) === "ENOENT") return undefined;
       throw new StoreError(`${file} cannot be read: ${messageOf(err)}`, "unwritable");
@@ -60,10 +63,37 @@ export function asProfileStore(doc: JsonDoc, file: string): AuthProfileStore {
   return doc as AuthProfileStore;
 }
 
+/**
+ * Makes the missing folders of `dir` below `stateDir`, one by one, and refuses a symlink or a non-folder at
+ * any step, so nothing is ever created outside `<state>/agents/`. An agent dir elsewhere must exist.
+ */
+async function makeAgentDir(dir: string, stateDir: string | undefined): Promise<void> {
+  if (await stat(dir).then((s) => s.isDirectory(), () => false)) return;
+  const root = stateDir && agentsRoot(stateDir);
+  if (!root || !isInside(dir, root)) {
+    const where = root ?? "the state dir's agents/";
+    throw new StoreError(`agent folder ${dir} does not exist; it is outside ${where}, so it is not made`, "unwritable");
+  }
+  let at = stateDir!;
+  for (const part of path.relative(stateDir!, dir).split(path.sep)) {
+    at = path.join(at, part);
+    await assertOwnFolder(path.dirname(at));
+    await mkdir(at, { mode: PRIVATE_DIR_MODE }).catch((err: unknown) => {
+      if (errnoCode(err) !== "EEXIST") throw err;
+    });
+    const made = await lstat(at);
+    if (!made.isDirectory()) {
+      throw new StoreError(`${at} is ${fileKind(made)}, not a folder; nothing made in it`, "unwritable");
+    }
+  }
+}
+
 /** Creates a missing `auth-profiles.json` as the gateway's `ensureAuthStoreFile` does, since both locks need it. */
-export async function ensureStoreFile(file: string): Promise<void> {
+export async function ensureStoreFile(file: string, stateDir?: string): Promise<void> {
   try {
-    await mkdir(path.dirname(file), { recursive: true, mode: PRIVATE_DIR_MODE });
+    await makeAgentDir(path.dirname(file), stateDir);
+    await assertOwnFolder(path.dirname(file));
+    // O_EXCL never follows a symlink: a link planted at the name is EEXIST, and is judged at write time.
     const handle = await open(file, "wx", PRIVATE_FILE_MODE);
     try {
       await handle.writeFile(serializeJson(EMPTY_STORE));
@@ -72,21 +102,38 @@ export async function ensureStoreFile(file: string): Promise<void> {
       await handle.close();
     }
   } catch (err) {
-    if (errnoCode(err) === "EEXIST") return;
+    // A store that exists must be one we may write before its lock is taken: the gateway's lock sits
+    // beside the link's target, which must not be made outside the state dir.
+    if (errnoCode(err) === "EEXIST") return void (await writeTarget(file, stateDir));
+    if (err instanceof AuthSyncError) throw err;
     throw new StoreError(`agent folder ${path.dirname(file)} is not writable: ${messageOf(err)}`, "unwritable");
   }
 }
 
-/** A store readable by group or others leaks every agent's keys; fix it and say so. */
-export async function tightenMode(file: string): Promise<string[]> {
-  const mode = await stat(file).then((s) => s.mode & 0o777, () => undefined);
-  if (mode === undefined || (mode & 0o077) === 0) return [];
-  await chmod(file, PRIVATE_FILE_MODE);
+/**
+ * A store readable by group or others leaks every agent's keys; fix it and say so. The mode is set on an
+ * open descriptor of the very file a write would replace (a symlink only as `writeTarget` allows).
+ */
+export async function tightenMode(file: string, stateDir?: string): Promise<string[]> {
+  const target = await writeTarget(file, stateDir).catch(() => undefined);
+  const mode = target?.existing && target.existing.mode & 0o777;
+  if (!target || mode === undefined || (mode & 0o077) === 0) return [];
+  await assertOwnFolder(path.dirname(target.path));
+  const handle = await open(target.path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  try {
+    if (!(await handle.stat()).isFile()) return [];
+    await handle.chmod(PRIVATE_FILE_MODE);
+  } finally {
+    await handle.close();
+  }
   return [`${file} was mode ${mode.toString(8).padStart(4, "0")}; set to 0600`];
 }
 
-/** write-file-atomic names its temp file `<name>.<number>`; the gateway never makes such files. */
-const TEMP_FILE = /^(auth-profiles|auth-state)\.json\.\d+$/;
+/**
+ * Temp files a killed writer of ours left: `<name>.<16 hex>.tmp` (atomic-write.ts), and `<name>.<number>`
+ * from write-file-atomic, which older versions used. The gateway never makes such files.
+ */
+const TEMP_FILE = /^(auth-profiles|auth-state)\.json(\.[0-9a-f]{16}\.tmp|\.\d+)$/;
 /** Older than this, a temp file's writer is gone (a write takes milliseconds): it was killed mid-write. */
 const STALE_TEMP_MS = 10_000;
 
@@ -96,7 +143,8 @@ export async function removeStaleTempFiles(agentDir: string, now = Date.now()): 
   for (const name of await readdir(agentDir).catch(() => [] as string[])) {
     if (!TEMP_FILE.test(name)) continue;
     const file = path.join(agentDir, name);
-    const mtime = await stat(file).then((s) => s.mtimeMs, () => now);
+    // lstat: a symlink planted at such a name is removed itself, never its target.
+    const mtime = await lstat(file).then((s) => s.mtimeMs, () => now);
     if (now - mtime < STALE_TEMP_MS) continue;
     await rm(file, { force: true });
     removed.push(name);

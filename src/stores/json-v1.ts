@@ -30,14 +30,17 @@ export const jsonV1Adapter: StoreAdapter = {
     // A missing store is the empty one: it is created only when the change writes something.
     const peek = await read(agentDir, 1).then((store) => store ?? EMPTY_STORE, () => undefined);
     const peeked = peek && change(peek);
-    if (peeked && peeked.next === peek) return { outcome: peeked.outcome, writes: [], warnings: options.dryRun ? [] : await tightenMode(file) };
+    if (peeked && peeked.next === peek) {
+      const warnings = options.dryRun ? [] : await tightenMode(file, options.stateDir);
+      return { outcome: peeked.outcome, writes: [], warnings };
+    }
     if (options.dryRun) {
       const { outcome } = change((await read(agentDir)) ?? EMPTY_STORE);
       return { outcome, writes: [], warnings: [] };
     }
-    await ensureStoreFile(file);
+    await ensureStoreFile(file, options.stateDir);
     return withStoreLock(file, options.lockTimeoutMs, options.lockJournal, async (compromised) => {
-      const warnings = await tightenMode(file);
+      const warnings = await tightenMode(file, options.stateDir);
       const current = (await read(agentDir)) ?? EMPTY_STORE;
       const { next, outcome } = change(current);
       const result: UpdateResult<typeof outcome> = { outcome, writes: [], warnings };
@@ -46,7 +49,7 @@ export const jsonV1Adapter: StoreAdapter = {
       const content = serializeJson(next);
       options.beforeWrite?.({ agentDir, writes: [{ file, content }], store: next });
       try {
-        await writeFileAtomically(file, content);
+        await writeFileAtomically(file, content, { symlinkRoot: options.stateDir });
       } catch (err) {
         throw new StoreError(`${file} cannot be written: ${messageOf(err)}`, "unwritable");
       }

@@ -5,9 +5,11 @@
  * that anyone took since is never touched.
  */
 import { createHash } from "node:crypto";
-import { mkdir, readdir, readFile, rm, rmdir, stat, writeFile } from "node:fs/promises";
+import { mkdir, readdir, rm, rmdir, stat } from "node:fs/promises";
 import path from "node:path";
+import { readRegularFile } from "../fs/read-file.js";
 import { isAlive } from "../pid-alive.js";
+import { writeFileAtomically } from "./atomic-write.js";
 
 interface Note {
   pid: number;
@@ -22,7 +24,7 @@ export async function noteLock(journal: string, lockDir: string): Promise<() => 
   const mtimeMs = (await stat(lockDir)).mtimeMs;
   const file = noteFile(journal, lockDir);
   await mkdir(journal, { recursive: true, mode: 0o700 });
-  await writeFile(file, JSON.stringify({ pid: process.pid, lockDir, mtimeMs } satisfies Note), { mode: 0o600 });
+  await writeFileAtomically(file, JSON.stringify({ pid: process.pid, lockDir, mtimeMs } satisfies Note));
   return () => rm(file, { force: true });
 }
 
@@ -33,7 +35,7 @@ export async function recoverLocks(journal: string): Promise<string[]> {
     const file = path.join(journal, name);
     let note: Note;
     try {
-      note = JSON.parse(await readFile(file, "utf8")) as Note;
+      note = JSON.parse(await readRegularFile(file, { followSymlinks: false })) as Note;
     } catch {
       await rm(file, { force: true });
       continue;

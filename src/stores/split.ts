@@ -74,11 +74,15 @@ export const splitAdapter: StoreAdapter = {
     // As in json-v1: decide on an unlocked read, where missing files are the empty store.
     const peek = await readDocs(agentDir, 1).then((docs) => mergedView(docs) ?? EMPTY_STORE, () => undefined);
     const peeked = peek && change(peek);
-    if (peeked && peeked.next === peek) return { outcome: peeked.outcome, writes: [], warnings: options.dryRun ? [] : await tightenMode(profilesFile) };
+    if (peeked && peeked.next === peek) {
+      const warnings = options.dryRun ? [] : await tightenMode(profilesFile, options.stateDir);
+      return { outcome: peeked.outcome, writes: [], warnings };
+    }
     if (options.dryRun) return { outcome: change(mergedView(await readDocs(agentDir)) ?? EMPTY_STORE).outcome, writes: [], warnings: [] };
-    await ensureStoreFile(profilesFile);
+    await ensureStoreFile(profilesFile, options.stateDir);
     return withSidecarLock(profilesFile, options.lockTimeoutMs, async () => {
-      const warnings = [...(await tightenMode(profilesFile)), ...(await tightenMode(stateFile))];
+      const warnings = [];
+      for (const file of [profilesFile, stateFile]) warnings.push(...(await tightenMode(file, options.stateDir)));
       const docs = await readDocs(agentDir);
       const view = mergedView(docs) ?? EMPTY_STORE;
       const { next, outcome } = change(view);
@@ -90,7 +94,8 @@ export const splitAdapter: StoreAdapter = {
       if (state !== docs.state) writes.push({ file: stateFile, content: serializeJson(state!) });
       options.beforeWrite?.({ agentDir, writes, store: next });
       try {
-        for (const write of writes) await writeFileAtomically(write.file, write.content);
+        const symlinkRoot = options.stateDir;
+        for (const write of writes) await writeFileAtomically(write.file, write.content, { symlinkRoot });
       } catch (err) {
         throw new StoreError(`${agentDir} cannot be written: ${messageOf(err)}`, "unwritable");
       }

@@ -137,10 +137,11 @@ test("a store with a BOM and CRLF line ends is read and rewritten cleanly", () =
     assert.equal(t.readStore("main").x, 1);
   }));
 
-test("a symlinked store is followed: the link stays, its target is updated", () =>
+test("a symlinked store pointing inside the state dir is followed: the link stays, its target is updated", () =>
   withHome(async (t) => {
     const cred = t.writeCredentials();
-    const real = path.join(t.root, "real-store.json");
+    const real = path.join(t.stateDir, "shared", "real-store.json");
+    mkdirSync(path.dirname(real));
     writeFileSync(real, JSON.stringify({ version: 1, profiles: {} }), { mode: 0o600 });
     mkdirSync(t.agentDir("main"), { recursive: true });
     symlinkSync(real, t.storePath("main"));

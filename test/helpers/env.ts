@@ -92,12 +92,25 @@ export interface RunResult {
 }
 
 /** Runs the real CLI entry point. */
-export function runCli(args: string[], env: NodeJS.ProcessEnv, options: { input?: string; timeoutMs?: number; uid?: number; gid?: number } = {}): Promise<RunResult> {
+export interface RunOptions {
+  input?: string;
+  timeoutMs?: number;
+  uid?: number;
+  gid?: number;
+  cwd?: string;
+}
+
+export function runCli(args: string[], env: NodeJS.ProcessEnv, options: RunOptions = {}): Promise<RunResult> {
   return new Promise((resolve) => {
     const child = execFile(
       process.execPath,
       [BIN, ...args],
-      { env, timeout: options.timeoutMs ?? 60_000, ...(options.uid !== undefined ? { uid: options.uid, gid: options.gid } : {}) },
+      {
+        env,
+        timeout: options.timeoutMs ?? 60_000,
+        ...(options.cwd ? { cwd: options.cwd } : {}),
+        ...(options.uid !== undefined ? { uid: options.uid, gid: options.gid } : {}),
+      },
       (err: ExecFileException | null, stdout, stderr) => {
         resolve({ code: err ? (typeof err.code === "number" ? err.code : 1) : 0, stdout, stderr });
       },

@@ -31,6 +31,8 @@ test("service install --system USER renders the template and a drop-in with exac
     const user = os.userInfo().username;
     const unitDir = path.join(t.root, "units");
     const elsewhere = path.join(t.root, "ops-agent");
+    // An agentDir outside <state>/agents/ is never made, so it counts only when it exists.
+    mkdirSync(elsewhere);
     writeFileSync(path.join(t.stateDir, "openclaw.json"), JSON.stringify({ agents: { list: [{ id: "main" }, { id: "ops", agentDir: elsewhere }] } }));
     const r = await runCli(["--state-dir", t.stateDir, "service", "install", "--system", user, "--unit-dir", unitDir], t.env);
     assert.equal(r.code, 0, r.stdout + r.stderr);

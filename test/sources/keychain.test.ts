@@ -10,6 +10,8 @@ import { type KeychainBackend, keychainAccount, keychainService, readKeychainLog
 import { randomToken, withHome } from "../helpers/env.js";
 
 const login = (accessToken: string, expiresAt: number) => JSON.stringify({ claudeAiOauth: { accessToken, refreshToken: randomToken("ort"), expiresAt, scopes: ["user:inference"] } });
+/** An expiry a real login has: within hours, not years. */
+const SOON = Date.now() + 3_600_000;
 const fake = (items: Array<{ account: string; password: string }>): KeychainBackend => ({ name: "fake", find: async () => items });
 const failing = (message: string): KeychainBackend => ({
   name: "fake",
@@ -23,12 +25,13 @@ test("keychain: the item is found by account, and a wrong-account item is ignore
   const env = { USER: "alice" };
   const backend = fake([
     { account: "unknown", password: JSON.stringify({ mcpOAuth: { x: 1 } }) },
-    { account: "alice", password: login(token, 1_900_000_000_000) },
+    { account: "alice", password: login(token, SOON) },
   ]);
   const cred = await readKeychainLogin(backend, env);
   assert.equal(cred.accessToken, token);
   assert.match(cred.origin, /keychain "Claude Code-credentials" \(account alice\)/);
-  await assert.rejects(readKeychainLogin(fake([{ account: "bob", password: login(token, 1_900_000_000_000) }]), env), (err: Error) => {
+  const bob = fake([{ account: "bob", password: login(token, SOON) }]);
+  await assert.rejects(readKeychainLogin(bob, env), (err: Error) => {
     return err instanceof SourceError && err.problem === "not_logged_in" && /only accounts bob/.test(err.message) && !err.message.includes(token.slice(13));
   });
 });
@@ -58,7 +61,7 @@ function fakeSecurity(dir: string, body: string): string {
 test("keychain: the `security` fallback reads the item for our account", () =>
   withHome(async (t) => {
     const token = randomToken();
-    writeFileSync(path.join(t.root, "item.json"), login(token, 1_900_000_000_000));
+    writeFileSync(path.join(t.root, "item.json"), login(token, SOON));
     const security = fakeSecurity(
       path.join(t.root, "bin"),
       `[ "$1 $2 $3 $4 $5 $6" = "find-generic-password -s Claude Code-credentials -a alice -w" ] && exec cat "${t.root}/item.json"\nexit 44`,
@@ -81,7 +84,7 @@ test("source auto on macOS: Keychain and file are both read and the fresher wins
   withHome(async (t) => {
     const config = parseConfig({}, "t");
     const env = { ...t.env, USER: "alice" };
-    const file = t.writeCredentials({ expiresAt: Date.now() + 3_600_000 });
+    const file = t.writeCredentials({ expiresAt: SOON });
     const newer = randomToken();
     const darwin = (backend: KeychainBackend) => ({ platform: "darwin" as const, keychain: async () => backend });
     assert.equal((await readClaudeLogin(config, env, darwin(fake([{ account: "alice", password: login(newer, Date.now() + 7_200_000) }])))).accessToken, newer);
@@ -91,4 +94,20 @@ test("source auto on macOS: Keychain and file are both read and the fresher wins
     assert.equal((await readClaudeLogin(config, env, { platform: "linux", keychain: async () => failing("never asked") })).accessToken, file.accessToken, "Linux reads only the file");
     const keychainOnly = parseConfig({ source: "keychain" }, "t");
     await assert.rejects(readClaudeLogin(keychainOnly, env, darwin(failing("locked"))), (err: Error) => (err as SourceError).code === "keychain.unavailable");
+  }));
+
+test("an expiresAt more than 400 days ahead is invalid input, in the Keychain item as in the file", () =>
+  withHome(async (t) => {
+    const text = (expiresAt: number) => JSON.stringify({ claudeAiOauth: { accessToken: randomToken(), expiresAt } });
+    const file = path.join(t.claudeDir, ".credentials.json");
+    for (const expiresAt of [9e15, Date.now() + 401 * 86_400_000]) {
+      writeFileSync(file, text(expiresAt));
+      const invalid = (err: Error) =>
+        err instanceof SourceError && err.problem === "invalid" && /400 days ahead/.test(err.message);
+      await assert.rejects(readClaudeLogin(parseConfig({ source: "file" }, "test"), t.env), invalid);
+      const item = [{ account: "alice", password: text(expiresAt) }];
+      await assert.rejects(readKeychainLogin(fake(item), { USER: "alice" }), invalid);
+    }
+    writeFileSync(file, text(Date.now() + 399 * 86_400_000));
+    assert.ok(await readClaudeLogin(parseConfig({ source: "file" }, "test"), t.env), "399 days ahead is still a login");
   }));

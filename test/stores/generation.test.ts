@@ -10,7 +10,11 @@ import { DEFAULT_COOLDOWN_CONFIG } from "../../src/cooldown.js";
 import { markAgents, syncAgents } from "../../src/sync.js";
 import { makeHome, randomToken, withHome } from "../helpers/env.js";
 
-const agent = (dir: string) => ({ id: "main", dir, from: "disk" as const });
+/** An agent at `<state>/agents/<id>/agent`. */
+const agent = (dir: string) => {
+  const stateDir = path.dirname(path.dirname(path.dirname(dir)));
+  return { id: "main", dir, stateDir, from: "disk" as const };
+};
 
 test("generation: files on disk first, then the recorded version", () => {
   const t = makeHome();
@@ -63,11 +67,12 @@ test("split: credentials go to auth-profiles.json, usage stats to auth-state.jso
 test("every adapter: marking an agent that has no store creates nothing; syncing one creates its store", () =>
   withHome(async (t) => {
     for (const adapter of [jsonV1Adapter, splitAdapter]) {
-      const dir = path.join(t.root, adapter.format, "agent");
+      const dir = path.join(t.stateDir, "agents", adapter.format, "agent");
       const failure = { reason: "auth" as const, needsLogin: true, message: "dead login" };
       const marked = await markAgents({ agents: [agent(dir)], adapter }, "anthropic:claude-cli", failure, "new", DEFAULT_COOLDOWN_CONFIG, { lockTimeoutMs: 1000 });
       assert.deepEqual([marked[0]?.result, marked[0]?.reason], ["skipped", "no anthropic:claude-cli profile"]);
-      assert.equal(existsSync(path.join(t.root, adapter.format)), false, `${adapter.format}: nothing made`);
+      const made = existsSync(path.join(t.stateDir, "agents", adapter.format));
+      assert.equal(made, false, `${adapter.format}: nothing made`);
       const synced = await syncAgents({ agents: [agent(dir)], adapter }, "anthropic:claude-cli", { type: "token", provider: "anthropic", token: randomToken() }, { lockTimeoutMs: 1000 });
       assert.equal(synced[0]?.result, "written");
       assert.equal(existsSync(path.join(dir, "auth-profiles.json")), true);

@@ -40,6 +40,8 @@ test("agents: on disk, plus agents.list[].agentDir from the JSON5 config, each o
     mkdirSync(t.agentDir("main"), { recursive: true });
     mkdirSync(t.agentDir("work"), { recursive: true });
     mkdirSync(path.join(t.stateDir, "agents", "no-agent-subdir"), { recursive: true });
+    // An agentDir outside <state>/agents/ is synced only when it exists: it is never made.
+    mkdirSync(path.join(t.home, "ops-agent"));
     writeFileSync(
       path.join(t.stateDir, "openclaw.json"),
       `// JSON5, as the gateway writes it

@@ -1,0 +1,91 @@
+/**
+ * The one way this program reads a file: gateway config, stores, locks, the lock journal, credentials, its
+ * own config, state and pid files. A FIFO, a device or a socket in a file's place must not hang or bloat us,
+ * so every read opens non-blocking, checks on the open descriptor that it is a regular file, and is capped.
+ */
+import { constants } from "node:fs";
+import { type FileHandle, open } from "node:fs/promises";
+import type { Stats } from "node:fs";
+import { errnoCode } from "../errors.js";
+
+/** Credential files are a few KB; anything near this is garbage, not a login. */
+export const MAX_CREDENTIAL_FILE_BYTES = 1024 * 1024;
+/** Our own small files (locks, journal notes, pid and state files, config). */
+export const MAX_SMALL_FILE_BYTES = 1024 * 1024;
+
+export class NotARegularFileError extends Error {
+  readonly code = "ENOTREG";
+}
+export class FileTooLargeError extends Error {
+  readonly code = "EFBIG";
+}
+
+export interface ReadOptions {
+  maxBytes?: number;
+  /** False for files only we make (locks, journal, pid and state files): a symlink there is planted. */
+  followSymlinks?: boolean;
+}
+
+/** What a non-regular file is, for the one-line error. */
+export function fileKind(stat: Stats): string {
+  if (stat.isDirectory()) return "a directory";
+  if (stat.isFIFO()) return "a FIFO";
+  if (stat.isSocket()) return "a socket";
+  if (stat.isCharacterDevice()) return "a character device";
+  if (stat.isBlockDevice()) return "a block device";
+  if (stat.isSymbolicLink()) return "a symlink";
+  return "not a regular file";
+}
+
+/**
+ * Opens a regular file for reading, checked on the open descriptor; the caller closes it. Only a stream
+ * that is meant to be long (a log file) reads from it directly; everything else uses `readRegularFile`.
+ */
+export async function openRegularFile(file: string, options: ReadOptions = {}): Promise<FileHandle> {
+  const noFollow = options.followSymlinks === false ? constants.O_NOFOLLOW : 0;
+  const flags = constants.O_RDONLY | constants.O_NONBLOCK | noFollow;
+  let handle: FileHandle;
+  try {
+    handle = await open(file, flags);
+  } catch (err) {
+    if (errnoCode(err) === "ELOOP" && options.followSymlinks === false) {
+      throw new NotARegularFileError(`${file} is a symlink, which only an attacker would put there`);
+    }
+    throw err;
+  }
+  try {
+    const stat = await handle.stat();
+    if (!stat.isFile()) throw new NotARegularFileError(`${file} is ${fileKind(stat)}, not a regular file`);
+    return handle;
+  } catch (err) {
+    await handle.close();
+    throw err;
+  }
+}
+
+/**
+ * Reads a regular file as UTF-8, at most `maxBytes`: a bigger one is refused, never read in full, even if
+ * it grows while we read it.
+ */
+export async function readRegularFile(file: string, options: ReadOptions = {}): Promise<string> {
+  const maxBytes = options.maxBytes ?? MAX_CREDENTIAL_FILE_BYTES;
+  const handle = await openRegularFile(file, options);
+  try {
+    const { size } = await handle.stat();
+    if (size > maxBytes) throw new FileTooLargeError(`${file} is ${size} bytes, more than ${maxBytes}`);
+    const chunks: Buffer[] = [];
+    let length = 0;
+    // Read to the end, not to the size fstat gave: a file rewritten in place may have grown meanwhile.
+    while (length <= maxBytes) {
+      const chunk = Buffer.alloc(Math.min(64 * 1024, maxBytes + 1 - length));
+      const { bytesRead } = await handle.read(chunk, 0, chunk.length, null);
+      if (bytesRead === 0) break;
+      chunks.push(chunk.subarray(0, bytesRead));
+      length += bytesRead;
+    }
+    if (length > maxBytes) throw new FileTooLargeError(`${file} is more than ${maxBytes} bytes`);
+    return Buffer.concat(chunks, length).toString("utf8");
+  } finally {
+    await handle.close();
+  }
+}

@@ -13,7 +13,7 @@ import { type CooldownConfig, type Failure, type Occurrence, DEFAULT_COOLDOWN_CO
 import { formatDuration, formatRelative } from "../duration.js";
 import { SourceError, messageOf } from "../errors.js";
 import { fingerprint } from "../fingerprint.js";
-import type { LogEvent } from "../log.js";
+import { type LogEvent, scrubbedTail } from "../log.js";
 import { profileSecret } from "../reconcile.js";
 import { type Offer, claudeCredentialsFile, loginOffer, readClaudeLogin, setupTokenOffers } from "../sources/index.js";
 import { readSetupTokens } from "../sources/setup-token.js";
@@ -590,7 +590,7 @@ export class Daemon {
       exitCode: run.exitCode,
       timedOut: run.timedOut,
       retryInMs: result.retryInMs,
-      output: run.output.slice(-300),
+      output: scrubbedTail(run.output, 300),
     });
     this.problems.last = { at: Date.now(), event: "refresh.failed", message: failure.message };
     this.hook("refresh.failed", failure.message, this.agents.map((a) => a.id));

@@ -3,7 +3,8 @@ import { ExitError, AuthSyncError } from "../errors.js";
 import type { ProfileUsageStats } from "../types.js";
 import { clearAgents } from "../sync.js";
 import { resolveTargets, storeAdapter } from "../targets.js";
-import { type GlobalOptions, columns, loadCommandConfig, printJson, writeOptions } from "./options.js";
+import { type GlobalOptions, loadCommandConfig, printJson, writeOptions } from "./options.js";
+import { columns, printLines } from "./print.js";
 
 export interface CooldownClearOptions extends GlobalOptions {
   profile?: string;
@@ -33,6 +34,6 @@ export async function cooldownClearCommand(options: CooldownClearOptions): Promi
   const now = Date.now();
   const reports = await clearAgents({ agents, adapter: storeAdapter(targets) }, profile, (stats) => (options.force ? undefined : refusal(stats, now)), await writeOptions(config));
   if (options.json) printJson({ profile, agents: reports.map(({ writes: _writes, ...r }) => r) });
-  else process.stdout.write(`${columns(reports.map((r) => [r.agent, r.result === "unchanged" ? "nothing to clear" : r.result, r.reason ?? ""]))}\n`);
+  else printLines(columns(reports.map((r) => [r.agent, r.result === "unchanged" ? "nothing to clear" : r.result, r.reason ?? ""])));
   if (reports.some((r) => r.result === "failed" || (r.result === "skipped" && r.reason?.startsWith("disabled")))) throw new ExitError(1);
 }

@@ -8,6 +8,7 @@ import { readOffers } from "../sources/index.js";
 import { type AgentStatus, type Marking, type ProfileStatus, agentStatus, sourceStatus, statusExitCode } from "../status.js";
 import { resolveTargets, storeAdapter } from "../targets.js";
 import { type GlobalOptions, loadCommandConfig, printJson } from "./options.js";
+import { printLines } from "./print.js";
 
 export interface StatusCommandOptions extends GlobalOptions {
   json?: boolean;
@@ -37,7 +38,7 @@ export async function statusCommand(options: StatusCommandOptions): Promise<void
     lines.push(`store   ${gen.format}${gen.version ? `, gateway ${gen.version}` : ""} (${gen.reason})`);
     lines.push(`daemon  ${daemonLine(daemon, now)}`);
     for (const agent of agents) lines.push(...agentLines(agent, now));
-    process.stdout.write(`${lines.join("\n")}\n`);
+    printLines(lines);
   }
   if (exitCode !== 0) throw new ExitError(exitCode);
 }

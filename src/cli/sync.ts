@@ -6,7 +6,8 @@ import { profileSecret } from "../reconcile.js";
 import { readOffers } from "../sources/index.js";
 import { type AgentReport, syncAgents } from "../sync.js";
 import { resolveTargets, storeAdapter } from "../targets.js";
-import { type GlobalOptions, columns, loadCommandConfig, printJson, writeOptions } from "./options.js";
+import { type GlobalOptions, loadCommandConfig, printJson, writeOptions } from "./options.js";
+import { columns, printLines } from "./print.js";
 
 export interface SyncCommandOptions extends GlobalOptions {
   dryRun?: boolean;
@@ -41,14 +42,14 @@ export async function syncCommand(options: SyncCommandOptions): Promise<void> {
     const store = `${targets.generation.format} store (${targets.generation.reason})`;
     const lines = [...heads.map((h) => `${options.dryRun ? "dry run: " : ""}${h}`), `state dir ${targets.stateDir.dir} (${targets.stateDir.reason}); ${store}`];
     const multi = offers.length > 1;
-    lines.push(columns(reports.map((r) => [r.agent, ...(multi ? [r.profile] : []), options.dryRun && r.result === "written" ? "would write" : r.result, r.reason ?? ""])));
-    process.stdout.write(`${lines.join("\n")}\n`);
-    for (const warning of reports.flatMap((r) => r.warnings)) process.stderr.write(`warning: ${warning}\n`);
+    lines.push(...columns(reports.map((r) => [r.agent, ...(multi ? [r.profile] : []), options.dryRun && r.result === "written" ? "would write" : r.result, r.reason ?? ""])));
+    printLines(lines);
+    printLines(reports.flatMap((r) => r.warnings).map((warning) => `warning: ${warning}`), process.stderr);
   }
-  if (targets.gatewayConfig?.error) process.stderr.write(`warning: gateway config ${targets.gatewayConfig.file} cannot be parsed (${targets.gatewayConfig.error}); used the agents found on disk\n`);
+  if (targets.gatewayConfig?.error) printLines([`warning: gateway config ${targets.gatewayConfig.file} cannot be parsed (${targets.gatewayConfig.error}); used the agents found on disk`], process.stderr);
   if (loginError) {
     // A host that runs on setup-tokens alone has no Claude login; that is a note, not a failure.
-    if (loginError.problem === "not_logged_in") process.stderr.write(`note: ${config.profileId} not synced: ${loginError.message}\n`);
+    if (loginError.problem === "not_logged_in") printLines([`note: ${config.profileId} not synced: ${loginError.message}`], process.stderr);
     else throw new ExitError(1, loginError.message);
   }
   if (reports.some((r) => r.result === "failed")) throw new ExitError(1);

@@ -37,12 +37,13 @@ export const execaRunner: Runner = async (argv) => {
   return { exitCode: r.exitCode ?? 127, stdout: String(r.stdout ?? ""), stderr: String(r.stderr ?? "") || spawnError };
 };
 
-export function describePlan(plan: ServicePlan): string {
+/** One entry per printed line; a unit's own lines are indented under its path. */
+export function describePlan(plan: ServicePlan): string[] {
   const lines: string[] = [];
   for (const file of plan.write) lines.push(`write ${file.path}:`, ...file.content.trimEnd().split("\n").map((l) => `    ${l}`));
   for (const file of plan.remove) lines.push(`remove ${file}`);
   for (const step of plan.steps) lines.push(`run   ${step.argv.join(" ")}${step.mayFail ? "   (may fail)" : ""}`);
-  return lines.join("\n");
+  return lines;
 }
 
 /** Carries the plan out; a failing command stops it with that command's own message and the hint. */
@@ -68,6 +69,7 @@ export async function executePlan(plan: ServicePlan, run: Runner, log: (line: st
       log(`ran ${step.argv.join(" ")} (exit ${result.exitCode}, ignored: ${message})`);
       continue;
     }
-    throw new AuthSyncError(`${step.argv.join(" ")} failed (exit ${result.exitCode}): ${message}${step.hint ? `\nhint: ${step.hint}` : ""}`, "service.command");
+    const failed = `${step.argv.join(" ")} failed (exit ${result.exitCode}): ${message}`;
+    throw new AuthSyncError(failed, "service.command", 1, step.hint);
   }
 }

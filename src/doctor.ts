@@ -13,7 +13,7 @@ import { SourceError, messageOf } from "./errors.js";
 import { fingerprint } from "./fingerprint.js";
 import { which } from "./service/host.js";
 import { shellQuote } from "./terminal-text.js";
-import type { ServiceState } from "./service/systemd.js";
+import { BUS_HINT, type ServiceState } from "./service/systemd.js";
 import { readClaudeLogin, claudeCredentialsFile } from "./sources/index.js";
 import { readSetupTokens } from "./sources/setup-token.js";
 import { tokenFilePath } from "./sources/token-vault.js";
@@ -162,11 +162,21 @@ async function permissionsCheck(config: Config, env: NodeJS.ProcessEnv, targets:
 async function serviceCheck(deps: DoctorDeps, env: NodeJS.ProcessEnv): Promise<Check> {
   const pid = await readPid(pidFilePath(env));
   const foreground = pid !== undefined && isAlive(pid) ? ` (a daemon runs as pid ${pid})` : "";
-  const state = await deps.serviceState().catch((err: unknown): ServiceState => ({ installed: false, active: false, summary: messageOf(err) }));
+  const state = await deps.serviceState().catch((err: unknown): ServiceState => {
+    const reason = messageOf(err);
+    return { installed: false, active: false, summary: `cannot ask the service manager: ${reason}`, unknown: reason };
+  });
+  // A check that could not be made is a warning with its reason, whatever else runs.
+  if (state.unknown !== undefined) return warn("service", `${state.summary}${foreground}`, serviceHint(state.unknown));
   if (state.active) return ok("service", state.summary);
   if (state.installed) return fail("service", `${state.summary}${foreground}`, "moltbot-auth-sync service install   (re-renders and restarts it; `moltbot-auth-sync logs --level warn` shows why it stopped)");
   if (foreground) return ok("service", `${state.summary}${foreground}`);
   return warn("service", state.summary, "moltbot-auth-sync service install");
+}
+
+function serviceHint(reason: string): string {
+  if (/bus|No medium|XDG_RUNTIME_DIR|not been booted|ENOENT|not found/i.test(reason)) return BUS_HINT;
+  return "moltbot-auth-sync service status   (then `moltbot-auth-sync service install` once it answers)";
 }
 
 async function staleChecks(env: NodeJS.ProcessEnv, targets: Targets | undefined): Promise<Check[]> {

@@ -6,6 +6,12 @@
 /** C0, DEL, C1, and the Unicode bidi controls and line/paragraph separators. */
 const CONTROL_CLASS = "\\u0000-\\u001f\\u007f-\\u009f\\u061c\\u200e\\u200f\\u2028\\u2029\\u202a-\\u202e\\u2066-\\u2069";
 const CONTROL = new RegExp(`[${CONTROL_CLASS}]`, "g");
+/** Whether text holds a character a terminal (or a line-based file format) acts on. */
+export function hasControl(text: string): boolean {
+  CONTROL.lastIndex = 0;
+  return CONTROL.test(text);
+}
+
 const NAMED: Record<string, string> = { "\n": "\\n", "\r": "\\r", "\t": "\\t" };
 
 function escapeOne(c: string): string {
@@ -26,7 +32,6 @@ const SHELL_SAFE = /^[A-Za-z0-9_@%+=:,./-]+$/;
  */
 export function shellQuote(word: string): string {
   if (SHELL_SAFE.test(word)) return word;
-  CONTROL.lastIndex = 0;
-  if (!CONTROL.test(word)) return `'${word.replace(/'/g, "'\\''")}'`;
+  if (!hasControl(word)) return `'${word.replace(/'/g, "'\\''")}'`;
   return `$'${word.replace(/['\\]/g, "\\$&").replace(CONTROL, escapeOne)}'`;
 }

@@ -2,9 +2,9 @@
  * What `service install|uninstall` will do, as data: files to write or remove, then commands to run.
  * `--dry-run` prints it; otherwise it is carried out in order, stopping at the first failing command.
  */
-import { access, constants, mkdir, rm, writeFile } from "node:fs/promises";
+import { access, constants, mkdir, readFile, rm, rmdir, writeFile } from "node:fs/promises";
 import path from "node:path";
-import { AuthSyncError } from "../errors.js";
+import { AuthSyncError, messageOf } from "../errors.js";
 
 export interface PlannedFile {
   path: string;
@@ -46,13 +46,65 @@ export function describePlan(plan: ServicePlan): string[] {
   return lines;
 }
 
-/** Carries the plan out; a failing command stops it with that command's own message and the hint. */
+/** A file the plan wrote, and how to take it back: its old content, or the folder the write created. */
+interface Written {
+  path: string;
+  previous: string | undefined;
+  createdDir: string | undefined;
+}
+
+/**
+ * Carries the plan out; a failing command stops it with that command's own message and the hint, after
+ * the files it wrote are taken back (old content restored, new files removed), so no half install stays.
+ */
 export async function executePlan(plan: ServicePlan, run: Runner, log: (line: string) => void): Promise<void> {
-  for (const file of plan.write) {
-    await mkdir(path.dirname(file.path), { recursive: true });
-    await writeFile(file.path, file.content, { mode: 0o644 });
-    log(`wrote ${file.path}`);
+  const written: Written[] = [];
+  try {
+    for (const file of plan.write) {
+      const previous = await readFile(file.path, "utf8").catch(() => undefined);
+      const createdDir = await mkdir(path.dirname(file.path), { recursive: true });
+      written.push({ path: file.path, previous, createdDir });
+      await writeFile(file.path, file.content, { mode: 0o644 });
+      log(`wrote ${file.path}`);
+    }
+    await runSteps(plan, run, log);
+  } catch (err) {
+    if (written.length === 0 || !(err instanceof AuthSyncError)) throw err;
+    const undone = await takeBack(written);
+    throw new AuthSyncError(`${err.message}; ${undone}`, err.code, err.exitCode, err.hint);
   }
+}
+
+/** Undoes the writes, newest first; says what it did and what it could not. */
+async function takeBack(written: Written[]): Promise<string> {
+  const done: string[] = [];
+  const left: string[] = [];
+  for (const file of [...written].reverse()) {
+    try {
+      if (file.previous !== undefined) {
+        await writeFile(file.path, file.previous, { mode: 0o644 });
+        done.push(`restored ${file.path}`);
+      } else {
+        await rm(file.path, { force: true });
+        done.push(`removed ${file.path}`);
+        await removeEmptyDirs(path.dirname(file.path), file.createdDir);
+      }
+    } catch (err) {
+      left.push(`${file.path} (${messageOf(err)})`);
+    }
+  }
+  return [...done, ...(left.length ? [`left ${left.join(", ")}: remove by hand`] : [])].join("; ");
+}
+
+/** Removes the folders a write created, deepest first, only while they are empty. */
+async function removeEmptyDirs(dir: string, createdDir: string | undefined): Promise<void> {
+  if (!createdDir) return;
+  for (let at = dir; at === createdDir || at.startsWith(createdDir + path.sep); at = path.dirname(at)) {
+    if (!(await rmdir(at).then(() => true, () => false))) return;
+  }
+}
+
+async function runSteps(plan: ServicePlan, run: Runner, log: (line: string) => void): Promise<void> {
   for (const file of plan.remove) {
     const exists = await access(file, constants.F_OK).then(() => true, () => false);
     await rm(file, { recursive: true, force: true });

@@ -6,7 +6,7 @@ import { readdir, stat } from "node:fs/promises";
 import path from "node:path";
 import { type Config, defaultConfigPath } from "./config.js";
 import { claudeAuthStatus, claudeEnv, runClaude } from "./daemon/claude-runner.js";
-import { pidFilePath, readPid, stateFilePath } from "./daemon/runtime-files.js";
+import { isOurDaemon, pidFilePath, readPid, runningDaemonPid, stateFilePath } from "./daemon/runtime-files.js";
 import { isAlive } from "./pid-alive.js";
 import { formatRelative } from "./duration.js";
 import { SourceError, messageOf } from "./errors.js";
@@ -160,8 +160,8 @@ async function permissionsCheck(config: Config, env: NodeJS.ProcessEnv, targets:
 }
 
 async function serviceCheck(deps: DoctorDeps, env: NodeJS.ProcessEnv): Promise<Check> {
-  const pid = await readPid(pidFilePath(env));
-  const foreground = pid !== undefined && isAlive(pid) ? ` (a daemon runs as pid ${pid})` : "";
+  const pid = await runningDaemonPid(pidFilePath(env));
+  const foreground = pid !== undefined ? ` (a daemon runs as pid ${pid})` : "";
   const state = await deps.serviceState().catch((err: unknown): ServiceState => {
     const reason = messageOf(err);
     return { installed: false, active: false, summary: `cannot ask the service manager: ${reason}`, unknown: reason };
@@ -182,8 +182,11 @@ function serviceHint(reason: string): string {
 async function staleChecks(env: NodeJS.ProcessEnv, targets: Targets | undefined): Promise<Check[]> {
   const checks: Check[] = [];
   const pidFile = pidFilePath(env);
-  const pid = await readPid(pidFile);
-  if (pid !== undefined && !isAlive(pid)) checks.push(warn("pid file", `${pidFile} names pid ${pid}, which is not running`, `rm ${shellQuote(pidFile)}   (a new daemon also takes it over by itself)`));
+  const record = await readPid(pidFile);
+  if (record && !isOurDaemon(record)) {
+    const what = isAlive(record.pid) ? "which is not a moltbot-auth-sync daemon" : "which is not running";
+    checks.push(warn("pid file", `${pidFile} names pid ${record.pid}, ${what}`, `rm ${shellQuote(pidFile)}   (a new daemon also takes it over by itself)`));
+  }
   const now = Date.now();
   for (const agent of targets?.agents ?? []) {
     const entries = await readdir(agent.dir).catch(() => [] as string[]);

@@ -8,8 +8,7 @@ import { formatRelative } from "../duration.js";
 import { PROFILE_ID } from "../config.js";
 import { AuthSyncError, messageOf } from "../errors.js";
 import { fingerprint } from "../fingerprint.js";
-import { pidFilePath, readPid } from "../daemon/runtime-files.js";
-import { isAlive } from "../pid-alive.js";
+import { pidFilePath, runningDaemonPid } from "../daemon/runtime-files.js";
 import { ENV_TOKEN, readSetupTokens, validateSetupToken } from "../sources/setup-token.js";
 import { type TokenVault, tokenVaults } from "../sources/token-vault.js";
 import { type GlobalOptions, loadCommandConfig, printJson } from "./options.js";
@@ -88,8 +87,9 @@ export async function tokenStatusCommand(options: TokenOptions): Promise<void> {
 
 /** Tells a running daemon to re-read (SIGHUP); says what will happen either way. */
 async function nudgeDaemon(): Promise<string> {
-  const pid = await readPid(pidFilePath());
-  if (pid !== undefined && isAlive(pid)) {
+  // Only a process proven to be our daemon gets the signal: SIGHUP kills most other programs.
+  const pid = await runningDaemonPid(pidFilePath());
+  if (pid !== undefined) {
     process.kill(pid, "SIGHUP");
     return `the running daemon (pid ${pid}) copies it into every agent now`;
   }

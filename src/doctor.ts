@@ -63,14 +63,20 @@ export async function runDoctor(config: Config, deps: DoctorDeps): Promise<Check
 async function claudeChecks(config: Config, env: NodeJS.ProcessEnv, configRef: string): Promise<Check[]> {
   const found = which(config.claudePath, env.PATH);
   if (!found) {
-    return [fail("claude", `\`${config.claudePath}\` is not on PATH`, `npm install -g @anthropic-ai/claude-code, or set "claudePath" in ${shellQuote(configRef)} to its absolute path`)];
+    const where = shellQuote(configRef);
+    const install = `npm install -g @anthropic-ai/claude-code, or set "claudePath" in ${where} to its absolute path`;
+    return [fail("claude", `\`${config.claudePath}\` is not on PATH`, install)];
   }
   const childEnv = claudeEnv(config, env);
   const version = await runClaude(found, ["--version"], { env: childEnv, timeoutMs: 10_000 });
   const checks = [
     version.exitCode === 0
       ? ok("claude", `${found}, version ${version.output.trim().split("\n")[0]}`)
-      : warn("claude", `${found} --version failed (${version.timedOut ? "timed out" : `exit ${version.exitCode}`})`, `${shellQuote(found)} --version`),
+      : warn(
+          "claude",
+          `${found} --version failed (${version.timedOut ? "timed out" : `exit ${version.exitCode}`})`,
+          `${shellQuote(found)} --version`,
+        ),
   ];
   const auth = await claudeAuthStatus(config, childEnv);
   if (!auth) checks.push(warn("claude login", "`claude auth status --json` gave no answer (older CLI?)", "npm install -g @anthropic-ai/claude-code@latest"));
@@ -106,10 +112,18 @@ function stateDirChecks(targets: Targets): Check[] {
   const detail = `${stateDir.dir} (${stateDir.reason})`;
   checks.push(
     stateDir.alsoExisting.length > 0
-      ? warn("state dir", `${detail}; also exists: ${stateDir.alsoExisting.join(", ")}`, `set "stateDir" in the config to the dir your gateway uses (openclaw/moltbot \`config\` shows it), e.g. "stateDir": ${JSON.stringify(stateDir.dir)}`)
+      ? warn(
+          "state dir",
+          `${detail}; also exists: ${stateDir.alsoExisting.join(", ")}`,
+          "set \"stateDir\" in the config to the dir your gateway uses (openclaw/moltbot `config` shows it), " +
+            `e.g. "stateDir": ${JSON.stringify(stateDir.dir)}`,
+        )
       : ok("state dir", detail),
   );
-  if (gatewayConfig?.error) checks.push(warn("gateway config", `${gatewayConfig.file} cannot be parsed: ${gatewayConfig.error}`, `fix the JSON5 in ${shellQuote(gatewayConfig.file)}`));
+  if (gatewayConfig?.error) {
+    const detail = `${gatewayConfig.file} cannot be parsed: ${gatewayConfig.error}`;
+    checks.push(warn("gateway config", detail, `fix the JSON5 in ${shellQuote(gatewayConfig.file)}`));
+  }
   checks.push(ok("agents", `${agents.length}: ${agents.map((a) => a.id).join(", ")}`));
   const generation = targets.generation;
   const gen = `${generation.format}${generation.version ? `, gateway ${generation.version}` : ""} (${generation.reason})`;
@@ -140,7 +154,10 @@ async function storeChecks(config: Config, targets: Targets): Promise<Check[]> {
     const store = await adapter.read(agent.dir).catch(() => undefined);
     const agentOrder = store?.order?.anthropic;
     if (Array.isArray(agentOrder) && !agentOrder.includes(id)) {
-      checks.push(fail("gateway order", `agent ${agent.id}: order.anthropic in ${storeFile(agent)} is ${JSON.stringify(agentOrder)}, without ${id}`, `add "${id}" to order.anthropic in ${shellQuote(storeFile(agent))} (or remove that order to use the config's)`));
+      const file = storeFile(agent);
+      const detail = `agent ${agent.id}: order.anthropic in ${file} is ${JSON.stringify(agentOrder)}, without ${id}`;
+      const fix = `add "${id}" to order.anthropic in ${shellQuote(file)} (or remove that order to use the config's)`;
+      checks.push(fail("gateway order", detail, fix));
     }
   }
   if (checks.length === 0) checks.push(ok("gateway order", `${id} is not excluded by auth.order or auth.profiles`));
@@ -156,7 +173,8 @@ async function permissionsCheck(config: Config, env: NodeJS.ProcessEnv, targets:
   }
   if (loose.length === 0) return ok("permissions", `${files.length} files are 0600 or missing`);
   const detail = loose.map((l) => `${l.file} (${l.mode.toString(8).padStart(4, "0")})`).join(", ");
-  return fail("permissions", `readable by others: ${detail}`, `chmod 600 ${loose.map((l) => shellQuote(l.file)).join(" ")}`);
+  const fix = `chmod 600 ${loose.map((l) => shellQuote(l.file)).join(" ")}`;
+  return fail("permissions", `readable by others: ${detail}`, fix);
 }
 
 async function serviceCheck(deps: DoctorDeps, env: NodeJS.ProcessEnv): Promise<Check> {
@@ -185,7 +203,8 @@ async function staleChecks(env: NodeJS.ProcessEnv, targets: Targets | undefined)
   const record = await readPid(pidFile);
   if (record && !isOurDaemon(record)) {
     const what = isAlive(record.pid) ? "which is not a moltbot-auth-sync daemon" : "which is not running";
-    checks.push(warn("pid file", `${pidFile} names pid ${record.pid}, ${what}`, `rm ${shellQuote(pidFile)}   (a new daemon also takes it over by itself)`));
+    const fix = `rm ${shellQuote(pidFile)}   (a new daemon also takes it over by itself)`;
+    checks.push(warn("pid file", `${pidFile} names pid ${record.pid}, ${what}`, fix));
   }
   const now = Date.now();
   for (const agent of targets?.agents ?? []) {
@@ -194,7 +213,9 @@ async function staleChecks(env: NodeJS.ProcessEnv, targets: Targets | undefined)
       const lock = path.join(agent.dir, entry);
       const mtime = await stat(lock).then((s) => s.mtimeMs, () => undefined);
       if (mtime !== undefined && now - mtime > GATEWAY_LOCK_STALE_MS) {
-        checks.push(warn("store lock", `${lock} is ${formatRelative(mtime, now).replace(" ago", "")} old, past the gateway's 30 s stale time`, `rmdir ${shellQuote(lock)}   (only if no gateway or sync is running)`));
+        const age = formatRelative(mtime, now).replace(" ago", "");
+        const fix = `rmdir ${shellQuote(lock)}   (only if no gateway or sync is running)`;
+        checks.push(warn("store lock", `${lock} is ${age} old, past the gateway's 30 s stale time`, fix));
       }
     }
   }

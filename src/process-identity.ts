@@ -8,7 +8,11 @@ import { readFileSync } from "node:fs";
 
 function ps(pid: number, field: "lstart" | "command"): string | undefined {
   try {
-    const out = execFileSync("ps", ["-o", `${field}=`, "-p", String(pid)], { encoding: "utf8", timeout: 5_000, stdio: ["ignore", "pipe", "ignore"] });
+    const out = execFileSync("ps", ["-o", `${field}=`, "-p", String(pid)], {
+      encoding: "utf8",
+      timeout: 5_000,
+      stdio: ["ignore", "pipe", "ignore"],
+    });
     return out.trim() || undefined;
   } catch {
     return undefined;

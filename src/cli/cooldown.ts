@@ -34,6 +34,9 @@ export async function cooldownClearCommand(options: CooldownClearOptions): Promi
   const now = Date.now();
   const reports = await clearAgents({ agents, adapter: storeAdapter(targets) }, profile, (stats) => (options.force ? undefined : refusal(stats, now)), await writeOptions(config));
   if (options.json) printJson({ profile, agents: reports.map(({ writes: _writes, ...r }) => r) });
-  else printLines(columns(reports.map((r) => [r.agent, r.result === "unchanged" ? "nothing to clear" : r.result, r.reason ?? ""])));
+  else {
+    const result = (r: (typeof reports)[number]) => (r.result === "unchanged" ? "nothing to clear" : r.result);
+    printLines(columns(reports.map((r) => [r.agent, result(r), r.reason ?? ""])));
+  }
   if (reports.some((r) => r.result === "failed" || (r.result === "skipped" && r.reason?.startsWith("disabled")))) throw new ExitError(1);
 }

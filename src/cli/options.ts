@@ -22,6 +22,8 @@ export function printJson(value: unknown): void {
 /** Store-write options for a command; first removes any lock a killed run of ours left behind. */
 export async function writeOptions(config: Config, dryRun?: boolean): Promise<UpdateOptions> {
   const lockJournal = lockJournalPath();
-  for (const lock of await recoverLocks(lockJournal)) printLines([`note: removed ${lock}, left by a killed moltbot-auth-sync`], process.stderr);
+  for (const lock of await recoverLocks(lockJournal)) {
+    printLines([`note: removed ${lock}, left by a killed moltbot-auth-sync`], process.stderr);
+  }
   return { lockTimeoutMs: config.lockTimeout, lockJournal, ...(dryRun ? { dryRun } : {}) };
 }

@@ -15,5 +15,6 @@ export function columns(rows: string[][]): string[] {
   const escaped = rows.map((row) => row.map(escapeControl));
   const widths: number[] = [];
   for (const row of escaped) row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, cell.length)));
-  return escaped.map((row) => row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i]!))).join("  ").trimEnd());
+  const padded = (row: string[]) => row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i]!)));
+  return escaped.map((row) => padded(row).join("  ").trimEnd());
 }

@@ -42,14 +42,21 @@ export async function syncCommand(options: SyncCommandOptions): Promise<void> {
     const store = `${targets.generation.format} store (${targets.generation.reason})`;
     const lines = [...heads.map((h) => `${options.dryRun ? "dry run: " : ""}${h}`), `state dir ${targets.stateDir.dir} (${targets.stateDir.reason}); ${store}`];
     const multi = offers.length > 1;
-    lines.push(...columns(reports.map((r) => [r.agent, ...(multi ? [r.profile] : []), options.dryRun && r.result === "written" ? "would write" : r.result, r.reason ?? ""])));
+    const result = (r: AgentReport) => (options.dryRun && r.result === "written" ? "would write" : r.result);
+    lines.push(...columns(reports.map((r) => [r.agent, ...(multi ? [r.profile] : []), result(r), r.reason ?? ""])));
     printLines(lines);
     printLines(reports.flatMap((r) => r.warnings).map((warning) => `warning: ${warning}`), process.stderr);
   }
-  if (targets.gatewayConfig?.error) printLines([`warning: gateway config ${targets.gatewayConfig.file} cannot be parsed (${targets.gatewayConfig.error}); used the agents found on disk`], process.stderr);
+  const gateway = targets.gatewayConfig;
+  if (gateway?.error) {
+    const warning = `warning: gateway config ${gateway.file} cannot be parsed (${gateway.error}); used the agents found on disk`;
+    printLines([warning], process.stderr);
+  }
   if (loginError) {
     // A host that runs on setup-tokens alone has no Claude login; that is a note, not a failure.
-    if (loginError.problem === "not_logged_in") printLines([`note: ${config.profileId} not synced: ${loginError.message}`], process.stderr);
+    if (loginError.problem === "not_logged_in") {
+      printLines([`note: ${config.profileId} not synced: ${loginError.message}`], process.stderr);
+    }
     else throw new ExitError(1, loginError.message);
   }
   if (reports.some((r) => r.result === "failed")) throw new ExitError(1);

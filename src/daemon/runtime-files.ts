@@ -63,7 +63,8 @@ export async function acquirePidFile(file: string): Promise<() => Promise<void>>
     }
     const record = await readPid(file);
     if (record && record.pid !== process.pid && isOurDaemon(record)) {
-      throw new AuthSyncError(`another moltbot-auth-sync daemon is running (pid ${record.pid}, ${file})`, "daemon.running");
+      const running = `another moltbot-auth-sync daemon is running (pid ${record.pid}, ${file})`;
+      throw new AuthSyncError(running, "daemon.running");
     }
     await rm(file, { force: true });
   }

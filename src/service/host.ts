@@ -89,7 +89,8 @@ export async function readWritePaths(config: Config, user: ServiceUser): Promise
     named.set(checkUnitPath(agent.dir, "systemd", where), where);
   }
   const claudeDir = claudeConfigDir(config.claudeConfigDir, env);
-  const ours = [root, path.join(user.home, ".local", "state", "moltbot-auth-sync"), claudeDir, path.join(user.home, ".claude.json")];
+  const runtime = path.join(user.home, ".local", "state", "moltbot-auth-sync");
+  const ours = [root, runtime, claudeDir, path.join(user.home, ".claude.json")];
   for (const p of ours) checkUnitPath(p, "systemd", "ReadWritePaths");
   const paths = [root, ...named.keys(), ...ours.slice(1)];
   for (const p of paths) await checkOwnedBy(p, user, named.get(p) ?? "ReadWritePaths");
@@ -108,12 +109,15 @@ export async function checkOwnedBy(p: string, user: ServiceUser, what: string): 
       throw new AuthSyncError(`${what} ${p}: ${messageOf(err)}; nothing was written`, "service.value");
     });
     if (info?.isSymbolicLink()) {
-      throw new AuthSyncError(`${what} ${p}: ${at} is a symlink, which systemd would follow; name the folder it points to; nothing was written`, "service.value");
+      const link = `${at} is a symlink, which systemd would follow; name the folder it points to`;
+      throw new AuthSyncError(`${what} ${p}: ${link}; nothing was written`, "service.value");
     }
     if (info) {
       if (info.uid === user.uid) return;
-      const owner = `${at === p ? "" : `${at}, its nearest existing parent, `}is owned by ${userName(info.uid)}, not ${user.name}`;
-      throw new AuthSyncError(`${what} ${p}: ${owner}; a system unit writes only its user's folders; nothing was written`, "service.value");
+      const parent = at === p ? "" : `${at}, its nearest existing parent, `;
+      const owner = `${parent}is owned by ${userName(info.uid)}, not ${user.name}`;
+      const refused = `${what} ${p}: ${owner}; a system unit writes only its user's folders; nothing was written`;
+      throw new AuthSyncError(refused, "service.value");
     }
     if (at === path.dirname(at)) return;
     at = path.dirname(at);

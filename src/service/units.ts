@@ -38,7 +38,8 @@ export interface UnitValues {
 export function unitPathProblem(value: string, format: "systemd" | "launchd"): string | undefined {
   if (hasControl(value)) return "holds a control character";
   if (!path.posix.isAbsolute(value)) return "is not an absolute path";
-  if (path.posix.normalize(value) !== value || (value !== "/" && value.endsWith("/"))) return "is not a normalised path";
+  const normalised = path.posix.normalize(value) === value && (value === "/" || !value.endsWith("/"));
+  if (!normalised) return "is not a normalised path";
   if (format === "systemd" && /["\\]/.test(value)) return "holds \" or \\, which a unit file cannot carry safely";
   return undefined;
 }
@@ -46,8 +47,8 @@ export function unitPathProblem(value: string, format: "systemd" | "launchd"): s
 /** Throws naming the value when it cannot go into a unit file. */
 export function checkUnitPath(value: string, format: "systemd" | "launchd", what: string): string {
   const problem = unitPathProblem(value, format);
-  if (problem) throw new AuthSyncError(`${what} ${JSON.stringify(value)} ${problem}; nothing was written`, "service.value");
-  return value;
+  if (!problem) return value;
+  throw new AuthSyncError(`${what} ${JSON.stringify(value)} ${problem}; nothing was written`, "service.value");
 }
 
 /**
@@ -60,12 +61,15 @@ export function systemdQuoted(value: string, context: "exec" | "value" = "value"
 }
 
 export function xmlEscaped(value: string): string {
-  return value.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;").replace(/'/g, "&apos;");
+  const entities: Record<string, string> = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&apos;" };
+  return value.replace(/[&<>"']/g, (c) => entities[c]!);
 }
 
 /** PATH is a list: each folder in it is checked as a path of its own. */
 function checkValue(key: keyof UnitValues, value: string, format: "systemd" | "launchd"): void {
-  for (const part of key === "path" ? value.split(":") : [value]) checkUnitPath(part, format, `service install: ${key}`);
+  for (const part of key === "path" ? value.split(":") : [value]) {
+    checkUnitPath(part, format, `service install: ${key}`);
+  }
 }
 
 export async function renderUnit(kind: UnitKind, values: UnitValues): Promise<string> {
@@ -83,6 +87,7 @@ export async function renderUnit(kind: UnitKind, values: UnitValues): Promise<st
 
 /** The system unit's per-user drop-in: exactly the folders that instance writes. */
 export function renderPathsDropIn(readWritePaths: readonly string[]): string {
-  const paths = readWritePaths.map((p) => `"-${systemdQuoted(checkUnitPath(p, "systemd", "ReadWritePaths"))}"`).join(" ");
+  const quoted = (p: string) => `"-${systemdQuoted(checkUnitPath(p, "systemd", "ReadWritePaths"))}"`;
+  const paths = readWritePaths.map(quoted).join(" ");
   return `# Written by moltbot-auth-sync service install: the folders this instance writes.\n[Service]\nReadWritePaths=${paths}\n`;
 }

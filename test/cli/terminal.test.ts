@@ -18,13 +18,15 @@ function assertTame(name: string, text: string): void {
 }
 
 test("escapeControl shows C0, DEL, C1, bidi and line separators as escapes", () => {
-  assert.equal(escapeControl("a\nb\tc\u001b[31m\u007f\u0085\u202e\u2028"), "a\\nb\\tc\\x1b[31m\\x7f\\u0085\\u202e\\u2028");
+  const escaped = escapeControl("a\nb\tc\u001b[31m\u007f\u0085\u202e\u2028");
+  assert.equal(escaped, "a\\nb\\tc\\x1b[31m\\x7f\\u0085\\u202e\\u2028");
   assert.equal(escapeControl("plain /path with spaces …"), "plain /path with spaces …");
 });
 
 test("shellQuote: bash reads back exactly the word, and nothing in it runs", () => {
   const dir = makeHome().root;
-  const words = ["/plain/path", "", "it's here", "$(touch pwned)", "a;touch pwned", "`touch pwned`", "x\ny", "esc\u001b[2J", "\u202eflip", "back\\slash'q"];
+  const words = ["/plain/path", "", "it's here", "$(touch pwned)", "a;touch pwned", "`touch pwned`", "x\ny"];
+  words.push("esc\u001b[2J", "\u202eflip", "back\\slash'q");
   for (const word of words) {
     const out = execFileSync("bash", ["-c", `printf %s ${shellQuote(word)}`], { cwd: dir, encoding: "utf8" });
     assert.equal(out, word, shellQuote(word));
@@ -48,7 +50,10 @@ test("sync, status and cooldown clear escape an agent folder name that holds a n
 test("logs escapes control characters in the messages and fields it reads back", () =>
   withHome(async (t) => {
     const file = path.join(t.root, "daemon.log");
-    const record = { level: "warn", time: Date.now(), event: "sync.failed", msg: `agent ${FORGED} failed`, agent: FORGED };
+    const record = {
+      level: "warn", time: Date.now(), event: "sync.failed",
+      msg: `agent ${FORGED} failed`, agent: FORGED,
+    };
     writeFileSync(file, `${JSON.stringify(record)}\n`);
     const r = await runCli(["logs", "--file", file], t.env);
     assert.equal(r.code, 0, r.stderr);
@@ -69,10 +74,13 @@ test("doctor's fix commands are shell-quoted: pasting one acts on the path and r
     t.env.PATH = `${bin.dir}:${t.env.PATH}`;
     const text = await runCli(["doctor"], t.env);
     assertTame("doctor", text.stdout + text.stderr);
-    const fix = JSON.parse((await runCli(["doctor", "--json"], t.env)).stdout).checks.find((c: { name: string }) => c.name === "pid file").fix;
-    const command = fix.split("   (")[0];
+    const checks: Array<{ name: string; fix?: string }> = JSON.parse((await runCli(["doctor", "--json"], t.env)).stdout).checks;
+    const fix = checks.find((c) => c.name === "pid file")!.fix!;
+    const command = fix.split("   (")[0]!;
     assert.ok(text.stdout.includes(command), text.stdout);
     execFileSync("sh", ["-c", command], { cwd: t.root });
     assert.equal(existsSync(path.join(runtime, "daemon.pid")), false, "the fix removed the pid file");
-    for (const name of ["pwned", "pwned2"]) assert.equal(existsSync(path.join(t.root, name)), false, `${command} ran ${name}`);
+    for (const name of ["pwned", "pwned2"]) {
+      assert.equal(existsSync(path.join(t.root, name)), false, `${command} ran ${name}`);
+    }
   }));

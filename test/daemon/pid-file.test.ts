@@ -20,7 +20,7 @@ function bystander(name = "sleep"): ChildProcess {
 
 const alive = (child: ChildProcess) => child.exitCode === null && child.signalCode === null;
 
-test("a stale pid file naming a live, unrelated process: token set, status, doctor and run leave it alone", async () => {
+test("a stale pid file naming a live unrelated process: token set, status, doctor and run spare it", async () => {
   const t = makeHome();
   const sleeper = bystander();
   // Same pid as the file says, and a command line that mentions us, but not the start time written down.

@@ -33,7 +33,8 @@ test("claude output with secrets across the 2,000-char tail reaches no log, stat
   try {
     const control = installFakeClaude(t, "leak");
     const cred = t.writeCredentials({ expiresAt: Date.now() + 60_000 });
-    const store = { version: 1, profiles: { [ID]: { type: "token", provider: "anthropic", token: cred.accessToken, expires: cred.expiresAt } } };
+    const profile = { type: "token", provider: "anthropic", token: cred.accessToken, expires: cred.expiresAt };
+    const store = { version: 1, profiles: { [ID]: profile } };
     t.writeStore("main", store);
     const hookOut = path.join(t.root, "hook.log");
     const hook = path.join(t.root, "hook.sh");
@@ -45,7 +46,8 @@ test("claude output with secrets across the 2,000-char tail reaches no log, stat
       const failed = await d.waitForEvent("refresh.failed", 20_000);
       assert.match(failed.msg, /…/, "the message still shows where the secrets were");
       await d.waitForEvent("needs_login", 20_000).catch(() => undefined);
-      for (let i = 0; i < 50 && !readFileSync(hookOut, { encoding: "utf8", flag: "a+" }).includes("refresh.failed"); i++) {
+      const hookRan = () => readFileSync(hookOut, { encoding: "utf8", flag: "a+" }).includes("refresh.failed");
+      for (let i = 0; i < 50 && !hookRan(); i++) {
         await new Promise((r) => setTimeout(r, 100));
       }
     } finally {
@@ -62,8 +64,17 @@ test("claude output with secrets across the 2,000-char tail reaches no log, stat
     const hookText = readFileSync(hookOut, "utf8");
     assert.match(hookText, /^refresh\.failed\|/m);
     assert.match(status.stdout, /last problem/);
-    const outputs = { daemon: d.stdout + d.stderr, state, status: status.stdout + status.stderr, json: json.stdout, logs: logs.stdout, hook: hookText };
-    for (const [name, text] of Object.entries(outputs)) assert.deepEqual(leakedTokens(text, planted), [], `${name}:\n${text}`);
+    const outputs = {
+      daemon: d.stdout + d.stderr,
+      state,
+      status: status.stdout + status.stderr,
+      json: json.stdout,
+      logs: logs.stdout,
+      hook: hookText,
+    };
+    for (const [name, text] of Object.entries(outputs)) {
+      assert.deepEqual(leakedTokens(text, planted), [], `${name}:\n${text}`);
+    }
   } finally {
     t.cleanup();
   }

@@ -124,10 +124,11 @@ test("launchd: install writes the LaunchAgent and bootstraps and kickstarts it; 
 /** Installs a system unit for the current user with `agents` as agents.list; returns the CLI's result. */
 async function installSystem(t: TestHome, agents: unknown[], unitDir: string) {
   writeFileSync(path.join(t.stateDir, "openclaw.json"), JSON.stringify({ agents: { list: agents } }));
-  return runCli(["--state-dir", t.stateDir, "service", "install", "--system", os.userInfo().username, "--unit-dir", unitDir], t.env);
+  const args = ["service", "install", "--system", os.userInfo().username, "--unit-dir", unitDir];
+  return runCli(["--state-dir", t.stateDir, ...args], t.env);
 }
 
-test("service install --system refuses an agentDir that would add directives, naming agent and config; nothing is written", () =>
+test("service install --system refuses an agentDir that would add directives, naming agent and config", () =>
   withHome(async (t) => {
     const bin = withFakes(t, {});
     const unitDir = path.join(t.root, "units");
@@ -136,7 +137,8 @@ test("service install --system refuses an agentDir that would add directives, na
       const r = await installSystem(t, [{ id: "main" }, { id: "evil", agentDir }], unitDir);
       assert.equal(r.code, 1, r.stdout);
       const file = path.join(t.stateDir, "openclaw.json");
-      assert.match(r.stderr.trim(), new RegExp(`^moltbot-auth-sync: agent evil in ${file.replace(/[/.]/g, "\\$&")}: agentDir .*; nothing was written$`));
+      const where = `agent evil in ${file.replace(/[/.]/g, "\\$&")}: agentDir`;
+      assert.match(r.stderr.trim(), new RegExp(`^moltbot-auth-sync: ${where} .*; nothing was written$`));
       assert.equal(r.stderr.trim().split("\n").length, 1, r.stderr);
       assert.equal(existsSync(unitDir), false, "nothing written");
     }
@@ -152,7 +154,8 @@ test("service install --system lists only folders the user owns: another owner's
     chownSync(foreign, 65534, 65534);
     const r = await installSystem(t, [{ id: "main" }, { id: "ops", agentDir: foreign }], unitDir);
     assert.equal(r.code, 1, r.stdout);
-    assert.match(r.stderr, new RegExp(`agent ops in .*openclaw\\.json: agentDir ${foreign}: is owned by (nobody \\()?uid 65534\\)?, not ${os.userInfo().username}`));
+    const owner = `is owned by (nobody \\()?uid 65534\\)?, not ${os.userInfo().username}`;
+    assert.match(r.stderr, new RegExp(`agent ops in .*openclaw\\.json: agentDir ${foreign}: ${owner}`));
     const missing = path.join(foreign, "new", "agent");
     const m = await installSystem(t, [{ id: "ops", agentDir: missing }], unitDir);
     assert.match(m.stderr, new RegExp(`${foreign}, its nearest existing parent, is owned by`));
@@ -165,16 +168,19 @@ test("service install --system lists only folders the user owns: another owner's
     mkdirSync(own);
     const ok = await installSystem(t, [{ id: "ops", agentDir: own }], unitDir);
     assert.equal(ok.code, 0, ok.stderr);
-    assert.match(readFileSync(path.join(unitDir, `moltbot-auth-sync@${os.userInfo().username}.service.d`, "paths.conf"), "utf8"), new RegExp(`"-${own}"`));
+    const dropIn = path.join(unitDir, `moltbot-auth-sync@${os.userInfo().username}.service.d`, "paths.conf");
+    assert.match(readFileSync(dropIn, "utf8"), new RegExp(`"-${own}"`));
   }));
 
 test("service install that fails after writing takes back what it wrote, and says so", () =>
   withHome(async (t) => {
-    withFakes(t, { systemctl: '[ "$2" = enable ] && { echo "Failed to enable unit: Access denied" >&2; exit 1; }; exit 0' });
+    const systemctl = '[ "$2" = enable ] && { echo "Failed to enable unit: Access denied" >&2; exit 1; }; exit 0';
+    withFakes(t, { systemctl });
     const unitDir = path.join(t.home, ".config", "systemd", "user");
     const r = await runCli(["service", "install"], t.env);
     assert.equal(r.code, 1);
-    assert.match(r.stderr, /enable --now moltbot-auth-sync\.service failed \(exit 1\): Failed to enable unit: Access denied; removed .*\/moltbot-auth-sync\.service$/m);
+    assert.match(r.stderr, /enable --now moltbot-auth-sync\.service failed \(exit 1\): Failed to enable unit: Access denied;/);
+    assert.match(r.stderr, /; removed .*\/moltbot-auth-sync\.service$/m);
     assert.equal(existsSync(path.join(t.home, ".config")), false, "the folders it created are gone too");
     assert.equal(existsSync(path.join(unitDir, "moltbot-auth-sync.service")), false);
     mkdirSync(unitDir, { recursive: true });
@@ -182,5 +188,6 @@ test("service install that fails after writing takes back what it wrote, and say
     const again = await runCli(["service", "install"], t.env);
     assert.equal(again.code, 1);
     assert.match(again.stderr, /; restored .*moltbot-auth-sync\.service/);
-    assert.equal(readFileSync(path.join(unitDir, "moltbot-auth-sync.service"), "utf8"), "# the unit that worked before\n");
+    const restored = readFileSync(path.join(unitDir, "moltbot-auth-sync.service"), "utf8");
+    assert.equal(restored, "# the unit that worked before\n");
   }));

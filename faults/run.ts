@@ -11,6 +11,7 @@ import { diskFaults } from "./disk.js";
 import { type Outcome, type Row, progress } from "./harness.js";
 import { hostileInputs } from "./hostile.js";
 import { secrecy } from "./secrecy.js";
+import { localAttacker } from "./surface.js";
 
 function table(rows: readonly Row[]): string {
   const cells = [["scenario", "check", "result", "required", ""], ...rows.map((r) => [r.scenario, r.metric, String(r.value), r.required, r.ok ? "ok" : "FAIL"])];
@@ -40,6 +41,8 @@ outcomes.push(await attempt("2 crash (kill -9)", crash));
 outcomes.push(await attempt("3 hostile inputs", hostileInputs));
 outcomes.push(await attempt("4 claude misbehaves", claudeMisbehaves));
 outcomes.push(await attempt("5 disk and permissions", diskFaults));
+// Before the secrecy scan, which reads what it printed too.
+outcomes.push(await attempt("7 local attacker", localAttacker));
 outcomes.push(await attempt("6 secrecy", () => secrecy(outcomes)));
 const rows = outcomes.flatMap((o) => o.rows);
 const failed = rows.filter((r) => !r.ok).length;

@@ -6,6 +6,8 @@
 /** C0, DEL, C1, and the Unicode bidi controls and line/paragraph separators. */
 const CONTROL_CLASS = "\\u0000-\\u001f\\u007f-\\u009f\\u061c\\u200e\\u200f\\u2028\\u2029\\u202a-\\u202e\\u2066-\\u2069";
 const CONTROL = new RegExp(`[${CONTROL_CLASS}]`, "g");
+/** The same without C0: JSON.stringify escapes C0 in strings, and its own newlines and spaces must stay. */
+const BEYOND_C0 = new RegExp(`[${CONTROL_CLASS.replace("\\u0000-\\u001f", "")}]`, "g");
 /** Whether text holds a character a terminal (or a line-based file format) acts on. */
 export function hasControl(text: string): boolean {
   CONTROL.lastIndex = 0;
@@ -22,6 +24,14 @@ function escapeOne(c: string): string {
 /** Shows each control character as a visible escape (`\n`, `\x1b`, `\u202e`), so none acts on the terminal. */
 export function escapeControl(text: string): string {
   return text.replace(CONTROL, (c) => NAMED[c] ?? escapeOne(c));
+}
+
+/**
+ * JSON text with the control characters JSON.stringify leaves raw (DEL, C1, bidi, line separators) written
+ * as `\uXXXX` escapes: the same JSON to a parser, nothing a terminal acts on. They can only be inside strings.
+ */
+export function jsonSafe(json: string): string {
+  return json.replace(BEYOND_C0, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
 }
 
 const SHELL_SAFE = /^[A-Za-z0-9_@%+=:,./-]+$/;

@@ -7,6 +7,7 @@ import { createReadStream, statSync, watch } from "node:fs";
 import { createInterface } from "node:readline";
 import { AuthSyncError } from "../errors.js";
 import { formatLogLine } from "../log-format.js";
+import { jsonSafe } from "../terminal-text.js";
 import { printLines } from "./print.js";
 import { type LogFilter, isLevel, matchesFilter, parseRecord, parseSince } from "../log-filter.js";
 import { currentUser } from "../service/host.js";
@@ -42,7 +43,7 @@ export async function logsCommand(options: LogsOptions): Promise<void> {
     if (!record) return;
     if (!matchesFilter(record, filter)) return;
     // JSON lines are passed on as read; a pretty line is built from values anyone could have logged.
-    if (options.json) process.stdout.write(`${line}\n`);
+    if (options.json) process.stdout.write(`${jsonSafe(line)}\n`);
     else printLines([formatLogLine(record)]);
   };
   const file = options.file ?? (process.platform === "darwin" ? `${launchdLogDir(currentUser())}/daemon.log` : undefined);

@@ -3,6 +3,7 @@ import { type Config, type ConfigInput, type LoadedConfig, loadConfig } from "..
 import { lockJournalPath } from "../daemon/runtime-files.js";
 import type { UpdateOptions } from "../stores/adapter.js";
 import { recoverLocks } from "../stores/lock-journal.js";
+import { jsonSafe } from "../terminal-text.js";
 import { printLines } from "./print.js";
 
 export interface GlobalOptions {
@@ -16,7 +17,7 @@ export function loadCommandConfig(options: GlobalOptions): Promise<LoadedConfig>
 }
 
 export function printJson(value: unknown): void {
-  process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+  process.stdout.write(`${jsonSafe(JSON.stringify(value, null, 2))}\n`);
 }
 
 /** Store-write options for a command; first removes any lock a killed run of ours left behind. */

@@ -35,7 +35,7 @@ test("shellQuote: bash reads back exactly the word, and nothing in it runs", () 
   assert.equal(existsSync(path.join(dir, "pwned")), false);
 });
 
-test("sync, status and cooldown clear escape an agent folder name that holds a newline, ESC, C1 and bidi", () =>
+test("sync, status (and --json) and cooldown clear escape an agent folder name that holds a newline, ESC, C1 and bidi", () =>
   withHome(async (t) => {
     installFakeClaude(t);
     t.writeCredentials();
@@ -44,6 +44,12 @@ test("sync, status and cooldown clear escape an agent folder name that holds a n
     for (const args of [["sync"], ["sync", "--dry-run"], ["status"], ["cooldown", "clear"]]) {
       const r = await runCli(args, t.env);
       assertTame(args.join(" "), r.stdout + r.stderr);
+    }
+    // JSON keeps the name exactly, with the characters JSON.stringify leaves raw escaped as \uXXXX.
+    for (const args of [["sync", "--json"], ["status", "--json"]]) {
+      const r = await runCli(args, t.env);
+      assertTame(args.join(" "), r.stdout);
+      assert.ok(JSON.parse(r.stdout).agents.some((a: { agent: string }) => a.agent === FORGED), r.stdout);
     }
   }));
 

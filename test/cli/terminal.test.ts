@@ -35,7 +35,7 @@ test("shellQuote: bash reads back exactly the word, and nothing in it runs", () 
   assert.equal(existsSync(path.join(dir, "pwned")), false);
 });
 
-test("sync, status (and --json) and cooldown clear escape an agent folder name that holds a newline, ESC, C1 and bidi", () =>
+test("sync, status (also --json) and cooldown clear escape a folder name with newline, ESC, C1 and bidi", () =>
   withHome(async (t) => {
     installFakeClaude(t);
     t.writeCredentials();
@@ -80,7 +80,8 @@ test("doctor's fix commands are shell-quoted: pasting one acts on the path and r
     t.env.PATH = `${bin.dir}:${t.env.PATH}`;
     const text = await runCli(["doctor"], t.env);
     assertTame("doctor", text.stdout + text.stderr);
-    const checks: Array<{ name: string; fix?: string }> = JSON.parse((await runCli(["doctor", "--json"], t.env)).stdout).checks;
+    const json = await runCli(["doctor", "--json"], t.env);
+    const checks: Array<{ name: string; fix?: string }> = JSON.parse(json.stdout).checks;
     const fix = checks.find((c) => c.name === "pid file")!.fix!;
     const command = fix.split("   (")[0]!;
     assert.ok(text.stdout.includes(command), text.stdout);

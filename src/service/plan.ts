@@ -25,6 +25,11 @@ export interface ServicePlan {
   steps: Step[];
   /** Things the admin should know, printed after the plan runs (or with --dry-run). */
   notes: string[];
+  /**
+   * What tells the service manager to forget a failed install: `fresh` runs before the files are taken
+   * back, and only when none existed before (a re-install keeps the old unit enabled); `after` runs always.
+   */
+  undo?: { fresh: Step[]; after: Step[] };
 }
 
 export type Runner = (argv: string[]) => Promise<{ exitCode: number; stdout: string; stderr: string }>;
@@ -70,9 +75,21 @@ export async function executePlan(plan: ServicePlan, run: Runner, log: (line: st
     await runSteps(plan, run, log);
   } catch (err) {
     if (written.length === 0 || !(err instanceof AuthSyncError)) throw err;
-    const undone = await takeBack(written);
-    throw new AuthSyncError(`${err.message}; ${undone}`, err.code, err.exitCode, err.hint);
+    const fresh = written.every((file) => file.previous === undefined);
+    const before = fresh ? await runQuietly(plan.undo?.fresh ?? [], run) : [];
+    const undone = [...before, await takeBack(written), ...(await runQuietly(plan.undo?.after ?? [], run))];
+    throw new AuthSyncError(`${err.message}; ${undone.join("; ")}`, err.code, err.exitCode, err.hint);
   }
+}
+
+/** Runs undo steps whatever they return; says which failed. */
+async function runQuietly(steps: Step[], run: Runner): Promise<string[]> {
+  const said: string[] = [];
+  for (const step of steps) {
+    const result = await run(step.argv);
+    said.push(result.exitCode === 0 ? `ran ${step.argv.join(" ")}` : `${step.argv.join(" ")} failed too`);
+  }
+  return said;
 }
 
 /** Undoes the writes, newest first; says what it did and what it could not. */

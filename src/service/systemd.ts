@@ -46,6 +46,10 @@ export async function systemdInstallPlan(config: Config, host: HostFacts, target
       { argv: systemctl(target, "enable", "--now", unitName(target)), hint: `see \`${target.scope === "user" ? "journalctl --user" : "journalctl"} -u ${unitName(target)}\`` },
     ],
     notes: host.claude ? [] : [`warning: \`${config.claudePath}\` is not on PATH, so the daemon cannot ask it to refresh; install Claude Code or set claudePath, then install again`],
+    undo: {
+      fresh: [{ argv: systemctl(target, "disable", unitName(target)) }],
+      after: [{ argv: systemctl(target, "daemon-reload") }],
+    },
   };
 }
 

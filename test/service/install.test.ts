@@ -175,18 +175,22 @@ test("service install --system lists only folders the user owns: another owner's
 test("service install that fails after writing takes back what it wrote, and says so", () =>
   withHome(async (t) => {
     const systemctl = '[ "$2" = enable ] && { echo "Failed to enable unit: Access denied" >&2; exit 1; }; exit 0';
-    withFakes(t, { systemctl });
+    const bin = withFakes(t, { systemctl });
     const unitDir = path.join(t.home, ".config", "systemd", "user");
     const r = await runCli(["service", "install"], t.env);
     assert.equal(r.code, 1);
+    const calls = () => bin.calls().filter((c) => c.startsWith("systemctl"));
+    const undo = ["systemctl --user disable moltbot-auth-sync.service", "systemctl --user daemon-reload"];
+    assert.deepEqual(calls().slice(2), undo, "a fresh install is disabled again and forgotten");
     assert.match(r.stderr, /enable --now moltbot-auth-sync\.service failed \(exit 1\): Failed to enable unit: Access denied;/);
-    assert.match(r.stderr, /; removed .*\/moltbot-auth-sync\.service$/m);
+    assert.match(r.stderr, /; removed .*\/moltbot-auth-sync\.service; ran systemctl --user daemon-reload$/m);
     assert.equal(existsSync(path.join(t.home, ".config")), false, "the folders it created are gone too");
     assert.equal(existsSync(path.join(unitDir, "moltbot-auth-sync.service")), false);
     mkdirSync(unitDir, { recursive: true });
     writeFileSync(path.join(unitDir, "moltbot-auth-sync.service"), "# the unit that worked before\n");
     const again = await runCli(["service", "install"], t.env);
     assert.equal(again.code, 1);
+    assert.deepEqual(calls().slice(6), ["systemctl --user daemon-reload"], "a re-install keeps the old unit enabled");
     assert.match(again.stderr, /; restored .*moltbot-auth-sync\.service/);
     const restored = readFileSync(path.join(unitDir, "moltbot-auth-sync.service"), "utf8");
     assert.equal(restored, "# the unit that worked before\n");

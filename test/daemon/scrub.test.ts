@@ -22,9 +22,10 @@ test("scrubSecrets: keyed values in JSON, form and header style, prefixed tokens
 
 test("scrubbedTail scrubs before it cuts: a token across the cut leaves no piece", () => {
   const token = randomToken("ort");
-  const text = `${"x ".repeat(50)}${token}${" ".repeat(60)}`;
-  const tail = scrubbedTail(text, 100);
-  assert.ok(tail.length <= 100);
+  // The cut leaves 20 characters of the token: too short for the long-run rule, so only the order saves it.
+  const text = `${"x ".repeat(50)}${token}${" ".repeat(10)}`;
+  const tail = scrubbedTail(text, 30);
+  assert.ok(tail.length <= 30);
   assert.deepEqual(leakedTokens(tail, [token]), [], tail);
 });
 

@@ -14,7 +14,8 @@
  *   garbage   print 1 MB of noise and exit 1
  *   twice     rewrite the credentials twice in quick succession
  *   leak      exit 1 after printing secrets: a refresh token across the runner's 2,000-character tail
- *             boundary (20 characters inside), an `access_token=` value, a `refresh_token` in JSON and a bare long base64url run
+ *             boundary (20 characters inside), an `access_token=` value, a `refresh_token` in JSON and a
+ *             bare long base64url run
  * `auth status --json` answers from `logged-in` in the control folder ("false" means logged out).
  * Every run appends "start <pid> <ms>" and "end <pid> <ms>" to `runs.log` there, and the
  * names of the variables it was given to `env.log`.

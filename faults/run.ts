@@ -12,6 +12,7 @@ import { diskFaults } from "./disk.js";
 import { type Outcome, type Row, progress } from "./harness.js";
 import { hostileInputs } from "./hostile.js";
 import { secrecy } from "./secrecy.js";
+import { localAttacker } from "./surface.js";
 
 function table(rows: readonly Row[]): string {
   const cells = [["scenario", "check", "result", "required", ""], ...rows.map((r) => [r.scenario, r.metric, String(r.value), r.required, r.ok ? "ok" : "FAIL"])];
@@ -44,6 +45,8 @@ const scenarios: Array<[string, () => Promise<Outcome>]> = [
   ["3 hostile inputs", hostileInputs],
   ["4 claude misbehaves", claudeMisbehaves],
   ["5 disk and permissions", diskFaults],
+  // Before the secrecy scan, which reads what it printed too.
+  ["7 local attacker", localAttacker],
   ["6 secrecy", () => secrecy(outcomes)],
 ];
 for (const [name, scenario] of scenarios) {

@@ -6,13 +6,14 @@ import { readdir, stat } from "node:fs/promises";
 import path from "node:path";
 import { type Config, defaultConfigPath } from "./config.js";
 import { claudeAuthStatus, claudeEnv, runClaude } from "./daemon/claude-runner.js";
-import { pidFilePath, readPid, stateFilePath } from "./daemon/runtime-files.js";
+import { isOurDaemon, pidFilePath, readPid, runningDaemonPid, stateFilePath } from "./daemon/runtime-files.js";
 import { isAlive } from "./pid-alive.js";
 import { formatRelative } from "./duration.js";
 import { SourceError, messageOf } from "./errors.js";
 import { fingerprint } from "./fingerprint.js";
 import { which } from "./service/host.js";
-import type { ServiceState } from "./service/systemd.js";
+import { shellQuote } from "./terminal-text.js";
+import { BUS_HINT, type ServiceState } from "./service/systemd.js";
 import { readClaudeLogin, claudeCredentialsFile } from "./sources/index.js";
 import { readSetupTokens } from "./sources/setup-token.js";
 import { tokenFilePath } from "./sources/token-vault.js";
@@ -26,7 +27,7 @@ export interface Check {
   name: string;
   status: CheckStatus;
   detail: string;
-  /** The command (or edit) that fixes a warn or fail. */
+  /** The command (or edit) that fixes a warn or fail; every path in it is shell-quoted. */
   fix?: string;
 }
 
@@ -62,14 +63,20 @@ export async function runDoctor(config: Config, deps: DoctorDeps): Promise<Check
 async function claudeChecks(config: Config, env: NodeJS.ProcessEnv, configRef: string): Promise<Check[]> {
   const found = which(config.claudePath, env.PATH);
   if (!found) {
-    return [fail("claude", `\`${config.claudePath}\` is not on PATH`, `npm install -g @anthropic-ai/claude-code, or set "claudePath" in ${configRef} to its absolute path`)];
+    const where = shellQuote(configRef);
+    const install = `npm install -g @anthropic-ai/claude-code, or set "claudePath" in ${where} to its absolute path`;
+    return [fail("claude", `\`${config.claudePath}\` is not on PATH`, install)];
   }
   const childEnv = claudeEnv(config, env);
   const version = await runClaude(found, ["--version"], { env: childEnv, timeoutMs: 10_000 });
   const checks = [
     version.exitCode === 0
       ? ok("claude", `${found}, version ${version.output.trim().split("\n")[0]}`)
-      : warn("claude", `${found} --version failed (${version.timedOut ? "timed out" : `exit ${version.exitCode}`})`, `${found} --version`),
+      : warn(
+          "claude",
+          `${found} --version failed (${version.timedOut ? "timed out" : `exit ${version.exitCode}`})`,
+          `${shellQuote(found)} --version`,
+        ),
   ];
   const auth = await claudeAuthStatus(config, childEnv);
   if (!auth) checks.push(warn("claude login", "`claude auth status --json` gave no answer (older CLI?)", "npm install -g @anthropic-ai/claude-code@latest"));
@@ -93,7 +100,7 @@ async function sourceCheck(config: Config, env: NodeJS.ProcessEnv): Promise<Chec
         ? "claude   (then /login), or keep a setup-token: claude setup-token | moltbot-auth-sync token set"
         : problem === "unavailable"
           ? "security unlock-keychain   (or answer \"Always Allow\"; or use a setup-token: moltbot-auth-sync token set)"
-          : `claude   (then /login, so the CLI rewrites ${claudeCredentialsFile(config, env)})`;
+          : `claude   (then /login, so the CLI rewrites ${shellQuote(claudeCredentialsFile(config, env))})`;
     if (tokens.length > 0 && problem === "not_logged_in") return warn("source", `${messageOf(err)}; setup-tokens are synced instead`, fix);
     return fail("source", messageOf(err), fix);
   }
@@ -105,10 +112,18 @@ function stateDirChecks(targets: Targets): Check[] {
   const detail = `${stateDir.dir} (${stateDir.reason})`;
   checks.push(
     stateDir.alsoExisting.length > 0
-      ? warn("state dir", `${detail}; also exists: ${stateDir.alsoExisting.join(", ")}`, `set "stateDir" in the config to the dir your gateway uses (openclaw/moltbot \`config\` shows it), e.g. "stateDir": "${stateDir.dir}"`)
+      ? warn(
+          "state dir",
+          `${detail}; also exists: ${stateDir.alsoExisting.join(", ")}`,
+          "set \"stateDir\" in the config to the dir your gateway uses (openclaw/moltbot `config` shows it), " +
+            `e.g. "stateDir": ${JSON.stringify(stateDir.dir)}`,
+        )
       : ok("state dir", detail),
   );
-  if (gatewayConfig?.error) checks.push(warn("gateway config", `${gatewayConfig.file} cannot be parsed: ${gatewayConfig.error}`, `fix the JSON5 in ${gatewayConfig.file}`));
+  if (gatewayConfig?.error) {
+    const detail = `${gatewayConfig.file} cannot be parsed: ${gatewayConfig.error}`;
+    checks.push(warn("gateway config", detail, `fix the JSON5 in ${shellQuote(gatewayConfig.file)}`));
+  }
   checks.push(ok("agents", `${agents.length}: ${agents.map((a) => a.id).join(", ")}`));
   const fix = `fix agents.list in ${gatewayConfig?.file}`;
   for (const warning of targets.warnings) checks.push(warn("agents", warning, fix));
@@ -127,7 +142,7 @@ async function storeChecks(config: Config, targets: Targets): Promise<Check[]> {
   const checks: Check[] = [];
   const id = config.profileId;
   const auth = (targets.gatewayConfig?.value?.auth ?? {}) as { order?: Record<string, unknown>; profiles?: Record<string, { provider?: unknown }> };
-  const file = targets.gatewayConfig?.file ?? "the gateway config";
+  const file = targets.gatewayConfig ? shellQuote(targets.gatewayConfig.file) : "the gateway config";
   const order = auth.order?.anthropic;
   const configured = Object.entries(auth.profiles ?? {}).filter(([, p]) => p?.provider === "anthropic").map(([id]) => id);
   if (Array.isArray(order) && !order.includes(id)) {
@@ -141,7 +156,10 @@ async function storeChecks(config: Config, targets: Targets): Promise<Check[]> {
     const store = await adapter.read(agent.dir).catch(() => undefined);
     const agentOrder = store?.order?.anthropic;
     if (Array.isArray(agentOrder) && !agentOrder.includes(id)) {
-      checks.push(fail("gateway order", `agent ${agent.id}: order.anthropic in ${storeFile(agent)} is ${JSON.stringify(agentOrder)}, without ${id}`, `add "${id}" to order.anthropic in ${storeFile(agent)} (or remove that order to use the config's)`));
+      const file = storeFile(agent);
+      const detail = `agent ${agent.id}: order.anthropic in ${file} is ${JSON.stringify(agentOrder)}, without ${id}`;
+      const fix = `add "${id}" to order.anthropic in ${shellQuote(file)} (or remove that order to use the config's)`;
+      checks.push(fail("gateway order", detail, fix));
     }
   }
   if (checks.length === 0) checks.push(ok("gateway order", `${id} is not excluded by auth.order or auth.profiles`));
@@ -150,30 +168,46 @@ async function storeChecks(config: Config, targets: Targets): Promise<Check[]> {
 
 async function permissionsCheck(config: Config, env: NodeJS.ProcessEnv, targets: Targets | undefined): Promise<Check> {
   const files = [claudeCredentialsFile(config, env), tokenFilePath(env), stateFilePath(env), ...(targets?.agents.map(storeFile) ?? [])];
-  const loose: string[] = [];
+  const loose: Array<{ file: string; mode: number }> = [];
   for (const file of files) {
     const mode = await stat(file).then((s) => s.mode & 0o777, () => undefined);
-    if (mode !== undefined && (mode & 0o077) !== 0) loose.push(`${file} (${mode.toString(8).padStart(4, "0")})`);
+    if (mode !== undefined && (mode & 0o077) !== 0) loose.push({ file, mode });
   }
   if (loose.length === 0) return ok("permissions", `${files.length} files are 0600 or missing`);
-  return fail("permissions", `readable by others: ${loose.join(", ")}`, `chmod 600 ${loose.map((l) => l.replace(/ \(\d+\)$/, "")).join(" ")}`);
+  const detail = loose.map((l) => `${l.file} (${l.mode.toString(8).padStart(4, "0")})`).join(", ");
+  const fix = `chmod 600 ${loose.map((l) => shellQuote(l.file)).join(" ")}`;
+  return fail("permissions", `readable by others: ${detail}`, fix);
 }
 
 async function serviceCheck(deps: DoctorDeps, env: NodeJS.ProcessEnv): Promise<Check> {
-  const pid = await readPid(pidFilePath(env));
-  const foreground = pid !== undefined && isAlive(pid) ? ` (a daemon runs as pid ${pid})` : "";
-  const state = await deps.serviceState().catch((err: unknown): ServiceState => ({ installed: false, active: false, summary: messageOf(err) }));
+  const pid = await runningDaemonPid(pidFilePath(env));
+  const foreground = pid !== undefined ? ` (a daemon runs as pid ${pid})` : "";
+  const state = await deps.serviceState().catch((err: unknown): ServiceState => {
+    const reason = messageOf(err);
+    return { installed: false, active: false, summary: `cannot ask the service manager: ${reason}`, unknown: reason };
+  });
+  // A check that could not be made is a warning with its reason, whatever else runs.
+  if (state.unknown !== undefined) return warn("service", `${state.summary}${foreground}`, serviceHint(state.unknown));
   if (state.active) return ok("service", state.summary);
   if (state.installed) return fail("service", `${state.summary}${foreground}`, "moltbot-auth-sync service install   (re-renders and restarts it; `moltbot-auth-sync logs --level warn` shows why it stopped)");
   if (foreground) return ok("service", `${state.summary}${foreground}`);
   return warn("service", state.summary, "moltbot-auth-sync service install");
 }
 
+function serviceHint(reason: string): string {
+  if (/bus|No medium|XDG_RUNTIME_DIR|not been booted|ENOENT|not found/i.test(reason)) return BUS_HINT;
+  return "moltbot-auth-sync service status   (then `moltbot-auth-sync service install` once it answers)";
+}
+
 async function staleChecks(env: NodeJS.ProcessEnv, targets: Targets | undefined): Promise<Check[]> {
   const checks: Check[] = [];
   const pidFile = pidFilePath(env);
-  const pid = await readPid(pidFile);
-  if (pid !== undefined && !isAlive(pid)) checks.push(warn("pid file", `${pidFile} names pid ${pid}, which is not running`, `rm ${pidFile}   (a new daemon also takes it over by itself)`));
+  const record = await readPid(pidFile);
+  if (record && !isOurDaemon(record)) {
+    const what = isAlive(record.pid) ? "which is not a moltbot-auth-sync daemon" : "which is not running";
+    const fix = `rm ${shellQuote(pidFile)}   (a new daemon also takes it over by itself)`;
+    checks.push(warn("pid file", `${pidFile} names pid ${record.pid}, ${what}`, fix));
+  }
   const now = Date.now();
   for (const agent of targets?.agents ?? []) {
     const entries = await readdir(agent.dir).catch(() => [] as string[]);
@@ -181,7 +215,9 @@ async function staleChecks(env: NodeJS.ProcessEnv, targets: Targets | undefined)
       const lock = path.join(agent.dir, entry);
       const mtime = await stat(lock).then((s) => s.mtimeMs, () => undefined);
       if (mtime !== undefined && now - mtime > GATEWAY_LOCK_STALE_MS) {
-        checks.push(warn("store lock", `${lock} is ${formatRelative(mtime, now).replace(" ago", "")} old, past the gateway's 30 s stale time`, `rmdir ${lock}   (only if no gateway or sync is running)`));
+        const age = formatRelative(mtime, now).replace(" ago", "");
+        const fix = `rmdir ${shellQuote(lock)}   (only if no gateway or sync is running)`;
+        checks.push(warn("store lock", `${lock} is ${age} old, past the gateway's 30 s stale time`, fix));
       }
     }
   }

@@ -11,6 +11,8 @@ export class AuthSyncError extends Error {
     message: string,
     readonly code: string,
     readonly exitCode = 1,
+    /** What to try, printed on a line of its own after the message. */
+    readonly hint?: string,
   ) {
     super(message);
     this.name = new.target.name;

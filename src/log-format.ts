@@ -1,4 +1,5 @@
 /** One readable line per log record, for `--pretty` and for reading logs back. */
+import { escapeControl } from "./terminal-text.js";
 
 const CORE_KEYS = new Set(["time", "level", "pid", "event", "msg", "hostname", "v"]);
 
@@ -20,11 +21,16 @@ export function levelName(level: LogRecord["level"]): string {
   return typeof level === "number" ? (NUMERIC_LEVELS[level] ?? String(level)) : String(level ?? "info");
 }
 
-/** `2026-11-25 03:12:04 WARN  refresh.failed  claude exited 1 … agent=main reason=auth` */
+/**
+ * `2026-11-25 03:12:04 WARN  refresh.failed  claude exited 1 … agent=main reason=auth`. JSON kept the
+ * record's control characters escaped; parsed back they are raw again, so the line escapes them.
+ */
 export function formatLogLine(record: LogRecord): string {
   const time = record.time === undefined ? "" : new Date(record.time).toISOString().replace("T", " ").slice(0, 19);
   const fields = Object.entries(record)
     .filter(([key, value]) => !CORE_KEYS.has(key) && value !== undefined)
     .map(([key, value]) => `${key}=${typeof value === "object" ? JSON.stringify(value) : String(value)}`);
-  return [time, levelName(record.level).toUpperCase().padEnd(5), (record.event ?? "-").padEnd(17), record.msg ?? "", ...fields].filter((s) => s !== "").join("  ");
+  const level = levelName(record.level).toUpperCase().padEnd(5);
+  const line = [time, level, String(record.event ?? "-").padEnd(17), String(record.msg ?? ""), ...fields];
+  return escapeControl(line.filter((s) => s !== "").join("  "));
 }

@@ -60,11 +60,27 @@ export type LogEvent = (typeof EVENTS)[number];
 const SECRET_KEYS = ["accessToken", "refreshToken", "token", "access", "refresh", "key", "claudeAiOauth", "password", "secret"];
 export const REDACT_PATHS = [...SECRET_KEYS, ...SECRET_KEYS.map((k) => `*.${k}`)];
 
-const TOKEN_PATTERN = /sk-ant-[a-z]{3}\d{2}-[A-Za-z0-9_-]{8,}/g;
+/** A value after `token=`, `"access_token": "`, `refreshToken: ` and the like (JSON, form and header styles). */
+const KEYED_SECRET = /(\w*token["']?\s*[:=]\s*["']?|\bbearer\s+)([A-Za-z0-9._~+/=%-]{8,})(?![A-Za-z0-9._~+/=%-]|…)/gi;
+/** A token with its public prefix, even a newer kind than the ones we know. */
+const PREFIXED_TOKEN = /sk-ant-[A-Za-z0-9_-]{8,}(?![A-Za-z0-9_-]|…)/g;
+/** Any long base64url run: a token whose prefix was lost, or one of a kind we do not know. */
+const LONG_RUN = /(?<![A-Za-z0-9_-])[A-Za-z0-9_-]{32,}(?![A-Za-z0-9_-]|…)/g;
 
-/** Replaces anything token-shaped in free text by its fingerprint. */
+/**
+ * Replaces anything token-shaped in free text by its fingerprint. Run it on the whole text before cutting
+ * anything off (`scrubbedTail`): a cut through a token leaves a piece no pattern recognises.
+ */
 export function scrubSecrets(text: string): string {
-  return text.replace(TOKEN_PATTERN, (token) => fingerprint(token));
+  return text
+    .replace(KEYED_SECRET, (_match, key: string, value: string) => `${key}${fingerprint(value)}`)
+    .replace(PREFIXED_TOKEN, (token) => fingerprint(token))
+    .replace(LONG_RUN, (run) => fingerprint(run));
+}
+
+/** The last `max` characters of `text`, scrubbed first so that the cut cannot split a token. */
+export function scrubbedTail(text: string, max: number): string {
+  return scrubSecrets(text).slice(-max);
 }
 
 export interface LoggerOptions {

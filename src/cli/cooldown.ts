@@ -3,7 +3,8 @@ import { ExitError, AuthSyncError } from "../errors.js";
 import type { ProfileUsageStats } from "../types.js";
 import { clearAgents } from "../sync.js";
 import { resolveTargets, storeAdapter } from "../targets.js";
-import { type GlobalOptions, columns, loadCommandConfig, printJson, writeOptions } from "./options.js";
+import { type GlobalOptions, loadCommandConfig, printJson, writeOptions } from "./options.js";
+import { columns, printLines } from "./print.js";
 
 export interface CooldownClearOptions extends GlobalOptions {
   profile?: string;
@@ -37,6 +38,9 @@ export async function cooldownClearCommand(options: CooldownClearOptions): Promi
     throw new AuthSyncError(`no agent holds ${profile} (looked in ${looked}); nothing to clear`, "usage");
   }
   if (options.json) printJson({ profile, agents: reports.map(({ writes: _writes, ...r }) => r) });
-  else process.stdout.write(`${columns(reports.map((r) => [r.agent, r.result === "unchanged" ? "nothing to clear" : r.result, r.reason ?? ""]))}\n`);
+  else {
+    const result = (r: (typeof reports)[number]) => (r.result === "unchanged" ? "nothing to clear" : r.result);
+    printLines(columns(reports.map((r) => [r.agent, result(r), r.reason ?? ""])));
+  }
   if (reports.some((r) => r.result === "failed" || (r.result === "skipped" && r.reason?.startsWith("disabled")))) throw new ExitError(1);
 }

@@ -3,6 +3,7 @@ import { runDoctor } from "../doctor.js";
 import { ExitError } from "../errors.js";
 import { resolveTarget, serviceState } from "./service.js";
 import { type GlobalOptions, loadCommandConfig, printJson } from "./options.js";
+import { printLines } from "./print.js";
 
 export interface DoctorOptions extends GlobalOptions {
   json?: boolean;
@@ -18,10 +19,10 @@ export async function doctorCommand(options: DoctorOptions): Promise<void> {
   if (options.json) {
     printJson({ ok: !failed, checks });
   } else {
-    for (const check of checks) {
-      process.stdout.write(`${MARK[check.status]}  ${check.name.padEnd(16)} ${check.detail}\n`);
-      if (check.fix) process.stdout.write(`      ${"".padEnd(16)} fix: ${check.fix}\n`);
-    }
+    printLines(checks.flatMap((check) => [
+      `${MARK[check.status]}  ${check.name.padEnd(16)} ${check.detail}`,
+      ...(check.fix ? [`      ${"".padEnd(16)} fix: ${check.fix}`] : []),
+    ]));
   }
   if (failed) throw new ExitError(1);
 }

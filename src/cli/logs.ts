@@ -8,6 +8,8 @@ import { createInterface } from "node:readline";
 import { AuthSyncError, errnoCode, messageOf } from "../errors.js";
 import { openRegularFile } from "../fs/read-file.js";
 import { LOG_LEVELS, formatLogLine } from "../log-format.js";
+import { jsonSafe } from "../terminal-text.js";
+import { printLines } from "./print.js";
 import { type LogFilter, isLevel, matchesFilter, parseRecord, parseSince } from "../log-filter.js";
 import { currentUser } from "../service/host.js";
 import { launchdLogDir } from "../service/launchd.js";
@@ -45,7 +47,9 @@ export async function logsCommand(options: LogsOptions): Promise<void> {
     if (!record) return;
     if (!matchesFilter(record, filter)) return;
     printed += 1;
-    process.stdout.write(`${options.json ? line : formatLogLine(record)}\n`);
+    // JSON lines are passed on as read; a pretty line is built from values anyone could have logged.
+    if (options.json) process.stdout.write(`${jsonSafe(line)}\n`);
+    else printLines([formatLogLine(record)]);
   };
   const file = options.file ?? (process.platform === "darwin" ? `${launchdLogDir(currentUser())}/daemon.log` : undefined);
   const where = file ?? `the journal of ${journalUnit(options)}`;
@@ -55,7 +59,7 @@ export async function logsCommand(options: LogsOptions): Promise<void> {
   const other = file
     ? "--system USER for a system unit's journal"
     : "--file PATH to read a log file, or --system USER for a system unit";
-  process.stderr.write(`no log lines${filtered} in ${where}; choose another source with ${other}\n`);
+  printLines([`no log lines${filtered} in ${where}; choose another source with ${other}`], process.stderr);
 }
 
 function journalUnit(options: LogsOptions): string {

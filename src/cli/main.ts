@@ -12,6 +12,7 @@ function packageVersion(): string {
   const text = readFileSync(new URL("../../../package.json", import.meta.url), "utf8");
   return String((JSON.parse(text) as { version?: unknown }).version ?? "unknown");
 }
+import { printLines } from "./print.js";
 
 export async function main(argv: string[]): Promise<void> {
   const program = new Command("moltbot-auth-sync")
@@ -121,13 +122,18 @@ export async function main(argv: string[]): Promise<void> {
 function exitCodeFor(err: unknown): number {
   if (err instanceof CommanderError) return err.exitCode;
   if (err instanceof ExitError) {
-    if (err.message) process.stderr.write(`moltbot-auth-sync: ${err.message}\n`);
+    if (err.message) printError(err);
     return err.exitCode;
   }
   if (err instanceof AuthSyncError) {
-    process.stderr.write(`moltbot-auth-sync: ${err.message}\n`);
+    printError(err);
     return err.exitCode;
   }
-  process.stderr.write(`moltbot-auth-sync: internal error: ${messageOf(err)}\n`);
+  printLines([`moltbot-auth-sync: internal error: ${messageOf(err)}`], process.stderr);
   return 70;
+}
+
+/** An error is one line (a value inside it cannot start another), then its hint, if it has one. */
+function printError(err: AuthSyncError): void {
+  printLines([`moltbot-auth-sync: ${err.message}`, ...(err.hint ? [`hint: ${err.hint}`] : [])], process.stderr);
 }

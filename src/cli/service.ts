@@ -5,6 +5,7 @@ import { launchdInstallPlan, launchdStatus, launchdUninstallPlan } from "../serv
 import { type ServicePlan, describePlan, execaRunner, executePlan } from "../service/plan.js";
 import { type ServiceState, type SystemdTarget, defaultUnitDir, lingerNote, systemdInstallPlan, systemdStatus, systemdUninstallPlan } from "../service/systemd.js";
 import { type GlobalOptions, loadCommandConfig, printJson } from "./options.js";
+import { printLines } from "./print.js";
 
 export interface ServiceOptions extends GlobalOptions {
   user?: boolean;
@@ -32,11 +33,11 @@ function resolveTarget(options: ServiceOptions): Target {
 
 async function carryOut(plan: ServicePlan, options: ServiceOptions): Promise<void> {
   if (options.dryRun) {
-    process.stdout.write(`dry run: nothing is written or run\n${describePlan(plan)}\n`);
+    printLines(["dry run: nothing is written or run", ...describePlan(plan)]);
   } else {
-    await executePlan(plan, execaRunner, (line) => process.stdout.write(`${line}\n`));
+    await executePlan(plan, execaRunner, (line) => printLines([line]));
   }
-  for (const note of plan.notes) process.stdout.write(`${note}\n`);
+  printLines(plan.notes);
 }
 
 export async function serviceInstallCommand(options: ServiceOptions): Promise<void> {
@@ -65,7 +66,7 @@ export function serviceState(target: Target): Promise<ServiceState> {
 export async function serviceStatusCommand(options: ServiceOptions): Promise<void> {
   const state = await serviceState(resolveTarget(options));
   if (options.json) printJson(state);
-  else process.stdout.write(`${state.summary}\n`);
+  else printLines([state.summary]);
   if (!state.active) process.exitCode = 1;
 }
 

@@ -15,6 +15,7 @@ import {
 } from "../status.js";
 import { resolveTargets, storeAdapter, targetWarnings } from "../targets.js";
 import { type GlobalOptions, loadCommandConfig, printJson } from "./options.js";
+import { printLines } from "./print.js";
 
 export interface StatusCommandOptions extends GlobalOptions {
   json?: boolean;
@@ -58,9 +59,9 @@ export async function statusCommand(options: StatusCommandOptions): Promise<void
     lines.push(`store   ${gen.format}${gen.version ? `, gateway ${gen.version}` : ""} (${gen.reason})`);
     lines.push(`daemon  ${daemonLine(daemon, now)}`);
     for (const agent of agents) lines.push(...agentLines(agent, now));
-    process.stdout.write(`${lines.join("\n")}\n`);
+    printLines(lines);
   }
-  for (const warning of targetWarnings(targets)) process.stderr.write(`warning: ${warning}\n`);
+  printLines(targetWarnings(targets).map((warning) => `warning: ${warning}`), process.stderr);
   if (exitCode !== 0) throw new ExitError(exitCode, options.json ? "" : (verdict.why ?? ""));
 }
 

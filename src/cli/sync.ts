@@ -17,7 +17,8 @@ import { activeMarkings } from "../status.js";
 import type { AgentReport, UpdateTarget } from "../sync.js";
 import { resolveTargets, storeAdapter, targetWarnings } from "../targets.js";
 import type { SourceCredential } from "../types.js";
-import { type GlobalOptions, columns, loadCommandConfig, printJson, writeOptions } from "./options.js";
+import { type GlobalOptions, loadCommandConfig, printJson, writeOptions } from "./options.js";
+import { columns, printLines } from "./print.js";
 import { markingText } from "./status.js";
 
 export interface SyncCommandOptions extends GlobalOptions {
@@ -137,13 +138,13 @@ export async function syncCommand(options: SyncCommandOptions): Promise<void> {
       options.dryRun && r.result === "written" ? "would write" : r.result,
       r.result === "marked" ? markingKind(marking!) : (r.reason ?? ""),
     ];
-    lines.push(columns(reports.map(row)));
-    process.stdout.write(`${lines.join("\n")}\n`);
-    for (const warning of reports.flatMap((r) => r.warnings)) process.stderr.write(`warning: ${warning}\n`);
+    lines.push(...columns(reports.map(row)));
+    printLines(lines);
+    printLines(reports.flatMap((r) => r.warnings).map((warning) => `warning: ${warning}`), process.stderr);
   }
-  for (const warning of targetWarnings(targets)) process.stderr.write(`warning: ${warning}\n`);
+  printLines(targetWarnings(targets).map((warning) => `warning: ${warning}`), process.stderr);
   if (loginError) {
-    if (loginOptional) process.stderr.write(`note: ${config.profileId} not synced: ${loginError.message}\n`);
+    if (loginOptional) printLines([`note: ${config.profileId} not synced: ${loginError.message}`], process.stderr);
     else throw new ExitError(1, loginError.message);
   }
   if (unusable.length > 0) {
@@ -155,7 +156,7 @@ export async function syncCommand(options: SyncCommandOptions): Promise<void> {
   if (refreshFailure) {
     const until = new Date(login!.expiresAt).toISOString();
     const failed = `claude could not refresh the login (${refreshFailure.message})`;
-    process.stderr.write(`warning: ${failed}; the held token still works until ${until}\n`);
+    printLines([`warning: ${failed}; the held token still works until ${until}`], process.stderr);
   }
   if (reports.some((r) => r.result === "failed")) throw new ExitError(1);
 }

@@ -8,11 +8,11 @@ import { formatRelative } from "../duration.js";
 import { PROFILE_ID } from "../config.js";
 import { AuthSyncError, messageOf } from "../errors.js";
 import { fingerprint } from "../fingerprint.js";
-import { pidFilePath, readPid } from "../daemon/runtime-files.js";
-import { isAlive } from "../pid-alive.js";
+import { pidFilePath, runningDaemonPid } from "../daemon/runtime-files.js";
 import { ENV_TOKEN, readSetupTokens, validateSetupToken } from "../sources/setup-token.js";
 import { type TokenVault, tokenVaults } from "../sources/token-vault.js";
-import { type GlobalOptions, columns, loadCommandConfig, printJson } from "./options.js";
+import { type GlobalOptions, loadCommandConfig, printJson } from "./options.js";
+import { columns, printLines } from "./print.js";
 
 export interface TokenOptions extends GlobalOptions {
   profile?: string;
@@ -38,8 +38,7 @@ export async function tokenSetCommand(options: TokenOptions): Promise<void> {
   }
   if (!stored) throw new AuthSyncError(`cannot store the token: ${errors.join("; ")}`, "token.store");
   const fallback = stored !== vaults[0] || vaults.length === 1 ? " (no OS keyring works here, so it is a file readable only by you, mode 0600)" : "";
-  process.stdout.write(`stored ${profileId} ${fingerprint(token)} in ${stored.where}${fallback}\n`);
-  process.stdout.write(`${await nudgeDaemon()}\n`);
+  printLines([`stored ${profileId} ${fingerprint(token)} in ${stored.where}${fallback}`, await nudgeDaemon()]);
 }
 
 export async function tokenClearCommand(options: TokenOptions): Promise<void> {
@@ -52,7 +51,7 @@ export async function tokenClearCommand(options: TokenOptions): Promise<void> {
     delete tokens[profileId];
     await vault.write(tokens);
     removed = true;
-    process.stdout.write(`removed ${profileId} from ${vault.where}\n`);
+    printLines([`removed ${profileId} from ${vault.where}`]);
   }
   if (!removed) throw new AuthSyncError(`no stored setup-token for ${profileId}`, "token.missing");
   process.stdout.write("agents keep the copy they hold; the daemon no longer updates it\n");
@@ -80,16 +79,17 @@ export async function tokenStatusCommand(options: TokenOptions): Promise<void> {
     process.stdout.write("no setup-token stored; `moltbot-auth-sync token set` stores one\n");
   } else {
     const rows = tokens.map((t) => [t.profileId, fingerprint(t.token), t.savedAt ? `saved ${formatRelative(t.savedAt, now)}` : "", t.origin]);
-    if (rows.length) process.stdout.write(`${columns(rows)}\n`);
-    if (envProblem) process.stdout.write(`${ENV_TOKEN} is set but not used: ${envProblem}\n`);
+    printLines(columns(rows));
+    if (envProblem) printLines([`${ENV_TOKEN} is set but not used: ${envProblem}`]);
   }
   if (tokens.length === 0) process.exitCode = 1;
 }
 
 /** Tells a running daemon to re-read (SIGHUP); says what will happen either way. */
 async function nudgeDaemon(): Promise<string> {
-  const pid = await readPid(pidFilePath());
-  if (pid !== undefined && isAlive(pid)) {
+  // Only a process proven to be our daemon gets the signal: SIGHUP kills most other programs.
+  const pid = await runningDaemonPid(pidFilePath());
+  if (pid !== undefined) {
     process.kill(pid, "SIGHUP");
     return `the running daemon (pid ${pid}) copies it into every agent now`;
   }

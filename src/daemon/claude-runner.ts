@@ -4,7 +4,7 @@
  */
 import os from "node:os";
 import type { Config } from "../config.js";
-import { scrubSecrets } from "../log.js";
+import { scrubSecrets, scrubbedTail } from "../log.js";
 
 export const KILL_GRACE_MS = 5_000;
 const SHUTDOWN_GRACE_MS = 1_000;
@@ -73,7 +73,9 @@ export async function runClaude(file: string, args: string[], options: { env: No
   options.signal?.addEventListener("abort", onAbort, { once: true });
   const result = await child;
   options.signal?.removeEventListener("abort", onAbort);
-  const all = typeof result.all === "string" ? result.all : "";
+  // Past maxBuffer the output stops mid-word: a token cut there is a piece no pattern knows, so it goes.
+  const whole = typeof result.all === "string" ? result.all : "";
+  const all = result.isMaxBuffer ? whole.replace(/[A-Za-z0-9._~+/=%-]+$/, "") : whole;
   const spawnFailed = result.failed && result.exitCode === undefined && !result.timedOut && result.signal === undefined;
   return {
     command: [file, ...args].join(" "),
@@ -81,7 +83,7 @@ export async function runClaude(file: string, args: string[], options: { env: No
     ...(result.signal ? { signal: result.signal } : {}),
     timedOut: result.timedOut,
     ...(spawnFailed ? { spawnError: scrubSecrets(result.shortMessage ?? "could not start") } : {}),
-    output: scrubSecrets(all.slice(-OUTPUT_TAIL_CHARS)),
+    output: scrubbedTail(all, OUTPUT_TAIL_CHARS),
     durationMs: Date.now() - started,
   };
 }

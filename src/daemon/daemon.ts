@@ -20,7 +20,7 @@ import { formatDuration, formatRelative } from "../duration.js";
 import { messageOf } from "../errors.js";
 import { readRegularFile } from "../fs/read-file.js";
 import { fingerprint } from "../fingerprint.js";
-import type { LogEvent } from "../log.js";
+import { type LogEvent, scrubbedTail } from "../log.js";
 import { profileSecret } from "../reconcile.js";
 import { LOGIN_FIX, type PassResult, loginFailureOf, markingKind, passActed, passSummary, runPass } from "../pass.js";
 import { type Offer, claudeCredentialsFile, readClaudeLogin, setupTokenOffers } from "../sources/index.js";
@@ -651,7 +651,7 @@ export class Daemon {
       exitCode: run.exitCode,
       timedOut: run.timedOut,
       retryInMs: result.retryInMs,
-      output: run.output.slice(-300),
+      output: scrubbedTail(run.output, 300),
     });
     this.problems.last = { at: Date.now(), event: "refresh.failed", message: failure.message };
     this.hook("refresh.failed", failure.message, this.agents.map((a) => a.id));

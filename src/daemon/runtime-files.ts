@@ -7,7 +7,7 @@ import os from "node:os";
 import path from "node:path";
 import { AuthSyncError, errnoCode } from "../errors.js";
 import { readRegularFile } from "../fs/read-file.js";
-import { isAlive } from "../pid-alive.js";
+import { processCommand, processStartTime } from "../process-identity.js";
 import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE, writeFileAtomically } from "../stores/atomic-write.js";
 
 export function runtimeDir(env: NodeJS.ProcessEnv = process.env): string {
@@ -22,29 +22,53 @@ export const lockJournalPath = (env?: NodeJS.ProcessEnv) => path.join(runtimeDir
 /** Our own files are never symlinks; one there was planted. */
 const OWN_FILE = { followSymlinks: false };
 
-export async function readPid(file: string): Promise<number | undefined> {
-  const text = await readRegularFile(file, OWN_FILE).catch(() => "");
-  const pid = Number.parseInt(text.trim(), 10);
-  return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+export interface PidRecord {
+  pid: number;
+  /** The process's start time when it wrote the file (`processStartTime`); absent in files of older versions. */
+  startTime?: string;
 }
 
-/** Takes the pid file or throws naming the running daemon; a pid file whose process is gone is taken over. */
+/** The pid file's content: the pid on the first line, its start time on the second. */
+export async function readPid(file: string): Promise<PidRecord | undefined> {
+  const [first, second] = (await readRegularFile(file, OWN_FILE).catch(() => "")).split("\n");
+  const pid = Number(first?.trim());
+  if (!Number.isInteger(pid) || pid <= 0) return undefined;
+  return { pid, ...(second?.trim() ? { startTime: second.trim() } : {}) };
+}
+
+/**
+ * Whether the record names our daemon, still running: a pid alone proves nothing, since a stale file may
+ * name any process that got the pid since. The start time must match and the command line be ours.
+ */
+export function isOurDaemon(record: PidRecord): boolean {
+  if (record.startTime !== undefined && processStartTime(record.pid) !== record.startTime) return false;
+  return /moltbot-auth-sync/.test(processCommand(record.pid) ?? "");
+}
+
+/** The pid of the running daemon that the pid file names, or undefined when none is proven to run. */
+export async function runningDaemonPid(file: string): Promise<number | undefined> {
+  const record = await readPid(file);
+  return record && isOurDaemon(record) ? record.pid : undefined;
+}
+
+/** Takes the pid file or throws naming the running daemon; a file that names no daemon of ours is taken over. */
 export async function acquirePidFile(file: string): Promise<() => Promise<void>> {
   await mkdir(path.dirname(file), { recursive: true, mode: PRIVATE_DIR_MODE });
   for (let attempt = 0; attempt < 3; attempt++) {
     try {
       const handle = await open(file, "wx", PRIVATE_FILE_MODE);
-      await handle.writeFile(`${process.pid}\n`);
+      await handle.writeFile(`${process.pid}\n${processStartTime(process.pid) ?? ""}\n`);
       await handle.close();
       return async () => {
-        if ((await readPid(file)) === process.pid) await rm(file, { force: true });
+        if ((await readPid(file))?.pid === process.pid) await rm(file, { force: true });
       };
     } catch (err) {
       if (errnoCode(err) !== "EEXIST") throw err;
     }
-    const pid = await readPid(file);
-    if (pid !== undefined && pid !== process.pid && isAlive(pid)) {
-      throw new AuthSyncError(`another moltbot-auth-sync daemon is running (pid ${pid}, ${file})`, "daemon.running");
+    const record = await readPid(file);
+    if (record && record.pid !== process.pid && isOurDaemon(record)) {
+      const running = `another moltbot-auth-sync daemon is running (pid ${record.pid}, ${file})`;
+      throw new AuthSyncError(running, "daemon.running");
     }
     await rm(file, { force: true });
   }
@@ -80,10 +104,9 @@ export interface DaemonStatus extends Partial<DaemonState> {
   running: boolean;
 }
 
-/** Whether a daemon runs (its pid file names a live process) and what it last recorded. */
+/** Whether a daemon runs (its pid file names our live daemon) and what it last recorded. */
 export async function readDaemonStatus(env: NodeJS.ProcessEnv = process.env): Promise<DaemonStatus> {
-  const pid = await readPid(pidFilePath(env));
+  const pid = await runningDaemonPid(pidFilePath(env));
   const state = await readDaemonState(stateFilePath(env));
-  const running = pid !== undefined && isAlive(pid);
-  return { ...state, running, ...(running ? { pid } : {}) };
+  return { ...state, running: pid !== undefined, ...(pid !== undefined ? { pid } : {}) };
 }

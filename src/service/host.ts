@@ -4,14 +4,16 @@
  */
 import { execFileSync } from "node:child_process";
 import { accessSync, constants, realpathSync } from "node:fs";
+import { lstat } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Config } from "../config.js";
-import { AuthSyncError } from "../errors.js";
+import { AuthSyncError, errnoCode, messageOf } from "../errors.js";
 import { claudeConfigDir } from "../sources/claude-cli-file.js";
 import { agentsRoot, discoverAgents, readGatewayConfig } from "../stores/agents.js";
 import { resolveStateDir } from "../stores/state-dir.js";
+import { checkUnitPath } from "./units.js";
 
 export const ENTRY = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../../bin/moltbot-auth-sync.js");
 const BASE_PATH = ["/usr/local/bin", "/usr/bin", "/bin", "/usr/sbin", "/sbin"];
@@ -72,12 +74,60 @@ export function hostFacts(config: Config, env: NodeJS.ProcessEnv = process.env):
  * The folders a system unit for `user` must be able to write: the gateway's agent folders (new agents
  * appear under `<state>/agents`; `agents.list[].agentDir` may point elsewhere), our state folder, the Claude
  * config folder (claude rewrites its credentials there) and claude's global config file beside it.
+ * They come from the user's own files and go into a root-owned unit, so each must be a plain path
+ * (`unitPathProblem`) that the user owns (`checkOwnedBy`); anything else is refused before a file is written.
  */
 export async function readWritePaths(config: Config, user: ServiceUser): Promise<string[]> {
   const env = { HOME: user.home };
   const stateDir = resolveStateDir(config.stateDir, env)?.dir ?? path.join(user.home, ".openclaw");
   const root = agentsRoot(stateDir);
-  const elsewhere = (await discoverAgents(stateDir, await readGatewayConfig(stateDir, env), env)).map((a) => a.dir).filter((dir) => !dir.startsWith(root + path.sep));
+  const gatewayConfig = await readGatewayConfig(stateDir, env);
+  const named = new Map<string, string>();
+  for (const agent of await discoverAgents(stateDir, gatewayConfig, env)) {
+    if (agent.dir.startsWith(root + path.sep)) continue;
+    const where = `agent ${agent.id} in ${gatewayConfig?.file ?? stateDir}: agentDir`;
+    named.set(checkUnitPath(agent.dir, "systemd", where), where);
+  }
   const claudeDir = claudeConfigDir(config.claudeConfigDir, env);
-  return [root, ...elsewhere, path.join(user.home, ".local", "state", "moltbot-auth-sync"), claudeDir, path.join(user.home, ".claude.json")];
+  const runtime = path.join(user.home, ".local", "state", "moltbot-auth-sync");
+  const ours = [root, runtime, claudeDir, path.join(user.home, ".claude.json")];
+  for (const p of ours) checkUnitPath(p, "systemd", "ReadWritePaths");
+  const paths = [root, ...named.keys(), ...ours.slice(1)];
+  for (const p of paths) await checkOwnedBy(p, user, named.get(p) ?? "ReadWritePaths");
+  return paths;
+}
+
+/**
+ * A path is writable by the unit only if `user` owns it: checked with lstat, so a symlink is refused
+ * rather than followed. A path not there yet counts as its nearest existing parent's, which must be the user's.
+ */
+export async function checkOwnedBy(p: string, user: ServiceUser, what: string): Promise<void> {
+  let at = p;
+  for (;;) {
+    const info = await lstat(at).catch((err: unknown) => {
+      if (errnoCode(err) === "ENOENT" || errnoCode(err) === "ENOTDIR") return undefined;
+      throw new AuthSyncError(`${what} ${p}: ${messageOf(err)}; nothing was written`, "service.value");
+    });
+    if (info?.isSymbolicLink()) {
+      const link = `${at} is a symlink, which systemd would follow; name the folder it points to`;
+      throw new AuthSyncError(`${what} ${p}: ${link}; nothing was written`, "service.value");
+    }
+    if (info) {
+      if (info.uid === user.uid) return;
+      const parent = at === p ? "" : `${at}, its nearest existing parent, `;
+      const owner = `${parent}is owned by ${userName(info.uid)}, not ${user.name}`;
+      const refused = `${what} ${p}: ${owner}; a system unit writes only its user's folders; nothing was written`;
+      throw new AuthSyncError(refused, "service.value");
+    }
+    if (at === path.dirname(at)) return;
+    at = path.dirname(at);
+  }
+}
+
+function userName(uid: number): string {
+  try {
+    return `${execFileSync("getent", ["passwd", String(uid)], { encoding: "utf8" }).split(":")[0]} (uid ${uid})`;
+  } catch {
+    return `uid ${uid}`;
+  }
 }

@@ -34,6 +34,7 @@ export async function launchdInstallPlan(config: Config, host: HostFacts, user: 
       ...(host.claude ? [] : [`warning: \`${config.claudePath}\` is not on PATH, so the daemon cannot ask it to refresh; install Claude Code or set claudePath, then install again`]),
       `logs: ${launchdLogDir(user)}/daemon.log (or \`moltbot-auth-sync logs\`)`,
     ],
+    undo: { fresh: [{ argv: ["launchctl", "bootout", service(user)] }], after: [] },
   };
 }
 

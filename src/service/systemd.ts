@@ -24,7 +24,10 @@ export function unitName(target: SystemdTarget): string {
 
 const systemctl = (target: SystemdTarget, ...args: string[]) => (target.scope === "user" ? ["systemctl", "--user", ...args] : ["systemctl", ...args]);
 
-const BUS_HINT = "no systemd user manager is reachable (no login session?); run `loginctl enable-linger $USER` and log in again, or install with --system USER as root";
+export const BUS_HINT =
+  "no systemd user manager is reachable (no login session, or no systemd here, as in most containers); " +
+  "run `loginctl enable-linger $USER` and log in again, or install with --system USER as root; " +
+  "without systemd, run `moltbot-auth-sync run` under the supervisor you have";
 
 export async function systemdInstallPlan(config: Config, host: HostFacts, target: SystemdTarget): Promise<ServicePlan> {
   const values = { node: host.node, entry: host.entry, path: host.path, home: target.user.home, logDir: "" };
@@ -43,6 +46,10 @@ export async function systemdInstallPlan(config: Config, host: HostFacts, target
       { argv: systemctl(target, "enable", "--now", unitName(target)), hint: `see \`${target.scope === "user" ? "journalctl --user" : "journalctl"} -u ${unitName(target)}\`` },
     ],
     notes: host.claude ? [] : [`warning: \`${config.claudePath}\` is not on PATH, so the daemon cannot ask it to refresh; install Claude Code or set claudePath, then install again`],
+    undo: {
+      fresh: [{ argv: systemctl(target, "disable", unitName(target)) }],
+      after: [{ argv: systemctl(target, "daemon-reload") }],
+    },
   };
 }
 
@@ -71,11 +78,16 @@ export interface ServiceState {
   summary: string;
   pid?: number;
   lastExit?: string;
+  /** Set when the service manager could not be asked: then nothing is known, not "not installed". */
+  unknown?: string;
 }
 
 export async function systemdStatus(run: Runner, target: SystemdTarget): Promise<ServiceState> {
   const r = await run(systemctl(target, "show", unitName(target), "--property=LoadState,ActiveState,SubState,MainPID,ExecMainStatus,ExecMainExitTimestamp,UnitFileState"));
-  if (r.exitCode !== 0) return { installed: false, active: false, summary: `cannot ask systemd: ${(r.stderr || r.stdout).trim().split("\n")[0]}` };
+  if (r.exitCode !== 0) {
+    const reason = (r.stderr || r.stdout).trim().split("\n")[0] || `exit ${r.exitCode}`;
+    return { installed: false, active: false, summary: `cannot ask systemd: ${reason}`, unknown: reason };
+  }
   const props = Object.fromEntries(r.stdout.trim().split("\n").map((line) => [line.slice(0, line.indexOf("=")), line.slice(line.indexOf("=") + 1)]));
   const installed = props.LoadState === "loaded";
   const active = props.ActiveState === "active";

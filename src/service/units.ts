@@ -1,10 +1,13 @@
 /**
  * Renders the unit files kept in the repo (`systemd/`, `launchd/`) with this host's absolute paths.
- * Values are escaped for their format: systemd specifiers and quotes, XML for the plist.
+ * Every value is checked first (`unitPathProblem`), then escaped for its format: systemd specifiers and
+ * variables, XML for the plist.
  */
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { readRegularFile } from "../fs/read-file.js";
+import { AuthSyncError } from "../errors.js";
+import { hasControl } from "../terminal-text.js";
 
 const PACKAGE_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..");
 
@@ -27,27 +30,64 @@ export interface UnitValues {
   logDir: string;
 }
 
-/** Inside a double-quoted systemd value: `%` starts a specifier, `$` a variable, `"` and `\` end or escape. */
-export function systemdQuoted(value: string): string {
-  return value.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/%/g, "%%").replace(/\$/g, "$$$$");
+/**
+ * Why `value` cannot go into a unit file, or undefined when it can: only an absolute, normalised path
+ * without control characters (a newline would start a directive of its own). systemd values also refuse
+ * `"` and `\`, whose meaning inside quotes differs between directives (systemd.syntax(7)).
+ */
+export function unitPathProblem(value: string, format: "systemd" | "launchd"): string | undefined {
+  if (hasControl(value)) return "holds a control character";
+  if (!path.posix.isAbsolute(value)) return "is not an absolute path";
+  const normalised = path.posix.normalize(value) === value && (value === "/" || !value.endsWith("/"));
+  if (!normalised) return "is not a normalised path";
+  if (format === "systemd" && /["\\]/.test(value)) return "holds \" or \\, which a unit file cannot carry safely";
+  return undefined;
+}
+
+/** Throws naming the value when it cannot go into a unit file. */
+export function checkUnitPath(value: string, format: "systemd" | "launchd", what: string): string {
+  const problem = unitPathProblem(value, format);
+  if (!problem) return value;
+  throw new AuthSyncError(`${what} ${JSON.stringify(value)} ${problem}; nothing was written`, "service.value");
+}
+
+/**
+ * Inside a double-quoted systemd value `%` starts a specifier; in an Exec line `$` also starts a variable.
+ * Elsewhere (Environment=, ReadWritePaths=) `$` is literal and must not be doubled.
+ */
+export function systemdQuoted(value: string, context: "exec" | "value" = "value"): string {
+  const specifiers = value.replace(/%/g, "%%");
+  return context === "exec" ? specifiers.replace(/\$/g, "$$$$") : specifiers;
 }
 
 export function xmlEscaped(value: string): string {
-  return value.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
+  const entities: Record<string, string> = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&apos;" };
+  return value.replace(/[&<>"']/g, (c) => entities[c]!);
+}
+
+/** PATH is a list: each folder in it is checked as a path of its own. */
+function checkValue(key: keyof UnitValues, value: string, format: "systemd" | "launchd"): void {
+  for (const part of key === "path" ? value.split(":") : [value]) {
+    checkUnitPath(part, format, `service install: ${key}`);
+  }
 }
 
 export async function renderUnit(kind: UnitKind, values: UnitValues): Promise<string> {
   const template = await readRegularFile(TEMPLATES[kind]);
-  const escape = kind === "launchd" ? xmlEscaped : systemdQuoted;
-  return template.replace(/\{\{(\w+)\}\}/g, (match, key: string) => {
+  const format = kind === "launchd" ? "launchd" : "systemd";
+  return template.replace(/\{\{(\w+)\}\}/g, (match, key: string, offset: number) => {
     const value = values[key as keyof UnitValues];
     if (value === undefined) throw new Error(`${TEMPLATES[kind]}: no value for ${match}`);
-    return escape(value);
+    checkValue(key as keyof UnitValues, value, format);
+    if (format === "launchd") return xmlEscaped(value);
+    const line = template.slice(template.lastIndexOf("\n", offset) + 1, offset);
+    return systemdQuoted(value, line.startsWith("Exec") ? "exec" : "value");
   });
 }
 
 /** The system unit's per-user drop-in: exactly the folders that instance writes. */
 export function renderPathsDropIn(readWritePaths: readonly string[]): string {
-  const paths = readWritePaths.map((p) => `"-${systemdQuoted(p)}"`).join(" ");
+  const quoted = (p: string) => `"-${systemdQuoted(checkUnitPath(p, "systemd", "ReadWritePaths"))}"`;
+  const paths = readWritePaths.map(quoted).join(" ");
   return `# Written by moltbot-auth-sync service install: the folders this instance writes.\n[Service]\nReadWritePaths=${paths}\n`;
 }

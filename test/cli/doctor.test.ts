@@ -174,3 +174,22 @@ test("doctor: a stale pid file and a stale store lock warn with their fix", asyn
     t.cleanup();
   }
 });
+
+test("doctor: a service manager it cannot ask is a warning with its reason and the lingering hint", async () => {
+  const { t } = await healthy();
+  try {
+    fakeBin(t.root, { systemctl: 'echo "Failed to connect to bus: No medium found" >&2; exit 1' });
+    // A daemon that runs in the foreground does not make the unknown service state ok.
+    const runtime = path.join(t.env.XDG_STATE_HOME!, "moltbot-auth-sync");
+    mkdirSync(runtime, { recursive: true });
+    writeFileSync(path.join(runtime, "daemon.pid"), `${process.pid}\n`);
+    const d = await doctor(t);
+    const service = check(d, "service");
+    assert.equal(service.status, "warn");
+    assert.match(service.detail, /cannot ask systemd: Failed to connect to bus: No medium found/);
+    assert.match(service.fix!, /loginctl enable-linger/);
+    assert.match(service.fix!, /no systemd here/);
+  } finally {
+    t.cleanup();
+  }
+});

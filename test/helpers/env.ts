@@ -124,7 +124,7 @@ export function runCli(args: string[], env: NodeJS.ProcessEnv, options: RunOptio
 export function leakedTokens(text: string, planted: readonly string[]): string[] {
   return planted.filter((token) => {
     const body = token.replace(/^sk-ant-[a-z]{3}\d{2}-/, "");
-    for (let i = 0; i + 12 <= body.length; i += 6) if (text.includes(body.slice(i, i + 12))) return true;
+    for (let i = 0; i + 12 <= body.length; i++) if (text.includes(body.slice(i, i + 12))) return true;
     return false;
   });
 }

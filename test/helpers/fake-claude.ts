@@ -13,6 +13,9 @@
  *   logout    print "Not logged in · Please run /login" and exit 1 (pair with logged-in = false)
  *   garbage   print 1 MB of noise and exit 1
  *   twice     rewrite the credentials twice in quick succession
+ *   leak      exit 1 after printing secrets: a refresh token across the runner's 2,000-character tail
+ *             boundary (20 characters inside), an `access_token=` value, a `refresh_token` in JSON and a
+ *             bare long base64url run
  * `auth status --json` answers from `logged-in` in the control folder ("false" means logged out).
  * Every run appends "start <pid> <ms>" and "end <pid> <ms>" to `runs.log` there, and the
  * names of the variables it was given to `env.log`.
@@ -43,6 +46,25 @@ function rotate(): void {
   renameSync(tmp, credentials);
 }
 
+/**
+ * Output whose last 2,000 characters begin 20 characters before the end of a refresh token, all on one line:
+ * a piece too short for the long-run rule, so only scrubbing before the cut keeps it out.
+ */
+function leak(): void {
+  const secret = (length: number, prefix = "") => {
+    const token = `${prefix}${randomBytes(length).toString("base64url").slice(0, length)}`;
+    appendFileSync(path.join(dir, "planted.log"), `${token}\n`);
+    return token;
+  };
+  const cut = secret(90, "sk-ant-ort01-");
+  const secrets = () => ` access_token=${secret(24)}&scope=x {"refresh_token":"${secret(28)}"} ${secret(48)} `;
+  const head = secrets();
+  const end = `${secrets()}OAuth token refresh failed\n`;
+  const fill = ".".repeat(2_000 - 20 - head.length - end.length);
+  process.stdout.write(`${"noise ".repeat(100)}\n${cut}${head}${fill}${end}`);
+  process.exitCode = 1;
+}
+
 const args = process.argv.slice(2);
 log("start");
 appendFileSync(path.join(dir, "env.log"), `${Object.keys(process.env).sort().join(" ")}\n`);
@@ -65,6 +87,9 @@ switch (mode) {
   case "window":
     if (Date.now() + 5 * 60_000 >= JSON.parse(readFileSync(credentials, "utf8")).claudeAiOauth.expiresAt) rotate();
     process.stdout.write("ok\n");
+    break;
+  case "leak":
+    leak();
     break;
   case "twice":
     rotate();

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { chownSync, existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { test } from "node:test";
@@ -121,4 +121,79 @@ test("launchd: install writes the LaunchAgent and bootstraps and kickstarts it; 
     assert.equal(system.code, 1);
     assert.match(system.stderr, /only a per-user LaunchAgent/);
     mkdirSync(path.join(t.root, "x"));
+  }));
+
+/** Installs a system unit for the current user with `agents` as agents.list; returns the CLI's result. */
+async function installSystem(t: TestHome, agents: unknown[], unitDir: string) {
+  writeFileSync(path.join(t.stateDir, "openclaw.json"), JSON.stringify({ agents: { list: agents } }));
+  const args = ["service", "install", "--system", os.userInfo().username, "--unit-dir", unitDir];
+  return runCli(["--state-dir", t.stateDir, ...args], t.env);
+}
+
+test("service install --system refuses an agentDir that would add directives, naming agent and config", () =>
+  withHome(async (t) => {
+    const bin = withFakes(t, {});
+    const unitDir = path.join(t.root, "units");
+    const bad = ["/tmp/x\nExecStartPre=/bin/touch /tmp/pwned", "/tmp/x\u001b[2J", '/tmp/"q"'];
+    for (const agentDir of bad) {
+      const r = await installSystem(t, [{ id: "main" }, { id: "evil", agentDir }], unitDir);
+      assert.equal(r.code, 1, r.stdout);
+      const file = path.join(t.stateDir, "openclaw.json");
+      const where = `agent evil in ${file.replace(/[/.]/g, "\\$&")}: agentDir`;
+      assert.match(r.stderr.trim(), new RegExp(`^moltbot-auth-sync: ${where} .*; nothing was written$`));
+      assert.equal(r.stderr.trim().split("\n").length, 1, r.stderr);
+      assert.equal(existsSync(unitDir), false, "nothing written");
+    }
+    assert.deepEqual(bin.calls().filter((c) => c.startsWith("systemctl")), []);
+  }));
+
+test("service install --system lists only folders the user owns: another owner's folder or a symlink is refused", () =>
+  withHome(async (t) => {
+    withFakes(t, {});
+    const unitDir = path.join(t.root, "units");
+    const foreign = path.join(t.root, "foreign");
+    mkdirSync(foreign);
+    chownSync(foreign, 65534, 65534);
+    const r = await installSystem(t, [{ id: "main" }, { id: "ops", agentDir: foreign }], unitDir);
+    assert.equal(r.code, 1, r.stdout);
+    const owner = `is owned by (nobody \\()?uid 65534\\)?, not ${os.userInfo().username}`;
+    assert.match(r.stderr, new RegExp(`agent ops in .*openclaw\\.json: agentDir ${foreign}: ${owner}`));
+    const missing = path.join(foreign, "new", "agent");
+    const m = await installSystem(t, [{ id: "ops", agentDir: missing }], unitDir);
+    assert.match(m.stderr, new RegExp(`${foreign}, its nearest existing parent, is owned by`));
+    const link = path.join(t.root, "etc-link");
+    symlinkSync("/etc", link);
+    const s = await installSystem(t, [{ id: "ops", agentDir: link }], unitDir);
+    assert.match(s.stderr, /etc-link is a symlink, which systemd would follow/);
+    assert.equal(existsSync(unitDir), false);
+    const own = path.join(t.root, "own-agent");
+    mkdirSync(own);
+    const ok = await installSystem(t, [{ id: "ops", agentDir: own }], unitDir);
+    assert.equal(ok.code, 0, ok.stderr);
+    const dropIn = path.join(unitDir, `moltbot-auth-sync@${os.userInfo().username}.service.d`, "paths.conf");
+    assert.match(readFileSync(dropIn, "utf8"), new RegExp(`"-${own}"`));
+  }));
+
+test("service install that fails after writing takes back what it wrote, and says so", () =>
+  withHome(async (t) => {
+    const systemctl = '[ "$2" = enable ] && { echo "Failed to enable unit: Access denied" >&2; exit 1; }; exit 0';
+    const bin = withFakes(t, { systemctl });
+    const unitDir = path.join(t.home, ".config", "systemd", "user");
+    const r = await runCli(["service", "install"], t.env);
+    assert.equal(r.code, 1);
+    const calls = () => bin.calls().filter((c) => c.startsWith("systemctl"));
+    const undo = ["systemctl --user disable moltbot-auth-sync.service", "systemctl --user daemon-reload"];
+    assert.deepEqual(calls().slice(2), undo, "a fresh install is disabled again and forgotten");
+    assert.match(r.stderr, /enable --now moltbot-auth-sync\.service failed \(exit 1\): Failed to enable unit: Access denied;/);
+    assert.match(r.stderr, /; removed .*\/moltbot-auth-sync\.service; ran systemctl --user daemon-reload$/m);
+    assert.equal(existsSync(path.join(t.home, ".config")), false, "the folders it created are gone too");
+    assert.equal(existsSync(path.join(unitDir, "moltbot-auth-sync.service")), false);
+    mkdirSync(unitDir, { recursive: true });
+    writeFileSync(path.join(unitDir, "moltbot-auth-sync.service"), "# the unit that worked before\n");
+    const again = await runCli(["service", "install"], t.env);
+    assert.equal(again.code, 1);
+    assert.deepEqual(calls().slice(6), ["systemctl --user daemon-reload"], "a re-install keeps the old unit enabled");
+    assert.match(again.stderr, /; restored .*moltbot-auth-sync\.service/);
+    const restored = readFileSync(path.join(unitDir, "moltbot-auth-sync.service"), "utf8");
+    assert.equal(restored, "# the unit that worked before\n");
   }));

@@ -1,0 +1,42 @@
+/**
+ * Who a pid is: its start time and command line, so a pid file can prove that the process it names is the
+ * one that wrote it (pids are reused; a stale file may name any live process). Linux reads /proc; elsewhere
+ * `ps` answers. Undefined means the process is gone or cannot be seen, which proves nothing.
+ */
+import { execFileSync } from "node:child_process";
+import { readFileSync } from "node:fs";
+
+function ps(pid: number, field: "lstart" | "command"): string | undefined {
+  try {
+    const out = execFileSync("ps", ["-o", `${field}=`, "-p", String(pid)], {
+      encoding: "utf8",
+      timeout: 5_000,
+      stdio: ["ignore", "pipe", "ignore"],
+    });
+    return out.trim() || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** When the process started: clock ticks since boot on Linux (stat field 22), `ps` lstart elsewhere. */
+export function processStartTime(pid: number): string | undefined {
+  if (process.platform !== "linux") return ps(pid, "lstart");
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    // The command name (field 2) is in parentheses and may hold spaces or ")"; count from the last ")".
+    return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19];
+  } catch {
+    return undefined;
+  }
+}
+
+/** The process's command line, its arguments joined by spaces. */
+export function processCommand(pid: number): string | undefined {
+  if (process.platform !== "linux") return ps(pid, "command");
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").filter(Boolean).join(" ") || undefined;
+  } catch {
+    return undefined;
+  }
+}

@@ -134,8 +134,11 @@ test("service install --system refuses an agentDir that would add directives, na
   withHome(async (t) => {
     const bin = withFakes(t, {});
     const unitDir = path.join(t.root, "units");
-    const bad = ["/tmp/x\nExecStartPre=/bin/touch /tmp/pwned", "/tmp/x\u001b[2J", '/tmp/"q"'];
+    // Folders that exist: discovery already skips an agentDir outside the state dir that does not, so these
+    // reach the renderer, which must refuse them.
+    const bad = ["x\nExecStartPre=/bin/touch /tmp/pwned", "x\u001b[2J", '"q"'].map((name) => path.join(t.root, name));
     for (const agentDir of bad) {
+      mkdirSync(agentDir, { recursive: true });
       const r = await installSystem(t, [{ id: "main" }, { id: "evil", agentDir }], unitDir);
       assert.equal(r.code, 1, r.stdout);
       const file = path.join(t.stateDir, "openclaw.json");
@@ -158,9 +161,6 @@ test("service install --system lists only folders the user owns: another owner's
     assert.equal(r.code, 1, r.stdout);
     const owner = `is owned by (nobody \\()?uid 65534\\)?, not ${os.userInfo().username}`;
     assert.match(r.stderr, new RegExp(`agent ops in .*openclaw\\.json: agentDir ${foreign}: ${owner}`));
-    const missing = path.join(foreign, "new", "agent");
-    const m = await installSystem(t, [{ id: "ops", agentDir: missing }], unitDir);
-    assert.match(m.stderr, new RegExp(`${foreign}, its nearest existing parent, is owned by`));
     const link = path.join(t.root, "etc-link");
     symlinkSync("/etc", link);
     const s = await installSystem(t, [{ id: "ops", agentDir: link }], unitDir);

@@ -134,7 +134,7 @@ async function storeChecks(config: Config, targets: Targets): Promise<Check[]> {
     checks.push(fail("gateway profiles", `auth.profiles in ${file} lists ${configured.join(", ")} for anthropic, without ${id}: the gateway tries only those`, `add "${id}": {"provider": "anthropic", "mode": "oauth"} to auth.profiles in ${file}`));
   }
   if (targets.generation.format === "sqlite") return checks;
-  const adapter = adapterFor(targets.generation);
+  const adapter = adapterFor(targets.generation, targets.stateDir.dir);
   for (const agent of targets.agents) {
     const store = await adapter.read(agent.dir).catch(() => undefined);
     const agentOrder = store?.order?.anthropic;

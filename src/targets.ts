@@ -39,5 +39,5 @@ export async function resolveTargets(config: Config, env: NodeJS.ProcessEnv = pr
 
 /** The adapter to write with; throws the one-line refusal for a gateway whose store we must not write. */
 export function storeAdapter(targets: Targets): StoreAdapter {
-  return adapterFor(targets.generation);
+  return adapterFor(targets.generation, targets.stateDir.dir);
 }

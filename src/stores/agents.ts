@@ -1,6 +1,7 @@
 /**
- * Which agent dirs exist: `<state>/agents/<id>/agent/` on disk, plus `agents.list[].agentDir` from the
- * gateway's JSON5 config. Every agent with its own store needs its own copy (moltbot-store.md §2).
+ * Which agent dirs exist: `<state>/agents/<id>/agent/` on disk, plus `agents.list[].agentDir` (and, in the
+ * SQLite era, `agents.entries.<id>.agentDir`) from the gateway's JSON5 config. Every agent with its own store
+ * needs its own copy (moltbot-store.md §2).
  */
 import { readdir, readFile, stat } from "node:fs/promises";
 import os from "node:os";
@@ -61,13 +62,18 @@ export async function readGatewayConfig(stateDir: string, env: NodeJS.ProcessEnv
   return undefined;
 }
 
+/** `agents.list[]` (JSON eras) and `agents.entries.<id>` (the SQLite era) as `{id, agentDir?}` pairs. */
+function configuredEntries(config: GatewayConfig | undefined): Array<{ id?: unknown; agentDir?: unknown }> {
+  const agents = config?.value?.agents as { list?: unknown; entries?: unknown } | undefined;
+  const list = Array.isArray(agents?.list) ? agents.list : [];
+  const entries = agents?.entries && typeof agents.entries === "object" && !Array.isArray(agents.entries) ? agents.entries : {};
+  const fromEntries = Object.entries(entries as Record<string, unknown>).map(([id, entry]) => ({ id, agentDir: (entry as { agentDir?: unknown } | null)?.agentDir }));
+  return [...list.filter((e): e is object => typeof e === "object" && e !== null), ...fromEntries];
+}
+
 function configuredAgents(config: GatewayConfig | undefined, stateDir: string, home: string): Agent[] {
-  const list = (config?.value?.agents as { list?: unknown } | undefined)?.list;
-  if (!Array.isArray(list)) return [];
   const agents: Agent[] = [];
-  for (const entry of list) {
-    if (typeof entry !== "object" || entry === null) continue;
-    const { id, agentDir } = entry as { id?: unknown; agentDir?: unknown };
+  for (const { id, agentDir } of configuredEntries(config)) {
     if (typeof id !== "string" || id.trim() === "") continue;
     const dir = typeof agentDir === "string" && agentDir.trim() !== "" ? path.resolve(expandHome(agentDir.trim(), home)) : defaultAgentDir(stateDir, id.trim());
     agents.push({ id: id.trim(), dir, from: "config" });

@@ -38,6 +38,8 @@ export interface UsageRules {
   /** What `cooldown clear` and recovery remove. */
   clearMarking(stats: ProfileUsageStats): ProfileUsageStats;
   isMarked(stats: ProfileUsageStats | undefined, now: number): boolean;
+  /** When the profile is usable again, by this generation's fields (it may be in the past). */
+  unusableUntil(stats: ProfileUsageStats | undefined): number | undefined;
 }
 
 export interface StoreAdapter {

@@ -14,7 +14,7 @@ import { agentDb, layoutFor, type Layout, sharedLocation } from "./layout.js";
 import { relocationInProgress } from "./relocation.js";
 import { assertSupportedSchema, type DatabaseKind, readUserVersion } from "./schema.js";
 import { writeTransaction } from "./transaction.js";
-import { clearMarking, isUnusable, markFailure } from "./usage-rules.js";
+import { clearMarking, isUnusable, markFailure, unusableUntil } from "./usage-rules.js";
 import { type AgentCells, agentView, cellWrites, type Owner, type StoreCells } from "./view.js";
 
 /** Where one agent's two stores are, as found on disk now. */
@@ -69,6 +69,7 @@ export const sqliteUsageRules: UsageRules = {
   markFailure: (stats, failure, now, occurrence) => markFailure(stats, failure, now, occurrence),
   clearMarking,
   isMarked: isUnusable,
+  unusableUntil,
 };
 
 /** The Claude login's default id: retired in this generation, so the default is to copy nothing. */

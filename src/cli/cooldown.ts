@@ -1,7 +1,9 @@
 /** `moltbot-auth-sync cooldown clear`: clears a profile's cooldown by hand, in one agent or all. */
 import { ExitError, AuthSyncError } from "../errors.js";
 import type { ProfileUsageStats } from "../types.js";
-import { clearAgents } from "../sync.js";
+import type { StoreAdapter } from "../stores/adapter.js";
+import type { Agent } from "../stores/agents.js";
+import { type AgentReport, clearAgents } from "../sync.js";
 import { resolveTargets, storeAdapter } from "../targets.js";
 import { type GlobalOptions, columns, loadCommandConfig, printJson, writeOptions } from "./options.js";
 
@@ -31,8 +33,25 @@ export async function cooldownClearCommand(options: CooldownClearOptions): Promi
   const agents = options.agent ? targets.agents.filter((a) => a.id === options.agent) : targets.agents;
   if (agents.length === 0) throw new AuthSyncError(`no agent "${options.agent}" (found: ${targets.agents.map((a) => a.id).join(", ")})`, "usage");
   const now = Date.now();
-  const reports = await clearAgents({ agents, adapter: storeAdapter(targets) }, profile, (stats) => (options.force ? undefined : refusal(stats, now)), await writeOptions(config));
-  if (options.json) printJson({ profile, agents: reports.map(({ writes: _writes, ...r }) => r) });
-  else process.stdout.write(`${columns(reports.map((r) => [r.agent, r.result === "unchanged" ? "nothing to clear" : r.result, r.reason ?? ""]))}\n`);
+  const adapter = storeAdapter(targets);
+  // Where the login has no profile of its own (SQLite era by default), no --profile means every Anthropic profile.
+  const profiles = options.profile || !adapter.admit?.(profile, { type: "token" }) ? [profile] : await anthropicProfiles(agents, adapter);
+  const writing = await writeOptions(config);
+  const reports: AgentReport[] = [];
+  for (const id of profiles) reports.push(...(await clearAgents({ agents, adapter }, id, (stats) => (options.force ? undefined : refusal(stats, now)), writing)));
+  const multi = profiles.length !== 1;
+  if (options.json) printJson({ profile: multi ? profiles : profile, agents: reports.map(({ writes: _writes, ...r }) => r) });
+  else if (reports.length === 0) process.stdout.write("no Anthropic profile in any agent's store\n");
+  else process.stdout.write(`${columns(reports.map((r) => [r.agent, ...(multi ? [r.profile] : []), r.result === "unchanged" ? "nothing to clear" : r.result, r.reason ?? ""]))}\n`);
   if (reports.some((r) => r.result === "failed" || (r.result === "skipped" && r.reason?.startsWith("disabled")))) throw new ExitError(1);
+}
+
+/** Every Anthropic profile id any of these agents reads, sorted. */
+async function anthropicProfiles(agents: readonly Agent[], adapter: StoreAdapter): Promise<string[]> {
+  const ids = new Set<string>();
+  for (const agent of agents) {
+    const store = await adapter.read(agent.dir);
+    for (const [id, profile] of Object.entries(store?.profiles ?? {})) if (profile?.provider === "anthropic") ids.add(id);
+  }
+  return [...ids].sort();
 }

@@ -1,35 +1,194 @@
 /**
- * The SQLite era, with the real openclaw@2026.9.6: its own `doctor --fix` turns a JSON store into SQLite.
- * Against that state dir every command of ours refuses in one line and leaves the folder byte-for-byte as it was.
+ * The SQLite era with the real openclaw@2026.9.6: state dirs made by the gateway's own commands, cooldowns
+ * recorded by the gateway's own code, and its `models status --json` as the judge of what we wrote.
  */
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { existsSync } from "node:fs";
+import path from "node:path";
 import { before, test } from "node:test";
-import { makeHome, randomToken, runCli } from "../test/helpers/env.js";
+import Database from "better-sqlite3";
+import { leakedTokens, makeHome, randomToken, runCli, type TestHome } from "../test/helpers/env.js";
+import { agentDbPath, allCellText, readAgentCells, readStateCells, stateDbPath } from "../test/helpers/sqlite-store.js";
 import { snapshotTree } from "../test/helpers/tree.js";
-import { type Gateway, installGateway, runGateway } from "./gateway.js";
+import { type Gateway, installGateway, modelsStatus, runGateway } from "./gateway.js";
+import { gatewayMarkFailure, markScript } from "./gateway-usage.js";
 
 let gateway: Gateway;
 before(() => {
   gateway = installGateway("2026.9.6");
 });
 
-test("openclaw@2026.9.6 after doctor --fix: sync refuses and the state dir stays byte-for-byte unchanged", { timeout: 600_000 }, async () => {
+const TIMEOUT = { timeout: 600_000 };
+type Status = { auth: { oauth: { profiles: Array<{ profileId: string; type: string; status: string }> }; unusableProfiles: Array<{ profileId: string; kind: string; reason?: string; until: number }> } };
+
+const openclaw = (t: TestHome, args: string[], input?: string) => runGateway(gateway, args, t.stateDir, t.home, gateway.entry, input);
+const status = (t: TestHome, agent?: string): Promise<Status> =>
+  agent ? openclaw(t, ["models", "status", "--json", "--agent", agent]).then((r) => JSON.parse(r.stdout) as Status) : (modelsStatus(gateway, t.stateDir, t.home) as Promise<Status>);
+const profiles = (s: Status) => s.auth.oauth.profiles.map((p) => [p.profileId, p.type, p.status]).sort();
+const unusable = (s: Status) => s.auth.unusableProfiles.map((u) => [u.profileId, u.kind, u.reason, u.until]).sort();
+
+/** main with `anthropic:manual` in the shared store; agent `work` with its own database and its own `anthropic:manual`. */
+async function gatewayStateDir(t: TestHome): Promise<{ shared: string; work: string }> {
+  const [shared, work] = [randomToken(), randomToken()];
+  t.planted.push(shared, work);
+  await openclaw(t, ["models", "auth", "paste-token", "--provider", "anthropic"], `${shared}\n`);
+  await openclaw(t, ["agents", "add", "work", "--non-interactive", "--workspace", path.join(t.root, "ws-work")]);
+  await openclaw(t, ["models", "auth", "paste-token", "--provider", "anthropic", "--agent", "work", "--profile-id", "anthropic:manual"], `${work}\n`);
+  assert.ok(existsSync(agentDbPath(t, "work")), "paste-token --agent work made work's database");
+  return { shared, work };
+}
+
+/** Neither database ever holds a refresh token or the retired anthropic:claude-cli, and no JSON store appears. */
+function assertClean(t: TestHome): void {
+  const text = allCellText([stateDbPath(t), agentDbPath(t, "work")].filter((f) => existsSync(f)));
+  assert.doesNotMatch(text, /anthropic:claude-cli/);
+  assert.doesNotMatch(text, /\\"refresh\\"|sk-ant-ort01/);
+  for (const id of ["main", "work"]) assert.equal(existsSync(t.storePath(id)), false, `no auth-profiles.json for ${id}`);
+}
+
+test("openclaw@2026.9.6: after token set, models status lists the token profile for main and work, and nothing else changed", TIMEOUT, async () => {
+  const t = makeHome();
+  try {
+    await gatewayStateDir(t);
+    const [mainBefore, workBefore] = [await status(t), await status(t, "work")];
+    const setup = randomToken();
+    t.planted.push(setup);
+    assert.equal((await runCli(["token", "set", "--profile", "anthropic:setup"], t.env, { input: setup })).code, 0);
+    const sync = await runCli(["sync"], t.env);
+    assert.equal(sync.code, 0, sync.stdout + sync.stderr);
+    const [main, work] = [await status(t), await status(t, "work")];
+    for (const [after, before] of [[main, mainBefore], [work, workBefore]] as const) {
+      assert.deepEqual(profiles(after), [...profiles(before), ["anthropic:setup", "token", "static"]].sort());
+      assert.deepEqual(unusable(after), unusable(before));
+    }
+    assert.deepEqual((readStateCells(t).store?.profiles as Record<string, unknown>)["anthropic:setup"], { type: "token", provider: "anthropic", token: setup });
+    assert.equal(readAgentCells(t, "work").store?.profiles && Object.keys(readAgentCells(t, "work").store!.profiles as object).join(), "anthropic:manual", "work's own database keeps only its own profile");
+    // A setup-token under an id work holds itself goes into work's database too, which shadows the shared one.
+    const manual = randomToken();
+    t.planted.push(manual);
+    assert.equal((await runCli(["token", "set", "--profile", "anthropic:manual"], t.env, { input: manual })).code, 0);
+    assert.equal((await runCli(["sync"], t.env)).code, 0);
+    assert.equal(((readStateCells(t).store?.profiles as Record<string, { token: string }>)["anthropic:manual"])!.token, manual);
+    assert.equal(((readAgentCells(t, "work").store?.profiles as Record<string, { token: string }>)["anthropic:manual"])!.token, manual);
+    assert.deepEqual(profiles(await status(t, "work")), profiles(work));
+    assertClean(t);
+    assert.deepEqual(leakedTokens(sync.stdout + sync.stderr, t.planted), []);
+  } finally {
+    t.cleanup();
+  }
+});
+
+test("openclaw@2026.9.6: a cooldown the gateway recorded is cleared by cooldown clear; another profile's planted cooldown stays", TIMEOUT, async () => {
+  const t = makeHome();
+  try {
+    await gatewayStateDir(t);
+    await openclaw(t, ["models", "auth", "paste-token", "--provider", "anthropic", "--agent", "main", "--profile-id", "anthropic:second"], `${randomToken()}\n`);
+    const recorded = await gatewayMarkFailure(gateway, t.stateDir, t.home, "anthropic:manual", "rate_limit", { count: 3 });
+    assert.equal(recorded?.cooldownReason, "rate_limit");
+    // Planted as an external writer would: straight into the shared state row, next to the gateway's entry.
+    const plantedUntil = Date.now() + 40 * 60_000;
+    const db = new Database(stateDbPath(t));
+    const row = db.prepare("SELECT value_json FROM config_machine_state WHERE state_key = 'authProfiles.state'").get() as { value_json: string };
+    const state = JSON.parse(row.value_json);
+    state.usageStats["anthropic:second"] = { cooldownUntil: plantedUntil, cooldownReason: "overloaded", errorCount: 1 };
+    db.prepare("UPDATE config_machine_state SET value_json = ? WHERE state_key = 'authProfiles.state'").run(JSON.stringify(state));
+    db.close();
+    const before = await status(t);
+    assert.deepEqual(unusable(before).map((u) => u.slice(0, 3)), [["anthropic:manual", "cooldown", "rate_limit"], ["anthropic:second", "cooldown", "overloaded"]]);
+    const ours = await runCli(["status"], t.env);
+    assert.match(ours.stdout, /agent main: .*\n {2}anthropic:manual cooldown \(rate_limit\) for \d+/);
+    const clear = await runCli(["cooldown", "clear", "--profile", "anthropic:manual"], t.env);
+    assert.equal(clear.code, 0, clear.stdout + clear.stderr);
+    const after = await status(t);
+    assert.deepEqual(unusable(after), [["anthropic:second", "cooldown", "overloaded", plantedUntil]]);
+    assert.deepEqual(profiles(after), profiles(before));
+    assertClean(t);
+  } finally {
+    t.cleanup();
+  }
+});
+
+test("openclaw@2026.9.6: the gateway writes its state repeatedly while we write ours: nothing lost, no SQLITE_BUSY failure", TIMEOUT, async () => {
+  const t = makeHome();
+  try {
+    await gatewayStateDir(t);
+    await openclaw(t, ["models", "auth", "paste-token", "--provider", "anthropic", "--agent", "main", "--profile-id", "anthropic:second"], `${randomToken()}\n`);
+    await gatewayMarkFailure(gateway, t.stateDir, t.home, "anthropic:manual", "timeout");
+    const rounds = 100;
+    const script = markScript(gateway);
+    const gatewayWrites = new Promise<number>((resolve) => {
+      const child = spawn(gateway.node, [script, "anthropic:second", "rate_limit", String(rounds)], { env: { PATH: process.env.PATH, HOME: t.home, OPENCLAW_STATE_DIR: t.stateDir, NO_COLOR: "1" }, stdio: ["ignore", "ignore", "pipe"] });
+      child.on("exit", (code) => resolve(code ?? 1));
+    });
+    const ourResults: Array<{ code: number; out: string }> = [];
+    let done = false;
+    void gatewayWrites.then(() => (done = true));
+    for (let i = 0; !done || i < 4; i++) {
+      const setup = randomToken();
+      t.planted.push(setup);
+      await runCli(["token", "set", "--profile", `anthropic:ours-${i % 3}`], t.env, { input: setup });
+      const sync = await runCli(["sync"], t.env);
+      const clear = await runCli(["cooldown", "clear", "--profile", "anthropic:manual"], t.env);
+      ourResults.push({ code: sync.code, out: sync.stdout + sync.stderr }, { code: clear.code, out: clear.stdout + clear.stderr });
+      if (i > 200) break;
+    }
+    assert.equal(await gatewayWrites, 0, "the gateway's own writer never failed");
+    for (const r of ourResults) {
+      assert.equal(r.code, 0, r.out);
+      assert.doesNotMatch(r.out, /SQLITE_BUSY|busy|not free/);
+    }
+    const stats = (readStateCells(t).state?.usageStats as Record<string, Record<string, unknown>>)["anthropic:second"]!;
+    assert.equal((stats.failureCounts as Record<string, number>).rate_limit, rounds, "every gateway write landed");
+    const shared = readStateCells(t).store?.profiles as Record<string, unknown>;
+    for (const id of ["anthropic:ours-0", "anthropic:ours-1", "anthropic:ours-2", "anthropic:manual", "anthropic:second"]) assert.ok(shared[id], `${id} is in the shared store`);
+    assert.equal((readStateCells(t).state?.usageStats as Record<string, Record<string, unknown>>)["anthropic:manual"]?.cooldownUntil, undefined);
+    const seen = await status(t);
+    assert.ok(profiles(seen).some(([id]) => id === "anthropic:ours-2"));
+    assertClean(t);
+    process.stderr.write(`interop: ${ourResults.length} of our writes interleaved with ${rounds} gateway writes\n`);
+  } finally {
+    t.cleanup();
+  }
+});
+
+test("openclaw@2026.9.6: an agent database with user_version 24 is refused in one line and left byte-for-byte unchanged", TIMEOUT, async () => {
+  const t = makeHome();
+  try {
+    await gatewayStateDir(t);
+    const db = new Database(agentDbPath(t, "work"));
+    db.pragma("user_version = 24");
+    db.close();
+    assert.equal((await runCli(["token", "set", "--profile", "anthropic:manual"], t.env, { input: randomToken() })).code, 0);
+    const agentFiles = () => Object.fromEntries(Object.entries(snapshotTree(t.stateDir)).filter(([f]) => f.startsWith(path.join("agents", "work"))));
+    const before = agentFiles();
+    for (const args of [["sync"], ["cooldown", "clear", "--profile", "anthropic:manual"]]) {
+      const r = await runCli(args, t.env);
+      assert.equal(r.code, 1, r.stdout + r.stderr);
+      const line = r.stdout.split("\n").find((l) => l.startsWith("work"))!;
+      assert.match(line, /work +failed +\S+openclaw-agent\.sqlite has schema version 24; this version supports agent schema 23 \(OpenClaw 2026\.9\.6\); nothing written$/);
+      assert.deepEqual(agentFiles(), before);
+    }
+    assertClean(t);
+  } finally {
+    t.cleanup();
+  }
+});
+
+test("openclaw@2026.9.6 after doctor --fix turned a JSON store into SQLite: our setup-token lands where the gateway reads it", TIMEOUT, async () => {
   const t = makeHome();
   try {
     t.writeCredentials();
     t.writeStore("main", { version: 1, profiles: { "anthropic:manual": { type: "token", provider: "anthropic", token: randomToken() } } });
-    await runGateway(gateway, ["doctor", "--fix", "--non-interactive"], t.stateDir, t.home);
-    const before = snapshotTree(t.stateDir);
-    assert.ok(Object.keys(before).some((f) => f.endsWith("openclaw.sqlite")), `doctor --fix made the SQLite store: ${Object.keys(before).join(", ")}`);
-    for (const args of [["sync"], ["cooldown", "clear"]]) {
-      const r = await runCli(args, t.env);
-      assert.equal(r.code, 1, r.stdout + r.stderr);
-      assert.match(r.stderr, /^moltbot-auth-sync: OpenClaw 2026\.9\.6 keeps auth in SQLite .*openclaw models auth login --provider anthropic --method cli --set-default\n$/);
-    }
-    const doctor = await runCli(["doctor", "--json"], t.env);
-    const check = JSON.parse(doctor.stdout).checks.find((c: { name: string }) => c.name === "gateway store");
-    assert.equal(check.status, "fail");
-    assert.deepEqual(snapshotTree(t.stateDir), before);
+    await openclaw(t, ["doctor", "--fix", "--non-interactive"]);
+    assert.equal(existsSync(t.storePath("main")), false, "doctor --fix archived the JSON store");
+    const setup = randomToken();
+    assert.equal((await runCli(["token", "set", "--profile", "anthropic:setup"], t.env, { input: setup })).code, 0);
+    const sync = await runCli(["sync"], t.env);
+    assert.equal(sync.code, 0, sync.stdout + sync.stderr);
+    assert.match(sync.stdout, /main +anthropic:claude-cli +skipped +not copied: this gateway uses the Claude CLI login natively/);
+    assert.deepEqual(profiles(await status(t)), [["anthropic:manual", "token", "static"], ["anthropic:setup", "token", "static"]]);
+    assertClean(t);
   } finally {
     t.cleanup();
   }

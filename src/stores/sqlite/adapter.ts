@@ -54,13 +54,16 @@ async function place(layout: Layout, agentDir: string): Promise<Placement> {
     const location = withReader(layout.stateDb, (db) => sharedLocation(readCell(db, MARKER_CELL), layout.stateDb));
     if (location === "state-db") shared = { file: layout.stateDb, home: "state-db", kind: "state" };
   }
-  if (!shared && (await checkedExists(layout.mainDb, "agent"))) shared = { file: layout.mainDb, home: "agent-db", kind: "agent" };
+  if (!shared && (await checkedExists(layout.mainDb, "agent"))) {
+    shared = { file: layout.mainDb, home: "agent-db", kind: "agent" };
+  }
   const local = own !== shared?.file && own !== layout.mainDb && (await checkedExists(own, "agent")) ? own : undefined;
   return { shared, local };
 }
 
 function readAgentCells(placement: Placement, open: { db: Database; file: string } | undefined): AgentCells {
-  const cellsOf = (file: string, home: CellHome) => (open?.file === file ? readCells(open.db, home) : withReader(file, (db) => readCells(db, home)));
+  const cellsOf = (file: string, home: CellHome) =>
+    open?.file === file ? readCells(open.db, home) : withReader(file, (db) => readCells(db, home));
   const shared = placement.shared ? cellsOf(placement.shared.file, placement.shared.home) : {};
   return placement.local ? { shared, local: cellsOf(placement.local, "agent-db") } : { shared };
 }
@@ -78,10 +81,16 @@ const RETIRED_CLI_ID = "anthropic:claude-cli";
 /** Which offers this generation takes: setup-tokens, and the login only as an opt-in `token` profile. */
 export function admitProfile(profileId: string, profile: Record<string, unknown>): string | undefined {
   if (profileId === RETIRED_CLI_ID) {
-    return `not copied: this gateway uses the Claude CLI login natively and has retired ${RETIRED_CLI_ID}; set profileId (with credentialType "token") to copy its access token as a token profile`;
+    return (
+      `not copied: this gateway uses the Claude CLI login natively and has retired ${RETIRED_CLI_ID}; ` +
+      `set profileId (with credentialType "token") to copy its access token as a token profile`
+    );
   }
   if (profile.type !== "token" || "refresh" in profile) {
-    return `not copied: this gateway refreshes stored oauth profiles itself and would spend claude's refresh token; use credentialType "token"`;
+    return (
+      "not copied: this gateway refreshes stored oauth profiles itself and would spend claude's refresh token; " +
+      'use credentialType "token"'
+    );
   }
   return undefined;
 }
@@ -106,15 +115,20 @@ export function sqliteAdapter(stateDir: string, env: NodeJS.ProcessEnv = process
       const result: UpdateResult<T> = { outcome: peek.outcome, writes: [], warnings: [] };
       if (peek.next === peekView || options.dryRun) return result;
       const planned = cellWrites(peekCells, peekView, peek.next);
-      const pending = placement.shared && (await isDatabaseFile(layout.stateDb)) ? withReader(layout.stateDb, (db) => relocationInProgress(db, layout.stateDb)) : undefined;
+      const relocating = (db: Database) => relocationInProgress(db, layout.stateDb);
+      const stateDbExists = placement.shared !== undefined && (await isDatabaseFile(layout.stateDb));
+      const pending = stateDbExists ? withReader(layout.stateDb, relocating) : undefined;
       if (pending) throw new StoreError(pending, "locked");
       let decided = false;
       for (const owner of ["local", "shared"] as const satisfies readonly Owner[]) {
         if (!planned[owner]) continue;
-        const target = owner === "local" ? { file: placement.local!, home: "agent-db" as const, kind: "agent" as const } : placement.shared;
+        const local = { file: placement.local!, home: "agent-db" as const, kind: "agent" as const };
+        const target = owner === "local" ? local : placement.shared;
         if (!target) {
           throw new StoreError(
-            `the shared auth store does not exist yet in ${stateDir} (no state database with auth.sharedStore, no main agent database); nothing written: run openclaw models auth paste-token or openclaw doctor --fix once`,
+            `the shared auth store does not exist yet in ${stateDir} (no state database with auth.sharedStore, ` +
+              "no main agent database); nothing written: " +
+              "run openclaw models auth paste-token or openclaw doctor --fix once",
             "invalid",
           );
         }

@@ -23,13 +23,26 @@ export type CellHome = "state-db" | "agent-db";
 
 export const SHARED_STORE_MARKER_KEY = "auth.sharedStore";
 
-const sharedCell = (key: string): Cell => ({ table: "config_machine_state", keyColumn: "state_key", key, jsonColumn: "value_json", timeColumn: "updated_at_ms" });
+const sharedCell = (key: string): Cell => ({
+  table: "config_machine_state",
+  keyColumn: "state_key",
+  key,
+  jsonColumn: "value_json",
+  timeColumn: "updated_at_ms",
+});
+const agentCell = (table: string, keyColumn: string, jsonColumn: string): Cell => ({
+  table,
+  keyColumn,
+  key: "primary",
+  jsonColumn,
+  timeColumn: "updated_at",
+});
 
 export const CELLS: Readonly<Record<CellHome, Readonly<Record<CellRole, Cell>>>> = {
   "state-db": { store: sharedCell("authProfiles.store"), state: sharedCell("authProfiles.state") },
   "agent-db": {
-    store: { table: "auth_profile_store", keyColumn: "store_key", key: "primary", jsonColumn: "store_json", timeColumn: "updated_at" },
-    state: { table: "auth_profile_state", keyColumn: "state_key", key: "primary", jsonColumn: "state_json", timeColumn: "updated_at" },
+    store: agentCell("auth_profile_store", "store_key", "store_json"),
+    state: agentCell("auth_profile_state", "state_key", "state_json"),
   },
 };
 
@@ -44,9 +57,12 @@ export function tableExists(db: Database, table: string): boolean {
 /** The raw JSON of a cell, or undefined when its row (or table) does not exist. */
 export function readCellText(db: Database, cell: Cell): string | undefined {
   if (!tableExists(db, cell.table)) return undefined;
-  const row = db.prepare(`SELECT "${cell.jsonColumn}" AS json FROM "${cell.table}" WHERE "${cell.keyColumn}" = ?`).get(cell.key) as { json: unknown } | undefined;
+  const sql = `SELECT "${cell.jsonColumn}" AS json FROM "${cell.table}" WHERE "${cell.keyColumn}" = ?`;
+  const row = db.prepare(sql).get(cell.key) as { json: unknown } | undefined;
   if (row === undefined) return undefined;
-  if (typeof row.json !== "string") throw new StoreError(`${cell.table}[${cell.key}] does not hold JSON text; nothing written`, "invalid");
+  if (typeof row.json !== "string") {
+    throw new StoreError(`${cell.table}[${cell.key}] does not hold JSON text; nothing written`, "invalid");
+  }
   return row.json;
 }
 
@@ -57,7 +73,8 @@ export function parseCell(text: string | undefined, cell: Cell): JsonObject | un
   try {
     value = JSON.parse(text);
   } catch {
-    throw new StoreError(`${cell.table}[${cell.key}] is not valid JSON; nothing written (run openclaw doctor --fix)`, "invalid");
+    const where = `${cell.table}[${cell.key}]`;
+    throw new StoreError(`${where} is not valid JSON; nothing written (run openclaw doctor --fix)`, "invalid");
   }
   if (typeof value !== "object" || value === null || Array.isArray(value)) {
     throw new StoreError(`${cell.table}[${cell.key}] is not a JSON object; nothing written`, "invalid");
@@ -71,11 +88,14 @@ export function readCell(db: Database, cell: Cell): JsonObject | undefined {
 
 /** Upserts one cell as the gateway does (compact JSON, the time in ms); the table must already exist. */
 export function writeCell(db: Database, cell: Cell, value: JsonObject, now: number): string {
-  if (!tableExists(db, cell.table)) throw new StoreError(`${cell.table} is missing; nothing written (run openclaw doctor --fix)`, "invalid");
+  if (!tableExists(db, cell.table)) {
+    throw new StoreError(`${cell.table} is missing; nothing written (run openclaw doctor --fix)`, "invalid");
+  }
   const json = JSON.stringify(value);
   db.prepare(
     `INSERT INTO "${cell.table}" ("${cell.keyColumn}", "${cell.jsonColumn}", "${cell.timeColumn}") VALUES (?, ?, ?) ` +
-      `ON CONFLICT("${cell.keyColumn}") DO UPDATE SET "${cell.jsonColumn}" = excluded."${cell.jsonColumn}", "${cell.timeColumn}" = excluded."${cell.timeColumn}"`,
+      `ON CONFLICT("${cell.keyColumn}") DO UPDATE SET "${cell.jsonColumn}" = excluded."${cell.jsonColumn}", ` +
+      `"${cell.timeColumn}" = excluded."${cell.timeColumn}"`,
   ).run(cell.key, json, now);
   return json;
 }

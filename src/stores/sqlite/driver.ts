@@ -41,7 +41,8 @@ export function openDatabase(file: string, options: { readonly?: boolean; busyTi
   const Sqlite = sqliteLibrary();
   let db: Database;
   try {
-    db = new Sqlite(file, { fileMustExist: true, readonly: options.readonly ?? false, timeout: options.busyTimeoutMs ?? BUSY_TIMEOUT_MS });
+    const timeout = Math.max(BUSY_TIMEOUT_MS, options.busyTimeoutMs ?? 0);
+    db = new Sqlite(file, { fileMustExist: true, readonly: options.readonly ?? false, timeout });
   } catch (err) {
     throw new StoreError(`${file} cannot be opened: ${messageOf(err)}`, "invalid");
   }

@@ -17,7 +17,11 @@ export interface DatabaseFinding {
   refusal?: string;
 }
 
-export async function inspectDatabases(stateDir: string, agents: readonly Agent[], env: NodeJS.ProcessEnv = process.env): Promise<DatabaseFinding[]> {
+export async function inspectDatabases(
+  stateDir: string,
+  agents: readonly Agent[],
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<DatabaseFinding[]> {
   const layout = layoutFor(stateDir, env);
   const candidates: Array<Omit<DatabaseFinding, "version" | "refusal">> = [
     { name: "state", kind: "state", file: layout.stateDb },

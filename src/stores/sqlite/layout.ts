@@ -20,7 +20,9 @@ export interface Layout {
 
 export function layoutFor(stateDir: string, env: NodeJS.ProcessEnv = process.env): Layout {
   const configured = env.OPENCLAW_AGENT_DIR?.trim();
-  const mainDir = configured ? path.resolve(expandHome(configured, env.HOME ?? "")) : defaultAgentDir(stateDir, DEFAULT_AGENT_ID);
+  const mainDir = configured
+    ? path.resolve(expandHome(configured, env.HOME ?? ""))
+    : defaultAgentDir(stateDir, DEFAULT_AGENT_ID);
   return { stateDb: path.join(stateDir, STATE_DB), mainDb: path.join(mainDir, SQLITE_AGENT_DB) };
 }
 
@@ -34,6 +36,8 @@ export type SharedLocation = "state-db" | "legacy-main";
 export function sharedLocation(marker: Record<string, unknown> | undefined, file: string): SharedLocation {
   if (marker === undefined) return "legacy-main";
   const keys = Object.keys(marker);
-  if (keys.length === 1 && (marker.location === "state-db" || marker.location === "legacy-main")) return marker.location;
-  throw new StoreError(`${file}: auth.sharedStore holds an unknown location; nothing written (run openclaw doctor --fix)`, "invalid");
+  const known = marker.location === "state-db" || marker.location === "legacy-main";
+  if (keys.length === 1 && known) return marker.location as SharedLocation;
+  const why = "auth.sharedStore holds an unknown location; nothing written (run openclaw doctor --fix)";
+  throw new StoreError(`${file}: ${why}`, "invalid");
 }

@@ -33,7 +33,12 @@ export function lockDirectory(uid: number | undefined, runtimeDir = LOCK_RUNTIME
 }
 
 /** `<dir>/<family>.<hash8>.lock.sqlite`, as `buildLifecycleCoordinatorPath` names it. */
-export function lockPath(family: LockFamily, stateDb: string, uid = process.getuid?.(), runtimeDir = LOCK_RUNTIME_DIR): string {
+export function lockPath(
+  family: LockFamily,
+  stateDb: string,
+  uid = process.getuid?.(),
+  runtimeDir = LOCK_RUNTIME_DIR,
+): string {
   const hash8 = createHash("sha256").update(canonical(stateDb)).digest("hex").slice(0, 8);
   return path.join(lockDirectory(uid, runtimeDir), `${family}.${hash8}.lock.sqlite`);
 }
@@ -43,9 +48,10 @@ function ensureLockDirectory(dir: string): void {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const info = lstatSync(dir);
   const uid = process.getuid?.();
-  if (info.isSymbolicLink() || !info.isDirectory()) throw new StoreError(`${dir} is not a real folder; refusing the gateway lock`, "invalid");
-  if (uid !== undefined && info.uid !== uid) throw new StoreError(`${dir} belongs to another user; refusing the gateway lock`, "invalid");
-  if ((info.mode & 0o077) !== 0) throw new StoreError(`${dir} is not private (mode ${(info.mode & 0o777).toString(8)}); refusing the gateway lock`, "invalid");
+  const refuse = (why: string) => new StoreError(`${dir} ${why}; refusing the gateway lock`, "invalid");
+  if (info.isSymbolicLink() || !info.isDirectory()) throw refuse("is not a real folder");
+  if (uid !== undefined && info.uid !== uid) throw refuse("belongs to another user");
+  if ((info.mode & 0o077) !== 0) throw refuse(`is not private (mode ${(info.mode & 0o777).toString(8)})`);
 }
 
 export interface HeldLock {
@@ -53,7 +59,11 @@ export interface HeldLock {
 }
 
 /** Takes the state-lifecycle lock, waiting at most `timeoutMs` for a holder to finish. */
-export async function acquireStateLifecycleLock(stateDb: string, timeoutMs: number, file = lockPath("state-lifecycle", stateDb)): Promise<HeldLock> {
+export async function acquireStateLifecycleLock(
+  stateDb: string,
+  timeoutMs: number,
+  file = lockPath("state-lifecycle", stateDb),
+): Promise<HeldLock> {
   ensureLockDirectory(path.dirname(file));
   const Sqlite = sqliteLibrary();
   let db: Database;

@@ -18,5 +18,6 @@ export function relocationInProgress(stateDb: Database, file: string): string | 
     .get(SHARED_AUTH_RELOCATION_KIND) as { status?: unknown } | undefined;
   if (!pending) return undefined;
   const stage = typeof pending.status === "string" ? ` (stage ${JSON.stringify(pending.status).slice(0, 40)})` : "";
-  return `openclaw doctor --fix is relocating the shared auth store${stage} in ${file}; nothing written, retry when it has finished`;
+  const what = `openclaw doctor --fix is relocating the shared auth store${stage} in ${file}`;
+  return `${what}; nothing written, retry when it has finished`;
 }

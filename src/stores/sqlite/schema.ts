@@ -20,7 +20,8 @@ const HEADER_BYTES = 100;
 
 /** `user_version` from a database file header; undefined when the file is not an SQLite database. */
 export function userVersionFromHeader(header: Uint8Array): number | undefined {
-  if (header.length < HEADER_BYTES || Buffer.from(header.subarray(0, 16)).toString("latin1") !== MAGIC) return undefined;
+  if (header.length < HEADER_BYTES) return undefined;
+  if (Buffer.from(header.subarray(0, 16)).toString("latin1") !== MAGIC) return undefined;
   return Buffer.from(header).readUInt32BE(60);
 }
 
@@ -40,7 +41,8 @@ export function schemaRefusal(kind: DatabaseKind, file: string, found: number | 
   const supported = SUPPORTED_SCHEMA[kind];
   if (found === supported) return undefined;
   const what = found === undefined ? "is not an SQLite database" : `has schema version ${found}`;
-  return `${file} ${what}; this version supports ${kind} schema ${supported} (OpenClaw ${VERIFIED_GATEWAY}); nothing written`;
+  const ours = `this version supports ${kind} schema ${supported} (OpenClaw ${VERIFIED_GATEWAY})`;
+  return `${file} ${what}; ${ours}; nothing written`;
 }
 
 export function assertSupportedSchema(kind: DatabaseKind, file: string, found: number | undefined): void {

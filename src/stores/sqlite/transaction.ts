@@ -18,13 +18,18 @@ export interface TransactionTarget {
 const RETRY_MS = 50;
 
 /** Runs `operation` inside `BEGIN IMMEDIATE` on `target`; it must be synchronous, so the lock is held briefly. */
-export async function writeTransaction<T>(target: TransactionTarget, timeoutMs: number, operation: (db: Database) => T): Promise<T> {
+export async function writeTransaction<T>(
+  target: TransactionTarget,
+  timeoutMs: number,
+  operation: (db: Database) => T,
+): Promise<T> {
   const deadline = Date.now() + Math.max(timeoutMs, BUSY_TIMEOUT_MS);
   for (;;) {
     let lock: HeldLock | undefined;
     let db: Database | undefined;
     try {
-      if (target.kind === "state") lock = await acquireStateLifecycleLock(target.file, Math.max(0, deadline - Date.now()));
+      const left = Math.max(0, deadline - Date.now());
+      if (target.kind === "state") lock = await acquireStateLifecycleLock(target.file, left);
       db = openDatabase(target.file);
       db.exec("BEGIN IMMEDIATE");
       try {
@@ -37,7 +42,10 @@ export async function writeTransaction<T>(target: TransactionTarget, timeoutMs: 
       }
     } catch (err) {
       if (!isBusy(err)) throw err;
-      if (Date.now() >= deadline) throw new StoreError(`${target.file} stayed busy past the lock timeout; nothing written: ${messageOf(err)}`, "busy");
+      if (Date.now() >= deadline) {
+        const why = `${target.file} stayed busy past the lock timeout; nothing written: ${messageOf(err)}`;
+        throw new StoreError(why, "busy");
+      }
     } finally {
       db?.close();
       lock?.release();

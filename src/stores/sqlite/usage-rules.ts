@@ -11,7 +11,7 @@ const SECOND = 1_000;
 const MINUTE = 60 * SECOND;
 const HOUR = 60 * MINUTE;
 
-/** The gateway's constants (`AUTH_COOLDOWN_CONFIG`, `RATE_LIMIT_BACKOFF_*`); this generation reads no config for them. */
+/** The gateway's constants (`AUTH_COOLDOWN_CONFIG`, `RATE_LIMIT_BACKOFF_*`); it reads no config for them. */
 export const SQLITE_ERA_LADDER = {
   /** Generic cooldown by the aggregate error count: 1st, 2nd, 3rd and later. */
   generic: [30 * SECOND, 60 * SECOND, 300 * SECOND],
@@ -39,13 +39,14 @@ export type GatewayReason =
   | "unclassified"
   | "unknown";
 
-const MODEL_SCOPED: ReadonlySet<GatewayReason> = new Set(["rate_limit", "timeout", "model_not_found"]);
-
-const finite = (value: unknown): number | undefined => (typeof value === "number" && Number.isFinite(value) && value > 0 ? value : undefined);
+const finite = (value: unknown): number | undefined =>
+  typeof value === "number" && Number.isFinite(value) && value > 0 ? value : undefined;
 
 /** When the profile becomes usable again: the latest of its block, cooldown and disable. */
 export function unusableUntil(stats: ProfileUsageStats | undefined): number | undefined {
-  const values = [stats?.blockedUntil, stats?.cooldownUntil, stats?.disabledUntil].map(finite).filter((v): v is number => v !== undefined);
+  const values = [stats?.blockedUntil, stats?.cooldownUntil, stats?.disabledUntil]
+    .map(finite)
+    .filter((v): v is number => v !== undefined);
   return values.length ? Math.max(...values) : undefined;
 }
 
@@ -76,30 +77,33 @@ const keepRunning = (existing: unknown, now: number, recomputed: number): number
 
 /** `computeNextProfileUsageStats` for a failure that names no model (ours never do). */
 export function nextFailureStats(existing: ProfileUsageStats, reason: GatewayReason, now: number): ProfileUsageStats {
-  if (reason === "rate_limit" && existing.blockedReason === "subscription_limit" && now < (finite(existing.blockedUntil) ?? 0)) return existing;
+  const blocked = existing.blockedReason === "subscription_limit" && now < (finite(existing.blockedUntil) ?? 0);
+  if (reason === "rate_limit" && blocked) return existing;
   const last = finite(existing.lastFailureAt);
   const windowExpired = last !== undefined && now - last > SQLITE_ERA_LADDER.failureWindowMs;
   const until = unusableUntil(existing);
   const reset = windowExpired || (until !== undefined && now >= until);
   const errorCount = (reset ? 0 : (finite(existing.errorCount) ?? 0)) + 1;
   const keptRateLimit = existing.failureCounts?.rate_limit;
-  const failureCounts: Record<string, number> = reset ? (keptRateLimit ? { rate_limit: keptRateLimit } : {}) : { ...existing.failureCounts };
+  const kept: Record<string, number> = keptRateLimit ? { rate_limit: keptRateLimit } : {};
+  const failureCounts: Record<string, number> = reset ? kept : { ...existing.failureCounts };
   failureCounts[reason] = (failureCounts[reason] ?? 0) + 1;
   const { cooldownClassification: _dropped, ...rest } = existing;
   const next: ProfileUsageStats = { ...rest, errorCount, failureCounts, lastFailureAt: now };
   if (reason === "billing" || reason === "auth_permanent") {
     const { baseMs, maxMs } = SQLITE_ERA_LADDER.disabled[reason];
-    next.disabledUntil = keepRunning(existing.disabledUntil, now, now + cappedBackoffMs(failureCounts[reason]!, baseMs, maxMs));
+    const backoff = cappedBackoffMs(failureCounts[reason]!, baseMs, maxMs);
+    next.disabledUntil = keepRunning(existing.disabledUntil, now, now + backoff);
     next.disabledReason = reason;
     return next;
   }
   const { baseMs, maxMs } = SQLITE_ERA_LADDER.rateLimit;
-  const backoff = reason === "rate_limit" ? cappedBackoffMs(failureCounts.rate_limit!, baseMs, maxMs) : genericCooldownMs(errorCount);
+  const backoff =
+    reason === "rate_limit" ? cappedBackoffMs(failureCounts.rate_limit!, baseMs, maxMs) : genericCooldownMs(errorCount);
   next.cooldownUntil = keepRunning(existing.cooldownUntil, now, now + backoff);
   next.cooldownReason = reason;
-  // Without a model the gateway drops a model scope (`cooldownModel`) rather than widen it silently.
+  // A failure without a model (ours never name one) drops the model scope, as the gateway does.
   delete next.cooldownModel;
-  void MODEL_SCOPED;
   return next;
 }
 
@@ -107,7 +111,12 @@ export function nextFailureStats(existing: ProfileUsageStats, reason: GatewayRea
  * Our marking after a failure. An ongoing problem is re-marked only once its window has run out, so it
  * escalates at the gateway's pace instead of once per check.
  */
-export function markFailure(stats: ProfileUsageStats, failure: Failure, now: number, occurrence: Occurrence): ProfileUsageStats {
+export function markFailure(
+  stats: ProfileUsageStats,
+  failure: Failure,
+  now: number,
+  occurrence: Occurrence,
+): ProfileUsageStats {
   if (occurrence === "ongoing" && isUnusable(stats, now)) return stats;
   return nextFailureStats(stats, gatewayReason(failure), now);
 }
@@ -132,6 +141,7 @@ export const MARKING_FIELDS = [
 export function clearMarking(stats: ProfileUsageStats): ProfileUsageStats {
   const next: ProfileUsageStats = { ...stats };
   for (const field of MARKING_FIELDS) delete next[field];
-  if (next.errorCount !== undefined || Object.keys(stats).some((k) => (MARKING_FIELDS as readonly string[]).includes(k))) next.errorCount = 0;
+  const marked = Object.keys(stats).some((k) => (MARKING_FIELDS as readonly string[]).includes(k));
+  if (next.errorCount !== undefined || marked) next.errorCount = 0;
   return next;
 }

@@ -24,7 +24,8 @@ export interface AgentCells {
 
 export type Owner = "shared" | "local";
 
-const record = (value: unknown): JsonObject => (value && typeof value === "object" && !Array.isArray(value) ? (value as JsonObject) : {});
+const record = (value: unknown): JsonObject =>
+  value && typeof value === "object" && !Array.isArray(value) ? (value as JsonObject) : {};
 const profilesOf = (cells: StoreCells | undefined) => record(cells?.store?.profiles);
 const statsOf = (cells: StoreCells | undefined) => record(cells?.state?.usageStats);
 
@@ -36,7 +37,8 @@ export function ownerOf(cells: AgentCells, profileId: string): Owner {
 export function agentView(cells: AgentCells): AuthProfileStore {
   const profiles = { ...profilesOf(cells.shared), ...profilesOf(cells.local) } as AuthProfileStore["profiles"];
   const usageStats: JsonObject = {};
-  for (const id of new Set([...Object.keys(statsOf(cells.shared)), ...Object.keys(statsOf(cells.local)), ...Object.keys(profiles)])) {
+  const ids = [...Object.keys(statsOf(cells.shared)), ...Object.keys(statsOf(cells.local)), ...Object.keys(profiles)];
+  for (const id of new Set(ids)) {
     const stats = statsOf(ownerOf(cells, id) === "local" ? cells.local : cells.shared)[id];
     if (stats !== undefined) usageStats[id] = stats;
   }
@@ -49,8 +51,10 @@ export function agentView(cells: AgentCells): AuthProfileStore {
 /** What never goes into this generation's stores, whoever asks: see openclaw-sqlite.md "Hazards". */
 export function forbiddenProfile(profileId: string, profile: Record<string, unknown> | undefined): string | undefined {
   if (profile === undefined) return undefined;
-  if (profileId === "anthropic:claude-cli") return `${profileId} is retired in this gateway generation and is never written`;
-  if (profile.type === "oauth" || "refresh" in profile) return `${profileId}: this gateway refreshes stored oauth profiles itself; a refresh token is never written`;
+  if (profileId === "anthropic:claude-cli") return `${profileId} is retired in this gateway generation, never written`;
+  if (profile.type === "oauth" || "refresh" in profile) {
+    return `${profileId}: this gateway refreshes stored oauth profiles itself; a refresh token is never written`;
+  }
   return undefined;
 }
 
@@ -61,7 +65,8 @@ export interface CellWrites {
 }
 
 function changedIds(before: JsonObject, after: JsonObject): string[] {
-  return [...new Set([...Object.keys(before), ...Object.keys(after)])].filter((id) => !isDeepStrictEqual(before[id], after[id]));
+  const ids = new Set([...Object.keys(before), ...Object.keys(after)]);
+  return [...ids].filter((id) => !isDeepStrictEqual(before[id], after[id]));
 }
 
 function withEntry(cell: JsonObject | undefined, section: string, id: string, value: unknown): JsonObject {

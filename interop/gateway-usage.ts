@@ -1,7 +1,7 @@
 /**
  * The SQLite-era gateway's own code path for failure bookkeeping: a small script, run with the gateway's Node,
  * that loads the agent's auth store and calls the gateway's `markAuthProfileFailure` (the function a failing
- * turn calls), `count` times in one process. Chunk files are hashed per release, so they are found by the
+ * turn calls), `count` times for each of a comma-separated list of profile ids, in one process. Chunk files are hashed per release, so they are found by the
  * function names they define and their export letters read from the export line.
  */
 import { readdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -27,15 +27,18 @@ export function markScript(gateway: Gateway): string {
   writeFileSync(
     script,
     [
-      `const [profileId, reason, count, agentDir] = process.argv.slice(2);`,
+      `const [profileIds, reason, count, agentDir] = process.argv.slice(2);`,
+      `const ids = profileIds.split(",");`,
       `const usage = await import(${JSON.stringify(path.join(dist, mark.file))});`,
       `const rt = await import(${JSON.stringify(path.join(dist, load.file))});`,
       `const dir = agentDir || undefined;`,
       `for (let i = 0; i < Number(count); i++) {`,
-      `  const store = rt.${load.letter}(dir);`,
-      `  await usage.${mark.letter}({ store, profileId, reason, agentDir: dir });`,
+      `  for (const profileId of ids) {`,
+      `    const store = rt.${load.letter}(dir);`,
+      `    await usage.${mark.letter}({ store, profileId, reason, agentDir: dir });`,
+      `  }`,
       `}`,
-      `process.stdout.write(JSON.stringify(rt.${load.letter}(dir).usageStats?.[profileId] ?? null));`,
+      `process.stdout.write(JSON.stringify(rt.${load.letter}(dir).usageStats?.[ids[0]] ?? null));`,
     ].join("\n"),
   );
   return script;

@@ -115,12 +115,13 @@ test("openclaw@2026.9.6: the gateway writes its state repeatedly while we write 
     await gatewayStateDir(t);
     await openclaw(t, ["models", "auth", "paste-token", "--provider", "anthropic", "--agent", "main", "--profile-id", "anthropic:second"], `${randomToken()}\n`);
     await gatewayMarkFailure(gateway, t.stateDir, t.home, "anthropic:manual", "timeout");
-    // About 6 ms a write once its Node is up: thousands keep the gateway writing for several seconds.
-    const rounds = 3000;
+    // About 6 ms a write once its Node is up: thousands keep the gateway writing for several seconds. It marks
+    // anthropic:manual too, so our cooldown clear rewrites the same state row the gateway is writing.
+    const rounds = 1500;
     const script = markScript(gateway);
     const span = { start: Date.now(), end: Infinity };
     const gatewayWrites = new Promise<number>((resolve) => {
-      const child = spawn(gateway.node, [script, "anthropic:second", "rate_limit", String(rounds)], { env: { PATH: process.env.PATH, HOME: t.home, OPENCLAW_STATE_DIR: t.stateDir, NO_COLOR: "1" }, stdio: "ignore" });
+      const child = spawn(gateway.node, [script, "anthropic:second,anthropic:manual", "rate_limit", String(rounds)], { env: { PATH: process.env.PATH, HOME: t.home, OPENCLAW_STATE_DIR: t.stateDir, NO_COLOR: "1" }, stdio: "ignore" });
       child.on("exit", (code) => {
         span.end = Date.now();
         resolve(code ?? 1);
@@ -152,11 +153,14 @@ test("openclaw@2026.9.6: the gateway writes its state repeatedly while we write 
     assert.equal((stats.failureCounts as Record<string, number>).rate_limit, rounds, "every gateway write landed");
     const shared = readStateCells(t).store?.profiles as Record<string, unknown>;
     for (const id of ["anthropic:ours-0", "anthropic:ours-1", "anthropic:ours-2", "anthropic:manual", "anthropic:second"]) assert.ok(shared[id], `${id} is in the shared store`);
+    const cleared = await runCli(["cooldown", "clear", "--profile", "anthropic:manual"], t.env);
+    assert.equal(cleared.code, 0, cleared.stdout + cleared.stderr);
     assert.equal((readStateCells(t).state?.usageStats as Record<string, Record<string, unknown>>)["anthropic:manual"]?.cooldownUntil, undefined);
+    assert.ok(ourResults.some((r) => /main +cleared/.test(r.out)), "some of our clears rewrote the row while the gateway wrote it");
     const seen = await status(t);
     assert.ok(profiles(seen).some(([id]) => id === "anthropic:ours-2"));
     assertClean(t);
-    process.stderr.write(`interop: ${overlapping} sync+clear rounds ran during ${rounds} gateway writes (${span.end - span.start} ms)\n`);
+    process.stderr.write(`interop: ${overlapping} sync+clear rounds ran during ${2 * rounds} gateway writes (${span.end - span.start} ms)\n`);
   } finally {
     t.cleanup();
   }

@@ -124,13 +124,20 @@ async function sqliteChecks(targets: Targets): Promise<Check[]> {
   if (generation.format !== "sqlite") return [];
   const found = await inspectDatabases(targets.stateDir.dir, targets.agents);
   const schemas = found.map((f) => `${f.name} ${f.version ?? "?"}`).join(", ") || "no database yet";
-  const supported = `supported: state schema ${SUPPORTED_SCHEMA.state}, agent schema ${SUPPORTED_SCHEMA.agent} (OpenClaw ${VERIFIED_GATEWAY})`;
-  const detail = `sqlite, gateway ${generation.version ?? "unknown"} (${generation.reason}); schemas ${schemas}; ${supported}`;
+  const { state, agent } = SUPPORTED_SCHEMA;
+  const supported = `supported: state schema ${state}, agent schema ${agent} (OpenClaw ${VERIFIED_GATEWAY})`;
+  const gateway = `gateway ${generation.version ?? "unknown"} (${generation.reason})`;
+  const detail = `sqlite, ${gateway}; schemas ${schemas}; ${supported}`;
   const refused = found.filter((f) => f.refusal);
   if (refused.length > 0) {
-    return [fail("gateway store", `${detail}; refused: ${refused.map((f) => f.refusal).join("; ")}`, "use the OpenClaw version this release supports, or a moltbot-auth-sync release that supports this schema")];
+    const fix = "use the OpenClaw version this release supports, or a moltbot-auth-sync release for this schema";
+    const why = refused.map((f) => f.refusal).join("; ");
+    return [fail("gateway store", `${detail}; refused: ${why}`, fix)];
   }
-  if (found.length === 0) return [warn("gateway store", detail, "openclaw models auth paste-token   (the gateway creates its databases on its first write)")];
+  if (found.length === 0) {
+    const fix = "openclaw models auth paste-token   (the gateway creates its databases on its first write)";
+    return [warn("gateway store", detail, fix)];
+  }
   return [ok("gateway store", detail)];
 }
 

@@ -56,7 +56,11 @@ export type SourceStatus =
  * blockedUntil, cooldownUntil and disabledUntil; "disabled" while the disable runs, otherwise "cooldown" with
  * the cooldown's reason, which a block alone does not have.
  */
-export function unusableProfiles(usageStats: Record<string, ProfileUsageStats> | undefined, now: number, rules: Pick<UsageRules, "unusableUntil">): Marking[] {
+export function unusableProfiles(
+  usageStats: Record<string, ProfileUsageStats> | undefined,
+  now: number,
+  rules: Pick<UsageRules, "unusableUntil">,
+): Marking[] {
   const markings: Marking[] = [];
   for (const [profile, stats] of Object.entries(usageStats ?? {})) {
     if (typeof stats !== "object" || stats === null) continue;
@@ -77,7 +81,11 @@ export function unusableProfiles(usageStats: Record<string, ProfileUsageStats> |
 }
 
 /** The gateway's rule: a profile is unusable while now < max(cooldownUntil, disabledUntil). */
-export function activeMarkings(usageStats: Record<string, ProfileUsageStats> | undefined, now: number, rules?: Pick<UsageRules, "unusableUntil">): Marking[] {
+export function activeMarkings(
+  usageStats: Record<string, ProfileUsageStats> | undefined,
+  now: number,
+  rules?: Pick<UsageRules, "unusableUntil">,
+): Marking[] {
   if (rules) return unusableProfiles(usageStats, now, rules);
   const markings: Marking[] = [];
   for (const [profile, stats] of Object.entries(usageStats ?? {})) {
@@ -123,8 +131,11 @@ export async function agentStatus(agent: Agent, adapter: StoreAdapter, expected:
     const profiles = [...expected].map(([id, offered]) => profileStatus(store, id, offered));
     const markings = activeMarkings(store?.usageStats, now, adapter.usage);
     if (!adapter.usage) return { agent: agent.id, file, profiles, markings };
-    const others = Object.keys(store?.profiles ?? {}).filter((id) => !expected.has(id) && store?.profiles[id]?.provider === "anthropic");
-    return { agent: agent.id, file: adapter.files(agent.dir)[0]!, profiles, otherProfiles: others.sort().map((id) => profileStatus(store, id, undefined)), markings };
+    const others = Object.keys(store?.profiles ?? {})
+      .filter((id) => !expected.has(id) && store?.profiles[id]?.provider === "anthropic")
+      .sort()
+      .map((id) => profileStatus(store, id, undefined));
+    return { agent: agent.id, file: adapter.files(agent.dir)[0]!, profiles, otherProfiles: others, markings };
   } catch (err) {
     return { agent: agent.id, file, profiles: [], markings: [], error: messageOf(err) };
   }

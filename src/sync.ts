@@ -68,10 +68,21 @@ function updateAgents(target: UpdateTarget, profileId: string, change: (store: A
   return mapLimit(target.agents, AGENT_CONCURRENCY, (agent) => updateAgent(agent, target.adapter, profileId, change, options));
 }
 
-export async function syncAgents(target: UpdateTarget, profileId: string, desired: ProfileCredential, options: UpdateOptions): Promise<AgentReport[]> {
+export async function syncAgents(
+  target: UpdateTarget,
+  profileId: string,
+  desired: ProfileCredential,
+  options: UpdateOptions,
+): Promise<AgentReport[]> {
   // A generation may refuse a credential outright (the SQLite era never takes anthropic:claude-cli or a refresh token).
   const refusal = target.adapter.admit?.(profileId, desired);
-  if (refusal) return target.agents.map((a) => ({ agent: a.id, file: target.adapter.files(a.dir)[0]!, profile: profileId, result: "skipped", reason: refusal, warnings: [] }));
+  if (refusal) {
+    const skipped = (a: Agent): AgentReport => {
+      const file = target.adapter.files(a.dir)[0]!;
+      return { agent: a.id, file, profile: profileId, result: "skipped", reason: refusal, warnings: [] };
+    };
+    return target.agents.map(skipped);
+  }
   return updateAgents(target, profileId, (store) => reconcileProfile(store, profileId, desired), options);
 }
 
@@ -86,7 +97,9 @@ export function markAgents(
 ): Promise<AgentReport[]> {
   const now = Date.now();
   const mark = target.adapter.usage?.markFailure ?? markFailure;
-  return updateAgents(target, profileId, (store) => updateUsage(store, profileId, (stats) => mark(stats, failure, now, occurrence, cooldowns), "marked"), options);
+  const marked = (stats: ProfileUsageStats) => mark(stats, failure, now, occurrence, cooldowns);
+  const change = (store: AuthProfileStore) => updateUsage(store, profileId, marked, "marked");
+  return updateAgents(target, profileId, change, options);
 }
 
 /** Clears a profile's markings by hand; `refuse` names why a store's marking must stay (e.g. a disabled login without --force). */

@@ -35,14 +35,19 @@ export async function cooldownClearCommand(options: CooldownClearOptions): Promi
   const now = Date.now();
   const adapter = storeAdapter(targets);
   // Where the login has no profile of its own (SQLite era by default), no --profile means every Anthropic profile.
-  const profiles = options.profile || !adapter.admit?.(profile, { type: "token" }) ? [profile] : await anthropicProfiles(agents, adapter);
+  const every = !options.profile && adapter.admit?.(profile, { type: "token" }) !== undefined;
+  const profiles = every ? await anthropicProfiles(agents, adapter) : [profile];
   const writing = await writeOptions(config);
+  const refuse = (stats: ProfileUsageStats) => (options.force ? undefined : refusal(stats, now));
   const reports: AgentReport[] = [];
-  for (const id of profiles) reports.push(...(await clearAgents({ agents, adapter }, id, (stats) => (options.force ? undefined : refusal(stats, now)), writing)));
+  for (const id of profiles) reports.push(...(await clearAgents({ agents, adapter }, id, refuse, writing)));
   const multi = profiles.length !== 1;
-  if (options.json) printJson({ profile: multi ? profiles : profile, agents: reports.map(({ writes: _writes, ...r }) => r) });
+  const result = (r: AgentReport) => (r.result === "unchanged" ? "nothing to clear" : r.result);
+  const row = (r: AgentReport) => [r.agent, ...(multi ? [r.profile] : []), result(r), r.reason ?? ""];
+  const json = () => ({ profile: multi ? profiles : profile, agents: reports.map(({ writes: _writes, ...r }) => r) });
+  if (options.json) printJson(json());
   else if (reports.length === 0) process.stdout.write("no Anthropic profile in any agent's store\n");
-  else process.stdout.write(`${columns(reports.map((r) => [r.agent, ...(multi ? [r.profile] : []), r.result === "unchanged" ? "nothing to clear" : r.result, r.reason ?? ""]))}\n`);
+  else process.stdout.write(`${columns(reports.map(row))}\n`);
   if (reports.some((r) => r.result === "failed" || (r.result === "skipped" && r.reason?.startsWith("disabled")))) throw new ExitError(1);
 }
 
@@ -51,7 +56,9 @@ async function anthropicProfiles(agents: readonly Agent[], adapter: StoreAdapter
   const ids = new Set<string>();
   for (const agent of agents) {
     const store = await adapter.read(agent.dir);
-    for (const [id, profile] of Object.entries(store?.profiles ?? {})) if (profile?.provider === "anthropic") ids.add(id);
+    for (const [id, profile] of Object.entries(store?.profiles ?? {})) {
+      if (profile?.provider === "anthropic") ids.add(id);
+    }
   }
   return [...ids].sort();
 }

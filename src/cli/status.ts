@@ -63,7 +63,8 @@ function profileText(p: ProfileStatus, now: number): string {
 function agentLines(agent: AgentStatus, now: number): string[] {
   if (agent.error) return [`agent ${agent.agent}: ${agent.error}`];
   const profiles = [...agent.profiles, ...(agent.otherProfiles ?? [])].map((p) => profileText(p, now)).join("; ");
-  return [`agent ${agent.agent}: ${profiles || "no Anthropic profile"}`, ...agent.markings.map((m) => `  ${markingText(m, now)}`)];
+  const markings = agent.markings.map((m) => `  ${markingText(m, now)}`);
+  return [`agent ${agent.agent}: ${profiles || "no Anthropic profile"}`, ...markings];
 }
 
 export function markingText(marking: Marking, now: number): string {

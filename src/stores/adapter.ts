@@ -34,7 +34,13 @@ export interface UpdateResult<T> {
 
 /** A generation's cooldown rules, when they are not the JSON era's (cooldown.ts). */
 export interface UsageRules {
-  markFailure(stats: ProfileUsageStats, failure: Failure, now: number, occurrence: Occurrence, config: CooldownConfig): ProfileUsageStats;
+  markFailure(
+    stats: ProfileUsageStats,
+    failure: Failure,
+    now: number,
+    occurrence: Occurrence,
+    config: CooldownConfig,
+  ): ProfileUsageStats;
   /** What `cooldown clear` and recovery remove. */
   clearMarking(stats: ProfileUsageStats): ProfileUsageStats;
   isMarked(stats: ProfileUsageStats | undefined, now: number): boolean;

@@ -66,8 +66,10 @@ export async function readGatewayConfig(stateDir: string, env: NodeJS.ProcessEnv
 function configuredEntries(config: GatewayConfig | undefined): Array<{ id?: unknown; agentDir?: unknown }> {
   const agents = config?.value?.agents as { list?: unknown; entries?: unknown } | undefined;
   const list = Array.isArray(agents?.list) ? agents.list : [];
-  const entries = agents?.entries && typeof agents.entries === "object" && !Array.isArray(agents.entries) ? agents.entries : {};
-  const fromEntries = Object.entries(entries as Record<string, unknown>).map(([id, entry]) => ({ id, agentDir: (entry as { agentDir?: unknown } | null)?.agentDir }));
+  const raw = agents?.entries;
+  const entries = (raw && typeof raw === "object" && !Array.isArray(raw) ? raw : {}) as Record<string, unknown>;
+  const agentDirOf = (entry: unknown) => (entry as { agentDir?: unknown } | null)?.agentDir;
+  const fromEntries = Object.entries(entries).map(([id, entry]) => ({ id, agentDir: agentDirOf(entry) }));
   return [...list.filter((e): e is object => typeof e === "object" && e !== null), ...fromEntries];
 }
 

@@ -62,3 +62,19 @@ test("agents: a broken gateway config is reported, not fatal", () =>
     assert.ok(config?.error);
     assert.equal((await discoverAgents(t.stateDir, config, t.env)).length, 1);
   }));
+
+test("agents: the SQLite era's agents.entries.<id>, with or without agentDir, before any database exists", () =>
+  withHome(async (t) => {
+    const custom = path.join(t.root, "elsewhere", "agent");
+    const entries = { main: { workspace: "/w" }, work: { name: "work", agentDir: t.agentDir("work") }, far: { agentDir: custom }, "": {} };
+    writeFileSync(path.join(t.stateDir, "openclaw.json"), JSON.stringify({ agents: { ownership: "explicit", entries } }));
+    const agents = await discoverAgents(t.stateDir, await readGatewayConfig(t.stateDir, t.env), t.env);
+    assert.deepEqual(
+      agents.map((a) => [a.id, a.dir, a.from]),
+      [
+        ["main", t.agentDir("main"), "config"],
+        ["work", t.agentDir("work"), "config"],
+        ["far", custom, "config"],
+      ],
+    );
+  }));

@@ -1,8 +1,9 @@
 /**
  * The SQLite-era gateway's own code path for failure bookkeeping: a small script, run with the gateway's Node,
  * that loads the agent's auth store and calls the gateway's `markAuthProfileFailure` (the function a failing
- * turn calls), `count` times for each of a comma-separated list of profile ids, in one process. Chunk files are hashed per release, so they are found by the
- * function names they define and their export letters read from the export line.
+ * turn calls), `count` times for each of a comma-separated list of profile ids, in one process. Chunk files
+ * are hashed per release, so they are found by the function names they define, and their export letters
+ * are read from the export line.
  */
 import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
@@ -22,7 +23,8 @@ function exportedAs(dist: string, definition: RegExp, name: string): { file: str
 export function markScript(gateway: Gateway): string {
   const dist = path.join(path.dirname(gateway.entry), "dist");
   const mark = exportedAs(dist, /async function markAuthProfileFailure\(/, "markAuthProfileFailure");
-  const load = exportedAs(dist, /loadAuthProfileStoreWithoutExternalProfiles,/, "loadAuthProfileStoreWithoutExternalProfiles");
+  const loader = "loadAuthProfileStoreWithoutExternalProfiles";
+  const load = exportedAs(dist, new RegExp(`${loader},`), loader);
   const script = path.join(path.dirname(path.dirname(gateway.entry)), "..", "mark-failure.mjs");
   writeFileSync(
     script,
@@ -53,6 +55,7 @@ export async function gatewayMarkFailure(
   reason: string,
   options: { count?: number; agentDir?: string } = {},
 ): Promise<Record<string, unknown> | null> {
-  const { stdout } = await runGateway(gateway, [profileId, reason, String(options.count ?? 1), options.agentDir ?? ""], stateDir, home, markScript(gateway));
+  const args = [profileId, reason, String(options.count ?? 1), options.agentDir ?? ""];
+  const { stdout } = await runGateway(gateway, args, stateDir, home, markScript(gateway));
   return JSON.parse(stdout.trim().split("\n").pop()!) as Record<string, unknown> | null;
 }

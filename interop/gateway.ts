@@ -37,7 +37,15 @@ export function installGateway(version: string): Gateway {
 }
 
 /** Runs the gateway's CLI on `stateDir`, with no terminal and nothing from this machine's own state. */
-export function runGateway(gateway: Gateway, args: string[], stateDir: string, home: string, entry = gateway.entry, input?: string): Promise<{ stdout: string; stderr: string }> {
+/** `entry` may be another script run with the gateway's Node; `input` goes to its stdin. */
+export function runGateway(
+  gateway: Gateway,
+  args: string[],
+  stateDir: string,
+  home: string,
+  entry = gateway.entry,
+  input?: string,
+): Promise<{ stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     const child = execFile(
       gateway.node,

@@ -20,23 +20,40 @@ before(() => {
 });
 
 const TIMEOUT = { timeout: 600_000 };
-type Status = { auth: { oauth: { profiles: Array<{ profileId: string; type: string; status: string }> }; unusableProfiles: Array<{ profileId: string; kind: string; reason?: string; until: number }> } };
+interface Status {
+  auth: {
+    oauth: { profiles: Array<{ profileId: string; type: string; status: string }> };
+    unusableProfiles: Array<{ profileId: string; kind: string; reason?: string; until: number }>;
+  };
+}
+type Profiles = Record<string, Record<string, unknown>>;
 
-const openclaw = (t: TestHome, args: string[], input?: string) => runGateway(gateway, args, t.stateDir, t.home, gateway.entry, input);
-const status = (t: TestHome, agent?: string): Promise<Status> =>
-  agent ? openclaw(t, ["models", "status", "--json", "--agent", agent]).then((r) => JSON.parse(r.stdout) as Status) : (modelsStatus(gateway, t.stateDir, t.home) as Promise<Status>);
+const openclaw = (t: TestHome, args: string[], input?: string) =>
+  runGateway(gateway, args, t.stateDir, t.home, gateway.entry, input);
+const status = async (t: TestHome, agent?: string): Promise<Status> => {
+  if (!agent) return (await modelsStatus(gateway, t.stateDir, t.home)) as Status;
+  return JSON.parse((await openclaw(t, ["models", "status", "--json", "--agent", agent])).stdout) as Status;
+};
 const profiles = (s: Status) => s.auth.oauth.profiles.map((p) => [p.profileId, p.type, p.status]).sort();
 const unusable = (s: Status) => s.auth.unusableProfiles.map((u) => [u.profileId, u.kind, u.reason, u.until]).sort();
+const sharedProfiles = (t: TestHome) => readStateCells(t).store?.profiles as Profiles;
+const sharedStats = (t: TestHome) => readStateCells(t).state?.usageStats as Profiles;
+const pasteToken = (t: TestHome, agent: string, profileId: string, token = randomToken()) => {
+  const args = ["models", "auth", "paste-token", "--provider", "anthropic", "--agent", agent, "--profile-id"];
+  args.push(profileId);
+  return openclaw(t, args, `${token}\n`);
+};
+const tokenSet = (t: TestHome, profileId: string, token: string) =>
+  runCli(["token", "set", "--profile", profileId], t.env, { input: token });
 
-/** main with `anthropic:manual` in the shared store; agent `work` with its own database and its own `anthropic:manual`. */
-async function gatewayStateDir(t: TestHome): Promise<{ shared: string; work: string }> {
+/** main with `anthropic:manual` in the shared store; agent `work` with its own database and own `anthropic:manual`. */
+async function gatewayStateDir(t: TestHome): Promise<void> {
   const [shared, work] = [randomToken(), randomToken()];
   t.planted.push(shared, work);
   await openclaw(t, ["models", "auth", "paste-token", "--provider", "anthropic"], `${shared}\n`);
   await openclaw(t, ["agents", "add", "work", "--non-interactive", "--workspace", path.join(t.root, "ws-work")]);
-  await openclaw(t, ["models", "auth", "paste-token", "--provider", "anthropic", "--agent", "work", "--profile-id", "anthropic:manual"], `${work}\n`);
+  await pasteToken(t, "work", "anthropic:manual", work);
   assert.ok(existsSync(agentDbPath(t, "work")), "paste-token --agent work made work's database");
-  return { shared, work };
 }
 
 /** Neither database ever holds a refresh token or the retired anthropic:claude-cli, and no JSON store appears. */
@@ -44,17 +61,17 @@ function assertClean(t: TestHome): void {
   const text = allCellText([stateDbPath(t), agentDbPath(t, "work")].filter((f) => existsSync(f)));
   assert.doesNotMatch(text, /anthropic:claude-cli/);
   assert.doesNotMatch(text, /\\"refresh\\"|sk-ant-ort01/);
-  for (const id of ["main", "work"]) assert.equal(existsSync(t.storePath(id)), false, `no auth-profiles.json for ${id}`);
+  for (const id of ["main", "work"]) assert.equal(existsSync(t.storePath(id)), false, `no JSON store for ${id}`);
 }
 
-test("openclaw@2026.9.6: after token set, models status lists the token profile for main and work, and nothing else changed", TIMEOUT, async () => {
+test("openclaw@2026.9.6: token set: models status lists it for main and work; nothing else changed", TIMEOUT, async () => {
   const t = makeHome();
   try {
     await gatewayStateDir(t);
     const [mainBefore, workBefore] = [await status(t), await status(t, "work")];
     const setup = randomToken();
     t.planted.push(setup);
-    assert.equal((await runCli(["token", "set", "--profile", "anthropic:setup"], t.env, { input: setup })).code, 0);
+    assert.equal((await tokenSet(t, "anthropic:setup", setup)).code, 0);
     const sync = await runCli(["sync"], t.env);
     assert.equal(sync.code, 0, sync.stdout + sync.stderr);
     const [main, work] = [await status(t), await status(t, "work")];
@@ -62,15 +79,16 @@ test("openclaw@2026.9.6: after token set, models status lists the token profile 
       assert.deepEqual(profiles(after), [...profiles(before), ["anthropic:setup", "token", "static"]].sort());
       assert.deepEqual(unusable(after), unusable(before));
     }
-    assert.deepEqual((readStateCells(t).store?.profiles as Record<string, unknown>)["anthropic:setup"], { type: "token", provider: "anthropic", token: setup });
-    assert.equal(readAgentCells(t, "work").store?.profiles && Object.keys(readAgentCells(t, "work").store!.profiles as object).join(), "anthropic:manual", "work's own database keeps only its own profile");
+    assert.deepEqual(sharedProfiles(t)["anthropic:setup"], { type: "token", provider: "anthropic", token: setup });
+    const workOwn = Object.keys(readAgentCells(t, "work").store?.profiles as Profiles);
+    assert.deepEqual(workOwn, ["anthropic:manual"], "work's own database keeps only its own profile");
     // A setup-token under an id work holds itself goes into work's database too, which shadows the shared one.
     const manual = randomToken();
     t.planted.push(manual);
-    assert.equal((await runCli(["token", "set", "--profile", "anthropic:manual"], t.env, { input: manual })).code, 0);
+    assert.equal((await tokenSet(t, "anthropic:manual", manual)).code, 0);
     assert.equal((await runCli(["sync"], t.env)).code, 0);
-    assert.equal(((readStateCells(t).store?.profiles as Record<string, { token: string }>)["anthropic:manual"])!.token, manual);
-    assert.equal(((readAgentCells(t, "work").store?.profiles as Record<string, { token: string }>)["anthropic:manual"])!.token, manual);
+    assert.equal(sharedProfiles(t)["anthropic:manual"]!.token, manual);
+    assert.equal((readAgentCells(t, "work").store?.profiles as Profiles)["anthropic:manual"]!.token, manual);
     assert.deepEqual(profiles(await status(t, "work")), profiles(work));
     assertClean(t);
     assert.deepEqual(leakedTokens(sync.stdout + sync.stderr, t.planted), []);
@@ -79,23 +97,27 @@ test("openclaw@2026.9.6: after token set, models status lists the token profile 
   }
 });
 
-test("openclaw@2026.9.6: a cooldown the gateway recorded is cleared by cooldown clear; another profile's planted cooldown stays", TIMEOUT, async () => {
+test("openclaw@2026.9.6: a cooldown the gateway recorded is cleared; a planted one stays", TIMEOUT, async () => {
   const t = makeHome();
   try {
     await gatewayStateDir(t);
-    await openclaw(t, ["models", "auth", "paste-token", "--provider", "anthropic", "--agent", "main", "--profile-id", "anthropic:second"], `${randomToken()}\n`);
-    const recorded = await gatewayMarkFailure(gateway, t.stateDir, t.home, "anthropic:manual", "rate_limit", { count: 3 });
+    await pasteToken(t, "main", "anthropic:second");
+    const three = { count: 3 };
+    const recorded = await gatewayMarkFailure(gateway, t.stateDir, t.home, "anthropic:manual", "rate_limit", three);
     assert.equal(recorded?.cooldownReason, "rate_limit");
     // Planted as an external writer would: straight into the shared state row, next to the gateway's entry.
     const plantedUntil = Date.now() + 40 * 60_000;
     const db = new Database(stateDbPath(t));
-    const row = db.prepare("SELECT value_json FROM config_machine_state WHERE state_key = 'authProfiles.state'").get() as { value_json: string };
-    const state = JSON.parse(row.value_json);
+    const cell = "SELECT value_json FROM config_machine_state WHERE state_key = 'authProfiles.state'";
+    const state = JSON.parse((db.prepare(cell).get() as { value_json: string }).value_json);
     state.usageStats["anthropic:second"] = { cooldownUntil: plantedUntil, cooldownReason: "overloaded", errorCount: 1 };
-    db.prepare("UPDATE config_machine_state SET value_json = ? WHERE state_key = 'authProfiles.state'").run(JSON.stringify(state));
+    const update = "UPDATE config_machine_state SET value_json = ? WHERE state_key = 'authProfiles.state'";
+    db.prepare(update).run(JSON.stringify(state));
     db.close();
     const before = await status(t);
-    assert.deepEqual(unusable(before).map((u) => u.slice(0, 3)), [["anthropic:manual", "cooldown", "rate_limit"], ["anthropic:second", "cooldown", "overloaded"]]);
+    const listed = unusable(before).map((u) => u.slice(0, 3));
+    const expected = [["anthropic:manual", "cooldown", "rate_limit"], ["anthropic:second", "cooldown", "overloaded"]];
+    assert.deepEqual(listed, expected);
     const ours = await runCli(["status"], t.env);
     assert.match(ours.stdout, /agent main: .*\n {2}anthropic:manual cooldown \(rate_limit\) for \d+/);
     const clear = await runCli(["cooldown", "clear", "--profile", "anthropic:manual"], t.env);
@@ -109,19 +131,21 @@ test("openclaw@2026.9.6: a cooldown the gateway recorded is cleared by cooldown 
   }
 });
 
-test("openclaw@2026.9.6: the gateway writes its state repeatedly while we write ours: nothing lost, no SQLITE_BUSY failure", TIMEOUT, async () => {
+test("openclaw@2026.9.6: the gateway writes while we write: nothing lost, no SQLITE_BUSY", TIMEOUT, async () => {
   const t = makeHome();
   try {
     await gatewayStateDir(t);
-    await openclaw(t, ["models", "auth", "paste-token", "--provider", "anthropic", "--agent", "main", "--profile-id", "anthropic:second"], `${randomToken()}\n`);
+    await pasteToken(t, "main", "anthropic:second");
     await gatewayMarkFailure(gateway, t.stateDir, t.home, "anthropic:manual", "timeout");
     // About 6 ms a write once its Node is up: thousands keep the gateway writing for several seconds. It marks
     // anthropic:manual too, so our cooldown clear rewrites the same state row the gateway is writing.
     const rounds = 1500;
-    const script = markScript(gateway);
     const span = { start: Date.now(), end: Infinity };
+    const env = { PATH: process.env.PATH, HOME: t.home, OPENCLAW_STATE_DIR: t.stateDir, NO_COLOR: "1" };
+    const args = [markScript(gateway), "anthropic:second,anthropic:manual", "rate_limit", String(rounds)];
     const gatewayWrites = new Promise<number>((resolve) => {
-      const child = spawn(gateway.node, [script, "anthropic:second,anthropic:manual", "rate_limit", String(rounds)], { env: { PATH: process.env.PATH, HOME: t.home, OPENCLAW_STATE_DIR: t.stateDir, NO_COLOR: "1" }, stdio: "ignore" });
+      // Its stderr gets a line per write: a pipe nobody reads would stop it at 64 KB.
+      const child = spawn(gateway.node, args, { env, stdio: "ignore" });
       child.on("exit", (code) => {
         span.end = Date.now();
         resolve(code ?? 1);
@@ -130,16 +154,16 @@ test("openclaw@2026.9.6: the gateway writes its state repeatedly while we write 
     const ourResults: Array<{ code: number; out: string; start: number; end: number }> = [];
     let done = false;
     void gatewayWrites.then(() => (done = true));
-    for (let i = 0; !done || i < 4; i++) {
+    for (let i = 0; (!done || i < 4) && i < 200; i++) {
       const setup = randomToken();
       t.planted.push(setup);
-      await runCli(["token", "set", "--profile", `anthropic:ours-${i % 3}`], t.env, { input: setup });
+      await tokenSet(t, `anthropic:ours-${i % 3}`, setup);
       const start = Date.now();
       const sync = await runCli(["sync"], t.env);
       const clear = await runCli(["cooldown", "clear", "--profile", "anthropic:manual"], t.env);
       const end = Date.now();
-      ourResults.push({ code: sync.code, out: sync.stdout + sync.stderr, start, end }, { code: clear.code, out: clear.stdout + clear.stderr, start, end });
-      if (i > 200) break;
+      ourResults.push({ code: sync.code, out: sync.stdout + sync.stderr, start, end });
+      ourResults.push({ code: clear.code, out: clear.stdout + clear.stderr, start, end });
     }
     assert.equal(await gatewayWrites, 0, "the gateway's own writer never failed");
     // Its Node takes about a second to start writing; count only our passes that ran wholly after that.
@@ -149,39 +173,44 @@ test("openclaw@2026.9.6: the gateway writes its state repeatedly while we write 
       assert.equal(r.code, 0, r.out);
       assert.doesNotMatch(r.out, /SQLITE_BUSY|busy|not free/);
     }
-    const stats = (readStateCells(t).state?.usageStats as Record<string, Record<string, unknown>>)["anthropic:second"]!;
-    assert.equal((stats.failureCounts as Record<string, number>).rate_limit, rounds, "every gateway write landed");
-    const shared = readStateCells(t).store?.profiles as Record<string, unknown>;
-    for (const id of ["anthropic:ours-0", "anthropic:ours-1", "anthropic:ours-2", "anthropic:manual", "anthropic:second"]) assert.ok(shared[id], `${id} is in the shared store`);
+    const failures = sharedStats(t)["anthropic:second"]!.failureCounts as Record<string, number>;
+    assert.equal(failures.rate_limit, rounds, "every gateway write landed");
+    const shared = sharedProfiles(t);
+    for (const id of [0, 1, 2].map((i) => `anthropic:ours-${i}`).concat("anthropic:manual", "anthropic:second")) {
+      assert.ok(shared[id], `${id} is in the shared store`);
+    }
     const cleared = await runCli(["cooldown", "clear", "--profile", "anthropic:manual"], t.env);
     assert.equal(cleared.code, 0, cleared.stdout + cleared.stderr);
-    assert.equal((readStateCells(t).state?.usageStats as Record<string, Record<string, unknown>>)["anthropic:manual"]?.cooldownUntil, undefined);
-    assert.ok(ourResults.some((r) => /main +cleared/.test(r.out)), "some of our clears rewrote the row while the gateway wrote it");
-    const seen = await status(t);
-    assert.ok(profiles(seen).some(([id]) => id === "anthropic:ours-2"));
+    assert.equal(sharedStats(t)["anthropic:manual"]?.cooldownUntil, undefined);
+    assert.ok(ourResults.some((r) => /main +cleared/.test(r.out)), "our clears rewrote the row the gateway wrote");
+    assert.ok(profiles(await status(t)).some(([id]) => id === "anthropic:ours-2"));
     assertClean(t);
-    process.stderr.write(`interop: ${overlapping} sync+clear rounds ran during ${2 * rounds} gateway writes (${span.end - span.start} ms)\n`);
+    process.stderr.write(`interop: ${overlapping} of our sync+clear rounds ran during ${2 * rounds} gateway writes `);
+    process.stderr.write(`(${span.end - span.start} ms)\n`);
   } finally {
     t.cleanup();
   }
 });
 
-test("openclaw@2026.9.6: an agent database with user_version 24 is refused in one line and left byte-for-byte unchanged", TIMEOUT, async () => {
+test("openclaw@2026.9.6: an agent database at user_version 24 is refused, left byte-for-byte", TIMEOUT, async () => {
   const t = makeHome();
   try {
     await gatewayStateDir(t);
     const db = new Database(agentDbPath(t, "work"));
     db.pragma("user_version = 24");
     db.close();
-    assert.equal((await runCli(["token", "set", "--profile", "anthropic:manual"], t.env, { input: randomToken() })).code, 0);
-    const agentFiles = () => Object.fromEntries(Object.entries(snapshotTree(t.stateDir)).filter(([f]) => f.startsWith(path.join("agents", "work"))));
-    const before = agentFiles();
+    assert.equal((await tokenSet(t, "anthropic:manual", randomToken())).code, 0);
+    const inWork = ([file]: [string, string]) => file.startsWith(path.join("agents", "work"));
+    const workFiles = () => Object.fromEntries(Object.entries(snapshotTree(t.stateDir)).filter(inWork));
+    const before = workFiles();
+    const refusal =
+      /has schema version 24; this version supports agent schema 23 \(OpenClaw 2026\.9\.6\); nothing written$/;
     for (const args of [["sync"], ["cooldown", "clear", "--profile", "anthropic:manual"]]) {
       const r = await runCli(args, t.env);
       assert.equal(r.code, 1, r.stdout + r.stderr);
       const line = r.stdout.split("\n").find((l) => l.startsWith("work"))!;
-      assert.match(line, /work +failed +\S+openclaw-agent\.sqlite has schema version 24; this version supports agent schema 23 \(OpenClaw 2026\.9\.6\); nothing written$/);
-      assert.deepEqual(agentFiles(), before);
+      assert.match(line, new RegExp(`^work +failed +\\S+openclaw-agent\\.sqlite ${refusal.source}`));
+      assert.deepEqual(workFiles(), before);
     }
     assertClean(t);
   } finally {
@@ -189,19 +218,20 @@ test("openclaw@2026.9.6: an agent database with user_version 24 is refused in on
   }
 });
 
-test("openclaw@2026.9.6 after doctor --fix turned a JSON store into SQLite: our setup-token lands where the gateway reads it", TIMEOUT, async () => {
+test("openclaw@2026.9.6 after doctor --fix moved a JSON store to SQLite: our token is read", TIMEOUT, async () => {
   const t = makeHome();
   try {
     t.writeCredentials();
-    t.writeStore("main", { version: 1, profiles: { "anthropic:manual": { type: "token", provider: "anthropic", token: randomToken() } } });
+    const manual = { type: "token", provider: "anthropic", token: randomToken() };
+    t.writeStore("main", { version: 1, profiles: { "anthropic:manual": manual } });
     await openclaw(t, ["doctor", "--fix", "--non-interactive"]);
     assert.equal(existsSync(t.storePath("main")), false, "doctor --fix archived the JSON store");
-    const setup = randomToken();
-    assert.equal((await runCli(["token", "set", "--profile", "anthropic:setup"], t.env, { input: setup })).code, 0);
+    assert.equal((await tokenSet(t, "anthropic:setup", randomToken())).code, 0);
     const sync = await runCli(["sync"], t.env);
     assert.equal(sync.code, 0, sync.stdout + sync.stderr);
-    assert.match(sync.stdout, /main +anthropic:claude-cli +skipped +not copied: this gateway uses the Claude CLI login natively/);
-    assert.deepEqual(profiles(await status(t)), [["anthropic:manual", "token", "static"], ["anthropic:setup", "token", "static"]]);
+    assert.match(sync.stdout, /main +anthropic:claude-cli +skipped +not copied: this gateway uses the Claude CLI/);
+    const seen = [["anthropic:manual", "token", "static"], ["anthropic:setup", "token", "static"]];
+    assert.deepEqual(profiles(await status(t)), seen);
     assertClean(t);
   } finally {
     t.cleanup();

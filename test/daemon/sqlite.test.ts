@@ -12,17 +12,25 @@ import { allCellText, entriesConfig, readStateCells, stateDbPath, writeStateDb }
 
 const MINE = "anthropic:login";
 
-test("daemon, SQLite era: a dead login marks the opt-in token profile auth_permanent; recovery clears it, never a refresh token", async () => {
+test("daemon, SQLite era: a dead login disables the opt-in token profile; recovery clears it", async () => {
   const t = makeHome();
   const control = installFakeClaude(t, "fail");
   const cred = t.writeCredentials({ expiresAt: Date.now() + 60_000 });
   writeFileSync(path.join(t.stateDir, "openclaw.json"), JSON.stringify(entriesConfig(t, ["main"])));
   const otherUntil = Date.now() + 45 * 60_000;
+  const other = { cooldownUntil: otherUntil, cooldownReason: "rate_limit" };
   writeStateDb(t, {
-    store: { version: 1, profiles: { [MINE]: { type: "token", provider: "anthropic", token: cred.accessToken, expires: cred.expiresAt }, "anthropic:manual": { type: "token", provider: "anthropic", token: randomToken() } } },
-    state: { version: 1, usageStats: { "anthropic:manual": { cooldownUntil: otherUntil, cooldownReason: "rate_limit" } } },
+    store: {
+      version: 1,
+      profiles: {
+        [MINE]: { type: "token", provider: "anthropic", token: cred.accessToken, expires: cred.expiresAt },
+        "anthropic:manual": { type: "token", provider: "anthropic", token: randomToken() },
+      },
+    },
+    state: { version: 1, usageStats: { "anthropic:manual": other } },
   });
-  writeFileSync(path.join(t.root, "config.json"), JSON.stringify({ profileId: MINE, credentialType: "token", refreshTimeout: "1s" }));
+  const config = { profileId: MINE, credentialType: "token", refreshTimeout: "1s" };
+  writeFileSync(path.join(t.root, "config.json"), JSON.stringify(config));
   const d = new DaemonProcess(t, ["--config", path.join(t.root, "config.json")]);
   try {
     await d.waitForEvent("needs_login", 30_000);
@@ -33,7 +41,7 @@ test("daemon, SQLite era: a dead login marks the opt-in token profile auth_perma
     await d.waitForEvent("recovered", 30_000);
     const stats = readStateCells(t).state?.usageStats as Record<string, Record<string, unknown>>;
     assert.equal(stats[MINE]!.disabledUntil, undefined);
-    assert.deepEqual(stats["anthropic:manual"], { cooldownUntil: otherUntil, cooldownReason: "rate_limit" });
+    assert.deepEqual(stats["anthropic:manual"], other);
   } finally {
     await d.stop();
   }

@@ -28,17 +28,27 @@ function create(file: string, userVersion: number, schema: string): Database.Dat
 }
 
 /** `state/openclaw.sqlite`; the marker is written unless `marker: null` (an install before doctor --fix). */
-export function writeStateDb(t: TestHome, cells: Cells & { marker?: Json | null; userVersion?: number; extra?: string } = {}): string {
+const STATE_SCHEMA = `
+  CREATE TABLE IF NOT EXISTS config_machine_state (
+    state_key TEXT NOT NULL PRIMARY KEY, value_json TEXT NOT NULL, updated_at_ms INTEGER NOT NULL) STRICT;
+  CREATE TABLE IF NOT EXISTS migration_sources (
+    source_key TEXT NOT NULL PRIMARY KEY, migration_kind TEXT NOT NULL, source_path TEXT NOT NULL,
+    status TEXT NOT NULL, removed_source INTEGER NOT NULL DEFAULT 0) STRICT;`;
+
+const AGENT_SCHEMA = `
+  CREATE TABLE IF NOT EXISTS auth_profile_store (
+    store_key TEXT NOT NULL PRIMARY KEY, store_json TEXT NOT NULL, updated_at INTEGER NOT NULL) STRICT;
+  CREATE TABLE IF NOT EXISTS auth_profile_state (
+    state_key TEXT NOT NULL PRIMARY KEY, state_json TEXT NOT NULL, updated_at INTEGER NOT NULL) STRICT;`;
+
+type StateDbCells = Cells & { marker?: Json | null; userVersion?: number };
+
+export function writeStateDb(t: TestHome, cells: StateDbCells = {}): string {
   const file = stateDbPath(t);
-  const db = create(
-    file,
-    cells.userVersion ?? 18,
-    `CREATE TABLE IF NOT EXISTS config_machine_state (state_key TEXT NOT NULL PRIMARY KEY, value_json TEXT NOT NULL, updated_at_ms INTEGER NOT NULL) STRICT;
-     CREATE TABLE IF NOT EXISTS migration_sources (source_key TEXT NOT NULL PRIMARY KEY, migration_kind TEXT NOT NULL, source_path TEXT NOT NULL,
-       status TEXT NOT NULL, removed_source INTEGER NOT NULL DEFAULT 0) STRICT;${cells.extra ?? ""}`,
-  );
-  const put = db.prepare("INSERT OR REPLACE INTO config_machine_state (state_key, value_json, updated_at_ms) VALUES (?, ?, ?)");
-  if (cells.marker !== null) put.run("auth.sharedStore", JSON.stringify(cells.marker ?? { location: "state-db" }), Date.now());
+  const db = create(file, cells.userVersion ?? 18, STATE_SCHEMA);
+  const put = db.prepare("INSERT OR REPLACE INTO config_machine_state VALUES (?, ?, ?)");
+  const marker = cells.marker ?? { location: "state-db" };
+  if (cells.marker !== null) put.run("auth.sharedStore", JSON.stringify(marker), Date.now());
   if (cells.store) put.run("authProfiles.store", JSON.stringify(cells.store), Date.now());
   if (cells.state) put.run("authProfiles.state", JSON.stringify(cells.state), Date.now());
   db.close();
@@ -47,14 +57,11 @@ export function writeStateDb(t: TestHome, cells: Cells & { marker?: Json | null;
 
 export function writeAgentDb(t: TestHome, id: string, cells: Cells & { userVersion?: number } = {}): string {
   const file = agentDbPath(t, id);
-  const db = create(
-    file,
-    cells.userVersion ?? 23,
-    `CREATE TABLE IF NOT EXISTS auth_profile_store (store_key TEXT NOT NULL PRIMARY KEY, store_json TEXT NOT NULL, updated_at INTEGER NOT NULL) STRICT;
-     CREATE TABLE IF NOT EXISTS auth_profile_state (state_key TEXT NOT NULL PRIMARY KEY, state_json TEXT NOT NULL, updated_at INTEGER NOT NULL) STRICT;`,
-  );
-  if (cells.store) db.prepare("INSERT OR REPLACE INTO auth_profile_store VALUES ('primary', ?, ?)").run(JSON.stringify(cells.store), Date.now());
-  if (cells.state) db.prepare("INSERT OR REPLACE INTO auth_profile_state VALUES ('primary', ?, ?)").run(JSON.stringify(cells.state), Date.now());
+  const db = create(file, cells.userVersion ?? 23, AGENT_SCHEMA);
+  const put = (table: string, value: Json) =>
+    db.prepare(`INSERT OR REPLACE INTO ${table} VALUES ('primary', ?, ?)`).run(JSON.stringify(value), Date.now());
+  if (cells.store) put("auth_profile_store", cells.store);
+  if (cells.state) put("auth_profile_state", cells.state);
   db.close();
   return file;
 }
@@ -72,7 +79,8 @@ function readJson(file: string, sql: string, key: string): Json | undefined {
 export function readStateCells(t: TestHome): Cells & { marker?: Json } {
   const sql = "SELECT value_json AS json FROM config_machine_state WHERE state_key = ?";
   const file = stateDbPath(t);
-  const [store, state, marker] = ["authProfiles.store", "authProfiles.state", "auth.sharedStore"].map((k) => readJson(file, sql, k));
+  const keys = ["authProfiles.store", "authProfiles.state", "auth.sharedStore"];
+  const [store, state, marker] = keys.map((k) => readJson(file, sql, k));
   return { ...(store ? { store } : {}), ...(state ? { state } : {}), ...(marker ? { marker } : {}) };
 }
 
@@ -86,7 +94,9 @@ export function readAgentCells(t: TestHome, id: string): Cells {
 /** The gateway config of this generation: agents under `agents.entries.<id>`. */
 export function entriesConfig(t: TestHome, ids: readonly string[]): Json {
   return {
-    agents: { entries: Object.fromEntries(ids.map((id) => [id, id === "main" ? {} : { name: id, agentDir: t.agentDir(id) }])) },
+    agents: {
+      entries: Object.fromEntries(ids.map((id) => [id, id === "main" ? {} : { name: id, agentDir: t.agentDir(id) }])),
+    },
     meta: { lastTouchedVersion: "2026.9.6" },
   };
 }

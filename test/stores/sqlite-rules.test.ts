@@ -1,4 +1,4 @@
-/** The SQLite era's pure parts: schema check, cooldown ladder, the agent's view and where changes go, the lock's name. */
+/** The SQLite era's pure parts: schema check, cooldown ladder, the agent's view, where changes go, the lock's name. */
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { realpathSync } from "node:fs";
@@ -26,7 +26,8 @@ test("schema: user_version comes from the header; any version but 18/23 is refus
   assert.equal(schemaRefusal("agent", "/x/openclaw-agent.sqlite", 23), undefined);
   assert.equal(schemaRefusal("state", "/x/openclaw.sqlite", 18), undefined);
   const refusal = schemaRefusal("agent", "/x/openclaw-agent.sqlite", 24)!;
-  assert.equal(refusal, "/x/openclaw-agent.sqlite has schema version 24; this version supports agent schema 23 (OpenClaw 2026.9.6); nothing written");
+  const expected = "has schema version 24; this version supports agent schema 23 (OpenClaw 2026.9.6); nothing written";
+  assert.equal(refusal, `/x/openclaw-agent.sqlite ${expected}`);
   assert.doesNotMatch(refusal, /\n/);
   assert.match(schemaRefusal("state", "/x/s", 17)!, /schema version 17; .* state schema 18/);
 });
@@ -47,32 +48,49 @@ test("cooldown ladder: generic 30 s, 60 s, then 300 s; a running window is never
   assert.equal(running.cooldownReason, "unknown");
 });
 
-test("cooldown ladder: rate_limit doubles from 30 s to a 24 h cap by failureCounts.rate_limit, which survives a reset", () => {
+test("cooldown ladder: rate_limit doubles 30 s to 24 h by failureCounts.rate_limit, which survives a reset", () => {
   assert.equal(nextFailureStats({}, "rate_limit", now).cooldownUntil, now + 30 * S);
-  assert.equal(nextFailureStats({ failureCounts: { rate_limit: 3 }, cooldownUntil: now + 1 }, "rate_limit", now).cooldownUntil, now + 1);
+  const running = nextFailureStats({ failureCounts: { rate_limit: 3 }, cooldownUntil: now + 1 }, "rate_limit", now);
+  assert.equal(running.cooldownUntil, now + 1);
   // The previous window is over: errorCount resets, the rate-limit count does not.
-  const after = nextFailureStats({ failureCounts: { rate_limit: 3, timeout: 2 }, errorCount: 5, cooldownUntil: now - 1, lastFailureAt: now - MIN }, "rate_limit", now);
+  const ended = {
+    failureCounts: { rate_limit: 3, timeout: 2 },
+    errorCount: 5,
+    cooldownUntil: now - 1,
+    lastFailureAt: now - MIN,
+  };
+  const after = nextFailureStats(ended, "rate_limit", now);
   assert.deepEqual([after.errorCount, after.failureCounts, after.cooldownUntil], [1, { rate_limit: 4 }, now + 240 * S]);
-  assert.equal(nextFailureStats({ failureCounts: { rate_limit: 30 }, cooldownUntil: now - 1 }, "rate_limit", now).cooldownUntil, now + 24 * H);
+  const capped = nextFailureStats({ failureCounts: { rate_limit: 30 }, cooldownUntil: now - 1 }, "rate_limit", now);
+  assert.equal(capped.cooldownUntil, now + 24 * H);
 });
 
 test("cooldown ladder: billing 10 min doubling to 24 h and auth_permanent to 1 h, as disables", () => {
   const billing = nextFailureStats({}, "billing", now);
-  assert.deepEqual([billing.disabledUntil, billing.disabledReason, billing.cooldownUntil], [now + 10 * MIN, "billing", undefined]);
-  assert.equal(nextFailureStats({ failureCounts: { billing: 20 }, errorCount: 1, lastFailureAt: now - S }, "billing", now).disabledUntil, now + 24 * H);
-  assert.equal(nextFailureStats({ failureCounts: { auth_permanent: 1 }, errorCount: 1, lastFailureAt: now - S }, "auth_permanent", now).disabledUntil, now + 20 * MIN);
-  assert.equal(nextFailureStats({ failureCounts: { auth_permanent: 9 }, errorCount: 9, lastFailureAt: now - S }, "auth_permanent", now).disabledUntil, now + H);
+  const { disabledUntil, disabledReason, cooldownUntil } = billing;
+  assert.deepEqual([disabledUntil, disabledReason, cooldownUntil], [now + 10 * MIN, "billing", undefined]);
+  // Earlier failures whose disables have no window left on record: the counts go on.
+  const counted = (reason: string, count: number) => ({
+    failureCounts: { [reason]: count },
+    errorCount: count,
+    lastFailureAt: now - S,
+  });
+  assert.equal(nextFailureStats(counted("billing", 20), "billing", now).disabledUntil, now + 24 * H);
+  assert.equal(nextFailureStats(counted("auth_permanent", 1), "auth_permanent", now).disabledUntil, now + 20 * MIN);
+  assert.equal(nextFailureStats(counted("auth_permanent", 9), "auth_permanent", now).disabledUntil, now + H);
 });
 
 test("cooldown ladder: counters reset after 24 h; a rate limit during a subscription block changes nothing", () => {
-  const old = nextFailureStats({ errorCount: 7, failureCounts: { timeout: 7 }, lastFailureAt: now - 25 * H }, "timeout", now);
+  const stale = { errorCount: 7, failureCounts: { timeout: 7 }, lastFailureAt: now - 25 * H };
+  const old = nextFailureStats(stale, "timeout", now);
   assert.deepEqual([old.errorCount, old.failureCounts], [1, { timeout: 1 }]);
   const blocked: ProfileUsageStats = { blockedUntil: now + H, blockedReason: "subscription_limit" };
   assert.equal(nextFailureStats(blocked, "rate_limit", now), blocked);
-  assert.equal(nextFailureStats({ cooldownClassification: "wham_token_expired" }, "auth", now).cooldownClassification, undefined);
+  const classified = nextFailureStats({ cooldownClassification: "wham_token_expired" }, "auth", now);
+  assert.equal(classified.cooldownClassification, undefined);
 });
 
-test("markings: a dead login is auth_permanent; an ongoing problem is re-marked only once its window has run out", () => {
+test("markings: a dead login is auth_permanent; an ongoing problem is re-marked only once its window ran out", () => {
   const dead = markFailure({}, { reason: "auth", needsLogin: true, message: "x" }, now, "new");
   assert.deepEqual([dead.disabledReason, dead.disabledUntil], ["auth_permanent", now + 10 * MIN]);
   assert.equal(markFailure(dead, { reason: "auth", needsLogin: true, message: "x" }, now + MIN, "ongoing"), dead);
@@ -109,7 +127,12 @@ test("status: unusable profiles as models status lists them, a block alone being
   const listed = unusableProfiles(
     {
       "anthropic:a": { blockedUntil: now + H, blockedReason: "subscription_limit" },
-      "anthropic:b": { cooldownUntil: now + MIN, cooldownReason: "auth", cooldownClassification: "wham_token_expired", disabledUntil: now - 1 },
+      "anthropic:b": {
+        cooldownUntil: now + MIN,
+        cooldownReason: "auth",
+        cooldownClassification: "wham_token_expired",
+        disabledUntil: now - 1,
+      },
       "anthropic:c": { disabledUntil: now + 2 * H, disabledReason: "billing", cooldownUntil: now + 3 * H },
       "anthropic:d": { cooldownUntil: now - 1 },
     },
@@ -117,29 +140,49 @@ test("status: unusable profiles as models status lists them, a block alone being
     { unusableUntil },
   );
   assert.deepEqual(listed, [
-    { profile: "anthropic:b", kind: "cooldown", until: now + MIN, reason: "auth", classification: "wham_token_expired" },
+    {
+      profile: "anthropic:b",
+      kind: "cooldown",
+      until: now + MIN,
+      reason: "auth",
+      classification: "wham_token_expired",
+    },
     { profile: "anthropic:a", kind: "cooldown", until: now + H },
     { profile: "anthropic:c", kind: "disabled", until: now + 3 * H, reason: "billing" },
   ]);
 });
 
 const token = (t: string) => ({ type: "token", provider: "anthropic", token: t });
+const stateOf = (manual: number, x: number) => ({
+  version: 1,
+  usageStats: { "anthropic:manual": { cooldownUntil: manual }, "anthropic:x": { cooldownUntil: x } },
+});
 
 test("view: an agent's own profile shadows the shared one, and its stats come from the profile's owner", () => {
   const cells = {
-    shared: { store: { version: 1, profiles: { "anthropic:manual": token("S"), "anthropic:x": token("X") } }, state: { version: 1, usageStats: { "anthropic:manual": { cooldownUntil: 1 }, "anthropic:x": { cooldownUntil: 2 } } } },
-    local: { store: { version: 1, profiles: { "anthropic:manual": token("L") } }, state: { version: 1, usageStats: { "anthropic:manual": { cooldownUntil: 3 }, "anthropic:x": { cooldownUntil: 4 } } } },
+    shared: {
+      store: { version: 1, profiles: { "anthropic:manual": token("S"), "anthropic:x": token("X") } },
+      state: stateOf(1, 2),
+    },
+    local: {
+      store: { version: 1, profiles: { "anthropic:manual": token("L") } },
+      state: stateOf(3, 4),
+    },
   };
   const view = agentView(cells);
   assert.deepEqual(view.profiles, { "anthropic:manual": token("L"), "anthropic:x": token("X") });
   assert.deepEqual(view.usageStats, { "anthropic:manual": { cooldownUntil: 3 }, "anthropic:x": { cooldownUntil: 2 } });
-  assert.deepEqual([ownerOf(cells, "anthropic:manual"), ownerOf(cells, "anthropic:x"), ownerOf(cells, "anthropic:new")], ["local", "shared", "shared"]);
+  const owners = ["anthropic:manual", "anthropic:x", "anthropic:new"].map((id) => ownerOf(cells, id));
+  assert.deepEqual(owners, ["local", "shared", "shared"]);
 });
 
-test("view: each change goes to its owner's cell, every other field stays; a missing state cell is made in the gateway's shape", () => {
+test("view: a change goes to its owner's cell, all else stays; a missing state cell gets the gateway's shape", () => {
   const cells = {
     shared: { store: { version: 1, profiles: { "anthropic:x": { ...token("X"), email: "e" } }, futureTop: 1 } },
-    local: { store: { version: 1, profiles: { "anthropic:manual": token("L") } }, state: { version: 1, order: { anthropic: ["anthropic:manual"] }, usageStats: {} } },
+    local: {
+      store: { version: 1, profiles: { "anthropic:manual": token("L") } },
+      state: { version: 1, order: { anthropic: ["anthropic:manual"] }, usageStats: {} },
+    },
   };
   const view = agentView(cells);
   const next = {
@@ -150,7 +193,8 @@ test("view: each change goes to its owner's cell, every other field stays; a mis
   const writes = cellWrites(cells, view, next);
   assert.deepEqual(writes.local?.store, { version: 1, profiles: { "anthropic:manual": token("L2") } });
   assert.equal(writes.local?.state, cells.local.state, "the local state cell is untouched");
-  assert.deepEqual(writes.shared?.store, { version: 1, futureTop: 1, profiles: { "anthropic:x": { ...token("X"), email: "e" }, "anthropic:new": token("N") } });
+  const sharedProfiles = { "anthropic:x": { ...token("X"), email: "e" }, "anthropic:new": token("N") };
+  assert.deepEqual(writes.shared?.store, { version: 1, futureTop: 1, profiles: sharedProfiles });
   assert.deepEqual(writes.shared?.state, { version: 1, usageStats: { "anthropic:x": { errorCount: 0 } } });
 });
 
@@ -158,8 +202,10 @@ test("view: a refresh token or anthropic:claude-cli is never written, whatever t
   const cells = { shared: { store: { version: 1, profiles: {} } } };
   const view = agentView(cells);
   const oauth = { type: "oauth", provider: "anthropic", access: "a", refresh: "r", expires: 1 };
-  assert.throws(() => cellWrites(cells, view, { ...view, profiles: { "anthropic:mine": oauth } }), /refresh token is never written/);
-  assert.throws(() => cellWrites(cells, view, { ...view, profiles: { "anthropic:claude-cli": token("T") } }), /retired/);
+  type Profiles = Record<string, Record<string, unknown>>;
+  const writing = (profiles: Profiles) => () => cellWrites(cells, view, { ...view, profiles });
+  assert.throws(writing({ "anthropic:mine": oauth }), /refresh token is never written/);
+  assert.throws(writing({ "anthropic:claude-cli": token("T") }), /retired/);
   assert.match(admitProfile("anthropic:claude-cli", token("T"))!, /^not copied: .*natively/);
   assert.match(admitProfile("anthropic:mine", oauth)!, /refresh token/);
   assert.equal(admitProfile("anthropic:mine", token("T")), undefined);
@@ -175,5 +221,6 @@ test("layout: the shared store's marker is state-db, legacy-main or absent; anyt
 test("lifecycle lock: named as the gateway names it, by sha256 of the state database's real path", () => {
   const db = "/tmp/sqx-does-not-exist/state/openclaw.sqlite";
   const hash = createHash("sha256").update(db).digest("hex").slice(0, 8);
-  assert.equal(lockPath("state-lifecycle", db, 1000), `${realpathSync("/tmp")}/openclaw-state-locks-1000/state-lifecycle.${hash}.lock.sqlite`);
+  const expected = `${realpathSync("/tmp")}/openclaw-state-locks-1000/state-lifecycle.${hash}.lock.sqlite`;
+  assert.equal(lockPath("state-lifecycle", db, 1000), expected);
 });

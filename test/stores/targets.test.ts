@@ -66,8 +66,10 @@ test("agents: a broken gateway config is reported, not fatal", () =>
 test("agents: the SQLite era's agents.entries.<id>, with or without agentDir, before any database exists", () =>
   withHome(async (t) => {
     const custom = path.join(t.root, "elsewhere", "agent");
-    const entries = { main: { workspace: "/w" }, work: { name: "work", agentDir: t.agentDir("work") }, far: { agentDir: custom }, "": {} };
-    writeFileSync(path.join(t.stateDir, "openclaw.json"), JSON.stringify({ agents: { ownership: "explicit", entries } }));
+    const work = { name: "work", agentDir: t.agentDir("work") };
+    const entries = { main: { workspace: "/w" }, work, far: { agentDir: custom }, "": {} };
+    const config = { agents: { ownership: "explicit", entries } };
+    writeFileSync(path.join(t.stateDir, "openclaw.json"), JSON.stringify(config));
     const agents = await discoverAgents(t.stateDir, await readGatewayConfig(t.stateDir, t.env), t.env);
     assert.deepEqual(
       agents.map((a) => [a.id, a.dir, a.from]),

@@ -64,7 +64,7 @@ function assertClean(t: TestHome): void {
   for (const id of ["main", "work"]) assert.equal(existsSync(t.storePath(id)), false, `no JSON store for ${id}`);
 }
 
-test("openclaw@2026.9.6: token set: models status lists it for main and work; nothing else changed", TIMEOUT, async () => {
+test("openclaw@2026.9.6: token set: models status lists it for main and work, nothing else", TIMEOUT, async () => {
   const t = makeHome();
   try {
     await gatewayStateDir(t);

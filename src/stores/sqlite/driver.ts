@@ -16,7 +16,14 @@ export const BUSY_TIMEOUT_MS = 5_000;
 let library: typeof BetterSqlite3 | undefined;
 
 export function sqliteLibrary(): typeof BetterSqlite3 {
-  library ??= createRequire(import.meta.url)("better-sqlite3") as typeof BetterSqlite3;
+  try {
+    library ??= createRequire(import.meta.url)("better-sqlite3") as typeof BetterSqlite3;
+  } catch (err) {
+    // A native module that did not build (no compiler at install time) must say so in one line, not crash.
+    const why = messageOf(err).split("\n")[0];
+    const fix = "reinstall moltbot-auth-sync where a C++ compiler is available";
+    throw new StoreError(`the SQLite library (better-sqlite3) cannot be loaded: ${why}; ${fix}`, "unsupported");
+  }
   return library;
 }
 

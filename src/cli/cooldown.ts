@@ -55,7 +55,8 @@ export async function cooldownClearCommand(options: CooldownClearOptions): Promi
 async function anthropicProfiles(agents: readonly Agent[], adapter: StoreAdapter): Promise<string[]> {
   const ids = new Set<string>();
   for (const agent of agents) {
-    const store = await adapter.read(agent.dir);
+    // An agent whose store cannot be read is reported by the clear itself, with its reason.
+    const store = await adapter.read(agent.dir).catch(() => undefined);
     for (const [id, profile] of Object.entries(store?.profiles ?? {})) {
       if (profile?.provider === "anthropic") ids.add(id);
     }

@@ -37,15 +37,23 @@ export function installGateway(version: string): Gateway {
 }
 
 /** Runs the gateway's CLI on `stateDir`, with no terminal and nothing from this machine's own state. */
-export function runGateway(gateway: Gateway, args: string[], stateDir: string, home: string): Promise<{ stdout: string; stderr: string }> {
+/** `entry` may be another script run with the gateway's Node; `input` goes to its stdin. */
+export function runGateway(
+  gateway: Gateway,
+  args: string[],
+  stateDir: string,
+  home: string,
+  entry = gateway.entry,
+  input?: string,
+): Promise<{ stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     const child = execFile(
       gateway.node,
-      [gateway.entry, ...args],
+      [entry, ...args],
       { env: { PATH: process.env.PATH, HOME: home, OPENCLAW_STATE_DIR: stateDir, NO_COLOR: "1" }, timeout: 300_000, maxBuffer: 16 * 1024 * 1024 },
       (err, stdout, stderr) => (err ? reject(new Error(`openclaw ${args.join(" ")} failed: ${err.message}\n${stderr.slice(0, 2000)}`)) : resolve({ stdout, stderr })),
     );
-    child.stdin?.end();
+    child.stdin?.end(input);
   });
 }
 

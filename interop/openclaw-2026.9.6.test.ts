@@ -1,35 +1,238 @@
 /**
- * The SQLite era, with the real openclaw@2026.9.6: its own `doctor --fix` turns a JSON store into SQLite.
- * Against that state dir every command of ours refuses in one line and leaves the folder byte-for-byte as it was.
+ * The SQLite era with the real openclaw@2026.9.6: state dirs made by the gateway's own commands, cooldowns
+ * recorded by the gateway's own code, and its `models status --json` as the judge of what we wrote.
  */
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { existsSync } from "node:fs";
+import path from "node:path";
 import { before, test } from "node:test";
-import { makeHome, randomToken, runCli } from "../test/helpers/env.js";
+import Database from "better-sqlite3";
+import { leakedTokens, makeHome, randomToken, runCli, type TestHome } from "../test/helpers/env.js";
+import { agentDbPath, allCellText, readAgentCells, readStateCells, stateDbPath } from "../test/helpers/sqlite-store.js";
 import { snapshotTree } from "../test/helpers/tree.js";
-import { type Gateway, installGateway, runGateway } from "./gateway.js";
+import { type Gateway, installGateway, modelsStatus, runGateway } from "./gateway.js";
+import { gatewayMarkFailure, markScript } from "./gateway-usage.js";
 
 let gateway: Gateway;
 before(() => {
   gateway = installGateway("2026.9.6");
 });
 
-test("openclaw@2026.9.6 after doctor --fix: sync refuses and the state dir stays byte-for-byte unchanged", { timeout: 600_000 }, async () => {
+const TIMEOUT = { timeout: 600_000 };
+interface Status {
+  auth: {
+    oauth: { profiles: Array<{ profileId: string; type: string; status: string }> };
+    unusableProfiles: Array<{ profileId: string; kind: string; reason?: string; until: number }>;
+  };
+}
+type Profiles = Record<string, Record<string, unknown>>;
+
+const openclaw = (t: TestHome, args: string[], input?: string) =>
+  runGateway(gateway, args, t.stateDir, t.home, gateway.entry, input);
+const status = async (t: TestHome, agent?: string): Promise<Status> => {
+  if (!agent) return (await modelsStatus(gateway, t.stateDir, t.home)) as Status;
+  return JSON.parse((await openclaw(t, ["models", "status", "--json", "--agent", agent])).stdout) as Status;
+};
+const profiles = (s: Status) => s.auth.oauth.profiles.map((p) => [p.profileId, p.type, p.status]).sort();
+const unusable = (s: Status) => s.auth.unusableProfiles.map((u) => [u.profileId, u.kind, u.reason, u.until]).sort();
+const sharedProfiles = (t: TestHome) => readStateCells(t).store?.profiles as Profiles;
+const sharedStats = (t: TestHome) => readStateCells(t).state?.usageStats as Profiles;
+const pasteToken = (t: TestHome, agent: string, profileId: string, token = randomToken()) => {
+  const args = ["models", "auth", "paste-token", "--provider", "anthropic", "--agent", agent, "--profile-id"];
+  args.push(profileId);
+  return openclaw(t, args, `${token}\n`);
+};
+const tokenSet = (t: TestHome, profileId: string, token: string) =>
+  runCli(["token", "set", "--profile", profileId], t.env, { input: token });
+
+/** main with `anthropic:manual` in the shared store; agent `work` with its own database and own `anthropic:manual`. */
+async function gatewayStateDir(t: TestHome): Promise<void> {
+  const [shared, work] = [randomToken(), randomToken()];
+  t.planted.push(shared, work);
+  await openclaw(t, ["models", "auth", "paste-token", "--provider", "anthropic"], `${shared}\n`);
+  await openclaw(t, ["agents", "add", "work", "--non-interactive", "--workspace", path.join(t.root, "ws-work")]);
+  await pasteToken(t, "work", "anthropic:manual", work);
+  assert.ok(existsSync(agentDbPath(t, "work")), "paste-token --agent work made work's database");
+}
+
+/** Neither database ever holds a refresh token or the retired anthropic:claude-cli, and no JSON store appears. */
+function assertClean(t: TestHome): void {
+  const text = allCellText([stateDbPath(t), agentDbPath(t, "work")].filter((f) => existsSync(f)));
+  assert.doesNotMatch(text, /anthropic:claude-cli/);
+  assert.doesNotMatch(text, /\\"refresh\\"|sk-ant-ort01/);
+  for (const id of ["main", "work"]) assert.equal(existsSync(t.storePath(id)), false, `no JSON store for ${id}`);
+}
+
+test("openclaw@2026.9.6: token set: models status lists it for main and work, nothing else", TIMEOUT, async () => {
+  const t = makeHome();
+  try {
+    await gatewayStateDir(t);
+    const [mainBefore, workBefore] = [await status(t), await status(t, "work")];
+    const setup = randomToken();
+    t.planted.push(setup);
+    assert.equal((await tokenSet(t, "anthropic:setup", setup)).code, 0);
+    const sync = await runCli(["sync"], t.env);
+    assert.equal(sync.code, 0, sync.stdout + sync.stderr);
+    const [main, work] = [await status(t), await status(t, "work")];
+    for (const [after, before] of [[main, mainBefore], [work, workBefore]] as const) {
+      assert.deepEqual(profiles(after), [...profiles(before), ["anthropic:setup", "token", "static"]].sort());
+      assert.deepEqual(unusable(after), unusable(before));
+    }
+    assert.deepEqual(sharedProfiles(t)["anthropic:setup"], { type: "token", provider: "anthropic", token: setup });
+    const workOwn = Object.keys(readAgentCells(t, "work").store?.profiles as Profiles);
+    assert.deepEqual(workOwn, ["anthropic:manual"], "work's own database keeps only its own profile");
+    // A setup-token under an id work holds itself goes into work's database too, which shadows the shared one.
+    const manual = randomToken();
+    t.planted.push(manual);
+    assert.equal((await tokenSet(t, "anthropic:manual", manual)).code, 0);
+    assert.equal((await runCli(["sync"], t.env)).code, 0);
+    assert.equal(sharedProfiles(t)["anthropic:manual"]!.token, manual);
+    assert.equal((readAgentCells(t, "work").store?.profiles as Profiles)["anthropic:manual"]!.token, manual);
+    assert.deepEqual(profiles(await status(t, "work")), profiles(work));
+    assertClean(t);
+    assert.deepEqual(leakedTokens(sync.stdout + sync.stderr, t.planted), []);
+  } finally {
+    t.cleanup();
+  }
+});
+
+test("openclaw@2026.9.6: a cooldown the gateway recorded is cleared; a planted one stays", TIMEOUT, async () => {
+  const t = makeHome();
+  try {
+    await gatewayStateDir(t);
+    await pasteToken(t, "main", "anthropic:second");
+    const three = { count: 3 };
+    const recorded = await gatewayMarkFailure(gateway, t.stateDir, t.home, "anthropic:manual", "rate_limit", three);
+    assert.equal(recorded?.cooldownReason, "rate_limit");
+    // Planted as an external writer would: straight into the shared state row, next to the gateway's entry.
+    const plantedUntil = Date.now() + 40 * 60_000;
+    const db = new Database(stateDbPath(t));
+    const cell = "SELECT value_json FROM config_machine_state WHERE state_key = 'authProfiles.state'";
+    const state = JSON.parse((db.prepare(cell).get() as { value_json: string }).value_json);
+    state.usageStats["anthropic:second"] = { cooldownUntil: plantedUntil, cooldownReason: "overloaded", errorCount: 1 };
+    const update = "UPDATE config_machine_state SET value_json = ? WHERE state_key = 'authProfiles.state'";
+    db.prepare(update).run(JSON.stringify(state));
+    db.close();
+    const before = await status(t);
+    const listed = unusable(before).map((u) => u.slice(0, 3));
+    const expected = [["anthropic:manual", "cooldown", "rate_limit"], ["anthropic:second", "cooldown", "overloaded"]];
+    assert.deepEqual(listed, expected);
+    const ours = await runCli(["status"], t.env);
+    assert.match(ours.stdout, /agent main: .*\n {2}anthropic:manual cooldown \(rate_limit\) for \d+/);
+    const clear = await runCli(["cooldown", "clear", "--profile", "anthropic:manual"], t.env);
+    assert.equal(clear.code, 0, clear.stdout + clear.stderr);
+    const after = await status(t);
+    assert.deepEqual(unusable(after), [["anthropic:second", "cooldown", "overloaded", plantedUntil]]);
+    assert.deepEqual(profiles(after), profiles(before));
+    assertClean(t);
+  } finally {
+    t.cleanup();
+  }
+});
+
+test("openclaw@2026.9.6: the gateway writes while we write: nothing lost, no SQLITE_BUSY", TIMEOUT, async () => {
+  const t = makeHome();
+  try {
+    await gatewayStateDir(t);
+    await pasteToken(t, "main", "anthropic:second");
+    await gatewayMarkFailure(gateway, t.stateDir, t.home, "anthropic:manual", "timeout");
+    // About 6 ms a write once its Node is up: thousands keep the gateway writing for several seconds. It marks
+    // anthropic:manual too, so our cooldown clear rewrites the same state row the gateway is writing.
+    const rounds = 1500;
+    const span = { start: Date.now(), end: Infinity };
+    const env = { PATH: process.env.PATH, HOME: t.home, OPENCLAW_STATE_DIR: t.stateDir, NO_COLOR: "1" };
+    const args = [markScript(gateway), "anthropic:second,anthropic:manual", "rate_limit", String(rounds)];
+    const gatewayWrites = new Promise<number>((resolve) => {
+      // Its stderr gets a line per write: a pipe nobody reads would stop it at 64 KB.
+      const child = spawn(gateway.node, args, { env, stdio: "ignore" });
+      child.on("exit", (code) => {
+        span.end = Date.now();
+        resolve(code ?? 1);
+      });
+    });
+    const ourResults: Array<{ code: number; out: string; start: number; end: number }> = [];
+    let done = false;
+    void gatewayWrites.then(() => (done = true));
+    for (let i = 0; (!done || i < 4) && i < 200; i++) {
+      const setup = randomToken();
+      t.planted.push(setup);
+      await tokenSet(t, `anthropic:ours-${i % 3}`, setup);
+      const start = Date.now();
+      const sync = await runCli(["sync"], t.env);
+      const clear = await runCli(["cooldown", "clear", "--profile", "anthropic:manual"], t.env);
+      const end = Date.now();
+      ourResults.push({ code: sync.code, out: sync.stdout + sync.stderr, start, end });
+      ourResults.push({ code: clear.code, out: clear.stdout + clear.stderr, start, end });
+    }
+    assert.equal(await gatewayWrites, 0, "the gateway's own writer never failed");
+    // Its Node takes about a second to start writing; count only our passes that ran wholly after that.
+    const overlapping = ourResults.filter((r) => r.start > span.start + 1_500 && r.end < span.end).length / 2;
+    assert.ok(overlapping >= 3, `only ${overlapping} of our sync+clear rounds ran while the gateway was writing`);
+    for (const r of ourResults) {
+      assert.equal(r.code, 0, r.out);
+      assert.doesNotMatch(r.out, /SQLITE_BUSY|busy|not free/);
+    }
+    const failures = sharedStats(t)["anthropic:second"]!.failureCounts as Record<string, number>;
+    assert.equal(failures.rate_limit, rounds, "every gateway write landed");
+    const shared = sharedProfiles(t);
+    for (const id of [0, 1, 2].map((i) => `anthropic:ours-${i}`).concat("anthropic:manual", "anthropic:second")) {
+      assert.ok(shared[id], `${id} is in the shared store`);
+    }
+    const cleared = await runCli(["cooldown", "clear", "--profile", "anthropic:manual"], t.env);
+    assert.equal(cleared.code, 0, cleared.stdout + cleared.stderr);
+    assert.equal(sharedStats(t)["anthropic:manual"]?.cooldownUntil, undefined);
+    assert.ok(ourResults.some((r) => /main +cleared/.test(r.out)), "our clears rewrote the row the gateway wrote");
+    assert.ok(profiles(await status(t)).some(([id]) => id === "anthropic:ours-2"));
+    assertClean(t);
+    process.stderr.write(`interop: ${overlapping} of our sync+clear rounds ran during ${2 * rounds} gateway writes `);
+    process.stderr.write(`(${span.end - span.start} ms)\n`);
+  } finally {
+    t.cleanup();
+  }
+});
+
+test("openclaw@2026.9.6: an agent database at user_version 24 is refused, left byte-for-byte", TIMEOUT, async () => {
+  const t = makeHome();
+  try {
+    await gatewayStateDir(t);
+    const db = new Database(agentDbPath(t, "work"));
+    db.pragma("user_version = 24");
+    db.close();
+    assert.equal((await tokenSet(t, "anthropic:manual", randomToken())).code, 0);
+    const inWork = ([file]: [string, string]) => file.startsWith(path.join("agents", "work"));
+    const workFiles = () => Object.fromEntries(Object.entries(snapshotTree(t.stateDir)).filter(inWork));
+    const before = workFiles();
+    const refusal =
+      /has schema version 24; this version supports agent schema 23 \(OpenClaw 2026\.9\.6\); nothing written$/;
+    for (const args of [["sync"], ["cooldown", "clear", "--profile", "anthropic:manual"]]) {
+      const r = await runCli(args, t.env);
+      assert.equal(r.code, 1, r.stdout + r.stderr);
+      const line = r.stdout.split("\n").find((l) => l.startsWith("work"))!;
+      assert.match(line, new RegExp(`^work +failed +\\S+openclaw-agent\\.sqlite ${refusal.source}`));
+      assert.deepEqual(workFiles(), before);
+    }
+    assertClean(t);
+  } finally {
+    t.cleanup();
+  }
+});
+
+test("openclaw@2026.9.6 after doctor --fix moved a JSON store to SQLite: our token is read", TIMEOUT, async () => {
   const t = makeHome();
   try {
     t.writeCredentials();
-    t.writeStore("main", { version: 1, profiles: { "anthropic:manual": { type: "token", provider: "anthropic", token: randomToken() } } });
-    await runGateway(gateway, ["doctor", "--fix", "--non-interactive"], t.stateDir, t.home);
-    const before = snapshotTree(t.stateDir);
-    assert.ok(Object.keys(before).some((f) => f.endsWith("openclaw.sqlite")), `doctor --fix made the SQLite store: ${Object.keys(before).join(", ")}`);
-    for (const args of [["sync"], ["cooldown", "clear"]]) {
-      const r = await runCli(args, t.env);
-      assert.equal(r.code, 1, r.stdout + r.stderr);
-      assert.match(r.stderr, /^moltbot-auth-sync: OpenClaw 2026\.9\.6 keeps auth in SQLite .*openclaw models auth login --provider anthropic --method cli --set-default\n$/);
-    }
-    const doctor = await runCli(["doctor", "--json"], t.env);
-    const check = JSON.parse(doctor.stdout).checks.find((c: { name: string }) => c.name === "gateway store");
-    assert.equal(check.status, "fail");
-    assert.deepEqual(snapshotTree(t.stateDir), before);
+    const manual = { type: "token", provider: "anthropic", token: randomToken() };
+    t.writeStore("main", { version: 1, profiles: { "anthropic:manual": manual } });
+    await openclaw(t, ["doctor", "--fix", "--non-interactive"]);
+    assert.equal(existsSync(t.storePath("main")), false, "doctor --fix archived the JSON store");
+    assert.equal((await tokenSet(t, "anthropic:setup", randomToken())).code, 0);
+    const sync = await runCli(["sync"], t.env);
+    assert.equal(sync.code, 0, sync.stdout + sync.stderr);
+    assert.match(sync.stdout, /main +anthropic:claude-cli +skipped +not copied: this gateway uses the Claude CLI/);
+    const seen = [["anthropic:manual", "token", "static"], ["anthropic:setup", "token", "static"]];
+    assert.deepEqual(profiles(await status(t)), seen);
+    assertClean(t);
   } finally {
     t.cleanup();
   }

@@ -39,7 +39,7 @@ const schema = z.strictObject({
   setupTokenProfileId: profileId("anthropic:manual").default("anthropic:manual"),
   expiryWarning: duration.default(3_600_000),
   lockTimeout: duration.default(60_000),
-  storeFormat: z.enum(["auto", "json-v1", "split"]).default("auto"),
+  storeFormat: z.enum(["auto", "json-v1", "split", "sqlite"]).default("auto"),
   refreshMargin: duration.default(240_000),
   refreshTimeout: duration.default(120_000),
   refreshCommand: z.array(z.string().min(1)).min(1).default(DEFAULT_REFRESH_COMMAND),

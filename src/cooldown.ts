@@ -112,14 +112,18 @@ function countFailure(stats: ProfileUsageStats, reason: FailureReason, now: numb
   return { ...stats, errorCount, failureCounts, lastFailureAt: now };
 }
 
+/** Disables a fresh credential cures; auth_permanent and session_expired are the SQLite era's names for them. */
+const CREDENTIAL_DISABLES: ReadonlySet<string> = new Set(["auth", "auth_permanent", "session_expired"]);
+const CREDENTIAL_REASONS: ReadonlySet<string> = new Set([...CREDENTIAL_DISABLES, "timeout", "unknown", "format"]);
+
 /** Markings that a fresh credential cures. Rate limits and billing belong to the account, not the token. */
 export function isCredentialMarking(stats: ProfileUsageStats | undefined): boolean {
   if (!stats) return false;
-  if (stats.disabledReason === "auth") return true;
+  if (CREDENTIAL_DISABLES.has(stats.disabledReason ?? "")) return true;
   if (stats.disabledReason === "billing") return false;
   const reasons = Object.keys(stats.failureCounts ?? {}).filter((r) => (stats.failureCounts?.[r] ?? 0) > 0);
   if (reasons.length === 0) return stats.cooldownUntil !== undefined;
-  return reasons.some((r) => r === "auth" || r === "timeout" || r === "unknown" || r === "format");
+  return reasons.some((r) => CREDENTIAL_REASONS.has(r));
 }
 
 /** Clears what `markFailure` sets; keeps `lastUsed` (the gateway's) and `lastFailureAt` (history). */

@@ -18,6 +18,8 @@ import { readClaudeLogin, claudeCredentialsFile } from "./sources/index.js";
 import { readSetupTokens } from "./sources/setup-token.js";
 import { tokenFilePath } from "./sources/token-vault.js";
 import { adapterFor } from "./stores/adapter.js";
+import { inspectDatabases } from "./stores/sqlite/inspect.js";
+import { SUPPORTED_SCHEMA, VERIFIED_GATEWAY } from "./stores/sqlite/schema.js";
 import { GATEWAY_LOCK_STALE_MS } from "./stores/lock.js";
 import { type Targets, resolveTargets, storeFile } from "./targets.js";
 
@@ -52,7 +54,7 @@ export async function runDoctor(config: Config, deps: DoctorDeps): Promise<Check
   if (targets instanceof Error) {
     checks.push(fail("state dir", messageOf(targets), "moltbot-auth-sync --state-dir <the gateway's state dir> doctor, then set stateDir in the config"));
   } else {
-    checks.push(...stateDirChecks(targets), ...(await storeChecks(config, targets)));
+    checks.push(...stateDirChecks(targets), ...(await sqliteChecks(targets)), ...(await storeChecks(config, targets)));
   }
   checks.push(await permissionsCheck(config, env, targets instanceof Error ? undefined : targets));
   checks.push(await serviceCheck(deps, env));
@@ -129,18 +131,39 @@ function stateDirChecks(targets: Targets): Check[] {
   for (const warning of targets.warnings) checks.push(warn("agents", warning, fix));
   const generation = targets.generation;
   const gen = `${generation.format}${generation.version ? `, gateway ${generation.version}` : ""} (${generation.reason})`;
-  checks.push(
-    generation.format === "sqlite"
-      ? fail("gateway store", `${gen}: this gateway keeps auth in SQLite, reads no JSON store, and reuses the Claude CLI login natively`, "moltbot-auth-sync service uninstall   (then let the gateway read the Claude login itself: openclaw models status)")
-      : ok("gateway store", gen),
-  );
+  if (generation.format !== "sqlite") checks.push(ok("gateway store", gen));
   return checks;
+}
+
+/** The SQLite era: the gateway version and every database's schema, against the versions we support. */
+async function sqliteChecks(targets: Targets): Promise<Check[]> {
+  const generation = targets.generation;
+  if (generation.format !== "sqlite") return [];
+  const found = await inspectDatabases(targets.stateDir.dir, targets.agents);
+  const schemas = found.map((f) => `${f.name} ${f.version ?? "?"}`).join(", ") || "no database yet";
+  const { state, agent } = SUPPORTED_SCHEMA;
+  const supported = `supported: state schema ${state}, agent schema ${agent} (OpenClaw ${VERIFIED_GATEWAY})`;
+  const gateway = `gateway ${generation.version ?? "unknown"} (${generation.reason})`;
+  const detail = `sqlite, ${gateway}; schemas ${schemas}; ${supported}`;
+  const refused = found.filter((f) => f.refusal);
+  if (refused.length > 0) {
+    const fix = "use the OpenClaw version this release supports, or a moltbot-auth-sync release for this schema";
+    const why = refused.map((f) => f.refusal).join("; ");
+    return [fail("gateway store", `${detail}; refused: ${why}`, fix)];
+  }
+  if (found.length === 0) {
+    const fix = "openclaw models auth paste-token   (the gateway creates its databases on its first write)";
+    return [warn("gateway store", detail, fix)];
+  }
+  return [ok("gateway store", detail)];
 }
 
 /** The gateway never tries a profile id that a configured `auth.order` or `auth.profiles` leaves out (moltbot-store.md §6). */
 async function storeChecks(config: Config, targets: Targets): Promise<Check[]> {
   const checks: Check[] = [];
   const id = config.profileId;
+  // Where the login's profile is never written (SQLite era by default), no order can leave it out.
+  if (adapterFor(targets.generation, targets.stateDir.dir).admit?.(id, { type: "token" })) return checks;
   const auth = (targets.gatewayConfig?.value?.auth ?? {}) as { order?: Record<string, unknown>; profiles?: Record<string, { provider?: unknown }> };
   const file = targets.gatewayConfig ? shellQuote(targets.gatewayConfig.file) : "the gateway config";
   const order = auth.order?.anthropic;
@@ -150,8 +173,7 @@ async function storeChecks(config: Config, targets: Targets): Promise<Check[]> {
   } else if (!Array.isArray(order) && configured.length > 0 && !configured.includes(id)) {
     checks.push(fail("gateway profiles", `auth.profiles in ${file} lists ${configured.join(", ")} for anthropic, without ${id}: the gateway tries only those`, `add "${id}": {"provider": "anthropic", "mode": "oauth"} to auth.profiles in ${file}`));
   }
-  if (targets.generation.format === "sqlite") return checks;
-  const adapter = adapterFor(targets.generation);
+  const adapter = adapterFor(targets.generation, targets.stateDir.dir);
   for (const agent of targets.agents) {
     const store = await adapter.read(agent.dir).catch(() => undefined);
     const agentOrder = store?.order?.anthropic;

@@ -39,7 +39,7 @@ export class SourceError extends AuthSyncError {
   }
 }
 
-export type StoreProblem = "locked" | "invalid" | "unwritable";
+export type StoreProblem = "locked" | "invalid" | "unwritable" | "unsupported" | "busy";
 
 /** One agent's store could not be read or written; the store is left as it was. */
 export class StoreError extends AuthSyncError {

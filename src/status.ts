@@ -7,7 +7,7 @@ import { formatDuration, formatRelative } from "./duration.js";
 import { SourceError, AuthSyncError, messageOf } from "./errors.js";
 import { fingerprint } from "./fingerprint.js";
 import { ANTHROPIC, profileSecret } from "./reconcile.js";
-import type { StoreAdapter } from "./stores/adapter.js";
+import type { StoreAdapter, UsageRules } from "./stores/adapter.js";
 import type { Agent } from "./stores/agents.js";
 import { storeFile } from "./targets.js";
 import type { AuthProfileStore, ProfileUsageStats, SourceCredential } from "./types.js";
@@ -20,6 +20,8 @@ export interface Marking {
   profile: string;
   kind: "cooldown" | "disabled";
   reason?: string;
+  /** This generation's `cooldownClassification`, as `openclaw models status --json` lists it. */
+  classification?: string;
   until: number;
 }
 
@@ -39,6 +41,8 @@ export interface AgentStatus {
   file: string;
   /** One entry per profile we keep: the Claude login's and every setup-token's. */
   profiles: ProfileStatus[];
+  /** Where the gateway keeps auth itself (SQLite era): every other Anthropic profile the agent reads. */
+  otherProfiles?: ProfileStatus[];
   /** Active cooldowns and disables, for every profile in the store. */
   markings: Marking[];
   /** Static token profiles no source offers now, e.g. a setup-token left in the agent after `token clear`. */
@@ -50,8 +54,42 @@ export type SourceStatus =
   | { ok: true; origin: string; fingerprint: string; expiresAt: number; hasRefreshToken: boolean }
   | { ok: false; problem: string; error: string };
 
+/**
+ * The SQLite era's rule (`unusableProfiles` of `openclaw models status --json`): unusable until the latest of
+ * blockedUntil, cooldownUntil and disabledUntil; "disabled" while the disable runs, otherwise "cooldown" with
+ * the cooldown's reason, which a block alone does not have.
+ */
+export function unusableProfiles(
+  usageStats: Record<string, ProfileUsageStats> | undefined,
+  now: number,
+  rules: Pick<UsageRules, "unusableUntil">,
+): Marking[] {
+  const markings: Marking[] = [];
+  for (const [profile, stats] of Object.entries(usageStats ?? {})) {
+    if (typeof stats !== "object" || stats === null) continue;
+    const until = rules.unusableUntil(stats);
+    if (until === undefined || now >= until) continue;
+    const disabled = now < (finite(stats.disabledUntil) ?? 0);
+    const reason = disabled ? stats.disabledReason : stats.cooldownReason;
+    const classification = disabled ? undefined : stats.cooldownClassification;
+    markings.push({
+      profile,
+      kind: disabled ? "disabled" : "cooldown",
+      until,
+      ...(typeof reason === "string" ? { reason } : {}),
+      ...(typeof classification === "string" ? { classification } : {}),
+    });
+  }
+  return markings.sort((a, b) => a.until - b.until);
+}
+
 /** The gateway's rule: a profile is unusable while now < max(cooldownUntil, disabledUntil). */
-export function activeMarkings(usageStats: Record<string, ProfileUsageStats> | undefined, now: number): Marking[] {
+export function activeMarkings(
+  usageStats: Record<string, ProfileUsageStats> | undefined,
+  now: number,
+  rules?: Pick<UsageRules, "unusableUntil">,
+): Marking[] {
+  if (rules) return unusableProfiles(usageStats, now, rules);
   const markings: Marking[] = [];
   for (const [profile, stats] of Object.entries(usageStats ?? {})) {
     if (typeof stats !== "object" || stats === null) continue;
@@ -98,11 +136,19 @@ export async function agentStatus(agent: Agent, adapter: StoreAdapter, expected:
   try {
     const store = await adapter.read(agent.dir);
     const profiles = [...expected].map(([id, offered]) => profileStatus(store, id, offered));
+    const markings = activeMarkings(store?.usageStats, now, adapter.usage);
+    if (adapter.usage) {
+      // The SQLite era: the login has no profile of its own by default, so every Anthropic profile is listed.
+      const others = Object.keys(store?.profiles ?? {})
+        .filter((id) => !expected.has(id) && store?.profiles[id]?.provider === ANTHROPIC)
+        .sort()
+        .map((id) => profileStatus(store, id, undefined));
+      return { agent: agent.id, file: adapter.files(agent.dir)[0]!, profiles, otherProfiles: others, markings };
+    }
     const leftovers = Object.entries(store?.profiles ?? {})
       .filter(([id, p]) => !expected.has(id) && p.type === "token" && p.provider === ANTHROPIC)
       .filter(([, p]) => p.expires === undefined)
       .map(([id]) => profileStatus(store, id, undefined));
-    const markings = activeMarkings(store?.usageStats, now);
     return { agent: agent.id, file, profiles, markings, ...(leftovers.length ? { leftovers } : {}) };
   } catch (err) {
     return { agent: agent.id, file, profiles: [], markings: [], error: messageOf(err) };

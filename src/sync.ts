@@ -74,7 +74,21 @@ function updateAgents(target: UpdateTarget, profileId: string, change: (store: A
   return mapLimit(target.agents, AGENT_CONCURRENCY, (agent) => updateAgent(agent, target.adapter, profileId, change, options));
 }
 
-export function syncAgents(target: UpdateTarget, profileId: string, desired: ProfileCredential, options: UpdateOptions): Promise<AgentReport[]> {
+export async function syncAgents(
+  target: UpdateTarget,
+  profileId: string,
+  desired: ProfileCredential,
+  options: UpdateOptions,
+): Promise<AgentReport[]> {
+  // A generation may refuse a credential outright (the SQLite era never takes anthropic:claude-cli or a refresh token).
+  const refusal = target.adapter.admit?.(profileId, desired);
+  if (refusal) {
+    const skipped = (a: Agent): AgentReport => {
+      const file = target.adapter.files(a.dir)[0]!;
+      return { agent: a.id, file, profile: profileId, result: "skipped", reason: refusal, warnings: [] };
+    };
+    return target.agents.map(skipped);
+  }
   return updateAgents(target, profileId, (store) => reconcileProfile(store, profileId, desired), options);
 }
 
@@ -88,7 +102,10 @@ export function markAgents(
   options: UpdateOptions,
 ): Promise<AgentReport[]> {
   const now = Date.now();
-  return updateAgents(target, profileId, (store) => updateUsage(store, profileId, (stats) => markFailure(stats, failure, now, occurrence, cooldowns), "marked"), options);
+  const mark = target.adapter.usage?.markFailure ?? markFailure;
+  const marked = (stats: ProfileUsageStats) => mark(stats, failure, now, occurrence, cooldowns);
+  const change = (store: AuthProfileStore) => updateUsage(store, profileId, marked, "marked");
+  return updateAgents(target, profileId, change, options);
 }
 
 /** Clears a profile's markings by hand; `refuse` names why a store's marking must stay (e.g. a disabled login without --force). */
@@ -100,7 +117,7 @@ export function clearAgents(target: UpdateTarget, profileId: string, refuse: (st
       const stats = store.usageStats?.[profileId];
       const refusal = stats && refuse(stats);
       if (refusal) return { next: store, outcome: { result: "skipped", reason: refusal } };
-      return updateUsage(store, profileId, clearMarking, "cleared");
+      return updateUsage(store, profileId, target.adapter.usage?.clearMarking ?? clearMarking, "cleared");
     },
     options,
   );

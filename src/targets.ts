@@ -56,7 +56,7 @@ export function targetWarnings(targets: Targets): string[] {
 
 /** The adapter to write with; throws the one-line refusal for a gateway whose store we must not write. */
 export function storeAdapter(targets: Targets): StoreAdapter {
-  return adapterFor(targets.generation);
+  return adapterFor(targets.generation, targets.stateDir.dir);
 }
 
 function isDirectory(dir: string): boolean {

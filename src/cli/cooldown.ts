@@ -1,7 +1,9 @@
 /** `moltbot-auth-sync cooldown clear`: clears a profile's cooldown by hand, in one agent or all. */
 import { ExitError, AuthSyncError } from "../errors.js";
 import type { ProfileUsageStats } from "../types.js";
-import { clearAgents } from "../sync.js";
+import type { StoreAdapter } from "../stores/adapter.js";
+import type { Agent } from "../stores/agents.js";
+import { type AgentReport, clearAgents } from "../sync.js";
 import { resolveTargets, storeAdapter } from "../targets.js";
 import { type GlobalOptions, loadCommandConfig, printJson, writeOptions } from "./options.js";
 import { columns, printLines } from "./print.js";
@@ -32,15 +34,37 @@ export async function cooldownClearCommand(options: CooldownClearOptions): Promi
   const agents = options.agent ? targets.agents.filter((a) => a.id === options.agent) : targets.agents;
   if (agents.length === 0) throw new AuthSyncError(`no agent "${options.agent}" (found: ${targets.agents.map((a) => a.id).join(", ")})`, "usage");
   const now = Date.now();
-  const reports = await clearAgents({ agents, adapter: storeAdapter(targets) }, profile, (stats) => (options.force ? undefined : refusal(stats, now)), await writeOptions(config));
-  if (reports.length > 0 && reports.every((r) => r.result === "skipped" && r.reason === `no ${profile} profile`)) {
+  const adapter = storeAdapter(targets);
+  // Where the login has no profile of its own (SQLite era by default), no --profile means every Anthropic profile.
+  const every = !options.profile && adapter.admit?.(profile, { type: "token" }) !== undefined;
+  const profiles = every ? await anthropicProfiles(agents, adapter) : [profile];
+  const writing = await writeOptions(config);
+  const refuse = (stats: ProfileUsageStats) => (options.force ? undefined : refusal(stats, now));
+  const reports: AgentReport[] = [];
+  for (const id of profiles) reports.push(...(await clearAgents({ agents, adapter }, id, refuse, writing)));
+  if (!every && reports.length > 0 && reports.every((r) => r.result === "skipped" && r.reason === `no ${profile} profile`)) {
     const looked = agents.map((a) => a.id).join(", ");
     throw new AuthSyncError(`no agent holds ${profile} (looked in ${looked}); nothing to clear`, "usage");
   }
-  if (options.json) printJson({ profile, agents: reports.map(({ writes: _writes, ...r }) => r) });
-  else {
-    const result = (r: (typeof reports)[number]) => (r.result === "unchanged" ? "nothing to clear" : r.result);
-    printLines(columns(reports.map((r) => [r.agent, result(r), r.reason ?? ""])));
-  }
+  const multi = profiles.length !== 1;
+  const result = (r: AgentReport) => (r.result === "unchanged" ? "nothing to clear" : r.result);
+  const row = (r: AgentReport) => [r.agent, ...(multi ? [r.profile] : []), result(r), r.reason ?? ""];
+  const json = () => ({ profile: multi ? profiles : profile, agents: reports.map(({ writes: _writes, ...r }) => r) });
+  if (options.json) printJson(json());
+  else if (reports.length === 0) printLines(["no Anthropic profile in any agent's store"]);
+  else printLines(columns(reports.map(row)));
   if (reports.some((r) => r.result === "failed" || (r.result === "skipped" && r.reason?.startsWith("disabled")))) throw new ExitError(1);
+}
+
+/** Every Anthropic profile id any of these agents reads, sorted. */
+async function anthropicProfiles(agents: readonly Agent[], adapter: StoreAdapter): Promise<string[]> {
+  const ids = new Set<string>();
+  for (const agent of agents) {
+    // An agent whose store cannot be read is reported by the clear itself, with its reason.
+    const store = await adapter.read(agent.dir).catch(() => undefined);
+    for (const [id, profile] of Object.entries(store?.profiles ?? {})) {
+      if (profile?.provider === "anthropic") ids.add(id);
+    }
+  }
+  return [...ids].sort();
 }

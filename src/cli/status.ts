@@ -4,7 +4,7 @@ import { ExitError } from "../errors.js";
 import { mapLimit } from "../map-limit.js";
 import { profileSecret } from "../reconcile.js";
 import { readDaemonStatus, type DaemonStatus } from "../daemon/runtime-files.js";
-import { readOffers } from "../sources/index.js";
+import { loginOffer, readOffers } from "../sources/index.js";
 import {
   type AgentStatus,
   type Marking,
@@ -32,6 +32,9 @@ export async function statusCommand(options: StatusCommandOptions): Promise<void
   const targets = await resolveTargets(config);
   const now = Date.now();
   const adapter = storeAdapter(targets);
+  // A generation that never takes the login's profile (SQLite era, by default) has nothing of it to show.
+  const notCopied = adapter.admit?.(config.profileId, login ? loginOffer(login, config).profile : { type: "token" });
+  if (notCopied) expected.delete(config.profileId);
   const agents = await mapLimit(targets.agents, 8, (agent) => agentStatus(agent, adapter, expected, now));
   const verdict = statusVerdict(source, agents, now, config.expiryWarning, loginOptional);
   const exitCode = verdict.code;
@@ -83,13 +86,15 @@ function profileText(p: ProfileStatus, now: number): string {
 function agentLines(agent: AgentStatus, now: number): string[] {
   if (agent.error) return [`agent ${agent.agent}: ${agent.error}`];
   const leftover = "static, no setup-token stored for it (left after `token clear`?), not kept in step";
+  const profiles = [...agent.profiles, ...(agent.otherProfiles ?? [])].map((p) => profileText(p, now)).join("; ");
   return [
-    `agent ${agent.agent}: ${agent.profiles.map((p) => profileText(p, now)).join("; ")}`,
+    `agent ${agent.agent}: ${profiles || "no Anthropic profile"}`,
     ...agent.markings.map((m) => `  ${markingText(m, now)}`),
     ...(agent.leftovers ?? []).map((p) => `  ${p.profileId} token ${p.fingerprint}: ${leftover}`),
   ];
 }
 
 export function markingText(marking: Marking, now: number): string {
-  return `${marking.profile} ${marking.kind}${marking.reason ? ` (${marking.reason})` : ""} for ${formatDuration(marking.until - now)}`;
+  const why = [marking.reason, marking.classification].filter(Boolean).join(", ");
+  return `${marking.profile} ${marking.kind}${why ? ` (${why})` : ""} for ${formatDuration(marking.until - now)}`;
 }

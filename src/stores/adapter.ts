@@ -3,11 +3,13 @@
  * sees it (`AuthProfileStore`); an adapter reads that view from its files and writes each change back to
  * the file the gateway reads it from, under the lock that gateway takes.
  */
+import type { CooldownConfig, Failure, Occurrence } from "../cooldown.js";
 import { AuthSyncError } from "../errors.js";
-import type { AuthProfileStore } from "../types.js";
+import type { AuthProfileStore, ProfileUsageStats } from "../types.js";
 import type { Generation, StoreFormat } from "./generation.js";
 import { jsonV1Adapter } from "./json-v1.js";
 import { splitAdapter } from "./split.js";
+import { sqliteAdapter } from "./sqlite/adapter.js";
 
 export interface StoreChange<T> {
   /** The store to write; the input object itself for "no change". */
@@ -45,12 +47,32 @@ export interface UpdateResult<T> {
   warnings: string[];
 }
 
+/** A generation's cooldown rules, when they are not the JSON era's (cooldown.ts). */
+export interface UsageRules {
+  markFailure(
+    stats: ProfileUsageStats,
+    failure: Failure,
+    now: number,
+    occurrence: Occurrence,
+    config: CooldownConfig,
+  ): ProfileUsageStats;
+  /** What `cooldown clear` and recovery remove. */
+  clearMarking(stats: ProfileUsageStats): ProfileUsageStats;
+  isMarked(stats: ProfileUsageStats | undefined, now: number): boolean;
+  /** When the profile is usable again, by this generation's fields (it may be in the past). */
+  unusableUntil(stats: ProfileUsageStats | undefined): number | undefined;
+}
+
 export interface StoreAdapter {
   readonly format: StoreFormat;
+  /** This generation's cooldown rules; absent for the JSON eras, which share cooldown.ts. */
+  readonly usage?: UsageRules;
   /** The gateway's view: credentials and runtime state merged as that gateway merges them. */
   read(agentDir: string): Promise<AuthProfileStore | undefined>;
   /** Lock, re-read, apply the pure `change`, write what changed where the gateway reads it, unlock. */
   update<T>(agentDir: string, change: (store: AuthProfileStore) => StoreChange<T>, options: UpdateOptions): Promise<UpdateResult<T>>;
+  /** Why this generation never takes `profile` under `profileId` (sync reports every agent skipped), if it does not. */
+  admit?(profileId: string, profile: Record<string, unknown>): string | undefined;
   /** The files of one agent dir that this adapter reads. */
   files(agentDir: string): string[];
 }
@@ -65,7 +87,11 @@ export class UnsupportedGatewayError extends AuthSyncError {
   }
 }
 
-export function adapterFor(generation: Generation): StoreAdapter {
-  if (generation.format === "sqlite") throw new UnsupportedGatewayError(generation);
+/** The adapter for a generation; the SQLite one needs the state dir, where its shared store lives. */
+export function adapterFor(generation: Generation, stateDir?: string): StoreAdapter {
+  if (generation.format === "sqlite") {
+    if (stateDir === undefined) throw new UnsupportedGatewayError(generation);
+    return sqliteAdapter(stateDir);
+  }
   return generation.format === "split" ? splitAdapter : jsonV1Adapter;
 }

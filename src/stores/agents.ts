@@ -1,6 +1,7 @@
 /**
- * Which agent dirs exist: `<state>/agents/<id>/agent/` on disk, plus `agents.list[].agentDir` from the
- * gateway's JSON5 config. Every agent with its own store needs its own copy (moltbot-store.md §2).
+ * Which agent dirs exist: `<state>/agents/<id>/agent/` on disk, plus `agents.list[].agentDir` (and, in the
+ * SQLite era, `agents.entries.<id>.agentDir`) from the gateway's JSON5 config. Every agent with its own store
+ * needs its own copy (moltbot-store.md §2).
  */
 import { readdir, stat } from "node:fs/promises";
 import os from "node:os";
@@ -107,19 +108,26 @@ export async function readGatewayConfig(stateDir: string, env: NodeJS.ProcessEnv
   return undefined;
 }
 
+/** `agents.list[]` (JSON eras) and `agents.entries.<id>` (the SQLite era) as `{id, agentDir?}` pairs. */
+function configuredEntries(config: GatewayConfig | undefined): Array<{ id?: unknown; agentDir?: unknown }> {
+  const agents = config?.value?.agents as { list?: unknown; entries?: unknown } | undefined;
+  const list = Array.isArray(agents?.list) ? agents.list : [];
+  const raw = agents?.entries;
+  const entries = (raw && typeof raw === "object" && !Array.isArray(raw) ? raw : {}) as Record<string, unknown>;
+  const agentDirOf = (entry: unknown) => (entry as { agentDir?: unknown } | null)?.agentDir;
+  const fromEntries = Object.entries(entries).map(([id, entry]) => ({ id, agentDir: agentDirOf(entry) }));
+  return [...list.filter((e): e is object => typeof e === "object" && e !== null), ...fromEntries];
+}
+
 function configuredAgents(
   config: GatewayConfig | undefined,
   stateDir: string,
   env: NodeJS.ProcessEnv,
   warnings: string[],
 ): Agent[] {
-  const list = (config?.value?.agents as { list?: unknown } | undefined)?.list;
-  if (!Array.isArray(list)) return [];
   const agents: Agent[] = [];
-  const where = `agents.list in ${config!.file}`;
-  for (const entry of list) {
-    if (typeof entry !== "object" || entry === null) continue;
-    const { id: rawId, agentDir } = entry as { id?: unknown; agentDir?: unknown };
+  const where = `agents in ${config?.file ?? "the gateway config"}`;
+  for (const { id: rawId, agentDir } of configuredEntries(config)) {
     if (typeof rawId !== "string" || rawId.trim() === "") continue;
     const id = normalizeAgentId(rawId);
     if (id === undefined) {

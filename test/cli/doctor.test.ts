@@ -127,13 +127,16 @@ test("doctor: a gateway config or store order that leaves our profile out fails"
   }
 });
 
-test("doctor: a SQLite-era gateway fails with what to do instead", async () => {
+test("doctor: a SQLite-era store names each database's schema; one it cannot read fails, naming ours", async () => {
   const { t } = await healthy();
   try {
     writeFileSync(path.join(t.agentDir("main"), "openclaw-agent.sqlite"), "");
     const d = await doctor(t);
     assert.equal(check(d, "gateway store").status, "fail");
-    assert.match(check(d, "gateway store").detail, /SQLite/);
+    const supported = "supported: state schema 18, agent schema 23 \\(OpenClaw 2026\\.9\\.6\\)";
+    const refused = "refused: .*openclaw-agent\\.sqlite is not an SQLite database";
+    const detail = new RegExp(`^sqlite, gateway .*schemas main \\?; ${supported}; ${refused}`);
+    assert.match(check(d, "gateway store").detail, detail);
   } finally {
     t.cleanup();
   }

@@ -1,54 +1,194 @@
+/**
+ * The SQLite era (OpenClaw 2026.6 to 2026.9.6) through the real CLI, on databases in the gateway's shape
+ * (test/helpers/sqlite-store.ts). The interop suite repeats the important cases against the real gateway.
+ */
 import assert from "node:assert/strict";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { test } from "node:test";
-import { DaemonProcess, installFakeClaude } from "../helpers/daemon.js";
-import { randomToken, runCli, withHome, type TestHome } from "../helpers/env.js";
+import { leakedTokens, randomToken, runCli, withHome, type TestHome } from "../helpers/env.js";
+import {
+  agentDbPath,
+  allCellText,
+  entriesConfig,
+  readAgentCells,
+  readStateCells,
+  stateDbPath,
+  writeAgentDb,
+  writeStateDb,
+} from "../helpers/sqlite-store.js";
 import { snapshotTree } from "../helpers/tree.js";
 
-/** A state dir as `openclaw doctor --fix` (2026.9.6) leaves it: SQLite state, the JSON store archived, the version recorded. */
-function sqliteEraState(t: TestHome): void {
-  mkdirSync(path.join(t.stateDir, "state"), { recursive: true });
-  writeFileSync(path.join(t.stateDir, "state", "openclaw.sqlite"), "SQLite format 3\0");
-  writeFileSync(path.join(t.stateDir, "openclaw.json"), JSON.stringify({ meta: { lastTouchedVersion: "2026.9.6" } }, null, 2));
-  mkdirSync(t.agentDir("main"), { recursive: true });
-  writeFileSync(path.join(t.agentDir("main"), "auth-profiles.json.migrated-2026-11-25T11-05-04.804Z-1135d21f"), JSON.stringify({ version: 1, profiles: {} }));
+const token = (t: string, extra = {}) => ({ type: "token", provider: "anthropic", token: t, ...extra });
+
+/** main reads the shared store; work has its own database with its own anthropic:manual. */
+function twoAgents(t: TestHome, options: { sharedManual?: string; workManual?: string } = {}): void {
+  writeFileSync(path.join(t.stateDir, "openclaw.json"), JSON.stringify(entriesConfig(t, ["main", "work"]), null, 2));
+  const manual = (secret = randomToken()) => ({ version: 1, profiles: { "anthropic:manual": token(secret) } });
+  writeStateDb(t, { store: manual(options.sharedManual) });
+  writeAgentDb(t, "work", { store: manual(options.workManual) });
 }
 
-test("SQLite-era gateway: sync refuses in one line, naming the version and the gateway command, and changes nothing", () =>
+function noForbiddenContent(t: TestHome): void {
+  const files = [stateDbPath(t), agentDbPath(t, "work")].filter((f) => existsSync(f));
+  const text = allCellText(files);
+  assert.doesNotMatch(text, /anthropic:claude-cli/);
+  assert.doesNotMatch(text, /\\"refresh\\"|sk-ant-ort01/);
+  const isStore = (name: string) => name.endsWith(".json") && name !== "openclaw.json";
+  const json = (dir: string): string[] =>
+    readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+      e.isDirectory() ? json(path.join(dir, e.name)) : isStore(e.name) ? [e.name] : [],
+    );
+  assert.deepEqual(json(t.stateDir), [], "no JSON store file in a SQLite-era state dir");
+}
+
+test("SQLite era: a setup-token goes to the shared store and each agent database holding its own copy of that id", () =>
   withHome(async (t) => {
-    t.writeCredentials();
-    sqliteEraState(t);
+    twoAgents(t);
+    const setup = randomToken();
+    t.planted.push(setup);
+    assert.equal((await runCli(["token", "set", "--profile", "anthropic:manual"], t.env, { input: setup })).code, 0);
+    const before = readStateCells(t);
+    const r = await runCli(["sync"], t.env);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.match(r.stdout, /sqlite store/);
+    assert.match(r.stderr, /note: anthropic:claude-cli not synced: not logged in/);
+    assert.deepEqual(readStateCells(t).store, { version: 1, profiles: { "anthropic:manual": token(setup) } });
+    assert.deepEqual(readStateCells(t).marker, before.marker);
+    assert.deepEqual(readAgentCells(t, "work").store, { version: 1, profiles: { "anthropic:manual": token(setup) } });
+    assert.equal(readStateCells(t).state, undefined, "no state row before the first marking");
+    assert.deepEqual(leakedTokens(r.stdout + r.stderr, t.planted), []);
+    const again = await runCli(["sync"], t.env);
+    assert.match(again.stdout, /main +unchanged/);
+    noForbiddenContent(t);
+  }));
+
+test("SQLite era: the Claude login is not copied by default; with a chosen profileId its access token is copied", () =>
+  withHome(async (t) => {
+    twoAgents(t);
+    const cred = t.writeCredentials();
     const before = snapshotTree(t.stateDir);
-    for (const args of [["sync"], ["sync", "--dry-run"], ["cooldown", "clear"], ["status"]]) {
+    const r = await runCli(["sync"], t.env);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.match(r.stdout, /main +skipped +not copied: this gateway uses the Claude CLI login natively/);
+    assert.deepEqual(snapshotTree(t.stateDir), before);
+    const config = path.join(t.root, "c.json");
+    writeFileSync(config, JSON.stringify({ profileId: "anthropic:login", credentialType: "token" }));
+    const opted = await runCli(["--config", config, "sync"], t.env);
+    assert.equal(opted.code, 0, opted.stdout + opted.stderr);
+    const shared = readStateCells(t).store?.profiles as Record<string, unknown>;
+    assert.deepEqual(shared["anthropic:login"], token(cred.accessToken, { expires: cred.expiresAt }));
+    assert.deepEqual(Object.keys(shared).sort(), ["anthropic:login", "anthropic:manual"]);
+    writeFileSync(config, JSON.stringify({ profileId: "anthropic:login", credentialType: "oauth" }));
+    const oauth = await runCli(["--config", config, "sync"], t.env);
+    assert.match(oauth.stdout, /skipped +not copied: this gateway refreshes stored oauth profiles itself/);
+    noForbiddenContent(t);
+    assert.deepEqual(leakedTokens(r.stdout + r.stderr + opted.stdout + opted.stderr + oauth.stdout, t.planted), []);
+  }));
+
+test("SQLite era: cooldown clear clears blocks and cooldowns in the owner's state row; a disable needs --force", () =>
+  withHome(async (t) => {
+    twoAgents(t);
+    const until = Date.now() + 3_600_000;
+    const sharedState = {
+      version: 1,
+      order: { anthropic: ["anthropic:manual"] },
+      usageStats: {
+        "anthropic:manual": {
+          blockedUntil: until,
+          blockedReason: "subscription_limit",
+          cooldownUntil: until,
+          cooldownReason: "rate_limit",
+          failureCounts: { rate_limit: 3 },
+          errorCount: 3,
+          lastUsed: 7,
+        },
+      },
+    };
+    writeStateDb(t, { state: sharedState });
+    const disabled = { disabledUntil: until, disabledReason: "billing", errorCount: 1 };
+    writeAgentDb(t, "work", { state: { version: 1, usageStats: { "anthropic:manual": disabled } } });
+    let r = await runCli(["status"], t.env);
+    const listed = /agent main: .*anthropic:manual token \S+ \(static\)\n {2}anthropic:manual cooldown \(rate_limit/;
+    assert.match(r.stdout, listed);
+    assert.match(r.stdout, /agent work: .*\n {2}anthropic:manual disabled \(billing\) for (1h|59m)/);
+    r = await runCli(["cooldown", "clear"], t.env);
+    assert.equal(r.code, 1, r.stdout + r.stderr);
+    assert.match(r.stdout, /work +skipped +disabled, not cleared: it was disabled for billing; --force clears it/);
+    assert.match(r.stdout, /main +cleared/);
+    const order = { anthropic: ["anthropic:manual"] };
+    const usageStats = { "anthropic:manual": { lastUsed: 7, errorCount: 0 } };
+    assert.deepEqual(readStateCells(t).state, { version: 1, order, usageStats });
+    r = await runCli(["cooldown", "clear", "--profile", "anthropic:manual", "--force"], t.env);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    const workStats = { "anthropic:manual": { errorCount: 0 } };
+    assert.deepEqual(readAgentCells(t, "work").state, { version: 1, usageStats: workStats });
+    noForbiddenContent(t);
+  }));
+
+test("SQLite era: an agent database with user_version 24 is refused in one line and left byte-for-byte unchanged", () =>
+  withHome(async (t) => {
+    writeFileSync(path.join(t.stateDir, "openclaw.json"), JSON.stringify(entriesConfig(t, ["main", "work"])));
+    writeStateDb(t, { store: { version: 1, profiles: {} } });
+    const store = { version: 1, profiles: { "anthropic:manual": token(randomToken()) } };
+    writeAgentDb(t, "work", { userVersion: 24, store });
+    const set = await runCli(["token", "set", "--profile", "anthropic:manual"], t.env, { input: randomToken() });
+    assert.equal(set.code, 0);
+    const before = snapshotTree(t.stateDir);
+    for (const args of [["sync"], ["cooldown", "clear", "--profile", "anthropic:manual"]]) {
       const r = await runCli(args, t.env);
-      assert.equal(r.code, 1, `${args.join(" ")}: ${r.stdout}${r.stderr}`);
-      assert.equal(r.stderr.trim().split("\n").length, 1);
-      assert.match(r.stderr, /OpenClaw 2026\.9\.6 keeps auth in SQLite .* reuses the Claude CLI login natively; nothing written\. Use the gateway instead: openclaw models auth login --provider anthropic --method cli --set-default/);
+      assert.equal(r.code, 1, r.stdout + r.stderr);
+      const refusal =
+        /has schema version 24; this version supports agent schema 23 \(OpenClaw 2026\.9\.6\); nothing written/;
+      assert.match(r.stdout, new RegExp(`work +failed +.*openclaw-agent\\.sqlite ${refusal.source}`));
     }
-    assert.deepEqual(snapshotTree(t.stateDir), before);
+    assert.deepEqual(snapshotTree(t.stateDir).work, before.work);
+    const after = snapshotTree(t.stateDir);
+    const work = Object.keys(before).filter((k) => k.startsWith("agents/work"));
+    for (const key of work) assert.equal(after[key], before[key], key);
+    const doctor = JSON.parse((await runCli(["doctor", "--json"], t.env)).stdout);
+    const check = doctor.checks.find((c: { name: string }) => c.name === "gateway store");
+    assert.equal(check.status, "fail");
+    assert.match(
+      check.detail,
+      /gateway 2026\.9\.6 .*schemas state 18, work 24; supported: state schema 18, agent schema 23/,
+    );
   }));
 
-test("SQLite-era gateway: the daemon says so once and never writes", () =>
+test("SQLite era: nothing is written while openclaw doctor --fix relocates the shared store", () =>
   withHome(async (t) => {
-    installFakeClaude(t);
-    t.writeCredentials();
-    sqliteEraState(t);
+    writeFileSync(path.join(t.stateDir, "openclaw.json"), JSON.stringify(entriesConfig(t, ["main"])));
+    writeStateDb(t, { marker: null, store: undefined });
+    writeAgentDb(t, "main", { store: { version: 1, profiles: {} } });
+    const db = (await import("better-sqlite3")).default;
+    const handle = new db(stateDbPath(t));
+    const pending = "INSERT INTO migration_sources VALUES ('k', 'shared-auth-store-state-db', ?, 'copied', 0)";
+    handle.prepare(pending).run(agentDbPath(t, "main"));
+    handle.close();
+    assert.equal((await runCli(["token", "set"], t.env, { input: randomToken() })).code, 0);
     const before = snapshotTree(t.stateDir);
-    const d = new DaemonProcess(t);
-    try {
-      await d.waitForEvent("store.unsupported");
-      t.writeCredentials({ accessToken: randomToken() });
-      mkdirSync(path.join(t.root, "trigger"));
-      await new Promise((r) => setTimeout(r, 800));
-      assert.equal(d.events("store.unsupported").length, 1);
-      assert.equal(d.events("sync.written").length, 0);
-    } finally {
-      await d.stop();
-    }
+    const r = await runCli(["sync"], t.env);
+    assert.equal(r.code, 1, r.stdout + r.stderr);
+    const relocating = /main +failed +openclaw doctor --fix is relocating the shared auth store \(stage "copied"\)/;
+    assert.match(r.stdout, relocating);
     assert.deepEqual(snapshotTree(t.stateDir), before);
   }));
 
+test("SQLite era: before doctor --fix the shared store is main's database; the quarantine database is no store", () =>
+  withHome(async (t) => {
+    writeFileSync(path.join(t.stateDir, "openclaw.json"), JSON.stringify(entriesConfig(t, ["main", "work"])));
+    writeStateDb(t, { marker: null });
+    writeAgentDb(t, "main", { store: { version: 1, profiles: {} } });
+    mkdirSync(path.join(t.stateDir, "state"), { recursive: true });
+    writeFileSync(path.join(t.stateDir, "state", "openclaw-quarantine.sqlite"), "not ours");
+    const setup = randomToken();
+    assert.equal((await runCli(["token", "set"], t.env, { input: setup })).code, 0);
+    const r = await runCli(["sync"], t.env);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.deepEqual(readAgentCells(t, "main").store, { version: 1, profiles: { "anthropic:manual": token(setup) } });
+    assert.deepEqual(readStateCells(t), {}, "nothing in the state database: it is not the shared store yet");
+    assert.equal(existsSync(agentDbPath(t, "work")), false, "work's database appears on the gateway's first write");
+  }));
 test("storeFormat forces a format; doctor and status show what was chosen and why", () =>
   withHome(async (t) => {
     t.writeCredentials();

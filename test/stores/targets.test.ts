@@ -64,3 +64,21 @@ test("agents: a broken gateway config is reported, not fatal", () =>
     assert.ok(config?.error);
     assert.equal((await discoverAgents(t.stateDir, config, t.env)).length, 1);
   }));
+
+test("agents: the SQLite era's agents.entries.<id>, with or without agentDir, before any database exists", () =>
+  withHome(async (t) => {
+    const custom = path.join(t.root, "elsewhere", "agent");
+    const work = { name: "work", agentDir: t.agentDir("work") };
+    const entries = { main: { workspace: "/w" }, work, far: { agentDir: custom }, "": {} };
+    const config = { agents: { ownership: "explicit", entries } };
+    writeFileSync(path.join(t.stateDir, "openclaw.json"), JSON.stringify(config));
+    const agents = await discoverAgents(t.stateDir, await readGatewayConfig(t.stateDir, t.env), t.env);
+    assert.deepEqual(
+      agents.map((a) => [a.id, a.dir, a.from]),
+      [
+        ["main", t.agentDir("main"), "config"],
+        ["work", t.agentDir("work"), "config"],
+        ["far", custom, "config"],
+      ],
+    );
+  }));

@@ -1,0 +1,68 @@
+/**
+ * The SQLite library, loaded only when a SQLite-era store is present (it is a native module: loading it
+ * costs memory an idle daemon on a JSON-era gateway should not pay), and the one way we open a gateway
+ * database: an existing regular file, never created, with the gateway's busy timeout.
+ */
+import { lstat } from "node:fs/promises";
+import { createRequire } from "node:module";
+import type BetterSqlite3 from "better-sqlite3";
+import { StoreError, errnoCode, messageOf } from "../../errors.js";
+
+export type Database = BetterSqlite3.Database;
+
+/** The gateway's own `OPENCLAW_SQLITE_BUSY_TIMEOUT_MS`; we never wait less than it does. */
+export const BUSY_TIMEOUT_MS = 5_000;
+
+let library: typeof BetterSqlite3 | undefined;
+
+export function sqliteLibrary(): typeof BetterSqlite3 {
+  try {
+    library ??= createRequire(import.meta.url)("better-sqlite3") as typeof BetterSqlite3;
+  } catch (err) {
+    // A native module that did not build (no compiler at install time) must say so in one line, not crash.
+    const why = messageOf(err).split("\n")[0];
+    const fix = "reinstall moltbot-auth-sync where a C++ compiler is available";
+    throw new StoreError(`the SQLite library (better-sqlite3) cannot be loaded: ${why}; ${fix}`, "unsupported");
+  }
+  return library;
+}
+
+/** Whether `file` exists as a regular file; a symlink, FIFO or folder in its place is refused, not followed. */
+export async function isDatabaseFile(file: string): Promise<boolean> {
+  let info;
+  try {
+    info = await lstat(file);
+  } catch (err) {
+    if (errnoCode(err) === "ENOENT" || errnoCode(err) === "ENOTDIR") return false;
+    throw new StoreError(`${file} cannot be read: ${messageOf(err)}`, "invalid");
+  }
+  if (!info.isFile()) throw new StoreError(`${file} is not a regular file; refusing to open it`, "invalid");
+  return true;
+}
+
+/**
+ * Opens an existing database. `journal_mode` and the schema are left as the gateway set them; the only
+ * pragma set is this connection's busy timeout.
+ */
+export function openDatabase(file: string, options: { readonly?: boolean; busyTimeoutMs?: number } = {}): Database {
+  const Sqlite = sqliteLibrary();
+  let db: Database;
+  try {
+    const timeout = Math.max(BUSY_TIMEOUT_MS, options.busyTimeoutMs ?? 0);
+    db = new Sqlite(file, { fileMustExist: true, readonly: options.readonly ?? false, timeout });
+  } catch (err) {
+    throw new StoreError(`${file} cannot be opened: ${messageOf(err)}`, "invalid");
+  }
+  db.pragma(`busy_timeout = ${Math.max(BUSY_TIMEOUT_MS, options.busyTimeoutMs ?? 0)}`);
+  return db;
+}
+
+export function userVersion(db: Database): number {
+  return db.pragma("user_version", { simple: true }) as number;
+}
+
+/** SQLITE_BUSY / SQLITE_LOCKED: another writer kept the database past our timeout. */
+export function isBusy(err: unknown): boolean {
+  const code = errnoCode(err);
+  return code === "SQLITE_BUSY" || code === "SQLITE_LOCKED" || code?.startsWith("SQLITE_BUSY_") === true;
+}

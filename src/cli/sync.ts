@@ -131,7 +131,8 @@ export async function syncCommand(options: SyncCommandOptions): Promise<void> {
     }
     const { stateDir, generation } = targets;
     lines.push(`state dir ${stateDir.dir} (${stateDir.reason}); ${generation.format} store (${generation.reason})`);
-    const multi = offers.length > 1 || (marking !== undefined && offers.length > 0);
+    // The profile column is shown when an agent has several rows (several profiles, or a copy and a marking).
+    const multi = new Set(reports.map((r) => r.agent)).size < reports.length;
     const row = (r: AgentReport) => [
       r.agent,
       ...(multi ? [r.profile] : []),

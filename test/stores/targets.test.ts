@@ -67,7 +67,9 @@ test("agents: a broken gateway config is reported, not fatal", () =>
 
 test("agents: the SQLite era's agents.entries.<id>, with or without agentDir, before any database exists", () =>
   withHome(async (t) => {
+    // An agentDir outside <state>/agents/ is used only when it exists (agent-paths.test.ts covers the other case).
     const custom = path.join(t.root, "elsewhere", "agent");
+    mkdirSync(custom, { recursive: true });
     const work = { name: "work", agentDir: t.agentDir("work") };
     const entries = { main: { workspace: "/w" }, work, far: { agentDir: custom }, "": {} };
     const config = { agents: { ownership: "explicit", entries } };

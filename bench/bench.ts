@@ -9,7 +9,7 @@ import { execFileSync } from "node:child_process";
 import { mkdirSync, readFileSync } from "node:fs";
 import os from "node:os";
 import { setTimeout as sleep } from "node:timers/promises";
-import { fingerprint } from "../src/fingerprint.js";
+import { fingerprint } from "../src/core/fingerprint.js";
 import { DaemonProcess } from "../test/helpers/daemon.js";
 import { makeHome, runCli, type TestHome } from "../test/helpers/env.js";
 

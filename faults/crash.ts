@@ -4,7 +4,7 @@
  * credential (token and expiry from the same rewrite), and the next start must catch up by itself.
  */
 import { existsSync, readdirSync, readFileSync } from "node:fs";
-import { fingerprint } from "../src/fingerprint.js";
+import { fingerprint } from "../src/core/fingerprint.js";
 import { DaemonProcess, installFakeClaude } from "../test/helpers/daemon.js";
 import { makeHome } from "../test/helpers/env.js";
 import { type Outcome, type Row, env, must, progress, row, sleep } from "./harness.js";

@@ -2,8 +2,8 @@ import assert from "node:assert/strict";
 import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { test } from "node:test";
-import { loadConfig, parseConfig } from "../src/config.js";
-import { ConfigError } from "../src/errors.js";
+import { loadConfig, parseConfig } from "../src/core/config.js";
+import { ConfigError } from "../src/core/errors.js";
 import { runCli, withHome } from "./helpers/env.js";
 
 test("every key has a default", () => {

@@ -13,8 +13,8 @@ import {
   markFailure,
   updateUsage,
   type Failure,
-} from "../src/cooldown.js";
-import { reconcileProfile } from "../src/reconcile.js";
+} from "../src/reconcile/cooldown.js";
+import { reconcileProfile } from "../src/reconcile/profile.js";
 import { randomToken } from "./helpers/env.js";
 
 const MIN = 60_000;

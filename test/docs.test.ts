@@ -9,8 +9,8 @@ import path from "node:path";
 import { mock, test } from "node:test";
 import { Command } from "commander";
 import { main } from "../src/cli/main.js";
-import { configSchema, parseConfig } from "../src/config.js";
-import { EVENTS } from "../src/log.js";
+import { configSchema, parseConfig } from "../src/core/config.js";
+import { EVENTS } from "../src/log/logger.js";
 import { REPO } from "./helpers/env.js";
 
 const README_MAX_LINES = 200;

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { Writable } from "node:stream";
 import { test } from "node:test";
-import { createLogger, scrubSecrets } from "../src/log.js";
-import { formatLogLine } from "../src/log-format.js";
+import { createLogger, scrubSecrets } from "../src/log/logger.js";
+import { formatLogLine } from "../src/log/format.js";
 import { leakedTokens, randomToken } from "./helpers/env.js";
 
 function capture(): { stream: Writable; text: () => string } {

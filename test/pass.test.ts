@@ -1,9 +1,9 @@
 /** The pass's rules as data: when a credential counts as unusable, and how a pass is summed up. */
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import type { Failure } from "../src/cooldown.js";
-import { type PassResult, passActed, passSummary, unusableFailure } from "../src/pass.js";
-import type { AgentReport } from "../src/sync.js";
+import type { Failure } from "../src/reconcile/cooldown.js";
+import { type PassResult, passActed, passSummary, unusableFailure } from "../src/pass/pass.js";
+import type { AgentReport } from "../src/pass/apply.js";
 import { randomToken } from "./helpers/env.js";
 
 const HOUR = 3_600_000;

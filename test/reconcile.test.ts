@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { desiredProfile, reconcileProfile } from "../src/reconcile.js";
+import { desiredProfile, reconcileProfile } from "../src/reconcile/profile.js";
 import type { AuthProfileStore, SourceCredential } from "../src/types.js";
 import { randomToken } from "./helpers/env.js";
 

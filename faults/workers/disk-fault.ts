@@ -7,7 +7,7 @@ import { syncBuiltinESMExports } from "node:module";
 import path from "node:path";
 import { randomBytes } from "node:crypto";
 import { jsonV1Adapter } from "../../src/stores/json-v1.js";
-import { syncAgents } from "../../src/sync.js";
+import { syncAgents } from "../../src/pass/apply.js";
 
 const [agentDir, code] = process.argv.slice(2) as [string, "ENOSPC" | "EACCES"];
 const fail = (syscall: string) => Object.assign(new Error(`${code}: injected, ${syscall}`), { code, syscall });

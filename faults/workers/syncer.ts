@@ -6,7 +6,7 @@
 import { randomBytes } from "node:crypto";
 import path from "node:path";
 import { jsonV1Adapter } from "../../src/stores/json-v1.js";
-import { syncAgents } from "../../src/sync.js";
+import { syncAgents } from "../../src/pass/apply.js";
 
 const [agentDir, count] = process.argv.slice(2) as [string, string];
 // The agent dir is <state>/agents/main/agent.

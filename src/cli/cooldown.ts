@@ -1,10 +1,10 @@
 /** `moltbot-auth-sync cooldown clear`: clears a profile's cooldown by hand, in one agent or all. */
-import { ExitError, AuthSyncError } from "../errors.js";
+import { ExitError, AuthSyncError } from "../core/errors.js";
 import type { ProfileUsageStats } from "../types.js";
 import type { StoreAdapter } from "../stores/adapter.js";
 import type { Agent } from "../stores/agents.js";
-import { type AgentReport, clearAgents } from "../sync.js";
-import { resolveTargets, storeAdapter } from "../targets.js";
+import { type AgentReport, clearAgents } from "../pass/apply.js";
+import { resolveTargets, storeAdapter } from "../stores/targets.js";
 import { type GlobalOptions, loadCommandConfig, printJson, writeOptions } from "./options.js";
 import { columns, printLines } from "./print.js";
 

@@ -1,6 +1,6 @@
 /** `moltbot-auth-sync doctor [--json]`: ok / warn / fail per check, each problem with its fix; exit 1 on any fail. */
-import { runDoctor } from "../doctor.js";
-import { ExitError } from "../errors.js";
+import { runDoctor } from "../report/doctor.js";
+import { ExitError } from "../core/errors.js";
 import { resolveTarget, serviceState } from "./service.js";
 import { type GlobalOptions, loadCommandConfig, printJson } from "./options.js";
 import { printLines } from "./print.js";

@@ -5,12 +5,12 @@
 import { spawn } from "node:child_process";
 import { watch } from "node:fs";
 import { createInterface } from "node:readline";
-import { AuthSyncError, errnoCode, messageOf } from "../errors.js";
+import { AuthSyncError, errnoCode, messageOf } from "../core/errors.js";
 import { openRegularFile } from "../fs/read-file.js";
-import { LOG_LEVELS, formatLogLine } from "../log-format.js";
-import { jsonSafe } from "../terminal-text.js";
+import { LOG_LEVELS, formatLogLine } from "../log/format.js";
+import { jsonSafe } from "../core/terminal-text.js";
 import { printLines } from "./print.js";
-import { type LogFilter, isLevel, matchesFilter, parseRecord, parseSince } from "../log-filter.js";
+import { type LogFilter, isLevel, matchesFilter, parseRecord, parseSince } from "../log/filter.js";
 import { currentUser } from "../service/host.js";
 import { launchdLogDir } from "../service/launchd.js";
 import { SERVICE_NAME } from "../service/units.js";

@@ -4,8 +4,8 @@
  */
 import { readFileSync } from "node:fs";
 import { Command, CommanderError } from "commander";
-import { AuthSyncError, ExitError, messageOf } from "../errors.js";
-import { LOG_LEVELS } from "../log-format.js";
+import { AuthSyncError, ExitError, messageOf } from "../core/errors.js";
+import { LOG_LEVELS } from "../log/format.js";
 
 /** The installed package's version: package.json sits three levels above dist/src/cli/. */
 function packageVersion(): string {

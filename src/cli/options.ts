@@ -1,9 +1,9 @@
 /** Options every command shares, turned into a validated config. */
-import { type Config, type ConfigInput, type LoadedConfig, loadConfig } from "../config.js";
+import { type Config, type ConfigInput, type LoadedConfig, loadConfig } from "../core/config.js";
 import { lockJournalPath } from "../daemon/runtime-files.js";
 import type { UpdateOptions } from "../stores/adapter.js";
-import { recoverLocks } from "../stores/lock-journal.js";
-import { jsonSafe } from "../terminal-text.js";
+import { recoverLocks } from "../stores/locks/journal.js";
+import { jsonSafe } from "../core/terminal-text.js";
 import { printLines } from "./print.js";
 
 export interface GlobalOptions {

@@ -3,7 +3,7 @@
  * program (a folder name, a log message, a child's error) cannot move the cursor, recolour the terminal,
  * reorder text or start a line of its own. JSON output is JSON.stringify's, which escapes by itself.
  */
-import { escapeControl } from "../terminal-text.js";
+import { escapeControl } from "../core/terminal-text.js";
 
 /** Writes lines, each escaped on its own: a newline inside a value shows as `\n` and cannot forge a line. */
 export function printLines(lines: readonly string[], stream: NodeJS.WritableStream = process.stdout): void {

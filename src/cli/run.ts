@@ -3,8 +3,8 @@
  * (TERM/INT stop, HUP reloads the config), and the logger's last flush.
  */
 import { setTimeout as sleep } from "node:timers/promises";
-import { messageOf } from "../errors.js";
-import { createLogger } from "../log.js";
+import { messageOf } from "../core/errors.js";
+import { createLogger } from "../log/logger.js";
 import { Daemon } from "../daemon/daemon.js";
 import { acquirePidFile, pidFilePath, stateFilePath } from "../daemon/runtime-files.js";
 import { type GlobalOptions, loadCommandConfig } from "./options.js";

@@ -1,5 +1,5 @@
 /** `moltbot-auth-sync service install|uninstall|status`: from nothing to a supervised daemon, and back. */
-import { AuthSyncError } from "../errors.js";
+import { AuthSyncError } from "../core/errors.js";
 import { currentUser, hostFacts, lookupUser } from "../service/host.js";
 import { launchdInstallPlan, launchdStatus, launchdUninstallPlan } from "../service/launchd.js";
 import { type ServicePlan, describePlan, execaRunner, executePlan } from "../service/plan.js";

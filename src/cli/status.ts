@@ -1,8 +1,8 @@
 /** `moltbot-auth-sync status [--json]`: the source, the daemon, every agent's copies and markings; exit 0/1/2. */
-import { formatDuration, formatRelative } from "../duration.js";
-import { ExitError } from "../errors.js";
-import { mapLimit } from "../map-limit.js";
-import { profileSecret } from "../reconcile.js";
+import { formatDuration, formatRelative } from "../core/duration.js";
+import { ExitError } from "../core/errors.js";
+import { mapLimit } from "../core/map-limit.js";
+import { profileSecret } from "../reconcile/profile.js";
 import { readDaemonStatus, type DaemonStatus } from "../daemon/runtime-files.js";
 import { loginOffer, readOffers } from "../sources/index.js";
 import {
@@ -12,8 +12,8 @@ import {
   agentStatus,
   sourceStatus,
   statusVerdict,
-} from "../status.js";
-import { resolveTargets, storeAdapter, targetWarnings } from "../targets.js";
+} from "../report/status.js";
+import { resolveTargets, storeAdapter, targetWarnings } from "../stores/targets.js";
 import { type GlobalOptions, loadCommandConfig, printJson } from "./options.js";
 import { printLines } from "./print.js";
 

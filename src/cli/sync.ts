@@ -4,18 +4,18 @@
  * to refresh the login, with the daemon's runner, timeout and classification. Exit 1 when an agent is left
  * without a usable credential, with one line naming the fix.
  */
-import { cooldownConfigFrom, type Failure } from "../cooldown.js";
-import { refreshArgv } from "../daemon/claude-runner.js";
-import { type RefreshResult, CLI_REFRESH_WINDOW_MS, Refresher } from "../daemon/refresher.js";
-import { formatDuration, formatRelative } from "../duration.js";
-import { ExitError } from "../errors.js";
-import { fingerprint } from "../fingerprint.js";
-import { LOGIN_FIX, loginFailureOf, markingKind, passReports, runPass } from "../pass.js";
-import { profileSecret } from "../reconcile.js";
+import { cooldownConfigFrom, type Failure } from "../reconcile/cooldown.js";
+import { refreshArgv } from "../refresh/claude-runner.js";
+import { type RefreshResult, CLI_REFRESH_WINDOW_MS, Refresher } from "../refresh/refresher.js";
+import { formatDuration, formatRelative } from "../core/duration.js";
+import { ExitError } from "../core/errors.js";
+import { fingerprint } from "../core/fingerprint.js";
+import { LOGIN_FIX, loginFailureOf, markingKind, passReports, runPass } from "../pass/pass.js";
+import { profileSecret } from "../reconcile/profile.js";
 import { loginOffer, readClaudeLogin, readOffers } from "../sources/index.js";
-import { activeMarkings } from "../status.js";
-import type { AgentReport, UpdateTarget } from "../sync.js";
-import { resolveTargets, storeAdapter, targetWarnings } from "../targets.js";
+import { activeMarkings } from "../report/status.js";
+import type { AgentReport, UpdateTarget } from "../pass/apply.js";
+import { resolveTargets, storeAdapter, targetWarnings } from "../stores/targets.js";
 import type { SourceCredential } from "../types.js";
 import { type GlobalOptions, loadCommandConfig, printJson, writeOptions } from "./options.js";
 import { columns, printLines } from "./print.js";

@@ -4,10 +4,10 @@
  */
 import { createInterface } from "node:readline";
 import { Writable } from "node:stream";
-import { formatRelative } from "../duration.js";
-import { PROFILE_ID } from "../config.js";
-import { AuthSyncError, messageOf } from "../errors.js";
-import { fingerprint } from "../fingerprint.js";
+import { formatRelative } from "../core/duration.js";
+import { PROFILE_ID } from "../core/config.js";
+import { AuthSyncError, messageOf } from "../core/errors.js";
+import { fingerprint } from "../core/fingerprint.js";
 import { pidFilePath, runningDaemonPid } from "../daemon/runtime-files.js";
 import { ENV_TOKEN, readSetupTokens, validateSetupToken } from "../sources/setup-token.js";
 import { type TokenVault, tokenVaults } from "../sources/token-vault.js";

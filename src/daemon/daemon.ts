@@ -7,7 +7,7 @@
 import path from "node:path";
 import { schedule, type ScheduledTask } from "node-cron";
 import type { Logger } from "pino";
-import type { Config } from "../config.js";
+import type { Config } from "../core/config.js";
 import {
   type CooldownConfig,
   type Failure,
@@ -15,28 +15,28 @@ import {
   cooldownConfigFrom,
   isCredentialMarking,
   isMarked,
-} from "../cooldown.js";
-import { formatDuration, formatRelative } from "../duration.js";
-import { messageOf } from "../errors.js";
+} from "../reconcile/cooldown.js";
+import { formatDuration, formatRelative } from "../core/duration.js";
+import { messageOf } from "../core/errors.js";
 import { readRegularFile } from "../fs/read-file.js";
-import { fingerprint } from "../fingerprint.js";
-import { type LogEvent, scrubbedTail } from "../log.js";
-import { profileSecret } from "../reconcile.js";
-import { LOGIN_FIX, type PassResult, loginFailureOf, markingKind, passActed, passSummary, runPass } from "../pass.js";
+import { fingerprint } from "../core/fingerprint.js";
+import { type LogEvent, scrubbedTail } from "../log/logger.js";
+import { profileSecret } from "../reconcile/profile.js";
+import { LOGIN_FIX, type PassResult, loginFailureOf, markingKind, passActed, passSummary, runPass } from "../pass/pass.js";
 import { type Offer, claudeCredentialsFile, readClaudeLogin, setupTokenOffers } from "../sources/index.js";
 import { readSetupTokens } from "../sources/setup-token.js";
 import { CREDENTIALS_FILENAME } from "../sources/claude-cli-file.js";
 import type { StoreAdapter, UpdateOptions, WriteIntent } from "../stores/adapter.js";
-import { recoverLocks } from "../stores/lock-journal.js";
+import { recoverLocks } from "../stores/locks/journal.js";
 import { MAX_STORE_BYTES, removeStaleTempFiles } from "../stores/json-file.js";
 import { AUTH_PROFILES_FILENAME, type Agent, isAgentDir } from "../stores/agents.js";
 import { AUTH_STATE_FILENAME } from "../stores/generation.js";
-import type { AgentReport } from "../sync.js";
-import { resolveTargets, storeAdapter } from "../targets.js";
+import type { AgentReport } from "../pass/apply.js";
+import { resolveTargets, storeAdapter } from "../stores/targets.js";
 import type { ProfileUsageStats, SourceCredential } from "../types.js";
 import { type HookEvent, runEventHook } from "./event-hook.js";
 import { type Fields, ProblemLog } from "./problem-log.js";
-import { CLI_REFRESH_WINDOW_MS, type RefreshResult, Refresher } from "./refresher.js";
+import { CLI_REFRESH_WINDOW_MS, type RefreshResult, Refresher } from "../refresh/refresher.js";
 import { type DaemonState, lockJournalPath, writeDaemonState } from "./runtime-files.js";
 import { type FolderWatch, watchFolder } from "./watch.js";
 

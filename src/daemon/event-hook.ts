@@ -5,8 +5,8 @@
  */
 import os from "node:os";
 import type { Logger } from "pino";
-import { messageOf } from "../errors.js";
-import { scrubSecrets } from "../log.js";
+import { messageOf } from "../core/errors.js";
+import { scrubSecrets } from "../log/logger.js";
 
 export const HOOK_EVENTS = ["needs_login", "recovered", "refresh.failed"] as const;
 export type HookEvent = (typeof HOOK_EVENTS)[number];

@@ -3,7 +3,7 @@
  * broken file or a locked store cannot flood the journal.
  */
 import type { Logger } from "pino";
-import type { LogEvent } from "../log.js";
+import type { LogEvent } from "../log/logger.js";
 
 export type Level = "debug" | "info" | "warn" | "error";
 export type Fields = Record<string, unknown>;

@@ -5,10 +5,10 @@
 import { mkdir, open, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { AuthSyncError, errnoCode } from "../errors.js";
+import { AuthSyncError, errnoCode } from "../core/errors.js";
 import { readRegularFile } from "../fs/read-file.js";
-import { processCommand, processStartTime } from "../process-identity.js";
-import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE, writeFileAtomically } from "../stores/atomic-write.js";
+import { processCommand, processStartTime } from "../core/process-identity.js";
+import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE, writeFileAtomically } from "../fs/atomic-write.js";
 
 export function runtimeDir(env: NodeJS.ProcessEnv = process.env): string {
   const base = env.XDG_STATE_HOME || path.join(env.HOME || os.homedir(), ".local", "state");

@@ -4,7 +4,7 @@
  * its owner: `service install --system USER` runs the daemon as USER.
  */
 import { stat } from "node:fs/promises";
-import { AuthSyncError } from "../errors.js";
+import { AuthSyncError } from "../core/errors.js";
 
 export class ForeignOwnerError extends AuthSyncError {
   constructor(dir: string, uid: number) {

@@ -6,7 +6,7 @@
 import { constants } from "node:fs";
 import { type FileHandle, open } from "node:fs/promises";
 import type { Stats } from "node:fs";
-import { errnoCode } from "../errors.js";
+import { errnoCode } from "../core/errors.js";
 
 /** Credential files are a few KB; anything near this is garbage, not a login. */
 export const MAX_CREDENTIAL_FILE_BYTES = 1024 * 1024;

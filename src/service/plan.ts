@@ -5,7 +5,7 @@
 import { access, constants, mkdir, rm, rmdir, writeFile } from "node:fs/promises";
 import { readRegularFile } from "../fs/read-file.js";
 import path from "node:path";
-import { AuthSyncError, messageOf } from "../errors.js";
+import { AuthSyncError, messageOf } from "../core/errors.js";
 
 export interface PlannedFile {
   path: string;

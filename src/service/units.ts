@@ -6,8 +6,8 @@
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { readRegularFile } from "../fs/read-file.js";
-import { AuthSyncError } from "../errors.js";
-import { hasControl } from "../terminal-text.js";
+import { AuthSyncError } from "../core/errors.js";
+import { hasControl } from "../core/terminal-text.js";
 
 const PACKAGE_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..");
 

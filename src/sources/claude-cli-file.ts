@@ -6,7 +6,7 @@ import os from "node:os";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { z } from "zod";
-import { SourceError, errnoCode, messageOf } from "../errors.js";
+import { SourceError, errnoCode, messageOf } from "../core/errors.js";
 import type { SourceCredential } from "../types.js";
 import { readRegularFile } from "../fs/read-file.js";
 

@@ -6,7 +6,7 @@
  */
 import { createHash } from "node:crypto";
 import os from "node:os";
-import { SourceError, messageOf } from "../errors.js";
+import { SourceError, messageOf } from "../core/errors.js";
 import type { SourceCredential } from "../types.js";
 import { parseClaudeCredentials } from "./claude-cli-file.js";
 

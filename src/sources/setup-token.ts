@@ -3,8 +3,8 @@
  * `token set` or from `CLAUDE_CODE_OAUTH_TOKEN` in the daemon's environment. Each is synced as the
  * gateway's `{type: "token"}` profile, under its own profile id.
  */
-import { AuthSyncError } from "../errors.js";
-import { ANTHROPIC } from "../reconcile.js";
+import { AuthSyncError } from "../core/errors.js";
+import { ANTHROPIC } from "../reconcile/profile.js";
 import type { TokenProfile } from "../types.js";
 import { type TokenMap, type TokenVault, tokenVaults } from "./token-vault.js";
 

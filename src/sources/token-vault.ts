@@ -6,10 +6,10 @@
 import { existsSync } from "node:fs";
 import { mkdir, rm } from "node:fs/promises";
 import path from "node:path";
-import { errnoCode, messageOf } from "../errors.js";
+import { errnoCode, messageOf } from "../core/errors.js";
 import { readRegularFile } from "../fs/read-file.js";
-import { PRIVATE_DIR_MODE, writeFileAtomically } from "../stores/atomic-write.js";
-import { defaultConfigPath } from "../config.js";
+import { PRIVATE_DIR_MODE, writeFileAtomically } from "../fs/atomic-write.js";
+import { defaultConfigPath } from "../core/config.js";
 
 export const KEYRING_SERVICE = "moltbot-auth-sync";
 /** One keyring entry holds every token, so the set can be read without listing the keyring. */

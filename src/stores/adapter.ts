@@ -3,8 +3,8 @@
  * sees it (`AuthProfileStore`); an adapter reads that view from its files and writes each change back to
  * the file the gateway reads it from, under the lock that gateway takes.
  */
-import type { CooldownConfig, Failure, Occurrence } from "../cooldown.js";
-import { AuthSyncError } from "../errors.js";
+import type { CooldownConfig, Failure, Occurrence } from "../reconcile/cooldown.js";
+import { AuthSyncError } from "../core/errors.js";
 import type { AuthProfileStore, ProfileUsageStats } from "../types.js";
 import type { Generation, StoreFormat } from "./generation.js";
 import { jsonV1Adapter } from "./json-v1.js";
@@ -21,7 +21,7 @@ export interface UpdateOptions {
   /** How long to wait for a held store lock: past the 30 s stale time, so a dead holder's lock is taken over. */
   lockTimeoutMs: number;
   dryRun?: boolean;
-  /** Folder where held locks are noted, so our next start can remove one a crash left (lock-journal.ts). */
+  /** Folder where held locks are noted, so our next start can remove one a crash left (locks/journal.ts). */
   lockJournal?: string;
   /**
    * The gateway state dir of the agent: a missing agent dir is made only under its `agents/`, and a store
@@ -47,7 +47,7 @@ export interface UpdateResult<T> {
   warnings: string[];
 }
 
-/** A generation's cooldown rules, when they are not the JSON era's (cooldown.ts). */
+/** A generation's cooldown rules, when they are not the JSON era's (reconcile/cooldown.ts). */
 export interface UsageRules {
   markFailure(
     stats: ProfileUsageStats,
@@ -65,7 +65,7 @@ export interface UsageRules {
 
 export interface StoreAdapter {
   readonly format: StoreFormat;
-  /** This generation's cooldown rules; absent for the JSON eras, which share cooldown.ts. */
+  /** This generation's cooldown rules; absent for the JSON eras, which share reconcile/cooldown.ts. */
   readonly usage?: UsageRules;
   /** The gateway's view: credentials and runtime state merged as that gateway merges them. */
   read(agentDir: string): Promise<AuthProfileStore | undefined>;

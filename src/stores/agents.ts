@@ -7,7 +7,7 @@ import { readdir, stat } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import JSON5 from "json5";
-import { errnoCode, messageOf } from "../errors.js";
+import { errnoCode, messageOf } from "../core/errors.js";
 import { readRegularFile } from "../fs/read-file.js";
 import { expandHome } from "./state-dir.js";
 

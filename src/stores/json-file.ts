@@ -7,12 +7,12 @@ import { constants } from "node:fs";
 import { lstat, mkdir, open, readdir, rm, stat } from "node:fs/promises";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { AuthSyncError, StoreError, errnoCode, messageOf } from "../errors.js";
+import { AuthSyncError, StoreError, errnoCode, messageOf } from "../core/errors.js";
 import { assertOwnFolder } from "../fs/owner.js";
 import { fileKind, readRegularFile } from "../fs/read-file.js";
 import type { AuthProfileStore } from "../types.js";
 import { agentsRoot, isInside } from "./agents.js";
-import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE, writeTarget } from "./atomic-write.js";
+import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE, writeTarget } from "../fs/atomic-write.js";
 
 export const EMPTY_STORE: AuthProfileStore = { version: 1, profiles: {} };
 export const MAX_STORE_BYTES = 16 * 1024 * 1024;

@@ -4,12 +4,12 @@
  * document itself.
  */
 import path from "node:path";
-import { StoreError, messageOf } from "../errors.js";
+import { StoreError, messageOf } from "../core/errors.js";
 import { AUTH_PROFILES_FILENAME } from "./agents.js";
 import type { StoreAdapter, UpdateResult } from "./adapter.js";
-import { writeFileAtomically } from "./atomic-write.js";
+import { writeFileAtomically } from "../fs/atomic-write.js";
 import { EMPTY_STORE, asProfileStore, ensureStoreFile, readJsonDoc, serializeJson, tightenMode } from "./json-file.js";
-import { withStoreLock } from "./lock.js";
+import { withStoreLock } from "./locks/directory-lock.js";
 
 const storePath = (agentDir: string) => path.join(agentDir, AUTH_PROFILES_FILENAME);
 

@@ -8,12 +8,12 @@
  */
 import path from "node:path";
 import { isDeepStrictEqual } from "node:util";
-import { StoreError, messageOf } from "../errors.js";
+import { StoreError, messageOf } from "../core/errors.js";
 import type { AuthProfileStore } from "../types.js";
 import { AUTH_PROFILES_FILENAME } from "./agents.js";
 import type { StoreAdapter, UpdateResult } from "./adapter.js";
-import { writeFileAtomically } from "./atomic-write.js";
-import { withSidecarLock } from "./file-lock.js";
+import { writeFileAtomically } from "../fs/atomic-write.js";
+import { withSidecarLock } from "./locks/sidecar-lock.js";
 import { AUTH_STATE_FILENAME } from "./generation.js";
 import { EMPTY_STORE, type JsonDoc, asProfileStore, ensureStoreFile, readJsonDoc, serializeJson, tightenMode } from "./json-file.js";
 

@@ -3,7 +3,7 @@ import { execFileSync, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { test } from "node:test";
-import { escapeControl, shellQuote } from "../../src/terminal-text.js";
+import { escapeControl, shellQuote } from "../../src/core/terminal-text.js";
 import { installFakeClaude } from "../helpers/daemon.js";
 import { fakeBin } from "../helpers/fake-bin.js";
 import { makeHome, runCli, withHome } from "../helpers/env.js";

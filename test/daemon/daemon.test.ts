@@ -3,7 +3,7 @@ import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, 
 import { setTimeout as sleep } from "node:timers/promises";
 import path from "node:path";
 import { test } from "node:test";
-import { fingerprint } from "../../src/fingerprint.js";
+import { fingerprint } from "../../src/core/fingerprint.js";
 import { DaemonProcess, fakeClaudeRuns, fakeClaudeTokens, installFakeClaude } from "../helpers/daemon.js";
 import { leakedTokens, makeHome, randomToken, runCli, withHome, type TestHome } from "../helpers/env.js";
 

@@ -3,7 +3,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { test } from "node:test";
-import { processStartTime } from "../../src/process-identity.js";
+import { processStartTime } from "../../src/core/process-identity.js";
 import { DaemonProcess, installFakeClaude } from "../helpers/daemon.js";
 import { makeHome, randomToken, runCli, type TestHome } from "../helpers/env.js";
 

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { test } from "node:test";
-import { scrubSecrets, scrubbedTail } from "../../src/log.js";
+import { scrubSecrets, scrubbedTail } from "../../src/log/logger.js";
 import { DaemonProcess, fakeClaudeTokens, installFakeClaude } from "../helpers/daemon.js";
 import { leakedTokens, makeHome, randomToken, runCli } from "../helpers/env.js";
 

@@ -3,7 +3,7 @@ import { execFileSync } from "node:child_process";
 import { symlinkSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { test } from "node:test";
-import { SourceError } from "../../src/errors.js";
+import { SourceError } from "../../src/core/errors.js";
 import { claudeConfigDir, parseClaudeCredentials, readClaudeCliFile } from "../../src/sources/claude-cli-file.js";
 import { randomToken, withHome } from "../helpers/env.js";
 

@@ -4,10 +4,10 @@ import path from "node:path";
 import { test } from "node:test";
 import { detectGeneration, formatForVersion } from "../../src/stores/generation.js";
 import { mergedView, splitAdapter } from "../../src/stores/split.js";
-import { withSidecarLock } from "../../src/stores/file-lock.js";
+import { withSidecarLock } from "../../src/stores/locks/sidecar-lock.js";
 import { jsonV1Adapter } from "../../src/stores/json-v1.js";
-import { DEFAULT_COOLDOWN_CONFIG } from "../../src/cooldown.js";
-import { markAgents, syncAgents } from "../../src/sync.js";
+import { DEFAULT_COOLDOWN_CONFIG } from "../../src/reconcile/cooldown.js";
+import { markAgents, syncAgents } from "../../src/pass/apply.js";
 import { makeHome, randomToken, withHome } from "../helpers/env.js";
 
 /** An agent at `<state>/agents/<id>/agent`. */

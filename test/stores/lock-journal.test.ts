@@ -3,7 +3,7 @@ import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { test } from "node:test";
-import { noteLock, recoverLocks } from "../../src/stores/lock-journal.js";
+import { noteLock, recoverLocks } from "../../src/stores/locks/journal.js";
 import { withHome } from "../helpers/env.js";
 
 test("lock journal: a lock our dead process left is removed; a live holder's or a re-taken lock is not", () =>

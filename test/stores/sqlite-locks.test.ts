@@ -9,7 +9,7 @@ import { test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { sqliteAdapter } from "../../src/stores/sqlite/adapter.js";
 import { lockPath } from "../../src/stores/sqlite/lifecycle-lock.js";
-import { reconcileProfile } from "../../src/reconcile.js";
+import { reconcileProfile } from "../../src/reconcile/profile.js";
 import type { AuthProfileStore } from "../../src/types.js";
 import { randomToken, withHome } from "../helpers/env.js";
 import { agentDbPath, readAgentCells, readStateCells, writeAgentDb, writeStateDb } from "../helpers/sqlite-store.js";

@@ -11,7 +11,7 @@ import { syncBuiltinESMExports } from "node:module";
 import path from "node:path";
 import { test } from "node:test";
 import { readDaemonState, writeDaemonState } from "../../src/daemon/runtime-files.js";
-import { writeFileAtomically } from "../../src/stores/atomic-write.js";
+import { writeFileAtomically } from "../../src/fs/atomic-write.js";
 import { removeStaleTempFiles } from "../../src/stores/json-file.js";
 import { runCli, withHome } from "../helpers/env.js";
 import { snapshotTree } from "../helpers/tree.js";

@@ -5,7 +5,7 @@
  * database's cells; the agent's own database first, then the shared store, never both at once.
  */
 import { existsSync } from "node:fs";
-import { StoreError, errnoCode } from "../../errors.js";
+import { StoreError, errnoCode } from "../../core/errors.js";
 import type { AuthProfileStore } from "../../types.js";
 import type { StoreAdapter, StoreChange, UpdateOptions, UpdateResult, UsageRules } from "../adapter.js";
 import { CELLS, type CellHome, MARKER_CELL, readCell, writeCell } from "./cells.js";
@@ -14,7 +14,7 @@ import { agentDb, layoutFor, type Layout, sharedLocation } from "./layout.js";
 import { relocationInProgress } from "./relocation.js";
 import { assertSupportedSchema, type DatabaseKind, readUserVersion } from "./schema.js";
 import { writeTransaction } from "./transaction.js";
-import { clearMarking, isUnusable, markFailure, unusableUntil } from "./usage-rules.js";
+import { clearMarking, isUnusable, markFailure, unusableUntil } from "../../reconcile/cooldown-sqlite.js";
 import { type AgentCells, agentView, cellWrites, type Owner, type StoreCells } from "./view.js";
 
 /** Where one agent's two stores are, as found on disk now. */

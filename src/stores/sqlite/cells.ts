@@ -7,7 +7,7 @@
  * A cell is read and written whole, as the gateway does; we parse it, change our part, and write back every
  * other field as it was.
  */
-import { StoreError } from "../../errors.js";
+import { StoreError } from "../../core/errors.js";
 import type { Database } from "./driver.js";
 
 export interface Cell {

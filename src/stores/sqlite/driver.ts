@@ -6,7 +6,7 @@
 import { lstat } from "node:fs/promises";
 import { createRequire } from "node:module";
 import type BetterSqlite3 from "better-sqlite3";
-import { StoreError, errnoCode, messageOf } from "../../errors.js";
+import { StoreError, errnoCode, messageOf } from "../../core/errors.js";
 
 export type Database = BetterSqlite3.Database;
 

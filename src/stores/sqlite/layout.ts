@@ -5,7 +5,7 @@
  * (an install upgraded before `openclaw doctor --fix`); each agent may also have its own database.
  */
 import path from "node:path";
-import { StoreError } from "../../errors.js";
+import { StoreError } from "../../core/errors.js";
 import { defaultAgentDir, DEFAULT_AGENT_ID } from "../agents.js";
 import { SQLITE_AGENT_DB } from "../generation.js";
 import { expandHome } from "../state-dir.js";

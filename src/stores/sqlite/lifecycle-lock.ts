@@ -10,7 +10,7 @@ import { createHash } from "node:crypto";
 import { lstatSync, mkdirSync, realpathSync } from "node:fs";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { StoreError, messageOf } from "../../errors.js";
+import { StoreError, messageOf } from "../../core/errors.js";
 import { type Database, isBusy, sqliteLibrary } from "./driver.js";
 
 /** The gateway resolves the folder under a literal `/tmp` on every non-Windows system, not `$TMPDIR`. */

@@ -5,7 +5,7 @@
  * and keeps every byte and every sidecar file as it was.
  */
 import { open } from "node:fs/promises";
-import { StoreError } from "../../errors.js";
+import { StoreError } from "../../core/errors.js";
 
 export type DatabaseKind = "state" | "agent";
 

@@ -5,7 +5,7 @@
  * failure before that; nothing is left half-written.
  */
 import { setTimeout as sleep } from "node:timers/promises";
-import { StoreError, messageOf } from "../../errors.js";
+import { StoreError, messageOf } from "../../core/errors.js";
 import { type Database, BUSY_TIMEOUT_MS, isBusy, openDatabase, userVersion } from "./driver.js";
 import { acquireStateLifecycleLock, type HeldLock } from "./lifecycle-lock.js";
 import { assertSupportedSchema, type DatabaseKind } from "./schema.js";

@@ -6,7 +6,7 @@
  * that reads a shared profile. New profiles go to the shared store, so every agent that reads it has them.
  */
 import { isDeepStrictEqual } from "node:util";
-import { StoreError } from "../../errors.js";
+import { StoreError } from "../../core/errors.js";
 import type { AuthProfileStore } from "../../types.js";
 import type { JsonObject } from "./cells.js";
 

@@ -1,6 +1,6 @@
 /** Reading daemon logs back: which records an admin asked for (`logs --since --level --event --agent`). */
-import { parseDuration } from "./duration.js";
-import { LOG_LEVELS, type LogRecord, levelName } from "./log-format.js";
+import { parseDuration } from "../core/duration.js";
+import { LOG_LEVELS, type LogRecord, levelName } from "./format.js";
 
 const LEVELS: readonly string[] = LOG_LEVELS;
 

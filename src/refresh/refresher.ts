@@ -2,10 +2,10 @@
  * Makes `claude` refresh its own token: one run at a time, backing off after each failure. It never
  * touches a refresh token itself; success means the credentials file now holds a later `expiresAt`.
  */
-import type { Config } from "../config.js";
-import { type Failure, failureFromOutput } from "../cooldown.js";
+import type { Config } from "../core/config.js";
+import { type Failure, failureFromOutput } from "../reconcile/cooldown.js";
 import type { SourceCredential } from "../types.js";
-import { backoffDelay } from "./backoff.js";
+import { backoffDelay } from "../core/backoff.js";
 import { type ClaudeRun, claudeAuthStatus, claudeEnv, refreshArgv, runClaude } from "./claude-runner.js";
 
 const BACKOFF = { baseMs: 15_000, capMs: 10 * 60_000 };

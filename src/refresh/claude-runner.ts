@@ -3,8 +3,8 @@
  * a timeout, then SIGTERM, then SIGKILL 5 s later, because without a network `claude -p` hangs.
  */
 import os from "node:os";
-import type { Config } from "../config.js";
-import { scrubSecrets, scrubbedTail } from "../log.js";
+import type { Config } from "../core/config.js";
+import { scrubSecrets, scrubbedTail } from "../log/logger.js";
 
 export const KILL_GRACE_MS = 5_000;
 const SHUTDOWN_GRACE_MS = 1_000;

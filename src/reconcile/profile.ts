@@ -4,9 +4,9 @@
  */
 import { isDeepStrictEqual } from "node:util";
 import { clearMarking, isCredentialMarking } from "./cooldown.js";
-import { fingerprint } from "./fingerprint.js";
-import { MAX_EXPIRY_AHEAD_MS } from "./sources/claude-cli-file.js";
-import type { AuthProfileStore, ProfileCredential, SourceCredential } from "./types.js";
+import { fingerprint } from "../core/fingerprint.js";
+import { MAX_EXPIRY_AHEAD_MS } from "../sources/claude-cli-file.js";
+import type { AuthProfileStore, ProfileCredential, SourceCredential } from "../types.js";
 
 export type CredentialType = "token" | "oauth";
 

@@ -4,8 +4,8 @@
  * `resetAuthProfileFailureState`). Writing the gateway's own fields with its own ladder keeps its later
  * failures and successes consistent with ours.
  */
-import type { Failure, Occurrence } from "../../cooldown.js";
-import type { ProfileUsageStats } from "../../types.js";
+import type { Failure, Occurrence } from "./cooldown.js";
+import type { ProfileUsageStats } from "../types.js";
 
 const SECOND = 1_000;
 const MINUTE = 60 * SECOND;

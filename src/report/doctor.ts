@@ -4,24 +4,24 @@
  */
 import { readdir, stat } from "node:fs/promises";
 import path from "node:path";
-import { type Config, defaultConfigPath } from "./config.js";
-import { claudeAuthStatus, claudeEnv, runClaude } from "./daemon/claude-runner.js";
-import { isOurDaemon, pidFilePath, readPid, runningDaemonPid, stateFilePath } from "./daemon/runtime-files.js";
-import { isAlive } from "./pid-alive.js";
-import { formatRelative } from "./duration.js";
-import { SourceError, messageOf } from "./errors.js";
-import { fingerprint } from "./fingerprint.js";
-import { which } from "./service/host.js";
-import { shellQuote } from "./terminal-text.js";
-import { BUS_HINT, type ServiceState } from "./service/systemd.js";
-import { readClaudeLogin, claudeCredentialsFile } from "./sources/index.js";
-import { readSetupTokens } from "./sources/setup-token.js";
-import { tokenFilePath } from "./sources/token-vault.js";
-import { adapterFor } from "./stores/adapter.js";
-import { inspectDatabases } from "./stores/sqlite/inspect.js";
-import { SUPPORTED_SCHEMA, VERIFIED_GATEWAY } from "./stores/sqlite/schema.js";
-import { GATEWAY_LOCK_STALE_MS } from "./stores/lock.js";
-import { type Targets, resolveTargets, storeFile } from "./targets.js";
+import { type Config, defaultConfigPath } from "../core/config.js";
+import { claudeAuthStatus, claudeEnv, runClaude } from "../refresh/claude-runner.js";
+import { isOurDaemon, pidFilePath, readPid, runningDaemonPid, stateFilePath } from "../daemon/runtime-files.js";
+import { isAlive } from "../core/pid-alive.js";
+import { formatRelative } from "../core/duration.js";
+import { SourceError, messageOf } from "../core/errors.js";
+import { fingerprint } from "../core/fingerprint.js";
+import { which } from "../service/host.js";
+import { shellQuote } from "../core/terminal-text.js";
+import { BUS_HINT, type ServiceState } from "../service/systemd.js";
+import { readClaudeLogin, claudeCredentialsFile } from "../sources/index.js";
+import { readSetupTokens } from "../sources/setup-token.js";
+import { tokenFilePath } from "../sources/token-vault.js";
+import { adapterFor } from "../stores/adapter.js";
+import { inspectDatabases } from "../stores/sqlite/inspect.js";
+import { SUPPORTED_SCHEMA, VERIFIED_GATEWAY } from "../stores/sqlite/schema.js";
+import { GATEWAY_LOCK_STALE_MS } from "../stores/locks/directory-lock.js";
+import { type Targets, resolveTargets, storeFile } from "../stores/targets.js";
 
 export type CheckStatus = "ok" | "warn" | "fail";
 

@@ -3,15 +3,15 @@
  * the daemon on every trigger, so the two cannot drift. It copies what the sources offer into every agent and
  * marks our profile only when the credential the agents hold cannot work (`unusableFailure`).
  */
-import type { Config } from "./config.js";
-import { type CooldownConfig, type Failure, type Occurrence } from "./cooldown.js";
-import { formatRelative } from "./duration.js";
-import { SourceError, messageOf } from "./errors.js";
-import { fingerprint } from "./fingerprint.js";
-import { type Offer, loginOffer } from "./sources/index.js";
-import type { UpdateOptions } from "./stores/adapter.js";
-import { type AgentReport, type UpdateTarget, markAgents, syncAgents } from "./sync.js";
-import type { SourceCredential } from "./types.js";
+import type { Config } from "../core/config.js";
+import { type CooldownConfig, type Failure, type Occurrence } from "../reconcile/cooldown.js";
+import { formatRelative } from "../core/duration.js";
+import { SourceError, messageOf } from "../core/errors.js";
+import { fingerprint } from "../core/fingerprint.js";
+import { type Offer, loginOffer } from "../sources/index.js";
+import type { UpdateOptions } from "../stores/adapter.js";
+import { type AgentReport, type UpdateTarget, markAgents, syncAgents } from "./apply.js";
+import type { SourceCredential } from "../types.js";
 
 export interface PassInput {
   target: UpdateTarget;

@@ -6,9 +6,9 @@
 import { realpath } from "node:fs/promises";
 import { setTimeout as sleep } from "node:timers/promises";
 import lockfile from "proper-lockfile";
-import { formatDuration } from "../duration.js";
-import { StoreError, errnoCode, messageOf } from "../errors.js";
-import { noteLock } from "./lock-journal.js";
+import { formatDuration } from "../../core/duration.js";
+import { StoreError, errnoCode, messageOf } from "../../core/errors.js";
+import { noteLock } from "./journal.js";
 
 export const GATEWAY_LOCK_STALE_MS = 30_000;
 
@@ -24,7 +24,7 @@ export function lockRetryDelay(attempt: number): number {
 /**
  * Runs `fn` holding the lock on `file`, which must exist. If the lock is compromised (another process
  * took it over as stale), the write in flight is abandoned instead of crashing the daemon. With a
- * `journal`, the lock is noted there while held, so a crash of ours cannot leave it blocking (lock-journal.ts).
+ * `journal`, the lock is noted there while held, so a crash of ours cannot leave it blocking (journal.ts).
  */
 export async function withStoreLock<T>(file: string, timeoutMs: number, journal: string | undefined, fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
   const compromised = new AbortController();

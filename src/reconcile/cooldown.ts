@@ -4,7 +4,7 @@
  * its own ladder keeps its later failures and successes consistent with ours.
  */
 import { isDeepStrictEqual } from "node:util";
-import type { AuthProfileStore, ProfileUsageStats } from "./types.js";
+import type { AuthProfileStore, ProfileUsageStats } from "../types.js";
 
 export type FailureReason = "auth" | "format" | "rate_limit" | "billing" | "timeout" | "unknown";
 

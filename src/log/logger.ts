@@ -5,8 +5,8 @@
  */
 import { Writable } from "node:stream";
 import pino, { type Logger } from "pino";
-import { fingerprint } from "./fingerprint.js";
-import { type LogLevel, formatLogLine } from "./log-format.js";
+import { fingerprint } from "../core/fingerprint.js";
+import { type LogLevel, formatLogLine } from "./format.js";
 
 /** The stable list of events; docs/logs.md has an entry for each (test/docs.test.ts checks). */
 export const EVENTS = [

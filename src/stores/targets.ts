@@ -1,12 +1,12 @@
 /** The stores a pass writes: the gateway state dir, every agent in it, and the store generation found there. */
 import { statSync } from "node:fs";
 import path from "node:path";
-import type { Config } from "./config.js";
-import { AuthSyncError } from "./errors.js";
-import { type StoreAdapter, adapterFor } from "./stores/adapter.js";
-import { AUTH_PROFILES_FILENAME, type Agent, type GatewayConfig, discoverAgents, readGatewayConfig } from "./stores/agents.js";
-import { type Generation, detectGeneration, recordedVersion } from "./stores/generation.js";
-import { type StateDirChoice, resolveStateDir, STATE_DIR_ENV, STATE_DIR_NAMES } from "./stores/state-dir.js";
+import type { Config } from "../core/config.js";
+import { AuthSyncError } from "../core/errors.js";
+import { type StoreAdapter, adapterFor } from "./adapter.js";
+import { AUTH_PROFILES_FILENAME, type Agent, type GatewayConfig, discoverAgents, readGatewayConfig } from "./agents.js";
+import { type Generation, detectGeneration, recordedVersion } from "./generation.js";
+import { type StateDirChoice, resolveStateDir, STATE_DIR_ENV, STATE_DIR_NAMES } from "./state-dir.js";
 
 export interface Targets {
   stateDir: StateDirChoice;

@@ -8,11 +8,11 @@ import { open, realpath, rm, stat } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { formatDuration } from "../duration.js";
-import { StoreError, errnoCode, messageOf } from "../errors.js";
-import { readRegularFile } from "../fs/read-file.js";
-import { isAlive } from "../pid-alive.js";
-import { GATEWAY_LOCK_STALE_MS, lockRetryDelay } from "./lock.js";
+import { formatDuration } from "../../core/duration.js";
+import { StoreError, errnoCode, messageOf } from "../../core/errors.js";
+import { readRegularFile } from "../../fs/read-file.js";
+import { isAlive } from "../../core/pid-alive.js";
+import { GATEWAY_LOCK_STALE_MS, lockRetryDelay } from "./directory-lock.js";
 
 async function lockPathFor(file: string): Promise<string> {
   const dir = path.dirname(path.resolve(file));

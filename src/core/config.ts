@@ -9,8 +9,8 @@ import { validate as isValidCron } from "node-cron";
 import { z } from "zod";
 import { parseDuration } from "./duration.js";
 import { ConfigError, errnoCode, messageOf } from "./errors.js";
-import { MAX_SMALL_FILE_BYTES, readRegularFile } from "./fs/read-file.js";
-import { LOG_LEVELS } from "./log-format.js";
+import { MAX_SMALL_FILE_BYTES, readRegularFile } from "../fs/read-file.js";
+import { LOG_LEVELS } from "../log/format.js";
 
 const duration = z.union([z.string(), z.number()]).transform((value, ctx) => {
   const ms = parseDuration(value);

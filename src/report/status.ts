@@ -2,15 +2,15 @@
  * What `status` reports: the source, and for every agent our profile's credential, its markings and
  * whether it matches the source. Exit codes follow `moltbot models status --check`.
  */
-import { finite } from "./cooldown.js";
-import { formatDuration, formatRelative } from "./duration.js";
-import { SourceError, AuthSyncError, messageOf } from "./errors.js";
-import { fingerprint } from "./fingerprint.js";
-import { ANTHROPIC, profileSecret } from "./reconcile.js";
-import type { StoreAdapter, UsageRules } from "./stores/adapter.js";
-import type { Agent } from "./stores/agents.js";
-import { storeFile } from "./targets.js";
-import type { AuthProfileStore, ProfileUsageStats, SourceCredential } from "./types.js";
+import { finite } from "../reconcile/cooldown.js";
+import { formatDuration, formatRelative } from "../core/duration.js";
+import { SourceError, AuthSyncError, messageOf } from "../core/errors.js";
+import { fingerprint } from "../core/fingerprint.js";
+import { ANTHROPIC, profileSecret } from "../reconcile/profile.js";
+import type { StoreAdapter, UsageRules } from "../stores/adapter.js";
+import type { Agent } from "../stores/agents.js";
+import { storeFile } from "../stores/targets.js";
+import type { AuthProfileStore, ProfileUsageStats, SourceCredential } from "../types.js";
 
 export const STATUS_OK = 0;
 export const STATUS_UNUSABLE = 1;

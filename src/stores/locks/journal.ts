@@ -7,9 +7,9 @@
 import { createHash } from "node:crypto";
 import { mkdir, readdir, rm, rmdir, stat } from "node:fs/promises";
 import path from "node:path";
-import { readRegularFile } from "../fs/read-file.js";
-import { isAlive } from "../pid-alive.js";
-import { writeFileAtomically } from "./atomic-write.js";
+import { readRegularFile } from "../../fs/read-file.js";
+import { isAlive } from "../../core/pid-alive.js";
+import { writeFileAtomically } from "../../fs/atomic-write.js";
 
 interface Note {
   pid: number;

@@ -8,9 +8,9 @@ import { constants, type Stats } from "node:fs";
 import { randomBytes } from "node:crypto";
 import { lstat, open, realpath, rename, rm } from "node:fs/promises";
 import path from "node:path";
-import { StoreError, errnoCode } from "../errors.js";
-import { fileKind } from "../fs/read-file.js";
-import { assertOwnFolder } from "../fs/owner.js";
+import { StoreError, errnoCode } from "../core/errors.js";
+import { fileKind } from "./read-file.js";
+import { assertOwnFolder } from "./owner.js";
 
 export const PRIVATE_FILE_MODE = 0o600;
 export const PRIVATE_DIR_MODE = 0o700;

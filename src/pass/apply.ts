@@ -3,13 +3,13 @@
  * run) or our profile's usage stats (`markAgents`, `clearAgents`). Reports per agent, and never throws for
  * one agent's failure.
  */
-import { type CooldownConfig, type Failure, type Occurrence, type UsageOutcome, clearMarking, markFailure, updateUsage } from "./cooldown.js";
-import { AuthSyncError, messageOf } from "./errors.js";
-import { mapLimit } from "./map-limit.js";
-import { type ProfileOutcome, reconcileProfile } from "./reconcile.js";
-import type { StoreAdapter, StoreChange, UpdateOptions } from "./stores/adapter.js";
-import type { Agent } from "./stores/agents.js";
-import type { AuthProfileStore, ProfileCredential, ProfileUsageStats } from "./types.js";
+import { type CooldownConfig, type Failure, type Occurrence, type UsageOutcome, clearMarking, markFailure, updateUsage } from "../reconcile/cooldown.js";
+import { AuthSyncError, messageOf } from "../core/errors.js";
+import { mapLimit } from "../core/map-limit.js";
+import { type ProfileOutcome, reconcileProfile } from "../reconcile/profile.js";
+import type { StoreAdapter, StoreChange, UpdateOptions } from "../stores/adapter.js";
+import type { Agent } from "../stores/agents.js";
+import type { AuthProfileStore, ProfileCredential, ProfileUsageStats } from "../types.js";
 
 /** Agents are independent files; a few in flight hide fsync latency without piling up locks. */
 const AGENT_CONCURRENCY = 8;

@@ -1,5 +1,5 @@
 /** One readable line per log record, for `--pretty` and for reading logs back. */
-import { escapeControl } from "./terminal-text.js";
+import { escapeControl } from "../core/terminal-text.js";
 
 const CORE_KEYS = new Set(["time", "level", "pid", "event", "msg", "hostname", "v"]);
 

@@ -1,5 +1,11 @@
 /** The shapes that flow through the pipeline: sources → reconcile → stores. */
 
+/**
+ * A login lives hours; an expiry further ahead than this is forged or corrupt. Taken as real, it would pin
+ * its token in every store for good, since a store's credential that expires later is never replaced.
+ */
+export const MAX_EXPIRY_AHEAD_MS = 400 * 24 * 3600_000;
+
 /** A credential as a source gives it, before it is shaped into a gateway profile. */
 export interface SourceCredential {
   /** Where it was read, for messages: a file path or a keychain service. Never secret. */

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { test } from "node:test";
-import { loadConfig, parseConfig } from "../src/core/config.js";
+import { loadConfig, parseConfig } from "../src/config/config.js";
 import { ConfigError } from "../src/core/errors.js";
 import { runCli, withHome } from "./helpers/env.js";
 

@@ -9,7 +9,7 @@ import path from "node:path";
 import { mock, test } from "node:test";
 import { Command } from "commander";
 import { main } from "../src/cli/main.js";
-import { configSchema, parseConfig } from "../src/core/config.js";
+import { configSchema, parseConfig } from "../src/config/config.js";
 import { EVENTS } from "../src/log/logger.js";
 import { REPO } from "./helpers/env.js";
 

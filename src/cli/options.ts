@@ -1,5 +1,5 @@
 /** Options every command shares, turned into a validated config. */
-import { type Config, type ConfigInput, type LoadedConfig, loadConfig } from "../core/config.js";
+import { type Config, type ConfigInput, type LoadedConfig, loadConfig } from "../config/config.js";
 import { lockJournalPath } from "../daemon/runtime-files.js";
 import type { UpdateOptions } from "../stores/adapter.js";
 import { recoverLocks } from "../stores/locks/journal.js";

@@ -5,7 +5,7 @@
 import { createInterface } from "node:readline";
 import { Writable } from "node:stream";
 import { formatRelative } from "../core/duration.js";
-import { PROFILE_ID } from "../core/config.js";
+import { PROFILE_ID } from "../config/config.js";
 import { AuthSyncError, messageOf } from "../core/errors.js";
 import { fingerprint } from "../core/fingerprint.js";
 import { pidFilePath, runningDaemonPid } from "../daemon/runtime-files.js";

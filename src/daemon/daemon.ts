@@ -7,7 +7,7 @@
 import path from "node:path";
 import { schedule, type ScheduledTask } from "node-cron";
 import type { Logger } from "pino";
-import type { Config } from "../core/config.js";
+import type { Config } from "../config/config.js";
 import {
   type CooldownConfig,
   type Failure,

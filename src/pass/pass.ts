@@ -3,7 +3,7 @@
  * the daemon on every trigger, so the two cannot drift. It copies what the sources offer into every agent and
  * marks our profile only when the credential the agents hold cannot work (`unusableFailure`).
  */
-import type { Config } from "../core/config.js";
+import type { Config } from "../config/config.js";
 import { type CooldownConfig, type Failure, type Occurrence } from "../reconcile/cooldown.js";
 import { formatRelative } from "../core/duration.js";
 import { SourceError, messageOf } from "../core/errors.js";

@@ -5,8 +5,7 @@
 import { isDeepStrictEqual } from "node:util";
 import { clearMarking, isCredentialMarking } from "./cooldown.js";
 import { fingerprint } from "../core/fingerprint.js";
-import { MAX_EXPIRY_AHEAD_MS } from "../sources/claude-cli-file.js";
-import type { AuthProfileStore, ProfileCredential, SourceCredential } from "../types.js";
+import { type AuthProfileStore, type ProfileCredential, type SourceCredential, MAX_EXPIRY_AHEAD_MS } from "../types.js";
 
 export type CredentialType = "token" | "oauth";
 

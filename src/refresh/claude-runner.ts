@@ -3,7 +3,7 @@
  * a timeout, then SIGTERM, then SIGKILL 5 s later, because without a network `claude -p` hangs.
  */
 import os from "node:os";
-import type { Config } from "../core/config.js";
+import type { Config } from "../config/config.js";
 import { scrubSecrets, scrubbedTail } from "../log/logger.js";
 
 export const KILL_GRACE_MS = 5_000;

@@ -2,7 +2,7 @@
  * Makes `claude` refresh its own token: one run at a time, backing off after each failure. It never
  * touches a refresh token itself; success means the credentials file now holds a later `expiresAt`.
  */
-import type { Config } from "../core/config.js";
+import type { Config } from "../config/config.js";
 import { type Failure, failureFromOutput } from "../reconcile/cooldown.js";
 import type { SourceCredential } from "../types.js";
 import { backoffDelay } from "../core/backoff.js";

@@ -4,7 +4,7 @@
  */
 import { readdir, stat } from "node:fs/promises";
 import path from "node:path";
-import { type Config, defaultConfigPath } from "../core/config.js";
+import { type Config, defaultConfigPath } from "../config/config.js";
 import { claudeAuthStatus, claudeEnv, runClaude } from "../refresh/claude-runner.js";
 import { isOurDaemon, pidFilePath, readPid, runningDaemonPid, stateFilePath } from "../daemon/runtime-files.js";
 import { isAlive } from "../core/pid-alive.js";

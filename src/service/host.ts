@@ -8,7 +8,7 @@ import { lstat } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import type { Config } from "../core/config.js";
+import type { Config } from "../config/config.js";
 import { AuthSyncError, errnoCode, messageOf } from "../core/errors.js";
 import { claudeConfigDir } from "../sources/claude-cli-file.js";
 import { agentsRoot, discoverAgents, readGatewayConfig } from "../stores/agents.js";

@@ -1,6 +1,6 @@
 /** launchd: a LaunchAgent in the user's GUI domain, loaded with `launchctl bootstrap` and restarted with `kickstart`. */
 import path from "node:path";
-import type { Config } from "../core/config.js";
+import type { Config } from "../config/config.js";
 import type { HostFacts, ServiceUser } from "./host.js";
 import type { Runner, ServicePlan } from "./plan.js";
 import type { ServiceState } from "./systemd.js";

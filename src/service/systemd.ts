@@ -1,6 +1,6 @@
 /** systemd: a user unit (`systemctl --user`), or a hardened system unit for one user (`moltbot-auth-sync@USER`). */
 import path from "node:path";
-import type { Config } from "../core/config.js";
+import type { Config } from "../config/config.js";
 import type { HostFacts, ServiceUser } from "./host.js";
 import { readWritePaths } from "./host.js";
 import type { Runner, ServicePlan } from "./plan.js";

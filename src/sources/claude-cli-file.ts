@@ -7,7 +7,7 @@ import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { z } from "zod";
 import { SourceError, errnoCode, messageOf } from "../core/errors.js";
-import type { SourceCredential } from "../types.js";
+import { type SourceCredential, MAX_EXPIRY_AHEAD_MS } from "../types.js";
 import { readRegularFile } from "../fs/read-file.js";
 
 export const CREDENTIALS_FILENAME = ".credentials.json";
@@ -16,12 +16,6 @@ export const NOT_LOGGED_IN_HINT = "run `claude` and /login, or use a setup-token
 
 /** Epoch ms below this (2001-09-09) can only be seconds: a seconds value for 2026 is about 1.8e9. */
 const MIN_EPOCH_MS = 1e12;
-/**
- * A login lives hours; an expiry further ahead than this is forged or corrupt. Taken as real, it would pin
- * its token in every store for good, since a store's credential that expires later is never replaced.
- */
-export const MAX_EXPIRY_AHEAD_MS = 400 * 24 * 3600_000;
-
 const oauthSchema = z.looseObject({
   accessToken: z.string().min(1),
   refreshToken: z.string().min(1).nullish(),

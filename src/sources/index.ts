@@ -3,7 +3,7 @@
  * `source: "auto"` reads both on macOS and takes the fresher, because the CLI falls back to the file when
  * the Keychain refuses a write, and a stale copy can linger in either place.
  */
-import type { Config } from "../core/config.js";
+import type { Config } from "../config/config.js";
 import { SourceError } from "../core/errors.js";
 import { desiredProfile } from "../reconcile/profile.js";
 import type { ProfileCredential, SourceCredential } from "../types.js";

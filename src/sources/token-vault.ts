@@ -9,7 +9,7 @@ import path from "node:path";
 import { errnoCode, messageOf } from "../core/errors.js";
 import { readRegularFile } from "../fs/read-file.js";
 import { PRIVATE_DIR_MODE, writeFileAtomically } from "../fs/atomic-write.js";
-import { defaultConfigPath } from "../core/config.js";
+import { defaultConfigPath } from "../config/config.js";
 
 export const KEYRING_SERVICE = "moltbot-auth-sync";
 /** One keyring entry holds every token, so the set can be read without listing the keyring. */

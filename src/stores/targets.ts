@@ -1,7 +1,7 @@
 /** The stores a pass writes: the gateway state dir, every agent in it, and the store generation found there. */
 import { statSync } from "node:fs";
 import path from "node:path";
-import type { Config } from "../core/config.js";
+import type { Config } from "../config/config.js";
 import { AuthSyncError } from "../core/errors.js";
 import { type StoreAdapter, adapterFor } from "./adapter.js";
 import { AUTH_PROFILES_FILENAME, type Agent, type GatewayConfig, discoverAgents, readGatewayConfig } from "./agents.js";

@@ -3,7 +3,7 @@ import { createHash } from "node:crypto";
 import { chmodSync, mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { test } from "node:test";
-import { parseConfig } from "../../src/core/config.js";
+import { parseConfig } from "../../src/config/config.js";
 import { SourceError } from "../../src/core/errors.js";
 import { readClaudeLogin } from "../../src/sources/index.js";
 import { type KeychainBackend, keychainAccount, keychainService, readKeychainLogin, securityCliBackend } from "../../src/sources/keychain.js";

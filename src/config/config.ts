@@ -7,8 +7,8 @@ import os from "node:os";
 import path from "node:path";
 import { validate as isValidCron } from "node-cron";
 import { z } from "zod";
-import { parseDuration } from "./duration.js";
-import { ConfigError, errnoCode, messageOf } from "./errors.js";
+import { parseDuration } from "../core/duration.js";
+import { ConfigError, errnoCode, messageOf } from "../core/errors.js";
 import { MAX_SMALL_FILE_BYTES, readRegularFile } from "../fs/read-file.js";
 import { LOG_LEVELS } from "../log/format.js";
 

@@ -36,10 +36,14 @@ async function rewriteLatencies(d: DaemonProcess, t: TestHome, agents: number, c
     const { accessToken } = t.writeCredentials();
     const fp = fingerprint(accessToken);
     const seen = new Set<unknown>();
-    await d.waitFor((r) => {
-      if (r.event === "sync.written" && r.fingerprint === fp) seen.add(r.agent);
-      return seen.size >= agents;
-    }, 30_000, from);
+    await d.waitFor(
+      (r) => {
+        if (r.event === "sync.written" && r.fingerprint === fp) seen.add(r.agent);
+        return seen.size >= agents;
+      },
+      30_000,
+      from,
+    );
     latencies.push(performance.now() - started);
     await sleep(50);
   }
@@ -51,7 +55,9 @@ function cpuTicks(pid: number): number {
   return Number(fields[11]) + Number(fields[12]);
 }
 function rssMb(pid: number): number {
-  const line = readFileSync(`/proc/${pid}/status`, "utf8").split("\n").find((l) => l.startsWith("VmRSS:"))!;
+  const line = readFileSync(`/proc/${pid}/status`, "utf8")
+    .split("\n")
+    .find((l) => l.startsWith("VmRSS:"))!;
   return Number(line.split(/\s+/)[1]) / 1024;
 }
 
@@ -73,13 +79,15 @@ async function main(): Promise<void> {
     progress(`idle for ${IDLE_S} s (RSS, CPU)`);
     const ticksBefore = cpuTicks(d.child.pid!);
     await sleep(IDLE_S * 1000);
-    const idleCpuPercent = ((cpuTicks(d.child.pid!) - ticksBefore) / Number(execFileSync("getconf", ["CLK_TCK"]).toString()) / IDLE_S) * 100;
+    const idleCpuPercent =
+      ((cpuTicks(d.child.pid!) - ticksBefore) / Number(execFileSync("getconf", ["CLK_TCK"]).toString()) / IDLE_S) * 100;
     const idleRss = rssMb(d.child.pid!);
     await d.stop();
 
     progress(`starting the daemon (${WIDE_AGENTS} agents)`);
     wide.writeCredentials();
-    for (let i = 0; i < WIDE_AGENTS; i++) mkdirSync(wide.agentDir(`agent-${String(i).padStart(3, "0")}`), { recursive: true });
+    for (let i = 0; i < WIDE_AGENTS; i++)
+      mkdirSync(wide.agentDir(`agent-${String(i).padStart(3, "0")}`), { recursive: true });
     const w = new DaemonProcess(wide);
     await w.waitForEvent("daemon.ready", 60_000);
     await sleep(500);
@@ -102,8 +110,19 @@ async function main(): Promise<void> {
     const cronP99 = CRON_INTERVAL_MS * 0.99 + percentile(syncRuns, 99);
 
     const result = {
-      machine: { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, memoryGb: Math.round(os.totalmem() / 2 ** 30), node: process.version, platform: `${os.platform()} ${os.release()}` },
-      latencyOneAgentMs: { n: one.length, p50: round(percentile(one, 50)), p99: round(percentile(one, 99)), max: round(Math.max(...one)) },
+      machine: {
+        cpus: os.cpus().length,
+        cpuModel: os.cpus()[0]?.model,
+        memoryGb: Math.round(os.totalmem() / 2 ** 30),
+        node: process.version,
+        platform: `${os.platform()} ${os.release()}`,
+      },
+      latencyOneAgentMs: {
+        n: one.length,
+        p50: round(percentile(one, 50)),
+        p99: round(percentile(one, 99)),
+        max: round(Math.max(...one)),
+      },
       latency200AgentsMs: { n: many.length, p50: round(percentile(many, 50)), p99: round(percentile(many, 99)) },
       startToFirstSyncMs: { fromSpawn: round(startToFirstSync), insideDaemon: ready.firstSyncMs },
       idle: { seconds: IDLE_S, rssMb: round(idleRss), cpuPercentOfOneCore: round(idleCpuPercent) },
@@ -114,7 +133,10 @@ async function main(): Promise<void> {
         stalenessP99Ms: round(cronP99),
         note: "modelled: the rewrite waits for the next 5-minute tick, then one measured `sync` run",
       },
-      stalenessRatioCronOverDaemon: { mean: Math.round(cronMean / percentile(one, 50)), p99: Math.round(cronP99 / percentile(one, 99)) },
+      stalenessRatioCronOverDaemon: {
+        mean: Math.round(cronMean / percentile(one, 50)),
+        p99: Math.round(cronP99 / percentile(one, 99)),
+      },
     };
     process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
   } finally {

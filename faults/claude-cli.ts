@@ -52,7 +52,10 @@ async function runCase(c: Case, outputs: string[], planted: string[]): Promise<R
   const control = installFakeClaude(t, c.mode);
   try {
     const cred = t.writeCredentials({ expiresAt: Date.now() + (c.expiresInMs ?? 60_000) });
-    t.writeStore("main", { version: 1, profiles: { [ID]: { type: "token", provider: "anthropic", token: cred.accessToken, expires: cred.expiresAt } } });
+    t.writeStore("main", {
+      version: 1,
+      profiles: { [ID]: { type: "token", provider: "anthropic", token: cred.accessToken, expires: cred.expiresAt } },
+    });
     writeFileSync(path.join(t.root, "config.json"), JSON.stringify({ ...c.config }));
     const d = new DaemonProcess(t, ["--config", path.join(t.root, "config.json")]);
     try {
@@ -61,7 +64,8 @@ async function runCase(c: Case, outputs: string[], planted: string[]): Promise<R
         await d.waitForEvent("refresh.succeeded", 20_000);
         // The second save lands right after the first; the store must end with the second.
         await new Promise((r) => setTimeout(r, 1_000));
-        const last = JSON.parse(readFileSync(path.join(t.claudeDir, ".credentials.json"), "utf8")).claudeAiOauth.accessToken;
+        const last = JSON.parse(readFileSync(path.join(t.claudeDir, ".credentials.json"), "utf8")).claudeAiOauth
+          .accessToken;
         if (t.readStore("main").profiles[ID].token !== last) problems.push("store lacks the second save");
       } else {
         // Nothing is marked for a working token: wait for the failure, then a while for a marking that must not come.
@@ -74,18 +78,29 @@ async function runCase(c: Case, outputs: string[], planted: string[]): Promise<R
         if ((failed.retryInMs as number) < 12_000) problems.push(`backoff only ${failed.retryInMs} ms`);
         if (c.mode === "hang") {
           if (failed.timedOut !== true) problems.push("no timeout");
-          if (!fakeClaudeRuns(control).some((r) => r.what === "sigterm-ignored")) problems.push("no SIGTERM before the kill");
+          if (!fakeClaudeRuns(control).some((r) => r.what === "sigterm-ignored"))
+            problems.push("no SIGTERM before the kill");
         }
         const got = marking(t);
         if (got !== c.expect) problems.push(`marking ${got}`);
       }
       const starts = fakeClaudeRuns(control).filter((r) => r.what === "start" && r.args.startsWith("-p")).length;
-      const sequence = d.records.filter((r) => r.event === "refresh.started" || r.event === "refresh.failed" || r.event === "refresh.succeeded").map((r) => r.event);
+      const sequence = d.records
+        .filter((r) => r.event === "refresh.started" || r.event === "refresh.failed" || r.event === "refresh.succeeded")
+        .map((r) => r.event);
       const alternates = sequence.every((e, i) => (i % 2 === 0) === (e === "refresh.started"));
       const expectedStarts = c.config?.claudePath ? 0 : d.events("refresh.started").length;
       if (!alternates || starts !== expectedStarts) problems.push("two runs at once");
-      const value = problems.length ? problems.join("; ") : `${c.expect === "refreshed" ? "refreshed, store holds the last save" : `${c.expect}, backoff`}, one run at a time`;
-      return row(NAME, c.name, value, c.expect === "refreshed" ? "refreshed, last save synced" : `${c.expect}, backoff ≥ 12 s, single run`, problems.length === 0);
+      const value = problems.length
+        ? problems.join("; ")
+        : `${c.expect === "refreshed" ? "refreshed, store holds the last save" : `${c.expect}, backoff`}, one run at a time`;
+      return row(
+        NAME,
+        c.name,
+        value,
+        c.expect === "refreshed" ? "refreshed, last save synced" : `${c.expect}, backoff ≥ 12 s, single run`,
+        problems.length === 0,
+      );
     } finally {
       await d.stop();
       outputs.push(d.stdout, d.stderr);

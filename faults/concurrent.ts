@@ -32,8 +32,13 @@ interface PhaseResult {
 async function phase(t: TestHome, name: string, syncs: number, locked: number, unlocked: number): Promise<PhaseResult> {
   const store = t.storePath("main");
   const stop = path.join(t.root, `stop-${name}`);
-  const ids = [...Array.from({ length: locked }, (_, i) => ({ id: `gw-${name}-locked-${i}`, locked: true })), ...Array.from({ length: unlocked }, (_, i) => ({ id: `gw-${name}-unlocked-${i}`, locked: false }))];
-  const writers = ids.map((w) => runWorker<{ done: number }>("gateway-writer.js", [store, w.id, w.locked ? "locked" : "unlocked", stop]));
+  const ids = [
+    ...Array.from({ length: locked }, (_, i) => ({ id: `gw-${name}-locked-${i}`, locked: true })),
+    ...Array.from({ length: unlocked }, (_, i) => ({ id: `gw-${name}-unlocked-${i}`, locked: false })),
+  ];
+  const writers = ids.map((w) =>
+    runWorker<{ done: number }>("gateway-writer.js", [store, w.id, w.locked ? "locked" : "unlocked", stop]),
+  );
   const reader = runWorker<{ reads: number; failures: number }>("reader.js", [store, stop]);
   const started = Date.now();
   const synced = await runWorker<Synced>("syncer.js", [t.agentDir("main"), String(syncs)]).done;
@@ -46,7 +51,11 @@ async function phase(t: TestHome, name: string, syncs: number, locked: number, u
     synced,
     seconds,
     reads,
-    writers: ids.map((w, i) => ({ locked: w.locked, done: done[i]!.done, lost: done[i]!.done - ((final.usageStats?.[w.id]?.counter as number | undefined) ?? 0) })),
+    writers: ids.map((w, i) => ({
+      locked: w.locked,
+      done: done[i]!.done,
+      lost: done[i]!.done - ((final.usageStats?.[w.id]?.counter as number | undefined) ?? 0),
+    })),
     finalIsLast: final.profiles?.[ID]?.token === synced.lastToken,
   };
 }
@@ -68,11 +77,26 @@ export async function concurrentGateway(): Promise<Outcome> {
 
     progress(`${NAME}: B, ${syncs} syncs with ${gateways} locked gateway writers and a reader`);
     const b = await phase(t, "b", syncs, gateways, 0);
-    rows.push(row(NAME, "B: credentials synced (failed)", `${b.synced.synced} (${b.synced.failed}) in ${b.seconds.toFixed(1)} s`, `≥ ${syncs}, 0 failed`, b.synced.synced >= syncs && b.synced.failed === 0));
+    rows.push(
+      row(
+        NAME,
+        "B: credentials synced (failed)",
+        `${b.synced.synced} (${b.synced.failed}) in ${b.seconds.toFixed(1)} s`,
+        `≥ ${syncs}, 0 failed`,
+        b.synced.synced >= syncs && b.synced.failed === 0,
+      ),
+    );
     rows.push(row(NAME, "B: locked gateway updates", sum(b.writers.map((w) => w.done))));
     rows.push(must(NAME, "B: lost locked updates", sum(b.writers.map((w) => w.lost)), 0));
     rows.push(must(NAME, "B: final credential is the last one synced", String(b.finalIsLast), "true"));
-    rows.push(row(NAME, "B: reader parse failures (gateway writes in place)", `${b.reads.failures} of ${b.reads.reads}`, "measured"));
+    rows.push(
+      row(
+        NAME,
+        "B: reader parse failures (gateway writes in place)",
+        `${b.reads.failures} of ${b.reads.reads}`,
+        "measured",
+      ),
+    );
 
     const cSyncs = Math.max(50, Math.round(syncs / 4));
     progress(`${NAME}: C, ${cSyncs} syncs with ${gateways} locked and ${unlocked} unlocked gateway writers`);

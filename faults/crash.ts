@@ -69,7 +69,8 @@ export async function crash(): Promise<Outcome> {
           const profile = store.profiles?.[ID];
           if (profile && (!expiryOf.has(profile.token) || expiryOf.get(profile.token) !== profile.expires)) torn++;
           if (existsSync(`${t.storePath(agent)}.lock`)) locksLeft++;
-          for (const f of readdirSync(t.agentDir(agent)).filter((f) => /^auth-profiles\.json\.\d+$/.test(f))) tempsLeft.add(`${agent}/${f}`);
+          for (const f of readdirSync(t.agentDir(agent)).filter((f) => /^auth-profiles\.json\.\d+$/.test(f)))
+            tempsLeft.add(`${agent}/${f}`);
         }
         const restarted = Date.now();
         d = await start();
@@ -88,17 +89,43 @@ export async function crash(): Promise<Outcome> {
     await caughtUp(d, last.accessToken);
     await d.stop();
     outputs.push(d.stdout, d.stderr);
-    const tempsAfter = AGENTS.reduce((n, a) => n + readdirSync(t.agentDir(a)).filter((f) => /^auth-profiles\.json\.\d+$/.test(f)).length, 0);
+    const tempsAfter = AGENTS.reduce(
+      (n, a) => n + readdirSync(t.agentDir(a)).filter((f) => /^auth-profiles\.json\.\d+$/.test(f)).length,
+      0,
+    );
     const rows: Row[] = [
-      row(NAME, "syncs (kills)", `${syncs} (${kills})`, `≥ 200 syncs`, syncs >= 200 || process.env.FAULTS_CRASH_SYNCS !== undefined),
+      row(
+        NAME,
+        "syncs (kills)",
+        `${syncs} (${kills})`,
+        `≥ 200 syncs`,
+        syncs >= 200 || process.env.FAULTS_CRASH_SYNCS !== undefined,
+      ),
       must(NAME, "stores not valid JSON after a kill", invalid, 0),
       must(NAME, "stores with a mixed credential after a kill", torn, 0),
       row(NAME, "store locks left by a kill", locksLeft),
       // A lock noted in our journal is removed at once; one the kill left before it was noted is taken over
       // when it turns stale (30 s), within the next retry (≤ 1.25 s), plus the restart itself.
-      row(NAME, "slowest restart until every agent caught up", `${(worstRecoveryMs / 1000).toFixed(1)} s`, `< stale ${STALE_MS / 1000} s + 2 s`, worstRecoveryMs < STALE_MS + 2_000),
-      row(NAME, "temp files left by a kill (after the next start)", `${tempsLeft.size} (${tempsAfter})`, "after = 0", tempsAfter === 0),
-      must(NAME, "final store holds the last credential", String(AGENTS.every((a) => t.readStore(a).profiles[ID].token === last.accessToken)), "true"),
+      row(
+        NAME,
+        "slowest restart until every agent caught up",
+        `${(worstRecoveryMs / 1000).toFixed(1)} s`,
+        `< stale ${STALE_MS / 1000} s + 2 s`,
+        worstRecoveryMs < STALE_MS + 2_000,
+      ),
+      row(
+        NAME,
+        "temp files left by a kill (after the next start)",
+        `${tempsLeft.size} (${tempsAfter})`,
+        "after = 0",
+        tempsAfter === 0,
+      ),
+      must(
+        NAME,
+        "final store holds the last credential",
+        String(AGENTS.every((a) => t.readStore(a).profiles[ID].token === last.accessToken)),
+        "true",
+      ),
     ];
     return { rows, outputs, planted: [...expiryOf.keys()] };
   } finally {

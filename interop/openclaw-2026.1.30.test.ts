@@ -10,13 +10,26 @@ before(() => {
 
 const jsonV1: Generation = {
   prepare: () => undefined,
-  plantOther: (t, profiles, cooldownUntil) => t.writeStore("main", { version: 1, profiles, usageStats: { "anthropic:manual": { cooldownUntil, errorCount: 2 } } }),
+  plantOther: (t, profiles, cooldownUntil) =>
+    t.writeStore("main", {
+      version: 1,
+      profiles,
+      usageStats: { "anthropic:manual": { cooldownUntil, errorCount: 2 } },
+    }),
 };
 
-test("openclaw@2026.1.30 sees the synced profile and setup-token, and keeps every profile and cooldown that was there", { timeout: 600_000 }, () => syncScenario(gateway, jsonV1));
+test(
+  "openclaw@2026.1.30 sees the synced profile and setup-token, and keeps every profile and cooldown that was there",
+  { timeout: 600_000 },
+  () => syncScenario(gateway, jsonV1),
+);
 
 test("openclaw@2026.1.30 sees the outage and the recovery through `sync`, as cron runs it", { timeout: 600_000 }, () =>
-  syncOutageScenario(gateway, jsonV1));
+  syncOutageScenario(gateway, jsonV1),
+);
 
-test("openclaw@2026.1.30 honours our markings: disabled (auth) after a dead login, none after recovery, cooldown after a timeout", { timeout: 600_000 }, () =>
-  cooldownScenario(gateway, jsonV1));
+test(
+  "openclaw@2026.1.30 honours our markings: disabled (auth) after a dead login, none after recovery, cooldown after a timeout",
+  { timeout: 600_000 },
+  () => cooldownScenario(gateway, jsonV1),
+);

@@ -75,7 +75,10 @@ test("openclaw@2026.9.6: token set: models status lists it for main and work, no
     const sync = await runCli(["sync"], t.env);
     assert.equal(sync.code, 0, sync.stdout + sync.stderr);
     const [main, work] = [await status(t), await status(t, "work")];
-    for (const [after, before] of [[main, mainBefore], [work, workBefore]] as const) {
+    for (const [after, before] of [
+      [main, mainBefore],
+      [work, workBefore],
+    ] as const) {
       assert.deepEqual(profiles(after), [...profiles(before), ["anthropic:setup", "token", "static"]].sort());
       assert.deepEqual(unusable(after), unusable(before));
     }
@@ -116,7 +119,10 @@ test("openclaw@2026.9.6: a cooldown the gateway recorded is cleared; a planted o
     db.close();
     const before = await status(t);
     const listed = unusable(before).map((u) => u.slice(0, 3));
-    const expected = [["anthropic:manual", "cooldown", "rate_limit"], ["anthropic:second", "cooldown", "overloaded"]];
+    const expected = [
+      ["anthropic:manual", "cooldown", "rate_limit"],
+      ["anthropic:second", "cooldown", "overloaded"],
+    ];
     assert.deepEqual(listed, expected);
     const ours = await runCli(["status"], t.env);
     assert.match(ours.stdout, /agent main: .*\n {2}anthropic:manual cooldown \(rate_limit\) for \d+/);
@@ -182,7 +188,10 @@ test("openclaw@2026.9.6: the gateway writes while we write: nothing lost, no SQL
     const cleared = await runCli(["cooldown", "clear", "--profile", "anthropic:manual"], t.env);
     assert.equal(cleared.code, 0, cleared.stdout + cleared.stderr);
     assert.equal(sharedStats(t)["anthropic:manual"]?.cooldownUntil, undefined);
-    assert.ok(ourResults.some((r) => /main +cleared/.test(r.out)), "our clears rewrote the row the gateway wrote");
+    assert.ok(
+      ourResults.some((r) => /main +cleared/.test(r.out)),
+      "our clears rewrote the row the gateway wrote",
+    );
     assert.ok(profiles(await status(t)).some(([id]) => id === "anthropic:ours-2"));
     assertClean(t);
     process.stderr.write(`interop: ${overlapping} of our sync+clear rounds ran during ${2 * rounds} gateway writes `);
@@ -230,7 +239,10 @@ test("openclaw@2026.9.6 after doctor --fix moved a JSON store to SQLite: our tok
     const sync = await runCli(["sync"], t.env);
     assert.equal(sync.code, 0, sync.stdout + sync.stderr);
     assert.match(sync.stdout, /main +anthropic:claude-cli +skipped +not copied: this gateway uses the Claude CLI/);
-    const seen = [["anthropic:manual", "token", "static"], ["anthropic:setup", "token", "static"]];
+    const seen = [
+      ["anthropic:manual", "token", "static"],
+      ["anthropic:setup", "token", "static"],
+    ];
     assert.deepEqual(profiles(await status(t)), seen);
     assertClean(t);
   } finally {

@@ -21,7 +21,8 @@ export interface Generation {
 
 type Unusable = Array<{ profileId: string; kind: string; reason?: string; until: number }>;
 const unusable = (status: any): Unusable => status.auth.unusableProfiles;
-const oauthProfiles = (status: any) => status.auth.oauth.profiles as Array<{ profileId: string; type: string; expiresAt?: number; status: string }>;
+const oauthProfiles = (status: any) =>
+  status.auth.oauth.profiles as Array<{ profileId: string; type: string; expiresAt?: number; status: string }>;
 
 export async function syncScenario(gateway: Gateway, generation: Generation): Promise<void> {
   const t = makeHome();
@@ -29,9 +30,16 @@ export async function syncScenario(gateway: Gateway, generation: Generation): Pr
     generation.prepare(t);
     const cred = t.writeCredentials({ expiresAt: Date.now() + 6 * 3_600_000 });
     const otherCooldown = Date.now() + 20 * 60_000;
-    generation.plantOther(t, { "anthropic:manual": { type: "token", provider: "anthropic", token: randomToken() } }, otherCooldown);
+    generation.plantOther(
+      t,
+      { "anthropic:manual": { type: "token", provider: "anthropic", token: randomToken() } },
+      otherCooldown,
+    );
     const setupToken = randomToken();
-    assert.equal((await runCli(["token", "set", "--profile", "anthropic:setup"], t.env, { input: setupToken })).code, 0);
+    assert.equal(
+      (await runCli(["token", "set", "--profile", "anthropic:setup"], t.env, { input: setupToken })).code,
+      0,
+    );
     const sync = await runCli(["sync"], t.env);
     assert.equal(sync.code, 0, sync.stdout + sync.stderr);
 
@@ -43,8 +51,15 @@ export async function syncScenario(gateway: Gateway, generation: Generation): Pr
     assert.equal(ours.expiresAt, cred.expiresAt);
     assert.equal(profiles.find((p) => p.profileId === "anthropic:manual")?.status, "static");
     const setup = profiles.find((p) => p.profileId === "anthropic:setup");
-    assert.deepEqual([setup?.type, setup?.status], ["token", "static"], "the setup-token profile is a static token to the gateway");
-    assert.deepEqual(unusable(status).map((u) => [u.profileId, u.kind, u.until]), [["anthropic:manual", "cooldown", otherCooldown]]);
+    assert.deepEqual(
+      [setup?.type, setup?.status],
+      ["token", "static"],
+      "the setup-token profile is a static token to the gateway",
+    );
+    assert.deepEqual(
+      unusable(status).map((u) => [u.profileId, u.kind, u.until]),
+      [["anthropic:manual", "cooldown", otherCooldown]],
+    );
   } finally {
     t.cleanup();
   }
@@ -78,7 +93,11 @@ export async function cooldownScenario(gateway: Gateway, generation: Generation)
       t.writeCredentials();
       await d.waitForEvent("recovered", 30_000);
       const healthy = await modelsStatus(gateway, t.stateDir, t.home);
-      assert.deepEqual(unusable(healthy).map((u) => [u.profileId, u.until]), [["anthropic:manual", otherCooldown]], "only the other profile's planted cooldown remains");
+      assert.deepEqual(
+        unusable(healthy).map((u) => [u.profileId, u.until]),
+        [["anthropic:manual", otherCooldown]],
+        "only the other profile's planted cooldown remains",
+      );
     } finally {
       await d.stop();
     }

@@ -22,17 +22,26 @@ test("durations accept strings and milliseconds", () => {
 });
 
 test("a typo is an error naming the key", () => {
-  assert.throws(() => parseConfig({ profileID: "x" }, "config f"), (err: Error) => err instanceof ConfigError && /unknown key "profileID"/.test(err.message));
+  assert.throws(
+    () => parseConfig({ profileID: "x" }, "config f"),
+    (err: Error) => err instanceof ConfigError && /unknown key "profileID"/.test(err.message),
+  );
   assert.throws(() => parseConfig({ expiryWarning: "soon" }, "config f"), /key expiryWarning: expected a duration/);
   assert.throws(() => parseConfig({ credentialType: "api" }, "config f"), /key credentialType/);
-  assert.throws(() => parseConfig({ resyncCron: "every day" }, "config f"), /key resyncCron: not a valid cron expression/);
+  assert.throws(
+    () => parseConfig({ resyncCron: "every day" }, "config f"),
+    /key resyncCron: not a valid cron expression/,
+  );
 });
 
 test("MOLTBOT_AUTH_SYNC_CONFIG names the file, and a missing named file is an error", () =>
   withHome(async (t) => {
     const file = path.join(t.root, "c.json");
     writeFileSync(file, JSON.stringify({ profileId: "anthropic:mine" }));
-    assert.equal((await loadConfig(undefined, {}, { ...t.env, MOLTBOT_AUTH_SYNC_CONFIG: file })).config.profileId, "anthropic:mine");
+    assert.equal(
+      (await loadConfig(undefined, {}, { ...t.env, MOLTBOT_AUTH_SYNC_CONFIG: file })).config.profileId,
+      "anthropic:mine",
+    );
     await assert.rejects(loadConfig(path.join(t.root, "nope.json"), {}, t.env), /cannot read/);
     assert.equal((await loadConfig(undefined, {}, t.env)).file, undefined, "the default file is optional");
   }));

@@ -7,7 +7,10 @@ import { leakedTokens, randomToken } from "./helpers/env.js";
 
 function capture(): { stream: Writable; text: () => string } {
   let text = "";
-  return { stream: new Writable({ write: (chunk, _e, done) => ((text += chunk.toString()), done()) }), text: () => text };
+  return {
+    stream: new Writable({ write: (chunk, _e, done) => ((text += chunk.toString()), done()) }),
+    text: () => text,
+  };
 }
 
 test("secret fields are redacted and token-shaped text is scrubbed", () => {
@@ -15,12 +18,30 @@ test("secret fields are redacted and token-shaped text is scrubbed", () => {
   const log = createLogger({ level: "info", destination: out.stream });
   const token = randomToken();
   const refresh = randomToken("ort");
-  log.info({ event: "sync.written", accessToken: token, nested: { refreshToken: refresh, token }, output: scrubSecrets(`claude said ${token}`) }, "written");
+  log.info(
+    {
+      event: "sync.written",
+      accessToken: token,
+      nested: { refreshToken: refresh, token },
+      output: scrubSecrets(`claude said ${token}`),
+    },
+    "written",
+  );
   assert.deepEqual(leakedTokens(out.text(), [token, refresh]), []);
   assert.match(out.text(), /\[redacted\]/);
   assert.match(out.text(), new RegExp(`claude said sk-ant-oat01-…${token.slice(-4)}`));
 });
 
 test("--pretty lines carry time, level, event, message and fields", () => {
-  assert.equal(formatLogLine({ time: "2026-11-25T03:12:04.000Z", level: "warn", event: "refresh.failed", msg: "timed out", reason: "timeout", pid: 1 }), "2026-11-25 03:12:04  WARN   refresh.failed     timed out  reason=timeout");
+  assert.equal(
+    formatLogLine({
+      time: "2026-11-25T03:12:04.000Z",
+      level: "warn",
+      event: "refresh.failed",
+      msg: "timed out",
+      reason: "timeout",
+      pid: 1,
+    }),
+    "2026-11-25 03:12:04  WARN   refresh.failed     timed out  reason=timeout",
+  );
 });

@@ -7,17 +7,34 @@ import { randomToken } from "./helpers/env.js";
 const ID = "anthropic:claude-cli";
 
 function source(overrides: Partial<SourceCredential> = {}): SourceCredential {
-  return { origin: "test", accessToken: randomToken(), refreshToken: randomToken("ort"), expiresAt: 2_000_000_000_000, ...overrides };
+  return {
+    origin: "test",
+    accessToken: randomToken(),
+    refreshToken: randomToken("ort"),
+    expiresAt: 2_000_000_000_000,
+    ...overrides,
+  };
 }
 
 test("desiredProfile: token by default carries no refresh token", () => {
   const s = source();
-  assert.deepEqual(desiredProfile(s, "token"), { type: "token", provider: "anthropic", token: s.accessToken, expires: s.expiresAt });
+  assert.deepEqual(desiredProfile(s, "token"), {
+    type: "token",
+    provider: "anthropic",
+    token: s.accessToken,
+    expires: s.expiresAt,
+  });
 });
 
 test("desiredProfile: oauth copies the refresh token, and falls back to token without one", () => {
   const s = source();
-  assert.deepEqual(desiredProfile(s, "oauth"), { type: "oauth", provider: "anthropic", access: s.accessToken, refresh: s.refreshToken, expires: s.expiresAt });
+  assert.deepEqual(desiredProfile(s, "oauth"), {
+    type: "oauth",
+    provider: "anthropic",
+    access: s.accessToken,
+    refresh: s.refreshToken,
+    expires: s.expiresAt,
+  });
   const noRefresh = source({ refreshToken: undefined });
   assert.equal(desiredProfile(noRefresh, "oauth").type, "token");
 });
@@ -36,7 +53,10 @@ test("reconcileProfile adds a missing profile and keeps everything else", () => 
   assert.deepEqual(outcome, { result: "written", why: "missing" });
   assert.deepEqual(store, before, "input is not mutated");
   assert.deepEqual(next.profiles[ID], desired);
-  assert.deepEqual({ ...next, profiles: { ...next.profiles, [ID]: undefined } }, { ...before, profiles: { ...before.profiles, [ID]: undefined } });
+  assert.deepEqual(
+    { ...next, profiles: { ...next.profiles, [ID]: undefined } },
+    { ...before, profiles: { ...before.profiles, [ID]: undefined } },
+  );
 });
 
 test("reconcileProfile is idempotent: the same credential is unchanged and returns the same object", () => {
@@ -60,12 +80,19 @@ test("reconcileProfile never replaces a credential that expires later", () => {
   const { next, outcome } = reconcileProfile({ profiles: { [ID]: stored } }, ID, desiredProfile(source(), "token"));
   assert.equal(outcome.result, "skipped");
   assert.match((outcome as { reason: string }).reason, /expires later/);
-  assert.ok(!(outcome as { reason: string }).reason.includes(stored.token.slice(20)), "reason shows only a fingerprint");
+  assert.ok(
+    !(outcome as { reason: string }).reason.includes(stored.token.slice(20)),
+    "reason shows only a fingerprint",
+  );
   assert.equal(next.profiles[ID], stored);
 });
 
 test("reconcileProfile refuses to overwrite an api_key under our id", () => {
-  const { outcome } = reconcileProfile({ profiles: { [ID]: { type: "api_key", provider: "anthropic", key: "k" } } }, ID, desiredProfile(source(), "token"));
+  const { outcome } = reconcileProfile(
+    { profiles: { [ID]: { type: "api_key", provider: "anthropic", key: "k" } } },
+    ID,
+    desiredProfile(source(), "token"),
+  );
   assert.equal(outcome.result, "skipped");
 });
 

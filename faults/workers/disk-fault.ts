@@ -32,5 +32,10 @@ syncBuiltinESMExports();
 const stateDir = path.dirname(path.dirname(path.dirname(agentDir)));
 const target = { agents: [{ id: "main", dir: agentDir, stateDir, from: "disk" as const }], adapter: jsonV1Adapter };
 const token = `sk-ant-oat01-${randomBytes(60).toString("base64url")}`;
-const [report] = await syncAgents(target, "anthropic:claude-cli", { type: "token", provider: "anthropic", token, expires: Date.now() + 3_600_000 }, { lockTimeoutMs: 1_000 });
+const [report] = await syncAgents(
+  target,
+  "anthropic:claude-cli",
+  { type: "token", provider: "anthropic", token, expires: Date.now() + 3_600_000 },
+  { lockTimeoutMs: 1_000 },
+);
 process.stdout.write(JSON.stringify({ result: report!.result, code: report!.code, reason: report!.reason }));

@@ -9,7 +9,10 @@ import { setTimeout as sleep } from "node:timers/promises";
 import lockfile from "proper-lockfile";
 
 const [file, counterId, mode, stopFile] = process.argv.slice(2) as [string, string, string, string];
-const LOCK = { stale: 30_000, retries: { retries: 10, factor: 2, minTimeout: 100, maxTimeout: 10_000, randomize: true } };
+const LOCK = {
+  stale: 30_000,
+  retries: { retries: 10, factor: 2, minTimeout: 100, maxTimeout: 10_000, randomize: true },
+};
 
 /** The real gateway treats an unparsable store as empty; this stand-in re-reads instead, so that what is measured is lost updates, not clobbering. */
 async function readStore(): Promise<Record<string, any>> {

@@ -18,7 +18,12 @@ let failed = 0;
 let lastToken = "";
 for (let i = 0; i < Number(count); i++) {
   const token = `sk-ant-oat01-${i % 2 === 0 ? "A" : "B"}${randomBytes(60).toString("base64url")}`;
-  const [report] = await syncAgents(target, "anthropic:claude-cli", { type: "token", provider: "anthropic", token, expires: base + i }, { lockTimeoutMs: 60_000 });
+  const [report] = await syncAgents(
+    target,
+    "anthropic:claude-cli",
+    { type: "token", provider: "anthropic", token, expires: base + i },
+    { lockTimeoutMs: 60_000 },
+  );
   if (report!.result === "written") {
     synced++;
     lastToken = token;

@@ -32,7 +32,11 @@ export async function cooldownClearCommand(options: CooldownClearOptions): Promi
   const profile = options.profile ?? config.profileId;
   const targets = await resolveTargets(config);
   const agents = options.agent ? targets.agents.filter((a) => a.id === options.agent) : targets.agents;
-  if (agents.length === 0) throw new AuthSyncError(`no agent "${options.agent}" (found: ${targets.agents.map((a) => a.id).join(", ")})`, "usage");
+  if (agents.length === 0)
+    throw new AuthSyncError(
+      `no agent "${options.agent}" (found: ${targets.agents.map((a) => a.id).join(", ")})`,
+      "usage",
+    );
   const now = Date.now();
   const adapter = storeAdapter(targets);
   // Where the login has no profile of its own (SQLite era by default), no --profile means every Anthropic profile.
@@ -42,7 +46,11 @@ export async function cooldownClearCommand(options: CooldownClearOptions): Promi
   const refuse = (stats: ProfileUsageStats) => (options.force ? undefined : refusal(stats, now));
   const reports: AgentReport[] = [];
   for (const id of profiles) reports.push(...(await clearAgents({ agents, adapter }, id, refuse, writing)));
-  if (!every && reports.length > 0 && reports.every((r) => r.result === "skipped" && r.reason === `no ${profile} profile`)) {
+  if (
+    !every &&
+    reports.length > 0 &&
+    reports.every((r) => r.result === "skipped" && r.reason === `no ${profile} profile`)
+  ) {
     const looked = agents.map((a) => a.id).join(", ");
     throw new AuthSyncError(`no agent holds ${profile} (looked in ${looked}); nothing to clear`, "usage");
   }
@@ -53,7 +61,8 @@ export async function cooldownClearCommand(options: CooldownClearOptions): Promi
   if (options.json) printJson(json());
   else if (reports.length === 0) printLines(["no Anthropic profile in any agent's store"]);
   else printLines(columns(reports.map(row)));
-  if (reports.some((r) => r.result === "failed" || (r.result === "skipped" && r.reason?.startsWith("disabled")))) throw new ExitError(1);
+  if (reports.some((r) => r.result === "failed" || (r.result === "skipped" && r.reason?.startsWith("disabled"))))
+    throw new ExitError(1);
 }
 
 /** Every Anthropic profile id any of these agents reads, sorted. */

@@ -14,15 +14,20 @@ const MARK = { ok: "ok  ", warn: "WARN", fail: "FAIL" } as const;
 
 export async function doctorCommand(options: DoctorOptions): Promise<void> {
   const { config, file } = await loadCommandConfig(options);
-  const checks = await runDoctor(config, { serviceState: () => serviceState(resolveTarget(options)), ...(file ? { configFile: file } : {}) });
+  const checks = await runDoctor(config, {
+    serviceState: () => serviceState(resolveTarget(options)),
+    ...(file ? { configFile: file } : {}),
+  });
   const failed = checks.some((c) => c.status === "fail");
   if (options.json) {
     printJson({ ok: !failed, checks });
   } else {
-    printLines(checks.flatMap((check) => [
-      `${MARK[check.status]}  ${check.name.padEnd(16)} ${check.detail}`,
-      ...(check.fix ? [`      ${"".padEnd(16)} fix: ${check.fix}`] : []),
-    ]));
+    printLines(
+      checks.flatMap((check) => [
+        `${MARK[check.status]}  ${check.name.padEnd(16)} ${check.detail}`,
+        ...(check.fix ? [`      ${"".padEnd(16)} fix: ${check.fix}`] : []),
+      ]),
+    );
   }
   if (failed) throw new ExitError(1);
 }

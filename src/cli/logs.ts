@@ -30,7 +30,11 @@ export async function logsCommand(options: LogsOptions): Promise<void> {
   const filter: LogFilter = {};
   if (options.since !== undefined) {
     const since = parseSince(options.since);
-    if (since === undefined) throw new AuthSyncError(`--since ${options.since}: expected a duration such as 1h or a date such as "2026-11-25 03:00"`, "usage");
+    if (since === undefined)
+      throw new AuthSyncError(
+        `--since ${options.since}: expected a duration such as 1h or a date such as "2026-11-25 03:00"`,
+        "usage",
+      );
     filter.since = since;
   }
   if (options.level !== undefined) {
@@ -51,7 +55,8 @@ export async function logsCommand(options: LogsOptions): Promise<void> {
     if (options.json) process.stdout.write(`${jsonSafe(line)}\n`);
     else printLines([formatLogLine(record)]);
   };
-  const file = options.file ?? (process.platform === "darwin" ? `${launchdLogDir(currentUser())}/daemon.log` : undefined);
+  const file =
+    options.file ?? (process.platform === "darwin" ? `${launchdLogDir(currentUser())}/daemon.log` : undefined);
   const where = file ?? `the journal of ${journalUnit(options)}`;
   await (file ? readFileLines(file, Boolean(options.follow), print) : readJournal(options, filter, print));
   if (printed > 0) return;
@@ -116,10 +121,23 @@ function readJournal(options: LogsOptions, filter: LogFilter, onLine: (line: str
     let stderr = "";
     child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString("utf8")));
     createInterface({ input: child.stdout }).on("line", onLine);
-    child.on("error", (err) => reject(new AuthSyncError(`cannot run journalctl (${err.message}); pass --file PATH to read a log file`, "logs.journal")));
+    child.on("error", (err) =>
+      reject(
+        new AuthSyncError(
+          `cannot run journalctl (${err.message}); pass --file PATH to read a log file`,
+          "logs.journal",
+        ),
+      ),
+    );
     child.on("close", (code) => {
       if (code === 0) resolve();
-      else reject(new AuthSyncError(`journalctl ${args.join(" ")} failed (exit ${code}): ${stderr.trim().split("\n")[0] ?? ""}`, "logs.journal"));
+      else
+        reject(
+          new AuthSyncError(
+            `journalctl ${args.join(" ")} failed (exit ${code}): ${stderr.trim().split("\n")[0] ?? ""}`,
+            "logs.journal",
+          ),
+        );
     });
   });
 }

@@ -31,13 +31,17 @@ export async function main(argv: string[]): Promise<void> {
     .option("--dry-run", "show what would change and what would run, without writing or running anything")
     .option("--no-refresh", "only copy: never run claude, even when the login is due or expired")
     .option("--json", "print the result as JSON")
-    .action(async (options, command: Command) => (await import("./sync.js")).syncCommand({ ...command.optsWithGlobals(), ...options }));
+    .action(async (options, command: Command) =>
+      (await import("./sync.js")).syncCommand({ ...command.optsWithGlobals(), ...options }),
+    );
 
   program
     .command("status")
     .description("show the source, every agent's copy and any cooldowns; exit 0 ok, 1 unusable, 2 expiring")
     .option("--json", "print the result as JSON")
-    .action(async (options, command: Command) => (await import("./status.js")).statusCommand({ ...command.optsWithGlobals(), ...options }));
+    .action(async (options, command: Command) =>
+      (await import("./status.js")).statusCommand({ ...command.optsWithGlobals(), ...options }),
+    );
 
   program
     .command("cooldown")
@@ -49,24 +53,34 @@ export async function main(argv: string[]): Promise<void> {
     .option("--all", "every agent (the default)")
     .option("--force", "also clear a disabled login")
     .option("--json", "print the result as JSON")
-    .action(async (options, command: Command) => (await import("./cooldown.js")).cooldownClearCommand({ ...command.optsWithGlobals(), ...options }));
+    .action(async (options, command: Command) =>
+      (await import("./cooldown.js")).cooldownClearCommand({ ...command.optsWithGlobals(), ...options }),
+    );
 
-  const token = program.command("token").description("keep setup-tokens (from `claude setup-token`) and sync them into every agent");
+  const token = program
+    .command("token")
+    .description("keep setup-tokens (from `claude setup-token`) and sync them into every agent");
   token
     .command("set")
     .description("store a setup-token read from stdin (never from the command line)")
     .option("--profile <id>", "profile id to sync it as (default: config setupTokenProfileId, anthropic:manual)")
-    .action(async (options, command: Command) => (await import("./token.js")).tokenSetCommand({ ...command.optsWithGlobals(), ...options }));
+    .action(async (options, command: Command) =>
+      (await import("./token.js")).tokenSetCommand({ ...command.optsWithGlobals(), ...options }),
+    );
   token
     .command("clear")
     .description("remove a stored setup-token")
     .option("--profile <id>", "profile id (default: config setupTokenProfileId)")
-    .action(async (options, command: Command) => (await import("./token.js")).tokenClearCommand({ ...command.optsWithGlobals(), ...options }));
+    .action(async (options, command: Command) =>
+      (await import("./token.js")).tokenClearCommand({ ...command.optsWithGlobals(), ...options }),
+    );
   token
     .command("status")
     .description("show stored setup-tokens: fingerprint, age and where they are kept")
     .option("--json", "print the result as JSON")
-    .action(async (options, command: Command) => (await import("./token.js")).tokenStatusCommand({ ...command.optsWithGlobals(), ...options }));
+    .action(async (options, command: Command) =>
+      (await import("./token.js")).tokenStatusCommand({ ...command.optsWithGlobals(), ...options }),
+    );
 
   const service = program.command("service").description("install, remove or inspect the systemd or launchd service");
   const serviceOptions = (command: Command) =>
@@ -74,21 +88,34 @@ export async function main(argv: string[]): Promise<void> {
       .option("--user", "a per-user service (the default)")
       .option("--system <user>", "a hardened systemd system unit running as <user> (run as root)")
       .option("--manager <name>", "systemd or launchd (default: launchd on macOS, systemd elsewhere)")
-      .option("--unit-dir <dir>", "where systemd unit files go (default: ~/.config/systemd/user, or /etc/systemd/system with --system)");
-  serviceOptions(service.command("install").description("render the unit with this host's paths, install, enable and start it"))
+      .option(
+        "--unit-dir <dir>",
+        "where systemd unit files go (default: ~/.config/systemd/user, or /etc/systemd/system with --system)",
+      );
+  serviceOptions(
+    service.command("install").description("render the unit with this host's paths, install, enable and start it"),
+  )
     .option("--dry-run", "print every file and command without doing anything")
-    .action(async (options, command: Command) => (await import("./service.js")).serviceInstallCommand({ ...command.optsWithGlobals(), ...options }));
+    .action(async (options, command: Command) =>
+      (await import("./service.js")).serviceInstallCommand({ ...command.optsWithGlobals(), ...options }),
+    );
   serviceOptions(service.command("uninstall").description("stop, disable and remove the service"))
     .option("--dry-run", "print every file and command without doing anything")
-    .action(async (options, command: Command) => (await import("./service.js")).serviceUninstallCommand({ ...command.optsWithGlobals(), ...options }));
-  serviceOptions(service.command("status").description("whether the service is loaded and active, its pid and last exit"))
+    .action(async (options, command: Command) =>
+      (await import("./service.js")).serviceUninstallCommand({ ...command.optsWithGlobals(), ...options }),
+    );
+  serviceOptions(
+    service.command("status").description("whether the service is loaded and active, its pid and last exit"),
+  )
     .option("--json", "print the result as JSON")
-    .action(async (options, command: Command) => (await import("./service.js")).serviceStatusCommand({ ...command.optsWithGlobals(), ...options }));
+    .action(async (options, command: Command) =>
+      (await import("./service.js")).serviceStatusCommand({ ...command.optsWithGlobals(), ...options }),
+    );
 
   program
     .command("logs")
     .description("the daemon's log, filtered, one readable line per event")
-    .option("--since <when>", "a duration back from now (1h, 30m) or a date (\"2026-11-25 03:00\")")
+    .option("--since <when>", 'a duration back from now (1h, 30m) or a date ("2026-11-25 03:00")')
     .option("--level <level>", `this level and above: ${LOG_LEVELS.join(", ")}`)
     .option("--event <event>", "one event, or a group (refresh matches refresh.started, refresh.failed, …)")
     .option("--agent <id>", "only lines about this agent")
@@ -103,14 +130,18 @@ export async function main(argv: string[]): Promise<void> {
     .description("check everything this host needs, each problem with the command that fixes it; exit 1 on any fail")
     .option("--json", "print the checks as JSON")
     .option("--system <user>", "check the system unit for <user> instead of the user unit")
-    .action(async (options, command: Command) => (await import("./doctor.js")).doctorCommand({ ...command.optsWithGlobals(), ...options }));
+    .action(async (options, command: Command) =>
+      (await import("./doctor.js")).doctorCommand({ ...command.optsWithGlobals(), ...options }),
+    );
 
   program
     .command("run")
     .description("run the daemon in the foreground: watch, refresh through claude ahead of expiry, re-sync")
     .option("--log-level <level>", "trace, debug, info, warn, error or silent (default: config logLevel)")
     .option("--pretty", "readable log lines for a terminal instead of JSON")
-    .action(async (options, command: Command) => (await import("./run.js")).runCommand({ ...command.optsWithGlobals(), ...options }));
+    .action(async (options, command: Command) =>
+      (await import("./run.js")).runCommand({ ...command.optsWithGlobals(), ...options }),
+    );
 
   try {
     await program.parseAsync(argv);

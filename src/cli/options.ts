@@ -13,7 +13,10 @@ export interface GlobalOptions {
 }
 
 export function loadCommandConfig(options: GlobalOptions): Promise<LoadedConfig> {
-  return loadConfig(options.config, { stateDir: options.stateDir, logLevel: options.logLevel as ConfigInput["logLevel"] });
+  return loadConfig(options.config, {
+    stateDir: options.stateDir,
+    logLevel: options.logLevel as ConfigInput["logLevel"],
+  });
 }
 
 export function printJson(value: unknown): void {

@@ -3,7 +3,15 @@ import { AuthSyncError } from "../core/errors.js";
 import { currentUser, hostFacts, lookupUser } from "../service/host.js";
 import { launchdInstallPlan, launchdStatus, launchdUninstallPlan } from "../service/launchd.js";
 import { type ServicePlan, describePlan, execaRunner, executePlan } from "../service/plan.js";
-import { type ServiceState, type SystemdTarget, defaultUnitDir, lingerNote, systemdInstallPlan, systemdStatus, systemdUninstallPlan } from "../service/systemd.js";
+import {
+  type ServiceState,
+  type SystemdTarget,
+  defaultUnitDir,
+  lingerNote,
+  systemdInstallPlan,
+  systemdStatus,
+  systemdUninstallPlan,
+} from "../service/systemd.js";
 import { type GlobalOptions, loadCommandConfig, printJson } from "./options.js";
 import { printLines } from "./print.js";
 
@@ -16,19 +24,27 @@ export interface ServiceOptions extends GlobalOptions {
   json?: boolean;
 }
 
-type Target = { manager: "systemd"; systemd: SystemdTarget } | { manager: "launchd"; user: ReturnType<typeof currentUser> };
+type Target =
+  { manager: "systemd"; systemd: SystemdTarget } | { manager: "launchd"; user: ReturnType<typeof currentUser> };
 
 function resolveTarget(options: ServiceOptions): Target {
   if (options.user && options.system) throw new AuthSyncError("use --user or --system USER, not both", "usage");
   const manager = options.manager ?? (process.platform === "darwin" ? "launchd" : "systemd");
   if (manager === "launchd") {
-    if (options.system) throw new AuthSyncError("launchd: only a per-user LaunchAgent is supported; run without --system, as that user", "usage");
+    if (options.system)
+      throw new AuthSyncError(
+        "launchd: only a per-user LaunchAgent is supported; run without --system, as that user",
+        "usage",
+      );
     return { manager, user: currentUser() };
   }
   if (manager !== "systemd") throw new AuthSyncError(`--manager ${manager}: expected systemd or launchd`, "usage");
   const scope = options.system ? "system" : "user";
   const user = options.system ? lookupUser(options.system) : currentUser();
-  return { manager, systemd: { scope, user, unitDir: options.unitDir ?? defaultUnitDir(scope, process.env, user.home) } };
+  return {
+    manager,
+    systemd: { scope, user, unitDir: options.unitDir ?? defaultUnitDir(scope, process.env, user.home) },
+  };
 }
 
 async function carryOut(plan: ServicePlan, options: ServiceOptions): Promise<void> {
@@ -44,13 +60,19 @@ export async function serviceInstallCommand(options: ServiceOptions): Promise<vo
   const { config } = await loadCommandConfig(options);
   const target = resolveTarget(options);
   const host = hostFacts(config);
-  const plan = target.manager === "launchd" ? await launchdInstallPlan(config, host, target.user) : await systemdInstallPlan(config, host, target.systemd);
+  const plan =
+    target.manager === "launchd"
+      ? await launchdInstallPlan(config, host, target.user)
+      : await systemdInstallPlan(config, host, target.systemd);
   if (target.manager === "systemd" && target.systemd.scope === "user") {
     const note = await lingerNote(execaRunner, target.systemd.user);
     if (note) plan.notes.push(note);
   }
   await carryOut(plan, options);
-  if (!options.dryRun) process.stdout.write(`installed; \`moltbot-auth-sync service status\` and \`moltbot-auth-sync logs\` show how it runs\n`);
+  if (!options.dryRun)
+    process.stdout.write(
+      `installed; \`moltbot-auth-sync service status\` and \`moltbot-auth-sync logs\` show how it runs\n`,
+    );
 }
 
 export async function serviceUninstallCommand(options: ServiceOptions): Promise<void> {
@@ -60,7 +82,9 @@ export async function serviceUninstallCommand(options: ServiceOptions): Promise<
 }
 
 export function serviceState(target: Target): Promise<ServiceState> {
-  return target.manager === "launchd" ? launchdStatus(execaRunner, target.user) : systemdStatus(execaRunner, target.systemd);
+  return target.manager === "launchd"
+    ? launchdStatus(execaRunner, target.user)
+    : systemdStatus(execaRunner, target.systemd);
 }
 
 export async function serviceStatusCommand(options: ServiceOptions): Promise<void> {

@@ -55,30 +55,49 @@ export async function statusCommand(options: StatusCommandOptions): Promise<void
       exitCode,
     });
   } else {
-    const lines = [`source  ${source.ok ? `${source.fingerprint} expires ${formatRelative(source.expiresAt, now)} (${source.origin})` : source.error}`];
-    for (const offer of offers.filter((o) => o.kind === "setup-token")) lines.push(`token   ${offer.profileId} from ${offer.origin}`);
-    lines.push(`state   ${targets.stateDir.dir} (${targets.stateDir.reason})${targets.stateDir.alsoExisting.length ? `; also exists: ${targets.stateDir.alsoExisting.join(", ")}` : ""}`);
+    const lines = [
+      `source  ${source.ok ? `${source.fingerprint} expires ${formatRelative(source.expiresAt, now)} (${source.origin})` : source.error}`,
+    ];
+    for (const offer of offers.filter((o) => o.kind === "setup-token"))
+      lines.push(`token   ${offer.profileId} from ${offer.origin}`);
+    lines.push(
+      `state   ${targets.stateDir.dir} (${targets.stateDir.reason})${targets.stateDir.alsoExisting.length ? `; also exists: ${targets.stateDir.alsoExisting.join(", ")}` : ""}`,
+    );
     const gen = targets.generation;
     lines.push(`store   ${gen.format}${gen.version ? `, gateway ${gen.version}` : ""} (${gen.reason})`);
     lines.push(`daemon  ${daemonLine(daemon, now)}`);
     for (const agent of agents) lines.push(...agentLines(agent, now));
     printLines(lines);
   }
-  printLines(targetWarnings(targets).map((warning) => `warning: ${warning}`), process.stderr);
+  printLines(
+    targetWarnings(targets).map((warning) => `warning: ${warning}`),
+    process.stderr,
+  );
   if (exitCode !== 0) throw new ExitError(exitCode, options.json ? "" : (verdict.why ?? ""));
 }
 
 function daemonLine(daemon: DaemonStatus, now: number): string {
-  const parts = [daemon.running ? `running (pid ${daemon.pid})` : daemon.updatedAt ? `not running (last seen ${formatRelative(daemon.updatedAt, now)})` : "not running"];
-  if (daemon.lastSyncAt) parts.push(`last sync ${formatRelative(daemon.lastSyncAt, now)}${daemon.lastSyncSummary ? `: ${daemon.lastSyncSummary}` : ""}`);
+  const parts = [
+    daemon.running
+      ? `running (pid ${daemon.pid})`
+      : daemon.updatedAt
+        ? `not running (last seen ${formatRelative(daemon.updatedAt, now)})`
+        : "not running",
+  ];
+  if (daemon.lastSyncAt)
+    parts.push(
+      `last sync ${formatRelative(daemon.lastSyncAt, now)}${daemon.lastSyncSummary ? `: ${daemon.lastSyncSummary}` : ""}`,
+    );
   if (daemon.running && daemon.nextRefreshAt) parts.push(`refresh due ${formatRelative(daemon.nextRefreshAt, now)}`);
-  if (daemon.lastError) parts.push(`last problem ${formatRelative(daemon.lastError.at, now)}: ${daemon.lastError.message}`);
+  if (daemon.lastError)
+    parts.push(`last problem ${formatRelative(daemon.lastError.at, now)}: ${daemon.lastError.message}`);
   return parts.join("; ");
 }
 
 function profileText(p: ProfileStatus, now: number): string {
   if (!p.present) return `${p.profileId} missing`;
-  const expiry = p.expires !== undefined ? ` expires ${formatRelative(p.expires, now)}` : p.type === "token" ? " (static)" : "";
+  const expiry =
+    p.expires !== undefined ? ` expires ${formatRelative(p.expires, now)}` : p.type === "token" ? " (static)" : "";
   const match = p.matchesSource === false ? " (differs from source)" : p.matchesSource ? " (matches source)" : "";
   return `${p.profileId} ${p.type} ${p.fingerprint}${expiry}${match}`;
 }

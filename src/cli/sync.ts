@@ -122,8 +122,7 @@ export async function syncCommand(options: SyncCommandOptions): Promise<void> {
     if (refresh?.outcome === "would-run") {
       const held = `${fingerprint(login!.accessToken)} (expires ${formatRelative(login!.expiresAt, now)})`;
       lines.push(`dry run: would run \`${refresh.command}\` to refresh ${held}`);
-    }
-    else if (refresh) lines.push(`refresh: ${refresh.message}`);
+    } else if (refresh) lines.push(`refresh: ${refresh.message}`);
     for (const o of offers) {
       const expiry = typeof o.profile.expires === "number" ? `, expires ${formatRelative(o.profile.expires, now)}` : "";
       const offered = `${fingerprint(profileSecret(o.profile))} (${o.profile.type}${expiry})`;
@@ -141,9 +140,15 @@ export async function syncCommand(options: SyncCommandOptions): Promise<void> {
     ];
     lines.push(...columns(reports.map(row)));
     printLines(lines);
-    printLines(reports.flatMap((r) => r.warnings).map((warning) => `warning: ${warning}`), process.stderr);
+    printLines(
+      reports.flatMap((r) => r.warnings).map((warning) => `warning: ${warning}`),
+      process.stderr,
+    );
   }
-  printLines(targetWarnings(targets).map((warning) => `warning: ${warning}`), process.stderr);
+  printLines(
+    targetWarnings(targets).map((warning) => `warning: ${warning}`),
+    process.stderr,
+  );
   if (loginError) {
     if (loginOptional) printLines([`note: ${config.profileId} not synced: ${loginError.message}`], process.stderr);
     else throw new ExitError(1, loginError.message);

@@ -22,8 +22,11 @@ export interface TokenOptions extends GlobalOptions {
 export async function tokenSetCommand(options: TokenOptions): Promise<void> {
   const { config } = await loadCommandConfig(options);
   const profileId = options.profile ?? config.setupTokenProfileId;
-  if (!PROFILE_ID.test(profileId)) throw new AuthSyncError(`--profile ${profileId}: expected an id such as "anthropic:manual"`, "usage");
-  const token = validateSetupToken(await readSecretFromStdin("Paste the setup-token from `claude setup-token` (input hidden): "));
+  if (!PROFILE_ID.test(profileId))
+    throw new AuthSyncError(`--profile ${profileId}: expected an id such as "anthropic:manual"`, "usage");
+  const token = validateSetupToken(
+    await readSecretFromStdin("Paste the setup-token from `claude setup-token` (input hidden): "),
+  );
   const vaults = await tokenVaults();
   let stored: TokenVault | undefined;
   const errors: string[] = [];
@@ -37,7 +40,10 @@ export async function tokenSetCommand(options: TokenOptions): Promise<void> {
     }
   }
   if (!stored) throw new AuthSyncError(`cannot store the token: ${errors.join("; ")}`, "token.store");
-  const fallback = stored !== vaults[0] || vaults.length === 1 ? " (no OS keyring works here, so it is a file readable only by you, mode 0600)" : "";
+  const fallback =
+    stored !== vaults[0] || vaults.length === 1
+      ? " (no OS keyring works here, so it is a file readable only by you, mode 0600)"
+      : "";
   printLines([`stored ${profileId} ${fingerprint(token)} in ${stored.where}${fallback}`, await nudgeDaemon()]);
 }
 
@@ -72,13 +78,23 @@ export async function tokenStatusCommand(options: TokenOptions): Promise<void> {
   const now = Date.now();
   if (options.json) {
     printJson({
-      tokens: tokens.map((t) => ({ profile: t.profileId, fingerprint: fingerprint(t.token), origin: t.origin, ...(t.savedAt ? { savedAt: t.savedAt } : {}) })),
+      tokens: tokens.map((t) => ({
+        profile: t.profileId,
+        fingerprint: fingerprint(t.token),
+        origin: t.origin,
+        ...(t.savedAt ? { savedAt: t.savedAt } : {}),
+      })),
       ...(envProblem ? { envProblem } : {}),
     });
   } else if (tokens.length === 0 && !envProblem) {
     process.stdout.write("no setup-token stored; `moltbot-auth-sync token set` stores one\n");
   } else {
-    const rows = tokens.map((t) => [t.profileId, fingerprint(t.token), t.savedAt ? `saved ${formatRelative(t.savedAt, now)}` : "", t.origin]);
+    const rows = tokens.map((t) => [
+      t.profileId,
+      fingerprint(t.token),
+      t.savedAt ? `saved ${formatRelative(t.savedAt, now)}` : "",
+      t.origin,
+    ]);
     printLines(columns(rows));
     if (envProblem) printLines([`${ENV_TOKEN} is set but not used: ${envProblem}`]);
   }
@@ -102,7 +118,8 @@ async function readSecretFromStdin(prompt: string): Promise<string> {
     const chunks: Buffer[] = [];
     for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
     const text = Buffer.concat(chunks).toString("utf8").trim();
-    if (text === "") throw new AuthSyncError("no token on stdin: pipe it in, e.g. `moltbot-auth-sync token set < token.txt`", "usage");
+    if (text === "")
+      throw new AuthSyncError("no token on stdin: pipe it in, e.g. `moltbot-auth-sync token set < token.txt`", "usage");
     return text;
   }
   process.stderr.write(prompt);

@@ -15,7 +15,10 @@ import { LOG_LEVELS } from "../log/format.js";
 const duration = z.union([z.string(), z.number()]).transform((value, ctx) => {
   const ms = parseDuration(value);
   if (ms === undefined) {
-    ctx.addIssue({ code: "custom", message: `expected a duration such as "30m", "120s", "1h" or milliseconds, got ${JSON.stringify(value)}` });
+    ctx.addIssue({
+      code: "custom",
+      message: `expected a duration such as "30m", "120s", "1h" or milliseconds, got ${JSON.stringify(value)}`,
+    });
     return z.NEVER;
   }
   return ms;
@@ -24,7 +27,16 @@ const duration = z.union([z.string(), z.number()]).transform((value, ctx) => {
 const cron = z.string().refine((expr) => isValidCron(expr), { message: "not a valid cron expression" });
 
 /** The cheapest request that makes `claude` check, and inside its 5-minute window refresh, its own token. */
-export const DEFAULT_REFRESH_COMMAND = ["claude", "-p", "ok", "--model", "haiku", "--max-turns", "1", "--no-session-persistence"];
+export const DEFAULT_REFRESH_COMMAND = [
+  "claude",
+  "-p",
+  "ok",
+  "--model",
+  "haiku",
+  "--max-turns",
+  "1",
+  "--no-session-persistence",
+];
 
 /** An Anthropic profile id as the gateway names them: `anthropic:<name>`. */
 export const PROFILE_ID = /^anthropic:[^\s]+$/;
@@ -105,7 +117,10 @@ export async function loadConfig(
     }
   }
   const merged = { ...(fromFile as object), ...withoutUndefined(overrides) };
-  return { config: parseConfig(merged, `config ${text === undefined ? "(defaults)" : file}`), file: text === undefined ? undefined : file };
+  return {
+    config: parseConfig(merged, `config ${text === undefined ? "(defaults)" : file}`),
+    file: text === undefined ? undefined : file,
+  };
 }
 
 function withoutUndefined<T extends object>(value: T): Partial<T> {

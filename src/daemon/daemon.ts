@@ -22,7 +22,15 @@ import { readRegularFile } from "../fs/read-file.js";
 import { fingerprint } from "../core/fingerprint.js";
 import { type LogEvent, scrubbedTail } from "../log/logger.js";
 import { profileSecret } from "../reconcile/profile.js";
-import { LOGIN_FIX, type PassResult, loginFailureOf, markingKind, passActed, passSummary, runPass } from "../pass/pass.js";
+import {
+  LOGIN_FIX,
+  type PassResult,
+  loginFailureOf,
+  markingKind,
+  passActed,
+  passSummary,
+  runPass,
+} from "../pass/pass.js";
 import { type Offer, claudeCredentialsFile, readClaudeLogin, setupTokenOffers } from "../sources/index.js";
 import { readSetupTokens } from "../sources/setup-token.js";
 import { CREDENTIALS_FILENAME } from "../sources/claude-cli-file.js";
@@ -195,20 +203,23 @@ export class Daemon {
    */
   private arm(): Promise<void> {
     // A failed build must not block the next one (the caller still sees its error).
-    const build = this.arming.catch(() => undefined).then(async () => {
-      await this.disarm();
-      if (this.stopping) return;
-      await this.startWatchers();
-      this.startSchedules();
-      // A stop that came while the watchers were scanning closed only the set before this one.
-      if (this.stopping) await this.disarm();
-    });
+    const build = this.arming
+      .catch(() => undefined)
+      .then(async () => {
+        await this.disarm();
+        if (this.stopping) return;
+        await this.startWatchers();
+        this.startSchedules();
+        // A stop that came while the watchers were scanning closed only the set before this one.
+        if (this.stopping) await this.disarm();
+      });
     this.arming = build;
     return build;
   }
 
   private async startWatchers(): Promise<void> {
-    const onError = (err: Error) => this.problems.problem("watch", "warn", "watch.error", `file watch failed: ${err.message}`);
+    const onError = (err: Error) =>
+      this.problems.problem("watch", "warn", "watch.error", `file watch failed: ${err.message}`);
     const watchers = [
       watchFolder(path.dirname(this.credentialsFile()), {
         depth: 0,
@@ -263,12 +274,17 @@ export class Daemon {
     const known = this.knownMarkings.get(agent.dir);
     this.knownMarkings.set(agent.dir, marking);
     if (marking === known || !stats || !isMarked(stats, Date.now()) || !isCredentialMarking(stats)) return;
-    this.event("info", "cooldown.gateway", `the gateway marked ${this.config.profileId} in ${agent.id}; asking claude for a fresh token`, {
-      agent: agent.id,
-      profile: this.config.profileId,
-      disabledReason: stats.disabledReason,
-      failureCounts: stats.failureCounts,
-    });
+    this.event(
+      "info",
+      "cooldown.gateway",
+      `the gateway marked ${this.config.profileId} in ${agent.id}; asking claude for a fresh token`,
+      {
+        agent: agent.id,
+        profile: this.config.profileId,
+        disabledReason: stats.disabledReason,
+        failureCounts: stats.failureCounts,
+      },
+    );
     this.maybeRefresh("gateway-marking", true);
   }
 
@@ -298,7 +314,9 @@ export class Daemon {
    * keyring is a native call: passes use the copy, the schedule and SIGHUP (`token set`) renew it.
    */
   private async loadSetupOffers(): Promise<boolean> {
-    const offers = setupTokenOffers(await readSetupTokens(this.config.setupTokenProfileId, this.env)).filter((o) => o.profileId !== this.config.profileId);
+    const offers = setupTokenOffers(await readSetupTokens(this.config.setupTokenProfileId, this.env)).filter(
+      (o) => o.profileId !== this.config.profileId,
+    );
     const changed = JSON.stringify(offers) !== JSON.stringify(this.setupOffers);
     this.setupOffers = offers;
     return changed;
@@ -320,10 +338,13 @@ export class Daemon {
     clearTimeout(this.timers.get(key));
     this.timers.set(
       key,
-      setTimeout(() => {
-        this.timers.delete(key);
-        fn();
-      }, Math.max(0, Math.min(delayMs, MAX_TIMER_MS))),
+      setTimeout(
+        () => {
+          this.timers.delete(key);
+          fn();
+        },
+        Math.max(0, Math.min(delayMs, MAX_TIMER_MS)),
+      ),
     );
   }
 
@@ -363,7 +384,8 @@ export class Daemon {
     const read = await this.readSource();
     // A pass for some agents that is first to see a new credential must take it to all of them: the
     // change is now consumed, and chokidar may have dropped the event that would have run a full pass.
-    const agents = only && this.adapter && !read?.changed ? this.noteAgents(await this.present(only)) : await this.findAgents();
+    const agents =
+      only && this.adapter && !read?.changed ? this.noteAgents(await this.present(only)) : await this.findAgents();
     const adapter = this.adapter;
     if (!agents || !adapter) return;
     const target = { agents, adapter };
@@ -403,7 +425,13 @@ export class Daemon {
     }
     this.problems.clear("targets", "state_dir.found", `state dir ${targets.stateDir.dir} found`);
     const config = targets.gatewayConfig;
-    if (config?.error) this.problems.problem("gateway-config", "warn", "gateway_config.invalid", `gateway config ${config.file} cannot be parsed (${config.error}); using the agents found on disk`);
+    if (config?.error)
+      this.problems.problem(
+        "gateway-config",
+        "warn",
+        "gateway_config.invalid",
+        `gateway config ${config.file} cannot be parsed (${config.error}); using the agents found on disk`,
+      );
     else this.problems.clear("gateway-config", "gateway_config.recovered", "gateway config readable again");
     // Each skipped agent is one problem: logged once, and again only if the config changes it.
     const skipped = targets.warnings.join("; ");
@@ -412,7 +440,11 @@ export class Daemon {
     this.cooldowns = cooldownConfigFrom(config?.value);
     try {
       this.adapter = storeAdapter(targets);
-      this.problems.clear("generation", "store.recovered", `the gateway store is writable again (${targets.generation.format})`);
+      this.problems.clear(
+        "generation",
+        "store.recovered",
+        `the gateway store is writable again (${targets.generation.format})`,
+      );
     } catch (err) {
       this.adapter = undefined;
       this.problems.problem("generation", "error", "store.unsupported", messageOf(err));
@@ -421,10 +453,17 @@ export class Daemon {
     const first = !this.agentsFound;
     this.agentsFound = true;
     if (first) {
-      for (const lock of await recoverLocks(lockJournalPath(this.env))) this.event("info", "store.cleaned", `removed ${lock}, left by a killed moltbot-auth-sync`, { lock });
+      for (const lock of await recoverLocks(lockJournalPath(this.env)))
+        this.event("info", "store.cleaned", `removed ${lock}, left by a killed moltbot-auth-sync`, { lock });
       for (const agent of targets.agents) {
         const removed = await removeStaleTempFiles(agent.dir);
-        if (removed.length) this.event("info", "store.cleaned", `removed ${removed.length} temp file(s) a killed writer left in ${agent.dir}`, { agent: agent.id, files: removed });
+        if (removed.length)
+          this.event(
+            "info",
+            "store.cleaned",
+            `removed ${removed.length} temp file(s) a killed writer left in ${agent.dir}`,
+            { agent: agent.id, files: removed },
+          );
       }
     }
     for (const gone of this.agents.filter((a) => !targets.agents.some((b) => b.dir === a.dir))) this.forgetAgent(gone);
@@ -471,7 +510,12 @@ export class Daemon {
     } catch (err) {
       this.sourceFailure = loginFailureOf(err);
       const missing = this.sourceFailure.needsLogin;
-      this.problems.problem("source", missing ? "warn" : "error", missing ? "source.missing" : "source.invalid", messageOf(err));
+      this.problems.problem(
+        "source",
+        missing ? "warn" : "error",
+        missing ? "source.missing" : "source.invalid",
+        messageOf(err),
+      );
       this.source = undefined;
       return undefined;
     }
@@ -481,10 +525,15 @@ export class Daemon {
     this.source = source;
     const changed = !previous || previous.accessToken !== source.accessToken || previous.expiresAt !== source.expiresAt;
     if (changed) {
-      this.event("info", "source.changed", `${fingerprint(source.accessToken)} expires ${formatRelative(source.expiresAt, Date.now())}`, {
-        fingerprint: fingerprint(source.accessToken),
-        expiresAt: source.expiresAt,
-      });
+      this.event(
+        "info",
+        "source.changed",
+        `${fingerprint(source.accessToken)} expires ${formatRelative(source.expiresAt, Date.now())}`,
+        {
+          fingerprint: fingerprint(source.accessToken),
+          expiresAt: source.expiresAt,
+        },
+      );
       this.state.source = { fingerprint: fingerprint(source.accessToken), expiresAt: source.expiresAt };
       // A new login or token: the last refresh's failure was about the one before.
       this.refreshFailure = undefined;
@@ -504,7 +553,12 @@ export class Daemon {
     switch (report.result) {
       case "written":
         this.problems.clear(key, "store.recovered", `${report.agent} writable again`, fields);
-        this.event("info", "sync.written", `${report.agent}: ${report.profile} ${report.reason} ${fingerprint(secret)}`, { ...fields, fingerprint: fingerprint(secret), ...(expiresAt ? { expiresAt } : {}) });
+        this.event(
+          "info",
+          "sync.written",
+          `${report.agent}: ${report.profile} ${report.reason} ${fingerprint(secret)}`,
+          { ...fields, fingerprint: fingerprint(secret), ...(expiresAt ? { expiresAt } : {}) },
+        );
         break;
       case "marked":
       case "cleared":
@@ -518,7 +572,14 @@ export class Daemon {
         this.problems.problem(key, "info", "sync.skipped", `${report.agent}: ${report.reason}`, fields);
         break;
       case "failed": {
-        const event: LogEvent = report.code === "store.locked" ? "store.locked" : report.code === "store.invalid" ? "store.invalid" : report.code === "store.unwritable" ? "store.unwritable" : "sync.failed";
+        const event: LogEvent =
+          report.code === "store.locked"
+            ? "store.locked"
+            : report.code === "store.invalid"
+              ? "store.invalid"
+              : report.code === "store.unwritable"
+                ? "store.unwritable"
+                : "sync.failed";
         this.problems.problem(key, "warn", event, report.reason ?? "failed", fields);
         break;
       }
@@ -568,7 +629,12 @@ export class Daemon {
     const marked = reports.filter((r) => r.result === "marked").map((r) => r.agent);
     if (marked.length > 0) {
       const kind = markingKind(failure);
-      this.event("warn", "cooldown.marked", `${this.config.profileId} ${kind} in ${marked.join(", ")}: ${failure.message}`, { profile: this.config.profileId, reason: failure.reason, agents: marked });
+      this.event(
+        "warn",
+        "cooldown.marked",
+        `${this.config.profileId} ${kind} in ${marked.join(", ")}: ${failure.message}`,
+        { profile: this.config.profileId, reason: failure.reason, agents: marked },
+      );
     }
     // Once per incident, however its wording varies: the incident ends only with `recovered`.
     if (failure.needsLogin && !this.problems.isOpen("needs_login")) {
@@ -587,11 +653,16 @@ export class Daemon {
     const lasted = Number.isFinite(since) ? Date.now() - since : undefined;
     const agents = recovered.map((r) => r.agent);
     this.problems.forget("needs_login");
-    this.event("info", "recovered", `${this.config.profileId} usable again with ${fingerprint(source.accessToken)}${lasted !== undefined ? ` after ${formatDuration(lasted)}` : ""}; markings cleared in ${agents.join(", ")}`, {
-      profile: this.config.profileId,
-      agents,
-      ...(lasted !== undefined ? { outageMs: lasted } : {}),
-    });
+    this.event(
+      "info",
+      "recovered",
+      `${this.config.profileId} usable again with ${fingerprint(source.accessToken)}${lasted !== undefined ? ` after ${formatDuration(lasted)}` : ""}; markings cleared in ${agents.join(", ")}`,
+      {
+        profile: this.config.profileId,
+        agents,
+        ...(lasted !== undefined ? { outageMs: lasted } : {}),
+      },
+    );
     this.outageSince = undefined;
     this.hook("recovered", "fresh credentials", agents);
   }
@@ -607,13 +678,20 @@ export class Daemon {
     const at = source.expiresAt - this.config.refreshMargin;
     this.state.nextRefreshAt = at;
     this.event("debug", "refresh.scheduled", `refresh due ${formatRelative(at, Date.now())}`, { at });
-    this.setTimer("refresh", at - Date.now(), () => (Date.now() >= at ? this.maybeRefresh("timer") : this.source && this.armRefreshTimer(this.source)));
+    this.setTimer("refresh", at - Date.now(), () =>
+      Date.now() >= at ? this.maybeRefresh("timer") : this.source && this.armRefreshTimer(this.source),
+    );
   }
 
   private maybeRefresh(trigger: string, force = false): void {
     const source = this.source;
     if (!source || this.stopping || !this.refresher.isDue(source, this.config, Date.now(), force)) return;
-    this.event("info", "refresh.started", `asking claude to refresh ${fingerprint(source.accessToken)} (expires ${formatRelative(source.expiresAt, Date.now())})`, { trigger });
+    this.event(
+      "info",
+      "refresh.started",
+      `asking claude to refresh ${fingerprint(source.accessToken)} (expires ${formatRelative(source.expiresAt, Date.now())})`,
+      { trigger },
+    );
     this.refreshing = this.refresher
       .run(source, this.config, force)
       .then((result) => this.onRefreshed(result, trigger))
@@ -626,7 +704,12 @@ export class Daemon {
     const fields: Fields = { trigger, durationMs: result.run.durationMs };
     if (result.outcome === "refreshed") {
       this.refreshFailure = undefined;
-      this.event("info", "refresh.succeeded", `claude refreshed: ${fingerprint(result.after.accessToken)} expires ${formatRelative(result.after.expiresAt, Date.now())}`, { ...fields, expiresAt: result.after.expiresAt });
+      this.event(
+        "info",
+        "refresh.succeeded",
+        `claude refreshed: ${fingerprint(result.after.accessToken)} expires ${formatRelative(result.after.expiresAt, Date.now())}`,
+        { ...fields, expiresAt: result.after.expiresAt },
+      );
       this.enqueueFull();
       return;
     }
@@ -634,11 +717,21 @@ export class Daemon {
       this.refreshFailure = undefined;
       const next = result.nextTryAt;
       if (next === undefined) {
-        this.event("info", "refresh.unneeded", "claude ran fine with its current token; the gateway's marking is left to expire", fields);
+        this.event(
+          "info",
+          "refresh.unneeded",
+          "claude ran fine with its current token; the gateway's marking is left to expire",
+          fields,
+        );
         return;
       }
       const margin = formatDuration(this.config.refreshMargin);
-      this.event("info", "refresh.unneeded", `claude had nothing to refresh yet: it refreshes only within ${formatDuration(CLI_REFRESH_WINDOW_MS)} of expiry, and refreshMargin is ${margin}; next try ${formatRelative(next, Date.now())}`, { ...fields, nextTryAt: next });
+      this.event(
+        "info",
+        "refresh.unneeded",
+        `claude had nothing to refresh yet: it refreshes only within ${formatDuration(CLI_REFRESH_WINDOW_MS)} of expiry, and refreshMargin is ${margin}; next try ${formatRelative(next, Date.now())}`,
+        { ...fields, nextTryAt: next },
+      );
       this.state.nextRefreshAt = next;
       this.setTimer("refresh-retry", next - Date.now(), () => this.retryRefresh());
       return;
@@ -654,7 +747,11 @@ export class Daemon {
       output: scrubbedTail(run.output, 300),
     });
     this.problems.last = { at: Date.now(), event: "refresh.failed", message: failure.message };
-    this.hook("refresh.failed", failure.message, this.agents.map((a) => a.id));
+    this.hook(
+      "refresh.failed",
+      failure.message,
+      this.agents.map((a) => a.id),
+    );
     // The pass marks our profile only if the held credential cannot work (pass.ts, unusableFailure).
     this.refreshFailure = failure;
     this.freshFailure = true;
@@ -695,7 +792,12 @@ export class Daemon {
       await writeDaemonState(this.stateFile, this.state);
       this.problems.clear("state-file", "state_file.recovered", "state file writable again");
     } catch (err) {
-      this.problems.problem("state-file", "warn", "state_file.unwritable", `cannot write ${this.stateFile}: ${messageOf(err)}`);
+      this.problems.problem(
+        "state-file",
+        "warn",
+        "state_file.unwritable",
+        `cannot write ${this.stateFile}: ${messageOf(err)}`,
+      );
     }
   }
 }

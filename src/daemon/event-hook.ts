@@ -19,7 +19,12 @@ export interface HookFacts {
   agents: string[];
 }
 
-export async function runEventHook(argv: readonly string[] | undefined, event: HookEvent, facts: HookFacts, log: Logger): Promise<void> {
+export async function runEventHook(
+  argv: readonly string[] | undefined,
+  event: HookEvent,
+  facts: HookFacts,
+  log: Logger,
+): Promise<void> {
   if (!argv || argv.length === 0) return;
   const [file, ...args] = argv;
   const { execa } = await import("execa");
@@ -41,5 +46,9 @@ export async function runEventHook(argv: readonly string[] | undefined, event: H
     reject: false,
     timeout: HOOK_TIMEOUT_MS,
   }).catch((err: unknown) => ({ failed: true, shortMessage: messageOf(err) }));
-  if (result.failed) log.warn({ event: "hook.failed", hookEvent: event }, `onEvent hook for ${event} failed: ${scrubSecrets(result.shortMessage ?? "")}`);
+  if (result.failed)
+    log.warn(
+      { event: "hook.failed", hookEvent: event },
+      `onEvent hook for ${event} failed: ${scrubSecrets(result.shortMessage ?? "")}`,
+    );
 }

@@ -56,8 +56,17 @@ export const EVENTS = [
 
 export type LogEvent = (typeof EVENTS)[number];
 
-
-const SECRET_KEYS = ["accessToken", "refreshToken", "token", "access", "refresh", "key", "claudeAiOauth", "password", "secret"];
+const SECRET_KEYS = [
+  "accessToken",
+  "refreshToken",
+  "token",
+  "access",
+  "refresh",
+  "key",
+  "claudeAiOauth",
+  "password",
+  "secret",
+];
 export const REDACT_PATHS = [...SECRET_KEYS, ...SECRET_KEYS.map((k) => `*.${k}`)];
 
 /** A value after `token=`, `"access_token": "`, `refreshToken: ` and the like (JSON, form and header styles). */

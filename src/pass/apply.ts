@@ -3,7 +3,15 @@
  * run) or our profile's usage stats (`markAgents`, `clearAgents`). Reports per agent, and never throws for
  * one agent's failure.
  */
-import { type CooldownConfig, type Failure, type Occurrence, type UsageOutcome, clearMarking, markFailure, updateUsage } from "../reconcile/cooldown.js";
+import {
+  type CooldownConfig,
+  type Failure,
+  type Occurrence,
+  type UsageOutcome,
+  clearMarking,
+  markFailure,
+  updateUsage,
+} from "../reconcile/cooldown.js";
 import { AuthSyncError, messageOf } from "../core/errors.js";
 import { mapLimit } from "../core/map-limit.js";
 import { type ProfileOutcome, reconcileProfile } from "../reconcile/profile.js";
@@ -57,7 +65,13 @@ function describe(outcome: Outcome): Pick<AgentReport, "result" | "reason" | "re
   }
 }
 
-async function updateAgent(agent: Agent, adapter: StoreAdapter, profileId: string, change: (store: AuthProfileStore) => StoreChange<Outcome>, options: UpdateOptions): Promise<AgentReport> {
+async function updateAgent(
+  agent: Agent,
+  adapter: StoreAdapter,
+  profileId: string,
+  change: (store: AuthProfileStore) => StoreChange<Outcome>,
+  options: UpdateOptions,
+): Promise<AgentReport> {
   const file = adapter.files(agent.dir)[0]!;
   try {
     const update = await adapter.update(agent.dir, change, { ...options, stateDir: agent.stateDir });
@@ -70,8 +84,15 @@ async function updateAgent(agent: Agent, adapter: StoreAdapter, profileId: strin
   }
 }
 
-function updateAgents(target: UpdateTarget, profileId: string, change: (store: AuthProfileStore) => StoreChange<Outcome>, options: UpdateOptions): Promise<AgentReport[]> {
-  return mapLimit(target.agents, AGENT_CONCURRENCY, (agent) => updateAgent(agent, target.adapter, profileId, change, options));
+function updateAgents(
+  target: UpdateTarget,
+  profileId: string,
+  change: (store: AuthProfileStore) => StoreChange<Outcome>,
+  options: UpdateOptions,
+): Promise<AgentReport[]> {
+  return mapLimit(target.agents, AGENT_CONCURRENCY, (agent) =>
+    updateAgent(agent, target.adapter, profileId, change, options),
+  );
 }
 
 export async function syncAgents(
@@ -109,7 +130,12 @@ export function markAgents(
 }
 
 /** Clears a profile's markings by hand; `refuse` names why a store's marking must stay (e.g. a disabled login without --force). */
-export function clearAgents(target: UpdateTarget, profileId: string, refuse: (stats: ProfileUsageStats) => string | undefined, options: UpdateOptions): Promise<AgentReport[]> {
+export function clearAgents(
+  target: UpdateTarget,
+  profileId: string,
+  refuse: (stats: ProfileUsageStats) => string | undefined,
+  options: UpdateOptions,
+): Promise<AgentReport[]> {
   return updateAgents(
     target,
     profileId,

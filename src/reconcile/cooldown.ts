@@ -25,7 +25,11 @@ export interface CooldownConfig {
 }
 
 const HOUR = 3_600_000;
-export const DEFAULT_COOLDOWN_CONFIG: CooldownConfig = { billingBackoffMs: 5 * HOUR, billingMaxMs: 24 * HOUR, failureWindowMs: 24 * HOUR };
+export const DEFAULT_COOLDOWN_CONFIG: CooldownConfig = {
+  billingBackoffMs: 5 * HOUR,
+  billingMaxMs: 24 * HOUR,
+  failureWindowMs: 24 * HOUR,
+};
 
 /**
  * A dead login stays disabled this long, and is extended whenever less than half of it is left while the
@@ -35,7 +39,10 @@ export const NEEDS_LOGIN_DISABLE_MS = HOUR;
 
 /** The gateway's patterns (`classifyFailoverReason`), in its order, on lower-cased text. */
 const PATTERNS: Array<[FailureReason, RegExp]> = [
-  ["rate_limit", /rate[_ ]limit|too many requests|\b429\b|exceeded your current quota|resource has been exhausted|quota exceeded|resource_exhausted|usage limit|overloaded/],
+  [
+    "rate_limit",
+    /rate[_ ]limit|too many requests|\b429\b|exceeded your current quota|resource has been exhausted|quota exceeded|resource_exhausted|usage limit|overloaded/,
+  ],
   ["format", /string should match pattern|tool_use\.id|tool_use_id|invalid request format/],
   ["billing", /\b402\b|payment required|insufficient credits|credit balance|plans & billing/],
   ["timeout", /timeout|timed out|deadline exceeded/],
@@ -46,7 +53,8 @@ const PATTERNS: Array<[FailureReason, RegExp]> = [
 ];
 
 /** What the Claude CLI prints when only a new login helps (claude-cli.md §8). */
-const NEEDS_LOGIN = /invalid_grant|revoked|\/login|log in again|not logged in|login expired|reached its time limit|claude auth login/;
+const NEEDS_LOGIN =
+  /invalid_grant|revoked|\/login|log in again|not logged in|login expired|reached its time limit|claude auth login/;
 
 export function classifyFailure(text: string): FailureReason {
   const lower = text.toLowerCase();
@@ -87,7 +95,13 @@ export type Occurrence = "new" | "ongoing";
  * An ongoing problem is only re-marked once its marking has (nearly) run out, so it escalates at the
  * gateway's pace instead of once per check.
  */
-export function markFailure(stats: ProfileUsageStats, failure: Failure, now: number, occurrence: Occurrence, config: CooldownConfig): ProfileUsageStats {
+export function markFailure(
+  stats: ProfileUsageStats,
+  failure: Failure,
+  now: number,
+  occurrence: Occurrence,
+  config: CooldownConfig,
+): ProfileUsageStats {
   const disabledFor = (finite(stats.disabledUntil) ?? 0) - now;
   const loginIncident = stats.disabledReason === "auth" && disabledFor > 0;
   if (failure.needsLogin) {
@@ -99,16 +113,28 @@ export function markFailure(stats: ProfileUsageStats, failure: Failure, now: num
   if (occurrence === "ongoing" && isMarked(stats, now)) return stats;
   const counted = countFailure(stats, failure.reason, now, config);
   if (failure.reason === "billing") {
-    return { ...counted, disabledUntil: now + billingDisableMs(counted.failureCounts?.billing ?? 1, config), disabledReason: "billing" };
+    return {
+      ...counted,
+      disabledUntil: now + billingDisableMs(counted.failureCounts?.billing ?? 1, config),
+      disabledReason: "billing",
+    };
   }
   return { ...counted, cooldownUntil: now + cooldownMs(counted.errorCount ?? 1) };
 }
 
-function countFailure(stats: ProfileUsageStats, reason: FailureReason, now: number, config: CooldownConfig): ProfileUsageStats {
+function countFailure(
+  stats: ProfileUsageStats,
+  reason: FailureReason,
+  now: number,
+  config: CooldownConfig,
+): ProfileUsageStats {
   const last = finite(stats.lastFailureAt);
   const expired = last !== undefined && now - last > config.failureWindowMs;
   const errorCount = (expired ? 0 : (stats.errorCount ?? 0)) + 1;
-  const failureCounts = { ...(expired ? {} : stats.failureCounts), [reason]: ((expired ? 0 : stats.failureCounts?.[reason]) ?? 0) + 1 };
+  const failureCounts = {
+    ...(expired ? {} : stats.failureCounts),
+    [reason]: ((expired ? 0 : stats.failureCounts?.[reason]) ?? 0) + 1,
+  };
   return { ...stats, errorCount, failureCounts, lastFailureAt: now };
 }
 
@@ -128,11 +154,19 @@ export function isCredentialMarking(stats: ProfileUsageStats | undefined): boole
 
 /** Clears what `markFailure` sets; keeps `lastUsed` (the gateway's) and `lastFailureAt` (history). */
 export function clearMarking(stats: ProfileUsageStats): ProfileUsageStats {
-  const { cooldownUntil: _c, disabledUntil: _d, disabledReason: _r, failureCounts: _f, errorCount: _e, ...rest } = stats;
+  const {
+    cooldownUntil: _c,
+    disabledUntil: _d,
+    disabledReason: _r,
+    failureCounts: _f,
+    errorCount: _e,
+    ...rest
+  } = stats;
   return rest;
 }
 
-export type UsageOutcome = { result: "marked" | "cleared" } | { result: "unchanged" } | { result: "skipped"; reason: string };
+export type UsageOutcome =
+  { result: "marked" | "cleared" } | { result: "unchanged" } | { result: "skipped"; reason: string };
 
 /** Applies `change` to our profile's stats; never creates a profile just to mark it. */
 export function updateUsage(
@@ -141,7 +175,8 @@ export function updateUsage(
   change: (stats: ProfileUsageStats) => ProfileUsageStats,
   result: "marked" | "cleared",
 ): { next: AuthProfileStore; outcome: UsageOutcome } {
-  if (!store.profiles[profileId]) return { next: store, outcome: { result: "skipped", reason: `no ${profileId} profile` } };
+  if (!store.profiles[profileId])
+    return { next: store, outcome: { result: "skipped", reason: `no ${profileId} profile` } };
   const current = store.usageStats?.[profileId] ?? {};
   const updated = change(current);
   if (isDeepStrictEqual(updated, current)) return { next: store, outcome: { result: "unchanged" } };
@@ -150,11 +185,18 @@ export function updateUsage(
 
 /** `auth.cooldowns` from the gateway config; values that are not positive finite numbers fall back, as in the gateway. */
 export function cooldownConfigFrom(gatewayConfig: Record<string, unknown> | undefined): CooldownConfig {
-  const raw = ((gatewayConfig?.auth as { cooldowns?: unknown } | undefined)?.cooldowns ?? {}) as Record<string, unknown>;
+  const raw = ((gatewayConfig?.auth as { cooldowns?: unknown } | undefined)?.cooldowns ?? {}) as Record<
+    string,
+    unknown
+  >;
   const byProvider = (raw.billingBackoffHoursByProvider ?? {}) as Record<string, unknown>;
-  const hours = (value: unknown, fallback: number) => (typeof value === "number" && Number.isFinite(value) && value > 0 ? value * HOUR : fallback);
+  const hours = (value: unknown, fallback: number) =>
+    typeof value === "number" && Number.isFinite(value) && value > 0 ? value * HOUR : fallback;
   return {
-    billingBackoffMs: hours(byProvider.anthropic, hours(raw.billingBackoffHours, DEFAULT_COOLDOWN_CONFIG.billingBackoffMs)),
+    billingBackoffMs: hours(
+      byProvider.anthropic,
+      hours(raw.billingBackoffHours, DEFAULT_COOLDOWN_CONFIG.billingBackoffMs),
+    ),
     billingMaxMs: hours(raw.billingMaxHours, DEFAULT_COOLDOWN_CONFIG.billingMaxMs),
     failureWindowMs: hours(raw.failureWindowHours, DEFAULT_COOLDOWN_CONFIG.failureWindowMs),
   };

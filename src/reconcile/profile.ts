@@ -21,13 +21,23 @@ const TYPE_FIELDS: Record<CredentialType, readonly string[]> = { token: ["token"
  */
 export function desiredProfile(source: SourceCredential, type: CredentialType): ProfileCredential {
   if (type === "oauth" && source.refreshToken) {
-    return { type: "oauth", provider: ANTHROPIC, access: source.accessToken, refresh: source.refreshToken, expires: source.expiresAt };
+    return {
+      type: "oauth",
+      provider: ANTHROPIC,
+      access: source.accessToken,
+      refresh: source.refreshToken,
+      expires: source.expiresAt,
+    };
   }
   return { type: "token", provider: ANTHROPIC, token: source.accessToken, expires: source.expiresAt };
 }
 
 export type ProfileOutcome =
-  | { result: "written"; why: "missing" | "changed"; /** Markings a fresh credential cleared, with the first failure's time. */ recovered?: { since?: number } }
+  | {
+      result: "written";
+      why: "missing" | "changed";
+      /** Markings a fresh credential cleared, with the first failure's time. */ recovered?: { since?: number };
+    }
   | { result: "unchanged" }
   | { result: "skipped"; reason: string };
 
@@ -53,7 +63,13 @@ export function reconcileProfile(store: AuthProfileStore, profileId: string, des
   const current = store.profiles[profileId];
   if (current) {
     if (current.type !== "token" && current.type !== "oauth") {
-      return { next: store, outcome: { result: "skipped", reason: `profile holds a ${String(current.type)} credential, which is not ours to replace` } };
+      return {
+        next: store,
+        outcome: {
+          result: "skipped",
+          reason: `profile holds a ${String(current.type)} credential, which is not ours to replace`,
+        },
+      };
     }
     // Another provider's credential under our id was put there by someone else: it is theirs, not ours.
     if (typeof current.provider === "string" && current.provider !== desired.provider) {
@@ -72,7 +88,10 @@ export function reconcileProfile(store: AuthProfileStore, profileId: string, des
     ) {
       return {
         next: store,
-        outcome: { result: "skipped", reason: `stored ${fingerprint(profileSecret(current))} expires later than the source's` },
+        outcome: {
+          result: "skipped",
+          reason: `stored ${fingerprint(profileSecret(current))} expires later than the source's`,
+        },
       };
     }
   }
@@ -82,7 +101,10 @@ export function reconcileProfile(store: AuthProfileStore, profileId: string, des
   if (current && isDeepStrictEqual(merged, current)) return { next: store, outcome: { result: "unchanged" } };
   const next: AuthProfileStore = { ...store, profiles: { ...store.profiles, [profileId]: merged } };
   const stats = store.usageStats?.[profileId];
-  const fresher = current !== undefined && profileSecret(current) !== profileSecret(desired) && !(typeof current.expires === "number" && (desired.expires ?? Infinity) <= current.expires);
+  const fresher =
+    current !== undefined &&
+    profileSecret(current) !== profileSecret(desired) &&
+    !(typeof current.expires === "number" && (desired.expires ?? Infinity) <= current.expires);
   if (fresher && stats && isCredentialMarking(stats)) {
     next.usageStats = { ...store.usageStats, [profileId]: clearMarking(stats) };
     const since = typeof stats.lastFailureAt === "number" ? stats.lastFailureAt : undefined;

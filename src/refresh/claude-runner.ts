@@ -36,13 +36,19 @@ export function refreshArgv(config: Config): [string, string[]] {
  * asked it to refresh. Other secrets the daemon's environment happens to hold stay with the daemon.
  */
 const CLAUDE_ENV_NAMES = new Set(["HOME", "USER", "LOGNAME", "PATH", "LANG", "TERM", "TMPDIR", "TZ", "SHELL"]);
-const CLAUDE_ENV_PATTERNS = [/^LC_[A-Z_]+$/, /^(HTTPS?|ALL|NO)_PROXY$/i, /^NODE_EXTRA_CA_CERTS$/, /^SSL_CERT_(FILE|DIR)$/];
+const CLAUDE_ENV_PATTERNS = [
+  /^LC_[A-Z_]+$/,
+  /^(HTTPS?|ALL|NO)_PROXY$/i,
+  /^NODE_EXTRA_CA_CERTS$/,
+  /^SSL_CERT_(FILE|DIR)$/,
+];
 
 /** Service managers give a bare environment; the CLI finds its store only through HOME and USER. */
 export function claudeEnv(config: Config, env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
   const child: NodeJS.ProcessEnv = {};
   for (const [name, value] of Object.entries(env)) {
-    if (value !== undefined && (CLAUDE_ENV_NAMES.has(name) || CLAUDE_ENV_PATTERNS.some((p) => p.test(name)))) child[name] = value;
+    if (value !== undefined && (CLAUDE_ENV_NAMES.has(name) || CLAUDE_ENV_PATTERNS.some((p) => p.test(name))))
+      child[name] = value;
   }
   child.HOME = env.HOME || os.homedir();
   child.USER = env.USER || os.userInfo().username;
@@ -51,7 +57,11 @@ export function claudeEnv(config: Config, env: NodeJS.ProcessEnv = process.env):
   return child;
 }
 
-export async function runClaude(file: string, args: string[], options: { env: NodeJS.ProcessEnv; timeoutMs: number; signal?: AbortSignal }): Promise<ClaudeRun> {
+export async function runClaude(
+  file: string,
+  args: string[],
+  options: { env: NodeJS.ProcessEnv; timeoutMs: number; signal?: AbortSignal },
+): Promise<ClaudeRun> {
   const started = Date.now();
   // Loaded on first use: execa is the largest module we have, and most hours no refresh runs.
   const { execa } = await import("execa");
@@ -94,14 +104,25 @@ export interface AuthStatus {
 }
 
 /** `claude auth status --json`: offline and fast; tells "not logged in" apart from "refresh failed". */
-export async function claudeAuthStatus(config: Config, env: NodeJS.ProcessEnv, signal?: AbortSignal): Promise<AuthStatus | undefined> {
-  const run = await runClaude(config.claudePath, ["auth", "status", "--json"], { env, timeoutMs: 15_000, ...(signal ? { signal } : {}) });
+export async function claudeAuthStatus(
+  config: Config,
+  env: NodeJS.ProcessEnv,
+  signal?: AbortSignal,
+): Promise<AuthStatus | undefined> {
+  const run = await runClaude(config.claudePath, ["auth", "status", "--json"], {
+    env,
+    timeoutMs: 15_000,
+    ...(signal ? { signal } : {}),
+  });
   const start = run.output.indexOf("{");
   if (start < 0) return undefined;
   try {
     const parsed = JSON.parse(run.output.slice(start)) as { loggedIn?: unknown; authMethod?: unknown };
     if (typeof parsed.loggedIn !== "boolean") return undefined;
-    return { loggedIn: parsed.loggedIn, ...(typeof parsed.authMethod === "string" ? { authMethod: parsed.authMethod } : {}) };
+    return {
+      loggedIn: parsed.loggedIn,
+      ...(typeof parsed.authMethod === "string" ? { authMethod: parsed.authMethod } : {}),
+    };
   } catch {
     return undefined;
   }

@@ -73,7 +73,13 @@ export class Refresher {
     this.attempt += 1;
     const retryInMs = backoffDelay(this.attempt, BACKOFF);
     this.notBefore = Date.now() + retryInMs;
-    return { outcome: "failed", failure: await this.explain(run, file, config, env), run, attempt: this.attempt, retryInMs };
+    return {
+      outcome: "failed",
+      failure: await this.explain(run, file, config, env),
+      run,
+      attempt: this.attempt,
+      retryInMs,
+    };
   }
 
   private async explain(run: ClaudeRun, file: string, config: Config, env: NodeJS.ProcessEnv): Promise<Failure> {
@@ -81,7 +87,12 @@ export class Refresher {
     if (run.spawnError) {
       return { reason: "unknown", needsLogin: false, message: `cannot run ${file}: ${lastLine(run.spawnError)}` };
     }
-    if (run.timedOut) return { reason: "timeout", needsLogin: false, message: `claude did not finish within ${Math.round(config.refreshTimeout / 1000)} s and was killed` };
+    if (run.timedOut)
+      return {
+        reason: "timeout",
+        needsLogin: false,
+        message: `claude did not finish within ${Math.round(config.refreshTimeout / 1000)} s and was killed`,
+      };
     const auth = await claudeAuthStatus(config, env, this.shutdown);
     if (auth && !auth.loggedIn) return { reason: "auth", needsLogin: true, message: "claude is not logged in" };
     const failure = failureFromOutput(run.output, `claude exited ${run.exitCode ?? "?"} and the token did not change`);

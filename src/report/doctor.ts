@@ -52,7 +52,13 @@ export async function runDoctor(config: Config, deps: DoctorDeps): Promise<Check
   checks.push(await sourceCheck(config, env));
   const targets = await resolveTargets(config, env).catch((err: unknown) => err as Error);
   if (targets instanceof Error) {
-    checks.push(fail("state dir", messageOf(targets), "moltbot-auth-sync --state-dir <the gateway's state dir> doctor, then set stateDir in the config"));
+    checks.push(
+      fail(
+        "state dir",
+        messageOf(targets),
+        "moltbot-auth-sync --state-dir <the gateway's state dir> doctor, then set stateDir in the config",
+      ),
+    );
   } else {
     checks.push(...stateDirChecks(targets), ...(await sqliteChecks(targets)), ...(await storeChecks(config, targets)));
   }
@@ -81,8 +87,16 @@ async function claudeChecks(config: Config, env: NodeJS.ProcessEnv, configRef: s
         ),
   ];
   const auth = await claudeAuthStatus(config, childEnv);
-  if (!auth) checks.push(warn("claude login", "`claude auth status --json` gave no answer (older CLI?)", "npm install -g @anthropic-ai/claude-code@latest"));
-  else if (!auth.loggedIn) checks.push(fail("claude login", "claude is not logged in", "claude   (then /login; or `claude auth login`)"));
+  if (!auth)
+    checks.push(
+      warn(
+        "claude login",
+        "`claude auth status --json` gave no answer (older CLI?)",
+        "npm install -g @anthropic-ai/claude-code@latest",
+      ),
+    );
+  else if (!auth.loggedIn)
+    checks.push(fail("claude login", "claude is not logged in", "claude   (then /login; or `claude auth login`)"));
   else checks.push(ok("claude login", `logged in (${auth.authMethod ?? "unknown method"})`));
   return checks;
 }
@@ -92,7 +106,12 @@ async function sourceCheck(config: Config, env: NodeJS.ProcessEnv): Promise<Chec
     const login = await readClaudeLogin(config, env);
     const now = Date.now();
     const detail = `${fingerprint(login.accessToken)} expires ${formatRelative(login.expiresAt, now)} (${login.origin})`;
-    if (login.expiresAt <= now) return warn("source", `${detail}: expired`, "moltbot-auth-sync service install   (the daemon has claude refresh it before expiry)");
+    if (login.expiresAt <= now)
+      return warn(
+        "source",
+        `${detail}: expired`,
+        "moltbot-auth-sync service install   (the daemon has claude refresh it before expiry)",
+      );
     return ok("source", detail);
   } catch (err) {
     const tokens = await readSetupTokens(config.setupTokenProfileId, env);
@@ -101,9 +120,10 @@ async function sourceCheck(config: Config, env: NodeJS.ProcessEnv): Promise<Chec
       problem === "not_logged_in"
         ? "claude   (then /login), or keep a setup-token: claude setup-token | moltbot-auth-sync token set"
         : problem === "unavailable"
-          ? "security unlock-keychain   (or answer \"Always Allow\"; or use a setup-token: moltbot-auth-sync token set)"
+          ? 'security unlock-keychain   (or answer "Always Allow"; or use a setup-token: moltbot-auth-sync token set)'
           : `claude   (then /login, so the CLI rewrites ${shellQuote(claudeCredentialsFile(config, env))})`;
-    if (tokens.length > 0 && problem === "not_logged_in") return warn("source", `${messageOf(err)}; setup-tokens are synced instead`, fix);
+    if (tokens.length > 0 && problem === "not_logged_in")
+      return warn("source", `${messageOf(err)}; setup-tokens are synced instead`, fix);
     return fail("source", messageOf(err), fix);
   }
 }
@@ -117,7 +137,7 @@ function stateDirChecks(targets: Targets): Check[] {
       ? warn(
           "state dir",
           `${detail}; also exists: ${stateDir.alsoExisting.join(", ")}`,
-          "set \"stateDir\" in the config to the dir your gateway uses (openclaw/moltbot `config` shows it), " +
+          'set "stateDir" in the config to the dir your gateway uses (openclaw/moltbot `config` shows it), ' +
             `e.g. "stateDir": ${JSON.stringify(stateDir.dir)}`,
         )
       : ok("state dir", detail),
@@ -164,14 +184,31 @@ async function storeChecks(config: Config, targets: Targets): Promise<Check[]> {
   const id = config.profileId;
   // Where the login's profile is never written (SQLite era by default), no order can leave it out.
   if (adapterFor(targets.generation, targets.stateDir.dir).admit?.(id, { type: "token" })) return checks;
-  const auth = (targets.gatewayConfig?.value?.auth ?? {}) as { order?: Record<string, unknown>; profiles?: Record<string, { provider?: unknown }> };
+  const auth = (targets.gatewayConfig?.value?.auth ?? {}) as {
+    order?: Record<string, unknown>;
+    profiles?: Record<string, { provider?: unknown }>;
+  };
   const file = targets.gatewayConfig ? shellQuote(targets.gatewayConfig.file) : "the gateway config";
   const order = auth.order?.anthropic;
-  const configured = Object.entries(auth.profiles ?? {}).filter(([, p]) => p?.provider === "anthropic").map(([id]) => id);
+  const configured = Object.entries(auth.profiles ?? {})
+    .filter(([, p]) => p?.provider === "anthropic")
+    .map(([id]) => id);
   if (Array.isArray(order) && !order.includes(id)) {
-    checks.push(fail("gateway order", `auth.order.anthropic in ${file} is ${JSON.stringify(order)}, without ${id}: the gateway never tries it`, `add "${id}" to auth.order.anthropic in ${file}`));
+    checks.push(
+      fail(
+        "gateway order",
+        `auth.order.anthropic in ${file} is ${JSON.stringify(order)}, without ${id}: the gateway never tries it`,
+        `add "${id}" to auth.order.anthropic in ${file}`,
+      ),
+    );
   } else if (!Array.isArray(order) && configured.length > 0 && !configured.includes(id)) {
-    checks.push(fail("gateway profiles", `auth.profiles in ${file} lists ${configured.join(", ")} for anthropic, without ${id}: the gateway tries only those`, `add "${id}": {"provider": "anthropic", "mode": "oauth"} to auth.profiles in ${file}`));
+    checks.push(
+      fail(
+        "gateway profiles",
+        `auth.profiles in ${file} lists ${configured.join(", ")} for anthropic, without ${id}: the gateway tries only those`,
+        `add "${id}": {"provider": "anthropic", "mode": "oauth"} to auth.profiles in ${file}`,
+      ),
+    );
   }
   const adapter = adapterFor(targets.generation, targets.stateDir.dir);
   for (const agent of targets.agents) {
@@ -189,10 +226,18 @@ async function storeChecks(config: Config, targets: Targets): Promise<Check[]> {
 }
 
 async function permissionsCheck(config: Config, env: NodeJS.ProcessEnv, targets: Targets | undefined): Promise<Check> {
-  const files = [claudeCredentialsFile(config, env), tokenFilePath(env), stateFilePath(env), ...(targets?.agents.map(storeFile) ?? [])];
+  const files = [
+    claudeCredentialsFile(config, env),
+    tokenFilePath(env),
+    stateFilePath(env),
+    ...(targets?.agents.map(storeFile) ?? []),
+  ];
   const loose: Array<{ file: string; mode: number }> = [];
   for (const file of files) {
-    const mode = await stat(file).then((s) => s.mode & 0o777, () => undefined);
+    const mode = await stat(file).then(
+      (s) => s.mode & 0o777,
+      () => undefined,
+    );
     if (mode !== undefined && (mode & 0o077) !== 0) loose.push({ file, mode });
   }
   if (loose.length === 0) return ok("permissions", `${files.length} files are 0600 or missing`);
@@ -211,7 +256,12 @@ async function serviceCheck(deps: DoctorDeps, env: NodeJS.ProcessEnv): Promise<C
   // A check that could not be made is a warning with its reason, whatever else runs.
   if (state.unknown !== undefined) return warn("service", `${state.summary}${foreground}`, serviceHint(state.unknown));
   if (state.active) return ok("service", state.summary);
-  if (state.installed) return fail("service", `${state.summary}${foreground}`, "moltbot-auth-sync service install   (re-renders and restarts it; `moltbot-auth-sync logs --level warn` shows why it stopped)");
+  if (state.installed)
+    return fail(
+      "service",
+      `${state.summary}${foreground}`,
+      "moltbot-auth-sync service install   (re-renders and restarts it; `moltbot-auth-sync logs --level warn` shows why it stopped)",
+    );
   if (foreground) return ok("service", `${state.summary}${foreground}`);
   return warn("service", state.summary, "moltbot-auth-sync service install");
 }
@@ -235,7 +285,10 @@ async function staleChecks(env: NodeJS.ProcessEnv, targets: Targets | undefined)
     const entries = await readdir(agent.dir).catch(() => [] as string[]);
     for (const entry of entries.filter((e) => e.endsWith(".json.lock"))) {
       const lock = path.join(agent.dir, entry);
-      const mtime = await stat(lock).then((s) => s.mtimeMs, () => undefined);
+      const mtime = await stat(lock).then(
+        (s) => s.mtimeMs,
+        () => undefined,
+      );
       if (mtime !== undefined && now - mtime > GATEWAY_LOCK_STALE_MS) {
         const age = formatRelative(mtime, now).replace(" ago", "");
         const fix = `rmdir ${shellQuote(lock)}   (only if no gateway or sync is running)`;

@@ -96,7 +96,12 @@ export function activeMarkings(
     const disabled = finite(stats.disabledUntil);
     const cooldown = finite(stats.cooldownUntil);
     if (disabled !== undefined && now < disabled) {
-      markings.push({ profile, kind: "disabled", until: disabled, ...(typeof stats.disabledReason === "string" ? { reason: stats.disabledReason } : {}) });
+      markings.push({
+        profile,
+        kind: "disabled",
+        until: disabled,
+        ...(typeof stats.disabledReason === "string" ? { reason: stats.disabledReason } : {}),
+      });
     } else if (cooldown !== undefined && now < cooldown) {
       // The gateway records no reason with a cooldown; the failures it counted are the reason.
       const counts = stats.failureCounts && typeof stats.failureCounts === "object" ? stats.failureCounts : {};
@@ -113,10 +118,20 @@ export function sourceStatus(read: SourceCredential | Error): SourceStatus {
     const problem = read instanceof SourceError ? read.problem : read instanceof AuthSyncError ? read.code : "error";
     return { ok: false, problem, error: messageOf(read) };
   }
-  return { ok: true, origin: read.origin, fingerprint: fingerprint(read.accessToken), expiresAt: read.expiresAt, hasRefreshToken: Boolean(read.refreshToken) };
+  return {
+    ok: true,
+    origin: read.origin,
+    fingerprint: fingerprint(read.accessToken),
+    expiresAt: read.expiresAt,
+    hasRefreshToken: Boolean(read.refreshToken),
+  };
 }
 
-export function profileStatus(store: AuthProfileStore | undefined, profileId: string, offered: string | undefined): ProfileStatus {
+export function profileStatus(
+  store: AuthProfileStore | undefined,
+  profileId: string,
+  offered: string | undefined,
+): ProfileStatus {
   const profile = store?.profiles[profileId];
   if (!profile) return { profileId, present: false };
   const secret = profileSecret(profile);
@@ -131,7 +146,12 @@ export function profileStatus(store: AuthProfileStore | undefined, profileId: st
 }
 
 /** `expected` maps each profile id we keep to the secret its source offers now (undefined when unknown). */
-export async function agentStatus(agent: Agent, adapter: StoreAdapter, expected: ReadonlyMap<string, string | undefined>, now: number): Promise<AgentStatus> {
+export async function agentStatus(
+  agent: Agent,
+  adapter: StoreAdapter,
+  expected: ReadonlyMap<string, string | undefined>,
+  now: number,
+): Promise<AgentStatus> {
   const file = storeFile(agent);
   try {
     const store = await adapter.read(agent.dir);

@@ -20,7 +20,12 @@ const BASE_PATH = ["/usr/local/bin", "/usr/bin", "/bin", "/usr/sbin", "/sbin"];
 
 /** Finds an executable the way a shell would; undefined when it is not on PATH. */
 export function which(command: string, envPath = process.env.PATH ?? ""): string | undefined {
-  const candidates = command.includes("/") ? [path.resolve(command)] : envPath.split(":").filter(Boolean).map((dir) => path.join(dir, command));
+  const candidates = command.includes("/")
+    ? [path.resolve(command)]
+    : envPath
+        .split(":")
+        .filter(Boolean)
+        .map((dir) => path.join(dir, command));
   for (const candidate of candidates) {
     try {
       accessSync(candidate, constants.X_OK);

@@ -19,7 +19,13 @@ const service = (user: ServiceUser) => `${domain(user)}/${LAUNCHD_LABEL}`;
 
 export async function launchdInstallPlan(config: Config, host: HostFacts, user: ServiceUser): Promise<ServicePlan> {
   const plist = plistPath(user);
-  const content = await renderUnit("launchd", { node: host.node, entry: host.entry, path: host.path, home: user.home, logDir: launchdLogDir(user) });
+  const content = await renderUnit("launchd", {
+    node: host.node,
+    entry: host.entry,
+    path: host.path,
+    home: user.home,
+    logDir: launchdLogDir(user),
+  });
   return {
     write: [{ path: plist, content }],
     remove: [],
@@ -27,11 +33,18 @@ export async function launchdInstallPlan(config: Config, host: HostFacts, user: 
       { argv: ["mkdir", "-p", launchdLogDir(user)] },
       // Re-installing replaces a loaded job; bootstrap refuses a label that is already loaded.
       { argv: ["launchctl", "bootout", service(user)], mayFail: true },
-      { argv: ["launchctl", "bootstrap", domain(user), plist], hint: "run it from your own login session (not sudo, not a bare SSH session without a GUI login)" },
+      {
+        argv: ["launchctl", "bootstrap", domain(user), plist],
+        hint: "run it from your own login session (not sudo, not a bare SSH session without a GUI login)",
+      },
       { argv: ["launchctl", "kickstart", "-k", service(user)] },
     ],
     notes: [
-      ...(host.claude ? [] : [`warning: \`${config.claudePath}\` is not on PATH, so the daemon cannot ask it to refresh; install Claude Code or set claudePath, then install again`]),
+      ...(host.claude
+        ? []
+        : [
+            `warning: \`${config.claudePath}\` is not on PATH, so the daemon cannot ask it to refresh; install Claude Code or set claudePath, then install again`,
+          ]),
       `logs: ${launchdLogDir(user)}/daemon.log (or \`moltbot-auth-sync logs\`)`,
     ],
     undo: { fresh: [{ argv: ["launchctl", "bootout", service(user)] }], after: [] },
@@ -39,7 +52,12 @@ export async function launchdInstallPlan(config: Config, host: HostFacts, user: 
 }
 
 export function launchdUninstallPlan(user: ServiceUser): ServicePlan {
-  return { write: [], remove: [plistPath(user)], steps: [{ argv: ["launchctl", "bootout", service(user)], mayFail: true }], notes: [] };
+  return {
+    write: [],
+    remove: [plistPath(user)],
+    steps: [{ argv: ["launchctl", "bootout", service(user)], mayFail: true }],
+    notes: [],
+  };
 }
 
 export async function launchdStatus(run: Runner, user: ServiceUser): Promise<ServiceState> {

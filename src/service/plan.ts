@@ -46,7 +46,14 @@ export const execaRunner: Runner = async (argv) => {
 /** One entry per printed line; a unit's own lines are indented under its path. */
 export function describePlan(plan: ServicePlan): string[] {
   const lines: string[] = [];
-  for (const file of plan.write) lines.push(`write ${file.path}:`, ...file.content.trimEnd().split("\n").map((l) => `    ${l}`));
+  for (const file of plan.write)
+    lines.push(
+      `write ${file.path}:`,
+      ...file.content
+        .trimEnd()
+        .split("\n")
+        .map((l) => `    ${l}`),
+    );
   for (const file of plan.remove) lines.push(`remove ${file}`);
   for (const step of plan.steps) lines.push(`run   ${step.argv.join(" ")}${step.mayFail ? "   (may fail)" : ""}`);
   return lines;
@@ -118,13 +125,22 @@ async function takeBack(written: Written[]): Promise<string> {
 async function removeEmptyDirs(dir: string, createdDir: string | undefined): Promise<void> {
   if (!createdDir) return;
   for (let at = dir; at === createdDir || at.startsWith(createdDir + path.sep); at = path.dirname(at)) {
-    if (!(await rmdir(at).then(() => true, () => false))) return;
+    if (
+      !(await rmdir(at).then(
+        () => true,
+        () => false,
+      ))
+    )
+      return;
   }
 }
 
 async function runSteps(plan: ServicePlan, run: Runner, log: (line: string) => void): Promise<void> {
   for (const file of plan.remove) {
-    const exists = await access(file, constants.F_OK).then(() => true, () => false);
+    const exists = await access(file, constants.F_OK).then(
+      () => true,
+      () => false,
+    );
     await rm(file, { recursive: true, force: true });
     if (exists) log(`removed ${file}`);
   }

@@ -15,14 +15,17 @@ export interface SystemdTarget {
 }
 
 export function defaultUnitDir(scope: "user" | "system", env: NodeJS.ProcessEnv, home: string): string {
-  return scope === "system" ? "/etc/systemd/system" : path.join(env.XDG_CONFIG_HOME || path.join(home, ".config"), "systemd", "user");
+  return scope === "system"
+    ? "/etc/systemd/system"
+    : path.join(env.XDG_CONFIG_HOME || path.join(home, ".config"), "systemd", "user");
 }
 
 export function unitName(target: SystemdTarget): string {
   return target.scope === "system" ? `${SERVICE_NAME}@${target.user.name}.service` : `${SERVICE_NAME}.service`;
 }
 
-const systemctl = (target: SystemdTarget, ...args: string[]) => (target.scope === "user" ? ["systemctl", "--user", ...args] : ["systemctl", ...args]);
+const systemctl = (target: SystemdTarget, ...args: string[]) =>
+  target.scope === "user" ? ["systemctl", "--user", ...args] : ["systemctl", ...args];
 
 export const BUS_HINT =
   "no systemd user manager is reachable (no login session, or no systemd here, as in most containers); " +
@@ -36,16 +39,29 @@ export async function systemdInstallPlan(config: Config, host: HostFacts, target
       ? [{ path: path.join(target.unitDir, `${SERVICE_NAME}.service`), content: await renderUnit("user", values) }]
       : [
           { path: path.join(target.unitDir, `${SERVICE_NAME}@.service`), content: await renderUnit("system", values) },
-          { path: path.join(target.unitDir, `${unitName(target)}.d`, "paths.conf"), content: renderPathsDropIn(await readWritePaths(config, target.user)) },
+          {
+            path: path.join(target.unitDir, `${unitName(target)}.d`, "paths.conf"),
+            content: renderPathsDropIn(await readWritePaths(config, target.user)),
+          },
         ];
   return {
     write,
     remove: [],
     steps: [
-      { argv: systemctl(target, "daemon-reload"), hint: target.scope === "user" ? BUS_HINT : "is systemd running as PID 1 here?" },
-      { argv: systemctl(target, "enable", "--now", unitName(target)), hint: `see \`${target.scope === "user" ? "journalctl --user" : "journalctl"} -u ${unitName(target)}\`` },
+      {
+        argv: systemctl(target, "daemon-reload"),
+        hint: target.scope === "user" ? BUS_HINT : "is systemd running as PID 1 here?",
+      },
+      {
+        argv: systemctl(target, "enable", "--now", unitName(target)),
+        hint: `see \`${target.scope === "user" ? "journalctl --user" : "journalctl"} -u ${unitName(target)}\``,
+      },
     ],
-    notes: host.claude ? [] : [`warning: \`${config.claudePath}\` is not on PATH, so the daemon cannot ask it to refresh; install Claude Code or set claudePath, then install again`],
+    notes: host.claude
+      ? []
+      : [
+          `warning: \`${config.claudePath}\` is not on PATH, so the daemon cannot ask it to refresh; install Claude Code or set claudePath, then install again`,
+        ],
     undo: {
       fresh: [{ argv: systemctl(target, "disable", unitName(target)) }],
       after: [{ argv: systemctl(target, "daemon-reload") }],
@@ -55,12 +71,20 @@ export async function systemdInstallPlan(config: Config, host: HostFacts, target
 
 export function systemdUninstallPlan(target: SystemdTarget): ServicePlan {
   const files =
-    target.scope === "user" ? [path.join(target.unitDir, `${SERVICE_NAME}.service`)] : [path.join(target.unitDir, `${unitName(target)}.d`)];
+    target.scope === "user"
+      ? [path.join(target.unitDir, `${SERVICE_NAME}.service`)]
+      : [path.join(target.unitDir, `${unitName(target)}.d`)];
   return {
     write: [],
     remove: files,
-    steps: [{ argv: systemctl(target, "disable", "--now", unitName(target)), mayFail: true }, { argv: systemctl(target, "daemon-reload") }],
-    notes: target.scope === "system" ? [`the template ${path.join(target.unitDir, `${SERVICE_NAME}@.service`)} stays for other users' instances`] : [],
+    steps: [
+      { argv: systemctl(target, "disable", "--now", unitName(target)), mayFail: true },
+      { argv: systemctl(target, "daemon-reload") },
+    ],
+    notes:
+      target.scope === "system"
+        ? [`the template ${path.join(target.unitDir, `${SERVICE_NAME}@.service`)} stays for other users' instances`]
+        : [],
   };
 }
 
@@ -83,18 +107,35 @@ export interface ServiceState {
 }
 
 export async function systemdStatus(run: Runner, target: SystemdTarget): Promise<ServiceState> {
-  const r = await run(systemctl(target, "show", unitName(target), "--property=LoadState,ActiveState,SubState,MainPID,ExecMainStatus,ExecMainExitTimestamp,UnitFileState"));
+  const r = await run(
+    systemctl(
+      target,
+      "show",
+      unitName(target),
+      "--property=LoadState,ActiveState,SubState,MainPID,ExecMainStatus,ExecMainExitTimestamp,UnitFileState",
+    ),
+  );
   if (r.exitCode !== 0) {
     const reason = (r.stderr || r.stdout).trim().split("\n")[0] || `exit ${r.exitCode}`;
     return { installed: false, active: false, summary: `cannot ask systemd: ${reason}`, unknown: reason };
   }
-  const props = Object.fromEntries(r.stdout.trim().split("\n").map((line) => [line.slice(0, line.indexOf("=")), line.slice(line.indexOf("=") + 1)]));
+  const props = Object.fromEntries(
+    r.stdout
+      .trim()
+      .split("\n")
+      .map((line) => [line.slice(0, line.indexOf("=")), line.slice(line.indexOf("=") + 1)]),
+  );
   const installed = props.LoadState === "loaded";
   const active = props.ActiveState === "active";
   const pid = Number(props.MainPID) || undefined;
-  const lastExit = props.ExecMainExitTimestamp ? `status ${props.ExecMainStatus ?? "?"} at ${props.ExecMainExitTimestamp}` : undefined;
+  const lastExit = props.ExecMainExitTimestamp
+    ? `status ${props.ExecMainStatus ?? "?"} at ${props.ExecMainExitTimestamp}`
+    : undefined;
   const summary = installed
-    ? `${unitName(target)} ${props.UnitFileState ?? ""} ${props.ActiveState} (${props.SubState})${pid ? `, pid ${pid}` : ""}${lastExit ? `, last exit ${lastExit}` : ""}`.replace(/\s+/g, " ")
+    ? `${unitName(target)} ${props.UnitFileState ?? ""} ${props.ActiveState} (${props.SubState})${pid ? `, pid ${pid}` : ""}${lastExit ? `, last exit ${lastExit}` : ""}`.replace(
+        /\s+/g,
+        " ",
+      )
     : `${unitName(target)} not installed (${props.LoadState ?? "unknown"})`;
   return { installed, active, summary, ...(pid ? { pid } : {}), ...(lastExit ? { lastExit } : {}) };
 }

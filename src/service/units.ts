@@ -40,7 +40,7 @@ export function unitPathProblem(value: string, format: "systemd" | "launchd"): s
   if (!path.posix.isAbsolute(value)) return "is not an absolute path";
   const normalised = path.posix.normalize(value) === value && (value === "/" || !value.endsWith("/"));
   if (!normalised) return "is not a normalised path";
-  if (format === "systemd" && /["\\]/.test(value)) return "holds \" or \\, which a unit file cannot carry safely";
+  if (format === "systemd" && /["\\]/.test(value)) return 'holds " or \\, which a unit file cannot carry safely';
   return undefined;
 }
 

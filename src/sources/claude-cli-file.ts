@@ -51,10 +51,16 @@ export function parseClaudeCredentials(text: string, origin: string, now = Date.
   }
   const oauth = parsed.data.claudeAiOauth;
   if (!oauth) {
-    throw new SourceError(`credentials ${origin} holds no Claude subscription login (no claudeAiOauth): ${NOT_LOGGED_IN_HINT}`, "not_logged_in");
+    throw new SourceError(
+      `credentials ${origin} holds no Claude subscription login (no claudeAiOauth): ${NOT_LOGGED_IN_HINT}`,
+      "not_logged_in",
+    );
   }
   if (oauth.expiresAt < MIN_EPOCH_MS) {
-    throw new SourceError(`credentials ${origin}: claudeAiOauth.expiresAt ${oauth.expiresAt} looks like seconds; expected epoch milliseconds`, "invalid");
+    throw new SourceError(
+      `credentials ${origin}: claudeAiOauth.expiresAt ${oauth.expiresAt} looks like seconds; expected epoch milliseconds`,
+      "invalid",
+    );
   }
   if (oauth.expiresAt > now + MAX_EXPIRY_AHEAD_MS) {
     const date = new Date(oauth.expiresAt);

@@ -27,19 +27,30 @@ export function sourceOrder(config: Config, platform: NodeJS.Platform = process.
   return [config.source];
 }
 
-const asSourceError = (err: unknown): SourceError => (err instanceof SourceError ? err : new SourceError(String(err), "unreadable"));
+const asSourceError = (err: unknown): SourceError =>
+  err instanceof SourceError ? err : new SourceError(String(err), "unreadable");
 
 /** The Claude Code login, as `claude` itself last saved it. */
-export async function readClaudeLogin(config: Config, env: NodeJS.ProcessEnv = process.env, deps: SourceDeps = {}): Promise<SourceCredential> {
+export async function readClaudeLogin(
+  config: Config,
+  env: NodeJS.ProcessEnv = process.env,
+  deps: SourceDeps = {},
+): Promise<SourceCredential> {
   const order = sourceOrder(config, deps.platform);
   const results = await Promise.all(
     order.map((kind) =>
-      (kind === "file" ? readClaudeCliFile(claudeCredentialsFile(config, env)) : (deps.keychain ?? defaultKeychainBackend)().then((backend) => readKeychainLogin(backend, env))).catch(asSourceError),
+      (kind === "file"
+        ? readClaudeCliFile(claudeCredentialsFile(config, env))
+        : (deps.keychain ?? defaultKeychainBackend)().then((backend) => readKeychainLogin(backend, env))
+      ).catch(asSourceError),
     ),
   );
   const found = results.filter((r): r is SourceCredential => !(r instanceof SourceError));
   // The fresher wins; on a tie, the first in order (the Keychain on macOS).
-  const best = found.reduce<SourceCredential | undefined>((a, b) => (a === undefined || b.expiresAt > a.expiresAt ? b : a), undefined);
+  const best = found.reduce<SourceCredential | undefined>(
+    (a, b) => (a === undefined || b.expiresAt > a.expiresAt ? b : a),
+    undefined,
+  );
   if (best) return best;
   // Nothing usable: report the first source's reason, unless a later one has a more specific problem than "not logged in".
   const errors = results as SourceError[];
@@ -61,15 +72,29 @@ export interface Offers {
 }
 
 export function loginOffer(login: SourceCredential, config: Config): Offer {
-  return { kind: "claude-login", profileId: config.profileId, profile: desiredProfile(login, config.credentialType), origin: login.origin };
+  return {
+    kind: "claude-login",
+    profileId: config.profileId,
+    profile: desiredProfile(login, config.credentialType),
+    origin: login.origin,
+  };
 }
 
 export function setupTokenOffers(tokens: readonly SetupToken[]): Offer[] {
-  return tokens.map((t) => ({ kind: "setup-token", profileId: t.profileId, profile: setupTokenProfile(t.token), origin: t.origin }));
+  return tokens.map((t) => ({
+    kind: "setup-token",
+    profileId: t.profileId,
+    profile: setupTokenProfile(t.token),
+    origin: t.origin,
+  }));
 }
 
 /** Everything the sources offer now: the Claude login (or why not), and every setup-token. */
-export async function readOffers(config: Config, env: NodeJS.ProcessEnv = process.env, deps: SourceDeps = {}): Promise<Offers> {
+export async function readOffers(
+  config: Config,
+  env: NodeJS.ProcessEnv = process.env,
+  deps: SourceDeps = {},
+): Promise<Offers> {
   const [login, tokens] = await Promise.all([
     readClaudeLogin(config, env, deps).catch(asSourceError),
     readSetupTokens(config.setupTokenProfileId, env),

@@ -66,7 +66,9 @@ export function securityCliBackend(securityPath = "security"): KeychainBackend {
       });
       if (result.exitCode === 0) return [{ account, password: String(result.stdout) }];
       if (result.exitCode === SECURITY_NOT_FOUND) return [];
-      const why = result.timedOut ? `timed out after ${SECURITY_TIMEOUT_MS / 1000} s` : `exit ${result.exitCode ?? result.signal}: ${String(result.stderr).trim().split("\n")[0]}`;
+      const why = result.timedOut
+        ? `timed out after ${SECURITY_TIMEOUT_MS / 1000} s`
+        : `exit ${result.exitCode ?? result.signal}: ${String(result.stderr).trim().split("\n")[0]}`;
       throw new Error(`security find-generic-password ${why}`);
     },
   };
@@ -76,7 +78,10 @@ export async function defaultKeychainBackend(): Promise<KeychainBackend> {
   return (await napiKeychainBackend()) ?? securityCliBackend();
 }
 
-export async function readKeychainLogin(backend: KeychainBackend, env: NodeJS.ProcessEnv = process.env): Promise<SourceCredential> {
+export async function readKeychainLogin(
+  backend: KeychainBackend,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<SourceCredential> {
   const service = keychainService(env);
   const account = keychainAccount(env);
   const origin = `keychain "${service}" (account ${account})`;
@@ -84,12 +89,19 @@ export async function readKeychainLogin(backend: KeychainBackend, env: NodeJS.Pr
   try {
     items = await backend.find(service, account);
   } catch (err) {
-    throw new SourceError(`macOS Keychain unavailable: cannot read ${origin} through ${backend.name} (${messageOf(err)}): ${KEYCHAIN_REMEDY}`, "unavailable", "keychain.unavailable");
+    throw new SourceError(
+      `macOS Keychain unavailable: cannot read ${origin} through ${backend.name} (${messageOf(err)}): ${KEYCHAIN_REMEDY}`,
+      "unavailable",
+      "keychain.unavailable",
+    );
   }
   const item = items.find((i) => i.account === account);
   if (!item) {
     const others = items.map((i) => i.account).filter((a) => a !== account);
-    throw new SourceError(`no Claude login in ${origin}${others.length ? ` (only accounts ${others.join(", ")})` : ""}: run \`claude\` and /login, or use a setup-token`, "not_logged_in");
+    throw new SourceError(
+      `no Claude login in ${origin}${others.length ? ` (only accounts ${others.join(", ")})` : ""}: run \`claude\` and /login, or use a setup-token`,
+      "not_logged_in",
+    );
   }
   return parseClaudeCredentials(item.password, origin);
 }

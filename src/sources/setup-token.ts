@@ -23,8 +23,10 @@ export class InvalidSetupToken extends AuthSyncError {
 /** Returns the trimmed token, or throws the gateway's message (which never contains the token). */
 export function validateSetupToken(raw: string): string {
   const token = raw.trim();
-  if (!token.startsWith(SETUP_TOKEN_PREFIX)) throw new InvalidSetupToken(`Expected token starting with ${SETUP_TOKEN_PREFIX}`);
-  if (token.length < SETUP_TOKEN_MIN_LENGTH) throw new InvalidSetupToken("Token looks too short; paste the full setup-token");
+  if (!token.startsWith(SETUP_TOKEN_PREFIX))
+    throw new InvalidSetupToken(`Expected token starting with ${SETUP_TOKEN_PREFIX}`);
+  if (token.length < SETUP_TOKEN_MIN_LENGTH)
+    throw new InvalidSetupToken("Token looks too short; paste the full setup-token");
   if (/\s/.test(token)) throw new InvalidSetupToken("Token contains whitespace; paste the setup-token on one line");
   return token;
 }
@@ -42,7 +44,11 @@ export interface SetupToken {
 }
 
 /** Every setup-token to sync: the stored ones, then the environment's under `envProfileId` unless one is stored there. */
-export async function readSetupTokens(envProfileId: string, env: NodeJS.ProcessEnv = process.env, vaults?: TokenVault[]): Promise<SetupToken[]> {
+export async function readSetupTokens(
+  envProfileId: string,
+  env: NodeJS.ProcessEnv = process.env,
+  vaults?: TokenVault[],
+): Promise<SetupToken[]> {
   const found = new Map<string, SetupToken>();
   for (const vault of vaults ?? (await tokenVaults(env))) {
     let tokens: TokenMap;
@@ -52,13 +58,18 @@ export async function readSetupTokens(envProfileId: string, env: NodeJS.ProcessE
       continue;
     }
     for (const [profileId, stored] of Object.entries(tokens)) {
-      if (!found.has(profileId)) found.set(profileId, { profileId, token: stored.token, origin: vault.where, savedAt: stored.savedAt });
+      if (!found.has(profileId))
+        found.set(profileId, { profileId, token: stored.token, origin: vault.where, savedAt: stored.savedAt });
     }
   }
   const fromEnv = env[ENV_TOKEN]?.trim();
   if (fromEnv && !found.has(envProfileId)) {
     try {
-      found.set(envProfileId, { profileId: envProfileId, token: validateSetupToken(fromEnv), origin: `env ${ENV_TOKEN}` });
+      found.set(envProfileId, {
+        profileId: envProfileId,
+        token: validateSetupToken(fromEnv),
+        origin: `env ${ENV_TOKEN}`,
+      });
     } catch {
       // An invalid env token is reported by `token status` and `doctor`; it is never synced.
     }

@@ -54,14 +54,22 @@ export function fileVault(file: string): TokenVault {
 }
 
 /** The OS keyring, or undefined when it does not work here (checked by reading our entry). */
-export async function keyringVault(platform: NodeJS.Platform = process.platform, env: NodeJS.ProcessEnv = process.env): Promise<TokenVault | undefined> {
+export async function keyringVault(
+  platform: NodeJS.Platform = process.platform,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<TokenVault | undefined> {
   // The Secret Service lives on the session bus; without one (a headless server, a system unit) there is
   // no point loading the native module at all.
-  if (platform === "linux" && !env.DBUS_SESSION_BUS_ADDRESS && !existsSync(`/run/user/${process.getuid?.()}/bus`)) return undefined;
+  if (platform === "linux" && !env.DBUS_SESSION_BUS_ADDRESS && !existsSync(`/run/user/${process.getuid?.()}/bus`))
+    return undefined;
   let entry: import("@napi-rs/keyring").Entry;
   try {
     const { Entry } = await import("@napi-rs/keyring");
-    entry = new Entry(KEYRING_SERVICE, KEYRING_ACCOUNT, platform === "linux" ? { linux: { store: "secret-service" } } : undefined);
+    entry = new Entry(
+      KEYRING_SERVICE,
+      KEYRING_ACCOUNT,
+      platform === "linux" ? { linux: { store: "secret-service" } } : undefined,
+    );
     entry.getPassword();
   } catch {
     return undefined;
@@ -82,13 +90,17 @@ function parseTokens(text: string): TokenMap {
   const tokens: TokenMap = {};
   for (const [id, value] of Object.entries((parsed.tokens ?? {}) as Record<string, unknown>)) {
     const { token, savedAt } = (value ?? {}) as Partial<StoredToken>;
-    if (typeof token === "string" && token !== "") tokens[id] = { token, savedAt: typeof savedAt === "number" ? savedAt : 0 };
+    if (typeof token === "string" && token !== "")
+      tokens[id] = { token, savedAt: typeof savedAt === "number" ? savedAt : 0 };
   }
   return tokens;
 }
 
 /** Both vaults that exist here: the keyring first (when it works), then the file. */
-export async function tokenVaults(env: NodeJS.ProcessEnv = process.env, platform: NodeJS.Platform = process.platform): Promise<TokenVault[]> {
+export async function tokenVaults(
+  env: NodeJS.ProcessEnv = process.env,
+  platform: NodeJS.Platform = process.platform,
+): Promise<TokenVault[]> {
   const keyring = await keyringVault(platform, env);
   return [...(keyring ? [keyring] : []), fileVault(tokenFilePath(env))];
 }

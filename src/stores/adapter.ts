@@ -70,7 +70,11 @@ export interface StoreAdapter {
   /** The gateway's view: credentials and runtime state merged as that gateway merges them. */
   read(agentDir: string): Promise<AuthProfileStore | undefined>;
   /** Lock, re-read, apply the pure `change`, write what changed where the gateway reads it, unlock. */
-  update<T>(agentDir: string, change: (store: AuthProfileStore) => StoreChange<T>, options: UpdateOptions): Promise<UpdateResult<T>>;
+  update<T>(
+    agentDir: string,
+    change: (store: AuthProfileStore) => StoreChange<T>,
+    options: UpdateOptions,
+  ): Promise<UpdateResult<T>>;
   /** Why this generation never takes `profile` under `profileId` (sync reports every agent skipped), if it does not. */
   admit?(profileId: string, profile: Record<string, unknown>): string | undefined;
   /** The files of one agent dir that this adapter reads. */

@@ -59,7 +59,12 @@ const VALID_AGENT_ID = /^[a-z0-9][a-z0-9_-]{0,63}$/i;
 export function normalizeAgentId(raw: string): string | undefined {
   const trimmed = raw.trim();
   if (VALID_AGENT_ID.test(trimmed)) return trimmed.toLowerCase();
-  const id = trimmed.toLowerCase().replace(/[^a-z0-9_-]+/g, "-").replace(/^-+/, "").replace(/-+$/, "").slice(0, 64);
+  const id = trimmed
+    .toLowerCase()
+    .replace(/[^a-z0-9_-]+/g, "-")
+    .replace(/^-+/, "")
+    .replace(/-+$/, "")
+    .slice(0, 64);
   return id || undefined;
 }
 
@@ -86,10 +91,15 @@ export function isInside(dir: string, root: string): boolean {
 }
 
 /** Finds and parses the gateway config; a parse failure is reported, not thrown, since sync can go on without it. */
-export async function readGatewayConfig(stateDir: string, env: NodeJS.ProcessEnv = process.env): Promise<GatewayConfig | undefined> {
+export async function readGatewayConfig(
+  stateDir: string,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<GatewayConfig | undefined> {
   const home = env.HOME || os.homedir();
   const named = CONFIG_ENV.map((name) => env[name]?.trim()).find(Boolean);
-  const candidates = named ? [path.resolve(expandHome(named, home))] : CONFIG_NAMES.map((name) => path.join(stateDir, name));
+  const candidates = named
+    ? [path.resolve(expandHome(named, home))]
+    : CONFIG_NAMES.map((name) => path.join(stateDir, name));
   for (const file of candidates) {
     let text: string;
     try {
@@ -100,7 +110,9 @@ export async function readGatewayConfig(stateDir: string, env: NodeJS.ProcessEnv
     }
     try {
       const value: unknown = JSON5.parse(text);
-      return typeof value === "object" && value !== null ? { file, value: value as Record<string, unknown> } : { file, value: undefined, error: "not an object" };
+      return typeof value === "object" && value !== null
+        ? { file, value: value as Record<string, unknown> }
+        : { file, value: undefined, error: "not an object" };
     } catch (err) {
       return { file, value: undefined, error: messageOf(err) };
     }
@@ -153,7 +165,9 @@ function configuredAgents(
 async function agentsOnDisk(stateDir: string): Promise<Agent[]> {
   let ids: string[];
   try {
-    ids = (await readdir(agentsRoot(stateDir), { withFileTypes: true })).filter((e) => e.isDirectory()).map((e) => e.name);
+    ids = (await readdir(agentsRoot(stateDir), { withFileTypes: true }))
+      .filter((e) => e.isDirectory())
+      .map((e) => e.name);
   } catch (err) {
     if (errnoCode(err) === "ENOENT" || errnoCode(err) === "ENOTDIR") return [];
     throw err;
@@ -168,7 +182,10 @@ async function agentsOnDisk(stateDir: string): Promise<Agent[]> {
 
 /** An agent on disk is its `agent/` folder; without it the agent does not exist (or was removed). */
 export function isAgentDir(dir: string): Promise<boolean> {
-  return stat(dir).then((s) => s.isDirectory(), () => false);
+  return stat(dir).then(
+    (s) => s.isDirectory(),
+    () => false,
+  );
 }
 
 /**

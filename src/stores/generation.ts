@@ -41,13 +41,20 @@ export function recordedVersion(config: GatewayConfig | undefined): string | und
   return typeof meta?.lastTouchedVersion === "string" ? meta.lastTouchedVersion : undefined;
 }
 
-export function detectGeneration(stateDir: string, agents: readonly Agent[], config: GatewayConfig | undefined): Generation {
+export function detectGeneration(
+  stateDir: string,
+  agents: readonly Agent[],
+  config: GatewayConfig | undefined,
+): Generation {
   const version = recordedVersion(config);
   const withVersion = (g: Omit<Generation, "version">): Generation => (version ? { ...g, version } : g);
-  const db = agents.map((a) => path.join(a.dir, SQLITE_AGENT_DB)).find((file) => existsSync(file)) ?? [path.join(stateDir, "state", "openclaw.sqlite")].find((file) => existsSync(file));
+  const db =
+    agents.map((a) => path.join(a.dir, SQLITE_AGENT_DB)).find((file) => existsSync(file)) ??
+    [path.join(stateDir, "state", "openclaw.sqlite")].find((file) => existsSync(file));
   if (db) return withVersion({ format: "sqlite", reason: `${db} exists` });
   const byVersion = version ? formatForVersion(version) : undefined;
-  if (byVersion === "sqlite") return withVersion({ format: "sqlite", reason: `the gateway config records version ${version}` });
+  if (byVersion === "sqlite")
+    return withVersion({ format: "sqlite", reason: `the gateway config records version ${version}` });
   const split = agents.map((a) => path.join(a.dir, AUTH_STATE_FILENAME)).find((file) => existsSync(file));
   if (split) return withVersion({ format: "split", reason: `${split} exists` });
   if (byVersion) return withVersion({ format: byVersion, reason: `the gateway config records version ${version}` });

@@ -31,7 +31,8 @@ export function parseJsonDoc(text: string, file: string): JsonDoc {
   } catch {
     throw new StoreError(`${file} is not valid JSON; left untouched`, "invalid");
   }
-  if (typeof value !== "object" || value === null || Array.isArray(value)) throw new StoreError(`${file} is not a JSON object; left untouched`, "invalid");
+  if (typeof value !== "object" || value === null || Array.isArray(value))
+    throw new StoreError(`${file} is not a JSON object; left untouched`, "invalid");
   return value as JsonDoc;
 }
 
@@ -68,7 +69,13 @@ export function asProfileStore(doc: JsonDoc, file: string): AuthProfileStore {
  * any step, so nothing is ever created outside `<state>/agents/`. An agent dir elsewhere must exist.
  */
 async function makeAgentDir(dir: string, stateDir: string | undefined): Promise<void> {
-  if (await stat(dir).then((s) => s.isDirectory(), () => false)) return;
+  if (
+    await stat(dir).then(
+      (s) => s.isDirectory(),
+      () => false,
+    )
+  )
+    return;
   const root = stateDir && agentsRoot(stateDir);
   if (!root || !isInside(dir, root)) {
     const where = root ?? "the state dir's agents/";
@@ -144,7 +151,10 @@ export async function removeStaleTempFiles(agentDir: string, now = Date.now()): 
     if (!TEMP_FILE.test(name)) continue;
     const file = path.join(agentDir, name);
     // lstat: a symlink planted at such a name is removed itself, never its target.
-    const mtime = await lstat(file).then((s) => s.mtimeMs, () => now);
+    const mtime = await lstat(file).then(
+      (s) => s.mtimeMs,
+      () => now,
+    );
     if (now - mtime < STALE_TEMP_MS) continue;
     await rm(file, { force: true });
     removed.push(name);

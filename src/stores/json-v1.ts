@@ -28,7 +28,10 @@ export const jsonV1Adapter: StoreAdapter = {
     // Most passes change nothing: decide on an unlocked read first and take the lock only to write.
     // The decision is made again on the re-read inside the lock, so a concurrent writer is never lost.
     // A missing store is the empty one: it is created only when the change writes something.
-    const peek = await read(agentDir, 1).then((store) => store ?? EMPTY_STORE, () => undefined);
+    const peek = await read(agentDir, 1).then(
+      (store) => store ?? EMPTY_STORE,
+      () => undefined,
+    );
     const peeked = peek && change(peek);
     if (peeked && peeked.next === peek) {
       const warnings = options.dryRun ? [] : await tightenMode(file, options.stateDir);

@@ -15,7 +15,15 @@ import type { StoreAdapter, UpdateResult } from "./adapter.js";
 import { writeFileAtomically } from "../fs/atomic-write.js";
 import { withSidecarLock } from "./locks/sidecar-lock.js";
 import { AUTH_STATE_FILENAME } from "./generation.js";
-import { EMPTY_STORE, type JsonDoc, asProfileStore, ensureStoreFile, readJsonDoc, serializeJson, tightenMode } from "./json-file.js";
+import {
+  EMPTY_STORE,
+  type JsonDoc,
+  asProfileStore,
+  ensureStoreFile,
+  readJsonDoc,
+  serializeJson,
+  tightenMode,
+} from "./json-file.js";
 
 const STATE_KEYS = ["order", "lastGood", "usageStats"] as const;
 
@@ -27,7 +35,10 @@ interface SplitDocs {
 async function readDocs(agentDir: string, attempts?: number): Promise<SplitDocs> {
   const file = path.join(agentDir, AUTH_PROFILES_FILENAME);
   const doc = await readJsonDoc(file, attempts);
-  return { profiles: doc && asProfileStore(doc, file), state: await readJsonDoc(path.join(agentDir, AUTH_STATE_FILENAME), attempts) };
+  return {
+    profiles: doc && asProfileStore(doc, file),
+    state: await readJsonDoc(path.join(agentDir, AUTH_STATE_FILENAME), attempts),
+  };
 }
 
 function asRecord(value: unknown): Record<string, unknown> | undefined {
@@ -72,13 +83,17 @@ export const splitAdapter: StoreAdapter = {
     const profilesFile = path.join(agentDir, AUTH_PROFILES_FILENAME);
     const stateFile = path.join(agentDir, AUTH_STATE_FILENAME);
     // As in json-v1: decide on an unlocked read, where missing files are the empty store.
-    const peek = await readDocs(agentDir, 1).then((docs) => mergedView(docs) ?? EMPTY_STORE, () => undefined);
+    const peek = await readDocs(agentDir, 1).then(
+      (docs) => mergedView(docs) ?? EMPTY_STORE,
+      () => undefined,
+    );
     const peeked = peek && change(peek);
     if (peeked && peeked.next === peek) {
       const warnings = options.dryRun ? [] : await tightenMode(profilesFile, options.stateDir);
       return { outcome: peeked.outcome, writes: [], warnings };
     }
-    if (options.dryRun) return { outcome: change(mergedView(await readDocs(agentDir)) ?? EMPTY_STORE).outcome, writes: [], warnings: [] };
+    if (options.dryRun)
+      return { outcome: change(mergedView(await readDocs(agentDir)) ?? EMPTY_STORE).outcome, writes: [], warnings: [] };
     await ensureStoreFile(profilesFile, options.stateDir);
     return withSidecarLock(profilesFile, options.lockTimeoutMs, async () => {
       const warnings = [];
@@ -89,7 +104,11 @@ export const splitAdapter: StoreAdapter = {
       const result: UpdateResult<typeof outcome> = { outcome, writes: [], warnings };
       if (next === view) return result;
       const writes: Array<{ file: string; content: string }> = [];
-      if (!isDeepStrictEqual(next.profiles, view.profiles)) writes.push({ file: profilesFile, content: serializeJson({ ...(docs.profiles ?? EMPTY_STORE), profiles: next.profiles }) });
+      if (!isDeepStrictEqual(next.profiles, view.profiles))
+        writes.push({
+          file: profilesFile,
+          content: serializeJson({ ...(docs.profiles ?? EMPTY_STORE), profiles: next.profiles }),
+        });
       const state = nextState(docs.state, view, next);
       if (state !== docs.state) writes.push({ file: stateFile, content: serializeJson(state!) });
       options.beforeWrite?.({ agentDir, writes, store: next });

@@ -28,7 +28,10 @@ export function expandHome(p: string, home: string): string {
 }
 
 /** Returns undefined when nothing names a state dir and none of the defaults exists. */
-export function resolveStateDir(configured: string | undefined, env: NodeJS.ProcessEnv = process.env): StateDirChoice | undefined {
+export function resolveStateDir(
+  configured: string | undefined,
+  env: NodeJS.ProcessEnv = process.env,
+): StateDirChoice | undefined {
   const home = env.HOME || os.homedir();
   const existing = STATE_DIR_NAMES.map((name) => path.join(home, name)).filter((dir) => existsSync(dir));
   const others = (dir: string) => existing.filter((d) => d !== dir);

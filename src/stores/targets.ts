@@ -30,7 +30,10 @@ export function requireStateDir(config: Config, env: NodeJS.ProcessEnv = process
   }
   if (choice) return choice;
   const looked = [...STATE_DIR_NAMES.map((n) => `~/${n}`), ...STATE_DIR_ENV.map((n) => `$${n}`)].join(", ");
-  throw new AuthSyncError(`no Moltbot state dir found (looked at ${looked}); pass --state-dir or set stateDir in the config`, "state_dir.missing");
+  throw new AuthSyncError(
+    `no Moltbot state dir found (looked at ${looked}); pass --state-dir or set stateDir in the config`,
+    "state_dir.missing",
+  );
 }
 
 export async function resolveTargets(config: Config, env: NodeJS.ProcessEnv = process.env): Promise<Targets> {

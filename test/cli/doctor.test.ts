@@ -44,7 +44,10 @@ test("doctor on a healthy host: every check ok, exit 0", async () => {
   try {
     const d = await doctor(t);
     assert.equal(d.code, 0, d.text);
-    assert.deepEqual(d.checks.filter((c) => c.status !== "ok"), []);
+    assert.deepEqual(
+      d.checks.filter((c) => c.status !== "ok"),
+      [],
+    );
     assert.match(check(d, "claude").detail, /version 2\.1\.328/);
     assert.match(d.text, /^ok {4}service/m);
   } finally {
@@ -63,7 +66,10 @@ test("doctor: claude missing, not logged in, an unreadable source", async () => 
     assert.match(check(d, "claude login").fix!, /^claude/);
     assert.equal(check(d, "source").status, "fail");
     assert.match(check(d, "source").detail, /not valid JSON/);
-    t.env.PATH = t.env.PATH!.split(":").filter((dir) => dir !== path.join(t.root, "bin")).join(":");
+    t.env.PATH = t.env
+      .PATH!.split(":")
+      .filter((dir) => dir !== path.join(t.root, "bin"))
+      .join(":");
     d = await doctor(t);
     assert.equal(check(d, "claude").status, "fail");
     assert.match(check(d, "claude").fix!, /npm install -g @anthropic-ai\/claude-code, or set "claudePath"/);
@@ -112,8 +118,14 @@ test("doctor: a gateway config or store order that leaves our profile out fails"
     writeFileSync(path.join(t.stateDir, "openclaw.json"), `{ auth: { order: { anthropic: ["anthropic:manual"] } } }`);
     let d = await doctor(t);
     assert.equal(check(d, "gateway order").status, "fail");
-    assert.match(check(d, "gateway order").fix!, /add "anthropic:claude-cli" to auth\.order\.anthropic in .*openclaw\.json/);
-    writeFileSync(path.join(t.stateDir, "openclaw.json"), `{ auth: { profiles: { "anthropic:manual": { provider: "anthropic", mode: "token" } } } }`);
+    assert.match(
+      check(d, "gateway order").fix!,
+      /add "anthropic:claude-cli" to auth\.order\.anthropic in .*openclaw\.json/,
+    );
+    writeFileSync(
+      path.join(t.stateDir, "openclaw.json"),
+      `{ auth: { profiles: { "anthropic:manual": { provider: "anthropic", mode: "token" } } } }`,
+    );
     d = await doctor(t);
     assert.equal(check(d, "gateway profiles").status, "fail");
     writeFileSync(path.join(t.stateDir, "openclaw.json"), `{}`);
@@ -121,7 +133,10 @@ test("doctor: a gateway config or store order that leaves our profile out fails"
     store.order = { anthropic: ["anthropic:manual"] };
     t.writeStore("main", store);
     d = await doctor(t);
-    assert.match(d.checks.find((c) => c.name === "gateway order" && c.status === "fail")!.detail, /agent main: order\.anthropic/);
+    assert.match(
+      d.checks.find((c) => c.name === "gateway order" && c.status === "fail")!.detail,
+      /agent main: order\.anthropic/,
+    );
   } finally {
     t.cleanup();
   }
@@ -145,7 +160,9 @@ test("doctor: a SQLite-era store names each database's schema; one it cannot rea
 test("doctor: an installed but stopped unit fails; a missing one warns", async () => {
   const { t } = await healthy();
   try {
-    let bin = fakeBin(t.root, { systemctl: `printf 'LoadState=loaded\\nActiveState=failed\\nSubState=failed\\nMainPID=0\\nExecMainStatus=1\\nExecMainExitTimestamp=Tue 2026-11-24 03:12:00 UTC\\n'` });
+    let bin = fakeBin(t.root, {
+      systemctl: `printf 'LoadState=loaded\\nActiveState=failed\\nSubState=failed\\nMainPID=0\\nExecMainStatus=1\\nExecMainExitTimestamp=Tue 2026-11-24 03:12:00 UTC\\n'`,
+    });
     let d = await doctor(t);
     assert.equal(check(d, "service").status, "fail");
     assert.match(check(d, "service").detail, /failed.*last exit status 1 at Tue 2026-11-24 03:12:00 UTC/);

@@ -10,10 +10,39 @@ test("logs filters a recorded log by time, level, event and agent, one readable 
   withHome(async (t) => {
     const now = Date.now();
     const lines = [
-      { level: "info", time: at(new Date(now - 3 * 3_600_000).toISOString()), pid: 1, event: "sync.written", agent: "main", msg: "main: updated sk-ant-oat01-…abcd" },
-      { level: "info", time: at(new Date(now - 40 * 60_000).toISOString()), pid: 1, event: "refresh.started", trigger: "timer", msg: "asking claude to refresh" },
-      { level: "warn", time: at(new Date(now - 39 * 60_000).toISOString()), pid: 1, event: "refresh.failed", reason: "timeout", exitCode: null, msg: "claude did not finish within 120 s and was killed; retry in 15 s" },
-      { level: "warn", time: at(new Date(now - 10 * 60_000).toISOString()), pid: 1, event: "store.locked", agent: "work", msg: "locked" },
+      {
+        level: "info",
+        time: at(new Date(now - 3 * 3_600_000).toISOString()),
+        pid: 1,
+        event: "sync.written",
+        agent: "main",
+        msg: "main: updated sk-ant-oat01-…abcd",
+      },
+      {
+        level: "info",
+        time: at(new Date(now - 40 * 60_000).toISOString()),
+        pid: 1,
+        event: "refresh.started",
+        trigger: "timer",
+        msg: "asking claude to refresh",
+      },
+      {
+        level: "warn",
+        time: at(new Date(now - 39 * 60_000).toISOString()),
+        pid: 1,
+        event: "refresh.failed",
+        reason: "timeout",
+        exitCode: null,
+        msg: "claude did not finish within 120 s and was killed; retry in 15 s",
+      },
+      {
+        level: "warn",
+        time: at(new Date(now - 10 * 60_000).toISOString()),
+        pid: 1,
+        event: "store.locked",
+        agent: "work",
+        msg: "locked",
+      },
     ].map((r) => JSON.stringify(r));
     const file = path.join(t.root, "daemon.log");
     writeFileSync(file, `${lines.join("\n")}\nnot json\n`);
@@ -21,10 +50,25 @@ test("logs filters a recorded log by time, level, event and agent, one readable 
     assert.equal(since.code, 0, since.stderr);
     assert.equal(since.stdout.trim().split("\n").length, 3);
     const refresh = await runCli(["logs", "--file", file, "--event", "refresh"], t.env);
-    assert.deepEqual(refresh.stdout.trim().split("\n").map((l) => l.split(/\s{2,}/)[2]), ["refresh.started", "refresh.failed"]);
-    assert.match(refresh.stdout, /WARN\s+refresh\.failed\s+claude did not finish within 120 s and was killed; retry in 15 s\s+reason=timeout/);
+    assert.deepEqual(
+      refresh.stdout
+        .trim()
+        .split("\n")
+        .map((l) => l.split(/\s{2,}/)[2]),
+      ["refresh.started", "refresh.failed"],
+    );
+    assert.match(
+      refresh.stdout,
+      /WARN\s+refresh\.failed\s+claude did not finish within 120 s and was killed; retry in 15 s\s+reason=timeout/,
+    );
     const warn = await runCli(["logs", "--file", file, "--level", "warn", "--agent", "work", "--json"], t.env);
-    assert.deepEqual(warn.stdout.trim().split("\n").map((l) => JSON.parse(l).event), ["store.locked"]);
+    assert.deepEqual(
+      warn.stdout
+        .trim()
+        .split("\n")
+        .map((l) => JSON.parse(l).event),
+      ["store.locked"],
+    );
     const bad = await runCli(["logs", "--file", file, "--since", "yesterday-ish"], t.env);
     assert.equal(bad.code, 1);
     assert.match(bad.stderr, /--since yesterday-ish: expected a duration/);

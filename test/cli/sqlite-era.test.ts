@@ -192,7 +192,10 @@ test("SQLite era: before doctor --fix the shared store is main's database; the q
 test("storeFormat forces a format; doctor and status show what was chosen and why", () =>
   withHome(async (t) => {
     t.writeCredentials();
-    writeFileSync(path.join(t.stateDir, "openclaw.json"), JSON.stringify({ meta: { lastTouchedVersion: "2026.4.22" } }));
+    writeFileSync(
+      path.join(t.stateDir, "openclaw.json"),
+      JSON.stringify({ meta: { lastTouchedVersion: "2026.4.22" } }),
+    );
     let r = await runCli(["sync"], t.env);
     assert.match(r.stdout, /split store \(the gateway config records version 2026\.4\.22\)/);
     const config = path.join(t.root, "c.json");

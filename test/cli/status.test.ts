@@ -12,7 +12,10 @@ test("status: exit 0 when every agent holds the source's credential", () =>
     assert.equal((await runCli(["sync"], t.env)).code, 0);
     const r = await runCli(["status"], t.env);
     assert.equal(r.code, 0, r.stdout + r.stderr);
-    assert.match(r.stdout, /agent main: anthropic:claude-cli token sk-ant-oat01-…\S{4} expires in (7h5\dm|8h) \(matches source\)/);
+    assert.match(
+      r.stdout,
+      /agent main: anthropic:claude-cli token sk-ant-oat01-…\S{4} expires in (7h5\dm|8h) \(matches source\)/,
+    );
     assert.deepEqual(leakedTokens(r.stdout + r.stderr, t.planted), []);
     const j = JSON.parse((await runCli(["status", "--json"], t.env)).stdout);
     assert.equal(j.exitCode, 0);
@@ -27,7 +30,10 @@ test("status: exit 2 when expiring within the warning window, 1 when missing, ma
     assert.equal((await runCli(["status"], t.env)).code, 2, "30 minutes left is inside the default 1h window");
 
     const store = t.readStore("main");
-    store.usageStats = { [ID]: { cooldownUntil: Date.now() + 300_000, errorCount: 2 }, "anthropic:other": { disabledUntil: Date.now() + 600_000, disabledReason: "billing" } };
+    store.usageStats = {
+      [ID]: { cooldownUntil: Date.now() + 300_000, errorCount: 2 },
+      "anthropic:other": { disabledUntil: Date.now() + 600_000, disabledReason: "billing" },
+    };
     t.writeStore("main", store);
     const marked = await runCli(["status"], t.env);
     assert.equal(marked.code, 1);

@@ -28,9 +28,18 @@ test("sync writes a token profile into every agent and keeps everything else", (
     assert.match(r.stdout, /work\s+written/);
     for (const id of ["main", "work"]) {
       const store = t.readStore(id);
-      assert.deepEqual(store.profiles[ID], { type: "token", provider: "anthropic", token: cred.accessToken, expires: cred.expiresAt });
+      assert.deepEqual(store.profiles[ID], {
+        type: "token",
+        provider: "anthropic",
+        token: cred.accessToken,
+        expires: cred.expiresAt,
+      });
       assert.equal(statSync(t.storePath(id)).mode & 0o777, 0o600);
-      assert.equal(JSON.stringify(store).includes(cred.refreshToken), false, "the CLI's refresh token never reaches the gateway");
+      assert.equal(
+        JSON.stringify(store).includes(cred.refreshToken),
+        false,
+        "the CLI's refresh token never reaches the gateway",
+      );
     }
     const main = t.readStore("main");
     delete main.profiles[ID];
@@ -77,7 +86,13 @@ test("credentialType oauth writes access, refresh and expires", () =>
     writeFileSync(config, JSON.stringify({ credentialType: "oauth", profileId: "anthropic:cli" }));
     const r = await runCli(["--config", config, "sync"], t.env);
     assert.equal(r.code, 0, r.stderr);
-    assert.deepEqual(t.readStore("main").profiles["anthropic:cli"], { type: "oauth", provider: "anthropic", access: cred.accessToken, refresh: cred.refreshToken, expires: cred.expiresAt });
+    assert.deepEqual(t.readStore("main").profiles["anthropic:cli"], {
+      type: "oauth",
+      provider: "anthropic",
+      access: cred.accessToken,
+      refresh: cred.refreshToken,
+      expires: cred.expiresAt,
+    });
   }));
 
 test("a stored credential that expires later is never replaced", () =>
@@ -103,7 +118,10 @@ test("bad source input: one line, non-zero exit, no store touched", () =>
       ["", /is empty/],
       ['{"claudeAiOauth":{"accessToken":"sk-ant-oat01-abc', /not valid JSON/],
       [JSON.stringify({ claudeAiOauth: { accessToken: token, expiresAt: "tomorrow" } }), /claudeAiOauth\.expiresAt/],
-      [JSON.stringify({ claudeAiOauth: { accessToken: token, expiresAt: Math.floor(Date.now() / 1000) + 3600 } }), /looks like seconds/],
+      [
+        JSON.stringify({ claudeAiOauth: { accessToken: token, expiresAt: Math.floor(Date.now() / 1000) + 3600 } }),
+        /looks like seconds/,
+      ],
     ];
     for (const [content, message] of cases) {
       if (content !== undefined) writeFileSync(file, content);
@@ -188,10 +206,21 @@ test("an unwritable agent folder fails that agent with a clear reason", () =>
     const asRoot = process.getuid?.() === 0;
     // Root ignores permissions, so as root the sync runs as nobody over a world-readable tree.
     if (asRoot) chmodSync(t.root, 0o755);
-    for (const dir of [t.home, t.claudeDir, t.stateDir, path.join(t.stateDir, "agents"), path.join(t.stateDir, "agents", "main")]) chmodSync(dir, 0o755);
+    for (const dir of [
+      t.home,
+      t.claudeDir,
+      t.stateDir,
+      path.join(t.stateDir, "agents"),
+      path.join(t.stateDir, "agents", "main"),
+    ])
+      chmodSync(dir, 0o755);
     chmodSync(path.join(t.claudeDir, ".credentials.json"), asRoot ? 0o644 : 0o600);
     chmodSync(t.agentDir("main"), 0o555);
-    const r = await runCli(["sync"], { ...t.env, XDG_CONFIG_HOME: path.join(t.root, "none") }, asRoot ? { uid: 65534, gid: 65534 } : {});
+    const r = await runCli(
+      ["sync"],
+      { ...t.env, XDG_CONFIG_HOME: path.join(t.root, "none") },
+      asRoot ? { uid: 65534, gid: 65534 } : {},
+    );
     assert.equal(r.code, 1, r.stdout + r.stderr);
     assert.match(r.stdout, /main\s+failed\s+agent folder .* is not writable/);
   }));

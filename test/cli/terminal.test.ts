@@ -46,10 +46,16 @@ test("sync, status (also --json) and cooldown clear escape a folder name with ne
       assertTame(args.join(" "), r.stdout + r.stderr);
     }
     // JSON keeps the name exactly, with the characters JSON.stringify leaves raw escaped as \uXXXX.
-    for (const args of [["sync", "--json"], ["status", "--json"]]) {
+    for (const args of [
+      ["sync", "--json"],
+      ["status", "--json"],
+    ]) {
       const r = await runCli(args, t.env);
       assertTame(args.join(" "), r.stdout);
-      assert.ok(JSON.parse(r.stdout).agents.some((a: { agent: string }) => a.agent === FORGED), r.stdout);
+      assert.ok(
+        JSON.parse(r.stdout).agents.some((a: { agent: string }) => a.agent === FORGED),
+        r.stdout,
+      );
     }
   }));
 
@@ -57,8 +63,11 @@ test("logs escapes control characters in the messages and fields it reads back",
   withHome(async (t) => {
     const file = path.join(t.root, "daemon.log");
     const record = {
-      level: "warn", time: Date.now(), event: "sync.failed",
-      msg: `agent ${FORGED} failed`, agent: FORGED,
+      level: "warn",
+      time: Date.now(),
+      event: "sync.failed",
+      msg: `agent ${FORGED} failed`,
+      agent: FORGED,
     };
     writeFileSync(file, `${JSON.stringify(record)}\n`);
     const r = await runCli(["logs", "--file", file], t.env);

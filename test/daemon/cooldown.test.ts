@@ -19,7 +19,10 @@ interface Scenario {
   env?: Record<string, string>;
 }
 
-async function scenario(s: Scenario, fn: (d: DaemonProcess, t: TestHome, control: string) => Promise<void>): Promise<void> {
+async function scenario(
+  s: Scenario,
+  fn: (d: DaemonProcess, t: TestHome, control: string) => Promise<void>,
+): Promise<void> {
   const t = makeHome();
   const control = installFakeClaude(t, s.mode);
   Object.assign(t.env, s.env);
@@ -48,7 +51,11 @@ interface Cred {
 }
 
 /** A store that already holds the login (so the first sync changes nothing), another profile, and stats. */
-function plantedStore(cred: Cred, stats: Record<string, unknown> = {}, other: Record<string, unknown> = { cooldownUntil: Date.now() + 30 * MIN, errorCount: 2 }) {
+function plantedStore(
+  cred: Cred,
+  stats: Record<string, unknown> = {},
+  other: Record<string, unknown> = { cooldownUntil: Date.now() + 30 * MIN, errorCount: 2 },
+) {
   return {
     version: 1,
     profiles: {
@@ -67,43 +74,47 @@ const gatewayAuthMarking = () => {
 
 const twoAgents = (c: Cred) => ({ main: plantedStore(c), work: plantedStore(c) });
 
-const near = (actual: unknown, expected: number, slack = 5_000) => assert.ok(typeof actual === "number" && Math.abs(actual - expected) <= slack, `${actual} ≈ ${expected}`);
+const near = (actual: unknown, expected: number, slack = 5_000) =>
+  assert.ok(typeof actual === "number" && Math.abs(actual - expected) <= slack, `${actual} ≈ ${expected}`);
 
 test("refresh fails with invalid_grant: disabled (auth) everywhere, needs_login once with the fix; fresh credentials recover", () => {
   const other = { cooldownUntil: Date.now() + 30 * MIN, errorCount: 2 };
-  return scenario({ mode: "fail", stores: (c) => ({ main: plantedStore(c, {}, other), work: plantedStore(c, {}, other) }) }, async (d, t) => {
-    await d.waitForEvent("refresh.failed");
-    await d.waitForEvent("cooldown.marked");
-    const needs = await d.waitForEvent("needs_login");
-    assert.match(needs.msg, /run `claude` and then \/login/);
-    assert.match(needs.msg, /claude setup-token/);
-    for (const agent of ["main", "work"]) {
-      const store = t.readStore(agent);
-      const stats = store.usageStats[ID];
-      assert.equal(stats.disabledReason, "auth");
-      near(stats.disabledUntil, Date.now() + 60 * MIN);
-      assert.equal(stats.errorCount, 1);
-      assert.deepEqual(stats.failureCounts, { auth: 1 });
-      near(stats.lastFailureAt, Date.now());
-      assert.equal(stats.lastUsed, 1234, "lastUsed belongs to the gateway");
-      assert.deepEqual(store.usageStats["anthropic:manual"], other, "another profile's stats are untouched");
-    }
-    const status = await runCli(["status"], t.env);
-    assert.equal(status.code, 1);
-    assert.match(status.stdout, /anthropic:claude-cli disabled \(auth\) for (59m|1h)/);
+  return scenario(
+    { mode: "fail", stores: (c) => ({ main: plantedStore(c, {}, other), work: plantedStore(c, {}, other) }) },
+    async (d, t) => {
+      await d.waitForEvent("refresh.failed");
+      await d.waitForEvent("cooldown.marked");
+      const needs = await d.waitForEvent("needs_login");
+      assert.match(needs.msg, /run `claude` and then \/login/);
+      assert.match(needs.msg, /claude setup-token/);
+      for (const agent of ["main", "work"]) {
+        const store = t.readStore(agent);
+        const stats = store.usageStats[ID];
+        assert.equal(stats.disabledReason, "auth");
+        near(stats.disabledUntil, Date.now() + 60 * MIN);
+        assert.equal(stats.errorCount, 1);
+        assert.deepEqual(stats.failureCounts, { auth: 1 });
+        near(stats.lastFailureAt, Date.now());
+        assert.equal(stats.lastUsed, 1234, "lastUsed belongs to the gateway");
+        assert.deepEqual(store.usageStats["anthropic:manual"], other, "another profile's stats are untouched");
+      }
+      const status = await runCli(["status"], t.env);
+      assert.equal(status.code, 1);
+      assert.match(status.stdout, /anthropic:claude-cli disabled \(auth\) for (59m|1h)/);
 
-    const fresh = t.writeCredentials();
-    const recovered = await d.waitForEvent("recovered");
-    assert.ok((recovered.outageMs as number) >= 0);
-    assert.deepEqual((recovered.agents as string[]).sort(), ["main", "work"]);
-    for (const agent of ["main", "work"]) {
-      const store = t.readStore(agent);
-      assert.equal(store.profiles[ID].token, fresh.accessToken);
-      assert.deepEqual(Object.keys(store.usageStats[ID]).sort(), ["lastFailureAt", "lastUsed"]);
-      assert.deepEqual(store.usageStats["anthropic:manual"], other);
-    }
-    assert.equal(d.events("needs_login").length, 1);
-  });
+      const fresh = t.writeCredentials();
+      const recovered = await d.waitForEvent("recovered");
+      assert.ok((recovered.outageMs as number) >= 0);
+      assert.deepEqual((recovered.agents as string[]).sort(), ["main", "work"]);
+      for (const agent of ["main", "work"]) {
+        const store = t.readStore(agent);
+        assert.equal(store.profiles[ID].token, fresh.accessToken);
+        assert.deepEqual(Object.keys(store.usageStats[ID]).sort(), ["lastFailureAt", "lastUsed"]);
+        assert.deepEqual(store.usageStats["anthropic:manual"], other);
+      }
+      assert.equal(d.events("needs_login").length, 1);
+    },
+  );
 });
 
 test("a refresh that times out marks nothing while the token works; at expiry the token is marked, on the ladder", () =>
@@ -113,8 +124,17 @@ test("a refresh that times out marks nothing while the token works; at expiry th
       expiresInMs: 5_000,
       config: { refreshTimeout: "1s" },
       stores: (c) => ({
-        main: plantedStore(c, { errorCount: 1, failureCounts: { unknown: 1 }, lastFailureAt: Date.now() - 2 * MIN, cooldownUntil: Date.now() - MIN }),
-        old: plantedStore(c, { errorCount: 3, failureCounts: { unknown: 3 }, lastFailureAt: Date.now() - 25 * 60 * MIN }),
+        main: plantedStore(c, {
+          errorCount: 1,
+          failureCounts: { unknown: 1 },
+          lastFailureAt: Date.now() - 2 * MIN,
+          cooldownUntil: Date.now() - MIN,
+        }),
+        old: plantedStore(c, {
+          errorCount: 3,
+          failureCounts: { unknown: 3 },
+          lastFailureAt: Date.now() - 25 * 60 * MIN,
+        }),
       }),
     },
     async (d, t) => {
@@ -179,7 +199,9 @@ test("a gateway marking makes the daemon force a refresh; a fresh token clears i
     await d.waitForEvent("daemon.ready");
     const store = t.readStore("main");
     // What the gateway writes after "OAuth token refresh failed" or a 401 (markAuthProfileFailure, reason auth).
-    store.usageStats = { [ID]: { errorCount: 1, failureCounts: { auth: 1 }, lastFailureAt: Date.now(), cooldownUntil: Date.now() + MIN } };
+    store.usageStats = {
+      [ID]: { errorCount: 1, failureCounts: { auth: 1 }, lastFailureAt: Date.now(), cooldownUntil: Date.now() + MIN },
+    };
     writeFileSync(t.storePath("main"), JSON.stringify(store, null, 2));
     await d.waitForEvent("cooldown.gateway");
     const started = await d.waitForEvent("refresh.started");
@@ -195,7 +217,12 @@ test("a gateway marking with a token that still works is left to expire; a faili
   scenario({ mode: "noop", expiresInMs: 6 * 60 * MIN }, async (d, t, control) => {
     await d.waitForEvent("daemon.ready");
     const store = t.readStore("main");
-    const marking = { errorCount: 1, failureCounts: { auth: 1 }, lastFailureAt: Date.now(), cooldownUntil: Date.now() + MIN };
+    const marking = {
+      errorCount: 1,
+      failureCounts: { auth: 1 },
+      lastFailureAt: Date.now(),
+      cooldownUntil: Date.now() + MIN,
+    };
     store.usageStats = { [ID]: marking };
     writeFileSync(t.storePath("main"), JSON.stringify(store, null, 2));
     await d.waitForEvent("refresh.unneeded");
@@ -247,7 +274,11 @@ test("only the gateway's marking is taken for one: not our own in the same secon
     writeFileSync(t.storePath("work"), JSON.stringify(work, null, 2));
     await d.waitForEvent("cooldown.marked");
     await new Promise((r) => setTimeout(r, 500));
-    assert.deepEqual(d.events("cooldown.gateway").map((r) => r.agent), ["work"], d.stdout);
+    assert.deepEqual(
+      d.events("cooldown.gateway").map((r) => r.agent),
+      ["work"],
+      d.stdout,
+    );
     // The gateway rewrites both stores after using another profile; our marking is unchanged in them.
     for (const agent of ["main", "work"]) {
       const store = t.readStore(agent);
@@ -256,41 +287,60 @@ test("only the gateway's marking is taken for one: not our own in the same secon
       writeFileSync(t.storePath(agent), JSON.stringify(store, null, 2));
     }
     await new Promise((r) => setTimeout(r, 1_000));
-    assert.deepEqual(d.events("cooldown.gateway").map((r) => r.agent), ["work"]);
+    assert.deepEqual(
+      d.events("cooldown.gateway").map((r) => r.agent),
+      ["work"],
+    );
   }));
 
 test("onEvent and claude get only the variables they need, and never a secret", async () => {
   const t = makeHome();
   const out = path.join(t.root, "hook.log");
   const hook = path.join(t.root, "hook.sh");
-  writeFileSync(hook, `#!/bin/sh\necho "$EVENT|$PROFILE|$REASON|$AGENTS|$(env | grep -c sk-ant)|$(env | cut -d= -f1 | sort | tr '\\n' ' ')" >> "${out}"\n`, { mode: 0o755 });
+  writeFileSync(
+    hook,
+    `#!/bin/sh\necho "$EVENT|$PROFILE|$REASON|$AGENTS|$(env | grep -c sk-ant)|$(env | cut -d= -f1 | sort | tr '\\n' ' ')" >> "${out}"\n`,
+    { mode: 0o755 },
+  );
   // Secrets a service manager may have handed the daemon: neither child may see them.
   const setupToken = randomToken();
-  const env = { CLAUDE_CODE_OAUTH_TOKEN: setupToken, AWS_SECRET_ACCESS_KEY: randomToken(), HTTPS_PROXY: "http://127.0.0.1:9", LC_ALL: "C.UTF-8" };
+  const env = {
+    CLAUDE_CODE_OAUTH_TOKEN: setupToken,
+    AWS_SECRET_ACCESS_KEY: randomToken(),
+    HTTPS_PROXY: "http://127.0.0.1:9",
+    LC_ALL: "C.UTF-8",
+  };
   try {
-    await scenario({ mode: "fail", env, config: { onEvent: [hook] }, stores: (c) => ({ main: plantedStore(c) }) }, async (d, tt, control) => {
-      tt.planted.push(env.CLAUDE_CODE_OAUTH_TOKEN, env.AWS_SECRET_ACCESS_KEY);
-      await d.waitForEvent("needs_login");
-      await waitForFile(out, /needs_login/);
-      tt.writeCredentials();
-      await d.waitForEvent("recovered");
-      await waitForFile(out, /recovered/);
-      const lines = readFileSync(out, "utf8").trim().split("\n");
-      const needs = lines.find((l) => l.startsWith("needs_login|"))!.split("|");
-      assert.deepEqual([needs[1], needs[3], needs[4]], [ID, "main", "0"]);
-      assert.match(needs[2]!, /did not change|refresh failed/);
-      // The shell itself exports PWD (and some shells OLDPWD, SHLVL, _): those are its own, not inherited.
-      const names = needs[5]!.trim().split(" ").filter((n) => n !== "PWD" && n !== "OLDPWD" && n !== "SHLVL" && n !== "_");
-      assert.deepEqual(names, ["AGENTS", "EVENT", "HOME", "PATH", "PROFILE", "REASON"]);
-      assert.ok(lines.some((l) => l.startsWith("refresh.failed|")));
-      assert.deepEqual(leakedTokens(readFileSync(out, "utf8"), tt.planted), []);
-      const claudeEnvs = readFileSync(path.join(control, "env.log"), "utf8").trim().split("\n");
-      for (const line of claudeEnvs) {
-        const seen = line.split(" ");
-        assert.ok(!seen.includes("CLAUDE_CODE_OAUTH_TOKEN") && !seen.includes("AWS_SECRET_ACCESS_KEY"), line);
-        for (const name of ["HOME", "PATH", "USER", "HTTPS_PROXY", "LC_ALL"]) assert.ok(seen.includes(name), `${name} missing from claude's environment: ${line}`);
-      }
-    });
+    await scenario(
+      { mode: "fail", env, config: { onEvent: [hook] }, stores: (c) => ({ main: plantedStore(c) }) },
+      async (d, tt, control) => {
+        tt.planted.push(env.CLAUDE_CODE_OAUTH_TOKEN, env.AWS_SECRET_ACCESS_KEY);
+        await d.waitForEvent("needs_login");
+        await waitForFile(out, /needs_login/);
+        tt.writeCredentials();
+        await d.waitForEvent("recovered");
+        await waitForFile(out, /recovered/);
+        const lines = readFileSync(out, "utf8").trim().split("\n");
+        const needs = lines.find((l) => l.startsWith("needs_login|"))!.split("|");
+        assert.deepEqual([needs[1], needs[3], needs[4]], [ID, "main", "0"]);
+        assert.match(needs[2]!, /did not change|refresh failed/);
+        // The shell itself exports PWD (and some shells OLDPWD, SHLVL, _): those are its own, not inherited.
+        const names = needs[5]!
+          .trim()
+          .split(" ")
+          .filter((n) => n !== "PWD" && n !== "OLDPWD" && n !== "SHLVL" && n !== "_");
+        assert.deepEqual(names, ["AGENTS", "EVENT", "HOME", "PATH", "PROFILE", "REASON"]);
+        assert.ok(lines.some((l) => l.startsWith("refresh.failed|")));
+        assert.deepEqual(leakedTokens(readFileSync(out, "utf8"), tt.planted), []);
+        const claudeEnvs = readFileSync(path.join(control, "env.log"), "utf8").trim().split("\n");
+        for (const line of claudeEnvs) {
+          const seen = line.split(" ");
+          assert.ok(!seen.includes("CLAUDE_CODE_OAUTH_TOKEN") && !seen.includes("AWS_SECRET_ACCESS_KEY"), line);
+          for (const name of ["HOME", "PATH", "USER", "HTTPS_PROXY", "LC_ALL"])
+            assert.ok(seen.includes(name), `${name} missing from claude's environment: ${line}`);
+        }
+      },
+    );
   } finally {
     t.cleanup();
   }
@@ -311,12 +361,21 @@ async function waitForFile(file: string, pattern: RegExp): Promise<void> {
 test("cooldown clear: clears a cooldown, refuses a disabled login without --force and says why", () =>
   withHome(async (t) => {
     const c = t.writeCredentials();
-    t.writeStore("main", plantedStore(c, { cooldownUntil: Date.now() + 5 * MIN, errorCount: 2, failureCounts: { unknown: 2 } }));
-    t.writeStore("work", plantedStore(c, { disabledUntil: Date.now() + 30 * MIN, disabledReason: "auth", errorCount: 1 }));
+    t.writeStore(
+      "main",
+      plantedStore(c, { cooldownUntil: Date.now() + 5 * MIN, errorCount: 2, failureCounts: { unknown: 2 } }),
+    );
+    t.writeStore(
+      "work",
+      plantedStore(c, { disabledUntil: Date.now() + 30 * MIN, disabledReason: "auth", errorCount: 1 }),
+    );
     const refused = await runCli(["cooldown", "clear"], t.env);
     assert.equal(refused.code, 1);
     assert.match(refused.stdout, /main\s+cleared/);
-    assert.match(refused.stdout, /work\s+skipped\s+disabled, not cleared: the login needs a person: run `claude` and then \/login .*--force clears it anyway/);
+    assert.match(
+      refused.stdout,
+      /work\s+skipped\s+disabled, not cleared: the login needs a person: run `claude` and then \/login .*--force clears it anyway/,
+    );
     assert.deepEqual(t.readStore("main").usageStats[ID], { lastUsed: 1234 });
     assert.equal(t.readStore("work").usageStats[ID].disabledReason, "auth");
     const forced = await runCli(["cooldown", "clear", "--agent", "work", "--force"], t.env);

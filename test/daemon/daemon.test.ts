@@ -1,5 +1,15 @@
 import assert from "node:assert/strict";
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync, writeSync } from "node:fs";
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+  writeSync,
+} from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
 import path from "node:path";
 import { test } from "node:test";
@@ -45,7 +55,8 @@ function readFileSafe(file: string): string {
   }
 }
 
-const written = (d: DaemonProcess, agent: string, token: string) => d.waitFor((r) => r.event === "sync.written" && r.agent === agent && r.fingerprint === fingerprint(token));
+const written = (d: DaemonProcess, agent: string, token: string) =>
+  d.waitFor((r) => r.event === "sync.written" && r.agent === agent && r.fingerprint === fingerprint(token));
 
 test("daemon: syncs at start, then syncs an atomic rewrite of the credentials", () =>
   withDaemon(
@@ -67,7 +78,9 @@ test("daemon: an in-place save (older claude) read half-written is read again, n
       const accessToken = randomToken("oat");
       const refreshToken = randomToken("ort");
       t.planted.push(accessToken, refreshToken);
-      const body = JSON.stringify({ claudeAiOauth: { accessToken, refreshToken, expiresAt: Date.now() + 8 * 3_600_000 } });
+      const body = JSON.stringify({
+        claudeAiOauth: { accessToken, refreshToken, expiresAt: Date.now() + 8 * 3_600_000 },
+      });
       // Truncate and write in two parts, as CLIs before 1.0.45 did; the daemon sees the first part alone.
       const fd = openSync(path.join(t.claudeDir, ".credentials.json"), "w");
       try {
@@ -152,7 +165,10 @@ test("daemon: a new token that one agent's event reads first still reaches every
         await new Promise((r) => setTimeout(r, 20));
         t.writeStore("main", { version: 1, profiles: {} });
         const next = t.writeCredentials();
-        await d.waitFor(() => ["main", "work"].every((a) => t.readStore(a).profiles[ID]?.token === next.accessToken), 3_000);
+        await d.waitFor(
+          () => ["main", "work"].every((a) => t.readStore(a).profiles[ID]?.token === next.accessToken),
+          3_000,
+        );
       }
     },
   ));
@@ -177,8 +193,9 @@ test("daemon: a token inside the refresh margin makes it run claude once, and th
     },
     async (d, t, control) => {
       const ok = await d.waitForEvent("refresh.succeeded");
-      assert.ok(ok.expiresAt as number > Date.now() + 7 * 3_600_000);
-      const fresh = JSON.parse(readFileSync(path.join(t.claudeDir, ".credentials.json"), "utf8")).claudeAiOauth.accessToken;
+      assert.ok((ok.expiresAt as number) > Date.now() + 7 * 3_600_000);
+      const fresh = JSON.parse(readFileSync(path.join(t.claudeDir, ".credentials.json"), "utf8")).claudeAiOauth
+        .accessToken;
       await written(d, "main", fresh);
       const runs = fakeClaudeRuns(control).filter((r) => r.what === "start" && r.args.startsWith("-p"));
       assert.equal(runs.length, 1);
@@ -208,8 +225,15 @@ test("daemon: a refreshMargin wider than claude's 5-minute window marks nothing;
     },
     async (d, t, control) => {
       const unneeded = await d.waitForEvent("refresh.unneeded", 20_000);
-      assert.match(unneeded.msg, /nothing to refresh yet: it refreshes only within 5m of expiry, and refreshMargin is 30m/);
-      assert.equal(fakeClaudeRuns(control).filter((r) => r.what === "start").length, 1, "no run per refresh check before the window");
+      assert.match(
+        unneeded.msg,
+        /nothing to refresh yet: it refreshes only within 5m of expiry, and refreshMargin is 30m/,
+      );
+      assert.equal(
+        fakeClaudeRuns(control).filter((r) => r.what === "start").length,
+        1,
+        "no run per refresh check before the window",
+      );
       await d.waitForEvent("refresh.succeeded", 20_000);
       assert.equal(fakeClaudeRuns(control).filter((r) => r.what === "start" && r.args.startsWith("-p")).length, 2);
       assert.equal(d.events("cooldown.marked").length + d.events("refresh.failed").length, 0);
@@ -234,8 +258,15 @@ test("daemon: a hanging claude is killed at the timeout, backs off, and the daem
       assert.equal(failed.timedOut, true);
       assert.ok((failed.retryInMs as number) >= 10_000, "backs off before the next try");
       const runs = fakeClaudeRuns(control);
-      assert.equal(runs.filter((r) => r.what === "start" && r.args.startsWith("-p")).length, 1, "no second run while backing off");
-      assert.ok(runs.some((r) => r.what === "sigterm-ignored"), "SIGTERM first, then SIGKILL");
+      assert.equal(
+        runs.filter((r) => r.what === "start" && r.args.startsWith("-p")).length,
+        1,
+        "no second run while backing off",
+      );
+      assert.ok(
+        runs.some((r) => r.what === "sigterm-ignored"),
+        "SIGTERM first, then SIGKILL",
+      );
     },
   ));
 
@@ -256,7 +287,11 @@ test("daemon: SIGTERM exits 0, removes the pid file and leaves nothing half-writ
     assert.equal(existsSync(path.join(t.env.XDG_STATE_HOME!, "moltbot-auth-sync", "daemon.pid")), false);
     for (let i = 0; i < 20; i++) {
       const dir = t.agentDir(`a${i}`);
-      assert.deepEqual(readdirSync(dir).filter((f) => f !== "auth-profiles.json"), [], `no temp or lock files in ${dir}`);
+      assert.deepEqual(
+        readdirSync(dir).filter((f) => f !== "auth-profiles.json"),
+        [],
+        `no temp or lock files in ${dir}`,
+      );
       JSON.parse(readFileSync(t.storePath(`a${i}`), "utf8"));
     }
   }));

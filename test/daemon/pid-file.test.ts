@@ -28,7 +28,10 @@ test("a stale pid file naming a live unrelated process: token set, status, docto
   try {
     installFakeClaude(t);
     t.writeCredentials();
-    for (const [child, content] of [[sleeper, `${sleeper.pid}\n`], [impostor, `${impostor.pid}\n1\n`]] as const) {
+    for (const [child, content] of [
+      [sleeper, `${sleeper.pid}\n`],
+      [impostor, `${impostor.pid}\n1\n`],
+    ] as const) {
       writeFileSync(pidFile(t), content);
       const token = randomToken();
       t.planted.push(token);

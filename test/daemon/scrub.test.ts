@@ -11,8 +11,9 @@ const ID = "anthropic:claude-cli";
 test("scrubSecrets: keyed values in JSON, form and header style, prefixed tokens and long base64url runs", () => {
   const bare = "Q3vX9_a-".repeat(5);
   const planted = [randomToken("ort"), "abcdefgh12345678", "ZYXWVUTS98765432", "tok_0123456789abcdef", bare];
-  const text = `refresh ${planted[0]} access_token=${planted[1]}&x=1 {"refresh_token": "${planted[2]}"} `
-    + `Authorization: Bearer ${planted[3]} run ${bare}.`;
+  const text =
+    `refresh ${planted[0]} access_token=${planted[1]}&x=1 {"refresh_token": "${planted[2]}"} ` +
+    `Authorization: Bearer ${planted[3]} run ${bare}.`;
   const scrubbed = scrubSecrets(text);
   assert.deepEqual(leakedTokens(scrubbed, planted), [], scrubbed);
   assert.match(scrubbed, /sk-ant-ort01-…[A-Za-z0-9_-]{4} /, "a token keeps its fingerprint");

@@ -49,7 +49,10 @@ test("a FIFO as the split store's sidecar lock, with schedules faster than the l
     writeFileSync(path.join(t.agentDir("main"), "auth-state.json"), JSON.stringify({ version: 1 }));
     execFileSync("mkfifo", [`${t.storePath("main")}.lock`]);
     const config = path.join(t.root, "config.json");
-    writeFileSync(config, JSON.stringify({ lockTimeout: "1s", resyncCron: "* * * * * *", refreshCheckCron: "* * * * * *" }));
+    writeFileSync(
+      config,
+      JSON.stringify({ lockTimeout: "1s", resyncCron: "* * * * * *", refreshCheckCron: "* * * * * *" }),
+    );
     const d = new DaemonProcess(t, ["--config", config]);
     // Each pass waits 1 s for the lock while a resync is queued every second: ready must not wait for an
     // empty queue, which never comes.

@@ -10,7 +10,12 @@ test("watch: ready resolves even when awaited long after the initial scan", asyn
   const root = mkdtempSync(path.join(tmpdir(), "mas-watch-"));
   const folder = path.join(root, "later", "creds");
   const events: string[] = [];
-  const watch = watchFolder(folder, { depth: 0, accept: () => true, onEvent: (event, file) => events.push(`${event} ${path.basename(file)}`), onError: assert.fail });
+  const watch = watchFolder(folder, {
+    depth: 0,
+    accept: () => true,
+    onEvent: (event, file) => events.push(`${event} ${path.basename(file)}`),
+    onError: assert.fail,
+  });
   try {
     // The daemon does other I/O between making a watcher and waiting for it; the scan may finish first.
     await sleep(500);

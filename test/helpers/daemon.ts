@@ -62,7 +62,11 @@ export class DaemonProcess {
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 
   constructor(t: TestHome, args: string[] = [], options: { uid?: number; gid?: number } = {}) {
-    this.child = spawn(process.execPath, [BIN, ...args, "run"], { env: t.env, stdio: ["ignore", "pipe", "pipe"], ...options });
+    this.child = spawn(process.execPath, [BIN, ...args, "run"], {
+      env: t.env,
+      stdio: ["ignore", "pipe", "pipe"],
+      ...options,
+    });
     let partial = "";
     this.child.stdout!.on("data", (chunk: Buffer) => {
       const text = chunk.toString("utf8");
@@ -94,7 +98,10 @@ export class DaemonProcess {
       const found = this.records.slice(from).find(predicate);
       if (found) return found;
       const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`timed out waiting for a log record; got:\n${this.stdout.slice(-4000)}\nstderr:\n${this.stderr}`);
+      if (left <= 0)
+        throw new Error(
+          `timed out waiting for a log record; got:\n${this.stdout.slice(-4000)}\nstderr:\n${this.stderr}`,
+        );
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, Math.min(left, 200));
         this.waiters.push(() => {

@@ -24,7 +24,12 @@ export interface TestHome {
   planted: string[];
   agentDir(id: string): string;
   storePath(id: string): string;
-  writeCredentials(options?: { expiresAt?: number; accessToken?: string; refreshToken?: string; extra?: Record<string, unknown> }): { accessToken: string; refreshToken: string; expiresAt: number };
+  writeCredentials(options?: {
+    expiresAt?: number;
+    accessToken?: string;
+    refreshToken?: string;
+    extra?: Record<string, unknown>;
+  }): { accessToken: string; refreshToken: string; expiresAt: number };
   writeStore(id: string, store: unknown): void;
   readStore(id: string): any;
   cleanup(): void;
@@ -58,7 +63,16 @@ export function makeHome(options: { stateName?: string } = {}): TestHome {
       const refreshToken = o.refreshToken ?? randomToken("ort");
       const expiresAt = o.expiresAt ?? Date.now() + 8 * 3_600_000;
       planted.push(accessToken, refreshToken);
-      const body = { claudeAiOauth: { accessToken, refreshToken, expiresAt, scopes: ["user:inference", "user:profile"], subscriptionType: "max" }, ...o.extra };
+      const body = {
+        claudeAiOauth: {
+          accessToken,
+          refreshToken,
+          expiresAt,
+          scopes: ["user:inference", "user:profile"],
+          subscriptionType: "max",
+        },
+        ...o.extra,
+      };
       const tmp = path.join(t.claudeDir, `.credentials.json.tmp.${randomBytes(4).toString("hex")}`);
       writeFileSync(tmp, JSON.stringify(body), { mode: 0o600 });
       // Atomic replace, as current `claude` does.
@@ -67,7 +81,9 @@ export function makeHome(options: { stateName?: string } = {}): TestHome {
     },
     writeStore(id, store) {
       mkdirSync(t.agentDir(id), { recursive: true });
-      writeFileSync(t.storePath(id), typeof store === "string" ? store : JSON.stringify(store, null, 2), { mode: 0o600 });
+      writeFileSync(t.storePath(id), typeof store === "string" ? store : JSON.stringify(store, null, 2), {
+        mode: 0o600,
+      });
     },
     readStore: (id) => JSON.parse(readFileSync(t.storePath(id), "utf8")),
     cleanup: () => rmSync(root, { recursive: true, force: true }),

@@ -25,7 +25,11 @@ import { appendFileSync, readFileSync, renameSync, writeFileSync } from "node:fs
 import path from "node:path";
 
 const dir = path.join(process.env.HOME!, ".fake-claude");
-const log = (what: string) => appendFileSync(path.join(dir, "runs.log"), `${what} ${process.pid} ${Date.now()} ${process.argv.slice(2).join(" ")}\n`);
+const log = (what: string) =>
+  appendFileSync(
+    path.join(dir, "runs.log"),
+    `${what} ${process.pid} ${Date.now()} ${process.argv.slice(2).join(" ")}\n`,
+  );
 const read = (name: string, fallback: string) => {
   try {
     return readFileSync(path.join(dir, name), "utf8").trim();
@@ -33,14 +37,22 @@ const read = (name: string, fallback: string) => {
     return fallback;
   }
 };
-const credentials = path.join(process.env.CLAUDE_CONFIG_DIR ?? path.join(process.env.HOME!, ".claude"), ".credentials.json");
+const credentials = path.join(
+  process.env.CLAUDE_CONFIG_DIR ?? path.join(process.env.HOME!, ".claude"),
+  ".credentials.json",
+);
 
 function rotate(): void {
   const current = JSON.parse(readFileSync(credentials, "utf8"));
   const accessToken = `sk-ant-oat01-${randomBytes(72).toString("base64url").slice(0, 90)}`;
   const refreshToken = `sk-ant-ort01-${randomBytes(72).toString("base64url").slice(0, 90)}`;
   appendFileSync(path.join(dir, "planted.log"), `${accessToken}\n${refreshToken}\n`);
-  current.claudeAiOauth = { ...current.claudeAiOauth, accessToken, refreshToken, expiresAt: Date.now() + 8 * 3_600_000 };
+  current.claudeAiOauth = {
+    ...current.claudeAiOauth,
+    accessToken,
+    refreshToken,
+    expiresAt: Date.now() + 8 * 3_600_000,
+  };
   const tmp = `${credentials}.tmp.${randomBytes(4).toString("hex")}`;
   writeFileSync(tmp, JSON.stringify(current), { mode: 0o600 });
   renameSync(tmp, credentials);
@@ -71,7 +83,9 @@ appendFileSync(path.join(dir, "env.log"), `${Object.keys(process.env).sort().joi
 process.on("exit", () => log("end"));
 if (args[0] === "auth" && args[1] === "status") {
   const loggedIn = read("logged-in", "true") !== "false";
-  process.stdout.write(JSON.stringify({ loggedIn, authMethod: loggedIn ? "claude.ai" : "none", apiProvider: "firstParty" }));
+  process.stdout.write(
+    JSON.stringify({ loggedIn, authMethod: loggedIn ? "claude.ai" : "none", apiProvider: "firstParty" }),
+  );
   process.exit(loggedIn ? 0 : 1);
 }
 if (args[0] === "--version") {
@@ -107,7 +121,7 @@ switch (mode) {
     process.exitCode = 1;
     break;
   case "ratelimit":
-    process.stderr.write("API Error: 429 {\"type\":\"error\",\"error\":{\"type\":\"rate_limit_error\"}}\n");
+    process.stderr.write('API Error: 429 {"type":"error","error":{"type":"rate_limit_error"}}\n');
     process.exitCode = 1;
     break;
   case "logout":

@@ -18,9 +18,15 @@ test("service install --user writes the rendered unit, reloads, enables and star
     const r = await runCli(["service", "install", "--user"], t.env);
     assert.equal(r.code, 0, r.stdout + r.stderr);
     const unit = readFileSync(path.join(t.home, ".config", "systemd", "user", "moltbot-auth-sync.service"), "utf8");
-    assert.match(unit, new RegExp(`ExecStart="${process.execPath.replace(/[/.]/g, "\\$&")}" ".*/bin/moltbot-auth-sync\\.js" run`));
+    assert.match(
+      unit,
+      new RegExp(`ExecStart="${process.execPath.replace(/[/.]/g, "\\$&")}" ".*/bin/moltbot-auth-sync\\.js" run`),
+    );
     assert.doesNotMatch(unit, /\{\{\w+\}\}/);
-    assert.deepEqual(bin.calls().filter((c) => c.startsWith("systemctl")), ["systemctl --user daemon-reload", "systemctl --user enable --now moltbot-auth-sync.service"]);
+    assert.deepEqual(
+      bin.calls().filter((c) => c.startsWith("systemctl")),
+      ["systemctl --user daemon-reload", "systemctl --user enable --now moltbot-auth-sync.service"],
+    );
     assert.match(r.stdout, /sudo loginctl enable-linger/);
     assert.match(r.stdout, /`claude` is not on PATH/);
   }));
@@ -33,8 +39,14 @@ test("service install --system USER renders the template and a drop-in with exac
     const elsewhere = path.join(t.root, "ops-agent");
     // An agentDir outside <state>/agents/ is never made, so it counts only when it exists.
     mkdirSync(elsewhere);
-    writeFileSync(path.join(t.stateDir, "openclaw.json"), JSON.stringify({ agents: { list: [{ id: "main" }, { id: "ops", agentDir: elsewhere }] } }));
-    const r = await runCli(["--state-dir", t.stateDir, "service", "install", "--system", user, "--unit-dir", unitDir], t.env);
+    writeFileSync(
+      path.join(t.stateDir, "openclaw.json"),
+      JSON.stringify({ agents: { list: [{ id: "main" }, { id: "ops", agentDir: elsewhere }] } }),
+    );
+    const r = await runCli(
+      ["--state-dir", t.stateDir, "service", "install", "--system", user, "--unit-dir", unitDir],
+      t.env,
+    );
     assert.equal(r.code, 0, r.stdout + r.stderr);
     const template = readFileSync(path.join(unitDir, "moltbot-auth-sync@.service"), "utf8");
     assert.match(template, /^User=%i$/m);
@@ -45,7 +57,10 @@ test("service install --system USER renders the template and a drop-in with exac
     assert.match(dropIn, new RegExp(`"-${t.stateDir}/agents"`));
     assert.match(dropIn, new RegExp(`"-${elsewhere}"`), "an agentDir outside <state>/agents is writable too");
     assert.match(dropIn, /\.local\/state\/moltbot-auth-sync"/);
-    assert.deepEqual(bin.calls().filter((c) => c.startsWith("systemctl")), ["systemctl daemon-reload", `systemctl enable --now moltbot-auth-sync@${user}.service`]);
+    assert.deepEqual(
+      bin.calls().filter((c) => c.startsWith("systemctl")),
+      ["systemctl daemon-reload", `systemctl enable --now moltbot-auth-sync@${user}.service`],
+    );
     const bad = await runCli(["service", "install", "--system", "no-such-user-xyz", "--unit-dir", unitDir], t.env);
     assert.equal(bad.code, 1);
     assert.match(bad.stderr, /--system no-such-user-xyz: no such user on this host/);
@@ -62,7 +77,10 @@ test("service install --dry-run prints every file and command and does nothing",
     assert.match(r.stdout, /^run {3}systemctl --user daemon-reload$/m);
     assert.match(r.stdout, /^run {3}systemctl --user enable --now moltbot-auth-sync\.service$/m);
     assert.equal(existsSync(path.join(t.home, ".config", "systemd")), false);
-    assert.deepEqual(bin.calls().filter((c) => c.startsWith("systemctl")), []);
+    assert.deepEqual(
+      bin.calls().filter((c) => c.startsWith("systemctl")),
+      [],
+    );
   }));
 
 test("a failing systemctl shows its own message and a hint, and exits 1", () =>
@@ -70,7 +88,10 @@ test("a failing systemctl shows its own message and a hint, and exits 1", () =>
     withFakes(t, { systemctl: 'echo "Failed to connect to bus: No medium found" >&2; exit 1' });
     const r = await runCli(["service", "install"], t.env);
     assert.equal(r.code, 1);
-    assert.match(r.stderr, /systemctl --user daemon-reload failed \(exit 1\): Failed to connect to bus: No medium found/);
+    assert.match(
+      r.stderr,
+      /systemctl --user daemon-reload failed \(exit 1\): Failed to connect to bus: No medium found/,
+    );
     assert.match(r.stderr, /hint: no systemd user manager is reachable.*loginctl enable-linger/);
   }));
 
@@ -81,7 +102,13 @@ test("service uninstall disables, removes and reloads", () =>
     const r = await runCli(["service", "uninstall"], t.env);
     assert.equal(r.code, 0, r.stderr);
     assert.equal(existsSync(path.join(t.home, ".config", "systemd", "user", "moltbot-auth-sync.service")), false);
-    assert.deepEqual(bin.calls().filter((c) => c.startsWith("systemctl")).slice(2), ["systemctl --user disable --now moltbot-auth-sync.service", "systemctl --user daemon-reload"]);
+    assert.deepEqual(
+      bin
+        .calls()
+        .filter((c) => c.startsWith("systemctl"))
+        .slice(2),
+      ["systemctl --user disable --now moltbot-auth-sync.service", "systemctl --user daemon-reload"],
+    );
   }));
 
 test("service status reports loaded, active, pid and last exit from systemctl show", () =>
@@ -107,11 +134,14 @@ test("launchd: install writes the LaunchAgent and bootstraps and kickstarts it; 
     const plist = path.join(t.home, "Library", "LaunchAgents", "bot.molt.auth-sync.plist");
     assert.match(readFileSync(plist, "utf8"), /<string>run<\/string>/);
     assert.ok(existsSync(path.join(t.home, "Library", "Logs", "moltbot-auth-sync")));
-    assert.deepEqual(bin.calls().filter((c) => c.startsWith("launchctl")), [
-      `launchctl bootout gui/${uid}/bot.molt.auth-sync`,
-      `launchctl bootstrap gui/${uid} ${plist}`,
-      `launchctl kickstart -k gui/${uid}/bot.molt.auth-sync`,
-    ]);
+    assert.deepEqual(
+      bin.calls().filter((c) => c.startsWith("launchctl")),
+      [
+        `launchctl bootout gui/${uid}/bot.molt.auth-sync`,
+        `launchctl bootstrap gui/${uid} ${plist}`,
+        `launchctl kickstart -k gui/${uid}/bot.molt.auth-sync`,
+      ],
+    );
     const status = await runCli(["service", "status", "--manager", "launchd"], t.env);
     assert.equal(status.code, 1, "a fake launchctl print has no state = running");
     const u = await runCli(["service", "uninstall", "--manager", "launchd"], t.env);
@@ -147,7 +177,10 @@ test("service install --system refuses an agentDir that would add directives, na
       assert.equal(r.stderr.trim().split("\n").length, 1, r.stderr);
       assert.equal(existsSync(unitDir), false, "nothing written");
     }
-    assert.deepEqual(bin.calls().filter((c) => c.startsWith("systemctl")), []);
+    assert.deepEqual(
+      bin.calls().filter((c) => c.startsWith("systemctl")),
+      [],
+    );
   }));
 
 test("service install --system lists only folders the user owns: another owner's folder or a symlink is refused", () =>
@@ -184,7 +217,10 @@ test("service install that fails after writing takes back what it wrote, and say
     const calls = () => bin.calls().filter((c) => c.startsWith("systemctl"));
     const undo = ["systemctl --user disable moltbot-auth-sync.service", "systemctl --user daemon-reload"];
     assert.deepEqual(calls().slice(2), undo, "a fresh install is disabled again and forgotten");
-    assert.match(r.stderr, /enable --now moltbot-auth-sync\.service failed \(exit 1\): Failed to enable unit: Access denied;/);
+    assert.match(
+      r.stderr,
+      /enable --now moltbot-auth-sync\.service failed \(exit 1\): Failed to enable unit: Access denied;/,
+    );
     assert.match(r.stderr, /; removed .*\/moltbot-auth-sync\.service; ran systemctl --user daemon-reload$/m);
     assert.equal(existsSync(path.join(t.home, ".config")), false, "the folders it created are gone too");
     assert.equal(existsSync(path.join(unitDir, "moltbot-auth-sync.service")), false);

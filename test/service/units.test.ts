@@ -30,7 +30,10 @@ test("the user unit passes systemd-analyze verify with nothing on stderr", { ski
     writeFileSync(unit, await renderUnit("user", values));
     const runtime = path.join(dir, "runtime");
     mkdirSync(runtime, { mode: 0o700 });
-    const r = spawnSync("systemd-analyze", ["--user", "verify", "--man=no", unit], { env: { ...process.env, XDG_RUNTIME_DIR: runtime }, encoding: "utf8" });
+    const r = spawnSync("systemd-analyze", ["--user", "verify", "--man=no", unit], {
+      env: { ...process.env, XDG_RUNTIME_DIR: runtime },
+      encoding: "utf8",
+    });
     assert.equal(r.stderr, "");
     assert.equal(r.status, 0);
   } finally {
@@ -43,12 +46,18 @@ test("the system unit passes verify silently and its exposure is at most 2.0", {
   try {
     writeFileSync(path.join(dir, "moltbot-auth-sync@.service"), await renderUnit("system", values));
     mkdirSync(path.join(dir, "moltbot-auth-sync@alice.service.d"));
-    writeFileSync(path.join(dir, "moltbot-auth-sync@alice.service.d", "paths.conf"), renderPathsDropIn(["/home/alice/.openclaw/agents", "/home/alice/.claude", "/home/alice/dir with space"]));
+    writeFileSync(
+      path.join(dir, "moltbot-auth-sync@alice.service.d", "paths.conf"),
+      renderPathsDropIn(["/home/alice/.openclaw/agents", "/home/alice/.claude", "/home/alice/dir with space"]),
+    );
     const instance = path.join(dir, "moltbot-auth-sync@alice.service");
     const verify = spawnSync("systemd-analyze", ["verify", "--man=no", instance], { encoding: "utf8" });
     assert.equal(verify.stderr, "");
     assert.equal(verify.status, 0);
-    const security = execFileSync("systemd-analyze", ["security", "--offline=yes", instance], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] });
+    const security = execFileSync("systemd-analyze", ["security", "--offline=yes", instance], {
+      encoding: "utf8",
+      stdio: ["ignore", "pipe", "ignore"],
+    });
     const exposure = Number(/Overall exposure level for .*: (\d+\.\d+)/.exec(security)?.[1]);
     assert.ok(exposure <= 2.0, `exposure ${exposure}`);
   } finally {
@@ -92,7 +101,7 @@ test("a value that is not a plain absolute path is refused before anything is re
   await assert.rejects(renderUnit("user", { ...values, path: "/usr/bin:\n[Service]:/bin" }), /service install: path/);
   await assert.rejects(renderUnit("launchd", { ...values, home: "/Users/a\n</string>" }), /service install: home/);
   await assert.rejects(renderUnit("launchd", { ...values, logDir: "Logs" }), /not an absolute path/);
-  const home = "/Users/it's <me> & \"you\"";
+  const home = '/Users/it\'s <me> & "you"';
   const plist = parse(await renderUnit("launchd", { ...values, home })) as Record<string, any>;
   assert.equal(plist.EnvironmentVariables.HOME, home, "XML-escaped by the plist builder");
 });

@@ -11,13 +11,29 @@ const problem = (p: string) => (err: unknown) => err instanceof SourceError && e
 
 test("parses the CLI's shape and keeps unknown fields out of the way", () => {
   const accessToken = randomToken();
-  const c = parseClaudeCredentials(JSON.stringify({ claudeAiOauth: { accessToken, refreshToken: randomToken("ort"), expiresAt: 1_800_000_000_000, scopes: ["user:inference"], rateLimitTier: "x", newField: 1 }, mcpOAuth: {} }), "f");
+  const c = parseClaudeCredentials(
+    JSON.stringify({
+      claudeAiOauth: {
+        accessToken,
+        refreshToken: randomToken("ort"),
+        expiresAt: 1_800_000_000_000,
+        scopes: ["user:inference"],
+        rateLimitTier: "x",
+        newField: 1,
+      },
+      mcpOAuth: {},
+    }),
+    "f",
+  );
   assert.equal(c.accessToken, accessToken);
   assert.equal(c.expiresAt, 1_800_000_000_000);
 });
 
 test("a refresh-less login is accepted", () => {
-  const c = parseClaudeCredentials(JSON.stringify({ claudeAiOauth: { accessToken: randomToken(), expiresAt: 1_800_000_000_000 } }), "f");
+  const c = parseClaudeCredentials(
+    JSON.stringify({ claudeAiOauth: { accessToken: randomToken(), expiresAt: 1_800_000_000_000 } }),
+    "f",
+  );
   assert.equal(c.refreshToken, undefined);
 });
 
@@ -26,33 +42,59 @@ test("bad shapes give one specific message without token text", () => {
   const cases: Array<[string, RegExp, string]> = [
     ["", /is empty/, "invalid"],
     ['{"claudeAiOauth":{"accessTo', /not valid JSON/, "invalid"],
-    [JSON.stringify({ claudeAiOauth: { accessToken: token, expiresAt: "soon" } }), /claudeAiOauth\.expiresAt/, "invalid"],
-    [JSON.stringify({ claudeAiOauth: { accessToken: 42, expiresAt: 1_800_000_000_000 } }), /claudeAiOauth\.accessToken/, "invalid"],
-    [JSON.stringify({ claudeAiOauth: { accessToken: token, expiresAt: 1_800_000_000 } }), /looks like seconds/, "invalid"],
+    [
+      JSON.stringify({ claudeAiOauth: { accessToken: token, expiresAt: "soon" } }),
+      /claudeAiOauth\.expiresAt/,
+      "invalid",
+    ],
+    [
+      JSON.stringify({ claudeAiOauth: { accessToken: 42, expiresAt: 1_800_000_000_000 } }),
+      /claudeAiOauth\.accessToken/,
+      "invalid",
+    ],
+    [
+      JSON.stringify({ claudeAiOauth: { accessToken: token, expiresAt: 1_800_000_000 } }),
+      /looks like seconds/,
+      "invalid",
+    ],
     [JSON.stringify({ mcpOAuth: {} }), /no Claude subscription login/, "not_logged_in"],
     ["[1,2]", /top level|expected object/, "invalid"],
   ];
   for (const [text, message, kind] of cases) {
-    assert.throws(() => parseClaudeCredentials(text, "f"), (err: Error) => problem(kind)(err) && message.test(err.message) && !err.message.includes(token.slice(15)), text);
+    assert.throws(
+      () => parseClaudeCredentials(text, "f"),
+      (err: Error) => problem(kind)(err) && message.test(err.message) && !err.message.includes(token.slice(15)),
+      text,
+    );
   }
 });
 
 test("missing file means not logged in, with the remedy", () =>
   withHome(async (t) => {
-    await assert.rejects(readClaudeCliFile(path.join(t.claudeDir, ".credentials.json")), (err: Error) => problem("not_logged_in")(err) && /run `claude` and \/login, or use a setup-token/.test(err.message));
+    await assert.rejects(
+      readClaudeCliFile(path.join(t.claudeDir, ".credentials.json")),
+      (err: Error) =>
+        problem("not_logged_in")(err) && /run `claude` and \/login, or use a setup-token/.test(err.message),
+    );
   }));
 
 test("a FIFO, a symlink loop and 10 MB of garbage are refused without hanging", () =>
   withHome(async (t) => {
     const fifo = path.join(t.root, "fifo");
     execFileSync("mkfifo", [fifo]);
-    await assert.rejects(readClaudeCliFile(fifo), (err: Error) => problem("unreadable")(err) && /not a regular file/.test(err.message));
+    await assert.rejects(
+      readClaudeCliFile(fifo),
+      (err: Error) => problem("unreadable")(err) && /not a regular file/.test(err.message),
+    );
     const loop = path.join(t.root, "loop");
     symlinkSync(loop, loop);
     await assert.rejects(readClaudeCliFile(loop), problem("unreadable"));
     const big = path.join(t.root, "big");
     writeFileSync(big, Buffer.alloc(10 * 1024 * 1024, 0x61));
-    await assert.rejects(readClaudeCliFile(big), (err: Error) => problem("unreadable")(err) && /more than/.test(err.message));
+    await assert.rejects(
+      readClaudeCliFile(big),
+      (err: Error) => problem("unreadable")(err) && /more than/.test(err.message),
+    );
   }));
 
 test("CLAUDE_CONFIG_DIR moves the file; config claudeConfigDir wins over it", () => {

@@ -6,13 +6,25 @@ import { test } from "node:test";
 import { parseConfig } from "../../src/config/config.js";
 import { SourceError } from "../../src/core/errors.js";
 import { readClaudeLogin } from "../../src/sources/index.js";
-import { type KeychainBackend, keychainAccount, keychainService, readKeychainLogin, securityCliBackend } from "../../src/sources/keychain.js";
+import {
+  type KeychainBackend,
+  keychainAccount,
+  keychainService,
+  readKeychainLogin,
+  securityCliBackend,
+} from "../../src/sources/keychain.js";
 import { randomToken, withHome } from "../helpers/env.js";
 
-const login = (accessToken: string, expiresAt: number) => JSON.stringify({ claudeAiOauth: { accessToken, refreshToken: randomToken("ort"), expiresAt, scopes: ["user:inference"] } });
+const login = (accessToken: string, expiresAt: number) =>
+  JSON.stringify({
+    claudeAiOauth: { accessToken, refreshToken: randomToken("ort"), expiresAt, scopes: ["user:inference"] },
+  });
 /** An expiry a real login has: within hours, not years. */
 const SOON = Date.now() + 3_600_000;
-const fake = (items: Array<{ account: string; password: string }>): KeychainBackend => ({ name: "fake", find: async () => items });
+const fake = (items: Array<{ account: string; password: string }>): KeychainBackend => ({
+  name: "fake",
+  find: async () => items,
+});
 const failing = (message: string): KeychainBackend => ({
   name: "fake",
   find: async () => {
@@ -32,22 +44,39 @@ test("keychain: the item is found by account, and a wrong-account item is ignore
   assert.match(cred.origin, /keychain "Claude Code-credentials" \(account alice\)/);
   const bob = fake([{ account: "bob", password: login(token, SOON) }]);
   await assert.rejects(readKeychainLogin(bob, env), (err: Error) => {
-    return err instanceof SourceError && err.problem === "not_logged_in" && /only accounts bob/.test(err.message) && !err.message.includes(token.slice(13));
+    return (
+      err instanceof SourceError &&
+      err.problem === "not_logged_in" &&
+      /only accounts bob/.test(err.message) &&
+      !err.message.includes(token.slice(13))
+    );
   });
 });
 
 test("keychain: service and account names follow the CLI", () => {
   assert.equal(keychainService({}), "Claude Code-credentials");
   const dir = "/home/alice/.claude-work";
-  assert.equal(keychainService({ CLAUDE_CONFIG_DIR: dir }), `Claude Code-credentials-${createHash("sha256").update(dir).digest("hex").slice(0, 8)}`);
+  assert.equal(
+    keychainService({ CLAUDE_CONFIG_DIR: dir }),
+    `Claude Code-credentials-${createHash("sha256").update(dir).digest("hex").slice(0, 8)}`,
+  );
   assert.equal(keychainAccount({ USER: "alice" }), "alice");
   assert.equal(keychainAccount({ USER: "al ice" }), "claude-code-user");
 });
 
 test("keychain: a locked Keychain is keychain.unavailable with the remedy", async () => {
-  await assert.rejects(readKeychainLogin(failing("User interaction is not allowed."), { USER: "alice" }), (err: Error) => {
-    return err instanceof SourceError && err.code === "keychain.unavailable" && /security unlock-keychain/.test(err.message) && /Always Allow/.test(err.message) && /token set/.test(err.message);
-  });
+  await assert.rejects(
+    readKeychainLogin(failing("User interaction is not allowed."), { USER: "alice" }),
+    (err: Error) => {
+      return (
+        err instanceof SourceError &&
+        err.code === "keychain.unavailable" &&
+        /security unlock-keychain/.test(err.message) &&
+        /Always Allow/.test(err.message) &&
+        /token set/.test(err.message)
+      );
+    },
+  );
 });
 
 function fakeSecurity(dir: string, body: string): string {
@@ -67,16 +96,29 @@ test("keychain: the `security` fallback reads the item for our account", () =>
       `[ "$1 $2 $3 $4 $5 $6" = "find-generic-password -s Claude Code-credentials -a alice -w" ] && exec cat "${t.root}/item.json"\nexit 44`,
     );
     assert.equal((await readKeychainLogin(securityCliBackend(security), { USER: "alice" })).accessToken, token);
-    await assert.rejects(readKeychainLogin(securityCliBackend(security), { USER: "bob" }), (err: Error) => err instanceof SourceError && err.problem === "not_logged_in");
-    const locked = fakeSecurity(path.join(t.root, "bin2"), 'echo "security: SecKeychainSearchCopyNext: User interaction is not allowed." >&2; exit 36');
-    await assert.rejects(readKeychainLogin(securityCliBackend(locked), { USER: "alice" }), /keychain unavailable.*exit 36: security: SecKeychainSearchCopyNext: User interaction is not allowed/i);
+    await assert.rejects(
+      readKeychainLogin(securityCliBackend(security), { USER: "bob" }),
+      (err: Error) => err instanceof SourceError && err.problem === "not_logged_in",
+    );
+    const locked = fakeSecurity(
+      path.join(t.root, "bin2"),
+      'echo "security: SecKeychainSearchCopyNext: User interaction is not allowed." >&2; exit 36',
+    );
+    await assert.rejects(
+      readKeychainLogin(securityCliBackend(locked), { USER: "alice" }),
+      /keychain unavailable.*exit 36: security: SecKeychainSearchCopyNext: User interaction is not allowed/i,
+    );
   }));
 
 test("keychain: a hanging `security` is killed at its timeout", () =>
   withHome(async (t) => {
     const hang = fakeSecurity(path.join(t.root, "bin"), "exec sleep 60");
     const started = Date.now();
-    await assert.rejects(readKeychainLogin(securityCliBackend(hang), { USER: "alice" }), (err: Error) => err instanceof SourceError && err.code === "keychain.unavailable" && /timed out after 5 s/.test(err.message));
+    await assert.rejects(
+      readKeychainLogin(securityCliBackend(hang), { USER: "alice" }),
+      (err: Error) =>
+        err instanceof SourceError && err.code === "keychain.unavailable" && /timed out after 5 s/.test(err.message),
+    );
     assert.ok(Date.now() - started < 15_000);
   }));
 
@@ -87,13 +129,39 @@ test("source auto on macOS: Keychain and file are both read and the fresher wins
     const file = t.writeCredentials({ expiresAt: SOON });
     const newer = randomToken();
     const darwin = (backend: KeychainBackend) => ({ platform: "darwin" as const, keychain: async () => backend });
-    assert.equal((await readClaudeLogin(config, env, darwin(fake([{ account: "alice", password: login(newer, Date.now() + 7_200_000) }])))).accessToken, newer);
+    assert.equal(
+      (
+        await readClaudeLogin(
+          config,
+          env,
+          darwin(fake([{ account: "alice", password: login(newer, Date.now() + 7_200_000) }])),
+        )
+      ).accessToken,
+      newer,
+    );
     const older = randomToken();
-    assert.equal((await readClaudeLogin(config, env, darwin(fake([{ account: "alice", password: login(older, Date.now() + 60_000) }])))).accessToken, file.accessToken);
+    assert.equal(
+      (
+        await readClaudeLogin(
+          config,
+          env,
+          darwin(fake([{ account: "alice", password: login(older, Date.now() + 60_000) }])),
+        )
+      ).accessToken,
+      file.accessToken,
+    );
     assert.equal((await readClaudeLogin(config, env, darwin(failing("locked")))).accessToken, file.accessToken);
-    assert.equal((await readClaudeLogin(config, env, { platform: "linux", keychain: async () => failing("never asked") })).accessToken, file.accessToken, "Linux reads only the file");
+    assert.equal(
+      (await readClaudeLogin(config, env, { platform: "linux", keychain: async () => failing("never asked") }))
+        .accessToken,
+      file.accessToken,
+      "Linux reads only the file",
+    );
     const keychainOnly = parseConfig({ source: "keychain" }, "t");
-    await assert.rejects(readClaudeLogin(keychainOnly, env, darwin(failing("locked"))), (err: Error) => (err as SourceError).code === "keychain.unavailable");
+    await assert.rejects(
+      readClaudeLogin(keychainOnly, env, darwin(failing("locked"))),
+      (err: Error) => (err as SourceError).code === "keychain.unavailable",
+    );
   }));
 
 test("an expiresAt more than 400 days ahead is invalid input, in the Keychain item as in the file", () =>

@@ -15,7 +15,10 @@ test("validateSetupToken: the gateway's rules and messages, never echoing the to
     [`${good.slice(0, 50)} ${good.slice(50)}`, /whitespace/],
   ];
   for (const [token, message] of cases) {
-    assert.throws(() => validateSetupToken(token), (err: Error) => message.test(err.message) && !err.message.includes(token.slice(13, 30)));
+    assert.throws(
+      () => validateSetupToken(token),
+      (err: Error) => message.test(err.message) && !err.message.includes(token.slice(13, 30)),
+    );
   }
 });
 
@@ -26,7 +29,12 @@ test("token set reads stdin, falls back to a 0600 file here and says so; status 
     const set = await runCli(["token", "set"], t.env, { input: `${token}\n` });
     assert.equal(set.code, 0, set.stderr);
     const file = path.join(t.home, ".config", "moltbot-auth-sync", "setup-tokens.json");
-    assert.match(set.stdout, new RegExp(`stored anthropic:manual sk-ant-oat01-…${token.slice(-4)} in ${file.replace(/[.]/g, "\\.")} \\(no OS keyring works here, so it is a file readable only by you, mode 0600\\)`));
+    assert.match(
+      set.stdout,
+      new RegExp(
+        `stored anthropic:manual sk-ant-oat01-…${token.slice(-4)} in ${file.replace(/[.]/g, "\\.")} \\(no OS keyring works here, so it is a file readable only by you, mode 0600\\)`,
+      ),
+    );
     assert.equal(statSync(file).mode & 0o777, 0o600);
     assert.equal(JSON.parse(readFileSync(file, "utf8")).tokens["anthropic:manual"].token, token);
     const status = await runCli(["token", "status"], t.env);
@@ -40,7 +48,10 @@ test("token set reads stdin, falls back to a 0600 file here and says so; status 
     const clear = await runCli(["token", "clear"], t.env);
     assert.equal(clear.code, 0, clear.stderr);
     assert.equal((await runCli(["token", "status"], t.env)).code, 1);
-    assert.deepEqual(leakedTokens([set, status, bad, argv, clear].map((r) => r.stdout + r.stderr).join("\n"), t.planted), []);
+    assert.deepEqual(
+      leakedTokens([set, status, bad, argv, clear].map((r) => r.stdout + r.stderr).join("\n"), t.planted),
+      [],
+    );
   }));
 
 test("sync copies stored and env setup-tokens into every agent as static token profiles, beside the Claude login", () =>

@@ -23,15 +23,30 @@ test("generation: files on disk first, then the recorded version", () => {
     mkdirSync(dir, { recursive: true });
     const cfg = (v: string) => ({ file: "f", value: { meta: { lastTouchedVersion: v } } });
     assert.equal(detectGeneration(t.stateDir, [agent(dir)], undefined).format, "json-v1");
-    assert.deepEqual(detectGeneration(t.stateDir, [agent(dir)], cfg("2026.1.30")), { format: "json-v1", version: "2026.1.30", reason: "the gateway config records version 2026.1.30" });
+    assert.deepEqual(detectGeneration(t.stateDir, [agent(dir)], cfg("2026.1.30")), {
+      format: "json-v1",
+      version: "2026.1.30",
+      reason: "the gateway config records version 2026.1.30",
+    });
     assert.equal(detectGeneration(t.stateDir, [agent(dir)], cfg("2026.4.22")).format, "split");
     assert.equal(detectGeneration(t.stateDir, [agent(dir)], cfg("2026.9.6")).format, "sqlite");
     writeFileSync(path.join(dir, "auth-state.json"), "{}");
     assert.match(detectGeneration(t.stateDir, [agent(dir)], undefined).reason, /auth-state\.json exists/);
     mkdirSync(path.join(t.stateDir, "state"));
     writeFileSync(path.join(t.stateDir, "state", "openclaw.sqlite"), "");
-    assert.equal(detectGeneration(t.stateDir, [agent(dir)], cfg("2026.1.30")).format, "sqlite", "a SQLite store on disk outranks an old recorded version");
-    assert.deepEqual(["2025.12.1", "2026.3.31", "2026.5.2", "2026.6.0", "2027.1.1", "nonsense"].map(formatForVersion), ["json-v1", "json-v1", "split", "sqlite", "sqlite", undefined]);
+    assert.equal(
+      detectGeneration(t.stateDir, [agent(dir)], cfg("2026.1.30")).format,
+      "sqlite",
+      "a SQLite store on disk outranks an old recorded version",
+    );
+    assert.deepEqual(["2025.12.1", "2026.3.31", "2026.5.2", "2026.6.0", "2027.1.1", "nonsense"].map(formatForVersion), [
+      "json-v1",
+      "json-v1",
+      "split",
+      "sqlite",
+      "sqlite",
+      undefined,
+    ]);
   } finally {
     t.cleanup();
   }
@@ -39,7 +54,12 @@ test("generation: files on disk first, then the recorded version", () => {
 
 test("split: the gateway's view merges auth-state.json over inline state, key by key", () => {
   const view = mergedView({
-    profiles: { version: 1, profiles: {}, usageStats: { a: { cooldownUntil: 1 }, b: { cooldownUntil: 2 } }, order: { anthropic: ["x"] } },
+    profiles: {
+      version: 1,
+      profiles: {},
+      usageStats: { a: { cooldownUntil: 1 }, b: { cooldownUntil: 2 } },
+      order: { anthropic: ["x"] },
+    },
     state: { version: 1, usageStats: { a: { cooldownUntil: 9 } } },
   });
   assert.deepEqual(view?.usageStats, { a: { cooldownUntil: 9 }, b: { cooldownUntil: 2 } });
@@ -50,18 +70,58 @@ test("split: credentials go to auth-profiles.json, usage stats to auth-state.jso
   withHome(async (t) => {
     const dir = t.agentDir("main");
     const other = randomToken();
-    t.writeStore("main", { version: 1, profiles: { "anthropic:manual": { type: "token", provider: "anthropic", token: other } }, extra: true });
-    writeFileSync(path.join(dir, "auth-state.json"), JSON.stringify({ version: 1, lastGood: { anthropic: "anthropic:manual" }, usageStats: { "anthropic:manual": { errorCount: 1 } }, future: 1 }));
+    t.writeStore("main", {
+      version: 1,
+      profiles: { "anthropic:manual": { type: "token", provider: "anthropic", token: other } },
+      extra: true,
+    });
+    writeFileSync(
+      path.join(dir, "auth-state.json"),
+      JSON.stringify({
+        version: 1,
+        lastGood: { anthropic: "anthropic:manual" },
+        usageStats: { "anthropic:manual": { errorCount: 1 } },
+        future: 1,
+      }),
+    );
     const token = randomToken();
-    const r1 = await splitAdapter.update(dir, (s) => ({ next: { ...s, profiles: { ...s.profiles, "anthropic:claude-cli": { type: "token", provider: "anthropic", token } } }, outcome: 1 }), { lockTimeoutMs: 1000 });
-    assert.deepEqual(r1.writes.map((w) => path.basename(w.file)), ["auth-profiles.json"]);
-    const r2 = await splitAdapter.update(dir, (s) => ({ next: { ...s, usageStats: { ...s.usageStats, "anthropic:claude-cli": { cooldownUntil: 5 } } }, outcome: 2 }), { lockTimeoutMs: 1000 });
-    assert.deepEqual(r2.writes.map((w) => path.basename(w.file)), ["auth-state.json"]);
+    const r1 = await splitAdapter.update(
+      dir,
+      (s) => ({
+        next: {
+          ...s,
+          profiles: { ...s.profiles, "anthropic:claude-cli": { type: "token", provider: "anthropic", token } },
+        },
+        outcome: 1,
+      }),
+      { lockTimeoutMs: 1000 },
+    );
+    assert.deepEqual(
+      r1.writes.map((w) => path.basename(w.file)),
+      ["auth-profiles.json"],
+    );
+    const r2 = await splitAdapter.update(
+      dir,
+      (s) => ({
+        next: { ...s, usageStats: { ...s.usageStats, "anthropic:claude-cli": { cooldownUntil: 5 } } },
+        outcome: 2,
+      }),
+      { lockTimeoutMs: 1000 },
+    );
+    assert.deepEqual(
+      r2.writes.map((w) => path.basename(w.file)),
+      ["auth-state.json"],
+    );
     const profiles = JSON.parse(readFileSync(path.join(dir, "auth-profiles.json"), "utf8"));
     assert.deepEqual(Object.keys(profiles).sort(), ["extra", "profiles", "version"]);
     assert.equal(profiles.profiles["anthropic:claude-cli"].token, token);
     const state = JSON.parse(readFileSync(path.join(dir, "auth-state.json"), "utf8"));
-    assert.deepEqual(state, { version: 1, lastGood: { anthropic: "anthropic:manual" }, usageStats: { "anthropic:manual": { errorCount: 1 }, "anthropic:claude-cli": { cooldownUntil: 5 } }, future: 1 });
+    assert.deepEqual(state, {
+      version: 1,
+      lastGood: { anthropic: "anthropic:manual" },
+      usageStats: { "anthropic:manual": { errorCount: 1 }, "anthropic:claude-cli": { cooldownUntil: 5 } },
+      future: 1,
+    });
   }));
 
 test("every adapter: marking an agent that has no store creates nothing; syncing one creates its store", () =>
@@ -69,11 +129,23 @@ test("every adapter: marking an agent that has no store creates nothing; syncing
     for (const adapter of [jsonV1Adapter, splitAdapter]) {
       const dir = path.join(t.stateDir, "agents", adapter.format, "agent");
       const failure = { reason: "auth" as const, needsLogin: true, message: "dead login" };
-      const marked = await markAgents({ agents: [agent(dir)], adapter }, "anthropic:claude-cli", failure, "new", DEFAULT_COOLDOWN_CONFIG, { lockTimeoutMs: 1000 });
+      const marked = await markAgents(
+        { agents: [agent(dir)], adapter },
+        "anthropic:claude-cli",
+        failure,
+        "new",
+        DEFAULT_COOLDOWN_CONFIG,
+        { lockTimeoutMs: 1000 },
+      );
       assert.deepEqual([marked[0]?.result, marked[0]?.reason], ["skipped", "no anthropic:claude-cli profile"]);
       const made = existsSync(path.join(t.stateDir, "agents", adapter.format));
       assert.equal(made, false, `${adapter.format}: nothing made`);
-      const synced = await syncAgents({ agents: [agent(dir)], adapter }, "anthropic:claude-cli", { type: "token", provider: "anthropic", token: randomToken() }, { lockTimeoutMs: 1000 });
+      const synced = await syncAgents(
+        { agents: [agent(dir)], adapter },
+        "anthropic:claude-cli",
+        { type: "token", provider: "anthropic", token: randomToken() },
+        { lockTimeoutMs: 1000 },
+      );
       assert.equal(synced[0]?.result, "written");
       assert.equal(existsSync(path.join(dir, "auth-profiles.json")), true);
     }
@@ -84,7 +156,10 @@ test("sidecar lock: a live holder blocks, a dead holder's lock is taken over", (
     const file = path.join(t.root, "auth-profiles.json");
     writeFileSync(file, "{}");
     writeFileSync(`${file}.lock`, JSON.stringify({ pid: process.pid, createdAt: new Date().toISOString() }));
-    await assert.rejects(withSidecarLock(file, 300, async () => 1), /locked by another process/);
+    await assert.rejects(
+      withSidecarLock(file, 300, async () => 1),
+      /locked by another process/,
+    );
     writeFileSync(`${file}.lock`, JSON.stringify({ pid: 999_999, createdAt: new Date().toISOString() }));
     assert.equal(await withSidecarLock(file, 300, async () => 7), 7);
   }));
@@ -94,7 +169,10 @@ test("sidecar lock: proper-lockfile's lock directory of the same name blocks whi
     const file = path.join(t.root, "auth-profiles.json");
     writeFileSync(file, "{}");
     mkdirSync(`${file}.lock`);
-    await assert.rejects(withSidecarLock(file, 300, async () => 1), /locked by another process/);
+    await assert.rejects(
+      withSidecarLock(file, 300, async () => 1),
+      /locked by another process/,
+    );
     const old = new Date(Date.now() - 60_000);
     utimesSync(`${file}.lock`, old, old);
     assert.equal(await withSidecarLock(file, 300, async () => 7), 7);

@@ -11,14 +11,24 @@ test("state dir: config beats env, env beats defaults, ~/.openclaw beats legacy 
   try {
     assert.equal(resolveStateDir(undefined, t.env)?.dir, path.join(t.home, ".clawdbot"));
     mkdirSync(path.join(t.home, ".moltbot"));
-    assert.equal(resolveStateDir(undefined, t.env)?.dir, path.join(t.home, ".clawdbot"), "clawdbot before moltbot, as the gateway probes");
+    assert.equal(
+      resolveStateDir(undefined, t.env)?.dir,
+      path.join(t.home, ".clawdbot"),
+      "clawdbot before moltbot, as the gateway probes",
+    );
     mkdirSync(path.join(t.home, ".openclaw"));
     const choice = resolveStateDir(undefined, t.env)!;
     assert.equal(choice.dir, path.join(t.home, ".openclaw"));
     assert.deepEqual(choice.alsoExisting.map((d) => path.basename(d)).sort(), [".clawdbot", ".moltbot"]);
     assert.equal(resolveStateDir(undefined, { ...t.env, CLAWDBOT_STATE_DIR: "/c" })?.dir, "/c");
-    assert.equal(resolveStateDir(undefined, { ...t.env, MOLTBOT_STATE_DIR: "/m", CLAWDBOT_STATE_DIR: "/c" })?.dir, "/m");
-    assert.equal(resolveStateDir(undefined, { ...t.env, OPENCLAW_STATE_DIR: "/o", MOLTBOT_STATE_DIR: "/m" })?.reason, "env OPENCLAW_STATE_DIR");
+    assert.equal(
+      resolveStateDir(undefined, { ...t.env, MOLTBOT_STATE_DIR: "/m", CLAWDBOT_STATE_DIR: "/c" })?.dir,
+      "/m",
+    );
+    assert.equal(
+      resolveStateDir(undefined, { ...t.env, OPENCLAW_STATE_DIR: "/o", MOLTBOT_STATE_DIR: "/m" })?.reason,
+      "env OPENCLAW_STATE_DIR",
+    );
     assert.equal(resolveStateDir("~/x", { ...t.env, OPENCLAW_STATE_DIR: "/o" })?.dir, path.join(t.home, "x"));
   } finally {
     t.cleanup();
@@ -36,7 +46,10 @@ test("state dir: none found is undefined", () => {
 
 test("agents: on disk, plus agents.list[].agentDir from the JSON5 config, each once; main when none", () =>
   withHome(async (t) => {
-    assert.deepEqual((await discoverAgents(t.stateDir, undefined, t.env)).map((a) => [a.id, a.from]), [["main", "default"]]);
+    assert.deepEqual(
+      (await discoverAgents(t.stateDir, undefined, t.env)).map((a) => [a.id, a.from]),
+      [["main", "default"]],
+    );
     mkdirSync(t.agentDir("main"), { recursive: true });
     mkdirSync(t.agentDir("work"), { recursive: true });
     mkdirSync(path.join(t.stateDir, "agents", "no-agent-subdir"), { recursive: true });
@@ -50,11 +63,14 @@ test("agents: on disk, plus agents.list[].agentDir from the JSON5 config, each o
     const config = await readGatewayConfig(t.stateDir, t.env);
     assert.equal(config?.error, undefined);
     const agents = await discoverAgents(t.stateDir, config, t.env);
-    assert.deepEqual(agents.map((a) => [a.id, a.dir]), [
-      ["main", t.agentDir("main")],
-      ["work", t.agentDir("work")],
-      ["ops", path.join(t.home, "ops-agent")],
-    ]);
+    assert.deepEqual(
+      agents.map((a) => [a.id, a.dir]),
+      [
+        ["main", t.agentDir("main")],
+        ["work", t.agentDir("work")],
+        ["ops", path.join(t.home, "ops-agent")],
+      ],
+    );
   }));
 
 test("agents: a broken gateway config is reported, not fatal", () =>

@@ -114,7 +114,8 @@ test("root never writes into a tree owned by another user: it refuses and says t
     const r3 = await runCli(["sync"], t.env, { uid: 65534, gid: 65534 });
     assert.equal(r3.code, 0, r3.stdout + r3.stderr);
     assert.equal(t.readStore("main").profiles[ID].token, cred.accessToken);
-  }));
+  }),
+);
 
 test("root keeps the owner of a store it rewrites in its own tree", rootOnly, () =>
   withHome(async (t) => {
@@ -126,4 +127,5 @@ test("root keeps the owner of a store it rewrites in its own tree", rootOnly, ()
     const stat = statSync(t.storePath("main"));
     assert.deepEqual([stat.uid, stat.gid, stat.mode & 0o777], [65534, 65534, 0o600]);
     assert.equal(t.readStore("main").profiles[ID].token, cred.accessToken);
-  }));
+  }),
+);

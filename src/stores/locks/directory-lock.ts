@@ -26,7 +26,12 @@ export function lockRetryDelay(attempt: number): number {
  * took it over as stale), the write in flight is abandoned instead of crashing the daemon. With a
  * `journal`, the lock is noted there while held, so a crash of ours cannot leave it blocking (journal.ts).
  */
-export async function withStoreLock<T>(file: string, timeoutMs: number, journal: string | undefined, fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
+export async function withStoreLock<T>(
+  file: string,
+  timeoutMs: number,
+  journal: string | undefined,
+  fn: (signal: AbortSignal) => Promise<T>,
+): Promise<T> {
   const compromised = new AbortController();
   // Resolved before locking, so that the moment between taking the lock and noting it stays as short as can be.
   const lockDir = `${await realpath(file).catch(() => file)}.lock`;
@@ -34,11 +39,20 @@ export async function withStoreLock<T>(file: string, timeoutMs: number, journal:
   let release: () => Promise<void>;
   for (let attempt = 0; ; attempt++) {
     try {
-      release = await lockfile.lock(file, { stale: GATEWAY_LOCK_STALE_MS, retries: 0, onCompromised: (err) => compromised.abort(err) });
+      release = await lockfile.lock(file, {
+        stale: GATEWAY_LOCK_STALE_MS,
+        retries: 0,
+        onCompromised: (err) => compromised.abort(err),
+      });
       break;
     } catch (err) {
-      if (errnoCode(err) !== "ELOCKED") throw new StoreError(`${file} cannot be locked: ${messageOf(err)}`, "unwritable");
-      if (Date.now() - started >= timeoutMs) throw new StoreError(`${file} is locked by another process (gave up after ${formatDuration(timeoutMs)})`, "locked");
+      if (errnoCode(err) !== "ELOCKED")
+        throw new StoreError(`${file} cannot be locked: ${messageOf(err)}`, "unwritable");
+      if (Date.now() - started >= timeoutMs)
+        throw new StoreError(
+          `${file} is locked by another process (gave up after ${formatDuration(timeoutMs)})`,
+          "locked",
+        );
       await sleep(lockRetryDelay(attempt));
     }
   }

@@ -17,7 +17,8 @@ interface Note {
   mtimeMs: number;
 }
 
-const noteFile = (journal: string, lockDir: string) => path.join(journal, `${createHash("sha256").update(lockDir).digest("hex").slice(0, 16)}.json`);
+const noteFile = (journal: string, lockDir: string) =>
+  path.join(journal, `${createHash("sha256").update(lockDir).digest("hex").slice(0, 16)}.json`);
 
 /** Records a lock just taken; returns the function that forgets it on release. */
 export async function noteLock(journal: string, lockDir: string): Promise<() => Promise<void>> {
@@ -41,8 +42,18 @@ export async function recoverLocks(journal: string): Promise<string[]> {
       continue;
     }
     if (isAlive(note.pid)) continue;
-    const mtimeMs = await stat(note.lockDir).then((s) => s.mtimeMs, () => undefined);
-    if (mtimeMs === note.mtimeMs && (await rmdir(note.lockDir).then(() => true, () => false))) recovered.push(note.lockDir);
+    const mtimeMs = await stat(note.lockDir).then(
+      (s) => s.mtimeMs,
+      () => undefined,
+    );
+    if (
+      mtimeMs === note.mtimeMs &&
+      (await rmdir(note.lockDir).then(
+        () => true,
+        () => false,
+      ))
+    )
+      recovered.push(note.lockDir);
     await rm(file, { force: true });
   }
   return recovered;

@@ -27,11 +27,15 @@ async function isStale(lockPath: string): Promise<boolean> {
   try {
     const payload = JSON.parse(await readRegularFile(lockPath, LOCK_READ)) as { pid?: unknown; createdAt?: unknown };
     if (typeof payload.pid === "number" && !isAlive(payload.pid)) return true;
-    if (typeof payload.createdAt === "string" && Date.now() - Date.parse(payload.createdAt) > GATEWAY_LOCK_STALE_MS) return true;
+    if (typeof payload.createdAt === "string" && Date.now() - Date.parse(payload.createdAt) > GATEWAY_LOCK_STALE_MS)
+      return true;
   } catch {
     // Unreadable, half-written or a proper-lockfile directory: fall back to its age.
   }
-  return stat(lockPath).then((s) => Date.now() - s.mtimeMs > GATEWAY_LOCK_STALE_MS, () => true);
+  return stat(lockPath).then(
+    (s) => Date.now() - s.mtimeMs > GATEWAY_LOCK_STALE_MS,
+    () => true,
+  );
 }
 
 /** Runs `fn` holding the sidecar lock, waiting at most `timeoutMs` for it. */
@@ -42,17 +46,31 @@ export async function withSidecarLock<T>(file: string, timeoutMs: number, fn: ()
     try {
       const handle = await open(lockPath, "wx", 0o600);
       try {
-        await handle.writeFile(JSON.stringify({ pid: process.pid, createdAt: new Date().toISOString(), hostname: os.hostname() }, null, 2));
+        await handle.writeFile(
+          JSON.stringify({ pid: process.pid, createdAt: new Date().toISOString(), hostname: os.hostname() }, null, 2),
+        );
       } finally {
         await handle.close();
       }
       break;
     } catch (err) {
-      if (errnoCode(err) !== "EEXIST") throw new StoreError(`${file} cannot be locked: ${messageOf(err)}`, "unwritable");
+      if (errnoCode(err) !== "EEXIST")
+        throw new StoreError(`${file} cannot be locked: ${messageOf(err)}`, "unwritable");
       // A stale lock may be proper-lockfile's directory of the same name (a json-v1 writer killed before an
       // upgrade). If it cannot be removed, wait like for a live one: retrying at once would spin forever.
-      if ((await isStale(lockPath)) && (await rm(lockPath, { force: true, recursive: true }).then(() => true, () => false))) continue;
-      if (Date.now() - started >= timeoutMs) throw new StoreError(`${file} is locked by another process (gave up after ${formatDuration(timeoutMs)})`, "locked");
+      if (
+        (await isStale(lockPath)) &&
+        (await rm(lockPath, { force: true, recursive: true }).then(
+          () => true,
+          () => false,
+        ))
+      )
+        continue;
+      if (Date.now() - started >= timeoutMs)
+        throw new StoreError(
+          `${file} is locked by another process (gave up after ${formatDuration(timeoutMs)})`,
+          "locked",
+        );
       await sleep(lockRetryDelay(attempt));
     }
   }

@@ -41,9 +41,13 @@ function withReader<T>(file: string, read: (db: Database) => T): T {
 
 async function checkedExists(file: string, kind: DatabaseKind): Promise<boolean> {
   if (!(await isDatabaseFile(file))) return false;
-  assertSupportedSchema(kind, file, await readUserVersion(file).catch((err) => {
-    throw new StoreError(`${file} cannot be read: ${errnoCode(err) ?? String(err)}`, "invalid");
-  }));
+  assertSupportedSchema(
+    kind,
+    file,
+    await readUserVersion(file).catch((err) => {
+      throw new StoreError(`${file} cannot be read: ${errnoCode(err) ?? String(err)}`, "invalid");
+    }),
+  );
   return true;
 }
 

@@ -64,8 +64,8 @@ export async function syncCommand(options: SyncCommandOptions): Promise<void> {
       // dead login, which a second command cannot help.
       const [again, againArgs] = refreshArgv(config, refresher.command(login, config, false));
       const fallback = [again, ...againArgs].join(" ");
-      const hopeless = result.outcome === "failed" && (result.run.spawnError !== undefined || result.failure.needsLogin);
-      if (result.outcome === "failed" && !hopeless && fallback !== command) {
+      const failed = result.outcome === "failed" ? result : undefined;
+      if (failed && failed.run.spawnError === undefined && !failed.failure.needsLogin && fallback !== command) {
         command = fallback;
         result = await refresher.run(login, config, false);
       }

@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { test } from "node:test";
 import { loadConfig, parseConfig } from "../src/config/config.js";
 import { ConfigError } from "../src/core/errors.js";
-import { runCli, withHome } from "./helpers/env.js";
+import { REPO, runCli, withHome } from "./helpers/env.js";
 
 test("every key has a default", () => {
   const config = parseConfig({}, "test");
@@ -14,6 +14,17 @@ test("every key has a default", () => {
   assert.equal(config.refreshMargin, 240_000);
   assert.equal(config.refreshTimeout, 120_000);
   assert.equal(config.resyncCron, "*/5 * * * *");
+});
+
+test("refreshing spends no model request by default; the fallback is the smallest request", () => {
+  const config = parseConfig({}, "test");
+  assert.deepEqual(config.refreshCommand, ["claude", "mcp", "serve"]);
+  const request = ["claude", "-p", "ok", "--model", "haiku", "--max-turns", "1", "--no-session-persistence"];
+  assert.deepEqual(config.fallbackRefreshCommand, request);
+  // docs.test.ts checks that docs/config.md writes these same defaults; the prose in daemon.md names them too.
+  const daemonDoc = readFileSync(path.join(REPO, "docs", "daemon.md"), "utf8").replace(/\s+/g, " ");
+  assert.ok(daemonDoc.includes(`\`${config.refreshCommand.join(" ")}\``), "docs/daemon.md names the default");
+  assert.ok(daemonDoc.includes(`\`${request.join(" ")}\``), "docs/daemon.md names the fallback");
 });
 
 test("durations accept strings and milliseconds", () => {

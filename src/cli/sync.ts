@@ -55,11 +55,21 @@ export async function syncCommand(options: SyncCommandOptions): Promise<void> {
   let refreshFailure: Failure | undefined;
   const refresher = new Refresher(() => readClaudeLogin(config), process.env, new AbortController().signal);
   if (login && options.refresh !== false && refresher.isDue(login, config, Date.now(), false)) {
-    const [file, args] = refreshArgv(config);
-    const command = [file, ...args].join(" ");
+    const [file, args] = refreshArgv(config, refresher.command(login, config, false));
+    let command = [file, ...args].join(" ");
     if (options.dryRun) refresh = { outcome: "would-run", command };
     else {
-      const result = await refresher.run(login, config, false);
+      let result = await refresher.run(login, config, false);
+      // Perhaps a CLI whose `mcp serve` does not refresh (before 2.1.48 it neither refreshes nor exits): one more
+      // try takes the fallback (Refresher.command), as the daemon's retry would. Not for a missing `claude` or a
+      // dead login, which a second command cannot help.
+      const [again, againArgs] = refreshArgv(config, refresher.command(login, config, false));
+      const fallback = [again, ...againArgs].join(" ");
+      const failed = result.outcome === "failed" ? result : undefined;
+      if (failed && failed.run.spawnError === undefined && !failed.failure.needsLogin && fallback !== command) {
+        command = fallback;
+        result = await refresher.run(login, config, false);
+      }
       const { durationMs } = result.run;
       refresh = { outcome: result.outcome, command, message: refreshMessage(result), durationMs };
       if (result.outcome === "refreshed") login = result.after;

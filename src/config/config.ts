@@ -26,8 +26,16 @@ const duration = z.union([z.string(), z.number()]).transform((value, ctx) => {
 
 const cron = z.string().refine((expr) => isValidCron(expr), { message: "not a valid cron expression" });
 
-/** The cheapest request that makes `claude` check, and inside its 5-minute window refresh, its own token. */
-export const DEFAULT_REFRESH_COMMAND = [
+/**
+ * With stdin at end of file, `claude mcp serve` refreshes a token inside claude's 5-minute window (or expired) as it
+ * starts, then exits, and sends no model request (checked offline against the real CLI, 2.1.48 to 2.1.332).
+ */
+export const DEFAULT_REFRESH_COMMAND = ["claude", "mcp", "serve"];
+/**
+ * The cheapest model request: outside the window only a 401 on a request makes `claude` refresh, and a CLI whose
+ * `mcp serve` does not refresh needs it too.
+ */
+export const DEFAULT_FALLBACK_REFRESH_COMMAND = [
   "claude",
   "-p",
   "ok",
@@ -55,6 +63,7 @@ const schema = z.strictObject({
   refreshMargin: duration.default(240_000),
   refreshTimeout: duration.default(120_000),
   refreshCommand: z.array(z.string().min(1)).min(1).default(DEFAULT_REFRESH_COMMAND),
+  fallbackRefreshCommand: z.array(z.string().min(1)).min(1).default(DEFAULT_FALLBACK_REFRESH_COMMAND),
   claudePath: z.string().min(1).default("claude"),
   resyncCron: cron.default("*/5 * * * *"),
   refreshCheckCron: cron.default("* * * * *"),

@@ -24,9 +24,9 @@ export interface ClaudeRun {
   durationMs: number;
 }
 
-/** The argv to run: `claude` in `refreshCommand` means `claudePath`. */
-export function refreshArgv(config: Config): [string, string[]] {
-  const [first, ...rest] = config.refreshCommand;
+/** The argv to run: `claude` as the first word of a refresh command means `claudePath`. */
+export function refreshArgv(config: Config, command: string[] = config.refreshCommand): [string, string[]] {
+  const [first, ...rest] = command;
   return [first === "claude" ? config.claudePath : first!, rest];
 }
 
@@ -68,6 +68,7 @@ export async function runClaude(
   const child = execa(file, args, {
     env: options.env,
     extendEnv: false,
+    // At end of file at once: `claude mcp serve` serves stdin until it closes, so it exits after its refresh.
     stdin: "ignore",
     all: true,
     reject: false,

@@ -52,8 +52,18 @@ export class Refresher {
     return this.running;
   }
 
+  /**
+   * `refreshCommand` (`claude mcp serve`) spends no model request but refreshes only inside claude's window. Before
+   * it, after a gateway marking, only a model request that gets a 401 makes claude refresh; and after a run that
+   * failed, the fallback also covers a CLI whose `mcp serve` does not refresh.
+   */
+  command(before: SourceCredential, config: Config, force: boolean, now = Date.now()): string[] {
+    const beforeWindow = now < before.expiresAt - CLI_REFRESH_WINDOW_MS;
+    return (force && beforeWindow) || this.attempt > 0 ? config.fallbackRefreshCommand : config.refreshCommand;
+  }
+
   private async attemptRefresh(before: SourceCredential, config: Config, force: boolean): Promise<RefreshResult> {
-    const [file, args] = refreshArgv(config);
+    const [file, args] = refreshArgv(config, this.command(before, config, force));
     const env = claudeEnv(config, this.env);
     const run = await runClaude(file, args, { env, timeoutMs: config.refreshTimeout, signal: this.shutdown });
     const after = await this.readSource().catch(() => undefined);

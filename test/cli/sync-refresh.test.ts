@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { test } from "node:test";
-import { fakeClaudeRuns, fakeClaudeTokens, installFakeClaude } from "../helpers/daemon.js";
+import { fakeClaudeRefreshRuns, fakeClaudeRuns, fakeClaudeTokens, installFakeClaude } from "../helpers/daemon.js";
 import { type TestHome, leakedTokens, runCli, withHome } from "../helpers/env.js";
 
 const ID = "anthropic:claude-cli";
@@ -34,8 +34,7 @@ for (const storeFormat of ["json-v1", "split"]) {
       const args = plant(t, -MIN, { storeFormat });
       const r = await runCli([...args, "sync"], t.env);
       assert.equal(r.code, 1, r.stdout + r.stderr);
-      const refreshes = fakeClaudeRuns(control).filter((run) => run.what === "start" && run.args.startsWith("-p"));
-      assert.equal(refreshes.length, 1);
+      assert.deepEqual(fakeClaudeRefreshRuns(control), ["mcp serve"], "a failure that is no clean exit: no fallback");
       assert.match(r.stdout, /refresh: claude could not refresh the login: .*invalid_grant/);
       assert.match(r.stdout, /main\s+anthropic:claude-cli\s+marked\s+disabled \(auth\)/);
       const lines = r.stderr.trim().split("\n");
@@ -68,6 +67,20 @@ for (const storeFormat of ["json-v1", "split"]) {
     }));
 }
 
+test("sync: a CLI whose mcp serve does not refresh: one more try through fallbackRefreshCommand refreshes", () =>
+  withHome(async (t) => {
+    const control = installFakeClaude(t, "nomcp");
+    const args = plant(t, 2 * MIN);
+    const r = await runCli([...args, "sync"], t.env);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.match(r.stdout, /refresh: claude refreshed the login: sk-ant-oat01-…\S{4} expires in (7h59m|8h)/);
+    const request = "-p ok --model haiku --max-turns 1 --no-session-persistence";
+    assert.deepEqual(fakeClaudeRefreshRuns(control), ["mcp serve", request]);
+    const saved = JSON.parse(readFileSync(path.join(t.claudeDir, ".credentials.json"), "utf8"));
+    const fresh = saved.claudeAiOauth.accessToken;
+    for (const agent of ["main", "work"]) assert.equal(t.readStore(agent).profiles[ID].token, fresh);
+  }));
+
 test("sync: a valid token and claude missing: several failed refreshes mark nothing anywhere", () =>
   withHome(async (t) => {
     const args = plant(t, 2 * MIN, { claudePath: path.join(t.root, "no-such-claude") });
@@ -99,7 +112,7 @@ test("sync --dry-run runs nothing and says what it would run", () =>
     const before = readFileSync(t.storePath("main"), "utf8");
     const r = await runCli([...args, "sync", "--dry-run"], t.env);
     assert.equal(r.code, 0, r.stdout + r.stderr);
-    const command = "claude -p ok --model haiku --max-turns 1 --no-session-persistence";
+    const command = "claude mcp serve";
     assert.ok(r.stdout.includes(`dry run: would run \`${command}\` to refresh sk-ant-oat01-…`), r.stdout);
     assert.match(r.stdout, /to refresh sk-ant-oat01-…\S{4} \(expires 1m ago\)$/m);
     assert.equal(fakeClaudeRuns(control).length, 0);

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { test } from "node:test";
-import { DaemonProcess, fakeClaudeTokens, installFakeClaude } from "../helpers/daemon.js";
+import { DaemonProcess, fakeClaudeRefreshRuns, fakeClaudeTokens, installFakeClaude } from "../helpers/daemon.js";
 import { leakedTokens, makeHome, randomToken, runCli, withHome, type TestHome } from "../helpers/env.js";
 
 const ID = "anthropic:claude-cli";
@@ -211,6 +211,19 @@ test("a gateway marking makes the daemon force a refresh; a fresh token clears i
     const stats = t.readStore("main").usageStats[ID];
     assert.equal(stats.cooldownUntil, undefined);
     assert.equal(stats.errorCount, undefined);
+  }));
+
+test("a gateway marking before claude's window runs the fallback: a model request's 401 makes claude refresh", () =>
+  scenario({ mode: "revoked", expiresInMs: 6 * 60 * MIN }, async (d, t, control) => {
+    await d.waitForEvent("daemon.ready");
+    const store = t.readStore("main");
+    const at = Date.now();
+    const marking = { errorCount: 1, failureCounts: { auth: 1 }, lastFailureAt: at, cooldownUntil: at + MIN };
+    store.usageStats = { [ID]: marking };
+    writeFileSync(t.storePath("main"), JSON.stringify(store, null, 2));
+    await d.waitForEvent("refresh.succeeded");
+    await d.waitForEvent("recovered");
+    assert.deepEqual(fakeClaudeRefreshRuns(control), ["-p ok --model haiku --max-turns 1 --no-session-persistence"]);
   }));
 
 test("a gateway marking with a token that still works is left to expire; a failing refresh escalates it", () =>

@@ -14,7 +14,13 @@ import { setTimeout as sleep } from "node:timers/promises";
 import path from "node:path";
 import { test } from "node:test";
 import { fingerprint } from "../../src/core/fingerprint.js";
-import { DaemonProcess, fakeClaudeRuns, fakeClaudeTokens, installFakeClaude } from "../helpers/daemon.js";
+import {
+  DaemonProcess,
+  fakeClaudeRefreshRuns,
+  fakeClaudeRuns,
+  fakeClaudeTokens,
+  installFakeClaude,
+} from "../helpers/daemon.js";
 import { leakedTokens, makeHome, randomToken, runCli, withHome, type TestHome } from "../helpers/env.js";
 
 const ID = "anthropic:claude-cli";
@@ -186,10 +192,11 @@ test("daemon: its own writes do not trigger further writes", () =>
     },
   ));
 
-test("daemon: a token inside the refresh margin makes it run claude once, and the new token is synced", () =>
+test("daemon: a token inside the refresh margin makes it run claude mcp serve once, and the new token is synced", () =>
   withDaemon(
     (t) => {
       t.writeCredentials({ expiresAt: Date.now() + 3 * 60_000 });
+      return { mode: "window" };
     },
     async (d, t, control) => {
       const ok = await d.waitForEvent("refresh.succeeded");
@@ -197,9 +204,14 @@ test("daemon: a token inside the refresh margin makes it run claude once, and th
       const fresh = JSON.parse(readFileSync(path.join(t.claudeDir, ".credentials.json"), "utf8")).claudeAiOauth
         .accessToken;
       await written(d, "main", fresh);
-      const runs = fakeClaudeRuns(control).filter((r) => r.what === "start" && r.args.startsWith("-p"));
-      assert.equal(runs.length, 1);
-      assert.match(runs[0]!.args, /^-p ok --model haiku --max-turns 1 --no-session-persistence$/);
+      const runs = fakeClaudeRuns(control).filter((r) => r.args.startsWith("mcp") || r.args.startsWith("-p"));
+      assert.deepEqual(
+        runs.map((r) => `${r.what} ${r.args}`),
+        ["start mcp serve", "end mcp serve"],
+        "no request",
+      );
+      // `mcp serve` serves stdin until it closes: it ended by itself, not at refreshTimeout's kill.
+      assert.ok((ok.durationMs as number) < 30_000, `took ${ok.durationMs} ms`);
     },
   ));
 
@@ -235,7 +247,7 @@ test("daemon: a refreshMargin wider than claude's 5-minute window marks nothing;
         "no run per refresh check before the window",
       );
       await d.waitForEvent("refresh.succeeded", 20_000);
-      assert.equal(fakeClaudeRuns(control).filter((r) => r.what === "start" && r.args.startsWith("-p")).length, 2);
+      assert.deepEqual(fakeClaudeRefreshRuns(control), ["mcp serve", "mcp serve"], "no model request");
       assert.equal(d.events("cooldown.marked").length + d.events("refresh.failed").length, 0);
       assert.equal(t.readStore("main").usageStats, undefined, "a token that works is never marked");
     },
@@ -258,11 +270,7 @@ test("daemon: a hanging claude is killed at the timeout, backs off, and the daem
       assert.equal(failed.timedOut, true);
       assert.ok((failed.retryInMs as number) >= 10_000, "backs off before the next try");
       const runs = fakeClaudeRuns(control);
-      assert.equal(
-        runs.filter((r) => r.what === "start" && r.args.startsWith("-p")).length,
-        1,
-        "no second run while backing off",
-      );
+      assert.equal(fakeClaudeRefreshRuns(control).length, 1, "no second run while backing off");
       assert.ok(
         runs.some((r) => r.what === "sigterm-ignored"),
         "SIGTERM first, then SIGKILL",

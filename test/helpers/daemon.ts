@@ -44,6 +44,13 @@ export function fakeClaudeRuns(control: string): Array<{ what: string; pid: numb
     });
 }
 
+/** The refresh runs the fake CLI started (`auth status` and `--version` are not refreshes), in order. */
+export function fakeClaudeRefreshRuns(control: string): string[] {
+  return fakeClaudeRuns(control)
+    .filter((r) => r.what === "start" && !r.args.startsWith("auth ") && r.args !== "--version")
+    .map((r) => r.args);
+}
+
 /** Tokens the fake CLI minted, for leak checks. */
 export function fakeClaudeTokens(control: string): string[] {
   try {

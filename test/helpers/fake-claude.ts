@@ -4,7 +4,10 @@
  * `$HOME/.fake-claude/mode` at every start, so a test can change it while the daemon runs. The control
  * folder is found through HOME because the daemon gives `claude` only the variables the real CLI needs:
  *   refresh   rewrite the credentials atomically with a new token and expiresAt + 8 h
- *   window    as the real `claude -p`: refresh only within 5 minutes of expiresAt, else exit 0 and change nothing
+ *   window    as the real CLI: refresh only within 5 minutes of expiresAt, else exit 0 and change nothing
+ *   revoked   as the real CLI when the server refuses the token: a model request (`-p`) gets a 401 and refreshes
+ *             at any time; `mcp serve` sends none, so it refreshes only within 5 minutes of expiresAt
+ *   nomcp     as a CLI whose `mcp serve` does not refresh: that exits 0 and changes nothing; `-p` refreshes
  *   noop      exit 0 and change nothing
  *   fail      print "OAuth token refresh failed" and exit 1
  *   hang      ignore SIGTERM and never exit
@@ -16,6 +19,7 @@
  *   leak      exit 1 after printing secrets: a refresh token across the runner's 2,000-character tail
  *             boundary (20 characters inside), an `access_token=` value, a `refresh_token` in JSON and a
  *             bare long base64url run
+ * `mcp serve`, as the real one, then serves stdin until it closes, so a run that leaves stdin open never ends.
  * `auth status --json` answers from `logged-in` in the control folder ("false" means logged out).
  * Every run appends "start <pid> <ms>" and "end <pid> <ms>" to `runs.log` there, and the
  * names of the variables it was given to `env.log`.
@@ -93,14 +97,24 @@ if (args[0] === "--version") {
   process.exit(0);
 }
 const mode = read("mode", "refresh");
+const mcpServe = args[0] === "mcp" && args[1] === "serve";
+const inWindow = () => Date.now() + 5 * 60_000 >= JSON.parse(readFileSync(credentials, "utf8")).claudeAiOauth.expiresAt;
+// Reading keeps the process alive until stdin reaches end of file; then it ends once its own work is done.
+if (mcpServe) process.stdin.resume();
 switch (mode) {
   case "refresh":
     rotate();
     process.stdout.write("ok\n");
     break;
   case "window":
-    if (Date.now() + 5 * 60_000 >= JSON.parse(readFileSync(credentials, "utf8")).claudeAiOauth.expiresAt) rotate();
-    process.stdout.write("ok\n");
+    if (inWindow()) rotate();
+    if (!mcpServe) process.stdout.write("ok\n");
+    break;
+  case "revoked":
+    if (!mcpServe || inWindow()) rotate();
+    break;
+  case "nomcp":
+    if (!mcpServe) rotate();
     break;
   case "leak":
     leak();

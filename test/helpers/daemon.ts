@@ -68,11 +68,13 @@ export class DaemonProcess {
   private waiters: Array<() => void> = [];
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 
-  constructor(t: TestHome, args: string[] = [], options: { uid?: number; gid?: number } = {}) {
-    this.child = spawn(process.execPath, [BIN, ...args, "run"], {
+  /** `script`, when given, is run with `args` instead of the CLI's `run` (the bench's floor copier). */
+  constructor(t: TestHome, args: string[] = [], options: { uid?: number; gid?: number; script?: string } = {}) {
+    const { script, ...ids } = options;
+    this.child = spawn(process.execPath, script ? [script, ...args] : [BIN, ...args, "run"], {
       env: t.env,
       stdio: ["ignore", "pipe", "pipe"],
-      ...options,
+      ...ids,
     });
     let partial = "";
     this.child.stdout!.on("data", (chunk: Buffer) => {

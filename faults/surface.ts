@@ -39,7 +39,12 @@ const CASES: Case[] = [
   {
     name: "agentDir with a newline and a directive (service install --system)",
     required: "refused, nothing written",
-    run: (t, outputs) => install(t, "/tmp/x\nExecStartPre=/bin/touch /tmp/pwned", outputs),
+    // A folder that exists: discovery already drops an agentDir outside the state dir that does not.
+    run: (t, outputs) => {
+      const evil = path.join(t.root, "x\nExecStartPre=/bin/touch /tmp/pwned");
+      mkdirSync(evil);
+      return install(t, evil, outputs);
+    },
   },
   {
     name: "agentDir owned by another user (service install --system)",

@@ -82,13 +82,13 @@ export function hostFacts(config: Config, env: NodeJS.ProcessEnv = process.env):
  * They come from the user's own files and go into a root-owned unit, so each must be a plain path
  * (`unitPathProblem`) that the user owns (`checkOwnedBy`); anything else is refused before a file is written.
  */
-export async function readWritePaths(config: Config, user: ServiceUser): Promise<string[]> {
+export async function readWritePaths(config: Config, user: ServiceUser, warnings: string[] = []): Promise<string[]> {
   const env = { HOME: user.home };
   const stateDir = resolveStateDir(config.stateDir, env)?.dir ?? path.join(user.home, ".openclaw");
   const root = agentsRoot(stateDir);
   const gatewayConfig = await readGatewayConfig(stateDir, env);
   const named = new Map<string, string>();
-  for (const agent of await discoverAgents(stateDir, gatewayConfig, env)) {
+  for (const agent of await discoverAgents(stateDir, gatewayConfig, env, warnings)) {
     if (agent.dir.startsWith(root + path.sep)) continue;
     const where = `agent ${agent.id} in ${gatewayConfig?.file ?? stateDir}: agentDir`;
     named.set(checkUnitPath(agent.dir, "systemd", where), where);

@@ -34,6 +34,8 @@ export const BUS_HINT =
 
 export async function systemdInstallPlan(config: Config, host: HostFacts, target: SystemdTarget): Promise<ServicePlan> {
   const values = { node: host.node, entry: host.entry, path: host.path, home: target.user.home, logDir: "" };
+  // Agents the gateway config names but that cannot be synced (and so get no ReadWritePaths entry) are said.
+  const skipped: string[] = [];
   const write =
     target.scope === "user"
       ? [{ path: path.join(target.unitDir, `${SERVICE_NAME}.service`), content: await renderUnit("user", values) }]
@@ -41,7 +43,7 @@ export async function systemdInstallPlan(config: Config, host: HostFacts, target
           { path: path.join(target.unitDir, `${SERVICE_NAME}@.service`), content: await renderUnit("system", values) },
           {
             path: path.join(target.unitDir, `${unitName(target)}.d`, "paths.conf"),
-            content: renderPathsDropIn(await readWritePaths(config, target.user)),
+            content: renderPathsDropIn(await readWritePaths(config, target.user, skipped)),
           },
         ];
   return {
@@ -57,11 +59,15 @@ export async function systemdInstallPlan(config: Config, host: HostFacts, target
         hint: `see \`${target.scope === "user" ? "journalctl --user" : "journalctl"} -u ${unitName(target)}\``,
       },
     ],
-    notes: host.claude
-      ? []
-      : [
-          `warning: \`${config.claudePath}\` is not on PATH, so the daemon cannot ask it to refresh; install Claude Code or set claudePath, then install again`,
-        ],
+    notes: [
+      ...skipped.map((warning) => `warning: ${warning}`),
+      ...(host.claude
+        ? []
+        : [
+            `warning: \`${config.claudePath}\` is not on PATH, so the daemon cannot ask it to refresh; ` +
+              "install Claude Code or set claudePath, then install again",
+          ]),
+    ],
     undo: {
       fresh: [{ argv: systemctl(target, "disable", unitName(target)) }],
       after: [{ argv: systemctl(target, "daemon-reload") }],

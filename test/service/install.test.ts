@@ -183,6 +183,18 @@ test("service install --system refuses an agentDir that would add directives, na
     );
   }));
 
+test("service install --system says which configured agent it leaves out, and why", () =>
+  withHome(async (t) => {
+    withFakes(t, {});
+    const unitDir = path.join(t.root, "units");
+    const missing = path.join(t.root, "nowhere", "agent");
+    const r = await installSystem(t, [{ id: "main" }, { id: "ops", agentDir: missing }], unitDir);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, new RegExp(`warning: agent ops: agentDir ${missing} does not exist`));
+    const dropIn = path.join(unitDir, `moltbot-auth-sync@${os.userInfo().username}.service.d`, "paths.conf");
+    assert.doesNotMatch(readFileSync(dropIn, "utf8"), /nowhere/);
+  }));
+
 test("service install --system lists only folders the user owns: another owner's folder or a symlink is refused", () =>
   withHome(async (t) => {
     withFakes(t, {});

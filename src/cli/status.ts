@@ -2,17 +2,11 @@
 import { formatDuration, formatRelative } from "../core/duration.js";
 import { ExitError } from "../core/errors.js";
 import { mapLimit } from "../core/map-limit.js";
+import type { Marking } from "../reconcile/cooldown.js";
 import { profileSecret } from "../reconcile/profile.js";
 import { readDaemonStatus, type DaemonStatus } from "../daemon/runtime-files.js";
 import { loginOffer, readOffers } from "../sources/index.js";
-import {
-  type AgentStatus,
-  type Marking,
-  type ProfileStatus,
-  agentStatus,
-  sourceStatus,
-  statusVerdict,
-} from "../report/status.js";
+import { type AgentStatus, type ProfileStatus, agentStatus, sourceStatus, statusVerdict } from "../report/status.js";
 import { resolveTargets, storeAdapter, targetWarnings } from "../stores/targets.js";
 import { type GlobalOptions, loadCommandConfig, printJson } from "./options.js";
 import { printLines } from "./print.js";

@@ -4,17 +4,17 @@
  * to refresh the login, with the daemon's runner, timeout and classification. Exit 1 when an agent is left
  * without a usable credential, with one line naming the fix.
  */
-import { cooldownConfigFrom, type Failure } from "../reconcile/cooldown.js";
+import { type Failure, LOGIN_FIX, loginFailureOf, markingKind } from "../reconcile/failure.js";
 import { refreshArgv } from "../refresh/claude-runner.js";
 import { type RefreshResult, CLI_REFRESH_WINDOW_MS, Refresher } from "../refresh/refresher.js";
 import { formatDuration, formatRelative } from "../core/duration.js";
 import { ExitError } from "../core/errors.js";
 import { fingerprint } from "../core/fingerprint.js";
-import { LOGIN_FIX, loginFailureOf, markingKind, passReports, runPass } from "../pass/pass.js";
+import { passReports, runPass } from "../pass/pass.js";
 import { profileSecret } from "../reconcile/profile.js";
 import { loginOffer, readClaudeLogin, readOffers } from "../sources/index.js";
-import { activeMarkings } from "../report/status.js";
 import type { AgentReport, UpdateTarget } from "../pass/apply.js";
+import { cooldownConfigFrom } from "../stores/agents.js";
 import { resolveTargets, storeAdapter, targetWarnings } from "../stores/targets.js";
 import type { SourceCredential } from "../types.js";
 import { type GlobalOptions, loadCommandConfig, printJson, writeOptions } from "./options.js";
@@ -173,9 +173,10 @@ function refreshMessage(result: RefreshResult): string {
   switch (result.outcome) {
     case "refreshed":
       return `claude refreshed the login: ${after(result.after)}`;
-    case "token-works":
+    case "token-works": {
       const window = formatDuration(CLI_REFRESH_WINDOW_MS);
       return `claude had nothing to refresh yet: it refreshes only within ${window} of expiry`;
+    }
     case "failed":
       return `claude could not refresh the login: ${withDetail(result.failure)}`;
   }
@@ -208,7 +209,7 @@ async function unusableAgents(
     const store = await target.adapter.read(agent.dir).catch(() => undefined);
     const profile = store?.profiles[profileId];
     if (!profile) continue;
-    const marking = activeMarkings(store?.usageStats, now).find((m) => m.profile === profileId);
+    const marking = target.adapter.usage.markings(store?.usageStats, now).find((m) => m.profile === profileId);
     if (marking) unusable.push({ agent: agent.id, why: markingText(marking, now) });
     else if (typeof profile.expires === "number" && profile.expires <= now) {
       const why = `${fingerprint(profileSecret(profile))} expired ${formatRelative(profile.expires, now)}`;

@@ -8,36 +8,22 @@ import path from "node:path";
 import { schedule, type ScheduledTask } from "node-cron";
 import type { Logger } from "pino";
 import type { Config } from "../config/config.js";
-import {
-  type CooldownConfig,
-  type Failure,
-  DEFAULT_COOLDOWN_CONFIG,
-  cooldownConfigFrom,
-  isCredentialMarking,
-  isMarked,
-} from "../reconcile/cooldown.js";
+import { type CooldownConfig, DEFAULT_COOLDOWN_CONFIG, isCredentialMarking } from "../reconcile/cooldown.js";
+import { type Failure, LOGIN_FIX, loginFailureOf, markingKind } from "../reconcile/failure.js";
 import { formatDuration, formatRelative } from "../core/duration.js";
 import { messageOf } from "../core/errors.js";
 import { readRegularFile } from "../fs/read-file.js";
 import { fingerprint } from "../core/fingerprint.js";
 import { type LogEvent, scrubbedTail } from "../log/logger.js";
 import { profileSecret } from "../reconcile/profile.js";
-import {
-  LOGIN_FIX,
-  type PassResult,
-  loginFailureOf,
-  markingKind,
-  passActed,
-  passSummary,
-  runPass,
-} from "../pass/pass.js";
+import { type PassResult, passActed, passSummary, runPass } from "../pass/pass.js";
 import { type Offer, claudeCredentialsFile, readClaudeLogin, setupTokenOffers } from "../sources/index.js";
 import { readSetupTokens } from "../sources/setup-token.js";
 import { CREDENTIALS_FILENAME } from "../sources/claude-cli-file.js";
 import type { StoreAdapter, UpdateOptions, WriteIntent } from "../stores/adapter.js";
 import { recoverLocks } from "../stores/locks/journal.js";
 import { MAX_STORE_BYTES, removeStaleTempFiles } from "../stores/json-file.js";
-import { AUTH_PROFILES_FILENAME, type Agent, isAgentDir } from "../stores/agents.js";
+import { AUTH_PROFILES_FILENAME, type Agent, cooldownConfigFrom, isAgentDir } from "../stores/agents.js";
 import { AUTH_STATE_FILENAME } from "../stores/generation.js";
 import type { AgentReport } from "../pass/apply.js";
 import { resolveTargets, storeAdapter } from "../stores/targets.js";
@@ -273,7 +259,8 @@ export class Daemon {
     const marking = markingKey(stats);
     const known = this.knownMarkings.get(agent.dir);
     this.knownMarkings.set(agent.dir, marking);
-    if (marking === known || !stats || !isMarked(stats, Date.now()) || !isCredentialMarking(stats)) return;
+    if (marking === known || !stats || !this.adapter?.usage.isMarked(stats, Date.now()) || !isCredentialMarking(stats))
+      return;
     this.event(
       "info",
       "cooldown.gateway",

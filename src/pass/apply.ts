@@ -3,15 +3,9 @@
  * run) or our profile's usage stats (`markAgents`, `clearAgents`). Reports per agent, and never throws for
  * one agent's failure.
  */
-import {
-  type CooldownConfig,
-  type Failure,
-  type Occurrence,
-  type UsageOutcome,
-  clearMarking,
-  markFailure,
-  updateUsage,
-} from "../reconcile/cooldown.js";
+import type { CooldownConfig, Occurrence } from "../reconcile/cooldown.js";
+import type { Failure } from "../reconcile/failure.js";
+import { type UsageOutcome, updateUsage } from "../reconcile/usage.js";
 import { AuthSyncError, messageOf } from "../core/errors.js";
 import { mapLimit } from "../core/map-limit.js";
 import { type ProfileOutcome, reconcileProfile } from "../reconcile/profile.js";
@@ -123,8 +117,8 @@ export function markAgents(
   options: UpdateOptions,
 ): Promise<AgentReport[]> {
   const now = Date.now();
-  const mark = target.adapter.usage?.markFailure ?? markFailure;
-  const marked = (stats: ProfileUsageStats) => mark(stats, failure, now, occurrence, cooldowns);
+  const { usage } = target.adapter;
+  const marked = (stats: ProfileUsageStats) => usage.markFailure(stats, failure, now, occurrence, cooldowns);
   const change = (store: AuthProfileStore) => updateUsage(store, profileId, marked, "marked");
   return updateAgents(target, profileId, change, options);
 }
@@ -143,7 +137,7 @@ export function clearAgents(
       const stats = store.usageStats?.[profileId];
       const refusal = stats && refuse(stats);
       if (refusal) return { next: store, outcome: { result: "skipped", reason: refusal } };
-      return updateUsage(store, profileId, target.adapter.usage?.clearMarking ?? clearMarking, "cleared");
+      return updateUsage(store, profileId, target.adapter.usage.clearMarking, "cleared");
     },
     options,
   );

@@ -1,7 +1,7 @@
 /** `moltbot-auth-sync status [--json]`: the source, the daemon, every agent's copies and markings; exit 0/1/2. */
+import pLimit from "p-limit";
 import { formatDuration, formatRelative } from "../core/duration.js";
 import { ExitError } from "../core/errors.js";
-import { mapLimit } from "../core/map-limit.js";
 import type { Marking } from "../reconcile/cooldown.js";
 import { profileSecret } from "../reconcile/profile.js";
 import { readDaemonStatus, type DaemonStatus } from "../daemon/runtime-files.js";
@@ -29,7 +29,7 @@ export async function statusCommand(options: StatusCommandOptions): Promise<void
   // A generation that never takes the login's profile (SQLite era, by default) has nothing of it to show.
   const notCopied = adapter.admit?.(config.profileId, login ? loginOffer(login, config).profile : { type: "token" });
   if (notCopied) expected.delete(config.profileId);
-  const agents = await mapLimit(targets.agents, 8, (agent) => agentStatus(agent, adapter, expected, now));
+  const agents = await pLimit(8).map(targets.agents, (agent) => agentStatus(agent, adapter, expected, now));
   const verdict = statusVerdict(source, agents, now, config.expiryWarning, loginOptional);
   const exitCode = verdict.code;
   const daemon = await readDaemonStatus();

@@ -6,8 +6,8 @@
 import type { CooldownConfig, Occurrence } from "../reconcile/cooldown.js";
 import type { Failure } from "../reconcile/failure.js";
 import { type UsageOutcome, updateUsage } from "../reconcile/usage.js";
+import pLimit from "p-limit";
 import { AuthSyncError, messageOf } from "../core/errors.js";
-import { mapLimit } from "../core/map-limit.js";
 import { type ProfileOutcome, reconcileProfile } from "../reconcile/profile.js";
 import type { StoreAdapter, StoreChange, UpdateOptions } from "../stores/adapter.js";
 import type { Agent } from "../stores/agents.js";
@@ -84,7 +84,7 @@ function updateAgents(
   change: (store: AuthProfileStore) => StoreChange<Outcome>,
   options: UpdateOptions,
 ): Promise<AgentReport[]> {
-  return mapLimit(target.agents, AGENT_CONCURRENCY, (agent) =>
+  return pLimit(AGENT_CONCURRENCY).map(target.agents, (agent) =>
     updateAgent(agent, target.adapter, profileId, change, options),
   );
 }

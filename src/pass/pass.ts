@@ -8,11 +8,11 @@ import type { CooldownConfig, Occurrence } from "../reconcile/cooldown.js";
 import { type Failure, unusableFailure } from "../reconcile/failure.js";
 import { type Offer, loginOffer } from "../sources/index.js";
 import type { UpdateOptions } from "../stores/adapter.js";
-import { type AgentReport, type UpdateTarget, markAgents, syncAgents } from "./apply.js";
+import { type AgentReport, type AgentStores, markAgents, syncAgents } from "./apply.js";
 import type { SourceCredential } from "../types.js";
 
 export interface PassInput {
-  target: UpdateTarget;
+  stores: AgentStores;
   config: Config;
   /** The Claude login as read now; undefined when the source gave none. */
   login: SourceCredential | undefined;
@@ -40,28 +40,28 @@ export interface PassResult {
 }
 
 export async function runPass(input: PassInput): Promise<PassResult> {
-  const { target, config, options } = input;
+  const { stores, config, options } = input;
   const copies: Copy[] = [];
   const result: PassResult = { copies };
   if (input.login) {
     const offer = loginOffer(input.login, config);
-    copies.push({ offer, reports: await syncAgents(target, offer.profileId, offer.profile, options) });
+    copies.push({ offer, reports: await syncAgents(stores, offer.profileId, offer.profile, options) });
   }
   const failure = unusableFailure(input, Date.now());
   if (failure && !options.dryRun) {
     // An expired token is marked only where it is held: an agent that kept a later credential still works.
     const expiredOnly = input.login !== undefined && !failure.needsLogin;
     const keptLater = new Set(copies[0]?.reports.filter((r) => r.result === "skipped").map((r) => r.agent) ?? []);
-    const agents = expiredOnly ? target.agents.filter((a) => !keptLater.has(a.id)) : target.agents;
+    const agents = expiredOnly ? stores.agents.filter((a) => !keptLater.has(a.id)) : stores.agents;
     const occurrence = input.occurrence ?? "ongoing";
     const { cooldowns } = input;
-    const reports = await markAgents({ ...target, agents }, config.profileId, failure, occurrence, cooldowns, options);
+    const reports = await markAgents({ ...stores, agents }, config.profileId, failure, occurrence, cooldowns, options);
     result.marking = { failure, reports };
   }
   // Setup-tokens are static and independent: a failure of the login never touches them.
   for (const offer of input.setupOffers) {
     if (offer.profileId === config.profileId) continue;
-    copies.push({ offer, reports: await syncAgents(target, offer.profileId, offer.profile, options) });
+    copies.push({ offer, reports: await syncAgents(stores, offer.profileId, offer.profile, options) });
   }
   return result;
 }

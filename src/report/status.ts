@@ -9,7 +9,7 @@ import { fingerprint } from "../core/fingerprint.js";
 import { ANTHROPIC, profileSecret } from "../reconcile/profile.js";
 import type { StoreAdapter } from "../stores/adapter.js";
 import type { Agent } from "../stores/agents.js";
-import { storeFile } from "../stores/targets.js";
+import { storeFile } from "../stores/gateway.js";
 import type { AuthProfileStore, SourceCredential } from "../types.js";
 
 export const STATUS_OK = 0;

@@ -27,8 +27,6 @@ export interface Agent {
    * symlink is followed only to a file inside it.
    */
   stateDir: string;
-  /** Where we learned of it. */
-  from: "disk" | "config" | "default";
 }
 
 export interface GatewayConfig {
@@ -182,7 +180,7 @@ function configuredAgents(
       }
       dir = resolved;
     }
-    agents.push({ id, dir, stateDir, from: "config" });
+    agents.push({ id, dir, stateDir });
   }
   return agents;
 }
@@ -200,7 +198,7 @@ async function agentsOnDisk(stateDir: string): Promise<Agent[]> {
   const found: Agent[] = [];
   for (const id of ids.sort()) {
     const dir = defaultAgentDir(stateDir, id);
-    if (await isAgentDir(dir)) found.push({ id, dir, stateDir, from: "disk" });
+    if (await isAgentDir(dir)) found.push({ id, dir, stateDir });
   }
   return found;
 }
@@ -236,7 +234,7 @@ export async function discoverAgents(
   const implicitMain: Agent[] = [];
   if (listed.length === 0) {
     const dir = defaultAgentDir(stateDir, DEFAULT_AGENT_ID);
-    implicitMain.push({ id: DEFAULT_AGENT_ID, dir, stateDir, from: "default" });
+    implicitMain.push({ id: DEFAULT_AGENT_ID, dir, stateDir });
   }
   const byDir = new Map<string, Agent>();
   for (const agent of [...(await agentsOnDisk(stateDir)), ...configured, ...implicitMain]) {

@@ -27,7 +27,7 @@ const duration = z.union([z.string(), z.number()]).transform((value, ctx) => {
 const cron = z.string().refine((expr) => isValidCron(expr), { message: "not a valid cron expression" });
 
 /** The cheapest request that makes `claude` check, and inside its 5-minute window refresh, its own token. */
-export const DEFAULT_REFRESH_COMMAND = [
+const DEFAULT_REFRESH_COMMAND = [
   "claude",
   "-p",
   "ok",

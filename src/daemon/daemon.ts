@@ -310,7 +310,7 @@ export class Daemon {
   }
 
   private async disarm(): Promise<void> {
-    for (const task of this.tasks) task.destroy();
+    for (const task of this.tasks) void task.destroy();
     this.tasks = [];
     await Promise.all(this.watchers.map((w) => w.close()));
     this.watchers = [];

@@ -48,22 +48,22 @@ export function unusableUntil(stats: ProfileUsageStats | undefined): number | un
   return values.length ? Math.max(...values) : undefined;
 }
 
-export function isUnusable(stats: ProfileUsageStats | undefined, now: number): boolean {
+function isUnusable(stats: ProfileUsageStats | undefined, now: number): boolean {
   return now < (unusableUntil(stats) ?? 0);
 }
 
-export function cappedBackoffMs(count: number, baseMs: number, maxMs: number): number {
+function cappedBackoffMs(count: number, baseMs: number, maxMs: number): number {
   const exponent = Math.max(0, Math.ceil(Math.log2(maxMs / baseMs)));
   return Math.min(maxMs, baseMs * 2 ** Math.min(Math.max(1, count) - 1, exponent));
 }
 
-export function genericCooldownMs(errorCount: number): number {
+function genericCooldownMs(errorCount: number): number {
   const ladder = SQLITE_ERA_LADDER.generic;
   return ladder[Math.min(Math.max(1, errorCount), ladder.length) - 1]!;
 }
 
 /** The gateway's reason for one of our failures. A dead login only a person can fix is `auth_permanent`. */
-export function gatewayReason(failure: Failure): GatewayReason {
+function gatewayReason(failure: Failure): GatewayReason {
   if (failure.needsLogin) return "auth_permanent";
   return failure.reason;
 }
@@ -120,7 +120,7 @@ export function markFailure(
 }
 
 /** What makes the gateway list a profile as unusable, cleared as its own success and manual reset clear it. */
-export const MARKING_FIELDS = [
+const MARKING_FIELDS = [
   "blockedUntil",
   "blockedReason",
   "blockedSource",

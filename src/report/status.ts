@@ -12,9 +12,9 @@ import type { Agent } from "../stores/agents.js";
 import { storeFile } from "../stores/gateway.js";
 import type { AuthProfileStore, SourceCredential } from "../types.js";
 
-export const STATUS_OK = 0;
-export const STATUS_UNUSABLE = 1;
-export const STATUS_EXPIRING = 2;
+const STATUS_OK = 0;
+const STATUS_UNUSABLE = 1;
+const STATUS_EXPIRING = 2;
 
 export interface ProfileStatus {
   profileId: string;
@@ -59,7 +59,7 @@ export function sourceStatus(read: SourceCredential | Error): SourceStatus {
   };
 }
 
-export function profileStatus(
+function profileStatus(
   store: AuthProfileStore | undefined,
   profileId: string,
   offered: string | undefined,
@@ -148,8 +148,4 @@ export function statusVerdict(
   const window = formatDuration(expiryWarningMs);
   const when = formatRelative(soonest.at, now);
   return { code: STATUS_EXPIRING, why: `${soonest.what} expires ${when} (within expiryWarning, ${window})` };
-}
-
-export function statusExitCode(...args: Parameters<typeof statusVerdict>): number {
-  return statusVerdict(...args).code;
 }

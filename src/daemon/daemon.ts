@@ -738,7 +738,7 @@ export class Daemon {
       failure.message,
       this.agents.map((a) => a.id),
     );
-    // The pass marks our profile only if the held credential cannot work (pass.ts, unusableFailure).
+    // The pass marks our profile only if the held credential cannot work (reconcile/failure.ts, unusableFailure).
     this.refreshFailure = failure;
     this.freshFailure = true;
     this.enqueueFull();

@@ -1,19 +1,16 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { DEFAULT_COOLDOWN_CONFIG as CFG, isCredentialMarking } from "../src/reconcile/cooldown.js";
 import {
-  DEFAULT_COOLDOWN_CONFIG as CFG,
   NEEDS_LOGIN_DISABLE_MS,
   billingDisableMs,
-  classifyFailure,
   clearMarking,
-  cooldownConfigFrom,
   cooldownMs,
-  failureFromOutput,
-  isCredentialMarking,
   markFailure,
-  updateUsage,
-  type Failure,
-} from "../src/reconcile/cooldown.js";
+} from "../src/reconcile/cooldown-json.js";
+import type { Failure } from "../src/reconcile/failure.js";
+import { updateUsage } from "../src/reconcile/usage.js";
+import { cooldownConfigFrom } from "../src/stores/agents.js";
 import { reconcileProfile } from "../src/reconcile/profile.js";
 import { randomToken } from "./helpers/env.js";
 
@@ -22,30 +19,6 @@ const HOUR = 60 * MIN;
 const NOW = 1_800_000_000_000;
 const temp = (reason: Failure["reason"] = "unknown"): Failure => ({ reason, needsLogin: false, message: "m" });
 const login: Failure = { reason: "auth", needsLogin: true, message: "m" };
-
-test("classifyFailure follows the gateway's patterns and order", () => {
-  assert.equal(classifyFailure("API Error: 429 rate_limit_error"), "rate_limit");
-  assert.equal(classifyFailure("Overloaded"), "rate_limit");
-  assert.equal(classifyFailure("402 Payment Required"), "billing");
-  assert.equal(classifyFailure("request timed out"), "timeout");
-  assert.equal(classifyFailure("OAuth token refresh failed for anthropic"), "auth");
-  assert.equal(classifyFailure("API Error: 401 authentication_error"), "auth");
-  assert.equal(classifyFailure("rate limit while refreshing: 401"), "rate_limit", "the first matching reason wins");
-  assert.equal(classifyFailure("getaddrinfo ENOTFOUND platform.claude.com"), "unknown");
-});
-
-test("failureFromOutput: auth and the CLI's re-login texts need a person; a rate limit never does", () => {
-  assert.equal(failureFromOutput("OAuth token refresh failed: invalid_grant", "x").needsLogin, true);
-  assert.equal(failureFromOutput("Not logged in · Please run /login", "x").needsLogin, true);
-  assert.equal(failureFromOutput("Login reached its time limit · Please run /login", "x").needsLogin, true);
-  assert.equal(failureFromOutput("OAuth token revoked · Please run /login", "x").needsLogin, true);
-  const limited = failureFromOutput("429 rate_limit_error: please run /login later", "x");
-  assert.deepEqual([limited.reason, limited.needsLogin], ["rate_limit", false]);
-  assert.equal(
-    failureFromOutput("Failed to refresh OAuth token: another Claude Code process is refreshing it", "x").needsLogin,
-    false,
-  );
-});
 
 test("the ladder is 1, 5, 25, then 60 minutes by total error count", () => {
   assert.deepEqual([1, 2, 3, 4, 5, 9].map(cooldownMs), [1 * MIN, 5 * MIN, 25 * MIN, 60 * MIN, 60 * MIN, 60 * MIN]);

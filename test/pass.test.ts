@@ -1,8 +1,8 @@
 /** The pass's rules as data: when a credential counts as unusable, and how a pass is summed up. */
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import type { Failure } from "../src/reconcile/cooldown.js";
-import { type PassResult, passActed, passSummary, unusableFailure } from "../src/pass/pass.js";
+import { type Failure, unusableFailure } from "../src/reconcile/failure.js";
+import { type PassResult, passActed, passSummary } from "../src/pass/pass.js";
 import type { AgentReport } from "../src/pass/apply.js";
 import { randomToken } from "./helpers/env.js";
 

@@ -30,7 +30,7 @@ handleProto.writeFile = function (this: unknown, ...args: unknown[]) {
 syncBuiltinESMExports();
 // The agent dir is <state>/agents/main/agent.
 const stateDir = path.dirname(path.dirname(path.dirname(agentDir)));
-const target = { agents: [{ id: "main", dir: agentDir, stateDir, from: "disk" as const }], adapter: jsonV1Adapter };
+const target = { agents: [{ id: "main", dir: agentDir, stateDir }], adapter: jsonV1Adapter };
 const token = `sk-ant-oat01-${randomBytes(60).toString("base64url")}`;
 const [report] = await syncAgents(
   target,

@@ -11,7 +11,7 @@ import { syncAgents } from "../../src/pass/apply.js";
 const [agentDir, count] = process.argv.slice(2) as [string, string];
 // The agent dir is <state>/agents/main/agent.
 const stateDir = path.dirname(path.dirname(path.dirname(agentDir)));
-const target = { agents: [{ id: "main", dir: agentDir, stateDir, from: "disk" as const }], adapter: jsonV1Adapter };
+const target = { agents: [{ id: "main", dir: agentDir, stateDir }], adapter: jsonV1Adapter };
 const base = Date.now() + 3_600_000;
 let synced = 0;
 let failed = 0;

@@ -1,10 +1,10 @@
 /** `moltbot-auth-sync cooldown clear`: clears a profile's cooldown by hand, in one agent or all. */
 import { ExitError, AuthSyncError } from "../core/errors.js";
 import type { ProfileUsageStats } from "../types.js";
-import type { StoreAdapter } from "../stores/adapter.js";
+import { type StoreAdapter, adapterFor } from "../stores/adapter.js";
 import type { Agent } from "../stores/agents.js";
 import { type AgentReport, clearAgents } from "../pass/apply.js";
-import { resolveTargets, storeAdapter } from "../stores/targets.js";
+import { findGateway } from "../stores/gateway.js";
 import { type GlobalOptions, loadCommandConfig, printJson, writeOptions } from "./options.js";
 import { columns, printLines } from "./print.js";
 
@@ -30,15 +30,15 @@ export async function cooldownClearCommand(options: CooldownClearOptions): Promi
   const { config } = await loadCommandConfig(options);
   if (options.agent && options.all) throw new AuthSyncError("use --agent ID or --all, not both", "usage");
   const profile = options.profile ?? config.profileId;
-  const targets = await resolveTargets(config);
-  const agents = options.agent ? targets.agents.filter((a) => a.id === options.agent) : targets.agents;
+  const gateway = await findGateway(config);
+  const agents = options.agent ? gateway.agents.filter((a) => a.id === options.agent) : gateway.agents;
   if (agents.length === 0)
     throw new AuthSyncError(
-      `no agent "${options.agent}" (found: ${targets.agents.map((a) => a.id).join(", ")})`,
+      `no agent "${options.agent}" (found: ${gateway.agents.map((a) => a.id).join(", ")})`,
       "usage",
     );
   const now = Date.now();
-  const adapter = storeAdapter(targets);
+  const adapter = adapterFor(gateway.generation, gateway.stateDir.dir);
   // Where the login has no profile of its own (SQLite era by default), no --profile means every Anthropic profile.
   const every = !options.profile && adapter.admit?.(profile, { type: "token" }) !== undefined;
   const profiles = every ? await anthropicProfiles(agents, adapter) : [profile];
@@ -57,7 +57,7 @@ export async function cooldownClearCommand(options: CooldownClearOptions): Promi
   const multi = profiles.length !== 1;
   const result = (r: AgentReport) => (r.result === "unchanged" ? "nothing to clear" : r.result);
   const row = (r: AgentReport) => [r.agent, ...(multi ? [r.profile] : []), result(r), r.reason ?? ""];
-  const json = () => ({ profile: multi ? profiles : profile, agents: reports.map(({ writes: _writes, ...r }) => r) });
+  const json = () => ({ profile: multi ? profiles : profile, agents: reports });
   if (options.json) printJson(json());
   else if (reports.length === 0) printLines(["no Anthropic profile in any agent's store"]);
   else printLines(columns(reports.map(row)));

@@ -1,7 +1,7 @@
 /** `moltbot-auth-sync doctor [--json]`: ok / warn / fail per check, each problem with its fix; exit 1 on any fail. */
 import { runDoctor } from "../report/doctor.js";
 import { ExitError } from "../core/errors.js";
-import { resolveTarget, serviceState } from "./service.js";
+import { resolveServiceManager, serviceState } from "./service.js";
 import { type GlobalOptions, loadCommandConfig, printJson } from "./options.js";
 import { printLines } from "./print.js";
 
@@ -15,7 +15,7 @@ const MARK = { ok: "ok  ", warn: "WARN", fail: "FAIL" } as const;
 export async function doctorCommand(options: DoctorOptions): Promise<void> {
   const { config, file } = await loadCommandConfig(options);
   const checks = await runDoctor(config, {
-    serviceState: () => serviceState(resolveTarget(options)),
+    serviceState: () => serviceState(resolveServiceManager(options)),
     ...(file ? { configFile: file } : {}),
   });
   const failed = checks.some((c) => c.status === "fail");

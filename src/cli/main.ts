@@ -7,10 +7,19 @@ import { Command, CommanderError } from "commander";
 import { AuthSyncError, ExitError, messageOf } from "../core/errors.js";
 import { LOG_LEVELS } from "../log/format.js";
 
+/**
+ * A command's options, with the global ones (`--config`, `--state-dir`, ...) when `command` is given. Commander
+ * types them loosely; each command's options interface names what it declared.
+ */
+function optionsOf<T>(options: object, command?: Command): T {
+  return { ...(command?.optsWithGlobals() ?? {}), ...options } as T;
+}
+
 /** The installed package's version: package.json sits three levels above dist/src/cli/. */
 function packageVersion(): string {
   const text = readFileSync(new URL("../../../package.json", import.meta.url), "utf8");
-  return String((JSON.parse(text) as { version?: unknown }).version ?? "unknown");
+  const { version } = JSON.parse(text) as { version?: unknown };
+  return typeof version === "string" ? version : "unknown";
 }
 import { printLines } from "./print.js";
 
@@ -31,16 +40,16 @@ export async function main(argv: string[]): Promise<void> {
     .option("--dry-run", "show what would change and what would run, without writing or running anything")
     .option("--no-refresh", "only copy: never run claude, even when the login is due or expired")
     .option("--json", "print the result as JSON")
-    .action(async (options, command: Command) =>
-      (await import("./sync.js")).syncCommand({ ...command.optsWithGlobals(), ...options }),
+    .action(async (options: object, command: Command) =>
+      (await import("./sync.js")).syncCommand(optionsOf(options, command)),
     );
 
   program
     .command("status")
     .description("show the source, every agent's copy and any cooldowns; exit 0 ok, 1 unusable, 2 expiring")
     .option("--json", "print the result as JSON")
-    .action(async (options, command: Command) =>
-      (await import("./status.js")).statusCommand({ ...command.optsWithGlobals(), ...options }),
+    .action(async (options: object, command: Command) =>
+      (await import("./status.js")).statusCommand(optionsOf(options, command)),
     );
 
   program
@@ -53,8 +62,8 @@ export async function main(argv: string[]): Promise<void> {
     .option("--all", "every agent (the default)")
     .option("--force", "also clear a disabled login")
     .option("--json", "print the result as JSON")
-    .action(async (options, command: Command) =>
-      (await import("./cooldown.js")).cooldownClearCommand({ ...command.optsWithGlobals(), ...options }),
+    .action(async (options: object, command: Command) =>
+      (await import("./cooldown.js")).cooldownClearCommand(optionsOf(options, command)),
     );
 
   const token = program
@@ -64,22 +73,22 @@ export async function main(argv: string[]): Promise<void> {
     .command("set")
     .description("store a setup-token read from stdin (never from the command line)")
     .option("--profile <id>", "profile id to sync it as (default: config setupTokenProfileId, anthropic:manual)")
-    .action(async (options, command: Command) =>
-      (await import("./token.js")).tokenSetCommand({ ...command.optsWithGlobals(), ...options }),
+    .action(async (options: object, command: Command) =>
+      (await import("./token.js")).tokenSetCommand(optionsOf(options, command)),
     );
   token
     .command("clear")
     .description("remove a stored setup-token")
     .option("--profile <id>", "profile id (default: config setupTokenProfileId)")
-    .action(async (options, command: Command) =>
-      (await import("./token.js")).tokenClearCommand({ ...command.optsWithGlobals(), ...options }),
+    .action(async (options: object, command: Command) =>
+      (await import("./token.js")).tokenClearCommand(optionsOf(options, command)),
     );
   token
     .command("status")
     .description("show stored setup-tokens: fingerprint, age and where they are kept")
     .option("--json", "print the result as JSON")
-    .action(async (options, command: Command) =>
-      (await import("./token.js")).tokenStatusCommand({ ...command.optsWithGlobals(), ...options }),
+    .action(async (options: object, command: Command) =>
+      (await import("./token.js")).tokenStatusCommand(optionsOf(options, command)),
     );
 
   const service = program.command("service").description("install, remove or inspect the systemd or launchd service");
@@ -96,20 +105,20 @@ export async function main(argv: string[]): Promise<void> {
     service.command("install").description("render the unit with this host's paths, install, enable and start it"),
   )
     .option("--dry-run", "print every file and command without doing anything")
-    .action(async (options, command: Command) =>
-      (await import("./service.js")).serviceInstallCommand({ ...command.optsWithGlobals(), ...options }),
+    .action(async (options: object, command: Command) =>
+      (await import("./service.js")).serviceInstallCommand(optionsOf(options, command)),
     );
   serviceOptions(service.command("uninstall").description("stop, disable and remove the service"))
     .option("--dry-run", "print every file and command without doing anything")
-    .action(async (options, command: Command) =>
-      (await import("./service.js")).serviceUninstallCommand({ ...command.optsWithGlobals(), ...options }),
+    .action(async (options: object, command: Command) =>
+      (await import("./service.js")).serviceUninstallCommand(optionsOf(options, command)),
     );
   serviceOptions(
     service.command("status").description("whether the service is loaded and active, its pid and last exit"),
   )
     .option("--json", "print the result as JSON")
-    .action(async (options, command: Command) =>
-      (await import("./service.js")).serviceStatusCommand({ ...command.optsWithGlobals(), ...options }),
+    .action(async (options: object, command: Command) =>
+      (await import("./service.js")).serviceStatusCommand(optionsOf(options, command)),
     );
 
   program
@@ -123,15 +132,15 @@ export async function main(argv: string[]): Promise<void> {
     .option("--json", "print the matching JSON lines as they are")
     .option("--file <path>", "read this log file (default: journald on Linux, the launchd log on macOS)")
     .option("--system <user>", "the system unit's journal for <user> (default: the user unit's)")
-    .action(async (options) => (await import("./logs.js")).logsCommand(options));
+    .action(async (options: object) => (await import("./logs.js")).logsCommand(optionsOf(options)));
 
   program
     .command("doctor")
     .description("check everything this host needs, each problem with the command that fixes it; exit 1 on any fail")
     .option("--json", "print the checks as JSON")
     .option("--system <user>", "check the system unit for <user> instead of the user unit")
-    .action(async (options, command: Command) =>
-      (await import("./doctor.js")).doctorCommand({ ...command.optsWithGlobals(), ...options }),
+    .action(async (options: object, command: Command) =>
+      (await import("./doctor.js")).doctorCommand(optionsOf(options, command)),
     );
 
   program
@@ -139,8 +148,8 @@ export async function main(argv: string[]): Promise<void> {
     .description("run the daemon in the foreground: watch, refresh through claude ahead of expiry, re-sync")
     .option("--log-level <level>", "trace, debug, info, warn, error or silent (default: config logLevel)")
     .option("--pretty", "readable log lines for a terminal instead of JSON")
-    .action(async (options, command: Command) =>
-      (await import("./run.js")).runCommand({ ...command.optsWithGlobals(), ...options }),
+    .action(async (options: object, command: Command) =>
+      (await import("./run.js")).runCommand(optionsOf(options, command)),
     );
 
   try {

@@ -5,7 +5,7 @@ import { launchdInstallPlan, launchdStatus, launchdUninstallPlan } from "../serv
 import { type ServicePlan, describePlan, execaRunner, executePlan } from "../service/plan.js";
 import {
   type ServiceState,
-  type SystemdTarget,
+  type SystemdScope,
   defaultUnitDir,
   lingerNote,
   systemdInstallPlan,
@@ -24,10 +24,10 @@ export interface ServiceOptions extends GlobalOptions {
   json?: boolean;
 }
 
-type Target =
-  { manager: "systemd"; systemd: SystemdTarget } | { manager: "launchd"; user: ReturnType<typeof currentUser> };
+type ServiceManager =
+  { manager: "systemd"; systemd: SystemdScope } | { manager: "launchd"; user: ReturnType<typeof currentUser> };
 
-function resolveTarget(options: ServiceOptions): Target {
+function resolveServiceManager(options: ServiceOptions): ServiceManager {
   if (options.user && options.system) throw new AuthSyncError("use --user or --system USER, not both", "usage");
   const manager = options.manager ?? (process.platform === "darwin" ? "launchd" : "systemd");
   if (manager === "launchd") {
@@ -58,14 +58,14 @@ async function carryOut(plan: ServicePlan, options: ServiceOptions): Promise<voi
 
 export async function serviceInstallCommand(options: ServiceOptions): Promise<void> {
   const { config } = await loadCommandConfig(options);
-  const target = resolveTarget(options);
+  const service = resolveServiceManager(options);
   const host = hostFacts(config);
   const plan =
-    target.manager === "launchd"
-      ? await launchdInstallPlan(config, host, target.user)
-      : await systemdInstallPlan(config, host, target.systemd);
-  if (target.manager === "systemd" && target.systemd.scope === "user") {
-    const note = await lingerNote(execaRunner, target.systemd.user);
+    service.manager === "launchd"
+      ? await launchdInstallPlan(config, host, service.user)
+      : await systemdInstallPlan(config, host, service.systemd);
+  if (service.manager === "systemd" && service.systemd.scope === "user") {
+    const note = await lingerNote(execaRunner, service.systemd.user);
     if (note) plan.notes.push(note);
   }
   await carryOut(plan, options);
@@ -76,22 +76,23 @@ export async function serviceInstallCommand(options: ServiceOptions): Promise<vo
 }
 
 export async function serviceUninstallCommand(options: ServiceOptions): Promise<void> {
-  const target = resolveTarget(options);
-  const plan = target.manager === "launchd" ? launchdUninstallPlan(target.user) : systemdUninstallPlan(target.systemd);
+  const service = resolveServiceManager(options);
+  const plan =
+    service.manager === "launchd" ? launchdUninstallPlan(service.user) : systemdUninstallPlan(service.systemd);
   await carryOut(plan, options);
 }
 
-export function serviceState(target: Target): Promise<ServiceState> {
-  return target.manager === "launchd"
-    ? launchdStatus(execaRunner, target.user)
-    : systemdStatus(execaRunner, target.systemd);
+export function serviceState(service: ServiceManager): Promise<ServiceState> {
+  return service.manager === "launchd"
+    ? launchdStatus(execaRunner, service.user)
+    : systemdStatus(execaRunner, service.systemd);
 }
 
 export async function serviceStatusCommand(options: ServiceOptions): Promise<void> {
-  const state = await serviceState(resolveTarget(options));
+  const state = await serviceState(resolveServiceManager(options));
   if (options.json) printJson(state);
   else printLines([state.summary]);
   if (!state.active) process.exitCode = 1;
 }
 
-export { resolveTarget };
+export { resolveServiceManager };

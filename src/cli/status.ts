@@ -1,19 +1,14 @@
 /** `moltbot-auth-sync status [--json]`: the source, the daemon, every agent's copies and markings; exit 0/1/2. */
+import pLimit from "p-limit";
 import { formatDuration, formatRelative } from "../core/duration.js";
 import { ExitError } from "../core/errors.js";
-import { mapLimit } from "../core/map-limit.js";
+import type { Marking } from "../reconcile/cooldown.js";
 import { profileSecret } from "../reconcile/profile.js";
 import { readDaemonStatus, type DaemonStatus } from "../daemon/runtime-files.js";
 import { loginOffer, readOffers } from "../sources/index.js";
-import {
-  type AgentStatus,
-  type Marking,
-  type ProfileStatus,
-  agentStatus,
-  sourceStatus,
-  statusVerdict,
-} from "../report/status.js";
-import { resolveTargets, storeAdapter, targetWarnings } from "../stores/targets.js";
+import { type AgentStatus, type ProfileStatus, agentStatus, sourceStatus, statusVerdict } from "../report/status.js";
+import { findGateway, gatewayWarnings } from "../stores/gateway.js";
+import { adapterFor } from "../stores/adapter.js";
 import { type GlobalOptions, loadCommandConfig, printJson } from "./options.js";
 import { printLines } from "./print.js";
 
@@ -29,13 +24,13 @@ export async function statusCommand(options: StatusCommandOptions): Promise<void
   for (const offer of offers) expected.set(offer.profileId, profileSecret(offer.profile));
   const loginOptional = !login && offers.length > 0;
   if (loginOptional) expected.delete(config.profileId);
-  const targets = await resolveTargets(config);
+  const gateway = await findGateway(config);
   const now = Date.now();
-  const adapter = storeAdapter(targets);
+  const adapter = adapterFor(gateway.generation, gateway.stateDir.dir);
   // A generation that never takes the login's profile (SQLite era, by default) has nothing of it to show.
   const notCopied = adapter.admit?.(config.profileId, login ? loginOffer(login, config).profile : { type: "token" });
   if (notCopied) expected.delete(config.profileId);
-  const agents = await mapLimit(targets.agents, 8, (agent) => agentStatus(agent, adapter, expected, now));
+  const agents = await pLimit(8).map(gateway.agents, (agent) => agentStatus(agent, adapter, expected, now));
   const verdict = statusVerdict(source, agents, now, config.expiryWarning, loginOptional);
   const exitCode = verdict.code;
   const daemon = await readDaemonStatus();
@@ -48,8 +43,8 @@ export async function statusCommand(options: StatusCommandOptions): Promise<void
       setupTokens: offers
         .filter((o) => o.kind === "setup-token")
         .map((o) => ({ profile: o.profileId, origin: o.origin })),
-      stateDir: targets.stateDir,
-      store: targets.generation,
+      stateDir: gateway.stateDir,
+      store: gateway.generation,
       daemon,
       agents,
       exitCode,
@@ -61,16 +56,16 @@ export async function statusCommand(options: StatusCommandOptions): Promise<void
     for (const offer of offers.filter((o) => o.kind === "setup-token"))
       lines.push(`token   ${offer.profileId} from ${offer.origin}`);
     lines.push(
-      `state   ${targets.stateDir.dir} (${targets.stateDir.reason})${targets.stateDir.alsoExisting.length ? `; also exists: ${targets.stateDir.alsoExisting.join(", ")}` : ""}`,
+      `state   ${gateway.stateDir.dir} (${gateway.stateDir.reason})${gateway.stateDir.alsoExisting.length ? `; also exists: ${gateway.stateDir.alsoExisting.join(", ")}` : ""}`,
     );
-    const gen = targets.generation;
+    const gen = gateway.generation;
     lines.push(`store   ${gen.format}${gen.version ? `, gateway ${gen.version}` : ""} (${gen.reason})`);
     lines.push(`daemon  ${daemonLine(daemon, now)}`);
     for (const agent of agents) lines.push(...agentLines(agent, now));
     printLines(lines);
   }
   printLines(
-    targetWarnings(targets).map((warning) => `warning: ${warning}`),
+    gatewayWarnings(gateway).map((warning) => `warning: ${warning}`),
     process.stderr,
   );
   if (exitCode !== 0) throw new ExitError(exitCode, options.json ? "" : (verdict.why ?? ""));

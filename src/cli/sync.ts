@@ -4,18 +4,19 @@
  * to refresh the login, with the daemon's runner, timeout and classification. Exit 1 when an agent is left
  * without a usable credential, with one line naming the fix.
  */
-import { cooldownConfigFrom, type Failure } from "../reconcile/cooldown.js";
+import { type Failure, LOGIN_FIX, loginFailureOf, markingKind } from "../reconcile/failure.js";
 import { refreshArgv } from "../refresh/claude-runner.js";
 import { type RefreshResult, CLI_REFRESH_WINDOW_MS, Refresher } from "../refresh/refresher.js";
 import { formatDuration, formatRelative } from "../core/duration.js";
 import { ExitError } from "../core/errors.js";
 import { fingerprint } from "../core/fingerprint.js";
-import { LOGIN_FIX, loginFailureOf, markingKind, passReports, runPass } from "../pass/pass.js";
+import { passReports, runPass } from "../pass/pass.js";
 import { profileSecret } from "../reconcile/profile.js";
 import { loginOffer, readClaudeLogin, readOffers } from "../sources/index.js";
-import { activeMarkings } from "../report/status.js";
-import type { AgentReport, UpdateTarget } from "../pass/apply.js";
-import { resolveTargets, storeAdapter, targetWarnings } from "../stores/targets.js";
+import type { AgentReport, AgentStores } from "../pass/apply.js";
+import { cooldownConfigFrom } from "../stores/agents.js";
+import { findGateway, gatewayWarnings } from "../stores/gateway.js";
+import { adapterFor } from "../stores/adapter.js";
 import type { SourceCredential } from "../types.js";
 import { type GlobalOptions, loadCommandConfig, printJson, writeOptions } from "./options.js";
 import { columns, printLines } from "./print.js";
@@ -45,10 +46,10 @@ export async function syncCommand(options: SyncCommandOptions): Promise<void> {
   const { loginError } = read;
   const setupOffers = read.offers.filter((o) => o.kind === "setup-token");
   // With nothing to offer and nowhere to mark, the login's problem is the whole story: one line, exit 1.
-  const targets = await resolveTargets(config).catch((err: unknown) => {
+  const gateway = await findGateway(config).catch((err: unknown) => {
     throw read.offers.length === 0 ? loginError! : err;
   });
-  const target: UpdateTarget = { agents: targets.agents, adapter: storeAdapter(targets) };
+  const stores: AgentStores = { agents: gateway.agents, adapter: adapterFor(gateway.generation, gateway.stateDir.dir) };
   const writing = await writeOptions(config, options.dryRun);
 
   let refresh: RefreshReport | undefined;
@@ -81,13 +82,13 @@ export async function syncCommand(options: SyncCommandOptions): Promise<void> {
   }
 
   const result = await runPass({
-    target,
+    stores,
     config,
     login,
     loginFailure: loginError && loginFailureOf(loginError),
     refreshFailure,
     setupOffers,
-    cooldowns: cooldownConfigFrom(targets.gatewayConfig?.value),
+    cooldowns: cooldownConfigFrom(gateway.gatewayConfig?.value),
     options: writing,
     occurrence: refreshFailure ? "new" : "ongoing",
   });
@@ -98,7 +99,7 @@ export async function syncCommand(options: SyncCommandOptions): Promise<void> {
   // A host that runs on setup-tokens alone has no Claude login; its profile is not expected anywhere.
   const loginOptional = !login && loginError?.problem === "not_logged_in" && setupOffers.length > 0;
   const checkUsable = !options.dryRun && !loginOptional && login !== undefined;
-  const unusable = checkUsable ? await unusableAgents(target, config.profileId, reports) : [];
+  const unusable = checkUsable ? await unusableAgents(stores, config.profileId, reports) : [];
   const now = Date.now();
   if (options.json) {
     printJson({
@@ -118,9 +119,9 @@ export async function syncCommand(options: SyncCommandOptions): Promise<void> {
         fingerprint: fingerprint(profileSecret(o.profile)),
         origin: o.origin,
       })),
-      stateDir: targets.stateDir,
-      store: targets.generation,
-      agents: reports.map(({ writes: _writes, ...report }) => report),
+      stateDir: gateway.stateDir,
+      store: gateway.generation,
+      agents: reports,
       ...(marking
         ? { marking: { reason: marking.reason, needsLogin: marking.needsLogin, message: withDetail(marking) } }
         : {}),
@@ -138,7 +139,7 @@ export async function syncCommand(options: SyncCommandOptions): Promise<void> {
       const offered = `${fingerprint(profileSecret(o.profile))} (${o.profile.type}${expiry})`;
       lines.push(`${prefix}${o.profileId} ← ${offered} from ${o.origin}`);
     }
-    const { stateDir, generation } = targets;
+    const { stateDir, generation } = gateway;
     lines.push(`state dir ${stateDir.dir} (${stateDir.reason}); ${generation.format} store (${generation.reason})`);
     // The profile column is shown when an agent has several rows (several profiles, or a copy and a marking).
     const multi = new Set(reports.map((r) => r.agent)).size < reports.length;
@@ -156,7 +157,7 @@ export async function syncCommand(options: SyncCommandOptions): Promise<void> {
     );
   }
   printLines(
-    targetWarnings(targets).map((warning) => `warning: ${warning}`),
+    gatewayWarnings(gateway).map((warning) => `warning: ${warning}`),
     process.stderr,
   );
   if (loginError) {
@@ -183,9 +184,10 @@ function refreshMessage(result: RefreshResult): string {
   switch (result.outcome) {
     case "refreshed":
       return `claude refreshed the login: ${after(result.after)}`;
-    case "token-works":
+    case "token-works": {
       const window = formatDuration(CLI_REFRESH_WINDOW_MS);
       return `claude had nothing to refresh yet: it refreshes only within ${window} of expiry`;
+    }
     case "failed":
       return `claude could not refresh the login: ${withDetail(result.failure)}`;
   }
@@ -206,19 +208,19 @@ function fixFor(failure: Failure | undefined, noRefresh: boolean, login: SourceC
 
 /** After the pass: each agent whose copy of our profile is expired or marked. Failed agents are reported apart. */
 async function unusableAgents(
-  target: UpdateTarget,
+  stores: AgentStores,
   profileId: string,
   reports: readonly AgentReport[],
 ): Promise<Unusable[]> {
   const failed = new Set(reports.filter((r) => r.result === "failed").map((r) => r.agent));
   const now = Date.now();
   const unusable: Unusable[] = [];
-  for (const agent of target.agents) {
+  for (const agent of stores.agents) {
     if (failed.has(agent.id)) continue;
-    const store = await target.adapter.read(agent.dir).catch(() => undefined);
+    const store = await stores.adapter.read(agent.dir).catch(() => undefined);
     const profile = store?.profiles[profileId];
     if (!profile) continue;
-    const marking = activeMarkings(store?.usageStats, now).find((m) => m.profile === profileId);
+    const marking = stores.adapter.usage.markings(store?.usageStats, now).find((m) => m.profile === profileId);
     if (marking) unusable.push({ agent: agent.id, why: markingText(marking, now) });
     else if (typeof profile.expires === "number" && profile.expires <= now) {
       const why = `${fingerprint(profileSecret(profile))} expired ${formatRelative(profile.expires, now)}`;

@@ -1,27 +1,34 @@
-/** Durations in config and flags: `"30m"`, `"120s"`, `"1h"`, `"500ms"`, `"1d"`, or a number of milliseconds. */
+/**
+ * Durations in config and flags: `"30m"`, `"120s"`, `"1h"`, `"500ms"`, `"1d"` (any unit `ms` reads), or a
+ * number of milliseconds. `ms` parses and `pretty-ms` formats; the wrappers keep what they do not: a string
+ * needs its unit (a bare "2026" is a date to `logs --since`, not 2 s), and status lines print "3h12m".
+ */
+import ms from "ms";
+import prettyMs from "pretty-ms";
 
-const UNIT_MS = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
-const DURATION = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)$/;
-
-/** Returns milliseconds, or undefined when the text is not a duration. */
+/** Returns milliseconds, or undefined when the value is not a non-negative duration. */
 export function parseDuration(value: string | number): number | undefined {
   if (typeof value === "number") return Number.isFinite(value) && value >= 0 ? value : undefined;
-  const match = DURATION.exec(value.trim());
-  if (!match) return undefined;
-  return Math.round(Number(match[1]) * UNIT_MS[match[2] as keyof typeof UNIT_MS]);
+  const text = value.trim();
+  if (!/^\d/.test(text) || !/[a-z]$/i.test(text)) return undefined;
+  const parsed = ms(text as ms.StringValue) as number | undefined;
+  return parsed !== undefined && Number.isFinite(parsed) ? Math.round(parsed) : undefined;
 }
 
-/** "3h12m", "5m", "42s": the two largest units, for people reading status lines. */
-export function formatDuration(ms: number): string {
-  const total = Math.max(0, Math.round(ms / 1000));
-  const d = Math.floor(total / 86_400);
-  const h = Math.floor((total % 86_400) / 3_600);
-  const m = Math.floor((total % 3_600) / 60);
-  const s = total % 60;
-  if (d > 0) return h > 0 ? `${d}d${h}h` : `${d}d`;
-  if (h > 0) return m > 0 ? `${h}h${m}m` : `${h}h`;
-  if (m > 0) return s > 0 && m < 10 ? `${m}m${s}s` : `${m}m`;
-  return `${s}s`;
+const SECOND = 1_000;
+const MINUTE = 60 * SECOND;
+const HOUR = 60 * MINUTE;
+const DAY = 24 * HOUR;
+
+/**
+ * "3h12m", "5m3s", "42s": the two largest units, for people reading status lines. pretty-ms has no "drop the
+ * seconds from 10 minutes on" and spaces its units, so the value is cut to the precision shown first.
+ */
+export function formatDuration(duration: number): string {
+  const rounded = Math.max(0, Math.round(duration / SECOND)) * SECOND;
+  if (rounded === 0) return "0s";
+  const unit = rounded >= DAY ? HOUR : rounded >= 10 * MINUTE ? MINUTE : SECOND;
+  return prettyMs(rounded - (rounded % unit), { hideYear: true, unitCount: 2 }).replaceAll(" ", "");
 }
 
 /** "in 3h12m" or "5m ago", relative to now. */

@@ -4,7 +4,7 @@
  */
 
 /** sysexits(3) EX_CONFIG: the service manager should not restart-loop on it. */
-export const EXIT_CONFIG = 78;
+const EXIT_CONFIG = 78;
 
 export class AuthSyncError extends Error {
   constructor(
@@ -59,7 +59,7 @@ export class ExitError extends AuthSyncError {
 }
 
 export function errnoCode(err: unknown): string | undefined {
-  return typeof err === "object" && err !== null && "code" in err ? String((err as { code: unknown }).code) : undefined;
+  return typeof err === "object" && err !== null && "code" in err ? String(err.code) : undefined;
 }
 
 export function messageOf(err: unknown): string {

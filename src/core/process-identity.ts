@@ -1,10 +1,22 @@
 /**
- * Who a pid is: its start time and command line, so a pid file can prove that the process it names is the
- * one that wrote it (pids are reused; a stale file may name any live process). Linux reads /proc; elsewhere
- * `ps` answers. Undefined means the process is gone or cannot be seen, which proves nothing.
+ * Which process is which: whether a pid is alive, and who it is (its start time and command line), so a pid
+ * file can prove that the process it names is the one that wrote it (pids are reused; a stale file may name any
+ * live process). Linux reads /proc; elsewhere `ps` answers. Undefined means the process is gone or cannot be
+ * seen, which proves nothing.
  */
 import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
+import { errnoCode } from "./errors.js";
+
+/** Whether a process with this pid exists (EPERM means it does, under another user). */
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return errnoCode(err) === "EPERM";
+  }
+}
 
 function ps(pid: number, field: "lstart" | "command"): string | undefined {
   try {

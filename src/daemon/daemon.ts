@@ -8,39 +8,25 @@ import path from "node:path";
 import { schedule, type ScheduledTask } from "node-cron";
 import type { Logger } from "pino";
 import type { Config } from "../config/config.js";
-import {
-  type CooldownConfig,
-  type Failure,
-  DEFAULT_COOLDOWN_CONFIG,
-  cooldownConfigFrom,
-  isCredentialMarking,
-  isMarked,
-} from "../reconcile/cooldown.js";
+import { type CooldownConfig, DEFAULT_COOLDOWN_CONFIG, isCredentialMarking } from "../reconcile/cooldown.js";
+import { type Failure, LOGIN_FIX, loginFailureOf, markingKind } from "../reconcile/failure.js";
 import { formatDuration, formatRelative } from "../core/duration.js";
 import { messageOf } from "../core/errors.js";
 import { readRegularFile } from "../fs/read-file.js";
 import { fingerprint } from "../core/fingerprint.js";
 import { type LogEvent, scrubbedTail } from "../log/logger.js";
 import { profileSecret } from "../reconcile/profile.js";
-import {
-  LOGIN_FIX,
-  type PassResult,
-  loginFailureOf,
-  markingKind,
-  passActed,
-  passSummary,
-  runPass,
-} from "../pass/pass.js";
+import { type PassResult, passActed, passSummary, runPass } from "../pass/pass.js";
 import { type Offer, claudeCredentialsFile, readClaudeLogin, setupTokenOffers } from "../sources/index.js";
 import { readSetupTokens } from "../sources/setup-token.js";
 import { CREDENTIALS_FILENAME } from "../sources/claude-cli-file.js";
-import type { StoreAdapter, UpdateOptions, WriteIntent } from "../stores/adapter.js";
+import { type StoreAdapter, type UpdateOptions, type WriteIntent, adapterFor } from "../stores/adapter.js";
 import { recoverLocks } from "../stores/locks/journal.js";
 import { MAX_STORE_BYTES, removeStaleTempFiles } from "../stores/json-file.js";
-import { AUTH_PROFILES_FILENAME, type Agent, isAgentDir } from "../stores/agents.js";
+import { AUTH_PROFILES_FILENAME, type Agent, cooldownConfigFrom, isAgentDir } from "../stores/agents.js";
 import { AUTH_STATE_FILENAME } from "../stores/generation.js";
 import type { AgentReport } from "../pass/apply.js";
-import { resolveTargets, storeAdapter } from "../stores/targets.js";
+import { findGateway } from "../stores/gateway.js";
 import type { ProfileUsageStats, SourceCredential } from "../types.js";
 import { type HookEvent, runEventHook } from "./event-hook.js";
 import { type Fields, ProblemLog } from "./problem-log.js";
@@ -231,7 +217,7 @@ export class Daemon {
         onError,
       }),
     ];
-    const targets = await resolveTargets(this.config, this.env).catch(() => undefined);
+    const targets = await findGateway(this.config, this.env).catch(() => undefined);
     if (targets) {
       const stateDir = targets.stateDir.dir;
       watchers.push(
@@ -254,7 +240,7 @@ export class Daemon {
     const match = AGENT_PATH.exec(rel)!;
     if (event === "unlinkDir" && match[2] === undefined) return;
     const id = match[1]!;
-    const agent: Agent = { id, dir: path.join(stateDir, "agents", id, "agent"), stateDir, from: "disk" };
+    const agent: Agent = { id, dir: path.join(stateDir, "agents", id, "agent"), stateDir };
     const key = `agent:${file}`;
     this.debounce(key, () => void this.onAgentChanged(agent, file));
     this.setTimer(`${key}:trailing`, TRAILING_CHECK_MS, () => void this.onAgentChanged(agent, file));
@@ -273,7 +259,8 @@ export class Daemon {
     const marking = markingKey(stats);
     const known = this.knownMarkings.get(agent.dir);
     this.knownMarkings.set(agent.dir, marking);
-    if (marking === known || !stats || !isMarked(stats, Date.now()) || !isCredentialMarking(stats)) return;
+    if (marking === known || !stats || !this.adapter?.usage.isMarked(stats, Date.now()) || !isCredentialMarking(stats))
+      return;
     this.event(
       "info",
       "cooldown.gateway",
@@ -323,7 +310,7 @@ export class Daemon {
   }
 
   private async disarm(): Promise<void> {
-    for (const task of this.tasks) task.destroy();
+    for (const task of this.tasks) void task.destroy();
     this.tasks = [];
     await Promise.all(this.watchers.map((w) => w.close()));
     this.watchers = [];
@@ -388,12 +375,11 @@ export class Daemon {
       only && this.adapter && !read?.changed ? this.noteAgents(await this.present(only)) : await this.findAgents();
     const adapter = this.adapter;
     if (!agents || !adapter) return;
-    const target = { agents, adapter };
     if (!this.setupOffers) await this.loadSetupOffers();
     const occurrence = !only && this.freshFailure ? "new" : "ongoing";
     if (!only) this.freshFailure = false;
     const result = await runPass({
-      target,
+      stores: { agents, adapter },
       config: this.config,
       login: read?.source,
       loginFailure: this.sourceFailure,
@@ -418,7 +404,7 @@ export class Daemon {
   private async findAgents(): Promise<Agent[] | undefined> {
     let targets;
     try {
-      targets = await resolveTargets(this.config, this.env);
+      targets = await findGateway(this.config, this.env);
     } catch (err) {
       this.problems.problem("targets", "error", "state_dir.missing", messageOf(err));
       return undefined;
@@ -439,7 +425,7 @@ export class Daemon {
     else this.problems.clear("agents-config", "gateway_config.recovered", "every agent in agents.list is synced");
     this.cooldowns = cooldownConfigFrom(config?.value);
     try {
-      this.adapter = storeAdapter(targets);
+      this.adapter = adapterFor(targets.generation, targets.stateDir.dir);
       this.problems.clear(
         "generation",
         "store.recovered",
@@ -752,7 +738,7 @@ export class Daemon {
       failure.message,
       this.agents.map((a) => a.id),
     );
-    // The pass marks our profile only if the held credential cannot work (pass.ts, unusableFailure).
+    // The pass marks our profile only if the held credential cannot work (reconcile/failure.ts, unusableFailure).
     this.refreshFailure = failure;
     this.freshFailure = true;
     this.enqueueFull();

@@ -29,7 +29,7 @@ export function formatLogLine(record: LogRecord): string {
   const time = record.time === undefined ? "" : new Date(record.time).toISOString().replace("T", " ").slice(0, 19);
   const fields = Object.entries(record)
     .filter(([key, value]) => !CORE_KEYS.has(key) && value !== undefined)
-    .map(([key, value]) => `${key}=${typeof value === "object" ? JSON.stringify(value) : String(value)}`);
+    .map(([key, value]) => `${key}=${typeof value === "string" ? value : JSON.stringify(value)}`);
   const level = levelName(record.level).toUpperCase().padEnd(5);
   const line = [time, level, String(record.event ?? "-").padEnd(17), String(record.msg ?? ""), ...fields];
   return escapeControl(line.filter((s) => s !== "").join("  "));

@@ -6,7 +6,7 @@
 import { Writable } from "node:stream";
 import pino, { type Logger } from "pino";
 import { fingerprint } from "../core/fingerprint.js";
-import { type LogLevel, formatLogLine } from "./format.js";
+import { type LogLevel, type LogRecord, formatLogLine } from "./format.js";
 
 /** The stable list of events; docs/logs.md has an entry for each (test/docs.test.ts checks). */
 export const EVENTS = [
@@ -121,7 +121,7 @@ function prettyStream(target: NodeJS.WritableStream): Writable {
       for (const line of chunk.toString("utf8").split("\n")) {
         if (line.trim() === "") continue;
         try {
-          target.write(`${formatLogLine(JSON.parse(line))}\n`);
+          target.write(`${formatLogLine(JSON.parse(line) as LogRecord)}\n`);
         } catch {
           target.write(`${line}\n`);
         }

@@ -3,17 +3,11 @@
  * run) or our profile's usage stats (`markAgents`, `clearAgents`). Reports per agent, and never throws for
  * one agent's failure.
  */
-import {
-  type CooldownConfig,
-  type Failure,
-  type Occurrence,
-  type UsageOutcome,
-  clearMarking,
-  markFailure,
-  updateUsage,
-} from "../reconcile/cooldown.js";
+import type { CooldownConfig, Occurrence } from "../reconcile/cooldown.js";
+import type { Failure } from "../reconcile/failure.js";
+import { type UsageOutcome, updateUsage } from "../reconcile/usage.js";
+import pLimit from "p-limit";
 import { AuthSyncError, messageOf } from "../core/errors.js";
-import { mapLimit } from "../core/map-limit.js";
 import { type ProfileOutcome, reconcileProfile } from "../reconcile/profile.js";
 import type { StoreAdapter, StoreChange, UpdateOptions } from "../stores/adapter.js";
 import type { Agent } from "../stores/agents.js";
@@ -35,12 +29,10 @@ export interface AgentReport {
   /** Set when the write cleared markings: the time of the first failure, when known. */
   recovered?: { since?: number };
   warnings: string[];
-  /** What was written, kept in memory only so the watcher can ignore our own writes; never printed. */
-  writes?: Array<{ file: string; content: string }>;
 }
 
 /** Where and how to apply a change: the agents, and the adapter for their store generation. */
-export interface UpdateTarget {
+export interface AgentStores {
   agents: readonly Agent[];
   adapter: StoreAdapter;
 }
@@ -75,9 +67,8 @@ async function updateAgent(
   const file = adapter.files(agent.dir)[0]!;
   try {
     const update = await adapter.update(agent.dir, change, { ...options, stateDir: agent.stateDir });
-    const writes = update.writes.length ? { writes: update.writes } : {};
     const { warnings } = update;
-    return { agent: agent.id, file, profile: profileId, ...describe(update.outcome), warnings, ...writes };
+    return { agent: agent.id, file, profile: profileId, ...describe(update.outcome), warnings };
   } catch (err) {
     const code = err instanceof AuthSyncError ? err.code : "store.error";
     return { agent: agent.id, file, profile: profileId, result: "failed", reason: messageOf(err), code, warnings: [] };
@@ -85,37 +76,37 @@ async function updateAgent(
 }
 
 function updateAgents(
-  target: UpdateTarget,
+  stores: AgentStores,
   profileId: string,
   change: (store: AuthProfileStore) => StoreChange<Outcome>,
   options: UpdateOptions,
 ): Promise<AgentReport[]> {
-  return mapLimit(target.agents, AGENT_CONCURRENCY, (agent) =>
-    updateAgent(agent, target.adapter, profileId, change, options),
+  return pLimit(AGENT_CONCURRENCY).map(stores.agents, (agent) =>
+    updateAgent(agent, stores.adapter, profileId, change, options),
   );
 }
 
 export async function syncAgents(
-  target: UpdateTarget,
+  stores: AgentStores,
   profileId: string,
   desired: ProfileCredential,
   options: UpdateOptions,
 ): Promise<AgentReport[]> {
   // A generation may refuse a credential outright (the SQLite era never takes anthropic:claude-cli or a refresh token).
-  const refusal = target.adapter.admit?.(profileId, desired);
+  const refusal = stores.adapter.admit?.(profileId, desired);
   if (refusal) {
     const skipped = (a: Agent): AgentReport => {
-      const file = target.adapter.files(a.dir)[0]!;
+      const file = stores.adapter.files(a.dir)[0]!;
       return { agent: a.id, file, profile: profileId, result: "skipped", reason: refusal, warnings: [] };
     };
-    return target.agents.map(skipped);
+    return stores.agents.map(skipped);
   }
-  return updateAgents(target, profileId, (store) => reconcileProfile(store, profileId, desired), options);
+  return updateAgents(stores, profileId, (store) => reconcileProfile(store, profileId, desired), options);
 }
 
 /** Marks our profile unusable in every store that holds it, with the gateway's semantics. */
 export function markAgents(
-  target: UpdateTarget,
+  stores: AgentStores,
   profileId: string,
   failure: Failure,
   occurrence: Occurrence,
@@ -123,27 +114,27 @@ export function markAgents(
   options: UpdateOptions,
 ): Promise<AgentReport[]> {
   const now = Date.now();
-  const mark = target.adapter.usage?.markFailure ?? markFailure;
-  const marked = (stats: ProfileUsageStats) => mark(stats, failure, now, occurrence, cooldowns);
+  const { usage } = stores.adapter;
+  const marked = (stats: ProfileUsageStats) => usage.markFailure(stats, failure, now, occurrence, cooldowns);
   const change = (store: AuthProfileStore) => updateUsage(store, profileId, marked, "marked");
-  return updateAgents(target, profileId, change, options);
+  return updateAgents(stores, profileId, change, options);
 }
 
 /** Clears a profile's markings by hand; `refuse` names why a store's marking must stay (e.g. a disabled login without --force). */
 export function clearAgents(
-  target: UpdateTarget,
+  stores: AgentStores,
   profileId: string,
   refuse: (stats: ProfileUsageStats) => string | undefined,
   options: UpdateOptions,
 ): Promise<AgentReport[]> {
   return updateAgents(
-    target,
+    stores,
     profileId,
     (store) => {
       const stats = store.usageStats?.[profileId];
       const refusal = stats && refuse(stats);
       if (refusal) return { next: store, outcome: { result: "skipped", reason: refusal } };
-      return updateUsage(store, profileId, target.adapter.usage?.clearMarking ?? clearMarking, "cleared");
+      return updateUsage(store, profileId, stores.adapter.usage.clearMarking, "cleared");
     },
     options,
   );

@@ -1,20 +1,18 @@
 /**
  * The pass, the centre of the pipeline (sources → reconcile → stores), run once: `sync` runs it from cron and
  * the daemon on every trigger, so the two cannot drift. It copies what the sources offer into every agent and
- * marks our profile only when the credential the agents hold cannot work (`unusableFailure`).
+ * marks our profile only when the credential the agents hold cannot work (reconcile/failure.ts).
  */
 import type { Config } from "../config/config.js";
-import { type CooldownConfig, type Failure, type Occurrence } from "../reconcile/cooldown.js";
-import { formatRelative } from "../core/duration.js";
-import { SourceError, messageOf } from "../core/errors.js";
-import { fingerprint } from "../core/fingerprint.js";
+import type { CooldownConfig, Occurrence } from "../reconcile/cooldown.js";
+import { type Failure, unusableFailure } from "../reconcile/failure.js";
 import { type Offer, loginOffer } from "../sources/index.js";
 import type { UpdateOptions } from "../stores/adapter.js";
-import { type AgentReport, type UpdateTarget, markAgents, syncAgents } from "./apply.js";
+import { type AgentReport, type AgentStores, markAgents, syncAgents } from "./apply.js";
 import type { SourceCredential } from "../types.js";
 
 export interface PassInput {
-  target: UpdateTarget;
+  stores: AgentStores;
   config: Config;
   /** The Claude login as read now; undefined when the source gave none. */
   login: SourceCredential | undefined;
@@ -41,68 +39,31 @@ export interface PassResult {
   marking?: { failure: Failure; reports: AgentReport[] };
 }
 
-/**
- * Whether the credential the agents hold cannot work, and why. A refresher that fails while the held token is
- * still valid (claude missing or hanging, no network, a rate limit on the refresh) is no reason: the token still
- * works, and marking it would make the gateway skip a healthy profile. A dead login, an expired token that
- * could not be refreshed, or no login at all are.
- */
-export function unusableFailure(
-  input: Pick<PassInput, "login" | "loginFailure" | "refreshFailure">,
-  now: number,
-): Failure | undefined {
-  const { login, loginFailure, refreshFailure } = input;
-  if (!login) return loginFailure;
-  if (!refreshFailure) return undefined;
-  if (refreshFailure.needsLogin) return refreshFailure;
-  if (login.expiresAt > now) return undefined;
-  // The gateway drops an expired token (it resolves to no credential): an auth failure, which a fresh token cures.
-  const expired = `${fingerprint(login.accessToken)} expired ${formatRelative(login.expiresAt, now)}`;
-  const message = `${expired} and claude could not refresh it (${refreshFailure.message})`;
-  return { reason: "auth", needsLogin: false, message };
-}
-
-/** What only a person can do when the login is dead. */
-export const LOGIN_FIX =
-  "on this host, run `claude` and then /login (or `claude auth login`); for unattended use, `claude setup-token`";
-
-/** Why the source gave no login, as a failure to mark: no login at all needs a person. */
-export function loginFailureOf(err: unknown): Failure {
-  const missing = err instanceof SourceError && err.problem === "not_logged_in";
-  return { reason: missing ? "auth" : "unknown", needsLogin: missing, message: messageOf(err) };
-}
-
 export async function runPass(input: PassInput): Promise<PassResult> {
-  const { target, config, options } = input;
+  const { stores, config, options } = input;
   const copies: Copy[] = [];
   const result: PassResult = { copies };
   if (input.login) {
     const offer = loginOffer(input.login, config);
-    copies.push({ offer, reports: await syncAgents(target, offer.profileId, offer.profile, options) });
+    copies.push({ offer, reports: await syncAgents(stores, offer.profileId, offer.profile, options) });
   }
   const failure = unusableFailure(input, Date.now());
   if (failure && !options.dryRun) {
     // An expired token is marked only where it is held: an agent that kept a later credential still works.
     const expiredOnly = input.login !== undefined && !failure.needsLogin;
     const keptLater = new Set(copies[0]?.reports.filter((r) => r.result === "skipped").map((r) => r.agent) ?? []);
-    const agents = expiredOnly ? target.agents.filter((a) => !keptLater.has(a.id)) : target.agents;
+    const agents = expiredOnly ? stores.agents.filter((a) => !keptLater.has(a.id)) : stores.agents;
     const occurrence = input.occurrence ?? "ongoing";
     const { cooldowns } = input;
-    const reports = await markAgents({ ...target, agents }, config.profileId, failure, occurrence, cooldowns, options);
+    const reports = await markAgents({ ...stores, agents }, config.profileId, failure, occurrence, cooldowns, options);
     result.marking = { failure, reports };
   }
   // Setup-tokens are static and independent: a failure of the login never touches them.
   for (const offer of input.setupOffers) {
     if (offer.profileId === config.profileId) continue;
-    copies.push({ offer, reports: await syncAgents(target, offer.profileId, offer.profile, options) });
+    copies.push({ offer, reports: await syncAgents(stores, offer.profileId, offer.profile, options) });
   }
   return result;
-}
-
-/** How a failure marks our profile, as `status` shows it: "disabled (auth)", "cooldown (timeout)". */
-export function markingKind(failure: Failure): string {
-  if (failure.needsLogin) return "disabled (auth)";
-  return failure.reason === "billing" ? "disabled (billing)" : `cooldown (${failure.reason})`;
 }
 
 export function passReports(result: PassResult): AgentReport[] {

@@ -4,7 +4,8 @@
  * `resetAuthProfileFailureState`). Writing the gateway's own fields with its own ladder keeps its later
  * failures and successes consistent with ours.
  */
-import type { Failure, Occurrence } from "./cooldown.js";
+import { type Marking, type Occurrence, type UsageRules, finite } from "./cooldown.js";
+import type { Failure } from "./failure.js";
 import type { ProfileUsageStats } from "../types.js";
 
 const SECOND = 1_000;
@@ -39,9 +40,6 @@ export type GatewayReason =
   | "unclassified"
   | "unknown";
 
-const finite = (value: unknown): number | undefined =>
-  typeof value === "number" && Number.isFinite(value) && value > 0 ? value : undefined;
-
 /** When the profile becomes usable again: the latest of its block, cooldown and disable. */
 export function unusableUntil(stats: ProfileUsageStats | undefined): number | undefined {
   const values = [stats?.blockedUntil, stats?.cooldownUntil, stats?.disabledUntil]
@@ -50,22 +48,22 @@ export function unusableUntil(stats: ProfileUsageStats | undefined): number | un
   return values.length ? Math.max(...values) : undefined;
 }
 
-export function isUnusable(stats: ProfileUsageStats | undefined, now: number): boolean {
+function isUnusable(stats: ProfileUsageStats | undefined, now: number): boolean {
   return now < (unusableUntil(stats) ?? 0);
 }
 
-export function cappedBackoffMs(count: number, baseMs: number, maxMs: number): number {
+function cappedBackoffMs(count: number, baseMs: number, maxMs: number): number {
   const exponent = Math.max(0, Math.ceil(Math.log2(maxMs / baseMs)));
   return Math.min(maxMs, baseMs * 2 ** Math.min(Math.max(1, count) - 1, exponent));
 }
 
-export function genericCooldownMs(errorCount: number): number {
+function genericCooldownMs(errorCount: number): number {
   const ladder = SQLITE_ERA_LADDER.generic;
   return ladder[Math.min(Math.max(1, errorCount), ladder.length) - 1]!;
 }
 
 /** The gateway's reason for one of our failures. A dead login only a person can fix is `auth_permanent`. */
-export function gatewayReason(failure: Failure): GatewayReason {
+function gatewayReason(failure: Failure): GatewayReason {
   if (failure.needsLogin) return "auth_permanent";
   return failure.reason;
 }
@@ -92,7 +90,7 @@ export function nextFailureStats(existing: ProfileUsageStats, reason: GatewayRea
   const next: ProfileUsageStats = { ...rest, errorCount, failureCounts, lastFailureAt: now };
   if (reason === "billing" || reason === "auth_permanent") {
     const { baseMs, maxMs } = SQLITE_ERA_LADDER.disabled[reason];
-    const backoff = cappedBackoffMs(failureCounts[reason]!, baseMs, maxMs);
+    const backoff = cappedBackoffMs(failureCounts[reason], baseMs, maxMs);
     next.disabledUntil = keepRunning(existing.disabledUntil, now, now + backoff);
     next.disabledReason = reason;
     return next;
@@ -122,7 +120,7 @@ export function markFailure(
 }
 
 /** What makes the gateway list a profile as unusable, cleared as its own success and manual reset clear it. */
-export const MARKING_FIELDS = [
+const MARKING_FIELDS = [
   "blockedUntil",
   "blockedReason",
   "blockedSource",
@@ -145,3 +143,37 @@ export function clearMarking(stats: ProfileUsageStats): ProfileUsageStats {
   if (next.errorCount !== undefined || marked) next.errorCount = 0;
   return next;
 }
+
+/**
+ * `unusableProfiles` of `openclaw models status --json`: unusable until the latest of blockedUntil,
+ * cooldownUntil and disabledUntil; "disabled" while the disable runs, otherwise "cooldown" with the cooldown's
+ * reason, which a block alone does not have.
+ */
+export function markings(usageStats: Record<string, ProfileUsageStats> | undefined, now: number): Marking[] {
+  const found: Marking[] = [];
+  for (const [profile, stats] of Object.entries(usageStats ?? {})) {
+    if (typeof stats !== "object" || stats === null) continue;
+    const until = unusableUntil(stats);
+    if (until === undefined || now >= until) continue;
+    const disabled = now < (finite(stats.disabledUntil) ?? 0);
+    const reason = disabled ? stats.disabledReason : stats.cooldownReason;
+    const classification = disabled ? undefined : stats.cooldownClassification;
+    found.push({
+      profile,
+      kind: disabled ? "disabled" : "cooldown",
+      until,
+      ...(typeof reason === "string" ? { reason } : {}),
+      ...(typeof classification === "string" ? { classification } : {}),
+    });
+  }
+  return found.sort((a, b) => a.until - b.until);
+}
+
+/** This generation reads no config for its ladder, so `markFailure` ignores the gateway config's cooldowns. */
+export const sqliteUsageRules: UsageRules = {
+  markFailure: (stats, failure, now, occurrence) => markFailure(stats, failure, now, occurrence),
+  clearMarking,
+  isMarked: isUnusable,
+  unusableUntil,
+  markings,
+};

@@ -3,7 +3,8 @@
  * decide what the store should hold. No I/O and no clock, so every rule here is tested as data.
  */
 import { isDeepStrictEqual } from "node:util";
-import { clearMarking, isCredentialMarking } from "./cooldown.js";
+import { isCredentialMarking } from "./cooldown.js";
+import { clearMarking } from "./cooldown-json.js";
 import { fingerprint } from "../core/fingerprint.js";
 import { type AuthProfileStore, type ProfileCredential, type SourceCredential, MAX_EXPIRY_AHEAD_MS } from "../types.js";
 

@@ -6,7 +6,7 @@ import os from "node:os";
 import type { Config } from "../config/config.js";
 import { scrubSecrets, scrubbedTail } from "../log/logger.js";
 
-export const KILL_GRACE_MS = 5_000;
+const KILL_GRACE_MS = 5_000;
 const SHUTDOWN_GRACE_MS = 1_000;
 /** A chatty or broken CLI cannot fill memory; only the tail is kept for classification. */
 const MAX_OUTPUT_BYTES = 256 * 1024;

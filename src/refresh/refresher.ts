@@ -3,7 +3,7 @@
  * touches a refresh token itself; success means the credentials file now holds a later `expiresAt`.
  */
 import type { Config } from "../config/config.js";
-import { type Failure, failureFromOutput } from "../reconcile/cooldown.js";
+import { type Failure, askAuthStatus, refreshFailure } from "../reconcile/failure.js";
 import type { SourceCredential } from "../types.js";
 import { backoffDelay } from "../core/backoff.js";
 import { type ClaudeRun, claudeAuthStatus, claudeEnv, refreshArgv, runClaude } from "./claude-runner.js";
@@ -92,25 +92,9 @@ export class Refresher {
     };
   }
 
+  /** Gathers what happened (the run, and `claude auth status` when it can tell more); reconcile/failure.ts decides. */
   private async explain(run: ClaudeRun, file: string, config: Config, env: NodeJS.ProcessEnv): Promise<Failure> {
-    // Log messages are one line: execa's message repeats the command line above the system's reason.
-    if (run.spawnError) {
-      return { reason: "unknown", needsLogin: false, message: `cannot run ${file}: ${lastLine(run.spawnError)}` };
-    }
-    if (run.timedOut)
-      return {
-        reason: "timeout",
-        needsLogin: false,
-        message: `claude did not finish within ${Math.round(config.refreshTimeout / 1000)} s and was killed`,
-      };
-    const auth = await claudeAuthStatus(config, env, this.shutdown);
-    if (auth && !auth.loggedIn) return { reason: "auth", needsLogin: true, message: "claude is not logged in" };
-    const failure = failureFromOutput(run.output, `claude exited ${run.exitCode ?? "?"} and the token did not change`);
-    const tail = lastLine(run.output).slice(0, 200);
-    return tail ? { ...failure, detail: tail } : failure;
+    const auth = askAuthStatus(run) ? await claudeAuthStatus(config, env, this.shutdown) : undefined;
+    return refreshFailure(run, { file, timeoutMs: config.refreshTimeout, loggedIn: auth?.loggedIn });
   }
-}
-
-function lastLine(text: string): string {
-  return text.trim().split("\n").pop()?.trim() ?? "";
 }

@@ -7,7 +7,7 @@ import path from "node:path";
 import { type Config, defaultConfigPath } from "../config/config.js";
 import { claudeAuthStatus, claudeEnv, runClaude } from "../refresh/claude-runner.js";
 import { isOurDaemon, pidFilePath, readPid, runningDaemonPid, stateFilePath } from "../daemon/runtime-files.js";
-import { isAlive } from "../core/pid-alive.js";
+import { isAlive } from "../core/process-identity.js";
 import { formatRelative } from "../core/duration.js";
 import { SourceError, messageOf } from "../core/errors.js";
 import { fingerprint } from "../core/fingerprint.js";
@@ -21,7 +21,7 @@ import { adapterFor } from "../stores/adapter.js";
 import { inspectDatabases } from "../stores/sqlite/inspect.js";
 import { SUPPORTED_SCHEMA, VERIFIED_GATEWAY } from "../stores/sqlite/schema.js";
 import { GATEWAY_LOCK_STALE_MS } from "../stores/locks/directory-lock.js";
-import { type Targets, resolveTargets, storeFile } from "../stores/targets.js";
+import { type GatewayInstall, findGateway, storeFile } from "../stores/gateway.js";
 
 export type CheckStatus = "ok" | "warn" | "fail";
 
@@ -50,21 +50,21 @@ export async function runDoctor(config: Config, deps: DoctorDeps): Promise<Check
   const checks: Check[] = [];
   checks.push(...(await claudeChecks(config, env, configRef)));
   checks.push(await sourceCheck(config, env));
-  const targets = await resolveTargets(config, env).catch((err: unknown) => err as Error);
-  if (targets instanceof Error) {
+  const gateway = await findGateway(config, env).catch((err: unknown) => err as Error);
+  if (gateway instanceof Error) {
     checks.push(
       fail(
         "state dir",
-        messageOf(targets),
+        messageOf(gateway),
         "moltbot-auth-sync --state-dir <the gateway's state dir> doctor, then set stateDir in the config",
       ),
     );
   } else {
-    checks.push(...stateDirChecks(targets), ...(await sqliteChecks(targets)), ...(await storeChecks(config, targets)));
+    checks.push(...stateDirChecks(gateway), ...(await sqliteChecks(gateway)), ...(await storeChecks(config, gateway)));
   }
-  checks.push(await permissionsCheck(config, env, targets instanceof Error ? undefined : targets));
+  checks.push(await permissionsCheck(config, env, gateway instanceof Error ? undefined : gateway));
   checks.push(await serviceCheck(deps, env));
-  checks.push(...(await staleChecks(env, targets instanceof Error ? undefined : targets)));
+  checks.push(...(await staleChecks(env, gateway instanceof Error ? undefined : gateway)));
   return checks;
 }
 
@@ -128,8 +128,8 @@ async function sourceCheck(config: Config, env: NodeJS.ProcessEnv): Promise<Chec
   }
 }
 
-function stateDirChecks(targets: Targets): Check[] {
-  const { stateDir, agents, gatewayConfig } = targets;
+function stateDirChecks(gateway: GatewayInstall): Check[] {
+  const { stateDir, agents, gatewayConfig } = gateway;
   const checks: Check[] = [];
   const detail = `${stateDir.dir} (${stateDir.reason})`;
   checks.push(
@@ -148,23 +148,23 @@ function stateDirChecks(targets: Targets): Check[] {
   }
   checks.push(ok("agents", `${agents.length}: ${agents.map((a) => a.id).join(", ")}`));
   const fix = `fix agents.list in ${gatewayConfig?.file}`;
-  for (const warning of targets.warnings) checks.push(warn("agents", warning, fix));
-  const generation = targets.generation;
+  for (const warning of gateway.warnings) checks.push(warn("agents", warning, fix));
+  const generation = gateway.generation;
   const gen = `${generation.format}${generation.version ? `, gateway ${generation.version}` : ""} (${generation.reason})`;
   if (generation.format !== "sqlite") checks.push(ok("gateway store", gen));
   return checks;
 }
 
 /** The SQLite era: the gateway version and every database's schema, against the versions we support. */
-async function sqliteChecks(targets: Targets): Promise<Check[]> {
-  const generation = targets.generation;
+async function sqliteChecks(gateway: GatewayInstall): Promise<Check[]> {
+  const generation = gateway.generation;
   if (generation.format !== "sqlite") return [];
-  const found = await inspectDatabases(targets.stateDir.dir, targets.agents);
+  const found = await inspectDatabases(gateway.stateDir.dir, gateway.agents);
   const schemas = found.map((f) => `${f.name} ${f.version ?? "?"}`).join(", ") || "no database yet";
   const { state, agent } = SUPPORTED_SCHEMA;
   const supported = `supported: state schema ${state}, agent schema ${agent} (OpenClaw ${VERIFIED_GATEWAY})`;
-  const gateway = `gateway ${generation.version ?? "unknown"} (${generation.reason})`;
-  const detail = `sqlite, ${gateway}; schemas ${schemas}; ${supported}`;
+  const version = `gateway ${generation.version ?? "unknown"} (${generation.reason})`;
+  const detail = `sqlite, ${version}; schemas ${schemas}; ${supported}`;
   const refused = found.filter((f) => f.refusal);
   if (refused.length > 0) {
     const fix = "use the OpenClaw version this release supports, or a moltbot-auth-sync release for this schema";
@@ -179,16 +179,16 @@ async function sqliteChecks(targets: Targets): Promise<Check[]> {
 }
 
 /** The gateway never tries a profile id that a configured `auth.order` or `auth.profiles` leaves out (moltbot-store.md §6). */
-async function storeChecks(config: Config, targets: Targets): Promise<Check[]> {
+async function storeChecks(config: Config, gateway: GatewayInstall): Promise<Check[]> {
   const checks: Check[] = [];
   const id = config.profileId;
   // Where the login's profile is never written (SQLite era by default), no order can leave it out.
-  if (adapterFor(targets.generation, targets.stateDir.dir).admit?.(id, { type: "token" })) return checks;
-  const auth = (targets.gatewayConfig?.value?.auth ?? {}) as {
+  if (adapterFor(gateway.generation, gateway.stateDir.dir).admit?.(id, { type: "token" })) return checks;
+  const auth = (gateway.gatewayConfig?.value?.auth ?? {}) as {
     order?: Record<string, unknown>;
     profiles?: Record<string, { provider?: unknown }>;
   };
-  const file = targets.gatewayConfig ? shellQuote(targets.gatewayConfig.file) : "the gateway config";
+  const file = gateway.gatewayConfig ? shellQuote(gateway.gatewayConfig.file) : "the gateway config";
   const order = auth.order?.anthropic;
   const configured = Object.entries(auth.profiles ?? {})
     .filter(([, p]) => p?.provider === "anthropic")
@@ -210,8 +210,8 @@ async function storeChecks(config: Config, targets: Targets): Promise<Check[]> {
       ),
     );
   }
-  const adapter = adapterFor(targets.generation, targets.stateDir.dir);
-  for (const agent of targets.agents) {
+  const adapter = adapterFor(gateway.generation, gateway.stateDir.dir);
+  for (const agent of gateway.agents) {
     const store = await adapter.read(agent.dir).catch(() => undefined);
     const agentOrder = store?.order?.anthropic;
     if (Array.isArray(agentOrder) && !agentOrder.includes(id)) {
@@ -225,12 +225,16 @@ async function storeChecks(config: Config, targets: Targets): Promise<Check[]> {
   return checks;
 }
 
-async function permissionsCheck(config: Config, env: NodeJS.ProcessEnv, targets: Targets | undefined): Promise<Check> {
+async function permissionsCheck(
+  config: Config,
+  env: NodeJS.ProcessEnv,
+  gateway: GatewayInstall | undefined,
+): Promise<Check> {
   const files = [
     claudeCredentialsFile(config, env),
     tokenFilePath(env),
     stateFilePath(env),
-    ...(targets?.agents.map(storeFile) ?? []),
+    ...(gateway?.agents.map(storeFile) ?? []),
   ];
   const loose: Array<{ file: string; mode: number }> = [];
   for (const file of files) {
@@ -271,7 +275,7 @@ function serviceHint(reason: string): string {
   return "moltbot-auth-sync service status   (then `moltbot-auth-sync service install` once it answers)";
 }
 
-async function staleChecks(env: NodeJS.ProcessEnv, targets: Targets | undefined): Promise<Check[]> {
+async function staleChecks(env: NodeJS.ProcessEnv, gateway: GatewayInstall | undefined): Promise<Check[]> {
   const checks: Check[] = [];
   const pidFile = pidFilePath(env);
   const record = await readPid(pidFile);
@@ -281,7 +285,7 @@ async function staleChecks(env: NodeJS.ProcessEnv, targets: Targets | undefined)
     checks.push(warn("pid file", `${pidFile} names pid ${record.pid}, ${what}`, fix));
   }
   const now = Date.now();
-  for (const agent of targets?.agents ?? []) {
+  for (const agent of gateway?.agents ?? []) {
     const entries = await readdir(agent.dir).catch(() => [] as string[]);
     for (const entry of entries.filter((e) => e.endsWith(".json.lock"))) {
       const lock = path.join(agent.dir, entry);

@@ -2,28 +2,19 @@
  * What `status` reports: the source, and for every agent our profile's credential, its markings and
  * whether it matches the source. Exit codes follow `moltbot models status --check`.
  */
-import { finite } from "../reconcile/cooldown.js";
+import type { Marking } from "../reconcile/cooldown.js";
 import { formatDuration, formatRelative } from "../core/duration.js";
 import { SourceError, AuthSyncError, messageOf } from "../core/errors.js";
 import { fingerprint } from "../core/fingerprint.js";
 import { ANTHROPIC, profileSecret } from "../reconcile/profile.js";
-import type { StoreAdapter, UsageRules } from "../stores/adapter.js";
+import type { StoreAdapter } from "../stores/adapter.js";
 import type { Agent } from "../stores/agents.js";
-import { storeFile } from "../stores/targets.js";
-import type { AuthProfileStore, ProfileUsageStats, SourceCredential } from "../types.js";
+import { storeFile } from "../stores/gateway.js";
+import type { AuthProfileStore, SourceCredential } from "../types.js";
 
-export const STATUS_OK = 0;
-export const STATUS_UNUSABLE = 1;
-export const STATUS_EXPIRING = 2;
-
-export interface Marking {
-  profile: string;
-  kind: "cooldown" | "disabled";
-  reason?: string;
-  /** This generation's `cooldownClassification`, as `openclaw models status --json` lists it. */
-  classification?: string;
-  until: number;
-}
+const STATUS_OK = 0;
+const STATUS_UNUSABLE = 1;
+const STATUS_EXPIRING = 2;
 
 export interface ProfileStatus {
   profileId: string;
@@ -54,65 +45,6 @@ export type SourceStatus =
   | { ok: true; origin: string; fingerprint: string; expiresAt: number; hasRefreshToken: boolean }
   | { ok: false; problem: string; error: string };
 
-/**
- * The SQLite era's rule (`unusableProfiles` of `openclaw models status --json`): unusable until the latest of
- * blockedUntil, cooldownUntil and disabledUntil; "disabled" while the disable runs, otherwise "cooldown" with
- * the cooldown's reason, which a block alone does not have.
- */
-export function unusableProfiles(
-  usageStats: Record<string, ProfileUsageStats> | undefined,
-  now: number,
-  rules: Pick<UsageRules, "unusableUntil">,
-): Marking[] {
-  const markings: Marking[] = [];
-  for (const [profile, stats] of Object.entries(usageStats ?? {})) {
-    if (typeof stats !== "object" || stats === null) continue;
-    const until = rules.unusableUntil(stats);
-    if (until === undefined || now >= until) continue;
-    const disabled = now < (finite(stats.disabledUntil) ?? 0);
-    const reason = disabled ? stats.disabledReason : stats.cooldownReason;
-    const classification = disabled ? undefined : stats.cooldownClassification;
-    markings.push({
-      profile,
-      kind: disabled ? "disabled" : "cooldown",
-      until,
-      ...(typeof reason === "string" ? { reason } : {}),
-      ...(typeof classification === "string" ? { classification } : {}),
-    });
-  }
-  return markings.sort((a, b) => a.until - b.until);
-}
-
-/** The gateway's rule: a profile is unusable while now < max(cooldownUntil, disabledUntil). */
-export function activeMarkings(
-  usageStats: Record<string, ProfileUsageStats> | undefined,
-  now: number,
-  rules?: Pick<UsageRules, "unusableUntil">,
-): Marking[] {
-  if (rules) return unusableProfiles(usageStats, now, rules);
-  const markings: Marking[] = [];
-  for (const [profile, stats] of Object.entries(usageStats ?? {})) {
-    if (typeof stats !== "object" || stats === null) continue;
-    const disabled = finite(stats.disabledUntil);
-    const cooldown = finite(stats.cooldownUntil);
-    if (disabled !== undefined && now < disabled) {
-      markings.push({
-        profile,
-        kind: "disabled",
-        until: disabled,
-        ...(typeof stats.disabledReason === "string" ? { reason: stats.disabledReason } : {}),
-      });
-    } else if (cooldown !== undefined && now < cooldown) {
-      // The gateway records no reason with a cooldown; the failures it counted are the reason.
-      const counts = stats.failureCounts && typeof stats.failureCounts === "object" ? stats.failureCounts : {};
-      const reasons = Object.keys(counts).filter((r) => (finite(counts[r]) ?? 0) > 0);
-      const reason = reasons.length ? { reason: reasons.join("+") } : {};
-      markings.push({ profile, kind: "cooldown", until: cooldown, ...reason });
-    }
-  }
-  return markings.sort((a, b) => a.until - b.until);
-}
-
 export function sourceStatus(read: SourceCredential | Error): SourceStatus {
   if (read instanceof Error) {
     const problem = read instanceof SourceError ? read.problem : read instanceof AuthSyncError ? read.code : "error";
@@ -127,7 +59,7 @@ export function sourceStatus(read: SourceCredential | Error): SourceStatus {
   };
 }
 
-export function profileStatus(
+function profileStatus(
   store: AuthProfileStore | undefined,
   profileId: string,
   offered: string | undefined,
@@ -156,8 +88,8 @@ export async function agentStatus(
   try {
     const store = await adapter.read(agent.dir);
     const profiles = [...expected].map(([id, offered]) => profileStatus(store, id, offered));
-    const markings = activeMarkings(store?.usageStats, now, adapter.usage);
-    if (adapter.usage) {
+    const markings = adapter.usage.markings(store?.usageStats, now);
+    if (adapter.format === "sqlite") {
       // The SQLite era: the login has no profile of its own by default, so every Anthropic profile is listed.
       const others = Object.keys(store?.profiles ?? {})
         .filter((id) => !expected.has(id) && store?.profiles[id]?.provider === ANTHROPIC)
@@ -216,8 +148,4 @@ export function statusVerdict(
   const window = formatDuration(expiryWarningMs);
   const when = formatRelative(soonest.at, now);
   return { code: STATUS_EXPIRING, why: `${soonest.what} expires ${when} (within expiryWarning, ${window})` };
-}
-
-export function statusExitCode(...args: Parameters<typeof statusVerdict>): number {
-  return statusVerdict(...args).code;
 }

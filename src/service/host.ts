@@ -3,11 +3,12 @@
  * (service managers give a bare PATH), and the home and folders of the user the service runs as.
  */
 import { execFileSync } from "node:child_process";
-import { accessSync, constants, realpathSync } from "node:fs";
+import { realpathSync } from "node:fs";
 import { lstat } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import whichPackage from "which";
 import type { Config } from "../config/config.js";
 import { AuthSyncError, errnoCode, messageOf } from "../core/errors.js";
 import { claudeConfigDir } from "../sources/claude-cli-file.js";
@@ -18,23 +19,18 @@ import { checkUnitPath } from "./units.js";
 export const ENTRY = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../../bin/moltbot-auth-sync.js");
 const BASE_PATH = ["/usr/local/bin", "/usr/bin", "/bin", "/usr/sbin", "/sbin"];
 
-/** Finds an executable the way a shell would; undefined when it is not on PATH. */
+/**
+ * Finds an executable the way a shell would (the `which` package); undefined when it is not on PATH. A name with
+ * a slash is resolved against the working directory; an empty PATH finds nothing (`which` would fall back to
+ * our own PATH, which is not the one asked about).
+ */
 export function which(command: string, envPath = process.env.PATH ?? ""): string | undefined {
-  const candidates = command.includes("/")
-    ? [path.resolve(command)]
-    : envPath
-        .split(":")
-        .filter(Boolean)
-        .map((dir) => path.join(dir, command));
-  for (const candidate of candidates) {
-    try {
-      accessSync(candidate, constants.X_OK);
-      return candidate;
-    } catch {
-      // not here
-    }
-  }
-  return undefined;
+  // An empty entry would mean the working directory to `which`; a shell's PATH search skips it, and so do we.
+  const dirs = envPath.split(":").filter(Boolean).join(":");
+  if (!command.includes("/") && dirs === "") return undefined;
+  const found = whichPackage.sync(command, { nothrow: true, path: dirs });
+  if (found === null) return undefined;
+  return command.includes("/") ? path.resolve(found) : found;
 }
 
 export interface ServiceUser {

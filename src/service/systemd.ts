@@ -6,7 +6,7 @@ import { readWritePaths } from "./host.js";
 import type { Runner, ServicePlan } from "./plan.js";
 import { SERVICE_NAME, renderPathsDropIn, renderUnit } from "./units.js";
 
-export interface SystemdTarget {
+export interface SystemdScope {
   /** `user` runs `systemctl --user` for the invoking user; `system` a template instance for `user`. */
   scope: "user" | "system";
   user: ServiceUser;
@@ -20,30 +20,30 @@ export function defaultUnitDir(scope: "user" | "system", env: NodeJS.ProcessEnv,
     : path.join(env.XDG_CONFIG_HOME || path.join(home, ".config"), "systemd", "user");
 }
 
-export function unitName(target: SystemdTarget): string {
-  return target.scope === "system" ? `${SERVICE_NAME}@${target.user.name}.service` : `${SERVICE_NAME}.service`;
+export function unitName(systemd: SystemdScope): string {
+  return systemd.scope === "system" ? `${SERVICE_NAME}@${systemd.user.name}.service` : `${SERVICE_NAME}.service`;
 }
 
-const systemctl = (target: SystemdTarget, ...args: string[]) =>
-  target.scope === "user" ? ["systemctl", "--user", ...args] : ["systemctl", ...args];
+const systemctl = (systemd: SystemdScope, ...args: string[]) =>
+  systemd.scope === "user" ? ["systemctl", "--user", ...args] : ["systemctl", ...args];
 
 export const BUS_HINT =
   "no systemd user manager is reachable (no login session, or no systemd here, as in most containers); " +
   "run `loginctl enable-linger $USER` and log in again, or install with --system USER as root; " +
   "without systemd, run `moltbot-auth-sync run` under the supervisor you have";
 
-export async function systemdInstallPlan(config: Config, host: HostFacts, target: SystemdTarget): Promise<ServicePlan> {
-  const values = { node: host.node, entry: host.entry, path: host.path, home: target.user.home, logDir: "" };
+export async function systemdInstallPlan(config: Config, host: HostFacts, systemd: SystemdScope): Promise<ServicePlan> {
+  const values = { node: host.node, entry: host.entry, path: host.path, home: systemd.user.home, logDir: "" };
   // Agents the gateway config names but that cannot be synced (and so get no ReadWritePaths entry) are said.
   const skipped: string[] = [];
   const write =
-    target.scope === "user"
-      ? [{ path: path.join(target.unitDir, `${SERVICE_NAME}.service`), content: await renderUnit("user", values) }]
+    systemd.scope === "user"
+      ? [{ path: path.join(systemd.unitDir, `${SERVICE_NAME}.service`), content: await renderUnit("user", values) }]
       : [
-          { path: path.join(target.unitDir, `${SERVICE_NAME}@.service`), content: await renderUnit("system", values) },
+          { path: path.join(systemd.unitDir, `${SERVICE_NAME}@.service`), content: await renderUnit("system", values) },
           {
-            path: path.join(target.unitDir, `${unitName(target)}.d`, "paths.conf"),
-            content: renderPathsDropIn(await readWritePaths(config, target.user, skipped)),
+            path: path.join(systemd.unitDir, `${unitName(systemd)}.d`, "paths.conf"),
+            content: renderPathsDropIn(await readWritePaths(config, systemd.user, skipped)),
           },
         ];
   return {
@@ -51,12 +51,12 @@ export async function systemdInstallPlan(config: Config, host: HostFacts, target
     remove: [],
     steps: [
       {
-        argv: systemctl(target, "daemon-reload"),
-        hint: target.scope === "user" ? BUS_HINT : "is systemd running as PID 1 here?",
+        argv: systemctl(systemd, "daemon-reload"),
+        hint: systemd.scope === "user" ? BUS_HINT : "is systemd running as PID 1 here?",
       },
       {
-        argv: systemctl(target, "enable", "--now", unitName(target)),
-        hint: `see \`${target.scope === "user" ? "journalctl --user" : "journalctl"} -u ${unitName(target)}\``,
+        argv: systemctl(systemd, "enable", "--now", unitName(systemd)),
+        hint: `see \`${systemd.scope === "user" ? "journalctl --user" : "journalctl"} -u ${unitName(systemd)}\``,
       },
     ],
     notes: [
@@ -69,27 +69,27 @@ export async function systemdInstallPlan(config: Config, host: HostFacts, target
           ]),
     ],
     undo: {
-      fresh: [{ argv: systemctl(target, "disable", unitName(target)) }],
-      after: [{ argv: systemctl(target, "daemon-reload") }],
+      fresh: [{ argv: systemctl(systemd, "disable", unitName(systemd)) }],
+      after: [{ argv: systemctl(systemd, "daemon-reload") }],
     },
   };
 }
 
-export function systemdUninstallPlan(target: SystemdTarget): ServicePlan {
+export function systemdUninstallPlan(systemd: SystemdScope): ServicePlan {
   const files =
-    target.scope === "user"
-      ? [path.join(target.unitDir, `${SERVICE_NAME}.service`)]
-      : [path.join(target.unitDir, `${unitName(target)}.d`)];
+    systemd.scope === "user"
+      ? [path.join(systemd.unitDir, `${SERVICE_NAME}.service`)]
+      : [path.join(systemd.unitDir, `${unitName(systemd)}.d`)];
   return {
     write: [],
     remove: files,
     steps: [
-      { argv: systemctl(target, "disable", "--now", unitName(target)), mayFail: true },
-      { argv: systemctl(target, "daemon-reload") },
+      { argv: systemctl(systemd, "disable", "--now", unitName(systemd)), mayFail: true },
+      { argv: systemctl(systemd, "daemon-reload") },
     ],
     notes:
-      target.scope === "system"
-        ? [`the template ${path.join(target.unitDir, `${SERVICE_NAME}@.service`)} stays for other users' instances`]
+      systemd.scope === "system"
+        ? [`the template ${path.join(systemd.unitDir, `${SERVICE_NAME}@.service`)} stays for other users' instances`]
         : [],
   };
 }
@@ -112,12 +112,12 @@ export interface ServiceState {
   unknown?: string;
 }
 
-export async function systemdStatus(run: Runner, target: SystemdTarget): Promise<ServiceState> {
+export async function systemdStatus(run: Runner, systemd: SystemdScope): Promise<ServiceState> {
   const r = await run(
     systemctl(
-      target,
+      systemd,
       "show",
-      unitName(target),
+      unitName(systemd),
       "--property=LoadState,ActiveState,SubState,MainPID,ExecMainStatus,ExecMainExitTimestamp,UnitFileState",
     ),
   );
@@ -138,10 +138,10 @@ export async function systemdStatus(run: Runner, target: SystemdTarget): Promise
     ? `status ${props.ExecMainStatus ?? "?"} at ${props.ExecMainExitTimestamp}`
     : undefined;
   const summary = installed
-    ? `${unitName(target)} ${props.UnitFileState ?? ""} ${props.ActiveState} (${props.SubState})${pid ? `, pid ${pid}` : ""}${lastExit ? `, last exit ${lastExit}` : ""}`.replace(
+    ? `${unitName(systemd)} ${props.UnitFileState ?? ""} ${props.ActiveState} (${props.SubState})${pid ? `, pid ${pid}` : ""}${lastExit ? `, last exit ${lastExit}` : ""}`.replace(
         /\s+/g,
         " ",
       )
-    : `${unitName(target)} not installed (${props.LoadState ?? "unknown"})`;
+    : `${unitName(systemd)} not installed (${props.LoadState ?? "unknown"})`;
   return { installed, active, summary, ...(pid ? { pid } : {}), ...(lastExit ? { lastExit } : {}) };
 }

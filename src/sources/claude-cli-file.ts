@@ -12,7 +12,7 @@ import { readRegularFile } from "../fs/read-file.js";
 
 export const CREDENTIALS_FILENAME = ".credentials.json";
 
-export const NOT_LOGGED_IN_HINT = "run `claude` and /login, or use a setup-token";
+const NOT_LOGGED_IN_HINT = "run `claude` and /login, or use a setup-token";
 
 /** Epoch ms below this (2001-09-09) can only be seconds: a seconds value for 2026 is about 1.8e9. */
 const MIN_EPOCH_MS = 1e12;

@@ -22,7 +22,7 @@ export function claudeCredentialsFile(config: Config, env: NodeJS.ProcessEnv = p
 }
 
 /** Which stores to read, in order of preference. */
-export function sourceOrder(config: Config, platform: NodeJS.Platform = process.platform): Array<"keychain" | "file"> {
+function sourceOrder(config: Config, platform: NodeJS.Platform = process.platform): Array<"keychain" | "file"> {
   if (config.source === "auto") return platform === "darwin" ? ["keychain", "file"] : ["file"];
   return [config.source];
 }

@@ -10,12 +10,12 @@ import { SourceError, messageOf } from "../core/errors.js";
 import type { SourceCredential } from "../types.js";
 import { parseClaudeCredentials } from "./claude-cli-file.js";
 
-export const KEYCHAIN_SERVICE = "Claude Code-credentials";
+const KEYCHAIN_SERVICE = "Claude Code-credentials";
 const SECURITY_TIMEOUT_MS = 5_000;
 /** `security` exits 44 when no such item exists. */
 const SECURITY_NOT_FOUND = 44;
 
-export const KEYCHAIN_REMEDY =
+const KEYCHAIN_REMEDY =
   'unlock it (`security unlock-keychain`) or answer "Always Allow" for this process; or use a setup-token (`moltbot-auth-sync token set`)';
 
 export interface KeychainItem {
@@ -44,7 +44,7 @@ export function keychainAccount(env: NodeJS.ProcessEnv = process.env): string {
 }
 
 /** @napi-rs/keyring; undefined when its native module cannot load on this host. */
-export async function napiKeychainBackend(): Promise<KeychainBackend | undefined> {
+async function napiKeychainBackend(): Promise<KeychainBackend | undefined> {
   try {
     const { findCredentialsAsync } = await import("@napi-rs/keyring");
     return { name: "@napi-rs/keyring", find: (service) => findCredentialsAsync(service) };

@@ -42,7 +42,7 @@ export function fileVault(file: string): TokenVault {
         return parseTokens(await readRegularFile(file, { followSymlinks: false }));
       } catch (err) {
         if (errnoCode(err) === "ENOENT") return {};
-        throw new Error(`cannot read ${file}: ${messageOf(err)}`);
+        throw new Error(`cannot read ${file}: ${messageOf(err)}`, { cause: err });
       }
     },
     async write(tokens) {
@@ -76,11 +76,14 @@ export async function keyringVault(
   }
   return {
     where: `OS keyring (service ${KEYRING_SERVICE})`,
-    read: async () => parseTokens(entry.getPassword() ?? ""),
-    write: async (tokens) => {
-      if (Object.keys(tokens).length === 0) entry.deletePassword();
-      else entry.setPassword(JSON.stringify({ version: 1, tokens }));
-    },
+    // The keyring calls are synchronous; a promise made this way still turns their throw into a rejection.
+    read: () => new Promise((resolve) => resolve(parseTokens(entry.getPassword() ?? ""))),
+    write: (tokens) =>
+      new Promise((resolve) => {
+        if (Object.keys(tokens).length === 0) entry.deletePassword();
+        else entry.setPassword(JSON.stringify({ version: 1, tokens }));
+        resolve();
+      }),
   };
 }
 

@@ -3,9 +3,9 @@
  * sees it (`AuthProfileStore`); an adapter reads that view from its files and writes each change back to
  * the file the gateway reads it from, under the lock that gateway takes.
  */
-import type { CooldownConfig, Failure, Occurrence } from "../reconcile/cooldown.js";
+import type { UsageRules } from "../reconcile/cooldown.js";
 import { AuthSyncError } from "../core/errors.js";
-import type { AuthProfileStore, ProfileUsageStats } from "../types.js";
+import type { AuthProfileStore } from "../types.js";
 import type { Generation, StoreFormat } from "./generation.js";
 import { jsonV1Adapter } from "./json-v1.js";
 import { splitAdapter } from "./split.js";
@@ -47,26 +47,10 @@ export interface UpdateResult<T> {
   warnings: string[];
 }
 
-/** A generation's cooldown rules, when they are not the JSON era's (reconcile/cooldown.ts). */
-export interface UsageRules {
-  markFailure(
-    stats: ProfileUsageStats,
-    failure: Failure,
-    now: number,
-    occurrence: Occurrence,
-    config: CooldownConfig,
-  ): ProfileUsageStats;
-  /** What `cooldown clear` and recovery remove. */
-  clearMarking(stats: ProfileUsageStats): ProfileUsageStats;
-  isMarked(stats: ProfileUsageStats | undefined, now: number): boolean;
-  /** When the profile is usable again, by this generation's fields (it may be in the past). */
-  unusableUntil(stats: ProfileUsageStats | undefined): number | undefined;
-}
-
 export interface StoreAdapter {
   readonly format: StoreFormat;
-  /** This generation's cooldown rules; absent for the JSON eras, which share reconcile/cooldown.ts. */
-  readonly usage?: UsageRules;
+  /** This generation's cooldown rules (reconcile/cooldown-json.ts or cooldown-sqlite.ts). */
+  readonly usage: UsageRules;
   /** The gateway's view: credentials and runtime state merged as that gateway merges them. */
   read(agentDir: string): Promise<AuthProfileStore | undefined>;
   /** Lock, re-read, apply the pure `change`, write what changed where the gateway reads it, unlock. */

@@ -1,13 +1,14 @@
 /**
  * Which agent dirs exist: `<state>/agents/<id>/agent/` on disk, plus `agents.list[].agentDir` (and, in the
  * SQLite era, `agents.entries.<id>.agentDir`) from the gateway's JSON5 config. Every agent with its own store
- * needs its own copy (moltbot-store.md §2).
+ * needs its own copy (moltbot-store.md §2). The same config's `auth.cooldowns` tune the JSON eras' ladder.
  */
 import { readdir, stat } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import JSON5 from "json5";
 import { errnoCode, messageOf } from "../core/errors.js";
+import { type CooldownConfig, DEFAULT_COOLDOWN_CONFIG } from "../reconcile/cooldown.js";
 import { readRegularFile } from "../fs/read-file.js";
 import { expandHome } from "./state-dir.js";
 
@@ -26,8 +27,6 @@ export interface Agent {
    * symlink is followed only to a file inside it.
    */
   stateDir: string;
-  /** Where we learned of it. */
-  from: "disk" | "config" | "default";
 }
 
 export interface GatewayConfig {
@@ -120,6 +119,30 @@ export async function readGatewayConfig(
   return undefined;
 }
 
+const HOUR = 3_600_000;
+
+/**
+ * `auth.cooldowns` from the gateway config; values that are not positive finite numbers fall back, as in the
+ * gateway.
+ */
+export function cooldownConfigFrom(gatewayConfig: Record<string, unknown> | undefined): CooldownConfig {
+  const raw = ((gatewayConfig?.auth as { cooldowns?: unknown } | undefined)?.cooldowns ?? {}) as Record<
+    string,
+    unknown
+  >;
+  const byProvider = (raw.billingBackoffHoursByProvider ?? {}) as Record<string, unknown>;
+  const hours = (value: unknown, fallback: number) =>
+    typeof value === "number" && Number.isFinite(value) && value > 0 ? value * HOUR : fallback;
+  return {
+    billingBackoffMs: hours(
+      byProvider.anthropic,
+      hours(raw.billingBackoffHours, DEFAULT_COOLDOWN_CONFIG.billingBackoffMs),
+    ),
+    billingMaxMs: hours(raw.billingMaxHours, DEFAULT_COOLDOWN_CONFIG.billingMaxMs),
+    failureWindowMs: hours(raw.failureWindowHours, DEFAULT_COOLDOWN_CONFIG.failureWindowMs),
+  };
+}
+
 /** `agents.list[]` (JSON eras) and `agents.entries.<id>` (the SQLite era) as `{id, agentDir?}` pairs. */
 function configuredEntries(config: GatewayConfig | undefined): Array<{ id?: unknown; agentDir?: unknown }> {
   const agents = config?.value?.agents as { list?: unknown; entries?: unknown } | undefined;
@@ -157,7 +180,7 @@ function configuredAgents(
       }
       dir = resolved;
     }
-    agents.push({ id, dir, stateDir, from: "config" });
+    agents.push({ id, dir, stateDir });
   }
   return agents;
 }
@@ -175,7 +198,7 @@ async function agentsOnDisk(stateDir: string): Promise<Agent[]> {
   const found: Agent[] = [];
   for (const id of ids.sort()) {
     const dir = defaultAgentDir(stateDir, id);
-    if (await isAgentDir(dir)) found.push({ id, dir, stateDir, from: "disk" });
+    if (await isAgentDir(dir)) found.push({ id, dir, stateDir });
   }
   return found;
 }
@@ -211,7 +234,7 @@ export async function discoverAgents(
   const implicitMain: Agent[] = [];
   if (listed.length === 0) {
     const dir = defaultAgentDir(stateDir, DEFAULT_AGENT_ID);
-    implicitMain.push({ id: DEFAULT_AGENT_ID, dir, stateDir, from: "default" });
+    implicitMain.push({ id: DEFAULT_AGENT_ID, dir, stateDir });
   }
   const byDir = new Map<string, Agent>();
   for (const agent of [...(await agentsOnDisk(stateDir)), ...configured, ...implicitMain]) {

@@ -10,6 +10,7 @@ import type { StoreAdapter, UpdateResult } from "./adapter.js";
 import { writeFileAtomically } from "../fs/atomic-write.js";
 import { EMPTY_STORE, asProfileStore, ensureStoreFile, readJsonDoc, serializeJson, tightenMode } from "./json-file.js";
 import { withStoreLock } from "./locks/directory-lock.js";
+import { jsonUsageRules } from "../reconcile/cooldown-json.js";
 
 const storePath = (agentDir: string) => path.join(agentDir, AUTH_PROFILES_FILENAME);
 
@@ -21,6 +22,7 @@ async function read(agentDir: string, attempts?: number) {
 
 export const jsonV1Adapter: StoreAdapter = {
   format: "json-v1",
+  usage: jsonUsageRules,
   files: (agentDir) => [storePath(agentDir)],
   read: (agentDir) => read(agentDir),
   async update(agentDir, change, options) {

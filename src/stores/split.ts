@@ -14,6 +14,7 @@ import { AUTH_PROFILES_FILENAME } from "./agents.js";
 import type { StoreAdapter, UpdateResult } from "./adapter.js";
 import { writeFileAtomically } from "../fs/atomic-write.js";
 import { withSidecarLock } from "./locks/sidecar-lock.js";
+import { jsonUsageRules } from "../reconcile/cooldown-json.js";
 import { AUTH_STATE_FILENAME } from "./generation.js";
 import {
   EMPTY_STORE,
@@ -77,6 +78,7 @@ function nextState(state: JsonDoc | undefined, before: AuthProfileStore, next: A
 
 export const splitAdapter: StoreAdapter = {
   format: "split",
+  usage: jsonUsageRules,
   files: (agentDir) => [path.join(agentDir, AUTH_PROFILES_FILENAME), path.join(agentDir, AUTH_STATE_FILENAME)],
   read: async (agentDir) => mergedView(await readDocs(agentDir)),
   async update(agentDir, change, options) {

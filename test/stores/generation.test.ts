@@ -13,7 +13,7 @@ import { makeHome, randomToken, withHome } from "../helpers/env.js";
 /** An agent at `<state>/agents/<id>/agent`. */
 const agent = (dir: string) => {
   const stateDir = path.dirname(path.dirname(path.dirname(dir)));
-  return { id: "main", dir, stateDir, from: "disk" as const };
+  return { id: "main", dir, stateDir };
 };
 
 test("generation: files on disk first, then the recorded version", () => {

@@ -3,11 +3,16 @@ import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { realpathSync } from "node:fs";
 import { test } from "node:test";
-import { unusableProfiles } from "../../src/report/status.js";
 import { lockPath } from "../../src/stores/sqlite/lifecycle-lock.js";
 import { schemaRefusal, userVersionFromHeader } from "../../src/stores/sqlite/schema.js";
 import { sharedLocation } from "../../src/stores/sqlite/layout.js";
-import { clearMarking, markFailure, nextFailureStats, unusableUntil } from "../../src/reconcile/cooldown-sqlite.js";
+import {
+  clearMarking,
+  markFailure,
+  markings,
+  nextFailureStats,
+  unusableUntil,
+} from "../../src/reconcile/cooldown-sqlite.js";
 import { agentView, cellWrites, ownerOf } from "../../src/stores/sqlite/view.js";
 import { admitProfile } from "../../src/stores/sqlite/adapter.js";
 import type { ProfileUsageStats } from "../../src/types.js";
@@ -124,7 +129,7 @@ test("clear: removes what makes the gateway list a profile, blocks included; kee
 });
 
 test("status: unusable profiles as models status lists them, a block alone being a cooldown without a reason", () => {
-  const listed = unusableProfiles(
+  const listed = markings(
     {
       "anthropic:a": { blockedUntil: now + H, blockedReason: "subscription_limit" },
       "anthropic:b": {
@@ -137,7 +142,6 @@ test("status: unusable profiles as models status lists them, a block alone being
       "anthropic:d": { cooldownUntil: now - 1 },
     },
     now,
-    { unusableUntil },
   );
   assert.deepEqual(listed, [
     {

@@ -6,6 +6,7 @@
 import { realpath } from "node:fs/promises";
 import { setTimeout as sleep } from "node:timers/promises";
 import lockfile from "proper-lockfile";
+import { backoffDelay } from "../../core/backoff.js";
 import { formatDuration } from "../../core/duration.js";
 import { StoreError, errnoCode, messageOf } from "../../core/errors.js";
 import { noteLock } from "./journal.js";
@@ -18,7 +19,7 @@ export const GATEWAY_LOCK_STALE_MS = 30_000;
  * a second of that.
  */
 export function lockRetryDelay(attempt: number): number {
-  return Math.round(Math.min(1_000, 100 * 2 ** attempt) * (0.75 + Math.random() * 0.5));
+  return backoffDelay(attempt + 1, { baseMs: 100, capMs: 1_000, jitter: 0.25 });
 }
 
 /**

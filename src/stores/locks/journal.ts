@@ -8,7 +8,7 @@ import { createHash } from "node:crypto";
 import { mkdir, readdir, rm, rmdir, stat } from "node:fs/promises";
 import path from "node:path";
 import { readRegularFile } from "../../fs/read-file.js";
-import { isAlive } from "../../core/pid-alive.js";
+import { isAlive } from "../../core/process-identity.js";
 import { writeFileAtomically } from "../../fs/atomic-write.js";
 
 interface Note {

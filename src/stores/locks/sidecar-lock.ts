@@ -11,7 +11,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { formatDuration } from "../../core/duration.js";
 import { StoreError, errnoCode, messageOf } from "../../core/errors.js";
 import { readRegularFile } from "../../fs/read-file.js";
-import { isAlive } from "../../core/pid-alive.js";
+import { isAlive } from "../../core/process-identity.js";
 import { GATEWAY_LOCK_STALE_MS, lockRetryDelay } from "./directory-lock.js";
 
 async function lockPathFor(file: string): Promise<string> {

@@ -7,14 +7,14 @@
 import { existsSync } from "node:fs";
 import { StoreError, errnoCode } from "../../core/errors.js";
 import type { AuthProfileStore } from "../../types.js";
-import type { StoreAdapter, StoreChange, UpdateOptions, UpdateResult, UsageRules } from "../adapter.js";
+import type { StoreAdapter, StoreChange, UpdateOptions, UpdateResult } from "../adapter.js";
 import { CELLS, type CellHome, MARKER_CELL, readCell, writeCell } from "./cells.js";
 import { type Database, isDatabaseFile, openDatabase } from "./driver.js";
 import { agentDb, layoutFor, type Layout, sharedLocation } from "./layout.js";
 import { relocationInProgress } from "./relocation.js";
 import { assertSupportedSchema, type DatabaseKind, readUserVersion } from "./schema.js";
 import { writeTransaction } from "./transaction.js";
-import { clearMarking, isUnusable, markFailure, unusableUntil } from "../../reconcile/cooldown-sqlite.js";
+import { sqliteUsageRules } from "../../reconcile/cooldown-sqlite.js";
 import { type AgentCells, agentView, cellWrites, type Owner, type StoreCells } from "./view.js";
 
 /** Where one agent's two stores are, as found on disk now. */
@@ -71,13 +71,6 @@ function readAgentCells(placement: Placement, open: { db: Database; file: string
   const shared = placement.shared ? cellsOf(placement.shared.file, placement.shared.home) : {};
   return placement.local ? { shared, local: cellsOf(placement.local, "agent-db") } : { shared };
 }
-
-export const sqliteUsageRules: UsageRules = {
-  markFailure: (stats, failure, now, occurrence) => markFailure(stats, failure, now, occurrence),
-  clearMarking,
-  isMarked: isUnusable,
-  unusableUntil,
-};
 
 /** The Claude login's default id: retired in this generation, so the default is to copy nothing. */
 const RETIRED_CLI_ID = "anthropic:claude-cli";

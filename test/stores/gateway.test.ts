@@ -47,8 +47,8 @@ test("state dir: none found is undefined", () => {
 test("agents: on disk, plus agents.list[].agentDir from the JSON5 config, each once; main when none", () =>
   withHome(async (t) => {
     assert.deepEqual(
-      (await discoverAgents(t.stateDir, undefined, t.env)).map((a) => [a.id, a.from]),
-      [["main", "default"]],
+      (await discoverAgents(t.stateDir, undefined, t.env)).map((a) => a.id),
+      ["main"],
     );
     mkdirSync(t.agentDir("main"), { recursive: true });
     mkdirSync(t.agentDir("work"), { recursive: true });
@@ -92,11 +92,11 @@ test("agents: the SQLite era's agents.entries.<id>, with or without agentDir, be
     writeFileSync(path.join(t.stateDir, "openclaw.json"), JSON.stringify(config));
     const agents = await discoverAgents(t.stateDir, await readGatewayConfig(t.stateDir, t.env), t.env);
     assert.deepEqual(
-      agents.map((a) => [a.id, a.dir, a.from]),
+      agents.map((a) => [a.id, a.dir]),
       [
-        ["main", t.agentDir("main"), "config"],
-        ["work", t.agentDir("work"), "config"],
-        ["far", custom, "config"],
+        ["main", t.agentDir("main")],
+        ["work", t.agentDir("work")],
+        ["far", custom],
       ],
     );
   }));

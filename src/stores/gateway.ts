@@ -1,14 +1,16 @@
-/** The stores a pass writes: the gateway state dir, every agent in it, and the store generation found there. */
+/**
+ * The gateway install found on disk: its state dir, its config, every agent in it and the store generation
+ * found there. The adapter to write with is `adapterFor(gateway.generation, gateway.stateDir.dir)`.
+ */
 import { statSync } from "node:fs";
 import path from "node:path";
 import type { Config } from "../config/config.js";
 import { AuthSyncError } from "../core/errors.js";
-import { type StoreAdapter, adapterFor } from "./adapter.js";
 import { AUTH_PROFILES_FILENAME, type Agent, type GatewayConfig, discoverAgents, readGatewayConfig } from "./agents.js";
 import { type Generation, detectGeneration, recordedVersion } from "./generation.js";
 import { type StateDirChoice, resolveStateDir, STATE_DIR_ENV, STATE_DIR_NAMES } from "./state-dir.js";
 
-export interface Targets {
+export interface GatewayInstall {
   stateDir: StateDirChoice;
   gatewayConfig: GatewayConfig | undefined;
   agents: Agent[];
@@ -36,7 +38,7 @@ export function requireStateDir(config: Config, env: NodeJS.ProcessEnv = process
   );
 }
 
-export async function resolveTargets(config: Config, env: NodeJS.ProcessEnv = process.env): Promise<Targets> {
+export async function findGateway(config: Config, env: NodeJS.ProcessEnv = process.env): Promise<GatewayInstall> {
   const stateDir = requireStateDir(config, env);
   const gatewayConfig = await readGatewayConfig(stateDir.dir, env);
   const warnings: string[] = [];
@@ -50,16 +52,11 @@ export async function resolveTargets(config: Config, env: NodeJS.ProcessEnv = pr
 }
 
 /** What a command says on stderr about its targets: an unreadable gateway config, every skipped agent. */
-export function targetWarnings(targets: Targets): string[] {
+export function gatewayWarnings(targets: GatewayInstall): string[] {
   const config = targets.gatewayConfig;
   if (!config?.error) return targets.warnings;
   const unreadable = `gateway config ${config.file} cannot be parsed (${config.error}); used the agents found on disk`;
   return [unreadable, ...targets.warnings];
-}
-
-/** The adapter to write with; throws the one-line refusal for a gateway whose store we must not write. */
-export function storeAdapter(targets: Targets): StoreAdapter {
-  return adapterFor(targets.generation, targets.stateDir.dir);
 }
 
 function isDirectory(dir: string): boolean {

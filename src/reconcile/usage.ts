@@ -1,0 +1,21 @@
+/** The pure store change for a marking: our profile's `usageStats` entry, changed by one generation's rules. */
+import { isDeepStrictEqual } from "node:util";
+import type { AuthProfileStore, ProfileUsageStats } from "../types.js";
+
+export type UsageOutcome =
+  { result: "marked" | "cleared" } | { result: "unchanged" } | { result: "skipped"; reason: string };
+
+/** Applies `change` to our profile's stats; never creates a profile just to mark it. */
+export function updateUsage(
+  store: AuthProfileStore,
+  profileId: string,
+  change: (stats: ProfileUsageStats) => ProfileUsageStats,
+  result: "marked" | "cleared",
+): { next: AuthProfileStore; outcome: UsageOutcome } {
+  if (!store.profiles[profileId])
+    return { next: store, outcome: { result: "skipped", reason: `no ${profileId} profile` } };
+  const current = store.usageStats?.[profileId] ?? {};
+  const updated = change(current);
+  if (isDeepStrictEqual(updated, current)) return { next: store, outcome: { result: "unchanged" } };
+  return { next: { ...store, usageStats: { ...store.usageStats, [profileId]: updated } }, outcome: { result } };
+}

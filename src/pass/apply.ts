@@ -14,7 +14,7 @@ import {
 } from "../reconcile/cooldown.js";
 import { AuthSyncError, messageOf } from "../core/errors.js";
 import { mapLimit } from "../core/map-limit.js";
-import { type ProfileOutcome, reconcileProfile } from "../reconcile/profile.js";
+import { type ProfileOutcome, type ReconcileRules, reconcileProfile } from "../reconcile/profile.js";
 import type { StoreAdapter, StoreChange, UpdateOptions } from "../stores/adapter.js";
 import type { Agent } from "../stores/agents.js";
 import type { AuthProfileStore, ProfileCredential, ProfileUsageStats } from "../types.js";
@@ -100,6 +100,7 @@ export async function syncAgents(
   profileId: string,
   desired: ProfileCredential,
   options: UpdateOptions,
+  rules: ReconcileRules = {},
 ): Promise<AgentReport[]> {
   // A generation may refuse a credential outright (the SQLite era never takes anthropic:claude-cli or a refresh token).
   const refusal = target.adapter.admit?.(profileId, desired);
@@ -110,7 +111,7 @@ export async function syncAgents(
     };
     return target.agents.map(skipped);
   }
-  return updateAgents(target, profileId, (store) => reconcileProfile(store, profileId, desired), options);
+  return updateAgents(target, profileId, (store) => reconcileProfile(store, profileId, desired, rules), options);
 }
 
 /** Marks our profile unusable in every store that holds it, with the gateway's semantics. */

@@ -1,10 +1,11 @@
 /** `moltbot-auth-sync status [--json]`: the source, the daemon, every agent's copies and markings; exit 0/1/2. */
-import { formatDuration, formatRelative } from "../core/duration.js";
+import { formatDuration, formatRelative, formatWhen } from "../core/duration.js";
 import { ExitError } from "../core/errors.js";
 import { mapLimit } from "../core/map-limit.js";
 import { profileSecret } from "../reconcile/profile.js";
 import { readDaemonStatus, type DaemonStatus } from "../daemon/runtime-files.js";
 import { loginOffer, readOffers } from "../sources/index.js";
+import { ENV_TOKEN } from "../sources/setup-token.js";
 import {
   type AgentStatus,
   type Marking,
@@ -36,7 +37,10 @@ export async function statusCommand(options: StatusCommandOptions): Promise<void
   const notCopied = adapter.admit?.(config.profileId, login ? loginOffer(login, config).profile : { type: "token" });
   if (notCopied) expected.delete(config.profileId);
   const agents = await mapLimit(targets.agents, 8, (agent) => agentStatus(agent, adapter, expected, now));
-  const verdict = statusVerdict(source, agents, now, config.expiryWarning, loginOptional);
+  const tokens = offers
+    .filter((o) => o.kind === "setup-token")
+    .map((o) => ({ profileId: o.profileId, origin: o.origin, expires: o.profile.expires }));
+  const verdict = statusVerdict(source, agents, now, config.expiryWarning, loginOptional, tokens);
   const exitCode = verdict.code;
   const daemon = await readDaemonStatus();
   if (options.json) {
@@ -45,9 +49,11 @@ export async function statusCommand(options: StatusCommandOptions): Promise<void
       profile: config.profileId,
       ...(verdict.why ? { why: verdict.why } : {}),
       source,
-      setupTokens: offers
-        .filter((o) => o.kind === "setup-token")
-        .map((o) => ({ profile: o.profileId, origin: o.origin })),
+      setupTokens: tokens.map((t) => ({
+        profile: t.profileId,
+        origin: t.origin,
+        ...(t.expires !== undefined ? { expires: t.expires } : {}),
+      })),
       stateDir: targets.stateDir,
       store: targets.generation,
       daemon,
@@ -58,8 +64,10 @@ export async function statusCommand(options: StatusCommandOptions): Promise<void
     const lines = [
       `source  ${source.ok ? `${source.fingerprint} expires ${formatRelative(source.expiresAt, now)} (${source.origin})` : source.error}`,
     ];
-    for (const offer of offers.filter((o) => o.kind === "setup-token"))
-      lines.push(`token   ${offer.profileId} from ${offer.origin}`);
+    for (const t of tokens) {
+      const expiry = t.expires !== undefined ? `expires ${formatWhen(t.expires, now)}` : `expiry unknown`;
+      lines.push(`token   ${t.profileId} ${expiry} from ${t.origin}${t.expires === undefined ? unknownWhy(t) : ""}`);
+    }
     lines.push(
       `state   ${targets.stateDir.dir} (${targets.stateDir.reason})${targets.stateDir.alsoExisting.length ? `; also exists: ${targets.stateDir.alsoExisting.join(", ")}` : ""}`,
     );
@@ -74,6 +82,13 @@ export async function statusCommand(options: StatusCommandOptions): Promise<void
     process.stderr,
   );
   if (exitCode !== 0) throw new ExitError(exitCode, options.json ? "" : (verdict.why ?? ""));
+}
+
+/** Why a setup-token's expiry is not known, and what records it. */
+function unknownWhy(token: { origin: string }): string {
+  return token.origin === `env ${ENV_TOKEN}`
+    ? " (the environment says nothing of when it was made; `token set` stores it with its expiry)"
+    : " (stored by a version that did not record when; `token set` it again to record it)";
 }
 
 function daemonLine(daemon: DaemonStatus, now: number): string {

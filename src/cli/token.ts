@@ -4,7 +4,7 @@
  */
 import { createInterface } from "node:readline";
 import { Writable } from "node:stream";
-import { formatRelative } from "../core/duration.js";
+import { formatRelative, formatWhen } from "../core/duration.js";
 import { PROFILE_ID } from "../config/config.js";
 import { AuthSyncError, messageOf } from "../core/errors.js";
 import { fingerprint } from "../core/fingerprint.js";
@@ -57,7 +57,7 @@ export async function tokenSetCommand(options: TokenOptions): Promise<void> {
       : "";
   printLines([
     `stored ${profileId} ${fingerprint(token)} in ${stored.where}${fallback}`,
-    `it expires ${expiryText(expires, savedAt)}${options.expiresIn === undefined ? " (the default, a year)" : ""}`,
+    `it expires ${formatWhen(expires, savedAt)}${options.expiresIn === undefined ? " (the default, a year)" : ""}`,
     await nudgeDaemon(),
   ]);
 }
@@ -109,18 +109,13 @@ export async function tokenStatusCommand(options: TokenOptions): Promise<void> {
       t.profileId,
       fingerprint(t.token),
       t.savedAt ? `saved ${formatRelative(t.savedAt, now)}` : "",
-      t.expires !== undefined ? `expires ${expiryText(t.expires, now)}` : "expiry unknown",
+      t.expires !== undefined ? `expires ${formatWhen(t.expires, now)}` : "expiry unknown",
       t.origin,
     ]);
     printLines(columns(rows));
     if (envProblem) printLines([`${ENV_TOKEN} is set but not used: ${envProblem}`]);
   }
   if (tokens.length === 0) process.exitCode = 1;
-}
-
-/** "in 364d23h (2027-12-01 09:50 UTC)" or "3d ago (…)": relative for people, absolute for calendars. */
-export function expiryText(expires: number, now: number): string {
-  return `${formatRelative(expires, now)} (${new Date(expires).toISOString().slice(0, 16).replace("T", " ")} UTC)`;
 }
 
 /** Tells a running daemon to re-read (SIGHUP); says what will happen either way. */

@@ -1,4 +1,4 @@
-/** Setup-token expiry through the real CLI: `token set --expires-in`, the profile's `expires`, and `status`'s exit code. */
+/** Setup-token expiry through the real CLI: `token set --expires-in`, the profile's `expires`, `status`'s exit code. */
 import assert from "node:assert/strict";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
@@ -28,7 +28,7 @@ function setup(t: TestHome): void {
   for (const agent of ["main", "work"]) mkdirSync(t.agentDir(agent), { recursive: true });
 }
 
-test("parseExpiresIn: the gateway's paste-token syntax (bare number = days, composites, any case), zero refused", () => {
+test("parseExpiresIn: the gateway's paste-token syntax (a bare number is days, composites, any case), no zero", () => {
   const cases: Array<[string, number]> = [
     ["365d", 365 * DAY],
     ["12h", DAY / 2],
@@ -100,7 +100,7 @@ test("token set --expires-in 10d: every agent's profile gets expires, and status
     assert.deepEqual(leakedTokens(outputs.join("\n"), t.planted), []);
   }));
 
-test("token set with a bad --expires-in: one line, exit 1, nothing stored, the value never echoed if token-shaped", () =>
+test("token set with a bad --expires-in: one line, exit 1, nothing stored, a token-shaped value never echoed", () =>
   withHome(async (t) => {
     const token = randomToken();
     t.planted.push(token);
@@ -118,7 +118,7 @@ test("token set with a bad --expires-in: one line, exit 1, nothing stored, the v
     assert.throws(() => readFileSync(vaultFile(t)), /ENOENT/, "nothing was stored");
   }));
 
-test("status: a setup-token stored 366 days ago has expired (exit 1); one with no stored time, or the env's, is 'expiry unknown'", () =>
+test("status: a setup-token stored 366 days ago expired (exit 1); no stored time, or the env's: expiry unknown", () =>
   withHome(async (t) => {
     setup(t);
     const old = randomToken();

@@ -123,7 +123,7 @@ test("daemon: a setup-token stored 366 days ago logs token.expired once and runs
   }
 });
 
-test("daemon: token set on the same id replaces it in every agent in one pass (SIGHUP), and warns token.expiring", async () => {
+test("daemon: token set on the same id replaces it in every agent in one pass (SIGHUP); token.expiring", async () => {
   const t = makeHome();
   const control = installFakeClaude(t);
   const { config, out } = installHook(t);

@@ -261,7 +261,8 @@ test("openclaw@2026.9.6 after doctor --fix moved a JSON store to SQLite: our tok
     assert.match(sync.stdout, /main +anthropic:claude-cli +skipped +not copied: this gateway uses the Claude CLI/);
     const seen = [
       ["anthropic:manual", "token", "static"],
-      ["anthropic:setup", "token", "static"],
+      // token set records an expiry, so the gateway sees one: "ok", not "static".
+      ["anthropic:setup", "token", "ok"],
     ];
     assert.deepEqual(profiles(await status(t)), seen);
     assertClean(t);

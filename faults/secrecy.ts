@@ -38,6 +38,8 @@ async function commandOutputs(): Promise<{ outputs: string[]; planted: string[] 
     await run(["token", "set", "--profile", "anthropic:setup"], setup);
     await run(["token", "set"], "sk-ant-oat01-too-short");
     await run(["token", "set", setup]);
+    // A token pasted into the wrong flag: the error echoes the value, scrubbed.
+    await run(["token", "set", "--expires-in", setup], setup);
     const config = path.join(t.root, "config.json");
     writeFileSync(config, JSON.stringify({ logLevel: "debug" }));
     const d = new DaemonProcess(t, ["--config", config]);

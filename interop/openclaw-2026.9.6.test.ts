@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { before, test } from "node:test";
 import Database from "better-sqlite3";
@@ -43,8 +43,13 @@ const pasteToken = (t: TestHome, agent: string, profileId: string, token = rando
   args.push(profileId);
   return openclaw(t, args, `${token}\n`);
 };
-const tokenSet = (t: TestHome, profileId: string, token: string) =>
-  runCli(["token", "set", "--profile", profileId], t.env, { input: token });
+const tokenSet = (t: TestHome, profileId: string, token: string, ...more: string[]) =>
+  runCli(["token", "set", "--profile", profileId, ...more], t.env, { input: token });
+/** The expiry `token set` recorded for `profileId`. */
+const storedExpires = (t: TestHome, profileId: string): number =>
+  JSON.parse(readFileSync(path.join(t.home, ".config", "moltbot-auth-sync", "setup-tokens.json"), "utf8")).tokens[
+    profileId
+  ].expires;
 
 /** main with `anthropic:manual` in the shared store; agent `work` with its own database and own `anthropic:manual`. */
 async function gatewayStateDir(t: TestHome): Promise<void> {
@@ -70,8 +75,11 @@ test("openclaw@2026.9.6: token set: models status lists it for main and work, no
     await gatewayStateDir(t);
     const [mainBefore, workBefore] = [await status(t), await status(t, "work")];
     const setup = randomToken();
-    t.planted.push(setup);
+    // One already expired, as a setup-token a year old would be: the gateway must not count it usable.
+    const old = randomToken();
+    t.planted.push(setup, old);
     assert.equal((await tokenSet(t, "anthropic:setup", setup)).code, 0);
+    assert.equal((await tokenSet(t, "anthropic:old", old, "--expires-in", "1ms")).code, 0);
     const sync = await runCli(["sync"], t.env);
     assert.equal(sync.code, 0, sync.stdout + sync.stderr);
     const [main, work] = [await status(t), await status(t, "work")];
@@ -79,10 +87,20 @@ test("openclaw@2026.9.6: token set: models status lists it for main and work, no
       [main, mainBefore],
       [work, workBefore],
     ] as const) {
-      assert.deepEqual(profiles(after), [...profiles(before), ["anthropic:setup", "token", "static"]].sort());
+      const added = [
+        ["anthropic:old", "token", "expired"],
+        ["anthropic:setup", "token", "ok"],
+      ];
+      assert.deepEqual(profiles(after), [...profiles(before), ...added].sort());
       assert.deepEqual(unusable(after), unusable(before));
     }
-    assert.deepEqual(sharedProfiles(t)["anthropic:setup"], { type: "token", provider: "anthropic", token: setup });
+    const expires = storedExpires(t, "anthropic:setup");
+    assert.deepEqual(sharedProfiles(t)["anthropic:setup"], {
+      type: "token",
+      provider: "anthropic",
+      token: setup,
+      expires,
+    });
     const workOwn = Object.keys(readAgentCells(t, "work").store?.profiles as Profiles);
     assert.deepEqual(workOwn, ["anthropic:manual"], "work's own database keeps only its own profile");
     // A setup-token under an id work holds itself goes into work's database too, which shadows the shared one.
@@ -92,7 +110,9 @@ test("openclaw@2026.9.6: token set: models status lists it for main and work, no
     assert.equal((await runCli(["sync"], t.env)).code, 0);
     assert.equal(sharedProfiles(t)["anthropic:manual"]!.token, manual);
     assert.equal((readAgentCells(t, "work").store?.profiles as Profiles)["anthropic:manual"]!.token, manual);
-    assert.deepEqual(profiles(await status(t, "work")), profiles(work));
+    // The gateway pasted work's own copy without an expiry ("static"); ours carries one, so it is "ok" now.
+    const withExpiry = profiles(work).map((p) => (p[0] === "anthropic:manual" ? [p[0], p[1], "ok"] : p));
+    assert.deepEqual(profiles(await status(t, "work")), withExpiry);
     assertClean(t);
     assert.deepEqual(leakedTokens(sync.stdout + sync.stderr, t.planted), []);
   } finally {
@@ -241,7 +261,8 @@ test("openclaw@2026.9.6 after doctor --fix moved a JSON store to SQLite: our tok
     assert.match(sync.stdout, /main +anthropic:claude-cli +skipped +not copied: this gateway uses the Claude CLI/);
     const seen = [
       ["anthropic:manual", "token", "static"],
-      ["anthropic:setup", "token", "static"],
+      // token set records an expiry, so the gateway sees one: "ok", not "static".
+      ["anthropic:setup", "token", "ok"],
     ];
     assert.deepEqual(profiles(await status(t)), seen);
     assertClean(t);

@@ -3,7 +3,7 @@
  * gateway's own `models status --json` must show exactly what we meant, and everything else as it was.
  */
 import assert from "node:assert/strict";
-import { writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { DaemonProcess, installFakeClaude } from "../test/helpers/daemon.js";
 import { makeHome, randomToken, runCli, type TestHome } from "../test/helpers/env.js";
@@ -40,6 +40,15 @@ export async function syncScenario(gateway: Gateway, generation: Generation): Pr
       (await runCli(["token", "set", "--profile", "anthropic:setup"], t.env, { input: setupToken })).code,
       0,
     );
+    // One that has already expired, as a setup-token a year old would be: the gateway must not use it.
+    const oldToken = randomToken();
+    const setOld = await runCli(["token", "set", "--profile", "anthropic:old", "--expires-in", "1ms"], t.env, {
+      input: oldToken,
+    });
+    assert.equal(setOld.code, 0, setOld.stderr);
+    const vault = JSON.parse(
+      readFileSync(path.join(t.home, ".config", "moltbot-auth-sync", "setup-tokens.json"), "utf8"),
+    );
     const sync = await runCli(["sync"], t.env);
     assert.equal(sync.code, 0, sync.stdout + sync.stderr);
 
@@ -52,9 +61,15 @@ export async function syncScenario(gateway: Gateway, generation: Generation): Pr
     assert.equal(profiles.find((p) => p.profileId === "anthropic:manual")?.status, "static");
     const setup = profiles.find((p) => p.profileId === "anthropic:setup");
     assert.deepEqual(
-      [setup?.type, setup?.status],
-      ["token", "static"],
-      "the setup-token profile is a static token to the gateway",
+      [setup?.type, setup?.status, setup?.expiresAt],
+      ["token", "ok", vault.tokens["anthropic:setup"].expires],
+      "the setup-token profile is a token whose expiry the gateway sees",
+    );
+    const old = profiles.find((p) => p.profileId === "anthropic:old");
+    assert.deepEqual(
+      [old?.type, old?.status],
+      ["token", "expired"],
+      "an expired setup-token is expired to the gateway",
     );
     assert.deepEqual(
       unusable(status).map((u) => [u.profileId, u.kind, u.until]),

@@ -1,6 +1,6 @@
 /** `moltbot-auth-sync status [--json]`: the source, the daemon, every agent's copies and markings; exit 0/1/2. */
 import pLimit from "p-limit";
-import { formatDuration, formatRelative } from "../core/duration.js";
+import { formatDuration, formatRelative, formatWhen } from "../core/duration.js";
 import { ExitError } from "../core/errors.js";
 import type { Marking } from "../reconcile/cooldown.js";
 import { profileSecret } from "../reconcile/profile.js";
@@ -9,6 +9,7 @@ import { loginOffer, readOffers } from "../sources/index.js";
 import { type AgentStatus, type ProfileStatus, agentStatus, sourceStatus, statusVerdict } from "../report/status.js";
 import { findGateway, gatewayWarnings } from "../stores/gateway.js";
 import { adapterFor } from "../stores/adapter.js";
+import { ENV_TOKEN } from "../sources/setup-token.js";
 import { type GlobalOptions, loadCommandConfig, printJson } from "./options.js";
 import { printLines } from "./print.js";
 
@@ -31,7 +32,10 @@ export async function statusCommand(options: StatusCommandOptions): Promise<void
   const notCopied = adapter.admit?.(config.profileId, login ? loginOffer(login, config).profile : { type: "token" });
   if (notCopied) expected.delete(config.profileId);
   const agents = await pLimit(8).map(gateway.agents, (agent) => agentStatus(agent, adapter, expected, now));
-  const verdict = statusVerdict(source, agents, now, config.expiryWarning, loginOptional);
+  const tokens = offers
+    .filter((o) => o.kind === "setup-token")
+    .map((o) => ({ profileId: o.profileId, origin: o.origin, expires: o.profile.expires }));
+  const verdict = statusVerdict(source, agents, now, config.expiryWarning, loginOptional, tokens);
   const exitCode = verdict.code;
   const daemon = await readDaemonStatus();
   if (options.json) {
@@ -40,9 +44,11 @@ export async function statusCommand(options: StatusCommandOptions): Promise<void
       profile: config.profileId,
       ...(verdict.why ? { why: verdict.why } : {}),
       source,
-      setupTokens: offers
-        .filter((o) => o.kind === "setup-token")
-        .map((o) => ({ profile: o.profileId, origin: o.origin })),
+      setupTokens: tokens.map((t) => ({
+        profile: t.profileId,
+        origin: t.origin,
+        ...(t.expires !== undefined ? { expires: t.expires } : {}),
+      })),
       stateDir: gateway.stateDir,
       store: gateway.generation,
       daemon,
@@ -53,8 +59,10 @@ export async function statusCommand(options: StatusCommandOptions): Promise<void
     const lines = [
       `source  ${source.ok ? `${source.fingerprint} expires ${formatRelative(source.expiresAt, now)} (${source.origin})` : source.error}`,
     ];
-    for (const offer of offers.filter((o) => o.kind === "setup-token"))
-      lines.push(`token   ${offer.profileId} from ${offer.origin}`);
+    for (const t of tokens) {
+      const expiry = t.expires !== undefined ? `expires ${formatWhen(t.expires, now)}` : `expiry unknown`;
+      lines.push(`token   ${t.profileId} ${expiry} from ${t.origin}${t.expires === undefined ? unknownWhy(t) : ""}`);
+    }
     lines.push(
       `state   ${gateway.stateDir.dir} (${gateway.stateDir.reason})${gateway.stateDir.alsoExisting.length ? `; also exists: ${gateway.stateDir.alsoExisting.join(", ")}` : ""}`,
     );
@@ -69,6 +77,13 @@ export async function statusCommand(options: StatusCommandOptions): Promise<void
     process.stderr,
   );
   if (exitCode !== 0) throw new ExitError(exitCode, options.json ? "" : (verdict.why ?? ""));
+}
+
+/** Why a setup-token's expiry is not known, and what records it. */
+function unknownWhy(token: { origin: string }): string {
+  return token.origin === `env ${ENV_TOKEN}`
+    ? " (the environment says nothing of when it was made; `token set` stores it with its expiry)"
+    : " (stored by a version that did not record when; `token set` it again to record it)";
 }
 
 function daemonLine(daemon: DaemonStatus, now: number): string {

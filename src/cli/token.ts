@@ -4,12 +4,18 @@
  */
 import { createInterface } from "node:readline";
 import { Writable } from "node:stream";
-import { formatRelative } from "../core/duration.js";
+import { formatRelative, formatWhen } from "../core/duration.js";
 import { PROFILE_ID } from "../config/config.js";
 import { AuthSyncError, messageOf } from "../core/errors.js";
 import { fingerprint } from "../core/fingerprint.js";
 import { pidFilePath, runningDaemonPid } from "../daemon/runtime-files.js";
-import { ENV_TOKEN, readSetupTokens, validateSetupToken } from "../sources/setup-token.js";
+import {
+  ENV_TOKEN,
+  SETUP_TOKEN_LIFETIME_MS,
+  parseExpiresIn,
+  readSetupTokens,
+  validateSetupToken,
+} from "../sources/setup-token.js";
 import { type TokenVault, tokenVaults } from "../sources/token-vault.js";
 import { type GlobalOptions, loadCommandConfig, printJson } from "./options.js";
 import { columns, printLines } from "./print.js";
@@ -17,6 +23,7 @@ import { columns, printLines } from "./print.js";
 export interface TokenOptions extends GlobalOptions {
   profile?: string;
   json?: boolean;
+  expiresIn?: string;
 }
 
 export async function tokenSetCommand(options: TokenOptions): Promise<void> {
@@ -24,15 +31,19 @@ export async function tokenSetCommand(options: TokenOptions): Promise<void> {
   const profileId = options.profile ?? config.setupTokenProfileId;
   if (!PROFILE_ID.test(profileId))
     throw new AuthSyncError(`--profile ${profileId}: expected an id such as "anthropic:manual"`, "usage");
+  // A bad --expires-in fails before anything is read or stored.
+  const lifetime = options.expiresIn !== undefined ? parseExpiresIn(options.expiresIn) : SETUP_TOKEN_LIFETIME_MS;
   const token = validateSetupToken(
     await readSecretFromStdin("Paste the setup-token from `claude setup-token` (input hidden): "),
   );
   const vaults = await tokenVaults();
   let stored: TokenVault | undefined;
   const errors: string[] = [];
+  const savedAt = Date.now();
+  const expires = savedAt + lifetime;
   for (const vault of vaults) {
     try {
-      await vault.write({ ...(await vault.read()), [profileId]: { token, savedAt: Date.now() } });
+      await vault.write({ ...(await vault.read()), [profileId]: { token, savedAt, expires } });
       stored = vault;
       break;
     } catch (err) {
@@ -44,7 +55,11 @@ export async function tokenSetCommand(options: TokenOptions): Promise<void> {
     stored !== vaults[0] || vaults.length === 1
       ? " (no OS keyring works here, so it is a file readable only by you, mode 0600)"
       : "";
-  printLines([`stored ${profileId} ${fingerprint(token)} in ${stored.where}${fallback}`, await nudgeDaemon()]);
+  printLines([
+    `stored ${profileId} ${fingerprint(token)} in ${stored.where}${fallback}`,
+    `it expires ${formatWhen(expires, savedAt)}${options.expiresIn === undefined ? " (the default, a year)" : ""}`,
+    await nudgeDaemon(),
+  ]);
 }
 
 export async function tokenClearCommand(options: TokenOptions): Promise<void> {
@@ -83,6 +98,7 @@ export async function tokenStatusCommand(options: TokenOptions): Promise<void> {
         fingerprint: fingerprint(t.token),
         origin: t.origin,
         ...(t.savedAt ? { savedAt: t.savedAt } : {}),
+        ...(t.expires !== undefined ? { expires: t.expires } : {}),
       })),
       ...(envProblem ? { envProblem } : {}),
     });
@@ -93,6 +109,7 @@ export async function tokenStatusCommand(options: TokenOptions): Promise<void> {
       t.profileId,
       fingerprint(t.token),
       t.savedAt ? `saved ${formatRelative(t.savedAt, now)}` : "",
+      t.expires !== undefined ? `expires ${formatWhen(t.expires, now)}` : "expiry unknown",
       t.origin,
     ]);
     printLines(columns(rows));

@@ -35,3 +35,8 @@ export function formatDuration(duration: number): string {
 export function formatRelative(at: number, now: number): string {
   return at >= now ? `in ${formatDuration(at - now)}` : `${formatDuration(now - at)} ago`;
 }
+
+/** "in 9d23h (2026-12-11 09:50 UTC)": relative for people, absolute for calendars (a setup-token's expiry). */
+export function formatWhen(at: number, now: number): string {
+  return `${formatRelative(at, now)} (${new Date(at).toISOString().slice(0, 16).replace("T", " ")} UTC)`;
+}

@@ -32,6 +32,7 @@ import { type HookEvent, runEventHook } from "./event-hook.js";
 import { type Fields, ProblemLog } from "./problem-log.js";
 import { CLI_REFRESH_WINDOW_MS, type RefreshResult, Refresher } from "../refresh/refresher.js";
 import { type DaemonState, lockJournalPath, writeDaemonState } from "./runtime-files.js";
+import { TokenExpiryAlerts } from "./token-expiry.js";
 import { type FolderWatch, watchFolder } from "./watch.js";
 
 /**
@@ -116,6 +117,11 @@ export class Daemon {
   private stopping = false;
   /** Called once the pass in flight (or the next one) has finished. */
   private afterPass: Array<() => void> = [];
+  /** `token.expiring` and `token.expired`, said at most once a day per setup-token. */
+  private readonly tokenAlerts = new TokenExpiryAlerts(
+    (level, event, msg, fields) => this.event(level, event, msg, fields),
+    (event, facts) => void runEventHook(this.config.onEvent, event, facts, this.log),
+  );
 
   constructor(options: DaemonOptions) {
     this.config = options.config;
@@ -390,6 +396,10 @@ export class Daemon {
       occurrence,
     });
     this.noteResult(result, read?.source);
+    this.tokenAlerts.check(
+      this.setupOffers ?? [],
+      this.agents.map((a) => a.id),
+    );
     await this.learnMarkings(agents);
     // A pass that found everything in step keeps the summary of the last one that acted.
     if (passActed(result) || this.state.lastSyncSummary === undefined) {

@@ -50,6 +50,8 @@ export const EVENTS = [
   "cooldown.gateway",
   "needs_login",
   "recovered",
+  "token.expiring",
+  "token.expired",
   "hook.failed",
   "watch.error",
 ] as const;

@@ -8,7 +8,7 @@ import type { Failure } from "../reconcile/failure.js";
 import { type UsageOutcome, updateUsage } from "../reconcile/usage.js";
 import pLimit from "p-limit";
 import { AuthSyncError, messageOf } from "../core/errors.js";
-import { type ProfileOutcome, reconcileProfile } from "../reconcile/profile.js";
+import { type ProfileOutcome, type ReconcileRules, reconcileProfile } from "../reconcile/profile.js";
 import type { StoreAdapter, StoreChange, UpdateOptions } from "../stores/adapter.js";
 import type { Agent } from "../stores/agents.js";
 import type { AuthProfileStore, ProfileCredential, ProfileUsageStats } from "../types.js";
@@ -91,6 +91,7 @@ export async function syncAgents(
   profileId: string,
   desired: ProfileCredential,
   options: UpdateOptions,
+  rules: ReconcileRules = {},
 ): Promise<AgentReport[]> {
   // A generation may refuse a credential outright (the SQLite era never takes anthropic:claude-cli or a refresh token).
   const refusal = stores.adapter.admit?.(profileId, desired);
@@ -101,7 +102,7 @@ export async function syncAgents(
     };
     return stores.agents.map(skipped);
   }
-  return updateAgents(stores, profileId, (store) => reconcileProfile(store, profileId, desired), options);
+  return updateAgents(stores, profileId, (store) => reconcileProfile(store, profileId, desired, rules), options);
 }
 
 /** Marks our profile unusable in every store that holds it, with the gateway's semantics. */

@@ -61,7 +61,8 @@ export async function runPass(input: PassInput): Promise<PassResult> {
   // Setup-tokens are static and independent: a failure of the login never touches them.
   for (const offer of input.setupOffers) {
     if (offer.profileId === config.profileId) continue;
-    copies.push({ offer, reports: await syncAgents(stores, offer.profileId, offer.profile, options) });
+    const reports = await syncAgents(stores, offer.profileId, offer.profile, options, { sourceDecides: true });
+    copies.push({ offer, reports });
   }
   return result;
 }

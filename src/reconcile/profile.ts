@@ -54,13 +54,26 @@ export function profileSecret(profile: Record<string, unknown> | undefined): str
   return typeof value === "string" ? value : undefined;
 }
 
+export interface ReconcileRules {
+  /**
+   * The offer is what the user stored (a setup-token): it replaces the profile's credential even when that
+   * one expires later, since `token set` on the same id means "use this one now", whatever `--expires-in` says.
+   */
+  sourceDecides?: boolean;
+}
+
 /**
  * Puts `desired` under `profileId`, keeping the profile's unknown fields (email, clientId, …) and every
  * other part of the store. Never replaces a credential that expires later than the offered one, and
  * never replaces a credential type that is not ours to manage. A genuinely fresh credential (another
  * token, expiring later) also clears the profile's credential markings: that is what recovery means.
  */
-export function reconcileProfile(store: AuthProfileStore, profileId: string, desired: ProfileCredential): Reconciled {
+export function reconcileProfile(
+  store: AuthProfileStore,
+  profileId: string,
+  desired: ProfileCredential,
+  rules: ReconcileRules = {},
+): Reconciled {
   const current = store.profiles[profileId];
   if (current) {
     if (current.type !== "token" && current.type !== "oauth") {
@@ -80,6 +93,7 @@ export function reconcileProfile(store: AuthProfileStore, profileId: string, des
     }
     const storedExpires = typeof current.expires === "number" ? current.expires : undefined;
     if (
+      !rules.sourceDecides &&
       storedExpires !== undefined &&
       desired.expires !== undefined &&
       storedExpires > desired.expires &&
@@ -105,7 +119,7 @@ export function reconcileProfile(store: AuthProfileStore, profileId: string, des
   const fresher =
     current !== undefined &&
     profileSecret(current) !== profileSecret(desired) &&
-    !(typeof current.expires === "number" && (desired.expires ?? Infinity) <= current.expires);
+    (rules.sourceDecides || !(typeof current.expires === "number" && (desired.expires ?? Infinity) <= current.expires));
   if (fresher && stats && isCredentialMarking(stats)) {
     next.usageStats = { ...store.usageStats, [profileId]: clearMarking(stats) };
     const since = typeof stats.lastFailureAt === "number" ? stats.lastFailureAt : undefined;

@@ -3,13 +3,14 @@
  * whether it matches the source. Exit codes follow `moltbot models status --check`.
  */
 import type { Marking } from "../reconcile/cooldown.js";
-import { formatDuration, formatRelative } from "../core/duration.js";
+import { formatDuration, formatWhen } from "../core/duration.js";
 import { SourceError, AuthSyncError, messageOf } from "../core/errors.js";
 import { fingerprint } from "../core/fingerprint.js";
 import { ANTHROPIC, profileSecret } from "../reconcile/profile.js";
 import type { StoreAdapter } from "../stores/adapter.js";
 import type { Agent } from "../stores/agents.js";
 import { storeFile } from "../stores/gateway.js";
+import { SETUP_TOKEN_WARNING_MS } from "../sources/setup-token.js";
 import type { AuthProfileStore, SourceCredential } from "../types.js";
 
 const STATUS_OK = 0;
@@ -113,8 +114,15 @@ export interface StatusVerdict {
   why?: string;
 }
 
+/** A setup-token as `status` judges it: its expiry is unknown for the environment's and for very old entries. */
+export interface SetupTokenExpiry {
+  profileId: string;
+  expires?: number;
+}
+
 /**
- * 1 when anything is expired, missing or unusable; 2 when something expires within the warning window.
+ * 1 when anything is expired, missing or unusable; 2 when something expires within the warning window:
+ * `expiryWarningMs` for the login's copies, SETUP_TOKEN_WARNING_MS (30 days) for a setup-token and its copies.
  * The login counts unless the host runs on setup-tokens alone (no login at all, and tokens to sync).
  */
 export function statusVerdict(
@@ -123,10 +131,21 @@ export function statusVerdict(
   now: number,
   expiryWarningMs: number,
   loginOptional: boolean,
+  setupTokens: readonly SetupTokenExpiry[] = [],
 ): StatusVerdict {
-  const expiries: Array<{ at: number; what: string }> = [];
-  if (source.ok) expiries.push({ at: source.expiresAt, what: `the Claude login ${source.fingerprint}` });
+  const login = { warnMs: expiryWarningMs, rule: `within expiryWarning, ${formatDuration(expiryWarningMs)}` };
+  const setupToken = {
+    warnMs: SETUP_TOKEN_WARNING_MS,
+    rule: `a setup-token warns ${formatDuration(SETUP_TOKEN_WARNING_MS)} ahead`,
+  };
+  const tokenIds = new Set(setupTokens.map((t) => t.profileId));
+  const expiries: Array<{ at: number; what: string; warnMs: number; rule: string }> = [];
+  if (source.ok) expiries.push({ at: source.expiresAt, what: `the Claude login ${source.fingerprint}`, ...login });
   else if (!(loginOptional && source.problem === "not_logged_in")) return { code: STATUS_UNUSABLE, why: source.error };
+  for (const token of setupTokens) {
+    if (token.expires !== undefined)
+      expiries.push({ at: token.expires, what: `setup-token ${token.profileId}`, ...setupToken });
+  }
   for (const agent of agents) {
     if (agent.error) return { code: STATUS_UNUSABLE, why: `agent ${agent.agent}: ${agent.error}` };
     for (const profile of agent.profiles) {
@@ -138,14 +157,13 @@ export function statusVerdict(
         return { code: STATUS_UNUSABLE, why: `${profile.profileId} is ${kind} in ${agent.agent} for ${left}` };
       }
       const what = `${profile.profileId} in ${agent.agent}`;
-      if (profile.expires !== undefined) expiries.push({ at: profile.expires, what });
+      if (profile.expires !== undefined)
+        expiries.push({ at: profile.expires, what, ...(tokenIds.has(profile.profileId) ? setupToken : login) });
     }
   }
   const expired = expiries.find((e) => e.at <= now);
-  if (expired) return { code: STATUS_UNUSABLE, why: `${expired.what} expired ${formatRelative(expired.at, now)}` };
-  const soonest = expiries.filter((e) => e.at - now <= expiryWarningMs).sort((a, b) => a.at - b.at)[0];
+  if (expired) return { code: STATUS_UNUSABLE, why: `${expired.what} expired ${formatWhen(expired.at, now)}` };
+  const soonest = expiries.filter((e) => e.at - now <= e.warnMs).sort((a, b) => a.at - b.at)[0];
   if (!soonest) return { code: STATUS_OK };
-  const window = formatDuration(expiryWarningMs);
-  const when = formatRelative(soonest.at, now);
-  return { code: STATUS_EXPIRING, why: `${soonest.what} expires ${when} (within expiryWarning, ${window})` };
+  return { code: STATUS_EXPIRING, why: `${soonest.what} expires ${formatWhen(soonest.at, now)} (${soonest.rule})` };
 }

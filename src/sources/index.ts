@@ -84,7 +84,7 @@ export function setupTokenOffers(tokens: readonly SetupToken[]): Offer[] {
   return tokens.map((t) => ({
     kind: "setup-token",
     profileId: t.profileId,
-    profile: setupTokenProfile(t.token),
+    profile: setupTokenProfile(t.token, t.expires),
     origin: t.origin,
   }));
 }

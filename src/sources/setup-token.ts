@@ -4,9 +4,10 @@
  * gateway's `{type: "token"}` profile, under its own profile id.
  */
 import { AuthSyncError } from "../core/errors.js";
+import { scrubSecrets } from "../log/logger.js";
 import { ANTHROPIC } from "../reconcile/profile.js";
 import type { TokenProfile } from "../types.js";
-import { type TokenMap, type TokenVault, tokenVaults } from "./token-vault.js";
+import { MAX_DATE_MS, type StoredToken, type TokenMap, type TokenVault, tokenVaults } from "./token-vault.js";
 
 /** The gateway's own rules and messages (`src/commands/auth-token.ts`). */
 export const SETUP_TOKEN_PREFIX = "sk-ant-oat01-";
@@ -31,8 +32,65 @@ export function validateSetupToken(raw: string): string {
   return token;
 }
 
-export function setupTokenProfile(token: string): TokenProfile {
-  return { type: "token", provider: ANTHROPIC, token };
+const DAY_MS = 86_400_000;
+/** `claude setup-token` makes tokens that last a year: the expiry of one stored without `--expires-in`. */
+export const SETUP_TOKEN_LIFETIME_MS = 365 * DAY_MS;
+/** `status` exits 2, and the daemon logs `token.expiring`, this long before a setup-token expires. */
+export const SETUP_TOKEN_WARNING_MS = 30 * DAY_MS;
+
+const UNIT_MS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: DAY_MS };
+/** One number with an optional unit (days when none), as the gateway's `paste-token --expires-in` reads it. */
+const SINGLE = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)?$/;
+/** A composite such as `1d12h`: every segment has its unit, and nothing sits between them. */
+const SEGMENT = /(\d+(?:\.\d+)?)(ms|s|m|h|d)/y;
+
+export class InvalidExpiresIn extends AuthSyncError {
+  constructor(raw: string) {
+    // Scrubbed whole, then cut short: a token pasted into the wrong flag must not be printed, even in part.
+    const scrubbed = scrubSecrets(raw);
+    const shown = JSON.stringify(scrubbed.length > 40 ? `${scrubbed.slice(0, 40)}…` : scrubbed);
+    super(`--expires-in ${shown}: expected a duration such as 365d, 12h or 1d12h (a bare number is days)`, "usage");
+  }
+}
+
+/**
+ * How long `--expires-in` says a token stored at `now` lasts, in ms, with the syntax of the gateway's `models auth
+ * paste-token --expires-in`: trimmed, any case, units ms, s, m, h, d (m is minutes), a bare number is days,
+ * decimals allowed, segments may be joined (`1d12h`); zero, and a date past Date's range, are refused.
+ */
+export function parseExpiresIn(raw: string, now: number = Date.now()): number {
+  const text = raw.trim().toLowerCase();
+  let total = 0;
+  const single = SINGLE.exec(text);
+  if (single) total = Number(single[1]) * UNIT_MS[single[2] ?? "d"]!;
+  else {
+    SEGMENT.lastIndex = 0;
+    let consumed = 0;
+    for (let match = SEGMENT.exec(text); match; match = SEGMENT.exec(text)) {
+      total += Number(match[1]) * UNIT_MS[match[2]!]!;
+      consumed = SEGMENT.lastIndex;
+    }
+    if (consumed === 0 || consumed !== text.length) throw new InvalidExpiresIn(raw);
+  }
+  const ms = Math.round(total);
+  if (text.length > 100 || !Number.isSafeInteger(ms) || ms <= 0 || now + ms > MAX_DATE_MS)
+    throw new InvalidExpiresIn(raw);
+  return ms;
+}
+
+/**
+ * When a stored token expires: as recorded by `token set`, else a year from when it was stored (a version
+ * that kept `savedAt` but no expiry), else unknown. An entry without `savedAt` is not dated by the vault
+ * file's mtime: the file holds every token and is rewritten by each `token set`, and a keyring entry has no
+ * mtime, so that date could only be later than the truth and the warning would come too late.
+ */
+export function storedTokenExpiry(stored: StoredToken): number | undefined {
+  if (stored.expires !== undefined) return stored.expires;
+  return stored.savedAt > 0 ? stored.savedAt + SETUP_TOKEN_LIFETIME_MS : undefined;
+}
+
+export function setupTokenProfile(token: string, expires?: number): TokenProfile {
+  return { type: "token", provider: ANTHROPIC, token, ...(expires !== undefined ? { expires } : {}) };
 }
 
 export interface SetupToken {
@@ -41,6 +99,8 @@ export interface SetupToken {
   /** "OS keyring …", a file path, or "env CLAUDE_CODE_OAUTH_TOKEN". */
   origin: string;
   savedAt?: number;
+  /** Epoch ms; undefined when unknown (an old entry without `savedAt`, or the environment's token). */
+  expires?: number;
 }
 
 /** Every setup-token to sync: the stored ones, then the environment's under `envProfileId` unless one is stored there. */
@@ -59,9 +119,16 @@ export async function readSetupTokens(
     }
     for (const [profileId, stored] of Object.entries(tokens)) {
       if (!found.has(profileId))
-        found.set(profileId, { profileId, token: stored.token, origin: vault.where, savedAt: stored.savedAt });
+        found.set(profileId, {
+          profileId,
+          token: stored.token,
+          origin: vault.where,
+          savedAt: stored.savedAt,
+          expires: storedTokenExpiry(stored),
+        });
     }
   }
+  // The environment says nothing of when its token was made: its expiry is unknown, and it is synced without one.
   const fromEnv = env[ENV_TOKEN]?.trim();
   if (fromEnv && !found.has(envProfileId)) {
     try {

@@ -14,11 +14,15 @@ import { defaultConfigPath } from "../config/config.js";
 export const KEYRING_SERVICE = "moltbot-auth-sync";
 /** One keyring entry holds every token, so the set can be read without listing the keyring. */
 const KEYRING_ACCOUNT = "setup-tokens";
+/** Date's own limit, which the gateway also holds `expires` to. */
+export const MAX_DATE_MS = 8.64e15;
 
 export interface StoredToken {
   token: string;
-  /** Epoch ms. */
+  /** When `token set` stored it, epoch ms; 0 when a version before savedAt stored it. */
   savedAt: number;
+  /** When it expires, epoch ms (`token set --expires-in`); absent in entries stored before expiry was kept. */
+  expires?: number;
 }
 
 export type TokenMap = Record<string, StoredToken>;
@@ -92,11 +96,16 @@ function parseTokens(text: string): TokenMap {
   const parsed = JSON.parse(text) as { tokens?: unknown };
   const tokens: TokenMap = {};
   for (const [id, value] of Object.entries((parsed.tokens ?? {}) as Record<string, unknown>)) {
-    const { token, savedAt } = (value ?? {}) as Partial<StoredToken>;
-    if (typeof token === "string" && token !== "")
-      tokens[id] = { token, savedAt: typeof savedAt === "number" ? savedAt : 0 };
+    const { token, savedAt, expires } = (value ?? {}) as Partial<StoredToken>;
+    if (typeof token !== "string" || token === "") continue;
+    tokens[id] = { token, savedAt: isTime(savedAt) ? savedAt : 0, ...(isTime(expires) ? { expires } : {}) };
   }
   return tokens;
+}
+
+/** A time the gateway accepts as `expires` (epoch ms within Date's range); anything else is no time at all. */
+function isTime(value: unknown): value is number {
+  return typeof value === "number" && Number.isSafeInteger(value) && value > 0 && value <= MAX_DATE_MS;
 }
 
 /** Both vaults that exist here: the keyring first (when it works), then the file. */

@@ -3,7 +3,7 @@
  * (test/helpers/sqlite-store.ts). The interop suite repeats the important cases against the real gateway.
  */
 import assert from "node:assert/strict";
-import { existsSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { test } from "node:test";
 import { leakedTokens, randomToken, runCli, withHome, type TestHome } from "../helpers/env.js";
@@ -20,6 +20,11 @@ import {
 import { snapshotTree } from "../helpers/tree.js";
 
 const token = (t: string, extra = {}) => ({ type: "token", provider: "anthropic", token: t, ...extra });
+/** The profile `token set` stored under `id` gives: with its recorded expiry. */
+const storedToken = (t: TestHome, secret: string, id = "anthropic:manual") => {
+  const file = path.join(t.home, ".config", "moltbot-auth-sync", "setup-tokens.json");
+  return token(secret, { expires: JSON.parse(readFileSync(file, "utf8")).tokens[id].expires });
+};
 
 /** main reads the shared store; work has its own database with its own anthropic:manual. */
 function twoAgents(t: TestHome, options: { sharedManual?: string; workManual?: string } = {}): void {
@@ -53,9 +58,10 @@ test("SQLite era: a setup-token goes to the shared store and each agent database
     assert.equal(r.code, 0, r.stdout + r.stderr);
     assert.match(r.stdout, /sqlite store/);
     assert.match(r.stderr, /note: anthropic:claude-cli not synced: not logged in/);
-    assert.deepEqual(readStateCells(t).store, { version: 1, profiles: { "anthropic:manual": token(setup) } });
+    const profiles = { "anthropic:manual": storedToken(t, setup) };
+    assert.deepEqual(readStateCells(t).store, { version: 1, profiles });
     assert.deepEqual(readStateCells(t).marker, before.marker);
-    assert.deepEqual(readAgentCells(t, "work").store, { version: 1, profiles: { "anthropic:manual": token(setup) } });
+    assert.deepEqual(readAgentCells(t, "work").store, { version: 1, profiles });
     assert.equal(readStateCells(t).state, undefined, "no state row before the first marking");
     assert.deepEqual(leakedTokens(r.stdout + r.stderr, t.planted), []);
     const again = await runCli(["sync"], t.env);
@@ -185,7 +191,8 @@ test("SQLite era: before doctor --fix the shared store is main's database; the q
     assert.equal((await runCli(["token", "set"], t.env, { input: setup })).code, 0);
     const r = await runCli(["sync"], t.env);
     assert.equal(r.code, 0, r.stdout + r.stderr);
-    assert.deepEqual(readAgentCells(t, "main").store, { version: 1, profiles: { "anthropic:manual": token(setup) } });
+    const profiles = { "anthropic:manual": storedToken(t, setup) };
+    assert.deepEqual(readAgentCells(t, "main").store, { version: 1, profiles });
     assert.deepEqual(readStateCells(t), {}, "nothing in the state database: it is not the shared store yet");
     assert.equal(existsSync(agentDbPath(t, "work")), false, "work's database appears on the gateway's first write");
   }));

@@ -65,12 +65,16 @@ test("sync copies stored and env setup-tokens into every agent as static token p
     const r = await runCli(["sync"], env);
     assert.equal(r.code, 0, r.stdout + r.stderr);
     const store = t.readStore("main");
-    assert.deepEqual(store.profiles["anthropic:ops"], { type: "token", provider: "anthropic", token: stored });
+    // The stored token carries its expiry (a year by default); the environment's has none to give.
+    const { expires } = store.profiles["anthropic:ops"];
+    assert.ok(Math.abs(expires - (Date.now() + 365 * 86_400_000)) < 60_000, String(expires));
+    assert.deepEqual(store.profiles["anthropic:ops"], { type: "token", provider: "anthropic", token: stored, expires });
     assert.deepEqual(store.profiles["anthropic:manual"], { type: "token", provider: "anthropic", token: fromEnv });
     assert.equal(store.profiles["anthropic:claude-cli"].type, "token");
     const status = await runCli(["status"], env);
     assert.equal(status.code, 0, status.stdout);
-    assert.match(status.stdout, /anthropic:ops token sk-ant-oat01-…\S{4} \(static\) \(matches source\)/);
+    assert.match(status.stdout, /anthropic:ops token sk-ant-oat01-…\S{4} expires in 36\dd\S* \(matches source\)/);
+    assert.match(status.stdout, /anthropic:manual token sk-ant-oat01-…\S{4} \(static\) \(matches source\)/);
     assert.deepEqual(leakedTokens(r.stdout + r.stderr + status.stdout, t.planted), []);
   }));
 

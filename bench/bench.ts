@@ -73,7 +73,7 @@ const rssMb = (pid: number) => statusKb(pid, "VmRSS") / 1024;
 function inotifyWatches(pid: number): number {
   let watches = 0;
   for (const fd of readdirSync(`/proc/${pid}/fd`)) {
-    let target = "";
+    let target: string;
     try {
       target = readlinkSync(`/proc/${pid}/fd/${fd}`);
     } catch {

@@ -75,7 +75,7 @@ async function runCase(c: Case, outputs: string[], planted: string[]): Promise<R
             : d.waitForEvent("cooldown.marked", 20_000);
         const failed = await marked.then(() => d.events("refresh.failed")[0]!);
         if (c.expect === "none" && d.events("cooldown.marked").length > 0) problems.push("a working token was marked");
-        if ((failed.retryInMs as number) < 12_000) problems.push(`backoff only ${failed.retryInMs} ms`);
+        if ((failed.retryInMs as number) < 12_000) problems.push(`backoff only ${String(failed.retryInMs)} ms`);
         if (c.mode === "hang") {
           if (failed.timedOut !== true) problems.push("no timeout");
           if (!fakeClaudeRuns(control).some((r) => r.what === "sigterm-ignored"))

@@ -13,6 +13,7 @@ import { type Outcome, row } from "./harness.js";
 
 const NAME = "7 local attacker";
 /** What a terminal acts on, other than the newline that ends each printed line. */
+// eslint-disable-next-line no-control-regex -- finding control characters is the point
 const RAW_CONTROL = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/;
 
 interface Case {

@@ -23,7 +23,7 @@ test("unusable: a dead login, an expired token that could not be refreshed, no l
   const expired = unusableFailure({ login: login(now - 60_000), refreshFailure: broken }, now);
   assert.equal(expired?.reason, "auth");
   assert.equal(expired?.needsLogin, false);
-  assert.match(expired!.message, /^sk-ant-oat01-…\S{4} expired 1m ago and claude could not refresh it \(cannot run/);
+  assert.match(expired.message, /^sk-ant-oat01-…\S{4} expired 1m ago and claude could not refresh it \(cannot run/);
   assert.equal(unusableFailure({ login: undefined, loginFailure: dead }, now), dead);
 });
 

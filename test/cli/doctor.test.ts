@@ -101,7 +101,7 @@ test("doctor: an ambiguous state dir warns; no state dir fails", async () => {
     const empty = makeHome();
     try {
       const bare = { ...t.env, HOME: path.join(empty.root, "nohome") };
-      mkdirSync(bare.HOME!, { recursive: true });
+      mkdirSync(bare.HOME, { recursive: true });
       d = await doctor({ ...t, env: bare });
       assert.equal(check(d, "state dir").status, "fail");
     } finally {

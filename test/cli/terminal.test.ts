@@ -9,6 +9,7 @@ import { fakeBin } from "../helpers/fake-bin.js";
 import { makeHome, runCli, withHome } from "../helpers/env.js";
 
 /** Anything a terminal acts on, other than the newline that ends each printed line. */
+// eslint-disable-next-line no-control-regex -- finding control characters is the point
 const RAW_CONTROL = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/;
 const FORGED = "x\nERROR needs_login forged\u001b[2J\u009b31m\u202eevil\u2028";
 

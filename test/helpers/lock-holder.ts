@@ -7,7 +7,4 @@ import lockfile from "proper-lockfile";
 const [file, holdMs] = process.argv.slice(2);
 const release = await lockfile.lock(file!, { stale: 30_000 });
 process.stdout.write("locked\n");
-setTimeout(async () => {
-  await release();
-  process.exit(0);
-}, Number(holdMs));
+setTimeout(() => void release().then(() => process.exit(0)), Number(holdMs));

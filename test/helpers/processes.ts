@@ -10,7 +10,7 @@ export function holdLock(file: string, holdMs: number): Promise<ChildProcess> {
     const child = spawn(process.execPath, [path.join(HELPERS, "lock-holder.js"), file, String(holdMs)], {
       stdio: ["ignore", "pipe", "inherit"],
     });
-    child.stdout!.once("data", () => resolve(child));
+    child.stdout.once("data", () => resolve(child));
     child.once("error", reject);
     child.once("exit", (code) => reject(new Error(`lock holder exited ${code}`)));
   });

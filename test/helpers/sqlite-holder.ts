@@ -6,7 +6,7 @@
 import Database from "better-sqlite3";
 
 const [file, mode, holdMs] = process.argv.slice(2);
-const db = new Database(file!);
+const db = new Database(file);
 db.exec(mode === "exclusive" ? "PRAGMA journal_mode = MEMORY; BEGIN EXCLUSIVE;" : "BEGIN IMMEDIATE;");
 process.stdout.write("held\n");
 setTimeout(() => {

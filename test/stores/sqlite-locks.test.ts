@@ -19,7 +19,7 @@ const HOLDER = path.join(path.dirname(fileURLToPath(import.meta.url)), "..", "he
 function hold(file: string, mode: "exclusive" | "immediate", ms: number): Promise<ChildProcess> {
   const child = spawn(process.execPath, [HOLDER, file, mode, String(ms)], { stdio: ["ignore", "pipe", "inherit"] });
   return new Promise((resolve, reject) => {
-    child.stdout!.once("data", () => resolve(child));
+    child.stdout.once("data", () => resolve(child));
     child.once("exit", (code) => reject(new Error(`holder exited ${code} before holding ${file}`)));
   });
 }

@@ -3,6 +3,7 @@
  * config, its agents and their stores, JSON or SQLite), and the resync and refresh-check schedules. Each
  * event is handed on as what it means; the daemon decides what to run.
  */
+import { existsSync } from "node:fs";
 import path from "node:path";
 import { schedule, type ScheduledTask } from "node-cron";
 import type { Config } from "../config/config.js";
@@ -28,8 +29,9 @@ const DEBOUNCE_MS = 10;
 const TRAILING_CHECK_MS = 75;
 
 /**
- * The write-ahead log of a SQLite database: the gateway's writes land there first. Only its `change` counts:
- * a reader that opens the database when the gateway does not hold it makes and removes an empty one.
+ * The write-ahead log of a SQLite database: the gateway's writes land there first. It counts only while it
+ * exists: any reader (ours too) that opens the database when nobody holds it makes, touches and removes one,
+ * all within its read; a writer that closes leaves a change of the database itself (the checkpoint).
  */
 const WAL_SUFFIX = "-wal";
 const STORE_FILES = new Set([AUTH_PROFILES_FILENAME, AUTH_STATE_FILENAME, SQLITE_AGENT_DB, SQLITE_AGENT_DB + WAL_SUFFIX]);
@@ -127,15 +129,15 @@ export class Triggers {
   private onStateDirEvent(stateDir: string, event: WatchEvent, file: string): void {
     const rel = path.relative(stateDir, file).split(path.sep).join("/");
     if (GATEWAY_CONFIGS.has(rel)) return this.debounce("gateway-config", () => this.on.gatewayConfig());
-    if (rel.endsWith(WAL_SUFFIX) && event !== "change") return;
-    if (SHARED_FILES.has(rel)) return this.settle(`shared:${SHARED_DB}`, () => this.on.sharedStore(file));
+    const wal = rel.endsWith(WAL_SUFFIX);
+    const live = (fn: () => void) => () => (wal && !existsSync(file) ? undefined : fn());
+    if (SHARED_FILES.has(rel)) return this.settle(`shared:${rel}`, live(() => this.on.sharedStore(file)));
     if (!isAgentPath(rel)) return;
     const match = AGENT_PATH.exec(rel)!;
     if (event === "unlinkDir" && match[2] === undefined) return;
     const id = match[1]!;
     const agent: Agent = { id, dir: path.join(stateDir, "agents", id, "agent"), stateDir, from: "disk" };
-    // A database and its log are one store: their events make one pass.
-    this.settle(`agent:${file.replace(/-wal$/, "")}`, () => this.on.agentStore(agent, file));
+    this.settle(`agent:${file}`, live(() => this.on.agentStore(agent, file)));
   }
 
   /** Runs `fn` once a burst is over, and once more after chokidar's window for dropped events. */

@@ -43,7 +43,12 @@ export class AgentRegistry {
     const gatewayConfig = targets.gatewayConfig;
     if (gatewayConfig?.error) {
       const why = `cannot be parsed (${gatewayConfig.error}); using the agents found on disk`;
-      problems.problem("gateway-config", "warn", "gateway_config.invalid", `gateway config ${gatewayConfig.file} ${why}`);
+      problems.problem(
+        "gateway-config",
+        "warn",
+        "gateway_config.invalid",
+        `gateway config ${gatewayConfig.file} ${why}`,
+      );
     } else problems.clear("gateway-config", "gateway_config.recovered", "gateway config readable again");
     // Each skipped agent is one problem: logged once, and again only if the config changes it.
     const skipped = targets.warnings.join("; ");

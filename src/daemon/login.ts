@@ -47,7 +47,12 @@ export class LoginSource {
     } catch (err) {
       this.failure = loginFailureOf(err);
       const missing = this.failure.needsLogin;
-      problems.problem("source", missing ? "warn" : "error", missing ? "source.missing" : "source.invalid", messageOf(err));
+      problems.problem(
+        "source",
+        missing ? "warn" : "error",
+        missing ? "source.missing" : "source.invalid",
+        messageOf(err),
+      );
       this.current = undefined;
       return undefined;
     }

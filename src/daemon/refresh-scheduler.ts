@@ -137,15 +137,20 @@ export class RefreshScheduler {
       return;
     }
     const { failure, run } = result;
-    this.o.log.event("warn", "refresh.failed", `${failure.message}; retry in ${Math.round(result.retryInMs / 1000)} s`, {
-      ...fields,
-      attempt: result.attempt,
-      reason: failure.reason,
-      exitCode: run.exitCode,
-      timedOut: run.timedOut,
-      retryInMs: result.retryInMs,
-      output: scrubbedTail(run.output, 300),
-    });
+    this.o.log.event(
+      "warn",
+      "refresh.failed",
+      `${failure.message}; retry in ${Math.round(result.retryInMs / 1000)} s`,
+      {
+        ...fields,
+        attempt: result.attempt,
+        reason: failure.reason,
+        exitCode: run.exitCode,
+        timedOut: run.timedOut,
+        retryInMs: result.retryInMs,
+        output: scrubbedTail(run.output, 300),
+      },
+    );
     this.o.onFailed(failure);
     // The pass marks our profile only if the held credential cannot work (pass.ts, unusableFailure).
     this.lastFailure = failure;
@@ -167,7 +172,8 @@ export class RefreshScheduler {
     let skip: string | undefined;
     if (!login) skip = "no Claude login to refresh";
     else if (this.o.refresher.busy) skip = "a refresh is already running";
-    else if (!this.lastFailure && now < due!) skip = `the login changed since; next refresh due ${formatRelative(due!, now)}`;
+    else if (!this.lastFailure && now < due!)
+      skip = `the login changed since; next refresh due ${formatRelative(due!, now)}`;
     if (skip) return this.o.log.event("info", "refresh.skipped", `retry not run: ${skip}`, { trigger: "retry" });
     this.maybe("retry", true);
   }

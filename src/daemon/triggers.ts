@@ -34,7 +34,12 @@ const TRAILING_CHECK_MS = 75;
  * all within its read; a writer that closes leaves a change of the database itself (the checkpoint).
  */
 const WAL_SUFFIX = "-wal";
-const STORE_FILES = new Set([AUTH_PROFILES_FILENAME, AUTH_STATE_FILENAME, SQLITE_AGENT_DB, SQLITE_AGENT_DB + WAL_SUFFIX]);
+const STORE_FILES = new Set([
+  AUTH_PROFILES_FILENAME,
+  AUTH_STATE_FILENAME,
+  SQLITE_AGENT_DB,
+  SQLITE_AGENT_DB + WAL_SUFFIX,
+]);
 const SHARED_DB = STATE_DB.split(path.sep).join("/");
 const SHARED_FILES = new Set([SHARED_DB, SHARED_DB + WAL_SUFFIX]);
 const AGENT_PATH = /^agents\/([^/]+)(?:\/agent(?:\/([^/]+))?)?$/;
@@ -131,13 +136,20 @@ export class Triggers {
     if (GATEWAY_CONFIGS.has(rel)) return this.debounce("gateway-config", () => this.on.gatewayConfig());
     const wal = rel.endsWith(WAL_SUFFIX);
     const live = (fn: () => void) => () => (wal && !existsSync(file) ? undefined : fn());
-    if (SHARED_FILES.has(rel)) return this.settle(`shared:${rel}`, live(() => this.on.sharedStore(file)));
+    if (SHARED_FILES.has(rel))
+      return this.settle(
+        `shared:${rel}`,
+        live(() => this.on.sharedStore(file)),
+      );
     if (!isAgentPath(rel)) return;
     const match = AGENT_PATH.exec(rel)!;
     if (event === "unlinkDir" && match[2] === undefined) return;
     const id = match[1]!;
     const agent: Agent = { id, dir: path.join(stateDir, "agents", id, "agent"), stateDir, from: "disk" };
-    this.settle(`agent:${file}`, live(() => this.on.agentStore(agent, file)));
+    this.settle(
+      `agent:${file}`,
+      live(() => this.on.agentStore(agent, file)),
+    );
   }
 
   /** Runs `fn` once a burst is over, and once more after chokidar's window for dropped events. */

@@ -65,8 +65,8 @@ export class GatewayMarkings {
     const known = this.known.get(agentDir);
     this.known.set(agentDir, marking);
     if (marking === known || this.ours.includes(marking) || stats === undefined) return false;
-    const marked = adapter.usage?.isMarked ?? isMarked;
-    return marked(stats, now) && isCredentialMarking(stats);
+    const marked = adapter.usage ? adapter.usage.isMarked(stats, now) : isMarked(stats, now);
+    return marked && isCredentialMarking(stats);
   }
 
   /** The markings in stores not read since the start, so a first watcher event compares with what was there. */

@@ -170,8 +170,10 @@ export class Triggers {
   }
 
   private async disarm(): Promise<void> {
-    for (const task of this.tasks) task.destroy();
+    const tasks = this.tasks;
     this.tasks = [];
+    // An in-process task stops at once; a background one (none here) would return a promise.
+    await Promise.all(tasks.map((task) => Promise.resolve(task.destroy())));
     await Promise.all(this.watchers.map((w) => w.close()));
     this.watchers = [];
   }

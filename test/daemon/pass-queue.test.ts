@@ -31,7 +31,7 @@ function queue(fail = false) {
   return { q, passes, errors, finish, most: () => most };
 }
 
-test("pass queue: one pass at a time; work during a pass is one more pass, and a full pass swallows per-agent work", async () => {
+test("pass queue: one pass at a time; work during one is one more pass; a full one swallows agent work", async () => {
   const { q, passes, finish, most } = queue();
   q.full();
   await settle();

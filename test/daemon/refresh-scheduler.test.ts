@@ -84,7 +84,7 @@ function setup(results: RefreshResult[], options: { config?: Record<string, unkn
   return { ...world, world, scheduler, config, named };
 }
 
-test("refresh scheduler: claude runs at exactly expiresAt - refreshMargin, and a full pass follows at expiry", async () => {
+test("refresh scheduler: claude runs at exactly expiresAt - refreshMargin; a full pass follows at expiry", async () => {
   const refreshed: RefreshResult = {
     outcome: "refreshed",
     after: loginAt(Date.UTC(2027, 0, 1)),
@@ -108,7 +108,7 @@ test("refresh scheduler: claude runs at exactly expiresAt - refreshMargin, and a
   assert.equal(s.world.fullPasses, 2, "at expiry a pass runs, to mark a token nobody refreshed");
 });
 
-test("refresh scheduler: a failure is marked at once and the announced retry runs claude, forced, after the backoff", async () => {
+test("refresh scheduler: a failure is marked at once; the announced retry forces claude after backoff", async () => {
   const s = setup([FAILED, FAILED], { expiresInMs: 3 * MIN });
   s.scheduler.maybe("expiry");
   await s.clock.advance(0);

@@ -66,7 +66,7 @@ function markInStateDb(db: Database.Database, marking: Record<string, unknown>):
 }
 
 for (const writer of ["holds the database open", "closes the database after writing"] as const) {
-  test(`daemon, SQLite era: a marking the gateway writes is answered within seconds (the writer ${writer})`, async () => {
+  test(`daemon, SQLite era: a gateway marking is answered within seconds (the writer ${writer})`, async () => {
     const t = makeHome();
     installFakeClaude(t, "refresh");
     const cred = t.writeCredentials({ expiresAt: Date.now() + 6 * 3_600_000 });

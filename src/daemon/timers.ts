@@ -23,14 +23,10 @@ export class Timers {
     this.pending.set(name, this.clock.setTimeout(run, Math.max(0, Math.min(delayMs, MAX_TIMER_MS))));
   }
 
-  clear(name: string): void {
+  private clear(name: string): void {
     if (!this.pending.has(name)) return;
     this.clock.clearTimeout(this.pending.get(name));
     this.pending.delete(name);
-  }
-
-  has(name: string): boolean {
-    return this.pending.has(name);
   }
 
   stop(): void {

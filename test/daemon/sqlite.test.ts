@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import { writeFileSync } from "node:fs";
 import path from "node:path";
 import { test } from "node:test";
+import Database from "better-sqlite3";
 import { DaemonProcess, fakeClaudeTokens, installFakeClaude } from "../helpers/daemon.js";
 import { leakedTokens, makeHome, randomToken } from "../helpers/env.js";
 import { allCellText, entriesConfig, readStateCells, stateDbPath, writeStateDb } from "../helpers/sqlite-store.js";
@@ -50,3 +51,63 @@ test("daemon, SQLite era: a dead login disables the opt-in token profile; recove
   assert.deepEqual(leakedTokens(d.stdout + d.stderr, [...t.planted, ...fakeClaudeTokens(control)]), []);
   t.cleanup();
 });
+
+/** The state row as the gateway writes it, from a connection it keeps open (its writes stay in the -wal file). */
+function markInStateDb(db: Database.Database, marking: Record<string, unknown>): void {
+  const sql = "SELECT value_json AS json FROM config_machine_state WHERE state_key = 'authProfiles.state'";
+  const row = db.prepare(sql).get() as { json: string };
+  const state = JSON.parse(row.json) as { usageStats?: Record<string, unknown> };
+  state.usageStats = { ...state.usageStats, [MINE]: marking };
+  db.prepare("UPDATE config_machine_state SET value_json = ?, updated_at_ms = ? WHERE state_key = ?").run(
+    JSON.stringify(state),
+    Date.now(),
+    "authProfiles.state",
+  );
+}
+
+for (const writer of ["holds the database open", "closes the database after writing"] as const) {
+  test(`daemon, SQLite era: a gateway marking is answered within seconds (the writer ${writer})`, async () => {
+    const t = makeHome();
+    installFakeClaude(t, "refresh");
+    const cred = t.writeCredentials({ expiresAt: Date.now() + 6 * 3_600_000 });
+    writeFileSync(path.join(t.stateDir, "openclaw.json"), JSON.stringify(entriesConfig(t, ["main"])));
+    const profile = { type: "token", provider: "anthropic", token: cred.accessToken, expires: cred.expiresAt };
+    writeStateDb(t, { store: { version: 1, profiles: { [MINE]: profile } }, state: { version: 1, usageStats: {} } });
+    const config = { profileId: MINE, credentialType: "token", logLevel: "debug" };
+    writeFileSync(path.join(t.root, "config.json"), JSON.stringify(config));
+    const d = new DaemonProcess(t, ["--config", path.join(t.root, "config.json")]);
+    const holds = writer === "holds the database open";
+    let db = holds ? new Database(stateDbPath(t)) : undefined;
+    try {
+      await d.waitForEvent("daemon.ready", 30_000);
+      // Our own reads of a database nobody holds make and remove its -wal file: that must not make passes.
+      await new Promise((resolve) => setTimeout(resolve, 1_500));
+      const quiet = d.records.length;
+      await new Promise((resolve) => setTimeout(resolve, 1_500));
+      assert.deepEqual(d.records.slice(quiet), [], "an idle daemon logs nothing");
+      const now = Date.now();
+      db ??= new Database(stateDbPath(t));
+      markInStateDb(db, { errorCount: 1, failureCounts: { auth: 1 }, lastFailureAt: now, cooldownUntil: now + 60_000 });
+      if (!holds) {
+        db.close();
+        db = undefined;
+      }
+      // The resync runs every 5 minutes: only the watch answers this fast.
+      const seen = await d.waitForEvent("cooldown.gateway", 5_000);
+      assert.equal(seen.agent, "main");
+      const started = await d.waitForEvent("refresh.started", 5_000);
+      assert.equal(started.trigger, "gateway-marking");
+      await d.waitForEvent("recovered", 10_000);
+      const stats = (readStateCells(t).state?.usageStats as Record<string, Record<string, unknown>>)[MINE]!;
+      assert.equal(stats.cooldownUntil, undefined);
+      // Our clearing write is not taken for another marking.
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
+      assert.equal(d.events("cooldown.gateway").length, 1, d.stdout);
+      assert.equal(d.events("refresh.started").length, 1, d.stdout);
+    } finally {
+      db?.close();
+      await d.stop();
+    }
+    t.cleanup();
+  });
+}

@@ -130,3 +130,53 @@ export class DaemonProcess {
     return this.exited;
   }
 }
+
+/** A clock for the daemon's parts that moves only when told: timers fire in order as it advances. */
+export class FakeClock {
+  private time: number;
+  private nextId = 1;
+  private timers = new Map<number, { at: number; fn: () => void }>();
+
+  constructor(start = Date.UTC(2026, 0, 1)) {
+    this.time = start;
+  }
+
+  now(): number {
+    return this.time;
+  }
+
+  setTimeout(fn: () => void, delayMs: number): number {
+    const id = this.nextId++;
+    this.timers.set(id, { at: this.time + Math.max(0, delayMs), fn });
+    return id;
+  }
+
+  clearTimeout(handle: unknown): void {
+    this.timers.delete(handle as number);
+  }
+
+  /** When the timers pending now fire. */
+  pending(): number[] {
+    return [...this.timers.values()].map((t) => t.at).sort((a, b) => a - b);
+  }
+
+  /** Moves time on by `ms`, firing each timer due on the way at its own time, and letting promises settle. */
+  async advance(ms: number): Promise<void> {
+    const end = this.time + ms;
+    for (;;) {
+      await settle();
+      const due = [...this.timers.entries()].filter(([, t]) => t.at <= end).sort((a, b) => a[1].at - b[1].at)[0];
+      if (!due) break;
+      this.timers.delete(due[0]);
+      this.time = due[1].at;
+      due[1].fn();
+    }
+    this.time = end;
+    await settle();
+  }
+}
+
+/** Lets pending promise callbacks run (no timers, no real waiting). */
+export async function settle(): Promise<void> {
+  for (let i = 0; i < 20; i++) await Promise.resolve();
+}

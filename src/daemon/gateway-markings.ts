@@ -1,0 +1,108 @@
+/**
+ * Tells the gateway's markings of our profile from our own writes. A store event is ours when the file
+ * holds what we last wrote; a marking is the gateway's only when it is new, so a gateway rewrite after using
+ * another profile, or our own marking, is never taken for one.
+ */
+import { readRegularFile } from "../fs/read-file.js";
+import { isCredentialMarking } from "../reconcile/cooldown.js";
+import type { StoreAdapter, WriteIntent } from "../stores/adapter.js";
+import type { Agent } from "../stores/agents.js";
+import { MAX_STORE_BYTES } from "../stores/json-file.js";
+import type { AuthProfileStore, ProfileUsageStats } from "../types.js";
+
+/** Our markings carry the time they were made, so a few recent ones are enough to recognise them. */
+const OURS_KEPT = 16;
+
+export class GatewayMarkings {
+  /** What we last wrote (or are about to write) per store file. */
+  private readonly written = new Map<string, string>();
+  /** Our profile's marking per agent dir as last written by us or seen. */
+  private readonly known = new Map<string, string>();
+  /**
+   * The markings we wrote lately, in any agent: where agents share one store (SQLite), our write for one
+   * agent changes what the others see, and must not be taken for the gateway's there either.
+   */
+  private readonly ours: string[] = [];
+
+  constructor(private readonly profileId: () => string) {}
+
+  /** Called before the rename: the watcher may see the new file before the write returns. */
+  remember(intent: WriteIntent): void {
+    for (const write of intent.writes) this.written.set(write.file, write.content);
+  }
+
+  /**
+   * The adapter, telling us each store it is about to write: adapters whose files cannot be compared by
+   * content (SQLite) do not report their writes, but every adapter writes what the change returned.
+   */
+  tracking(adapter: StoreAdapter): StoreAdapter {
+    return {
+      ...adapter,
+      update: (agentDir, change, options) =>
+        adapter.update(
+          agentDir,
+          (store) => {
+            const result = change(store);
+            if (result.next !== store) this.rememberWrite(agentDir, result.next);
+            return result;
+          },
+          options,
+        ),
+    };
+  }
+
+  /** Whether `file` holds exactly what we last wrote there. */
+  async isOwnWrite(file: string): Promise<boolean> {
+    const ours = this.written.get(file);
+    if (ours === undefined) return false;
+    return (await readRegularFile(file, { maxBytes: MAX_STORE_BYTES }).catch(() => undefined)) === ours;
+  }
+
+  /** Whether `store` shows a new marking of our profile for a credential problem, by the adapter's own rules. */
+  isNewMarking(agentDir: string, store: AuthProfileStore, adapter: StoreAdapter, now: number): boolean {
+    const stats = store.usageStats?.[this.profileId()];
+    const marking = markingKey(stats);
+    const known = this.known.get(agentDir);
+    this.known.set(agentDir, marking);
+    if (marking === known || this.ours.includes(marking) || stats === undefined) return false;
+    const marked = adapter.usage.isMarked(stats, now);
+    return marked && isCredentialMarking(stats);
+  }
+
+  /** The markings in stores not read since the start, so a first watcher event compares with what was there. */
+  async learn(agents: readonly Agent[], adapter: StoreAdapter): Promise<void> {
+    for (const agent of agents) {
+      if (this.known.has(agent.dir)) continue;
+      const store = await adapter.read(agent.dir).catch(() => undefined);
+      if (store) this.rememberStore(agent.dir, store);
+    }
+  }
+
+  private rememberWrite(agentDir: string, store: AuthProfileStore): void {
+    const marking = this.rememberStore(agentDir, store);
+    if (this.ours.includes(marking)) return;
+    this.ours.push(marking);
+    if (this.ours.length > OURS_KEPT) this.ours.shift();
+  }
+
+  private rememberStore(agentDir: string, store: AuthProfileStore): string {
+    const marking = markingKey(store.usageStats?.[this.profileId()]);
+    this.known.set(agentDir, marking);
+    return marking;
+  }
+}
+
+/** The part of our profile's stats that marks it, in every generation's fields. */
+function markingKey(stats: ProfileUsageStats | undefined): string {
+  const { cooldownUntil, disabledUntil, disabledReason, errorCount, failureCounts, blockedUntil, cooldownReason } =
+    stats ?? {};
+  return JSON.stringify([
+    cooldownUntil,
+    disabledUntil,
+    disabledReason,
+    errorCount,
+    failureCounts,
+    blockedUntil,
+    cooldownReason,
+  ]);
+}

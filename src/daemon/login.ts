@@ -1,0 +1,82 @@
+/**
+ * The credentials the daemon syncs, as last read: the Claude login (a change is logged and handed on) with
+ * why it gave nothing, and the setup-tokens, kept between passes because the keyring is a native call.
+ */
+import type { Config } from "../config/config.js";
+import { formatRelative } from "../core/duration.js";
+import { messageOf } from "../core/errors.js";
+import { fingerprint } from "../core/fingerprint.js";
+import { type Failure, loginFailureOf } from "../reconcile/failure.js";
+import { type Offer, readClaudeLogin, setupTokenOffers } from "../sources/index.js";
+import { readSetupTokens } from "../sources/setup-token.js";
+import type { SourceCredential } from "../types.js";
+import type { Clock } from "./clock.js";
+import type { ProblemLog } from "./problem-log.js";
+
+export interface LoginRead {
+  source: SourceCredential;
+  /** Whether its token or expiry differs from the read before. */
+  changed: boolean;
+}
+
+export class LoginSource {
+  /** The login as last read; undefined while it gives nothing. */
+  current: SourceCredential | undefined;
+  /** Why the source gave nothing on the last read, as a failure to mark; undefined while it is fine. */
+  failure: Failure | undefined;
+  /** The setup-tokens to sync, as last read; undefined until read (and after a reload). */
+  setupOffers: Offer[] | undefined;
+
+  constructor(
+    private readonly o: {
+      clock: Clock;
+      problems: ProblemLog;
+      config: () => Config;
+      env: NodeJS.ProcessEnv;
+      /** A new login or token was read. */
+      onChange: (login: SourceCredential) => void;
+    },
+  ) {}
+
+  async read(): Promise<LoginRead | undefined> {
+    const { problems } = this.o;
+    let source: SourceCredential;
+    try {
+      source = await readClaudeLogin(this.o.config(), this.o.env);
+    } catch (err) {
+      this.failure = loginFailureOf(err);
+      const missing = this.failure.needsLogin;
+      problems.problem(
+        "source",
+        missing ? "warn" : "error",
+        missing ? "source.missing" : "source.invalid",
+        messageOf(err),
+      );
+      this.current = undefined;
+      return undefined;
+    }
+    this.failure = undefined;
+    problems.clear("source", "source.recovered", `credentials readable again: ${fingerprint(source.accessToken)}`);
+    const previous = this.current;
+    this.current = source;
+    const changed = !previous || previous.accessToken !== source.accessToken || previous.expiresAt !== source.expiresAt;
+    if (changed) {
+      const fp = fingerprint(source.accessToken);
+      const msg = `${fp} expires ${formatRelative(source.expiresAt, this.o.clock.now())}`;
+      problems.event("info", "source.changed", msg, { fingerprint: fp, expiresAt: source.expiresAt });
+      this.o.onChange(source);
+    }
+    return { source, changed };
+  }
+
+  /** Reads the setup-tokens into `setupOffers`; true when they changed. */
+  async loadSetupOffers(): Promise<boolean> {
+    const config = this.o.config();
+    const offers = setupTokenOffers(await readSetupTokens(config.setupTokenProfileId, this.o.env)).filter(
+      (o) => o.profileId !== config.profileId,
+    );
+    const changed = JSON.stringify(offers) !== JSON.stringify(this.setupOffers);
+    this.setupOffers = offers;
+    return changed;
+  }
+}

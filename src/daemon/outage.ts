@@ -1,0 +1,68 @@
+/**
+ * One outage of our profile, from the first marking since the credentials were last good to the pass that
+ * cleared its markings: `cooldown.marked` per marking, `needs_login` once per incident however its wording
+ * varies, and `recovered` with how long it lasted; the hook hears the incident's start and end.
+ */
+import { formatDuration } from "../core/duration.js";
+import { fingerprint } from "../core/fingerprint.js";
+import type { AgentReport } from "../pass/apply.js";
+import { type Failure, LOGIN_FIX, markingKind } from "../reconcile/failure.js";
+import type { SourceCredential } from "../types.js";
+import type { Clock } from "./clock.js";
+import type { HookEvent } from "./event-hook.js";
+import type { ProblemLog } from "./problem-log.js";
+import { logReport } from "./report-log.js";
+
+export interface OutageOptions {
+  clock: Clock;
+  problems: ProblemLog;
+  profileId: () => string;
+  hook: (event: HookEvent, reason: string, agents: string[]) => void;
+}
+
+export class OutageTracker {
+  /** When the current outage began; undefined while there is none. */
+  private since: number | undefined;
+
+  constructor(private readonly o: OutageOptions) {}
+
+  /** Logs what marking our profile did, once per change of problem. */
+  marked(failure: Failure, reports: readonly AgentReport[]): void {
+    const { problems } = this.o;
+    const profile = this.o.profileId();
+    this.since ??= this.o.clock.now();
+    for (const report of reports) logReport(problems, report);
+    const marked = reports.filter((r) => r.result === "marked").map((r) => r.agent);
+    if (marked.length > 0) {
+      const msg = `${profile} ${markingKind(failure)} in ${marked.join(", ")}: ${failure.message}`;
+      problems.event("warn", "cooldown.marked", msg, { profile, reason: failure.reason, agents: marked });
+    }
+    // Once per incident, however its wording varies: the incident ends only with `recovered`.
+    if (failure.needsLogin && !problems.isOpen("needs_login")) {
+      this.o.hook("needs_login", failure.message, marked);
+      const msg = `Claude login needs a person: ${failure.message}. Fix: ${LOGIN_FIX}`;
+      problems.problem("needs_login", "error", "needs_login", msg, { profile, reason: failure.reason });
+    }
+  }
+
+  /** A fresh credential cleared markings somewhere: log `recovered` with how long it lasted. */
+  recovered(reports: readonly AgentReport[], login: SourceCredential): void {
+    const recovered = reports.filter((r) => r.recovered);
+    if (recovered.length === 0) return;
+    const profile = this.o.profileId();
+    const since = Math.min(this.since ?? Infinity, ...recovered.map((r) => r.recovered?.since ?? Infinity));
+    const lasted = Number.isFinite(since) ? this.o.clock.now() - since : undefined;
+    const agents = recovered.map((r) => r.agent);
+    this.o.problems.forget("needs_login");
+    const after = lasted !== undefined ? ` after ${formatDuration(lasted)}` : "";
+    const cleared = `markings cleared in ${agents.join(", ")}`;
+    const msg = `${profile} usable again with ${fingerprint(login.accessToken)}${after}; ${cleared}`;
+    this.o.problems.event("info", "recovered", msg, {
+      profile,
+      agents,
+      ...(lasted !== undefined ? { outageMs: lasted } : {}),
+    });
+    this.since = undefined;
+    this.o.hook("recovered", "fresh credentials", agents);
+  }
+}

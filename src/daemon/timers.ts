@@ -1,0 +1,37 @@
+/**
+ * The daemon's named timers: setting a name again replaces its timer, so a debounce or a retry is pending
+ * at most once; after `stop` nothing new is armed.
+ */
+import type { Clock, TimerHandle } from "./clock.js";
+
+/** setTimeout's limit; a caller with a longer wait re-arms when the timer fires early. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+export class Timers {
+  private readonly pending = new Map<string, TimerHandle>();
+  private stopped = false;
+
+  constructor(private readonly clock: Clock) {}
+
+  set(name: string, delayMs: number, fn: () => void): void {
+    if (this.stopped) return;
+    this.clear(name);
+    const run = () => {
+      this.pending.delete(name);
+      fn();
+    };
+    this.pending.set(name, this.clock.setTimeout(run, Math.max(0, Math.min(delayMs, MAX_TIMER_MS))));
+  }
+
+  private clear(name: string): void {
+    if (!this.pending.has(name)) return;
+    this.clock.clearTimeout(this.pending.get(name));
+    this.pending.delete(name);
+  }
+
+  stop(): void {
+    this.stopped = true;
+    for (const handle of this.pending.values()) this.clock.clearTimeout(handle);
+    this.pending.clear();
+  }
+}

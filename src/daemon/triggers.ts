@@ -1,0 +1,185 @@
+/**
+ * What makes the daemon act: file watches on the Claude credentials and on the gateway's state dir (its
+ * config, its agents and their stores, JSON or SQLite), and the resync and refresh-check schedules. Each
+ * event is handed on as what it means; the daemon decides what to run.
+ */
+import { existsSync } from "node:fs";
+import path from "node:path";
+import { schedule, type ScheduledTask } from "node-cron";
+import type { Config } from "../config/config.js";
+import { CREDENTIALS_FILENAME } from "../sources/claude-cli-file.js";
+import { claudeCredentialsFile } from "../sources/index.js";
+import { AUTH_PROFILES_FILENAME, type Agent } from "../stores/agents.js";
+import { AUTH_STATE_FILENAME, SQLITE_AGENT_DB } from "../stores/generation.js";
+import { STATE_DB } from "../stores/sqlite/layout.js";
+import { findGateway } from "../stores/gateway.js";
+import type { Timers } from "./timers.js";
+import { type FolderWatch, type WatchEvent, watchFolder } from "./watch.js";
+
+/**
+ * A store's bursts (a tmp write then a rename, a gateway rewrite) collapse into one pass within this window.
+ * The credentials file is not debounced: its watch sees only the finished file (a rename, or an in-place
+ * write whose half-read is retried by the reader), and events during a pass already coalesce into one more.
+ */
+const DEBOUNCE_MS = 10;
+/**
+ * chokidar drops a second `change` of the same file within 50 ms, with no trailing event; a write that
+ * lands right after ours (or a CLI that saves twice) would go unseen. One more look after that window.
+ */
+const TRAILING_CHECK_MS = 75;
+
+/**
+ * The write-ahead log of a SQLite database: the gateway's writes land there first. It counts only while it
+ * exists: any reader (ours too) that opens the database when nobody holds it makes, touches and removes one,
+ * all within its read; a writer that closes leaves a change of the database itself (the checkpoint).
+ */
+const WAL_SUFFIX = "-wal";
+const STORE_FILES = new Set([
+  AUTH_PROFILES_FILENAME,
+  AUTH_STATE_FILENAME,
+  SQLITE_AGENT_DB,
+  SQLITE_AGENT_DB + WAL_SUFFIX,
+]);
+const SHARED_DB = STATE_DB.split(path.sep).join("/");
+const SHARED_FILES = new Set([SHARED_DB, SHARED_DB + WAL_SUFFIX]);
+const AGENT_PATH = /^agents\/([^/]+)(?:\/agent(?:\/([^/]+))?)?$/;
+const GATEWAY_CONFIGS = new Set(["openclaw.json", "moltbot.json", "clawdbot.json", "moldbot.json"]);
+
+/** `agents/<id>`, `agents/<id>/agent` or one of its store files: lock dirs, temp files and sessions are not watched. */
+function isAgentPath(rel: string): boolean {
+  const match = AGENT_PATH.exec(rel);
+  return match !== null && (match[2] === undefined || STORE_FILES.has(match[2]));
+}
+
+export interface TriggerHandlers {
+  /** The credentials file changed (now), and again once its burst is over (`settled`). */
+  credentials(settled: boolean): void;
+  gatewayConfig(): void;
+  /** An agent's folder or store changed; called again once the burst is over. */
+  agentStore(agent: Agent, file: string): void;
+  /** The shared SQLite store, which every agent reads, changed; called again once the burst is over. */
+  sharedStore(file: string): void;
+  resync(): void;
+  refreshCheck(): void;
+  watchError(err: Error): void;
+}
+
+export class Triggers {
+  private watchers: FolderWatch[] = [];
+  private tasks: ScheduledTask[] = [];
+  /** The last (re)build of watchers and schedules; the next one waits for it (see arm). */
+  private arming: Promise<void> = Promise.resolve();
+  private stopped = false;
+
+  constructor(
+    private readonly timers: Timers,
+    private readonly on: TriggerHandlers,
+    private readonly env: NodeJS.ProcessEnv,
+  ) {}
+
+  /**
+   * (Re)builds watchers and schedules from `config`. Builds run one after another, so a SIGHUP during
+   * start (or a second SIGHUP) cannot leave two sets of schedules, or watchers nobody closes.
+   */
+  arm(config: Config): Promise<void> {
+    // A failed build must not block the next one (the caller still sees its error).
+    const build = this.arming
+      .catch(() => undefined)
+      .then(async () => {
+        await this.disarm();
+        if (this.stopped) return;
+        await this.watch(config);
+        this.schedule(config);
+        // A stop that came while the watchers were scanning closed only the set before this one.
+        if (this.stopped) await this.disarm();
+      });
+    this.arming = build;
+    return build;
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await this.disarm();
+  }
+
+  private async watch(config: Config): Promise<void> {
+    const onError = (err: Error) => this.on.watchError(err);
+    const watchers = [
+      watchFolder(path.dirname(claudeCredentialsFile(config, this.env)), {
+        depth: 0,
+        accept: (rel) => rel === CREDENTIALS_FILENAME,
+        onEvent: () => {
+          this.on.credentials(false);
+          this.timers.set("source:trailing", TRAILING_CHECK_MS, () => this.on.credentials(true));
+        },
+        onError,
+      }),
+    ];
+    const targets = await findGateway(config, this.env).catch(() => undefined);
+    if (targets) {
+      const stateDir = targets.stateDir.dir;
+      watchers.push(
+        watchFolder(stateDir, {
+          depth: 3,
+          accept: (rel) => GATEWAY_CONFIGS.has(rel) || rel === "agents" || isAgentPath(rel) || isSharedPath(rel),
+          onEvent: (event, file) => this.onStateDirEvent(stateDir, event, file),
+          onError,
+        }),
+      );
+    }
+    this.watchers = watchers;
+    await Promise.all(watchers.map((w) => w.ready));
+  }
+
+  private onStateDirEvent(stateDir: string, event: WatchEvent, file: string): void {
+    const rel = path.relative(stateDir, file).split(path.sep).join("/");
+    if (GATEWAY_CONFIGS.has(rel)) return this.debounce("gateway-config", () => this.on.gatewayConfig());
+    const wal = rel.endsWith(WAL_SUFFIX);
+    const live = (fn: () => void) => () => (wal && !existsSync(file) ? undefined : fn());
+    if (SHARED_FILES.has(rel))
+      return this.settle(
+        `shared:${rel}`,
+        live(() => this.on.sharedStore(file)),
+      );
+    if (!isAgentPath(rel)) return;
+    const match = AGENT_PATH.exec(rel)!;
+    if (event === "unlinkDir" && match[2] === undefined) return;
+    const id = match[1]!;
+    const agent: Agent = { id, dir: path.join(stateDir, "agents", id, "agent"), stateDir };
+    this.settle(
+      `agent:${file}`,
+      live(() => this.on.agentStore(agent, file)),
+    );
+  }
+
+  /** Runs `fn` once a burst is over, and once more after chokidar's window for dropped events. */
+  private settle(key: string, fn: () => void): void {
+    this.debounce(key, fn);
+    this.timers.set(`${key}:trailing`, TRAILING_CHECK_MS, fn);
+  }
+
+  private debounce(key: string, fn: () => void): void {
+    this.timers.set(`debounce:${key}`, DEBOUNCE_MS, fn);
+  }
+
+  private schedule(config: Config): void {
+    this.tasks = [
+      schedule(config.resyncCron, () => this.on.resync(), { name: "resync", noOverlap: true }),
+      schedule(config.refreshCheckCron, () => this.on.refreshCheck(), { name: "refresh-check", noOverlap: true }),
+    ];
+  }
+
+  private async disarm(): Promise<void> {
+    const tasks = this.tasks;
+    this.tasks = [];
+    // An in-process task stops at once; a background one (none here) would return a promise.
+    await Promise.all(tasks.map((task) => Promise.resolve(task.destroy())));
+    await Promise.all(this.watchers.map((w) => w.close()));
+    this.watchers = [];
+  }
+}
+
+/** `state`, the shared SQLite store, or its log. */
+function isSharedPath(rel: string): boolean {
+  return rel === path.dirname(SHARED_DB) || SHARED_FILES.has(rel);
+}

@@ -1,13 +1,15 @@
 /**
- * One write to one gateway database, as the gateway writes it: (for the state database) its lifecycle lock,
- * then `BEGIN IMMEDIATE` with at least its busy timeout, the schema version checked again inside, the
- * operation, `COMMIT`. A busy database is waited for up to the caller's lock timeout, never reported as a
- * failure before that; nothing is left half-written.
+ * The lock of one gateway database, as the gateway writes it: (for the state database) its lifecycle lock,
+ * then `BEGIN IMMEDIATE` with at least its busy timeout, the schema version checked again inside. The write
+ * (cells, then `COMMIT`) runs on the held connection; release rolls back whatever was not committed, so nothing
+ * is left half-written. A busy database is waited for up to the lock timeout (at least the gateway's busy
+ * timeout), never reported as a failure before that. A crash needs no journal: SQLite's locks die with us.
  */
-import { setTimeout as sleep } from "node:timers/promises";
+import type { BackoffPolicy } from "../../core/backoff.js";
 import { StoreError, messageOf } from "../../core/errors.js";
+import type { HeldLock, StoreLock } from "../locks/lock.js";
 import { type Database, BUSY_TIMEOUT_MS, isBusy, openDatabase, userVersion } from "./driver.js";
-import { acquireStateLifecycleLock, type HeldLock } from "./lifecycle-lock.js";
+import { tryStateLifecycleLock } from "./lifecycle-lock.js";
 import { assertSupportedSchema, type DatabaseKind } from "./schema.js";
 
 export interface TransactionTarget {
@@ -15,41 +17,50 @@ export interface TransactionTarget {
   kind: DatabaseKind;
 }
 
-const RETRY_MS = 50;
+export interface HeldDatabase extends HeldLock {
+  /** The connection, inside `BEGIN IMMEDIATE`. */
+  db: Database;
+}
 
-/** Runs `operation` inside `BEGIN IMMEDIATE` on `target`; it must be synchronous, so the lock is held briefly. */
-export async function writeTransaction<T>(
-  target: TransactionTarget,
-  timeoutMs: number,
-  operation: (db: Database) => T,
-): Promise<T> {
-  const deadline = Date.now() + Math.max(timeoutMs, BUSY_TIMEOUT_MS);
-  for (;;) {
-    let lock: HeldLock | undefined;
-    let db: Database | undefined;
-    try {
-      const left = Math.max(0, deadline - Date.now());
-      if (target.kind === "state") lock = await acquireStateLifecycleLock(target.file, left);
-      db = openDatabase(target.file);
-      db.exec("BEGIN IMMEDIATE");
+/** The gateway retries its own exclusive begin every 25 ms; so do we, after each busy try. */
+const RETRY: BackoffPolicy = { baseMs: 25, capMs: 25 };
+
+const busyError = (file: string, err: unknown) =>
+  new StoreError(`${file} stayed busy past the lock timeout; nothing written: ${messageOf(err)}`, "busy");
+
+export function databaseLock(target: TransactionTarget, lockTimeoutMs: number): StoreLock<HeldDatabase> {
+  const timeoutMs = Math.max(lockTimeoutMs, BUSY_TIMEOUT_MS);
+  return {
+    retry: RETRY,
+    timeoutMs,
+    retryable: (err) => (isBusy(err) ? busyError(target.file, err) : undefined),
+    // eslint-disable-next-line @typescript-eslint/require-await -- the lock interface is async; SQLite is not
+    async tryLock() {
+      const lifecycle = target.kind === "state" ? tryStateLifecycleLock(target.file, timeoutMs) : undefined;
+      if (lifecycle && "busy" in lifecycle) return lifecycle;
+      let db: Database | undefined;
+      const release = () => {
+        try {
+          if (db?.inTransaction) db.exec("ROLLBACK");
+        } finally {
+          db?.close();
+          lifecycle?.release();
+        }
+      };
       try {
+        db = openDatabase(target.file);
+        db.exec("BEGIN IMMEDIATE");
         assertSupportedSchema(target.kind, target.file, userVersion(db));
-        const result = operation(db);
-        db.exec("COMMIT");
-        return result;
-      } finally {
-        if (db.inTransaction) db.exec("ROLLBACK");
+      } catch (err) {
+        release();
+        if (isBusy(err)) return { busy: busyError(target.file, err) };
+        throw err;
       }
-    } catch (err) {
-      if (!isBusy(err)) throw err;
-      if (Date.now() >= deadline) {
-        const why = `${target.file} stayed busy past the lock timeout; nothing written: ${messageOf(err)}`;
-        throw new StoreError(why, "busy");
-      }
-    } finally {
-      db?.close();
-      lock?.release();
-    }
-    await sleep(RETRY_MS);
-  }
+      return {
+        db,
+        lost: () => Promise.resolve(lifecycle?.lost()),
+        release: () => Promise.resolve(release()),
+      };
+    },
+  };
 }

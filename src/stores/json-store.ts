@@ -59,7 +59,7 @@ export function updateJsonStore<D, T>(
             lock: format.lock(profilesFile, options.lockTimeoutMs),
             tidy: () => tidy(format.files(agentDir)),
             read: () => format.read(agentDir),
-            plan: (_held, docs, before, next) => {
+            plan: (_held: HeldLock, docs: D, before: AuthProfileStore, next: AuthProfileStore) => {
               const files = format.writes(agentDir, docs, before, next);
               return files.length ? { files, commit: () => writeAll(files, options.stateDir) } : undefined;
             },

@@ -3,11 +3,13 @@
  * whose mtime the holder refreshes. `stale` must equal the gateway's (moltbot-store.md §8) or the two
  * would disagree about when a lock is abandoned; only the retry schedule is ours to choose.
  */
+import fs from "node:fs";
 import { realpath } from "node:fs/promises";
 import lockfile from "proper-lockfile";
 import type { BackoffPolicy } from "../../core/backoff.js";
 import { formatDuration } from "../../core/duration.js";
 import { StoreError, errnoCode, messageOf } from "../../core/errors.js";
+import { fileIdentity } from "../../fs/identity.js";
 import type { HeldLock, StoreLock } from "./lock.js";
 
 export const GATEWAY_LOCK_STALE_MS = 30_000;
@@ -34,18 +36,32 @@ export function directoryLock(file: string, timeoutMs: number): StoreLock<HeldLo
       // Resolved before locking, so that the moment between taking the lock and noting it stays as short as can be.
       const lockDir = `${await realpath(file).catch(() => file)}.lock`;
       let compromised: string | undefined;
+      // proper-lockfile notices a takeover only at its next mtime update (every 15 s); the lock directory's
+      // identity tells at once, so a write is never made under a lock another process took meanwhile, and
+      // our release (or exit) never removes the directory that is now the other process's lock.
+      let made: string | undefined;
+      const ours = (dir: string) => made === undefined || fileIdentity(dir) === made;
+      const guardedFs = {
+        ...fs,
+        rmdir: (dir: string, done: (err: NodeJS.ErrnoException | null) => void) =>
+          ours(dir) ? fs.rmdir(dir, done) : done(null),
+        rmdirSync: (dir: string) => (ours(dir) ? fs.rmdirSync(dir) : undefined),
+      };
       let release: () => Promise<void>;
       try {
         release = await lockfile.lock(file, {
           stale: GATEWAY_LOCK_STALE_MS,
           retries: 0,
+          fs: guardedFs,
           onCompromised: () => (compromised = "lock was taken over as stale"),
         });
       } catch (err) {
         if (errnoCode(err) === "ELOCKED") return { busy: lockedError(file, timeoutMs) };
         throw new StoreError(`${file} cannot be locked: ${messageOf(err)}`, "unwritable");
       }
-      return { lost: () => Promise.resolve(compromised), release: () => release(), journalEntry: lockDir };
+      made = fileIdentity(lockDir);
+      const lost = () => compromised ?? (ours(lockDir) ? undefined : "lock was taken over as stale");
+      return { lost: () => Promise.resolve(lost()), release: () => release(), journalEntry: lockDir };
     },
   };
 }

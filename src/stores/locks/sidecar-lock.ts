@@ -5,10 +5,11 @@
  * other; this one is used where the gateway itself uses it. It needs no journal: a lock our killed process
  * left names a dead pid, which makes it stale at once.
  */
-import { lstat, open, realpath, rm, stat } from "node:fs/promises";
+import { open, realpath, rm, stat } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { StoreError, errnoCode, messageOf } from "../../core/errors.js";
+import { fileIdentity, identityOf } from "../../fs/identity.js";
 import { readRegularFile } from "../../fs/read-file.js";
 import { isAlive } from "../../core/pid-alive.js";
 import { FILE_LOCK_RETRY, GATEWAY_LOCK_STALE_MS, lockedError } from "./directory-lock.js";
@@ -46,11 +47,11 @@ export function sidecarLock(file: string, timeoutMs: number): StoreLock<HeldLock
     async tryLock() {
       const lockPath = await lockPathFor(file);
       for (;;) {
-        let made: { dev: number; ino: number };
+        let made: string;
         try {
           const handle = await open(lockPath, "wx", 0o600);
           try {
-            made = await handle.stat();
+            made = identityOf(await handle.stat({ bigint: true }));
             const payload = { pid: process.pid, createdAt: new Date().toISOString(), hostname: os.hostname() };
             await handle.writeFile(JSON.stringify(payload, null, 2));
           } finally {
@@ -71,15 +72,11 @@ export function sidecarLock(file: string, timeoutMs: number): StoreLock<HeldLock
           return { busy: lockedError(file, timeoutMs) };
         }
         // Ours while the name still holds the very file we made: a takeover removes it and makes another.
-        const ours = () =>
-          lstat(lockPath).then(
-            (s) => s.dev === made.dev && s.ino === made.ino,
-            () => false,
-          );
+        const ours = () => fileIdentity(lockPath) === made;
         return {
-          lost: async () => ((await ours()) ? undefined : "lock was taken over as stale"),
+          lost: () => Promise.resolve(ours() ? undefined : "lock was taken over as stale"),
           release: async () => {
-            if (await ours()) await rm(lockPath, { force: true });
+            if (ours()) await rm(lockPath, { force: true });
           },
         };
       }

@@ -10,6 +10,7 @@ import { createHash } from "node:crypto";
 import { lstatSync, mkdirSync, realpathSync } from "node:fs";
 import path from "node:path";
 import { StoreError, messageOf } from "../../core/errors.js";
+import { fileIdentity } from "../../fs/identity.js";
 import { type Database, isBusy, sqliteLibrary } from "./driver.js";
 
 /** The gateway resolves the folder under a literal `/tmp` on every non-Windows system, not `$TMPDIR`. */
@@ -49,15 +50,6 @@ function ensureLockDirectory(dir: string): void {
   if (info.isSymbolicLink() || !info.isDirectory()) throw refuse("is not a real folder");
   if (uid !== undefined && info.uid !== uid) throw refuse("belongs to another user");
   if ((info.mode & 0o077) !== 0) throw refuse(`is not private (mode ${(info.mode & 0o777).toString(8)})`);
-}
-
-function fileIdentity(file: string): string | undefined {
-  try {
-    const s = lstatSync(file);
-    return `${s.dev}:${s.ino}`;
-  } catch {
-    return undefined;
-  }
 }
 
 /** A held lifecycle lock, or why it is not free: the error to give once the time is up. */

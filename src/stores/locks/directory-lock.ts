@@ -39,7 +39,7 @@ export function directoryLock(file: string, timeoutMs: number): StoreLock<HeldLo
       // proper-lockfile notices a takeover only at its next mtime update (every 15 s); the lock directory's
       // identity tells at once, so a write is never made under a lock another process took meanwhile, and
       // our release (or exit) never removes the directory that is now the other process's lock.
-      let made: string | undefined;
+      let made: string | undefined = undefined;
       const ours = (dir: string) => made === undefined || fileIdentity(dir) === made;
       const guardedFs = {
         ...fs,

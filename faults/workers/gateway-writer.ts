@@ -19,16 +19,17 @@ import { isAlive } from "../../src/core/pid-alive.js";
 import { lockPath } from "../../src/stores/sqlite/lifecycle-lock.js";
 
 const [format, store, counterId, mode, stopFile] = process.argv.slice(2) as [string, string, string, string, string];
+type Doc = { usageStats?: Record<string, { counter?: number }> } & Record<string, unknown>;
 const LOCK = {
   stale: 30_000,
   retries: { retries: 10, factor: 2, minTimeout: 100, maxTimeout: 10_000, randomize: true },
 };
 
 /** The real gateway treats an unparsable store as empty; this stand-in re-reads instead, so that what is measured is lost updates, not clobbering. */
-async function readJson(file: string): Promise<Record<string, any>> {
+async function readJson(file: string): Promise<Doc> {
   for (let i = 0; ; i++) {
     try {
-      return JSON.parse(readFileSync(file, "utf8"));
+      return JSON.parse(readFileSync(file, "utf8")) as Doc;
     } catch (err) {
       if (i > 2000) throw err;
       await sleep(1);
@@ -36,7 +37,7 @@ async function readJson(file: string): Promise<Record<string, any>> {
   }
 }
 
-function increment(doc: Record<string, any>): void {
+function increment(doc: Doc): void {
   doc.usageStats ??= {};
   const stats = (doc.usageStats[counterId] ??= {});
   stats.counter = (stats.counter ?? 0) + 1;
@@ -104,7 +105,7 @@ async function sqlite(): Promise<void> {
     try {
       const row = db.prepare("SELECT value_json AS json FROM config_machine_state WHERE state_key = ?");
       const found = row.get("authProfiles.state") as { json: string } | undefined;
-      const doc = found ? (JSON.parse(found.json) as Record<string, any>) : { version: 1 };
+      const doc = found ? (JSON.parse(found.json) as Doc) : { version: 1 };
       increment(doc);
       db.prepare("INSERT OR REPLACE INTO config_machine_state VALUES (?, ?, ?)").run(
         "authProfiles.state",

@@ -13,7 +13,7 @@ import { type Database, isDatabaseFile, openDatabase } from "./driver.js";
 import { agentDb, layoutFor, type Layout, sharedLocation } from "./layout.js";
 import { relocationInProgress } from "./relocation.js";
 import { assertSupportedSchema, type DatabaseKind, readUserVersion } from "./schema.js";
-import { databaseLock, type HeldDatabase } from "./transaction.js";
+import { databaseLock, type HeldDatabase } from "./database-lock.js";
 import { clearMarking, isUnusable, markFailure, unusableUntil } from "../../reconcile/cooldown-sqlite.js";
 import { type AgentCells, agentView, cellWrites, type Owner, type StoreCells } from "./view.js";
 

@@ -33,9 +33,10 @@ async function isStale(lockPath: string): Promise<boolean> {
   } catch {
     // Unreadable, half-written or a proper-lockfile directory: fall back to its age.
   }
+  // Gone meanwhile: not stale, the next try takes it.
   return stat(lockPath).then(
     (s) => Date.now() - s.mtimeMs > GATEWAY_LOCK_STALE_MS,
-    () => true,
+    () => false,
   );
 }
 
@@ -46,6 +47,7 @@ export function sidecarLock(file: string, timeoutMs: number): StoreLock<HeldLock
     timeoutMs,
     async tryLock() {
       const lockPath = await lockPathFor(file);
+      let quickRetries = 0;
       for (;;) {
         let made: string;
         try {
@@ -62,8 +64,15 @@ export function sidecarLock(file: string, timeoutMs: number): StoreLock<HeldLock
             throw new StoreError(`${file} cannot be locked: ${messageOf(err)}`, "unwritable");
           // A stale lock may be proper-lockfile's directory of the same name (a json-v1 writer killed before an
           // upgrade). If it cannot be removed, wait like for a live one: retrying at once would spin forever.
+          // Only the very file judged stale is removed: one released meanwhile is tried again at once, and one
+          // made meanwhile by the next holder is never removed for its predecessor's age (it would then remove
+          // ours at its release).
+          const judged = fileIdentity(lockPath);
+          if (judged === undefined && quickRetries++ < 100) continue;
           const removed =
+            judged !== undefined &&
             (await isStale(lockPath)) &&
+            fileIdentity(lockPath) === judged &&
             (await rm(lockPath, { force: true, recursive: true }).then(
               () => true,
               () => false,

@@ -1,22 +1,116 @@
 /**
- * Scenario 2, crash: the real daemon is killed with SIGKILL at random moments while it syncs rewrites of the
- * credentials into several agents. After every kill each store must be valid JSON holding one whole
- * credential (token and expiry from the same rewrite), and the next start must catch up by itself.
+ * Scenario 2, crash, for every store format: the real daemon is killed with SIGKILL at random moments while it
+ * syncs rewrites of the credentials. After every kill each store must be readable (valid JSON; for SQLite, a
+ * database that passes its integrity check) holding one whole credential (token and expiry from the same
+ * rewrite) or none, and the next start must catch up by itself. In the SQLite era a gateway writer works on the
+ * same database throughout: none of its writes may be lost. json-v1 runs FAULTS_CRASH_SYNCS syncs into three
+ * agents; split a fifth of that into three agents; sqlite a fifth of that into the shared store.
  */
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import Database from "better-sqlite3";
 import { fingerprint } from "../src/core/fingerprint.js";
+import type { StoreFormat } from "../src/stores/generation.js";
 import { DaemonProcess, installFakeClaude } from "../test/helpers/daemon.js";
-import { makeHome } from "../test/helpers/env.js";
-import { type Outcome, type Row, env, must, progress, row, sleep } from "./harness.js";
+import { makeHome, type TestHome } from "../test/helpers/env.js";
+import { entriesConfig, stateDbPath, writeStateDb } from "../test/helpers/sqlite-store.js";
+import { type Outcome, type Row, env, must, progress, row, runWorker, sleep } from "./harness.js";
 
-const ID = "anthropic:claude-cli";
 const NAME = "2 crash (kill -9)";
-const AGENTS = ["main", "work", "ops"];
 /** The gateway's stale time: a lock left behind may block no longer than this. */
 const STALE_MS = 30_000;
+/** Temp files of our atomic writes (`.<16 hex>.tmp`) and of write-file-atomic, which older versions used. */
+const TEMP_FILE = /^(auth-profiles|auth-state)\.json(\.[0-9a-f]{16}\.tmp|\.\d+)$/;
 
-export async function crash(): Promise<Outcome> {
-  const syncs = env("FAULTS_CRASH_SYNCS", 200);
+interface Credential {
+  token?: unknown;
+  expires?: unknown;
+}
+
+interface Era {
+  format: StoreFormat;
+  agents: string[];
+  profileId: string;
+  /** Makes the stores; returns the daemon's arguments. */
+  setup(t: TestHome): string[];
+  /** Our profile in `agent`'s store now; "invalid" when the store cannot be read whole. */
+  ours(t: TestHome, agent: string): Credential | undefined | "invalid";
+  /** Whether a store lock is left (undefined where a crash cannot leave one: SQLite's locks die with us). */
+  lockLeft?(t: TestHome, agent: string): boolean;
+}
+
+function jsonOurs(t: TestHome, agent: string, id: string): Credential | undefined | "invalid" {
+  try {
+    const store = JSON.parse(readFileSync(t.storePath(agent), "utf8")) as { profiles?: Record<string, Credential> };
+    return store.profiles?.[id];
+  } catch {
+    return "invalid";
+  }
+}
+
+const ERAS: Era[] = [
+  {
+    format: "json-v1",
+    agents: ["main", "work", "ops"],
+    profileId: "anthropic:claude-cli",
+    setup(t) {
+      for (const agent of this.agents) t.writeStore(agent, { version: 1, profiles: {} });
+      return [];
+    },
+    ours(t, agent) {
+      return jsonOurs(t, agent, this.profileId);
+    },
+    lockLeft: (t, agent) => existsSync(`${t.storePath(agent)}.lock`),
+  },
+  {
+    format: "split",
+    agents: ["main", "work", "ops"],
+    profileId: "anthropic:claude-cli",
+    setup(t) {
+      for (const agent of this.agents) {
+        t.writeStore(agent, { version: 1, profiles: {} });
+        writeFileSync(path.join(t.agentDir(agent), "auth-state.json"), JSON.stringify({ version: 1 }));
+      }
+      return [];
+    },
+    ours(t, agent) {
+      return jsonOurs(t, agent, this.profileId);
+    },
+    lockLeft: (t, agent) => existsSync(`${t.storePath(agent)}.lock`),
+  },
+  {
+    format: "sqlite",
+    // Every agent without its own database reads the shared store: one store to check.
+    agents: ["main"],
+    profileId: "anthropic:login",
+    setup(t) {
+      writeStateDb(t, { store: { version: 1, profiles: {} }, state: { version: 1 } });
+      writeFileSync(path.join(t.stateDir, "openclaw.json"), JSON.stringify(entriesConfig(t, this.agents)));
+      const config = path.join(t.root, "config.json");
+      writeFileSync(config, JSON.stringify({ profileId: this.profileId, credentialType: "token" }));
+      return ["--config", config];
+    },
+    ours(t) {
+      try {
+        const db = new Database(stateDbPath(t), { readonly: true, fileMustExist: true });
+        try {
+          if (db.pragma("integrity_check", { simple: true }) !== "ok") return "invalid";
+          const row = db.prepare("SELECT value_json AS json FROM config_machine_state WHERE state_key = ?");
+          const found = row.get("authProfiles.store") as { json: string } | undefined;
+          const store = JSON.parse(found!.json) as { profiles?: Record<string, Credential> };
+          return store.profiles?.[this.profileId];
+        } finally {
+          db.close();
+        }
+      } catch {
+        return "invalid";
+      }
+    },
+  },
+];
+
+async function eraRows(era: Era, syncs: number): Promise<Outcome> {
+  const name = `${NAME}, ${era.format}`;
   const t = makeHome();
   installFakeClaude(t);
   const outputs: string[] = [];
@@ -26,9 +120,14 @@ export async function crash(): Promise<Outcome> {
     expiryOf.set(cred.accessToken, cred.expiresAt);
     return cred;
   };
+  const tokenIn = (agent: string) => {
+    const ours = era.ours(t, agent);
+    return typeof ours === "object" ? ours.token : undefined;
+  };
   let d: DaemonProcess | undefined;
+  let args: string[] = [];
   const start = async () => {
-    d = new DaemonProcess(t);
+    d = new DaemonProcess(t, args);
     await d.waitForEvent("daemon.ready", 60_000);
     return d;
   };
@@ -36,20 +135,32 @@ export async function crash(): Promise<Outcome> {
     const seen = new Set<unknown>();
     return d.waitFor((r) => {
       if (r.event === "sync.written" && r.fingerprint === fingerprint(token)) seen.add(r.agent);
-      return AGENTS.every((a) => seen.has(a) || t.readStore(a).profiles?.[ID]?.token === token);
+      return era.agents.every((a) => seen.has(a) || tokenIn(a) === token);
     }, STALE_MS + 30_000);
   };
+  const temps = () =>
+    (era.format === "sqlite" ? [] : era.agents).flatMap((a) =>
+      readdirSync(t.agentDir(a))
+        .filter((f) => TEMP_FILE.test(f))
+        .map((f) => `${a}/${f}`),
+    );
+  const started = Date.now();
   let kills = 0;
   let torn = 0;
   let invalid = 0;
   let locksLeft = 0;
   const tempsLeft = new Set<string>();
   let worstRecoveryMs = 0;
+  const stop = path.join(t.root, "stop-gateway");
+  let gateway: ReturnType<typeof runWorker<{ done: number }>> | undefined;
   try {
     write();
-    for (const agent of AGENTS) t.writeStore(agent, { version: 1, profiles: {} });
+    args = era.setup(t);
+    if (era.format === "sqlite") {
+      gateway = runWorker<{ done: number }>("gateway-writer.js", ["sqlite", stateDbPath(t), "gw", "locked", stop]);
+    }
     d = await start();
-    progress(`${NAME}: ${syncs} syncs, killing the daemon at random moments`);
+    progress(`${name}: ${syncs} syncs, killing the daemon at random moments`);
     for (let i = 0; i < syncs; i++) {
       const cred = write();
       if (Math.random() < 0.25) {
@@ -58,20 +169,20 @@ export async function crash(): Promise<Outcome> {
         await d.exited;
         outputs.push(d.stdout, d.stderr);
         kills++;
-        for (const agent of AGENTS) {
-          let store;
-          try {
-            store = JSON.parse(readFileSync(t.storePath(agent), "utf8"));
-          } catch {
+        for (const agent of era.agents) {
+          const profile = era.ours(t, agent);
+          if (profile === "invalid") {
             invalid++;
             continue;
           }
-          const profile = store.profiles?.[ID];
-          if (profile && (!expiryOf.has(profile.token) || expiryOf.get(profile.token) !== profile.expires)) torn++;
-          if (existsSync(`${t.storePath(agent)}.lock`)) locksLeft++;
-          for (const f of readdirSync(t.agentDir(agent)).filter((f) => /^auth-profiles\.json\.\d+$/.test(f)))
-            tempsLeft.add(`${agent}/${f}`);
+          if (
+            profile &&
+            (!expiryOf.has(profile.token as string) || expiryOf.get(profile.token as string) !== profile.expires)
+          )
+            torn++;
+          if (era.lockLeft?.(t, agent)) locksLeft++;
         }
+        for (const temp of temps()) tempsLeft.add(temp);
         const restarted = Date.now();
         d = await start();
         await caughtUp(d, cred.accessToken);
@@ -83,54 +194,107 @@ export async function crash(): Promise<Outcome> {
     await d.stop();
     outputs.push(d.stdout, d.stderr);
     // Temp files of killed writes are removed at the next start once they are 10 s old.
-    await sleep(10_500);
+    if (tempsLeft.size > 0) await sleep(10_500);
     const last = write();
     d = await start();
     await caughtUp(d, last.accessToken);
     await d.stop();
     outputs.push(d.stdout, d.stderr);
-    const tempsAfter = AGENTS.reduce(
-      (n, a) => n + readdirSync(t.agentDir(a)).filter((f) => /^auth-profiles\.json\.\d+$/.test(f)).length,
-      0,
-    );
+    const minimum = era.format === "json-v1" ? 200 : 40;
     const rows: Row[] = [
       row(
-        NAME,
+        name,
         "syncs (kills)",
         `${syncs} (${kills})`,
-        `≥ 200 syncs`,
-        syncs >= 200 || process.env.FAULTS_CRASH_SYNCS !== undefined,
+        `≥ ${minimum} syncs`,
+        syncs >= minimum || process.env.FAULTS_CRASH_SYNCS !== undefined,
       ),
-      must(NAME, "stores not valid JSON after a kill", invalid, 0),
-      must(NAME, "stores with a mixed credential after a kill", torn, 0),
-      row(NAME, "store locks left by a kill", locksLeft),
-      // A lock noted in our journal is removed at once; one the kill left before it was noted is taken over
-      // when it turns stale (30 s), within the next retry (≤ 1.25 s), plus the restart itself.
+      must(
+        name,
+        era.format === "sqlite" ? "databases not intact after a kill" : "stores not valid JSON after a kill",
+        invalid,
+        0,
+      ),
+      must(name, "stores with a mixed credential after a kill", torn, 0),
+    ];
+    if (era.lockLeft) rows.push(row(name, "store locks left by a kill", locksLeft));
+    // A lock noted in our journal is removed at once; one the kill left before it was noted is taken over
+    // when it turns stale (30 s), within the next retry (≤ 1.2 s), plus the restart itself.
+    rows.push(
       row(
-        NAME,
+        name,
         "slowest restart until every agent caught up",
         `${(worstRecoveryMs / 1000).toFixed(1)} s`,
         `< stale ${STALE_MS / 1000} s + 2 s`,
         worstRecoveryMs < STALE_MS + 2_000,
       ),
-      row(
-        NAME,
-        "temp files left by a kill (after the next start)",
-        `${tempsLeft.size} (${tempsAfter})`,
-        "after = 0",
-        tempsAfter === 0,
-      ),
+    );
+    if (era.format !== "sqlite") {
+      const after = temps().length;
+      rows.push(
+        row(
+          name,
+          "temp files left by a kill (after the next start)",
+          `${tempsLeft.size} (${after})`,
+          "after = 0",
+          after === 0,
+        ),
+      );
+    }
+    if (gateway) {
+      writeFileSync(stop, "");
+      const { done } = await gateway.done;
+      gateway = undefined;
+      const db = new Database(stateDbPath(t), { readonly: true });
+      const state = db.prepare("SELECT value_json AS json FROM config_machine_state WHERE state_key = ?");
+      const stats = JSON.parse((state.get("authProfiles.state") as { json: string }).json) as {
+        usageStats?: Record<string, { counter?: number }>;
+      };
+      db.close();
+      const lost = done - (stats.usageStats?.gw?.counter ?? 0);
+      rows.push(must(name, `gateway writes lost (of ${done})`, lost, 0));
+    }
+    rows.push(
       must(
-        NAME,
+        name,
         "final store holds the last credential",
-        String(AGENTS.every((a) => t.readStore(a).profiles[ID].token === last.accessToken)),
+        String(era.agents.every((a) => tokenIn(a) === last.accessToken)),
         "true",
       ),
-    ];
+    );
+    rows.push(row(name, "time taken", `${((Date.now() - started) / 1000).toFixed(1)} s`));
     return { rows, outputs, planted: [...expiryOf.keys()] };
   } finally {
-    // A scenario that failed half-way must not leave its daemon running.
+    // A scenario that failed half-way must not leave its daemon or its gateway writer running.
     d?.child.kill("SIGKILL");
+    if (gateway) {
+      writeFileSync(stop, "");
+      await gateway.done.catch(() => undefined);
+    }
     t.cleanup();
   }
+}
+
+export async function crash(): Promise<Outcome> {
+  const syncs = env("FAULTS_CRASH_SYNCS", 200);
+  const outcome: Outcome = { rows: [], outputs: [], planted: [] };
+  for (const era of ERAS) {
+    // One format failing half-way is one failed row; the other formats still run.
+    const one = await eraRows(era, era.format === "json-v1" ? syncs : Math.max(10, Math.round(syncs / 5))).catch(
+      (err: unknown): Outcome => {
+        const message = String(err instanceof Error ? err.message : err);
+        process.stderr.write(`faults: ${NAME}, ${era.format} failed:\n${message}\n`);
+        const first = message.split("\n")[0]!.slice(0, 300);
+        return {
+          rows: [row(`${NAME}, ${era.format}`, "scenario ran", first, "completes", false)],
+          outputs: [],
+          planted: [],
+        };
+      },
+    );
+    outcome.rows.push(...one.rows);
+    outcome.outputs.push(...one.outputs);
+    outcome.planted.push(...one.planted);
+  }
+  return outcome;
 }

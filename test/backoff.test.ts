@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { backoffDelay } from "../src/core/backoff.js";
-import { lockRetryDelay } from "../src/stores/locks/directory-lock.js";
+import { FILE_LOCK_RETRY } from "../src/stores/locks/directory-lock.js";
 
 test("backoffDelay doubles from the base to the cap, with ±20 % jitter by default", () => {
   const policy = { baseMs: 15_000, capMs: 600_000 };
@@ -23,10 +23,10 @@ test("backoffDelay doubles from the base to the cap, with ±20 % jitter by defau
 });
 
 test("the store lock's retry delay: 100 ms doubling to 1 s, within ±25 %", () => {
-  for (let attempt = 0; attempt < 8; attempt++) {
-    const exact = Math.min(1_000, 100 * 2 ** attempt);
+  for (let attempt = 1; attempt <= 8; attempt++) {
+    const exact = Math.min(1_000, 100 * 2 ** (attempt - 1));
     for (let i = 0; i < 50; i++) {
-      const delay = lockRetryDelay(attempt);
+      const delay = backoffDelay(attempt, FILE_LOCK_RETRY);
       assert.ok(delay >= Math.floor(exact * 0.75) && delay <= Math.ceil(exact * 1.25), `${attempt}: ${delay}`);
     }
   }

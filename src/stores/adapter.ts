@@ -33,9 +33,15 @@ export interface UpdateOptions {
   beforeWrite?: (intent: WriteIntent) => void;
 }
 
+/** A file written, with its exact bytes. A database's cells are no file: a SQLite write has none. */
+export interface FileWrite {
+  file: string;
+  content: string;
+}
+
 export interface WriteIntent {
   agentDir: string;
-  writes: Array<{ file: string; content: string }>;
+  writes: FileWrite[];
   /** The store as the gateway will see it once written. */
   store: AuthProfileStore;
 }
@@ -43,7 +49,7 @@ export interface WriteIntent {
 export interface UpdateResult<T> {
   outcome: T;
   /** Every file written, with its exact bytes, so a watcher can recognise the events of our own writes. */
-  writes: Array<{ file: string; content: string }>;
+  writes: FileWrite[];
   warnings: string[];
 }
 
@@ -53,7 +59,7 @@ export interface StoreAdapter {
   readonly usage: UsageRules;
   /** The gateway's view: credentials and runtime state merged as that gateway merges them. */
   read(agentDir: string): Promise<AuthProfileStore | undefined>;
-  /** Lock, re-read, apply the pure `change`, write what changed where the gateway reads it, unlock. */
+  /** Lock, re-read, apply the pure `change`, write what changed where the gateway reads it, unlock (transaction.ts). */
   update<T>(
     agentDir: string,
     change: (store: AuthProfileStore) => StoreChange<T>,

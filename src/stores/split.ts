@@ -8,23 +8,14 @@
  */
 import path from "node:path";
 import { isDeepStrictEqual } from "node:util";
-import { StoreError, messageOf } from "../core/errors.js";
 import type { AuthProfileStore } from "../types.js";
 import { AUTH_PROFILES_FILENAME } from "./agents.js";
-import type { StoreAdapter, UpdateResult } from "./adapter.js";
-import { writeFileAtomically } from "../fs/atomic-write.js";
-import { withSidecarLock } from "./locks/sidecar-lock.js";
-import { jsonUsageRules } from "../reconcile/cooldown-json.js";
+import type { FileWrite, StoreAdapter } from "./adapter.js";
+import { sidecarLock } from "./locks/sidecar-lock.js";
 import { AUTH_STATE_FILENAME } from "./generation.js";
-import {
-  EMPTY_STORE,
-  type JsonDoc,
-  asProfileStore,
-  ensureStoreFile,
-  readJsonDoc,
-  serializeJson,
-  tightenMode,
-} from "./json-file.js";
+import { EMPTY_STORE, type JsonDoc, asProfileStore, readJsonDoc, serializeJson } from "./json-file.js";
+import { type JsonFormat, updateJsonStore } from "./json-store.js";
+import { jsonUsageRules } from "../reconcile/cooldown-json.js";
 
 const STATE_KEYS = ["order", "lastGood", "usageStats"] as const;
 
@@ -76,52 +67,28 @@ function nextState(state: JsonDoc | undefined, before: AuthProfileStore, next: A
   return result;
 }
 
+const format: JsonFormat<SplitDocs> = {
+  files: (agentDir) => [path.join(agentDir, AUTH_PROFILES_FILENAME), path.join(agentDir, AUTH_STATE_FILENAME)],
+  read: readDocs,
+  view: mergedView,
+  writes(agentDir, docs, view, next) {
+    const writes: FileWrite[] = [];
+    if (!isDeepStrictEqual(next.profiles, view.profiles)) {
+      const content = serializeJson({ ...(docs.profiles ?? EMPTY_STORE), profiles: next.profiles });
+      writes.push({ file: path.join(agentDir, AUTH_PROFILES_FILENAME), content });
+    }
+    const state = nextState(docs.state, view, next);
+    if (state !== docs.state)
+      writes.push({ file: path.join(agentDir, AUTH_STATE_FILENAME), content: serializeJson(state!) });
+    return writes;
+  },
+  lock: sidecarLock,
+};
+
 export const splitAdapter: StoreAdapter = {
   format: "split",
   usage: jsonUsageRules,
-  files: (agentDir) => [path.join(agentDir, AUTH_PROFILES_FILENAME), path.join(agentDir, AUTH_STATE_FILENAME)],
+  files: (agentDir) => format.files(agentDir),
   read: async (agentDir) => mergedView(await readDocs(agentDir)),
-  async update(agentDir, change, options) {
-    const profilesFile = path.join(agentDir, AUTH_PROFILES_FILENAME);
-    const stateFile = path.join(agentDir, AUTH_STATE_FILENAME);
-    // As in json-v1: decide on an unlocked read, where missing files are the empty store.
-    const peek = await readDocs(agentDir, 1).then(
-      (docs) => mergedView(docs) ?? EMPTY_STORE,
-      () => undefined,
-    );
-    const peeked = peek && change(peek);
-    if (peeked && peeked.next === peek) {
-      const warnings = options.dryRun ? [] : await tightenMode(profilesFile, options.stateDir);
-      return { outcome: peeked.outcome, writes: [], warnings };
-    }
-    if (options.dryRun)
-      return { outcome: change(mergedView(await readDocs(agentDir)) ?? EMPTY_STORE).outcome, writes: [], warnings: [] };
-    await ensureStoreFile(profilesFile, options.stateDir);
-    return withSidecarLock(profilesFile, options.lockTimeoutMs, async () => {
-      const warnings = [];
-      for (const file of [profilesFile, stateFile]) warnings.push(...(await tightenMode(file, options.stateDir)));
-      const docs = await readDocs(agentDir);
-      const view = mergedView(docs) ?? EMPTY_STORE;
-      const { next, outcome } = change(view);
-      const result: UpdateResult<typeof outcome> = { outcome, writes: [], warnings };
-      if (next === view) return result;
-      const writes: Array<{ file: string; content: string }> = [];
-      if (!isDeepStrictEqual(next.profiles, view.profiles))
-        writes.push({
-          file: profilesFile,
-          content: serializeJson({ ...(docs.profiles ?? EMPTY_STORE), profiles: next.profiles }),
-        });
-      const state = nextState(docs.state, view, next);
-      if (state !== docs.state) writes.push({ file: stateFile, content: serializeJson(state!) });
-      options.beforeWrite?.({ agentDir, writes, store: next });
-      try {
-        const symlinkRoot = options.stateDir;
-        for (const write of writes) await writeFileAtomically(write.file, write.content, { symlinkRoot });
-      } catch (err) {
-        throw new StoreError(`${agentDir} cannot be written: ${messageOf(err)}`, "unwritable");
-      }
-      result.writes.push(...writes);
-      return result;
-    });
-  },
+  update: (agentDir, change, options) => updateJsonStore(format, agentDir, change, options),
 };

@@ -4,11 +4,15 @@ import path from "node:path";
 import { test } from "node:test";
 import { detectGeneration, formatForVersion } from "../../src/stores/generation.js";
 import { mergedView, splitAdapter } from "../../src/stores/split.js";
-import { withSidecarLock } from "../../src/stores/locks/sidecar-lock.js";
+import { sidecarLock } from "../../src/stores/locks/sidecar-lock.js";
+import { withLock } from "../../src/stores/locks/lock.js";
 import { jsonV1Adapter } from "../../src/stores/json-v1.js";
 import { DEFAULT_COOLDOWN_CONFIG } from "../../src/reconcile/cooldown.js";
 import { markAgents, syncAgents } from "../../src/pass/apply.js";
 import { makeHome, randomToken, withHome } from "../helpers/env.js";
+
+const withSidecarLock = <T>(file: string, timeoutMs: number, fn: () => Promise<T>) =>
+  withLock(sidecarLock(file, timeoutMs), fn);
 
 /** An agent at `<state>/agents/<id>/agent`. */
 const agent = (dir: string) => {

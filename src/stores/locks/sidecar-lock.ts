@@ -2,17 +2,18 @@
  * The lock OpenClaw uses from about 2026.4 (`withFileLock`): a sidecar *file* `<realdir>/auth-profiles.json.lock`
  * created exclusively, holding `{pid, createdAt}`. It is stale when its pid is dead, or it is older than
  * `stale`. proper-lockfile's lock is a directory of the same name, so the two protocols also exclude each
- * other; this one is used where the gateway itself uses it.
+ * other; this one is used where the gateway itself uses it. It needs no journal: a lock our killed process
+ * left names a dead pid, which makes it stale at once.
  */
 import { open, realpath, rm, stat } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { setTimeout as sleep } from "node:timers/promises";
-import { formatDuration } from "../../core/duration.js";
 import { StoreError, errnoCode, messageOf } from "../../core/errors.js";
+import { fileIdentity, identityOf } from "../../fs/identity.js";
 import { readRegularFile } from "../../fs/read-file.js";
 import { isAlive } from "../../core/process-identity.js";
-import { GATEWAY_LOCK_STALE_MS, lockRetryDelay } from "./directory-lock.js";
+import { FILE_LOCK_RETRY, GATEWAY_LOCK_STALE_MS, lockedError } from "./directory-lock.js";
+import type { HeldLock, StoreLock } from "./lock.js";
 
 async function lockPathFor(file: string): Promise<string> {
   const dir = path.dirname(path.resolve(file));
@@ -32,51 +33,62 @@ async function isStale(lockPath: string): Promise<boolean> {
   } catch {
     // Unreadable, half-written or a proper-lockfile directory: fall back to its age.
   }
+  // Gone meanwhile: not stale, the next try takes it.
   return stat(lockPath).then(
     (s) => Date.now() - s.mtimeMs > GATEWAY_LOCK_STALE_MS,
-    () => true,
+    () => false,
   );
 }
 
-/** Runs `fn` holding the sidecar lock, waiting at most `timeoutMs` for it. */
-export async function withSidecarLock<T>(file: string, timeoutMs: number, fn: () => Promise<T>): Promise<T> {
-  const lockPath = await lockPathFor(file);
-  const started = Date.now();
-  for (let attempt = 0; ; attempt++) {
-    try {
-      const handle = await open(lockPath, "wx", 0o600);
-      try {
-        await handle.writeFile(
-          JSON.stringify({ pid: process.pid, createdAt: new Date().toISOString(), hostname: os.hostname() }, null, 2),
-        );
-      } finally {
-        await handle.close();
+/** The sidecar lock of `file`. Once another process took it over as stale, it is lost, and released untouched. */
+export function sidecarLock(file: string, timeoutMs: number): StoreLock<HeldLock> {
+  return {
+    retry: FILE_LOCK_RETRY,
+    timeoutMs,
+    async tryLock() {
+      const lockPath = await lockPathFor(file);
+      let quickRetries = 0;
+      for (;;) {
+        let made: string;
+        try {
+          const handle = await open(lockPath, "wx", 0o600);
+          try {
+            made = identityOf(await handle.stat({ bigint: true }));
+            const payload = { pid: process.pid, createdAt: new Date().toISOString(), hostname: os.hostname() };
+            await handle.writeFile(JSON.stringify(payload, null, 2));
+          } finally {
+            await handle.close();
+          }
+        } catch (err) {
+          if (errnoCode(err) !== "EEXIST")
+            throw new StoreError(`${file} cannot be locked: ${messageOf(err)}`, "unwritable");
+          // A stale lock may be proper-lockfile's directory of the same name (a json-v1 writer killed before an
+          // upgrade). If it cannot be removed, wait like for a live one: retrying at once would spin forever.
+          // Only the very file judged stale is removed: one released meanwhile is tried again at once, and one
+          // made meanwhile by the next holder is never removed for its predecessor's age (it would then remove
+          // ours at its release).
+          const judged = fileIdentity(lockPath);
+          if (judged === undefined && quickRetries++ < 100) continue;
+          const removed =
+            judged !== undefined &&
+            (await isStale(lockPath)) &&
+            fileIdentity(lockPath) === judged &&
+            (await rm(lockPath, { force: true, recursive: true }).then(
+              () => true,
+              () => false,
+            ));
+          if (removed) continue;
+          return { busy: lockedError(file, timeoutMs) };
+        }
+        // Ours while the name still holds the very file we made: a takeover removes it and makes another.
+        const ours = () => fileIdentity(lockPath) === made;
+        return {
+          lost: () => Promise.resolve(ours() ? undefined : "lock was taken over as stale"),
+          release: async () => {
+            if (ours()) await rm(lockPath, { force: true });
+          },
+        };
       }
-      break;
-    } catch (err) {
-      if (errnoCode(err) !== "EEXIST")
-        throw new StoreError(`${file} cannot be locked: ${messageOf(err)}`, "unwritable");
-      // A stale lock may be proper-lockfile's directory of the same name (a json-v1 writer killed before an
-      // upgrade). If it cannot be removed, wait like for a live one: retrying at once would spin forever.
-      if (
-        (await isStale(lockPath)) &&
-        (await rm(lockPath, { force: true, recursive: true }).then(
-          () => true,
-          () => false,
-        ))
-      )
-        continue;
-      if (Date.now() - started >= timeoutMs)
-        throw new StoreError(
-          `${file} is locked by another process (gave up after ${formatDuration(timeoutMs)})`,
-          "locked",
-        );
-      await sleep(lockRetryDelay(attempt));
-    }
-  }
-  try {
-    return await fn();
-  } finally {
-    await rm(lockPath, { force: true }).catch(() => undefined);
-  }
+    },
+  };
 }

@@ -6,14 +6,14 @@
  */
 import { existsSync } from "node:fs";
 import { StoreError, errnoCode } from "../../core/errors.js";
-import type { AuthProfileStore } from "../../types.js";
-import type { StoreAdapter, StoreChange, UpdateOptions, UpdateResult } from "../adapter.js";
+import type { StoreAdapter, UpdateOptions } from "../adapter.js";
+import { runTransaction, type StorePart, type TransactionalStore } from "../transaction.js";
 import { CELLS, type CellHome, MARKER_CELL, readCell, writeCell } from "./cells.js";
 import { type Database, isDatabaseFile, openDatabase } from "./driver.js";
 import { agentDb, layoutFor, type Layout, sharedLocation } from "./layout.js";
 import { relocationInProgress } from "./relocation.js";
 import { assertSupportedSchema, type DatabaseKind, readUserVersion } from "./schema.js";
-import { writeTransaction } from "./transaction.js";
+import { databaseLock, type HeldDatabase } from "./database-lock.js";
 import { sqliteUsageRules } from "../../reconcile/cooldown-sqlite.js";
 import { type AgentCells, agentView, cellWrites, type Owner, type StoreCells } from "./view.js";
 
@@ -92,8 +92,77 @@ export function admitProfile(profileId: string, profile: Record<string, unknown>
   return undefined;
 }
 
+const SHARED_STORE_MISSING =
+  "(no state database with auth.sharedStore, no main agent database); nothing written: " +
+  "run openclaw models auth paste-token or openclaw doctor --fix once";
+
+/** The docs of one agent: where its stores are, and their cells. */
+interface AgentDocs {
+  placement: Placement;
+  cells: AgentCells;
+}
+
 export function sqliteAdapter(stateDir: string, env: NodeJS.ProcessEnv = process.env): StoreAdapter {
   const layout = layoutFor(stateDir, env);
+
+  /** One agent's store: each database a change touches is one part, the agent's own first, never both at once. */
+  const store = (agentDir: string, options: UpdateOptions): TransactionalStore<AgentDocs, HeldDatabase> => {
+    const read = async () => {
+      const placement = await place(layout, agentDir);
+      return { placement, cells: readAgentCells(placement, undefined) };
+    };
+    const part = (placement: Placement, owner: Owner): StorePart<AgentDocs, HeldDatabase> => {
+      const local = { file: placement.local!, home: "agent-db" as const, kind: "agent" as const };
+      const target = owner === "local" ? local : placement.shared;
+      if (!target)
+        throw new StoreError(
+          `the shared auth store does not exist yet in ${stateDir} ${SHARED_STORE_MISSING}`,
+          "invalid",
+        );
+      return {
+        name: target.file,
+        lock: databaseLock(target, options.lockTimeoutMs),
+        // eslint-disable-next-line @typescript-eslint/require-await -- a SQLite read is synchronous
+        read: async ({ db }) => {
+          const relocating = target.home === "state-db" ? relocationInProgress(db, target.file) : undefined;
+          if (relocating) throw new StoreError(relocating, "locked");
+          return { placement, cells: readAgentCells(placement, { db, file: target.file }) };
+        },
+        plan: ({ db }, { cells }, view, next) => {
+          const mine = cellWrites(cells, view, next)[owner];
+          if (!mine) return undefined;
+          const before = owner === "local" ? cells.local! : cells.shared;
+          const roles = (["store", "state"] as const).filter((role) => mine[role] && mine[role] !== before[role]);
+          return {
+            files: [],
+            // eslint-disable-next-line @typescript-eslint/require-await -- cells and COMMIT are synchronous
+            commit: async () => {
+              const now = Date.now();
+              for (const role of roles) writeCell(db, CELLS[target.home][role], mine[role]!, now);
+              db.exec("COMMIT");
+            },
+          };
+        },
+      };
+    };
+    return {
+      agentDir,
+      peek: async () => ({ docs: await read() }),
+      read,
+      view: ({ cells }) => agentView(cells),
+      async parts(peeked) {
+        const { placement, cells } = peeked!.docs;
+        const planned = cellWrites(cells, peeked!.view, peeked!.next);
+        const stateDbExists = placement.shared !== undefined && (await isDatabaseFile(layout.stateDb));
+        const pending = stateDbExists
+          ? withReader(layout.stateDb, (db) => relocationInProgress(db, layout.stateDb))
+          : undefined;
+        if (pending) throw new StoreError(pending, "locked");
+        return (["local", "shared"] as const).filter((owner) => planned[owner]).map((owner) => part(placement, owner));
+      },
+    };
+  };
+
   return {
     format: "sqlite",
     usage: sqliteUsageRules,
@@ -104,50 +173,6 @@ export function sqliteAdapter(stateDir: string, env: NodeJS.ProcessEnv = process
       if (!placement.shared && !placement.local) return undefined;
       return agentView(readAgentCells(placement, undefined));
     },
-    async update<T>(agentDir: string, change: (store: AuthProfileStore) => StoreChange<T>, options: UpdateOptions) {
-      const placement = await place(layout, agentDir);
-      const peekCells = readAgentCells(placement, undefined);
-      const peekView = agentView(peekCells);
-      const peek = change(peekView);
-      const result: UpdateResult<T> = { outcome: peek.outcome, writes: [], warnings: [] };
-      if (peek.next === peekView || options.dryRun) return result;
-      const planned = cellWrites(peekCells, peekView, peek.next);
-      const relocating = (db: Database) => relocationInProgress(db, layout.stateDb);
-      const stateDbExists = placement.shared !== undefined && (await isDatabaseFile(layout.stateDb));
-      const pending = stateDbExists ? withReader(layout.stateDb, relocating) : undefined;
-      if (pending) throw new StoreError(pending, "locked");
-      let decided = false;
-      for (const owner of ["local", "shared"] as const satisfies readonly Owner[]) {
-        if (!planned[owner]) continue;
-        const local = { file: placement.local!, home: "agent-db" as const, kind: "agent" as const };
-        const target = owner === "local" ? local : placement.shared;
-        if (!target) {
-          throw new StoreError(
-            `the shared auth store does not exist yet in ${stateDir} (no state database with auth.sharedStore, ` +
-              "no main agent database); nothing written: " +
-              "run openclaw models auth paste-token or openclaw doctor --fix once",
-            "invalid",
-          );
-        }
-        const outcome = await writeTransaction(target, options.lockTimeoutMs, (db) => {
-          const relocating = target.home === "state-db" ? relocationInProgress(db, target.file) : undefined;
-          if (relocating) throw new StoreError(relocating, "locked");
-          const cells = readAgentCells(placement, { db, file: target.file });
-          const view = agentView(cells);
-          const { next, outcome } = change(view);
-          if (next === view) return { outcome, wrote: false };
-          const mine = cellWrites(cells, view, next)[owner];
-          const before = owner === "local" ? cells.local! : cells.shared;
-          const now = Date.now();
-          for (const role of ["store", "state"] as const) {
-            if (mine?.[role] && mine[role] !== before[role]) writeCell(db, CELLS[target.home][role], mine[role]!, now);
-          }
-          return { outcome, wrote: mine !== undefined };
-        });
-        if (!decided || outcome.wrote) result.outcome = outcome.outcome;
-        decided ||= outcome.wrote;
-      }
-      return result;
-    },
+    update: (agentDir, change, options) => runTransaction(store(agentDir, options), change, options),
   };
 }

@@ -9,14 +9,12 @@
 import { createHash } from "node:crypto";
 import { lstatSync, mkdirSync, realpathSync } from "node:fs";
 import path from "node:path";
-import { setTimeout as sleep } from "node:timers/promises";
 import { StoreError, messageOf } from "../../core/errors.js";
+import { fileIdentity } from "../../fs/identity.js";
 import { type Database, isBusy, sqliteLibrary } from "./driver.js";
 
 /** The gateway resolves the folder under a literal `/tmp` on every non-Windows system, not `$TMPDIR`. */
 export const LOCK_RUNTIME_DIR = "/tmp";
-/** How often the gateway retries its own exclusive begin. */
-const RETRY_MS = 25;
 
 export type LockFamily = "state-lifecycle" | "state-handles" | "gateway-lifecycle";
 
@@ -54,16 +52,18 @@ function ensureLockDirectory(dir: string): void {
   if ((info.mode & 0o077) !== 0) throw refuse(`is not private (mode ${(info.mode & 0o777).toString(8)})`);
 }
 
-export interface HeldLock {
-  release(): void;
-}
+/** A held lifecycle lock, or why it is not free: the error to give once the time is up. */
+export type LifecycleTry = { release(): void; lost(): string | undefined } | { busy: StoreError };
 
-/** Takes the state-lifecycle lock, waiting at most `timeoutMs` for a holder to finish. */
-export async function acquireStateLifecycleLock(
+/**
+ * One try at the state-lifecycle lock. It is ours while the lock file at its path is the one we hold the
+ * transaction on: the gateway too refuses a coordinator file replaced under it (`readCoordinatorIdentity`).
+ */
+export function tryStateLifecycleLock(
   stateDb: string,
   timeoutMs: number,
   file = lockPath("state-lifecycle", stateDb),
-): Promise<HeldLock> {
+): LifecycleTry {
   ensureLockDirectory(path.dirname(file));
   const Sqlite = sqliteLibrary();
   let db: Database;
@@ -72,21 +72,21 @@ export async function acquireStateLifecycleLock(
   } catch (err) {
     throw new StoreError(`the gateway lock ${file} cannot be opened: ${messageOf(err)}`, "locked");
   }
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      db.exec("PRAGMA busy_timeout = 0; PRAGMA journal_mode = MEMORY; BEGIN EXCLUSIVE;");
-      break;
-    } catch (err) {
-      if (!isBusy(err) || Date.now() >= deadline) {
-        db.close();
-        const why = isBusy(err) ? `another process held it for ${Math.round(timeoutMs / 1000)} s` : messageOf(err);
-        throw new StoreError(`the gateway's state lock ${file} was not free: ${why}; nothing written`, "locked");
-      }
-      await sleep(RETRY_MS);
-    }
+  try {
+    db.exec("PRAGMA busy_timeout = 0; PRAGMA journal_mode = MEMORY; BEGIN EXCLUSIVE;");
+  } catch (err) {
+    db.close();
+    const why = isBusy(err) ? `another process held it for ${Math.round(timeoutMs / 1000)} s` : messageOf(err);
+    const error = new StoreError(`the gateway's state lock ${file} was not free: ${why}; nothing written`, "locked");
+    if (isBusy(err)) return { busy: error };
+    throw error;
   }
+  const held = fileIdentity(file);
   return {
+    lost: () => {
+      const now = fileIdentity(file);
+      return now !== undefined && now === held ? undefined : `the gateway's state lock ${file} was replaced while held`;
+    },
     release: () => {
       try {
         if (db.inTransaction) db.exec("ROLLBACK");

@@ -1,0 +1,64 @@
+/**
+ * What every store lock is to the transaction (../transaction.ts): one try at a time, and the same wait between
+ * tries (core/backoff.ts) until the lock timeout. A held lock can say whether it is still ours, so a write is
+ * abandoned instead of made after another process took the lock over; a lock a crash of ours would leave
+ * behind (a directory, which nobody removes until it turns stale) is noted in the journal while held.
+ */
+import { setTimeout as sleep } from "node:timers/promises";
+import { type BackoffPolicy, backoffDelay } from "../../core/backoff.js";
+import type { StoreError } from "../../core/errors.js";
+import { noteLock } from "./journal.js";
+
+export interface HeldLock {
+  /** Why the lock is no longer ours (taken over as stale, its file replaced), or undefined while it holds. */
+  lost(): Promise<string | undefined>;
+  release(): Promise<void>;
+  /** A lock directory to note in the journal of held locks (journal.ts), for the kinds a crash would leave. */
+  journalEntry?: string;
+}
+
+/** Another holder has the lock now: the error to give if it still has it when the lock timeout has passed. */
+export interface Busy {
+  busy: StoreError;
+}
+
+export interface StoreLock<H extends HeldLock> {
+  /** One try: the lock, or `Busy`; any other failure throws. */
+  tryLock(): Promise<H | Busy>;
+  retry: BackoffPolicy;
+  timeoutMs: number;
+  /** For an error inside the lock that means "try the whole step again" (SQLite busy): the error to give at timeout. */
+  retryable?(err: unknown): StoreError | undefined;
+}
+
+export const isBusy = (result: HeldLock | Busy): result is Busy => "busy" in result;
+
+/** Runs `fn` holding `lock`, trying until the lock's timeout; with a `journal`, the lock is noted there while held. */
+export async function withLock<H extends HeldLock, T>(
+  lock: StoreLock<H>,
+  fn: (held: H) => Promise<T>,
+  journal?: string,
+): Promise<T> {
+  const started = Date.now();
+  for (let attempt = 1; ; attempt++) {
+    const held = await lock.tryLock();
+    let failure: StoreError;
+    if (isBusy(held)) failure = held.busy;
+    else {
+      const entry = journal && held.journalEntry;
+      const forget = entry ? await noteLock(journal, entry).catch(() => undefined) : undefined;
+      try {
+        return await fn(held);
+      } catch (err) {
+        const retry = lock.retryable?.(err);
+        if (!retry) throw err;
+        failure = retry;
+      } finally {
+        await held.release().catch(() => undefined);
+        await forget?.().catch(() => undefined);
+      }
+    }
+    if (Date.now() - started >= lock.timeoutMs) throw failure;
+    await sleep(backoffDelay(attempt, lock.retry));
+  }
+}

@@ -1,19 +1,9 @@
 /** `moltbot-auth-sync status [--json]`: the source, the daemon, every agent's copies and markings; exit 0/1/2. */
 import { formatDuration, formatRelative } from "../core/duration.js";
 import { ExitError } from "../core/errors.js";
-import { mapLimit } from "../core/map-limit.js";
-import { profileSecret } from "../reconcile/profile.js";
 import { readDaemonStatus, type DaemonStatus } from "../daemon/runtime-files.js";
-import { loginOffer, readOffers } from "../sources/index.js";
-import {
-  type AgentStatus,
-  type Marking,
-  type ProfileStatus,
-  agentStatus,
-  sourceStatus,
-  statusVerdict,
-} from "../report/status.js";
-import { resolveTargets, storeAdapter, targetWarnings } from "../stores/targets.js";
+import { collectStatus, statusJson } from "../report/collect-status.js";
+import { type AgentStatus, type Marking, type ProfileStatus } from "../report/status.js";
 import { type GlobalOptions, loadCommandConfig, printJson } from "./options.js";
 import { printLines } from "./print.js";
 
@@ -23,54 +13,29 @@ export interface StatusCommandOptions extends GlobalOptions {
 
 export async function statusCommand(options: StatusCommandOptions): Promise<void> {
   const { config } = await loadCommandConfig(options);
-  const { offers, login, loginError } = await readOffers(config);
-  const source = sourceStatus(login ?? loginError!);
-  const expected = new Map<string, string | undefined>(login ? [] : [[config.profileId, undefined]]);
-  for (const offer of offers) expected.set(offer.profileId, profileSecret(offer.profile));
-  const loginOptional = !login && offers.length > 0;
-  if (loginOptional) expected.delete(config.profileId);
-  const targets = await resolveTargets(config);
-  const now = Date.now();
-  const adapter = storeAdapter(targets);
-  // A generation that never takes the login's profile (SQLite era, by default) has nothing of it to show.
-  const notCopied = adapter.admit?.(config.profileId, login ? loginOffer(login, config).profile : { type: "token" });
-  if (notCopied) expected.delete(config.profileId);
-  const agents = await mapLimit(targets.agents, 8, (agent) => agentStatus(agent, adapter, expected, now));
-  const verdict = statusVerdict(source, agents, now, config.expiryWarning, loginOptional);
+  const report = await collectStatus(config);
+  const { now, source, verdict, agents } = report;
   const exitCode = verdict.code;
   const daemon = await readDaemonStatus();
   if (options.json) {
-    printJson({
-      now,
-      profile: config.profileId,
-      ...(verdict.why ? { why: verdict.why } : {}),
-      source,
-      setupTokens: offers
-        .filter((o) => o.kind === "setup-token")
-        .map((o) => ({ profile: o.profileId, origin: o.origin })),
-      stateDir: targets.stateDir,
-      store: targets.generation,
-      daemon,
-      agents,
-      exitCode,
-    });
+    printJson(statusJson(report, daemon));
   } else {
     const lines = [
       `source  ${source.ok ? `${source.fingerprint} expires ${formatRelative(source.expiresAt, now)} (${source.origin})` : source.error}`,
     ];
-    for (const offer of offers.filter((o) => o.kind === "setup-token"))
-      lines.push(`token   ${offer.profileId} from ${offer.origin}`);
+    for (const token of report.setupTokens) lines.push(`token   ${token.profile} from ${token.origin}`);
+    const { stateDir } = report;
     lines.push(
-      `state   ${targets.stateDir.dir} (${targets.stateDir.reason})${targets.stateDir.alsoExisting.length ? `; also exists: ${targets.stateDir.alsoExisting.join(", ")}` : ""}`,
+      `state   ${stateDir.dir} (${stateDir.reason})${stateDir.alsoExisting.length ? `; also exists: ${stateDir.alsoExisting.join(", ")}` : ""}`,
     );
-    const gen = targets.generation;
+    const gen = report.store;
     lines.push(`store   ${gen.format}${gen.version ? `, gateway ${gen.version}` : ""} (${gen.reason})`);
     lines.push(`daemon  ${daemonLine(daemon, now)}`);
     for (const agent of agents) lines.push(...agentLines(agent, now));
     printLines(lines);
   }
   printLines(
-    targetWarnings(targets).map((warning) => `warning: ${warning}`),
+    report.warnings.map((warning) => `warning: ${warning}`),
     process.stderr,
   );
   if (exitCode !== 0) throw new ExitError(exitCode, options.json ? "" : (verdict.why ?? ""));

@@ -47,6 +47,7 @@ import { type Fields, ProblemLog } from "./problem-log.js";
 import { CLI_REFRESH_WINDOW_MS, type RefreshResult, Refresher } from "../refresh/refresher.js";
 import { type DaemonState, lockJournalPath, writeDaemonState } from "./runtime-files.js";
 import { type FolderWatch, watchFolder } from "./watch.js";
+import type { MetricsObserver } from "../metrics/index.js";
 
 /**
  * A store's bursts (a tmp write then a rename, a gateway rewrite) collapse into one pass within this window.
@@ -130,6 +131,8 @@ export class Daemon {
   private stopping = false;
   /** Called once the pass in flight (or the next one) has finished. */
   private afterPass: Array<() => void> = [];
+  /** The metrics server, when `metrics` is configured (see startMetrics). */
+  private metrics: MetricsObserver | undefined;
 
   constructor(options: DaemonOptions) {
     this.config = options.config;
@@ -145,6 +148,7 @@ export class Daemon {
   /** Runs the first pass, then arms watchers and schedules. Resolves once the daemon is fully armed. */
   async start(): Promise<void> {
     const started = performance.now();
+    await this.startMetrics();
     this.event("info", "daemon.started", `watching ${this.credentialsFile()}`, { profile: this.config.profileId });
     // The watchers scan while the first pass runs; both are needed before the daemon is armed.
     const arming = this.arm();
@@ -167,6 +171,7 @@ export class Daemon {
     this.stopping = true;
     this.event("info", "daemon.stopping", `stopping (${reason})`, { reason });
     this.shutdown.abort();
+    await this.metrics?.close();
     for (const timer of this.timers.values()) clearTimeout(timer);
     this.timers.clear();
     await this.disarm();
@@ -367,11 +372,13 @@ export class Daemon {
       const agents = [...this.pendingAgents.values()];
       this.pendingFull = false;
       this.pendingAgents.clear();
+      let result: PassResult | undefined;
       try {
-        await this.pass(full ? undefined : agents);
+        result = await this.pass(full ? undefined : agents);
       } catch (err) {
         this.event("error", "daemon.error", `pass failed: ${messageOf(err)}`);
       }
+      this.metrics?.passDone(result);
       for (const done of this.afterPass.splice(0)) done();
     }
     for (const done of this.afterPass.splice(0)) done();
@@ -380,14 +387,14 @@ export class Daemon {
   // ── the pass ──────────────────────────────────────────────────────────────
 
   /** Reconciles `only` those agents, or every agent; marks them instead when the source is unusable. */
-  private async pass(only: Agent[] | undefined): Promise<void> {
+  private async pass(only: Agent[] | undefined): Promise<PassResult | undefined> {
     const read = await this.readSource();
     // A pass for some agents that is first to see a new credential must take it to all of them: the
     // change is now consumed, and chokidar may have dropped the event that would have run a full pass.
     const agents =
       only && this.adapter && !read?.changed ? this.noteAgents(await this.present(only)) : await this.findAgents();
     const adapter = this.adapter;
-    if (!agents || !adapter) return;
+    if (!agents || !adapter) return undefined;
     const target = { agents, adapter };
     if (!this.setupOffers) await this.loadSetupOffers();
     const occurrence = !only && this.freshFailure ? "new" : "ongoing";
@@ -413,6 +420,7 @@ export class Daemon {
     }
     await this.saveState();
     this.maybeRefresh("expiry");
+    return result;
   }
 
   private async findAgents(): Promise<Agent[] | undefined> {
@@ -777,6 +785,22 @@ export class Daemon {
     }
     if (skip) return this.event("info", "refresh.skipped", `retry not run: ${skip}`, { trigger: "retry" });
     this.maybeRefresh("retry", true);
+  }
+
+  // ── metrics (opt-in) ──────────────────────────────────────────────────────
+
+  /** Binds the metrics server when configured; loaded only then, so prom-client costs nothing by default. */
+  private async startMetrics(): Promise<void> {
+    if (!this.config.metrics) return;
+    const { startMetrics } = await import("../metrics/index.js");
+    this.metrics = await startMetrics({
+      config: () => this.config,
+      env: this.env,
+      daemon: () => ({ ...this.state, running: true }),
+      log: (level, event, msg, fields) => this.event(level, event, msg, fields),
+    });
+    // Attached after its own `metrics.listening` line, which is no problem to count.
+    this.problems.observer = this.metrics;
   }
 
   // ── logging and state ─────────────────────────────────────────────────────

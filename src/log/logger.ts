@@ -52,6 +52,7 @@ export const EVENTS = [
   "recovered",
   "hook.failed",
   "watch.error",
+  "metrics.listening",
 ] as const;
 
 export type LogEvent = (typeof EVENTS)[number];

@@ -72,6 +72,10 @@ export class Metrics {
 
   constructor() {
     collectDefaultMetrics({ register: this.registry });
+    // Known label values start at 0, so a rate() or an alert sees the series before its first increment.
+    for (const result of ["ok", "failed"]) this.passes.inc({ result }, 0);
+    for (const result of Object.values(REFRESH_RESULTS)) this.refreshes.inc({ result }, 0);
+    for (const by of ["daemon", "gateway"]) this.markings.inc({ by }, 0);
   }
 
   private counter(name: string, help: string, labelNames: string[]): Counter {

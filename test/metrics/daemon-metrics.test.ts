@@ -209,7 +209,7 @@ test("allowRemote serves other hosts and says so in one warn line", async () => 
     assert.match(listening.msg, /to other hosts/);
     assert.equal(d.records.filter((r) => r.level === "warn").length, 1);
     await d.waitForEvent("daemon.ready");
-    const res = await fetch(`http://127.0.0.1:${listening.port}/healthz`);
+    const res = await fetch(`http://127.0.0.1:${listening.port as number}/healthz`);
     assert.equal(res.status, 200, await res.text());
   } finally {
     await d.stop();

@@ -1,6 +1,6 @@
 /** The metrics server of the real daemon: scraped through an outage and a recovery, never leaking a token. */
 import assert from "node:assert/strict";
-import { writeFileSync } from "node:fs";
+import { rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import path from "node:path";
 import { test } from "node:test";
@@ -211,6 +211,36 @@ test("allowRemote serves other hosts and says so in one warn line", async () => 
     await d.waitForEvent("daemon.ready");
     const res = await fetch(`http://127.0.0.1:${listening.port as number}/healthz`);
     assert.equal(res.status, 200, await res.text());
+  } finally {
+    await d.stop();
+    t.cleanup();
+  }
+});
+
+test("no gateway state dir: healthz is 503 and says why, metrics still answer with the failed pass", async () => {
+  const t = makeHome();
+  t.writeCredentials();
+  rmSync(t.stateDir, { recursive: true });
+  const d = new DaemonProcess(t, ["--config", writeConfig(t, { metrics: { listen: "[::1]:0" } })]);
+  try {
+    const { port } = await d.waitForEvent("metrics.listening");
+    await d.waitForEvent("daemon.ready");
+    const scraper = new Scraper(`http://[::1]:${port as number}`);
+    const health = await scraper.get("/healthz");
+    assert.equal(health.status, 503);
+    const body = JSON.parse(health.text);
+    assert.equal(body.healthy, false);
+    assert.match(body.why, /state dir/i);
+    assert.equal(body.lastPass.ok, false);
+    const metrics = await scraper.get("/metrics");
+    assert.equal(metrics.status, 200);
+    assert.match(metrics.type ?? "", /^text\/plain; version=0\.0\.4/);
+    assert.ok(value(metrics.text, "moltbot_auth_sync_passes_total", { result: "failed" })! >= 1);
+    assert.equal(value(metrics.text, "moltbot_auth_sync_passes_total", { result: "ok" }), 0);
+    assert.equal(value(metrics.text, "moltbot_auth_sync_failures_total", { code: "state_dir.missing" }), 1);
+    assert.equal(value(metrics.text, "moltbot_auth_sync_healthy"), 0);
+    assert.equal(value(metrics.text, "moltbot_auth_sync_last_success_timestamp_seconds"), 0);
+    assert.ok(!metrics.text.includes("moltbot_auth_sync_profile_usable{"), "no agent, no usable gauge");
   } finally {
     await d.stop();
     t.cleanup();

@@ -1,14 +1,10 @@
 /** `moltbot-auth-sync status [--json]`: the source, the daemon, every agent's copies and markings; exit 0/1/2. */
-import pLimit from "p-limit";
 import { formatDuration, formatRelative, formatWhen } from "../core/duration.js";
 import { ExitError } from "../core/errors.js";
 import type { Marking } from "../reconcile/cooldown.js";
-import { profileSecret } from "../reconcile/profile.js";
 import { readDaemonStatus, type DaemonStatus } from "../daemon/runtime-files.js";
-import { loginOffer, readOffers } from "../sources/index.js";
-import { type AgentStatus, type ProfileStatus, agentStatus, sourceStatus, statusVerdict } from "../report/status.js";
-import { findGateway, gatewayWarnings } from "../stores/gateway.js";
-import { adapterFor } from "../stores/adapter.js";
+import { collectStatus, statusJson } from "../report/collect-status.js";
+import type { AgentStatus, ProfileStatus } from "../report/status.js";
 import { ENV_TOKEN } from "../sources/setup-token.js";
 import { type GlobalOptions, loadCommandConfig, printJson } from "./options.js";
 import { printLines } from "./print.js";
@@ -19,61 +15,31 @@ export interface StatusCommandOptions extends GlobalOptions {
 
 export async function statusCommand(options: StatusCommandOptions): Promise<void> {
   const { config } = await loadCommandConfig(options);
-  const { offers, login, loginError } = await readOffers(config);
-  const source = sourceStatus(login ?? loginError!);
-  const expected = new Map<string, string | undefined>(login ? [] : [[config.profileId, undefined]]);
-  for (const offer of offers) expected.set(offer.profileId, profileSecret(offer.profile));
-  const loginOptional = !login && offers.length > 0;
-  if (loginOptional) expected.delete(config.profileId);
-  const gateway = await findGateway(config);
-  const now = Date.now();
-  const adapter = adapterFor(gateway.generation, gateway.stateDir.dir);
-  // A generation that never takes the login's profile (SQLite era, by default) has nothing of it to show.
-  const notCopied = adapter.admit?.(config.profileId, login ? loginOffer(login, config).profile : { type: "token" });
-  if (notCopied) expected.delete(config.profileId);
-  const agents = await pLimit(8).map(gateway.agents, (agent) => agentStatus(agent, adapter, expected, now));
-  const tokens = offers
-    .filter((o) => o.kind === "setup-token")
-    .map((o) => ({ profileId: o.profileId, origin: o.origin, expires: o.profile.expires }));
-  const verdict = statusVerdict(source, agents, now, config.expiryWarning, loginOptional, tokens);
+  const report = await collectStatus(config);
+  const { now, source, verdict, agents } = report;
   const exitCode = verdict.code;
   const daemon = await readDaemonStatus();
   if (options.json) {
-    printJson({
-      now,
-      profile: config.profileId,
-      ...(verdict.why ? { why: verdict.why } : {}),
-      source,
-      setupTokens: tokens.map((t) => ({
-        profile: t.profileId,
-        origin: t.origin,
-        ...(t.expires !== undefined ? { expires: t.expires } : {}),
-      })),
-      stateDir: gateway.stateDir,
-      store: gateway.generation,
-      daemon,
-      agents,
-      exitCode,
-    });
+    printJson(statusJson(report, daemon));
   } else {
     const lines = [
       `source  ${source.ok ? `${source.fingerprint} expires ${formatRelative(source.expiresAt, now)} (${source.origin})` : source.error}`,
     ];
-    for (const t of tokens) {
+    for (const t of report.setupTokens) {
       const expiry = t.expires !== undefined ? `expires ${formatWhen(t.expires, now)}` : `expiry unknown`;
-      lines.push(`token   ${t.profileId} ${expiry} from ${t.origin}${t.expires === undefined ? unknownWhy(t) : ""}`);
+      lines.push(`token   ${t.profile} ${expiry} from ${t.origin}${t.expires === undefined ? unknownWhy(t) : ""}`);
     }
-    lines.push(
-      `state   ${gateway.stateDir.dir} (${gateway.stateDir.reason})${gateway.stateDir.alsoExisting.length ? `; also exists: ${gateway.stateDir.alsoExisting.join(", ")}` : ""}`,
-    );
-    const gen = gateway.generation;
+    const { stateDir } = report;
+    const also = stateDir.alsoExisting.length ? `; also exists: ${stateDir.alsoExisting.join(", ")}` : "";
+    lines.push(`state   ${stateDir.dir} (${stateDir.reason})${also}`);
+    const gen = report.store;
     lines.push(`store   ${gen.format}${gen.version ? `, gateway ${gen.version}` : ""} (${gen.reason})`);
     lines.push(`daemon  ${daemonLine(daemon, now)}`);
     for (const agent of agents) lines.push(...agentLines(agent, now));
     printLines(lines);
   }
   printLines(
-    gatewayWarnings(gateway).map((warning) => `warning: ${warning}`),
+    report.warnings.map((warning) => `warning: ${warning}`),
     process.stderr,
   );
   if (exitCode !== 0) throw new ExitError(exitCode, options.json ? "" : (verdict.why ?? ""));

@@ -11,6 +11,7 @@ import { parseDuration } from "../core/duration.js";
 import { ConfigError, errnoCode, messageOf } from "../core/errors.js";
 import { MAX_SMALL_FILE_BYTES, readRegularFile } from "../fs/read-file.js";
 import { LOG_LEVELS } from "../log/format.js";
+import { isLoopback, parseListen } from "./listen.js";
 
 const duration = z.union([z.string(), z.number()]).transform((value, ctx) => {
   const ms = parseDuration(value);
@@ -50,6 +51,24 @@ export const DEFAULT_FALLBACK_REFRESH_COMMAND = [
 export const PROFILE_ID = /^anthropic:[^\s]+$/;
 const profileId = (example: string) => z.string().regex(PROFILE_ID, `expected an id such as "${example}"`);
 
+/** Opt-in: without it no server binds and prom-client is never loaded. */
+const metrics = z
+  .strictObject({
+    listen: z.string(),
+    allowRemote: z.boolean().default(false),
+  })
+  .superRefine((value, ctx) => {
+    const address = parseListen(value.listen);
+    if (typeof address === "string") return ctx.addIssue({ code: "custom", path: ["listen"], message: address });
+    if (!value.allowRemote && !isLoopback(address.host)) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["listen"],
+        message: `${address.host} is not a loopback address; set metrics.allowRemote to true to serve other hosts`,
+      });
+    }
+  });
+
 const schema = z.strictObject({
   stateDir: z.string().min(1).optional(),
   claudeConfigDir: z.string().min(1).optional(),
@@ -69,6 +88,7 @@ const schema = z.strictObject({
   refreshCheckCron: cron.default("* * * * *"),
   logLevel: z.enum([...LOG_LEVELS, "silent"]).default("info"),
   onEvent: z.array(z.string().min(1)).min(1).optional(),
+  metrics: metrics.optional(),
 });
 
 export type Config = z.output<typeof schema>;

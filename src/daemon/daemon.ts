@@ -33,6 +33,7 @@ import { Timers } from "./timers.js";
 import { TokenExpiryAlerts } from "./token-expiry.js";
 import { Triggers } from "./triggers.js";
 import type { LogEvent } from "../log/logger.js";
+import type { MetricsObserver } from "../metrics/index.js";
 
 /** How long a stop waits for the pass in flight to finish its write. */
 const STOP_WAIT_MS = 3_000;
@@ -62,6 +63,8 @@ export class Daemon {
   private readonly triggers: Triggers;
   /** `token.expiring` and `token.expired`, said at most once a day per setup-token. */
   private readonly tokenAlerts: TokenExpiryAlerts;
+  /** The metrics server, when `metrics` is configured (see startMetrics). */
+  private metrics: MetricsObserver | undefined;
   private readonly shutdown = new AbortController();
   private stopping = false;
 
@@ -77,7 +80,14 @@ export class Daemon {
     this.registry = new AgentRegistry(problems, lockJournalPath(env));
     this.markings = new GatewayMarkings(() => this.config.profileId);
     this.queue = new PassQueue(
-      (only) => this.pass(only),
+      (only) =>
+        this.pass(only).then(
+          (result) => this.metrics?.passDone(result),
+          (err: unknown) => {
+            this.metrics?.passDone(undefined);
+            throw err;
+          },
+        ),
       (err) => this.event("error", "daemon.error", `pass failed: ${messageOf(err)}`),
     );
     this.login = new LoginSource({
@@ -136,6 +146,7 @@ export class Daemon {
   /** Runs the first pass, then arms watchers and schedules. Resolves once the daemon is fully armed. */
   async start(): Promise<void> {
     const started = performance.now();
+    await this.startMetrics();
     const watching = `watching ${claudeCredentialsFile(this.config, this.env)}`;
     this.event("info", "daemon.started", watching, { profile: this.config.profileId });
     // The watchers scan while the first pass runs; both are needed before the daemon is armed.
@@ -159,6 +170,7 @@ export class Daemon {
     this.stopping = true;
     this.event("info", "daemon.stopping", `stopping (${reason})`, { reason });
     this.shutdown.abort();
+    await this.metrics?.close();
     this.timers.stop();
     this.refresh.stop();
     const pass = this.queue.stop();
@@ -218,7 +230,7 @@ export class Daemon {
   }
 
   /** Reconciles `only` those agents, or every agent; marks them instead when the source is unusable. */
-  private async pass(only: Agent[] | undefined): Promise<void> {
+  private async pass(only: Agent[] | undefined): Promise<PassResult | undefined> {
     const read = await this.login.read();
     // A pass for some agents that is first to see a new credential must take it to all of them: the
     // change is now consumed, and chokidar may have dropped the event that would have run a full pass.
@@ -227,7 +239,7 @@ export class Daemon {
         ? await this.registry.present(only)
         : await this.registry.find(this.config, this.env);
     const adapter = this.registry.adapter;
-    if (!agents || !adapter) return;
+    if (!agents || !adapter) return undefined;
     if (!this.login.setupOffers) await this.login.loadSetupOffers();
     const occurrence = !only && this.refresh.takeFreshFailure() ? "new" : "ongoing";
     const result = await runPass({
@@ -257,6 +269,7 @@ export class Daemon {
     }
     await this.stateFile.save();
     this.refresh.maybe("expiry");
+    return result;
   }
 
   private updateOptions(): UpdateOptions {
@@ -276,6 +289,20 @@ export class Daemon {
       if (isLogin) this.outage.recovered(reports, login);
     }
     if (result.marking) this.outage.marked(result.marking.failure, result.marking.reports);
+  }
+
+  /** Binds the metrics server when configured; loaded only then, so prom-client costs nothing by default. */
+  private async startMetrics(): Promise<void> {
+    if (!this.config.metrics) return;
+    const { startMetrics } = await import("../metrics/index.js");
+    this.metrics = await startMetrics({
+      config: () => this.config,
+      env: this.env,
+      daemon: () => ({ ...this.stateFile.state, running: true }),
+      log: (level, event, msg, fields) => this.event(level, event, msg, fields),
+    });
+    // Attached after its own `metrics.listening` line, which is no problem to count.
+    this.problems.observer = this.metrics;
   }
 
   private hook(event: HookEvent, reason: string, agents: string[]): void {

@@ -8,15 +8,23 @@ import type { LogEvent } from "../log/logger.js";
 export type Level = "debug" | "info" | "warn" | "error";
 export type Fields = Record<string, unknown>;
 
+/** Sees every event the daemon logs (the metrics counters). */
+export interface EventObserver {
+  observe(level: Level, event: LogEvent, fields: Fields): void;
+}
+
 export class ProblemLog {
   private open = new Map<string, { msg: string; level: Level }>();
   /** The last warn or error, for the state file. */
   last: { at: number; event: string; message: string } | undefined;
 
+  observer: EventObserver | undefined;
+
   constructor(private readonly log: Logger) {}
 
   event(level: Level, event: LogEvent, msg: string, fields: Fields = {}): void {
     this.log[level]({ event, ...fields }, msg);
+    this.observer?.observe(level, event, fields);
   }
 
   problem(key: string, level: Level, event: LogEvent, msg: string, fields: Fields = {}): void {

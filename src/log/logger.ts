@@ -54,6 +54,7 @@ export const EVENTS = [
   "token.expired",
   "hook.failed",
   "watch.error",
+  "metrics.listening",
 ] as const;
 
 export type LogEvent = (typeof EVENTS)[number];

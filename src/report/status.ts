@@ -14,7 +14,7 @@ import { SETUP_TOKEN_WARNING_MS } from "../sources/setup-token.js";
 import type { AuthProfileStore, SourceCredential } from "../types.js";
 
 const STATUS_OK = 0;
-const STATUS_UNUSABLE = 1;
+export const STATUS_UNUSABLE = 1;
 const STATUS_EXPIRING = 2;
 
 export interface ProfileStatus {

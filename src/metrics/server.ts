@@ -1,0 +1,81 @@
+/**
+ * The HTTP server of `/metrics` and `/healthz`. Anything else is 404. It binds only when configured, answers
+ * each scrape from one status collection (concurrent scrapes share it), and closes its connections at once on
+ * stop so it never holds the daemon up.
+ */
+import { type IncomingMessage, type ServerResponse, createServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import { AuthSyncError, messageOf } from "../core/errors.js";
+import type { ListenAddress } from "../config/listen.js";
+import type { StatusReport } from "../report/collect-status.js";
+import { healthOf } from "./health.js";
+import type { Metrics } from "./registry.js";
+
+/** A scrape that takes longer than this (a store locked, a hung keychain) is cut off. */
+const REQUEST_TIMEOUT_MS = 10_000;
+
+export interface ServerDeps {
+  metrics: Metrics;
+  /** A fresh status report; it may throw (no state dir). */
+  status: () => Promise<StatusReport>;
+  /** What the daemon says of itself, as `status --json` shows it. */
+  daemon: () => unknown;
+}
+
+export interface MetricsServer {
+  /** The address actually bound (port 0 picks a free one). */
+  address: ListenAddress;
+  close(): Promise<void>;
+}
+
+export async function startMetricsServer(listen: ListenAddress, deps: ServerDeps): Promise<MetricsServer> {
+  let collecting: Promise<StatusReport | Error> | undefined;
+  const status = () =>
+    (collecting ??= deps
+      .status()
+      .catch((err: unknown) => new Error(messageOf(err)))
+      .finally(() => (collecting = undefined)));
+
+  const answer = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const pathname = (req.url ?? "").split("?")[0];
+    const known = pathname === "/metrics" || pathname === "/healthz";
+    if (!known || (req.method !== "GET" && req.method !== "HEAD")) return send(res, 404, "text/plain", "not found\n");
+    const report = await status();
+    const health = healthOf(report, deps.metrics.lastPass, deps.daemon());
+    if (pathname === "/healthz") {
+      return send(res, health.healthy ? 200 : 503, "application/json", `${JSON.stringify(health.body, null, 2)}\n`);
+    }
+    send(res, 200, deps.metrics.contentType, await deps.metrics.render(report, health.healthy));
+  };
+
+  const server = createServer((req, res) => {
+    answer(req, res).catch((err: unknown) => {
+      if (!res.headersSent) send(res, 500, "text/plain", `error: ${messageOf(err)}\n`);
+      else res.destroy();
+    });
+  });
+  server.requestTimeout = REQUEST_TIMEOUT_MS;
+  server.headersTimeout = REQUEST_TIMEOUT_MS / 2;
+
+  await new Promise<void>((resolve, reject) => {
+    const where = listen.host.includes(":") ? `[${listen.host}]:${listen.port}` : `${listen.host}:${listen.port}`;
+    server.once("error", (err) =>
+      reject(new AuthSyncError(`metrics: cannot listen on ${where}: ${messageOf(err)}`, "metrics.listen")),
+    );
+    server.listen({ host: listen.host, port: listen.port }, () => resolve());
+  });
+  const bound = server.address() as AddressInfo;
+  return {
+    address: { host: bound.address, port: bound.port },
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}
+
+function send(res: ServerResponse, code: number, type: string, body: string): void {
+  res.writeHead(code, { "Content-Type": type, "Cache-Control": "no-store", "Content-Length": Buffer.byteLength(body) });
+  res.end(res.req.method === "HEAD" ? undefined : body);
+}

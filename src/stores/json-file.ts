@@ -81,8 +81,8 @@ async function makeAgentDir(dir: string, stateDir: string | undefined): Promise<
     const where = root ?? "the state dir's agents/";
     throw new StoreError(`agent folder ${dir} does not exist; it is outside ${where}, so it is not made`, "unwritable");
   }
-  let at = stateDir!;
-  for (const part of path.relative(stateDir!, dir).split(path.sep)) {
+  let at = stateDir;
+  for (const part of path.relative(stateDir, dir).split(path.sep)) {
     at = path.join(at, part);
     await assertOwnFolder(path.dirname(at));
     await mkdir(at, { mode: PRIVATE_DIR_MODE }).catch((err: unknown) => {

@@ -75,7 +75,7 @@ const gatewayAuthMarking = () => {
 const twoAgents = (c: Cred) => ({ main: plantedStore(c), work: plantedStore(c) });
 
 const near = (actual: unknown, expected: number, slack = 5_000) =>
-  assert.ok(typeof actual === "number" && Math.abs(actual - expected) <= slack, `${actual} ≈ ${expected}`);
+  assert.ok(typeof actual === "number" && Math.abs(actual - expected) <= slack, `${String(actual)} ≈ ${expected}`);
 
 test("refresh fails with invalid_grant: disabled (auth) everywhere, needs_login once with the fix; fresh credentials recover", () => {
   const other = { cooldownUntil: Date.now() + 30 * MIN, errorCount: 2 };

@@ -211,7 +211,7 @@ test("daemon: a token inside the refresh margin makes it run claude mcp serve on
         "no request",
       );
       // `mcp serve` serves stdin until it closes: it ended by itself, not at refreshTimeout's kill.
-      assert.ok((ok.durationMs as number) < 30_000, `took ${ok.durationMs} ms`);
+      assert.ok((ok.durationMs as number) < 30_000, `took ${String(ok.durationMs)} ms`);
     },
   ));
 

@@ -45,7 +45,7 @@ test("npm start stopped with SIGTERM stops the daemon too", () =>
     t.writeCredentials();
     const npm = spawn("npm", ["start", "--silent"], { cwd: REPO, env: t.env, stdio: ["ignore", "pipe", "pipe"] });
     let out = "";
-    npm.stdout!.on("data", (chunk: Buffer) => (out += chunk.toString("utf8")));
+    npm.stdout.on("data", (chunk: Buffer) => (out += chunk.toString("utf8")));
     const exited = new Promise((resolve) => npm.once("exit", resolve));
     for (let i = 0; i < 200 && !out.includes('"daemon.ready"'); i++) await new Promise((r) => setTimeout(r, 100));
     assert.match(out, /daemon\.ready/);

@@ -28,7 +28,7 @@ export function installFakeClaude(t: TestHome, mode = "refresh"): string {
 }
 
 export function fakeClaudeRuns(control: string): Array<{ what: string; pid: number; at: number; args: string }> {
-  let text = "";
+  let text: string;
   try {
     text = readFileSync(path.join(control, "runs.log"), "utf8");
   } catch {

@@ -91,7 +91,7 @@ export function cellWrites(cells: AgentCells, view: AuthProfileStore, next: Auth
   const target = (owner: Owner): StoreCells => {
     const source = owner === "local" ? cells.local! : cells.shared;
     writes[owner] ??= { ...source };
-    return writes[owner]!;
+    return writes[owner];
   };
   const profilesAfter = record(next.profiles);
   for (const id of changedIds(record(view.profiles), profilesAfter)) {

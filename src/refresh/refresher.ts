@@ -21,6 +21,18 @@ export type RefreshResult =
   | { outcome: "token-works"; run: ClaudeRun; nextTryAt?: number }
   | { outcome: "failed"; failure: Failure; run: ClaudeRun; attempt: number; retryInMs: number };
 
+/** Due when inside the margin (or forced), not running, and not backing off: the one rule, for every refresher. */
+export function refreshIsDue(
+  state: { running: boolean; notBefore: number },
+  source: SourceCredential,
+  config: Config,
+  now: number,
+  force: boolean,
+): boolean {
+  if (state.running || now < state.notBefore) return false;
+  return force || now >= source.expiresAt - config.refreshMargin;
+}
+
 export class Refresher {
   private attempt = 0;
   private notBefore = 0;
@@ -41,10 +53,8 @@ export class Refresher {
     return this.running !== undefined;
   }
 
-  /** Due when inside the margin (or forced), not running, and not backing off. */
   isDue(source: SourceCredential, config: Config, now: number, force: boolean): boolean {
-    if (this.running || now < this.notBefore) return false;
-    return force || now >= source.expiresAt - config.refreshMargin;
+    return refreshIsDue({ running: this.busy, notBefore: this.notBefore }, source, config, now, force);
   }
 
   run(before: SourceCredential, config: Config, force: boolean): Promise<RefreshResult> {

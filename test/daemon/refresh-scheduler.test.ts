@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { parseConfig, type Config } from "../../src/config/config.js";
-import type { RefreshResult } from "../../src/refresh/refresher.js";
+import { type RefreshResult, refreshIsDue } from "../../src/refresh/refresher.js";
 import { RefreshScheduler } from "../../src/daemon/refresh-scheduler.js";
 import { Timers } from "../../src/daemon/timers.js";
 import type { SourceCredential } from "../../src/types.js";
@@ -41,8 +41,7 @@ class FakeRefresher {
   }
 
   isDue(source: SourceCredential, config: Config, now: number, force: boolean): boolean {
-    if (this.running || now < this.notBefore) return false;
-    return force || now >= source.expiresAt - config.refreshMargin;
+    return refreshIsDue({ running: this.busy, notBefore: this.notBefore }, source, config, now, force);
   }
 
   run(_before: SourceCredential, _config: Config, force: boolean): Promise<RefreshResult> {

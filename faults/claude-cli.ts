@@ -6,7 +6,13 @@
  */
 import { readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { DaemonProcess, fakeClaudeRuns, fakeClaudeTokens, installFakeClaude } from "../test/helpers/daemon.js";
+import {
+  DaemonProcess,
+  fakeClaudeRefreshRuns,
+  fakeClaudeRuns,
+  fakeClaudeTokens,
+  installFakeClaude,
+} from "../test/helpers/daemon.js";
 import { makeHome, type TestHome } from "../test/helpers/env.js";
 import { type Outcome, type Row, row, runCases } from "./harness.js";
 
@@ -84,7 +90,7 @@ async function runCase(c: Case, outputs: string[], planted: string[]): Promise<R
         const got = marking(t);
         if (got !== c.expect) problems.push(`marking ${got}`);
       }
-      const starts = fakeClaudeRuns(control).filter((r) => r.what === "start" && r.args.startsWith("-p")).length;
+      const starts = fakeClaudeRefreshRuns(control).length;
       const sequence = d.records
         .filter((r) => r.event === "refresh.started" || r.event === "refresh.failed" || r.event === "refresh.succeeded")
         .map((r) => r.event);

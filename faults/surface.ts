@@ -43,7 +43,7 @@ const CASES: Case[] = [
     // A folder that exists: discovery already drops an agentDir outside the state dir that does not.
     run: (t, outputs) => {
       const evil = path.join(t.root, "x\nExecStartPre=/bin/touch /tmp/pwned");
-      mkdirSync(evil);
+      mkdirSync(evil, { recursive: true });
       return install(t, evil, outputs);
     },
   },

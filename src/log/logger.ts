@@ -73,7 +73,10 @@ const SECRET_KEYS = [
 export const REDACT_PATHS = [...SECRET_KEYS, ...SECRET_KEYS.map((k) => `*.${k}`)];
 
 /** A value after `token=`, `"access_token": "`, `refreshToken: ` and the like (JSON, form and header styles). */
-const KEYED_SECRET = /(\w*token["']?\s*[:=]\s*["']?|\bbearer\s+)([A-Za-z0-9._~+/=%-]{8,})(?![A-Za-z0-9._~+/=%-]|…)/gi;
+// The key's word is matched from its start only (`(?<!\w)`): an unanchored `\w*token` retries from every
+// character of a long run, which makes a megabyte of output cost minutes.
+const KEYED_SECRET =
+  /((?<!\w)\w*token["']?\s*[:=]\s*["']?|\bbearer\s+)([A-Za-z0-9._~+/=%-]{8,})(?![A-Za-z0-9._~+/=%-]|…)/gi;
 /** A token with its public prefix, even a newer kind than the ones we know. */
 const PREFIXED_TOKEN = /sk-ant-[A-Za-z0-9_-]{8,}(?![A-Za-z0-9_-]|…)/g;
 /** Any long base64url run: a token whose prefix was lost, or one of a kind we do not know. */

@@ -121,7 +121,10 @@ export function markAgents(
   return updateAgents(stores, profileId, change, options);
 }
 
-/** Clears a profile's markings by hand; `refuse` names why a store's marking must stay (e.g. a disabled login without --force). */
+/**
+ * Clears a profile's markings by hand; `refuse` names why a store's marking must stay (e.g. a disabled login
+ * without --force).
+ */
 export function clearAgents(
   stores: AgentStores,
   profileId: string,

@@ -20,18 +20,47 @@ export interface Failure {
   detail?: string;
 }
 
+/** One pattern matching any of `phrases` (regular-expression sources), so a long list stays readable. */
+const anyOf = (...phrases: string[]) => new RegExp(phrases.join("|"));
+
 /** The gateway's patterns (`classifyFailoverReason`), in its order, on lower-cased text. */
 const PATTERNS: Array<[FailureReason, RegExp]> = [
   [
     "rate_limit",
-    /rate[_ ]limit|too many requests|\b429\b|exceeded your current quota|resource has been exhausted|quota exceeded|resource_exhausted|usage limit|overloaded/,
+    anyOf(
+      "rate[_ ]limit",
+      "too many requests",
+      "\\b429\\b",
+      "exceeded your current quota",
+      "resource has been exhausted",
+      "quota exceeded",
+      "resource_exhausted",
+      "usage limit",
+      "overloaded",
+    ),
   ],
   ["format", /string should match pattern|tool_use\.id|tool_use_id|invalid request format/],
   ["billing", /\b402\b|payment required|insufficient credits|credit balance|plans & billing/],
   ["timeout", /timeout|timed out|deadline exceeded/],
   [
     "auth",
-    /invalid[_ ]?api[_ ]?key|incorrect api key|invalid token|authentication|re-authenticate|oauth token refresh failed|unauthorized|forbidden|access denied|expired|token has expired|\b401\b|\b403\b|no credentials found|no api key found/,
+    anyOf(
+      "invalid[_ ]?api[_ ]?key",
+      "incorrect api key",
+      "invalid token",
+      "authentication",
+      "re-authenticate",
+      "oauth token refresh failed",
+      "unauthorized",
+      "forbidden",
+      "access denied",
+      "expired",
+      "token has expired",
+      "\\b401\\b",
+      "\\b403\\b",
+      "no credentials found",
+      "no api key found",
+    ),
   ],
 ];
 

@@ -86,7 +86,7 @@ export async function runClaude(
   options.signal?.removeEventListener("abort", onAbort);
   // Past maxBuffer the output stops mid-word: a token cut there is a piece no pattern knows, so it goes.
   const whole = typeof result.all === "string" ? result.all : "";
-  const all = result.isMaxBuffer ? whole.replace(/[A-Za-z0-9._~+/=%-]+$/, "") : whole;
+  const all = result.isMaxBuffer ? withoutCutWord(whole) : whole;
   const spawnFailed = result.failed && result.exitCode === undefined && !result.timedOut && result.signal === undefined;
   return {
     command: [file, ...args].join(" "),
@@ -97,6 +97,15 @@ export async function runClaude(
     output: scrubbedTail(all, OUTPUT_TAIL_CHARS),
     durationMs: Date.now() - started,
   };
+}
+
+const WORD_CHAR = /[A-Za-z0-9._~+/=%-]/;
+
+/** `text` without the word its end cuts: a scan back from the end, linear where a `[…]+$` regex is quadratic. */
+export function withoutCutWord(text: string): string {
+  let end = text.length;
+  while (end > 0 && WORD_CHAR.test(text[end - 1]!)) end--;
+  return text.slice(0, end);
 }
 
 export interface AuthStatus {

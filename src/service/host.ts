@@ -132,3 +132,10 @@ function userName(uid: number): string {
     return `uid ${uid}`;
   }
 }
+
+/** What an install says when the service could not find `claude`: without it the daemon cannot refresh. */
+export function claudeNotes(config: Config, host: HostFacts): string[] {
+  if (host.claude) return [];
+  const missing = `\`${config.claudePath}\` is not on PATH, so the daemon cannot ask it to refresh`;
+  return [`warning: ${missing}; install Claude Code or set claudePath, then install again`];
+}

@@ -1,7 +1,10 @@
-/** launchd: a LaunchAgent in the user's GUI domain, loaded with `launchctl bootstrap` and restarted with `kickstart`. */
+/**
+ * launchd: a LaunchAgent in the user's GUI domain, loaded with `launchctl bootstrap` and restarted with
+ * `kickstart`.
+ */
 import path from "node:path";
 import type { Config } from "../config/config.js";
-import type { HostFacts, ServiceUser } from "./host.js";
+import { type HostFacts, type ServiceUser, claudeNotes } from "./host.js";
 import type { Runner, ServicePlan } from "./plan.js";
 import type { ServiceState } from "./systemd.js";
 import { LAUNCHD_LABEL, renderUnit } from "./units.js";
@@ -39,14 +42,7 @@ export async function launchdInstallPlan(config: Config, host: HostFacts, user: 
       },
       { argv: ["launchctl", "kickstart", "-k", service(user)] },
     ],
-    notes: [
-      ...(host.claude
-        ? []
-        : [
-            `warning: \`${config.claudePath}\` is not on PATH, so the daemon cannot ask it to refresh; install Claude Code or set claudePath, then install again`,
-          ]),
-      `logs: ${launchdLogDir(user)}/daemon.log (or \`moltbot-auth-sync logs\`)`,
-    ],
+    notes: [...claudeNotes(config, host), `logs: ${launchdLogDir(user)}/daemon.log (or \`moltbot-auth-sync logs\`)`],
     undo: { fresh: [{ argv: ["launchctl", "bootout", service(user)] }], after: [] },
   };
 }

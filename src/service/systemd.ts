@@ -1,8 +1,7 @@
 /** systemd: a user unit (`systemctl --user`), or a hardened system unit for one user (`moltbot-auth-sync@USER`). */
 import path from "node:path";
 import type { Config } from "../config/config.js";
-import type { HostFacts, ServiceUser } from "./host.js";
-import { readWritePaths } from "./host.js";
+import { type HostFacts, type ServiceUser, claudeNotes, readWritePaths } from "./host.js";
 import type { Runner, ServicePlan } from "./plan.js";
 import { SERVICE_NAME, renderPathsDropIn, renderUnit } from "./units.js";
 
@@ -59,15 +58,7 @@ export async function systemdInstallPlan(config: Config, host: HostFacts, system
         hint: `see \`${systemd.scope === "user" ? "journalctl --user" : "journalctl"} -u ${unitName(systemd)}\``,
       },
     ],
-    notes: [
-      ...skipped.map((warning) => `warning: ${warning}`),
-      ...(host.claude
-        ? []
-        : [
-            `warning: \`${config.claudePath}\` is not on PATH, so the daemon cannot ask it to refresh; ` +
-              "install Claude Code or set claudePath, then install again",
-          ]),
-    ],
+    notes: [...skipped.map((warning) => `warning: ${warning}`), ...claudeNotes(config, host)],
     undo: {
       fresh: [{ argv: systemctl(systemd, "disable", unitName(systemd)) }],
       after: [{ argv: systemctl(systemd, "daemon-reload") }],
@@ -98,7 +89,8 @@ export function systemdUninstallPlan(systemd: SystemdScope): ServicePlan {
 export async function lingerNote(run: Runner, user: ServiceUser): Promise<string | undefined> {
   const r = await run(["loginctl", "show-user", user.name, "--property=Linger", "--value"]);
   if (r.exitCode === 0 && r.stdout.trim() === "yes") return undefined;
-  return `note: lingering is off for ${user.name}, so the user unit stops when you log out and does not start at boot; run \`sudo loginctl enable-linger ${user.name}\``;
+  const off = `note: lingering is off for ${user.name}, so the user unit stops when you log out and does not start at boot`;
+  return `${off}; run \`sudo loginctl enable-linger ${user.name}\``;
 }
 
 export interface ServiceState {
@@ -137,11 +129,10 @@ export async function systemdStatus(run: Runner, systemd: SystemdScope): Promise
   const lastExit = props.ExecMainExitTimestamp
     ? `status ${props.ExecMainStatus ?? "?"} at ${props.ExecMainExitTimestamp}`
     : undefined;
+  const state = `${props.UnitFileState ?? ""} ${props.ActiveState} (${props.SubState})`;
+  const running = `${pid ? `, pid ${pid}` : ""}${lastExit ? `, last exit ${lastExit}` : ""}`;
   const summary = installed
-    ? `${unitName(systemd)} ${props.UnitFileState ?? ""} ${props.ActiveState} (${props.SubState})${pid ? `, pid ${pid}` : ""}${lastExit ? `, last exit ${lastExit}` : ""}`.replace(
-        /\s+/g,
-        " ",
-      )
+    ? `${unitName(systemd)} ${state}${running}`.replace(/\s+/g, " ")
     : `${unitName(systemd)} not installed (${props.LoadState ?? "unknown"})`;
   return { installed, active, summary, ...(pid ? { pid } : {}), ...(lastExit ? { lastExit } : {}) };
 }

@@ -89,5 +89,6 @@ export async function renderUnit(kind: UnitKind, values: UnitValues): Promise<st
 export function renderPathsDropIn(readWritePaths: readonly string[]): string {
   const quoted = (p: string) => `"-${systemdQuoted(checkUnitPath(p, "systemd", "ReadWritePaths"))}"`;
   const paths = readWritePaths.map(quoted).join(" ");
-  return `# Written by moltbot-auth-sync service install: the folders this instance writes.\n[Service]\nReadWritePaths=${paths}\n`;
+  const header = "# Written by moltbot-auth-sync service install: the folders this instance writes.";
+  return `${header}\n[Service]\nReadWritePaths=${paths}\n`;
 }

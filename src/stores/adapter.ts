@@ -75,7 +75,9 @@ export interface StoreAdapter {
 export class UnsupportedGatewayError extends AuthSyncError {
   constructor(generation: Generation) {
     super(
-      `OpenClaw ${generation.version ?? "2026.6 or later"} keeps auth in SQLite (${generation.reason}) and reuses the Claude CLI login natively; nothing written. Use the gateway instead: openclaw models auth login --provider anthropic --method cli --set-default`,
+      `OpenClaw ${generation.version ?? "2026.6 or later"} keeps auth in SQLite (${generation.reason}) and ` +
+        "reuses the Claude CLI login natively; nothing written. Use the gateway instead: " +
+        "openclaw models auth login --provider anthropic --method cli --set-default",
       "store.unsupported",
     );
   }

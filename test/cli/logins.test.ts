@@ -1,0 +1,69 @@
+import assert from "node:assert/strict";
+import { mkdirSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { test } from "node:test";
+import { fingerprint } from "../../src/core/fingerprint.js";
+import { installFakeClaude } from "../helpers/daemon.js";
+import { leakedTokens, makeHome, runCli, type TestHome } from "../helpers/env.js";
+
+const PERSONAL = "anthropic:personal";
+const WORK = "anthropic:work";
+
+/** Two logins in config dirs of their own; `work` is logged out unless `workLoggedIn`. */
+function twoLogins(t: TestHome, workLoggedIn: boolean) {
+  const personal = path.join(t.root, "claude-personal");
+  const work = path.join(t.root, "claude-work");
+  mkdirSync(personal);
+  mkdirSync(work);
+  t.claudeDir = personal;
+  const token = t.writeCredentials().accessToken;
+  t.claudeDir = work;
+  const workToken = workLoggedIn ? t.writeCredentials().accessToken : undefined;
+  const file = path.join(t.root, "config.json");
+  const logins = [
+    { claudeConfigDir: personal, profileId: PERSONAL },
+    { claudeConfigDir: work, profileId: WORK },
+  ];
+  writeFileSync(file, JSON.stringify({ logins }));
+  return { file, token, workToken, personal, work };
+}
+
+test("sync: two logins go into their own profiles, each named in --json", async () => {
+  const t = makeHome();
+  try {
+    installFakeClaude(t);
+    const { file, token, workToken, personal } = twoLogins(t, true);
+    const r = await runCli(["sync", "--json", "--config", file], t.env);
+    assert.equal(r.code, 0, r.stderr);
+    const out = JSON.parse(r.stdout);
+    assert.deepEqual(
+      out.logins.map((l: { login: { profileId: string } }) => l.login.profileId),
+      [PERSONAL, WORK],
+    );
+    assert.equal(out.logins[0].login.claudeConfigDir, personal);
+    assert.equal(out.logins[0].source.fingerprint, fingerprint(token));
+    const store = t.readStore("main");
+    assert.equal(store.profiles[PERSONAL].token, token);
+    assert.equal(store.profiles[WORK].token, workToken);
+    assert.equal(store.profiles["anthropic:claude-cli"], undefined);
+    assert.deepEqual(leakedTokens(r.stdout + r.stderr, t.planted), []);
+  } finally {
+    t.cleanup();
+  }
+});
+
+test("sync: a login that is logged out fails on its own line; the other is still synced", async () => {
+  const t = makeHome();
+  try {
+    installFakeClaude(t);
+    const { file, token } = twoLogins(t, false);
+    const r = await runCli(["sync", "--config", file], t.env);
+    assert.equal(r.code, 1);
+    assert.match(r.stdout, /^login anthropic:personal \(.*claude-personal\):$/m);
+    assert.match(r.stderr, /^moltbot-auth-sync: anthropic:work: not logged in to Claude Code/m);
+    assert.doesNotMatch(r.stderr, /anthropic:personal: /);
+    assert.equal(t.readStore("main").profiles[PERSONAL].token, token);
+  } finally {
+    t.cleanup();
+  }
+});

@@ -67,3 +67,32 @@ test("sync: a login that is logged out fails on its own line; the other is still
     t.cleanup();
   }
 });
+
+test("status: each login's source on its own line and in --json; a logged-out login is named in the verdict", async () => {
+  const t = makeHome();
+  try {
+    installFakeClaude(t);
+    const { file, token, personal, work } = twoLogins(t, false);
+    await runCli(["sync", "--config", file], t.env);
+    const text = await runCli(["status", "--config", file], t.env);
+    assert.equal(text.code, 1, text.stdout + text.stderr);
+    assert.ok(text.stdout.includes(`source  ${PERSONAL} (${personal}): ${fingerprint(token)} expires`), text.stdout);
+    assert.ok(text.stdout.includes(`source  ${WORK} (${work}): not logged in to Claude Code`), text.stdout);
+    assert.match(text.stderr, /anthropic:work: not logged in/);
+    const json = JSON.parse((await runCli(["status", "--json", "--config", file], t.env)).stdout);
+    assert.deepEqual(
+      json.logins.map((l: { profileId: string; claudeConfigDir: string; source: { ok: boolean } }) => [
+        l.profileId,
+        l.claudeConfigDir,
+        l.source.ok,
+      ]),
+      [
+        [PERSONAL, personal, true],
+        [WORK, work, false],
+      ],
+    );
+    assert.equal(json.exitCode, 1);
+  } finally {
+    t.cleanup();
+  }
+});

@@ -96,3 +96,30 @@ test("status: each login's source on its own line and in --json; a logged-out lo
     t.cleanup();
   }
 });
+
+test("doctor: every check about a login names it and its config dir", async () => {
+  const t = makeHome();
+  try {
+    installFakeClaude(t);
+    const { file, work } = twoLogins(t, false);
+    await runCli(["sync", "--config", file], t.env);
+    const r = await runCli(["doctor", "--json", "--config", file], t.env);
+    assert.equal(r.code, 1, r.stdout + r.stderr);
+    const checks = JSON.parse(r.stdout).checks as Array<{ name: string; status: string; detail: string }>;
+    const names = checks.map((c) => c.name);
+    for (const id of [PERSONAL, WORK])
+      for (const name of ["claude", "source"]) assert.ok(names.includes(`${name} ${id}`));
+    assert.deepEqual(
+      checks.filter((c) => c.name.startsWith("source ")).map((c) => [c.name, c.status]),
+      [
+        [`source ${PERSONAL}`, "ok"],
+        [`source ${WORK}`, "fail"],
+      ],
+    );
+    const workSource = checks.find((c) => c.name === `source ${WORK}`)!;
+    assert.ok(workSource.detail.startsWith(`${work}: not logged in`), workSource.detail);
+    assert.deepEqual(leakedTokens(r.stdout + r.stderr, t.planted), []);
+  } finally {
+    t.cleanup();
+  }
+});

@@ -7,7 +7,6 @@ import pLimit from "p-limit";
 import { profileSecret } from "../reconcile/profile.js";
 import { loginConfigs } from "../config/logins.js";
 import { loginOffer, readClaudeLogin, readOffers } from "../sources/index.js";
-import type { SourceCredential } from "../types.js";
 import { adapterFor } from "../stores/adapter.js";
 import { type GatewayInstall, findGateway, gatewayWarnings } from "../stores/gateway.js";
 import {
@@ -43,7 +42,7 @@ export async function collectStatus(config: Config, env: NodeJS.ProcessEnv = pro
   const others = await Promise.all(
     views.slice(1).map((view) =>
       readClaudeLogin(view, env).then(
-        (read) => ({ view, login: read as SourceCredential | undefined, error: undefined }),
+        (read) => ({ view, login: read, error: undefined }),
         (err: unknown) => ({ view, login: undefined, error: err as Error }),
       ),
     ),

@@ -123,3 +123,37 @@ test("doctor: every check about a login names it and its config dir", async () =
     t.cleanup();
   }
 });
+
+test("config: two logins with one profile id or one config dir are refused by name", async () => {
+  const t = makeHome();
+  try {
+    const file = path.join(t.root, "config.json");
+    const a = path.join(t.root, "a");
+    for (const [logins, message] of [
+      [
+        [
+          { claudeConfigDir: a, profileId: WORK },
+          { claudeConfigDir: path.join(t.root, "b"), profileId: WORK },
+        ],
+        /key logins\.1\.profileId: anthropic:work is already used by logins\.0/,
+      ],
+      [
+        [
+          { claudeConfigDir: a, profileId: WORK },
+          { claudeConfigDir: `${a}/`, profileId: PERSONAL },
+        ],
+        /key logins\.1\.claudeConfigDir: .* is already used by logins\.0/,
+      ],
+      [[], /key logins: /],
+      [[{ claudeConfigDir: a, profileId: "work" }], /key logins\.0\.profileId: expected an id such as/],
+    ] as const) {
+      writeFileSync(file, JSON.stringify({ logins }));
+      const r = await runCli(["status", "--config", file], t.env);
+      assert.notEqual(r.code, 0);
+      assert.match(r.stderr, message);
+      assert.equal(r.stderr.trim().split("\n").length, 1, r.stderr);
+    }
+  } finally {
+    t.cleanup();
+  }
+});

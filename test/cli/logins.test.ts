@@ -68,7 +68,7 @@ test("sync: a login that is logged out fails on its own line; the other is still
   }
 });
 
-test("status: each login's source on its own line and in --json; a logged-out login is named in the verdict", async () => {
+test("status: each login's source on its own line and in --json; the verdict names a logged-out login", async () => {
   const t = makeHome();
   try {
     installFakeClaude(t);

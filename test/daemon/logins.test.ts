@@ -33,7 +33,7 @@ function twoLogins(t: TestHome, workMode: string, expiresInMs: number) {
 const held = (dir: string) =>
   JSON.parse(readFileSync(path.join(dir, ".credentials.json"), "utf8")).claudeAiOauth.accessToken as string;
 
-test("daemon: two logins, one claude failing: only that login's profile is marked, the other is refreshed", async () => {
+test("daemon: two logins, one claude failing: only its profile is marked, the other is refreshed", async () => {
   const t = makeHome();
   const control = installFakeClaude(t);
   const { dirs, file } = twoLogins(t, "fail", 2 * 60_000);

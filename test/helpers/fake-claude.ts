@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 /**
  * A stand-in for the `claude` CLI, put first on PATH by tests. What it does is read from
- * `$HOME/.fake-claude/mode` (or a `mode` file in its CLAUDE_CONFIG_DIR, which wins) at every start, so a test can change it while the daemon runs. The control
+ * `$HOME/.fake-claude/mode` (or a `mode` file in its CLAUDE_CONFIG_DIR, which wins) at every start, so a test
+ * can change it while the daemon runs. The control
  * folder is found through HOME because the daemon gives `claude` only the variables the real CLI needs:
  *   refresh   rewrite the credentials atomically with a new token and expiresAt + 8 h
  *   window    as the real CLI: refresh only within 5 minutes of expiresAt, else exit 0 and change nothing

@@ -10,7 +10,7 @@ const PERSONAL = "anthropic:personal";
 const WORK = "anthropic:work";
 
 /** Two logins in their own config dirs; `work`'s claude runs in the mode given, `personal`'s refreshes. */
-function twoLogins(t: TestHome, workMode: string, expiresInMs: number) {
+function twoLogins(t: TestHome, workMode: string, expiresInMs: number, extra: Record<string, unknown> = {}) {
   const dirs = { personal: path.join(t.root, "claude-personal"), work: path.join(t.root, "claude-work") };
   const creds: Record<string, string> = {};
   for (const [name, dir] of Object.entries(dirs)) {
@@ -20,6 +20,7 @@ function twoLogins(t: TestHome, workMode: string, expiresInMs: number) {
   }
   writeFileSync(path.join(dirs.work, "mode"), workMode);
   const config = {
+    ...extra,
     logins: [
       { claudeConfigDir: dirs.personal, profileId: PERSONAL },
       { claudeConfigDir: dirs.work, profileId: WORK },
@@ -60,6 +61,33 @@ test("daemon: two logins, one claude failing: only its profile is marked, the ot
     const leaks = leakedTokens(d.stdout + d.stderr, [...t.planted, ...fakeClaudeTokens(control)]);
     t.cleanup();
     assert.deepEqual(leaks, []);
+    assert.ok(code === 0 || code === null, `daemon exit code ${code}: ${d.stderr}`);
+  }
+});
+
+test("daemon: two logins' refreshes overlap, a login's own never do", async () => {
+  const t = makeHome();
+  const control = installFakeClaude(t);
+  writeFileSync(path.join(control, "mode"), "slow");
+  const { file } = twoLogins(t, "slow", 2 * 60_000, { refreshTimeout: "2s" });
+  const d = new DaemonProcess(t, ["--config", file]);
+  try {
+    for (const login of [PERSONAL, WORK]) {
+      await d.waitFor((r) => r.event === "refresh.failed" && r.login === login, 30_000);
+    }
+    // The passes and the refresh-check schedule that follow a failure ask again while the backoff runs.
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    const refresh = d.records.filter((r) => r.event === "refresh.started" || r.event === "refresh.failed");
+    const firstFailed = refresh.findIndex((r) => r.event === "refresh.failed");
+    const startedBefore = new Set(refresh.slice(0, firstFailed).map((r) => r.login));
+    assert.deepEqual([...startedBefore].sort(), [PERSONAL, WORK], "both ran at once");
+    for (const login of [PERSONAL, WORK]) {
+      const own = refresh.filter((r) => r.login === login).map((r) => r.event);
+      for (let i = 1; i < own.length; i++) assert.notEqual(own[i], own[i - 1], `${login}: ${own.join(", ")}`);
+    }
+  } finally {
+    const { code } = await d.stop();
+    t.cleanup();
     assert.ok(code === 0 || code === null, `daemon exit code ${code}: ${d.stderr}`);
   }
 });

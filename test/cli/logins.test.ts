@@ -157,3 +157,26 @@ test("config: two logins with one profile id or one config dir are refused by na
     t.cleanup();
   }
 });
+
+test("cooldown clear without --profile clears every login's profile", async () => {
+  const t = makeHome();
+  try {
+    installFakeClaude(t);
+    const { file } = twoLogins(t, true);
+    assert.equal((await runCli(["sync", "--config", file], t.env)).code, 0);
+    const store = t.readStore("main");
+    const until = Date.now() + 30 * 60_000;
+    store.usageStats = {
+      [PERSONAL]: { cooldownUntil: until, errorCount: 1, failureCounts: { rate_limit: 1 } },
+      [WORK]: { cooldownUntil: until, errorCount: 1, failureCounts: { rate_limit: 1 } },
+    };
+    writeFileSync(t.storePath("main"), JSON.stringify(store));
+    const r = await runCli(["cooldown", "clear", "--json", "--config", file], t.env);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.deepEqual(JSON.parse(r.stdout).profile, [PERSONAL, WORK]);
+    const after = t.readStore("main").usageStats ?? {};
+    for (const id of [PERSONAL, WORK]) assert.equal(after[id]?.cooldownUntil, undefined, JSON.stringify(after));
+  } finally {
+    t.cleanup();
+  }
+});

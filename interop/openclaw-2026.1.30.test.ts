@@ -1,7 +1,7 @@
 /** Interop with openclaw@2026.1.30, the last Moltbot-era code: one `auth-profiles.json`, usageStats inline. */
 import { before, test } from "node:test";
 import { type Gateway, installGateway } from "./gateway.js";
-import { type Generation, cooldownScenario, syncOutageScenario, syncScenario } from "./scenarios.js";
+import { type Generation, cooldownScenario, loginsScenario, syncOutageScenario, syncScenario } from "./scenarios.js";
 
 let gateway: Gateway;
 before(() => {
@@ -32,4 +32,10 @@ test(
   "openclaw@2026.1.30 honours our markings: disabled (auth) after a dead login, none after recovery, cooldown after a timeout",
   { timeout: 600_000 },
   () => cooldownScenario(gateway, jsonV1),
+);
+
+test(
+  "openclaw@2026.1.30 with two logins in auth.order.anthropic: the failed one is unusable, the other usable",
+  { timeout: 600_000 },
+  () => loginsScenario(gateway, jsonV1),
 );

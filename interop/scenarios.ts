@@ -3,7 +3,7 @@
  * gateway's own `models status --json` must show exactly what we meant, and everything else as it was.
  */
 import assert from "node:assert/strict";
-import { readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { DaemonProcess, installFakeClaude } from "../test/helpers/daemon.js";
 import { makeHome, randomToken, runCli, type TestHome } from "../test/helpers/env.js";
@@ -170,6 +170,57 @@ export async function syncOutageScenario(gateway: Gateway, generation: Generatio
     assert.deepEqual(left, [["anthropic:manual", otherCooldown]], "only the other profile's cooldown remains");
     const listed = oauthProfiles(healthy).find((p) => p.profileId === ID);
     assert.ok(listed && listed.expiresAt! > Date.now() + 7 * 3_600_000, JSON.stringify(listed));
+  } finally {
+    t.cleanup();
+  }
+}
+
+/**
+ * Two Claude logins (`logins`), one profile each, both in the gateway's `auth.order.anthropic`; the work login's
+ * `claude` fails: the gateway lists both, holds the failed one unusable and the other usable.
+ */
+export async function loginsScenario(gateway: Gateway, generation: Generation): Promise<void> {
+  const t = makeHome();
+  installFakeClaude(t, "refresh");
+  try {
+    generation.prepare(t);
+    const personal = path.join(t.root, "claude-personal");
+    const work = path.join(t.root, "claude-work");
+    const ids = { personal: "anthropic:personal", work: "anthropic:work" };
+    for (const dir of [personal, work]) {
+      mkdirSync(dir);
+      t.claudeDir = dir;
+      t.writeCredentials({ expiresAt: Date.now() - 60_000 });
+    }
+    writeFileSync(path.join(work, "mode"), "fail");
+    const configFile = path.join(t.root, "config.json");
+    const logins = [
+      { claudeConfigDir: personal, profileId: ids.personal },
+      { claudeConfigDir: work, profileId: ids.work },
+    ];
+    writeFileSync(configFile, JSON.stringify({ logins }));
+    const gatewayConfig = path.join(t.stateDir, "openclaw.json");
+    const existing = existsSync(gatewayConfig) ? JSON.parse(readFileSync(gatewayConfig, "utf8")) : {};
+    const order = { anthropic: [ids.work, ids.personal] };
+    writeFileSync(gatewayConfig, JSON.stringify({ ...existing, auth: { ...existing.auth, order } }));
+
+    const sync = await runCli(["sync", "--config", configFile], t.env);
+    assert.equal(sync.code, 1, sync.stdout + sync.stderr);
+    assert.match(sync.stderr, /anthropic:work: anthropic:work is unusable in main/);
+    assert.doesNotMatch(sync.stderr, /anthropic:personal is unusable/);
+    const status = await modelsStatus(gateway, t.stateDir, t.home);
+    const listed = oauthProfiles(status).map((p) => p.profileId);
+    assert.ok(listed.includes(ids.personal) && listed.includes(ids.work), JSON.stringify(listed));
+    const bad = unusable(status);
+    const failed = bad.find((u) => u.profileId === ids.work);
+    assert.deepEqual([failed?.kind, failed?.reason], ["disabled", "auth"], JSON.stringify(bad));
+    assert.equal(
+      bad.find((u) => u.profileId === ids.personal),
+      undefined,
+      "personal is usable",
+    );
+    const fresh = oauthProfiles(status).find((p) => p.profileId === ids.personal);
+    assert.ok(fresh && fresh.expiresAt! > Date.now() + 7 * 3_600_000, JSON.stringify(fresh));
   } finally {
     t.cleanup();
   }

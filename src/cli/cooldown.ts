@@ -1,4 +1,5 @@
 /** `moltbot-auth-sync cooldown clear`: clears a profile's cooldown by hand, in one agent or all. */
+import { loginProfileIds } from "../config/logins.js";
 import { ExitError, AuthSyncError } from "../core/errors.js";
 import type { ProfileUsageStats } from "../types.js";
 import { type StoreAdapter, adapterFor } from "../stores/adapter.js";
@@ -29,7 +30,9 @@ export function refusal(stats: ProfileUsageStats, now: number): string | undefin
 export async function cooldownClearCommand(options: CooldownClearOptions): Promise<void> {
   const { config } = await loadCommandConfig(options);
   if (options.agent && options.all) throw new AuthSyncError("use --agent ID or --all, not both", "usage");
-  const profile = options.profile ?? config.profileId;
+  // Without --profile: every login's profile (one, unless `logins` lists several).
+  const ours = options.profile ? [options.profile] : loginProfileIds(config);
+  const profile = ours[0]!;
   const gateway = await findGateway(config);
   const agents = options.agent ? gateway.agents.filter((a) => a.id === options.agent) : gateway.agents;
   if (agents.length === 0)
@@ -40,8 +43,8 @@ export async function cooldownClearCommand(options: CooldownClearOptions): Promi
   const now = Date.now();
   const adapter = adapterFor(gateway.generation, gateway.stateDir.dir);
   // Where the login has no profile of its own (SQLite era by default), no --profile means every Anthropic profile.
-  const every = !options.profile && adapter.admit?.(profile, { type: "token" }) !== undefined;
-  const profiles = every ? await anthropicProfiles(agents, adapter) : [profile];
+  const every = !options.profile && ours.every((id) => adapter.admit?.(id, { type: "token" }) !== undefined);
+  const profiles = every ? await anthropicProfiles(agents, adapter) : ours;
   const writing = await writeOptions(config);
   const refuse = (stats: ProfileUsageStats) => (options.force ? undefined : refusal(stats, now));
   const reports: AgentReport[] = [];
@@ -49,10 +52,10 @@ export async function cooldownClearCommand(options: CooldownClearOptions): Promi
   if (
     !every &&
     reports.length > 0 &&
-    reports.every((r) => r.result === "skipped" && r.reason === `no ${profile} profile`)
+    reports.every((r) => r.result === "skipped" && r.reason === `no ${r.profile} profile`)
   ) {
     const looked = agents.map((a) => a.id).join(", ");
-    throw new AuthSyncError(`no agent holds ${profile} (looked in ${looked}); nothing to clear`, "usage");
+    throw new AuthSyncError(`no agent holds ${ours.join(" or ")} (looked in ${looked}); nothing to clear`, "usage");
   }
   const multi = profiles.length !== 1;
   const result = (r: AgentReport) => (r.result === "unchanged" ? "nothing to clear" : r.result);

@@ -22,9 +22,11 @@ export async function statusCommand(options: StatusCommandOptions): Promise<void
   if (options.json) {
     printJson(statusJson(report, daemon));
   } else {
-    const lines = [
-      `source  ${source.ok ? `${source.fingerprint} expires ${formatRelative(source.expiresAt, now)} (${source.origin})` : source.error}`,
-    ];
+    const sourceLine = (s: typeof source) =>
+      s.ok ? `${s.fingerprint} expires ${formatRelative(s.expiresAt, now)} (${s.origin})` : s.error;
+    const lines = report.logins
+      ? report.logins.map((l) => `source  ${l.profileId} (${l.claudeConfigDir}): ${sourceLine(l.source)}`)
+      : [`source  ${sourceLine(source)}`];
     for (const t of report.setupTokens) {
       const expiry = t.expires !== undefined ? `expires ${formatWhen(t.expires, now)}` : `expiry unknown`;
       lines.push(`token   ${t.profile} ${expiry} from ${t.origin}${t.expires === undefined ? unknownWhy(t) : ""}`);

@@ -12,6 +12,8 @@ import { ExitError } from "../core/errors.js";
 import { fingerprint } from "../core/fingerprint.js";
 import { passReports, runPass } from "../pass/pass.js";
 import { profileSecret } from "../reconcile/profile.js";
+import type { Config } from "../config/config.js";
+import { loginConfigs } from "../config/logins.js";
 import { loginOffer, readClaudeLogin, readOffers } from "../sources/index.js";
 import type { AgentReport, AgentStores } from "../pass/apply.js";
 import { cooldownConfigFrom } from "../stores/agents.js";
@@ -41,10 +43,51 @@ interface Unusable {
 
 export async function syncCommand(options: SyncCommandOptions): Promise<void> {
   const { config } = await loadCommandConfig(options);
+  if (!config.logins) return syncLogin(config, options, { setupTokens: true, json: printJson, text: printLines });
+  // Several logins: one pass each, in order, over the same agents; one login's failure does not stop the next.
+  const views = loginConfigs(config);
+  const documents: unknown[] = [];
+  const failed: string[] = [];
+  for (const [i, view] of views.entries()) {
+    const name = { profileId: view.profileId, claudeConfigDir: view.claudeConfigDir };
+    const out: SyncOutput = {
+      setupTokens: i === views.length - 1,
+      json: (value) => documents.push({ login: name, ...(value as object) }),
+      // Every line names its login: a heading over its own lines, a prefix on its warnings.
+      text: (lines, stream) => {
+        if (lines.length === 0) return;
+        if (stream)
+          return printLines(
+            lines.map((line) => `${view.profileId}: ${line}`),
+            stream,
+          );
+        printLines([`login ${view.profileId} (${view.claudeConfigDir}):`, ...lines]);
+      },
+    };
+    try {
+      await syncLogin(view, options, out);
+    } catch (err) {
+      if (!(err instanceof ExitError)) throw err;
+      failed.push(view.profileId);
+      if (err.message) printLines([`moltbot-auth-sync: ${view.profileId}: ${err.message}`], process.stderr);
+    }
+  }
+  if (options.json) printJson({ logins: documents });
+  if (failed.length > 0) throw new ExitError(1);
+}
+
+/** Where one login's sync reports: setup-tokens are synced with one login only. */
+interface SyncOutput {
+  setupTokens: boolean;
+  json: (value: unknown) => void;
+  text: (lines: string[], stream?: NodeJS.WritableStream) => void;
+}
+
+async function syncLogin(config: Config, options: SyncCommandOptions, out: SyncOutput): Promise<void> {
   const read = await readOffers(config);
   let { login } = read;
   const { loginError } = read;
-  const setupOffers = read.offers.filter((o) => o.kind === "setup-token");
+  const setupOffers = out.setupTokens ? read.offers.filter((o) => o.kind === "setup-token") : [];
   // With nothing to offer and nowhere to mark, the login's problem is the whole story: one line, exit 1.
   const gateway = await findGateway(config).catch((err: unknown) => {
     throw read.offers.length === 0 ? loginError! : err;
@@ -102,7 +145,7 @@ export async function syncCommand(options: SyncCommandOptions): Promise<void> {
   const unusable = checkUsable ? await unusableAgents(stores, config.profileId, reports) : [];
   const now = Date.now();
   if (options.json) {
-    printJson({
+    out.json({
       dryRun: Boolean(options.dryRun),
       source: login
         ? {
@@ -150,18 +193,18 @@ export async function syncCommand(options: SyncCommandOptions): Promise<void> {
       r.result === "marked" ? markingKind(marking!) : (r.reason ?? ""),
     ];
     lines.push(...columns(reports.map(row)));
-    printLines(lines);
-    printLines(
+    out.text(lines);
+    out.text(
       reports.flatMap((r) => r.warnings).map((warning) => `warning: ${warning}`),
       process.stderr,
     );
   }
-  printLines(
+  out.text(
     gatewayWarnings(gateway).map((warning) => `warning: ${warning}`),
     process.stderr,
   );
   if (loginError) {
-    if (loginOptional) printLines([`note: ${config.profileId} not synced: ${loginError.message}`], process.stderr);
+    if (loginOptional) out.text([`note: ${config.profileId} not synced: ${loginError.message}`], process.stderr);
     else throw new ExitError(1, loginError.message);
   }
   if (unusable.length > 0) {
@@ -173,7 +216,7 @@ export async function syncCommand(options: SyncCommandOptions): Promise<void> {
   if (refreshFailure) {
     const until = new Date(login!.expiresAt).toISOString();
     const failed = `claude could not refresh the login (${refreshFailure.message})`;
-    printLines([`warning: ${failed}; the held token still works until ${until}`], process.stderr);
+    out.text([`warning: ${failed}; the held token still works until ${until}`], process.stderr);
   }
   if (reports.some((r) => r.result === "failed")) throw new ExitError(1);
 }

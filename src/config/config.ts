@@ -69,6 +69,30 @@ const metrics = z
     }
   });
 
+/** One Claude login (a `CLAUDE_CONFIG_DIR`) and the profile it is synced into. */
+const login = z.strictObject({
+  claudeConfigDir: z.string().min(1),
+  profileId: profileId("anthropic:work"),
+});
+
+const logins = z
+  .array(login)
+  .min(1)
+  .superRefine((entries, ctx) => {
+    const seen = new Map<string, string>();
+    entries.forEach((entry, i) => {
+      for (const [key, value] of [
+        ["profileId", entry.profileId],
+        ["claudeConfigDir", path.resolve(entry.claudeConfigDir)],
+      ] as const) {
+        const where = `${key}:${value}`;
+        if (seen.has(where))
+          ctx.addIssue({ code: "custom", path: [i, key], message: `${value} is already used by ${seen.get(where)}` });
+        else seen.set(where, `logins.${i}`);
+      }
+    });
+  });
+
 const schema = z.strictObject({
   stateDir: z.string().min(1).optional(),
   claudeConfigDir: z.string().min(1).optional(),
@@ -89,6 +113,7 @@ const schema = z.strictObject({
   logLevel: z.enum([...LOG_LEVELS, "silent"]).default("info"),
   onEvent: z.array(z.string().min(1)).min(1).optional(),
   metrics: metrics.optional(),
+  logins: logins.optional(),
 });
 
 export type Config = z.output<typeof schema>;

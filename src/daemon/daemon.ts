@@ -11,8 +11,8 @@ import type { Config } from "../config/config.js";
 import { messageOf } from "../core/errors.js";
 import { type PassResult, passActed, passSummary, runPass } from "../pass/pass.js";
 import { profileSecret } from "../reconcile/profile.js";
-import { Refresher } from "../refresh/refresher.js";
-import { claudeCredentialsFile, readClaudeLogin } from "../sources/index.js";
+import { loginConfigs } from "../config/logins.js";
+import { claudeCredentialsFile } from "../sources/index.js";
 import type { UpdateOptions } from "../stores/adapter.js";
 import type { Agent } from "../stores/agents.js";
 import { fingerprint } from "../core/fingerprint.js";
@@ -21,11 +21,9 @@ import { AgentRegistry } from "./agent-registry.js";
 import { type Clock, systemClock } from "./clock.js";
 import { type HookEvent, runEventHook } from "./event-hook.js";
 import { GatewayMarkings } from "./gateway-markings.js";
-import { LoginSource } from "./login.js";
-import { OutageTracker } from "./outage.js";
+import { DaemonLogin, loginFields, loginScope } from "./daemon-login.js";
 import { PassQueue } from "./pass-queue.js";
 import { type Fields, type Level, ProblemLog } from "./problem-log.js";
-import { RefreshScheduler } from "./refresh-scheduler.js";
 import { logReport } from "./report-log.js";
 import { lockJournalPath } from "./runtime-files.js";
 import { StateFile } from "./state-file.js";
@@ -54,12 +52,11 @@ export class Daemon {
   private readonly clock: Clock;
   private readonly timers: Timers;
   private readonly stateFile: StateFile;
-  private readonly login: LoginSource;
+  /** One per Claude login, keyed by profile id, in the configured order. */
+  private logins = new Map<string, DaemonLogin>();
   private readonly registry: AgentRegistry;
   private readonly markings: GatewayMarkings;
   private readonly queue: PassQueue;
-  private readonly refresh: RefreshScheduler;
-  private readonly outage: OutageTracker;
   private readonly triggers: Triggers;
   /** `token.expiring` and `token.expired`, said at most once a day per setup-token. */
   private readonly tokenAlerts: TokenExpiryAlerts;
@@ -74,11 +71,10 @@ export class Daemon {
     const problems = (this.problems = new ProblemLog(options.logger));
     const env = (this.env = options.env ?? process.env);
     const clock = (this.clock = options.clock ?? systemClock);
-    const config = () => this.config;
     this.timers = new Timers(clock);
     this.stateFile = new StateFile(options.stateFile, problems, clock, process.pid);
     this.registry = new AgentRegistry(problems, lockJournalPath(env));
-    this.markings = new GatewayMarkings(() => this.config.profileId);
+    this.markings = new GatewayMarkings(() => [...this.logins.keys()]);
     this.queue = new PassQueue(
       (only) =>
         this.pass(only).then(
@@ -90,38 +86,7 @@ export class Daemon {
         ),
       (err) => this.event("error", "daemon.error", `pass failed: ${messageOf(err)}`),
     );
-    this.login = new LoginSource({
-      clock,
-      problems,
-      config,
-      env,
-      onChange: (login) => {
-        this.stateFile.state.source = { fingerprint: fingerprint(login.accessToken), expiresAt: login.expiresAt };
-        this.refresh.loginChanged(login);
-      },
-    });
-    this.refresh = new RefreshScheduler({
-      clock,
-      timers: this.timers,
-      refresher: new Refresher(() => readClaudeLogin(this.config, env), env, this.shutdown.signal),
-      config,
-      login: () => this.login.current,
-      log: problems,
-      fullPass: () => this.queue.full(),
-      onNextRefresh: (at) => (this.stateFile.state.nextRefreshAt = at),
-      onFailed: (failure) => {
-        problems.last = { at: clock.now(), event: "refresh.failed", message: failure.message };
-        const agents = this.registry.agents.map((a) => a.id);
-        this.hook("refresh.failed", failure.message, agents);
-      },
-      saveState: () => this.stateFile.save(),
-    });
-    this.outage = new OutageTracker({
-      clock,
-      problems,
-      profileId: () => this.config.profileId,
-      hook: (event, reason, agents) => this.hook(event, reason, agents),
-    });
+    this.buildLogins();
     this.tokenAlerts = new TokenExpiryAlerts(
       (level, event, msg, fields) => this.event(level, event, msg, fields),
       (event, facts) => void runEventHook(this.config.onEvent, event, facts, this.log),
@@ -129,7 +94,7 @@ export class Daemon {
     this.triggers = new Triggers(
       this.timers,
       {
-        credentials: (settled) => (settled ? void this.checkSource() : this.queue.full()),
+        credentials: (settled) => (settled ? void this.checkSources() : this.queue.full()),
         gatewayConfig: () => this.queue.full(),
         agentStore: (agent, file) => void this.onAgentChanged(agent, file),
         sharedStore: (file) => {
@@ -147,8 +112,11 @@ export class Daemon {
   async start(): Promise<void> {
     const started = performance.now();
     await this.startMetrics();
-    const watching = `watching ${claudeCredentialsFile(this.config, this.env)}`;
-    this.event("info", "daemon.started", watching, { profile: this.config.profileId });
+    const files = loginConfigs(this.config).map((login) => claudeCredentialsFile(login, this.env));
+    const watching = `watching ${files.join(", ")}`;
+    const profiles = [...this.logins.keys()];
+    const fields = this.config.logins ? { profiles } : {};
+    this.event("info", "daemon.started", watching, { profile: profiles[0], ...fields });
     // The watchers scan while the first pass runs; both are needed before the daemon is armed.
     const arming = this.triggers.arm(this.config);
     // Ready after the first pass, not when the queue empties: schedules that tick faster than a pass
@@ -172,10 +140,10 @@ export class Daemon {
     this.shutdown.abort();
     await this.metrics?.close();
     this.timers.stop();
-    this.refresh.stop();
+    for (const login of this.logins.values()) login.refresh.stop();
     const pass = this.queue.stop();
     await this.triggers.stop();
-    const inFlight = Promise.all([pass, this.refresh.inFlight]);
+    const inFlight = Promise.all([pass, ...[...this.logins.values()].map((login) => login.refresh.inFlight)]);
     await Promise.race([inFlight, new Promise((resolve) => setTimeout(resolve, STOP_WAIT_MS).unref())]);
     await this.stateFile.save();
     this.event("info", "daemon.stopped", "stopped");
@@ -187,11 +155,12 @@ export class Daemon {
    */
   async reload(config: Config): Promise<void> {
     this.config = config;
-    this.login.setupOffers = undefined;
+    this.buildLogins();
+    for (const login of this.logins.values()) login.source.setupOffers = undefined;
     this.log.level = config.logLevel;
     await this.triggers.arm(config);
     if (this.stopping) return;
-    if (this.login.current) this.refresh.arm(this.login.current);
+    for (const { source, refresh } of this.logins.values()) if (source.current) refresh.arm(source.current);
     this.event("info", "daemon.reloaded", "config reloaded");
     this.queue.full();
   }
@@ -202,60 +171,132 @@ export class Daemon {
     this.queue.agent(agent);
     const adapter = this.registry.adapter;
     const store = await adapter?.read(agent.dir).catch(() => undefined);
-    if (!adapter || !store || !this.markings.isNewMarking(agent.dir, store, adapter, this.clock.now())) return;
-    const profile = this.config.profileId;
-    const stats = store.usageStats?.[profile];
-    const msg = `the gateway marked ${profile} in ${agent.id}; asking claude for a fresh token`;
-    this.event("info", "cooldown.gateway", msg, {
-      agent: agent.id,
-      profile,
-      disabledReason: stats?.disabledReason,
-      failureCounts: stats?.failureCounts,
-    });
-    this.refresh.maybe("gateway-marking", true);
+    if (!adapter || !store) return;
+    const now = this.clock.now();
+    for (const login of this.logins.values()) {
+      const profile = login.profileId;
+      if (!this.markings.isNewMarking(agent.dir, store, adapter, now, profile)) continue;
+      const stats = store.usageStats?.[profile];
+      const msg = `the gateway marked ${profile} in ${agent.id}; asking claude for a fresh token`;
+      login.problems.event("info", "cooldown.gateway", msg, {
+        agent: agent.id,
+        profile,
+        disabledReason: stats?.disabledReason,
+        failureCounts: stats?.failureCounts,
+      });
+      login.refresh.maybe("gateway-marking", true);
+    }
   }
 
-  /** Re-reads the source and runs a full pass only if it changed. */
-  private async checkSource(): Promise<void> {
+  /** Re-reads the sources and runs a full pass only if one changed. */
+  private async checkSources(): Promise<void> {
     if (this.queue.busy) return this.queue.full();
-    const read = await this.login.read();
-    if (!read || read.changed) this.queue.full();
+    const reads = await Promise.all([...this.logins.values()].map((login) => login.source.read()));
+    if (reads.some((read) => !read || read.changed)) this.queue.full();
   }
 
   /** The refresh-check schedule: re-read the sources (a keyring cannot be watched) and refresh if due. */
   private async checkRefresh(): Promise<void> {
-    await this.checkSource();
-    if (await this.login.loadSetupOffers()) this.queue.full();
-    this.refresh.maybe("schedule");
+    await this.checkSources();
+    if (await this.firstLogin().source.loadSetupOffers()) this.queue.full();
+    for (const login of this.logins.values()) login.refresh.maybe("schedule");
+  }
+
+  /** The logins of the current config: kept when unchanged, so a reload keeps their backoff and outage. */
+  private buildLogins(): void {
+    const views = new Map(loginConfigs(this.config).map((view) => [view.profileId, view]));
+    const next = new Map<string, DaemonLogin>();
+    for (const [id, view] of views) {
+      const kept = this.logins.get(id);
+      if (kept && kept.o.config().claudeConfigDir === view.claudeConfigDir) {
+        next.set(id, kept);
+        continue;
+      }
+      kept?.refresh.stop();
+      next.set(id, this.newLogin(id, view));
+    }
+    for (const [id, login] of this.logins) if (!next.has(id)) login.refresh.stop();
+    this.views = views;
+    this.logins = next;
+  }
+
+  /** The views of the config per login, as now. */
+  private views = new Map<string, Config>();
+
+  private newLogin(id: string, initial: Config): DaemonLogin {
+    const config = () => this.views.get(id) ?? initial;
+    const isFirst = () => this.firstLogin().profileId === id;
+    const login: DaemonLogin = new DaemonLogin({
+      config,
+      scope: loginScope(this.config, initial),
+      fields: () => loginFields(this.config, config()),
+      clock: this.clock,
+      timers: this.timers,
+      problems: this.problems,
+      env: this.env,
+      signal: this.shutdown.signal,
+      fullPass: () => this.queue.full(),
+      onSourceChange: (source) => {
+        if (!isFirst()) return;
+        this.stateFile.state.source = { fingerprint: fingerprint(source.accessToken), expiresAt: source.expiresAt };
+      },
+      onNextRefresh: (at) => {
+        if (isFirst()) this.stateFile.state.nextRefreshAt = at;
+      },
+      onFailed: (failure, problems) => {
+        this.problems.last = { at: this.clock.now(), event: "refresh.failed", message: failure.message };
+        const agents = this.registry.agents.map((a) => a.id);
+        this.hook("refresh.failed", failure.message, agents, problems === this.problems ? undefined : id);
+      },
+      hook: (event, reason, agents) => this.hook(event, reason, agents, this.config.logins ? id : undefined),
+      saveState: () => this.stateFile.save(),
+    });
+    return login;
+  }
+
+  private firstLogin(): DaemonLogin {
+    return this.logins.values().next().value!;
   }
 
   /** Reconciles `only` those agents, or every agent; marks them instead when the source is unusable. */
   private async pass(only: Agent[] | undefined): Promise<PassResult | undefined> {
-    const read = await this.login.read();
+    const logins = [...this.logins.values()];
+    const reads = await Promise.all(logins.map((login) => login.source.read()));
     // A pass for some agents that is first to see a new credential must take it to all of them: the
     // change is now consumed, and chokidar may have dropped the event that would have run a full pass.
+    const changed = reads.some((read) => read?.changed);
     const agents =
-      only && this.registry.adapter && !read?.changed
+      only && this.registry.adapter && !changed
         ? await this.registry.present(only)
         : await this.registry.find(this.config, this.env);
     const adapter = this.registry.adapter;
     if (!agents || !adapter) return undefined;
-    if (!this.login.setupOffers) await this.login.loadSetupOffers();
-    const occurrence = !only && this.refresh.takeFreshFailure() ? "new" : "ongoing";
-    const result = await runPass({
-      stores: { agents, adapter: this.markings.tracking(adapter) },
-      config: this.config,
-      login: read?.source,
-      loginFailure: this.login.failure,
-      refreshFailure: this.refresh.failure,
-      setupOffers: this.login.setupOffers ?? [],
-      cooldowns: this.registry.cooldowns,
-      options: this.updateOptions(),
-      occurrence,
-    });
-    this.noteResult(result, read?.source);
+    const first = logins[0]!.source;
+    if (!first.setupOffers) await first.loadSetupOffers();
+    const setupOffers = first.setupOffers ?? [];
+    const results: PassResult[] = [];
+    // One login after another over the same agents: each marks and recovers only its own profile.
+    for (const [i, login] of logins.entries()) {
+      const read = reads[i];
+      const occurrence = !only && login.refresh.takeFreshFailure() ? "new" : "ongoing";
+      const result = await runPass({
+        stores: { agents, adapter: this.markings.tracking(adapter) },
+        config: login.o.config(),
+        login: read?.source,
+        loginFailure: login.source.failure,
+        refreshFailure: login.refresh.failure,
+        // Setup-tokens are synced once, with the last login.
+        setupOffers: i === logins.length - 1 ? setupOffers : [],
+        cooldowns: this.registry.cooldowns,
+        options: this.updateOptions(),
+        occurrence,
+      });
+      this.noteResult(login, result, read?.source);
+      results.push(result);
+    }
+    const result = mergeResults(results);
     this.tokenAlerts.check(
-      this.login.setupOffers ?? [],
+      setupOffers,
       this.registry.agents.map((a) => a.id),
       this.clock.now(),
     );
@@ -264,11 +305,12 @@ export class Daemon {
     const state = this.stateFile.state;
     if (passActed(result) || state.lastSyncSummary === undefined) {
       state.lastSyncAt = this.clock.now();
-      const noLogin = this.login.failure?.needsLogin ? "not logged in" : this.login.failure?.message;
+      const failures = logins.filter((login) => login.source.failure);
+      const noLogin = failures.length === logins.length ? noLoginText(failures[0]!) : undefined;
       state.lastSyncSummary = passSummary(result, noLogin);
     }
     await this.stateFile.save();
-    this.refresh.maybe("expiry");
+    for (const login of logins) login.refresh.maybe("expiry");
     return result;
   }
 
@@ -281,14 +323,15 @@ export class Daemon {
   }
 
   /** Logs what a pass did: every agent's result, a recovery, a marking. */
-  private noteResult(result: PassResult, login: SourceCredential | undefined): void {
+  private noteResult(unit: DaemonLogin, result: PassResult, login: SourceCredential | undefined): void {
     for (const { offer, reports } of result.copies) {
       const isLogin = offer.kind === "claude-login" && login !== undefined;
       const expiresAt = isLogin ? login.expiresAt : undefined;
-      for (const report of reports) logReport(this.problems, report, profileSecret(offer.profile), expiresAt);
-      if (isLogin) this.outage.recovered(reports, login);
+      const problems = isLogin ? unit.problems : this.problems;
+      for (const report of reports) logReport(problems, report, profileSecret(offer.profile), expiresAt);
+      if (isLogin) unit.outage.recovered(reports, login);
     }
-    if (result.marking) this.outage.marked(result.marking.failure, result.marking.reports);
+    if (result.marking) unit.outage.marked(result.marking.failure, result.marking.reports);
   }
 
   /** Binds the metrics server when configured; loaded only then, so prom-client costs nothing by default. */
@@ -305,11 +348,27 @@ export class Daemon {
     this.problems.observer = this.metrics;
   }
 
-  private hook(event: HookEvent, reason: string, agents: string[]): void {
-    void runEventHook(this.config.onEvent, event, { profile: this.config.profileId, reason, agents }, this.log);
+  /** `profile` names the login the event is about; the single login's is the config's profile. */
+  private hook(event: HookEvent, reason: string, agents: string[], profile = this.config.profileId): void {
+    void runEventHook(this.config.onEvent, event, { profile, reason, agents }, this.log);
   }
 
   private event(level: Level, event: LogEvent, msg: string, fields: Fields = {}): void {
     this.problems.event(level, event, msg, fields);
   }
+}
+
+/** Why a login gave nothing, in a few words for the summary. */
+function noLoginText(login: DaemonLogin): string | undefined {
+  const failure = login.source.failure;
+  return failure?.needsLogin ? "not logged in" : failure?.message;
+}
+
+/** The passes of every login as one: their copies in order, and their markings' reports together. */
+function mergeResults(results: readonly PassResult[]): PassResult {
+  if (results.length === 1) return results[0]!;
+  const copies = results.flatMap((r) => r.copies);
+  const markings = results.flatMap((r) => (r.marking ? [r.marking] : []));
+  if (markings.length === 0) return { copies };
+  return { copies, marking: { failure: markings[0]!.failure, reports: markings.flatMap((m) => m.reports) } };
 }

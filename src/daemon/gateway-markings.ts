@@ -24,7 +24,13 @@ export class GatewayMarkings {
    */
   private readonly ours: string[] = [];
 
-  constructor(private readonly profileId: () => string) {}
+  /** Our profile, or our profiles: one per Claude login. */
+  constructor(private readonly profiles: () => string | readonly string[]) {}
+
+  private profileIds(): readonly string[] {
+    const ids = this.profiles();
+    return typeof ids === "string" ? [ids] : ids;
+  }
 
   /** Called before the rename: the watcher may see the new file before the write returns. */
   remember(intent: WriteIntent): void {
@@ -58,12 +64,18 @@ export class GatewayMarkings {
     return (await readRegularFile(file, { maxBytes: MAX_STORE_BYTES }).catch(() => undefined)) === ours;
   }
 
-  /** Whether `store` shows a new marking of our profile for a credential problem, by the adapter's own rules. */
-  isNewMarking(agentDir: string, store: AuthProfileStore, adapter: StoreAdapter, now: number): boolean {
-    const stats = store.usageStats?.[this.profileId()];
-    const marking = markingKey(stats);
-    const known = this.known.get(agentDir);
-    this.known.set(agentDir, marking);
+  /** Whether `store` shows a new marking of `profile` for a credential problem, by the adapter's own rules. */
+  isNewMarking(
+    agentDir: string,
+    store: AuthProfileStore,
+    adapter: StoreAdapter,
+    now: number,
+    profile = this.profileIds()[0]!,
+  ): boolean {
+    const stats = store.usageStats?.[profile];
+    const marking = markingKey(profile, stats);
+    const known = this.known.get(knownKey(agentDir, profile));
+    this.known.set(knownKey(agentDir, profile), marking);
     if (marking === known || this.ours.includes(marking) || stats === undefined) return false;
     const marked = adapter.usage.isMarked(stats, now);
     return marked && isCredentialMarking(stats);
@@ -72,31 +84,37 @@ export class GatewayMarkings {
   /** The markings in stores not read since the start, so a first watcher event compares with what was there. */
   async learn(agents: readonly Agent[], adapter: StoreAdapter): Promise<void> {
     for (const agent of agents) {
-      if (this.known.has(agent.dir)) continue;
+      if (this.profileIds().every((p) => this.known.has(knownKey(agent.dir, p)))) continue;
       const store = await adapter.read(agent.dir).catch(() => undefined);
       if (store) this.rememberStore(agent.dir, store);
     }
   }
 
   private rememberWrite(agentDir: string, store: AuthProfileStore): void {
-    const marking = this.rememberStore(agentDir, store);
-    if (this.ours.includes(marking)) return;
-    this.ours.push(marking);
-    if (this.ours.length > OURS_KEPT) this.ours.shift();
+    for (const marking of this.rememberStore(agentDir, store)) {
+      if (this.ours.includes(marking)) continue;
+      this.ours.push(marking);
+      if (this.ours.length > OURS_KEPT) this.ours.shift();
+    }
   }
 
-  private rememberStore(agentDir: string, store: AuthProfileStore): string {
-    const marking = markingKey(store.usageStats?.[this.profileId()]);
-    this.known.set(agentDir, marking);
-    return marking;
+  private rememberStore(agentDir: string, store: AuthProfileStore): string[] {
+    return this.profileIds().map((profile) => {
+      const marking = markingKey(profile, store.usageStats?.[profile]);
+      this.known.set(knownKey(agentDir, profile), marking);
+      return marking;
+    });
   }
 }
 
-/** The part of our profile's stats that marks it, in every generation's fields. */
-function markingKey(stats: ProfileUsageStats | undefined): string {
+const knownKey = (agentDir: string, profile: string) => `${agentDir}\0${profile}`;
+
+/** The part of one of our profiles' stats that marks it, in every generation's fields. */
+function markingKey(profile: string, stats: ProfileUsageStats | undefined): string {
   const { cooldownUntil, disabledUntil, disabledReason, errorCount, failureCounts, blockedUntil, cooldownReason } =
     stats ?? {};
   return JSON.stringify([
+    profile,
     cooldownUntil,
     disabledUntil,
     disabledReason,

@@ -3,6 +3,7 @@
  * why it gave nothing, and the setup-tokens, kept between passes because the keyring is a native call.
  */
 import type { Config } from "../config/config.js";
+import { loginProfileIds } from "../config/logins.js";
 import { formatRelative } from "../core/duration.js";
 import { messageOf } from "../core/errors.js";
 import { fingerprint } from "../core/fingerprint.js";
@@ -72,8 +73,9 @@ export class LoginSource {
   /** Reads the setup-tokens into `setupOffers`; true when they changed. */
   async loadSetupOffers(): Promise<boolean> {
     const config = this.o.config();
+    const taken = new Set(loginProfileIds(config));
     const offers = setupTokenOffers(await readSetupTokens(config.setupTokenProfileId, this.o.env)).filter(
-      (o) => o.profileId !== config.profileId,
+      (o) => !taken.has(o.profileId),
     );
     const changed = JSON.stringify(offers) !== JSON.stringify(this.setupOffers);
     this.setupOffers = offers;

@@ -50,4 +50,21 @@ export class ProblemLog {
   isOpen(key: string): boolean {
     return this.open.has(key);
   }
+
+  /**
+   * A view for one login: its lines carry `fields` (which login) and its problems are kept apart from another
+   * login's under `prefix`; state (open problems, the last error, the observer) stays shared. No prefix: this log.
+   */
+  scoped(prefix: string, fields: Fields): ProblemLog {
+    if (!prefix) return this;
+    const view = Object.create(this) as ProblemLog;
+    const key = (name: string) => `${prefix}:${name}`;
+    view.event = (level, event, msg, more = {}) => this.event(level, event, msg, { ...more, ...fields });
+    view.problem = (name, level, event, msg, more = {}) =>
+      this.problem(key(name), level, event, msg, { ...more, ...fields });
+    view.clear = (name, event, msg, more = {}) => this.clear(key(name), event, msg, { ...more, ...fields });
+    view.forget = (name) => this.forget(key(name));
+    view.isOpen = (name) => this.isOpen(key(name));
+    return view;
+  }
 }

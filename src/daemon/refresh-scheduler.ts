@@ -22,7 +22,7 @@ export type RefreshRunner = Pick<Refresher, "isDue" | "run" | "retryAt" | "busy"
 
 export interface RefreshSchedulerOptions {
   clock: Clock;
-  timers: Timers;
+  timers: Pick<Timers, "set">;
   refresher: RefreshRunner;
   config: () => Config;
   /** The Claude login as last read; undefined while there is none. */

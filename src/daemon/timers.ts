@@ -23,6 +23,12 @@ export class Timers {
     this.pending.set(name, this.clock.setTimeout(run, Math.max(0, Math.min(delayMs, MAX_TIMER_MS))));
   }
 
+  /** The same timers under names of one login's own, so two logins' refresh timers never replace each other. */
+  scoped(prefix: string): Pick<Timers, "set"> {
+    if (!prefix) return this;
+    return { set: (name, delayMs, fn) => this.set(`${prefix}:${name}`, delayMs, fn) };
+  }
+
   private clear(name: string): void {
     if (!this.pending.has(name)) return;
     this.clock.clearTimeout(this.pending.get(name));

@@ -7,6 +7,7 @@ import { existsSync } from "node:fs";
 import path from "node:path";
 import { schedule, type ScheduledTask } from "node-cron";
 import type { Config } from "../config/config.js";
+import { loginConfigs } from "../config/logins.js";
 import { CREDENTIALS_FILENAME } from "../sources/claude-cli-file.js";
 import { claudeCredentialsFile } from "../sources/index.js";
 import { AUTH_PROFILES_FILENAME, type Agent } from "../stores/agents.js";
@@ -104,17 +105,22 @@ export class Triggers {
 
   private async watch(config: Config): Promise<void> {
     const onError = (err: Error) => this.on.watchError(err);
-    const watchers = [
-      watchFolder(path.dirname(claudeCredentialsFile(config, this.env)), {
+    // Each login's credentials folder; two logins in one folder would be one file, which the config refuses.
+    const folders = [
+      ...new Set(loginConfigs(config).map((login) => path.dirname(claudeCredentialsFile(login, this.env)))),
+    ];
+    const watchers = folders.map((folder, i) =>
+      watchFolder(folder, {
         depth: 0,
         accept: (rel) => rel === CREDENTIALS_FILENAME,
         onEvent: () => {
           this.on.credentials(false);
-          this.timers.set("source:trailing", TRAILING_CHECK_MS, () => this.on.credentials(true));
+          const trailing = i === 0 ? "source:trailing" : `source:${folder}:trailing`;
+          this.timers.set(trailing, TRAILING_CHECK_MS, () => this.on.credentials(true));
         },
         onError,
       }),
-    ];
+    );
     const targets = await findGateway(config, this.env).catch(() => undefined);
     if (targets) {
       const stateDir = targets.stateDir.dir;

@@ -5,7 +5,8 @@
 import type { Config } from "../config/config.js";
 import pLimit from "p-limit";
 import { profileSecret } from "../reconcile/profile.js";
-import { loginOffer, readOffers } from "../sources/index.js";
+import { loginConfigs } from "../config/logins.js";
+import { loginOffer, readClaudeLogin, readOffers } from "../sources/index.js";
 import { adapterFor } from "../stores/adapter.js";
 import { type GatewayInstall, findGateway, gatewayWarnings } from "../stores/gateway.js";
 import {
@@ -22,6 +23,8 @@ export interface StatusReport {
   profile: string;
   verdict: StatusVerdict;
   source: SourceStatus;
+  /** With `logins` configured: each login, its config dir and its source (`source` is the first's). */
+  logins?: Array<{ profileId: string; claudeConfigDir: string | undefined; source: SourceStatus }>;
   /** Each setup-token offered, with its expiry when known. */
   setupTokens: Array<{ profile: string; origin: string; expires?: number }>;
   stateDir: GatewayInstall["stateDir"];
@@ -32,27 +35,55 @@ export interface StatusReport {
 }
 
 export async function collectStatus(config: Config, env: NodeJS.ProcessEnv = process.env): Promise<StatusReport> {
-  const { offers, login, loginError } = await readOffers(config, env);
-  const source = sourceStatus(login ?? loginError!);
-  const expected = new Map<string, string | undefined>(login ? [] : [[config.profileId, undefined]]);
-  for (const offer of offers) expected.set(offer.profileId, profileSecret(offer.profile));
-  const loginOptional = !login && offers.length > 0;
-  if (loginOptional) expected.delete(config.profileId);
+  const views = loginConfigs(config);
+  const first = views[0]!;
+  const { offers, login, loginError } = await readOffers(first, env);
+  // Every further login read on its own; each is a source of its own profile.
+  const others = await Promise.all(
+    views.slice(1).map((view) =>
+      readClaudeLogin(view, env).then(
+        (read) => ({ view, login: read, error: undefined }),
+        (err: unknown) => ({ view, login: undefined, error: err as Error }),
+      ),
+    ),
+  );
+  const reads = [{ view: first, login, error: loginError as Error | undefined }, ...others];
+  const loginOffers = reads.flatMap((r) => (r.login ? [loginOffer(r.login, r.view)] : []));
+  const tokenOffers = offers.filter((o) => o.kind === "setup-token");
+  const loginOptional = !reads.some((r) => r.login) && tokenOffers.length > 0;
+  const expected = new Map<string, string | undefined>();
+  for (const r of reads) if (!r.login && !loginOptional) expected.set(r.view.profileId, undefined);
+  for (const offer of [...loginOffers, ...tokenOffers]) expected.set(offer.profileId, profileSecret(offer.profile));
   const gateway = await findGateway(config, env);
   const now = Date.now();
   const adapter = adapterFor(gateway.generation, gateway.stateDir.dir);
   // A generation that never takes the login's profile (SQLite era, by default) has nothing of it to show.
-  const notCopied = adapter.admit?.(config.profileId, login ? loginOffer(login, config).profile : { type: "token" });
-  if (notCopied) expected.delete(config.profileId);
+  for (const r of reads) {
+    const desired = r.login ? loginOffer(r.login, r.view).profile : { type: "token" };
+    if (adapter.admit?.(r.view.profileId, desired)) expected.delete(r.view.profileId);
+  }
   const agents = await pLimit(8).map(gateway.agents, (agent) => agentStatus(agent, adapter, expected, now));
-  const tokens = offers
-    .filter((o) => o.kind === "setup-token")
-    .map((o) => ({ profileId: o.profileId, origin: o.origin, expires: o.profile.expires }));
+  const tokens = tokenOffers.map((o) => ({ profileId: o.profileId, origin: o.origin, expires: o.profile.expires }));
+  const logins = reads.map((r) => ({
+    profileId: r.view.profileId,
+    claudeConfigDir: r.view.claudeConfigDir,
+    source: sourceStatus(r.login ?? r.error!),
+  }));
+  // The worst of the logins' verdicts; a login's own source problem is named by its profile.
+  // A login that cannot be read is the cause; its profile missing in the agents is only the effect.
+  const unreadFirst = [...logins].sort((a, b) => Number(a.source.ok) - Number(b.source.ok));
+  const verdicts = unreadFirst.map((l) => {
+    const verdict = statusVerdict(l.source, agents, now, config.expiryWarning, loginOptional, tokens);
+    const sourceWhy = !l.source.ok && verdict.why === l.source.error;
+    return config.logins && sourceWhy ? { ...verdict, why: `${l.profileId}: ${verdict.why}` } : verdict;
+  });
+  const verdict = verdicts.reduce((worst, v) => (severity(v.code) > severity(worst.code) ? v : worst));
   return {
     now,
-    profile: config.profileId,
-    verdict: statusVerdict(source, agents, now, config.expiryWarning, loginOptional, tokens),
-    source,
+    profile: first.profileId,
+    verdict,
+    source: logins[0]!.source,
+    ...(config.logins ? { logins } : {}),
     setupTokens: tokens.map((t) => ({
       profile: t.profileId,
       origin: t.origin,
@@ -65,6 +96,9 @@ export async function collectStatus(config: Config, env: NodeJS.ProcessEnv = pro
   };
 }
 
+/** Unusable (1) is worse than expiring (2), which is worse than fine (0). */
+const severity = (code: number) => (code === 1 ? 2 : code === 2 ? 1 : 0);
+
 /** `status --json`: the report, with what the daemon says of itself. */
 export function statusJson(report: StatusReport, daemon: unknown): Record<string, unknown> {
   const { verdict } = report;
@@ -73,6 +107,7 @@ export function statusJson(report: StatusReport, daemon: unknown): Record<string
     profile: report.profile,
     ...(verdict.why ? { why: verdict.why } : {}),
     source: report.source,
+    ...(report.logins ? { logins: report.logins } : {}),
     setupTokens: report.setupTokens,
     stateDir: report.stateDir,
     store: report.store,

@@ -5,6 +5,7 @@
 import { readdir, stat } from "node:fs/promises";
 import path from "node:path";
 import { type Config, defaultConfigPath } from "../config/config.js";
+import { loginConfigs } from "../config/logins.js";
 import { claudeAuthStatus, claudeEnv, runClaude } from "../refresh/claude-runner.js";
 import { isOurDaemon, pidFilePath, readPid, runningDaemonPid, stateFilePath } from "../daemon/runtime-files.js";
 import { isAlive } from "../core/process-identity.js";
@@ -48,8 +49,15 @@ export async function runDoctor(config: Config, deps: DoctorDeps): Promise<Check
   const env = deps.env ?? process.env;
   const configRef = deps.configFile ?? defaultConfigPath(env);
   const checks: Check[] = [];
-  checks.push(...(await claudeChecks(config, env, configRef)));
-  checks.push(await sourceCheck(config, env));
+  // Each login is checked on its own, and with several, every check about one names it.
+  const views = loginConfigs(config);
+  const named = (view: Config, list: Check[]): Check[] =>
+    config.logins
+      ? list.map((c) => ({ ...c, name: `${c.name} ${view.profileId}`, detail: `${view.claudeConfigDir}: ${c.detail}` }))
+      : list;
+  for (const view of views) {
+    checks.push(...named(view, [...(await claudeChecks(view, env, configRef)), await sourceCheck(view, env)]));
+  }
   const gateway = await findGateway(config, env).catch((err: unknown) => err as Error);
   if (gateway instanceof Error) {
     checks.push(
@@ -60,7 +68,8 @@ export async function runDoctor(config: Config, deps: DoctorDeps): Promise<Check
       ),
     );
   } else {
-    checks.push(...stateDirChecks(gateway), ...(await sqliteChecks(gateway)), ...(await storeChecks(config, gateway)));
+    checks.push(...stateDirChecks(gateway), ...(await sqliteChecks(gateway)));
+    for (const view of views) checks.push(...named(view, await storeChecks(view, gateway)));
   }
   checks.push(await permissionsCheck(config, env, gateway instanceof Error ? undefined : gateway));
   checks.push(await serviceCheck(deps, env));
@@ -231,7 +240,7 @@ async function permissionsCheck(
   gateway: GatewayInstall | undefined,
 ): Promise<Check> {
   const files = [
-    claudeCredentialsFile(config, env),
+    ...loginConfigs(config).map((login) => claudeCredentialsFile(login, env)),
     tokenFilePath(env),
     stateFilePath(env),
     ...(gateway?.agents.map(storeFile) ?? []),

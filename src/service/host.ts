@@ -12,6 +12,7 @@ import whichPackage from "which";
 import type { Config } from "../config/config.js";
 import { AuthSyncError, errnoCode, messageOf } from "../core/errors.js";
 import { claudeConfigDir } from "../sources/claude-cli-file.js";
+import { loginConfigs } from "../config/logins.js";
 import { agentsRoot, discoverAgents, readGatewayConfig } from "../stores/agents.js";
 import { resolveStateDir } from "../stores/state-dir.js";
 import { checkUnitPath } from "./units.js";
@@ -89,9 +90,10 @@ export async function readWritePaths(config: Config, user: ServiceUser, warnings
     const where = `agent ${agent.id} in ${gatewayConfig?.file ?? stateDir}: agentDir`;
     named.set(checkUnitPath(agent.dir, "systemd", where), where);
   }
-  const claudeDir = claudeConfigDir(config.claudeConfigDir, env);
+  // claude rewrites every login's credentials in its own config dir.
+  const claudeDirs = new Set(loginConfigs(config).map((login) => claudeConfigDir(login.claudeConfigDir, env)));
   const runtime = path.join(user.home, ".local", "state", "moltbot-auth-sync");
-  const ours = [root, runtime, claudeDir, path.join(user.home, ".claude.json")];
+  const ours = [root, runtime, ...claudeDirs, path.join(user.home, ".claude.json")];
   for (const p of ours) checkUnitPath(p, "systemd", "ReadWritePaths");
   const paths = [root, ...named.keys(), ...ours.slice(1)];
   for (const p of paths) await checkOwnedBy(p, user, named.get(p) ?? "ReadWritePaths");

@@ -4,6 +4,7 @@
  * the Keychain refuses a write, and a stale copy can linger in either place.
  */
 import type { Config } from "../config/config.js";
+import { loginProfileIds } from "../config/logins.js";
 import { SourceError } from "../core/errors.js";
 import { desiredProfile } from "../reconcile/profile.js";
 import type { ProfileCredential, SourceCredential } from "../types.js";
@@ -19,6 +20,14 @@ export interface SourceDeps {
 
 export function claudeCredentialsFile(config: Config, env: NodeJS.ProcessEnv = process.env): string {
   return credentialsPath(claudeConfigDir(config.claudeConfigDir, env));
+}
+
+/**
+ * A configured config dir names the Keychain item as `claude` run with it does (the refresher passes it as
+ * CLAUDE_CONFIG_DIR): each login has its own item.
+ */
+function keychainEnv(config: Config, env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  return config.claudeConfigDir ? { ...env, CLAUDE_CONFIG_DIR: config.claudeConfigDir } : env;
 }
 
 /** Which stores to read, in order of preference. */
@@ -41,7 +50,9 @@ export async function readClaudeLogin(
     order.map((kind) =>
       (kind === "file"
         ? readClaudeCliFile(claudeCredentialsFile(config, env))
-        : (deps.keychain ?? defaultKeychainBackend)().then((backend) => readKeychainLogin(backend, env))
+        : (deps.keychain ?? defaultKeychainBackend)().then((backend) =>
+            readKeychainLogin(backend, keychainEnv(config, env)),
+          )
       ).catch(asSourceError),
     ),
   );
@@ -99,7 +110,8 @@ export async function readOffers(
     readClaudeLogin(config, env, deps).catch(asSourceError),
     readSetupTokens(config.setupTokenProfileId, env),
   ]);
-  const offers = setupTokenOffers(tokens.filter((t) => t.profileId !== config.profileId));
+  const taken = new Set(loginProfileIds(config));
+  const offers = setupTokenOffers(tokens.filter((t) => !taken.has(t.profileId)));
   if (login instanceof SourceError) return { offers, loginError: login };
   return { offers: [loginOffer(login, config), ...offers], login };
 }

@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 /**
  * A stand-in for the `claude` CLI, put first on PATH by tests. What it does is read from
- * `$HOME/.fake-claude/mode` at every start, so a test can change it while the daemon runs. The control
+ * `$HOME/.fake-claude/mode` (or a `mode` file in its CLAUDE_CONFIG_DIR, which wins) at every start, so a test
+ * can change it while the daemon runs. The control
  * folder is found through HOME because the daemon gives `claude` only the variables the real CLI needs:
  *   refresh   rewrite the credentials atomically with a new token and expiresAt + 8 h
  *   window    as the real CLI: refresh only within 5 minutes of expiresAt, else exit 0 and change nothing
@@ -96,7 +97,15 @@ if (args[0] === "--version") {
   process.stdout.write("2.1.328 (Claude Code)\n");
   process.exit(0);
 }
-const mode = read("mode", "refresh");
+// A `mode` file in the config dir overrides the shared one: two logins' claudes can behave differently.
+const ownMode = (() => {
+  try {
+    return readFileSync(path.join(path.dirname(credentials), "mode"), "utf8").trim();
+  } catch {
+    return undefined;
+  }
+})();
+const mode = ownMode || read("mode", "refresh");
 const mcpServe = args[0] === "mcp" && args[1] === "serve";
 const inWindow = () => Date.now() + 5 * 60_000 >= JSON.parse(readFileSync(credentials, "utf8")).claudeAiOauth.expiresAt;
 // Reading keeps the process alive until stdin reaches end of file; then it ends once its own work is done.

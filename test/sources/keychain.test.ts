@@ -179,3 +179,38 @@ test("an expiresAt more than 400 days ahead is invalid input, in the Keychain it
     writeFileSync(file, text(Date.now() + 399 * 86_400_000));
     assert.ok(await readClaudeLogin(parseConfig({ source: "file" }, "test"), t.env), "399 days ahead is still a login");
   }));
+
+test("keychain: each login reads the item of its own config dir, the one claude run with it writes", async () => {
+  const dirs = ["/home/alice/.claude-personal", "/home/alice/.claude-work"];
+  const tokens = dirs.map(() => randomToken());
+  const asked: string[] = [];
+  const backend: KeychainBackend = {
+    name: "fake",
+    find: async (service) => {
+      asked.push(service);
+      const i = dirs.findIndex((dir) => service === keychainService({ CLAUDE_CONFIG_DIR: dir }));
+      return i < 0 ? [] : [{ account: "alice", password: login(tokens[i]!, SOON) }];
+    },
+  };
+  const config = parseConfig(
+    {
+      source: "keychain",
+      logins: [
+        { claudeConfigDir: dirs[0], profileId: "anthropic:personal" },
+        { claudeConfigDir: dirs[1], profileId: "anthropic:work" },
+      ],
+    },
+    "t",
+  );
+  const { loginConfigs } = await import("../../src/config/logins.js");
+  const deps = { platform: "darwin" as const, keychain: async () => backend };
+  const read = await Promise.all(loginConfigs(config).map((view) => readClaudeLogin(view, { USER: "alice" }, deps)));
+  assert.deepEqual(
+    read.map((r) => r.accessToken),
+    tokens,
+  );
+  assert.ok(
+    asked.every((service) => /^Claude Code-credentials-[0-9a-f]{8}$/.test(service)),
+    asked.join(", "),
+  );
+});

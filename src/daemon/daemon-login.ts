@@ -1,0 +1,89 @@
+/**
+ * One Claude login as the daemon keeps it: its view of the config (its own config dir and profile), its source,
+ * its refresh scheduler with its own refresher (so its own refreshes never overlap, while another login's may),
+ * and its own outage, with log lines that name it. Several logins never share a marking or a backoff.
+ */
+import type { Config } from "../config/config.js";
+import { loginFields } from "../config/logins.js";
+import { Refresher } from "../refresh/refresher.js";
+import { readClaudeLogin } from "../sources/index.js";
+import type { SourceCredential } from "../types.js";
+import type { Clock } from "./clock.js";
+import type { HookEvent } from "./event-hook.js";
+import { LoginSource } from "./login.js";
+import { OutageTracker } from "./outage.js";
+import type { ProblemLog } from "./problem-log.js";
+import { RefreshScheduler } from "./refresh-scheduler.js";
+import type { Failure } from "../reconcile/failure.js";
+import type { Timers } from "./timers.js";
+
+export interface DaemonLoginOptions {
+  /** This login's view of the config, as now. */
+  config: () => Config;
+  /** Which login this is in the daemon's config: "" for today's single login (then its lines are as they were). */
+  scope: string;
+  /** The fields that name this login on a log line (none for the single login). */
+  fields: () => Record<string, string>;
+  clock: Clock;
+  timers: Timers;
+  problems: ProblemLog;
+  env: NodeJS.ProcessEnv;
+  signal: AbortSignal;
+  fullPass: () => void;
+  onSourceChange: (login: SourceCredential) => void;
+  onNextRefresh: (at: number) => void;
+  onFailed: (failure: Failure, problems: ProblemLog) => void;
+  hook: (event: HookEvent, reason: string, agents: string[]) => void;
+  saveState: () => Promise<void>;
+}
+
+export class DaemonLogin {
+  readonly problems: ProblemLog;
+  readonly source: LoginSource;
+  readonly refresh: RefreshScheduler;
+  readonly outage: OutageTracker;
+
+  constructor(readonly o: DaemonLoginOptions) {
+    const { clock, env, config } = o;
+    const problems = (this.problems = o.problems.scoped(o.scope, o.fields()));
+    this.source = new LoginSource({
+      clock,
+      problems,
+      config,
+      env,
+      onChange: (login) => {
+        o.onSourceChange(login);
+        this.refresh.loginChanged(login);
+      },
+    });
+    this.refresh = new RefreshScheduler({
+      clock,
+      timers: o.timers.scoped(o.scope),
+      refresher: new Refresher(() => readClaudeLogin(config(), env), env, o.signal),
+      config,
+      login: () => this.source.current,
+      log: problems,
+      fullPass: o.fullPass,
+      onNextRefresh: o.onNextRefresh,
+      onFailed: (failure) => o.onFailed(failure, problems),
+      saveState: o.saveState,
+    });
+    this.outage = new OutageTracker({
+      clock,
+      problems,
+      profileId: () => config().profileId,
+      hook: o.hook,
+    });
+  }
+
+  get profileId(): string {
+    return this.o.config().profileId;
+  }
+}
+
+/** The scope of a login in `config`: its profile id when `logins` is configured, "" for the single login. */
+export function loginScope(config: Config, login: Config): string {
+  return config.logins ? login.profileId : "";
+}
+
+export { loginFields };

@@ -1,0 +1,93 @@
+import assert from "node:assert/strict";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { test } from "node:test";
+import { fingerprint } from "../../src/core/fingerprint.js";
+import { DaemonProcess, fakeClaudeTokens, installFakeClaude } from "../helpers/daemon.js";
+import { leakedTokens, makeHome, type TestHome } from "../helpers/env.js";
+
+const PERSONAL = "anthropic:personal";
+const WORK = "anthropic:work";
+
+/** Two logins in their own config dirs; `work`'s claude runs in the mode given, `personal`'s refreshes. */
+function twoLogins(t: TestHome, workMode: string, expiresInMs: number, extra: Record<string, unknown> = {}) {
+  const dirs = { personal: path.join(t.root, "claude-personal"), work: path.join(t.root, "claude-work") };
+  const creds: Record<string, string> = {};
+  for (const [name, dir] of Object.entries(dirs)) {
+    mkdirSync(dir, { recursive: true });
+    t.claudeDir = dir;
+    creds[name] = t.writeCredentials({ expiresAt: Date.now() + expiresInMs }).accessToken;
+  }
+  writeFileSync(path.join(dirs.work, "mode"), workMode);
+  const config = {
+    ...extra,
+    logins: [
+      { claudeConfigDir: dirs.personal, profileId: PERSONAL },
+      { claudeConfigDir: dirs.work, profileId: WORK },
+    ],
+  };
+  const file = path.join(t.root, "config.json");
+  writeFileSync(file, JSON.stringify(config));
+  return { dirs, creds, file };
+}
+
+const held = (dir: string) =>
+  JSON.parse(readFileSync(path.join(dir, ".credentials.json"), "utf8")).claudeAiOauth.accessToken as string;
+
+test("daemon: two logins, one claude failing: only its profile is marked, the other is refreshed", async () => {
+  const t = makeHome();
+  const control = installFakeClaude(t);
+  const { dirs, file } = twoLogins(t, "fail", 2 * 60_000);
+  const d = new DaemonProcess(t, ["--config", file]);
+  try {
+    const marked = await d.waitFor((r) => r.event === "cooldown.marked");
+    assert.equal(marked.profile, WORK);
+    assert.equal(marked.login, WORK, "the line names the login");
+    assert.equal(marked.claudeConfigDir, dirs.work);
+    const failed = d.events("refresh.failed");
+    assert.ok(failed.length >= 1 && failed.every((r) => r.login === WORK), "only work's claude failed");
+    await d.waitFor((r) => r.event === "refresh.succeeded" && r.login === PERSONAL);
+    const fresh = held(dirs.personal);
+    await d.waitFor((r) => r.event === "sync.written" && r.fingerprint === fingerprint(fresh));
+    const store = t.readStore("main");
+    assert.equal(store.profiles[PERSONAL].token, fresh, "personal is refreshed and synced");
+    assert.equal(store.profiles[WORK].token, held(dirs.work), "work keeps its own token");
+    assert.equal(store.usageStats[WORK].disabledReason, "auth");
+    assert.equal(store.usageStats?.[PERSONAL], undefined, "personal is never marked");
+    assert.equal(d.events("cooldown.marked").filter((r) => r.profile !== WORK).length, 0);
+    assert.equal(store.profiles["anthropic:claude-cli"], undefined, "no profile for the unconfigured default");
+  } finally {
+    const { code } = await d.stop();
+    const leaks = leakedTokens(d.stdout + d.stderr, [...t.planted, ...fakeClaudeTokens(control)]);
+    t.cleanup();
+    assert.deepEqual(leaks, []);
+    assert.ok(code === 0 || code === null, `daemon exit code ${code}: ${d.stderr}`);
+  }
+});
+
+test("daemon: two logins' refreshes overlap, a login's own never do", async () => {
+  const t = makeHome();
+  const control = installFakeClaude(t);
+  writeFileSync(path.join(control, "mode"), "slow");
+  const { file } = twoLogins(t, "slow", 2 * 60_000, { refreshTimeout: "2s" });
+  const d = new DaemonProcess(t, ["--config", file]);
+  try {
+    for (const login of [PERSONAL, WORK]) {
+      await d.waitFor((r) => r.event === "refresh.failed" && r.login === login, 30_000);
+    }
+    // The passes and the refresh-check schedule that follow a failure ask again while the backoff runs.
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    const refresh = d.records.filter((r) => r.event === "refresh.started" || r.event === "refresh.failed");
+    const firstFailed = refresh.findIndex((r) => r.event === "refresh.failed");
+    const startedBefore = new Set(refresh.slice(0, firstFailed).map((r) => r.login));
+    assert.deepEqual([...startedBefore].sort(), [PERSONAL, WORK], "both ran at once");
+    for (const login of [PERSONAL, WORK]) {
+      const own = refresh.filter((r) => r.login === login).map((r) => r.event);
+      for (let i = 1; i < own.length; i++) assert.notEqual(own[i], own[i - 1], `${login}: ${own.join(", ")}`);
+    }
+  } finally {
+    const { code } = await d.stop();
+    t.cleanup();
+    assert.ok(code === 0 || code === null, `daemon exit code ${code}: ${d.stderr}`);
+  }
+});

@@ -26,7 +26,7 @@ import { OutageTracker } from "./outage.js";
 import { PassQueue } from "./pass-queue.js";
 import { type Fields, type Level, ProblemLog } from "./problem-log.js";
 import { RefreshScheduler } from "./refresh-scheduler.js";
-import { logReport } from "./report-log.js";
+import { PassProgress, logReport } from "./report-log.js";
 import { lockJournalPath } from "./runtime-files.js";
 import { StateFile } from "./state-file.js";
 import { Timers } from "./timers.js";
@@ -242,6 +242,11 @@ export class Daemon {
     if (!agents || !adapter) return undefined;
     if (!this.login.setupOffers) await this.login.loadSetupOffers();
     const occurrence = !only && this.refresh.takeFreshFailure() ? "new" : "ongoing";
+    const progress = new PassProgress(
+      this.problems,
+      this.clock,
+      agents.length * (1 + (this.login.setupOffers?.length ?? 0)),
+    );
     const result = await runPass({
       stores: { agents, adapter: this.markings.tracking(adapter) },
       config: this.config,
@@ -252,6 +257,12 @@ export class Daemon {
       cooldowns: this.registry.cooldowns,
       options: this.updateOptions(),
       occurrence,
+      // Each agent's line is logged as it finishes, so a rotation is seen in every agent's log as it lands.
+      onCopy: (offer, report) => {
+        const expiresAt = offer.kind === "claude-login" ? read?.source?.expiresAt : undefined;
+        logReport(this.problems, report, profileSecret(offer.profile), expiresAt);
+        progress.done();
+      },
     });
     this.noteResult(result, read?.source);
     this.tokenAlerts.check(
@@ -280,13 +291,10 @@ export class Daemon {
     };
   }
 
-  /** Logs what a pass did: every agent's result, a recovery, a marking. */
+  /** Logs what a pass did besides each agent's result (logged as it finished): a recovery, a marking. */
   private noteResult(result: PassResult, login: SourceCredential | undefined): void {
     for (const { offer, reports } of result.copies) {
-      const isLogin = offer.kind === "claude-login" && login !== undefined;
-      const expiresAt = isLogin ? login.expiresAt : undefined;
-      for (const report of reports) logReport(this.problems, report, profileSecret(offer.profile), expiresAt);
-      if (isLogin) this.outage.recovered(reports, login);
+      if (offer.kind === "claude-login" && login !== undefined) this.outage.recovered(reports, login);
     }
     if (result.marking) this.outage.marked(result.marking.failure, result.marking.reports);
   }

@@ -48,14 +48,13 @@ export function watchFolder(folder: string, options: FolderWatchOptions): Folder
       return !options.accept(relative) || options.seenFromFolder?.(relative) === true;
     },
   });
-  const { seenFromFolder } = options;
-  if (seenFromFolder)
+  if (options.seenFromFolder)
     watcher.on("raw", (_event: string, name: unknown, details: unknown) => {
       // A folder's watch names the entry that changed; a file's own watch (none of these) names itself.
       const watched = (details as { watchedPath?: unknown } | undefined)?.watchedPath;
       if (typeof name !== "string" || typeof watched !== "string" || name === "") return;
       const file = path.join(watched, name);
-      if (file.startsWith(folder + path.sep) && seenFromFolder(path.relative(folder, file)))
+      if (file.startsWith(folder + path.sep) && options.seenFromFolder?.(path.relative(folder, file)))
         options.onEvent("change", file);
     });
   watcher.on("all", (event, file) => {

@@ -10,6 +10,7 @@ import type { Logger } from "pino";
 import type { Config } from "../config/config.js";
 import { messageOf } from "../core/errors.js";
 import { type PassResult, passActed, passSummary, runPass } from "../pass/pass.js";
+import { PassProgress } from "../pass/progress.js";
 import { profileSecret } from "../reconcile/profile.js";
 import { Refresher } from "../refresh/refresher.js";
 import { claudeCredentialsFile, readClaudeLogin } from "../sources/index.js";
@@ -26,7 +27,7 @@ import { OutageTracker } from "./outage.js";
 import { PassQueue } from "./pass-queue.js";
 import { type Fields, type Level, ProblemLog } from "./problem-log.js";
 import { RefreshScheduler } from "./refresh-scheduler.js";
-import { PassProgress, logReport } from "./report-log.js";
+import { logReport } from "./report-log.js";
 import { lockJournalPath } from "./runtime-files.js";
 import { StateFile } from "./state-file.js";
 import { Timers } from "./timers.js";
@@ -242,10 +243,11 @@ export class Daemon {
     if (!agents || !adapter) return undefined;
     if (!this.login.setupOffers) await this.login.loadSetupOffers();
     const occurrence = !only && this.refresh.takeFreshFailure() ? "new" : "ongoing";
+    const copies = agents.length * (1 + (this.login.setupOffers?.length ?? 0));
     const progress = new PassProgress(
-      this.problems,
-      this.clock,
-      agents.length * (1 + (this.login.setupOffers?.length ?? 0)),
+      () => this.clock.now(),
+      copies,
+      (done, total) => this.problems.event("info", "sync.progress", `${done} of ${total} agents done`, { done, total }),
     );
     const result = await runPass({
       stores: { agents, adapter: this.markings.tracking(adapter) },

@@ -5,7 +5,6 @@
 import { fingerprint } from "../core/fingerprint.js";
 import type { LogEvent } from "../log/logger.js";
 import type { AgentReport } from "../pass/apply.js";
-import type { Clock } from "./clock.js";
 import type { ProblemLog } from "./problem-log.js";
 
 export type EventLog = Pick<ProblemLog, "event">;
@@ -45,31 +44,5 @@ export function logReport(problems: ProblemLog, report: AgentReport, secret?: st
       problems.problem(key, "warn", event, report.reason ?? "failed", fields);
       break;
     }
-  }
-}
-
-/** A pass that runs longer than this logs how far it has come, once per such interval. */
-export const PROGRESS_INTERVAL_MS = 2_000;
-
-/** Counts a pass's finished agents and logs `sync.progress` while the pass takes longer than the interval. */
-export class PassProgress {
-  private finished = 0;
-  private next: number;
-
-  constructor(
-    private readonly log: EventLog,
-    private readonly clock: Pick<Clock, "now">,
-    private readonly total: number,
-  ) {
-    this.next = clock.now() + PROGRESS_INTERVAL_MS;
-  }
-
-  done(): void {
-    this.finished++;
-    const now = this.clock.now();
-    if (now < this.next || this.finished >= this.total) return;
-    this.next = now + PROGRESS_INTERVAL_MS;
-    const fields = { done: this.finished, total: this.total };
-    this.log.event("info", "sync.progress", `${this.finished} of ${this.total} agents done`, fields);
   }
 }

@@ -2,10 +2,10 @@ import assert from "node:assert/strict";
 import { mkdirSync } from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
 import { test } from "node:test";
-import { PassProgress } from "../../src/daemon/report-log.js";
 import { type AgentReport, syncAgents } from "../../src/pass/apply.js";
 import type { StoreAdapter } from "../../src/stores/adapter.js";
 import { jsonV1Adapter } from "../../src/stores/json-v1.js";
+import { PassProgress } from "../../src/pass/progress.js";
 import { randomToken, withHome } from "../helpers/env.js";
 
 test("pass: each agent's report is told as that agent finishes, before the others", () =>
@@ -44,22 +44,17 @@ test("pass: each agent's report is told as that agent finishes, before the other
     );
   }));
 
-test("pass progress: logged every 2 s while a pass runs, never for a short one or at its end", () => {
+test("pass progress: shown every 2 s while a pass runs, never for a short one or at its end", () => {
   let now = 0;
   const lines: string[] = [];
-  const log = { event: (_level: string, event: string, msg: string) => lines.push(`${event} ${msg}`) };
-  const short = new PassProgress(log, { now: () => now }, 3);
+  const show = (done: number, total: number) => lines.push(`${done} of ${total}`);
+  const short = new PassProgress(() => now, 3, show);
   for (let i = 0; i < 3; i++) short.done();
   assert.deepEqual(lines, []);
-  const long = new PassProgress(log, { now: () => now }, 10_000);
+  const long = new PassProgress(() => now, 10_000, show);
   for (let i = 1; i <= 10_000; i++) {
     now = i; // one agent a millisecond: a 10 s pass
     long.done();
   }
-  assert.deepEqual(lines, [
-    "sync.progress 2000 of 10000 agents done",
-    "sync.progress 4000 of 10000 agents done",
-    "sync.progress 6000 of 10000 agents done",
-    "sync.progress 8000 of 10000 agents done",
-  ]);
+  assert.deepEqual(lines, ["2000 of 10000", "4000 of 10000", "6000 of 10000", "8000 of 10000"]);
 });

@@ -219,14 +219,16 @@ async function eraRows(era: Era, syncs: number): Promise<Outcome> {
     ];
     if (era.lockLeft) rows.push(row(name, "store locks left by a kill", locksLeft));
     // A lock noted in our journal is removed at once; one the kill left before it was noted is taken over
-    // when it turns stale (30 s), within the next retry (≤ 1.2 s), plus the restart itself.
+    // when it turns stale (30 s), within the next retry (≤ 1.25 s), plus the restart itself (node's start, the
+    // scan and a pass: under a second idle, a few seconds on a loaded 2-core runner). 2 s of slack once left a
+    // correct run within a second of failing (31.1 s); 5 s still fails any wait that is not the stale lock's.
     rows.push(
       row(
         name,
         "slowest restart until every agent caught up",
         `${(worstRecoveryMs / 1000).toFixed(1)} s`,
-        `< stale ${STALE_MS / 1000} s + 2 s`,
-        worstRecoveryMs < STALE_MS + 2_000,
+        `< stale ${STALE_MS / 1000} s + 5 s`,
+        worstRecoveryMs < STALE_MS + 5_000,
       ),
     );
     if (era.format !== "sqlite") {

@@ -21,6 +21,7 @@ import { findGateway, gatewayWarnings } from "../stores/gateway.js";
 import { adapterFor } from "../stores/adapter.js";
 import type { SourceCredential } from "../types.js";
 import { type GlobalOptions, loadCommandConfig, printJson, writeOptions } from "./options.js";
+import { PassProgress } from "../pass/progress.js";
 import { columns, printLines } from "./print.js";
 import { markingText } from "./status.js";
 
@@ -124,6 +125,10 @@ async function syncLogin(config: Config, options: SyncCommandOptions, out: SyncO
     }
   }
 
+  // On a terminal, a long pass shows how far it has come on one rewritten stderr line; piped output stays clean.
+  const tty = process.stderr.isTTY;
+  const shown = (done: number, total: number) => process.stderr.write(`\r${done} of ${total} agents done`);
+  const progress = new PassProgress(Date.now, stores.agents.length * (1 + setupOffers.length), shown);
   const result = await runPass({
     stores,
     config,
@@ -134,7 +139,9 @@ async function syncLogin(config: Config, options: SyncCommandOptions, out: SyncO
     cooldowns: cooldownConfigFrom(gateway.gatewayConfig?.value),
     options: writing,
     occurrence: refreshFailure ? "new" : "ongoing",
+    ...(tty ? { onCopy: () => progress.done() } : {}),
   });
+  if (tty && progress.shown) process.stderr.write("\n");
   const offers = [...(login ? [loginOffer(login, config)] : []), ...setupOffers];
   const marking = result.marking?.failure;
   // Of the marking, only the agents it marked are news; "no such profile" or "already marked" are not.

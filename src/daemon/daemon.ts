@@ -10,6 +10,7 @@ import type { Logger } from "pino";
 import type { Config } from "../config/config.js";
 import { messageOf } from "../core/errors.js";
 import { type PassResult, passActed, passSummary, runPass } from "../pass/pass.js";
+import { PassProgress } from "../pass/progress.js";
 import { profileSecret } from "../reconcile/profile.js";
 import { loginConfigs } from "../config/logins.js";
 import { claudeCredentialsFile } from "../sources/index.js";
@@ -274,6 +275,12 @@ export class Daemon {
     const first = logins[0]!.source;
     if (!first.setupOffers) await first.loadSetupOffers();
     const setupOffers = first.setupOffers ?? [];
+    const copies = agents.length * (logins.length + setupOffers.length);
+    const progress = new PassProgress(
+      () => this.clock.now(),
+      copies,
+      (done, total) => this.problems.event("info", "sync.progress", `${done} of ${total} agents done`, { done, total }),
+    );
     const results: PassResult[] = [];
     // One login after another over the same agents: each marks and recovers only its own profile.
     for (const [i, login] of logins.entries()) {
@@ -290,6 +297,13 @@ export class Daemon {
         cooldowns: this.registry.cooldowns,
         options: this.updateOptions(),
         occurrence,
+        // Each agent's line is logged as it finishes, so a rotation is seen in every agent's log as it lands.
+        onCopy: (offer, report) => {
+          const isLogin = offer.kind === "claude-login" && read?.source !== undefined;
+          const expiresAt = isLogin ? read?.source?.expiresAt : undefined;
+          logReport(isLogin ? login.problems : this.problems, report, profileSecret(offer.profile), expiresAt);
+          progress.done();
+        },
       });
       this.noteResult(login, result, read?.source);
       results.push(result);
@@ -322,14 +336,10 @@ export class Daemon {
     };
   }
 
-  /** Logs what a pass did: every agent's result, a recovery, a marking. */
+  /** Logs what a pass did besides each agent's result (logged as it finished): a recovery, a marking. */
   private noteResult(unit: DaemonLogin, result: PassResult, login: SourceCredential | undefined): void {
     for (const { offer, reports } of result.copies) {
-      const isLogin = offer.kind === "claude-login" && login !== undefined;
-      const expiresAt = isLogin ? login.expiresAt : undefined;
-      const problems = isLogin ? unit.problems : this.problems;
-      for (const report of reports) logReport(problems, report, profileSecret(offer.profile), expiresAt);
-      if (isLogin) unit.outage.recovered(reports, login);
+      if (offer.kind === "claude-login" && login !== undefined) unit.outage.recovered(reports, login);
     }
     if (result.marking) unit.outage.marked(result.marking.failure, result.marking.reports);
   }

@@ -52,6 +52,12 @@ function isAgentPath(rel: string): boolean {
   return match !== null && (match[2] === undefined || STORE_FILES.has(match[2]));
 }
 
+/** An agent's store file, seen through its agent folder's watch: two inotify watches per agent, not three. */
+function isAgentStoreFile(rel: string): boolean {
+  const store = AGENT_PATH.exec(rel)?.[2];
+  return store !== undefined && STORE_FILES.has(store);
+}
+
 export interface TriggerHandlers {
   /** The credentials file changed (now), and again once its burst is over (`settled`). */
   credentials(settled: boolean): void;
@@ -128,6 +134,7 @@ export class Triggers {
         watchFolder(stateDir, {
           depth: 3,
           accept: (rel) => GATEWAY_CONFIGS.has(rel) || rel === "agents" || isAgentPath(rel) || isSharedPath(rel),
+          seenFromFolder: isAgentStoreFile,
           onEvent: (event, file) => this.onStateDirEvent(stateDir, event, file),
           onError,
         }),

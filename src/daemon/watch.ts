@@ -14,6 +14,12 @@ export interface FolderWatchOptions {
   depth: number;
   /** Whether a path inside `folder` (given relative to it) matters. */
   accept(relative: string): boolean;
+  /**
+   * Files (relative to `folder`) seen through their folder's own watch rather than one of their own: chokidar
+   * gives every file it tracks an inotify watch besides its folder's, which for 10,000 agents is 10,000 more.
+   * Each raw event on such a file (written, renamed into place, removed) arrives as `change`.
+   */
+  seenFromFolder?(relative: string): boolean;
   onEvent(event: WatchEvent, file: string): void;
   onError(err: Error): void;
 }
@@ -38,9 +44,19 @@ export function watchFolder(folder: string, options: FolderWatchOptions): Folder
     ignored: (p: string) => {
       if (p === base || p === folder || folder.startsWith(p + path.sep)) return false;
       if (!p.startsWith(folder + path.sep)) return true;
-      return !options.accept(path.relative(folder, p));
+      const relative = path.relative(folder, p);
+      return !options.accept(relative) || options.seenFromFolder?.(relative) === true;
     },
   });
+  if (options.seenFromFolder)
+    watcher.on("raw", (_event: string, name: unknown, details: unknown) => {
+      // A folder's watch names the entry that changed; a file's own watch (none of these) names itself.
+      const watched = (details as { watchedPath?: unknown } | undefined)?.watchedPath;
+      if (typeof name !== "string" || typeof watched !== "string" || name === "") return;
+      const file = path.join(watched, name);
+      if (file.startsWith(folder + path.sep) && options.seenFromFolder?.(path.relative(folder, file)))
+        options.onEvent("change", file);
+    });
   watcher.on("all", (event, file) => {
     if (file.startsWith(folder + path.sep)) options.onEvent(event as WatchEvent, file);
   });

@@ -31,6 +31,7 @@ export const EVENTS = [
   "sync.unchanged",
   "sync.skipped",
   "sync.failed",
+  "sync.progress",
   "store.locked",
   "store.invalid",
   "store.unwritable",

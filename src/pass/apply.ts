@@ -75,15 +75,21 @@ async function updateAgent(
   }
 }
 
-function updateAgents(
+/** Told of each agent's report as that agent finishes, so that a long pass reports as it goes. */
+export type OnReport = (report: AgentReport) => void;
+
+async function updateAgents(
   stores: AgentStores,
   profileId: string,
   change: (store: AuthProfileStore) => StoreChange<Outcome>,
   options: UpdateOptions,
+  onReport?: OnReport,
 ): Promise<AgentReport[]> {
-  return pLimit(AGENT_CONCURRENCY).map(stores.agents, (agent) =>
-    updateAgent(agent, stores.adapter, profileId, change, options),
-  );
+  return pLimit(AGENT_CONCURRENCY).map(stores.agents, async (agent) => {
+    const report = await updateAgent(agent, stores.adapter, profileId, change, options);
+    onReport?.(report);
+    return report;
+  });
 }
 
 export async function syncAgents(
@@ -92,6 +98,7 @@ export async function syncAgents(
   desired: ProfileCredential,
   options: UpdateOptions,
   rules: ReconcileRules = {},
+  onReport?: OnReport,
 ): Promise<AgentReport[]> {
   // A generation may refuse a credential outright (the SQLite era never takes anthropic:claude-cli or a refresh token).
   const refusal = stores.adapter.admit?.(profileId, desired);
@@ -100,9 +107,12 @@ export async function syncAgents(
       const file = stores.adapter.files(a.dir)[0]!;
       return { agent: a.id, file, profile: profileId, result: "skipped", reason: refusal, warnings: [] };
     };
-    return stores.agents.map(skipped);
+    const reports = stores.agents.map(skipped);
+    if (onReport) reports.forEach(onReport);
+    return reports;
   }
-  return updateAgents(stores, profileId, (store) => reconcileProfile(store, profileId, desired, rules), options);
+  const change = (store: AuthProfileStore) => reconcileProfile(store, profileId, desired, rules);
+  return updateAgents(stores, profileId, change, options, onReport);
 }
 
 /** Marks our profile unusable in every store that holds it, with the gateway's semantics. */

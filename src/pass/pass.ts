@@ -25,6 +25,8 @@ export interface PassInput {
   options: UpdateOptions;
   /** "new" right after a refresh failed; "ongoing" when the same problem is seen again. */
   occurrence?: Occurrence;
+  /** Told of each agent's copy of an offer as that agent finishes (the marking is reported in the result only). */
+  onCopy?: (offer: Offer, report: AgentReport) => void;
 }
 
 export interface Copy {
@@ -40,12 +42,14 @@ export interface PassResult {
 }
 
 export async function runPass(input: PassInput): Promise<PassResult> {
-  const { stores, config, options } = input;
+  const { stores, config, options, onCopy } = input;
+  const told = (offer: Offer) => (onCopy ? (report: AgentReport) => onCopy(offer, report) : undefined);
   const copies: Copy[] = [];
   const result: PassResult = { copies };
   if (input.login) {
     const offer = loginOffer(input.login, config);
-    copies.push({ offer, reports: await syncAgents(stores, offer.profileId, offer.profile, options) });
+    const reports = await syncAgents(stores, offer.profileId, offer.profile, options, {}, told(offer));
+    copies.push({ offer, reports });
   }
   const failure = unusableFailure(input, Date.now());
   if (failure && !options.dryRun) {
@@ -61,7 +65,8 @@ export async function runPass(input: PassInput): Promise<PassResult> {
   // Setup-tokens are static and independent: a failure of the login never touches them.
   for (const offer of input.setupOffers) {
     if (offer.profileId === config.profileId) continue;
-    const reports = await syncAgents(stores, offer.profileId, offer.profile, options, { sourceDecides: true });
+    const rules = { sourceDecides: true };
+    const reports = await syncAgents(stores, offer.profileId, offer.profile, options, rules, told(offer));
     copies.push({ offer, reports });
   }
   return result;

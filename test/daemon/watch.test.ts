@@ -1,5 +1,14 @@
 import assert from "node:assert/strict";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import {
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  readlinkSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -29,3 +38,67 @@ test("watch: ready resolves even when awaited long after the initial scan", asyn
     rmSync(root, { recursive: true, force: true });
   }
 });
+
+/** inotify watches this process holds (Linux), from /proc/self/fdinfo. */
+function inotifyWatches(): number {
+  let watches = 0;
+  for (const fd of readdirSync("/proc/self/fd")) {
+    const target = (() => {
+      try {
+        return readlinkSync(`/proc/self/fd/${fd}`);
+      } catch {
+        return "";
+      }
+    })();
+    if (target.includes("inotify"))
+      watches += readFileSync(`/proc/self/fdinfo/${fd}`, "utf8")
+        .split("\n")
+        .filter((l) => l.startsWith("inotify wd:")).length;
+  }
+  return watches;
+}
+
+test(
+  "watch: a file seen from its folder costs no watch of its own, and each write or rename is reported",
+  {
+    skip: process.platform !== "linux",
+  },
+  async () => {
+    const root = mkdtempSync(path.join(tmpdir(), "mas-watch-"));
+    const folder = path.join(root, "agents");
+    const agentDirs = ["a", "b", "c"].map((id) => path.join(folder, id));
+    for (const dir of agentDirs) {
+      mkdirSync(dir, { recursive: true });
+      writeFileSync(path.join(dir, "store.json"), "{}");
+    }
+    const events: string[] = [];
+    const before = inotifyWatches();
+    const watch = watchFolder(folder, {
+      depth: 1,
+      accept: (rel) => rel.split(path.sep).length === 1 || path.basename(rel) === "store.json",
+      seenFromFolder: (rel) => path.basename(rel) === "store.json",
+      onEvent: (event, file) => events.push(`${event} ${path.relative(folder, file)}`),
+      onError: assert.fail,
+    });
+    try {
+      await watch.ready;
+      // The root above `folder`, `folder` itself and one per agent folder: none for the store files.
+      assert.equal(inotifyWatches() - before, 2 + agentDirs.length);
+      const store = path.join(agentDirs[0]!, "store.json");
+      writeFileSync(store, '{"a":1}');
+      const seen = (what: string) => events.includes(what);
+      for (let i = 0; i < 100 && !seen(`change ${path.join("a", "store.json")}`); i++) await sleep(20);
+      assert.ok(seen(`change ${path.join("a", "store.json")}`), `events: ${events.join(", ")}`);
+      // An atomic replace (temp file, rename into place) of another agent's store.
+      const other = path.join(agentDirs[1]!, "store.json");
+      writeFileSync(`${other}.tmp`, '{"b":1}');
+      renameSync(`${other}.tmp`, other);
+      for (let i = 0; i < 100 && !seen(`change ${path.join("b", "store.json")}`); i++) await sleep(20);
+      assert.ok(seen(`change ${path.join("b", "store.json")}`), `events: ${events.join(", ")}`);
+      assert.ok(!events.some((e) => e.includes(".tmp")), `events: ${events.join(", ")}`);
+    } finally {
+      await watch.close();
+      rmSync(root, { recursive: true, force: true });
+    }
+  },
+);

@@ -5,7 +5,6 @@
  */
 import fs from "node:fs";
 import { realpath } from "node:fs/promises";
-import lockfile from "proper-lockfile";
 import type { BackoffPolicy } from "../../core/backoff.js";
 import { formatDuration } from "../../core/duration.js";
 import { StoreError, errnoCode, messageOf } from "../../core/errors.js";
@@ -49,6 +48,9 @@ export function directoryLock(file: string, timeoutMs: number): StoreLock<HeldLo
       };
       let release: () => Promise<void>;
       try {
+        // Loaded on first use: it brings graceful-fs (about 8 MB of RSS), which a daemon whose stores are all
+        // SQLite never needs.
+        const { default: lockfile } = await import("proper-lockfile");
         release = await lockfile.lock(file, {
           stale: GATEWAY_LOCK_STALE_MS,
           retries: 0,

@@ -64,7 +64,8 @@ function daemonLine(daemon: DaemonStatus, now: number): string {
   ];
   if (daemon.lastSyncAt)
     parts.push(
-      `last sync ${formatRelative(daemon.lastSyncAt, now)}${daemon.lastSyncSummary ? `: ${daemon.lastSyncSummary}` : ""}`,
+      `last sync ${formatRelative(daemon.lastSyncAt, now)}` +
+        (daemon.lastSyncSummary ? `: ${daemon.lastSyncSummary}` : ""),
     );
   if (daemon.running && daemon.nextRefreshAt) parts.push(`refresh due ${formatRelative(daemon.nextRefreshAt, now)}`);
   if (daemon.lastError)

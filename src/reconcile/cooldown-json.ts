@@ -1,5 +1,5 @@
 /**
- * The JSON eras' cooldown rules (moltbot-store.md §4–5), as data and pure functions over one `usageStats`
+ * The JSON eras' cooldown rules (docs/daemon.md, outage and recovery), as data and pure functions over one `usageStats`
  * entry. The gateway skips a profile while `now < max(cooldownUntil, disabledUntil)`; writing its own fields
  * with its own ladder keeps its later failures and successes consistent with ours.
  */

@@ -64,7 +64,7 @@ const PATTERNS: Array<[FailureReason, RegExp]> = [
   ],
 ];
 
-/** What the Claude CLI prints when only a new login helps (claude-cli.md §8). */
+/** What the Claude CLI prints when only a new login helps (docs/sources.md). */
 const NEEDS_LOGIN =
   /invalid_grant|revoked|\/login|log in again|not logged in|login expired|reached its time limit|claude auth login/;
 

@@ -114,7 +114,8 @@ async function sourceCheck(config: Config, env: NodeJS.ProcessEnv): Promise<Chec
   try {
     const login = await readClaudeLogin(config, env);
     const now = Date.now();
-    const detail = `${fingerprint(login.accessToken)} expires ${formatRelative(login.expiresAt, now)} (${login.origin})`;
+    const expires = formatRelative(login.expiresAt, now);
+    const detail = `${fingerprint(login.accessToken)} expires ${expires} (${login.origin})`;
     if (login.expiresAt <= now)
       return warn(
         "source",
@@ -159,7 +160,8 @@ function stateDirChecks(gateway: GatewayInstall): Check[] {
   const fix = `fix agents.list in ${gatewayConfig?.file}`;
   for (const warning of gateway.warnings) checks.push(warn("agents", warning, fix));
   const generation = gateway.generation;
-  const gen = `${generation.format}${generation.version ? `, gateway ${generation.version}` : ""} (${generation.reason})`;
+  const version = generation.version ? `, gateway ${generation.version}` : "";
+  const gen = `${generation.format}${version} (${generation.reason})`;
   if (generation.format !== "sqlite") checks.push(ok("gateway store", gen));
   return checks;
 }
@@ -187,7 +189,7 @@ async function sqliteChecks(gateway: GatewayInstall): Promise<Check[]> {
   return [ok("gateway store", detail)];
 }
 
-/** The gateway never tries a profile id that a configured `auth.order` or `auth.profiles` leaves out (moltbot-store.md §6). */
+/** The gateway never tries a profile id that a configured `auth.order` or `auth.profiles` leaves out. */
 async function storeChecks(config: Config, gateway: GatewayInstall): Promise<Check[]> {
   const checks: Check[] = [];
   const id = config.profileId;
@@ -214,7 +216,8 @@ async function storeChecks(config: Config, gateway: GatewayInstall): Promise<Che
     checks.push(
       fail(
         "gateway profiles",
-        `auth.profiles in ${file} lists ${configured.join(", ")} for anthropic, without ${id}: the gateway tries only those`,
+        `auth.profiles in ${file} lists ${configured.join(", ")} for anthropic, without ${id}: ` +
+          "the gateway tries only those",
         `add "${id}": {"provider": "anthropic", "mode": "oauth"} to auth.profiles in ${file}`,
       ),
     );
@@ -273,7 +276,8 @@ async function serviceCheck(deps: DoctorDeps, env: NodeJS.ProcessEnv): Promise<C
     return fail(
       "service",
       `${state.summary}${foreground}`,
-      "moltbot-auth-sync service install   (re-renders and restarts it; `moltbot-auth-sync logs --level warn` shows why it stopped)",
+      "moltbot-auth-sync service install   (re-renders and restarts it; " +
+        "`moltbot-auth-sync logs --level warn` shows why it stopped)",
     );
   if (foreground) return ok("service", `${state.summary}${foreground}`);
   return warn("service", state.summary, "moltbot-auth-sync service install");

@@ -89,7 +89,8 @@ export function systemdUninstallPlan(systemd: SystemdScope): ServicePlan {
 export async function lingerNote(run: Runner, user: ServiceUser): Promise<string | undefined> {
   const r = await run(["loginctl", "show-user", user.name, "--property=Linger", "--value"]);
   if (r.exitCode === 0 && r.stdout.trim() === "yes") return undefined;
-  const off = `note: lingering is off for ${user.name}, so the user unit stops when you log out and does not start at boot`;
+  const off =
+    `note: lingering is off for ${user.name}, ` + "so the user unit stops when you log out and does not start at boot";
   return `${off}; run \`sudo loginctl enable-linger ${user.name}\``;
 }
 

@@ -58,7 +58,8 @@ export function parseClaudeCredentials(text: string, origin: string, now = Date.
   }
   if (oauth.expiresAt < MIN_EPOCH_MS) {
     throw new SourceError(
-      `credentials ${origin}: claudeAiOauth.expiresAt ${oauth.expiresAt} looks like seconds; expected epoch milliseconds`,
+      `credentials ${origin}: claudeAiOauth.expiresAt ${oauth.expiresAt} looks like seconds; ` +
+        "expected epoch milliseconds",
       "invalid",
     );
   }

@@ -63,7 +63,8 @@ export async function readClaudeLogin(
     undefined,
   );
   if (best) return best;
-  // Nothing usable: report the first source's reason, unless a later one has a more specific problem than "not logged in".
+  // Nothing usable: report the first source's reason, unless a later one has a more specific problem than
+  // "not logged in".
   const errors = results as SourceError[];
   return Promise.reject(errors.find((e) => e.problem !== "not_logged_in") ?? errors[0]!);
 }

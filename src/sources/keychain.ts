@@ -16,7 +16,8 @@ const SECURITY_TIMEOUT_MS = 5_000;
 const SECURITY_NOT_FOUND = 44;
 
 const KEYCHAIN_REMEDY =
-  'unlock it (`security unlock-keychain`) or answer "Always Allow" for this process; or use a setup-token (`moltbot-auth-sync token set`)';
+  'unlock it (`security unlock-keychain`) or answer "Always Allow" for this process; ' +
+  "or use a setup-token (`moltbot-auth-sync token set`)";
 
 export interface KeychainItem {
   account: string;
@@ -90,7 +91,8 @@ export async function readKeychainLogin(
     items = await backend.find(service, account);
   } catch (err) {
     throw new SourceError(
-      `macOS Keychain unavailable: cannot read ${origin} through ${backend.name} (${messageOf(err)}): ${KEYCHAIN_REMEDY}`,
+      `macOS Keychain unavailable: cannot read ${origin} through ${backend.name} (${messageOf(err)}): ` +
+        KEYCHAIN_REMEDY,
       "unavailable",
       "keychain.unavailable",
     );
@@ -99,7 +101,8 @@ export async function readKeychainLogin(
   if (!item) {
     const others = items.map((i) => i.account).filter((a) => a !== account);
     throw new SourceError(
-      `no Claude login in ${origin}${others.length ? ` (only accounts ${others.join(", ")})` : ""}: run \`claude\` and /login, or use a setup-token`,
+      `no Claude login in ${origin}${others.length ? ` (only accounts ${others.join(", ")})` : ""}: ` +
+        "run `claude` and /login, or use a setup-token",
       "not_logged_in",
     );
   }

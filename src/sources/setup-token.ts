@@ -103,7 +103,10 @@ export interface SetupToken {
   expires?: number;
 }
 
-/** Every setup-token to sync: the stored ones, then the environment's under `envProfileId` unless one is stored there. */
+/**
+ * Every setup-token to sync: the stored ones, then the environment's under `envProfileId` unless one is stored
+ * there.
+ */
 export async function readSetupTokens(
   envProfileId: string,
   env: NodeJS.ProcessEnv = process.env,

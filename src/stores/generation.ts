@@ -1,5 +1,5 @@
 /**
- * Which generation of the gateway's store a state dir holds (moltbot-store.md §1, §14–15):
+ * Which generation of the gateway's store a state dir holds (docs/compatibility.md):
  *   json-v1  auth-profiles.json with usageStats inline (Clawdbot, Moltbot, OpenClaw 2026.1–2026.3)
  *   split    auth-profiles.json + auth-state.json for order/lastGood/usageStats (OpenClaw ~2026.4–2026.5)
  *   sqlite   openclaw-agent.sqlite; the runtime reads no JSON store (OpenClaw ~2026.6 and later)

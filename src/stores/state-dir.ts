@@ -1,5 +1,5 @@
 /**
- * Which gateway state dir to write, resolved as the gateway resolves it (moltbot-store.md §2), so that
+ * Which gateway state dir to write, resolved as the gateway resolves it (docs/stores.md), so that
  * we write where the gateway reads. The reason is kept for `status` and `doctor`.
  */
 import { existsSync } from "node:fs";

@@ -1,6 +1,6 @@
 /**
  * The gateway's store lock: proper-lockfile on `auth-profiles.json`, i.e. a `<realpath>.lock` directory
- * whose mtime the holder refreshes. `stale` must equal the gateway's (moltbot-store.md §8) or the two
+ * whose mtime the holder refreshes. `stale` must equal the gateway's (30 s, docs/stores.md) or the two
  * would disagree about when a lock is abandoned; only the retry schedule is ours to choose.
  */
 import fs from "node:fs";

@@ -48,7 +48,7 @@ export function agentView(cells: AgentCells): AuthProfileStore {
   return view;
 }
 
-/** What never goes into this generation's stores, whoever asks: see openclaw-sqlite.md "Hazards". */
+/** What never goes into this generation's stores, whoever asks: see docs/compatibility.md, `sqlite`. */
 export function forbiddenProfile(profileId: string, profile: Record<string, unknown> | undefined): string | undefined {
   if (profile === undefined) return undefined;
   if (profileId === "anthropic:claude-cli") return `${profileId} is retired in this gateway generation, never written`;

@@ -12,7 +12,7 @@
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { adapterFor } from "../src/stores/adapter.js";
+import { adapterFor } from "../src/stores/adapter-for.js";
 import type { StoreFormat } from "../src/stores/generation.js";
 import { makeHome, type TestHome } from "../test/helpers/env.js";
 import { stateDbPath, writeStateDb } from "../test/helpers/sqlite-store.js";

@@ -5,7 +5,7 @@
  */
 import { randomBytes } from "node:crypto";
 import path from "node:path";
-import { adapterFor } from "../../src/stores/adapter.js";
+import { adapterFor } from "../../src/stores/adapter-for.js";
 import type { StoreFormat } from "../../src/stores/generation.js";
 import { syncAgents } from "../../src/pass/apply.js";
 

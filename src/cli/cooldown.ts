@@ -2,7 +2,8 @@
 import { loginProfileIds } from "../config/logins.js";
 import { ExitError, AuthSyncError } from "../core/errors.js";
 import type { ProfileUsageStats } from "../types.js";
-import { type StoreAdapter, adapterFor } from "../stores/adapter.js";
+import type { StoreAdapter } from "../stores/adapter.js";
+import { adapterFor } from "../stores/adapter-for.js";
 import type { Agent } from "../stores/agents.js";
 import { type AgentReport, clearAgents } from "../pass/apply.js";
 import { findGateway } from "../stores/gateway.js";

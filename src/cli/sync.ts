@@ -18,7 +18,7 @@ import { loginOffer, readClaudeLogin, readOffers } from "../sources/index.js";
 import type { AgentReport, AgentStores } from "../pass/apply.js";
 import { cooldownConfigFrom } from "../stores/agents.js";
 import { findGateway, gatewayWarnings } from "../stores/gateway.js";
-import { adapterFor } from "../stores/adapter.js";
+import { adapterFor } from "../stores/adapter-for.js";
 import type { SourceCredential } from "../types.js";
 import { type GlobalOptions, loadCommandConfig, printJson, writeOptions } from "./options.js";
 import { PassProgress } from "../pass/progress.js";

@@ -9,7 +9,7 @@ import type { StoreAdapter } from "../stores/adapter.js";
 import { type Agent, cooldownConfigFrom, isAgentDir } from "../stores/agents.js";
 import { removeStaleTempFiles } from "../stores/json-file.js";
 import { recoverLocks } from "../stores/locks/journal.js";
-import { adapterFor } from "../stores/adapter.js";
+import { adapterFor } from "../stores/adapter-for.js";
 import { findGateway } from "../stores/gateway.js";
 import type { ProblemLog } from "./problem-log.js";
 

@@ -7,7 +7,7 @@ import pLimit from "p-limit";
 import { profileSecret } from "../reconcile/profile.js";
 import { loginConfigs } from "../config/logins.js";
 import { loginOffer, readClaudeLogin, readOffers } from "../sources/index.js";
-import { adapterFor } from "../stores/adapter.js";
+import { adapterFor } from "../stores/adapter-for.js";
 import { type GatewayInstall, findGateway, gatewayWarnings } from "../stores/gateway.js";
 import {
   type AgentStatus,

@@ -18,7 +18,7 @@ import { BUS_HINT, type ServiceState } from "../service/systemd.js";
 import { readClaudeLogin, claudeCredentialsFile } from "../sources/index.js";
 import { readSetupTokens } from "../sources/setup-token.js";
 import { tokenFilePath } from "../sources/token-vault.js";
-import { adapterFor } from "../stores/adapter.js";
+import { adapterFor } from "../stores/adapter-for.js";
 import { inspectDatabases } from "../stores/sqlite/inspect.js";
 import { SUPPORTED_SCHEMA, VERIFIED_GATEWAY } from "../stores/sqlite/schema.js";
 import { GATEWAY_LOCK_STALE_MS } from "../stores/locks/directory-lock.js";

@@ -4,12 +4,8 @@
  * the file the gateway reads it from, under the lock that gateway takes.
  */
 import type { UsageRules } from "../reconcile/cooldown.js";
-import { AuthSyncError } from "../core/errors.js";
 import type { AuthProfileStore } from "../types.js";
-import type { Generation, StoreFormat } from "./generation.js";
-import { jsonV1Adapter } from "./json-v1.js";
-import { splitAdapter } from "./split.js";
-import { sqliteAdapter } from "./sqlite/adapter.js";
+import type { StoreFormat } from "./generation.js";
 
 export interface StoreChange<T> {
   /** The store to write; the input object itself for "no change". */
@@ -69,25 +65,4 @@ export interface StoreAdapter {
   admit?(profileId: string, profile: Record<string, unknown>): string | undefined;
   /** The files of one agent dir that this adapter reads. */
   files(agentDir: string): string[];
-}
-
-/** The gateway manages auth itself (SQLite); any JSON we wrote would only be mistaken for a legacy store. */
-export class UnsupportedGatewayError extends AuthSyncError {
-  constructor(generation: Generation) {
-    super(
-      `OpenClaw ${generation.version ?? "2026.6 or later"} keeps auth in SQLite (${generation.reason}) and ` +
-        "reuses the Claude CLI login natively; nothing written. Use the gateway instead: " +
-        "openclaw models auth login --provider anthropic --method cli --set-default",
-      "store.unsupported",
-    );
-  }
-}
-
-/** The adapter for a generation; the SQLite one needs the state dir, where its shared store lives. */
-export function adapterFor(generation: Generation, stateDir?: string): StoreAdapter {
-  if (generation.format === "sqlite") {
-    if (stateDir === undefined) throw new UnsupportedGatewayError(generation);
-    return sqliteAdapter(stateDir);
-  }
-  return generation.format === "split" ? splitAdapter : jsonV1Adapter;
 }

@@ -21,21 +21,10 @@ export type RefreshResult =
   | { outcome: "token-works"; run: ClaudeRun; nextTryAt?: number }
   | { outcome: "failed"; failure: Failure; run: ClaudeRun; attempt: number; retryInMs: number };
 
-/** Due when inside the margin (or forced), not running, and not backing off: the one rule, for every refresher. */
-export function refreshIsDue(
-  state: { running: boolean; notBefore: number },
-  source: SourceCredential,
-  config: Config,
-  now: number,
-  force: boolean,
-): boolean {
-  if (state.running || now < state.notBefore) return false;
-  return force || now >= source.expiresAt - config.refreshMargin;
-}
-
 export class Refresher {
   private attempt = 0;
-  private notBefore = 0;
+  /** When the next try may start after a failure; set by `attemptRefresh`. */
+  protected notBefore = 0;
   private running: Promise<RefreshResult> | undefined;
 
   constructor(
@@ -53,8 +42,10 @@ export class Refresher {
     return this.running !== undefined;
   }
 
+  /** Due when inside the margin (or forced), not running, and not backing off. */
   isDue(source: SourceCredential, config: Config, now: number, force: boolean): boolean {
-    return refreshIsDue({ running: this.busy, notBefore: this.notBefore }, source, config, now, force);
+    if (this.running || now < this.notBefore) return false;
+    return force || now >= source.expiresAt - config.refreshMargin;
   }
 
   run(before: SourceCredential, config: Config, force: boolean): Promise<RefreshResult> {
@@ -72,7 +63,8 @@ export class Refresher {
     return (force && beforeWindow) || this.attempt > 0 ? config.fallbackRefreshCommand : config.refreshCommand;
   }
 
-  private async attemptRefresh(before: SourceCredential, config: Config, force: boolean): Promise<RefreshResult> {
+  /** One run of `claude` and what it did; a test double overrides only this, keeping the gate above. */
+  protected async attemptRefresh(before: SourceCredential, config: Config, force: boolean): Promise<RefreshResult> {
     const [file, args] = refreshArgv(config, this.command(before, config, force));
     const env = claudeEnv(config, this.env);
     const run = await runClaude(file, args, { env, timeoutMs: config.refreshTimeout, signal: this.shutdown });

@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { parseConfig, type Config } from "../../src/config/config.js";
-import { type RefreshResult, refreshIsDue } from "../../src/refresh/refresher.js";
+import { type RefreshResult, Refresher } from "../../src/refresh/refresher.js";
 import { RefreshScheduler } from "../../src/daemon/refresh-scheduler.js";
 import { Timers } from "../../src/daemon/timers.js";
 import type { SourceCredential } from "../../src/types.js";
@@ -21,35 +21,27 @@ const FAILED: RefreshResult = {
 
 const loginAt = (expiresAt: number): SourceCredential => ({ origin: "test", accessToken: randomToken(), expiresAt });
 
-/** The refresher's contract (one run at a time, a backoff after a failure), answering from `results`. */
-class FakeRefresher {
+/** The real refresher's gate (one run at a time, a backoff after a failure), with runs answered from `results`. */
+class FakeRefresher extends Refresher {
   readonly runs: Array<{ at: number; force: boolean }> = [];
-  notBefore = 0;
-  private running: Promise<RefreshResult> | undefined;
 
   constructor(
     private readonly clock: FakeClock,
     readonly results: RefreshResult[],
-  ) {}
-
-  get retryAt(): number {
-    return this.notBefore;
+  ) {
+    super(() => Promise.reject(new Error("a fake refresher reads no login")), {}, new AbortController().signal);
   }
 
-  get busy(): boolean {
-    return this.running !== undefined;
+  /** Moves the backoff's end later, as a slower clock would. */
+  postpone(ms: number): void {
+    this.notBefore += ms;
   }
 
-  isDue(source: SourceCredential, config: Config, now: number, force: boolean): boolean {
-    return refreshIsDue({ running: this.busy, notBefore: this.notBefore }, source, config, now, force);
-  }
-
-  run(_before: SourceCredential, _config: Config, force: boolean): Promise<RefreshResult> {
+  protected override attemptRefresh(_before: SourceCredential, _config: Config, force: boolean) {
     this.runs.push({ at: this.clock.now(), force });
     const result = this.results.shift() ?? FAILED;
     if (result.outcome === "failed") this.notBefore = this.clock.now() + result.retryInMs;
-    this.running = Promise.resolve(result).finally(() => (this.running = undefined));
-    return this.running;
+    return Promise.resolve(result);
   }
 }
 
@@ -156,7 +148,7 @@ test("refresh scheduler: a retry timer that fires before the backoff's end waits
   const s = setup([FAILED], { expiresInMs: 3 * MIN });
   s.scheduler.maybe("expiry");
   await s.clock.advance(0);
-  s.refresher.notBefore += 500;
+  s.refresher.postpone(500);
   await s.clock.advance(15_000);
   assert.equal(s.refresher.runs.length, 1);
   assert.equal(s.named("refresh.skipped").length, 0);

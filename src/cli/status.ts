@@ -6,6 +6,7 @@ import { readDaemonStatus, type DaemonStatus } from "../daemon/runtime-files.js"
 import { collectStatus, statusJson } from "../report/collect-status.js";
 import type { AgentStatus, ProfileStatus } from "../report/status.js";
 import { ENV_TOKEN } from "../sources/setup-token.js";
+import type { Generation } from "../stores/generation.js";
 import { type GlobalOptions, loadCommandConfig, printJson } from "./options.js";
 import { printLines } from "./print.js";
 
@@ -31,13 +32,25 @@ export async function statusCommand(options: StatusCommandOptions): Promise<void
       const expiry = t.expires !== undefined ? `expires ${formatWhen(t.expires, now)}` : `expiry unknown`;
       lines.push(`token   ${t.profile} ${expiry} from ${t.origin}${t.expires === undefined ? unknownWhy(t) : ""}`);
     }
-    const { stateDir } = report;
-    const also = stateDir.alsoExisting.length ? `; also exists: ${stateDir.alsoExisting.join(", ")}` : "";
-    lines.push(`state   ${stateDir.dir} (${stateDir.reason})${also}`);
-    const gen = report.store;
-    lines.push(`store   ${gen.format}${gen.version ? `, gateway ${gen.version}` : ""} (${gen.reason})`);
-    lines.push(`daemon  ${daemonLine(daemon, now)}`);
-    for (const agent of agents) lines.push(...agentLines(agent, now));
+    if (report.gateways) {
+      lines.push(`daemon  ${daemonLine(daemon, now)}`);
+      // With stateDirs: a heading per state dir with its generation, then its agents beneath it.
+      for (const gateway of report.gateways) {
+        if ("error" in gateway) {
+          lines.push(`gateway ${gateway.stateDir.dir}: ${gateway.error}`);
+          continue;
+        }
+        lines.push(`gateway ${gateway.stateDir.dir}: ${generationText(gateway.store)}`);
+        for (const agent of gateway.agents) lines.push(...agentLines(agent, now).map((line) => `  ${line}`));
+      }
+    } else {
+      const stateDir = report.stateDir!;
+      const also = stateDir.alsoExisting.length ? `; also exists: ${stateDir.alsoExisting.join(", ")}` : "";
+      lines.push(`state   ${stateDir.dir} (${stateDir.reason})${also}`);
+      lines.push(`store   ${generationText(report.store!)}`);
+      lines.push(`daemon  ${daemonLine(daemon, now)}`);
+      for (const agent of agents) lines.push(...agentLines(agent, now));
+    }
     printLines(lines);
   }
   printLines(
@@ -45,6 +58,10 @@ export async function statusCommand(options: StatusCommandOptions): Promise<void
     process.stderr,
   );
   if (exitCode !== 0) throw new ExitError(exitCode, options.json ? "" : (verdict.why ?? ""));
+}
+
+function generationText(gen: Generation): string {
+  return `${gen.format}${gen.version ? `, gateway ${gen.version}` : ""} (${gen.reason})`;
 }
 
 /** Why a setup-token's expiry is not known, and what records it. */

@@ -10,15 +10,14 @@ import { type RefreshResult, CLI_REFRESH_WINDOW_MS, Refresher } from "../refresh
 import { formatDuration, formatRelative } from "../core/duration.js";
 import { ExitError } from "../core/errors.js";
 import { fingerprint } from "../core/fingerprint.js";
-import { passReports, runPass } from "../pass/pass.js";
+import { gatewayStores, passReports, runPass } from "../pass/pass.js";
 import { profileSecret } from "../reconcile/profile.js";
 import type { Config } from "../config/config.js";
 import { loginConfigs } from "../config/logins.js";
 import { loginOffer, readClaudeLogin, readOffers } from "../sources/index.js";
 import type { AgentReport, AgentStores } from "../pass/apply.js";
-import { cooldownConfigFrom } from "../stores/agents.js";
-import { findGateway, gatewayWarnings } from "../stores/gateway.js";
-import { adapterFor } from "../stores/adapter-for.js";
+import { type Gateways, agentName, findGateways, gatewayWarnings } from "../stores/gateway.js";
+import { DEFAULT_COOLDOWN_CONFIG } from "../reconcile/cooldown.js";
 import type { SourceCredential } from "../types.js";
 import { type GlobalOptions, loadCommandConfig, printJson, writeOptions } from "./options.js";
 import { PassProgress } from "../pass/progress.js";
@@ -39,6 +38,8 @@ type RefreshReport =
 /** An agent whose copy of our profile cannot be used now, and why. */
 interface Unusable {
   agent: string;
+  /** With several gateways, the agent's state dir. */
+  stateDir?: string;
   why: string;
 }
 
@@ -90,10 +91,12 @@ async function syncLogin(config: Config, options: SyncCommandOptions, out: SyncO
   const { loginError } = read;
   const setupOffers = out.setupTokens ? read.offers.filter((o) => o.kind === "setup-token") : [];
   // With nothing to offer and nowhere to mark, the login's problem is the whole story: one line, exit 1.
-  const gateway = await findGateway(config).catch((err: unknown) => {
+  const gateways = await findGateways(config).catch((err: unknown) => {
     throw read.offers.length === 0 ? loginError! : err;
   });
-  const stores: AgentStores = { agents: gateway.agents, adapter: adapterFor(gateway.generation, gateway.stateDir.dir) };
+  if (gateways.found.length === 0 && read.offers.length === 0) throw loginError!;
+  const stores = gateways.found.map((gateway) => gatewayStores(gateway, gateways));
+  const agentCount = stores.reduce((n, s) => n + s.agents.length, 0);
   const writing = await writeOptions(config, options.dryRun);
 
   let refresh: RefreshReport | undefined;
@@ -128,7 +131,7 @@ async function syncLogin(config: Config, options: SyncCommandOptions, out: SyncO
   // On a terminal, a long pass shows how far it has come on one rewritten stderr line; piped output stays clean.
   const tty = process.stderr.isTTY;
   const shown = (done: number, total: number) => process.stderr.write(`\r${done} of ${total} agents done`);
-  const progress = new PassProgress(Date.now, stores.agents.length * (1 + setupOffers.length), shown);
+  const progress = new PassProgress(Date.now, agentCount * (1 + setupOffers.length), shown);
   const result = await runPass({
     stores,
     config,
@@ -136,7 +139,7 @@ async function syncLogin(config: Config, options: SyncCommandOptions, out: SyncO
     loginFailure: loginError && loginFailureOf(loginError),
     refreshFailure,
     setupOffers,
-    cooldowns: cooldownConfigFrom(gateway.gatewayConfig?.value),
+    cooldowns: DEFAULT_COOLDOWN_CONFIG,
     options: writing,
     occurrence: refreshFailure ? "new" : "ongoing",
     ...(tty ? { onCopy: () => progress.done() } : {}),
@@ -169,13 +172,13 @@ async function syncLogin(config: Config, options: SyncCommandOptions, out: SyncO
         fingerprint: fingerprint(profileSecret(o.profile)),
         origin: o.origin,
       })),
-      stateDir: gateway.stateDir,
-      store: gateway.generation,
-      agents: reports,
+      ...(config.stateDirs
+        ? { gateways: gatewaysJson(gateways, reports, unusable) }
+        : { stateDir: gateways.found[0]!.stateDir, store: gateways.found[0]!.generation, agents: reports }),
       ...(marking
         ? { marking: { reason: marking.reason, needsLogin: marking.needsLogin, message: withDetail(marking) } }
         : {}),
-      unusable,
+      ...(config.stateDirs ? {} : { unusable }),
     });
   } else {
     const prefix = options.dryRun ? "dry run: " : "";
@@ -189,33 +192,42 @@ async function syncLogin(config: Config, options: SyncCommandOptions, out: SyncO
       const offered = `${fingerprint(profileSecret(o.profile))} (${o.profile.type}${expiry})`;
       lines.push(`${prefix}${o.profileId} ← ${offered} from ${o.origin}`);
     }
-    const { stateDir, generation } = gateway;
-    lines.push(`state dir ${stateDir.dir} (${stateDir.reason}); ${generation.format} store (${generation.reason})`);
     // The profile column is shown when an agent has several rows (several profiles, or a copy and a marking).
-    const multi = new Set(reports.map((r) => r.agent)).size < reports.length;
+    const multi = new Set(reports.map((r) => agentName(r.agent, r.stateDir))).size < reports.length;
     const row = (r: AgentReport) => [
       r.agent,
       ...(multi ? [r.profile] : []),
       options.dryRun && r.result === "written" ? "would write" : r.result,
       r.result === "marked" ? markingKind(marking!) : (r.reason ?? ""),
     ];
-    lines.push(...columns(reports.map(row)));
+    // Each gateway under a line of its own: its state dir and generation, then its agents.
+    for (const gateway of gateways.found) {
+      const { stateDir, generation } = gateway;
+      lines.push(`state dir ${stateDir.dir} (${stateDir.reason}); ${generation.format} store (${generation.reason})`);
+      const own = reports.filter((r) => r.stateDir === gateways.named(gateway));
+      lines.push(...columns(own.map(row)).map((line) => (config.stateDirs ? `  ${line}` : line)));
+    }
+    for (const failure of gateways.failed) lines.push(`state dir ${failure.dir}: not synced (see below)`);
     out.text(lines);
     out.text(
       reports.flatMap((r) => r.warnings).map((warning) => `warning: ${warning}`),
       process.stderr,
     );
   }
-  out.text(
-    gatewayWarnings(gateway).map((warning) => `warning: ${warning}`),
-    process.stderr,
-  );
+  for (const gateway of gateways.found) {
+    const where = gateways.named(gateway);
+    const warnings = gatewayWarnings(gateway).map((w) => `warning: ${where ? `${where}: ` : ""}${w}`);
+    out.text(warnings, process.stderr);
+  }
+  // A state dir that cannot be served is one line each; the others were synced all the same.
+  const failedDirs = gateways.failed.map((f) => `moltbot-auth-sync: state dir ${f.dir}: ${f.error.message}`);
+  out.text(failedDirs, process.stderr);
   if (loginError) {
     if (loginOptional) out.text([`note: ${config.profileId} not synced: ${loginError.message}`], process.stderr);
     else throw new ExitError(1, loginError.message);
   }
   if (unusable.length > 0) {
-    const agents = unusable.map((u) => u.agent).join(", ");
+    const agents = unusable.map((u) => agentName(u.agent, u.stateDir)).join(", ");
     const why = marking ? withDetail(marking) : [...new Set(unusable.map((u) => u.why))].join("; ");
     const fix = fixFor(marking ?? refreshFailure, options.refresh === false, login, now);
     throw new ExitError(1, `${config.profileId} is unusable in ${agents}: ${why}. Fix: ${fix}`);
@@ -225,7 +237,20 @@ async function syncLogin(config: Config, options: SyncCommandOptions, out: SyncO
     const failed = `claude could not refresh the login (${refreshFailure.message})`;
     out.text([`warning: ${failed}; the held token still works until ${until}`], process.stderr);
   }
-  if (reports.some((r) => r.result === "failed")) throw new ExitError(1);
+  if (reports.some((r) => r.result === "failed") || gateways.failed.length > 0) throw new ExitError(1);
+}
+
+/** `sync --json` with `stateDirs`: each gateway with its own agents and unusable ones, or why it was not synced. */
+function gatewaysJson(gateways: Gateways, reports: readonly AgentReport[], unusable: readonly Unusable[]) {
+  return [
+    ...gateways.found.map((gateway) => {
+      const dir = gateways.named(gateway);
+      const own = <T extends { stateDir?: string }>(list: readonly T[]) => list.filter((r) => r.stateDir === dir);
+      const { stateDir, generation: store } = gateway;
+      return { stateDir, store, agents: own(reports), unusable: own(unusable) };
+    }),
+    ...gateways.failed.map((f) => ({ stateDir: { dir: f.dir }, error: f.error.message })),
+  ];
 }
 
 function refreshMessage(result: RefreshResult): string {
@@ -258,23 +283,30 @@ function fixFor(failure: Failure | undefined, noRefresh: boolean, login: SourceC
 
 /** After the pass: each agent whose copy of our profile is expired or marked. Failed agents are reported apart. */
 async function unusableAgents(
-  stores: AgentStores,
+  gateways: readonly AgentStores[],
   profileId: string,
   reports: readonly AgentReport[],
 ): Promise<Unusable[]> {
-  const failed = new Set(reports.filter((r) => r.result === "failed").map((r) => r.agent));
+  const failed = new Set(reports.filter((r) => r.result === "failed").map((r) => agentName(r.agent, r.stateDir)));
   const now = Date.now();
   const unusable: Unusable[] = [];
+  for (const stores of gateways) unusable.push(...(await unusableIn(stores, profileId, failed, now)));
+  return unusable;
+}
+
+async function unusableIn(stores: AgentStores, profileId: string, failed: Set<string>, now: number) {
+  const unusable: Unusable[] = [];
+  const where = stores.stateDir === undefined ? {} : { stateDir: stores.stateDir };
   for (const agent of stores.agents) {
-    if (failed.has(agent.id)) continue;
+    if (failed.has(agentName(agent.id, stores.stateDir))) continue;
     const store = await stores.adapter.read(agent.dir).catch(() => undefined);
     const profile = store?.profiles[profileId];
     if (!profile) continue;
     const marking = stores.adapter.usage.markings(store?.usageStats, now).find((m) => m.profile === profileId);
-    if (marking) unusable.push({ agent: agent.id, why: markingText(marking, now) });
+    if (marking) unusable.push({ agent: agent.id, ...where, why: markingText(marking, now) });
     else if (typeof profile.expires === "number" && profile.expires <= now) {
       const why = `${fingerprint(profileSecret(profile))} expired ${formatRelative(profile.expires, now)}`;
-      unusable.push({ agent: agent.id, why });
+      unusable.push({ agent: agent.id, ...where, why });
     }
   }
   return unusable;

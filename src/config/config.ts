@@ -3,12 +3,14 @@
  * `MOLTBOT_AUTH_SYNC_CONFIG`. Every key has a default, so the file is optional; it is strict so that a
  * typo is reported by name instead of silently ignored.
  */
+import { realpathSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { validate as isValidCron } from "node-cron";
 import { z } from "zod";
 import { parseDuration } from "../core/duration.js";
 import { ConfigError, errnoCode, messageOf } from "../core/errors.js";
+import { expandHome } from "../fs/home.js";
 import { MAX_SMALL_FILE_BYTES, readRegularFile } from "../fs/read-file.js";
 import { LOG_LEVELS } from "../log/format.js";
 import { isLoopback, parseListen } from "./listen.js";
@@ -93,8 +95,33 @@ const logins = z
     });
   });
 
+/** Several gateways' state dirs; two names of one folder (a symlink, `~`) would sync its agents twice. */
+const stateDirs = z
+  .array(z.string().min(1))
+  .min(1)
+  .superRefine((dirs, ctx) => {
+    const seen = new Map<string, number>();
+    dirs.forEach((dir, i) => {
+      const real = realFolder(dir);
+      const first = seen.get(real);
+      if (first === undefined) seen.set(real, i);
+      else ctx.addIssue({ code: "custom", path: [i], message: `${dir} is the same folder as stateDirs.${first}` });
+    });
+  });
+
+/** The folder a configured path names, as `~` and symlinks resolve; a folder not there yet by its path. */
+function realFolder(dir: string): string {
+  const expanded = expandHome(dir, process.env.HOME || os.homedir());
+  try {
+    return realpathSync(expanded);
+  } catch {
+    return path.resolve(expanded);
+  }
+}
+
 const schema = z.strictObject({
   stateDir: z.string().min(1).optional(),
+  stateDirs: stateDirs.optional(),
   claudeConfigDir: z.string().min(1).optional(),
   source: z.enum(["auto", "keychain", "file"]).default("auto"),
   profileId: profileId("anthropic:claude-cli").default("anthropic:claude-cli"),
@@ -116,6 +143,11 @@ const schema = z.strictObject({
   logins: logins.optional(),
 });
 
+const checked = schema.superRefine((config, ctx) => {
+  if (config.stateDir !== undefined && config.stateDirs !== undefined)
+    ctx.addIssue({ code: "custom", path: [], message: "stateDir and stateDirs cannot both be set; keep one" });
+});
+
 export type Config = z.output<typeof schema>;
 export type ConfigInput = z.input<typeof schema>;
 
@@ -132,7 +164,7 @@ export function defaultConfigPath(env: NodeJS.ProcessEnv = process.env): string 
 
 /** Validates a config object; `where` names the file in the one-line error. */
 export function parseConfig(input: unknown, where: string): Config {
-  const result = schema.safeParse(input);
+  const result = checked.safeParse(input);
   if (result.success) return result.data;
   const issue = result.error.issues[0]!;
   const key = issue.path.length > 0 ? issue.path.join(".") : undefined;
@@ -170,7 +202,9 @@ export async function loadConfig(
       throw new ConfigError(`config ${file}: expected a JSON object`);
     }
   }
-  const merged = { ...(fromFile as object), ...withoutUndefined(overrides) };
+  const merged: Record<string, unknown> = { ...(fromFile as object), ...withoutUndefined(overrides) };
+  // `--state-dir` narrows the command to that one gateway, whatever stateDirs the file lists.
+  if (overrides.stateDir !== undefined) delete merged.stateDirs;
   return {
     config: parseConfig(merged, `config ${text === undefined ? "(defaults)" : file}`),
     file: text === undefined ? undefined : file,

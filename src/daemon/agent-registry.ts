@@ -1,47 +1,105 @@
 /**
- * The agents the daemon syncs and the store adapter for their generation, as the last full pass found them:
+ * The agents the daemon syncs, in each gateway (state dir) it serves, and the store adapter for each gateway's
+ * generation, as the last full pass found them:
  * new agents are logged as added, vanished ones as removed, and the first find cleans up after a killed run.
  */
 import type { Config } from "../config/config.js";
 import { messageOf } from "../core/errors.js";
-import { type CooldownConfig, DEFAULT_COOLDOWN_CONFIG } from "../reconcile/cooldown.js";
-import type { StoreAdapter } from "../stores/adapter.js";
-import { type Agent, cooldownConfigFrom, isAgentDir } from "../stores/agents.js";
+import type { AgentStores } from "../pass/apply.js";
+import { gatewayStores } from "../pass/pass.js";
+import { type Agent, isAgentDir } from "../stores/agents.js";
 import { removeStaleTempFiles } from "../stores/json-file.js";
 import { recoverLocks } from "../stores/locks/journal.js";
-import { adapterFor } from "../stores/adapter-for.js";
-import { findGateway } from "../stores/gateway.js";
+import { type GatewayInstall, type Gateways, findGateways } from "../stores/gateway.js";
+import { type AgentRef, agentRef } from "./event-hook.js";
 import type { ProblemLog } from "./problem-log.js";
 
 export class AgentRegistry {
   private known: Agent[] = [];
   /** Whether a full pass has found the agents yet: the first one cleans up after a killed run, quietly. */
   private found = false;
-  /** The adapter for the store generation found last; undefined when we must not write. */
-  adapter: StoreAdapter | undefined;
-  cooldowns: CooldownConfig = DEFAULT_COOLDOWN_CONFIG;
+  /** Each gateway found last, by its state dir; none when nothing can be synced. */
+  private stores = new Map<string, AgentStores>();
+  /** The configured state dirs that the last find could not serve. */
+  private failed = new Set<string>();
+  /** Names an agent's state dir on log lines when several gateways are served. */
+  private named: Gateways["named"] = () => undefined;
 
   constructor(
     private readonly problems: ProblemLog,
     private readonly lockJournal: string,
+    /** A configured state dir that could not be served is found now (a volume mounted after start). */
+    private readonly onFoundAgain: (stateDir: string) => void = () => undefined,
   ) {}
 
   get agents(): readonly Agent[] {
     return this.known;
   }
 
-  /** Every agent of the gateway, with the adapter for its generation; undefined when none can be synced. */
-  async find(config: Config, env: NodeJS.ProcessEnv): Promise<Agent[] | undefined> {
+  /** The known agents as the hook and the logs name them: each with its state dir when several are served. */
+  get refs(): AgentRef[] {
+    return this.known.map((a) => this.refOf(a));
+  }
+
+  refOf(agent: Agent): AgentRef {
+    return agentRef(agent.id, this.named({ stateDir: { dir: agent.stateDir } }));
+  }
+
+  /** The gateway an agent belongs to, as the last find saw it; undefined for a state dir not served. */
+  storesOf(agent: Agent): AgentStores | undefined {
+    return this.stores.get(agent.stateDir);
+  }
+
+  /** These agents, each with its own gateway's adapter. */
+  select(agents: readonly Agent[]): AgentStores[] {
+    return [...this.stores].map(([dir, stores]) => ({ ...stores, agents: agents.filter((a) => a.stateDir === dir) }));
+  }
+
+  /** Every gateway with its agents and the adapter for its generation; undefined when none can be synced. */
+  async find(config: Config, env: NodeJS.ProcessEnv): Promise<AgentStores[] | undefined> {
     const { problems } = this;
-    let targets;
+    let gateways: Gateways;
     try {
-      targets = await findGateway(config, env);
+      gateways = await findGateways(config, env);
     } catch (err) {
       problems.problem("targets", "error", "state_dir.missing", messageOf(err));
+      this.stores = new Map();
       return undefined;
     }
-    problems.clear("targets", "state_dir.found", `state dir ${targets.stateDir.dir} found`);
-    const gatewayConfig = targets.gatewayConfig;
+    this.named = gateways.named;
+    const scoped = (dir: string) => {
+      const stateDir = gateways.named({ dir, error: new Error() });
+      return stateDir === undefined ? problems : problems.scoped(stateDir, { stateDir });
+    };
+    const wasFailed = this.failed;
+    this.failed = new Set(gateways.failed.map((f) => f.dir));
+    for (const { dir, error } of gateways.failed)
+      scoped(dir).problem("targets", "error", "state_dir.missing", messageOf(error));
+    const stores = new Map<string, AgentStores>();
+    const agents: Agent[] = [];
+    for (const gateway of gateways.found) {
+      const dir = gateway.stateDir.dir;
+      const found = this.serve(gateway, gateways, scoped(dir));
+      if (!found) continue;
+      stores.set(dir, found);
+      agents.push(...gateway.agents);
+      if (wasFailed.has(dir)) this.onFoundAgain(dir);
+    }
+    this.stores = stores;
+    if (stores.size === 0) return undefined;
+    const first = !this.found;
+    this.found = true;
+    if (first) await this.cleanUp(agents);
+    for (const gone of this.known.filter((a) => !agents.some((b) => b.dir === a.dir))) this.forget(gone);
+    this.note(agents, first);
+    this.known = [...agents];
+    return [...stores.values()];
+  }
+
+  /** One gateway's problems and recoveries logged, and what the pass needs of it; undefined when it cannot be written. */
+  private serve(gateway: GatewayInstall, gateways: Gateways, problems: ProblemLog): AgentStores | undefined {
+    problems.clear("targets", "state_dir.found", `state dir ${gateway.stateDir.dir} found`);
+    const gatewayConfig = gateway.gatewayConfig;
     if (gatewayConfig?.error) {
       const why = `cannot be parsed (${gatewayConfig.error}); using the agents found on disk`;
       problems.problem(
@@ -52,26 +110,18 @@ export class AgentRegistry {
       );
     } else problems.clear("gateway-config", "gateway_config.recovered", "gateway config readable again");
     // Each skipped agent is one problem: logged once, and again only if the config changes it.
-    const skipped = targets.warnings.join("; ");
+    const skipped = gateway.warnings.join("; ");
     if (skipped) problems.problem("agents-config", "warn", "gateway_config.invalid", skipped);
     else problems.clear("agents-config", "gateway_config.recovered", "every agent in agents.list is synced");
-    this.cooldowns = cooldownConfigFrom(gatewayConfig?.value);
     try {
-      this.adapter = adapterFor(targets.generation, targets.stateDir.dir);
-      const msg = `the gateway store is writable again (${targets.generation.format})`;
+      const stores = gatewayStores(gateway, gateways);
+      const msg = `the gateway store is writable again (${gateway.generation.format})`;
       problems.clear("generation", "store.recovered", msg);
+      return stores;
     } catch (err) {
-      this.adapter = undefined;
       problems.problem("generation", "error", "store.unsupported", messageOf(err));
       return undefined;
     }
-    const first = !this.found;
-    this.found = true;
-    if (first) await this.cleanUp(targets.agents);
-    for (const gone of this.known.filter((a) => !targets.agents.some((b) => b.dir === a.dir))) this.forget(gone);
-    this.note(targets.agents, first);
-    this.known = [...targets.agents];
-    return targets.agents;
   }
 
   /**

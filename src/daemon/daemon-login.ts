@@ -9,7 +9,7 @@ import { Refresher } from "../refresh/refresher.js";
 import { readClaudeLogin } from "../sources/index.js";
 import type { SourceCredential } from "../types.js";
 import type { Clock } from "./clock.js";
-import type { HookEvent } from "./event-hook.js";
+import type { AgentRef, HookEvent } from "./event-hook.js";
 import { LoginSource } from "./login.js";
 import { OutageTracker } from "./outage.js";
 import type { ProblemLog } from "./problem-log.js";
@@ -33,7 +33,7 @@ export interface DaemonLoginOptions {
   onSourceChange: (login: SourceCredential) => void;
   onNextRefresh: (at: number) => void;
   onFailed: (failure: Failure, problems: ProblemLog) => void;
-  hook: (event: HookEvent, reason: string, agents: string[]) => void;
+  hook: (event: HookEvent, reason: string, agents: readonly AgentRef[]) => void;
   saveState: () => Promise<void>;
 }
 

@@ -14,18 +14,19 @@ import { PassProgress } from "../pass/progress.js";
 import { profileSecret } from "../reconcile/profile.js";
 import { loginConfigs } from "../config/logins.js";
 import { claudeCredentialsFile } from "../sources/index.js";
+import { DEFAULT_COOLDOWN_CONFIG } from "../reconcile/cooldown.js";
 import type { UpdateOptions } from "../stores/adapter.js";
 import type { Agent } from "../stores/agents.js";
 import { fingerprint } from "../core/fingerprint.js";
 import type { SourceCredential } from "../types.js";
 import { AgentRegistry } from "./agent-registry.js";
 import { type Clock, systemClock } from "./clock.js";
-import { type HookEvent, runEventHook } from "./event-hook.js";
+import { type AgentRef, type HookEvent, runEventHook } from "./event-hook.js";
 import { GatewayMarkings } from "./gateway-markings.js";
 import { DaemonLogin, loginFields, loginScope } from "./daemon-login.js";
 import { PassQueue } from "./pass-queue.js";
 import { type Fields, type Level, ProblemLog } from "./problem-log.js";
-import { logReport } from "./report-log.js";
+import { agentNames, logReport } from "./report-log.js";
 import { lockJournalPath } from "./runtime-files.js";
 import { StateFile } from "./state-file.js";
 import { Timers } from "./timers.js";
@@ -74,7 +75,9 @@ export class Daemon {
     const clock = (this.clock = options.clock ?? systemClock);
     this.timers = new Timers(clock);
     this.stateFile = new StateFile(options.stateFile, problems, clock, process.pid);
-    this.registry = new AgentRegistry(problems, lockJournalPath(env));
+    // A state dir found again (a volume mounted after start) is watched anew: a watch made on the folder
+    // beneath a mount point sees nothing of what the mount brings.
+    this.registry = new AgentRegistry(problems, lockJournalPath(env), (dir) => void this.triggers.rewatch(dir));
     this.markings = new GatewayMarkings(() => [...this.logins.keys()]);
     this.queue = new PassQueue(
       (only) =>
@@ -170,7 +173,7 @@ export class Daemon {
   private async onAgentChanged(agent: Agent, file: string): Promise<void> {
     if (await this.markings.isOwnWrite(file)) return;
     this.queue.agent(agent);
-    const adapter = this.registry.adapter;
+    const adapter = this.registry.storesOf(agent)?.adapter;
     const store = await adapter?.read(agent.dir).catch(() => undefined);
     if (!adapter || !store) return;
     const now = this.clock.now();
@@ -178,9 +181,10 @@ export class Daemon {
       const profile = login.profileId;
       if (!this.markings.isNewMarking(agent.dir, store, adapter, now, profile)) continue;
       const stats = store.usageStats?.[profile];
-      const msg = `the gateway marked ${profile} in ${agent.id}; asking claude for a fresh token`;
+      const ref = this.registry.refOf(agent);
+      const msg = `the gateway marked ${profile} in ${agentNames([ref])}; asking claude for a fresh token`;
       login.problems.event("info", "cooldown.gateway", msg, {
-        agent: agent.id,
+        ...ref,
         profile,
         disabledReason: stats?.disabledReason,
         failureCounts: stats?.failureCounts,
@@ -246,8 +250,7 @@ export class Daemon {
       },
       onFailed: (failure, problems) => {
         this.problems.last = { at: this.clock.now(), event: "refresh.failed", message: failure.message };
-        const agents = this.registry.agents.map((a) => a.id);
-        this.hook("refresh.failed", failure.message, agents, problems === this.problems ? undefined : id);
+        this.hook("refresh.failed", failure.message, this.registry.refs, problems === this.problems ? undefined : id);
       },
       hook: (event, reason, agents) => this.hook(event, reason, agents, this.config.logins ? id : undefined),
       saveState: () => this.stateFile.save(),
@@ -266,16 +269,18 @@ export class Daemon {
     // A pass for some agents that is first to see a new credential must take it to all of them: the
     // change is now consumed, and chokidar may have dropped the event that would have run a full pass.
     const changed = reads.some((read) => read?.changed);
-    const agents =
-      only && this.registry.adapter && !changed
-        ? await this.registry.present(only)
+    // Only agents of gateways served now: an event from a state dir not found yet needs the full find.
+    const served = only !== undefined && only.every((agent) => this.registry.storesOf(agent));
+    const gateways =
+      served && !changed
+        ? this.registry.select(await this.registry.present(only))
         : await this.registry.find(this.config, this.env);
-    const adapter = this.registry.adapter;
-    if (!agents || !adapter) return undefined;
+    if (!gateways) return undefined;
+    const agentCount = gateways.reduce((n, g) => n + g.agents.length, 0);
     const first = logins[0]!.source;
     if (!first.setupOffers) await first.loadSetupOffers();
     const setupOffers = first.setupOffers ?? [];
-    const copies = agents.length * (logins.length + setupOffers.length);
+    const copies = agentCount * (logins.length + setupOffers.length);
     const progress = new PassProgress(
       () => this.clock.now(),
       copies,
@@ -287,14 +292,14 @@ export class Daemon {
       const read = reads[i];
       const occurrence = !only && login.refresh.takeFreshFailure() ? "new" : "ongoing";
       const result = await runPass({
-        stores: { agents, adapter: this.markings.tracking(adapter) },
+        stores: gateways.map((g) => ({ ...g, adapter: this.markings.tracking(g.adapter) })),
         config: login.o.config(),
         login: read?.source,
         loginFailure: login.source.failure,
         refreshFailure: login.refresh.failure,
         // Setup-tokens are synced once, with the last login.
         setupOffers: i === logins.length - 1 ? setupOffers : [],
-        cooldowns: this.registry.cooldowns,
+        cooldowns: DEFAULT_COOLDOWN_CONFIG,
         options: this.updateOptions(),
         occurrence,
         // Each agent's line is logged as it finishes, so a rotation is seen in every agent's log as it lands.
@@ -309,12 +314,8 @@ export class Daemon {
       results.push(result);
     }
     const result = mergeResults(results);
-    this.tokenAlerts.check(
-      setupOffers,
-      this.registry.agents.map((a) => a.id),
-      this.clock.now(),
-    );
-    await this.markings.learn(agents, adapter);
+    this.tokenAlerts.check(setupOffers, this.registry.refs, this.clock.now());
+    for (const g of gateways) await this.markings.learn(g.agents, g.adapter);
     // A pass that found everything in step keeps the summary of the last one that acted.
     const state = this.stateFile.state;
     if (passActed(result) || state.lastSyncSummary === undefined) {
@@ -359,7 +360,7 @@ export class Daemon {
   }
 
   /** `profile` names the login the event is about; the single login's is the config's profile. */
-  private hook(event: HookEvent, reason: string, agents: string[], profile = this.config.profileId): void {
+  private hook(event: HookEvent, reason: string, agents: readonly AgentRef[], profile = this.config.profileId): void {
     void runEventHook(this.config.onEvent, event, { profile, reason, agents }, this.log);
   }
 

@@ -13,12 +13,25 @@ export type HookEvent = (typeof HOOK_EVENTS)[number];
 
 const HOOK_TIMEOUT_MS = 30_000;
 
+/** An agent as the hook and the logs name it: its id, and its state dir when several gateways are served. */
+export interface AgentRef {
+  agent: string;
+  stateDir?: string;
+}
+
+export const agentRef = (agent: string, stateDir: string | undefined): AgentRef =>
+  stateDir === undefined ? { agent } : { agent, stateDir };
+
 export interface HookFacts {
   profile: string;
   reason: string;
-  agents: string[];
+  agents: readonly AgentRef[];
 }
 
+/**
+ * Runs the hook once per state dir the agents are in, with `STATE_DIR` naming it (when several gateways are
+ * served), so AGENTS holds ids of one gateway only: every gateway has a `main`.
+ */
 export async function runEventHook(
   argv: readonly string[] | undefined,
   event: HookEvent,
@@ -26,6 +39,19 @@ export async function runEventHook(
   log: Logger,
 ): Promise<void> {
   if (!argv || argv.length === 0) return;
+  const dirs = [...new Set(facts.agents.map((a) => a.stateDir))];
+  if (dirs.length === 0) dirs.push(undefined);
+  await Promise.all(dirs.map((dir) => runOnce(argv, event, facts, dir, log)));
+}
+
+async function runOnce(
+  argv: readonly string[],
+  event: HookEvent,
+  facts: HookFacts,
+  stateDir: string | undefined,
+  log: Logger,
+): Promise<void> {
+  const agents = facts.agents.filter((a) => a.stateDir === stateDir).map((a) => a.agent);
   const [file, ...args] = argv;
   const { execa } = await import("execa");
   const result = await execa(file!, args, {
@@ -35,7 +61,8 @@ export async function runEventHook(
       EVENT: event,
       PROFILE: facts.profile,
       REASON: scrubSecrets(facts.reason),
-      AGENTS: facts.agents.join(","),
+      AGENTS: agents.join(","),
+      ...(stateDir === undefined ? {} : { STATE_DIR: stateDir }),
       PATH: process.env.PATH ?? "/usr/local/bin:/usr/bin:/bin",
       HOME: process.env.HOME ?? os.homedir(),
     },
@@ -49,6 +76,7 @@ export async function runEventHook(
   if (result.failed)
     log.warn(
       { event: "hook.failed", hookEvent: event },
-      `onEvent hook for ${event} failed: ${scrubSecrets(result.shortMessage ?? "")}`,
+      `onEvent hook for ${event}${stateDir === undefined ? "" : ` (${stateDir})`} failed: ` +
+        scrubSecrets(result.shortMessage ?? ""),
     );
 }

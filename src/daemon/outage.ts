@@ -9,15 +9,15 @@ import type { AgentReport } from "../pass/apply.js";
 import { type Failure, LOGIN_FIX, markingKind } from "../reconcile/failure.js";
 import type { SourceCredential } from "../types.js";
 import type { Clock } from "./clock.js";
-import type { HookEvent } from "./event-hook.js";
+import type { AgentRef, HookEvent } from "./event-hook.js";
 import type { ProblemLog } from "./problem-log.js";
-import { logReport } from "./report-log.js";
+import { agentNames, agentsFields, logReport } from "./report-log.js";
 
 export interface OutageOptions {
   clock: Clock;
   problems: ProblemLog;
   profileId: () => string;
-  hook: (event: HookEvent, reason: string, agents: string[]) => void;
+  hook: (event: HookEvent, reason: string, agents: readonly AgentRef[]) => void;
 }
 
 export class OutageTracker {
@@ -32,10 +32,10 @@ export class OutageTracker {
     const profile = this.o.profileId();
     this.since ??= this.o.clock.now();
     for (const report of reports) logReport(problems, report);
-    const marked = reports.filter((r) => r.result === "marked").map((r) => r.agent);
+    const marked = reports.filter((r) => r.result === "marked");
     if (marked.length > 0) {
-      const msg = `${profile} ${markingKind(failure)} in ${marked.join(", ")}: ${failure.message}`;
-      problems.event("warn", "cooldown.marked", msg, { profile, reason: failure.reason, agents: marked });
+      const msg = `${profile} ${markingKind(failure)} in ${agentNames(marked)}: ${failure.message}`;
+      problems.event("warn", "cooldown.marked", msg, { profile, reason: failure.reason, ...agentsFields(marked) });
     }
     // Once per incident, however its wording varies: the incident ends only with `recovered`.
     if (failure.needsLogin && !problems.isOpen("needs_login")) {
@@ -52,14 +52,14 @@ export class OutageTracker {
     const profile = this.o.profileId();
     const since = Math.min(this.since ?? Infinity, ...recovered.map((r) => r.recovered?.since ?? Infinity));
     const lasted = Number.isFinite(since) ? this.o.clock.now() - since : undefined;
-    const agents = recovered.map((r) => r.agent);
+    const agents = recovered;
     this.o.problems.forget("needs_login");
     const after = lasted !== undefined ? ` after ${formatDuration(lasted)}` : "";
-    const cleared = `markings cleared in ${agents.join(", ")}`;
+    const cleared = `markings cleared in ${agentNames(agents)}`;
     const msg = `${profile} usable again with ${fingerprint(login.accessToken)}${after}; ${cleared}`;
     this.o.problems.event("info", "recovered", msg, {
       profile,
-      agents,
+      ...agentsFields(agents),
       ...(lasted !== undefined ? { outageMs: lasted } : {}),
     });
     this.since = undefined;

@@ -8,7 +8,8 @@ import { formatWhen } from "../core/duration.js";
 import type { LogEvent } from "../log/logger.js";
 import type { Offer } from "../sources/index.js";
 import { SETUP_TOKEN_WARNING_MS } from "../sources/setup-token.js";
-import type { HookEvent, HookFacts } from "./event-hook.js";
+import type { AgentRef, HookEvent, HookFacts } from "./event-hook.js";
+import { agentsFields } from "./report-log.js";
 import type { Fields, Level } from "./problem-log.js";
 
 /** The longest a due alert stays unsaid. */
@@ -26,8 +27,8 @@ export class TokenExpiryAlerts {
     private readonly hook: Hook,
   ) {}
 
-  /** Says what is due for these setup-token offers; `agents` are the ids the hook names as holding them. */
-  check(offers: readonly Offer[], agents: readonly string[], now: number = Date.now()): void {
+  /** Says what is due for these setup-token offers; `agents` are the agents the hook names as holding them. */
+  check(offers: readonly Offer[], agents: readonly AgentRef[], now: number = Date.now()): void {
     const current = new Set<string>();
     for (const offer of offers) {
       const expires = offer.kind === "setup-token" ? offer.profile.expires : undefined;
@@ -45,7 +46,7 @@ export class TokenExpiryAlerts {
         event === "token.expired"
           ? `setup-token ${offer.profileId} expired ${formatWhen(expires, now)}; the gateway no longer uses it`
           : `setup-token ${offer.profileId} expires ${formatWhen(expires, now)}`;
-      const fields = { profile: offer.profileId, expires, agents: [...agents] };
+      const fields = { profile: offer.profileId, expires, ...agentsFields(agents) };
       this.emit(event === "token.expired" ? "error" : "warn", event, `${reason}. Fix: ${fix}`, fields);
       this.hook(event, { profile: offer.profileId, reason, agents: [...agents] });
     }

@@ -13,7 +13,7 @@ import { claudeCredentialsFile } from "../sources/index.js";
 import { AUTH_PROFILES_FILENAME, type Agent } from "../stores/agents.js";
 import { AUTH_STATE_FILENAME, SQLITE_AGENT_DB } from "../stores/generation.js";
 import { STATE_DB } from "../stores/sqlite/layout.js";
-import { findGateway } from "../stores/gateway.js";
+import { configuredStateDirs, findGateway } from "../stores/gateway.js";
 import type { Timers } from "./timers.js";
 import { type FolderWatch, type WatchEvent, watchFolder } from "./watch.js";
 
@@ -73,6 +73,8 @@ export interface TriggerHandlers {
 
 export class Triggers {
   private watchers: FolderWatch[] = [];
+  /** Each gateway's state dir watch, by its dir (several with `stateDirs`). */
+  private stateDirWatches = new Map<string, FolderWatch>();
   private tasks: ScheduledTask[] = [];
   /** The last (re)build of watchers and schedules; the next one waits for it (see arm). */
   private arming: Promise<void> = Promise.resolve();
@@ -127,21 +129,39 @@ export class Triggers {
         onError,
       }),
     );
-    const targets = await findGateway(config, this.env).catch(() => undefined);
-    if (targets) {
-      const stateDir = targets.stateDir.dir;
-      watchers.push(
-        watchFolder(stateDir, {
-          depth: 3,
-          accept: (rel) => GATEWAY_CONFIGS.has(rel) || rel === "agents" || isAgentPath(rel) || isSharedPath(rel),
-          seenFromFolder: isAgentStoreFile,
-          onEvent: (event, file) => this.onStateDirEvent(stateDir, event, file),
-          onError,
-        }),
-      );
-    }
+    // Every configured state dir, there yet or not (a volume mounted later is seen from the folder above it);
+    // without stateDirs, the one state dir as found today.
+    const single = async () => [(await findGateway(config, this.env).catch(() => undefined))?.stateDir.dir];
+    const stateDirs = (configuredStateDirs(config, this.env) ?? (await single())).filter((d) => d !== undefined);
+    for (const stateDir of stateDirs) this.stateDirWatches.set(stateDir, this.watchStateDir(stateDir));
     this.watchers = watchers;
-    await Promise.all(watchers.map((w) => w.ready));
+    await Promise.all([...watchers, ...this.stateDirWatches.values()].map((w) => w.ready));
+  }
+
+  /** Makes a state dir's watch again (a volume mounted over it since); after the arming in progress. */
+  rewatch(stateDir: string): Promise<void> {
+    const build = this.arming
+      .catch(() => undefined)
+      .then(async () => {
+        const old = this.stateDirWatches.get(stateDir);
+        if (this.stopped || !old) return;
+        await old.close();
+        const watch = this.watchStateDir(stateDir);
+        this.stateDirWatches.set(stateDir, watch);
+        await watch.ready;
+      });
+    this.arming = build;
+    return build;
+  }
+
+  private watchStateDir(stateDir: string): FolderWatch {
+    return watchFolder(stateDir, {
+      depth: 3,
+      accept: (rel) => GATEWAY_CONFIGS.has(rel) || rel === "agents" || isAgentPath(rel) || isSharedPath(rel),
+      seenFromFolder: isAgentStoreFile,
+      onEvent: (event, file) => this.onStateDirEvent(stateDir, event, file),
+      onError: (err) => this.on.watchError(err),
+    });
   }
 
   private onStateDirEvent(stateDir: string, event: WatchEvent, file: string): void {
@@ -187,8 +207,9 @@ export class Triggers {
     this.tasks = [];
     // An in-process task stops at once; a background one (none here) would return a promise.
     await Promise.all(tasks.map((task) => Promise.resolve(task.destroy())));
-    await Promise.all(this.watchers.map((w) => w.close()));
+    await Promise.all([...this.watchers, ...this.stateDirWatches.values()].map((w) => w.close()));
     this.watchers = [];
+    this.stateDirWatches = new Map();
   }
 }
 

@@ -49,6 +49,8 @@ export function healthOf(report: StatusReport | Error, lastPass: PassOutcome | u
 
 export interface Usability {
   agent: string;
+  /** With several gateways, the agent's state dir. */
+  stateDir?: string;
   profile: string;
   usable: boolean;
   /** When not usable: "cooldown" or "disabled" (a marking), "expired", "missing" or "unreadable". */
@@ -60,12 +62,13 @@ export interface Usability {
 export function usability(report: StatusReport): Usability[] {
   const out: Usability[] = [];
   for (const agent of report.agents) {
+    const where = agent.stateDir === undefined ? {} : { stateDir: agent.stateDir };
     if (agent.error) {
-      out.push({ agent: agent.agent, profile: report.profile, usable: false, kind: "unreadable" });
+      out.push({ agent: agent.agent, ...where, profile: report.profile, usable: false, kind: "unreadable" });
       continue;
     }
     for (const profile of agent.profiles) {
-      const base = { agent: agent.agent, profile: profile.profileId };
+      const base = { agent: agent.agent, ...where, profile: profile.profileId };
       const marking = agent.markings.find((m) => m.profile === profile.profileId);
       if (!profile.present) out.push({ ...base, usable: false, kind: "missing" });
       else if (marking) out.push({ ...base, usable: false, kind: marking.kind, reason: marking.reason ?? "" });

@@ -61,7 +61,8 @@ export class Metrics {
   private readonly usable = new Gauge({
     name: `${PREFIX}profile_usable`,
     help: "1 when the agent holds the profile usable; 0 with kind and reason when not.",
-    labelNames: ["agent", "profile", "kind", "reason"],
+    // state_dir only with stateDirs configured: every gateway has a `main`.
+    labelNames: ["agent", "state_dir", "profile", "kind", "reason"],
     registers: [this.registry],
   });
   private readonly healthy = new Gauge({
@@ -112,7 +113,13 @@ export class Metrics {
     if (!(report instanceof Error)) {
       for (const [profile, at] of expiries(report)) this.expiry.set({ profile }, (at - report.now) / 1000);
       for (const u of usability(report)) {
-        const labels = { agent: label(u.agent), profile: u.profile, kind: label(u.kind), reason: label(u.reason) };
+        const labels = {
+          agent: label(u.agent),
+          ...(u.stateDir === undefined ? {} : { state_dir: u.stateDir }),
+          profile: u.profile,
+          kind: label(u.kind),
+          reason: label(u.reason),
+        };
         this.usable.set(labels, u.usable ? 1 : 0);
       }
     }

@@ -20,6 +20,8 @@ export type AgentResult = "written" | "unchanged" | "skipped" | "failed" | "mark
 
 export interface AgentReport {
   agent: string;
+  /** The agent's state dir, when several gateways are served (`Gateways.named`): every gateway has a `main`. */
+  stateDir?: string;
   file: string;
   profile: string;
   result: AgentResult;
@@ -35,7 +37,14 @@ export interface AgentReport {
 export interface AgentStores {
   agents: readonly Agent[];
   adapter: StoreAdapter;
+  /** Names the state dir on every report, when several gateways are served. */
+  stateDir?: string;
+  /** The gateway's own cooldown settings, when they differ per gateway (several state dirs). */
+  cooldowns?: CooldownConfig;
 }
+
+/** The part of a report that says which gateway it is about, when several are served. */
+const whereOf = (stores: AgentStores) => (stores.stateDir === undefined ? {} : { stateDir: stores.stateDir });
 
 type Outcome = ProfileOutcome | UsageOutcome;
 
@@ -86,7 +95,7 @@ async function updateAgents(
   onReport?: OnReport,
 ): Promise<AgentReport[]> {
   return pLimit(AGENT_CONCURRENCY).map(stores.agents, async (agent) => {
-    const report = await updateAgent(agent, stores.adapter, profileId, change, options);
+    const report = { ...(await updateAgent(agent, stores.adapter, profileId, change, options)), ...whereOf(stores) };
     onReport?.(report);
     return report;
   });
@@ -105,7 +114,15 @@ export async function syncAgents(
   if (refusal) {
     const skipped = (a: Agent): AgentReport => {
       const file = stores.adapter.files(a.dir)[0]!;
-      return { agent: a.id, file, profile: profileId, result: "skipped", reason: refusal, warnings: [] };
+      return {
+        agent: a.id,
+        ...whereOf(stores),
+        file,
+        profile: profileId,
+        result: "skipped",
+        reason: refusal,
+        warnings: [],
+      };
     };
     const reports = stores.agents.map(skipped);
     if (onReport) reports.forEach(onReport);

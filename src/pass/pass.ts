@@ -8,11 +8,15 @@ import type { CooldownConfig, Occurrence } from "../reconcile/cooldown.js";
 import { type Failure, unusableFailure } from "../reconcile/failure.js";
 import { type Offer, loginOffer } from "../sources/index.js";
 import type { UpdateOptions } from "../stores/adapter.js";
+import { adapterFor } from "../stores/adapter-for.js";
+import { cooldownConfigFrom } from "../stores/agents.js";
+import { type GatewayInstall, type Gateways, agentName } from "../stores/gateway.js";
 import { type AgentReport, type AgentStores, markAgents, syncAgents } from "./apply.js";
 import type { SourceCredential } from "../types.js";
 
 export interface PassInput {
-  stores: AgentStores;
+  /** Every gateway's agents, one after another in the same pass (several with `stateDirs`). */
+  stores: AgentStores | readonly AgentStores[];
   config: Config;
   /** The Claude login as read now; undefined when the source gave none. */
   login: SourceCredential | undefined;
@@ -21,6 +25,7 @@ export interface PassInput {
   /** The last refresh's failure, while no refresh has succeeded since (and the login has not changed). */
   refreshFailure?: Failure | undefined;
   setupOffers: readonly Offer[];
+  /** The cooldowns of a gateway that does not carry its own (`AgentStores.cooldowns`). */
   cooldowns: CooldownConfig;
   options: UpdateOptions;
   /** "new" right after a refresh failed; "ongoing" when the same problem is seen again. */
@@ -42,34 +47,58 @@ export interface PassResult {
 }
 
 export async function runPass(input: PassInput): Promise<PassResult> {
-  const { stores, config, options, onCopy } = input;
+  const { config, options, onCopy } = input;
+  const gateways: readonly AgentStores[] = "agents" in input.stores ? [input.stores] : input.stores;
   const told = (offer: Offer) => (onCopy ? (report: AgentReport) => onCopy(offer, report) : undefined);
+  /** One change applied to each gateway in turn; a gateway's failures are in its reports, never thrown. */
+  const each = async (apply: (stores: AgentStores) => Promise<AgentReport[]>) => {
+    const reports: AgentReport[][] = [];
+    for (const stores of gateways) reports.push(await apply(stores));
+    return reports;
+  };
   const copies: Copy[] = [];
   const result: PassResult = { copies };
+  let loginReports: AgentReport[][] | undefined;
   if (input.login) {
     const offer = loginOffer(input.login, config);
-    const reports = await syncAgents(stores, offer.profileId, offer.profile, options, {}, told(offer));
-    copies.push({ offer, reports });
+    loginReports = await each((stores) => syncAgents(stores, offer.profileId, offer.profile, options, {}, told(offer)));
+    copies.push({ offer, reports: loginReports.flat() });
   }
   const failure = unusableFailure(input, Date.now());
   if (failure && !options.dryRun) {
     // An expired token is marked only where it is held: an agent that kept a later credential still works.
     const expiredOnly = input.login !== undefined && !failure.needsLogin;
-    const keptLater = new Set(copies[0]?.reports.filter((r) => r.result === "skipped").map((r) => r.agent) ?? []);
-    const agents = expiredOnly ? stores.agents.filter((a) => !keptLater.has(a.id)) : stores.agents;
     const occurrence = input.occurrence ?? "ongoing";
-    const { cooldowns } = input;
-    const reports = await markAgents({ ...stores, agents }, config.profileId, failure, occurrence, cooldowns, options);
-    result.marking = { failure, reports };
+    const marked = await each((stores) => {
+      const i = gateways.indexOf(stores);
+      const keptLater = new Set(loginReports?.[i]?.filter((r) => r.result === "skipped").map((r) => r.agent) ?? []);
+      const agents = expiredOnly ? stores.agents.filter((a) => !keptLater.has(a.id)) : stores.agents;
+      const cooldowns = stores.cooldowns ?? input.cooldowns;
+      return markAgents({ ...stores, agents }, config.profileId, failure, occurrence, cooldowns, options);
+    });
+    result.marking = { failure, reports: marked.flat() };
   }
   // Setup-tokens are static and independent: a failure of the login never touches them.
   for (const offer of input.setupOffers) {
     if (offer.profileId === config.profileId) continue;
     const rules = { sourceDecides: true };
-    const reports = await syncAgents(stores, offer.profileId, offer.profile, options, rules, told(offer));
-    copies.push({ offer, reports });
+    const reports = await each((stores) =>
+      syncAgents(stores, offer.profileId, offer.profile, options, rules, told(offer)),
+    );
+    copies.push({ offer, reports: reports.flat() });
   }
   return result;
+}
+
+/** What the pass needs of each gateway found: its agents, its adapter, its cooldowns and (several) its name. */
+export function gatewayStores(gateway: GatewayInstall, gateways: Pick<Gateways, "named">): AgentStores {
+  const stateDir = gateways.named(gateway);
+  return {
+    agents: gateway.agents,
+    adapter: adapterFor(gateway.generation, gateway.stateDir.dir),
+    cooldowns: cooldownConfigFrom(gateway.gatewayConfig?.value),
+    ...(stateDir === undefined ? {} : { stateDir }),
+  };
 }
 
 export function passReports(result: PassResult): AgentReport[] {
@@ -90,7 +119,8 @@ const agentList = (ids: readonly string[]) => `${agentCount(ids.length)} (${[...
  */
 export function passSummary(result: PassResult, noLogin?: string): string {
   const reports = passReports(result);
-  const agentsWith = (result: string) => [...new Set(reports.filter((r) => r.result === result).map((r) => r.agent))];
+  const named = (r: AgentReport) => agentName(r.agent, r.stateDir);
+  const agentsWith = (result: string) => [...new Set(reports.filter((r) => r.result === result).map(named))];
   const parts: string[] = [];
   const written = agentsWith("written");
   if (written.length) parts.push(`synced ${agentList(written)}`);
@@ -101,7 +131,7 @@ export function passSummary(result: PassResult, noLogin?: string): string {
   const loginCopied = result.copies.some((c) => c.offer.kind === "claude-login");
   if (parts.length === 0 && noLogin && !loginCopied) parts.push(`nothing synced: ${noLogin}`);
   if (parts.length === 0) {
-    const all = [...new Set(reports.map((r) => r.agent))];
+    const all = [...new Set(reports.map(named))];
     parts.push(all.length ? `${agentCount(all.length)} unchanged` : "no agents");
   }
   return parts.join("; ");

@@ -8,13 +8,20 @@ import { profileSecret } from "../reconcile/profile.js";
 import { loginConfigs } from "../config/logins.js";
 import { loginOffer, readClaudeLogin, readOffers } from "../sources/index.js";
 import { adapterFor } from "../stores/adapter-for.js";
-import { type GatewayInstall, findGateway, gatewayWarnings } from "../stores/gateway.js";
+import {
+  type GatewayFailure,
+  type GatewayInstall,
+  configuredStateDirs,
+  findGateways,
+  gatewayWarnings,
+} from "../stores/gateway.js";
 import {
   type AgentStatus,
   type SourceStatus,
   type StatusVerdict,
   agentStatus,
   sourceStatus,
+  STATUS_UNUSABLE,
   statusVerdict,
 } from "./status.js";
 
@@ -27,12 +34,20 @@ export interface StatusReport {
   logins?: Array<{ profileId: string; claudeConfigDir: string | undefined; source: SourceStatus }>;
   /** Each setup-token offered, with its expiry when known. */
   setupTokens: Array<{ profile: string; origin: string; expires?: number }>;
-  stateDir: GatewayInstall["stateDir"];
-  store: GatewayInstall["generation"];
+  /** The one gateway's, without `stateDirs` (with it, see `gateways`). */
+  stateDir?: GatewayInstall["stateDir"];
+  store?: GatewayInstall["generation"];
+  /** Every gateway's agents; with `stateDirs` each names its state dir. */
   agents: AgentStatus[];
+  /** With `stateDirs` configured: each state dir, its generation and its agents, or why it cannot be served. */
+  gateways?: GatewayStatus[];
   /** Problems with the gateway config, one line each. */
   warnings: string[];
 }
+
+export type GatewayStatus =
+  | { stateDir: GatewayInstall["stateDir"]; store: GatewayInstall["generation"]; agents: AgentStatus[] }
+  | { stateDir: { dir: string }; error: string };
 
 export async function collectStatus(config: Config, env: NodeJS.ProcessEnv = process.env): Promise<StatusReport> {
   const views = loginConfigs(config);
@@ -54,15 +69,28 @@ export async function collectStatus(config: Config, env: NodeJS.ProcessEnv = pro
   const expected = new Map<string, string | undefined>();
   for (const r of reads) if (!r.login && !loginOptional) expected.set(r.view.profileId, undefined);
   for (const offer of [...loginOffers, ...tokenOffers]) expected.set(offer.profileId, profileSecret(offer.profile));
-  const gateway = await findGateway(config, env);
+  const gateways = await findGateways(config, env);
   const now = Date.now();
-  const adapter = adapterFor(gateway.generation, gateway.stateDir.dir);
-  // A generation that never takes the login's profile (SQLite era, by default) has nothing of it to show.
-  for (const r of reads) {
-    const desired = r.login ? loginOffer(r.login, r.view).profile : { type: "token" };
-    if (adapter.admit?.(r.view.profileId, desired)) expected.delete(r.view.profileId);
-  }
-  const agents = await pLimit(8).map(gateway.agents, (agent) => agentStatus(agent, adapter, expected, now));
+  const limit = pLimit(8);
+  const found = await Promise.all(
+    gateways.found.map(async (gateway) => {
+      const adapter = adapterFor(gateway.generation, gateway.stateDir.dir);
+      // A generation that never takes the login's profile (SQLite era, by default) has nothing of it to show.
+      const own = new Map(expected);
+      for (const r of reads) {
+        const desired = r.login ? loginOffer(r.login, r.view).profile : { type: "token" };
+        if (adapter.admit?.(r.view.profileId, desired)) own.delete(r.view.profileId);
+      }
+      const stateDir = gateways.named(gateway);
+      const where = stateDir === undefined ? {} : { stateDir };
+      const agents = await limit.map(gateway.agents, async (agent) => ({
+        ...(await agentStatus(agent, adapter, own, now)),
+        ...where,
+      }));
+      return { stateDir: gateway.stateDir, store: gateway.generation, agents };
+    }),
+  );
+  const agents = found.flatMap((g) => g.agents);
   const tokens = tokenOffers.map((o) => ({ profileId: o.profileId, origin: o.origin, expires: o.profile.expires }));
   const logins = reads.map((r) => ({
     profileId: r.view.profileId,
@@ -77,6 +105,9 @@ export async function collectStatus(config: Config, env: NodeJS.ProcessEnv = pro
     const sourceWhy = !l.source.ok && verdict.why === l.source.error;
     return config.logins && sourceWhy ? { ...verdict, why: `${l.profileId}: ${verdict.why}` } : verdict;
   });
+  // A state dir that cannot be served leaves its agents without a credential we kept: as bad as unusable.
+  for (const f of gateways.failed)
+    verdicts.push({ code: STATUS_UNUSABLE, why: `state dir ${f.dir}: ${f.error.message}` });
   const verdict = verdicts.reduce((worst, v) => (severity(v.code) > severity(worst.code) ? v : worst));
   return {
     now,
@@ -89,11 +120,21 @@ export async function collectStatus(config: Config, env: NodeJS.ProcessEnv = pro
       origin: t.origin,
       ...(t.expires !== undefined ? { expires: t.expires } : {}),
     })),
-    stateDir: gateway.stateDir,
-    store: gateway.generation,
+    ...(config.stateDirs
+      ? { gateways: inConfigOrder(configuredStateDirs(config, env)!, found, gateways.failed) }
+      : found[0]),
     agents,
-    warnings: gatewayWarnings(gateway),
+    warnings: gateways.found.flatMap((gateway) => {
+      const where = gateways.named(gateway);
+      return gatewayWarnings(gateway).map((w) => (where ? `${where}: ${w}` : w));
+    }),
   };
+}
+
+/** The gateways found and those that failed, as `stateDirs` lists them. */
+function inConfigOrder(dirs: string[], found: GatewayStatus[], failed: readonly GatewayFailure[]): GatewayStatus[] {
+  const all = [...found, ...failed.map((f) => ({ stateDir: { dir: f.dir }, error: f.error.message }))];
+  return dirs.flatMap((dir) => all.filter((g) => g.stateDir.dir === dir));
 }
 
 /** Unusable (1) is worse than expiring (2), which is worse than fine (0). */
@@ -109,10 +150,10 @@ export function statusJson(report: StatusReport, daemon: unknown): Record<string
     source: report.source,
     ...(report.logins ? { logins: report.logins } : {}),
     setupTokens: report.setupTokens,
-    stateDir: report.stateDir,
-    store: report.store,
+    // With stateDirs, each gateway in its own entry; without, today's single state dir at the top.
+    ...(report.gateways ? {} : { stateDir: report.stateDir, store: report.store }),
     daemon,
-    agents: report.agents,
+    ...(report.gateways ? { gateways: report.gateways } : { agents: report.agents }),
     exitCode: verdict.code,
   };
 }

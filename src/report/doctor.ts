@@ -22,7 +22,8 @@ import { adapterFor } from "../stores/adapter-for.js";
 import { inspectDatabases } from "../stores/sqlite/inspect.js";
 import { SUPPORTED_SCHEMA, VERIFIED_GATEWAY } from "../stores/sqlite/schema.js";
 import { GATEWAY_LOCK_STALE_MS } from "../stores/locks/directory-lock.js";
-import { type GatewayInstall, findGateway, storeFile } from "../stores/gateway.js";
+import type { Agent } from "../stores/agents.js";
+import { type GatewayInstall, configuredStateDirs, findGateways, storeFile } from "../stores/gateway.js";
 
 export type CheckStatus = "ok" | "warn" | "fail";
 
@@ -58,22 +59,35 @@ export async function runDoctor(config: Config, deps: DoctorDeps): Promise<Check
   for (const view of views) {
     checks.push(...named(view, [...(await claudeChecks(view, env, configRef)), await sourceCheck(view, env)]));
   }
-  const gateway = await findGateway(config, env).catch((err: unknown) => err as Error);
-  if (gateway instanceof Error) {
+  const gateways = await findGateways(config, env).catch((err: unknown) => err as Error);
+  if (gateways instanceof Error) {
     checks.push(
       fail(
         "state dir",
-        messageOf(gateway),
+        messageOf(gateways),
         "moltbot-auth-sync --state-dir <the gateway's state dir> doctor, then set stateDir in the config",
       ),
     );
-  } else {
-    checks.push(...stateDirChecks(gateway), ...(await sqliteChecks(gateway)));
-    for (const view of views) checks.push(...named(view, await storeChecks(view, gateway)));
   }
-  checks.push(await permissionsCheck(config, env, gateway instanceof Error ? undefined : gateway));
+  const { found, failed } = gateways instanceof Error ? { found: [], failed: [] } : gateways;
+  // With stateDirs, each gateway is checked on its own, in the order configured, and its checks name it.
+  for (const dir of gateways instanceof Error ? [] : (configuredStateDirs(config, env) ?? [found[0]!.stateDir.dir])) {
+    const at = (list: Check[]): Check[] =>
+      config.stateDirs ? list.map((c) => ({ ...c, name: `${c.name} ${dir}` })) : list;
+    const gateway = found.find((g) => g.stateDir.dir === dir);
+    const failure = failed.find((f) => f.dir === dir);
+    if (failure) {
+      const fix = `mount or create ${shellQuote(dir)} (it is synced once it is there), or remove it from stateDirs`;
+      checks.push(...at([fail("state dir", messageOf(failure.error), fix)]));
+    }
+    if (!gateway) continue;
+    checks.push(...at([...stateDirChecks(gateway), ...(await sqliteChecks(gateway))]));
+    for (const view of views) checks.push(...at(named(view, await storeChecks(view, gateway))));
+  }
+  const agents = found.flatMap((g) => g.agents);
+  checks.push(await permissionsCheck(config, env, agents));
   checks.push(await serviceCheck(deps, env));
-  checks.push(...(await staleChecks(env, gateway instanceof Error ? undefined : gateway)));
+  checks.push(...(await staleChecks(env, agents)));
   return checks;
 }
 
@@ -237,16 +251,12 @@ async function storeChecks(config: Config, gateway: GatewayInstall): Promise<Che
   return checks;
 }
 
-async function permissionsCheck(
-  config: Config,
-  env: NodeJS.ProcessEnv,
-  gateway: GatewayInstall | undefined,
-): Promise<Check> {
+async function permissionsCheck(config: Config, env: NodeJS.ProcessEnv, agents: readonly Agent[]): Promise<Check> {
   const files = [
     ...loginConfigs(config).map((login) => claudeCredentialsFile(login, env)),
     tokenFilePath(env),
     stateFilePath(env),
-    ...(gateway?.agents.map(storeFile) ?? []),
+    ...agents.map(storeFile),
   ];
   const loose: Array<{ file: string; mode: number }> = [];
   for (const file of files) {
@@ -288,7 +298,7 @@ function serviceHint(reason: string): string {
   return "moltbot-auth-sync service status   (then `moltbot-auth-sync service install` once it answers)";
 }
 
-async function staleChecks(env: NodeJS.ProcessEnv, gateway: GatewayInstall | undefined): Promise<Check[]> {
+async function staleChecks(env: NodeJS.ProcessEnv, agents: readonly Agent[]): Promise<Check[]> {
   const checks: Check[] = [];
   const pidFile = pidFilePath(env);
   const record = await readPid(pidFile);
@@ -298,7 +308,7 @@ async function staleChecks(env: NodeJS.ProcessEnv, gateway: GatewayInstall | und
     checks.push(warn("pid file", `${pidFile} names pid ${record.pid}, ${what}`, fix));
   }
   const now = Date.now();
-  for (const agent of gateway?.agents ?? []) {
+  for (const agent of agents) {
     const entries = await readdir(agent.dir).catch(() => [] as string[]);
     for (const entry of entries.filter((e) => e.endsWith(".json.lock"))) {
       const lock = path.join(agent.dir, entry);

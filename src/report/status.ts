@@ -9,7 +9,7 @@ import { fingerprint } from "../core/fingerprint.js";
 import { ANTHROPIC, profileSecret } from "../reconcile/profile.js";
 import type { StoreAdapter } from "../stores/adapter.js";
 import type { Agent } from "../stores/agents.js";
-import { storeFile } from "../stores/gateway.js";
+import { agentName, storeFile } from "../stores/gateway.js";
 import { SETUP_TOKEN_WARNING_MS } from "../sources/setup-token.js";
 import type { AuthProfileStore, SourceCredential } from "../types.js";
 
@@ -30,6 +30,8 @@ export interface ProfileStatus {
 
 export interface AgentStatus {
   agent: string;
+  /** The agent's state dir, when several gateways are served (`Gateways.named`). */
+  stateDir?: string;
   file: string;
   /** One entry per profile we keep: the Claude login's and every setup-token's. */
   profiles: ProfileStatus[];
@@ -147,16 +149,17 @@ export function statusVerdict(
       expiries.push({ at: token.expires, what: `setup-token ${token.profileId}`, ...setupToken });
   }
   for (const agent of agents) {
-    if (agent.error) return { code: STATUS_UNUSABLE, why: `agent ${agent.agent}: ${agent.error}` };
+    const name = agentName(agent.agent, agent.stateDir);
+    if (agent.error) return { code: STATUS_UNUSABLE, why: `agent ${name}: ${agent.error}` };
     for (const profile of agent.profiles) {
-      if (!profile.present) return { code: STATUS_UNUSABLE, why: `${profile.profileId} is missing in ${agent.agent}` };
+      if (!profile.present) return { code: STATUS_UNUSABLE, why: `${profile.profileId} is missing in ${name}` };
       const marking = agent.markings.find((m) => m.profile === profile.profileId);
       if (marking) {
         const kind = `${marking.kind}${marking.reason ? ` (${marking.reason})` : ""}`;
         const left = formatDuration(marking.until - now);
-        return { code: STATUS_UNUSABLE, why: `${profile.profileId} is ${kind} in ${agent.agent} for ${left}` };
+        return { code: STATUS_UNUSABLE, why: `${profile.profileId} is ${kind} in ${name} for ${left}` };
       }
-      const what = `${profile.profileId} in ${agent.agent}`;
+      const what = `${profile.profileId} in ${name}`;
       if (profile.expires !== undefined)
         expiries.push({ at: profile.expires, what, ...(tokenIds.has(profile.profileId) ? setupToken : login) });
     }

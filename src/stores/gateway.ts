@@ -1,6 +1,8 @@
 /**
- * The gateway install found on disk: its state dir, its config, every agent in it and the store generation
- * found there. The adapter to write with is `adapterFor(gateway.generation, gateway.stateDir.dir)`.
+ * The gateway installs found on disk: for each, its state dir, its config, every agent in it and the store
+ * generation found there. The adapter to write with is `adapterFor(gateway.generation, gateway.stateDir.dir)`.
+ * One host may run several gateways (config `stateDirs`); each is found on its own, and one that cannot be
+ * found never hides the others.
  */
 import { statSync } from "node:fs";
 import path from "node:path";
@@ -23,11 +25,68 @@ export function storeFile(agent: Agent): string {
   return path.join(agent.dir, AUTH_PROFILES_FILENAME);
 }
 
-export function requireStateDir(config: Config, env: NodeJS.ProcessEnv = process.env): StateDirChoice {
-  const choice = resolveStateDir(config.stateDir, env);
+/** A configured state dir that cannot be served now: a volume not mounted yet, a folder that is not one. */
+export interface GatewayFailure {
+  dir: string;
+  error: Error;
+}
+
+export interface Gateways {
+  found: GatewayInstall[];
+  failed: GatewayFailure[];
+  /**
+   * The state dir to name on every line about an agent, when `stateDirs` is configured (every gateway has a
+   * `main`); undefined otherwise, so today's single gateway reads as it always did.
+   */
+  named: (gateway: { stateDir: { dir: string } } | GatewayFailure) => string | undefined;
+}
+
+const STATE_DIRS_REASON = "config stateDirs";
+
+/** The state dirs the config names: each of `stateDirs`, resolved; undefined without that key. */
+export function configuredStateDirs(config: Config, env: NodeJS.ProcessEnv = process.env): string[] | undefined {
+  return config.stateDirs?.map((dir) => resolveStateDir(dir, env)!.dir);
+}
+
+/**
+ * Every gateway of the config. Without `stateDirs`, the one state dir resolved as today, and its problem
+ * thrown as today; with it, each state dir found on its own, its problem kept apart as a failure.
+ */
+export async function findGateways(config: Config, env: NodeJS.ProcessEnv = process.env): Promise<Gateways> {
+  const dirs = configuredStateDirs(config, env);
+  if (!dirs) return { found: [await findGateway(config, env)], failed: [], named: () => undefined };
+  const gateways: Gateways = { found: [], failed: [], named: (g) => ("dir" in g ? g.dir : g.stateDir.dir) };
+  for (const dir of dirs) {
+    try {
+      gateways.found.push(
+        await findInstall(requireStateDir({ ...config, stateDir: dir }, env, STATE_DIRS_REASON), config, env),
+      );
+    } catch (err) {
+      gateways.failed.push({ dir, error: err as Error });
+    }
+  }
+  return gateways;
+}
+
+export function requireStateDir(
+  config: Config,
+  env: NodeJS.ProcessEnv = process.env,
+  reason = "--state-dir / config stateDir",
+): StateDirChoice {
+  if (config.stateDir === undefined && config.stateDirs !== undefined) {
+    if (config.stateDirs.length > 1) {
+      const why = `several state dirs are configured (stateDirs); pass --state-dir to pick one of them`;
+      throw new AuthSyncError(why, "usage");
+    }
+    return requireStateDir({ ...config, stateDir: config.stateDirs[0] }, env, STATE_DIRS_REASON);
+  }
+  const found = resolveStateDir(config.stateDir, env);
+  // Each of stateDirs is meant: another default dir beside it is no sign of a wrong choice.
+  const listed = reason === STATE_DIRS_REASON ? { alsoExisting: [] } : {};
+  const choice = found && config.stateDir ? { ...found, reason, ...listed } : found;
   // A typo must not create a new gateway state dir: a named one must exist (only agent folders are ever created).
   if (choice && config.stateDir && !isDirectory(choice.dir)) {
-    const named = `state dir ${choice.dir} (from --state-dir / config stateDir)`;
+    const named = `state dir ${choice.dir} (from ${reason})`;
     throw new AuthSyncError(`${named} is not an existing folder; check the path`, "state_dir.missing");
   }
   if (choice) return choice;
@@ -38,8 +97,12 @@ export function requireStateDir(config: Config, env: NodeJS.ProcessEnv = process
   );
 }
 
+/** The one gateway a command serves; with several in `stateDirs`, `--state-dir` must pick one. */
 export async function findGateway(config: Config, env: NodeJS.ProcessEnv = process.env): Promise<GatewayInstall> {
-  const stateDir = requireStateDir(config, env);
+  return findInstall(requireStateDir(config, env), config, env);
+}
+
+async function findInstall(stateDir: StateDirChoice, config: Config, env: NodeJS.ProcessEnv): Promise<GatewayInstall> {
   const gatewayConfig = await readGatewayConfig(stateDir.dir, env);
   const warnings: string[] = [];
   const agents = await discoverAgents(stateDir.dir, gatewayConfig, env, warnings);
@@ -57,6 +120,11 @@ export function gatewayWarnings(targets: GatewayInstall): string[] {
   if (!config?.error) return targets.warnings;
   const unreadable = `gateway config ${config.file} cannot be parsed (${config.error}); used the agents found on disk`;
   return [unreadable, ...targets.warnings];
+}
+
+/** How a line names an agent: its id, and its state dir when several gateways are served (`Gateways.named`). */
+export function agentName(agent: string, stateDir: string | undefined): string {
+  return stateDir === undefined ? agent : `${agent} (${stateDir})`;
 }
 
 function isDirectory(dir: string): boolean {

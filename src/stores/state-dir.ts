@@ -5,6 +5,7 @@
 import { existsSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { expandHome } from "../fs/home.js";
 
 /** Env overrides, newest name first; OpenClaw dropped MOLTBOT_STATE_DIR but Moltbot reads it. */
 export const STATE_DIR_ENV = ["OPENCLAW_STATE_DIR", "MOLTBOT_STATE_DIR", "CLAWDBOT_STATE_DIR"] as const;
@@ -23,9 +24,7 @@ export interface StateDirChoice {
   alsoExisting: string[];
 }
 
-export function expandHome(p: string, home: string): string {
-  return p === "~" ? home : p.startsWith("~/") ? path.join(home, p.slice(2)) : p;
-}
+export { expandHome };
 
 /** Returns undefined when nothing names a state dir and none of the defaults exists. */
 export function resolveStateDir(

@@ -46,7 +46,7 @@ test("TokenExpiryAlerts: says each due alert once a day, again when the state or
   const hooked: string[] = [];
   const alerts = new TokenExpiryAlerts(
     (_level, event, _msg, fields) => said.push(`${event} ${String(fields.profile)}`),
-    (event, facts) => hooked.push(`${event} ${facts.profile} ${facts.agents.join(",")}`),
+    (event, facts) => hooked.push(`${event} ${facts.profile} ${facts.agents.map((a) => a.agent).join(",")}`),
   );
   const offer = (expires: number | undefined): Offer => ({
     kind: "setup-token",
@@ -55,21 +55,21 @@ test("TokenExpiryAlerts: says each due alert once a day, again when the state or
     origin: "test",
   });
   const now = 1_000 * DAY;
-  alerts.check([offer(now + 40 * DAY)], ["main"], now);
+  alerts.check([offer(now + 40 * DAY)], [{ agent: "main" }], now);
   assert.deepEqual(said, [], "40 days ahead is quiet");
-  alerts.check([offer(now + 10 * DAY)], ["main"], now);
-  alerts.check([offer(now + 10 * DAY)], ["main"], now + 5 * 60_000);
-  alerts.check([offer(now + 10 * DAY)], ["main"], now + TOKEN_ALERT_EVERY_MS - 1);
+  alerts.check([offer(now + 10 * DAY)], [{ agent: "main" }], now);
+  alerts.check([offer(now + 10 * DAY)], [{ agent: "main" }], now + 5 * 60_000);
+  alerts.check([offer(now + 10 * DAY)], [{ agent: "main" }], now + TOKEN_ALERT_EVERY_MS - 1);
   assert.deepEqual(said, [`token.expiring ${ID}`], "once, not on every pass");
-  alerts.check([offer(now + 10 * DAY)], ["main"], now + TOKEN_ALERT_EVERY_MS);
+  alerts.check([offer(now + 10 * DAY)], [{ agent: "main" }], now + TOKEN_ALERT_EVERY_MS);
   assert.equal(said.length, 2, "again a day later");
-  alerts.check([offer(now + 10 * DAY)], ["main", "work"], now + 10 * DAY);
+  alerts.check([offer(now + 10 * DAY)], [{ agent: "main" }, { agent: "work" }], now + 10 * DAY);
   assert.deepEqual(said.at(-1), `token.expired ${ID}`, "expired moves on at once");
-  alerts.check([offer(now + 10 * DAY)], ["main", "work"], now + 10 * DAY + 60_000);
+  alerts.check([offer(now + 10 * DAY)], [{ agent: "main" }, { agent: "work" }], now + 10 * DAY + 60_000);
   assert.equal(said.length, 3);
-  alerts.check([offer(now + 20 * DAY)], ["main", "work"], now + 10 * DAY + 120_000);
+  alerts.check([offer(now + 20 * DAY)], [{ agent: "main" }, { agent: "work" }], now + 10 * DAY + 120_000);
   assert.deepEqual(said.at(-1), `token.expiring ${ID}`, "a replacement that is itself near its end is said at once");
-  alerts.check([offer(undefined)], ["main"], now + 11 * DAY);
+  alerts.check([offer(undefined)], [{ agent: "main" }], now + 11 * DAY);
   assert.equal(said.length, 4, "an unknown expiry says nothing");
   assert.deepEqual(hooked, [
     `token.expiring ${ID} main`,

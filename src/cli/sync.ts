@@ -16,7 +16,7 @@ import type { Config } from "../config/config.js";
 import { loginConfigs } from "../config/logins.js";
 import { loginOffer, readClaudeLogin, readOffers } from "../sources/index.js";
 import type { AgentReport, AgentStores } from "../pass/apply.js";
-import { type Gateways, agentName, findGateways, gatewayWarnings } from "../stores/gateway.js";
+import { type Gateways, agentName, failureText, findGateways, gatewayWarnings } from "../stores/gateway.js";
 import { DEFAULT_COOLDOWN_CONFIG } from "../reconcile/cooldown.js";
 import type { SourceCredential } from "../types.js";
 import { type GlobalOptions, loadCommandConfig, printJson, writeOptions } from "./options.js";
@@ -220,7 +220,7 @@ async function syncLogin(config: Config, options: SyncCommandOptions, out: SyncO
     out.text(warnings, process.stderr);
   }
   // A state dir that cannot be served is one line each; the others were synced all the same.
-  const failedDirs = gateways.failed.map((f) => `moltbot-auth-sync: state dir ${f.dir}: ${f.error.message}`);
+  const failedDirs = gateways.failed.map((f) => `moltbot-auth-sync: ${failureText(f)}`);
   out.text(failedDirs, process.stderr);
   if (loginError) {
     if (loginOptional) out.text([`note: ${config.profileId} not synced: ${loginError.message}`], process.stderr);
@@ -249,7 +249,7 @@ function gatewaysJson(gateways: Gateways, reports: readonly AgentReport[], unusa
       const { stateDir, generation: store } = gateway;
       return { stateDir, store, agents: own(reports), unusable: own(unusable) };
     }),
-    ...gateways.failed.map((f) => ({ stateDir: { dir: f.dir }, error: f.error.message })),
+    ...gateways.failed.map((f) => ({ stateDir: { dir: f.dir }, error: failureText(f) })),
   ];
 }
 

@@ -10,7 +10,7 @@ import { gatewayStores } from "../pass/pass.js";
 import { type Agent, isAgentDir } from "../stores/agents.js";
 import { removeStaleTempFiles } from "../stores/json-file.js";
 import { recoverLocks } from "../stores/locks/journal.js";
-import { type GatewayInstall, type Gateways, findGateways } from "../stores/gateway.js";
+import { type GatewayInstall, type Gateways, failureText, findGateways } from "../stores/gateway.js";
 import { type AgentRef, agentRef } from "./event-hook.js";
 import type { ProblemLog } from "./problem-log.js";
 
@@ -73,8 +73,7 @@ export class AgentRegistry {
     };
     const wasFailed = this.failed;
     this.failed = new Set(gateways.failed.map((f) => f.dir));
-    for (const { dir, error } of gateways.failed)
-      scoped(dir).problem("targets", "error", "state_dir.missing", messageOf(error));
+    for (const f of gateways.failed) scoped(f.dir).problem("targets", "error", "state_dir.missing", failureText(f));
     const stores = new Map<string, AgentStores>();
     const agents: Agent[] = [];
     for (const gateway of gateways.found) {

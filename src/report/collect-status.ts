@@ -12,6 +12,7 @@ import {
   type GatewayFailure,
   type GatewayInstall,
   configuredStateDirs,
+  failureText,
   findGateways,
   gatewayWarnings,
 } from "../stores/gateway.js";
@@ -106,8 +107,7 @@ export async function collectStatus(config: Config, env: NodeJS.ProcessEnv = pro
     return config.logins && sourceWhy ? { ...verdict, why: `${l.profileId}: ${verdict.why}` } : verdict;
   });
   // A state dir that cannot be served leaves its agents without a credential we kept: as bad as unusable.
-  for (const f of gateways.failed)
-    verdicts.push({ code: STATUS_UNUSABLE, why: `state dir ${f.dir}: ${f.error.message}` });
+  for (const f of gateways.failed) verdicts.push({ code: STATUS_UNUSABLE, why: failureText(f) });
   const verdict = verdicts.reduce((worst, v) => (severity(v.code) > severity(worst.code) ? v : worst));
   return {
     now,
@@ -133,7 +133,7 @@ export async function collectStatus(config: Config, env: NodeJS.ProcessEnv = pro
 
 /** The gateways found and those that failed, as `stateDirs` lists them. */
 function inConfigOrder(dirs: string[], found: GatewayStatus[], failed: readonly GatewayFailure[]): GatewayStatus[] {
-  const all = [...found, ...failed.map((f) => ({ stateDir: { dir: f.dir }, error: f.error.message }))];
+  const all = [...found, ...failed.map((f) => ({ stateDir: { dir: f.dir }, error: failureText(f) }))];
   return dirs.flatMap((dir) => all.filter((g) => g.stateDir.dir === dir));
 }
 

@@ -23,7 +23,7 @@ import { inspectDatabases } from "../stores/sqlite/inspect.js";
 import { SUPPORTED_SCHEMA, VERIFIED_GATEWAY } from "../stores/sqlite/schema.js";
 import { GATEWAY_LOCK_STALE_MS } from "../stores/locks/directory-lock.js";
 import type { Agent } from "../stores/agents.js";
-import { type GatewayInstall, configuredStateDirs, findGateways, storeFile } from "../stores/gateway.js";
+import { type GatewayInstall, configuredStateDirs, failureText, findGateways, storeFile } from "../stores/gateway.js";
 
 export type CheckStatus = "ok" | "warn" | "fail";
 
@@ -78,7 +78,7 @@ export async function runDoctor(config: Config, deps: DoctorDeps): Promise<Check
     const failure = failed.find((f) => f.dir === dir);
     if (failure) {
       const fix = `mount or create ${shellQuote(dir)} (it is synced once it is there), or remove it from stateDirs`;
-      checks.push(...at([fail("state dir", messageOf(failure.error), fix)]));
+      checks.push(...at([fail("state dir", failureText(failure), fix)]));
     }
     if (!gateway) continue;
     checks.push(...at([...stateDirChecks(gateway), ...(await sqliteChecks(gateway))]));

@@ -31,6 +31,12 @@ export interface GatewayFailure {
   error: Error;
 }
 
+/** A failure in one line that names its state dir (once: most messages name it already). */
+export function failureText(failure: GatewayFailure): string {
+  const { message } = failure.error;
+  return message.includes(failure.dir) ? message : `state dir ${failure.dir}: ${message}`;
+}
+
 export interface Gateways {
   found: GatewayInstall[];
   failed: GatewayFailure[];

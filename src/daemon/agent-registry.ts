@@ -13,6 +13,7 @@ import { recoverLocks } from "../stores/locks/journal.js";
 import { type GatewayInstall, type Gateways, failureText, findGateways } from "../stores/gateway.js";
 import { type AgentRef, agentRef } from "./event-hook.js";
 import type { ProblemLog } from "./problem-log.js";
+import { agentNames } from "./report-log.js";
 
 export class AgentRegistry {
   private known: Agent[] = [];
@@ -95,7 +96,7 @@ export class AgentRegistry {
     return [...stores.values()];
   }
 
-  /** One gateway's problems and recoveries logged, and what the pass needs of it; undefined when it cannot be written. */
+  /** Logs one gateway's problems and recoveries; what the pass needs of it, or undefined when it cannot be written. */
   private serve(gateway: GatewayInstall, gateways: Gateways, problems: ProblemLog): AgentStores | undefined {
     problems.clear("targets", "state_dir.found", `state dir ${gateway.stateDir.dir} found`);
     const gatewayConfig = gateway.gatewayConfig;
@@ -145,14 +146,15 @@ export class AgentRegistry {
       const removed = await removeStaleTempFiles(agent.dir);
       if (removed.length === 0) continue;
       const msg = `removed ${removed.length} temp file(s) a killed writer left in ${agent.dir}`;
-      this.problems.event("info", "store.cleaned", msg, { agent: agent.id, files: removed });
+      this.problems.event("info", "store.cleaned", msg, { ...this.refOf(agent), files: removed });
     }
   }
 
   private forget(agent: Agent): void {
     if (!this.known.some((a) => a.dir === agent.dir)) return;
     this.known = this.known.filter((a) => a.dir !== agent.dir);
-    this.problems.event("info", "agent.removed", `agent ${agent.id} is gone; no longer synced`, { agent: agent.id });
+    const msg = `agent ${agentNames([this.refOf(agent)])} is gone; no longer synced`;
+    this.problems.event("info", "agent.removed", msg, { ...this.refOf(agent) });
   }
 
   /** Adds agents not seen before to the known list, logging each (except on the first find). */
@@ -160,7 +162,8 @@ export class AgentRegistry {
     const known = new Set(this.known.map((a) => a.dir));
     for (const agent of agents) {
       if (known.has(agent.dir)) continue;
-      if (!quiet) this.problems.event("info", "agent.added", `new agent ${agent.id}`, { agent: agent.id });
+      const ref = this.refOf(agent);
+      if (!quiet) this.problems.event("info", "agent.added", `new agent ${agentNames([ref])}`, { ...ref });
       this.known.push(agent);
       known.add(agent.dir);
     }

@@ -4,11 +4,18 @@
  * One host may run several gateways (config `stateDirs`); each is found on its own, and one that cannot be
  * found never hides the others.
  */
-import { statSync } from "node:fs";
+import { existsSync, statSync } from "node:fs";
 import path from "node:path";
 import type { Config } from "../config/config.js";
 import { AuthSyncError } from "../core/errors.js";
-import { AUTH_PROFILES_FILENAME, type Agent, type GatewayConfig, discoverAgents, readGatewayConfig } from "./agents.js";
+import {
+  AUTH_PROFILES_FILENAME,
+  type Agent,
+  type GatewayConfig,
+  agentsRoot,
+  discoverAgents,
+  readGatewayConfig,
+} from "./agents.js";
 import { type Generation, detectGeneration, recordedVersion } from "./generation.js";
 import { type StateDirChoice, resolveStateDir, STATE_DIR_ENV, STATE_DIR_NAMES } from "./state-dir.js";
 
@@ -64,9 +71,18 @@ export async function findGateways(config: Config, env: NodeJS.ProcessEnv = proc
   const gateways: Gateways = { found: [], failed: [], named: (g) => ("dir" in g ? g.dir : g.stateDir.dir) };
   for (const dir of dirs) {
     try {
-      gateways.found.push(
-        await findInstall(requireStateDir({ ...config, stateDir: dir }, env, STATE_DIRS_REASON), config, env),
+      const install = await findInstall(
+        requireStateDir({ ...config, stateDir: dir }, env, STATE_DIRS_REASON),
+        config,
+        env,
       );
+      // An empty folder is a mount point whose volume is not there yet: agents made in it would be hidden under
+      // the volume once mounted. A gateway leaves its config or its agents folder in a state dir it uses.
+      if (!install.gatewayConfig && !existsSync(agentsRoot(dir))) {
+        const why = `state dir ${dir} holds no gateway yet (no gateway config, no agents folder)`;
+        throw new AuthSyncError(`${why}; a volume not mounted?`, "state_dir.missing");
+      }
+      gateways.found.push(install);
     } catch (err) {
       gateways.failed.push({ dir, error: err as Error });
     }

@@ -4,31 +4,15 @@
  * by side in one pass, and two gateways' `main` never confused.
  */
 import assert from "node:assert/strict";
-import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, symlinkSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { test } from "node:test";
 import { fingerprint } from "../../src/core/fingerprint.js";
 import { installFakeClaude } from "../helpers/daemon.js";
-import { leakedTokens, makeHome, randomToken, runCli, type TestHome } from "../helpers/env.js";
+import { gatewayAt, leakedTokens, makeHome, randomToken, runCli, type TestHome } from "../helpers/env.js";
 import { entriesConfig, readStateCells, writeStateDb } from "../helpers/sqlite-store.js";
 
 const ID = "anthropic:claude-cli";
-
-/** The same home seen as another gateway's: its state dir is `dir`. */
-function gatewayAt(t: TestHome, dir: string): TestHome {
-  const g: TestHome = {
-    ...t,
-    stateDir: dir,
-    agentDir: (id) => path.join(dir, "agents", id, "agent"),
-    storePath: (id) => path.join(g.agentDir(id), "auth-profiles.json"),
-    writeStore(id, store) {
-      mkdirSync(g.agentDir(id), { recursive: true });
-      writeFileSync(g.storePath(id), JSON.stringify(store), { mode: 0o600 });
-    },
-    readStore: (id) => JSON.parse(readFileSync(g.storePath(id), "utf8")),
-  };
-  return g;
-}
 
 function writeConfig(t: TestHome, config: unknown): string {
   const file = path.join(t.root, "config.json");
@@ -73,7 +57,7 @@ test("config: stateDirs with stateDir, empty, or naming one folder twice is one 
   }
 });
 
-test("sync: every state dir of stateDirs is synced; a missing one is one line and exit 1, the others are written", async () => {
+test("sync: each of stateDirs is synced; a missing one is one line and exit 1, the others are written", async () => {
   const t = makeHome();
   try {
     installFakeClaude(t);
@@ -126,7 +110,7 @@ test("sync: every state dir of stateDirs is synced; a missing one is one line an
   }
 });
 
-test("status: a heading per state dir with its agents, --json per state dir, exit 1 naming the missing one", async () => {
+test("status: a heading per state dir with its agents, --json per state dir, exit 1 naming a missing one", async () => {
   const t = makeHome();
   try {
     installFakeClaude(t);
@@ -148,7 +132,8 @@ test("status: a heading per state dir with its agents, --json per state dir, exi
     assert.match(lines[at(`gateway ${b.stateDir}: `) + 2]!, new RegExp(`^ {4}${ID} cooldown`));
     assert.ok(
       lines.includes(
-        `gateway ${c.stateDir}: state dir ${c.stateDir} (from config stateDirs) is not an existing folder; check the path`,
+        `gateway ${c.stateDir}: state dir ${c.stateDir} (from config stateDirs) is not an existing folder; ` +
+          "check the path",
       ),
       text.stdout,
     );

@@ -91,6 +91,22 @@ export function makeHome(options: { stateName?: string } = {}): TestHome {
   return t;
 }
 
+/** The same home seen as another gateway's (config `stateDirs`): its state dir is `dir`. */
+export function gatewayAt(t: TestHome, dir: string): TestHome {
+  const g: TestHome = {
+    ...t,
+    stateDir: dir,
+    agentDir: (id) => path.join(dir, "agents", id, "agent"),
+    storePath: (id) => path.join(g.agentDir(id), "auth-profiles.json"),
+    writeStore(id, store) {
+      mkdirSync(g.agentDir(id), { recursive: true });
+      writeFileSync(g.storePath(id), JSON.stringify(store), { mode: 0o600 });
+    },
+    readStore: (id) => JSON.parse(readFileSync(g.storePath(id), "utf8")),
+  };
+  return g;
+}
+
 /** Runs `fn` with a fresh temp HOME and removes it afterwards, whatever happens. */
 export async function withHome<T>(fn: (t: TestHome) => Promise<T>, options?: { stateName?: string }): Promise<T> {
   const t = makeHome(options);

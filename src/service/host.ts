@@ -14,6 +14,7 @@ import { AuthSyncError, errnoCode, messageOf } from "../core/errors.js";
 import { claudeConfigDir } from "../sources/claude-cli-file.js";
 import { loginConfigs } from "../config/logins.js";
 import { agentsRoot, discoverAgents, readGatewayConfig } from "../stores/agents.js";
+import { configuredStateDirs } from "../stores/gateway.js";
 import { resolveStateDir } from "../stores/state-dir.js";
 import { checkUnitPath } from "./units.js";
 
@@ -81,21 +82,26 @@ export function hostFacts(config: Config, env: NodeJS.ProcessEnv = process.env):
  */
 export async function readWritePaths(config: Config, user: ServiceUser, warnings: string[] = []): Promise<string[]> {
   const env = { HOME: user.home };
-  const stateDir = resolveStateDir(config.stateDir, env)?.dir ?? path.join(user.home, ".openclaw");
-  const root = agentsRoot(stateDir);
-  const gatewayConfig = await readGatewayConfig(stateDir, env);
+  // Every gateway's agents (config stateDirs), or the one state dir as resolved today.
+  const single = resolveStateDir(config.stateDir, env)?.dir ?? path.join(user.home, ".openclaw");
+  const stateDirs = configuredStateDirs(config, env) ?? [single];
+  const roots = stateDirs.map(agentsRoot);
   const named = new Map<string, string>();
-  for (const agent of await discoverAgents(stateDir, gatewayConfig, env, warnings)) {
-    if (agent.dir.startsWith(root + path.sep)) continue;
-    const where = `agent ${agent.id} in ${gatewayConfig?.file ?? stateDir}: agentDir`;
-    named.set(checkUnitPath(agent.dir, "systemd", where), where);
+  for (const stateDir of stateDirs) {
+    const root = agentsRoot(stateDir);
+    const gatewayConfig = await readGatewayConfig(stateDir, env);
+    for (const agent of await discoverAgents(stateDir, gatewayConfig, env, warnings)) {
+      if (agent.dir.startsWith(root + path.sep)) continue;
+      const where = `agent ${agent.id} in ${gatewayConfig?.file ?? stateDir}: agentDir`;
+      named.set(checkUnitPath(agent.dir, "systemd", where), where);
+    }
   }
   // claude rewrites every login's credentials in its own config dir.
   const claudeDirs = new Set(loginConfigs(config).map((login) => claudeConfigDir(login.claudeConfigDir, env)));
   const runtime = path.join(user.home, ".local", "state", "moltbot-auth-sync");
-  const ours = [root, runtime, ...claudeDirs, path.join(user.home, ".claude.json")];
+  const ours = [...roots, runtime, ...claudeDirs, path.join(user.home, ".claude.json")];
   for (const p of ours) checkUnitPath(p, "systemd", "ReadWritePaths");
-  const paths = [root, ...named.keys(), ...ours.slice(1)];
+  const paths = [...roots, ...named.keys(), ...ours.slice(roots.length)];
   for (const p of paths) await checkOwnedBy(p, user, named.get(p) ?? "ReadWritePaths");
   return paths;
 }

@@ -66,6 +66,22 @@ test("service install --system USER renders the template and a drop-in with exac
     assert.match(bad.stderr, /--system no-such-user-xyz: no such user on this host/);
   }));
 
+test("service install --system with stateDirs: every gateway's agents folder is writable by the unit", () =>
+  withHome(async (t) => {
+    withFakes(t, {});
+    const user = os.userInfo().username;
+    const unitDir = path.join(t.root, "units");
+    const other = path.join(t.root, "gw-b");
+    mkdirSync(path.join(other, "agents"), { recursive: true });
+    const config = path.join(t.root, "config.json");
+    writeFileSync(config, JSON.stringify({ stateDirs: [t.stateDir, other] }));
+    const r = await runCli(["--config", config, "service", "install", "--system", user, "--unit-dir", unitDir], t.env);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    const dropIn = readFileSync(path.join(unitDir, `moltbot-auth-sync@${user}.service.d`, "paths.conf"), "utf8");
+    assert.match(dropIn, new RegExp(`"-${t.stateDir}/agents"`));
+    assert.match(dropIn, new RegExp(`"-${other}/agents"`));
+  }));
+
 test("service install --dry-run prints every file and command and does nothing", () =>
   withHome(async (t) => {
     const bin = withFakes(t, {});

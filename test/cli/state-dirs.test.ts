@@ -247,3 +247,28 @@ test("doctor: each state dir's checks named by it; the missing one fails with it
     t.cleanup();
   }
 });
+
+test("cooldown clear: with several state dirs --state-dir picks the gateway; without it, one line says so", async () => {
+  const t = makeHome();
+  try {
+    installFakeClaude(t);
+    const { a, b, file } = threeGateways(t);
+    t.writeCredentials();
+    await runCli(["sync", "--config", file], t.env);
+    for (const g of [a, b]) {
+      const store = g.readStore("main");
+      store.usageStats = { [ID]: { cooldownUntil: Date.now() + 30 * 60_000, errorCount: 1 } };
+      g.writeStore("main", store);
+    }
+    const ambiguous = await runCli(["cooldown", "clear", "--config", file], t.env);
+    assert.notEqual(ambiguous.code, 0);
+    assert.match(ambiguous.stderr, /several state dirs are configured \(stateDirs\); pass --state-dir/);
+    assert.equal(ambiguous.stderr.trim().split("\n").length, 1);
+    const one = await runCli(["cooldown", "clear", "--config", file, "--state-dir", b.stateDir], t.env);
+    assert.equal(one.code, 0, one.stdout + one.stderr);
+    assert.equal(b.readStore("main").usageStats[ID].cooldownUntil, undefined);
+    assert.ok(a.readStore("main").usageStats[ID].cooldownUntil > Date.now(), "the other gateway's main is left alone");
+  } finally {
+    t.cleanup();
+  }
+});

@@ -6,6 +6,7 @@
  * This file wires the parts: triggers, the pass queue, the refresh scheduler, the outage tracker, the
  * report-to-log step and the state file each live in their own module.
  */
+import path from "node:path";
 import type { Logger } from "pino";
 import type { Config } from "../config/config.js";
 import { messageOf } from "../core/errors.js";
@@ -102,7 +103,9 @@ export class Daemon {
         gatewayConfig: () => this.queue.full(),
         agentStore: (agent, file) => void this.onAgentChanged(agent, file),
         sharedStore: (file) => {
-          for (const agent of this.registry.agents) void this.onAgentChanged(agent, file);
+          // Only the agents of the gateway whose shared store it is (several with stateDirs).
+          const own = this.registry.agents.filter((agent) => file.startsWith(agent.stateDir + path.sep));
+          for (const agent of own) void this.onAgentChanged(agent, file);
         },
         resync: () => this.queue.full(),
         refreshCheck: () => void this.checkRefresh(),

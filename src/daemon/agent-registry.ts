@@ -43,7 +43,7 @@ export class AgentRegistry {
   }
 
   refOf(agent: Agent): AgentRef {
-    return agentRef(agent.id, this.named({ stateDir: { dir: agent.stateDir } }));
+    return agentRef(agent.id, this.named(agent.stateDir));
   }
 
   /** The gateway an agent belongs to, as the last find saw it; undefined for a state dir not served. */
@@ -69,7 +69,7 @@ export class AgentRegistry {
     }
     this.named = gateways.named;
     const scoped = (dir: string) => {
-      const stateDir = gateways.named({ dir, error: new Error() });
+      const stateDir = gateways.named(dir);
       return stateDir === undefined ? problems : problems.scoped(stateDir, { stateDir });
     };
     const wasFailed = this.failed;

@@ -82,7 +82,7 @@ export async function collectStatus(config: Config, env: NodeJS.ProcessEnv = pro
         const desired = r.login ? loginOffer(r.login, r.view).profile : { type: "token" };
         if (adapter.admit?.(r.view.profileId, desired)) own.delete(r.view.profileId);
       }
-      const stateDir = gateways.named(gateway);
+      const stateDir = gateways.named(gateway.stateDir.dir);
       const where = stateDir === undefined ? {} : { stateDir };
       const agents = await limit.map(gateway.agents, async (agent) => ({
         ...(await agentStatus(agent, adapter, own, now)),
@@ -125,7 +125,7 @@ export async function collectStatus(config: Config, env: NodeJS.ProcessEnv = pro
       : found[0]),
     agents,
     warnings: gateways.found.flatMap((gateway) => {
-      const where = gateways.named(gateway);
+      const where = gateways.named(gateway.stateDir.dir);
       return gatewayWarnings(gateway).map((w) => (where ? `${where}: ${w}` : w));
     }),
   };

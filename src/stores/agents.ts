@@ -15,7 +15,7 @@ import { expandHome } from "./state-dir.js";
 export const DEFAULT_AGENT_ID = "main";
 export const AUTH_PROFILES_FILENAME = "auth-profiles.json";
 
-const CONFIG_ENV = ["OPENCLAW_CONFIG_PATH", "MOLTBOT_CONFIG_PATH", "CLAWDBOT_CONFIG_PATH"] as const;
+export const CONFIG_PATH_ENV = ["OPENCLAW_CONFIG_PATH", "MOLTBOT_CONFIG_PATH", "CLAWDBOT_CONFIG_PATH"] as const;
 const CONFIG_NAMES = ["openclaw.json", "moltbot.json", "clawdbot.json", "moldbot.json"] as const;
 
 export interface Agent {
@@ -95,7 +95,7 @@ export async function readGatewayConfig(
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<GatewayConfig | undefined> {
   const home = env.HOME || os.homedir();
-  const named = CONFIG_ENV.map((name) => env[name]?.trim()).find(Boolean);
+  const named = CONFIG_PATH_ENV.map((name) => env[name]?.trim()).find(Boolean);
   const candidates = named
     ? [path.resolve(expandHome(named, home))]
     : CONFIG_NAMES.map((name) => path.join(stateDir, name));

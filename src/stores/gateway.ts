@@ -10,6 +10,7 @@ import type { Config } from "../config/config.js";
 import { AuthSyncError } from "../core/errors.js";
 import {
   AUTH_PROFILES_FILENAME,
+  CONFIG_PATH_ENV,
   type Agent,
   type GatewayConfig,
   agentsRoot,
@@ -51,7 +52,7 @@ export interface Gateways {
    * The state dir to name on every line about an agent, when `stateDirs` is configured (every gateway has a
    * `main`); undefined otherwise, so today's single gateway reads as it always did.
    */
-  named: (gateway: { stateDir: { dir: string } } | GatewayFailure) => string | undefined;
+  named: (stateDir: string) => string | undefined;
 }
 
 const STATE_DIRS_REASON = "config stateDirs";
@@ -68,13 +69,15 @@ export function configuredStateDirs(config: Config, env: NodeJS.ProcessEnv = pro
 export async function findGateways(config: Config, env: NodeJS.ProcessEnv = process.env): Promise<Gateways> {
   const dirs = configuredStateDirs(config, env);
   if (!dirs) return { found: [await findGateway(config, env)], failed: [], named: () => undefined };
-  const gateways: Gateways = { found: [], failed: [], named: (g) => ("dir" in g ? g.dir : g.stateDir.dir) };
+  const gateways: Gateways = { found: [], failed: [], named: (dir) => dir };
+  // Each gateway reads the config in its own state dir: a config path in our environment is one gateway's.
+  const own = Object.fromEntries(Object.entries(env).filter(([name]) => !CONFIG_PATH_ENV.some((n) => n === name)));
   for (const dir of dirs) {
     try {
       const install = await findInstall(
-        requireStateDir({ ...config, stateDir: dir }, env, STATE_DIRS_REASON),
+        requireStateDir({ ...config, stateDir: dir }, own, STATE_DIRS_REASON),
         config,
-        env,
+        own,
       );
       // An empty folder is a mount point whose volume is not there yet: agents made in it would be hidden under
       // the volume once mounted. A gateway leaves its config or its agents folder in a state dir it uses.

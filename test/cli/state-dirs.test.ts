@@ -272,3 +272,22 @@ test("cooldown clear: with several state dirs --state-dir picks the gateway; wit
     t.cleanup();
   }
 });
+
+test("sync: with stateDirs each gateway reads its own config, not the one OPENCLAW_CONFIG_PATH names", async () => {
+  const t = makeHome();
+  try {
+    installFakeClaude(t);
+    const { a, b } = threeGateways(t);
+    const own = path.join(a.stateDir, "openclaw.json");
+    writeFileSync(own, JSON.stringify({ agents: { list: [{ id: "ops" }] } }));
+    const file = writeConfig(t, { stateDirs: [a.stateDir, b.stateDir] });
+    const cred = t.writeCredentials();
+    const r = await runCli(["sync", "--config", file], { ...t.env, OPENCLAW_CONFIG_PATH: own });
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.equal(a.readStore("ops").profiles[ID].token, cred.accessToken);
+    assert.equal(b.readStore("main").profiles[ID].token, cred.accessToken);
+    assert.equal(existsSync(b.agentDir("ops")), false, "a's agents are not made in b");
+  } finally {
+    t.cleanup();
+  }
+});

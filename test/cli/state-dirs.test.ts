@@ -4,7 +4,7 @@
  * by side in one pass, and two gateways' `main` never confused.
  */
 import assert from "node:assert/strict";
-import { existsSync, mkdirSync, symlinkSync, writeFileSync } from "node:fs";
+import { chownSync, existsSync, mkdirSync, symlinkSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { test } from "node:test";
 import { fingerprint } from "../../src/core/fingerprint.js";
@@ -291,3 +291,40 @@ test("sync: with stateDirs each gateway reads its own config, not the one OPENCL
     t.cleanup();
   }
 });
+
+test(
+  "sync as root: a gateway owned by another user is refused on its own; the root-owned one is written",
+  { skip: process.geteuid?.() === 0 ? false : "needs root" },
+  async () => {
+    const t = makeHome();
+    try {
+      installFakeClaude(t);
+      const { a, b } = threeGateways(t);
+      for (const dir of [
+        b.stateDir,
+        path.join(b.stateDir, "agents"),
+        path.dirname(b.agentDir("main")),
+        b.agentDir("main"),
+      ])
+        chownSync(dir, 65534, 65534);
+      const file = writeConfig(t, { stateDirs: [a.stateDir, b.stateDir] });
+      const cred = t.writeCredentials();
+      const r = await runCli(["sync", "--json", "--config", file], t.env);
+      assert.equal(r.code, 1, r.stdout + r.stderr);
+      assert.equal(a.readStore("main").profiles[ID].token, cred.accessToken);
+      assert.equal(existsSync(b.storePath("main")), false, "nothing written in the foreign tree");
+      const out = JSON.parse(r.stdout);
+      const refused = out.gateways[1].agents[0];
+      assert.deepEqual(
+        [refused.agent, refused.stateDir, refused.result, refused.code],
+        ["main", b.stateDir, "failed", "store.foreign_owner"],
+      );
+      assert.equal(
+        out.gateways[0].agents.every((x: { result: string }) => x.result === "written"),
+        true,
+      );
+    } finally {
+      t.cleanup();
+    }
+  },
+);

@@ -248,7 +248,7 @@ test("doctor: each state dir's checks named by it; the missing one fails with it
   }
 });
 
-test("cooldown clear: with several state dirs --state-dir picks the gateway; without it, one line says so", async () => {
+test("cooldown clear: with several state dirs, --state-dir picks the gateway; without it, one line", async () => {
   const t = makeHome();
   try {
     installFakeClaude(t);

@@ -14,12 +14,15 @@ import { type LogFilter, isLevel, matchesFilter, parseRecord, parseSince } from 
 import { currentUser } from "../service/host.js";
 import { launchdLogDir } from "../service/launchd.js";
 import { SERVICE_NAME } from "../service/units.js";
+import { resolveStateDir } from "../stores/state-dir.js";
 
 export interface LogsOptions {
   since?: string;
   level?: string;
   event?: string;
   agent?: string;
+  /** The global `--state-dir`: with several gateways, only lines about that one. */
+  stateDir?: string;
   follow?: boolean;
   json?: boolean;
   file?: string;
@@ -45,6 +48,7 @@ export async function logsCommand(options: LogsOptions): Promise<void> {
   }
   if (options.event) filter.event = options.event;
   if (options.agent) filter.agent = options.agent;
+  if (options.stateDir) filter.stateDir = resolveStateDir(options.stateDir)!.dir;
   let printed = 0;
   const print = (line: string) => {
     const record = parseRecord(line);

@@ -133,7 +133,9 @@ export async function main(argv: string[]): Promise<void> {
     .option("--json", "print the matching JSON lines as they are")
     .option("--file <path>", "read this log file (default: journald on Linux, the launchd log on macOS)")
     .option("--system <user>", "the system unit's journal for <user> (default: the user unit's)")
-    .action(async (options: object) => (await import("./logs.js")).logsCommand(optionsOf(options)));
+    .action(async (options: object, command: Command) =>
+      (await import("./logs.js")).logsCommand(optionsOf(options, command)),
+    );
 
   program
     .command("doctor")

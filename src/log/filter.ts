@@ -1,4 +1,4 @@
-/** Reading daemon logs back: which records an admin asked for (`logs --since --level --event --agent`). */
+/** Reading daemon logs back: which records an admin asked for (`logs --since --level --event --agent`, `--state-dir`). */
 import { parseDuration } from "../core/duration.js";
 import { LOG_LEVELS, type LogRecord, levelName } from "./format.js";
 
@@ -10,6 +10,8 @@ export interface LogFilter {
   /** An event name, or its group: `refresh` matches `refresh.started`, `refresh.failed`, … */
   event?: string;
   agent?: string;
+  /** A gateway's state dir (config `stateDirs`): lines about it, by `stateDir` or among `stateDirs`. */
+  stateDir?: string;
 }
 
 /** `--since`: a duration back from now ("1h", "30m") or a date ("2026-11-25 03:00", ISO). */
@@ -42,5 +44,9 @@ export function matchesFilter(record: LogRecord, filter: LogFilter): boolean {
   if (filter.minLevel && LEVELS.indexOf(levelName(record.level)) < LEVELS.indexOf(filter.minLevel)) return false;
   if (filter.event && record.event !== filter.event && !record.event?.startsWith(`${filter.event}.`)) return false;
   if (filter.agent && record.agent !== filter.agent) return false;
+  if (filter.stateDir && record.stateDir !== filter.stateDir) {
+    const among = Array.isArray(record.stateDirs) && record.stateDirs.includes(filter.stateDir);
+    if (!among) return false;
+  }
   return true;
 }

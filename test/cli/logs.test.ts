@@ -76,3 +76,27 @@ test("logs filters a recorded log by time, level, event and agent, one readable 
     assert.equal(missing.code, 1);
     assert.match(missing.stderr, /no log file/);
   }));
+
+test("logs --state-dir --agent main: only that gateway's main, of several (config stateDirs)", () =>
+  withHome(async (t) => {
+    const [a, b] = [path.join(t.root, "gw-a"), path.join(t.root, "gw-b")];
+    const time = new Date().toISOString();
+    const lines = [
+      { level: "info", time, event: "sync.written", agent: "main", stateDir: a, msg: `main (${a}): added` },
+      { level: "info", time, event: "sync.written", agent: "main", stateDir: b, msg: `main (${b}): added` },
+      { level: "warn", time, event: "cooldown.marked", agents: ["main", "main"], stateDirs: [a, b], msg: "both" },
+      { level: "info", time, event: "daemon.ready", msg: "no state dir" },
+    ].map((r) => JSON.stringify(r));
+    const file = path.join(t.root, "daemon.log");
+    writeFileSync(file, `${lines.join("\n")}\n`);
+    const r = await runCli(["logs", "--file", file, "--state-dir", b, "--json"], t.env);
+    assert.equal(r.code, 0, r.stderr);
+    const got = r.stdout
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l) as { event: string; msg: string });
+    assert.deepEqual(
+      got.map((x) => x.msg),
+      [`main (${b}): added`, "both"],
+    );
+  }));

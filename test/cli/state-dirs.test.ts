@@ -4,13 +4,14 @@
  * by side in one pass, and two gateways' `main` never confused.
  */
 import assert from "node:assert/strict";
-import { chownSync, existsSync, mkdirSync, symlinkSync, writeFileSync } from "node:fs";
+import { chownSync, existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { test } from "node:test";
 import { fingerprint } from "../../src/core/fingerprint.js";
 import { installFakeClaude } from "../helpers/daemon.js";
 import { gatewayAt, leakedTokens, makeHome, randomToken, runCli, type TestHome } from "../helpers/env.js";
-import { entriesConfig, readStateCells, writeStateDb } from "../helpers/sqlite-store.js";
+import { holdLock } from "../helpers/processes.js";
+import { entriesConfig, readStateCells, writeAgentDb, writeStateDb } from "../helpers/sqlite-store.js";
 
 const ID = "anthropic:claude-cli";
 
@@ -328,3 +329,51 @@ test(
     }
   },
 );
+
+test("sync: a locked store in one gateway and an unsupported schema in another stop neither the good one", async () => {
+  const t = makeHome();
+  try {
+    installFakeClaude(t);
+    const good = t;
+    const locked = gatewayAt(t, path.join(t.root, "gw-locked"));
+    const newer = gatewayAt(t, path.join(t.root, "gw-newer"));
+    mkdirSync(good.agentDir("main"), { recursive: true });
+    locked.writeStore("main", { version: 1, profiles: {} });
+    const lockedBefore = readFileSync(locked.storePath("main"), "utf8");
+    // A SQLite-era gateway whose agent database is a schema this release does not know: refused, left alone.
+    mkdirSync(newer.stateDir);
+    writeFileSync(path.join(newer.stateDir, "openclaw.json"), JSON.stringify(entriesConfig(newer, ["main", "work"])));
+    writeStateDb(newer, { store: { version: 1, profiles: {} } });
+    writeAgentDb(newer, "work", { userVersion: 24, store: { version: 1, profiles: {} } });
+    const setup = randomToken();
+    t.planted.push(setup);
+    const config = { stateDirs: [good.stateDir, locked.stateDir, newer.stateDir], lockTimeout: "1s" };
+    const file = writeConfig(t, config);
+    assert.equal((await runCli(["token", "set", "--config", file], t.env, { input: setup })).code, 0);
+    const cred = t.writeCredentials();
+    const holder = await holdLock(locked.storePath("main"), 20_000);
+    let r;
+    try {
+      r = await runCli(["sync", "--json", "--config", file], t.env);
+    } finally {
+      holder.kill();
+    }
+    assert.equal(r.code, 1, r.stdout + r.stderr);
+    assert.equal(good.readStore("main").profiles[ID].token, cred.accessToken);
+    assert.equal(good.readStore("main").profiles["anthropic:manual"].token, setup);
+    assert.equal(readFileSync(locked.storePath("main"), "utf8"), lockedBefore, "the locked store is untouched");
+    const out = JSON.parse(r.stdout);
+    const codes = (i: number) =>
+      [...new Set(out.gateways[i].agents.map((x: { result: string; code?: string }) => x.code ?? x.result))].sort();
+    assert.deepEqual(codes(0), ["written"]);
+    assert.deepEqual(codes(1), ["store.locked"]);
+    const refused = out.gateways[2].agents.find((x: { result: string }) => x.result === "failed");
+    assert.deepEqual([refused.agent, refused.stateDir], ["work", newer.stateDir]);
+    assert.match(refused.reason, /schema version 24/);
+    // The same gateway's main, in the shared store, still gets the setup-token.
+    const shared = readStateCells(newer).store?.profiles as Record<string, Record<string, unknown>>;
+    assert.equal(shared["anthropic:manual"]!.token, setup);
+  } finally {
+    t.cleanup();
+  }
+});

@@ -18,6 +18,7 @@ import { claudeCredentialsFile } from "../sources/index.js";
 import { DEFAULT_COOLDOWN_CONFIG } from "../reconcile/cooldown.js";
 import type { UpdateOptions } from "../stores/adapter.js";
 import type { Agent } from "../stores/agents.js";
+import { configuredStateDirs } from "../stores/gateway.js";
 import { fingerprint } from "../core/fingerprint.js";
 import type { SourceCredential } from "../types.js";
 import { AgentRegistry } from "./agent-registry.js";
@@ -120,9 +121,11 @@ export class Daemon {
     const started = performance.now();
     await this.startMetrics();
     const files = loginConfigs(this.config).map((login) => claudeCredentialsFile(login, this.env));
-    const watching = `watching ${files.join(", ")}`;
+    // With stateDirs, every gateway it serves, there yet or not.
+    const stateDirs = configuredStateDirs(this.config, this.env);
+    const watching = `watching ${files.join(", ")}${stateDirs ? `; state dirs ${stateDirs.join(", ")}` : ""}`;
     const profiles = [...this.logins.keys()];
-    const fields = this.config.logins ? { profiles } : {};
+    const fields = { ...(this.config.logins ? { profiles } : {}), ...(stateDirs ? { stateDirs } : {}) };
     this.event("info", "daemon.started", watching, { profile: profiles[0], ...fields });
     // The watchers scan while the first pass runs; both are needed before the daemon is armed.
     const arming = this.triggers.arm(this.config);

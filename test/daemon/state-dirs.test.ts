@@ -53,6 +53,7 @@ test("daemon, stateDirs: a missing state dir is reported and picked up when it a
     const listening = await daemon.waitForEvent("metrics.listening");
     const base = `http://127.0.0.1:${String(listening.port)}`;
     await daemon.waitForEvent("daemon.ready", 30_000);
+    assert.deepEqual(daemon.events("daemon.started")[0]!.stateDirs, stateDirs);
     assert.equal(tokenIn(a!), cred.accessToken);
     assert.equal(tokenIn(b!), cred.accessToken);
     // Two gateways' main, each written and logged with its own state dir.

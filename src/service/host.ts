@@ -15,6 +15,8 @@ import { claudeConfigDir } from "../sources/claude-cli-file.js";
 import { loginConfigs } from "../config/logins.js";
 import { agentsRoot, discoverAgents, readGatewayConfig } from "../stores/agents.js";
 import { configuredStateDirs } from "../stores/gateway.js";
+import { STATE_DB } from "../stores/sqlite/layout.js";
+import { LOCK_RUNTIME_DIR } from "../stores/sqlite/lifecycle-lock.js";
 import { resolveStateDir } from "../stores/state-dir.js";
 import { checkUnitPath } from "./units.js";
 
@@ -99,11 +101,15 @@ export async function readWritePaths(config: Config, user: ServiceUser, warnings
   // claude rewrites every login's credentials in its own config dir.
   const claudeDirs = new Set(loginConfigs(config).map((login) => claudeConfigDir(login.claudeConfigDir, env)));
   const runtime = path.join(user.home, ".local", "state", "moltbot-auth-sync");
-  const ours = [...roots, runtime, ...claudeDirs, path.join(user.home, ".claude.json")];
+  // The SQLite era's shared database (and its -wal/-shm files) lives in <state>/state, beside the agents.
+  const sharedStores = stateDirs.map((dir) => path.join(dir, path.dirname(STATE_DB)));
+  const ours = [...roots, ...sharedStores, runtime, ...claudeDirs, path.join(user.home, ".claude.json")];
   for (const p of ours) checkUnitPath(p, "systemd", "ReadWritePaths");
   const paths = [...roots, ...named.keys(), ...ours.slice(roots.length)];
   for (const p of paths) await checkOwnedBy(p, user, named.get(p) ?? "ReadWritePaths");
-  return paths;
+  // The gateway's lock folder (stores/sqlite/lifecycle-lock.ts) is made under the host's /tmp on first use, so
+  // /tmp itself must be writable; it is shared and sticky, so it is not checked for the user's ownership.
+  return [...paths, LOCK_RUNTIME_DIR];
 }
 
 /**

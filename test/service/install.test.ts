@@ -57,6 +57,10 @@ test("service install --system USER renders the template and a drop-in with exac
     assert.match(dropIn, new RegExp(`"-${t.stateDir}/agents"`));
     assert.match(dropIn, new RegExp(`"-${elsewhere}"`), "an agentDir outside <state>/agents is writable too");
     assert.match(dropIn, /\.local\/state\/moltbot-auth-sync"/);
+    // The SQLite era: the shared database's folder, and the host's /tmp, where the gateway's write lock lives.
+    assert.match(dropIn, new RegExp(`"-${t.stateDir}/state"`));
+    assert.match(dropIn, / "-\/tmp"$/m);
+    assert.match(template, /^PrivateTmp=no$/m, "a private /tmp would hide the gateway's lock folder");
     assert.deepEqual(
       bin.calls().filter((c) => c.startsWith("systemctl")),
       ["systemctl daemon-reload", `systemctl enable --now moltbot-auth-sync@${user}.service`],

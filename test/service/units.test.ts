@@ -48,7 +48,7 @@ test("the system unit passes verify silently and its exposure is at most 2.0", {
     mkdirSync(path.join(dir, "moltbot-auth-sync@alice.service.d"));
     writeFileSync(
       path.join(dir, "moltbot-auth-sync@alice.service.d", "paths.conf"),
-      renderPathsDropIn(["/home/alice/.openclaw/agents", "/home/alice/.claude", "/home/alice/dir with space"]),
+      renderPathsDropIn(["/home/alice/.openclaw/agents", "/home/alice/.claude", "/home/alice/dir with space", "/tmp"]),
     );
     const instance = path.join(dir, "moltbot-auth-sync@alice.service");
     const verify = spawnSync("systemd-analyze", ["verify", "--man=no", instance], { encoding: "utf8" });

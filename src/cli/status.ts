@@ -84,7 +84,11 @@ function daemonLine(daemon: DaemonStatus, now: number): string {
       `last sync ${formatRelative(daemon.lastSyncAt, now)}` +
         (daemon.lastSyncSummary ? `: ${daemon.lastSyncSummary}` : ""),
     );
-  if (daemon.running && daemon.nextRefreshAt) parts.push(`refresh due ${formatRelative(daemon.nextRefreshAt, now)}`);
+  const due = (at: number) => formatRelative(at, now);
+  if (daemon.running && daemon.logins) {
+    const each = daemon.logins.filter((l) => l.nextRefreshAt).map((l) => `${l.profileId} ${due(l.nextRefreshAt!)}`);
+    if (each.length) parts.push(`refresh due: ${each.join(", ")}`);
+  } else if (daemon.running && daemon.nextRefreshAt) parts.push(`refresh due ${due(daemon.nextRefreshAt)}`);
   if (daemon.lastError)
     parts.push(`last problem ${formatRelative(daemon.lastError.at, now)}: ${daemon.lastError.message}`);
   return parts.join("; ");

@@ -29,7 +29,7 @@ import { DaemonLogin, loginFields, loginScope } from "./daemon-login.js";
 import { PassQueue } from "./pass-queue.js";
 import { type Fields, type Level, ProblemLog } from "./problem-log.js";
 import { agentNames, logReport } from "./report-log.js";
-import { lockJournalPath } from "./runtime-files.js";
+import { type LoginState, lockJournalPath } from "./runtime-files.js";
 import { StateFile } from "./state-file.js";
 import { Timers } from "./timers.js";
 import { TokenExpiryAlerts } from "./token-expiry.js";
@@ -229,6 +229,16 @@ export class Daemon {
     for (const [id, login] of this.logins) if (!next.has(id)) login.refresh.stop();
     this.views = views;
     this.logins = next;
+    const state = this.stateFile.state;
+    // A login kept across a reload keeps what it knew; a removed one is no longer reported.
+    const known = new Map(state.logins?.map((entry) => [entry.profileId, entry]));
+    if (this.config.logins) state.logins = [...views.keys()].map((profileId) => known.get(profileId) ?? { profileId });
+    else delete state.logins;
+  }
+
+  /** The state file's entry of one login, with `logins` configured. */
+  private loginState(profileId: string): LoginState | undefined {
+    return this.stateFile.state.logins?.find((entry) => entry.profileId === profileId);
   }
 
   /** The views of the config per login, as now. */
@@ -248,11 +258,15 @@ export class Daemon {
       signal: this.shutdown.signal,
       fullPass: () => this.queue.full(),
       onSourceChange: (source) => {
-        if (!isFirst()) return;
-        this.stateFile.state.source = { fingerprint: fingerprint(source.accessToken), expiresAt: source.expiresAt };
+        const seen = { fingerprint: fingerprint(source.accessToken), expiresAt: source.expiresAt };
+        if (isFirst()) this.stateFile.state.source = seen;
+        const state = this.loginState(id);
+        if (state) state.source = seen;
       },
       onNextRefresh: (at) => {
         if (isFirst()) this.stateFile.state.nextRefreshAt = at;
+        const state = this.loginState(id);
+        if (state) state.nextRefreshAt = at;
       },
       onFailed: (failure, problems) => {
         this.problems.last = { at: this.clock.now(), event: "refresh.failed", message: failure.message };

@@ -83,6 +83,15 @@ export interface DaemonState {
   lastSyncAt?: number;
   lastSyncSummary?: string;
   lastError?: { at: number; event: string; message: string };
+  /** The first login's next refresh and source (the only login's, without `logins` configured). */
+  nextRefreshAt?: number;
+  source?: { fingerprint: string; expiresAt: number };
+  /** With `logins` configured: the same facts for every login, in the configured order. */
+  logins?: LoginState[];
+}
+
+export interface LoginState {
+  profileId: string;
   nextRefreshAt?: number;
   source?: { fingerprint: string; expiresAt: number };
 }

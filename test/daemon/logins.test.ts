@@ -4,7 +4,7 @@ import path from "node:path";
 import { test } from "node:test";
 import { fingerprint } from "../../src/core/fingerprint.js";
 import { DaemonProcess, fakeClaudeTokens, installFakeClaude } from "../helpers/daemon.js";
-import { leakedTokens, makeHome, type TestHome } from "../helpers/env.js";
+import { leakedTokens, makeHome, runCli, type TestHome } from "../helpers/env.js";
 
 const PERSONAL = "anthropic:personal";
 const WORK = "anthropic:work";
@@ -85,6 +85,42 @@ test("daemon: two logins' refreshes overlap, a login's own never do", async () =
       const own = refresh.filter((r) => r.login === login).map((r) => r.event);
       for (let i = 1; i < own.length; i++) assert.notEqual(own[i], own[i - 1], `${login}: ${own.join(", ")}`);
     }
+  } finally {
+    const { code } = await d.stop();
+    t.cleanup();
+    assert.ok(code === 0 || code === null, `daemon exit code ${code}: ${d.stderr}`);
+  }
+});
+
+test("daemon: status gives every login's next refresh; SIGHUP swaps a login for another", async () => {
+  const t = makeHome();
+  installFakeClaude(t);
+  const { dirs, file } = twoLogins(t, "ok", 3 * 3600_000);
+  const d = new DaemonProcess(t, ["--config", file]);
+  try {
+    await d.waitForEvent("daemon.ready");
+    const status = await runCli(["--config", file, "status"], t.env);
+    assert.match(status.stdout, /refresh due: anthropic:personal in 2h\d+m, anthropic:work in 2h\d+m/);
+    // Replace `work` by `team`, a third login in its own dir.
+    const team = path.join(t.root, "claude-team");
+    mkdirSync(team);
+    t.claudeDir = team;
+    const teamToken = t.writeCredentials({ expiresAt: Date.now() + 5 * 3600_000 }).accessToken;
+    const logins = [
+      { claudeConfigDir: dirs.personal, profileId: PERSONAL },
+      { claudeConfigDir: team, profileId: "anthropic:team" },
+    ];
+    writeFileSync(file, JSON.stringify({ logins }));
+    const from = d.records.length;
+    d.child.kill("SIGHUP");
+    await d.waitForEvent("daemon.reloaded", 10_000, from);
+    await d.waitFor((r) => r.event === "sync.written" && r.fingerprint === fingerprint(teamToken), 10_000, from);
+    assert.equal(t.readStore("main").profiles["anthropic:team"].token, teamToken);
+    const json = JSON.parse((await runCli(["--config", file, "status", "--json"], t.env)).stdout);
+    const ids = (json.daemon.logins as Array<{ profileId: string; nextRefreshAt?: number }>).map((l) => l.profileId);
+    assert.deepEqual(ids, [PERSONAL, "anthropic:team"], "the removed login is no longer reported");
+    const teamDue = json.daemon.logins[1].nextRefreshAt as number;
+    assert.ok(teamDue > Date.now() + 4 * 3600_000, `team's refresh is due near its own expiry (${teamDue})`);
   } finally {
     const { code } = await d.stop();
     t.cleanup();

@@ -65,6 +65,12 @@ export class Metrics {
     labelNames: ["agent", "state_dir", "profile", "kind", "reason"],
     registers: [this.registry],
   });
+  private readonly gatewayUp = new Gauge({
+    name: `${PREFIX}gateway_up`,
+    help: "With stateDirs: 1 when the state dir's gateway was found and read, 0 when it is missing or unreadable.",
+    labelNames: ["state_dir"],
+    registers: [this.registry],
+  });
   private readonly healthy = new Gauge({
     name: `${PREFIX}healthy`,
     help: "1 when /healthz answers 200.",
@@ -109,8 +115,10 @@ export class Metrics {
   async render(report: StatusReport | Error, healthy: boolean): Promise<string> {
     this.expiry.reset();
     this.usable.reset();
+    this.gatewayUp.reset();
     this.healthy.set(healthy ? 1 : 0);
     if (!(report instanceof Error)) {
+      for (const g of report.gateways ?? []) this.gatewayUp.set({ state_dir: g.stateDir.dir }, "error" in g ? 0 : 1);
       for (const [profile, at] of expiries(report)) this.expiry.set({ profile }, (at - report.now) / 1000);
       for (const u of usability(report)) {
         const labels = {

@@ -84,6 +84,13 @@ test("daemon, stateDirs: a missing state dir is reported and picked up when it a
       const line = `moltbot_auth_sync_profile_usable{agent="main",state_dir="${g.stateDir}",profile="${ID}"`;
       assert.ok(metrics.includes(line), `${line}\n${metrics}`);
     }
+    for (const [g, up] of [
+      [a!, 1],
+      [b!, 1],
+      [c!, 0],
+    ] as const) {
+      assert.ok(metrics.includes(`moltbot_auth_sync_gateway_up{state_dir="${g.stateDir}"} ${up}\n`), metrics);
+    }
 
     // The volume is mounted after start: picked up without a restart.
     const from = daemon.records.length;
@@ -96,6 +103,8 @@ test("daemon, stateDirs: a missing state dir is reported and picked up when it a
     assert.equal(found.level, "info");
     await until(() => assert.equal(tokenIn(c!), cred.accessToken));
     await until(async () => assert.equal((await fetch(`${base}/healthz`)).status, 200));
+    const after = await (await fetch(`${base}/metrics`)).text();
+    assert.ok(after.includes(`moltbot_auth_sync_gateway_up{state_dir="${c!.stateDir}"} 1\n`), after);
 
     // SIGHUP with one more state dir: served at once.
     writeConfig(t, { stateDirs: [...stateDirs, d!.stateDir], metrics: { listen: "127.0.0.1:0" } });

@@ -4,11 +4,11 @@
  * would disagree about when a lock is abandoned; only the retry schedule is ours to choose.
  */
 import fs from "node:fs";
-import { realpath } from "node:fs/promises";
 import type { BackoffPolicy } from "../../core/backoff.js";
 import { formatDuration } from "../../core/duration.js";
 import { StoreError, errnoCode, messageOf } from "../../core/errors.js";
 import { fileIdentity } from "../../fs/identity.js";
+import { forgetLock, noteLock } from "./journal.js";
 import type { HeldLock, StoreLock } from "./lock.js";
 
 export const GATEWAY_LOCK_STALE_MS = 30_000;
@@ -31,20 +31,46 @@ export function directoryLock(file: string, timeoutMs: number): StoreLock<HeldLo
   return {
     retry: FILE_LOCK_RETRY,
     timeoutMs,
-    async tryLock() {
-      // Resolved before locking, so that the moment between taking the lock and noting it stays as short as can be.
-      const lockDir = `${await realpath(file).catch(() => file)}.lock`;
+    async tryLock(journal) {
       let compromised: string | undefined;
       // proper-lockfile notices a takeover only at its next mtime update (every 15 s); the lock directory's
       // identity tells at once, so a write is never made under a lock another process took meanwhile, and
       // our release (or exit) never removes the directory that is now the other process's lock.
+      let lockDir: string | undefined;
       let made: string | undefined = undefined;
+      let notedMtime: number | undefined;
       const ours = (dir: string) => made === undefined || fileIdentity(dir) === made;
+      const mine = (dir: string) => made !== undefined && dir === lockDir && fileIdentity(dir) === made;
+      // The journal's note is written in the same synchronous step that makes the lock directory, and before
+      // each change of its mtime, and forgotten before we remove it: no kill can leave our lock unnoted
+      // (bar the few system calls between mkdir and the note), nor a note naming a directory we removed.
       const guardedFs = {
         ...fs,
-        rmdir: (dir: string, done: (err: NodeJS.ErrnoException | null) => void) =>
-          ours(dir) ? fs.rmdir(dir, done) : done(null),
-        rmdirSync: (dir: string) => (ours(dir) ? fs.rmdirSync(dir) : undefined),
+        mkdir: (dir: string, done: (err: NodeJS.ErrnoException | null) => void) => {
+          try {
+            fs.mkdirSync(dir);
+          } catch (err) {
+            return process.nextTick(done, err);
+          }
+          lockDir = dir;
+          made = fileIdentity(dir);
+          if (journal) notedMtime = noteLock(journal, dir);
+          process.nextTick(done, null);
+        },
+        utimes: (dir: string, atime: Date, mtime: Date, done: (err: NodeJS.ErrnoException | null) => void) => {
+          if (journal && mine(dir) && notedMtime !== mtime.getTime()) notedMtime = noteLock(journal, dir, mtime);
+          fs.utimes(dir, atime, mtime, done);
+        },
+        rmdir: (dir: string, done: (err: NodeJS.ErrnoException | null) => void) => {
+          if (!ours(dir)) return done(null);
+          if (journal && mine(dir)) forgetLock(journal, dir);
+          fs.rmdir(dir, done);
+        },
+        rmdirSync: (dir: string) => {
+          if (!ours(dir)) return;
+          if (journal && mine(dir)) forgetLock(journal, dir);
+          fs.rmdirSync(dir);
+        },
       };
       let release: () => Promise<void>;
       try {
@@ -61,9 +87,9 @@ export function directoryLock(file: string, timeoutMs: number): StoreLock<HeldLo
         if (errnoCode(err) === "ELOCKED") return { busy: lockedError(file, timeoutMs) };
         throw new StoreError(`${file} cannot be locked: ${messageOf(err)}`, "unwritable");
       }
-      made = fileIdentity(lockDir);
-      const lost = () => compromised ?? (ours(lockDir) ? undefined : "lock was taken over as stale");
-      return { lost: () => Promise.resolve(lost()), release: () => release(), journalEntry: lockDir };
+      const held = lockDir!;
+      const lost = () => compromised ?? (ours(held) ? undefined : "lock was taken over as stale");
+      return { lost: () => Promise.resolve(lost()), release: () => release() };
     },
   };
 }

@@ -4,7 +4,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, utimesSync
 import path from "node:path";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
-import { forgetLock, noteLock, recoverLocks } from "../../src/stores/locks/journal.js";
+import { noteLock, recoverLocks } from "../../src/stores/locks/journal.js";
 import { withHome } from "../helpers/env.js";
 
 const KILLER = path.join(path.dirname(fileURLToPath(import.meta.url)), "..", "helpers", "journal-kill.js");
@@ -23,7 +23,7 @@ test("lock journal: a lock our dead process left is removed; a live holder's or 
       string,
       string,
     ];
-    for (const dir of [dead, live, touched, remade]) noteLock(journal, dir);
+    const notes = [dead, live, touched, remade].map((dir) => noteLock(journal, dir));
     // Rewrite the notes of all but "live" as if a process that is gone had written them.
     for (const name of readdirSync(journal)) {
       const file = path.join(journal, name);
@@ -37,7 +37,7 @@ test("lock journal: a lock our dead process left is removed; a live holder's or 
     assert.deepEqual(await recoverLocks(journal), [dead]);
     assert.equal(existsSync(dead), false);
     for (const dir of [live, touched, remade]) assert.equal(existsSync(dir), true, dir);
-    forgetLock(journal, live);
+    notes[1]!.forget();
     assert.deepEqual(await recoverLocks(journal), []);
     assert.deepEqual(readdirSync(journal), []);
   }));

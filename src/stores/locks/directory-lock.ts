@@ -3,12 +3,12 @@
  * whose mtime the holder refreshes. `stale` must equal the gateway's (30 s, docs/stores.md) or the two
  * would disagree about when a lock is abandoned; only the retry schedule is ours to choose.
  */
-import fs from "node:fs";
+import fs, { type BigIntStats } from "node:fs";
 import type { BackoffPolicy } from "../../core/backoff.js";
 import { formatDuration } from "../../core/duration.js";
 import { StoreError, errnoCode, messageOf } from "../../core/errors.js";
-import { fileIdentity } from "../../fs/identity.js";
-import { forgetLock, noteLock } from "./journal.js";
+import { fileIdentity, identityOf } from "../../fs/identity.js";
+import { LockNote } from "./journal.js";
 import type { HeldLock, StoreLock } from "./lock.js";
 
 export const GATEWAY_LOCK_STALE_MS = 30_000;
@@ -38,37 +38,55 @@ export function directoryLock(file: string, timeoutMs: number): StoreLock<HeldLo
       // our release (or exit) never removes the directory that is now the other process's lock.
       let lockDir: string | undefined;
       let made: string | undefined = undefined;
-      let notedMtime: number | undefined;
+      let note: LockNote | undefined;
       const ours = (dir: string) => made === undefined || fileIdentity(dir) === made;
       const mine = (dir: string) => made !== undefined && dir === lockDir && fileIdentity(dir) === made;
-      // The journal's note is written in the same synchronous step that makes the lock directory, and before
-      // each change of its mtime, and forgotten before we remove it: no kill can leave our lock unnoted
-      // (bar the few system calls between mkdir and the note), nor a note naming a directory we removed.
+      // The journal's note is opened before the lock directory is made and written in the same synchronous step
+      // (one lstat and one write after mkdir), and again before each change of its mtime, and it is forgotten
+      // just before the directory is removed: a kill leaves our lock unnoted only inside those few system calls,
+      // and never a note naming a directory we removed.
+      const forget = () => {
+        note?.forget();
+        note = undefined;
+      };
       const guardedFs = {
         ...fs,
         mkdir: (dir: string, done: (err: NodeJS.ErrnoException | null) => void) => {
+          note = journal ? new LockNote(journal, dir) : undefined;
+          let now: BigIntStats;
           try {
             fs.mkdirSync(dir);
+            now = fs.lstatSync(dir, { bigint: true });
           } catch (err) {
+            forget();
             return process.nextTick(done, err);
           }
+          note?.record(now);
           lockDir = dir;
-          made = fileIdentity(dir);
-          if (journal) notedMtime = noteLock(journal, dir);
+          made = identityOf(now);
           process.nextTick(done, null);
         },
         utimes: (dir: string, atime: Date, mtime: Date, done: (err: NodeJS.ErrnoException | null) => void) => {
-          if (journal && mine(dir) && notedMtime !== mtime.getTime()) notedMtime = noteLock(journal, dir, mtime);
+          if (note && note.notedMtimeMs !== mtime.getTime() && mine(dir))
+            note.record(fs.lstatSync(dir, { bigint: true }), mtime);
           fs.utimes(dir, atime, mtime, done);
         },
         rmdir: (dir: string, done: (err: NodeJS.ErrnoException | null) => void) => {
-          if (!ours(dir)) return done(null);
-          if (journal && mine(dir)) forgetLock(journal, dir);
-          fs.rmdir(dir, done);
+          // Taken over: the directory is another holder's now, and our note names a lock that is gone.
+          if (!ours(dir)) return (forget(), done(null));
+          if (!note || !mine(dir)) return fs.rmdir(dir, done);
+          // Synchronously after the note is gone: an await between would leave a kill our lock unnoted.
+          forget();
+          try {
+            fs.rmdirSync(dir);
+          } catch (err) {
+            return process.nextTick(done, err);
+          }
+          process.nextTick(done, null);
         },
         rmdirSync: (dir: string) => {
-          if (!ours(dir)) return;
-          if (journal && mine(dir)) forgetLock(journal, dir);
+          if (!ours(dir)) return forget();
+          if (mine(dir)) forget();
           fs.rmdirSync(dir);
         },
       };

@@ -9,7 +9,7 @@
  * need no fsync: they outlive a killed process, and a torn one only means the wait.
  */
 import { createHash } from "node:crypto";
-import { closeSync, constants, lstatSync, mkdirSync, openSync, rmSync, writeFileSync } from "node:fs";
+import { type BigIntStats, closeSync, constants, lstatSync, mkdirSync, openSync, rmSync, writeSync } from "node:fs";
 import { lstat, readdir, rm, rmdir } from "node:fs/promises";
 import path from "node:path";
 import { readRegularFile } from "../../fs/read-file.js";
@@ -27,42 +27,72 @@ interface Note {
   mtimesMs: number[];
 }
 
-const noteFile = (journal: string, lockDir: string) =>
-  path.join(journal, `${createHash("sha256").update(lockDir).digest("hex").slice(0, 16)}.json`);
-
 const NOTE_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW;
+/** Every write of a note fills this many bytes (JSON allows trailing spaces): a shorter rewrite leaves no tail. */
+const NOTE_BYTES = 4096;
 
 /**
- * Notes that we hold `lockDir`, as it is now and, with `nextMtime`, as it is about to be; returns the mtime
- * noted for the next call. Best effort: a note that cannot be written leaves the lock to turn stale.
+ * The note of one lock of ours, opened before the lock is made (one file per lock and process, so no other
+ * holder's note is ever touched), so that noting it after mkdir is one lstat and one write. Best effort: a note
+ * that cannot be written leaves the lock to turn stale, as without a journal.
  */
-export function noteLock(journal: string, lockDir: string, nextMtime?: Date): number | undefined {
-  try {
-    const now = lstatSync(lockDir, { bigint: true });
-    const mtimesMs = [Number(now.mtimeNs / 1_000_000n)];
-    if (nextMtime) mtimesMs.push(nextMtime.getTime());
-    mkdirSync(journal, { recursive: true, mode: PRIVATE_DIR_MODE });
-    assertOwnFolderSync(journal);
-    const note: Note = { pid: process.pid, lockDir, identity: identityOf(now), mtimesMs };
-    const fd = openSync(noteFile(journal, lockDir), NOTE_FLAGS, PRIVATE_FILE_MODE);
+export class LockNote {
+  private readonly file: string;
+  private fd: number | undefined;
+  private lastMtimeMs: number | undefined;
+
+  constructor(
+    journal: string,
+    private readonly lockDir: string,
+  ) {
+    const name = createHash("sha256").update(lockDir).digest("hex").slice(0, 16);
+    this.file = path.join(journal, `${name}-${process.pid}.json`);
     try {
-      writeFileSync(fd, JSON.stringify(note));
-    } finally {
-      closeSync(fd);
+      mkdirSync(journal, { recursive: true, mode: PRIVATE_DIR_MODE });
+      assertOwnFolderSync(journal);
+      this.fd = openSync(this.file, NOTE_FLAGS, PRIVATE_FILE_MODE);
+    } catch {
+      this.fd = undefined;
     }
-    return mtimesMs.at(-1);
-  } catch {
-    return undefined;
+  }
+
+  /** Notes the lock directory as `now` shows it (made by us) and, with `next`, the mtime about to be set. */
+  record(now: BigIntStats, next?: Date): void {
+    if (this.fd === undefined) return;
+    const mtimesMs = [Number(now.mtimeNs / 1_000_000n)];
+    if (next) mtimesMs.push(next.getTime());
+    const note: Note = { pid: process.pid, lockDir: this.lockDir, identity: identityOf(now), mtimesMs };
+    try {
+      writeSync(this.fd, JSON.stringify(note).padEnd(NOTE_BYTES), 0);
+      this.lastMtimeMs = mtimesMs.at(-1);
+    } catch {
+      // Unnoted: the lock turns stale like any other.
+    }
+  }
+
+  /** The mtime noted last, to skip a note when an update sets the same one. */
+  get notedMtimeMs(): number | undefined {
+    return this.lastMtimeMs;
+  }
+
+  /** Forgets the note: before the lock directory is removed, never after, and when it was never made. */
+  forget(): void {
+    if (this.fd === undefined) return;
+    try {
+      rmSync(this.file, { force: true });
+      closeSync(this.fd);
+    } catch {
+      // A note left names a lock that is gone, or no longer ours by identity: recovery drops it.
+    }
+    this.fd = undefined;
   }
 }
 
-/** Forgets the note of `lockDir`: called before the lock directory is removed, never after. */
-export function forgetLock(journal: string, lockDir: string): void {
-  try {
-    rmSync(noteFile(journal, lockDir), { force: true });
-  } catch {
-    // A note left names a lock that is gone, or no longer ours by identity: recovery drops it.
-  }
+/** Notes `lockDir`, already made by us (tests, and callers that take a lock by other means). */
+export function noteLock(journal: string, lockDir: string): LockNote {
+  const note = new LockNote(journal, lockDir);
+  note.record(lstatSync(lockDir, { bigint: true }));
+  return note;
 }
 
 /** Whole ms, as noted: the ns mtime a Date set through utimes can be a hair below the Date's ms. */

@@ -27,6 +27,14 @@ export const lockedError = (file: string, timeoutMs: number) =>
  * The lock on `file`, which must exist. proper-lockfile reports a lock it finds taken over (another process
  * judged it stale) through `onCompromised`; the held lock then says it is lost, instead of crashing the daemon.
  */
+const statOf = (dir: string): BigIntStats | undefined => {
+  try {
+    return fs.lstatSync(dir, { bigint: true });
+  } catch {
+    return undefined;
+  }
+};
+
 export function directoryLock(file: string, timeoutMs: number): StoreLock<HeldLock> {
   return {
     retry: FILE_LOCK_RETRY,
@@ -53,22 +61,21 @@ export function directoryLock(file: string, timeoutMs: number): StoreLock<HeldLo
         ...fs,
         mkdir: (dir: string, done: (err: NodeJS.ErrnoException | null) => void) => {
           note = journal ? new LockNote(journal, dir) : undefined;
-          let now: BigIntStats;
           try {
             fs.mkdirSync(dir);
-            now = fs.lstatSync(dir, { bigint: true });
           } catch (err) {
             forget();
             return process.nextTick(done, err);
           }
-          note?.record(now);
+          const now = statOf(dir);
+          if (now) note?.record(now);
           lockDir = dir;
-          made = identityOf(now);
+          made = now && identityOf(now);
           process.nextTick(done, null);
         },
         utimes: (dir: string, atime: Date, mtime: Date, done: (err: NodeJS.ErrnoException | null) => void) => {
-          if (note && note.notedMtimeMs !== mtime.getTime() && mine(dir))
-            note.record(fs.lstatSync(dir, { bigint: true }), mtime);
+          const now = note && note.notedMtimeMs !== mtime.getTime() && mine(dir) ? statOf(dir) : undefined;
+          if (now) note!.record(now, mtime);
           fs.utimes(dir, atime, mtime, done);
         },
         rmdir: (dir: string, done: (err: NodeJS.ErrnoException | null) => void) => {

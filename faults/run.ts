@@ -1,8 +1,8 @@
 /**
  * `npm run test:faults`: the fault-injection and secrecy suite. Runs every scenario with real processes,
  * prints a summary table, and ends with "faults: N passed, M failed"; exit 1 when any requirement fails.
- * Counts: FAULTS_GATEWAYS (4), FAULTS_UNLOCKED (1), FAULTS_SYNCS (1000), FAULTS_CRASH_SYNCS (200);
- * FAULTS_ONLY picks scenarios by number.
+ * Counts: FAULTS_GATEWAYS (4), FAULTS_UNLOCKED (1), FAULTS_SYNCS (1000), FAULTS_CRASH_SYNCS (200),
+ * FAULTS_CASE_CONCURRENCY (3); FAULTS_ONLY picks scenarios by number.
  */
 import { writeFileSync } from "node:fs";
 import { claudeMisbehaves } from "./claude-cli.js";

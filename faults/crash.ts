@@ -302,7 +302,19 @@ async function eraRows(era: Era, syncs: number): Promise<Outcome> {
     const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
     if (era.lockPath) {
       rows.push(row(name, "store locks left by a kill (shown to be ours)", `${locksLeft} (${locksNamed})`));
-      rows.push(row(name, "kills that left a lock not shown to be ours, by chance", missedByChance));
+      // A kill lands between making a lock and showing it is ours only within a few system calls, or while the
+      // process is preempted between them on a loaded runner (none to one a run); a journal or pid that did not
+      // work would leave most of the locks left unattributed.
+      const allowed = Math.max(1, Math.floor(kills / 10));
+      rows.push(
+        row(
+          name,
+          "kills that left a lock not shown to be ours, by chance",
+          missedByChance,
+          `≤ kills / 10 (${allowed})`,
+          missedByChance <= allowed,
+        ),
+      );
     }
     // Before the journal note (and the sidecar's pid) was written in the same step as the lock, a kill left an
     // unattributable lock every few runs, and this one figure mixed those 30 s waits with the restarts (31.1 s

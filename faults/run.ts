@@ -1,8 +1,8 @@
 /**
  * `npm run test:faults`: the fault-injection and secrecy suite. Runs every scenario with real processes,
  * prints a summary table, and ends with "faults: N passed, M failed"; exit 1 when any requirement fails.
- * Counts: FAULTS_GATEWAYS (4), FAULTS_UNLOCKED (1), FAULTS_SYNCS (1000), FAULTS_CRASH_SYNCS (200);
- * FAULTS_ONLY picks scenarios by number.
+ * Counts: FAULTS_GATEWAYS (4), FAULTS_UNLOCKED (1), FAULTS_SYNCS (1000), FAULTS_CRASH_SYNCS (200),
+ * FAULTS_CASE_CONCURRENCY (3); FAULTS_ONLY picks scenarios by number.
  */
 import { writeFileSync } from "node:fs";
 import { claudeMisbehaves } from "./claude-cli.js";
@@ -29,6 +29,7 @@ function table(rows: readonly Row[]): string {
 /** A scenario that throws is one failed row, not the end of the suite. */
 async function attempt(name: string, scenario: () => Promise<Outcome>): Promise<Outcome> {
   progress(`scenario: ${name}`);
+  const began = Date.now();
   try {
     return await scenario();
   } catch (err) {
@@ -41,25 +42,34 @@ async function attempt(name: string, scenario: () => Promise<Outcome>): Promise<
       outputs: [],
       planted: [],
     };
+  } finally {
+    progress(`${name} took ${((Date.now() - began) / 1000).toFixed(1)} s`);
   }
 }
 
 const started = Date.now();
-const outcomes: Outcome[] = [];
 /** FAULTS_ONLY="3,6" runs only those scenarios, for working on one; the full suite is the default. */
 const only = process.env.FAULTS_ONLY?.split(",").map((n) => n.trim());
-const scenarios: Array<[string, () => Promise<Outcome>]> = [
-  ["1 concurrent gateway", concurrentGateway],
-  ["2 crash (kill -9)", crash],
-  ["3 hostile inputs", hostileInputs],
-  ["4 claude misbehaves", claudeMisbehaves],
-  ["5 disk and permissions", diskFaults],
-  // Before the secrecy scan, which reads what it printed too.
-  ["7 local attacker", localAttacker],
-  ["6 secrecy", () => secrecy(outcomes)],
+/**
+ * Stages run one after another; the scenarios of a stage side by side, each with its own HOMEs and daemons.
+ * The concurrent-gateway scenario runs alone: its gateway writers and reader spin flat out, and what it
+ * measures (reads while we write) is its own. The secrecy scan comes last: it reads what every other printed.
+ */
+const stages: Array<Array<[string, () => Promise<Outcome>]>> = [
+  [["1 concurrent gateway", concurrentGateway]],
+  [
+    ["2 crash (kill -9)", crash],
+    ["3 hostile inputs", hostileInputs],
+    ["4 claude misbehaves", claudeMisbehaves],
+    ["5 disk and permissions", diskFaults],
+    ["7 local attacker", localAttacker],
+  ],
+  [["6 secrecy", () => secrecy(outcomes)]],
 ];
-for (const [name, scenario] of scenarios) {
-  if (!only || only.includes(name.split(" ")[0]!)) outcomes.push(await attempt(name, scenario));
+const outcomes: Outcome[] = [];
+for (const stage of stages) {
+  const picked = stage.filter(([name]) => !only || only.includes(name.split(" ")[0]!));
+  outcomes.push(...(await Promise.all(picked.map(([name, scenario]) => attempt(name, scenario)))));
 }
 const rows = outcomes.flatMap((o) => o.rows);
 const failed = rows.filter((r) => !r.ok).length;

@@ -120,7 +120,9 @@ export async function cooldownScenario(gateway: Gateway, generation: Generation)
     // A temporary failure (claude hangs): nothing is marked while the token works; once it has expired
     // unrefreshed, a cooldown, which the gateway reports without a reason.
     writeFileSync(path.join(control, "mode"), "slow");
-    const expiring = t.writeCredentials({ expiresAt: Date.now() + 4_000 });
+    // Long enough for the daemon's start and the first run's 1 s timeout on a loaded runner (4 s left only a
+    // second or two), so the first failure is always seen while the token still works.
+    const expiring = t.writeCredentials({ expiresAt: Date.now() + 8_000 });
     const held = { type: "token", provider: "anthropic", token: expiring.accessToken, expires: expiring.expiresAt };
     generation.plantOther(t, { [ID]: held }, otherCooldown);
     const d2 = new DaemonProcess(t, ["--config", config]);

@@ -3,6 +3,7 @@
  * between our check and our write, and so make root rewrite any file on the host. Such a tree is written by
  * its owner: `service install --system USER` runs the daemon as USER.
  */
+import { statSync } from "node:fs";
 import { stat } from "node:fs/promises";
 import { AuthSyncError } from "../core/errors.js";
 
@@ -19,6 +20,15 @@ export class ForeignOwnerError extends AuthSyncError {
 /** Throws when we run as root and `dir` (the folder a write lands in) is owned by another user. */
 export async function assertOwnFolder(dir: string): Promise<void> {
   if (process.geteuid?.() !== 0) return;
-  const owner = (await stat(dir)).uid;
+  refuseForeign(dir, (await stat(dir)).uid);
+}
+
+/** assertOwnFolder, for a write that must not await (the lock journal's notes). */
+export function assertOwnFolderSync(dir: string): void {
+  if (process.geteuid?.() !== 0) return;
+  refuseForeign(dir, statSync(dir).uid);
+}
+
+function refuseForeign(dir: string, owner: number): void {
   if (owner !== 0) throw new ForeignOwnerError(dir, owner);
 }

@@ -1,10 +1,13 @@
 import assert from "node:assert/strict";
-import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, statSync, utimesSync, writeFileSync } from "node:fs";
+import { execFile } from "node:child_process";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, utimesSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { test } from "node:test";
+import { fileURLToPath } from "node:url";
 import { noteLock, recoverLocks } from "../../src/stores/locks/journal.js";
 import { withHome } from "../helpers/env.js";
+
+const KILLER = path.join(path.dirname(fileURLToPath(import.meta.url)), "..", "helpers", "journal-kill.js");
 
 test("lock journal: a lock our dead process left is removed; a live holder's or a re-taken lock is not", () =>
   withHome(async (t) => {
@@ -14,24 +17,61 @@ test("lock journal: a lock our dead process left is removed; a live holder's or 
       mkdirSync(dir);
       return dir;
     };
-    const dead = lock("dead");
-    const live = lock("live");
-    const retaken = lock("retaken");
-    const forget = await noteLock(journal, live);
-    await noteLock(journal, dead);
-    await noteLock(journal, retaken);
-    // Rewrite the notes of "dead" and "retaken" as if a process that is gone had written them.
-    for (const dir of [dead, retaken]) {
-      const note = path.join(journal, `${createHash("sha256").update(dir).digest("hex").slice(0, 16)}.json`);
-      const mtimeMs = statSync(dir).mtimeMs;
-      writeFileSync(note, JSON.stringify({ pid: 999_999, lockDir: dir, mtimeMs }));
+    const [dead, live, touched, remade] = ["dead", "live", "touched", "remade"].map(lock) as [
+      string,
+      string,
+      string,
+      string,
+    ];
+    const notes = [dead, live, touched, remade].map((dir) => noteLock(journal, dir));
+    // Rewrite the notes of all but "live" as if a process that is gone had written them.
+    for (const name of readdirSync(journal)) {
+      const file = path.join(journal, name);
+      const note = JSON.parse(readFileSync(file, "utf8")) as { lockDir: string };
+      if (note.lockDir !== live) writeFileSync(file, JSON.stringify({ ...note, pid: 999_999 }));
     }
     const later = (Date.now() + 5_000) / 1000;
-    utimesSync(retaken, later, later); // someone took it since
+    utimesSync(touched, later, later); // someone set its mtime since: not as we left it
+    rmdirSync(remade); // taken over and made again: another directory at the same name
+    mkdirSync(remade);
     assert.deepEqual(await recoverLocks(journal), [dead]);
     assert.equal(existsSync(dead), false);
-    assert.equal(existsSync(live), true);
-    assert.equal(existsSync(retaken), true);
-    await forget();
+    for (const dir of [live, touched, remade]) assert.equal(existsSync(dir), true, dir);
+    notes[1]!.forget();
     assert.deepEqual(await recoverLocks(journal), []);
+    assert.deepEqual(readdirSync(journal), []);
+  }));
+
+for (const point of ["made", "touched", "held"] as const) {
+  test(`lock journal: a lock our process held when killed (${point}) is removed at the next start`, () =>
+    withHome(async (t) => {
+      const journal = path.join(t.root, "held-locks");
+      t.writeStore("main", { version: 1, profiles: {} });
+      const died = await new Promise<string>((resolve) =>
+        execFile(process.execPath, [KILLER, t.storePath("main"), journal, point], (err, stdout) =>
+          resolve(`${err?.signal ?? err?.code ?? 0} ${stdout.trim()}`),
+        ),
+      );
+      assert.equal(died, "SIGKILL dying");
+      const lockDir = `${t.storePath("main")}.lock`;
+      assert.equal(existsSync(lockDir), true, "the kill left the lock");
+      assert.deepEqual(await recoverLocks(journal), [lockDir]);
+      assert.equal(existsSync(lockDir), false);
+      assert.deepEqual(readdirSync(journal), []);
+    }));
+}
+
+test("lock journal: a process that exits while holding a lock removes the lock and forgets it first", () =>
+  withHome(async (t) => {
+    const journal = path.join(t.root, "held-locks");
+    t.writeStore("main", { version: 1, profiles: {} });
+    const died = await new Promise<string>((resolve) =>
+      execFile(process.execPath, [KILLER, t.storePath("main"), journal, "exit"], (err, stdout) =>
+        resolve(`${err?.code ?? 0} ${stdout.trim()}`),
+      ),
+    );
+    assert.equal(died, "0 dying");
+    assert.equal(existsSync(`${t.storePath("main")}.lock`), false);
+    // A note left behind would name a lock the next holder may already have made again.
+    assert.deepEqual(readdirSync(journal), []);
   }));

@@ -2,19 +2,16 @@
  * What every store lock is to the transaction (../transaction.ts): one try at a time, and the same wait between
  * tries (core/backoff.ts) until the lock timeout. A held lock can say whether it is still ours, so a write is
  * abandoned instead of made after another process took the lock over; a lock a crash of ours would leave
- * behind (a directory, which nobody removes until it turns stale) is noted in the journal while held.
+ * behind (a directory, which nobody removes until it turns stale) notes itself in the journal while held.
  */
 import { setTimeout as sleep } from "node:timers/promises";
 import { type BackoffPolicy, backoffDelay } from "../../core/backoff.js";
 import type { StoreError } from "../../core/errors.js";
-import { noteLock } from "./journal.js";
 
 export interface HeldLock {
   /** Why the lock is no longer ours (taken over as stale, its file replaced), or undefined while it holds. */
   lost(): Promise<string | undefined>;
   release(): Promise<void>;
-  /** A lock directory to note in the journal of held locks (journal.ts), for the kinds a crash would leave. */
-  journalEntry?: string;
 }
 
 /** Another holder has the lock now: the error to give if it still has it when the lock timeout has passed. */
@@ -23,8 +20,11 @@ export interface Busy {
 }
 
 export interface StoreLock<H extends HeldLock> {
-  /** One try: the lock, or `Busy`; any other failure throws. */
-  tryLock(): Promise<H | Busy>;
+  /**
+   * One try: the lock, or `Busy`; any other failure throws. A kind of lock a crash of ours would leave behind
+   * notes itself in `journal` (journal.ts) from the moment it exists until just before it is removed.
+   */
+  tryLock(journal?: string): Promise<H | Busy>;
   retry: BackoffPolicy;
   timeoutMs: number;
   /** For an error inside the lock that means "try the whole step again" (SQLite busy): the error to give at timeout. */
@@ -41,12 +41,10 @@ export async function withLock<H extends HeldLock, T>(
 ): Promise<T> {
   const started = Date.now();
   for (let attempt = 1; ; attempt++) {
-    const held = await lock.tryLock();
+    const held = await lock.tryLock(journal);
     let failure: StoreError;
     if (isBusy(held)) failure = held.busy;
     else {
-      const entry = journal && held.journalEntry;
-      const forget = entry ? await noteLock(journal, entry).catch(() => undefined) : undefined;
       try {
         return await fn(held);
       } catch (err) {
@@ -55,7 +53,6 @@ export async function withLock<H extends HeldLock, T>(
         failure = retry;
       } finally {
         await held.release().catch(() => undefined);
-        await forget?.().catch(() => undefined);
       }
     }
     if (Date.now() - started >= lock.timeoutMs) throw failure;

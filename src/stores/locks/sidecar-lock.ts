@@ -5,7 +5,8 @@
  * other; this one is used where the gateway itself uses it. It needs no journal: a lock our killed process
  * left names a dead pid, which makes it stale at once.
  */
-import { open, realpath, rm, stat } from "node:fs/promises";
+import { closeSync, fstatSync, openSync, writeFileSync } from "node:fs";
+import { realpath, rm, stat } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { StoreError, errnoCode, messageOf } from "../../core/errors.js";
@@ -51,13 +52,15 @@ export function sidecarLock(file: string, timeoutMs: number): StoreLock<HeldLock
       for (;;) {
         let made: string;
         try {
-          const handle = await open(lockPath, "wx", 0o600);
+          // In one synchronous step: a kill between making the file and writing our pid into it would leave a
+          // lock nobody can tell is dead, waited for until stale (30 s), instead of taken over at once.
+          const payload = { pid: process.pid, createdAt: new Date().toISOString(), hostname: os.hostname() };
+          const fd = openSync(lockPath, "wx", 0o600);
           try {
-            made = identityOf(await handle.stat({ bigint: true }));
-            const payload = { pid: process.pid, createdAt: new Date().toISOString(), hostname: os.hostname() };
-            await handle.writeFile(JSON.stringify(payload, null, 2));
+            writeFileSync(fd, JSON.stringify(payload, null, 2));
+            made = identityOf(fstatSync(fd, { bigint: true }));
           } finally {
-            await handle.close();
+            closeSync(fd);
           }
         } catch (err) {
           if (errnoCode(err) !== "EEXIST")

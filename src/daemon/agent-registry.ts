@@ -125,13 +125,15 @@ export class AgentRegistry {
   }
 
   /**
-   * The agents of store events that still exist, added to the known ones. One whose folder is gone was
-   * removed (`rm -rf`): writing its store would make it again, so it is forgotten instead.
+   * The agents of store events that still exist, added to the known ones. In the JSON eras, one whose folder is
+   * gone was removed (`rm -rf`): writing its store would make it again, so it is forgotten instead. A SQLite-era
+   * agent may have no folder yet (its database appears lazily) and we never create one: it stays.
    */
   async present(agents: readonly Agent[]): Promise<Agent[]> {
     const present: Agent[] = [];
     for (const agent of agents) {
-      if (await isAgentDir(agent.dir)) present.push(agent);
+      const sqlite = this.storesOf(agent)?.adapter.format === "sqlite";
+      if (sqlite || (await isAgentDir(agent.dir))) present.push(agent);
       else this.forget(agent);
     }
     this.note(present);

@@ -45,6 +45,54 @@ test("a typo is an error naming the key", () => {
   );
 });
 
+test("each bad value gets the one-line message zod 4 gave it (captured before zod was replaced)", () => {
+  const cases: Array<[unknown, string]> = [
+    [{ a: 1, b: 2 }, 'unknown key "a", "b"'],
+    [{ zzz: 1, credentialType: "api" }, 'key credentialType: Invalid option: expected one of "token"|"oauth"'],
+    [{ expiryWarning: true }, "key expiryWarning: Invalid input"],
+    [{ refreshMargin: Infinity }, "key refreshMargin: Invalid input"],
+    [
+      { expiryWarning: -5 },
+      'key expiryWarning: expected a duration such as "30m", "120s", "1h" or milliseconds, got -5',
+    ],
+    [{ stateDir: "" }, "key stateDir: Too small: expected string to have >=1 characters"],
+    [{ stateDir: null }, "key stateDir: Invalid input: expected string, received null"],
+    [{ resyncCron: 5 }, "key resyncCron: Invalid input: expected string, received number"],
+    [{ profileId: "bad" }, 'key profileId: expected an id such as "anthropic:claude-cli"'],
+    [{ refreshCommand: [] }, "key refreshCommand: Too small: expected array to have >=1 items"],
+    [{ refreshCommand: "claude" }, "key refreshCommand: Invalid input: expected array, received string"],
+    [{ refreshCommand: ["a", 3] }, "key refreshCommand.1: Invalid input: expected string, received number"],
+    [{ metrics: {} }, "key metrics.listen: Invalid input: expected string, received undefined"],
+    [{ metrics: { listen: "10.0.0.1:9", q: 1 } }, 'unknown key "q"'],
+    [
+      { metrics: { listen: "10.0.0.1:9" } },
+      "key metrics.listen: 10.0.0.1 is not a loopback address; set metrics.allowRemote to true to serve other hosts",
+    ],
+    [
+      { metrics: { listen: "::1", allowRemote: "yes" } },
+      "key metrics.allowRemote: Invalid input: expected boolean, received string",
+    ],
+    [{ logins: {} }, "key logins: Invalid input: expected array, received object"],
+    [
+      {
+        logins: [
+          { claudeConfigDir: "/a", profileId: "anthropic:a" },
+          { claudeConfigDir: "/a", profileId: "anthropic:a" },
+        ],
+      },
+      "key logins.1.profileId: anthropic:a is already used by logins.0",
+    ],
+    [[], "Invalid input: expected object, received array"],
+  ];
+  for (const [input, message] of cases) {
+    assert.throws(() => parseConfig(input, "config f"), { message: `config f: ${message}` }, JSON.stringify(input));
+  }
+  const defaults = parseConfig({}, "t");
+  defaults.refreshCommand.push("--debug");
+  assert.deepEqual(parseConfig({}, "t").refreshCommand, ["claude", "mcp", "serve"], "a default is never shared");
+  assert.ok(!("stateDir" in defaults), "an absent optional key stays absent");
+});
+
 test("MOLTBOT_AUTH_SYNC_CONFIG names the file, and a missing named file is an error", () =>
   withHome(async (t) => {
     const file = path.join(t.root, "c.json");

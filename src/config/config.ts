@@ -7,27 +7,40 @@ import { realpathSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { validate as isValidCron } from "node-cron";
-import { z } from "zod";
 import { parseDuration } from "../core/duration.js";
+import {
+  Issue,
+  type Output,
+  type Schema,
+  array,
+  boolean,
+  oneOf,
+  optional,
+  refine,
+  strictObject,
+  string,
+  withDefault,
+} from "../core/schema.js";
 import { ConfigError, errnoCode, messageOf } from "../core/errors.js";
 import { expandHome } from "../fs/home.js";
 import { MAX_SMALL_FILE_BYTES, readRegularFile } from "../fs/read-file.js";
 import { LOG_LEVELS } from "../log/format.js";
 import { isLoopback, parseListen } from "./listen.js";
 
-const duration = z.union([z.string(), z.number()]).transform((value, ctx) => {
+/** A string or a finite number (anything else is "Invalid input", as zod's union said), then a duration. */
+const duration: Schema<number> = (value, path) => {
+  if (typeof value !== "string" && (typeof value !== "number" || !Number.isFinite(value)))
+    throw new Issue(path, "Invalid input");
   const ms = parseDuration(value);
-  if (ms === undefined) {
-    ctx.addIssue({
-      code: "custom",
-      message: `expected a duration such as "30m", "120s", "1h" or milliseconds, got ${JSON.stringify(value)}`,
-    });
-    return z.NEVER;
-  }
+  if (ms === undefined)
+    throw new Issue(
+      path,
+      `expected a duration such as "30m", "120s", "1h" or milliseconds, got ${JSON.stringify(value)}`,
+    );
   return ms;
-});
+};
 
-const cron = z.string().refine((expr) => isValidCron(expr), { message: "not a valid cron expression" });
+const cron = refine(string(), (expr, fail) => (isValidCron(expr) ? undefined : fail("not a valid cron expression")));
 
 /**
  * With stdin at end of file, `claude mcp serve` refreshes a token inside claude's 5-minute window (or expired) as it
@@ -51,63 +64,56 @@ export const DEFAULT_FALLBACK_REFRESH_COMMAND = [
 
 /** An Anthropic profile id as the gateway names them: `anthropic:<name>`. */
 export const PROFILE_ID = /^anthropic:[^\s]+$/;
-const profileId = (example: string) => z.string().regex(PROFILE_ID, `expected an id such as "${example}"`);
+const profileId = (example: string) =>
+  string({ pattern: { regex: PROFILE_ID, message: `expected an id such as "${example}"` } });
 
 /** Opt-in: without it no server binds and prom-client is never loaded. */
-const metrics = z
-  .strictObject({
-    listen: z.string(),
-    allowRemote: z.boolean().default(false),
-  })
-  .superRefine((value, ctx) => {
+const metrics = refine(
+  strictObject({
+    listen: string(),
+    allowRemote: withDefault(boolean(), false),
+  }),
+  (value, fail) => {
     const address = parseListen(value.listen);
-    if (typeof address === "string") return ctx.addIssue({ code: "custom", path: ["listen"], message: address });
+    if (typeof address === "string") return fail(address, ["listen"]);
     if (!value.allowRemote && !isLoopback(address.host)) {
-      ctx.addIssue({
-        code: "custom",
-        path: ["listen"],
-        message: `${address.host} is not a loopback address; set metrics.allowRemote to true to serve other hosts`,
-      });
+      fail(`${address.host} is not a loopback address; set metrics.allowRemote to true to serve other hosts`, [
+        "listen",
+      ]);
     }
-  });
+  },
+);
 
 /** One Claude login (a `CLAUDE_CONFIG_DIR`) and the profile it is synced into. */
-const login = z.strictObject({
-  claudeConfigDir: z.string().min(1),
+const login = strictObject({
+  claudeConfigDir: string({ min: 1 }),
   profileId: profileId("anthropic:work"),
 });
 
-const logins = z
-  .array(login)
-  .min(1)
-  .superRefine((entries, ctx) => {
-    const seen = new Map<string, string>();
-    entries.forEach((entry, i) => {
-      for (const [key, value] of [
-        ["profileId", entry.profileId],
-        ["claudeConfigDir", path.resolve(entry.claudeConfigDir)],
-      ] as const) {
-        const where = `${key}:${value}`;
-        if (seen.has(where))
-          ctx.addIssue({ code: "custom", path: [i, key], message: `${value} is already used by ${seen.get(where)}` });
-        else seen.set(where, `logins.${i}`);
-      }
-    });
+const logins = refine(array(login, { min: 1 }), (entries, fail) => {
+  const seen = new Map<string, string>();
+  entries.forEach((entry, i) => {
+    for (const [key, value] of [
+      ["profileId", entry.profileId],
+      ["claudeConfigDir", path.resolve(entry.claudeConfigDir)],
+    ] as const) {
+      const where = `${key}:${value}`;
+      if (seen.has(where)) fail(`${value} is already used by ${seen.get(where)}`, [i, key]);
+      else seen.set(where, `logins.${i}`);
+    }
   });
+});
 
 /** Several gateways' state dirs; two names of one folder (a symlink, `~`) would sync its agents twice. */
-const stateDirs = z
-  .array(z.string().min(1))
-  .min(1)
-  .superRefine((dirs, ctx) => {
-    const seen = new Map<string, number>();
-    dirs.forEach((dir, i) => {
-      const real = realFolder(dir);
-      const first = seen.get(real);
-      if (first === undefined) seen.set(real, i);
-      else ctx.addIssue({ code: "custom", path: [i], message: `${dir} is the same folder as stateDirs.${first}` });
-    });
+const stateDirs = refine(array(string({ min: 1 }), { min: 1 }), (dirs, fail) => {
+  const seen = new Map<string, number>();
+  dirs.forEach((dir, i) => {
+    const real = realFolder(dir);
+    const first = seen.get(real);
+    if (first === undefined) seen.set(real, i);
+    else fail(`${dir} is the same folder as stateDirs.${first}`, [i]);
   });
+});
 
 /** The folder a configured path names, as `~` and symlinks resolve; a folder not there yet by its path. */
 function realFolder(dir: string): string {
@@ -119,37 +125,40 @@ function realFolder(dir: string): string {
   }
 }
 
-const schema = z.strictObject({
-  stateDir: z.string().min(1).optional(),
-  stateDirs: stateDirs.optional(),
-  claudeConfigDir: z.string().min(1).optional(),
-  source: z.enum(["auto", "keychain", "file"]).default("auto"),
-  profileId: profileId("anthropic:claude-cli").default("anthropic:claude-cli"),
-  credentialType: z.enum(["token", "oauth"]).default("token"),
-  setupTokenProfileId: profileId("anthropic:manual").default("anthropic:manual"),
-  expiryWarning: duration.default(3_600_000),
-  lockTimeout: duration.default(60_000),
-  storeFormat: z.enum(["auto", "json-v1", "split", "sqlite"]).default("auto"),
-  refreshMargin: duration.default(240_000),
-  refreshTimeout: duration.default(120_000),
-  refreshCommand: z.array(z.string().min(1)).min(1).default(DEFAULT_REFRESH_COMMAND),
-  fallbackRefreshCommand: z.array(z.string().min(1)).min(1).default(DEFAULT_FALLBACK_REFRESH_COMMAND),
-  claudePath: z.string().min(1).default("claude"),
-  resyncCron: cron.default("*/5 * * * *"),
-  refreshCheckCron: cron.default("* * * * *"),
-  logLevel: z.enum([...LOG_LEVELS, "silent"]).default("info"),
-  onEvent: z.array(z.string().min(1)).min(1).optional(),
-  metrics: metrics.optional(),
-  logins: logins.optional(),
+const command = array(string({ min: 1 }), { min: 1 });
+
+const schema = strictObject({
+  stateDir: optional(string({ min: 1 })),
+  stateDirs: optional(stateDirs),
+  claudeConfigDir: optional(string({ min: 1 })),
+  source: withDefault(oneOf(["auto", "keychain", "file"]), "auto"),
+  profileId: withDefault(profileId("anthropic:claude-cli"), "anthropic:claude-cli"),
+  credentialType: withDefault(oneOf(["token", "oauth"]), "token"),
+  setupTokenProfileId: withDefault(profileId("anthropic:manual"), "anthropic:manual"),
+  expiryWarning: withDefault(duration, 3_600_000),
+  lockTimeout: withDefault(duration, 60_000),
+  storeFormat: withDefault(oneOf(["auto", "json-v1", "split", "sqlite"]), "auto"),
+  refreshMargin: withDefault(duration, 240_000),
+  refreshTimeout: withDefault(duration, 120_000),
+  refreshCommand: withDefault(command, DEFAULT_REFRESH_COMMAND),
+  fallbackRefreshCommand: withDefault(command, DEFAULT_FALLBACK_REFRESH_COMMAND),
+  claudePath: withDefault(string({ min: 1 }), "claude"),
+  resyncCron: withDefault(cron, "*/5 * * * *"),
+  refreshCheckCron: withDefault(cron, "* * * * *"),
+  logLevel: withDefault(oneOf([...LOG_LEVELS, "silent"]), "info"),
+  onEvent: optional(command),
+  metrics: optional(metrics),
+  logins: optional(logins),
 });
 
-const checked = schema.superRefine((config, ctx) => {
+const checked = refine(schema, (config, fail) => {
   if (config.stateDir !== undefined && config.stateDirs !== undefined)
-    ctx.addIssue({ code: "custom", path: [], message: "stateDir and stateDirs cannot both be set; keep one" });
+    fail("stateDir and stateDirs cannot both be set; keep one");
 });
 
-export type Config = z.output<typeof schema>;
-export type ConfigInput = z.input<typeof schema>;
+export type Config = Output<typeof schema>;
+/** Values as given (a file's, a flag's), before validation and defaults. */
+export type ConfigInput = { [K in keyof Config]?: unknown };
 
 export interface LoadedConfig {
   config: Config;
@@ -164,12 +173,16 @@ export function defaultConfigPath(env: NodeJS.ProcessEnv = process.env): string 
 
 /** Validates a config object; `where` names the file in the one-line error. */
 export function parseConfig(input: unknown, where: string): Config {
-  const result = checked.safeParse(input);
-  if (result.success) return result.data;
-  const issue = result.error.issues[0]!;
+  let issue: Issue;
+  try {
+    return checked(input, []);
+  } catch (err) {
+    if (!(err instanceof Issue)) throw err;
+    issue = err;
+  }
   const key = issue.path.length > 0 ? issue.path.join(".") : undefined;
-  if (issue.code === "unrecognized_keys") {
-    throw new ConfigError(`${where}: unknown key ${issue.keys.map((k) => JSON.stringify(k)).join(", ")}`);
+  if (issue.unknownKeys) {
+    throw new ConfigError(`${where}: unknown key ${issue.unknownKeys.map((k) => JSON.stringify(k)).join(", ")}`);
   }
   throw new ConfigError(`${where}: ${key ? `key ${key}: ` : ""}${issue.message}`);
 }

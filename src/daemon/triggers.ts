@@ -8,12 +8,12 @@ import path from "node:path";
 import { schedule, type ScheduledTask } from "node-cron";
 import type { Config } from "../config/config.js";
 import { loginConfigs } from "../config/logins.js";
-import { CREDENTIALS_FILENAME } from "../sources/claude-cli-file.js";
 import { claudeCredentialsFile } from "../sources/index.js";
 import { AUTH_PROFILES_FILENAME, type Agent } from "../stores/agents.js";
 import { AUTH_STATE_FILENAME, SQLITE_AGENT_DB } from "../stores/generation.js";
 import { STATE_DB } from "../stores/sqlite/layout.js";
 import { configuredStateDirs, findGateway } from "../stores/gateway.js";
+import { watchFile } from "./file-watch.js";
 import type { Timers } from "./timers.js";
 import { type FolderWatch, type WatchEvent, watchFolder } from "./watch.js";
 
@@ -114,16 +114,12 @@ export class Triggers {
   private async watch(config: Config): Promise<void> {
     const onError = (err: Error) => this.on.watchError(err);
     // Each login's credentials folder; two logins in one folder would be one file, which the config refuses.
-    const folders = [
-      ...new Set(loginConfigs(config).map((login) => path.dirname(claudeCredentialsFile(login, this.env)))),
-    ];
-    const watchers = folders.map((folder, i) =>
-      watchFolder(folder, {
-        depth: 0,
-        accept: (rel) => rel === CREDENTIALS_FILENAME,
+    const files = [...new Set(loginConfigs(config).map((login) => claudeCredentialsFile(login, this.env)))];
+    const watchers = files.map((file, i) =>
+      watchFile(file, {
         onEvent: () => {
           this.on.credentials(false);
-          const trailing = i === 0 ? "source:trailing" : `source:${folder}:trailing`;
+          const trailing = i === 0 ? "source:trailing" : `source:${path.dirname(file)}:trailing`;
           this.timers.set(trailing, TRAILING_CHECK_MS, () => this.on.credentials(true));
         },
         onError,

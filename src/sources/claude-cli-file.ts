@@ -5,8 +5,8 @@
 import os from "node:os";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { z } from "zod";
 import { SourceError, errnoCode, messageOf } from "../core/errors.js";
+import { Issue, array, looseObject, nullish, number, optional, string } from "../core/schema.js";
 import { type SourceCredential, MAX_EXPIRY_AHEAD_MS } from "../types.js";
 import { readRegularFile } from "../fs/read-file.js";
 
@@ -16,15 +16,15 @@ const NOT_LOGGED_IN_HINT = "run `claude` and /login, or use a setup-token";
 
 /** Epoch ms below this (2001-09-09) can only be seconds: a seconds value for 2026 is about 1.8e9. */
 const MIN_EPOCH_MS = 1e12;
-const oauthSchema = z.looseObject({
-  accessToken: z.string().min(1),
-  refreshToken: z.string().min(1).nullish(),
-  expiresAt: z.number().int().positive(),
-  scopes: z.array(z.string()).nullish(),
-  subscriptionType: z.string().nullish(),
+const oauthSchema = looseObject({
+  accessToken: string({ min: 1 }),
+  refreshToken: nullish(string({ min: 1 })),
+  expiresAt: number({ int: true, positive: true }),
+  scopes: nullish(array(string())),
+  subscriptionType: nullish(string()),
 });
 
-const fileSchema = z.looseObject({ claudeAiOauth: oauthSchema.optional() });
+const fileSchema = looseObject({ claudeAiOauth: optional(oauthSchema) });
 
 export function claudeConfigDir(configured: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
   return configured ?? env.CLAUDE_CONFIG_DIR ?? path.join(env.HOME || os.homedir(), ".claude");
@@ -43,13 +43,15 @@ export function parseClaudeCredentials(text: string, origin: string, now = Date.
   } catch {
     throw new SourceError(`credentials ${origin} is not valid JSON (truncated or corrupt)`, "invalid");
   }
-  const parsed = fileSchema.safeParse(json);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    const where = issue.path.length > 0 ? issue.path.join(".") : "top level";
-    throw new SourceError(`credentials ${origin}: ${where}: ${issue.message}`, "invalid");
+  let parsed: ReturnType<typeof fileSchema>;
+  try {
+    parsed = fileSchema(json, []);
+  } catch (err) {
+    if (!(err instanceof Issue)) throw err;
+    const where = err.path.length > 0 ? err.path.join(".") : "top level";
+    throw new SourceError(`credentials ${origin}: ${where}: ${err.message}`, "invalid");
   }
-  const oauth = parsed.data.claudeAiOauth;
+  const oauth = parsed.claudeAiOauth;
   if (!oauth) {
     throw new SourceError(
       `credentials ${origin} holds no Claude subscription login (no claudeAiOauth): ${NOT_LOGGED_IN_HINT}`,

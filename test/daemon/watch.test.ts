@@ -13,6 +13,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { test } from "node:test";
+import { watchFile } from "../../src/daemon/file-watch.js";
 import { watchFolder } from "../../src/daemon/watch.js";
 
 test("watch: ready resolves even when awaited long after the initial scan", async () => {
@@ -102,3 +103,41 @@ test(
     }
   },
 );
+
+test("watchFile: one inotify watch; sees an atomic rename, a folder made later, and a folder made again", async () => {
+  const root = mkdtempSync(path.join(tmpdir(), "mas-watch-"));
+  const folder = path.join(root, "later", "claude");
+  const file = path.join(folder, ".credentials.json");
+  let events = 0;
+  const seen = async (what: string) => {
+    const before = events;
+    for (let i = 0; i < 100 && events === before; i++) await sleep(20);
+    assert.ok(events > before, `no event after ${what}`);
+  };
+  const before = inotifyWatches();
+  const watch = watchFile(file, { onEvent: () => events++, onError: assert.fail });
+  try {
+    await watch.ready;
+    mkdirSync(folder, { recursive: true });
+    writeFileSync(path.join(folder, "other.json"), "{}");
+    writeFileSync(file, "{}");
+    await seen("the folder and the file were made");
+    writeFileSync(`${file}.tmp`, '{"a":1}');
+    renameSync(`${file}.tmp`, file);
+    await seen("an atomic rename");
+    // chokidar held two here (the folder and the file): the folder's own watch names the file.
+    assert.equal(inotifyWatches() - before, 1, "one watch for the credentials");
+    rmSync(folder, { recursive: true });
+    await sleep(100);
+    mkdirSync(folder);
+    writeFileSync(file, "{}");
+    await seen("the folder was made again");
+    const quiet = events;
+    writeFileSync(path.join(folder, "other.json"), "{}");
+    await sleep(200);
+    assert.equal(events, quiet, "another file in the folder is no event");
+  } finally {
+    await watch.close();
+    rmSync(root, { recursive: true, force: true });
+  }
+});

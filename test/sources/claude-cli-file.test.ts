@@ -69,6 +69,34 @@ test("bad shapes give one specific message without token text", () => {
   }
 });
 
+test("each bad field gets the one-line message zod 4 gave it (captured before zod was replaced)", () => {
+  const oauth = (fields: object) => JSON.stringify({ claudeAiOauth: fields });
+  const cases: Array<[string, string]> = [
+    ["null", "top level: Invalid input: expected object, received null"],
+    [JSON.stringify({ claudeAiOauth: 5 }), "claudeAiOauth: Invalid input: expected object, received number"],
+    [oauth({}), "claudeAiOauth.accessToken: Invalid input: expected string, received undefined"],
+    [oauth({ accessToken: "" }), "claudeAiOauth.accessToken: Too small: expected string to have >=1 characters"],
+    [
+      oauth({ accessToken: "a", expiresAt: 1.5 }),
+      "claudeAiOauth.expiresAt: Invalid input: expected int, received number",
+    ],
+    [oauth({ accessToken: "a", expiresAt: 0 }), "claudeAiOauth.expiresAt: Too small: expected number to be >0"],
+    [
+      '{"claudeAiOauth":{"accessToken":"a","expiresAt":1e400}}',
+      "claudeAiOauth.expiresAt: Invalid input: expected number, received Infinity",
+    ],
+    [
+      oauth({ accessToken: "a", expiresAt: 1_800_000_000_000, refreshToken: null, scopes: [1] }),
+      "claudeAiOauth.scopes.0: Invalid input: expected string, received number",
+    ],
+  ];
+  for (const [text, message] of cases) {
+    assert.throws(() => parseClaudeCredentials(text, "f"), { message: `credentials f: ${message}` }, text);
+  }
+  const extra = oauth({ accessToken: "a", expiresAt: 1_800_000_000_000, subscriptionType: null, more: 1 });
+  assert.equal(parseClaudeCredentials(extra, "f", 1_790_000_000_000).accessToken, "a", "unknown fields are allowed");
+});
+
 test("missing file means not logged in, with the remedy", () =>
   withHome(async (t) => {
     await assert.rejects(

@@ -232,13 +232,20 @@ async function main(): Promise<void> {
         },
       },
       growth: [
-        { agents: 1, rotationP50Ms: round(oneP50), floorP50Ms: round(floorP50), readyMs: round(startToFirstSync) },
+        {
+          agents: 1,
+          rotationP50Ms: round(oneP50),
+          floorP50Ms: round(floorP50),
+          ratioToFloor: ratio(oneP50, floorP50),
+          readyMs: round(startToFirstSync),
+        },
         ...[wide, large]
           .filter((s) => s !== undefined)
           .map((s) => ({
             agents: s.agents,
             rotationP50Ms: s.rotationMs.p50,
             floorP50Ms: s.floorRotationMs.p50,
+            ratioToFloor: s.ratioToFloor.p50,
             readyMs: s.readyMs,
             syncMs: s.syncMs,
             rssMb: s.rssAfterRotationsMb,

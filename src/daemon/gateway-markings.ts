@@ -3,6 +3,7 @@
  * holds what we last wrote; a marking is the gateway's only when it is new, so a gateway rewrite after using
  * another profile, or our own marking, is never taken for one.
  */
+import { createHash } from "node:crypto";
 import { readRegularFile } from "../fs/read-file.js";
 import { isCredentialMarking } from "../reconcile/cooldown.js";
 import type { StoreAdapter, WriteIntent } from "../stores/adapter.js";
@@ -14,7 +15,7 @@ import type { AuthProfileStore, ProfileUsageStats } from "../types.js";
 const OURS_KEPT = 16;
 
 export class GatewayMarkings {
-  /** What we last wrote (or are about to write) per store file. */
+  /** A digest of what we last wrote (or are about to write) per store file: 10,000 stores' bytes are megabytes. */
   private readonly written = new Map<string, string>();
   /** Our profile's marking per agent dir as last written by us or seen. */
   private readonly known = new Map<string, string>();
@@ -34,7 +35,7 @@ export class GatewayMarkings {
 
   /** Called before the rename: the watcher may see the new file before the write returns. */
   remember(intent: WriteIntent): void {
-    for (const write of intent.writes) this.written.set(write.file, write.content);
+    for (const write of intent.writes) this.written.set(write.file, digest(write.content));
   }
 
   /**
@@ -61,7 +62,8 @@ export class GatewayMarkings {
   async isOwnWrite(file: string): Promise<boolean> {
     const ours = this.written.get(file);
     if (ours === undefined) return false;
-    return (await readRegularFile(file, { maxBytes: MAX_STORE_BYTES }).catch(() => undefined)) === ours;
+    const now = await readRegularFile(file, { maxBytes: MAX_STORE_BYTES }).catch(() => undefined);
+    return now !== undefined && digest(now) === ours;
   }
 
   /** Whether `store` shows a new marking of `profile` for a credential problem, by the adapter's own rules. */
@@ -106,6 +108,8 @@ export class GatewayMarkings {
     });
   }
 }
+
+const digest = (content: string) => createHash("sha256").update(content).digest("base64");
 
 const knownKey = (agentDir: string, profile: string) => `${agentDir}\0${profile}`;
 

@@ -52,11 +52,15 @@ function isAgentPath(rel: string): boolean {
   return match !== null && (match[2] === undefined || STORE_FILES.has(match[2]));
 }
 
-/** An agent's store file, seen through its agent folder's watch: two inotify watches per agent, not three. */
+/** An agent's store file: seen through its agent folder's own watch, which drops no event. */
 function isAgentStoreFile(rel: string): boolean {
   const store = AGENT_PATH.exec(rel)?.[2];
   return store !== undefined && STORE_FILES.has(store);
 }
+
+/** `agents/<id>/agent`: a leaf of the state dir's watch (watch.ts), two inotify watches per agent with its parent. */
+const AGENT_FOLDER = /^agents\/[^/]+\/agent$/;
+const isAgentFolder = (rel: string) => AGENT_FOLDER.test(rel);
 
 export interface TriggerHandlers {
   /** The credentials file changed (now), and again once its burst is over (`settled`). */
@@ -152,9 +156,10 @@ export class Triggers {
 
   private watchStateDir(stateDir: string): FolderWatch {
     return watchFolder(stateDir, {
-      depth: 3,
+      // Agent folders (depth 2) are leaves: their store files are seen through the folder's own watch.
+      depth: 2,
       accept: (rel) => GATEWAY_CONFIGS.has(rel) || rel === "agents" || isAgentPath(rel) || isSharedPath(rel),
-      seenFromFolder: isAgentStoreFile,
+      leafFolder: isAgentFolder,
       onEvent: (event, file) => this.onStateDirEvent(stateDir, event, file),
       onError: (err) => this.on.watchError(err),
     });
@@ -175,10 +180,10 @@ export class Triggers {
     if (event === "unlinkDir" && match[2] === undefined) return;
     const id = match[1]!;
     const agent: Agent = { id, dir: path.join(stateDir, "agents", id, "agent"), stateDir };
-    this.settle(
-      `agent:${file}`,
-      live(() => this.on.agentStore(agent, file)),
-    );
+    const changed = live(() => this.on.agentStore(agent, file));
+    // A store file's watch drops no event, so the end of its burst is enough; chokidar's events want the trailing look.
+    if (isAgentStoreFile(rel)) this.debounce(`agent:${file}`, changed);
+    else this.settle(`agent:${file}`, changed);
   }
 
   /** Runs `fn` once a burst is over, and once more after chokidar's window for dropped events. */

@@ -42,6 +42,11 @@ export function fileKind(stat: Stats): string {
  * that is meant to be long (a log file) reads from it directly; everything else uses `readRegularFile`.
  */
 export async function openRegularFile(file: string, options: ReadOptions = {}): Promise<FileHandle> {
+  return (await openChecked(file, options)).handle;
+}
+
+/** The open descriptor, and its stat, which proved it a regular file. */
+async function openChecked(file: string, options: ReadOptions): Promise<{ handle: FileHandle; stat: Stats }> {
   const noFollow = options.followSymlinks === false ? constants.O_NOFOLLOW : 0;
   const flags = constants.O_RDONLY | constants.O_NONBLOCK | noFollow;
   let handle: FileHandle;
@@ -56,7 +61,7 @@ export async function openRegularFile(file: string, options: ReadOptions = {}): 
   try {
     const stat = await handle.stat();
     if (!stat.isFile()) throw new NotARegularFileError(`${file} is ${fileKind(stat)}, not a regular file`);
-    return handle;
+    return { handle, stat };
   } catch (err) {
     await handle.close();
     throw err;
@@ -69,19 +74,20 @@ export async function openRegularFile(file: string, options: ReadOptions = {}): 
  */
 export async function readRegularFile(file: string, options: ReadOptions = {}): Promise<string> {
   const maxBytes = options.maxBytes ?? MAX_CREDENTIAL_FILE_BYTES;
-  const handle = await openRegularFile(file, options);
+  const { handle, stat } = await openChecked(file, options);
   try {
-    const { size } = await handle.stat();
+    const { size } = stat;
     if (size > maxBytes) throw new FileTooLargeError(`${file} is ${size} bytes, more than ${maxBytes}`);
     const chunks: Buffer[] = [];
     let length = 0;
-    // Read to the end, not to the size fstat gave: a file rewritten in place may have grown meanwhile.
+    // Read to the end, not to the size fstat gave: a file rewritten in place may have grown meanwhile. A
+    // regular file reads short only at its end, so a chunk one byte larger than the file ends most reads at once.
     while (length <= maxBytes) {
-      const chunk = Buffer.alloc(Math.min(64 * 1024, maxBytes + 1 - length));
+      const chunk = Buffer.allocUnsafe(Math.min(Math.max(size + 1 - length, 4096), 64 * 1024, maxBytes + 1 - length));
       const { bytesRead } = await handle.read(chunk, 0, chunk.length, null);
-      if (bytesRead === 0) break;
-      chunks.push(chunk.subarray(0, bytesRead));
+      if (bytesRead > 0) chunks.push(chunk.subarray(0, bytesRead));
       length += bytesRead;
+      if (bytesRead < chunk.length) break;
     }
     if (length > maxBytes) throw new FileTooLargeError(`${file} is more than ${maxBytes} bytes`);
     return Buffer.concat(chunks, length).toString("utf8");

@@ -14,7 +14,7 @@ import type { Agent } from "../stores/agents.js";
 import type { AuthProfileStore, ProfileCredential, ProfileUsageStats } from "../types.js";
 
 /** Agents are independent files; a few in flight hide fsync latency without piling up locks. */
-const AGENT_CONCURRENCY = 8;
+export const AGENT_CONCURRENCY = 8;
 
 export type AgentResult = "written" | "unchanged" | "skipped" | "failed" | "marked" | "cleared";
 

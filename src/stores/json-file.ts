@@ -97,6 +97,8 @@ async function makeAgentDir(dir: string, stateDir: string | undefined): Promise<
 
 /** Creates a missing `auth-profiles.json` as the gateway's `ensureAuthStoreFile` does, since both locks need it. */
 export async function ensureStoreFile(file: string, stateDir?: string): Promise<void> {
+  // Nearly always the store is there: one lstat says so, and whether it may be written, before anything is made.
+  if ((await writeTarget(file, stateDir).catch(() => undefined))?.existing) return;
   try {
     await makeAgentDir(path.dirname(file), stateDir);
     await assertOwnFolder(path.dirname(file));

@@ -47,35 +47,28 @@ export class Metrics {
     ["by"],
   );
   private readonly recoveries = this.counter("recoveries_total", "Outages ended by fresh credentials.", []);
-  private readonly lastSuccess = new Gauge({
-    name: `${PREFIX}last_success_timestamp_seconds`,
-    help: "When the last pass that succeeded finished (Unix seconds).",
-    registers: [this.registry],
-  });
-  private readonly expiry = new Gauge({
-    name: `${PREFIX}profile_expiry_seconds`,
-    help: "Seconds until the profile's credential expires (negative once expired).",
-    labelNames: ["profile"],
-    registers: [this.registry],
-  });
-  private readonly usable = new Gauge({
-    name: `${PREFIX}profile_usable`,
-    help: "1 when the agent holds the profile usable; 0 with kind and reason when not.",
+  private readonly lastSuccess = this.gauge(
+    "last_success_timestamp_seconds",
+    "When the last pass that succeeded finished (Unix seconds).",
+    [],
+  );
+  private readonly expiry = this.gauge(
+    "profile_expiry_seconds",
+    "Seconds until the profile's credential expires (negative once expired).",
+    ["profile"],
+  );
+  private readonly usable = this.gauge(
+    "profile_usable",
+    "1 when the agent holds the profile usable; 0 with kind and reason when not.",
     // state_dir only with stateDirs configured: every gateway has a `main`.
-    labelNames: ["agent", "state_dir", "profile", "kind", "reason"],
-    registers: [this.registry],
-  });
-  private readonly gatewayUp = new Gauge({
-    name: `${PREFIX}gateway_up`,
-    help: "With stateDirs: 1 when the state dir's gateway was found and read, 0 when it is missing or unreadable.",
-    labelNames: ["state_dir"],
-    registers: [this.registry],
-  });
-  private readonly healthy = new Gauge({
-    name: `${PREFIX}healthy`,
-    help: "1 when /healthz answers 200.",
-    registers: [this.registry],
-  });
+    ["agent", "state_dir", "profile", "kind", "reason"],
+  );
+  private readonly gatewayUp = this.gauge(
+    "gateway_up",
+    "With stateDirs: 1 when the state dir's gateway was found and read, 0 when it is missing or unreadable.",
+    ["state_dir"],
+  );
+  private readonly healthy = this.gauge("healthy", "1 when /healthz answers 200.", []);
 
   constructor() {
     collectDefaultMetrics({ register: this.registry });
@@ -87,6 +80,10 @@ export class Metrics {
 
   private counter(name: string, help: string, labelNames: string[]): Counter {
     return new Counter({ name: `${PREFIX}${name}`, help, labelNames, registers: [this.registry] });
+  }
+
+  private gauge(name: string, help: string, labelNames: string[]): Gauge {
+    return new Gauge({ name: `${PREFIX}${name}`, help, labelNames, registers: [this.registry] });
   }
 
   /** Every log event of the daemon passes here; it must never throw into the daemon. */

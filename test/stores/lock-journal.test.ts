@@ -4,7 +4,9 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, utimesSync
 import path from "node:path";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
+import { directoryLock } from "../../src/stores/locks/directory-lock.js";
 import { noteLock, recoverLocks } from "../../src/stores/locks/journal.js";
+import { isBusy } from "../../src/stores/locks/lock.js";
 import { withHome } from "../helpers/env.js";
 
 const KILLER = path.join(path.dirname(fileURLToPath(import.meta.url)), "..", "helpers", "journal-kill.js");
@@ -74,4 +76,24 @@ test("lock journal: a process that exits while holding a lock removes the lock a
     assert.equal(existsSync(`${t.storePath("main")}.lock`), false);
     // A note left behind would name a lock the next holder may already have made again.
     assert.deepEqual(readdirSync(journal), []);
+  }));
+
+test("directory lock: one lock per path and process; noted while held, the note gone and the folder free after", () =>
+  withHome(async (t) => {
+    const journal = path.join(t.root, "held-locks");
+    const file = path.join(t.root, "auth-profiles.json");
+    writeFileSync(file, "{}");
+    const first = await directoryLock(file, 1_000).tryLock(journal);
+    assert.ok(!isBusy(first));
+    // A second try of this process while the first holds it is busy, and leaves the first's note alone.
+    const second = await directoryLock(file, 1_000).tryLock(journal);
+    assert.ok(isBusy(second));
+    assert.equal(readdirSync(journal).length, 1, "the holder's note");
+    assert.equal(await first.lost(), undefined);
+    await first.release();
+    assert.deepEqual(readdirSync(journal), [], "forgotten before the folder went");
+    assert.equal(existsSync(`${file}.lock`), false);
+    const again = await directoryLock(file, 1_000).tryLock(journal);
+    assert.ok(!isBusy(again), "free again once released");
+    await again.release();
   }));

@@ -58,9 +58,12 @@ function isAgentStoreFile(rel: string): boolean {
   return store !== undefined && STORE_FILES.has(store);
 }
 
-/** `agents/<id>/agent`: a leaf of the state dir's watch (watch.ts), two inotify watches per agent with its parent. */
-const AGENT_FOLDER = /^agents\/[^/]+\/agent$/;
-const isAgentFolder = (rel: string) => AGENT_FOLDER.test(rel);
+/**
+ * `agents/<id>`: a leaf of the state dir's watch (watch.ts), watched with its `agent` folder by plain watches
+ * of ours, two inotify watches per agent.
+ */
+const AGENT_HOME = /^agents\/[^/]+$/;
+const isAgentHome = (rel: string) => AGENT_HOME.test(rel);
 
 export interface TriggerHandlers {
   /** The credentials file changed (now), and again once its burst is over (`settled`). */
@@ -156,10 +159,11 @@ export class Triggers {
 
   private watchStateDir(stateDir: string): FolderWatch {
     return watchFolder(stateDir, {
-      // Agent folders (depth 2) are leaves: their store files are seen through the folder's own watch.
-      depth: 2,
+      // `agents/<id>` (depth 1) are leaves: their `agent` folder and its store files are seen through our own watches.
+      depth: 1,
+      leafDepth: 1,
       accept: (rel) => GATEWAY_CONFIGS.has(rel) || rel === "agents" || isAgentPath(rel) || isSharedPath(rel),
-      leafFolder: isAgentFolder,
+      leafFolder: isAgentHome,
       onEvent: (event, file) => this.onStateDirEvent(stateDir, event, file),
       onError: (err) => this.on.watchError(err),
     });

@@ -3,7 +3,7 @@
  * own folder goes away, so we watch from the nearest existing ancestor above the folder and ignore
  * everything that is not on the way down to it or inside it.
  */
-import { type FSWatcher, existsSync, lstatSync, watch } from "node:fs";
+import { type FSWatcher, existsSync, lstatSync, readdirSync, watch } from "node:fs";
 import path from "node:path";
 import { watch as chokidarWatch } from "chokidar";
 import { errnoCode } from "../core/errors.js";
@@ -24,6 +24,12 @@ export interface FolderWatchOptions {
    * none dropped: chokidar drops a second `change` of a file within 50 ms.
    */
   leafFolder?(relative: string): boolean;
+  /**
+   * How many levels of accepted folders below a leaf folder are watched the same way (0: only the leaf):
+   * chokidar keeps a few kilobytes of state per folder it watches, 100 MB of RSS for 10,000 agents.
+   * Such a folder made or removed is reported as `addDir` or `unlinkDir`.
+   */
+  leafDepth?: number;
   onEvent(event: WatchEvent, file: string): void;
   onError(err: Error): void;
 }
@@ -54,14 +60,14 @@ export function watchFolder(folder: string, options: FolderWatchOptions): Folder
     },
   });
   const leaves = new LeafWatches(
-    (file) => {
-      if (options.accept(rel(file))) options.onEvent("change", file);
-    },
+    options.leafDepth ?? 0,
+    (file) => options.accept(rel(file)),
+    (event, file) => options.onEvent(event, file),
     (err) => options.onError(err),
   );
   watcher.on("all", (event, file) => {
     if (!inside(file)) return;
-    if (event === "addDir" && isLeaf(file)) leaves.add(file);
+    if (event === "addDir" && isLeaf(file)) leaves.add(file, 0, true);
     if (event === "unlinkDir" && isLeaf(file)) leaves.remove(file);
     options.onEvent(event as WatchEvent, file);
   });
@@ -94,27 +100,44 @@ function isFolder(dir: string): boolean {
   }
 }
 
-/** One `fs.watch` per leaf folder, reporting each event's entry by its full path. */
+interface LeafWatch {
+  watcher: FSWatcher;
+  /** How many folder levels below the leaf this folder is: 0 for the leaf itself. */
+  level: number;
+  /** The folders below this one that have their own watch. */
+  below?: Set<string>;
+}
+
+/**
+ * One `fs.watch` per leaf folder, and per accepted folder up to `levels` below it, reporting each event's
+ * entry by its full path: a folder below a leaf as `addDir` or `unlinkDir`, anything else as `change`.
+ */
 class LeafWatches {
-  private readonly watches = new Map<string, FSWatcher>();
+  private readonly watches = new Map<string, LeafWatch>();
   private closed = false;
 
   constructor(
-    private readonly onEntry: (file: string) => void,
+    private readonly levels: number,
+    private readonly accept: (file: string) => boolean,
+    private readonly onEntry: (event: WatchEvent, file: string) => void,
     private readonly onError: (err: Error) => void,
   ) {}
 
-  /** Watches `dir`, anew when it was watched already: a folder made again under the same name is another folder. */
-  add(dir: string): void {
+  /**
+   * Watches `dir`, anew when it was watched already: a folder made again under the same name is another
+   * folder. Its accepted folders are watched too, after its own watch so that none made meanwhile is missed;
+   * `report` says them as `addDir` (a folder made after the initial scan).
+   */
+  add(dir: string, level = 0, report = false): void {
     if (this.closed) return;
     this.remove(dir);
     let watcher: FSWatcher;
     try {
       watcher = watch(dir, { persistent: true }, (_event, name) => {
-        if (typeof name === "string" && name !== "") this.onEntry(path.join(dir, name));
+        if (typeof name === "string" && name !== "") this.onName(level, path.join(dir, name));
       });
     } catch (err) {
-      // Removed meanwhile: chokidar reports that as unlinkDir. Anything else is a real failure.
+      // Removed meanwhile: its parent's watch reports that. Anything else is a real failure.
       if (errnoCode(err) !== "ENOENT" && errnoCode(err) !== "ENOTDIR") this.onError(asError(err));
       return;
     }
@@ -122,17 +145,53 @@ class LeafWatches {
       this.remove(dir);
       if (isFolder(dir)) this.onError(err);
     });
-    this.watches.set(dir, watcher);
+    this.watches.set(dir, { watcher, level });
+    if (level > 0) {
+      const parent = this.watches.get(path.dirname(dir));
+      if (parent) (parent.below ??= new Set()).add(dir);
+    }
+    if (level >= this.levels) return;
+    let names: string[];
+    try {
+      names = readdirSync(dir);
+    } catch {
+      return; // removed meanwhile: its parent's watch reports that
+    }
+    for (const name of names) {
+      const sub = path.join(dir, name);
+      if (!this.accept(sub) || !isFolder(sub)) continue;
+      this.add(sub, level + 1, report);
+      if (report) this.onEntry("addDir", sub);
+    }
+  }
+
+  private onName(level: number, file: string): void {
+    if (!this.accept(file)) return;
+    if (level < this.levels) {
+      if (isFolder(file)) {
+        this.add(file, level + 1, true);
+        return this.onEntry("addDir", file);
+      }
+      if (this.watches.has(file)) {
+        this.remove(file);
+        return this.onEntry("unlinkDir", file);
+      }
+    }
+    this.onEntry("change", file);
   }
 
   remove(dir: string): void {
-    this.watches.get(dir)?.close();
+    const entry = this.watches.get(dir);
+    if (!entry) return;
+    entry.watcher.close();
     this.watches.delete(dir);
+    for (const sub of entry.below ?? []) this.remove(sub);
+    if (entry.level > 0) this.watches.get(path.dirname(dir))?.below?.delete(dir);
   }
 
   close(): void {
     this.closed = true;
-    for (const watcher of this.watches.values()) watcher.close();
+    for (const { watcher } of this.watches.values()) watcher.close();
     this.watches.clear();
   }
 }

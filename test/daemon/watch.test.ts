@@ -165,3 +165,64 @@ test("watchFile: one inotify watch; sees an atomic rename, a folder made later, 
     rmSync(root, { recursive: true, force: true });
   }
 });
+
+test(
+  "watch: the folders below a leaf folder (leafDepth) are watched by plain watches: two per agent, none by chokidar",
+  { skip: process.platform !== "linux" },
+  async () => {
+    const root = mkdtempSync(path.join(tmpdir(), "mas-watch-"));
+    const folder = path.join(root, "agents");
+    const ids = ["a", "b", "c"];
+    for (const id of ids) {
+      mkdirSync(path.join(folder, id, "agent"), { recursive: true });
+      mkdirSync(path.join(folder, id, "sessions"));
+    }
+    const events: string[] = [];
+    const before = inotifyWatches();
+    const accept = (rel: string) => {
+      const parts = rel.split(path.sep);
+      return parts.length === 1 || (parts[1] === "agent" && (parts.length === 2 || parts[2] === "store.json"));
+    };
+    const watch = watchFolder(folder, {
+      depth: 0,
+      accept,
+      leafFolder: (rel) => rel.split(path.sep).length === 1,
+      leafDepth: 1,
+      onEvent: (event, file) => events.push(`${event} ${path.relative(folder, file)}`),
+      onError: assert.fail,
+    });
+    const waitFor = async (what: string) => {
+      for (let i = 0; i < 100 && !events.includes(what); i++) await sleep(20);
+      assert.ok(events.includes(what), `${what} not in events: ${events.join(", ")}`);
+    };
+    try {
+      await watch.ready;
+      // The root above `folder`, `folder` itself, and per agent its folder and its `agent` folder (not `sessions`).
+      assert.equal(inotifyWatches() - before, 2 + 2 * ids.length);
+      const store = path.join(folder, "a", "agent", "store.json");
+      writeFileSync(`${store}.tmp`, "{}");
+      renameSync(`${store}.tmp`, store);
+      await waitFor(`change ${path.join("a", "agent", "store.json")}`);
+      // An agent folder removed, made again, and a new agent made with `mkdir -p`.
+      rmSync(path.join(folder, "b", "agent"), { recursive: true });
+      await waitFor(`unlinkDir ${path.join("b", "agent")}`);
+      mkdirSync(path.join(folder, "b", "agent"));
+      await waitFor(`addDir ${path.join("b", "agent")}`);
+      writeFileSync(path.join(folder, "b", "agent", "store.json"), "{}");
+      await waitFor(`change ${path.join("b", "agent", "store.json")}`);
+      mkdirSync(path.join(folder, "d", "agent"), { recursive: true });
+      await waitFor("addDir d");
+      writeFileSync(path.join(folder, "d", "agent", "store.json"), "{}");
+      await waitFor(`change ${path.join("d", "agent", "store.json")}`);
+      rmSync(path.join(folder, "c"), { recursive: true });
+      await waitFor("unlinkDir c");
+      for (let i = 0; i < 50 && inotifyWatches() - before !== 2 + 2 * ids.length; i++) await sleep(20);
+      assert.equal(inotifyWatches() - before, 2 + 2 * ids.length);
+      assert.ok(!events.some((e) => e.includes("sessions") || e.includes(".tmp")), `events: ${events.join(", ")}`);
+    } finally {
+      await watch.close();
+      rmSync(root, { recursive: true, force: true });
+    }
+    assert.equal(inotifyWatches(), before);
+  },
+);

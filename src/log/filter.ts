@@ -1,4 +1,7 @@
-/** Reading daemon logs back: which records an admin asked for (`logs --since --level --event --agent`, `--state-dir`). */
+/**
+ * Reading daemon logs back: which records an admin asked for (`logs --since --level --event --agent`,
+ * `--state-dir`).
+ */
 import { parseDuration } from "../core/duration.js";
 import { LOG_LEVELS, type LogRecord, levelName } from "./format.js";
 

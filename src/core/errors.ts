@@ -65,3 +65,8 @@ export function errnoCode(err: unknown): string | undefined {
 export function messageOf(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
+
+/** A thrown value as an Error, for handlers that take one (a watcher's error event can carry anything). */
+export function asError(err: unknown): Error {
+  return err instanceof Error ? err : new Error(String(err));
+}

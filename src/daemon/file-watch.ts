@@ -6,6 +6,7 @@
  */
 import { type FSWatcher, existsSync, watch } from "node:fs";
 import path from "node:path";
+import { asError } from "../core/errors.js";
 import { fileIdentity } from "../fs/identity.js";
 import type { FolderWatch } from "./watch.js";
 
@@ -26,7 +27,7 @@ export function watchFile(file: string, options: FileWatchOptions): FolderWatch 
   let closed = false;
 
   const failed = (err: unknown) => {
-    options.onError(err instanceof Error ? err : new Error(String(err)));
+    options.onError(asError(err));
     watcher?.close();
     watcher = undefined;
     clearTimeout(retry);

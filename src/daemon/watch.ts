@@ -6,7 +6,7 @@
 import { type FSWatcher, existsSync, lstatSync, readdirSync, watch } from "node:fs";
 import path from "node:path";
 import { watch as chokidarWatch } from "chokidar";
-import { errnoCode } from "../core/errors.js";
+import { asError, errnoCode } from "../core/errors.js";
 
 export type WatchEvent = "add" | "addDir" | "change" | "unlink" | "unlinkDir";
 
@@ -71,7 +71,7 @@ export function watchFolder(folder: string, options: FolderWatchOptions): Folder
     if (event === "unlinkDir" && isLeaf(file)) leaves.remove(file);
     options.onEvent(event as WatchEvent, file);
   });
-  watcher.on("error", (err) => options.onError(err instanceof Error ? err : new Error(String(err))));
+  watcher.on("error", (err) => options.onError(asError(err)));
   const ready = new Promise<void>((resolve) =>
     watcher.once("ready", () => {
       // The leaf folders chokidar found: it lists them (at its depth limit) without watching them.
@@ -195,5 +195,3 @@ class LeafWatches {
     this.watches.clear();
   }
 }
-
-const asError = (err: unknown) => (err instanceof Error ? err : new Error(String(err)));

@@ -12,7 +12,7 @@ import { claudeCredentialsFile } from "../sources/index.js";
 import { AUTH_PROFILES_FILENAME, type Agent } from "../stores/agents.js";
 import { AUTH_STATE_FILENAME, SQLITE_AGENT_DB } from "../stores/generation.js";
 import { STATE_DB } from "../stores/sqlite/layout.js";
-import { configuredStateDirs, findGateway } from "../stores/gateway.js";
+import { configuredStateDirs, requireStateDir } from "../stores/gateway.js";
 import { watchFile } from "./file-watch.js";
 import type { Timers } from "./timers.js";
 import { type FolderWatch, type WatchEvent, watchFolder } from "./watch.js";
@@ -134,8 +134,15 @@ export class Triggers {
     );
     // Every configured state dir, there yet or not (a volume mounted later is seen from the folder above it);
     // without stateDirs, the one state dir as found today.
-    const single = async () => [(await findGateway(config, this.env).catch(() => undefined))?.stateDir.dir];
-    const stateDirs = (configuredStateDirs(config, this.env) ?? (await single())).filter((d) => d !== undefined);
+    // Only the folder is needed here: the first pass, running meanwhile, finds its agents.
+    const single = () => {
+      try {
+        return [requireStateDir(config, this.env).dir];
+      } catch {
+        return []; // no state dir yet: the pass says so; the resync schedule serves one made later
+      }
+    };
+    const stateDirs = configuredStateDirs(config, this.env) ?? single();
     for (const stateDir of stateDirs) this.stateDirWatches.set(stateDir, this.watchStateDir(stateDir));
     this.watchers = watchers;
     await Promise.all([...watchers, ...this.stateDirWatches.values()].map((w) => w.ready));

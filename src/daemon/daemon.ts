@@ -91,6 +91,7 @@ export class Daemon {
           },
         ),
       (err) => this.event("error", "daemon.error", `pass failed: ${messageOf(err)}`),
+      () => this.sourcesChanged(),
     );
     this.buildLogins();
     this.tokenAlerts = new TokenExpiryAlerts(
@@ -100,7 +101,7 @@ export class Daemon {
     this.triggers = new Triggers(
       this.timers,
       {
-        credentials: (settled) => (settled ? void this.checkSources() : this.queue.full()),
+        credentials: (settled) => (settled ? void this.checkSources() : this.queue.sources()),
         gatewayConfig: () => this.queue.full(),
         agentStore: (agent, file) => void this.onAgentChanged(agent, file),
         sharedStore: (file) => {
@@ -199,11 +200,16 @@ export class Daemon {
     }
   }
 
-  /** Re-reads the sources and runs a full pass only if one changed. */
+  /** Re-reads the sources and runs a full pass only if one changed (after the pass in flight, if any). */
   private async checkSources(): Promise<void> {
-    if (this.queue.busy) return this.queue.full();
+    if (this.queue.busy) return this.queue.sources();
+    if (await this.sourcesChanged()) this.queue.full();
+  }
+
+  /** Re-reads every login: true when one changed or gives nothing (which a full pass marks). */
+  private async sourcesChanged(): Promise<boolean> {
     const reads = await Promise.all([...this.logins.values()].map((login) => login.source.read()));
-    if (reads.some((read) => !read || read.changed)) this.queue.full();
+    return reads.some((read) => !read || read.changed);
   }
 
   /** The refresh-check schedule: re-read the sources (a keyring cannot be watched) and refresh if due. */

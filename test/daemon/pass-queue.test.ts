@@ -8,7 +8,7 @@ import { settle } from "../helpers/daemon.js";
 const agent = (id: string): Agent => ({ id, dir: `/state/agents/${id}/agent`, stateDir: "/state" });
 
 /** A queue whose passes each wait until `finish` is called; `passes` lists what each pass was asked for. */
-function queue(fail = false) {
+function queue(fail = false, sourcesChanged?: () => Promise<boolean>) {
   const passes: Array<string[] | "all"> = [];
   const errors: unknown[] = [];
   const finishers: Array<() => void> = [];
@@ -23,6 +23,7 @@ function queue(fail = false) {
       if (fail) throw new Error("store exploded");
     },
     (err) => errors.push(err),
+    sourcesChanged,
   );
   const finish = async () => {
     finishers.shift()?.();
@@ -101,4 +102,34 @@ test("pass queue: stop waits for the pass in flight and runs nothing after it", 
   q.full();
   await settle();
   assert.deepEqual(passes, ["all"]);
+});
+
+test("pass queue: a source event starts a full pass when idle; during a pass, only a look at the sources after it", async () => {
+  let changed = false;
+  let looks = 0;
+  const { q, passes, finish } = queue(false, () => {
+    looks++;
+    return Promise.resolve(changed);
+  });
+  q.sources();
+  await settle();
+  assert.deepEqual(passes, ["all"], "idle: the pass itself reads the sources");
+  assert.equal(looks, 0);
+  q.sources();
+  q.sources();
+  await finish();
+  assert.equal(looks, 1, "the burst's events are one look");
+  assert.deepEqual(passes, ["all"], "the sources as the pass read them: no second pass");
+  assert.equal(q.busy, false);
+
+  q.agent(agent("main"));
+  await settle();
+  changed = true;
+  q.sources();
+  q.agent(agent("work"));
+  await finish();
+  assert.equal(looks, 2);
+  assert.deepEqual(passes, ["all", ["main"], "all"], "a changed source takes a full pass, swallowing agent work");
+  await finish();
+  assert.equal(q.busy, false);
 });

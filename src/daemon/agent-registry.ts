@@ -90,7 +90,8 @@ export class AgentRegistry {
     const first = !this.found;
     this.found = true;
     if (first) await this.cleanUp(agents);
-    for (const gone of this.known.filter((a) => !agents.some((b) => b.dir === a.dir))) this.forget(gone);
+    const found = new Set(agents.map((a) => a.dir));
+    for (const gone of this.known.filter((a) => !found.has(a.dir))) this.forget(gone);
     this.note(agents, first);
     this.known = [...agents];
     return [...stores.values()];

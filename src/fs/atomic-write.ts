@@ -4,13 +4,26 @@
  * open descriptor; fsync, rename, then fsync of the folder so the rename itself survives a power loss.
  * Readers see the old or the new file.
  */
-import { constants, type Stats } from "node:fs";
+import fs, { constants, type Stats } from "node:fs";
 import { randomBytes } from "node:crypto";
-import { lstat, open, realpath, rename, rm } from "node:fs/promises";
+import { promisify } from "node:util";
 import path from "node:path";
 import { StoreError, errnoCode } from "../core/errors.js";
 import { fileKind } from "./read-file.js";
-import { assertOwnFolder } from "./owner.js";
+import { assertOwnFolderSync } from "./owner.js";
+
+/**
+ * What may wait on the filesystem's journal (creating the temp file, a rename, a change of mode or owner) or on
+ * the disk (fsync) runs on the thread pool, so a pass keeps several stores in flight while one waits. What only
+ * reads (an lstat, a realpath) or fills the page cache (a write of a few KB) is made at once, as the reader does
+ * (read-file.ts): on the pool, its round trips cost a pass over 10,000 stores more than the calls themselves.
+ */
+const fsync = promisify(fs.fsync);
+const openFile = promisify(fs.open);
+const fchmod = promisify(fs.fchmod);
+const fchown = promisify(fs.fchown);
+const rename = promisify(fs.rename);
+const link = promisify(fs.link);
 
 export const PRIVATE_FILE_MODE = 0o600;
 export const PRIVATE_DIR_MODE = 0o700;
@@ -36,25 +49,29 @@ export interface WriteTarget {
  * file's place) is refused in one line.
  */
 export async function writeTarget(file: string, symlinkRoot?: string): Promise<WriteTarget> {
+  return Promise.resolve().then(() => writeTargetSync(file, symlinkRoot));
+}
+
+function writeTargetSync(file: string, symlinkRoot?: string): WriteTarget {
   let stat: Stats;
   try {
-    stat = await lstat(file);
+    stat = fs.lstatSync(file);
   } catch (err) {
     if (errnoCode(err) === "ENOENT") return { path: file };
     throw err;
   }
   if (stat.isFile()) return { path: file, existing: stat };
   if (!stat.isSymbolicLink()) refuse(`${file} is ${fileKind(stat)}, not a regular file`);
-  const target = await realpath(file).catch(() => undefined);
+  const target = realpathOrUndefined(file);
   if (!symlinkRoot || target === undefined) {
     refuse(`${file} is a symlink${target ? ` to ${target}` : " to nothing"}; not followed`);
   }
-  const root = await realpath(symlinkRoot);
+  const root = fs.realpathSync.native(symlinkRoot);
   const rel = path.relative(root, target);
   if (rel.startsWith("..") || path.isAbsolute(rel)) {
     refuse(`${file} is a symlink to ${target}, outside ${root}`);
   }
-  const real = await lstat(target);
+  const real = fs.lstatSync(target);
   if (!real.isFile()) refuse(`${file} is a symlink to ${fileKind(real)}`);
   const uid = process.geteuid?.();
   if (uid !== undefined && real.uid !== uid) {
@@ -68,42 +85,87 @@ export interface WriteOptions {
   symlinkRoot?: string;
 }
 
-export async function writeFileAtomically(file: string, content: string, options: WriteOptions = {}): Promise<void> {
-  const target = await writeTarget(file, options.symlinkRoot);
-  const dir = path.dirname(target.path);
-  await assertOwnFolder(dir);
-  const temp = tempName(target.path);
-  const flags = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
-  const handle = await open(temp, flags, PRIVATE_FILE_MODE);
+const realpathOrUndefined = (file: string) => {
   try {
-    try {
-      await handle.writeFile(content);
-      // On the descriptor, never by path: the umask may have narrowed the mode, and a path can be swapped.
-      await handle.chmod(PRIVATE_FILE_MODE);
-      // Keep the owner of an existing file, so running as root never hands a user's store to root.
-      const owner = target.existing;
-      if (owner && process.geteuid?.() === 0 && (owner.uid !== 0 || owner.gid !== process.getegid?.())) {
-        await handle.chown(owner.uid, owner.gid);
-      }
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
+    return fs.realpathSync.native(file);
+  } catch {
+    return undefined;
+  }
+};
+
+export async function writeFileAtomically(file: string, content: string, options: WriteOptions = {}): Promise<void> {
+  const target = writeTargetSync(file, options.symlinkRoot);
+  const dir = path.dirname(target.path);
+  assertOwnFolderSync(dir);
+  const temp = await writeTemp(target.path, content, target.existing);
+  try {
     await rename(temp, target.path);
   } catch (err) {
-    await rm(temp, { force: true });
+    fs.rmSync(temp, { force: true });
     throw err;
   }
   await fsyncDir(dir);
 }
 
-async function fsyncDir(dir: string): Promise<void> {
-  const handle = await open(dir, constants.O_RDONLY | constants.O_DIRECTORY);
+/**
+ * Makes `file`, which must not exist, whole: its content is on disk before its name is, so no crash and no
+ * reader ever sees it empty or half-written. False, with nothing changed, when something (a file, a link, a
+ * folder) already has the name, or the filesystem has no hard links.
+ */
+export async function createFileAtomically(file: string, content: string): Promise<boolean> {
+  const dir = path.dirname(file);
+  assertOwnFolderSync(dir);
+  const temp = await writeTemp(file, content, undefined);
+  let made: boolean;
   try {
-    await handle.sync();
+    // link() never replaces and never follows a link at the new name: the create-if-absent that rename lacks.
+    await link(temp, file);
+    made = true;
+  } catch (err) {
+    if (!NOT_MADE.has(errnoCode(err) ?? "")) throw err;
+    made = false;
+  } finally {
+    fs.rmSync(temp, { force: true });
+  }
+  if (made) await fsyncDir(dir);
+  return made;
+}
+
+/** link()'s answers for a name that is taken, and for a filesystem that cannot link. */
+const NOT_MADE = new Set(["EEXIST", "EPERM", "ENOTSUP", "EOPNOTSUPP", "EMLINK"]);
+
+/** The temp file beside `file`, with `content`, private (with `owner`'s ids when root replaces it), fsynced. */
+async function writeTemp(file: string, content: string, owner: Stats | undefined): Promise<string> {
+  const temp = tempName(file);
+  const flags = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
+  const fd = await openFile(temp, flags, PRIVATE_FILE_MODE);
+  try {
+    try {
+      fs.writeFileSync(fd, content);
+      // On the descriptor, never by path: the umask may have narrowed the mode, and a path can be swapped.
+      if ((fs.fstatSync(fd).mode & 0o7777) !== PRIVATE_FILE_MODE) await fchmod(fd, PRIVATE_FILE_MODE);
+      // Keep the owner of an existing file, so running as root never hands a user's store to root.
+      if (owner && process.geteuid?.() === 0 && (owner.uid !== 0 || owner.gid !== process.getegid?.())) {
+        await fchown(fd, owner.uid, owner.gid);
+      }
+      await fsync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+  } catch (err) {
+    fs.rmSync(temp, { force: true });
+    throw err;
+  }
+  return temp;
+}
+
+async function fsyncDir(dir: string): Promise<void> {
+  const fd = fs.openSync(dir, constants.O_RDONLY | constants.O_DIRECTORY);
+  try {
+    await fsync(fd);
   } catch {
     // Some filesystems refuse fsync on a directory; the rename has still happened.
   } finally {
-    await handle.close();
+    fs.closeSync(fd);
   }
 }

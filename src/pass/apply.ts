@@ -75,7 +75,11 @@ async function updateAgent(
 ): Promise<AgentReport> {
   const file = adapter.files(agent.dir)[0]!;
   try {
-    const update = await adapter.update(agent.dir, change, { ...options, stateDir: agent.stateDir });
+    const update = await adapter.update(agent.dir, change, {
+      ...options,
+      stateDir: agent.stateDir,
+      makeAgentDir: agent.named === true,
+    });
     const { warnings } = update;
     return { agent: agent.id, file, profile: profileId, ...describe(update.outcome), warnings };
   } catch (err) {

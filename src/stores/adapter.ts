@@ -25,6 +25,8 @@ export interface UpdateOptions {
    * symlink is followed.
    */
   stateDir?: string;
+  /** False when a missing agent folder must not be made (an agent not `named`: it was removed). */
+  makeAgentDir?: boolean;
   /** Told what is about to be written, before the rename: a watcher then never takes our write for another's. */
   beforeWrite?: (intent: WriteIntent) => void;
 }

@@ -27,6 +27,11 @@ export interface Agent {
    * symlink is followed only to a file inside it.
    */
   stateDir: string;
+  /**
+   * Named by the gateway config (or its default `main`): its folder is made when missing. Any other agent
+   * exists only while its folder does; one whose folder went away was removed, and is not made again.
+   */
+  named?: boolean;
 }
 
 export interface GatewayConfig {
@@ -221,7 +226,7 @@ export async function discoverAgents(
   env: NodeJS.ProcessEnv = process.env,
   warnings: string[] = [],
 ): Promise<Agent[]> {
-  const listed = configuredAgents(config, stateDir, env, warnings);
+  const listed = configuredAgents(config, stateDir, env, warnings).map((a) => ({ ...a, named: true }));
   const configured: Agent[] = [];
   for (const agent of listed) {
     if (isInside(agent.dir, agentsRoot(stateDir)) || (await isAgentDir(agent.dir))) configured.push(agent);
@@ -234,11 +239,13 @@ export async function discoverAgents(
   const implicitMain: Agent[] = [];
   if (listed.length === 0) {
     const dir = defaultAgentDir(stateDir, DEFAULT_AGENT_ID);
-    implicitMain.push({ id: DEFAULT_AGENT_ID, dir, stateDir });
+    implicitMain.push({ id: DEFAULT_AGENT_ID, dir, stateDir, named: true });
   }
   const byDir = new Map<string, Agent>();
   for (const agent of [...(await agentsOnDisk(stateDir)), ...configured, ...implicitMain]) {
-    if (!byDir.has(agent.dir)) byDir.set(agent.dir, agent);
+    const seen = byDir.get(agent.dir);
+    if (!seen) byDir.set(agent.dir, agent);
+    else if (agent.named) seen.named = true;
   }
   return [...byDir.values()];
 }

@@ -11,8 +11,9 @@ import { AuthSyncError, StoreError, errnoCode, messageOf } from "../core/errors.
 import { assertOwnFolder } from "../fs/owner.js";
 import { fileKind, readRegularFile } from "../fs/read-file.js";
 import type { AuthProfileStore } from "../types.js";
+import type { UpdateOptions } from "./adapter.js";
 import { agentsRoot, isInside } from "./agents.js";
-import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE, writeTarget } from "../fs/atomic-write.js";
+import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE, createFileAtomically, writeTarget } from "../fs/atomic-write.js";
 
 export const EMPTY_STORE: AuthProfileStore = { version: 1, profiles: {} };
 export const MAX_STORE_BYTES = 16 * 1024 * 1024;
@@ -64,11 +65,15 @@ export function asProfileStore(doc: JsonDoc, file: string): AuthProfileStore {
   return doc as AuthProfileStore;
 }
 
+/** Where a missing store may be made: the state dir, and whether its agent folder may be made. */
+export type StoreHome = Pick<UpdateOptions, "stateDir" | "makeAgentDir">;
+
 /**
  * Makes the missing folders of `dir` below `stateDir`, one by one, and refuses a symlink or a non-folder at
- * any step, so nothing is ever created outside `<state>/agents/`. An agent dir elsewhere must exist.
+ * any step, so nothing is ever created outside `<state>/agents/`. An agent dir elsewhere must exist, and so
+ * must the folder of an agent that was found only on disk: gone, it was removed (`rm -rf` during a pass).
  */
-async function makeAgentDir(dir: string, stateDir: string | undefined): Promise<void> {
+async function makeAgentDir(dir: string, { stateDir, makeAgentDir: allowed }: StoreHome): Promise<void> {
   if (
     await stat(dir).then(
       (s) => s.isDirectory(),
@@ -76,6 +81,7 @@ async function makeAgentDir(dir: string, stateDir: string | undefined): Promise<
     )
   )
     return;
+  if (allowed === false) throw new StoreError(`agent folder ${dir} was removed; not made again`, "unwritable");
   const root = stateDir && agentsRoot(stateDir);
   if (!root || !isInside(dir, root)) {
     const where = root ?? "the state dir's agents/";
@@ -95,12 +101,28 @@ async function makeAgentDir(dir: string, stateDir: string | undefined): Promise<
   }
 }
 
+/**
+ * Makes a missing store with its first content, in its agent folder (made as `makeAgentDir` allows); false
+ * when another writer made it first. The gateway makes a missing store without its lock too
+ * (`ensureAuthStoreFile`); unlike that, this never replaces one that appeared meanwhile.
+ */
+export async function createStoreFile(file: string, content: string, home: StoreHome): Promise<boolean> {
+  try {
+    await makeAgentDir(path.dirname(file), home);
+    return await createFileAtomically(file, content);
+  } catch (err) {
+    if (err instanceof AuthSyncError) throw err;
+    throw new StoreError(`agent folder ${path.dirname(file)} is not writable: ${messageOf(err)}`, "unwritable");
+  }
+}
+
 /** Creates a missing `auth-profiles.json` as the gateway's `ensureAuthStoreFile` does, since both locks need it. */
-export async function ensureStoreFile(file: string, stateDir?: string): Promise<void> {
+export async function ensureStoreFile(file: string, home: StoreHome): Promise<void> {
+  const { stateDir } = home;
   // Nearly always the store is there: one lstat says so, and whether it may be written, before anything is made.
   if ((await writeTarget(file, stateDir).catch(() => undefined))?.existing) return;
   try {
-    await makeAgentDir(path.dirname(file), stateDir);
+    await makeAgentDir(path.dirname(file), home);
     await assertOwnFolder(path.dirname(file));
     // O_EXCL never follows a symlink: a link planted at the name is EEXIST, and is judged at write time.
     const handle = await open(file, "wx", PRIVATE_FILE_MODE);

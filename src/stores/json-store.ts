@@ -1,8 +1,9 @@
 /**
  * What the two JSON eras (json-v1.ts, split.ts) share as a transactional store (transaction.ts): the agent's
  * JSON documents under one lock on `auth-profiles.json`, which is created first when missing (both locks need
- * it), each changed document replaced atomically, and modes too open fixed. A format only says how it reads
- * its documents, how the gateway sees them, what to write for a next view, and which lock the gateway takes.
+ * it) or, where the format allows, made whole at once without the lock; each changed document replaced
+ * atomically, and modes too open fixed. A format only says how it reads its documents, how the gateway sees
+ * them, what to write for a next view, and which lock the gateway takes.
  */
 import path from "node:path";
 import { StoreError, messageOf } from "../core/errors.js";
@@ -10,9 +11,9 @@ import { writeFileAtomically } from "../fs/atomic-write.js";
 import type { AuthProfileStore } from "../types.js";
 import type { FileWrite, StoreChange, UpdateOptions, UpdateResult } from "./adapter.js";
 import { AUTH_PROFILES_FILENAME } from "./agents.js";
-import { EMPTY_STORE, ensureStoreFile, tightenMode } from "./json-file.js";
+import { EMPTY_STORE, createStoreFile, ensureStoreFile, tightenMode } from "./json-file.js";
 import type { HeldLock, StoreLock } from "./locks/lock.js";
-import { runTransaction } from "./transaction.js";
+import { type Peeked, runTransaction } from "./transaction.js";
 
 export interface JsonFormat<D> {
   /** Every file of the store, `auth-profiles.json` first. */
@@ -24,6 +25,11 @@ export interface JsonFormat<D> {
   /** The documents to write so that the gateway sees `next`; only those that change. */
   writes(agentDir: string, docs: D, view: AuthProfileStore, next: AuthProfileStore): FileWrite[];
   lock(file: string, timeoutMs: number): StoreLock<HeldLock>;
+  /**
+   * Whether `docs` are of a store that does not exist, in an era whose lock needs the store file (so nobody
+   * can hold it on a missing store): such a store is made whole without the lock, as the gateway makes it.
+   */
+  createsUnlocked?(docs: D): boolean;
 }
 
 export function updateJsonStore<D, T>(
@@ -51,11 +57,19 @@ export function updateJsonStore<D, T>(
       read: () => format.read(agentDir),
       view,
       tidy: () => tidy([profilesFile]),
+      create: format.createsUnlocked && {
+        plan: ({ docs, view, next }: Peeked<D>) => {
+          if (!format.createsUnlocked!(docs)) return undefined;
+          const files = format.writes(agentDir, docs, view, next);
+          return files.length === 1 && files[0]!.file === profilesFile ? files : undefined;
+        },
+        make: ([file]: FileWrite[]) => createStoreFile(file!.file, file!.content, options),
+      },
       parts: () =>
         Promise.resolve([
           {
             name: profilesFile,
-            prepare: () => ensureStoreFile(profilesFile, options.stateDir),
+            prepare: () => ensureStoreFile(profilesFile, options),
             lock: format.lock(profilesFile, options.lockTimeoutMs),
             tidy: () => tidy(format.files(agentDir)),
             read: () => format.read(agentDir),

@@ -24,6 +24,7 @@ const format: JsonFormat<AuthProfileStore | undefined> = {
   view: (doc) => doc,
   writes: (agentDir, _doc, _view, next) => [{ file: storePath(agentDir), content: serializeJson(next) }],
   lock: directoryLock,
+  createsUnlocked: (doc) => doc === undefined,
 };
 
 export const jsonV1Adapter: StoreAdapter = {

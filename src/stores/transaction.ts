@@ -4,6 +4,8 @@
  * this file runs the steps, in this order, for all of them:
  *   peek: an unlocked read, the pure change applied; nothing changes, no lock is taken (most passes);
  *   dry run: the outcome, nothing locked or written;
+ *   a store that does not exist yet, where the era allows it: made whole without a lock, as the gateway makes
+ *   one, unless another writer made it meanwhile (then the steps below run);
  *   for each part the change writes, one at a time: take its lock (the gateway's, with its retries), re-read
  *   inside it, apply the pure change again (so a concurrent writer is never lost), abort if the lock was taken
  *   over (nothing written), announce the write (`beforeWrite`, before any rename), write what changed,
@@ -51,6 +53,12 @@ export interface TransactionalStore<D, H extends HeldLock> {
   view(docs: D): AuthProfileStore;
   /** Warnings for a store left unchanged (a mode too open, fixed). */
   tidy?(): Promise<string[]>;
+  /**
+   * Where no lock can be held on a store that does not exist (the lock needs the file), the store the change
+   * makes of a missing one: its files (undefined when the store exists or this is not such an era), and their
+   * creation, false when another writer made the store first.
+   */
+  create?: { plan(peeked: Peeked<D>): FileWrite[] | undefined; make(files: FileWrite[]): Promise<boolean> };
   /** The parts to lock and write, in order; `peeked` is undefined when the peek could not decide. */
   parts(peeked: Peeked<D> | undefined): Promise<Array<StorePart<D, H>>>;
 }
@@ -70,6 +78,11 @@ export async function runTransaction<D, H extends HeldLock, T>(
   if (options.dryRun) {
     const outcome = peeked ? peeked.outcome : change(store.view(await store.read())).outcome;
     return { outcome, writes: [], warnings: [] };
+  }
+  const created = peeked && store.create?.plan(peeked);
+  if (created) {
+    options.beforeWrite?.({ agentDir: store.agentDir, writes: created, store: peeked.next });
+    if (await store.create!.make(created)) return { outcome: peeked.outcome, writes: created, warnings: [] };
   }
   const result: Partial<UpdateResult<T>> & Omit<UpdateResult<T>, "outcome"> = { writes: [], warnings: [] };
   if (peeked) result.outcome = peeked.outcome;

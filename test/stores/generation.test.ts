@@ -14,10 +14,10 @@ import { makeHome, randomToken, withHome } from "../helpers/env.js";
 const withSidecarLock = <T>(file: string, timeoutMs: number, fn: () => Promise<T>) =>
   withLock(sidecarLock(file, timeoutMs), fn);
 
-/** An agent at `<state>/agents/<id>/agent`. */
+/** An agent at `<state>/agents/<id>/agent`, as the gateway config names it (so its folder may be made). */
 const agent = (dir: string) => {
   const stateDir = path.dirname(path.dirname(path.dirname(dir)));
-  return { id: "main", dir, stateDir };
+  return { id: "main", dir, stateDir, named: true };
 };
 
 test("generation: files on disk first, then the recorded version", () => {

@@ -211,3 +211,24 @@ for (const f of fixtures) {
       assert.deepEqual(f.profiles(t), { "anthropic:ours": token(secret) });
     }));
 }
+
+test("json: a removed agent's folder is not made again; a named agent's missing folder is", () =>
+  withHome(async (t) => {
+    const secret = randomToken();
+    t.planted.push(secret);
+    const change = (store: AuthProfileStore) => reconcileProfile(store, "anthropic:claude-cli", token(secret));
+    const options = { lockTimeoutMs: 1_000, stateDir: t.stateDir };
+    for (const adapter of [jsonV1Adapter, splitAdapter]) {
+      // Found on disk by the pass, then `rm -rf`-ed before its write: the folder stays gone.
+      await assert.rejects(
+        adapter.update(t.agentDir("gone"), change, { ...options, makeAgentDir: false }),
+        /agent folder .*gone\/agent was removed; not made again/,
+      );
+      assert.equal(existsSync(path.join(t.stateDir, "agents", "gone")), false, adapter.format);
+      // Named by the gateway config: made, as the gateway would make it.
+      const dir = t.agentDir(`named-${adapter.format}`);
+      await adapter.update(dir, change, { ...options, makeAgentDir: true });
+      const store = JSON.parse(readFileSync(path.join(dir, "auth-profiles.json"), "utf8")) as AuthProfileStore;
+      assert.equal((store.profiles["anthropic:claude-cli"] as { token: string }).token, secret, adapter.format);
+    }
+  }));

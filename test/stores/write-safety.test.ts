@@ -5,13 +5,13 @@
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import crypto from "node:crypto";
-import { chmodSync, chownSync, lstatSync, mkdirSync, readFileSync, statSync, symlinkSync } from "node:fs";
+import { chmodSync, chownSync, lstatSync, mkdirSync, readFileSync, readdirSync, statSync, symlinkSync } from "node:fs";
 import { writeFileSync } from "node:fs";
 import { syncBuiltinESMExports } from "node:module";
 import path from "node:path";
 import { test } from "node:test";
 import { readDaemonState, writeDaemonState } from "../../src/daemon/runtime-files.js";
-import { writeFileAtomically } from "../../src/fs/atomic-write.js";
+import { createFileAtomically, writeFileAtomically } from "../../src/fs/atomic-write.js";
 import { removeStaleTempFiles } from "../../src/stores/json-file.js";
 import { runCli, withHome } from "../helpers/env.js";
 import { snapshotTree } from "../helpers/tree.js";
@@ -57,6 +57,49 @@ test("a symlink planted at the temp file's name is never followed: the write fai
     await writeFileAtomically(file, "{}\n");
     assert.equal(readFileSync(file, "utf8"), "{}\n");
     assert.equal(statSync(file).mode & 0o777, 0o600);
+  }));
+
+test("a missing file is made whole, never over a name that is taken: a file, folder or dangling link stays", () =>
+  withHome(async (t) => {
+    const dir = t.agentDir("main");
+    mkdirSync(dir, { recursive: true });
+    const file = path.join(dir, "auth-profiles.json");
+    writeFileSync(file, "theirs\n");
+    assert.equal(await createFileAtomically(file, "ours\n"), false);
+    assert.equal(readFileSync(file, "utf8"), "theirs\n");
+    const link = path.join(dir, "linked.json");
+    const victim = path.join(t.root, "victim");
+    symlinkSync(victim, link);
+    assert.equal(await createFileAtomically(link, "ours\n"), false);
+    assert.ok(lstatSync(link).isSymbolicLink());
+    assert.throws(() => statSync(victim), /ENOENT/, "nothing made through the link");
+    mkdirSync(path.join(dir, "folder.json"));
+    assert.equal(await createFileAtomically(path.join(dir, "folder.json"), "ours\n"), false);
+    const made = path.join(dir, "new.json");
+    assert.equal(await createFileAtomically(made, "ours\n"), true);
+    assert.equal(readFileSync(made, "utf8"), "ours\n");
+    assert.equal(statSync(made).mode & 0o777, 0o600);
+    assert.equal(statSync(made).nlink, 1, "the temp name is gone");
+    assert.deepEqual(readdirSync(dir).sort(), ["auth-profiles.json", "folder.json", "linked.json", "new.json"]);
+  }));
+
+test("sync makes a missing store whole in one step, as the gateway makes one: without the lock, not waiting on it", () =>
+  withHome(async (t) => {
+    t.writeCredentials();
+    mkdirSync(t.agentDir("main"), { recursive: true });
+    // A lock directory left beside no store: no gateway can hold its lock on a store that is not there.
+    const lockDir = `${t.storePath("main")}.lock`;
+    mkdirSync(lockDir);
+    const config = path.join(t.root, "c.json");
+    writeFileSync(config, JSON.stringify({ lockTimeout: "20s" }));
+    const started = Date.now();
+    const r = await runCli(["--config", config, "sync"], t.env);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.ok(Date.now() - started < 10_000, "not waited for the lock");
+    assert.equal(t.readStore("main").profiles[ID].type, "token");
+    assert.equal(statSync(t.storePath("main")).mode & 0o777, 0o600);
+    assert.ok(statSync(lockDir).isDirectory(), "somebody else's lock directory is left alone");
+    assert.deepEqual(readdirSync(t.agentDir("main")).sort(), ["auth-profiles.json", "auth-profiles.json.lock"]);
   }));
 
 test("stale temp files of both namings are removed; a symlink at such a name is removed, not its target", () =>

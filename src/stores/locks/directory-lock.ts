@@ -4,7 +4,6 @@
  * would disagree about when a lock is abandoned; only the retry schedule is ours to choose.
  */
 import fs, { type BigIntStats } from "node:fs";
-import { realpath } from "node:fs/promises";
 import path from "node:path";
 import type { BackoffPolicy } from "../../core/backoff.js";
 import { formatDuration } from "../../core/duration.js";
@@ -116,6 +115,14 @@ const guardedFs = {
   },
 };
 
+const resolved = (file: string) => {
+  try {
+    return fs.realpathSync.native(file);
+  } catch {
+    return path.resolve(file);
+  }
+};
+
 /**
  * The lock on `file`, which must exist. proper-lockfile reports a lock it finds taken over (another process
  * judged it stale) through `onCompromised`; the held lock then says it is lost, instead of crashing the daemon.
@@ -126,8 +133,8 @@ export function directoryLock(file: string, timeoutMs: number): StoreLock<HeldLo
     timeoutMs,
     async tryLock(journal) {
       // Resolved once, here, as the gateway resolves it (proper-lockfile's own realpath is an lstat per path
-      // part).
-      const target = await realpath(file).catch(() => path.resolve(file));
+      // part), and at once, as the store's reads and writes are (fs/read-file.ts).
+      const target = resolved(file);
       const lockDir = `${target}.lock`;
       // Held or being taken by this process already: busy, as proper-lockfile would find it.
       if (states.has(lockDir)) return { busy: lockedError(file, timeoutMs) };

@@ -59,8 +59,8 @@ function isAgentStoreFile(rel: string): boolean {
 }
 
 /**
- * `agents/<id>`: a leaf of the state dir's watch (watch.ts), watched with its `agent` folder by plain watches
- * of ours, two inotify watches per agent.
+ * `agents/<id>`: a leaf of the state dir's watch (watch.ts), watched through its `agent` folder by a plain
+ * watch of ours: one inotify watch per agent (the agent's own folder is watched only while `agent` is missing).
  */
 const AGENT_HOME = /^agents\/[^/]+$/;
 const isAgentHome = (rel: string) => AGENT_HOME.test(rel);

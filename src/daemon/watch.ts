@@ -101,16 +101,25 @@ function isFolder(dir: string): boolean {
 }
 
 interface LeafWatch {
-  watcher: FSWatcher;
+  /** None while parked: a leaf whose accepted folder is watched needs no watch of its own (see LeafWatches). */
+  watcher?: FSWatcher;
   /** How many folder levels below the leaf this folder is: 0 for the leaf itself. */
   level: number;
   /** The folders below this one that have their own watch. */
   below?: Set<string>;
+  /** The folder's identity when its watch was made: an event named like the folder itself may be its removal. */
+  identity?: string;
 }
 
 /**
  * One `fs.watch` per leaf folder, and per accepted folder up to `levels` below it, reporting each event's
  * entry by its full path: a folder below a leaf as `addDir` or `unlinkDir`, anything else as `change`.
+ *
+ * A leaf whose accepted folders are all watched is parked: its own watch is closed, so an agent costs one
+ * inotify watch, not two (10,000 watch handles fewer, and half as much of the per-user inotify limit, 8,192 by
+ * default before Linux 5.11). A leaf has one accepted folder (an agent's `agent`), so while that exists nothing
+ * else in the leaf matters; its removal, which its own watch reports as an event named like itself, brings the
+ * leaf's watch back.
  */
 class LeafWatches {
   private readonly watches = new Map<string, LeafWatch>();
@@ -131,26 +140,39 @@ class LeafWatches {
   add(dir: string, level = 0, report = false): void {
     if (this.closed) return;
     this.remove(dir);
-    let watcher: FSWatcher;
-    try {
-      watcher = watch(dir, { persistent: true }, (_event, name) => {
-        if (typeof name === "string" && name !== "") this.onName(level, path.join(dir, name));
-      });
-    } catch (err) {
-      // Removed meanwhile: its parent's watch reports that. Anything else is a real failure.
-      if (errnoCode(err) !== "ENOENT" && errnoCode(err) !== "ENOTDIR") this.onError(asError(err));
-      return;
-    }
-    watcher.on("error", (err) => {
-      this.remove(dir);
-      if (isFolder(dir)) this.onError(err);
-    });
-    this.watches.set(dir, { watcher, level });
+    const entry: LeafWatch = { level };
+    if (!this.open(dir, entry)) return;
+    this.watches.set(dir, entry);
     if (level > 0) {
       const parent = this.watches.get(path.dirname(dir));
       if (parent) (parent.below ??= new Set()).add(dir);
     }
-    if (level >= this.levels) return;
+    this.scan(dir, entry, report);
+  }
+
+  /** Makes `entry`'s watch of `dir`; false when the folder is gone (its parent's watch reports that). */
+  private open(dir: string, entry: LeafWatch): boolean {
+    try {
+      entry.watcher = watch(dir, { persistent: true }, (_event, name) => {
+        if (typeof name === "string" && name !== "") this.onName(dir, entry, name);
+      });
+    } catch (err) {
+      // Removed meanwhile: its parent's watch reports that. Anything else is a real failure.
+      if (errnoCode(err) !== "ENOENT" && errnoCode(err) !== "ENOTDIR") this.onError(asError(err));
+      return false;
+    }
+    entry.watcher.on("error", (err) => {
+      this.remove(dir);
+      this.unpark(path.dirname(dir));
+      if (isFolder(dir)) this.onError(err);
+    });
+    if (entry.level > 0) entry.identity = identity(dir);
+    return true;
+  }
+
+  /** Watches the accepted folders in `dir`, then parks it when it is a leaf that has one. */
+  private scan(dir: string, entry: LeafWatch, report: boolean): void {
+    if (entry.level >= this.levels) return;
     let names: string[];
     try {
       names = readdirSync(dir);
@@ -160,17 +182,38 @@ class LeafWatches {
     for (const name of names) {
       const sub = path.join(dir, name);
       if (!this.accept(sub) || !isFolder(sub)) continue;
-      this.add(sub, level + 1, report);
+      this.add(sub, entry.level + 1, report);
       if (report) this.onEntry("addDir", sub);
     }
+    this.park(entry);
   }
 
-  private onName(level: number, file: string): void {
+  private park(entry: LeafWatch): void {
+    if (entry.level !== 0 || !entry.below?.size) return;
+    entry.watcher?.close();
+    entry.watcher = undefined;
+  }
+
+  /** Watches a parked leaf again (its folder below is gone), and watches what it holds now. */
+  private unpark(leafDir: string): void {
+    const leaf = this.watches.get(leafDir);
+    if (!leaf || leaf.watcher || this.closed) return;
+    // Watched before it is read: a folder made again meanwhile is found by the read, any later by the watch.
+    if (this.open(leafDir, leaf)) this.scan(leafDir, leaf, true);
+    else this.remove(leafDir);
+  }
+
+  private onName(dir: string, entry: LeafWatch, name: string): void {
+    // inotify names a watched folder's own removal or move by the folder's name; an entry of that name inside
+    // it would leave the folder as it was.
+    if (entry.level > 0 && name === path.basename(dir) && identity(dir) !== entry.identity) return this.lost(dir);
+    const file = path.join(dir, name);
     if (!this.accept(file)) return;
-    if (level < this.levels) {
+    if (entry.level < this.levels) {
       if (isFolder(file)) {
-        this.add(file, level + 1, true);
-        return this.onEntry("addDir", file);
+        this.add(file, entry.level + 1, true);
+        this.onEntry("addDir", file);
+        return this.park(entry);
       }
       if (this.watches.has(file)) {
         this.remove(file);
@@ -180,10 +223,18 @@ class LeafWatches {
     this.onEntry("change", file);
   }
 
+  /** A watched folder below a leaf was removed or moved away: said so, and its parked leaf watched again. */
+  private lost(dir: string): void {
+    if (!this.watches.has(dir)) return;
+    this.remove(dir);
+    this.onEntry("unlinkDir", dir);
+    this.unpark(path.dirname(dir));
+  }
+
   remove(dir: string): void {
     const entry = this.watches.get(dir);
     if (!entry) return;
-    entry.watcher.close();
+    entry.watcher?.close();
     this.watches.delete(dir);
     for (const sub of entry.below ?? []) this.remove(sub);
     if (entry.level > 0) this.watches.get(path.dirname(dir))?.below?.delete(dir);
@@ -191,7 +242,17 @@ class LeafWatches {
 
   close(): void {
     this.closed = true;
-    for (const { watcher } of this.watches.values()) watcher.close();
+    for (const { watcher } of this.watches.values()) watcher?.close();
     this.watches.clear();
+  }
+}
+
+/** A folder's device and inode, or undefined when it is gone or no folder. */
+function identity(dir: string): string | undefined {
+  try {
+    const stat = lstatSync(dir);
+    return stat.isDirectory() ? `${stat.dev}:${stat.ino}` : undefined;
+  } catch {
+    return undefined;
   }
 }

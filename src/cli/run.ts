@@ -6,6 +6,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { messageOf } from "../core/errors.js";
 import { createLogger } from "../log/logger.js";
 import { Daemon } from "../daemon/daemon.js";
+import { tuneHeapForDaemon } from "../daemon/heap.js";
 import { acquirePidFile, pidFilePath, stateFilePath } from "../daemon/runtime-files.js";
 import { type GlobalOptions, loadCommandConfig } from "./options.js";
 
@@ -22,6 +23,7 @@ const FILE_REQUEST_PATIENCE_MS = 1_000;
 const STOP_DEADLINE_MS = 4_500;
 
 export async function runCommand(options: RunCommandOptions): Promise<void> {
+  tuneHeapForDaemon();
   const { config } = await loadCommandConfig(options);
   const log = createLogger({ level: config.logLevel, pretty: options.pretty });
   const releasePid = await acquirePidFile(pidFilePath());

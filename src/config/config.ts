@@ -6,7 +6,7 @@
 import { realpathSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { validate as isValidCron } from "node-cron";
+import { isCronExpression } from "../core/cron.js";
 import { parseDuration } from "../core/duration.js";
 import {
   Issue,
@@ -40,7 +40,9 @@ const duration: Schema<number> = (value, path) => {
   return ms;
 };
 
-const cron = refine(string(), (expr, fail) => (isValidCron(expr) ? undefined : fail("not a valid cron expression")));
+const cron = refine(string(), (expr, fail) =>
+  isCronExpression(expr) ? undefined : fail("not a valid cron expression"),
+);
 
 /**
  * With stdin at end of file, `claude mcp serve` refreshes a token inside claude's 5-minute window (or expired) as it

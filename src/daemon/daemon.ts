@@ -114,6 +114,7 @@ export class Daemon {
         watchError: (err) => problems.problem("watch", "warn", "watch.error", `file watch failed: ${err.message}`),
       },
       env,
+      clock,
     );
   }
 

@@ -5,7 +5,6 @@
  */
 import { existsSync } from "node:fs";
 import path from "node:path";
-import { schedule, type ScheduledTask } from "node-cron";
 import type { Config } from "../config/config.js";
 import { loginConfigs } from "../config/logins.js";
 import { claudeCredentialsFile } from "../sources/index.js";
@@ -14,6 +13,8 @@ import { AUTH_STATE_FILENAME, SQLITE_AGENT_DB } from "../stores/generation.js";
 import { STATE_DB } from "../stores/sqlite/layout.js";
 import { configuredStateDirs, requireStateDir } from "../stores/gateway.js";
 import { watchFile } from "./file-watch.js";
+import type { Clock } from "./clock.js";
+import { type Schedule, startSchedule } from "./schedule.js";
 import type { Timers } from "./timers.js";
 import { type FolderWatch, type WatchEvent, watchFolder } from "./watch.js";
 
@@ -82,7 +83,7 @@ export class Triggers {
   private watchers: FolderWatch[] = [];
   /** Each gateway's state dir watch, by its dir (several with `stateDirs`). */
   private stateDirWatches = new Map<string, FolderWatch>();
-  private tasks: ScheduledTask[] = [];
+  private schedules: Schedule[] = [];
   /** The last (re)build of watchers and schedules; the next one waits for it (see arm). */
   private arming: Promise<void> = Promise.resolve();
   private stopped = false;
@@ -91,6 +92,7 @@ export class Triggers {
     private readonly timers: Timers,
     private readonly on: TriggerHandlers,
     private readonly env: NodeJS.ProcessEnv,
+    private readonly clock: Clock,
   ) {}
 
   /**
@@ -208,17 +210,15 @@ export class Triggers {
   }
 
   private schedule(config: Config): void {
-    this.tasks = [
-      schedule(config.resyncCron, () => this.on.resync(), { name: "resync", noOverlap: true }),
-      schedule(config.refreshCheckCron, () => this.on.refreshCheck(), { name: "refresh-check", noOverlap: true }),
+    this.schedules = [
+      startSchedule(config.resyncCron, () => this.on.resync(), this.clock),
+      startSchedule(config.refreshCheckCron, () => this.on.refreshCheck(), this.clock),
     ];
   }
 
   private async disarm(): Promise<void> {
-    const tasks = this.tasks;
-    this.tasks = [];
-    // An in-process task stops at once; a background one (none here) would return a promise.
-    await Promise.all(tasks.map((task) => Promise.resolve(task.destroy())));
+    for (const schedule of this.schedules) schedule.stop();
+    this.schedules = [];
     await Promise.all([...this.watchers, ...this.stateDirWatches.values()].map((w) => w.close()));
     this.watchers = [];
     this.stateDirWatches = new Map();

@@ -83,7 +83,7 @@ test("a missing file is made whole, never over a name that is taken: a file, fol
     assert.deepEqual(readdirSync(dir).sort(), ["auth-profiles.json", "folder.json", "linked.json", "new.json"]);
   }));
 
-test("sync makes a missing store whole in one step, as the gateway makes one: without the lock, not waiting on it", () =>
+test("sync makes a missing store whole in one step, as the gateway does: without the lock, not waiting on it", () =>
   withHome(async (t) => {
     t.writeCredentials();
     mkdirSync(t.agentDir("main"), { recursive: true });

@@ -104,7 +104,7 @@ test("pass queue: stop waits for the pass in flight and runs nothing after it", 
   assert.deepEqual(passes, ["all"]);
 });
 
-test("pass queue: a source event is a full pass when idle; during a pass, only a look at the sources after it", async () => {
+test("pass queue: a source event is a full pass when idle; during a pass, a look at the sources after it", async () => {
   let changed = false;
   let looks = 0;
   const { q, passes, finish } = queue(false, () => {

@@ -2,7 +2,8 @@
  * Replaces a file the way a crash cannot half-do and another user cannot steer: a temp file with a random
  * name, created exclusively and never through a symlink, in the target's folder; mode and owner set on the
  * open descriptor; fsync, rename, then fsync of the folder so the rename itself survives a power loss.
- * Readers see the old or the new file.
+ * Readers see the old or the new file. A file that must not exist yet is made the same way, with link() in
+ * place of the rename, so it is never made over one that appeared meanwhile.
  */
 import fs, { constants, type Stats } from "node:fs";
 import { randomBytes } from "node:crypto";

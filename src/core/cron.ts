@@ -112,11 +112,12 @@ export function nextCronTime(spec: CronSpec, after: Date): Date | undefined {
   const start = new Date(after.getTime());
   start.setMilliseconds(0);
   start.setSeconds(start.getSeconds() + 1);
-  const day = new Date(start.getFullYear(), start.getMonth(), start.getDate());
+  const first = new Date(start.getFullYear(), start.getMonth(), start.getDate()).getTime();
+  const day = new Date(first);
   const last = new Date(start.getFullYear() + SEARCH_YEARS, start.getMonth(), start.getDate());
   for (; day <= last; day.setDate(day.getDate() + 1)) {
     if (!months[day.getMonth() + 1] || !days[day.getDate()] || !weekdays[day.getDay()]) continue;
-    const today = day.getTime() === new Date(start.getFullYear(), start.getMonth(), start.getDate()).getTime();
+    const today = day.getTime() === first;
     for (let h = today ? start.getHours() : 0; h < 24; h++) {
       if (!hours[h]) continue;
       const hourStarted = today && h === start.getHours();

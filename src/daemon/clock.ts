@@ -10,6 +10,12 @@ export interface Clock {
   clearTimeout(handle: TimerHandle): void;
 }
 
+/** setTimeout's limit (about 24.8 days): a longer wait is clamped to it, and re-armed when the timer fires early. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** A delay setTimeout takes as given: not negative, not past its limit. */
+export const timerDelay = (delayMs: number) => Math.max(0, Math.min(delayMs, MAX_TIMER_MS));
+
 export const systemClock: Clock = {
   now: () => Date.now(),
   setTimeout: (fn, delayMs) => setTimeout(fn, delayMs),

@@ -5,14 +5,11 @@
  */
 import { createRequire } from "node:module";
 import { nextCronTime, parseCron } from "../core/cron.js";
-import type { Clock, TimerHandle } from "./clock.js";
+import { type Clock, type TimerHandle, timerDelay } from "./clock.js";
 
 export interface Schedule {
   stop(): void;
 }
-
-/** setTimeout's limit: a tick further away is waited for in steps. */
-const MAX_TIMER_MS = 2 ** 31 - 1;
 
 export function startSchedule(expr: string, tick: () => void, clock: Clock): Schedule {
   const spec = parseCron(expr);
@@ -29,7 +26,8 @@ export function startSchedule(expr: string, tick: () => void, clock: Clock): Sch
         if (clock.now() >= at) tick();
         arm();
       },
-      Math.min(Math.max(0, at - clock.now()), MAX_TIMER_MS),
+      // A tick beyond setTimeout's limit is waited for in steps.
+      timerDelay(at - clock.now()),
     );
   };
   arm();

@@ -2,10 +2,7 @@
  * The daemon's named timers: setting a name again replaces its timer, so a debounce or a retry is pending
  * at most once; after `stop` nothing new is armed.
  */
-import type { Clock, TimerHandle } from "./clock.js";
-
-/** setTimeout's limit; a caller with a longer wait re-arms when the timer fires early. */
-const MAX_TIMER_MS = 2 ** 31 - 1;
+import { type Clock, type TimerHandle, timerDelay } from "./clock.js";
 
 export class Timers {
   private readonly pending = new Map<string, TimerHandle>();
@@ -20,7 +17,7 @@ export class Timers {
       this.pending.delete(name);
       fn();
     };
-    this.pending.set(name, this.clock.setTimeout(run, Math.max(0, Math.min(delayMs, MAX_TIMER_MS))));
+    this.pending.set(name, this.clock.setTimeout(run, timerDelay(delayMs)));
   }
 
   /** The same timers under names of one login's own, so two logins' refresh timers never replace each other. */

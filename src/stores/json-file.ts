@@ -111,9 +111,14 @@ export async function createStoreFile(file: string, content: string, home: Store
     await makeAgentDir(path.dirname(file), home);
     return await createFileAtomically(file, content);
   } catch (err) {
-    if (err instanceof AuthSyncError) throw err;
-    throw new StoreError(`agent folder ${path.dirname(file)} is not writable: ${messageOf(err)}`, "unwritable");
+    throw notMade(file, err);
   }
+}
+
+/** A store that could not be made: our own one-line errors as they are, a system error as the folder's. */
+function notMade(file: string, err: unknown): Error {
+  if (err instanceof AuthSyncError) return err;
+  return new StoreError(`agent folder ${path.dirname(file)} is not writable: ${messageOf(err)}`, "unwritable");
 }
 
 /** Creates a missing `auth-profiles.json` as the gateway's `ensureAuthStoreFile` does, since both locks need it. */
@@ -136,8 +141,7 @@ export async function ensureStoreFile(file: string, home: StoreHome): Promise<vo
     // A store that exists must be one we may write before its lock is taken: the gateway's lock sits
     // beside the link's target, which must not be made outside the state dir.
     if (errnoCode(err) === "EEXIST") return void (await writeTarget(file, stateDir));
-    if (err instanceof AuthSyncError) throw err;
-    throw new StoreError(`agent folder ${path.dirname(file)} is not writable: ${messageOf(err)}`, "unwritable");
+    throw notMade(file, err);
   }
 }
 

@@ -23,6 +23,7 @@ import { inspectDatabases } from "../stores/sqlite/inspect.js";
 import { SUPPORTED_SCHEMA, VERIFIED_GATEWAY } from "../stores/sqlite/schema.js";
 import { GATEWAY_LOCK_STALE_MS } from "../stores/locks/directory-lock.js";
 import type { Agent } from "../stores/agents.js";
+import { anthropicRoute } from "./anthropic-route.js";
 import { type GatewayInstall, configuredStateDirs, failureText, findGateways, storeFile } from "../stores/gateway.js";
 
 export type CheckStatus = "ok" | "warn" | "fail";
@@ -83,6 +84,7 @@ export async function runDoctor(config: Config, deps: DoctorDeps): Promise<Check
     if (!gateway) continue;
     checks.push(...at([...stateDirChecks(gateway), ...(await sqliteChecks(gateway))]));
     for (const view of views) checks.push(...at(named(view, await storeChecks(view, gateway))));
+    checks.push(...at(await apiRouteChecks(config, gateway, configRef)));
   }
   const agents = found.flatMap((g) => g.agents);
   checks.push(await permissionsCheck(config, env, agents));
@@ -249,6 +251,55 @@ async function storeChecks(config: Config, gateway: GatewayInstall): Promise<Che
   }
   if (checks.length === 0) checks.push(ok("gateway order", `${id} is not excluded by auth.order or auth.profiles`));
   return checks;
+}
+
+/** The gateway's own id for a profile on a refresh fence (`openclaw-oauth-refresh-fence:v1:…`): never usable. */
+const FENCE_PREFIX = "openclaw-oauth-refresh-fence:";
+
+/** Whether a stored Anthropic profile could serve a turn now: a credential, not expired or fenced, not marked. */
+function usableNow(profile: Record<string, unknown>, marked: boolean, now: number): boolean {
+  if (profile.provider !== "anthropic" || marked) return false;
+  const expires = typeof profile.expires === "number" ? profile.expires : undefined;
+  switch (profile.type) {
+    case "token":
+      return typeof profile.token === "string" && profile.token !== "" && (expires === undefined || expires > now);
+    case "api_key":
+      return (typeof profile.key === "string" && profile.key !== "") || profile.keyRef !== undefined;
+    case "oauth":
+      return typeof profile.access === "string" && !profile.access.startsWith(FENCE_PREFIX);
+    default:
+      return false;
+  }
+}
+
+/**
+ * The SQLite era's direct-API route cannot use the Claude login, only a stored profile. An agent on that route with
+ * no usable Anthropic profile fails every turn; the login's access token as a `token` profile is one config line
+ * away.
+ */
+async function apiRouteChecks(config: Config, gateway: GatewayInstall, configRef: string): Promise<Check[]> {
+  if (gateway.generation.format !== "sqlite") return [];
+  const adapter = adapterFor(gateway.generation, gateway.stateDir.dir);
+  const now = Date.now();
+  const stranded: string[] = [];
+  for (const agent of gateway.agents) {
+    if (anthropicRoute(gateway.gatewayConfig?.value, agent.id) !== "api") continue;
+    const store = await adapter.read(agent.dir).catch(() => undefined);
+    const usable = Object.entries(store?.profiles ?? {}).some(([id, profile]) =>
+      usableNow(profile, adapter.usage.isMarked(store?.usageStats?.[id], now), now),
+    );
+    if (!usable) stranded.push(agent.id);
+  }
+  if (stranded.length === 0) return [];
+  const detail =
+    `agent ${stranded.join(", ")}: Anthropic models run on the direct API route, which cannot use the Claude ` +
+    "login, and no usable Anthropic profile is stored";
+  // The default id is retired in this generation, so nothing is copied until the config names one of ours.
+  const fix = adapter.admit?.(config.profileId, { type: "token" })
+    ? `set "profileId": "anthropic:claude-token" in ${shellQuote(configRef)} (the login's access token is then ` +
+      "kept there as a token profile), or store a setup-token: claude setup-token | moltbot-auth-sync token set"
+    : "moltbot-auth-sync sync   (then see `moltbot-auth-sync status` for why the profile is not usable)";
+  return [warn("api route", detail, fix)];
 }
 
 async function permissionsCheck(config: Config, env: NodeJS.ProcessEnv, agents: readonly Agent[]): Promise<Check> {

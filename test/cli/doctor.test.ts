@@ -4,7 +4,8 @@ import path from "node:path";
 import { test } from "node:test";
 import { installFakeClaude } from "../helpers/daemon.js";
 import { fakeBin } from "../helpers/fake-bin.js";
-import { leakedTokens, makeHome, runCli, type TestHome } from "../helpers/env.js";
+import { leakedTokens, makeHome, randomToken, runCli, type TestHome } from "../helpers/env.js";
+import { entriesConfig, writeStateDb } from "../helpers/sqlite-store.js";
 
 const ACTIVE = `printf 'LoadState=loaded\\nActiveState=active\\nSubState=running\\nMainPID=42\\nUnitFileState=enabled\\n'`;
 
@@ -209,6 +210,40 @@ test("doctor: a service manager it cannot ask is a warning with its reason and t
     assert.match(service.detail, /cannot ask systemd: Failed to connect to bus: No medium found/);
     assert.match(service.fix!, /loginctl enable-linger/);
     assert.match(service.fix!, /no systemd here/);
+  } finally {
+    t.cleanup();
+  }
+});
+
+test("doctor: a SQLite-era agent on the direct API route with no usable Anthropic profile warns, one line away", async () => {
+  const t = makeHome();
+  try {
+    installFakeClaude(t);
+    t.writeCredentials();
+    const old = randomToken();
+    t.planted.push(old);
+    // main runs anthropic/* on the API route; work runs the same model through the claude-cli runtime.
+    const gatewayConfig = entriesConfig(t, ["main", "work"]) as { agents: Record<string, any> };
+    gatewayConfig.agents.defaults = { model: { primary: "anthropic/claude-opus-5" } };
+    gatewayConfig.agents.entries.work.models = { "anthropic/claude-opus-5": { agentRuntime: { id: "claude-cli" } } };
+    writeFileSync(path.join(t.stateDir, "openclaw.json"), JSON.stringify(gatewayConfig));
+    const expired = { type: "token", provider: "anthropic", token: old, expires: Date.now() - 60_000 };
+    writeStateDb(t, { store: { version: 1, profiles: { "anthropic:manual": expired } } });
+    const before = check(await doctor(t), "api route");
+    assert.equal(before.status, "warn");
+    assert.match(before.detail, /^agent main: Anthropic models run on the direct API route, .*no usable Anthropic/);
+    assert.match(before.fix!, /^set "profileId": "anthropic:claude-token" in /);
+    // The one config line: the login's access token becomes a token profile every agent reads.
+    const configFile = path.join(t.root, "config.json");
+    writeFileSync(configFile, JSON.stringify({ profileId: "anthropic:claude-token" }));
+    t.env.MOLTBOT_AUTH_SYNC_CONFIG = configFile;
+    assert.equal((await runCli(["sync"], t.env)).code, 0);
+    const after = await doctor(t);
+    assert.equal(
+      after.checks.find((c) => c.name === "api route"),
+      undefined,
+      after.text,
+    );
   } finally {
     t.cleanup();
   }

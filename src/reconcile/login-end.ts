@@ -3,7 +3,7 @@
  * it `claude` refuses to renew ("this login reached its time limit and cannot be renewed"), so only a person
  * signing in again, or a setup-token, gives a working credential. Pure: the caller passes the time.
  */
-import { formatWhen } from "../core/duration.js";
+import { formatDuration, formatUtc, formatWhen } from "../core/duration.js";
 import type { SourceCredential } from "../types.js";
 import type { Failure } from "./failure.js";
 
@@ -29,8 +29,9 @@ export function loginEndStage(end: number | undefined, now: number, warnMs: numb
 
 /** "the Claude login ends in 9d23h (2026-01-11 00:00 UTC) and cannot be renewed past it", or that it has ended. */
 export function loginEndText(endsAt: number, now: number): string {
+  // From the very end on it is past ("0s ago"), never "in 0s".
   return now >= endsAt
-    ? `the Claude login reached its time limit ${formatWhen(endsAt, now)} and cannot be renewed`
+    ? `the Claude login reached its time limit ${formatDuration(now - endsAt)} ago (${formatUtc(endsAt)}) and cannot be renewed`
     : `the Claude login ends ${formatWhen(endsAt, now)} and cannot be renewed past it`;
 }
 

@@ -15,6 +15,11 @@ export interface SourceCredential {
   refreshToken?: string;
   /** Epoch milliseconds. */
   expiresAt: number;
+  /**
+   * The login's hard end (Claude Code's `refreshTokenExpiresAt`, epoch ms): refreshing never moves it later, and
+   * after it only a new sign-in gives a token. Absent from CLIs that do not write it, and for setup-tokens.
+   */
+  loginEndsAt?: number;
   subscriptionType?: string | null;
 }
 

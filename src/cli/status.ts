@@ -23,8 +23,9 @@ export async function statusCommand(options: StatusCommandOptions): Promise<void
   if (options.json) {
     printJson(statusJson(report, daemon));
   } else {
+    const ends = (s: typeof source) => (s.ok && s.loginEndsAt ? `; login ends ${formatWhen(s.loginEndsAt, now)}` : "");
     const sourceLine = (s: typeof source) =>
-      s.ok ? `${s.fingerprint} expires ${formatRelative(s.expiresAt, now)} (${s.origin})` : s.error;
+      s.ok ? `${s.fingerprint} expires ${formatRelative(s.expiresAt, now)} (${s.origin})${ends(s)}` : s.error;
     const lines = report.logins
       ? report.logins.map((l) => `source  ${l.profileId} (${l.claudeConfigDir}): ${sourceLine(l.source)}`)
       : [`source  ${sourceLine(source)}`];

@@ -4,7 +4,8 @@
  * to refresh the login, with the daemon's runner, timeout and classification. Exit 1 when an agent is left
  * without a usable credential, with one line naming the fix.
  */
-import { type Failure, LOGIN_FIX, loginFailureOf, markingKind } from "../reconcile/failure.js";
+import { type Failure, loginFailureOf, loginFixOf, markingKind } from "../reconcile/failure.js";
+import { LOGIN_END_FIX, loginEndFailure, loginEndStage, loginEndText } from "../reconcile/login-end.js";
 import { refreshArgv } from "../refresh/claude-runner.js";
 import { type RefreshResult, CLI_REFRESH_WINDOW_MS, Refresher } from "../refresh/refresher.js";
 import { formatDuration, formatRelative } from "../core/duration.js";
@@ -163,6 +164,7 @@ async function syncLogin(config: Config, options: SyncCommandOptions, out: SyncO
             origin: login.origin,
             fingerprint: fingerprint(login.accessToken),
             expiresAt: login.expiresAt,
+            ...(login.loginEndsAt !== undefined ? { loginEndsAt: login.loginEndsAt } : {}),
             type: offers[0]!.profile.type,
           }
         : { error: loginError!.message, problem: loginError!.problem },
@@ -227,6 +229,15 @@ async function syncLogin(config: Config, options: SyncCommandOptions, out: SyncO
     if (loginOptional) out.text([`note: ${config.profileId} not synced: ${loginError.message}`], process.stderr);
     else throw new ExitError(1, loginError.message);
   }
+  // Past its end no refresh was tried and our profile was marked: one line, whatever the agents hold.
+  const ended = loginEndFailure(login, now) ?? (refreshFailure?.loginEnded ? refreshFailure : undefined);
+  if (ended) {
+    const marked = result.marking ? `; ${config.profileId} is marked unusable, so the gateway fails over` : "";
+    throw new ExitError(1, `${withDetail(ended)}${marked}. Fix: ${LOGIN_END_FIX}`);
+  }
+  if (login?.loginEndsAt !== undefined && loginEndStage(login.loginEndsAt, now, config.loginEndWarning)) {
+    out.text([`warning: ${loginEndText(login.loginEndsAt, now)}. Fix: ${LOGIN_END_FIX}`], process.stderr);
+  }
   if (unusable.length > 0) {
     const agents = unusable.map((u) => agentName(u.agent, u.stateDir)).join(", ");
     const why = marking ? withDetail(marking) : [...new Set(unusable.map((u) => u.why))].join("; ");
@@ -274,7 +285,7 @@ function withDetail(failure: Failure): string {
 }
 
 function fixFor(failure: Failure | undefined, noRefresh: boolean, login: SourceCredential | undefined, now: number) {
-  if (failure?.needsLogin) return LOGIN_FIX;
+  if (failure?.needsLogin) return loginFixOf(failure);
   if (login && login.expiresAt <= now) {
     if (noRefresh) return "run `moltbot-auth-sync sync` without --no-refresh, so that claude refreshes the login";
     return "make `claude` work on this host (see the refresh error above), then run `moltbot-auth-sync sync` again";

@@ -138,6 +138,7 @@ const schema = strictObject({
   credentialType: withDefault(oneOf(["token", "oauth"]), "token"),
   setupTokenProfileId: withDefault(profileId("anthropic:manual"), "anthropic:manual"),
   expiryWarning: withDefault(duration, 3_600_000),
+  loginEndWarning: withDefault(duration, 10 * 86_400_000),
   lockTimeout: withDefault(duration, 60_000),
   storeFormat: withDefault(oneOf(["auto", "json-v1", "split", "sqlite"]), "auto"),
   refreshMargin: withDefault(duration, 240_000),

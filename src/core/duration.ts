@@ -38,5 +38,10 @@ export function formatRelative(at: number, now: number): string {
 
 /** "in 9d23h (2026-12-11 09:50 UTC)": relative for people, absolute for calendars (a setup-token's expiry). */
 export function formatWhen(at: number, now: number): string {
-  return `${formatRelative(at, now)} (${new Date(at).toISOString().slice(0, 16).replace("T", " ")} UTC)`;
+  return `${formatRelative(at, now)} (${formatUtc(at)})`;
+}
+
+/** "2026-12-11 09:50 UTC", to the minute. */
+export function formatUtc(at: number): string {
+  return `${new Date(at).toISOString().slice(0, 16).replace("T", " ")} UTC`;
 }

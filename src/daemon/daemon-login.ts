@@ -11,6 +11,7 @@ import type { SourceCredential } from "../types.js";
 import type { Clock } from "./clock.js";
 import type { AgentRef, HookEvent } from "./event-hook.js";
 import { LoginSource } from "./login.js";
+import { type LoginEndTold, LoginEndWatch } from "./login-end.js";
 import { OutageTracker } from "./outage.js";
 import type { ProblemLog } from "./problem-log.js";
 import { RefreshScheduler } from "./refresh-scheduler.js";
@@ -35,6 +36,11 @@ export interface DaemonLoginOptions {
   onFailed: (failure: Failure, problems: ProblemLog) => void;
   hook: (event: HookEvent, reason: string, agents: readonly AgentRef[]) => void;
   saveState: () => Promise<void>;
+  /** What was last said of this login's end, and where a new one is recorded (the state file). */
+  loginEndTold: () => LoginEndTold | undefined;
+  rememberLoginEnd: (told: LoginEndTold) => void;
+  /** The agents the hook names. */
+  agents: () => readonly AgentRef[];
 }
 
 export class DaemonLogin {
@@ -42,6 +48,7 @@ export class DaemonLogin {
   readonly source: LoginSource;
   readonly refresh: RefreshScheduler;
   readonly outage: OutageTracker;
+  readonly end: LoginEndWatch;
 
   constructor(readonly o: DaemonLoginOptions) {
     const { clock, env, config } = o;
@@ -67,6 +74,18 @@ export class DaemonLogin {
       onNextRefresh: o.onNextRefresh,
       onFailed: (failure) => o.onFailed(failure, problems),
       saveState: o.saveState,
+    });
+    this.end = new LoginEndWatch({
+      clock,
+      timers: o.timers.scoped(o.scope),
+      config,
+      login: () => this.source.current,
+      told: o.loginEndTold,
+      remember: o.rememberLoginEnd,
+      emit: (level, event, msg, fields) => problems.event(level, event, msg, fields),
+      hook: o.hook,
+      agents: o.agents,
+      fullPass: o.fullPass,
     });
     this.outage = new OutageTracker({
       clock,

@@ -121,6 +121,7 @@ export class Daemon {
   /** Runs the first pass, then arms watchers and schedules. Resolves once the daemon is fully armed. */
   async start(): Promise<void> {
     const started = performance.now();
+    await this.stateFile.restore();
     await this.startMetrics();
     const files = loginConfigs(this.config).map((login) => claudeCredentialsFile(login, this.env));
     // With stateDirs, every gateway it serves, there yet or not.
@@ -281,6 +282,12 @@ export class Daemon {
       },
       hook: (event, reason, agents) => this.hook(event, reason, agents, this.config.logins ? id : undefined),
       saveState: () => this.stateFile.save(),
+      loginEndTold: () => this.stateFile.state.loginEndTold?.[id],
+      rememberLoginEnd: (told) => {
+        (this.stateFile.state.loginEndTold ??= {})[id] = told;
+        void this.stateFile.save();
+      },
+      agents: () => this.registry.refs,
     });
     return login;
   }
@@ -338,6 +345,7 @@ export class Daemon {
         },
       });
       this.noteResult(login, result, read?.source);
+      login.end.check();
       results.push(result);
     }
     const result = mergeResults(results);

@@ -1,14 +1,22 @@
 /**
- * The optional `onEvent` hook: an argv run on `needs_login`, `recovered`, `refresh.failed`, `token.expiring`
- * and `token.expired`, so an operator can page themselves. It gets the facts in its environment, never a
- * secret, and it cannot block or crash the daemon.
+ * The optional `onEvent` hook: an argv run on `needs_login`, `recovered`, `refresh.failed`, `token.expiring`,
+ * `token.expired`, `login.expiring` and `login.ended`, so an operator can page themselves. It gets the facts in its
+ * environment, never a secret, and it cannot block or crash the daemon.
  */
 import os from "node:os";
 import type { Logger } from "pino";
 import { messageOf } from "../core/errors.js";
 import { scrubSecrets } from "../log/logger.js";
 
-export const HOOK_EVENTS = ["needs_login", "recovered", "refresh.failed", "token.expiring", "token.expired"] as const;
+export const HOOK_EVENTS = [
+  "needs_login",
+  "recovered",
+  "refresh.failed",
+  "token.expiring",
+  "token.expired",
+  "login.expiring",
+  "login.ended",
+] as const;
 export type HookEvent = (typeof HOOK_EVENTS)[number];
 
 const HOOK_TIMEOUT_MS = 30_000;

@@ -6,7 +6,7 @@
 import { formatDuration } from "../core/duration.js";
 import { fingerprint } from "../core/fingerprint.js";
 import type { AgentReport } from "../pass/apply.js";
-import { type Failure, LOGIN_FIX, markingKind } from "../reconcile/failure.js";
+import { type Failure, loginFixOf, markingKind } from "../reconcile/failure.js";
 import type { SourceCredential } from "../types.js";
 import type { Clock } from "./clock.js";
 import type { AgentRef, HookEvent } from "./event-hook.js";
@@ -40,7 +40,7 @@ export class OutageTracker {
     // Once per incident, however its wording varies: the incident ends only with `recovered`.
     if (failure.needsLogin && !problems.isOpen("needs_login")) {
       this.o.hook("needs_login", failure.message, marked);
-      const msg = `Claude login needs a person: ${failure.message}. Fix: ${LOGIN_FIX}`;
+      const msg = `Claude login needs a person: ${failure.message}. Fix: ${loginFixOf(failure)}`;
       problems.problem("needs_login", "error", "needs_login", msg, { profile, reason: failure.reason });
     }
   }

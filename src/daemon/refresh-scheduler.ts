@@ -3,7 +3,7 @@
  * refresh-check schedule, after every pass, and at once on a gateway marking; after a failure, an announced
  * retry that always either runs or logs why not (`refresh.skipped`); and before claude's own refresh window
  * opens, one more try when it does. At `expiresAt` a full pass runs, so a token claude could not refresh is
- * marked as it stops working.
+ * marked as it stops working. A login past its end is never run for, nor retried (Refresher.isDue).
  */
 import type { Config } from "../config/config.js";
 import { formatDuration, formatRelative } from "../core/duration.js";
@@ -18,7 +18,7 @@ import type { EventLog } from "./report-log.js";
 import type { Timers } from "./timers.js";
 
 /** What the scheduler needs of the refresher: the one-run-at-a-time runner with its backoff. */
-export type RefreshRunner = Pick<Refresher, "isDue" | "run" | "retryAt" | "busy">;
+export type RefreshRunner = Pick<Refresher, "isDue" | "run" | "retryAt" | "busy" | "hasEnded">;
 
 export interface RefreshSchedulerOptions {
   clock: Clock;
@@ -137,27 +137,27 @@ export class RefreshScheduler {
       return;
     }
     const { failure, run } = result;
-    this.o.log.event(
-      "warn",
-      "refresh.failed",
-      `${failure.message}; retry in ${Math.round(result.retryInMs / 1000)} s`,
-      {
-        ...fields,
-        attempt: result.attempt,
-        reason: failure.reason,
-        exitCode: run.exitCode,
-        timedOut: run.timedOut,
-        retryInMs: result.retryInMs,
-        output: scrubbedTail(run.output, 300),
-      },
-    );
+    // A login past its end is never retried: only a new login (which loginChanged sees) can be refreshed.
+    const ended = failure.loginEnded === true;
+    const next = ended
+      ? "not retried until claude is signed in again"
+      : `retry in ${Math.round(result.retryInMs / 1000)} s`;
+    this.o.log.event("warn", "refresh.failed", `${failure.message}; ${next}`, {
+      ...fields,
+      attempt: result.attempt,
+      reason: failure.reason,
+      exitCode: run.exitCode,
+      timedOut: run.timedOut,
+      ...(ended ? { loginEnded: true } : { retryInMs: result.retryInMs }),
+      output: scrubbedTail(run.output, 300),
+    });
     this.o.onFailed(failure);
     // The pass marks our profile only if the held credential cannot work (pass.ts, unusableFailure).
     this.lastFailure = failure;
     this.fresh = true;
     this.o.fullPass();
     await this.o.saveState();
-    this.o.timers.set("refresh-retry", result.retryInMs, () => this.retry());
+    if (!ended) this.o.timers.set("refresh-retry", result.retryInMs, () => this.retry());
   }
 
   /** An announced retry runs claude (forced: the first try may have been a forced one), or logs why it does not. */
@@ -171,6 +171,7 @@ export class RefreshScheduler {
     const due = login && login.expiresAt - this.o.config().refreshMargin;
     let skip: string | undefined;
     if (!login) skip = "no Claude login to refresh";
+    else if (this.o.refresher.hasEnded(login, now)) skip = "the login has reached its end; claude cannot renew it";
     else if (this.o.refresher.busy) skip = "a refresh is already running";
     else if (!this.lastFailure && now < due!)
       skip = `the login changed since; next refresh due ${formatRelative(due!, now)}`;

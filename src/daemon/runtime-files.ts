@@ -9,6 +9,7 @@ import { AuthSyncError, errnoCode } from "../core/errors.js";
 import { readRegularFile } from "../fs/read-file.js";
 import { processCommand, processStartTime } from "../core/process-identity.js";
 import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE, writeFileAtomically } from "../fs/atomic-write.js";
+import type { LoginEndTold } from "./login-end.js";
 
 export function runtimeDir(env: NodeJS.ProcessEnv = process.env): string {
   const base = env.XDG_STATE_HOME || path.join(env.HOME || os.homedir(), ".local", "state");
@@ -88,6 +89,8 @@ export interface DaemonState {
   source?: { fingerprint: string; expiresAt: number };
   /** With `logins` configured: the same facts for every login, in the configured order. */
   logins?: LoginState[];
+  /** Per login's profile, what was last said of its end (daemon/login-end.ts), kept across restarts. */
+  loginEndTold?: Record<string, LoginEndTold>;
 }
 
 export interface LoginState {

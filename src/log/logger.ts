@@ -53,6 +53,8 @@ export const EVENTS = [
   "recovered",
   "token.expiring",
   "token.expired",
+  "login.expiring",
+  "login.ended",
   "hook.failed",
   "watch.error",
   "metrics.listening",

@@ -57,6 +57,11 @@ export class Metrics {
     "Seconds until the profile's credential expires (negative once expired).",
     ["profile"],
   );
+  private readonly loginEnd = this.gauge(
+    "login_end_timestamp_seconds",
+    "When the Claude login reaches its hard end and must be signed in again (Unix seconds), when claude records it.",
+    ["profile"],
+  );
   private readonly usable = this.gauge(
     "profile_usable",
     "1 when the agent holds the profile usable; 0 with kind and reason when not.",
@@ -111,12 +116,14 @@ export class Metrics {
   /** Sets the gauges from a status report (or clears them when none could be made) and renders the text. */
   async render(report: StatusReport | Error, healthy: boolean): Promise<string> {
     this.expiry.reset();
+    this.loginEnd.reset();
     this.usable.reset();
     this.gatewayUp.reset();
     this.healthy.set(healthy ? 1 : 0);
     if (!(report instanceof Error)) {
       for (const g of report.gateways ?? []) this.gatewayUp.set({ state_dir: g.stateDir.dir }, "error" in g ? 0 : 1);
       for (const [profile, at] of expiries(report)) this.expiry.set({ profile }, (at - report.now) / 1000);
+      for (const [profile, at] of loginEnds(report)) this.loginEnd.set({ profile }, at / 1000);
       for (const u of usability(report)) {
         const labels = {
           agent: label(u.agent),
@@ -147,4 +154,12 @@ function expiries(report: StatusReport): Map<string, number> {
     }
   }
   return at;
+}
+
+/** Per login's profile, its hard end, where the source records one. */
+function loginEnds(report: StatusReport): Array<[string, number]> {
+  const logins = report.logins ?? [{ profileId: report.profile, source: report.source }];
+  return logins.flatMap(({ profileId, source }) =>
+    source.ok && source.loginEndsAt !== undefined ? [[profileId, source.loginEndsAt] as [string, number]] : [],
+  );
 }

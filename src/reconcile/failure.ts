@@ -7,6 +7,7 @@ import { formatRelative } from "../core/duration.js";
 import { SourceError, messageOf } from "../core/errors.js";
 import { fingerprint } from "../core/fingerprint.js";
 import type { SourceCredential } from "../types.js";
+import { LOGIN_END_FIX, loginEndFailure, saidLoginEndFailure, saysLoginEnded } from "./login-end.js";
 
 export type FailureReason = "auth" | "format" | "rate_limit" | "billing" | "timeout" | "unknown";
 
@@ -14,6 +15,8 @@ export interface Failure {
   reason: FailureReason;
   /** Only a person can fix it (log in again, or a setup-token): disable and keep it disabled. */
   needsLogin: boolean;
+  /** The login reached its hard end (reconcile/login-end.ts): nothing may try to refresh it. */
+  loginEnded?: true;
   /** One line, no secrets. */
   message: string;
   /** The last line the failing program printed (scrubbed): logged in a field, never in the message. */
@@ -101,20 +104,30 @@ export function refreshFailure(
     const message = `claude did not finish within ${Math.round(facts.timeoutMs / 1000)} s and was killed`;
     return { reason: "timeout", needsLogin: false, message };
   }
+  // Whatever else it printed (a 429 on the way, an "expired"), this login is dead for good.
+  if (saysLoginEnded(run.output)) return saidLoginEndFailure(run.output);
   if (facts.loggedIn === false) return { reason: "auth", needsLogin: true, message: "claude is not logged in" };
   const failure = failureFromOutput(run.output, `claude exited ${run.exitCode ?? "?"} and the token did not change`);
   const tail = lastLine(run.output).slice(0, 200);
   return tail ? { ...failure, detail: tail } : failure;
 }
 
-/** Whether `claude auth status` can tell more: only a run that started and finished on its own printed anything. */
+/**
+ * Whether `claude auth status` can tell more: only a run that started and finished on its own printed anything,
+ * and a run that said the login reached its end has said all.
+ */
 export function askAuthStatus(run: RunReport): boolean {
-  return !run.spawnError && !run.timedOut;
+  return !run.spawnError && !run.timedOut && !saysLoginEnded(run.output);
 }
 
 /** What only a person can do when the login is dead. */
 export const LOGIN_FIX =
   "on this host, run `claude` and then /login (or `claude auth login`); for unattended use, `claude setup-token`";
+
+/** The command that fixes a dead login: an ended one has the setup-token way out spelled to the end. */
+export function loginFixOf(failure: Failure): string {
+  return failure.loginEnded ? LOGIN_END_FIX : LOGIN_FIX;
+}
 
 /** Why the source gave no login, as a failure to mark: no login at all needs a person. */
 export function loginFailureOf(err: unknown): Failure {
@@ -138,6 +151,9 @@ export function unusableFailure(
 ): Failure | undefined {
   const { login, loginFailure, refreshFailure } = input;
   if (!login) return loginFailure;
+  // Past its end the login is dead even while its last access token has hours left: claude will not renew it.
+  const ended = loginEndFailure(login, now);
+  if (ended) return ended;
   if (!refreshFailure) return undefined;
   if (refreshFailure.needsLogin) return refreshFailure;
   if (login.expiresAt > now) return undefined;

@@ -26,6 +26,8 @@ export class Refresher {
   /** When the next try may start after a failure; set by `attemptRefresh`. */
   protected notBefore = 0;
   private running: Promise<RefreshResult> | undefined;
+  /** The access token of a login claude said has reached its end: never run for it again (a new login differs). */
+  private endedToken: string | undefined;
 
   constructor(
     private readonly readSource: () => Promise<SourceCredential>,
@@ -42,10 +44,20 @@ export class Refresher {
     return this.running !== undefined;
   }
 
-  /** Due when inside the margin (or forced), not running, and not backing off. */
+  /**
+   * Due when inside the margin (or forced), not running, and not backing off. Never for a login past its end:
+   * claude cannot renew it, and each run would only say so again.
+   */
   isDue(source: SourceCredential, config: Config, now: number, force: boolean): boolean {
     if (this.running || now < this.notBefore) return false;
+    if (this.hasEnded(source, now)) return false;
     return force || now >= source.expiresAt - config.refreshMargin;
+  }
+
+  /** Whether the login is past its end, by its date or by what claude said of this very token. */
+  hasEnded(source: SourceCredential, now: number): boolean {
+    const pastEnd = source.loginEndsAt !== undefined && now >= source.loginEndsAt;
+    return pastEnd || source.accessToken === this.endedToken;
   }
 
   run(before: SourceCredential, config: Config, force: boolean): Promise<RefreshResult> {
@@ -85,13 +97,9 @@ export class Refresher {
     this.attempt += 1;
     const retryInMs = backoffDelay(this.attempt, BACKOFF);
     this.notBefore = Date.now() + retryInMs;
-    return {
-      outcome: "failed",
-      failure: await this.explain(run, file, config, env),
-      run,
-      attempt: this.attempt,
-      retryInMs,
-    };
+    const failure = await this.explain(run, file, config, env);
+    if (failure.loginEnded) this.endedToken = before.accessToken;
+    return { outcome: "failed", failure, run, attempt: this.attempt, retryInMs };
   }
 
   /** Gathers what happened (the run, and `claude auth status` when it can tell more); reconcile/failure.ts decides. */

@@ -102,8 +102,8 @@ export async function collectStatus(config: Config, env: NodeJS.ProcessEnv = pro
   // A login that cannot be read is the cause; its profile missing in the agents is only the effect.
   const unreadFirst = [...logins].sort((a, b) => Number(a.source.ok) - Number(b.source.ok));
   const verdicts = unreadFirst.map((l) => {
-    const verdict = statusVerdict(l.source, agents, now, config.expiryWarning, loginOptional, tokens);
-    const sourceWhy = !l.source.ok && verdict.why === l.source.error;
+    const verdict = statusVerdict(l.source, agents, now, config, loginOptional, tokens);
+    const sourceWhy = (!l.source.ok && verdict.why === l.source.error) || verdict.aboutLogin;
     return config.logins && sourceWhy ? { ...verdict, why: `${l.profileId}: ${verdict.why}` } : verdict;
   });
   // A state dir that cannot be served leaves its agents without a credential we kept: as bad as unusable.

@@ -11,6 +11,7 @@ import type { StoreAdapter } from "../stores/adapter.js";
 import type { Agent } from "../stores/agents.js";
 import { agentName, storeFile } from "../stores/gateway.js";
 import { SETUP_TOKEN_WARNING_MS } from "../sources/setup-token.js";
+import { LOGIN_END_FIX, loginEndStage, loginEndText } from "../reconcile/login-end.js";
 import type { AuthProfileStore, SourceCredential } from "../types.js";
 
 const STATUS_OK = 0;
@@ -45,7 +46,15 @@ export interface AgentStatus {
 }
 
 export type SourceStatus =
-  | { ok: true; origin: string; fingerprint: string; expiresAt: number; hasRefreshToken: boolean }
+  | {
+      ok: true;
+      origin: string;
+      fingerprint: string;
+      expiresAt: number;
+      hasRefreshToken: boolean;
+      /** The login's hard end (epoch ms), when the CLI records it. */
+      loginEndsAt?: number;
+    }
   | { ok: false; problem: string; error: string };
 
 export function sourceStatus(read: SourceCredential | Error): SourceStatus {
@@ -59,6 +68,7 @@ export function sourceStatus(read: SourceCredential | Error): SourceStatus {
     fingerprint: fingerprint(read.accessToken),
     expiresAt: read.expiresAt,
     hasRefreshToken: Boolean(read.refreshToken),
+    ...(read.loginEndsAt !== undefined ? { loginEndsAt: read.loginEndsAt } : {}),
   };
 }
 
@@ -114,6 +124,16 @@ export interface StatusVerdict {
   code: number;
   /** Why the code is not 0, in one line: which profile, where, and until or since when. */
   why?: string;
+  /** The Claude login itself is why (its source, its end), not an agent's copy. */
+  aboutLogin?: true;
+}
+
+/** The windows in which `status` warns (exit 2), from the config. */
+export interface StatusWarnings {
+  /** `expiryWarning`: the login's access token and its copies. */
+  expiryWarning: number;
+  /** `loginEndWarning`: the login's hard end. */
+  loginEndWarning: number;
 }
 
 /** A setup-token as `status` judges it: its expiry is unknown for the environment's and for very old entries. */
@@ -123,19 +143,28 @@ export interface SetupTokenExpiry {
 }
 
 /**
- * 1 when anything is expired, missing or unusable; 2 when something expires within the warning window:
- * `expiryWarningMs` for the login's copies, SETUP_TOKEN_WARNING_MS (30 days) for a setup-token and its copies.
+ * 1 when anything is expired, missing or unusable, or the login is past its end; 2 when something expires within
+ * its warning window: `expiryWarning` for the login's copies, SETUP_TOKEN_WARNING_MS (30 days) for a setup-token and
+ * its copies, and `loginEndWarning` for the login's end, which wins over the others (only a person can move it).
  * The login counts unless the host runs on setup-tokens alone (no login at all, and tokens to sync).
  */
 export function statusVerdict(
   source: SourceStatus,
   agents: readonly AgentStatus[],
   now: number,
-  expiryWarningMs: number,
+  warnings: StatusWarnings,
   loginOptional: boolean,
   setupTokens: readonly SetupTokenExpiry[] = [],
 ): StatusVerdict {
+  const expiryWarningMs = warnings.expiryWarning;
   const login = { warnMs: expiryWarningMs, rule: `within expiryWarning, ${formatDuration(expiryWarningMs)}` };
+  const endsAt = source.ok ? source.loginEndsAt : undefined;
+  const end = loginEndStage(endsAt, now, warnings.loginEndWarning);
+  const endWhy = () => {
+    const rule = end === "ending" ? ` (loginEndWarning, ${formatDuration(warnings.loginEndWarning)})` : "";
+    return `${loginEndText(endsAt!, now)}${rule}. Fix: ${LOGIN_END_FIX}`;
+  };
+  if (end === "ended") return { code: STATUS_UNUSABLE, why: endWhy(), aboutLogin: true };
   const setupToken = {
     warnMs: SETUP_TOKEN_WARNING_MS,
     rule: `a setup-token warns ${formatDuration(SETUP_TOKEN_WARNING_MS)} ahead`,
@@ -166,6 +195,7 @@ export function statusVerdict(
   }
   const expired = expiries.find((e) => e.at <= now);
   if (expired) return { code: STATUS_UNUSABLE, why: `${expired.what} expired ${formatWhen(expired.at, now)}` };
+  if (end === "ending") return { code: STATUS_EXPIRING, why: endWhy(), aboutLogin: true };
   const soonest = expiries.filter((e) => e.at - now <= e.warnMs).sort((a, b) => a.at - b.at)[0];
   if (!soonest) return { code: STATUS_OK };
   return { code: STATUS_EXPIRING, why: `${soonest.what} expires ${formatWhen(soonest.at, now)} (${soonest.rule})` };

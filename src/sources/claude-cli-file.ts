@@ -16,10 +16,21 @@ const NOT_LOGGED_IN_HINT = "run `claude` and /login, or use a setup-token";
 
 /** Epoch ms below this (2001-09-09) can only be seconds: a seconds value for 2026 is about 1.8e9. */
 const MIN_EPOCH_MS = 1e12;
+/**
+ * The login's end as Claude Code takes it: from 2025-01-01 to ten years ahead (its own bounds; outside them the CLI
+ * disregards the value). Anything else here is a corrupt or forged file: read as a date, it would end a working
+ * login (or never end one).
+ */
+const MIN_LOGIN_END_MS = Date.UTC(2025, 0, 1);
+const MAX_LOGIN_END_AHEAD_MS = 3650 * 24 * 3600_000;
+// Unknown fields (`subscriptionTypeSource`, and beside claudeAiOauth `hybridOauth`, `mcpOAuth`, …) are allowed and
+// dropped: the file is claude's, and we never write it.
 const oauthSchema = looseObject({
   accessToken: string({ min: 1 }),
   refreshToken: nullish(string({ min: 1 })),
   expiresAt: number({ int: true, positive: true }),
+  /** Claude Code 2.1.x: the login's hard end (epoch ms), which refreshing never moves later. */
+  refreshTokenExpiresAt: nullish(number({ int: true, positive: true })),
   scopes: nullish(array(string())),
   subscriptionType: nullish(string()),
 });
@@ -71,13 +82,30 @@ export function parseClaudeCredentials(text: string, origin: string, now = Date.
     const what = `claudeAiOauth.expiresAt ${oauth.expiresAt} (${when}) is more than 400 days ahead; not a real login`;
     throw new SourceError(`credentials ${origin}: ${what}`, "invalid");
   }
+  const loginEndsAt = oauth.refreshTokenExpiresAt ?? undefined;
+  if (loginEndsAt !== undefined) checkLoginEnd(loginEndsAt, origin, now);
   return {
     origin,
     accessToken: oauth.accessToken,
     ...(oauth.refreshToken ? { refreshToken: oauth.refreshToken } : {}),
     expiresAt: oauth.expiresAt,
+    ...(loginEndsAt !== undefined ? { loginEndsAt } : {}),
     subscriptionType: oauth.subscriptionType ?? null,
   };
+}
+
+/** `refreshTokenExpiresAt` must be a date Claude Code itself would take as the login's end. */
+function checkLoginEnd(at: number, origin: string, now: number): void {
+  const field = `claudeAiOauth.refreshTokenExpiresAt ${at}`;
+  if (at < MIN_EPOCH_MS) {
+    throw new SourceError(`credentials ${origin}: ${field} looks like seconds; expected epoch milliseconds`, "invalid");
+  }
+  if (at < MIN_LOGIN_END_MS || at > now + MAX_LOGIN_END_AHEAD_MS) {
+    const date = new Date(at);
+    const when = Number.isFinite(date.getTime()) ? date.toISOString() : "beyond any date";
+    const why = at < MIN_LOGIN_END_MS ? "is before 2025" : "is more than ten years ahead";
+    throw new SourceError(`credentials ${origin}: ${field} (${when}) ${why}; not a real login end`, "invalid");
+  }
 }
 
 /**

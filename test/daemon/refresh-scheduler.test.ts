@@ -191,3 +191,48 @@ test("refresh scheduler: after stop, no timer or trigger runs claude", async () 
   await s.clock.advance(10 * MIN);
   assert.equal(s.refresher.runs.length, 0);
 });
+
+test("refresh scheduler: a login past its end is never run for: not at its margin, not forced, not by a retry", async () => {
+  const s = setup([], { expiresInMs: 10 * MIN });
+  const login = { ...s.world.login!, loginEndsAt: s.clock.now() + 2 * MIN };
+  s.world.login = login;
+  s.scheduler.loginChanged(login);
+  await s.clock.advance(2 * MIN);
+  s.scheduler.maybe("schedule");
+  s.scheduler.maybe("gateway-marking", true);
+  await s.clock.advance(10 * MIN);
+  s.scheduler.maybe("expiry");
+  await s.clock.advance(60 * MIN);
+  assert.deepEqual(s.refresher.runs, []);
+  assert.equal(s.named("refresh.started").length, 0);
+  assert.equal(s.world.fullPasses, 1, "the pass at the token's expiry still runs (it marks)");
+});
+
+test("refresh scheduler: claude's time-limit answer arms no retry, and says so in refresh.failed", async () => {
+  const ended: RefreshResult = {
+    ...FAILED,
+    failure: {
+      reason: "auth",
+      needsLogin: true,
+      loginEnded: true,
+      message: "claude says the login reached its time limit",
+    },
+  };
+  const s = setup([ended], { expiresInMs: 3 * MIN });
+  s.scheduler.maybe("expiry");
+  await s.clock.advance(0);
+  const failed = s.named("refresh.failed");
+  assert.equal(failed.length, 1);
+  assert.match(failed[0]!.msg, /time limit; not retried until claude is signed in again$/);
+  assert.equal(failed[0]!.fields.loginEnded, true);
+  assert.equal(failed[0]!.fields.retryInMs, undefined);
+  assert.equal(s.world.fullPasses, 1, "a full pass marks the profile");
+  assert.deepEqual(
+    s.clock.pending().filter((at) => at < s.world.login!.expiresAt),
+    [],
+    "no retry is armed",
+  );
+  await s.clock.advance(60 * MIN);
+  assert.equal(s.refresher.runs.length, 1);
+  assert.equal(s.named("refresh.skipped").length, 0);
+});

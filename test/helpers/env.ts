@@ -29,6 +29,8 @@ export interface TestHome {
     accessToken?: string;
     refreshToken?: string;
     extra?: Record<string, unknown>;
+    /** More fields of `claudeAiOauth` (`refreshTokenExpiresAt`, …). */
+    oauth?: Record<string, unknown>;
   }): { accessToken: string; refreshToken: string; expiresAt: number };
   writeStore(id: string, store: unknown): void;
   readStore(id: string): any;
@@ -70,6 +72,7 @@ export function makeHome(options: { stateName?: string } = {}): TestHome {
           expiresAt,
           scopes: ["user:inference", "user:profile"],
           subscriptionType: "max",
+          ...o.oauth,
         },
         ...o.extra,
       };

@@ -15,6 +15,7 @@
  *   slow      never exit, but die on SIGTERM
  *   ratelimit print a 429 rate_limit_error and exit 1
  *   logout    print "Not logged in · Please run /login" and exit 1 (pair with logged-in = false)
+ *   timelimit as Claude Code 2.1.x past the login's end: print its "reached its time limit" line and exit 1
  *   garbage   print 1 MB of noise and exit 1
  *   twice     rewrite the credentials twice in quick succession
  *   leak      exit 1 after printing secrets: a refresh token across the runner's 2,000-character tail
@@ -149,6 +150,13 @@ switch (mode) {
     break;
   case "logout":
     process.stderr.write("Not logged in · Please run /login\n");
+    process.exitCode = 1;
+    break;
+  case "timelimit":
+    process.stderr.write(
+      "Failed to authenticate: this login reached its time limit and cannot be renewed. Run `claude auth login` to " +
+        "sign in again, or use `claude setup-token` and set CLAUDE_CODE_OAUTH_TOKEN for unattended jobs\n",
+    );
     process.exitCode = 1;
     break;
   case "slow":

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { symlinkSync, writeFileSync } from "node:fs";
+import { readFileSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { test } from "node:test";
 import { SourceError } from "../../src/core/errors.js";
@@ -129,4 +129,100 @@ test("CLAUDE_CONFIG_DIR moves the file; config claudeConfigDir wins over it", ()
   assert.equal(claudeConfigDir(undefined, { HOME: "/h" }), "/h/.claude");
   assert.equal(claudeConfigDir(undefined, { HOME: "/h", CLAUDE_CONFIG_DIR: "/c" }), "/c");
   assert.equal(claudeConfigDir("/x", { HOME: "/h", CLAUDE_CONFIG_DIR: "/c" }), "/x");
+});
+
+const DAY = 86_400_000;
+
+/** A file as Claude Code 2.1.332 writes it: the login's end, and keys this tool has no use for, around it. */
+function cli2_1_332File(fields: { accessToken: string; refreshToken: string; expiresAt: number; end?: unknown }) {
+  return JSON.stringify({
+    claudeAiOauth: {
+      accessToken: fields.accessToken,
+      refreshToken: fields.refreshToken,
+      expiresAt: fields.expiresAt,
+      ...(fields.end === undefined ? {} : { refreshTokenExpiresAt: fields.end }),
+      scopes: ["user:inference", "user:profile", "user:sessions:claude_code"],
+      subscriptionType: "max",
+      subscriptionTypeSource: "sign_in",
+      subscriptionTypeVerifiedAt: 1_790_000_000_000,
+      rateLimitTier: "default_claude_max_20x",
+      clientId: "9d1c250a-e61b-44d9-88ed-5944d1962f5e",
+      accountUuid: "00000000-0000-4000-8000-000000000001",
+      tokenAccount: { uuid: "u", emailAddress: "a@example.com", organizationUuid: "o" },
+    },
+    hybridOauth: { organizationUuid: "o", accountUuid: "u", emailAddress: "a@example.com", token: randomToken() },
+    hybridGatewayAuth: { url: "https://gateway.example", organizationUuid: "o", email: "a@example.com" },
+    mcpOAuth: { "server|abc": { accessToken: randomToken(), expiresAt: 1 } },
+  });
+}
+
+test("the login's end (refreshTokenExpiresAt) is read; new keys around it are tolerated and the file is not written", () =>
+  withHome(async (t) => {
+    const accessToken = randomToken();
+    const refreshToken = randomToken("ort");
+    const expiresAt = Date.now() + 8 * 3_600_000;
+    const end = Date.now() + 25 * DAY;
+    const file = path.join(t.claudeDir, ".credentials.json");
+    const text = cli2_1_332File({ accessToken, refreshToken, expiresAt, end });
+    writeFileSync(file, text, { mode: 0o600 });
+    const before = statSync(file);
+    const c = await readClaudeCliFile(file);
+    assert.equal(c.accessToken, accessToken);
+    assert.equal(c.refreshToken, refreshToken);
+    assert.equal(c.expiresAt, expiresAt);
+    assert.equal(c.loginEndsAt, end);
+    // Nothing of the keys we do not use comes along (a token in hybridOauth least of all).
+    assert.deepEqual(Object.keys(c).sort(), [
+      "accessToken",
+      "expiresAt",
+      "loginEndsAt",
+      "origin",
+      "refreshToken",
+      "subscriptionType",
+    ]);
+    const after = statSync(file);
+    assert.equal(readFileSync(file, "utf8"), text, "read only: byte for byte as claude wrote it");
+    assert.equal(after.mtimeMs, before.mtimeMs);
+    assert.equal(after.ino, before.ino);
+  }));
+
+test("a file without refreshTokenExpiresAt (or with null) reads as before: no end", () => {
+  const parsed = (end: unknown) =>
+    parseClaudeCredentials(
+      cli2_1_332File({ accessToken: "a", refreshToken: "r", expiresAt: 1_800_000_000_000, end }),
+      "f",
+      1_790_000_000_000,
+    );
+  for (const c of [parsed(undefined), parsed(null)]) {
+    assert.equal(c.loginEndsAt, undefined);
+    assert.equal("loginEndsAt" in c, false, "absent, not undefined: the credential is as it was");
+  }
+});
+
+test("a bad refreshTokenExpiresAt is one line naming the field, as a bad expiresAt is", () => {
+  const now = Date.UTC(2026, 9, 1);
+  const token = randomToken();
+  const file = (end: unknown) => cli2_1_332File({ accessToken: token, refreshToken: "r", expiresAt: now + 1, end });
+  const cases: Array<[unknown, RegExp]> = [
+    ["soon", /^credentials f: claudeAiOauth\.refreshTokenExpiresAt: Invalid input: expected number, received string$/],
+    [1.5e12 + 0.5, /claudeAiOauth\.refreshTokenExpiresAt: Invalid input: expected int/],
+    [-1, /claudeAiOauth\.refreshTokenExpiresAt: Too small/],
+    [
+      Math.round(now / 1000) + 30 * 86_400,
+      /refreshTokenExpiresAt 1\d{9} looks like seconds; expected epoch milliseconds$/,
+    ],
+    [Date.UTC(2024, 5, 1), /refreshTokenExpiresAt 1\d{12} \(2024-06-01T00:00:00\.000Z\) is before 2025; not a real/],
+    [now + 3651 * DAY, /refreshTokenExpiresAt \d+ \(20\d\d-.*\) is more than ten years ahead; not a real login end$/],
+    [1e300, /\(beyond any date\) is more than ten years ahead/],
+  ];
+  for (const [end, message] of cases) {
+    assert.throws(
+      () => parseClaudeCredentials(file(end), "f", now),
+      (err: Error) => problem("invalid")(err) && message.test(err.message) && !err.message.includes(token.slice(15)),
+      String(end),
+    );
+  }
+  // Claude Code's own bounds hold: from 2025-01-01 to ten years ahead.
+  assert.equal(parseClaudeCredentials(file(Date.UTC(2025, 0, 1)), "f", now).loginEndsAt, Date.UTC(2025, 0, 1));
+  assert.equal(parseClaudeCredentials(file(now + 3650 * DAY), "f", now).loginEndsAt, now + 3650 * DAY);
 });

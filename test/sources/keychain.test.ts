@@ -214,3 +214,15 @@ test("keychain: each login reads the item of its own config dir, the one claude 
     asked.join(", "),
   );
 });
+
+test("keychain: the item's refreshTokenExpiresAt is the login's end, as in the file", async () => {
+  const token = randomToken();
+  const end = Date.now() + 20 * 86_400_000;
+  const password = JSON.stringify({
+    claudeAiOauth: { accessToken: token, expiresAt: SOON, refreshTokenExpiresAt: end, subscriptionTypeSource: "x" },
+    hybridOauth: { organizationUuid: "o" },
+  });
+  const cred = await readKeychainLogin(fake([{ account: "alice", password }]), { USER: "alice" });
+  assert.equal(cred.accessToken, token);
+  assert.equal(cred.loginEndsAt, end);
+});

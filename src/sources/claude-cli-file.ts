@@ -17,12 +17,13 @@ const NOT_LOGGED_IN_HINT = "run `claude` and /login, or use a setup-token";
 /** Epoch ms below this (2001-09-09) can only be seconds: a seconds value for 2026 is about 1.8e9. */
 const MIN_EPOCH_MS = 1e12;
 /**
- * The login's end as Claude Code takes it: from 2025-01-01 to ten years ahead (its own bounds; outside them the CLI
- * disregards the value). Anything else here is a corrupt or forged file: read as a date, it would end a working
- * login (or never end one).
+ * The login's end as Claude Code takes it (2.1.332): from 2025-01-01 to ten years ahead, and not outlived by the
+ * access token by more than three days. Outside that the CLI disregards the value, and so do we: read as a date, it
+ * would end a login `claude` still serves.
  */
 const MIN_LOGIN_END_MS = Date.UTC(2025, 0, 1);
 const MAX_LOGIN_END_AHEAD_MS = 3650 * 24 * 3600_000;
+const LOGIN_END_OUTLIVED_MS = 3 * 24 * 3600_000;
 // Unknown fields (`subscriptionTypeSource`, and beside claudeAiOauth `hybridOauth`, `mcpOAuth`, …) are allowed and
 // dropped: the file is claude's, and we never write it.
 const oauthSchema = looseObject({
@@ -30,7 +31,7 @@ const oauthSchema = looseObject({
   refreshToken: nullish(string({ min: 1 })),
   expiresAt: number({ int: true, positive: true }),
   /** Claude Code 2.1.x: the login's hard end (epoch ms), which refreshing never moves later. */
-  refreshTokenExpiresAt: nullish(number({ int: true, positive: true })),
+  refreshTokenExpiresAt: (value: unknown) => value,
   scopes: nullish(array(string())),
   subscriptionType: nullish(string()),
 });
@@ -82,8 +83,7 @@ export function parseClaudeCredentials(text: string, origin: string, now = Date.
     const what = `claudeAiOauth.expiresAt ${oauth.expiresAt} (${when}) is more than 400 days ahead; not a real login`;
     throw new SourceError(`credentials ${origin}: ${what}`, "invalid");
   }
-  const loginEndsAt = oauth.refreshTokenExpiresAt ?? undefined;
-  if (loginEndsAt !== undefined) checkLoginEnd(loginEndsAt, origin, now);
+  const loginEndsAt = loginEnd(oauth.refreshTokenExpiresAt, oauth.expiresAt, now);
   return {
     origin,
     accessToken: oauth.accessToken,
@@ -94,18 +94,11 @@ export function parseClaudeCredentials(text: string, origin: string, now = Date.
   };
 }
 
-/** `refreshTokenExpiresAt` must be a date Claude Code itself would take as the login's end. */
-function checkLoginEnd(at: number, origin: string, now: number): void {
-  const field = `claudeAiOauth.refreshTokenExpiresAt ${at}`;
-  if (at < MIN_EPOCH_MS) {
-    throw new SourceError(`credentials ${origin}: ${field} looks like seconds; expected epoch milliseconds`, "invalid");
-  }
-  if (at < MIN_LOGIN_END_MS || at > now + MAX_LOGIN_END_AHEAD_MS) {
-    const date = new Date(at);
-    const when = Number.isFinite(date.getTime()) ? date.toISOString() : "beyond any date";
-    const why = at < MIN_LOGIN_END_MS ? "is before 2025" : "is more than ten years ahead";
-    throw new SourceError(`credentials ${origin}: ${field} (${when}) ${why}; not a real login end`, "invalid");
-  }
+/** `refreshTokenExpiresAt` when Claude Code itself would take it as the login's end; otherwise no end. */
+function loginEnd(at: unknown, expiresAt: number, now: number): number | undefined {
+  if (typeof at !== "number" || !Number.isSafeInteger(at)) return undefined;
+  if (at < MIN_LOGIN_END_MS || at > now + MAX_LOGIN_END_AHEAD_MS) return undefined;
+  return expiresAt > at + LOGIN_END_OUTLIVED_MS ? undefined : at;
 }
 
 /**

@@ -199,30 +199,31 @@ test("a file without refreshTokenExpiresAt (or with null) reads as before: no en
   }
 });
 
-test("a bad refreshTokenExpiresAt is one line naming the field, as a bad expiresAt is", () => {
+test("a refreshTokenExpiresAt Claude Code would disregard is no end, as the CLI treats it; the login still reads", () => {
   const now = Date.UTC(2026, 9, 1);
   const token = randomToken();
-  const file = (end: unknown) => cli2_1_332File({ accessToken: token, refreshToken: "r", expiresAt: now + 1, end });
-  const cases: Array<[unknown, RegExp]> = [
-    ["soon", /^credentials f: claudeAiOauth\.refreshTokenExpiresAt: Invalid input: expected number, received string$/],
-    [1.5e12 + 0.5, /claudeAiOauth\.refreshTokenExpiresAt: Invalid input: expected int/],
-    [-1, /claudeAiOauth\.refreshTokenExpiresAt: Too small/],
-    [
-      Math.round(now / 1000) + 30 * 86_400,
-      /refreshTokenExpiresAt 1\d{9} looks like seconds; expected epoch milliseconds$/,
-    ],
-    [Date.UTC(2024, 5, 1), /refreshTokenExpiresAt 1\d{12} \(2024-06-01T00:00:00\.000Z\) is before 2025; not a real/],
-    [now + 3651 * DAY, /refreshTokenExpiresAt \d+ \(20\d\d-.*\) is more than ten years ahead; not a real login end$/],
-    [1e300, /\(beyond any date\) is more than ten years ahead/],
+  const file = (end: unknown, expiresAt = now + 1) =>
+    cli2_1_332File({ accessToken: token, refreshToken: "r", expiresAt, end });
+  const disregarded: unknown[] = [
+    "soon",
+    1.5e12 + 0.5,
+    -1,
+    Math.round(now / 1000) + 30 * 86_400, // seconds
+    Date.UTC(2024, 5, 1), // before 2025
+    now + 3651 * DAY, // more than ten years ahead
+    1e300,
+    { at: now },
   ];
-  for (const [end, message] of cases) {
-    assert.throws(
-      () => parseClaudeCredentials(file(end), "f", now),
-      (err: Error) => problem("invalid")(err) && message.test(err.message) && !err.message.includes(token.slice(15)),
-      String(end),
-    );
+  for (const end of disregarded) {
+    const c = parseClaudeCredentials(file(end), "f", now);
+    assert.equal(c.accessToken, token, String(end));
+    assert.equal("loginEndsAt" in c, false, String(end));
   }
+  // An access token that outlives the end by more than three days: the CLI disregards the end.
+  assert.equal("loginEndsAt" in parseClaudeCredentials(file(now + DAY, now + 5 * DAY), "f", now), false);
+  assert.equal(parseClaudeCredentials(file(now + DAY, now + 3 * DAY), "f", now).loginEndsAt, now + DAY);
   // Claude Code's own bounds hold: from 2025-01-01 to ten years ahead.
-  assert.equal(parseClaudeCredentials(file(Date.UTC(2025, 0, 1)), "f", now).loginEndsAt, Date.UTC(2025, 0, 1));
+  const first = Date.UTC(2025, 0, 1);
+  assert.equal(parseClaudeCredentials(file(first, first), "f", now).loginEndsAt, first);
   assert.equal(parseClaudeCredentials(file(now + 3650 * DAY), "f", now).loginEndsAt, now + 3650 * DAY);
 });

@@ -77,7 +77,14 @@ export function parseClaudeCredentials(text: string, origin: string, now = Date.
     ...(oauth.refreshToken ? { refreshToken: oauth.refreshToken } : {}),
     expiresAt: oauth.expiresAt,
     subscriptionType: oauth.subscriptionType ?? null,
+    // Only ever a hint of who the login is (recovery.ts): a field of the wrong type is no reason to refuse the login.
+    ...accountUuidOf(oauth),
   };
+}
+
+function accountUuidOf(oauth: Record<string, unknown>): { accountUuid?: string } {
+  const { accountUuid } = oauth;
+  return typeof accountUuid === "string" && accountUuid.trim() ? { accountUuid: accountUuid.trim() } : {};
 }
 
 /**

@@ -134,6 +134,9 @@ test("recovery: a failed fence becomes the login's token, other fields kept, coo
   const live = store(oauth());
   assert.equal(recoverProfile(live, ID, desired, rules).outcome.result, "skipped");
   assert.equal(recoverProfile(live, ID, desired, rules).next, live);
+  // Another provider's failed refresh is never switched to an Anthropic token.
+  const openai = store(fenced(ID, { ...oauth(), provider: "openai" }, "failed"));
+  assert.equal(recoverProfile(openai, ID, desired, rules).outcome.result, "skipped");
   // One holding the login's own refresh token is recovered before it breaks.
   const refresh = randomToken("ort");
   const shared = recoverProfile(store(oauth(refresh)), ID, desired, { ...rules, refreshToken: refresh });

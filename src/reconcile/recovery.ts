@@ -71,7 +71,8 @@ export function accountText(account: LoginAccount | undefined): string {
 
 /** What may be recovered: a failed fence, or (before it breaks) an `oauth` profile holding the login's refresh token. */
 export function recoverable(profileId: string, profile: Record<string, unknown> | undefined, refreshToken?: string) {
-  if (!profile) return false;
+  // The login's token is an Anthropic credential: another provider's profile is never switched to it.
+  if (profile?.provider !== ANTHROPIC) return false;
   if (parseRefreshFence(profile)?.state === "failed") return true;
   return profile.type === "oauth" && !isPendingFence(profile) && holdsRefreshToken(profileId, profile, refreshToken);
 }

@@ -235,3 +235,25 @@ test("recover refuses an expired login and names a profile it cannot recover", (
     const agent = await runCli(["recover", "--agent", "ghost"], t.env);
     assert.match(agent.stderr, /no agent "ghost" \(found: (main, work|work, main)\)/);
   }));
+
+test("recover leaves a live profile holding the login's refresh token alone unless it is named", () =>
+  withHome(async (t) => {
+    const cred = t.writeCredentials();
+    gatewayWith(t, oauth(cred.refreshToken, { email: "me@example.com" }));
+    const all = await runCli(["recover"], t.env);
+    assert.equal(all.code, 0, output(all));
+    assert.match(all.stdout, /no profile whose refresh failed \(looked in .*\): nothing to recover/);
+    assert.equal(sharedProfile(t)!.type, "oauth");
+    const named = await runCli(["recover", "--profile", ID], t.env);
+    assert.equal(named.code, 0, output(named));
+    assert.deepEqual(sharedProfile(t), {
+      type: "token",
+      provider: "anthropic",
+      email: "me@example.com",
+      token: cred.accessToken,
+      expires: cred.expiresAt,
+    });
+    const doctor = await runCli(["doctor"], t.env);
+    assert.match(doctor.stdout, /ok +refresh fences +no failed refresh, and no profile holding the Claude login's/);
+    assert.deepEqual(leakedTokens(output(all) + output(named) + output(doctor), t.planted), []);
+  }));

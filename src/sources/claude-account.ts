@@ -4,6 +4,7 @@
  * `accountUuid`. No secret lives there. Read only when a failed refresh asks whether a profile is the login's
  * account; a file that cannot be read only leaves the account unknown.
  */
+import { stat } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import type { Config } from "../config/config.js";
@@ -22,22 +23,34 @@ export function claudeGlobalConfigPath(config: Config, env: NodeJS.ProcessEnv = 
 const text = (value: unknown): string | undefined =>
   typeof value === "string" && value.trim() ? value.trim() : undefined;
 
+/** The last `oauthAccount` read, by the file's path, size and mtime: `/healthz` asks often, the file is large. */
+let cached: { key: string; oauthAccount: Record<string, unknown> } | undefined;
+
+async function readOauthAccount(file: string): Promise<Record<string, unknown>> {
+  try {
+    const s = await stat(file);
+    const key = `${file}\0${s.size}\0${s.mtimeMs}\0${s.ino}`;
+    if (cached?.key === key) return cached.oauthAccount;
+    const parsed = JSON.parse(await readRegularFile(file, { maxBytes: MAX_GLOBAL_CONFIG_BYTES })) as {
+      oauthAccount?: unknown;
+    };
+    const found = parsed.oauthAccount;
+    const oauthAccount = found && typeof found === "object" ? (found as Record<string, unknown>) : {};
+    cached = { key, oauthAccount };
+    return oauthAccount;
+  } catch {
+    // Missing, unreadable or not JSON: the account stays unknown, which proves nothing either way.
+    return {};
+  }
+}
+
 /** The login's account: the credentials' `accountUuid` first, then what `oauthAccount` says. */
 export async function readLoginAccount(
   config: Config,
   login: SourceCredential | undefined,
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<LoginAccount> {
-  let oauthAccount: Record<string, unknown> = {};
-  try {
-    const parsed = JSON.parse(
-      await readRegularFile(claudeGlobalConfigPath(config, env), { maxBytes: MAX_GLOBAL_CONFIG_BYTES }),
-    ) as { oauthAccount?: unknown };
-    if (parsed.oauthAccount && typeof parsed.oauthAccount === "object")
-      oauthAccount = parsed.oauthAccount as Record<string, unknown>;
-  } catch {
-    // Missing, unreadable or not JSON: the account stays unknown, which proves nothing either way.
-  }
+  const oauthAccount = await readOauthAccount(claudeGlobalConfigPath(config, env));
   const recorded = text(oauthAccount.accountUuid);
   const accountUuid = text(login?.accountUuid) ?? recorded;
   // A global config left from another sign-in names someone else: its email says nothing of this login.

@@ -10,10 +10,12 @@ import type { ProblemLog } from "./problem-log.js";
 import { logReport } from "./report-log.js";
 
 export class RecoveryLog {
-  /** The failed refreshes logged as left, by key, so that each is logged once and its end once. */
-  private readonly open = new Map<string, string>();
+  /** Per login's log: the failed refreshes logged as left, by key, so that each is logged once and its end once. */
+  private readonly logged = new Map<ProblemLog, Map<string, string>>();
 
   note(problems: ProblemLog, result: RecoveryResult, login: SourceCredential, auto: boolean): void {
+    const open = this.logged.get(problems) ?? new Map<string, string>();
+    this.logged.set(problems, open);
     const recoveredNow = new Set<string>();
     for (const report of result.reports) {
       const fields = { agent: report.agent, ...where(report.stateDir), profile: report.profile };
@@ -30,7 +32,7 @@ export class RecoveryLog {
     for (const u of groupUnrecovered(result.unrecovered)) {
       const at = key(u.stateDir, u.profileId);
       left.add(at);
-      this.open.set(at, u.profileId);
+      open.set(at, u.profileId);
       const fields = { profile: u.profileId, agents: u.agents, ...where(u.stateDir) };
       problems.problem(at, "warn", "fence.failed", unrecoveredText(u, auto), fields);
     }
@@ -38,8 +40,8 @@ export class RecoveryLog {
       const msg = `${agentName(p.agent, p.stateDir)}: ${p.profileId} left alone: the gateway is refreshing it`;
       problems.event("debug", "fence.pending", msg, { agent: p.agent, ...where(p.stateDir), profile: p.profileId });
     }
-    for (const [at, profileId] of [...this.open].filter(([k]) => !left.has(k))) {
-      this.open.delete(at);
+    for (const [at, profileId] of [...open].filter(([k]) => !left.has(k))) {
+      open.delete(at);
       // Recovered by this pass: its own line said so. Otherwise someone signed in again, or recovered it by hand.
       if (recoveredNow.has(at)) problems.forget(at);
       else problems.clear(at, "fence.recovered", `${profileId}: no longer a failed refresh`, { profile: profileId });

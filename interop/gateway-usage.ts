@@ -9,7 +9,7 @@ import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { type Gateway, runGateway } from "./gateway.js";
 
-function exportedAs(dist: string, definition: RegExp, name: string): { file: string; letter: string } {
+export function exportedAs(dist: string, definition: RegExp, name: string): { file: string; letter: string } {
   for (const file of readdirSync(dist).filter((f) => f.endsWith(".mjs"))) {
     const text = readFileSync(path.join(dist, file), "utf8");
     if (!definition.test(text)) continue;

@@ -21,6 +21,8 @@ export interface SourceCredential {
    */
   loginEndsAt?: number;
   subscriptionType?: string | null;
+  /** `claudeAiOauth.accountUuid` (Claude Code 2.1.33x): which Claude account the login is. Not secret. */
+  accountUuid?: string;
 }
 
 /** The gateway's `token` credential (`src/agents/auth-profiles/types.ts`). */

@@ -66,6 +66,17 @@ export async function main(argv: string[]): Promise<void> {
       (await import("./cooldown.js")).cooldownClearCommand(optionsOf(options, command)),
     );
 
+  program
+    .command("recover")
+    .description("switch profiles whose refresh failed to the Claude login's access token, kept fresh from then on")
+    .option("--agent <id>", "only this agent")
+    .option("--profile <id>", "only this profile")
+    .option("--dry-run", "show what would change, without writing anything")
+    .option("--json", "print the result as JSON")
+    .action(async (options: object, command: Command) =>
+      (await import("./recover.js")).recoverCommand(optionsOf(options, command)),
+    );
+
   const token = program
     .command("token")
     .description("keep setup-tokens (from `claude setup-token`) and sync them into every agent");

@@ -95,12 +95,20 @@ function daemonLine(daemon: DaemonStatus, now: number): string {
   return parts.join("; ");
 }
 
+/** A fence is no token and its `expires: 1` no date: it is shown for what it is. */
+const FENCE_TEXT = {
+  failed: "refresh failed (a failed refresh fence: the gateway never uses it again)",
+  pending: "being refreshed by the gateway (a pending refresh fence)",
+} as const;
+
 function profileText(p: ProfileStatus, now: number): string {
   if (!p.present) return `${p.profileId} missing`;
+  if (p.fence) return `${p.profileId} ${p.type} ${FENCE_TEXT[p.fence]}`;
   const expiry =
     p.expires !== undefined ? ` expires ${formatRelative(p.expires, now)}` : p.type === "token" ? " (static)" : "";
   const match = p.matchesSource === false ? " (differs from source)" : p.matchesSource ? " (matches source)" : "";
-  return `${p.profileId} ${p.type} ${p.fingerprint}${expiry}${match}`;
+  const recovered = p.recovered ? " (recovered from a failed refresh, kept in step with the login)" : "";
+  return `${p.profileId} ${p.type} ${p.fingerprint}${expiry}${match}${recovered}`;
 }
 
 function agentLines(agent: AgentStatus, now: number): string[] {
@@ -110,6 +118,7 @@ function agentLines(agent: AgentStatus, now: number): string[] {
   return [
     `agent ${agent.agent}: ${profiles || "no Anthropic profile"}`,
     ...agent.markings.map((m) => `  ${markingText(m, now)}`),
+    ...(agent.fences ?? []).flatMap((f) => (f.advice ? [`  ${f.advice}`] : [])),
     ...(agent.leftovers ?? []).map((p) => `  ${p.profileId} token ${p.fingerprint}: ${leftover}`),
   ];
 }

@@ -25,6 +25,8 @@ import { type GlobalOptions, loadCommandConfig, printJson, writeOptions } from "
 import { PassProgress } from "../pass/progress.js";
 import { columns, printLines } from "./print.js";
 import { markingText } from "./status.js";
+import { recoveryContext } from "../daemon/recovery-context.js";
+import { groupUnrecovered, unrecoveredText } from "../pass/recover.js";
 
 export interface SyncCommandOptions extends GlobalOptions {
   dryRun?: boolean;
@@ -144,6 +146,7 @@ async function syncLogin(config: Config, options: SyncCommandOptions, out: SyncO
     cooldowns: DEFAULT_COOLDOWN_CONFIG,
     options: writing,
     occurrence: refreshFailure ? "new" : "ongoing",
+    recovery: recoveryContext(config),
     ...(tty ? { onCopy: () => progress.done() } : {}),
   });
   if (tty && progress.shown) process.stderr.write("\n");
@@ -182,6 +185,9 @@ async function syncLogin(config: Config, options: SyncCommandOptions, out: SyncO
         ? { marking: { reason: marking.reason, needsLogin: marking.needsLogin, message: withDetail(marking) } }
         : {}),
       ...(config.stateDirs ? {} : { unusable }),
+      ...(result.recovery
+        ? { recovery: { unrecovered: result.recovery.unrecovered, pending: result.recovery.pending } }
+        : {}),
     });
   } else {
     const prefix = options.dryRun ? "dry run: " : "";
@@ -216,6 +222,11 @@ async function syncLogin(config: Config, options: SyncCommandOptions, out: SyncO
       reports.flatMap((r) => r.warnings).map((warning) => `warning: ${warning}`),
       process.stderr,
     );
+    const recovery = result.recovery;
+    const unrecovered = groupUnrecovered(recovery?.unrecovered ?? []).map(
+      (u) => `warning: ${unrecoveredText(u, config.autoRecover)}`,
+    );
+    out.text([...unrecovered, ...(recovery?.problem ? [`warning: ${recovery.problem}`] : [])], process.stderr);
   }
   for (const gateway of gateways.found) {
     const where = gateways.named(gateway.stateDir.dir);

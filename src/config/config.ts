@@ -136,6 +136,7 @@ const schema = strictObject({
   source: withDefault(oneOf(["auto", "keychain", "file"]), "auto"),
   profileId: withDefault(profileId("anthropic:claude-cli"), "anthropic:claude-cli"),
   credentialType: withDefault(oneOf(["token", "oauth"]), "token"),
+  autoRecover: withDefault(boolean(), true),
   setupTokenProfileId: withDefault(profileId("anthropic:manual"), "anthropic:manual"),
   expiryWarning: withDefault(duration, 3_600_000),
   loginEndWarning: withDefault(duration, 10 * 86_400_000),

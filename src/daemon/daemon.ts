@@ -29,6 +29,8 @@ import { DaemonLogin, loginFields, loginScope } from "./daemon-login.js";
 import { PassQueue } from "./pass-queue.js";
 import { type Fields, type Level, ProblemLog } from "./problem-log.js";
 import { agentNames, logReport } from "./report-log.js";
+import { recoveryContext } from "./recovery-context.js";
+import { RecoveryLog } from "./recovery-log.js";
 import { type LoginState, lockJournalPath } from "./runtime-files.js";
 import { StateFile } from "./state-file.js";
 import { Timers } from "./timers.js";
@@ -64,6 +66,8 @@ export class Daemon {
   private readonly triggers: Triggers;
   /** `token.expiring` and `token.expired`, said at most once a day per setup-token. */
   private readonly tokenAlerts: TokenExpiryAlerts;
+  /** Failed refreshes said once until gone, recoveries as they happen. */
+  private readonly recoveryLog = new RecoveryLog();
   /** The metrics server, when `metrics` is configured (see startMetrics). */
   private metrics: MetricsObserver | undefined;
   private readonly shutdown = new AbortController();
@@ -336,6 +340,7 @@ export class Daemon {
         cooldowns: DEFAULT_COOLDOWN_CONFIG,
         options: this.updateOptions(),
         occurrence,
+        recovery: recoveryContext(login.o.config(), this.env),
         // Each agent's line is logged as it finishes, so a rotation is seen in every agent's log as it lands.
         onCopy: (offer, report) => {
           const isLogin = offer.kind === "claude-login" && read?.source !== undefined;
@@ -346,6 +351,8 @@ export class Daemon {
       });
       this.noteResult(login, result, read?.source);
       login.end.check();
+      if (result.recovery && read?.source)
+        this.recoveryLog.note(login.problems, result.recovery, read.source, login.o.config().autoRecover);
       results.push(result);
     }
     const result = mergeResults(results);

@@ -66,7 +66,8 @@ function describe(outcome: Outcome): Pick<AgentReport, "result" | "reason" | "re
   }
 }
 
-async function updateAgent(
+/** One pure change applied to one agent's store, as a report; a failure is the report's, never thrown. */
+export async function updateAgent(
   agent: Agent,
   adapter: StoreAdapter,
   profileId: string,

@@ -12,6 +12,7 @@ import { adapterFor } from "../stores/adapter-for.js";
 import { cooldownConfigFrom } from "../stores/agents.js";
 import { type GatewayInstall, type Gateways, agentName } from "../stores/gateway.js";
 import { type AgentReport, type AgentStores, markAgents, syncAgents } from "./apply.js";
+import { type RecoveryContext, type RecoveryResult, recoverAgents } from "./recover.js";
 import type { SourceCredential } from "../types.js";
 
 export interface PassInput {
@@ -32,6 +33,8 @@ export interface PassInput {
   occurrence?: Occurrence;
   /** Told of each agent's copy of an offer as that agent finishes (the marking is reported in the result only). */
   onCopy?: (offer: Offer, report: AgentReport) => void;
+  /** Recovery from failed refreshes (recover.ts), with the login; without it, a pass recovers nothing. */
+  recovery?: RecoveryContext;
 }
 
 export interface Copy {
@@ -44,6 +47,8 @@ export interface PassResult {
   copies: Copy[];
   /** Set when our profile had to be marked: why, and what each agent did. */
   marking?: { failure: Failure; reports: AgentReport[] };
+  /** What the recovery step did and found, when it ran. */
+  recovery?: RecoveryResult;
 }
 
 export async function runPass(input: PassInput): Promise<PassResult> {
@@ -63,6 +68,7 @@ export async function runPass(input: PassInput): Promise<PassResult> {
     const offer = loginOffer(input.login, config);
     loginReports = await each((stores) => syncAgents(stores, offer.profileId, offer.profile, options, {}, told(offer)));
     copies.push({ offer, reports: loginReports.flat() });
+    if (input.recovery) result.recovery = await recoverAgents(gateways, input.login, input.recovery, options);
   }
   const failure = unusableFailure(input, Date.now());
   if (failure && !options.dryRun) {
@@ -102,7 +108,11 @@ export function gatewayStores(gateway: GatewayInstall, gateways: Pick<Gateways, 
 }
 
 export function passReports(result: PassResult): AgentReport[] {
-  return [...result.copies.flatMap((c) => c.reports), ...(result.marking?.reports ?? [])];
+  return [
+    ...result.copies.flatMap((c) => c.reports),
+    ...(result.recovery?.reports ?? []),
+    ...(result.marking?.reports ?? []),
+  ];
 }
 
 /** Whether the pass changed or failed anything (a pass that found everything in step only confirms the last). */

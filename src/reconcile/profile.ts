@@ -5,6 +5,7 @@
 import { isDeepStrictEqual } from "node:util";
 import { isCredentialMarking } from "./cooldown.js";
 import { clearMarking } from "./cooldown-json.js";
+import { PENDING_FENCE, isPendingFence } from "./fence.js";
 import { fingerprint } from "../core/fingerprint.js";
 import { type AuthProfileStore, type ProfileCredential, type SourceCredential, MAX_EXPIRY_AHEAD_MS } from "../types.js";
 
@@ -76,6 +77,7 @@ export function reconcileProfile(
 ): Reconciled {
   const current = store.profiles[profileId];
   if (current) {
+    if (isPendingFence(current)) return { next: store, outcome: { result: "skipped", reason: PENDING_FENCE } };
     if (current.type !== "token" && current.type !== "oauth") {
       return {
         next: store,

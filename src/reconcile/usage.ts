@@ -1,11 +1,15 @@
 /** The pure store change for a marking: our profile's `usageStats` entry, changed by one generation's rules. */
 import { isDeepStrictEqual } from "node:util";
+import { PENDING_FENCE, isPendingFence } from "./fence.js";
 import type { AuthProfileStore, ProfileUsageStats } from "../types.js";
 
 export type UsageOutcome =
   { result: "marked" | "cleared" } | { result: "unchanged" } | { result: "skipped"; reason: string };
 
-/** Applies `change` to our profile's stats; never creates a profile just to mark it. */
+/**
+ * Applies `change` to our profile's stats; never creates a profile just to mark it, and never touches a profile
+ * the gateway is refreshing: its refresh settles the stats itself.
+ */
 export function updateUsage(
   store: AuthProfileStore,
   profileId: string,
@@ -14,6 +18,8 @@ export function updateUsage(
 ): { next: AuthProfileStore; outcome: UsageOutcome } {
   if (!store.profiles[profileId])
     return { next: store, outcome: { result: "skipped", reason: `no ${profileId} profile` } };
+  if (isPendingFence(store.profiles[profileId]))
+    return { next: store, outcome: { result: "skipped", reason: PENDING_FENCE } };
   const current = store.usageStats?.[profileId] ?? {};
   const updated = change(current);
   if (isDeepStrictEqual(updated, current)) return { next: store, outcome: { result: "unchanged" } };

@@ -16,8 +16,14 @@ import {
   findGateways,
   gatewayWarnings,
 } from "../stores/gateway.js";
+import { recoveryFilePath } from "../daemon/runtime-files.js";
+import { RecoveryBook, isRecovered } from "../pass/recovery-book.js";
+import { sharedText, unrecoveredText } from "../pass/recover.js";
+import { readLoginAccount } from "../sources/claude-account.js";
+import type { SourceCredential } from "../types.js";
 import {
   type AgentStatus,
+  type StatusRecovery,
   type SourceStatus,
   type StatusVerdict,
   agentStatus,
@@ -84,8 +90,11 @@ export async function collectStatus(config: Config, env: NodeJS.ProcessEnv = pro
       }
       const stateDir = gateways.named(gateway.stateDir.dir);
       const where = stateDir === undefined ? {} : { stateDir };
+      const recovery = adapter.refreshFences
+        ? await statusRecovery(first, login, gateway.stateDir.dir, stateDir, env)
+        : undefined;
       const agents = await limit.map(gateway.agents, async (agent) => ({
-        ...(await agentStatus(agent, adapter, own, now)),
+        ...(await agentStatus(agent, adapter, own, now, recovery)),
         ...where,
       }));
       return { stateDir: gateway.stateDir, store: gateway.generation, agents };
@@ -128,6 +137,35 @@ export async function collectStatus(config: Config, env: NodeJS.ProcessEnv = pro
       const where = gateways.named(gateway.stateDir.dir);
       return gatewayWarnings(gateway).map((w) => (where ? `${where}: ${w}` : w));
     }),
+  };
+}
+
+/** How a gateway that leaves refresh fences is judged: the first login's facts, and what we recovered in it. */
+async function statusRecovery(
+  config: Config,
+  login: SourceCredential | undefined,
+  dir: string,
+  named: string | undefined,
+  env: NodeJS.ProcessEnv,
+): Promise<StatusRecovery> {
+  const state = await new RecoveryBook(recoveryFilePath(env), config.lockTimeout)
+    .read()
+    .catch(() => ({ recovered: [], refreshDigests: [] }));
+  const account = login ? await readLoginAccount(config, login, env) : {};
+  const where = named === undefined ? {} : { stateDir: named };
+  return {
+    facts: { account, refreshToken: login?.refreshToken, knownDigests: new Set(state.refreshDigests) },
+    accessToken: login?.accessToken,
+    recovered: (profileId) => isRecovered(state, dir, profileId) !== undefined,
+    advice: (agent, finding) => {
+      if (finding.kind === "pending") return undefined;
+      const at = { agents: [agent], profileId: finding.profileId, ...where };
+      if (finding.kind === "shared") return sharedText(at);
+      return unrecoveredText(
+        { ...at, ...(finding.proof ? { proof: finding.proof } : {}), account },
+        config.autoRecover,
+      );
+    },
   };
 }
 

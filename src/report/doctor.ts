@@ -7,7 +7,14 @@ import path from "node:path";
 import { type Config, defaultConfigPath } from "../config/config.js";
 import { loginConfigs } from "../config/logins.js";
 import { claudeAuthStatus, claudeEnv, runClaude } from "../refresh/claude-runner.js";
-import { isOurDaemon, pidFilePath, readPid, runningDaemonPid, stateFilePath } from "../daemon/runtime-files.js";
+import {
+  isOurDaemon,
+  pidFilePath,
+  readPid,
+  recoveryFilePath,
+  runningDaemonPid,
+  stateFilePath,
+} from "../daemon/runtime-files.js";
 import { isAlive } from "../core/process-identity.js";
 import { formatRelative } from "../core/duration.js";
 import { SourceError, messageOf } from "../core/errors.js";
@@ -16,6 +23,11 @@ import { which } from "../service/host.js";
 import { shellQuote } from "../core/terminal-text.js";
 import { BUS_HINT, type ServiceState } from "../service/systemd.js";
 import { readClaudeLogin, claudeCredentialsFile } from "../sources/index.js";
+import { readLoginAccount } from "../sources/claude-account.js";
+import { isFenceSecret } from "../reconcile/fence.js";
+import { type FenceFinding, accountText, fenceFindings } from "../reconcile/recovery.js";
+import { RecoveryBook } from "../pass/recovery-book.js";
+import { recoverCommand, unrecoveredWhy } from "../pass/recover.js";
 import { readSetupTokens } from "../sources/setup-token.js";
 import { tokenFilePath } from "../sources/token-vault.js";
 import { adapterFor } from "../stores/adapter-for.js";
@@ -82,7 +94,13 @@ export async function runDoctor(config: Config, deps: DoctorDeps): Promise<Check
       checks.push(...at([fail("state dir", failureText(failure), fix)]));
     }
     if (!gateway) continue;
-    checks.push(...at([...stateDirChecks(gateway), ...(await sqliteChecks(gateway))]));
+    checks.push(
+      ...at([
+        ...stateDirChecks(gateway),
+        ...(await sqliteChecks(gateway)),
+        ...(await fenceChecks(views[0]!, gateway, env)),
+      ]),
+    );
     for (const view of views) checks.push(...at(named(view, await storeChecks(view, gateway))));
     checks.push(...at(await apiRouteChecks(config, gateway, configRef)));
   }
@@ -253,9 +271,6 @@ async function storeChecks(config: Config, gateway: GatewayInstall): Promise<Che
   return checks;
 }
 
-/** The gateway's own id for a profile on a refresh fence (`openclaw-oauth-refresh-fence:v1:…`): never usable. */
-const FENCE_PREFIX = "openclaw-oauth-refresh-fence:";
-
 /** Whether a stored Anthropic profile could serve a turn now: a credential, not expired or fenced, not marked. */
 function usableNow(profile: Record<string, unknown>, marked: boolean, now: number): boolean {
   if (profile.provider !== "anthropic" || marked) return false;
@@ -266,7 +281,7 @@ function usableNow(profile: Record<string, unknown>, marked: boolean, now: numbe
     case "api_key":
       return (typeof profile.key === "string" && profile.key !== "") || profile.keyRef !== undefined;
     case "oauth":
-      return typeof profile.access === "string" && !profile.access.startsWith(FENCE_PREFIX);
+      return typeof profile.access === "string" && !isFenceSecret(profile.access);
     default:
       return false;
   }
@@ -300,6 +315,50 @@ async function apiRouteChecks(config: Config, gateway: GatewayInstall, configRef
       "kept there as a token profile), or store a setup-token: claude setup-token | moltbot-auth-sync token set"
     : "moltbot-auth-sync sync   (then see `moltbot-auth-sync status` for why the profile is not usable)";
   return [warn("api route", detail, fix)];
+}
+
+/**
+ * Where the gateway leaves refresh fences: a profile whose refresh failed for good (fail), and the usual cause before
+ * it happens, an `oauth` profile holding the Claude login's own refresh token (warn). One check per profile, naming
+ * every agent that reads it.
+ */
+async function fenceChecks(config: Config, gateway: GatewayInstall, env: NodeJS.ProcessEnv): Promise<Check[]> {
+  const adapter = adapterFor(gateway.generation, gateway.stateDir.dir);
+  if (!adapter.refreshFences) return [];
+  const login = await readClaudeLogin(config, env).catch(() => undefined);
+  const account = login ? await readLoginAccount(config, login, env) : {};
+  const state = await new RecoveryBook(recoveryFilePath(env), config.lockTimeout)
+    .read()
+    .catch(() => ({ recovered: [], refreshDigests: [] }));
+  const facts = { account, refreshToken: login?.refreshToken, knownDigests: new Set(state.refreshDigests) };
+  const found = new Map<string, { finding: FenceFinding; agents: string[] }>();
+  for (const agent of gateway.agents) {
+    const store = await adapter.read(agent.dir).catch(() => undefined);
+    for (const finding of fenceFindings(store, facts).filter((f) => f.kind !== "pending")) {
+      const key = `${finding.kind} ${finding.profileId}`;
+      const entry = found.get(key) ?? { finding, agents: [] };
+      entry.agents.push(agent.id);
+      found.set(key, entry);
+    }
+  }
+  const checks: Check[] = [];
+  for (const { finding, agents } of found.values()) {
+    const { profileId, proof } = finding;
+    const fix = recoverCommand({ profileId, ...(agents.length === 1 ? { agent: agents[0]! } : {}) });
+    const where = `${agents.join(", ")}: ${profileId}`;
+    if (finding.kind === "shared") {
+      const race = "whichever of the gateway and claude refreshes it second is logged out";
+      const detail = `${where} is an oauth profile holding the Claude login's own refresh token: ${race}`;
+      checks.push(warn("refresh fences", detail, `${fix}   (the login's access token instead, kept fresh)`));
+      continue;
+    }
+    const why = unrecoveredWhy(proof, config.autoRecover);
+    const detail = `${where}: its refresh failed for good (the gateway never uses it again); ${why}`;
+    checks.push(fail("refresh fences", detail, `${fix}   (switches it to ${accountText(account)})`));
+  }
+  if (checks.length === 0)
+    checks.push(ok("refresh fences", "no failed refresh, and no profile holding the Claude login's refresh token"));
+  return checks;
 }
 
 async function permissionsCheck(config: Config, env: NodeJS.ProcessEnv, agents: readonly Agent[]): Promise<Check> {

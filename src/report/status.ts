@@ -7,6 +7,8 @@ import { formatDuration, formatWhen } from "../core/duration.js";
 import { SourceError, AuthSyncError, messageOf } from "../core/errors.js";
 import { fingerprint } from "../core/fingerprint.js";
 import { ANTHROPIC, profileSecret } from "../reconcile/profile.js";
+import { parseRefreshFence } from "../reconcile/fence.js";
+import { type FenceFinding, type ProofFacts, fenceFindings } from "../reconcile/recovery.js";
 import type { StoreAdapter } from "../stores/adapter.js";
 import type { Agent } from "../stores/agents.js";
 import { agentName, storeFile } from "../stores/gateway.js";
@@ -27,6 +29,26 @@ export interface ProfileStatus {
   expires?: number;
   /** Whether the stored secret is the one the source offers now. */
   matchesSource?: boolean;
+  /** A refresh fence the gateway left in place of the credential: no token, and its `expires: 1` no date. */
+  fence?: "pending" | "failed";
+  /** A profile we recovered from a failed refresh, kept in step with the Claude login since. */
+  recovered?: boolean;
+}
+
+/** A failed or pending refresh, or a profile sharing the login's refresh token, with what to do about it. */
+export interface FenceStatus extends FenceFinding {
+  /** One line: what it is and the command that fixes it (a failed refresh, a shared refresh token). */
+  advice?: string;
+}
+
+/** How `status` judges refresh fences (reconcile/recovery.ts): the login's facts, and what we recovered. */
+export interface StatusRecovery {
+  facts: ProofFacts;
+  /** The login's access token now, which a recovered profile should hold. */
+  accessToken?: string | undefined;
+  /** Whether we recovered this profile id in the agent's gateway. */
+  recovered: (profileId: string) => boolean;
+  advice: (agent: string, finding: FenceFinding) => string | undefined;
 }
 
 export interface AgentStatus {
@@ -42,6 +64,8 @@ export interface AgentStatus {
   markings: Marking[];
   /** Static token profiles no source offers now, e.g. a setup-token left in the agent after `token clear`. */
   leftovers?: ProfileStatus[];
+  /** Where the gateway leaves refresh fences: every fence, and every profile sharing the login's refresh token. */
+  fences?: FenceStatus[];
   error?: string;
 }
 
@@ -79,6 +103,8 @@ function profileStatus(
 ): ProfileStatus {
   const profile = store?.profiles[profileId];
   if (!profile) return { profileId, present: false };
+  const fence = parseRefreshFence(profile)?.state;
+  if (fence) return { profileId, present: true, type: String(profile.type), fence };
   const secret = profileSecret(profile);
   return {
     profileId,
@@ -96,6 +122,7 @@ export async function agentStatus(
   adapter: StoreAdapter,
   expected: ReadonlyMap<string, string | undefined>,
   now: number,
+  recovery?: StatusRecovery,
 ): Promise<AgentStatus> {
   const file = storeFile(agent);
   try {
@@ -107,8 +134,20 @@ export async function agentStatus(
       const others = Object.keys(store?.profiles ?? {})
         .filter((id) => !expected.has(id) && store?.profiles[id]?.provider === ANTHROPIC)
         .sort()
-        .map((id) => profileStatus(store, id, undefined));
-      return { agent: agent.id, file: adapter.files(agent.dir)[0]!, profiles, otherProfiles: others, markings };
+        .map((id) => {
+          const ours = recovery?.recovered(id) === true;
+          return {
+            ...profileStatus(store, id, ours ? recovery?.accessToken : undefined),
+            ...(ours ? { recovered: true } : {}),
+          };
+        });
+      const fences = recovery
+        ? fenceFindings(store, recovery.facts)
+            .filter((f) => !(f.kind === "shared" && recovery.recovered(f.profileId)))
+            .map((f) => ({ ...f, ...withAdvice(recovery.advice(agent.id, f)) }))
+        : [];
+      const file = adapter.files(agent.dir)[0]!;
+      return { agent: agent.id, file, profiles, otherProfiles: others, markings, ...(fences.length ? { fences } : {}) };
     }
     const leftovers = Object.entries(store?.profiles ?? {})
       .filter(([id, p]) => !expected.has(id) && p.type === "token" && p.provider === ANTHROPIC)
@@ -119,6 +158,8 @@ export async function agentStatus(
     return { agent: agent.id, file, profiles: [], markings: [], error: messageOf(err) };
   }
 }
+
+const withAdvice = (advice: string | undefined) => (advice === undefined ? {} : { advice });
 
 export interface StatusVerdict {
   code: number;
@@ -191,6 +232,15 @@ export function statusVerdict(
       const what = `${profile.profileId} in ${name}`;
       if (profile.expires !== undefined)
         expiries.push({ at: profile.expires, what, ...(tokenIds.has(profile.profileId) ? setupToken : login) });
+    }
+    // A failed refresh is never used again: unusable until recovered. A pending one settles on its own.
+    const failed = agent.fences?.find((f) => f.kind === "failed");
+    if (failed)
+      return { code: STATUS_UNUSABLE, why: failed.advice ?? `${failed.profileId} in ${name}: its refresh failed` };
+    // A profile we recovered is ours: it expires with the login's token.
+    for (const profile of agent.otherProfiles ?? []) {
+      if (profile.recovered && profile.expires !== undefined)
+        expiries.push({ at: profile.expires, what: `${profile.profileId} in ${name}`, ...login });
     }
   }
   const expired = expiries.find((e) => e.at <= now);

@@ -91,6 +91,8 @@ export function parseClaudeCredentials(text: string, origin: string, now = Date.
     expiresAt: oauth.expiresAt,
     ...(loginEndsAt !== undefined ? { loginEndsAt } : {}),
     subscriptionType: oauth.subscriptionType ?? null,
+    // Only ever a hint of who the login is (recovery.ts): a field of the wrong type is no reason to refuse the login.
+    ...accountUuidOf(oauth),
   };
 }
 
@@ -99,6 +101,11 @@ function loginEnd(at: unknown, expiresAt: number, now: number): number | undefin
   if (typeof at !== "number" || !Number.isSafeInteger(at)) return undefined;
   if (at < MIN_LOGIN_END_MS || at > now + MAX_LOGIN_END_AHEAD_MS) return undefined;
   return expiresAt > at + LOGIN_END_OUTLIVED_MS ? undefined : at;
+}
+
+function accountUuidOf(oauth: Record<string, unknown>): { accountUuid?: string } {
+  const { accountUuid } = oauth;
+  return typeof accountUuid === "string" && accountUuid.trim() ? { accountUuid: accountUuid.trim() } : {};
 }
 
 /**

@@ -55,6 +55,11 @@ export interface StoreAdapter {
   readonly format: StoreFormat;
   /** This generation's cooldown rules (reconcile/cooldown-json.ts or cooldown-sqlite.ts). */
   readonly usage: UsageRules;
+  /**
+   * Whether this generation's gateway leaves refresh fences in its profiles (reconcile/fence.ts): only then does a
+   * pass look through every profile for one to recover. Every generation leaves a pending fence alone.
+   */
+  readonly refreshFences?: boolean;
   /** The gateway's view: credentials and runtime state merged as that gateway merges them. */
   read(agentDir: string): Promise<AuthProfileStore | undefined>;
   /** Lock, re-read, apply the pure `change`, write what changed where the gateway reads it, unlock (transaction.ts). */

@@ -171,9 +171,11 @@ test("the login's end (refreshTokenExpiresAt) is read; new keys around it are to
     assert.equal(c.refreshToken, refreshToken);
     assert.equal(c.expiresAt, expiresAt);
     assert.equal(c.loginEndsAt, end);
-    // Nothing of the keys we do not use comes along (a token in hybridOauth least of all).
+    // Nothing of the keys we do not use comes along (a token in hybridOauth least of all); the account id is a hint
+    // of who the login is, for recovering a failed refresh fence.
     assert.deepEqual(Object.keys(c).sort(), [
       "accessToken",
+      "accountUuid",
       "expiresAt",
       "loginEndsAt",
       "origin",

@@ -166,6 +166,7 @@ export function sqliteAdapter(stateDir: string, env: NodeJS.ProcessEnv = process
   return {
     format: "sqlite",
     usage: sqliteUsageRules,
+    refreshFences: true,
     admit: admitProfile,
     files: (agentDir) => [agentDb(agentDir), layout.stateDb],
     async read(agentDir) {

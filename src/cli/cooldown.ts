@@ -6,6 +6,8 @@ import type { StoreAdapter } from "../stores/adapter.js";
 import { adapterFor } from "../stores/adapter-for.js";
 import type { Agent } from "../stores/agents.js";
 import { type AgentReport, clearAgents } from "../pass/apply.js";
+import { reloadGateways, staleReloads, staleText } from "../pass/reload.js";
+import { noteReloads } from "../daemon/stale-gateways.js";
 import { findGateway } from "../stores/gateway.js";
 import { type GlobalOptions, loadCommandConfig, printJson, writeOptions } from "./options.js";
 import { columns, printLines } from "./print.js";
@@ -50,6 +52,12 @@ export async function cooldownClearCommand(options: CooldownClearOptions): Promi
   const refuse = (stats: ProfileUsageStats) => (options.force ? undefined : refusal(stats, now));
   const reports: AgentReport[] = [];
   for (const id of profiles) reports.push(...(await clearAgents({ agents, adapter }, id, refuse, writing)));
+  // A gateway that keeps its stores in memory would go on skipping the profile until told to re-read them.
+  const reloads = config.reloadGateway ? await reloadGateways([{ agents, adapter }], reports) : [];
+  await noteReloads(
+    reloads.map((r) => r.reload),
+    Date.now(),
+  );
   if (
     !every &&
     reports.length > 0 &&
@@ -61,10 +69,14 @@ export async function cooldownClearCommand(options: CooldownClearOptions): Promi
   const multi = profiles.length !== 1;
   const result = (r: AgentReport) => (r.result === "unchanged" ? "nothing to clear" : r.result);
   const row = (r: AgentReport) => [r.agent, ...(multi ? [r.profile] : []), result(r), r.reason ?? ""];
-  const json = () => ({ profile: multi ? profiles : profile, agents: reports });
+  const json = () => ({ profile: multi ? profiles : profile, agents: reports, ...(reloads.length ? { reloads } : {}) });
   if (options.json) printJson(json());
   else if (reports.length === 0) printLines(["no Anthropic profile in any agent's store"]);
   else printLines(columns(reports.map(row)));
+  printLines(
+    staleReloads(reloads).map((r) => `warning: ${staleText(r.reload, r.stateDir)}`),
+    process.stderr,
+  );
   if (reports.some((r) => r.result === "failed" || (r.result === "skipped" && r.reason?.startsWith("disabled"))))
     throw new ExitError(1);
 }

@@ -12,6 +12,7 @@ import { adapterFor } from "../stores/adapter-for.js";
 import { cooldownConfigFrom } from "../stores/agents.js";
 import { type GatewayInstall, type Gateways, agentName } from "../stores/gateway.js";
 import { type AgentReport, type AgentStores, markAgents, syncAgents } from "./apply.js";
+import { type ReloadReport, reloadGateways } from "./reload.js";
 import type { SourceCredential } from "../types.js";
 
 export interface PassInput {
@@ -44,6 +45,8 @@ export interface PassResult {
   copies: Copy[];
   /** Set when our profile had to be marked: why, and what each agent did. */
   marking?: { failure: Failure; reports: AgentReport[] };
+  /** Each gateway told to re-read what the pass wrote (config `reloadGateway`), and what came of it. */
+  reloads?: ReloadReport[];
 }
 
 export async function runPass(input: PassInput): Promise<PassResult> {
@@ -86,6 +89,11 @@ export async function runPass(input: PassInput): Promise<PassResult> {
       syncAgents(stores, offer.profileId, offer.profile, options, rules, told(offer)),
     );
     copies.push({ offer, reports: reports.flat() });
+  }
+  // Once per pass, after every write: a gateway that keeps its stores in memory would go on with the old ones.
+  if (!options.dryRun && config.reloadGateway) {
+    const reloads = await reloadGateways(gateways, passReports(result));
+    if (reloads.length > 0) result.reloads = reloads;
   }
   return result;
 }

@@ -110,11 +110,11 @@ function textSocket(socket: Socket, head: Buffer): TextSocket {
   let fragments: Buffer[] = [];
   let fragmentBytes = 0;
 
-  const end = (err: Error) => {
+  const end = (err: Error, destroy = true) => {
     if (ended) return;
     ended = err;
     for (const w of waiting.splice(0)) w.reject(err);
-    socket.destroy();
+    if (destroy) socket.destroy();
   };
   const write = (opcode: number, payload: Buffer) => {
     if (ended || socket.destroyed) return;
@@ -192,8 +192,11 @@ function textSocket(socket: Socket, head: Buffer): TextSocket {
       const normal = Buffer.alloc(2);
       normal.writeUInt16BE(1000);
       write(OP.close, normal);
+      // A clean close: our close frame is flushed before the FIN; the gateway answers with its own and hangs up.
+      // One that does not is cut off shortly after, without keeping the process alive.
       socket.end();
-      end(new SocketError("closed"));
+      end(new SocketError("closed"), false);
+      setTimeout(() => socket.destroy(), 1_000).unref();
     },
   };
 }

@@ -6,6 +6,7 @@ import type { StoreAdapter } from "../stores/adapter.js";
 import { adapterFor } from "../stores/adapter-for.js";
 import type { Agent } from "../stores/agents.js";
 import { type AgentReport, clearAgents } from "../pass/apply.js";
+import { reloadAfterWrites, staleWarnings } from "./gateway-reload.js";
 import { findGateway } from "../stores/gateway.js";
 import { type GlobalOptions, loadCommandConfig, printJson, writeOptions } from "./options.js";
 import { columns, printLines } from "./print.js";
@@ -50,6 +51,8 @@ export async function cooldownClearCommand(options: CooldownClearOptions): Promi
   const refuse = (stats: ProfileUsageStats) => (options.force ? undefined : refusal(stats, now));
   const reports: AgentReport[] = [];
   for (const id of profiles) reports.push(...(await clearAgents({ agents, adapter }, id, refuse, writing)));
+  // A gateway that keeps its stores in memory would go on skipping the profile until told to re-read them.
+  const reloads = await reloadAfterWrites(config, { agents, adapter }, reports);
   if (
     !every &&
     reports.length > 0 &&
@@ -61,10 +64,11 @@ export async function cooldownClearCommand(options: CooldownClearOptions): Promi
   const multi = profiles.length !== 1;
   const result = (r: AgentReport) => (r.result === "unchanged" ? "nothing to clear" : r.result);
   const row = (r: AgentReport) => [r.agent, ...(multi ? [r.profile] : []), result(r), r.reason ?? ""];
-  const json = () => ({ profile: multi ? profiles : profile, agents: reports });
+  const json = () => ({ profile: multi ? profiles : profile, agents: reports, ...(reloads.length ? { reloads } : {}) });
   if (options.json) printJson(json());
   else if (reports.length === 0) printLines(["no Anthropic profile in any agent's store"]);
   else printLines(columns(reports.map(row)));
+  printLines(staleWarnings(reloads), process.stderr);
   if (reports.some((r) => r.result === "failed" || (r.result === "skipped" && r.reason?.startsWith("disabled"))))
     throw new ExitError(1);
 }

@@ -29,6 +29,7 @@ import { findGateway } from "../stores/gateway.js";
 import type { AuthProfileStore, SourceCredential, TokenProfile } from "../types.js";
 import { type GlobalOptions, loadCommandConfig, printJson, writeOptions } from "./options.js";
 import { columns, printLines } from "./print.js";
+import { reloadAfterWrites, staleWarnings } from "./gateway-reload.js";
 
 export interface RecoverOptions extends GlobalOptions {
   agent?: string;
@@ -85,6 +86,8 @@ export async function recoverCommand(options: RecoverOptions): Promise<void> {
     const report = await updateAgent(agent, adapter, profileId, change, writing);
     reports.push(report.result === "written" ? { ...report, reason: recoveredReason("recover") } : report);
   }
+  // A gateway that keeps its stores in memory would go on skipping the profile until told to re-read them.
+  const reloads = options.dryRun ? [] : await reloadAfterWrites(config, { agents, adapter }, reports);
   const done = reports.filter((r) => r.result === "written" || r.result === "unchanged");
   const recovered: RecoveredProfile[] = done.map((r) => ({
     stateDir: gateway.stateDir.dir,
@@ -112,6 +115,7 @@ export async function recoverCommand(options: RecoverOptions): Promise<void> {
         account: login.account,
       },
       agents: reports,
+      ...(reloads.length ? { reloads } : {}),
     });
   } else {
     const prefix = options.dryRun ? "dry run: " : "";
@@ -120,7 +124,7 @@ export async function recoverCommand(options: RecoverOptions): Promise<void> {
     lines.push(...columns(reports.map((r) => [r.agent, r.profile, result(r), r.reason ?? ""])));
     printLines(lines);
   }
-  if (noted) printLines([`warning: ${noted}`], process.stderr);
+  printLines([...(noted ? [`warning: ${noted}`] : []), ...staleWarnings(reloads)], process.stderr);
   if (reports.some((r) => r.result === "failed" || r.result === "skipped")) throw new ExitError(1);
 }
 

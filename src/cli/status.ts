@@ -3,6 +3,8 @@ import { formatDuration, formatRelative, formatWhen } from "../core/duration.js"
 import { ExitError } from "../core/errors.js";
 import type { Marking } from "../reconcile/cooldown.js";
 import { readDaemonStatus, type DaemonStatus } from "../daemon/runtime-files.js";
+import { staleGateways } from "../daemon/stale-gateways.js";
+import { staleText } from "../pass/reload.js";
 import { collectStatus, statusJson } from "../report/collect-status.js";
 import type { AgentStatus, ProfileStatus } from "../report/status.js";
 import { ENV_TOKEN } from "../sources/setup-token.js";
@@ -17,11 +19,17 @@ export interface StatusCommandOptions extends GlobalOptions {
 export async function statusCommand(options: StatusCommandOptions): Promise<void> {
   const { config } = await loadCommandConfig(options);
   const report = await collectStatus(config);
-  const { now, source, verdict, agents } = report;
-  const exitCode = verdict.code;
+  const { now, source, agents } = report;
   const daemon = await readDaemonStatus();
+  // A running gateway without our last writes goes on with what it read before: worth a look, like an expiry.
+  const stale = await staleGateways();
+  const several = report.gateways !== undefined;
+  const staleLines = stale.map((s) => staleText(s, several ? s.dir : undefined, formatWhen(s.at, now)));
+  const verdict = report.verdict.code === 0 && staleLines.length ? { code: 2, why: staleLines[0] } : report.verdict;
+  const exitCode = verdict.code;
   if (options.json) {
-    printJson(statusJson(report, daemon));
+    const json = statusJson({ ...report, verdict }, daemon);
+    printJson(stale.length ? { ...json, staleGateways: stale } : json);
   } else {
     const ends = (s: typeof source) => (s.ok && s.loginEndsAt ? `; login ends ${formatWhen(s.loginEndsAt, now)}` : "");
     const sourceLine = (s: typeof source) =>
@@ -52,6 +60,7 @@ export async function statusCommand(options: StatusCommandOptions): Promise<void
       lines.push(`daemon  ${daemonLine(daemon, now)}`);
       for (const agent of agents) lines.push(...agentLines(agent, now));
     }
+    lines.push(...staleLines.map((line) => `stale   ${line}`));
     printLines(lines);
   }
   printLines(

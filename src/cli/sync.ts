@@ -12,6 +12,8 @@ import { formatDuration, formatRelative } from "../core/duration.js";
 import { ExitError } from "../core/errors.js";
 import { fingerprint } from "../core/fingerprint.js";
 import { gatewayStores, passReports, runPass } from "../pass/pass.js";
+import { staleReloads, staleText } from "../pass/reload.js";
+import { noteReloads } from "../daemon/stale-gateways.js";
 import { profileSecret } from "../reconcile/profile.js";
 import type { Config } from "../config/config.js";
 import { loginConfigs } from "../config/logins.js";
@@ -150,6 +152,11 @@ async function syncLogin(config: Config, options: SyncCommandOptions, out: SyncO
     ...(tty ? { onCopy: () => progress.done() } : {}),
   });
   if (tty && progress.shown) process.stderr.write("\n");
+  const reloads = result.reloads ?? [];
+  await noteReloads(
+    reloads.map((r) => r.reload),
+    Date.now(),
+  );
   const offers = [...(login ? [loginOffer(login, config)] : []), ...setupOffers];
   const marking = result.marking?.failure;
   // Of the marking, only the agents it marked are news; "no such profile" or "already marked" are not.
@@ -188,6 +195,7 @@ async function syncLogin(config: Config, options: SyncCommandOptions, out: SyncO
       ...(result.recovery
         ? { recovery: { unrecovered: result.recovery.unrecovered, pending: result.recovery.pending } }
         : {}),
+      ...(reloads.length ? { reloads } : {}),
     });
   } else {
     const prefix = options.dryRun ? "dry run: " : "";
@@ -233,6 +241,11 @@ async function syncLogin(config: Config, options: SyncCommandOptions, out: SyncO
     const warnings = gatewayWarnings(gateway).map((w) => `warning: ${where ? `${where}: ` : ""}${w}`);
     out.text(warnings, process.stderr);
   }
+  // Our writes stand; a running gateway that was not told goes on with what it read before, until restarted.
+  out.text(
+    staleReloads(reloads).map((r) => `warning: ${staleText(r.reload, r.stateDir)}`),
+    process.stderr,
+  );
   // A state dir that cannot be served is one line each; the others were synced all the same.
   const failedDirs = gateways.failed.map((f) => `moltbot-auth-sync: ${failureText(f)}`);
   out.text(failedDirs, process.stderr);

@@ -142,6 +142,7 @@ const schema = strictObject({
   loginEndWarning: withDefault(duration, 10 * 86_400_000),
   lockTimeout: withDefault(duration, 60_000),
   storeFormat: withDefault(oneOf(["auto", "json-v1", "split", "sqlite"]), "auto"),
+  reloadGateway: withDefault(boolean(), true),
   refreshMargin: withDefault(duration, 240_000),
   refreshTimeout: withDefault(duration, 120_000),
   refreshCommand: withDefault(command, DEFAULT_REFRESH_COMMAND),

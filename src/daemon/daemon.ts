@@ -12,6 +12,7 @@ import type { Config } from "../config/config.js";
 import { messageOf } from "../core/errors.js";
 import { type PassResult, passActed, passSummary, runPass } from "../pass/pass.js";
 import { PassProgress } from "../pass/progress.js";
+import { type ReloadReport, staleText } from "../pass/reload.js";
 import { profileSecret } from "../reconcile/profile.js";
 import { loginConfigs } from "../config/logins.js";
 import { claudeCredentialsFile } from "../sources/index.js";
@@ -32,6 +33,7 @@ import { agentNames, logReport } from "./report-log.js";
 import { recoveryContext } from "./recovery-context.js";
 import { RecoveryLog } from "./recovery-log.js";
 import { type LoginState, lockJournalPath } from "./runtime-files.js";
+import { noteReloads } from "./stale-gateways.js";
 import { StateFile } from "./state-file.js";
 import { Timers } from "./timers.js";
 import { TokenExpiryAlerts } from "./token-expiry.js";
@@ -356,6 +358,7 @@ export class Daemon {
       results.push(result);
     }
     const result = mergeResults(results);
+    await this.noteReloads(result.reloads ?? []);
     this.tokenAlerts.check(setupOffers, this.registry.refs, this.clock.now());
     for (const g of gateways) await this.markings.learn(g.agents, g.adapter);
     // A pass that found everything in step keeps the summary of the last one that acted.
@@ -377,6 +380,23 @@ export class Daemon {
       lockJournal: lockJournalPath(this.env),
       beforeWrite: (intent) => this.markings.remember(intent),
     };
+  }
+
+  /** A running gateway left without our writes is logged once, and once more when a later reload reaches it. */
+  private async noteReloads(reloads: readonly ReloadReport[]): Promise<void> {
+    for (const { stateDir, reload } of reloads) {
+      const key = `gateway-reload:${reload.dir}`;
+      const where = stateDir === undefined ? {} : { stateDir };
+      if (reload.result === "not-reloaded") {
+        const msg = staleText(reload, stateDir);
+        this.problems.problem(key, "warn", "gateway.not_reloaded", msg, { ...where, agents: reload.agents });
+      } else this.problems.clear(key, "gateway.reloaded", "the running gateway picked up our writes", where);
+    }
+    await noteReloads(
+      reloads.map((r) => r.reload),
+      this.clock.now(),
+      this.env,
+    );
   }
 
   /** Logs what a pass did besides each agent's result (logged as it finished): a recovery, a marking. */
@@ -421,7 +441,9 @@ function noLoginText(login: DaemonLogin): string | undefined {
 function mergeResults(results: readonly PassResult[]): PassResult {
   if (results.length === 1) return results[0]!;
   const copies = results.flatMap((r) => r.copies);
+  const reloads = results.flatMap((r) => r.reloads ?? []);
   const markings = results.flatMap((r) => (r.marking ? [r.marking] : []));
-  if (markings.length === 0) return { copies };
-  return { copies, marking: { failure: markings[0]!.failure, reports: markings.flatMap((m) => m.reports) } };
+  const merged: PassResult = { copies, ...(reloads.length ? { reloads } : {}) };
+  if (markings.length === 0) return merged;
+  return { ...merged, marking: { failure: markings[0]!.failure, reports: markings.flatMap((m) => m.reports) } };
 }

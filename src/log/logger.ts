@@ -49,6 +49,8 @@ export const EVENTS = [
   "refresh.skipped",
   "cooldown.marked",
   "cooldown.gateway",
+  "gateway.not_reloaded",
+  "gateway.reloaded",
   "needs_login",
   "recovered",
   "fence.failed",

@@ -13,6 +13,7 @@ import { cooldownConfigFrom } from "../stores/agents.js";
 import { type GatewayInstall, type Gateways, agentName } from "../stores/gateway.js";
 import { type AgentReport, type AgentStores, markAgents, syncAgents } from "./apply.js";
 import { type RecoveryContext, type RecoveryResult, recoverAgents } from "./recover.js";
+import { type ReloadReport, reloadGateways } from "./reload.js";
 import type { SourceCredential } from "../types.js";
 
 export interface PassInput {
@@ -49,6 +50,8 @@ export interface PassResult {
   marking?: { failure: Failure; reports: AgentReport[] };
   /** What the recovery step did and found, when it ran. */
   recovery?: RecoveryResult;
+  /** Each gateway told to re-read what the pass wrote (config `reloadGateway`), and what came of it. */
+  reloads?: ReloadReport[];
 }
 
 export async function runPass(input: PassInput): Promise<PassResult> {
@@ -92,6 +95,11 @@ export async function runPass(input: PassInput): Promise<PassResult> {
       syncAgents(stores, offer.profileId, offer.profile, options, rules, told(offer)),
     );
     copies.push({ offer, reports: reports.flat() });
+  }
+  // Once per pass, after every write: a gateway that keeps its stores in memory would go on with the old ones.
+  if (!options.dryRun && config.reloadGateway) {
+    const reloads = await reloadGateways(gateways, passReports(result));
+    if (reloads.length > 0) result.reloads = reloads;
   }
   return result;
 }

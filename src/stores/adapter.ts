@@ -51,6 +51,29 @@ export interface UpdateResult<T> {
   warnings: string[];
 }
 
+/** `login` for a credential written (as the gateway's `paste-token`), `update` for usage stats (as `order set`). */
+export type ReloadOperation = "login" | "logout" | "update";
+
+/** An agent whose store was written, for the running gateway to re-read. */
+export interface ReloadRequest {
+  agentId: string;
+  operation: ReloadOperation;
+}
+
+/** What came of telling the gateway of the state dir `dir`. */
+export type GatewayReload = { dir: string } & (
+  | /** The running gateway re-read the stores of `agents`. */
+    { result: "reloaded"; agents: string[] }
+    /** No gateway runs at the address (or the configured one runs on another host): nothing to tell. */
+  | { result: "not-running" }
+  /**
+   * A gateway runs but has not re-read our writes of `agents`; `reason` is one line without secrets. `owner`
+   * names that gateway process (gateway-instance.ts), when it could be read, so a later look can tell whether it
+   * still runs.
+   */
+  | { result: "not-reloaded"; agents: string[]; reason: string; owner?: string }
+);
+
 export interface StoreAdapter {
   readonly format: StoreFormat;
   /** This generation's cooldown rules (reconcile/cooldown-json.ts or cooldown-sqlite.ts). */
@@ -72,4 +95,10 @@ export interface StoreAdapter {
   admit?(profileId: string, profile: Record<string, unknown>): string | undefined;
   /** The files of one agent dir that this adapter reads. */
   files(agentDir: string): string[];
+  /**
+   * Tells a running gateway to re-read what was written for these agents, where it keeps its stores in memory
+   * (the SQLite era). Absent where the gateway sees our writes by itself (the JSON eras re-read their files).
+   * Never throws: a gateway that could not be told is a result.
+   */
+  reload?(requests: readonly ReloadRequest[]): Promise<GatewayReload>;
 }

@@ -9,6 +9,7 @@ import { test } from "node:test";
 import Database from "better-sqlite3";
 import { DaemonProcess, fakeClaudeTokens, installFakeClaude } from "../helpers/daemon.js";
 import { leakedTokens, makeHome, randomToken } from "../helpers/env.js";
+import { startFakeGateway } from "../helpers/fake-gateway.js";
 import { allCellText, entriesConfig, readStateCells, stateDbPath, writeStateDb } from "../helpers/sqlite-store.js";
 
 const MINE = "anthropic:login";
@@ -115,3 +116,51 @@ for (const writer of ["holds the database open", "closes the database after writ
     t.cleanup();
   });
 }
+
+test("daemon, SQLite era: a running gateway that cannot be told is logged once, and again once it is told", async () => {
+  const t = makeHome();
+  installFakeClaude(t, "refresh");
+  const cred = t.writeCredentials({ expiresAt: Date.now() + 6 * 3_600_000 });
+  const secret = "gw-daemon-test-9d8c7b6a5f4e3d2c1b0a";
+  const answering: { token?: string } = { token: "the-gateway-was-started-with-another" };
+  const gateway = await startFakeGateway(answering);
+  const gatewayConfig = { mode: "local", port: gateway.port, auth: { token: secret } };
+  writeFileSync(
+    path.join(t.stateDir, "openclaw.json"),
+    JSON.stringify({ ...entriesConfig(t, ["main"]), gateway: gatewayConfig }),
+  );
+  const stale = { type: "token", provider: "anthropic", token: randomToken(), expires: Date.now() + 3_600_000 };
+  writeStateDb(t, { store: { version: 1, profiles: { [MINE]: stale } }, state: { version: 1, usageStats: {} } });
+  const never = "0 0 1 1 *";
+  const config = { profileId: MINE, credentialType: "token", resyncCron: never, refreshCheckCron: never };
+  writeFileSync(path.join(t.root, "config.json"), JSON.stringify(config));
+  const d = new DaemonProcess(t, ["--config", path.join(t.root, "config.json")]);
+  try {
+    const refused = await d.waitForEvent("gateway.not_reloaded", 30_000);
+    assert.equal(refused.level, "warn");
+    assert.deepEqual(refused.agents, ["main"]);
+    assert.match(
+      String(refused.msg),
+      /has not picked up what was written for main \(.*token mismatch.*\); run `openclaw gateway restart`/,
+    );
+    assert.equal(
+      (readStateCells(t).store?.profiles as Record<string, { token: string }>)[MINE]!.token,
+      cred.accessToken,
+    );
+    // The gateway takes our secret now (restarted with the configured token); the next write is told.
+    answering.token = secret;
+    const from = d.records.length;
+    t.writeCredentials();
+    await d.waitForEvent("gateway.reloaded", 30_000, from);
+    assert.deepEqual(gateway.requests.at(-1), {
+      method: "models.authRefresh",
+      params: { operation: "login", agentId: "main" },
+    });
+    assert.equal(d.events("gateway.not_reloaded").length, 1, "logged once");
+  } finally {
+    await d.stop();
+    await gateway.close();
+  }
+  assert.deepEqual(leakedTokens(d.stdout + d.stderr, [...t.planted, secret]), []);
+  t.cleanup();
+});

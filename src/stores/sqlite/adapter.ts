@@ -7,6 +7,8 @@
 import { existsSync } from "node:fs";
 import { StoreError, errnoCode } from "../../core/errors.js";
 import type { StoreAdapter, UpdateOptions } from "../adapter.js";
+import { readGatewayConfig } from "../agents.js";
+import { reloadGateway } from "./gateway-notify.js";
 import { runTransaction, type StorePart, type TransactionalStore } from "../transaction.js";
 import { CELLS, type CellHome, MARKER_CELL, readCell, writeCell } from "./cells.js";
 import { type Database, isDatabaseFile, openDatabase } from "./driver.js";
@@ -175,5 +177,7 @@ export function sqliteAdapter(stateDir: string, env: NodeJS.ProcessEnv = process
       return agentView(readAgentCells(placement, undefined));
     },
     update: (agentDir, change, options) => runTransaction(store(agentDir, options), change, options),
+    // The gateway keeps these stores in memory: told as its own CLI tells it, from the config as it is now.
+    reload: async (requests) => reloadGateway((await readGatewayConfig(stateDir, env))?.value, stateDir, requests, env),
   };
 }

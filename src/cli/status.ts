@@ -9,6 +9,7 @@ import { collectStatus, statusJson } from "../report/collect-status.js";
 import type { AgentStatus, ProfileStatus } from "../report/status.js";
 import { ENV_TOKEN } from "../sources/setup-token.js";
 import type { Generation } from "../stores/generation.js";
+import { type DatabaseFinding, findingsText } from "../stores/sqlite/inspect.js";
 import { type GlobalOptions, loadCommandConfig, printJson } from "./options.js";
 import { printLines } from "./print.js";
 
@@ -50,6 +51,7 @@ export async function statusCommand(options: StatusCommandOptions): Promise<void
           continue;
         }
         lines.push(`gateway ${gateway.stateDir.dir}: ${generationText(gateway.store)}`);
+        if (gateway.schemas) lines.push(`  schema  ${schemaText(gateway.schemas)}`);
         for (const agent of gateway.agents) lines.push(...agentLines(agent, now).map((line) => `  ${line}`));
       }
     } else {
@@ -57,6 +59,7 @@ export async function statusCommand(options: StatusCommandOptions): Promise<void
       const also = stateDir.alsoExisting.length ? `; also exists: ${stateDir.alsoExisting.join(", ")}` : "";
       lines.push(`state   ${stateDir.dir} (${stateDir.reason})${also}`);
       lines.push(`store   ${generationText(report.store!)}`);
+      if (report.schemas) lines.push(`schema  ${schemaText(report.schemas)}`);
       lines.push(`daemon  ${daemonLine(daemon, now)}`);
       for (const agent of agents) lines.push(...agentLines(agent, now));
     }
@@ -72,6 +75,11 @@ export async function statusCommand(options: StatusCommandOptions): Promise<void
 
 function generationText(gen: Generation): string {
   return `${gen.format}${gen.version ? `, gateway ${gen.version}` : ""} (${gen.reason})`;
+}
+
+/** The SQLite era's databases: a newer one served by its shape is information here, never a problem. */
+function schemaText(findings: readonly DatabaseFinding[]): string {
+  return findingsText(findings) || "no database yet (the gateway creates them on its first write)";
 }
 
 /** Why a setup-token's expiry is not known, and what records it. */

@@ -1,9 +1,9 @@
 /**
- * A small strict validator for the config and the credentials file, in place of zod: zod's import graph cost
- * the daemon about 8 MB of RSS (docs/performance.md), and these two shapes need a dozen checks. Its messages are
- * zod 4's, word for word ("Invalid input: expected string, received number"), so errors read as they always did;
- * a schema reports the first problem it meets, in the order zod would list it (keys in the shape's order, unknown
- * keys after them, a refinement only once its value is otherwise valid).
+ * A small strict validator for the config, the credentials file and the gateway's JSON cells, in place of zod:
+ * zod's import graph cost the daemon about 8 MB of RSS (docs/performance.md), and these shapes need a few dozen
+ * checks. Its messages are zod 4's, word for word ("Invalid input: expected string, received number"), so errors
+ * read as they always did; a schema reports the first problem it meets, in the order zod would list it (keys in
+ * the shape's order, unknown keys after them, a refinement only once its value is otherwise valid).
  */
 
 export type Path = ReadonlyArray<string | number>;
@@ -76,6 +76,15 @@ export function array<T>(item: Schema<T>, options: { min?: number } = {}): Schem
     if (options.min !== undefined && items.length < options.min)
       throw new Issue(path, `Too small: expected array to have >=${options.min} items`);
     return items;
+  };
+}
+
+/** An object used as a map: every value matches `item`; the keys are free. */
+export function record<T>(item: Schema<T>): Schema<Record<string, T>> {
+  return (value, path) => {
+    if (typeof value !== "object" || value === null || Array.isArray(value)) throw invalidType(path, "record", value);
+    // fromEntries defines each key as its own property, even "__proto__" from JSON.parse.
+    return Object.fromEntries(Object.entries(value).map(([key, entry]) => [key, item(entry, [...path, key])]));
   };
 }
 

@@ -8,6 +8,7 @@ import { profileSecret } from "../reconcile/profile.js";
 import { loginConfigs } from "../config/logins.js";
 import { loginOffer, readClaudeLogin, readOffers } from "../sources/index.js";
 import { adapterFor } from "../stores/adapter-for.js";
+import { type DatabaseFinding, inspectDatabases } from "../stores/sqlite/inspect.js";
 import {
   type GatewayFailure,
   type GatewayInstall,
@@ -44,6 +45,8 @@ export interface StatusReport {
   /** The one gateway's, without `stateDirs` (with it, see `gateways`). */
   stateDir?: GatewayInstall["stateDir"];
   store?: GatewayInstall["generation"];
+  /** SQLite era: each database's schema version and whether its shape is served. */
+  schemas?: DatabaseFinding[];
   /** Every gateway's agents; with `stateDirs` each names its state dir. */
   agents: AgentStatus[];
   /** With `stateDirs` configured: each state dir, its generation and its agents, or why it cannot be served. */
@@ -53,7 +56,12 @@ export interface StatusReport {
 }
 
 export type GatewayStatus =
-  | { stateDir: GatewayInstall["stateDir"]; store: GatewayInstall["generation"]; agents: AgentStatus[] }
+  | {
+      stateDir: GatewayInstall["stateDir"];
+      store: GatewayInstall["generation"];
+      schemas?: DatabaseFinding[];
+      agents: AgentStatus[];
+    }
   | { stateDir: { dir: string }; error: string };
 
 export async function collectStatus(config: Config, env: NodeJS.ProcessEnv = process.env): Promise<StatusReport> {
@@ -97,7 +105,9 @@ export async function collectStatus(config: Config, env: NodeJS.ProcessEnv = pro
         ...(await agentStatus(agent, adapter, own, now, recovery)),
         ...where,
       }));
-      return { stateDir: gateway.stateDir, store: gateway.generation, agents };
+      const sqlite = gateway.generation.format === "sqlite";
+      const schemas = sqlite ? await inspectDatabases(gateway.stateDir.dir, gateway.agents, env) : undefined;
+      return { stateDir: gateway.stateDir, store: gateway.generation, ...(schemas ? { schemas } : {}), agents };
     }),
   );
   const agents = found.flatMap((g) => g.agents);
@@ -189,7 +199,9 @@ export function statusJson(report: StatusReport, daemon: unknown): Record<string
     ...(report.logins ? { logins: report.logins } : {}),
     setupTokens: report.setupTokens,
     // With stateDirs, each gateway in its own entry; without, today's single state dir at the top.
-    ...(report.gateways ? {} : { stateDir: report.stateDir, store: report.store }),
+    ...(report.gateways
+      ? {}
+      : { stateDir: report.stateDir, store: report.store, ...(report.schemas ? { schemas: report.schemas } : {}) }),
     daemon,
     ...(report.gateways ? { gateways: report.gateways } : { agents: report.agents }),
     exitCode: verdict.code,

@@ -31,8 +31,7 @@ import { recoverCommand, unrecoveredWhy } from "../pass/recover.js";
 import { readSetupTokens } from "../sources/setup-token.js";
 import { tokenFilePath } from "../sources/token-vault.js";
 import { adapterFor } from "../stores/adapter-for.js";
-import { inspectDatabases } from "../stores/sqlite/inspect.js";
-import { SUPPORTED_SCHEMA, VERIFIED_GATEWAY } from "../stores/sqlite/schema.js";
+import { findingsText, inspectDatabases } from "../stores/sqlite/inspect.js";
 import { GATEWAY_LOCK_STALE_MS } from "../stores/locks/directory-lock.js";
 import type { Agent } from "../stores/agents.js";
 import { anthropicRoute } from "./anthropic-route.js";
@@ -200,21 +199,21 @@ function stateDirChecks(gateway: GatewayInstall): Check[] {
   return checks;
 }
 
-/** The SQLite era: the gateway version and every database's schema, against the versions we support. */
+/**
+ * The SQLite era: the gateway version and every database's schema. A database newer than the newest we were
+ * tested with is information, not a problem, when its auth tables are as expected; one whose shape differs fails.
+ */
 async function sqliteChecks(gateway: GatewayInstall): Promise<Check[]> {
   const generation = gateway.generation;
   if (generation.format !== "sqlite") return [];
   const found = await inspectDatabases(gateway.stateDir.dir, gateway.agents);
-  const schemas = found.map((f) => `${f.name} ${f.version ?? "?"}`).join(", ") || "no database yet";
-  const { state, agent } = SUPPORTED_SCHEMA;
-  const supported = `supported: state schema ${state}, agent schema ${agent} (OpenClaw ${VERIFIED_GATEWAY})`;
   const version = `gateway ${generation.version ?? "unknown"} (${generation.reason})`;
-  const detail = `sqlite, ${version}; schemas ${schemas}; ${supported}`;
-  const refused = found.filter((f) => f.refusal);
-  if (refused.length > 0) {
-    const fix = "use the OpenClaw version this release supports, or a moltbot-auth-sync release for this schema";
-    const why = refused.map((f) => f.refusal).join("; ");
-    return [fail("gateway store", `${detail}; refused: ${why}`, fix)];
+  const detail = `sqlite, ${version}; ${findingsText(found) || "no database yet"}`;
+  if (found.some((f) => f.refusal)) {
+    const fix =
+      "openclaw doctor --fix   (the gateway repairs its own schema; a refused database is left as it is), " +
+      "or a moltbot-auth-sync release that knows this schema";
+    return [fail("gateway store", detail, fix)];
   }
   if (found.length === 0) {
     const fix = "openclaw models auth paste-token   (the gateway creates its databases on its first write)";

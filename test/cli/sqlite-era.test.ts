@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { test } from "node:test";
+import Database from "better-sqlite3";
 import { leakedTokens, randomToken, runCli, withHome, type TestHome } from "../helpers/env.js";
 import {
   agentDbPath,
@@ -13,6 +14,7 @@ import {
   entriesConfig,
   readAgentCells,
   readStateCells,
+  restamp,
   stateDbPath,
   writeAgentDb,
   writeStateDb,
@@ -132,33 +134,79 @@ test("SQLite era: cooldown clear clears blocks and cooldowns in the owner's stat
     noForbiddenContent(t);
   }));
 
-test("SQLite era: an agent database with user_version 24 is refused in one line and left byte-for-byte unchanged", () =>
+test("SQLite era: databases newer than tested are served by their shape; status and doctor say so, as information", () =>
   withHome(async (t) => {
-    writeFileSync(path.join(t.stateDir, "openclaw.json"), JSON.stringify(entriesConfig(t, ["main", "work"])));
-    writeStateDb(t, { store: { version: 1, profiles: {} } });
-    const store = { version: 1, profiles: { "anthropic:manual": token(randomToken()) } };
-    writeAgentDb(t, "work", { userVersion: 24, store });
-    const set = await runCli(["token", "set", "--profile", "anthropic:manual"], t.env, { input: randomToken() });
+    twoAgents(t);
+    restamp(agentDbPath(t, "work"), { userVersion: 24, newTable: "session_archive" });
+    restamp(stateDbPath(t), { userVersion: 19, contentVersion: 20 });
+    const setup = randomToken();
+    t.planted.push(setup);
+    assert.equal((await runCli(["token", "set", "--profile", "anthropic:manual"], t.env, { input: setup })).code, 0);
+    const r = await runCli(["sync"], t.env);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.match(r.stdout, /main +written/);
+    assert.match(r.stdout, /work +written/);
+    const profiles = { "anthropic:manual": storedToken(t, setup) };
+    assert.deepEqual(readStateCells(t).store, { version: 1, profiles });
+    assert.deepEqual(readAgentCells(t, "work").store, { version: 1, profiles });
+    const state =
+      "state: state schema 20 \\(user_version 19, contentVersion 20; tested up to 18, OpenClaw 2026\\.9\\.6\\)";
+    const work = "work: agent schema 24 \\(tested up to 23, OpenClaw 2026\\.9\\.6\\)";
+    const schemas = new RegExp(`${state}: auth tables as expected; ${work}: auth tables as expected`);
+    const status = await runCli(["status"], t.env);
+    assert.equal(status.code, 0, status.stdout + status.stderr);
+    assert.match(status.stdout, new RegExp(`\\nschema  ${schemas.source}\\n`));
+    const json = JSON.parse((await runCli(["status", "--json"], t.env)).stdout);
+    const found = json.schemas.map((f: Record<string, unknown>) => [f.name, f.version, f.userVersion, f.newer]);
+    assert.deepEqual(found, [
+      ["state", 20, 19, true],
+      ["work", 24, 24, true],
+    ]);
+    const doctor = JSON.parse((await runCli(["doctor", "--json"], t.env)).stdout);
+    const check = doctor.checks.find((c: { name: string }) => c.name === "gateway store");
+    assert.equal(check.status, "ok");
+    assert.match(check.detail, schemas);
+    const versions = (file: string) => new Database(file, { readonly: true }).pragma("user_version", { simple: true });
+    assert.deepEqual([versions(stateDbPath(t)), versions(agentDbPath(t, "work"))], [19, 24], "no version changed");
+    assert.deepEqual(leakedTokens(r.stdout + r.stderr + status.stdout, t.planted), []);
+    noForbiddenContent(t);
+  }));
+
+test("SQLite era: a renamed column refuses that database alone, in one line, and leaves it byte for byte", () =>
+  withHome(async (t) => {
+    twoAgents(t);
+    const rename = { table: "auth_profile_store", from: "store_json", to: "credentials_json" };
+    restamp(agentDbPath(t, "work"), { userVersion: 24, renameColumn: rename });
+    const setup = randomToken();
+    t.planted.push(setup);
+    const set = await runCli(["token", "set", "--profile", "anthropic:manual"], t.env, { input: setup });
     assert.equal(set.code, 0);
-    const before = snapshotTree(t.stateDir);
+    const inWork = (key: string) => key.startsWith(path.join("agents", "work"));
+    const workFiles = () => Object.entries(snapshotTree(t.stateDir)).filter(([key]) => inWork(key));
+    const before = workFiles();
+    const refusal =
+      "\\S+/agents/work/agent/openclaw-agent\\.sqlite \\(agent schema 24\\): auth_profile_store has no column " +
+      "store_json \\(it has store_key TEXT, credentials_json TEXT, updated_at INTEGER\\); refused, nothing written";
     for (const args of [["sync"], ["cooldown", "clear", "--profile", "anthropic:manual"]]) {
       const r = await runCli(args, t.env);
       assert.equal(r.code, 1, r.stdout + r.stderr);
-      const refusal =
-        /has schema version 24; this version supports agent schema 23 \(OpenClaw 2026\.9\.6\); nothing written/;
-      assert.match(r.stdout, new RegExp(`work +failed +.*openclaw-agent\\.sqlite ${refusal.source}`));
+      const lines = r.stdout.split("\n").filter((l) => l.startsWith("work"));
+      assert.equal(lines.length, 1, r.stdout);
+      assert.match(lines[0]!, new RegExp(`^work +failed +${refusal}$`));
+      assert.match(r.stdout, /(^|\n)main +(written|unchanged|nothing to clear)/, `main is still served:\n${r.stdout}`);
+      assert.deepEqual(workFiles(), before);
     }
-    assert.deepEqual(snapshotTree(t.stateDir).work, before.work);
-    const after = snapshotTree(t.stateDir);
-    const work = Object.keys(before).filter((k) => k.startsWith("agents/work"));
-    for (const key of work) assert.equal(after[key], before[key], key);
+    const shared = readStateCells(t).store?.profiles as Record<string, unknown>;
+    assert.deepEqual(shared["anthropic:manual"], storedToken(t, setup));
+    const status = await runCli(["status"], t.env);
+    assert.equal(status.code, 1, status.stdout);
+    assert.match(status.stdout, new RegExp(`\\nschema  state: .*; work: ${refusal}\\n`));
+    assert.match(status.stdout, new RegExp(`\\nagent work: ${refusal}\\n`));
     const doctor = JSON.parse((await runCli(["doctor", "--json"], t.env)).stdout);
     const check = doctor.checks.find((c: { name: string }) => c.name === "gateway store");
     assert.equal(check.status, "fail");
-    assert.match(
-      check.detail,
-      /gateway 2026\.9\.6 .*schemas state 18, work 24; supported: state schema 18, agent schema 23/,
-    );
+    assert.match(check.detail, new RegExp(`state: state schema 18 .*; work: ${refusal}$`));
+    assert.deepEqual(workFiles(), before);
   }));
 
 test("SQLite era: nothing is written while openclaw doctor --fix relocates the shared store", () =>

@@ -11,7 +11,7 @@ import { fingerprint } from "../../src/core/fingerprint.js";
 import { installFakeClaude } from "../helpers/daemon.js";
 import { gatewayAt, leakedTokens, makeHome, randomToken, runCli, type TestHome } from "../helpers/env.js";
 import { holdLock } from "../helpers/processes.js";
-import { entriesConfig, readStateCells, writeAgentDb, writeStateDb } from "../helpers/sqlite-store.js";
+import { entriesConfig, readStateCells, restamp, writeAgentDb, writeStateDb } from "../helpers/sqlite-store.js";
 
 const ID = "anthropic:claude-cli";
 
@@ -330,24 +330,28 @@ test(
   },
 );
 
-test("sync: a locked store in one gateway and an unsupported schema in another stop neither the good one", async () => {
+test("sync: a locked store in one gateway and a refused database in another stop neither the good one", async () => {
   const t = makeHome();
   try {
     installFakeClaude(t);
     const good = t;
     const locked = gatewayAt(t, path.join(t.root, "gw-locked"));
-    const newer = gatewayAt(t, path.join(t.root, "gw-newer"));
+    const reshaped = gatewayAt(t, path.join(t.root, "gw-reshaped"));
     mkdirSync(good.agentDir("main"), { recursive: true });
     locked.writeStore("main", { version: 1, profiles: {} });
     const lockedBefore = readFileSync(locked.storePath("main"), "utf8");
-    // A SQLite-era gateway whose agent database is a schema this release does not know: refused, left alone.
-    mkdirSync(newer.stateDir);
-    writeFileSync(path.join(newer.stateDir, "openclaw.json"), JSON.stringify(entriesConfig(newer, ["main", "work"])));
-    writeStateDb(newer, { store: { version: 1, profiles: {} } });
-    writeAgentDb(newer, "work", { userVersion: 24, store: { version: 1, profiles: {} } });
+    // A SQLite-era gateway whose agent database has a shape this release does not know: refused, left alone.
+    mkdirSync(reshaped.stateDir);
+    writeFileSync(
+      path.join(reshaped.stateDir, "openclaw.json"),
+      JSON.stringify(entriesConfig(reshaped, ["main", "work"])),
+    );
+    writeStateDb(reshaped, { store: { version: 1, profiles: {} } });
+    const work = writeAgentDb(reshaped, "work", { userVersion: 24, store: { version: 1, profiles: {} } });
+    restamp(work, { renameColumn: { table: "auth_profile_state", from: "state_json", to: "state_v2" } });
     const setup = randomToken();
     t.planted.push(setup);
-    const config = { stateDirs: [good.stateDir, locked.stateDir, newer.stateDir], lockTimeout: "1s" };
+    const config = { stateDirs: [good.stateDir, locked.stateDir, reshaped.stateDir], lockTimeout: "1s" };
     const file = writeConfig(t, config);
     assert.equal((await runCli(["token", "set", "--config", file], t.env, { input: setup })).code, 0);
     const cred = t.writeCredentials();
@@ -368,10 +372,10 @@ test("sync: a locked store in one gateway and an unsupported schema in another s
     assert.deepEqual(codes(0), ["written"]);
     assert.deepEqual(codes(1), ["store.locked"]);
     const refused = out.gateways[2].agents.find((x: { result: string }) => x.result === "failed");
-    assert.deepEqual([refused.agent, refused.stateDir], ["work", newer.stateDir]);
-    assert.match(refused.reason, /schema version 24/);
+    assert.deepEqual([refused.agent, refused.stateDir], ["work", reshaped.stateDir]);
+    assert.match(refused.reason, /\(agent schema 24\): auth_profile_state has no column state_json/);
     // The same gateway's main, in the shared store, still gets the setup-token.
-    const shared = readStateCells(newer).store?.profiles as Record<string, Record<string, unknown>>;
+    const shared = readStateCells(reshaped).store?.profiles as Record<string, Record<string, unknown>>;
     assert.equal(shared["anthropic:manual"]!.token, setup);
   } finally {
     t.cleanup();

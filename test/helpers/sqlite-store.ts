@@ -66,6 +66,38 @@ export function writeAgentDb(t: TestHome, id: string, cells: Cells & { userVersi
   return file;
 }
 
+/**
+ * What a later gateway may have done to a database, done to one: another `user_version`, the state database's
+ * `state.schema.contentVersion` row (null removes it), a table of its own, a column of ours renamed.
+ */
+export interface Restamp {
+  userVersion?: number;
+  contentVersion?: number | string | null;
+  newTable?: string;
+  renameColumn?: { table: string; from: string; to: string };
+}
+
+export function restamp(file: string, changes: Restamp): void {
+  const db = new Database(file, { fileMustExist: true });
+  try {
+    if (changes.userVersion !== undefined) db.pragma(`user_version = ${changes.userVersion}`);
+    const key = "state.schema.contentVersion";
+    if (changes.contentVersion === null) db.prepare("DELETE FROM config_machine_state WHERE state_key = ?").run(key);
+    else if (changes.contentVersion !== undefined) {
+      const value =
+        typeof changes.contentVersion === "number" ? String(changes.contentVersion) : changes.contentVersion;
+      db.prepare("INSERT OR REPLACE INTO config_machine_state VALUES (?, ?, ?)").run(key, value, Date.now());
+    }
+    if (changes.newTable) {
+      db.exec(`CREATE TABLE ${changes.newTable} (id TEXT NOT NULL PRIMARY KEY, payload_json TEXT NOT NULL) STRICT`);
+    }
+    const rename = changes.renameColumn;
+    if (rename) db.exec(`ALTER TABLE ${rename.table} RENAME COLUMN ${rename.from} TO ${rename.to}`);
+  } finally {
+    db.close();
+  }
+}
+
 function readJson(file: string, sql: string, key: string): Json | undefined {
   const db = new Database(file, { readonly: true, fileMustExist: true });
   try {

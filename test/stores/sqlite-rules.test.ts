@@ -1,10 +1,9 @@
-/** The SQLite era's pure parts: schema check, cooldown ladder, the agent's view, where changes go, the lock's name. */
+/** The SQLite era's pure parts: cooldown ladder, the agent's view, where changes go, the lock's name. */
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { realpathSync } from "node:fs";
 import { test } from "node:test";
 import { lockPath } from "../../src/stores/sqlite/lifecycle-lock.js";
-import { schemaRefusal, userVersionFromHeader } from "../../src/stores/sqlite/schema.js";
 import { sharedLocation } from "../../src/stores/sqlite/layout.js";
 import {
   clearMarking,
@@ -21,21 +20,6 @@ const S = 1_000;
 const MIN = 60 * S;
 const H = 60 * MIN;
 const now = 1_800_000_000_000;
-
-test("schema: user_version comes from the header; any version but 18/23 is refused in one line naming both", () => {
-  const header = Buffer.alloc(100);
-  header.write("SQLite format 3\0", 0, "latin1");
-  header.writeUInt32BE(24, 60);
-  assert.equal(userVersionFromHeader(header), 24);
-  assert.equal(userVersionFromHeader(Buffer.from("not a database")), undefined);
-  assert.equal(schemaRefusal("agent", "/x/openclaw-agent.sqlite", 23), undefined);
-  assert.equal(schemaRefusal("state", "/x/openclaw.sqlite", 18), undefined);
-  const refusal = schemaRefusal("agent", "/x/openclaw-agent.sqlite", 24)!;
-  const expected = "has schema version 24; this version supports agent schema 23 (OpenClaw 2026.9.6); nothing written";
-  assert.equal(refusal, `/x/openclaw-agent.sqlite ${expected}`);
-  assert.doesNotMatch(refusal, /\n/);
-  assert.match(schemaRefusal("state", "/x/s", 17)!, /schema version 17; .* state schema 18/);
-});
 
 test("cooldown ladder: generic 30 s, 60 s, then 300 s; a running window is never extended", () => {
   let stats: ProfileUsageStats = {};

@@ -4,17 +4,16 @@
  * it take each touched database's transaction, re-read inside it, re-apply the change and write that
  * database's cells; the agent's own database first, then the shared store, never both at once.
  */
-import { existsSync } from "node:fs";
-import { StoreError, errnoCode } from "../../core/errors.js";
+import { StoreError } from "../../core/errors.js";
 import type { StoreAdapter, UpdateOptions } from "../adapter.js";
 import { readGatewayConfig } from "../agents.js";
 import { reloadGateway } from "./gateway-notify.js";
 import { runTransaction, type StorePart, type TransactionalStore } from "../transaction.js";
 import { CELLS, type CellHome, MARKER_CELL, readCell, writeCell } from "./cells.js";
-import { type Database, isDatabaseFile, openDatabase } from "./driver.js";
+import { type Database, isDatabaseFile, readDatabase } from "./driver.js";
 import { agentDb, layoutFor, type Layout, sharedLocation } from "./layout.js";
 import { relocationInProgress } from "./relocation.js";
-import { assertSupportedSchema, type DatabaseKind, readUserVersion } from "./schema.js";
+import { assertServable, assertSqliteFile, type DatabaseKind } from "./schema.js";
 import { databaseLock, type HeldDatabase } from "./database-lock.js";
 import { sqliteUsageRules } from "../../reconcile/cooldown-sqlite.js";
 import { type AgentCells, agentView, cellWrites, type Owner, type StoreCells } from "./view.js";
@@ -31,34 +30,33 @@ const readCells = (db: Database, home: CellHome): StoreCells => {
   return { ...(store ? { store } : {}), ...(state ? { state } : {}) };
 };
 
-/** Opens for reading without leaving anything behind: read-only when the gateway's WAL files exist, else read-write. */
-function withReader<T>(file: string, read: (db: Database) => T): T {
-  const db = openDatabase(file, { readonly: existsSync(`${file}-wal`) || existsSync(`${file}-shm`) });
-  try {
+/**
+ * Undefined when `file` does not exist; when it does, it must be a database we may serve (schema.ts), or this
+ * throws its one-line refusal, and `read` reads on the same connection.
+ */
+async function readChecked<T>(
+  file: string,
+  kind: DatabaseKind,
+  read: (db: Database) => T,
+): Promise<{ value: T } | undefined> {
+  if (!(await isDatabaseFile(file))) return undefined;
+  await assertSqliteFile(file);
+  const value = readDatabase(file, (db) => {
+    assertServable(db, kind);
     return read(db);
-  } finally {
-    db.close();
-  }
+  });
+  return { value };
 }
 
-async function checkedExists(file: string, kind: DatabaseKind): Promise<boolean> {
-  if (!(await isDatabaseFile(file))) return false;
-  assertSupportedSchema(
-    kind,
-    file,
-    await readUserVersion(file).catch((err) => {
-      throw new StoreError(`${file} cannot be read: ${errnoCode(err) ?? String(err)}`, "invalid");
-    }),
-  );
-  return true;
-}
+const checkedExists = async (file: string, kind: DatabaseKind) =>
+  (await readChecked(file, kind, () => undefined)) !== undefined;
 
 async function place(layout: Layout, agentDir: string): Promise<Placement> {
   const own = agentDb(agentDir);
   let shared: Placement["shared"];
-  if (await checkedExists(layout.stateDb, "state")) {
-    const location = withReader(layout.stateDb, (db) => sharedLocation(readCell(db, MARKER_CELL), layout.stateDb));
-    if (location === "state-db") shared = { file: layout.stateDb, home: "state-db", kind: "state" };
+  const marker = (db: Database) => sharedLocation(readCell(db, MARKER_CELL), layout.stateDb);
+  if ((await readChecked(layout.stateDb, "state", marker))?.value === "state-db") {
+    shared = { file: layout.stateDb, home: "state-db", kind: "state" };
   }
   if (!shared && (await checkedExists(layout.mainDb, "agent"))) {
     shared = { file: layout.mainDb, home: "agent-db", kind: "agent" };
@@ -69,7 +67,7 @@ async function place(layout: Layout, agentDir: string): Promise<Placement> {
 
 function readAgentCells(placement: Placement, open: { db: Database; file: string } | undefined): AgentCells {
   const cellsOf = (file: string, home: CellHome) =>
-    open?.file === file ? readCells(open.db, home) : withReader(file, (db) => readCells(db, home));
+    open?.file === file ? readCells(open.db, home) : readDatabase(file, (db) => readCells(db, home));
   const shared = placement.shared ? cellsOf(placement.shared.file, placement.shared.home) : {};
   return placement.local ? { shared, local: cellsOf(placement.local, "agent-db") } : { shared };
 }
@@ -157,7 +155,7 @@ export function sqliteAdapter(stateDir: string, env: NodeJS.ProcessEnv = process
         const planned = cellWrites(cells, peeked!.view, peeked!.next);
         const stateDbExists = placement.shared !== undefined && (await isDatabaseFile(layout.stateDb));
         const pending = stateDbExists
-          ? withReader(layout.stateDb, (db) => relocationInProgress(db, layout.stateDb))
+          ? readDatabase(layout.stateDb, (db) => relocationInProgress(db, layout.stateDb))
           : undefined;
         if (pending) throw new StoreError(pending, "locked");
         return (["local", "shared"] as const).filter((owner) => planned[owner]).map((owner) => part(placement, owner));

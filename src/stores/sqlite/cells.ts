@@ -4,11 +4,14 @@
  *     `authProfiles.store` and `authProfiles.state`;
  *   an agent database (and the shared store before `doctor --fix` moved it): `auth_profile_store(store_key,
  *     store_json, updated_at)` and `auth_profile_state(state_key, state_json, updated_at)`, row `primary`.
- * A cell is read and written whole, as the gateway does; we parse it, change our part, and write back every
- * other field as it was.
+ * A cell is read and written whole, as the gateway does; we parse it, check its shape (cell-shape.ts), change our
+ * part, and write back every other field as it was.
  */
 import { StoreError } from "../../core/errors.js";
+import { cellShapeProblem } from "./cell-shape.js";
 import type { Database } from "./driver.js";
+
+export type CellRole = "store" | "state";
 
 export interface Cell {
   table: string;
@@ -16,37 +19,42 @@ export interface Cell {
   key: string;
   jsonColumn: string;
   timeColumn: string;
+  /** Whose shape the JSON must have; none for cells we only read (the marker). */
+  role?: CellRole;
 }
-
-export type CellRole = "store" | "state";
 export type CellHome = "state-db" | "agent-db";
 
 export const SHARED_STORE_MARKER_KEY = "auth.sharedStore";
 
-const sharedCell = (key: string): Cell => ({
+const sharedCell = (key: string, role?: CellRole): Cell => ({
   table: "config_machine_state",
   keyColumn: "state_key",
   key,
   jsonColumn: "value_json",
   timeColumn: "updated_at_ms",
+  ...(role ? { role } : {}),
 });
-const agentCell = (table: string, keyColumn: string, jsonColumn: string): Cell => ({
+const agentCell = (table: string, keyColumn: string, jsonColumn: string, role: CellRole): Cell => ({
   table,
   keyColumn,
   key: "primary",
   jsonColumn,
   timeColumn: "updated_at",
+  role,
 });
 
 export const CELLS: Readonly<Record<CellHome, Readonly<Record<CellRole, Cell>>>> = {
-  "state-db": { store: sharedCell("authProfiles.store"), state: sharedCell("authProfiles.state") },
+  "state-db": { store: sharedCell("authProfiles.store", "store"), state: sharedCell("authProfiles.state", "state") },
   "agent-db": {
-    store: agentCell("auth_profile_store", "store_key", "store_json"),
-    state: agentCell("auth_profile_state", "state_key", "state_json"),
+    store: agentCell("auth_profile_store", "store_key", "store_json", "store"),
+    state: agentCell("auth_profile_state", "state_key", "state_json", "state"),
   },
 };
 
 export const MARKER_CELL: Cell = sharedCell(SHARED_STORE_MARKER_KEY);
+
+/** The state database's content version, which may run ahead of its `user_version` (schema.ts). */
+export const CONTENT_VERSION_CELL: Cell = sharedCell("state.schema.contentVersion");
 
 export type JsonObject = Record<string, unknown>;
 
@@ -54,36 +62,41 @@ export function tableExists(db: Database, table: string): boolean {
   return db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(table) !== undefined;
 }
 
-/** The raw JSON of a cell, or undefined when its row (or table) does not exist. */
-export function readCellText(db: Database, cell: Cell): string | undefined {
+/** The raw value of a cell, or undefined when its row (or table) does not exist. */
+export function readCellValue(db: Database, cell: Cell): unknown {
   if (!tableExists(db, cell.table)) return undefined;
   const sql = `SELECT "${cell.jsonColumn}" AS json FROM "${cell.table}" WHERE "${cell.keyColumn}" = ?`;
   const row = db.prepare(sql).get(cell.key) as { json: unknown } | undefined;
-  if (row === undefined) return undefined;
-  if (typeof row.json !== "string") {
-    throw new StoreError(`${cell.table}[${cell.key}] does not hold JSON text; nothing written`, "invalid");
-  }
-  return row.json;
+  return row?.json;
 }
 
-/** A cell's JSON object; a cell that is not a JSON object is refused, never overwritten. */
-export function parseCell(text: string | undefined, cell: Cell): JsonObject | undefined {
-  if (text === undefined) return undefined;
+export type CellRead = { value: JsonObject | undefined } | { problem: string };
+
+/** A cell's JSON object in the shape of its role (undefined when the row is missing), or what is wrong with it. */
+export function checkCell(db: Database, cell: Cell): CellRead {
+  const text = readCellValue(db, cell);
+  if (text === undefined) return { value: undefined };
+  const at = `${cell.table}[${cell.key}]`;
+  if (typeof text !== "string") return { problem: `${at} does not hold JSON text` };
   let value: unknown;
   try {
     value = JSON.parse(text);
   } catch {
-    const where = `${cell.table}[${cell.key}]`;
-    throw new StoreError(`${where} is not valid JSON; nothing written (run openclaw doctor --fix)`, "invalid");
+    return { problem: `${at} is not valid JSON` };
   }
   if (typeof value !== "object" || value === null || Array.isArray(value)) {
-    throw new StoreError(`${cell.table}[${cell.key}] is not a JSON object; nothing written`, "invalid");
+    return { problem: `${at} is not a JSON object` };
   }
-  return value as JsonObject;
+  const shape = cell.role ? cellShapeProblem(cell.role, value) : undefined;
+  if (shape) return { problem: `${at} ${shape}` };
+  return { value: value as JsonObject };
 }
 
+/** A cell's JSON object; a cell that is not one, in its role's shape, is refused and never overwritten. */
 export function readCell(db: Database, cell: Cell): JsonObject | undefined {
-  return parseCell(readCellText(db, cell), cell);
+  const read = checkCell(db, cell);
+  if ("problem" in read) throw new StoreError(`${db.name}: ${read.problem}; nothing written`, "invalid");
+  return read.value;
 }
 
 /** Upserts one cell as the gateway does (compact JSON, the time in ms); the table must already exist. */

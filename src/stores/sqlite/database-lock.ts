@@ -1,6 +1,6 @@
 /**
  * The lock of one gateway database, as the gateway writes it: (for the state database) its lifecycle lock,
- * then `BEGIN IMMEDIATE` with at least its busy timeout, the schema version checked again inside. The write
+ * then `BEGIN IMMEDIATE` with at least its busy timeout, the database's shape checked again inside (schema.ts). The write
  * (cells, then `COMMIT`) runs on the held connection; release rolls back whatever was not committed, so nothing
  * is left half-written. A busy database is waited for up to the lock timeout (at least the gateway's busy
  * timeout), never reported as a failure before that. A crash needs no journal: SQLite's locks die with us.
@@ -8,9 +8,9 @@
 import type { BackoffPolicy } from "../../core/backoff.js";
 import { StoreError, messageOf } from "../../core/errors.js";
 import type { HeldLock, StoreLock } from "../locks/lock.js";
-import { type Database, BUSY_TIMEOUT_MS, isBusy, openDatabase, userVersion } from "./driver.js";
+import { type Database, BUSY_TIMEOUT_MS, isBusy, openDatabase } from "./driver.js";
 import { tryStateLifecycleLock } from "./lifecycle-lock.js";
-import { assertSupportedSchema, type DatabaseKind } from "./schema.js";
+import { assertServable, type DatabaseKind } from "./schema.js";
 
 export interface TransactionTarget {
   file: string;
@@ -50,7 +50,8 @@ export function databaseLock(target: TransactionTarget, lockTimeoutMs: number): 
       try {
         db = openDatabase(target.file);
         db.exec("BEGIN IMMEDIATE");
-        assertSupportedSchema(target.kind, target.file, userVersion(db));
+        // The gateway may have migrated it since we looked; the rows are checked as the transaction reads them.
+        assertServable(db, target.kind, { rows: false });
       } catch (err) {
         release();
         if (isBusy(err)) return { busy: busyError(target.file, err) };

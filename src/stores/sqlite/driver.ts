@@ -3,6 +3,7 @@
  * costs memory an idle daemon on a JSON-era gateway should not pay), and the one way we open a gateway
  * database: an existing regular file, never created, with the gateway's busy timeout.
  */
+import { existsSync } from "node:fs";
 import { lstat } from "node:fs/promises";
 import { createRequire } from "node:module";
 import type BetterSqlite3 from "better-sqlite3";
@@ -57,8 +58,18 @@ export function openDatabase(file: string, options: { readonly?: boolean; busyTi
   return db;
 }
 
-export function userVersion(db: Database): number {
-  return db.pragma("user_version", { simple: true }) as number;
+/**
+ * Opens for reading without leaving anything behind: read-only when the gateway's WAL files exist; else
+ * read-write, because a read-only connection to a WAL database would leave the `-wal` and `-shm` files it makes.
+ * Nothing is written either way: on close, SQLite removes the (empty) files it made.
+ */
+export function readDatabase<T>(file: string, read: (db: Database) => T): T {
+  const db = openDatabase(file, { readonly: existsSync(`${file}-wal`) || existsSync(`${file}-shm`) });
+  try {
+    return read(db);
+  } finally {
+    db.close();
+  }
 }
 
 /** SQLITE_BUSY / SQLITE_LOCKED: another writer kept the database past our timeout. */

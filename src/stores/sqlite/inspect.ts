@@ -1,18 +1,28 @@
 /**
- * What `doctor` says about a SQLite-era state dir: which databases exist, the schema version each declares,
- * and whether we support it. Reads file headers only; opens nothing.
+ * What `doctor` and `status` say of a SQLite-era state dir: which databases exist, the schema version of each
+ * (the state database's as the gateway reads it), and whether we serve it by its shape (schema.ts). Opens each
+ * database for reading only, as the adapter does; nothing is written.
  */
+import { StoreError, messageOf } from "../../core/errors.js";
 import type { Agent } from "../agents.js";
-import { isDatabaseFile } from "./driver.js";
+import { isDatabaseFile, readDatabase } from "./driver.js";
 import { agentDb, layoutFor } from "./layout.js";
-import { type DatabaseKind, readUserVersion, schemaRefusal } from "./schema.js";
+import { assertSqliteFile, type DatabaseKind, readSchema, schemaNote, schemaRefusal, TESTED_SCHEMA } from "./schema.js";
 
 export interface DatabaseFinding {
   /** "state", or the agent's id. */
   name: string;
   kind: DatabaseKind;
   file: string;
+  /** The schema version, as the gateway reads it; undefined when it cannot be read. */
   version?: number;
+  userVersion?: number;
+  /** State databases: the `state.schema.contentVersion` row, when there is one. */
+  contentVersion?: number;
+  /** Whether it is newer than the newest we were tested with: served, and said so as information. */
+  newer?: boolean;
+  /** What `status` and `doctor` say of a database we serve. */
+  note?: string;
   /** Why we refuse it, when we do. */
   refusal?: string;
 }
@@ -23,23 +33,43 @@ export async function inspectDatabases(
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<DatabaseFinding[]> {
   const layout = layoutFor(stateDir, env);
-  const candidates: Array<Omit<DatabaseFinding, "version" | "refusal">> = [
+  const candidates: Array<Pick<DatabaseFinding, "name" | "kind" | "file">> = [
     { name: "state", kind: "state", file: layout.stateDb },
     ...agents.map((a) => ({ name: a.id, kind: "agent" as const, file: agentDb(a.dir) })),
   ];
   const findings: DatabaseFinding[] = [];
   for (const candidate of candidates) {
-    let present: boolean;
     try {
-      present = await isDatabaseFile(candidate.file);
+      if (!(await isDatabaseFile(candidate.file))) continue;
+      await assertSqliteFile(candidate.file);
+      const reading = readDatabase(candidate.file, (db) => readSchema(db, candidate.kind));
+      const refusal = schemaRefusal(candidate.kind, candidate.file, reading);
+      const { version, userVersion, contentVersion } = reading;
+      findings.push({
+        ...candidate,
+        version,
+        userVersion,
+        ...(contentVersion !== undefined ? { contentVersion } : {}),
+        ...(version > TESTED_SCHEMA[candidate.kind] ? { newer: true } : {}),
+        ...(refusal ? { refusal } : { note: schemaNote(candidate.kind, reading) }),
+      });
     } catch (err) {
-      findings.push({ ...candidate, refusal: err instanceof Error ? err.message : String(err) });
-      continue;
+      const why = err instanceof StoreError ? messageOf(err) : `${candidate.file} cannot be read: ${messageOf(err)}`;
+      findings.push({ ...candidate, refusal: why });
     }
-    if (!present) continue;
-    const version = await readUserVersion(candidate.file).catch(() => undefined);
-    const refusal = schemaRefusal(candidate.kind, candidate.file, version);
-    findings.push({ ...candidate, ...(version !== undefined ? { version } : {}), ...(refusal ? { refusal } : {}) });
   }
   return findings;
+}
+
+/**
+ * The findings in one line: databases that read alike share one phrase, "main, work: agent schema 24 (tested up
+ * to 23, OpenClaw 2026.9.6): auth tables as expected"; a refused one is named with its one-line refusal.
+ */
+export function findingsText(findings: readonly DatabaseFinding[]): string {
+  const groups = new Map<string, string[]>();
+  for (const f of findings) {
+    const text = f.refusal ?? f.note!;
+    groups.set(text, [...(groups.get(text) ?? []), f.name]);
+  }
+  return [...groups].map(([text, names]) => `${names.join(", ")}: ${text}`).join("; ");
 }

@@ -7,8 +7,20 @@
  */
 import type { Database } from "./driver.js";
 import { tableExists } from "./cells.js";
+import type { TableShape } from "./schema.js";
 
 export const SHARED_AUTH_RELOCATION_KIND = "shared-auth-store-state-db";
+
+/** The columns of `migration_sources` read below, as 2026.9.6 declares them; the table appears with doctor --fix. */
+export const RELOCATION_TABLE: TableShape = {
+  table: "migration_sources",
+  optional: true,
+  columns: [
+    { name: "migration_kind", type: "TEXT" },
+    { name: "status", type: "TEXT" },
+    { name: "removed_source", type: "INTEGER" },
+  ],
+};
 
 /** Why the shared store must not be written now, or undefined. Read inside the state database's transaction. */
 export function relocationInProgress(stateDb: Database, file: string): string | undefined {

@@ -9,8 +9,17 @@ import path from "node:path";
 import { before, test } from "node:test";
 import Database from "better-sqlite3";
 import { leakedTokens, makeHome, randomToken, runCli, type TestHome } from "../test/helpers/env.js";
-import { agentDbPath, allCellText, readAgentCells, readStateCells, stateDbPath } from "../test/helpers/sqlite-store.js";
+import {
+  agentDbPath,
+  allCellText,
+  readAgentCells,
+  readStateCells,
+  restamp,
+  stateDbPath,
+} from "../test/helpers/sqlite-store.js";
 import { snapshotTree } from "../test/helpers/tree.js";
+import { readDatabase } from "../src/stores/sqlite/driver.js";
+import { type DatabaseKind, readSchema, TESTED_SCHEMA } from "../src/stores/sqlite/schema.js";
 import { type Gateway, installGateway, modelsStatus, runGateway } from "./gateway.js";
 import { gatewayMarkFailure, markScript } from "./gateway-usage.js";
 
@@ -23,6 +32,7 @@ const TIMEOUT = { timeout: 600_000 };
 interface Status {
   auth: {
     oauth: { profiles: Array<{ profileId: string; type: string; status: string }> };
+    providers: Array<{ provider: string; profiles: { labels: string[] } }>;
     unusableProfiles: Array<{ profileId: string; kind: string; reason?: string; until: number }>;
   };
 }
@@ -221,31 +231,107 @@ test("openclaw@2026.9.6: the gateway writes while we write: nothing lost, no SQL
   }
 });
 
-test("openclaw@2026.9.6: an agent database at user_version 24 is refused, left byte-for-byte", TIMEOUT, async () => {
-  const t = makeHome();
-  try {
-    await gatewayStateDir(t);
-    const db = new Database(agentDbPath(t, "work"));
-    db.pragma("user_version = 24");
-    db.close();
-    assert.equal((await tokenSet(t, "anthropic:manual", randomToken())).code, 0);
-    const inWork = ([file]: [string, string]) => file.startsWith(path.join("agents", "work"));
-    const workFiles = () => Object.fromEntries(Object.entries(snapshotTree(t.stateDir)).filter(inWork));
-    const before = workFiles();
-    const refusal =
-      /has schema version 24; this version supports agent schema 23 \(OpenClaw 2026\.9\.6\); nothing written$/;
-    for (const args of [["sync"], ["cooldown", "clear", "--profile", "anthropic:manual"]]) {
-      const r = await runCli(args, t.env);
-      assert.equal(r.code, 1, r.stdout + r.stderr);
-      const line = r.stdout.split("\n").find((l) => l.startsWith("work"))!;
-      assert.match(line, new RegExp(`^work +failed +\\S+openclaw-agent\\.sqlite ${refusal.source}`));
-      assert.deepEqual(workFiles(), before);
+/** How the gateway's `models status` labels a token profile: its secret's first and last 8 characters. */
+const label = (id: string, secret: string) => `${id}=token:${secret.slice(0, 8)}...${secret.slice(-8)}`;
+const labels = (s: Status) => s.auth.providers.find((p) => p.provider === "anthropic")?.profiles.labels ?? [];
+const schemaOf = (file: string, kind: DatabaseKind) => readDatabase(file, (db) => readSchema(db, kind));
+
+test(
+  "openclaw@2026.9.6 restamped newer (agent 24, state 19 and 20, a new table): served by shape",
+  TIMEOUT,
+  async () => {
+    const t = makeHome();
+    try {
+      await gatewayStateDir(t);
+      const [state, work] = [stateDbPath(t), agentDbPath(t, "work")];
+      // As the gateway made them: its own versions, and every table and column we use as we expect them.
+      const pkg = JSON.parse(readFileSync(path.join(path.dirname(gateway.entry), "package.json"), "utf8"));
+      assert.deepEqual(pkg.openclaw.schemaVersions, TESTED_SCHEMA);
+      assert.deepEqual(schemaOf(state, "state"), { userVersion: 18, version: 18, differences: [] });
+      assert.deepEqual(schemaOf(work, "agent"), { userVersion: 23, version: 23, differences: [] });
+      // What 2026.9.8 and later are reported to be: agent 24, state 19, then state 20 in its contentVersion row.
+      restamp(work, { userVersion: 24, newTable: "session_archive_v24" });
+      restamp(state, { userVersion: 19, newTable: "gateway_v19_things" });
+      let secret = "";
+      for (const stamp of [{}, { contentVersion: 20 }]) {
+        restamp(state, stamp);
+        secret = randomToken();
+        t.planted.push(secret);
+        assert.equal((await tokenSet(t, "anthropic:manual", secret)).code, 0);
+        const sync = await runCli(["sync"], t.env);
+        assert.equal(sync.code, 0, sync.stdout + sync.stderr);
+        assert.match(sync.stdout, /\nwork +written/);
+        assert.match(sync.stdout, /\nmain +written/);
+        assert.equal(sharedProfiles(t)["anthropic:manual"]!.token, secret);
+        assert.equal((readAgentCells(t, "work").store?.profiles as Profiles)["anthropic:manual"]!.token, secret);
+        assert.deepEqual(leakedTokens(sync.stdout + sync.stderr, t.planted), []);
+      }
+      const ours = await runCli(["status"], t.env);
+      assert.equal(ours.code, 0, ours.stdout + ours.stderr);
+      const stateNote =
+        "state: state schema 20 (user_version 19, contentVersion 20; tested up to 18, OpenClaw 2026.9.6)";
+      const workNote = "work: agent schema 24 (tested up to 23, OpenClaw 2026.9.6)";
+      const schemaLine = `schema  ${stateNote}: auth tables as expected; ${workNote}: auth tables as expected`;
+      assert.ok(ours.stdout.split("\n").includes(schemaLine), ours.stdout);
+      const doctor = JSON.parse((await runCli(["doctor", "--json"], t.env)).stdout);
+      const check = doctor.checks.find((c: { name: string }) => c.name === "gateway store");
+      assert.equal(check.status, "ok", check.detail);
+      // Nothing of theirs changed: the versions, the contentVersion row and their tables are as stamped.
+      assert.deepEqual(schemaOf(state, "state"), { userVersion: 19, contentVersion: 20, version: 20, differences: [] });
+      assert.equal(schemaOf(work, "agent").userVersion, 24);
+      // 2026.9.6 itself refuses those versions; stamped back, it reads our token from both databases.
+      restamp(work, { userVersion: 23 });
+      restamp(state, { userVersion: 18, contentVersion: null });
+      for (const agent of [undefined, "work"])
+        assert.ok(labels(await status(t, agent)).includes(label("anthropic:manual", secret)));
+      assertClean(t);
+    } finally {
+      t.cleanup();
     }
-    assertClean(t);
-  } finally {
-    t.cleanup();
-  }
-});
+  },
+);
+
+test(
+  "openclaw@2026.9.6: a renamed column refuses that database alone, in one line, byte for byte",
+  TIMEOUT,
+  async () => {
+    const t = makeHome();
+    try {
+      await gatewayStateDir(t);
+      const work = agentDbPath(t, "work");
+      restamp(work, { renameColumn: { table: "auth_profile_state", from: "state_json", to: "state_v2" } });
+      const secret = randomToken();
+      t.planted.push(secret);
+      assert.equal((await tokenSet(t, "anthropic:manual", secret)).code, 0);
+      const inWork = ([file]: [string, string]) => file.startsWith(path.join("agents", "work"));
+      const workFiles = () => Object.fromEntries(Object.entries(snapshotTree(t.stateDir)).filter(inWork));
+      const before = workFiles();
+      const refusal =
+        `${work} (agent schema 23): auth_profile_state has no column state_json ` +
+        "(it has state_key TEXT, state_v2 TEXT, updated_at INTEGER); refused, nothing written";
+      for (const args of [["sync"], ["cooldown", "clear", "--profile", "anthropic:manual"]]) {
+        const r = await runCli(args, t.env);
+        assert.equal(r.code, 1, r.stdout + r.stderr);
+        const lines = r.stdout.split("\n").filter((l) => l.startsWith("work"));
+        assert.equal(lines.length, 1, r.stdout);
+        assert.match(lines[0]!, /^work +failed +/);
+        assert.equal(lines[0]!.replace(/^work +failed +/, ""), refusal);
+        assert.match(r.stdout, /(^|\n)main +(written|nothing to clear)/, r.stdout);
+        assert.deepEqual(workFiles(), before);
+      }
+      // main, in the shared store, is still served: the gateway lists our token there.
+      assert.ok(labels(await status(t)).includes(label("anthropic:manual", secret)));
+      const doctor = JSON.parse((await runCli(["doctor", "--json"], t.env)).stdout);
+      const check = doctor.checks.find((c: { name: string }) => c.name === "gateway store");
+      assert.equal(check.status, "fail");
+      assert.ok(check.detail.endsWith(`; work: ${refusal}`), check.detail);
+      assert.deepEqual(workFiles(), before);
+      assertClean(t);
+    } finally {
+      t.cleanup();
+    }
+  },
+);
 
 test("openclaw@2026.9.6 after doctor --fix moved a JSON store to SQLite: our token is read", TIMEOUT, async () => {
   const t = makeHome();

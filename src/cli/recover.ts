@@ -59,7 +59,8 @@ export async function recoverCommand(options: RecoverOptions): Promise<void> {
   const { credential } = login;
   const now = Date.now();
   if (credential.expiresAt <= now) {
-    const expired = `the Claude login's token ${fingerprint(credential.accessToken)} expired ${formatRelative(credential.expiresAt, now)}`;
+    const when = formatRelative(credential.expiresAt, now);
+    const expired = `the Claude login's token ${fingerprint(credential.accessToken)} expired ${when}`;
     throw new AuthSyncError(`${expired}: run \`moltbot-auth-sync sync\` first, so that claude refreshes it`, "usage");
   }
   // A live profile holding the login's refresh token is switched only when named: it still works today.
@@ -103,7 +104,8 @@ export async function recoverCommand(options: RecoverOptions): Promise<void> {
       (err: unknown) => `cannot write ${book.file}: ${messageOf(err)}; the profile is not kept fresh until it is`,
     );
   }
-  const offered = `${fingerprint(credential.accessToken)} (token, expires ${formatRelative(credential.expiresAt, now)})`;
+  const expires = formatRelative(credential.expiresAt, now);
+  const offered = `${fingerprint(credential.accessToken)} (token, expires ${expires})`;
   if (options.json) {
     printJson({
       dryRun: Boolean(options.dryRun),

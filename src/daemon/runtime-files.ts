@@ -19,7 +19,10 @@ export function runtimeDir(env: NodeJS.ProcessEnv = process.env): string {
 export const pidFilePath = (env?: NodeJS.ProcessEnv) => path.join(runtimeDir(env), "daemon.pid");
 export const stateFilePath = (env?: NodeJS.ProcessEnv) => path.join(runtimeDir(env), "state.json");
 export const lockJournalPath = (env?: NodeJS.ProcessEnv) => path.join(runtimeDir(env), "held-locks");
-/** Which profiles we recovered from a failed refresh, and digests that prove one was the login's (pass/recovery-book.ts). */
+/**
+ * Which profiles we recovered from a failed refresh, and digests that prove one was the login's
+ * (pass/recovery-book.ts).
+ */
 export const recoveryFilePath = (env?: NodeJS.ProcessEnv) => path.join(runtimeDir(env), "recovery.json");
 
 /** Our own files are never symlinks; one there was planted. */

@@ -102,7 +102,10 @@ export function groupUnrecovered(list: readonly Unrecovered[]): Array<ProfileIn 
   return [...groups.values()];
 }
 
-/** One line for a profile holding the login's own refresh token: the cause of most failed refreshes, before it breaks. */
+/**
+ * One line for a profile holding the login's own refresh token: the cause of most failed refreshes, before it
+ * breaks.
+ */
 export function sharedText(where: ProfileIn): string {
   const { what, command } = placed(where);
   const race = "whichever of the gateway and claude refreshes it second is logged out";

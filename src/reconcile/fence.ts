@@ -60,7 +60,10 @@ export function refreshGeneration(profileId: string, profile: Record<string, unk
   return refreshSecretDigest(profileId, profile.provider, profile.refresh);
 }
 
-/** Whether the profile holds (or was fenced from) this refresh token: the Claude login's own, when it is the login's. */
+/**
+ * Whether the profile holds (or was fenced from) this refresh token: the Claude login's own, when it is the
+ * login's.
+ */
 export function holdsRefreshToken(
   profileId: string,
   profile: Record<string, unknown> | undefined,

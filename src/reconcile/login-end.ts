@@ -31,7 +31,8 @@ export function loginEndStage(end: number | undefined, now: number, warnMs: numb
 export function loginEndText(endsAt: number, now: number): string {
   // From the very end on it is past ("0s ago"), never "in 0s".
   return now >= endsAt
-    ? `the Claude login reached its time limit ${formatDuration(now - endsAt)} ago (${formatUtc(endsAt)}) and cannot be renewed`
+    ? `the Claude login reached its time limit ${formatDuration(now - endsAt)} ago (${formatUtc(endsAt)}) ` +
+        "and cannot be renewed"
     : `the Claude login ends ${formatWhen(endsAt, now)} and cannot be renewed past it`;
 }
 

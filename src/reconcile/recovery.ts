@@ -69,7 +69,10 @@ export function accountText(account: LoginAccount | undefined): string {
   return identity(account?.email) ?? identity(account?.accountUuid) ?? "the Claude login's account (unknown name)";
 }
 
-/** What may be recovered: a failed fence, or (before it breaks) an `oauth` profile holding the login's refresh token. */
+/**
+ * What may be recovered: a failed fence, or (before it breaks) an `oauth` profile holding the login's refresh
+ * token.
+ */
 export function recoverable(profileId: string, profile: Record<string, unknown> | undefined, refreshToken?: string) {
   // The login's token is an Anthropic credential: another provider's profile is never switched to it.
   if (profile?.provider !== ANTHROPIC) return false;

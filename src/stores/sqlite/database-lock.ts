@@ -1,8 +1,8 @@
 /**
  * The lock of one gateway database, as the gateway writes it: (for the state database) its lifecycle lock,
- * then `BEGIN IMMEDIATE` with at least its busy timeout, the database's shape checked again inside (schema.ts). The write
- * (cells, then `COMMIT`) runs on the held connection; release rolls back whatever was not committed, so nothing
- * is left half-written. A busy database is waited for up to the lock timeout (at least the gateway's busy
+ * then `BEGIN IMMEDIATE` with at least its busy timeout, the database's shape checked again inside (schema.ts).
+ * The write (cells, then `COMMIT`) runs on the held connection; release rolls back whatever was not committed, so
+ * nothing is left half-written. A busy database is waited for up to the lock timeout (at least the gateway's busy
  * timeout), never reported as a failure before that. A crash needs no journal: SQLite's locks die with us.
  */
 import type { BackoffPolicy } from "../../core/backoff.js";

@@ -210,7 +210,10 @@ function versionText(kind: DatabaseKind, reading: SchemaReading, tested: boolean
   return `${kind} schema ${version}${notes.length > 0 ? ` (${notes.join("; ")})` : ""}`;
 }
 
-/** What `status` and `doctor` say of a served database: "agent schema 24 (tested up to 23, …): auth tables as expected". */
+/**
+ * What `status` and `doctor` say of a served database: "agent schema 24 (tested up to 23, …): auth tables as
+ * expected".
+ */
 export function schemaNote(kind: DatabaseKind, reading: SchemaReading): string {
   return `${versionText(kind, reading, true)}: auth tables as expected`;
 }

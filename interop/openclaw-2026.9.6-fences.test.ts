@@ -11,6 +11,7 @@ import { before, test } from "node:test";
 import { refreshSecretDigest } from "../src/reconcile/fence.js";
 import { leakedTokens, makeHome, randomToken, runCli, type TestHome } from "../test/helpers/env.js";
 import { readStateCells } from "../test/helpers/sqlite-store.js";
+import { oauthProfile } from "../test/helpers/fence.js";
 import { snapshotTree } from "../test/helpers/tree.js";
 import { type Gateway, installGateway, modelsStatus, runGateway } from "./gateway.js";
 import { gatewayFence } from "./gateway-fences.js";
@@ -50,15 +51,6 @@ async function seen(t: TestHome, profileId: string) {
   };
 }
 
-const oauth = (refresh: string, extra: Json = {}) => ({
-  type: "oauth",
-  provider: "anthropic",
-  access: randomToken(),
-  refresh,
-  expires: Date.now() + 3_600_000,
-  ...extra,
-});
-
 /** A state dir made by the gateway (`paste-token`), with `anthropic:default` registered in its config's auth.profiles. */
 async function gatewayStateDir(t: TestHome): Promise<void> {
   const manual = randomToken();
@@ -89,7 +81,7 @@ test(
     try {
       await gatewayStateDir(t);
       const cred = t.writeCredentials();
-      const held = oauth(cred.refreshToken, { email: "me@example.com" });
+      const held = oauthProfile(cred.refreshToken, { email: "me@example.com" });
       t.planted.push(held.access);
       const digest = await gatewayFence(gateway, t.stateDir, t.home, ID, held, "failed");
       assert.equal(refreshSecretDigest(ID, "anthropic", cred.refreshToken), digest, "our digest is the gateway's");
@@ -138,7 +130,7 @@ test(
         path.join(t.home, ".claude.json"),
         JSON.stringify({ oauthAccount: { emailAddress: "me@example.com" } }),
       );
-      const theirs = oauth(randomToken("ort"), { email: "someone@example.com" });
+      const theirs = oauthProfile(randomToken("ort"), { email: "someone@example.com" });
       t.planted.push(theirs.access, theirs.refresh);
       await gatewayFence(gateway, t.stateDir, t.home, ID, theirs, "failed");
       // The gateway records the failed refresh as auth_permanent too.
@@ -176,7 +168,7 @@ test(
     try {
       await gatewayStateDir(t);
       const cred = t.writeCredentials();
-      const held = oauth(cred.refreshToken);
+      const held = oauthProfile(cred.refreshToken);
       t.planted.push(held.access);
       await gatewayFence(gateway, t.stateDir, t.home, ID, held, "pending");
       await gatewayMarkFailure(gateway, t.stateDir, t.home, ID, "rate_limit");

@@ -134,9 +134,9 @@ export function keepRecovered(
   rules: RecoveryRules,
 ): Reconciled {
   const current = store.profiles[profileId];
-  if (!current) return skipped(store, `no ${profileId} profile`);
-  if (isPendingFence(current)) return skipped(store, PENDING_FENCE);
-  if (recoverable(profileId, current, rules.refreshToken)) return recoverProfile(store, profileId, desired, rules);
+  // A missing profile and a pending fence get recoverProfile's answers; a recoverable one is recovered again.
+  if (!current || isPendingFence(current) || recoverable(profileId, current, rules.refreshToken))
+    return recoverProfile(store, profileId, desired, rules);
   if (current.type !== "token")
     return skipped(store, `holds ${String(current.type)} credentials again (signed in anew?): no longer kept by us`);
   return reconcileProfile(store, profileId, desired);

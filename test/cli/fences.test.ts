@@ -8,20 +8,12 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { test } from "node:test";
 import { leakedTokens, randomToken, runCli, withHome, type TestHome } from "../helpers/env.js";
-import { fenced } from "../helpers/fence.js";
+import { fenced, oauthProfile } from "../helpers/fence.js";
 import { entriesConfig, readStateCells, writeAgentDb, writeStateDb } from "../helpers/sqlite-store.js";
 import { snapshotTree } from "../helpers/tree.js";
 
 const ID = "anthropic:default";
 type Json = Record<string, unknown>;
-const oauth = (refresh = randomToken("ort"), extra: Json = {}) => ({
-  type: "oauth",
-  provider: "anthropic",
-  access: randomToken(),
-  refresh,
-  expires: Date.now() + 3_600_000,
-  ...extra,
-});
 const manual = () => ({ type: "token", provider: "anthropic", token: randomToken() });
 const disabled = () => ({
   disabledUntil: Date.now() + 600_000,
@@ -45,10 +37,28 @@ const sharedStats = (t: TestHome) => (readStateCells(t).state?.usageStats as Rec
 const recoveryFile = (t: TestHome) => path.join(t.home, ".local", "state", "moltbot-auth-sync", "recovery.json");
 const output = (r: { stdout: string; stderr: string }) => r.stdout + r.stderr;
 
+/**
+ * A recovered profile as `status` shows it, then kept in step by the next `sync` after claude rotates;
+ * returns everything both printed.
+ */
+async function keptFresh(t: TestHome, cred: { expiresAt: number }): Promise<string> {
+  const status = await runCli(["status"], t.env);
+  assert.notEqual(status.code, 1, output(status));
+  assert.match(
+    status.stdout,
+    /anthropic:default token sk-ant-oat01-…\S{4} expires in .* \(matches source\) \(recovered/,
+  );
+  const next = t.writeCredentials({ expiresAt: cred.expiresAt + 3_600_000 });
+  const sync = await runCli(["sync"], t.env);
+  assert.equal(sync.code, 0, output(sync));
+  assert.equal(sharedProfile(t)!.token, next.accessToken);
+  return output(status) + output(sync);
+}
+
 test("sync recovers a failed fence of the login's own refresh token, then keeps it fresh", () =>
   withHome(async (t) => {
     const cred = t.writeCredentials();
-    const profile = fenced(ID, oauth(cred.refreshToken, { email: "me@example.com" }), "failed");
+    const profile = fenced(ID, oauthProfile(cred.refreshToken, { email: "me@example.com" }), "failed");
     gatewayWith(t, profile, disabled());
     const r = await runCli(["sync"], t.env);
     assert.equal(r.code, 0, output(r));
@@ -73,24 +83,14 @@ test("sync recovers a failed fence of the login's own refresh token, then keeps 
       JSON.parse(book).recovered.map((e: Json) => [e.stateDir, e.profileId]),
       [[t.stateDir, ID]],
     );
-    const status = await runCli(["status"], t.env);
-    assert.equal(status.code, 0, output(status));
-    assert.match(
-      status.stdout,
-      /anthropic:default token sk-ant-oat01-…\S{4} expires in .* \(matches source\) \(recovered/,
-    );
-    // After claude rotates, the next pass keeps the recovered profile in step.
-    const next = t.writeCredentials({ expiresAt: cred.expiresAt + 3_600_000 });
-    const again = await runCli(["sync"], t.env);
-    assert.equal(again.code, 0, output(again));
-    assert.equal(sharedProfile(t)!.token, next.accessToken);
-    assert.deepEqual(leakedTokens(output(r) + output(again) + output(status) + book, t.planted), []);
+    const after = await keptFresh(t, cred);
+    assert.deepEqual(leakedTokens(output(r) + after + book, t.planted), []);
   }));
 
 test("a pending fence is left byte for byte, with its usage stats, by sync and cooldown clear", () =>
   withHome(async (t) => {
     const cred = t.writeCredentials();
-    gatewayWith(t, fenced(ID, oauth(cred.refreshToken), "pending"), {
+    gatewayWith(t, fenced(ID, oauthProfile(cred.refreshToken), "pending"), {
       cooldownUntil: Date.now() + 60_000,
       errorCount: 1,
     });
@@ -114,7 +114,11 @@ test("an unproven failed fence: status exits 1 naming it and the command; recove
       path.join(t.home, ".claude.json"),
       JSON.stringify({ oauthAccount: { emailAddress: "me@example.com" } }),
     );
-    gatewayWith(t, fenced(ID, oauth(randomToken("ort"), { email: "someone@example.com" }), "failed"), disabled());
+    gatewayWith(
+      t,
+      fenced(ID, oauthProfile(randomToken("ort"), { email: "someone@example.com" }), "failed"),
+      disabled(),
+    );
     const before = sharedProfile(t);
     const sync = await runCli(["sync"], t.env);
     assert.equal(sync.code, 0, output(sync));
@@ -147,23 +151,14 @@ test("an unproven failed fence: status exits 1 naming it and the command; recove
     );
     assert.equal(sharedProfile(t)!.token, cred.accessToken);
     assert.equal(sharedStats(t)!.disabledUntil, undefined);
-    const after = await runCli(["status"], t.env);
-    assert.notEqual(after.code, 1, output(after));
-    assert.match(
-      after.stdout,
-      /anthropic:default token sk-ant-oat01-…\S{4} expires in .* \(matches source\) \(recovered/,
-    );
-    // From then on ours: kept fresh by sync.
-    const next = t.writeCredentials({ expiresAt: cred.expiresAt + 3_600_000 });
-    assert.equal((await runCli(["sync"], t.env)).code, 0);
-    assert.equal(sharedProfile(t)!.token, next.accessToken);
+    const after = await keptFresh(t, cred);
     const again = await runCli(["recover", "--profile", ID], t.env);
     assert.equal(again.code, 1);
     assert.match(
       again.stderr,
       /anthropic:default is no failed refresh and holds no refresh token of the Claude login \(looked in (main, work|work, main)\): nothing to recover/,
     );
-    const all = [sync, status, dry, recover, after, again].map(output).join("");
+    const all = [sync, status, dry, recover, again].map(output).join("") + after;
     assert.deepEqual(leakedTokens(all, t.planted), []);
   }));
 
@@ -174,7 +169,7 @@ test("the account the gateway stored beside the profile proves it; autoRecover f
       path.join(t.home, ".claude.json"),
       JSON.stringify({ oauthAccount: { emailAddress: "Me@Example.com" } }),
     );
-    gatewayWith(t, fenced(ID, oauth(randomToken("ort"), { email: "me@example.com" }), "failed"));
+    gatewayWith(t, fenced(ID, oauthProfile(randomToken("ort"), { email: "me@example.com" }), "failed"));
     const config = path.join(t.home, ".config", "moltbot-auth-sync", "config.json");
     mkdirSync(path.dirname(config), { recursive: true });
     writeFileSync(config, JSON.stringify({ autoRecover: false }));
@@ -194,7 +189,7 @@ test("the account the gateway stored beside the profile proves it; autoRecover f
 test("a digest noted while the profile held the login's refresh token proves its failed fence after claude rotated", () =>
   withHome(async (t) => {
     const first = t.writeCredentials();
-    const live = oauth(first.refreshToken);
+    const live = oauthProfile(first.refreshToken);
     gatewayWith(t, live);
     const doctor = await runCli(["doctor"], t.env);
     assert.match(
@@ -218,7 +213,7 @@ test("a digest noted while the profile held the login's refresh token proves its
 test("recover refuses an expired login and names a profile it cannot recover", () =>
   withHome(async (t) => {
     t.writeCredentials({ expiresAt: Date.now() - 60_000 });
-    gatewayWith(t, fenced(ID, oauth(), "failed"));
+    gatewayWith(t, fenced(ID, oauthProfile(), "failed"));
     const r = await runCli(["recover"], t.env);
     assert.equal(r.code, 1);
     assert.match(
@@ -239,7 +234,7 @@ test("recover refuses an expired login and names a profile it cannot recover", (
 test("recover leaves a live profile holding the login's refresh token alone unless it is named", () =>
   withHome(async (t) => {
     const cred = t.writeCredentials();
-    gatewayWith(t, oauth(cred.refreshToken, { email: "me@example.com" }));
+    gatewayWith(t, oauthProfile(cred.refreshToken, { email: "me@example.com" }));
     const all = await runCli(["recover"], t.env);
     assert.equal(all.code, 0, output(all));
     assert.match(all.stdout, /no profile whose refresh failed \(looked in .*\): nothing to recover/);

@@ -3,6 +3,7 @@
  * for unit tests; the interop tests let the real gateway make its own.
  */
 import { createHash, randomBytes } from "node:crypto";
+import { randomToken } from "./env.js";
 
 const digest = (profileId: string, provider: string, kind: string, secret: string) =>
   createHash("sha256")
@@ -29,3 +30,13 @@ export function fenced(
     expires: 1,
   };
 }
+
+/** A live `oauth` profile holding `refresh`, an hour from expiry: what the gateway fences when it refreshes. */
+export const oauthProfile = (refresh = randomToken("ort"), extra: Record<string, unknown> = {}) => ({
+  type: "oauth",
+  provider: "anthropic",
+  access: randomToken(),
+  refresh,
+  expires: Date.now() + 3_600_000,
+  ...extra,
+});

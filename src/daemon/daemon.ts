@@ -415,7 +415,16 @@ export class Daemon {
       config: () => this.config,
       env: this.env,
       daemon: () => ({ ...this.stateFile.state, running: true }),
-      log: (level, event, msg, fields) => this.event(level, event, msg, fields),
+      log: (level, event, msg, fields) => {
+        this.problems.forget("metrics");
+        this.event(level, event, msg, fields);
+      },
+      problem: (msg, fields) => this.problems.problem("metrics", "warn", "metrics.unavailable", msg, fields),
+      retry: (delayMs, bind) => this.timers.set("metrics-bind", delayMs, bind),
+      serving: (metrics) => {
+        this.stateFile.state.metrics = metrics;
+        if (!this.stopping) void this.stateFile.save();
+      },
     });
     // Attached after its own `metrics.listening` line, which is no problem to count.
     this.problems.observer = this.metrics;

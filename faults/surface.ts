@@ -359,14 +359,10 @@ const CASES: Case[] = [
       }
       if (!existsSync(pids)) return "the hook never ran";
       const all = readFileSync(pids, "utf8").split(/\s+/).filter(Boolean).map(Number);
-      const alive = all.filter((pid) => {
-        try {
-          process.kill(pid, 0);
-          return true;
-        } catch {
-          return false;
-        }
-      });
+      // A SIGKILL lands on the kernel's time, and an orphan may stay a zombie where nothing reaps: give them 5 s.
+      const running = () => all.filter(isRunning);
+      for (let i = 0; i < 100 && running().length > 0; i++) await new Promise((r) => setTimeout(r, 50));
+      const alive = running();
       for (const pid of alive) process.kill(pid, "SIGKILL");
       return alive.length === 0 ? "whole group ended" : `${alive.length} of ${all.length} LEFT RUNNING`;
     },
@@ -402,6 +398,15 @@ const CASES: Case[] = [
     },
   },
 ];
+
+/** Alive and not a zombie. */
+function isRunning(pid: number): boolean {
+  try {
+    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, "utf8"));
+  } catch {
+    return false;
+  }
+}
 
 /** One GET with the given Host header. */
 function httpGet(port: number, route: string, host: string): Promise<{ code: number; body: string }> {

@@ -372,8 +372,9 @@ const CASES: Case[] = [
     required: "both name its owner and the fix",
     run: async (t, outputs) => {
       if (!asRoot) return "both name its owner and the fix";
-      // A uid of its own: the real /tmp/openclaw-state-locks-0 is root's and other tests use it.
-      const uid = 40_000 + (process.pid % 20_000);
+      // The user `games` (uid 5): the real /tmp/openclaw-state-locks-0 is root's and other tests use it, and
+      // doctor needs a uid with a passwd entry.
+      const uid = 5;
       const dir = `/tmp/openclaw-state-locks-${uid}`;
       rmSync(dir, { recursive: true, force: true });
       mkdirSync(dir, { mode: 0o700 });

@@ -64,6 +64,7 @@ export async function statusCommand(options: StatusCommandOptions): Promise<void
       for (const agent of agents) lines.push(...agentLines(agent, now));
     }
     lines.push(...staleLines.map((line) => `stale   ${line}`));
+    if (report.lockFolder) lines.push(`locks   ${report.lockFolder.detail}; fix: ${report.lockFolder.fix}`);
     printLines(lines);
   }
   printLines(

@@ -22,6 +22,7 @@ import { SourceError, messageOf } from "../core/errors.js";
 import { fingerprint } from "../core/fingerprint.js";
 import { which } from "../service/host.js";
 import { shellQuote } from "../core/terminal-text.js";
+import { lockFolderProblem } from "./lock-folder.js";
 import { BUS_HINT, type ServiceState } from "../service/systemd.js";
 import { readClaudeLogin, claudeCredentialsFile } from "../sources/index.js";
 import { readLoginAccount } from "../sources/claude-account.js";
@@ -222,6 +223,13 @@ function stateDirChecks(gateway: GatewayInstall): Check[] {
 async function sqliteChecks(gateway: GatewayInstall): Promise<Check[]> {
   const generation = gateway.generation;
   if (generation.format !== "sqlite") return [];
+  const locks = await lockFolderProblem();
+  const lockCheck = locks ? [fail("gateway locks", locks.detail, locks.fix)] : [];
+  return [...lockCheck, ...(await sqliteStoreChecks(gateway))];
+}
+
+async function sqliteStoreChecks(gateway: GatewayInstall): Promise<Check[]> {
+  const generation = gateway.generation;
   const found = await inspectDatabases(gateway.stateDir.dir, gateway.agents);
   const version = `gateway ${generation.version ?? "unknown"} (${generation.reason})`;
   const detail = `sqlite, ${version}; ${findingsText(found) || "no database yet"}`;

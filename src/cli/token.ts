@@ -146,8 +146,16 @@ async function readSecretFromStdin(prompt: string): Promise<string> {
   const line = await new Promise<string>((resolve) => rl.once("line", resolve));
   rl.close();
   process.stderr.write("\n");
+  // readline puts the terminal in raw mode, where a paste has no line limit of its own.
+  if (Buffer.byteLength(line) > STDIN_LIMIT_BYTES) throw tooLong(STDIN_LIMIT_BYTES);
   return line;
 }
+
+const tooLong = (limit: number) =>
+  new AuthSyncError(
+    `stdin holds more than ${limit} bytes, which is no setup-token; nothing was stored`,
+    "token.invalid",
+  );
 
 /** All of `input` as UTF-8, or an error once it passes `limit` bytes: a huge file or /dev/zero is not read on. */
 export async function readLimited(input: NodeJS.ReadableStream & { destroy(): void }, limit: number): Promise<string> {
@@ -157,10 +165,7 @@ export async function readLimited(input: NodeJS.ReadableStream & { destroy(): vo
     size += (chunk as Buffer).length;
     if (size > limit) {
       input.destroy();
-      throw new AuthSyncError(
-        `stdin holds more than ${limit} bytes, which is no setup-token; nothing was stored`,
-        "token.invalid",
-      );
+      throw tooLong(limit);
     }
     chunks.push(chunk as Buffer);
   }

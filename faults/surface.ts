@@ -3,15 +3,28 @@
  * something root or the admin does with them. Everything printed goes to the secrecy scan too.
  */
 import { execFileSync, spawn, spawnSync } from "node:child_process";
-import { chownSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import {
+  chownSync,
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
+import { request } from "node:http";
 import os from "node:os";
 import path from "node:path";
 import { DaemonProcess, fakeClaudeTokens, installFakeClaude } from "../test/helpers/daemon.js";
 import { fakeBin } from "../test/helpers/fake-bin.js";
-import { leakedTokens, makeHome, randomToken, runCli, type TestHome } from "../test/helpers/env.js";
+import { BIN, leakedTokens, makeHome, randomToken, runCli, type TestHome } from "../test/helpers/env.js";
+import { writeAgentDb, writeStateDb } from "../test/helpers/sqlite-store.js";
 import { type Outcome, row } from "./harness.js";
 
 const NAME = "7 local attacker";
+const asRoot = process.getuid?.() === 0;
 /** What a terminal acts on, other than the newline that ends each printed line. */
 // eslint-disable-next-line no-control-regex -- finding control characters is the point
 const RAW_CONTROL = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/;
@@ -136,7 +149,278 @@ const CASES: Case[] = [
       return leaks.length === 0 ? "no piece of a token" : `${leaks.length} LEAKED`;
     },
   },
+  {
+    name: "one Claude folder twice in logins, once through a symlink (daemon)",
+    required: "refused in one line",
+    run: async (t, outputs) => {
+      installFakeClaude(t);
+      t.writeCredentials();
+      const link = path.join(t.home, "claude-link");
+      symlinkSync(t.claudeDir, link);
+      const logins = [
+        { claudeConfigDir: t.claudeDir, profileId: "anthropic:claude-cli" },
+        { claudeConfigDir: link, profileId: "anthropic:work" },
+      ];
+      const config = path.join(t.root, "config.json");
+      writeFileSync(config, JSON.stringify({ logins }));
+      const d = new DaemonProcess(t, ["--config", config]);
+      try {
+        const first = await Promise.race([d.exited, d.waitForEvent("daemon.ready", 20_000)]);
+        outputs.push(d.stdout, d.stderr);
+        if (!("code" in first)) return "ACCEPTED: two logins of one folder";
+        const code = String(first.code);
+        const lines = d.stderr.trim().split("\n");
+        return code !== "0" && lines.length === 1 && /same folder/.test(lines[0]!)
+          ? "refused in one line"
+          : `exit ${code}: ${d.stderr.trim().slice(0, 120)}`;
+      } finally {
+        await d.stop();
+      }
+    },
+  },
+  {
+    name: "Host header of a DNS-rebinding page (metrics /healthz, /metrics)",
+    required: "421 each, nothing served; localhost served",
+    run: async (t, outputs) => {
+      installFakeClaude(t);
+      t.writeCredentials();
+      const config = path.join(t.root, "config.json");
+      writeFileSync(config, JSON.stringify({ metrics: { listen: "127.0.0.1:0" } }));
+      const d = new DaemonProcess(t, ["--config", config]);
+      try {
+        const port = String((await d.waitForEvent("metrics.listening", 20_000)).port);
+        const seen: string[] = [];
+        for (const [host, route] of [
+          ["rebind.example", "/healthz"],
+          [`rebind.example:${port}`, "/metrics"],
+          [`127.0.0.1.nip.io:${port}`, "/healthz"],
+        ]) {
+          const r = await httpGet(Number(port), route!, host!);
+          outputs.push(r.body);
+          seen.push(`${r.code}${r.body.includes(t.home) || r.body.includes("# HELP") ? " SERVED" : ""}`);
+        }
+        const local = await httpGet(Number(port), "/healthz", `localhost:${port}`);
+        const ok = seen.every((s) => s === "421") && local.body.includes('"healthy"');
+        return ok ? "421 each, nothing served; localhost served" : `${seen.join(", ")}; localhost ${local.code}`;
+      } finally {
+        await d.stop();
+      }
+    },
+  },
+  {
+    name: "metrics port taken first by another user's process (daemon, status)",
+    required: "kept syncing, status says not serving",
+    run: async (t, outputs) => {
+      installFakeClaude(t);
+      const cred = t.writeCredentials();
+      const squatter = spawn(
+        process.execPath,
+        ["-e", "require('net').createServer().listen(0,'127.0.0.1',function(){console.log(this.address().port)})"],
+        { stdio: ["ignore", "pipe", "ignore"], ...(asRoot ? { uid: 65534, gid: 65534 } : {}) },
+      );
+      try {
+        const port = await new Promise<string>((resolve) =>
+          squatter.stdout.once("data", (c: Buffer) => resolve(c.toString("utf8"))),
+        );
+        const config = path.join(t.root, "config.json");
+        writeFileSync(config, JSON.stringify({ metrics: { listen: `127.0.0.1:${port.trim()}` } }));
+        const d = new DaemonProcess(t, ["--config", config]);
+        let synced = false;
+        try {
+          const first = await Promise.race([d.exited, d.waitForEvent("daemon.ready", 20_000)]);
+          if ("code" in first) {
+            outputs.push(d.stdout, d.stderr);
+            return `daemon exited ${String(first.code)}`;
+          }
+          synced =
+            existsSync(t.storePath("main")) && readFileSync(t.storePath("main"), "utf8").includes(cred.accessToken);
+          const status = await runCli(["--config", config, "status"], t.env);
+          outputs.push(status.stdout, status.stderr);
+          const says = /metrics.*not serving/.test(status.stdout);
+          return synced && says ? "kept syncing, status says not serving" : `synced ${synced}, status says ${says}`;
+        } finally {
+          await d.stop();
+          outputs.push(d.stdout, d.stderr);
+        }
+      } finally {
+        squatter.kill("SIGKILL");
+      }
+    },
+  },
+  {
+    name: "token set from /dev/zero (token set)",
+    required: "refused in one line, exit 1",
+    run: async (t, outputs) => {
+      const zero = openSync("/dev/zero", "r");
+      try {
+        const r = spawnSync(process.execPath, [BIN, "token", "set"], {
+          env: t.env,
+          stdio: [zero, "pipe", "pipe"],
+          timeout: 20_000,
+          encoding: "utf8",
+        });
+        outputs.push(r.stdout, r.stderr);
+        if (r.signal) return `still reading after 20 s (killed by ${r.signal})`;
+        const lines = r.stderr.trim().split("\n");
+        return r.status === 1 && lines.length === 1 ? "refused in one line, exit 1" : `exit ${r.status}: ${lines[0]}`;
+      } finally {
+        closeSync(zero);
+      }
+    },
+  },
+  {
+    name: "token with NUL, ESC and BEL inside (token set)",
+    required: "refused in one line, nothing stored, token not echoed",
+    run: async (t, outputs) => {
+      const results: string[] = [];
+      for (const bad of ["\u0000", "\u001b[2J", "\u0007"]) {
+        const token = randomToken();
+        t.planted.push(token);
+        const r = await runCli(["token", "set"], t.env, { input: `${token.slice(0, 40)}${bad}${token.slice(40)}\n` });
+        outputs.push(r.stdout, r.stderr);
+        const lines = r.stderr.trim().split("\n");
+        const echoed = leakedTokens(r.stdout + r.stderr, [token]).length > 0;
+        results.push(
+          r.code !== 0 && lines.length === 1 && !echoed ? "refused" : `exit ${r.code}${echoed ? " ECHOED" : ""}`,
+        );
+      }
+      const status = await runCli(["token", "status"], t.env);
+      outputs.push(status.stdout, status.stderr);
+      const stored = status.code === 0;
+      return results.every((r) => r === "refused") && !stored
+        ? "refused in one line, nothing stored, token not echoed"
+        : `${results.join(", ")}${stored ? "; STORED" : ""}`;
+    },
+  },
+  {
+    name: "HOME holding U+FFFE or U+FFFF (service install --manager launchd)",
+    required: "refused in one line, nothing written",
+    run: async (t, outputs) => {
+      const out: string[] = [];
+      for (const odd of ["\ufffe", "\uffff"]) {
+        const home = path.join(t.root, `home${odd}`);
+        mkdirSync(home, { recursive: true });
+        const r = await runCli(["service", "install", "--manager", "launchd", "--dry-run"], { ...t.env, HOME: home });
+        outputs.push(r.stdout, r.stderr);
+        const lines = r.stderr.trim().split("\n");
+        if (r.code !== 0 && lines.length === 1 && /home/.test(lines[0]!)) out.push("refused");
+        else
+          out.push(r.stdout.includes(odd) ? `exit ${r.code}, RENDERED ${escape(odd)}` : `exit ${r.code}: ${lines[0]}`);
+      }
+      return out.every((o) => o === "refused") ? "refused in one line, nothing written" : out.join("; ");
+    },
+  },
+  {
+    name: "agent folder named with a comma, newline and ESC (onEvent AGENTS, REASON)",
+    required: "one line each, comma escaped",
+    run: async (t, outputs) => {
+      const control = installFakeClaude(t, "fail");
+      t.writeCredentials({ expiresAt: Date.now() + 60_000 });
+      const forged = "a,b\nEVENT=forged\u001b[2J";
+      t.writeStore(forged, { version: 1, profiles: {} });
+      const hookOut = path.join(t.root, "hook.out");
+      const hook = path.join(t.root, "hook.sh");
+      writeFileSync(hook, `#!/bin/sh\nprintf '%s\\n' "$AGENTS" >> "${hookOut}"\n`, { mode: 0o755 });
+      const config = path.join(t.root, "config.json");
+      writeFileSync(config, JSON.stringify({ onEvent: [hook] }));
+      const d = new DaemonProcess(t, ["--config", config]);
+      try {
+        await d.waitForEvent("refresh.failed", 20_000);
+        await d.waitForEvent("hook.done", 20_000).catch(() => undefined);
+      } finally {
+        await d.stop();
+        outputs.push(d.stdout, d.stderr);
+        t.planted.push(...fakeClaudeTokens(control));
+      }
+      const agents = existsSync(hookOut) ? readFileSync(hookOut, "utf8").split("\n")[0]! : "";
+      const raw = RAW_CONTROL.test(agents) || !agents.includes("a\\,b");
+      return raw ? `AGENTS ${JSON.stringify(agents)}` : "one line each, comma escaped";
+    },
+  },
+  {
+    name: "hung onEvent hook with a child of its own (daemon stop)",
+    required: "whole group ended",
+    run: async (t, outputs) => {
+      const control = installFakeClaude(t, "fail");
+      t.writeCredentials({ expiresAt: Date.now() + 60_000 });
+      const pids = path.join(t.root, "hook.pids");
+      const hook = path.join(t.root, "hook.sh");
+      writeFileSync(hook, `#!/bin/sh\nsleep 300 &\necho "$$ $!" >> "${pids}"\nwait\n`, { mode: 0o755 });
+      const config = path.join(t.root, "config.json");
+      writeFileSync(config, JSON.stringify({ onEvent: [hook] }));
+      const d = new DaemonProcess(t, ["--config", config]);
+      try {
+        await d.waitForEvent("refresh.failed", 20_000);
+        for (let i = 0; i < 200 && !existsSync(pids); i++) await new Promise((r) => setTimeout(r, 50));
+      } finally {
+        await d.stop();
+        outputs.push(d.stdout, d.stderr);
+        t.planted.push(...fakeClaudeTokens(control));
+      }
+      if (!existsSync(pids)) return "the hook never ran";
+      const all = readFileSync(pids, "utf8").split(/\s+/).filter(Boolean).map(Number);
+      // A SIGKILL lands on the kernel's time, and an orphan may stay a zombie where nothing reaps: give them 5 s.
+      const running = () => all.filter(isRunning);
+      for (let i = 0; i < 100 && running().length > 0; i++) await new Promise((r) => setTimeout(r, 50));
+      const alive = running();
+      for (const pid of alive) process.kill(pid, "SIGKILL");
+      return alive.length === 0 ? "whole group ended" : `${alive.length} of ${all.length} LEFT RUNNING`;
+    },
+  },
+  {
+    name: "SQLite lock folder pre-created by another user (status, doctor)",
+    required: "both name its owner and the fix",
+    run: async (t, outputs) => {
+      if (!asRoot) return "both name its owner and the fix";
+      // The user `games` (uid 5): the real /tmp/openclaw-state-locks-0 is root's and other tests use it, and
+      // doctor needs a uid with a passwd entry.
+      const uid = 5;
+      const dir = `/tmp/openclaw-state-locks-${uid}`;
+      rmSync(dir, { recursive: true, force: true });
+      mkdirSync(dir, { mode: 0o700 });
+      chownSync(dir, 65534, 65534);
+      try {
+        writeStateDb(t);
+        writeAgentDb(t, "main");
+        execFileSync("chown", ["-R", `${uid}:${uid}`, t.root]);
+        const texts: string[] = [];
+        for (const args of [["status"], ["doctor"]]) {
+          const r = await runCli(args, t.env, { uid, gid: uid });
+          outputs.push(r.stdout, r.stderr);
+          texts.push(r.stdout);
+        }
+        const names = (text: string) => text.includes("nobody (uid 65534)") && text.includes(`rm -r -- ${dir}`);
+        return texts.every(names)
+          ? "both name its owner and the fix"
+          : `status ${names(texts[0]!)}, doctor ${names(texts[1]!)}`;
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    },
+  },
 ];
+
+/** Alive and not a zombie. */
+function isRunning(pid: number): boolean {
+  try {
+    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, "utf8"));
+  } catch {
+    return false;
+  }
+}
+
+/** One GET with the given Host header. */
+function httpGet(port: number, route: string, host: string): Promise<{ code: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: "127.0.0.1", port, path: route, headers: { host } }, (res) => {
+      let body = "";
+      res.on("data", (c: Buffer) => (body += c.toString("utf8")));
+      res.on("end", () => resolve({ code: res.statusCode ?? 0, body }));
+    });
+    req.on("error", reject);
+    req.end();
+  });
+}
 
 export async function localAttacker(): Promise<Outcome> {
   const outcome: Outcome = { rows: [], outputs: [], planted: [] };

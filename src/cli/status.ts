@@ -43,7 +43,7 @@ export async function statusCommand(options: StatusCommandOptions): Promise<void
       lines.push(`token   ${t.profile} ${expiry} from ${t.origin}${t.expires === undefined ? unknownWhy(t) : ""}`);
     }
     if (report.gateways) {
-      lines.push(`daemon  ${daemonLine(daemon, now)}`);
+      lines.push(`daemon  ${daemonLine(daemon, now)}`, ...metricsLines(daemon));
       // With stateDirs: a heading per state dir with its generation, then its agents beneath it.
       for (const gateway of report.gateways) {
         if ("error" in gateway) {
@@ -60,10 +60,11 @@ export async function statusCommand(options: StatusCommandOptions): Promise<void
       lines.push(`state   ${stateDir.dir} (${stateDir.reason})${also}`);
       lines.push(`store   ${generationText(report.store!)}`);
       if (report.schemas) lines.push(`schema  ${schemaText(report.schemas)}`);
-      lines.push(`daemon  ${daemonLine(daemon, now)}`);
+      lines.push(`daemon  ${daemonLine(daemon, now)}`, ...metricsLines(daemon));
       for (const agent of agents) lines.push(...agentLines(agent, now));
     }
     lines.push(...staleLines.map((line) => `stale   ${line}`));
+    if (report.lockFolder) lines.push(`locks   ${report.lockFolder.detail}; fix: ${report.lockFolder.fix}`);
     printLines(lines);
   }
   printLines(
@@ -87,6 +88,15 @@ function unknownWhy(token: { origin: string }): string {
   return token.origin === `env ${ENV_TOKEN}`
     ? " (the environment says nothing of when it was made; `token set` stores it with its expiry)"
     : " (stored by a version that did not record when; `token set` it again to record it)";
+}
+
+/** A metrics endpoint the running daemon could not bind: it syncs on, and says why it does not serve. */
+function metricsLines(daemon: DaemonStatus): string[] {
+  const metrics = daemon.running ? daemon.metrics : undefined;
+  if (!metrics || metrics.serving) return [];
+  return [
+    `metrics not serving on ${metrics.listen}: ${metrics.why ?? "unknown"} (binding is retried; syncing goes on)`,
+  ];
 }
 
 function daemonLine(daemon: DaemonStatus, now: number): string {

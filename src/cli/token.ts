@@ -129,12 +129,13 @@ async function nudgeDaemon(): Promise<string> {
   return "run `moltbot-auth-sync sync`, or start the daemon, to copy it into every agent";
 }
 
+/** Far above a setup-token's ~110 characters; anything longer is not one, and is not read further. */
+export const STDIN_LIMIT_BYTES = 4096;
+
 /** Reads one line from stdin; on a terminal, prompts on stderr and does not echo. */
 async function readSecretFromStdin(prompt: string): Promise<string> {
   if (!process.stdin.isTTY) {
-    const chunks: Buffer[] = [];
-    for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
-    const text = Buffer.concat(chunks).toString("utf8").trim();
+    const text = (await readLimited(process.stdin, STDIN_LIMIT_BYTES)).trim();
     if (text === "")
       throw new AuthSyncError("no token on stdin: pipe it in, e.g. `moltbot-auth-sync token set < token.txt`", "usage");
     return text;
@@ -145,5 +146,28 @@ async function readSecretFromStdin(prompt: string): Promise<string> {
   const line = await new Promise<string>((resolve) => rl.once("line", resolve));
   rl.close();
   process.stderr.write("\n");
+  // readline puts the terminal in raw mode, where a paste has no line limit of its own.
+  if (Buffer.byteLength(line) > STDIN_LIMIT_BYTES) throw tooLong(STDIN_LIMIT_BYTES);
   return line;
+}
+
+const tooLong = (limit: number) =>
+  new AuthSyncError(
+    `stdin holds more than ${limit} bytes, which is no setup-token; nothing was stored`,
+    "token.invalid",
+  );
+
+/** All of `input` as UTF-8, or an error once it passes `limit` bytes: a huge file or /dev/zero is not read on. */
+export async function readLimited(input: NodeJS.ReadableStream & { destroy(): void }, limit: number): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of input) {
+    size += (chunk as Buffer).length;
+    if (size > limit) {
+      input.destroy();
+      throw tooLong(limit);
+    }
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks).toString("utf8");
 }

@@ -92,17 +92,22 @@ const login = strictObject({
   profileId: profileId("anthropic:work"),
 });
 
+/**
+ * Two entries naming one Claude folder (a symlink, `~`, a trailing `/`) are refused, not merged: each would refresh
+ * the same login on its own schedule, the very race one refresher per login prevents, and merging would silently
+ * drop a profile id the admin asked for.
+ */
 const logins = refine(array(login, { min: 1 }), (entries, fail) => {
-  const seen = new Map<string, string>();
+  const profiles = new Map<string, number>();
+  const folders = new Map<string, number>();
   entries.forEach((entry, i) => {
-    for (const [key, value] of [
-      ["profileId", entry.profileId],
-      ["claudeConfigDir", path.resolve(entry.claudeConfigDir)],
-    ] as const) {
-      const where = `${key}:${value}`;
-      if (seen.has(where)) fail(`${value} is already used by ${seen.get(where)}`, [i, key]);
-      else seen.set(where, `logins.${i}`);
-    }
+    const profile = profiles.get(entry.profileId);
+    if (profile === undefined) profiles.set(entry.profileId, i);
+    else fail(`${entry.profileId} is already used by logins.${profile}`, [i, "profileId"]);
+    const real = realFolder(entry.claudeConfigDir);
+    const folder = folders.get(real);
+    if (folder === undefined) folders.set(real, i);
+    else fail(`${entry.claudeConfigDir} is the same folder as logins.${folder}`, [i, "claudeConfigDir"]);
   });
 });
 

@@ -24,7 +24,7 @@ import { fingerprint } from "../core/fingerprint.js";
 import type { SourceCredential } from "../types.js";
 import { AgentRegistry } from "./agent-registry.js";
 import { type Clock, systemClock } from "./clock.js";
-import { type AgentRef, type HookEvent, runEventHook } from "./event-hook.js";
+import { type AgentRef, EventHooks, type HookEvent } from "./event-hook.js";
 import { GatewayMarkings } from "./gateway-markings.js";
 import { DaemonLogin, loginFields, loginScope } from "./daemon-login.js";
 import { PassQueue } from "./pass-queue.js";
@@ -59,6 +59,8 @@ export class Daemon {
   private readonly env: NodeJS.ProcessEnv;
   private readonly clock: Clock;
   private readonly timers: Timers;
+  /** The onEvent hooks running; each is ended with its whole process group at stop. */
+  private readonly hooks = new EventHooks();
   private readonly stateFile: StateFile;
   /** One per Claude login, keyed by profile id, in the configured order. */
   private logins = new Map<string, DaemonLogin>();
@@ -102,7 +104,7 @@ export class Daemon {
     this.buildLogins();
     this.tokenAlerts = new TokenExpiryAlerts(
       (level, event, msg, fields) => this.event(level, event, msg, fields),
-      (event, facts) => void runEventHook(this.config.onEvent, event, facts, this.log),
+      (event, facts) => void this.hooks.run(this.config.onEvent, event, facts, this.log),
     );
     this.triggers = new Triggers(
       this.timers,
@@ -159,11 +161,15 @@ export class Daemon {
     this.shutdown.abort();
     await this.metrics?.close();
     this.timers.stop();
+    const hooks = this.hooks.stop();
     for (const login of this.logins.values()) login.refresh.stop();
     const pass = this.queue.stop();
     await this.triggers.stop();
     const inFlight = Promise.all([pass, ...[...this.logins.values()].map((login) => login.refresh.inFlight)]);
-    await Promise.race([inFlight, new Promise((resolve) => setTimeout(resolve, STOP_WAIT_MS).unref())]);
+    await Promise.race([
+      Promise.all([inFlight, hooks]),
+      new Promise((resolve) => setTimeout(resolve, STOP_WAIT_MS).unref()),
+    ]);
     await this.stateFile.save();
     this.event("info", "daemon.stopped", "stopped");
   }
@@ -415,7 +421,16 @@ export class Daemon {
       config: () => this.config,
       env: this.env,
       daemon: () => ({ ...this.stateFile.state, running: true }),
-      log: (level, event, msg, fields) => this.event(level, event, msg, fields),
+      log: (level, event, msg, fields) => {
+        this.problems.forget("metrics");
+        this.event(level, event, msg, fields);
+      },
+      problem: (msg, fields) => this.problems.problem("metrics", "warn", "metrics.unavailable", msg, fields),
+      retry: (delayMs, bind) => this.timers.set("metrics-bind", delayMs, bind),
+      serving: (metrics) => {
+        this.stateFile.state.metrics = metrics;
+        if (!this.stopping) void this.stateFile.save();
+      },
     });
     // Attached after its own `metrics.listening` line, which is no problem to count.
     this.problems.observer = this.metrics;
@@ -423,7 +438,7 @@ export class Daemon {
 
   /** `profile` names the login the event is about; the single login's is the config's profile. */
   private hook(event: HookEvent, reason: string, agents: readonly AgentRef[], profile = this.config.profileId): void {
-    void runEventHook(this.config.onEvent, event, { profile, reason, agents }, this.log);
+    void this.hooks.run(this.config.onEvent, event, { profile, reason, agents }, this.log);
   }
 
   private event(level: Level, event: LogEvent, msg: string, fields: Fields = {}): void {

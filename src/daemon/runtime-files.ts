@@ -96,6 +96,18 @@ export interface DaemonState {
   logins?: LoginState[];
   /** Per login's profile, what was last said of its end (daemon/login-end.ts), kept across restarts. */
   loginEndTold?: Record<string, LoginEndTold>;
+  /** With `metrics` configured: whether the endpoint serves, and why not. */
+  metrics?: MetricsState;
+}
+
+export interface MetricsState {
+  listen: string;
+  serving: boolean;
+  /** The URL served. */
+  url?: string;
+  /** Why it does not serve, and how many binds failed in a row (it is retried with backoff). */
+  why?: string;
+  failures?: number;
 }
 
 export interface LoginState {

@@ -63,6 +63,7 @@ export const EVENTS = [
   "hook.failed",
   "watch.error",
   "metrics.listening",
+  "metrics.unavailable",
 ] as const;
 
 export type LogEvent = (typeof EVENTS)[number];

@@ -1,5 +1,5 @@
 /**
- * The HTTP server of `/metrics` and `/healthz`. Anything else is 404. It binds only when configured, answers
+ * The HTTP server of `/metrics` and `/healthz`. Anything else is 404; a Host header we do not serve is 421. It binds only when configured, answers
  * each scrape from one status collection (concurrent scrapes share it), and closes its connections at once on
  * stop so it never holds the daemon up.
  */
@@ -9,6 +9,7 @@ import { AuthSyncError, messageOf } from "../core/errors.js";
 import type { ListenAddress } from "../config/listen.js";
 import type { StatusReport } from "../report/collect-status.js";
 import { healthOf } from "./health.js";
+import { hostAllowed } from "./host-header.js";
 import type { Metrics } from "./registry.js";
 
 /** A scrape that takes longer than this (a store locked, a hung keychain) is cut off. */
@@ -20,6 +21,8 @@ export interface ServerDeps {
   status: () => Promise<StatusReport>;
   /** What the daemon says of itself, as `status --json` shows it. */
   daemon: () => unknown;
+  /** `metrics.allowRemote`: any IP address is then a Host we answer (see hostAllowed). */
+  allowRemote: boolean;
 }
 
 export interface MetricsServer {
@@ -36,7 +39,12 @@ export async function startMetricsServer(listen: ListenAddress, deps: ServerDeps
       .catch((err: unknown) => new Error(messageOf(err)))
       .finally(() => (collecting = undefined)));
 
+  let port = listen.port;
   const answer = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    // Before anything is collected: a page under a rebound name learns nothing, not even whether we are healthy.
+    if (!hostAllowed(req.headers.host, { listen, port, allowRemote: deps.allowRemote })) {
+      return send(res, 421, "text/plain", "misdirected request: this Host is not served\n");
+    }
     const pathname = (req.url ?? "").split("?")[0];
     const known = pathname === "/metrics" || pathname === "/healthz";
     if (!known || (req.method !== "GET" && req.method !== "HEAD")) return send(res, 404, "text/plain", "not found\n");
@@ -65,6 +73,7 @@ export async function startMetricsServer(listen: ListenAddress, deps: ServerDeps
     server.listen({ host: listen.host, port: listen.port }, () => resolve());
   });
   const bound = server.address() as AddressInfo;
+  port = bound.port;
   return {
     address: { host: bound.address, port: bound.port },
     close: () =>

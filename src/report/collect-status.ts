@@ -9,6 +9,7 @@ import { loginConfigs } from "../config/logins.js";
 import { loginOffer, readClaudeLogin, readOffers } from "../sources/index.js";
 import { adapterFor } from "../stores/adapter-for.js";
 import { type DatabaseFinding, inspectDatabases } from "../stores/sqlite/inspect.js";
+import { type LockFolderProblem, lockFolderProblem } from "./lock-folder.js";
 import {
   type GatewayFailure,
   type GatewayInstall,
@@ -51,6 +52,8 @@ export interface StatusReport {
   agents: AgentStatus[];
   /** With `stateDirs` configured: each state dir, its generation and its agents, or why it cannot be served. */
   gateways?: GatewayStatus[];
+  /** The gateway's SQLite lock folder, when another user holds it (or it is not private): no SQLite write happens. */
+  lockFolder?: LockFolderProblem;
   /** Problems with the gateway config, one line each. */
   warnings: string[];
 }
@@ -128,7 +131,11 @@ export async function collectStatus(config: Config, env: NodeJS.ProcessEnv = pro
   // A state dir that cannot be served leaves its agents without a credential we kept: as bad as unusable.
   for (const f of gateways.failed) verdicts.push({ code: STATUS_UNUSABLE, why: failureText(f) });
   const verdict = verdicts.reduce((worst, v) => (severity(v.code) > severity(worst.code) ? v : worst));
+  // Only the SQLite era writes under the gateway's lock folder.
+  const sqlite = gateways.found.some((g) => g.generation.format === "sqlite");
+  const lockFolder = sqlite ? await lockFolderProblem() : undefined;
   return {
+    ...(lockFolder ? { lockFolder } : {}),
     now,
     profile: first.profileId,
     verdict,
@@ -204,6 +211,7 @@ export function statusJson(report: StatusReport, daemon: unknown): Record<string
       : { stateDir: report.stateDir, store: report.store, ...(report.schemas ? { schemas: report.schemas } : {}) }),
     daemon,
     ...(report.gateways ? { gateways: report.gateways } : { agents: report.agents }),
+    ...(report.lockFolder ? { lockFolder: report.lockFolder } : {}),
     exitCode: verdict.code,
   };
 }

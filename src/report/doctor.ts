@@ -10,6 +10,7 @@ import { claudeAuthStatus, claudeEnv, runClaude } from "../refresh/claude-runner
 import {
   isOurDaemon,
   pidFilePath,
+  readDaemonStatus,
   readPid,
   recoveryFilePath,
   runningDaemonPid,
@@ -21,6 +22,7 @@ import { SourceError, messageOf } from "../core/errors.js";
 import { fingerprint } from "../core/fingerprint.js";
 import { which } from "../service/host.js";
 import { shellQuote } from "../core/terminal-text.js";
+import { lockFolderProblem } from "./lock-folder.js";
 import { BUS_HINT, type ServiceState } from "../service/systemd.js";
 import { readClaudeLogin, claudeCredentialsFile } from "../sources/index.js";
 import { readLoginAccount } from "../sources/claude-account.js";
@@ -106,8 +108,23 @@ export async function runDoctor(config: Config, deps: DoctorDeps): Promise<Check
   const agents = found.flatMap((g) => g.agents);
   checks.push(await permissionsCheck(config, env, agents));
   checks.push(await serviceCheck(deps, env));
+  if (config.metrics) checks.push(await metricsCheck(env));
   checks.push(...(await staleChecks(env, agents)));
   return checks;
+}
+
+/** What the running daemon said of its metrics endpoint: a port another process holds is retried, never fatal. */
+async function metricsCheck(env: NodeJS.ProcessEnv): Promise<Check> {
+  const daemon = await readDaemonStatus(env);
+  const metrics = daemon.running ? daemon.metrics : undefined;
+  if (!metrics) return ok("metrics", "no running daemon to ask");
+  if (metrics.serving) return ok("metrics", `serving ${metrics.url ?? metrics.listen}`);
+  const port = metrics.listen.slice(metrics.listen.lastIndexOf(":") + 1);
+  return warn(
+    "metrics",
+    `not serving on ${metrics.listen}: ${metrics.why ?? "unknown"} (binding is retried with backoff; syncing goes on)`,
+    `ss -ltnp ${shellQuote(`sport = :${port}`)}   (shows who holds the port; or choose another metrics.listen)`,
+  );
 }
 
 async function claudeChecks(config: Config, env: NodeJS.ProcessEnv, configRef: string): Promise<Check[]> {
@@ -206,6 +223,13 @@ function stateDirChecks(gateway: GatewayInstall): Check[] {
 async function sqliteChecks(gateway: GatewayInstall): Promise<Check[]> {
   const generation = gateway.generation;
   if (generation.format !== "sqlite") return [];
+  const locks = await lockFolderProblem();
+  const lockCheck = locks ? [fail("gateway locks", locks.detail, locks.fix)] : [];
+  return [...lockCheck, ...(await sqliteStoreChecks(gateway))];
+}
+
+async function sqliteStoreChecks(gateway: GatewayInstall): Promise<Check[]> {
+  const generation = gateway.generation;
   const found = await inspectDatabases(gateway.stateDir.dir, gateway.agents);
   const version = `gateway ${generation.version ?? "unknown"} (${generation.reason})`;
   const detail = `sqlite, ${version}; ${findingsText(found) || "no database yet"}`;

@@ -139,7 +139,8 @@ export async function checkOwnedBy(p: string, user: ServiceUser, what: string): 
   }
 }
 
-function userName(uid: number): string {
+/** A uid as an admin reads it: `alice (uid 1000)`, or the bare uid when no user has it. */
+export function userName(uid: number): string {
   try {
     return `${execFileSync("getent", ["passwd", String(uid)], { encoding: "utf8" }).split(":")[0]} (uid ${uid})`;
   } catch {

@@ -30,13 +30,19 @@ export interface UnitValues {
   logDir: string;
 }
 
+/** What XML 1.0 has no character for, beyond the controls: in `u` mode a surrogate only matches when unpaired. */
+const NOT_XML = /[\uFFFE\uFFFF\uD800-\uDFFF]/u;
+
 /**
  * Why `value` cannot go into a unit file, or undefined when it can: only an absolute, normalised path
- * without control characters (a newline would start a directive of its own). systemd values also refuse
+ * without control characters (a newline would start a directive of its own); a plist value also without the
+ * characters XML 1.0 cannot hold. systemd values also refuse
  * `"` and `\`, whose meaning inside quotes differs between directives (systemd.syntax(7)).
  */
 export function unitPathProblem(value: string, format: "systemd" | "launchd"): string | undefined {
   if (hasControl(value)) return "holds a control character";
+  if (format === "launchd" && NOT_XML.test(value))
+    return "holds U+FFFE, U+FFFF or a lone surrogate, which XML cannot carry";
   if (!path.posix.isAbsolute(value)) return "is not an absolute path";
   const normalised = path.posix.normalize(value) === value && (value === "/" || !value.endsWith("/"));
   if (!normalised) return "is not a normalised path";

@@ -12,6 +12,11 @@ import { MAX_DATE_MS, type StoredToken, type TokenMap, type TokenVault, tokenVau
 /** The gateway's own rules and messages (`src/commands/auth-token.ts`). */
 export const SETUP_TOKEN_PREFIX = "sk-ant-oat01-";
 export const SETUP_TOKEN_MIN_LENGTH = 80;
+/**
+ * What follows the prefix: base64url, the alphabet the log scrubber knows a token by. The gateway checks only the
+ * prefix and length, so a NUL, ESC or BEL pasted inside would otherwise reach every agent.
+ */
+const SETUP_TOKEN_BODY = /^[A-Za-z0-9_-]+$/;
 
 export const ENV_TOKEN = "CLAUDE_CODE_OAUTH_TOKEN";
 
@@ -29,6 +34,8 @@ export function validateSetupToken(raw: string): string {
   if (token.length < SETUP_TOKEN_MIN_LENGTH)
     throw new InvalidSetupToken("Token looks too short; paste the full setup-token");
   if (/\s/.test(token)) throw new InvalidSetupToken("Token contains whitespace; paste the setup-token on one line");
+  if (!SETUP_TOKEN_BODY.test(token.slice(SETUP_TOKEN_PREFIX.length)))
+    throw new InvalidSetupToken("Token holds a character a setup-token cannot: only letters, digits, - and _");
   return token;
 }
 

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, symlinkSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { test } from "node:test";
 import { fingerprint } from "../../src/core/fingerprint.js";
@@ -129,6 +129,8 @@ test("config: two logins with one profile id or one config dir are refused by na
   try {
     const file = path.join(t.root, "config.json");
     const a = path.join(t.root, "a");
+    mkdirSync(a);
+    symlinkSync(a, path.join(t.root, "a-link"));
     for (const [logins, message] of [
       [
         [
@@ -142,7 +144,21 @@ test("config: two logins with one profile id or one config dir are refused by na
           { claudeConfigDir: a, profileId: WORK },
           { claudeConfigDir: `${a}/`, profileId: PERSONAL },
         ],
-        /key logins\.1\.claudeConfigDir: .* is already used by logins\.0/,
+        /key logins\.1\.claudeConfigDir: .* is the same folder as logins\.0/,
+      ],
+      [
+        [
+          { claudeConfigDir: a, profileId: WORK },
+          { claudeConfigDir: path.join(t.root, "a-link"), profileId: PERSONAL },
+        ],
+        /key logins\.1\.claudeConfigDir: .*a-link is the same folder as logins\.0/,
+      ],
+      [
+        [
+          { claudeConfigDir: t.claudeDir, profileId: WORK },
+          { claudeConfigDir: "~/.claude", profileId: PERSONAL },
+        ],
+        /key logins\.1\.claudeConfigDir: ~\/\.claude is the same folder as logins\.0/,
       ],
       [[], /key logins: /],
       [[{ claudeConfigDir: a, profileId: "work" }], /key logins\.0\.profileId: expected an id such as/],

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { test } from "node:test";
 import { fingerprint } from "../../src/core/fingerprint.js";
@@ -125,5 +125,33 @@ test("daemon: status gives every login's next refresh; SIGHUP swaps a login for 
     const { code } = await d.stop();
     t.cleanup();
     assert.ok(code === 0 || code === null, `daemon exit code ${code}: ${d.stderr}`);
+  }
+});
+
+test("daemon: SIGHUP with one Claude folder named twice (a symlink) keeps the running config, one error line", async () => {
+  const t = makeHome();
+  installFakeClaude(t);
+  const { dirs, file } = twoLogins(t, "ok", 3 * 3600_000);
+  const d = new DaemonProcess(t, ["--config", file]);
+  try {
+    await d.waitForEvent("daemon.ready");
+    const alias = path.join(t.root, "personal-alias");
+    symlinkSync(dirs.personal, alias);
+    const logins = [
+      { claudeConfigDir: dirs.personal, profileId: PERSONAL },
+      { claudeConfigDir: dirs.work, profileId: WORK },
+      { claudeConfigDir: alias, profileId: "anthropic:again" },
+    ];
+    writeFileSync(file, JSON.stringify({ logins }));
+    const from = d.records.length;
+    d.child.kill("SIGHUP");
+    const invalid = await d.waitForEvent("config.invalid", 10_000, from);
+    assert.match(invalid.msg, /logins\.2\.claudeConfigDir: .*personal-alias is the same folder as logins\.0; keeping/);
+    // config.invalid is the reload's answer, in place of daemon.reloaded: the running config with two logins stays.
+    assert.equal(d.records.slice(from).filter((r) => r.level === "error").length, 1);
+    assert.equal(d.events("daemon.reloaded").length, 0);
+  } finally {
+    await d.stop();
+    t.cleanup();
   }
 });

@@ -247,25 +247,44 @@ test("no gateway state dir: healthz is 503 and says why, metrics still answer wi
   }
 });
 
-test("a port in use is one error line and a non-zero exit at start", async () => {
+test("a port in use never stops syncing: one warn line, status and doctor say why, and it binds once freed", async () => {
   const t = makeHome();
   const taken = createServer();
   await new Promise<void>((resolve) => taken.listen(0, "127.0.0.1", resolve));
   const port = (taken.address() as { port: number }).port;
+  let d: DaemonProcess | undefined;
   try {
-    t.writeCredentials();
+    const cred = t.writeCredentials();
+    t.writeStore("main", { version: 1, profiles: {} });
     const config = writeConfig(t, { metrics: { listen: `127.0.0.1:${port}` } });
-    const d = new DaemonProcess(t, ["--config", config]);
-    const exit = await d.exited;
-    assert.equal(exit.code, 1);
-    const errors = d.records.filter((r) => r.level === "error");
-    assert.equal(errors.length, 1, d.stdout);
-    assert.match(errors[0]!.msg, new RegExp(`metrics: cannot listen on 127\\.0\\.0\\.1:${port}: .*EADDRINUSE`));
-    assert.equal(d.events("daemon.started").length, 0, "the daemon did not start");
+    d = new DaemonProcess(t, ["--config", config]);
+    await d.waitForEvent("daemon.ready", 20_000);
+    const [unavailable] = d.events("metrics.unavailable");
+    assert.equal(unavailable?.level, "warn");
+    assert.match(unavailable.msg, /cannot listen on 127\.0\.0\.1:\d+: .*EADDRINUSE.*; syncing goes on without metrics/);
+    assert.equal(t.readStore("main").profiles[ID].token, cred.accessToken, "synced all the same");
+    const status = await runCli(["--config", config, "status"], t.env);
+    assert.match(status.stdout, new RegExp(`^metrics not serving on 127\\.0\\.0\\.1:${port}: .*EADDRINUSE`, "m"));
+    const doctor = await runCli(["--config", config, "doctor", "--json"], t.env);
+    const check = JSON.parse(doctor.stdout).checks.find((c: { name: string }) => c.name === "metrics");
+    assert.equal(check.status, "warn");
+    assert.match(check.fix, new RegExp(`^ss -ltnp 'sport = :${port}'`));
+    await new Promise<void>((resolve) => taken.close(() => resolve()));
+    const listening = await d.waitForEvent("metrics.listening", 60_000);
+    assert.equal(listening.port, port);
+    assert.equal(d.events("metrics.unavailable").length, 1, "logged once, however often the bind was retried");
+    const scraped = await fetch(`http://127.0.0.1:${port}/healthz`);
+    assert.equal(scraped.status, 200);
+    await scraped.arrayBuffer();
   } finally {
+    await d?.stop();
     taken.close();
     t.cleanup();
   }
+  assert.deepEqual(
+    d.records.filter((r) => r.level === "error"),
+    [],
+  );
 });
 
 test("SIGTERM stops the daemon within 5 s while a scraper holds a connection open", async () => {

@@ -105,3 +105,16 @@ test("a value that is not a plain absolute path is refused before anything is re
   const plist = parse(await renderUnit("launchd", { ...values, home })) as Record<string, any>;
   assert.equal(plist.EnvironmentVariables.HOME, home, "XML-escaped by the plist builder");
 });
+
+test("a plist value XML 1.0 cannot hold (U+FFFE, U+FFFF, a lone surrogate) is refused like a control character", async () => {
+  for (const home of ["/Users/a\ufffe", "/Users/a\uffff", "/Users/a\ud800", "/Users/\udc00b"]) {
+    await assert.rejects(
+      renderUnit("launchd", { ...values, home }),
+      /^AuthSyncError: service install: home .* holds U\+FFFE, U\+FFFF or a lone surrogate.*nothing was written$/,
+      JSON.stringify(home),
+    );
+  }
+  // A character outside the BMP is a surrogate pair, which XML carries.
+  const home = "/Users/\u{1f600}";
+  assert.equal((parse(await renderUnit("launchd", { ...values, home })) as any).EnvironmentVariables.HOME, home);
+});

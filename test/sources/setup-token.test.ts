@@ -1,9 +1,12 @@
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import { readFileSync, statSync } from "node:fs";
 import path from "node:path";
 import { test } from "node:test";
+import { Readable } from "node:stream";
+import { STDIN_LIMIT_BYTES, readLimited } from "../../src/cli/token.js";
 import { validateSetupToken } from "../../src/sources/setup-token.js";
-import { leakedTokens, randomToken, runCli, withHome } from "../helpers/env.js";
+import { BIN, leakedTokens, randomToken, runCli, withHome } from "../helpers/env.js";
 
 test("validateSetupToken: the gateway's rules and messages, never echoing the token", () => {
   const good = randomToken();
@@ -13,6 +16,10 @@ test("validateSetupToken: the gateway's rules and messages, never echoing the to
     ["sk-ant-api03-" + "x".repeat(90), /^Expected token starting with sk-ant-oat01-$/],
     [good.slice(0, 60), /^Token looks too short; paste the full setup-token$/],
     [`${good.slice(0, 50)} ${good.slice(50)}`, /whitespace/],
+    ...["\u0000", "\u001b[2J", "\u0007", "é", "+", "/", "="].map((odd): [string, RegExp] => [
+      `${good.slice(0, 50)}${odd}${good.slice(50)}`,
+      /^Token holds a character a setup-token cannot/,
+    ]),
   ];
   for (const [token, message] of cases) {
     assert.throws(
@@ -85,4 +92,37 @@ test("a host with only a setup-token and no Claude login syncs it and exits 0", 
     assert.equal(r.code, 0, r.stdout + r.stderr);
     assert.match(r.stderr, /note: anthropic:claude-cli not synced: not logged in/);
     assert.equal(t.readStore("main").profiles["anthropic:manual"].token, token);
+  }));
+
+test("readLimited: stops reading past the limit, and an endless stream is not read on", async () => {
+  assert.equal(
+    await readLimited(Readable.from([Buffer.from("a".repeat(STDIN_LIMIT_BYTES))]), STDIN_LIMIT_BYTES),
+    "a".repeat(STDIN_LIMIT_BYTES),
+  );
+  let pulled = 0;
+  const endless = new Readable({
+    read() {
+      pulled++;
+      this.push(Buffer.alloc(1024));
+    },
+  });
+  await assert.rejects(readLimited(endless, STDIN_LIMIT_BYTES), /^AuthSyncError: stdin holds more than 4096 bytes/);
+  assert.ok(pulled <= 8, `read ${pulled} KiB`);
+  assert.ok(endless.destroyed);
+});
+
+test("token set refuses a 1 MB stdin in one line, exit 1, and stores nothing", () =>
+  withHome(async (t) => {
+    const token = randomToken();
+    t.planted.push(token);
+    // spawnSync: the CLI closes its stdin early, which runCli's writer would see as EPIPE.
+    const input = `${token}\n${"x".repeat(1 << 20)}`;
+    const r = spawnSync(process.execPath, [BIN, "token", "set"], { env: t.env, input, encoding: "utf8" });
+    assert.equal(r.status, 1);
+    assert.match(
+      r.stderr,
+      /^moltbot-auth-sync: stdin holds more than 4096 bytes, which is no setup-token; nothing was stored\n$/,
+    );
+    assert.deepEqual(leakedTokens(r.stdout + r.stderr, t.planted), []);
+    assert.equal((await runCli(["token", "status"], t.env)).code, 1, "nothing stored");
   }));

@@ -6,6 +6,7 @@
  */
 import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
+import os from "node:os";
 import { errnoCode } from "./errors.js";
 
 /** Whether a process with this pid exists (EPERM means it does, under another user). */
@@ -48,6 +49,15 @@ export function processCommand(pid: number): string | undefined {
   if (process.platform !== "linux") return ps(pid, "command");
   try {
     return readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").filter(Boolean).join(" ") || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** This process's user name; undefined for a uid with no passwd entry (a container's, or `setpriv --reuid`). */
+export function osUserName(): string | undefined {
+  try {
+    return os.userInfo().username;
   } catch {
     return undefined;
   }

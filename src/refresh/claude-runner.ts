@@ -4,6 +4,7 @@
  */
 import os from "node:os";
 import type { Config } from "../config/config.js";
+import { osUserName } from "../core/process-identity.js";
 import { scrubSecrets, scrubbedTail } from "../log/logger.js";
 
 const KILL_GRACE_MS = 5_000;
@@ -51,7 +52,8 @@ export function claudeEnv(config: Config, env: NodeJS.ProcessEnv = process.env):
       child[name] = value;
   }
   child.HOME = env.HOME || os.homedir();
-  child.USER = env.USER || os.userInfo().username;
+  const user = env.USER || osUserName();
+  if (user) child.USER = user;
   const configDir = config.claudeConfigDir ?? env.CLAUDE_CONFIG_DIR;
   if (configDir) child.CLAUDE_CONFIG_DIR = configDir;
   return child;

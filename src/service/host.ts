@@ -11,6 +11,7 @@ import { fileURLToPath } from "node:url";
 import whichPackage from "which";
 import type { Config } from "../config/config.js";
 import { AuthSyncError, errnoCode, messageOf } from "../core/errors.js";
+import { osUserName } from "../core/process-identity.js";
 import { claudeConfigDir } from "../sources/claude-cli-file.js";
 import { loginConfigs } from "../config/logins.js";
 import { agentsRoot, discoverAgents, readGatewayConfig } from "../stores/agents.js";
@@ -44,8 +45,8 @@ export interface ServiceUser {
 }
 
 export function currentUser(env: NodeJS.ProcessEnv = process.env): ServiceUser {
-  const info = os.userInfo();
-  return { name: info.username, uid: info.uid, home: env.HOME || info.homedir };
+  const uid = process.getuid?.() ?? -1;
+  return { name: osUserName() ?? String(uid), uid, home: env.HOME || os.homedir() };
 }
 
 /** Looks a user up in the passwd database (getent covers NSS sources too). */

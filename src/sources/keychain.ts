@@ -5,8 +5,8 @@
  * for our account, because other accounts under the same service hold other things (MCP logins).
  */
 import { createHash } from "node:crypto";
-import os from "node:os";
 import { SourceError, messageOf } from "../core/errors.js";
+import { osUserName } from "../core/process-identity.js";
 import type { SourceCredential } from "../types.js";
 import { parseClaudeCredentials } from "./claude-cli-file.js";
 
@@ -40,7 +40,7 @@ export function keychainService(env: NodeJS.ProcessEnv = process.env): string {
 
 /** The account the CLI writes: $USER, else the OS user name; names it cannot use become "claude-code-user". */
 export function keychainAccount(env: NodeJS.ProcessEnv = process.env): string {
-  const name = env.USER || os.userInfo().username;
+  const name = env.USER || osUserName() || "";
   return /^[a-zA-Z0-9._-]+$/.test(name) ? name : "claude-code-user";
 }
 

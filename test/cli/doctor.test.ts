@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
 import { chmodSync, mkdirSync, utimesSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { test } from "node:test";
@@ -247,3 +248,21 @@ test("doctor: a SQLite-era agent on the direct API route with no usable Anthropi
     t.cleanup();
   }
 });
+
+test(
+  "doctor run by a uid with no passwd entry answers every check instead of crashing",
+  {
+    skip: process.getuid?.() !== 0 && "needs root to run as a uid without a passwd entry",
+  },
+  async () => {
+    const t = makeHome();
+    try {
+      execFileSync("chown", ["-R", "54321:54321", t.root]);
+      const r = await runCli(["doctor"], t.env, { uid: 54321, gid: 54321 });
+      assert.doesNotMatch(r.stderr, /internal error/, r.stderr);
+      assert.match(r.stdout, /permissions/);
+    } finally {
+      t.cleanup();
+    }
+  },
+);

@@ -150,6 +150,8 @@ export function runCli(args: string[], env: NodeJS.ProcessEnv, options: RunOptio
         resolve({ code: err ? (typeof err.code === "number" ? err.code : 1) : 0, stdout, stderr });
       },
     );
+    // A CLI that stops reading early (a capped stdin) closes the pipe: EPIPE here is its answer, not ours to throw.
+    child.stdin?.on("error", () => undefined);
     if (options.input !== undefined) child.stdin?.end(options.input);
     else child.stdin?.end();
   });

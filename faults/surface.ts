@@ -384,15 +384,18 @@ const CASES: Case[] = [
         writeAgentDb(t, "main");
         execFileSync("chown", ["-R", `${uid}:${uid}`, t.root]);
         const texts: string[] = [];
+        const codes: number[] = [];
         for (const args of [["status"], ["doctor"]]) {
           const r = await runCli(args, t.env, { uid, gid: uid });
           outputs.push(r.stdout, r.stderr);
           texts.push(r.stdout);
+          codes.push(r.code);
         }
         const names = (text: string) => text.includes("nobody (uid 65534)") && text.includes(`rm -r -- ${dir}`);
-        return texts.every(names)
+        // No SQLite write can happen: status is "unusable" (1), doctor fails (1).
+        return texts.every(names) && codes.every((c) => c === 1)
           ? "both name its owner and the fix"
-          : `status ${names(texts[0]!)}, doctor ${names(texts[1]!)}`;
+          : `status ${names(texts[0]!)} exit ${codes[0]}, doctor ${names(texts[1]!)} exit ${codes[1]}`;
       } finally {
         rmSync(dir, { recursive: true, force: true });
       }

@@ -130,10 +130,11 @@ export async function collectStatus(config: Config, env: NodeJS.ProcessEnv = pro
   });
   // A state dir that cannot be served leaves its agents without a credential we kept: as bad as unusable.
   for (const f of gateways.failed) verdicts.push({ code: STATUS_UNUSABLE, why: failureText(f) });
-  const verdict = verdicts.reduce((worst, v) => (severity(v.code) > severity(worst.code) ? v : worst));
-  // Only the SQLite era writes under the gateway's lock folder.
+  // Only the SQLite era writes under the gateway's lock folder; one we cannot use stops every SQLite write.
   const sqlite = gateways.found.some((g) => g.generation.format === "sqlite");
   const lockFolder = sqlite ? await lockFolderProblem() : undefined;
+  if (lockFolder) verdicts.push({ code: STATUS_UNUSABLE, why: `${lockFolder.detail}. Fix: ${lockFolder.fix}` });
+  const verdict = verdicts.reduce((worst, v) => (severity(v.code) > severity(worst.code) ? v : worst));
   return {
     ...(lockFolder ? { lockFolder } : {}),
     now,

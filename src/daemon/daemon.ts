@@ -90,7 +90,15 @@ export class Daemon {
     this.queue = new PassQueue(
       (only) =>
         this.pass(only).then(
-          (result) => this.metrics?.passDone(result),
+          (result) => {
+            this.metrics?.passDone(result);
+            // A positive sign that the work asked for was done, even when it changed nothing (tests wait on it).
+            const agents = only?.map((a) => this.registry.refOf(a).agent);
+            this.event("debug", "sync.done", only ? `pass over ${agents!.join(", ")} done` : "full pass done", {
+              full: only === undefined,
+              ...(agents && { agents }),
+            });
+          },
           (err: unknown) => {
             this.metrics?.passDone(undefined);
             throw err;
@@ -186,7 +194,10 @@ export class Daemon {
 
   /** A store changed: ignore our own write; otherwise re-sync the agent, and answer a gateway marking. */
   private async onAgentChanged(agent: Agent, file: string): Promise<void> {
-    if (await this.markings.isOwnWrite(file)) return;
+    if (await this.markings.isOwnWrite(file)) {
+      const ref = this.registry.refOf(agent);
+      return this.event("debug", "watch.own_write", `${file} changed by our own write; ignored`, { ...ref, file });
+    }
     this.queue.agent(agent);
     const adapter = this.registry.storesOf(agent)?.adapter;
     const store = await adapter?.read(agent.dir).catch(() => undefined);

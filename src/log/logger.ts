@@ -32,6 +32,8 @@ export const EVENTS = [
   "sync.skipped",
   "sync.failed",
   "sync.progress",
+  "sync.done",
+  "watch.own_write",
   "store.locked",
   "store.invalid",
   "store.unwritable",

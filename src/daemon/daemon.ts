@@ -94,10 +94,8 @@ export class Daemon {
             this.metrics?.passDone(result);
             // A positive sign that the work asked for was done, even when it changed nothing (tests wait on it).
             const agents = only?.map((a) => this.registry.refOf(a).agent);
-            this.event("debug", "sync.done", only ? `pass over ${agents!.join(", ")} done` : "full pass done", {
-              full: only === undefined,
-              ...(agents && { agents }),
-            });
+            const where = only ? `pass over ${agents!.join(", ")}` : "full pass";
+            this.event("debug", "sync.done", `${where} done`, { full: only === undefined, ...(agents && { agents }) });
           },
           (err: unknown) => {
             this.metrics?.passDone(undefined);
@@ -106,6 +104,7 @@ export class Daemon {
         ),
       (err) => this.event("error", "daemon.error", `pass failed: ${messageOf(err)}`),
       () => this.sourcesChanged(),
+      () => this.event("debug", "sync.idle", "every pass asked for is done"),
     );
     this.buildLogins();
     this.tokenAlerts = new TokenExpiryAlerts(
@@ -194,20 +193,24 @@ export class Daemon {
 
   /** A store changed: ignore our own write; otherwise re-sync the agent, and answer a gateway marking. */
   private async onAgentChanged(agent: Agent, file: string): Promise<void> {
-    if (await this.markings.isOwnWrite(file)) {
-      const ref = this.registry.refOf(agent);
-      return this.event("debug", "watch.own_write", `${file} changed by our own write; ignored`, { ...ref, file });
-    }
+    const ref = this.registry.refOf(agent);
+    // A positive sign that the change was seen and decided on, even when nothing follows (tests wait on it).
+    const handled = (own: boolean) =>
+      this.event("debug", "watch.handled", `${file} changed${own ? " by our own write; ignored" : ""}`, {
+        ...ref,
+        file,
+        own,
+      });
+    if (await this.markings.isOwnWrite(file)) return handled(true);
     this.queue.agent(agent);
     const adapter = this.registry.storesOf(agent)?.adapter;
     const store = await adapter?.read(agent.dir).catch(() => undefined);
-    if (!adapter || !store) return;
+    if (!adapter || !store) return handled(false);
     const now = this.clock.now();
     for (const login of this.logins.values()) {
       const profile = login.profileId;
       if (!this.markings.isNewMarking(agent.dir, store, adapter, now, profile)) continue;
       const stats = store.usageStats?.[profile];
-      const ref = this.registry.refOf(agent);
       const msg = `the gateway marked ${profile} in ${agentNames([ref])}; asking claude for a fresh token`;
       login.problems.event("info", "cooldown.gateway", msg, {
         ...ref,
@@ -217,6 +220,7 @@ export class Daemon {
       });
       login.refresh.maybe("gateway-marking", true);
     }
+    handled(false);
   }
 
   /** Re-reads the sources and runs a full pass only if one changed (after the pass in flight, if any). */

@@ -191,11 +191,15 @@ test("daemon: its own writes do not trigger further writes", () =>
       let last = t.writeCredentials();
       for (let i = 0; i < 4; i++) last = t.writeCredentials();
       const final = await written(d, "main", last.accessToken);
-      const at = d.records.indexOf(final);
-      // The daemon saw its last write and ignored it, and the pass that made it is over.
-      await d.waitFor((r) => r.event === "watch.own_write" && r.file === t.storePath("main"), 10_000, at);
-      await d.waitForEvent("sync.done", 10_000, at);
-      const after = d.records.slice(at + 1);
+      // The daemon saw its last write (logged before the write's own line) and ignored it, and nothing waits.
+      const seen = d.records.findIndex((r) => r.event === "source.changed" && r.fingerprint === final.fingerprint);
+      await d.waitFor(
+        (r) => r.event === "watch.handled" && r.own === true && r.file === t.storePath("main"),
+        10_000,
+        seen,
+      );
+      await d.waitForIdle(seen);
+      const after = d.records.slice(d.records.indexOf(final) + 1);
       assert.deepEqual(
         after.filter((r) => r.event === "sync.written"),
         [],

@@ -103,7 +103,7 @@ test("refresh fails with invalid_grant: disabled (auth) everywhere, needs_login 
       }
       const status = await runCli(["status"], t.env);
       assert.equal(status.code, 1);
-      assert.match(status.stdout, /anthropic:claude-cli disabled \(auth\) for (59m|1h)/);
+      assert.match(status.stdout, /anthropic:claude-cli disabled \(auth\) for (5\dm|1h)/);
 
       const fresh = t.writeCredentials();
       const recovered = await d.waitForEvent("recovered");

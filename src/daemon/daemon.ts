@@ -92,7 +92,13 @@ export class Daemon {
     this.queue = new PassQueue(
       (only) =>
         this.pass(only).then(
-          (result) => this.metrics?.passDone(result),
+          (result) => {
+            this.metrics?.passDone(result);
+            // A positive sign that the work asked for was done, even when it changed nothing (tests wait on it).
+            const agents = only?.map((a) => this.registry.refOf(a).agent);
+            const where = only ? `pass over ${agents!.join(", ")}` : "full pass";
+            this.event("debug", "sync.done", `${where} done`, { full: only === undefined, ...(agents && { agents }) });
+          },
           (err: unknown) => {
             this.metrics?.passDone(undefined);
             throw err;
@@ -100,6 +106,7 @@ export class Daemon {
         ),
       (err) => this.event("error", "daemon.error", `pass failed: ${messageOf(err)}`),
       () => this.sourcesChanged(),
+      () => this.event("debug", "sync.idle", "every pass asked for is done"),
     );
     this.buildLogins();
     this.tokenAlerts = new TokenExpiryAlerts(
@@ -192,17 +199,24 @@ export class Daemon {
 
   /** A store changed: ignore our own write; otherwise re-sync the agent, and answer a gateway marking. */
   private async onAgentChanged(agent: Agent, file: string): Promise<void> {
-    if (await this.markings.isOwnWrite(file)) return;
+    const ref = this.registry.refOf(agent);
+    // A positive sign that the change was seen and decided on, even when nothing follows (tests wait on it).
+    const handled = (own: boolean) =>
+      this.event("debug", "watch.handled", `${file} changed${own ? " by our own write; ignored" : ""}`, {
+        ...ref,
+        file,
+        own,
+      });
+    if (await this.markings.isOwnWrite(file)) return handled(true);
     this.queue.agent(agent);
     const adapter = this.registry.storesOf(agent)?.adapter;
     const store = await adapter?.read(agent.dir).catch(() => undefined);
-    if (!adapter || !store) return;
+    if (!adapter || !store) return handled(false);
     const now = this.clock.now();
     for (const login of this.logins.values()) {
       const profile = login.profileId;
       if (!this.markings.isNewMarking(agent.dir, store, adapter, now, profile)) continue;
       const stats = store.usageStats?.[profile];
-      const ref = this.registry.refOf(agent);
       const msg = `the gateway marked ${profile} in ${agentNames([ref])}; asking claude for a fresh token`;
       login.problems.event("info", "cooldown.gateway", msg, {
         ...ref,
@@ -212,6 +226,7 @@ export class Daemon {
       });
       login.refresh.maybe("gateway-marking", true);
     }
+    handled(false);
   }
 
   /** Re-reads the sources and runs a full pass only if one changed (after the pass in flight, if any). */

@@ -25,6 +25,8 @@ export class PassQueue {
     private readonly onError: (err: unknown) => void,
     /** Re-reads the sources: true when one changed or gives nothing now, which takes a full pass. */
     private readonly sourcesChanged: () => Promise<boolean> = () => Promise.resolve(true),
+    /** Everything asked for so far is done (a look at the sources that found nothing included). */
+    private readonly onIdle: () => void = () => undefined,
   ) {}
 
   /** Whether a pass runs now. */
@@ -90,5 +92,6 @@ export class PassQueue {
       for (const done of this.afterPass.splice(0)) done();
     }
     for (const done of this.afterPass.splice(0)) done();
+    if (!this.stopped) this.onIdle();
   }
 }

@@ -100,12 +100,27 @@ export async function writeFileAtomically(file: string, content: string, options
   assertOwnFolderSync(dir);
   const temp = await writeTemp(target.path, content, target.existing);
   try {
+    if (target.existing) assertNotRemoved(target.path);
     await rename(temp, target.path);
   } catch (err) {
     fs.rmSync(temp, { force: true });
     throw err;
   }
   await fsyncDir(dir);
+}
+
+/**
+ * A file we replace that vanished while its temp file was written was removed, most likely with its folder by an
+ * operator's `rm -rf` (which reads the folder, unlinks each name, then removes the folder): renaming would make it
+ * again and leave the folder not empty. The caller's catch removes the temp file at once.
+ */
+function assertNotRemoved(file: string): void {
+  try {
+    fs.lstatSync(file);
+  } catch (err) {
+    if (errnoCode(err) === "ENOENT") refuse(`${file} was removed while it was being written; not made again`);
+    throw err;
+  }
 }
 
 /**

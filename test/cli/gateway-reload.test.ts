@@ -107,7 +107,7 @@ test("a gateway that refuses us: the write stands; sync and status say so in one
       assert.equal(status.code, 2, status.stdout + status.stderr);
       const stale = status.stdout.split("\n").filter((l) => l.startsWith("stale"));
       assert.equal(stale.length, 1, status.stdout);
-      assert.match(stale[0]!, /written for main, work \d+s ago \(.*\); run `openclaw gateway restart` to apply it$/);
+      assert.match(stale[0]!, /written for main, work \S+ ago \(.*\); run `openclaw gateway restart` to apply it$/);
       const json = JSON.parse((await runCli(["status", "--json"], t.env)).stdout);
       assert.equal(json.exitCode, 2);
       assert.deepEqual(json.staleGateways[0].agents, ["main", "work"]);

@@ -30,10 +30,9 @@ async function scenario(
   const cred = t.writeCredentials({ expiresAt: Date.now() + (s.expiresInMs ?? MIN) });
   for (const [agent, store] of Object.entries(s.stores?.(cred) ?? {})) t.writeStore(agent, store);
   const args: string[] = [];
-  if (s.config) {
-    writeFileSync(path.join(t.root, "config.json"), JSON.stringify(s.config));
-    args.push("--config", path.join(t.root, "config.json"));
-  }
+  // At debug, the daemon says when a pass or a store's change was handled: tests wait on that, never sleep.
+  writeFileSync(path.join(t.root, "config.json"), JSON.stringify({ logLevel: "debug", ...s.config }));
+  args.push("--config", path.join(t.root, "config.json"));
   const d = new DaemonProcess(t, args);
   try {
     await fn(d, t, control);
@@ -44,6 +43,10 @@ async function scenario(
     assert.deepEqual(leaks, []);
   }
 }
+
+/** Waits until the daemon has decided on a change to `file` (`own`: our own write), logged after `from` records. */
+const handled = (d: DaemonProcess, file: string, own: boolean, from: number) =>
+  d.waitFor((r) => r.event === "watch.handled" && r.file === file && r.own === own, 20_000, from);
 
 interface Cred {
   accessToken: string;
@@ -100,7 +103,7 @@ test("refresh fails with invalid_grant: disabled (auth) everywhere, needs_login 
       }
       const status = await runCli(["status"], t.env);
       assert.equal(status.code, 1);
-      assert.match(status.stdout, /anthropic:claude-cli disabled \(auth\) for (59m|1h)/);
+      assert.match(status.stdout, /anthropic:claude-cli disabled \(auth\) for (5\dm|1h)/);
 
       const fresh = t.writeCredentials();
       const recovered = await d.waitForEvent("recovered");
@@ -163,7 +166,8 @@ test("a rate limit on the refresh itself marks nothing while the token works", (
   scenario({ mode: "ratelimit", stores: (c) => ({ main: plantedStore(c) }) }, async (d, t) => {
     const failed = await d.waitForEvent("refresh.failed");
     assert.equal(failed.reason, "rate_limit");
-    await new Promise((r) => setTimeout(r, 500));
+    // The pass that follows a failure is the one that would mark.
+    await d.waitForIdle(d.records.indexOf(failed));
     assert.equal(d.events("cooldown.marked").length, 0);
     assert.deepEqual(t.readStore("main").usageStats[ID], { lastUsed: 1234 });
   }));
@@ -181,10 +185,12 @@ test("a missing credentials file disables the profile once, and stays quiet abou
     installFakeClaude(t);
     t.writeStore("main", plantedStore({ accessToken: randomToken(), expiresAt: Date.now() + MIN }));
     t.writeStore("bare", { version: 1, profiles: {} });
-    const d = new DaemonProcess(t);
+    writeFileSync(path.join(t.root, "config.json"), JSON.stringify({ logLevel: "debug" }));
+    const d = new DaemonProcess(t, ["--config", path.join(t.root, "config.json")]);
     try {
-      await d.waitForEvent("needs_login");
-      await new Promise((r) => setTimeout(r, 1000));
+      const told = await d.waitForEvent("needs_login");
+      // The passes asked for so far are over (the refresh-check and resync schedules fire far later).
+      await d.waitForIdle(d.records.indexOf(told));
       assert.equal(d.events("needs_login").length, 1);
       assert.equal(d.events("source.missing").length, 1);
       assert.equal(t.readStore("main").usageStats[ID].disabledReason, "auth");
@@ -286,20 +292,25 @@ test("only the gateway's marking is taken for one: not our own in the same secon
     work.usageStats[ID] = { lastUsed: 1234, ...gatewayAuthMarking() };
     writeFileSync(t.storePath("work"), JSON.stringify(work, null, 2));
     await d.waitForEvent("cooldown.marked");
-    await new Promise((r) => setTimeout(r, 500));
+    // Our marking's own writes (after the failure that made it) were seen and ignored; nothing waits.
+    const failed = d.records.map((r) => r.event).lastIndexOf("refresh.failed");
+    for (const agent of ["main", "work"]) await handled(d, t.storePath(agent), true, failed);
+    await d.waitForIdle(failed);
     assert.deepEqual(
       d.events("cooldown.gateway").map((r) => r.agent),
       ["work"],
       d.stdout,
     );
     // The gateway rewrites both stores after using another profile; our marking is unchanged in them.
+    const rewritten = d.records.length;
     for (const agent of ["main", "work"]) {
       const store = t.readStore(agent);
       assert.equal(store.usageStats[ID].disabledReason, "auth");
       store.usageStats["anthropic:manual"].lastUsed = Date.now();
       writeFileSync(t.storePath(agent), JSON.stringify(store, null, 2));
     }
-    await new Promise((r) => setTimeout(r, 1_000));
+    for (const agent of ["main", "work"]) await handled(d, t.storePath(agent), false, rewritten);
+    await d.waitForIdle(rewritten);
     assert.deepEqual(
       d.events("cooldown.gateway").map((r) => r.agent),
       ["work"],

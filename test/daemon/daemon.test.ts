@@ -144,10 +144,11 @@ test("daemon: an agent the operator removes stays removed", () =>
     async (d, t) => {
       await d.waitFor((r) => r.event === "sync.written" && r.agent === "gone");
       await d.waitForEvent("daemon.ready");
+      let from = d.records.length;
       rmSync(path.join(t.stateDir, "agents", "gone"), { recursive: true });
-      // Let the deletion's events (and their trailing checks) be handled, then make a pass that would write it.
-      await sleep(1_000);
-      const from = d.records.length;
+      // The deletion's events were handled: the agent is forgotten. Then a pass that would write it.
+      await d.waitFor((r) => r.event === "agent.removed" && r.agent === "gone", 10_000, from);
+      from = d.records.length;
       const next = t.writeCredentials();
       await d.waitFor((r) => r.event === "sync.written" && r.agent === "main", 10_000, from);
       assert.equal(t.readStore("main").profiles[ID].token, next.accessToken);
@@ -181,14 +182,29 @@ test("daemon: a new token that one agent's event reads first still reaches every
 
 test("daemon: its own writes do not trigger further writes", () =>
   withDaemon(
-    (t) => void t.writeCredentials(),
+    (t) => {
+      t.writeCredentials();
+      return { config: { logLevel: "debug" } };
+    },
     async (d, t) => {
       await d.waitForEvent("daemon.ready");
-      for (let i = 0; i < 5; i++) t.writeCredentials();
-      await new Promise((r) => setTimeout(r, 1500));
-      const writes = d.events("sync.written").length;
-      await new Promise((r) => setTimeout(r, 1000));
-      assert.equal(d.events("sync.written").length, writes, "quiet after the burst settles");
+      let last = t.writeCredentials();
+      for (let i = 0; i < 4; i++) last = t.writeCredentials();
+      const final = await written(d, "main", last.accessToken);
+      // The daemon saw its last write (logged before the write's own line) and ignored it, and nothing waits.
+      const seen = d.records.findIndex((r) => r.event === "source.changed" && r.fingerprint === final.fingerprint);
+      await d.waitFor(
+        (r) => r.event === "watch.handled" && r.own === true && r.file === t.storePath("main"),
+        10_000,
+        seen,
+      );
+      await d.waitForIdle(seen);
+      const after = d.records.slice(d.records.indexOf(final) + 1);
+      assert.deepEqual(
+        after.filter((r) => r.event === "sync.written"),
+        [],
+        "quiet after the burst settles",
+      );
     },
   ));
 

@@ -1,7 +1,7 @@
 /** What a new user saw of the daemon first: what its first pass did, and that `npm start` stops with a signal. */
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { mkdirSync, readFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { test } from "node:test";
 import { DaemonProcess } from "../helpers/daemon.js";
@@ -13,7 +13,8 @@ test("daemon.ready and the state file say what the first pass did; sync.written 
   withHome(async (t) => {
     t.writeCredentials();
     mkdirSync(t.agentDir("work"), { recursive: true });
-    const d = new DaemonProcess(t);
+    writeFileSync(path.join(t.root, "config.json"), JSON.stringify({ logLevel: "debug" }));
+    const d = new DaemonProcess(t, ["--config", path.join(t.root, "config.json")]);
     try {
       const ready = await d.waitForEvent("daemon.ready");
       assert.match(ready.msg, /^first sync done in \d+ ms: synced 2 agents \(main, work\)$/);
@@ -21,7 +22,7 @@ test("daemon.ready and the state file say what the first pass did; sync.written 
       assert.equal(written.length, 2);
       for (const msg of written) assert.match(msg, /^(main|work): anthropic:claude-cli added sk-ant-oat01-…\S{4}$/);
       // The pass after arming finds everything in step; the summary must still tell what the daemon did.
-      await new Promise((r) => setTimeout(r, 500));
+      await d.waitForIdle(d.records.indexOf(ready));
     } finally {
       await d.stop();
     }
@@ -31,7 +32,8 @@ test("daemon.ready and the state file say what the first pass did; sync.written 
 
 test("daemon.ready with no login says nothing was synced and why", () =>
   withHome(async (t) => {
-    const d = new DaemonProcess(t);
+    writeFileSync(path.join(t.root, "config.json"), JSON.stringify({ logLevel: "debug" }));
+    const d = new DaemonProcess(t, ["--config", path.join(t.root, "config.json")]);
     try {
       const ready = await d.waitForEvent("daemon.ready");
       assert.match(ready.msg, /: nothing synced: not logged in$/);

@@ -69,14 +69,14 @@ test("daemon: two logins' refreshes overlap, a login's own never do", async () =
   const t = makeHome();
   const control = installFakeClaude(t);
   writeFileSync(path.join(control, "mode"), "slow");
-  const { file } = twoLogins(t, "slow", 2 * 60_000, { refreshTimeout: "2s" });
+  const { file } = twoLogins(t, "slow", 2 * 60_000, { refreshTimeout: "2s", logLevel: "debug" });
   const d = new DaemonProcess(t, ["--config", file]);
   try {
     for (const login of [PERSONAL, WORK]) {
       await d.waitFor((r) => r.event === "refresh.failed" && r.login === login, 30_000);
     }
-    // The passes and the refresh-check schedule that follow a failure ask again while the backoff runs.
-    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    // The passes that follow a failure ask again while the backoff runs: wait until they are over.
+    await d.waitForIdle(d.records.map((r) => r.event).lastIndexOf("refresh.failed"));
     const refresh = d.records.filter((r) => r.event === "refresh.started" || r.event === "refresh.failed");
     const firstFailed = refresh.findIndex((r) => r.event === "refresh.failed");
     const startedBefore = new Set(refresh.slice(0, firstFailed).map((r) => r.login));

@@ -102,11 +102,12 @@ for (const writer of ["holds the database open", "closes the database after writ
       assert.equal(seen.agent, "main");
       const started = await d.waitForEvent("refresh.started", 20_000);
       assert.equal(started.trigger, "gateway-marking");
-      await d.waitForEvent("recovered", 20_000);
+      const recovered = await d.waitForEvent("recovered", 20_000);
       const stats = (readStateCells(t).state?.usageStats as Record<string, Record<string, unknown>>)[MINE]!;
       assert.equal(stats.cooldownUntil, undefined);
-      // Our clearing write is not taken for another marking.
-      await new Promise((resolve) => setTimeout(resolve, 1_000));
+      // Our clearing write is not taken for another marking: the daemon has seen it and decided.
+      const from = d.records.indexOf(recovered);
+      await d.waitFor((r) => r.event === "watch.handled" && r.agent === "main", 20_000, from);
       assert.equal(d.events("cooldown.gateway").length, 1, d.stdout);
       assert.equal(d.events("refresh.started").length, 1, d.stdout);
     } finally {

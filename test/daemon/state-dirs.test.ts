@@ -136,7 +136,7 @@ test("daemon, stateDirs: a dead login marks every gateway's main; the hook runs 
   const out = path.join(t.root, "hook.log");
   const hook = path.join(t.root, "hook.sh");
   writeFileSync(hook, `#!/bin/sh\necho "$EVENT|$STATE_DIR|$AGENTS" >> "${out}"\n`, { mode: 0o755 });
-  const file = writeConfig(t, { stateDirs: [a!.stateDir, b!.stateDir], onEvent: [hook], refreshTimeout: "1s" });
+  const file = writeConfig(t, { stateDirs: [a!.stateDir, b!.stateDir], onEvent: [hook], refreshTimeout: "20s" });
   t.writeCredentials({ expiresAt: Date.now() + 60_000 });
   const daemon = new DaemonProcess(t, ["--config", file]);
   try {

@@ -24,7 +24,7 @@ function installHook(t: TestHome): { config: string; out: string } {
   const hook = path.join(t.root, "hook.sh");
   writeFileSync(hook, `#!/bin/sh\necho "$EVENT|$PROFILE|$REASON|$AGENTS" >> "${out}"\n`, { mode: 0o755 });
   const config = path.join(t.root, "config.json");
-  writeFileSync(config, JSON.stringify({ onEvent: [hook] }));
+  writeFileSync(config, JSON.stringify({ onEvent: [hook], logLevel: "debug" }));
   return { config, out };
 }
 
@@ -108,8 +108,12 @@ test("daemon: a setup-token stored 366 days ago logs token.expired once and runs
     d.child.kill("SIGHUP");
     await d.waitForEvent("daemon.reloaded", 10_000, from);
     mkdirSync(t.agentDir("later"), { recursive: true });
-    await d.waitFor((r) => r.event === "sync.written" && r.agent === "later" && r.profile === ID, 10_000, from);
-    await new Promise((r) => setTimeout(r, 500));
+    const later = await d.waitFor(
+      (r) => r.event === "sync.written" && r.agent === "later" && r.profile === ID,
+      10_000,
+      from,
+    );
+    await d.waitForIdle(d.records.indexOf(later));
     assert.equal(d.events("token.expired").length, 1);
     const status = await runCli(["--config", config, "status"], t.env);
     assert.equal(status.code, 1, status.stdout + status.stderr);

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import {
+  watch as fsWatch,
   mkdirSync,
   mkdtempSync,
   readFileSync,
@@ -152,13 +153,23 @@ test("watchFile: one inotify watch; sees an atomic rename, a folder made later, 
     // chokidar held two here (the folder and the file): the folder's own watch names the file.
     assert.equal(inotifyWatches() - before, 1, "one watch for the credentials");
     rmSync(folder, { recursive: true });
-    await sleep(100);
+    await seen("the folder was removed");
     mkdirSync(folder);
     writeFileSync(file, "{}");
     await seen("the folder was made again");
     const quiet = events;
-    writeFileSync(path.join(folder, "other.json"), "{}");
-    await sleep(200);
+    // A second watch on the folder shares the inotify queue: once it has seen the barrier made after
+    // other.json, the watch under test has been handed other.json's event too.
+    let barrier: () => void;
+    const handed = new Promise<void>((resolve) => (barrier = resolve));
+    const witness = fsWatch(folder, (_event, entry) => entry === "barrier" && barrier());
+    try {
+      writeFileSync(path.join(folder, "other.json"), "{}");
+      writeFileSync(path.join(folder, "barrier"), "");
+      await handed;
+    } finally {
+      witness.close();
+    }
     assert.equal(events, quiet, "another file in the folder is no event");
   } finally {
     await watch.close();

@@ -125,6 +125,15 @@ export class DaemonProcess {
     return this.waitFor((r) => r.event === event, timeoutMs, from);
   }
 
+  /**
+   * Waits until the daemon has done every pass asked for so far, logged after `from` records: what an event
+   * before that could have changed is then on disk and in the log. Needs `logLevel: "debug"`; something after
+   * `from` must ask for a pass.
+   */
+  waitForIdle(from: number, timeoutMs = 20_000): Promise<LogRecord> {
+    return this.waitFor((r) => r.event === "sync.idle", timeoutMs, from);
+  }
+
   async stop(): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
     if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill("SIGTERM");
     return this.exited;

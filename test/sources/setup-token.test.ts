@@ -46,7 +46,7 @@ test("token set reads stdin, falls back to a 0600 file here and says so; status 
     assert.equal(JSON.parse(readFileSync(file, "utf8")).tokens["anthropic:manual"].token, token);
     const status = await runCli(["token", "status"], t.env);
     assert.equal(status.code, 0);
-    assert.match(status.stdout, /anthropic:manual\s+sk-ant-oat01-…\S{4}\s+saved \d+s ago/);
+    assert.match(status.stdout, /anthropic:manual\s+sk-ant-oat01-…\S{4}\s+saved \S+ ago/);
     const bad = await runCli(["token", "set"], t.env, { input: "sk-ant-oat01-short\n" });
     assert.equal(bad.code, 1);
     assert.match(bad.stderr, /Token looks too short; paste the full setup-token/);

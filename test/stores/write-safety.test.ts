@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import crypto from "node:crypto";
 import { chmodSync, chownSync, lstatSync, mkdirSync, readFileSync, readdirSync, statSync, symlinkSync } from "node:fs";
-import { writeFileSync } from "node:fs";
+import fs, { rmdirSync, unlinkSync, writeFileSync } from "node:fs";
 import { syncBuiltinESMExports } from "node:module";
 import path from "node:path";
 import { test } from "node:test";
@@ -57,6 +57,31 @@ test("a symlink planted at the temp file's name is never followed: the write fai
     await writeFileAtomically(file, "{}\n");
     assert.equal(readFileSync(file, "utf8"), "{}\n");
     assert.equal(statSync(file).mode & 0o777, 0o600);
+  }));
+
+test("a store whose folder an operator's rm -rf empties while we write is not made again; the folder goes", () =>
+  withHome(async (t) => {
+    const dir = t.agentDir("gone");
+    mkdirSync(dir, { recursive: true });
+    const file = path.join(dir, "auth-profiles.json");
+    writeFileSync(file, "{}\n", { mode: 0o600 });
+    // rm -rf reads the folder, unlinks each name, then removes the folder. It read the folder before our temp
+    // file existed, and unlinks what it read at the exact moment our temp file's content is written.
+    const read = readdirSync(dir);
+    const real = fs.writeFileSync;
+    fs.writeFileSync = (...args: Parameters<typeof real>) => {
+      if (typeof args[0] === "number") for (const name of read.splice(0)) unlinkSync(path.join(dir, name));
+      real(...args);
+    };
+    try {
+      await assert.rejects(writeFileAtomically(file, '{"new":true}\n'), /was removed while it was being written/);
+    } finally {
+      fs.writeFileSync = real;
+    }
+    assert.deepEqual(read, [], "the removal began during the write");
+    assert.deepEqual(readdirSync(dir), [], "neither the store nor our temp file is left in the folder");
+    rmdirSync(dir);
+    rmdirSync(path.dirname(dir));
   }));
 
 test("a missing file is made whole, never over a name that is taken: a file, folder or dangling link stays", () =>

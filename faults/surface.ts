@@ -24,6 +24,7 @@ import { DaemonProcess, fakeClaudeTokens, installFakeClaude } from "../test/help
 import { fakeBin } from "../test/helpers/fake-bin.js";
 import { leakedTokens, makeHome, randomToken, runCli, type TestHome } from "../test/helpers/env.js";
 import { identityOf } from "../src/fs/identity.js";
+import { readAgentCells, writeAgentDb } from "../test/helpers/sqlite-store.js";
 import { type Outcome, row } from "./harness.js";
 
 const NAME = "7 local attacker";
@@ -281,6 +282,23 @@ const CASES: Case[] = [
       giveAway(t.home);
       await syncAsRoot(t, outputs);
       return readdirSync(host).length === 0 ? "nothing written" : `WROTE ${readdirSync(host).join(", ")}`;
+    },
+  },
+  {
+    name: "root's setup-token with a user's SQLite agent database (token set, sync)",
+    required: "not written there",
+    run: async (t, outputs) => {
+      writeAgentDb(t, "main", { store: { version: 1, profiles: {} } });
+      giveAway(t.home);
+      // Root's own runtime and config folders, so only the database's tree is in question.
+      t.env.XDG_STATE_HOME = path.join(t.root, "root-state");
+      t.env.XDG_CONFIG_HOME = path.join(t.root, "root-config");
+      const token = randomToken("oat");
+      t.planted.push(token);
+      const set = await runCli(["--state-dir", t.stateDir, "token", "set"], t.env, { input: token });
+      const sync = await runCli(["--state-dir", t.stateDir, "sync"], t.env);
+      outputs.push(set.stdout, set.stderr, sync.stdout, sync.stderr);
+      return JSON.stringify(readAgentCells(t, "main")).includes(token) ? "ROOT'S TOKEN WRITTEN" : "not written there";
     },
   },
   {

@@ -120,7 +120,7 @@ export function sqliteAdapter(stateDir: string, env: NodeJS.ProcessEnv = process
           `the shared auth store does not exist yet in ${stateDir} ${SHARED_STORE_MISSING}`,
           "invalid",
         );
-      assertTrusted(target.file, { action: "write" });
+      assertTrusted(target.file);
       return {
         name: target.file,
         lock: databaseLock(target, options.lockTimeoutMs),

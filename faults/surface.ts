@@ -4,12 +4,18 @@
  */
 import { execFileSync, spawn, spawnSync } from "node:child_process";
 import {
+  chmodSync,
   chownSync,
   closeSync,
+  cpSync,
   existsSync,
+  lchownSync,
+  lstatSync,
   mkdirSync,
   openSync,
+  readdirSync,
   readFileSync,
+  renameSync,
   rmSync,
   symlinkSync,
   writeFileSync,
@@ -20,7 +26,8 @@ import path from "node:path";
 import { DaemonProcess, fakeClaudeTokens, installFakeClaude } from "../test/helpers/daemon.js";
 import { fakeBin } from "../test/helpers/fake-bin.js";
 import { BIN, leakedTokens, makeHome, randomToken, runCli, type TestHome } from "../test/helpers/env.js";
-import { writeAgentDb, writeStateDb } from "../test/helpers/sqlite-store.js";
+import { identityOf } from "../src/fs/identity.js";
+import { readAgentCells, writeAgentDb, writeStateDb } from "../test/helpers/sqlite-store.js";
 import { type Outcome, row } from "./harness.js";
 
 const NAME = "7 local attacker";
@@ -47,6 +54,66 @@ async function install(t: TestHome, agentDir: string, outputs: string[]): Promis
   outputs.push(r.stdout, r.stderr);
   if (r.code === 0) return "INSTALLED";
   return existsSync(unitDir) ? "refused, but wrote files" : "refused, nothing written";
+}
+
+/** Hands `dir` and all below it to uid 65534 (nobody): the tree of another user, as root finds it. */
+function giveAway(dir: string): void {
+  lchownSync(dir, 65534, 65534);
+  if (!lstatSync(dir).isDirectory()) return;
+  for (const name of readdirSync(dir)) giveAway(path.join(dir, name));
+}
+
+/** A root-owned folder standing in for one of the host's (/etc, /var/lib/…), with one file in it. */
+function rootFolder(t: TestHome, name: string, file?: string): string {
+  const dir = path.join(t.root, name);
+  mkdirSync(dir);
+  if (file) writeFileSync(path.join(dir, file), "root's\n");
+  return dir;
+}
+
+/** The user's runtime folder (XDG_STATE_HOME, which sudo keeps) holding `held-locks`. */
+const userRuntime = (t: TestHome) => path.join(t.env.XDG_STATE_HOME!, "moltbot-auth-sync");
+
+async function syncAsRoot(t: TestHome, outputs: string[]): Promise<void> {
+  const r = await runCli(["sync"], t.env);
+  outputs.push(r.stdout, r.stderr);
+}
+
+/** A program a config names: it leaves `marker` behind when run. */
+function markingProgram(t: TestHome, name: string): { program: string; marker: string } {
+  const program = path.join(t.home, "bin", name);
+  const marker = path.join(t.root, `ran-${name}`);
+  mkdirSync(path.dirname(program), { recursive: true });
+  writeFileSync(program, `#!/bin/sh\ntouch '${marker}'\nexit 1\n`);
+  chmodSync(program, 0o755);
+  return { program, marker };
+}
+
+/** Flips `component` between its folder and a symlink to `foreign` until the returned stop is called. */
+function flipper(component: string, foreign: string): { stop: () => Promise<void> } {
+  const code = `const fs = require("node:fs"); const [c, f] = process.argv.slice(1);
+    for (;;) {
+      try { fs.renameSync(c, c + ".real") } catch { continue }
+      try { fs.symlinkSync(f, c); fs.rmSync(c) } catch {}
+      try { fs.renameSync(c + ".real", c) } catch {}
+    }`;
+  const child = spawn(process.execPath, ["-e", code, component, foreign], { stdio: "ignore" });
+  return {
+    stop: () =>
+      new Promise((resolve) => {
+        const restore = () => {
+          if (lstatSync(component, { throwIfNoEntry: false })?.isSymbolicLink()) rmSync(component);
+          if (existsSync(`${component}.real`)) {
+            rmSync(component, { recursive: true, force: true });
+            renameSync(`${component}.real`, component);
+          }
+          resolve();
+        };
+        if (child.exitCode !== null || child.signalCode !== null) return restore();
+        child.on("exit", restore);
+        child.kill("SIGKILL");
+      }),
+  };
 }
 
 const CASES: Case[] = [
@@ -399,6 +466,122 @@ const CASES: Case[] = [
       } finally {
         rmSync(dir, { recursive: true, force: true });
       }
+    },
+  },
+  {
+    name: "root with a user's held-locks symlinked to a root folder (sync)",
+    required: "root's files kept",
+    run: async (t, outputs) => {
+      installFakeClaude(t);
+      t.writeCredentials();
+      const host = rootFolder(t, "etc-standin", "passwd");
+      mkdirSync(userRuntime(t), { recursive: true });
+      symlinkSync(host, path.join(userRuntime(t), "held-locks"));
+      giveAway(t.home);
+      await syncAsRoot(t, outputs);
+      return existsSync(path.join(host, "passwd")) ? "root's files kept" : "ROOT'S FILES DELETED";
+    },
+  },
+  {
+    name: "root with a user's journal note naming an empty root folder (sync)",
+    required: "root's folder kept",
+    run: async (t, outputs) => {
+      installFakeClaude(t);
+      t.writeCredentials();
+      const host = rootFolder(t, "empty-root-folder");
+      const now = lstatSync(host, { bigint: true });
+      const dead = spawnSync(process.execPath, ["-e", "0"]).pid;
+      const note = {
+        pid: dead,
+        lockDir: host,
+        identity: identityOf(now),
+        mtimesMs: [Number(now.mtimeNs / 1_000_000n)],
+      };
+      mkdirSync(path.join(userRuntime(t), "held-locks"), { recursive: true });
+      writeFileSync(path.join(userRuntime(t), "held-locks", "planted.json"), JSON.stringify(note));
+      giveAway(t.home);
+      await syncAsRoot(t, outputs);
+      return existsSync(host) ? "root's folder kept" : "ROOT'S FOLDER REMOVED";
+    },
+  },
+  {
+    name: "root with a user's config naming claudePath and refresh commands (sync, doctor)",
+    required: "ran none",
+    run: async (t, outputs) => {
+      t.writeCredentials({ expiresAt: Date.now() + 60_000 });
+      const programs = ["claude", "refresh", "fallback"].map((name) => markingProgram(t, name));
+      const config = {
+        claudePath: programs[0]!.program,
+        refreshCommand: [programs[1]!.program],
+        fallbackRefreshCommand: [programs[2]!.program],
+      };
+      mkdirSync(path.join(t.env.XDG_CONFIG_HOME!, "moltbot-auth-sync"), { recursive: true });
+      writeFileSync(path.join(t.env.XDG_CONFIG_HOME!, "moltbot-auth-sync", "config.json"), JSON.stringify(config));
+      giveAway(t.home);
+      for (const args of [["sync", "--force"], ["doctor"]]) {
+        const r = await runCli(args, t.env);
+        outputs.push(r.stdout, r.stderr);
+      }
+      const ran = programs.filter((p) => existsSync(p.marker)).length;
+      return ran === 0 ? "ran none" : `RAN ${ran} OF 3`;
+    },
+  },
+  {
+    name: "root with a user's agents/x/agent symlinked to a root folder (sync)",
+    required: "nothing written",
+    run: async (t, outputs) => {
+      installFakeClaude(t);
+      t.writeCredentials();
+      const host = rootFolder(t, "etc-standin");
+      mkdirSync(path.join(t.stateDir, "agents", "x"), { recursive: true });
+      symlinkSync(host, t.agentDir("x"));
+      giveAway(t.home);
+      await syncAsRoot(t, outputs);
+      return readdirSync(host).length === 0 ? "nothing written" : `WROTE ${readdirSync(host).join(", ")}`;
+    },
+  },
+  {
+    name: "root's setup-token with a user's SQLite agent database (token set, sync)",
+    required: "not written there",
+    run: async (t, outputs) => {
+      writeAgentDb(t, "main", { store: { version: 1, profiles: {} } });
+      giveAway(t.home);
+      // Root's own runtime and config folders, so only the database's tree is in question.
+      t.env.XDG_STATE_HOME = path.join(t.root, "root-state");
+      t.env.XDG_CONFIG_HOME = path.join(t.root, "root-config");
+      const token = randomToken("oat");
+      t.planted.push(token);
+      const set = await runCli(["--state-dir", t.stateDir, "token", "set"], t.env, { input: token });
+      const sync = await runCli(["--state-dir", t.stateDir, "sync"], t.env);
+      outputs.push(set.stdout, set.stderr, sync.stdout, sync.stderr);
+      return JSON.stringify(readAgentCells(t, "main")).includes(token) ? "ROOT'S TOKEN WRITTEN" : "not written there";
+    },
+  },
+  {
+    name: "root's stateDir with a component flipped to a user's folder (60 syncs)",
+    required: "0 of 60 written there",
+    run: async (t, outputs) => {
+      installFakeClaude(t);
+      t.writeStore("ops", { version: 1, profiles: {} });
+      const foreign = path.join(t.root, "foreign");
+      cpSync(path.join(t.stateDir, "agents"), foreign, { recursive: true });
+      giveAway(foreign);
+      const landed = path.join(foreign, "ops", "agent", "auth-profiles.json");
+      const flip = flipper(path.join(t.stateDir, "agents"), foreign);
+      let written = 0;
+      try {
+        for (let i = 0; i < 60; i++) {
+          t.writeCredentials();
+          await syncAsRoot(t, outputs);
+          if (lstatSync(landed).uid === 0) written++;
+          rmSync(landed, { force: true });
+          writeFileSync(landed, JSON.stringify({ version: 1, profiles: {} }));
+          lchownSync(landed, 65534, 65534);
+        }
+      } finally {
+        await flip.stop();
+      }
+      return `${written} of 60 written there`;
     },
   },
 ];

@@ -6,6 +6,7 @@
 import { realpathSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { assertTrusted } from "../fs/trust.js";
 import { isCronExpression } from "../core/cron.js";
 import { parseDuration } from "../core/duration.js";
 import {
@@ -225,6 +226,7 @@ export async function loadConfig(
       throw new ConfigError(`config ${file}: expected a JSON object`);
     }
   }
+  if (text !== undefined) assertProgramsTrusted(file, fromFile as Record<string, unknown>);
   const merged: Record<string, unknown> = { ...(fromFile as object), ...withoutUndefined(overrides) };
   // `--state-dir` narrows the command to that one gateway, whatever stateDirs the file lists.
   if (overrides.stateDir !== undefined) delete merged.stateDirs;
@@ -232,6 +234,18 @@ export async function loadConfig(
     config: parseConfig(merged, `config ${text === undefined ? "(defaults)" : file}`),
     file: text === undefined ? undefined : file,
   };
+}
+
+/** The keys that name a program we run: root runs them only from a config root owns (fs/trust.ts). */
+const PROGRAM_KEYS = ["claudePath", "refreshCommand", "fallbackRefreshCommand"];
+
+function assertProgramsTrusted(file: string, fromFile: Record<string, unknown>): void {
+  if (!PROGRAM_KEYS.some((key) => key in fromFile)) return;
+  try {
+    assertTrusted(file, { action: "run the programs named in" });
+  } catch (err) {
+    throw new ConfigError(`config ${file}: ${messageOf(err)}`);
+  }
 }
 
 function withoutUndefined<T extends object>(value: T): Partial<T> {

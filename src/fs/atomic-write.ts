@@ -11,7 +11,7 @@ import { promisify } from "node:util";
 import path from "node:path";
 import { StoreError, errnoCode } from "../core/errors.js";
 import { fileKind } from "./read-file.js";
-import { assertOwnFolderSync } from "./owner.js";
+import { atFd, openTrustedDir } from "./trust.js";
 
 /**
  * What may wait on the filesystem's journal (creating the temp file, a rename, a change of mode or owner) or on
@@ -96,17 +96,20 @@ const realpathOrUndefined = (file: string) => {
 
 export async function writeFileAtomically(file: string, content: string, options: WriteOptions = {}): Promise<void> {
   const target = writeTargetSync(file, options.symlinkRoot);
-  const dir = path.dirname(target.path);
-  assertOwnFolderSync(dir);
-  const temp = await writeTemp(target.path, content, target.existing);
+  const at = landing(target.path);
   try {
-    if (target.existing) assertNotRemoved(target.path);
-    await rename(temp, target.path);
-  } catch (err) {
-    fs.rmSync(temp, { force: true });
-    throw err;
+    const temp = await writeTemp(at.name(target.path), content, target.existing);
+    try {
+      if (target.existing) assertNotRemoved(at.name(target.path), target.path);
+      await rename(temp, at.name(target.path));
+    } catch (err) {
+      fs.rmSync(temp, { force: true });
+      throw err;
+    }
+    await fsyncDir(at);
+  } finally {
+    at.close();
   }
-  await fsyncDir(dir);
 }
 
 /**
@@ -114,9 +117,9 @@ export async function writeFileAtomically(file: string, content: string, options
  * operator's `rm -rf` (which reads the folder, unlinks each name, then removes the folder): renaming would make it
  * again and leave the folder not empty. The caller's catch removes the temp file at once.
  */
-function assertNotRemoved(file: string): void {
+function assertNotRemoved(name: string, file: string): void {
   try {
-    fs.lstatSync(file);
+    fs.lstatSync(name);
   } catch (err) {
     if (errnoCode(err) === "ENOENT") refuse(`${file} was removed while it was being written; not made again`);
     throw err;
@@ -129,22 +132,50 @@ function assertNotRemoved(file: string): void {
  * folder) already has the name, or the filesystem has no hard links.
  */
 export async function createFileAtomically(file: string, content: string): Promise<boolean> {
-  const dir = path.dirname(file);
-  assertOwnFolderSync(dir);
-  const temp = await writeTemp(file, content, undefined);
-  let made: boolean;
+  const at = landing(file);
   try {
-    // link() never replaces and never follows a link at the new name: the create-if-absent that rename lacks.
-    await link(temp, file);
-    made = true;
-  } catch (err) {
-    if (!NOT_MADE.has(errnoCode(err) ?? "")) throw err;
-    made = false;
+    const temp = await writeTemp(at.name(file), content, undefined);
+    let made: boolean;
+    try {
+      // link() never replaces and never follows a link at the new name: the create-if-absent that rename lacks.
+      await link(temp, at.name(file));
+      made = true;
+    } catch (err) {
+      if (!NOT_MADE.has(errnoCode(err) ?? "")) throw err;
+      made = false;
+    } finally {
+      fs.rmSync(temp, { force: true });
+    }
+    if (made) await fsyncDir(at);
+    return made;
   } finally {
-    fs.rmSync(temp, { force: true });
+    at.close();
   }
-  if (made) await fsyncDir(dir);
-  return made;
+}
+
+/**
+ * The folder a write lands in. As root (trust.ts) it is held open, checked owned by root from `/` on
+ * descriptors, and every name is made inside that descriptor, so a folder swapped for a symlink after the
+ * check cannot redirect the write; otherwise it is the path.
+ */
+interface Landing {
+  name(file: string): string;
+  dir: string;
+  fd: number | undefined;
+  close(): void;
+}
+
+function landing(file: string): Landing {
+  const dir = path.dirname(file);
+  const fd = openTrustedDir(dir, { followLast: true });
+  return {
+    dir,
+    fd,
+    name: (f) => (fd === undefined ? f : atFd(fd, path.basename(f))),
+    close: () => {
+      if (fd !== undefined) fs.closeSync(fd);
+    },
+  };
 }
 
 /** link()'s answers for a name that is taken, and for a filesystem that cannot link. */
@@ -175,13 +206,13 @@ async function writeTemp(file: string, content: string, owner: Stats | undefined
   return temp;
 }
 
-async function fsyncDir(dir: string): Promise<void> {
-  const fd = fs.openSync(dir, constants.O_RDONLY | constants.O_DIRECTORY);
+async function fsyncDir(at: Landing): Promise<void> {
+  const fd = at.fd ?? fs.openSync(at.dir, constants.O_RDONLY | constants.O_DIRECTORY);
   try {
     await fsync(fd);
   } catch {
     // Some filesystems refuse fsync on a directory; the rename has still happened.
   } finally {
-    fs.closeSync(fd);
+    if (at.fd === undefined) fs.closeSync(fd);
   }
 }

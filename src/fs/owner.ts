@@ -3,32 +3,28 @@
  * between our check and our write, and so make root rewrite any file on the host. Such a tree is written by
  * its owner: `service install --system USER` runs the daemon as USER.
  */
-import { statSync } from "node:fs";
-import { stat } from "node:fs/promises";
 import { AuthSyncError } from "../core/errors.js";
+import { assertTrusted } from "./trust.js";
 
 export class ForeignOwnerError extends AuthSyncError {
-  constructor(dir: string, uid: number) {
+  constructor(dir: string, uid: number, action = "write in", what?: string) {
     super(
-      `refusing to write in ${dir} as root: it belongs to uid ${uid}; run as that user ` +
+      `refusing to ${action} ${dir} as root: ${what ? `it is ${what}` : `it belongs to uid ${uid}`}; run as that user ` +
         "(sudo -u USER moltbot-auth-sync …, or `service install --system USER`, which runs the daemon as USER)",
       "store.foreign_owner",
     );
   }
 }
 
-/** Throws when we run as root and `dir` (the folder a write lands in) is owned by another user. */
+/**
+ * Throws when we run as root and `dir` (the folder a write lands in), or any folder above it, is owned by
+ * another user (trust.ts holds the rule).
+ */
 export async function assertOwnFolder(dir: string): Promise<void> {
-  if (process.geteuid?.() !== 0) return;
-  refuseForeign(dir, (await stat(dir)).uid);
+  return Promise.resolve().then(() => assertOwnFolderSync(dir));
 }
 
 /** assertOwnFolder, for a write that must not await (the lock journal's notes). */
 export function assertOwnFolderSync(dir: string): void {
-  if (process.geteuid?.() !== 0) return;
-  refuseForeign(dir, statSync(dir).uid);
-}
-
-function refuseForeign(dir: string, owner: number): void {
-  if (owner !== 0) throw new ForeignOwnerError(dir, owner);
+  assertTrusted(dir, { followLast: true });
 }

@@ -6,6 +6,9 @@ import os from "node:os";
 import type { Config } from "../config/config.js";
 import { osUserName } from "../core/process-identity.js";
 import { scrubSecrets, scrubbedTail } from "../log/logger.js";
+import { assertTrusted, runsAsRoot } from "../fs/trust.js";
+import { which } from "../service/host.js";
+import { messageOf } from "../core/errors.js";
 
 const KILL_GRACE_MS = 5_000;
 const SHUTDOWN_GRACE_MS = 1_000;
@@ -65,6 +68,8 @@ export async function runClaude(
   options: { env: NodeJS.ProcessEnv; timeoutMs: number; signal?: AbortSignal },
 ): Promise<ClaudeRun> {
   const started = Date.now();
+  const untrusted = untrustedProgram(file, options.env.PATH);
+  if (untrusted) return { command: file, timedOut: false, spawnError: untrusted, output: "", durationMs: 0 };
   // Loaded on first use: execa is the largest module we have, and most hours no refresh runs.
   const { execa } = await import("execa");
   const child = execa(file, args, {
@@ -137,5 +142,16 @@ export async function claudeAuthStatus(
     };
   } catch {
     return undefined;
+  }
+}
+
+/** As root, why `file` (as PATH finds it) must not run: it, or a folder above it, is another user's. */
+function untrustedProgram(file: string, envPath: string | undefined): string | undefined {
+  if (!runsAsRoot()) return undefined;
+  try {
+    assertTrusted(which(file, envPath ?? "") ?? file, { action: "run", followLast: true });
+    return undefined;
+  } catch (err) {
+    return messageOf(err);
   }
 }

@@ -4,7 +4,7 @@
  */
 import { execFileSync } from "node:child_process";
 import { realpathSync } from "node:fs";
-import { lstat } from "node:fs/promises";
+import { lstat, realpath } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -115,7 +115,7 @@ export async function readWritePaths(config: Config, user: ServiceUser, warnings
 
 /**
  * A path is writable by the unit only if `user` owns it: checked with lstat, so a symlink is refused
- * rather than followed. A path not there yet counts as its nearest existing parent's, which must be the user's.
+ * rather than followed, and the folders above it must have no symlink either. A path not there yet counts as its nearest existing parent's, which must be the user's.
  */
 export async function checkOwnedBy(p: string, user: ServiceUser, what: string): Promise<void> {
   let at = p;
@@ -129,6 +129,13 @@ export async function checkOwnedBy(p: string, user: ServiceUser, what: string): 
       throw new AuthSyncError(`${what} ${p}: ${link}; nothing was written`, "service.value");
     }
     if (info) {
+      // lstat sees only the last component: a symlink above it would point systemd somewhere else.
+      const above = path.dirname(at);
+      const real = await realpath(above).catch(() => above);
+      if (real !== above) {
+        const link = `${above} resolves to ${real} (a symlink on the way), which systemd would follow; name ${real}`;
+        throw new AuthSyncError(`${what} ${p}: ${link}; nothing was written`, "service.value");
+      }
       if (info.uid === user.uid) return;
       const parent = at === p ? "" : `${at}, its nearest existing parent, `;
       const owner = `${parent}is owned by ${userName(info.uid)}, not ${user.name}`;

@@ -16,7 +16,7 @@ import { readRegularFile } from "../../fs/read-file.js";
 import { isAlive } from "../../core/process-identity.js";
 import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE } from "../../fs/atomic-write.js";
 import { identityOf } from "../../fs/identity.js";
-import { assertOwnFolderSync } from "../../fs/owner.js";
+import { assertTrusted } from "../../fs/trust.js";
 
 interface Note {
   pid: number;
@@ -48,8 +48,9 @@ export class LockNote {
     const name = createHash("sha256").update(lockDir).digest("hex").slice(0, 16);
     this.file = path.join(journal, `${name}-${process.pid}.json`);
     try {
+      assertTrusted(journal, { action: "keep lock notes in" });
       mkdirSync(journal, { recursive: true, mode: PRIVATE_DIR_MODE });
-      assertOwnFolderSync(journal);
+      assertTrusted(journal, { action: "keep lock notes in" });
       this.fd = openSync(this.file, NOTE_FLAGS, PRIVATE_FILE_MODE);
     } catch {
       this.fd = undefined;
@@ -98,8 +99,12 @@ export function noteLock(journal: string, lockDir: string): LockNote {
 /** Whole ms, as noted: the ns mtime a Date set through utimes can be a hair below the Date's ms. */
 const wholeMs = (ns: bigint) => [Number(ns / 1_000_000n), Number((ns + 999_999n) / 1_000_000n)];
 
-/** Removes locks our dead processes left behind; returns the lock dirs removed. */
+/**
+ * Removes locks our dead processes left behind; returns the lock dirs removed. As root, a journal (or a lock a
+ * note names) in a tree another user controls is refused: its notes could name any empty folder of root's.
+ */
 export async function recoverLocks(journal: string): Promise<string[]> {
+  assertTrusted(journal, { action: "recover locks from" });
   const recovered: string[] = [];
   for (const name of await readdir(journal).catch(() => [] as string[])) {
     const file = path.join(journal, name);
@@ -111,6 +116,7 @@ export async function recoverLocks(journal: string): Promise<string[]> {
       continue;
     }
     if (typeof note.pid === "number" && isAlive(note.pid)) continue;
+    if (typeof note.lockDir === "string") assertTrusted(note.lockDir, { action: "remove the lock" });
     const now =
       typeof note.lockDir === "string" ? await lstat(note.lockDir, { bigint: true }).catch(() => undefined) : undefined;
     const same =

@@ -4,6 +4,7 @@
  * it take each touched database's transaction, re-read inside it, re-apply the change and write that
  * database's cells; the agent's own database first, then the shared store, never both at once.
  */
+import { assertTrusted } from "../../fs/trust.js";
 import { StoreError } from "../../core/errors.js";
 import type { StoreAdapter, UpdateOptions } from "../adapter.js";
 import { readGatewayConfig } from "../agents.js";
@@ -119,6 +120,7 @@ export function sqliteAdapter(stateDir: string, env: NodeJS.ProcessEnv = process
           `the shared auth store does not exist yet in ${stateDir} ${SHARED_STORE_MISSING}`,
           "invalid",
         );
+      assertTrusted(target.file);
       return {
         name: target.file,
         lock: databaseLock(target, options.lockTimeoutMs),

@@ -91,17 +91,22 @@ function markingProgram(t: TestHome, name: string): { program: string; marker: s
 
 /** Flips `component` between its folder and a symlink to `foreign` until the returned stop is called. */
 function flipper(component: string, foreign: string): { stop: () => Promise<void> } {
+  // The link and the folder each hold the name about half the time, so a check that sees the folder and a write
+  // that walks the path again a moment later can meet the link.
   const code = `const fs = require("node:fs"); const [c, f] = process.argv.slice(1);
+    fs.symlinkSync(f, c + ".link");
     for (;;) {
-      try { fs.renameSync(c, c + ".real") } catch { continue }
-      try { fs.symlinkSync(f, c); fs.rmSync(c) } catch {}
-      try { fs.renameSync(c + ".real", c) } catch {}
+      try { fs.renameSync(c, c + ".real"); fs.renameSync(c + ".link", c) } catch { continue }
+      for (let i = 0; i < 2000; i++);
+      try { fs.renameSync(c, c + ".link"); fs.renameSync(c + ".real", c) } catch {}
+      for (let i = 0; i < 2000; i++);
     }`;
   const child = spawn(process.execPath, ["-e", code, component, foreign], { stdio: "ignore" });
   return {
     stop: () =>
       new Promise((resolve) => {
         const restore = () => {
+          rmSync(`${component}.link`, { force: true });
           if (lstatSync(component, { throwIfNoEntry: false })?.isSymbolicLink()) rmSync(component);
           if (existsSync(`${component}.real`)) {
             rmSync(component, { recursive: true, force: true });

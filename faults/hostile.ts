@@ -15,8 +15,10 @@ import {
   writeFileSync,
 } from "node:fs";
 import path from "node:path";
+import Database from "better-sqlite3";
 import { DaemonProcess, installFakeClaude } from "../test/helpers/daemon.js";
 import { makeHome, randomToken, type TestHome } from "../test/helpers/env.js";
+import { entriesConfig, stateDbPath, writeStateDb } from "../test/helpers/sqlite-store.js";
 import { type Outcome, type Row, row, runCases, sleep } from "./harness.js";
 
 const ID = "anthropic:claude-cli";
@@ -298,6 +300,76 @@ async function runCase(c: Case, outputs: string[], planted: string[]): Promise<R
   }
 }
 
-export function hostileInputs(): Promise<Outcome> {
-  return runCases(CASES, runCase);
+/**
+ * A SQLite-era state database whose auth table has BEFORE INSERT/UPDATE triggers that cross-join thousands of
+ * rows, beside a healthy JSON-era gateway: the daemon must come up, rotate the JSON gateway, and stop in time.
+ */
+export async function triggerBesideJson(outputs: string[], planted: string[]): Promise<Row> {
+  const MINE = "anthropic:login";
+  const t = makeHome();
+  const json = makeHome();
+  try {
+    installFakeClaude(t);
+    const cred = t.writeCredentials();
+    const old = { type: "token", provider: "anthropic", token: randomToken(), expires: cred.expiresAt };
+    writeFileSync(path.join(t.stateDir, "openclaw.json"), JSON.stringify(entriesConfig(t, ["main"])));
+    writeStateDb(t, { store: { version: 1, profiles: { [MINE]: old } } });
+    const db = new Database(stateDbPath(t));
+    db.exec("CREATE TABLE big (n INTEGER)");
+    db.exec(
+      "WITH RECURSIVE c(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM c WHERE n < 3000) INSERT INTO big SELECT n FROM c",
+    );
+    for (const when of ["INSERT", "UPDATE"]) {
+      const loop = "SELECT count(*) FROM big a, big b, big c";
+      db.exec(`CREATE TRIGGER slow_${when} BEFORE ${when} ON config_machine_state BEGIN ${loop}; END`);
+    }
+    db.close();
+    json.writeStore("main", { version: 1, profiles: { [MINE]: old } });
+    const config = { ...TICKS, profileId: MINE, credentialType: "token", stateDirs: [t.stateDir, json.stateDir] };
+    writeFileSync(path.join(t.root, "config.json"), JSON.stringify(config));
+    const d = new DaemonProcess(t, ["--config", path.join(t.root, "config.json")]);
+    const seen: string[] = [];
+    let stopMs = Number.NaN;
+    try {
+      const ready = await d.waitForEvent("daemon.ready", 30_000).then(
+        () => true,
+        () => false,
+      );
+      seen.push(ready ? "ready" : "NO daemon.ready");
+      const next = t.writeCredentials();
+      const rotated = await d
+        .waitFor(() => json.readStore("main").profiles[MINE]?.token === next.accessToken, 30_000)
+        .then(
+          () => true,
+          () => json.readStore("main").profiles[MINE]?.token === next.accessToken,
+        );
+      seen.push(rotated ? "JSON gateway rotated" : "JSON gateway NOT rotated");
+      const started = Date.now();
+      const exit = await Promise.race([d.stop(), sleep(20_000).then(() => undefined)]);
+      stopMs = Date.now() - started;
+      seen.push(exit ? `stopped in ${stopMs} ms (${exit.signal ?? `exit ${exit.code}`})` : "NOT stopped in 20 s");
+      if (!exit) d.child.kill("SIGKILL");
+      const ok = ready && rotated && exit?.code === 0 && stopMs < 4_500;
+      return row(
+        NAME,
+        "SQLite triggers beside a JSON gateway",
+        seen.join(", "),
+        "ready, rotated, exit 0 < 4500 ms",
+        ok,
+      );
+    } finally {
+      if (d.child.exitCode === null) d.child.kill("SIGKILL");
+      outputs.push(d.stdout, d.stderr);
+      planted.push(...t.planted, ...json.planted);
+    }
+  } finally {
+    t.cleanup();
+    json.cleanup();
+  }
+}
+
+export async function hostileInputs(): Promise<Outcome> {
+  const outcome = await runCases(CASES, runCase);
+  outcome.rows.push(await triggerBesideJson(outcome.outputs, outcome.planted));
+  return outcome;
 }

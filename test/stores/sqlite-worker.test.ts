@@ -40,8 +40,11 @@ test("sqlite worker: a stuck operation is abandoned at the deadline, its process
     await assert.rejects(stuck, {
       message: "/state/openclaw.sqlite: SQLite did not finish writing auth cells and COMMIT within 0.3 s; abandoned",
     });
-    // A request behind the stuck one fails with it: the connection it needed is gone.
-    await assert.rejects(queued, /abandoned/);
+    // A request behind the stuck one fails with it, naming its own database and what held it up.
+    await assert.rejects(queued, {
+      message:
+        "/x.sqlite: not read; SQLite did not finish writing auth cells and COMMIT within 0.3 s in /state/openclaw.sqlite",
+    });
     // SIGKILL is asynchronous: wait for the positive signal that the process is gone.
     while (alive(stuckPid)) await new Promise((resolve) => setImmediate(resolve));
     const fresh = await worker.call<number>("pid", {}, "/x.sqlite", "asking");

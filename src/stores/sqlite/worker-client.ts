@@ -43,6 +43,7 @@ export class SqliteRequestError extends StoreError {
 }
 
 interface Pending {
+  file: string;
   resolve(value: unknown): void;
   reject(err: Error): void;
   timer: NodeJS.Timeout;
@@ -74,9 +75,10 @@ export class SqliteWorker {
     return new Promise<T>((resolve, reject) => {
       const timer = setTimeout(() => {
         const seconds = deadlineMs / 1000;
-        this.end(new StoreError(`${file}: SQLite did not finish ${doing} within ${seconds} s; abandoned`, "locked"));
+        const stuck = `SQLite did not finish ${doing} within ${seconds} s`;
+        this.end(new StoreError(`${file}: ${stuck}; abandoned`, "locked"), id, `${stuck} in ${file}`);
       }, deadlineMs);
-      this.pending.set(id, { resolve: resolve, reject, timer });
+      this.pending.set(id, { file, resolve: resolve, reject, timer });
       child.ref();
       channelOf(child)?.ref();
       child.send({ id, op, args }, (err) => {
@@ -85,8 +87,15 @@ export class SqliteWorker {
     });
   }
 
-  /** Kills the child, failing whatever it was asked. */
-  end(reason: Error = new StoreError("the SQLite process was stopped", "locked")): void {
+  /**
+   * Kills the child, failing whatever it was asked: request `culprit` with `reason`, the others (queued behind
+   * it) naming their own database and what held them up.
+   */
+  end(
+    reason: Error = new StoreError("the SQLite process was stopped", "locked"),
+    culprit?: number,
+    why?: string,
+  ): void {
     const child = this.child;
     this.child = undefined;
     clearTimeout(this.idle);
@@ -100,7 +109,7 @@ export class SqliteWorker {
     for (const [id, request] of this.pending) {
       clearTimeout(request.timer);
       this.pending.delete(id);
-      request.reject(reason);
+      request.reject(why && id !== culprit ? new StoreError(`${request.file}: not read; ${why}`, "locked") : reason);
     }
   }
 

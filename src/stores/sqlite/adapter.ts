@@ -11,7 +11,7 @@ import { reloadGateway } from "./gateway-notify.js";
 import { runTransaction, type StorePart, type TransactionalStore } from "../transaction.js";
 import type { CellHome } from "./cells.js";
 import { databaseFile } from "./database-file.js";
-import { agentDb, layoutFor, type Layout, type SharedLocation } from "./layout.js";
+import { agentDb, layoutFor } from "./layout.js";
 import type { DatabaseKind } from "./schema.js";
 import { databaseLock, type HeldDatabase } from "./database-lock.js";
 import { sqliteUsageRules } from "../../reconcile/cooldown-sqlite.js";
@@ -19,7 +19,7 @@ import { type AgentCells, agentView, cellWrites, type Owner, type StoreCells } f
 import { type SqliteWorker, workerFor } from "./worker-client.js";
 
 /** Where one agent's two stores are, as found on disk now. */
-interface Placement {
+export interface Placement {
   shared: { file: string; home: CellHome; kind: DatabaseKind } | undefined;
   local: string | undefined;
 }
@@ -38,24 +38,6 @@ async function ask<T>(
   const expect = databaseFile(file);
   if (!expect) return undefined;
   return { value: await worker.call<T>(op, { ...args, file, expect }, file, doing) };
-}
-
-/** Undefined when `file` does not exist; when it does, it must be a database we may serve, or this throws why. */
-const checked = (worker: SqliteWorker, file: string, kind: DatabaseKind, marker: boolean) =>
-  ask<SharedLocation | null>(worker, "check", file, { kind, marker }, "checking its schema");
-
-async function place(worker: SqliteWorker, layout: Layout, agentDir: string): Promise<Placement> {
-  const own = agentDb(agentDir);
-  let shared: Placement["shared"];
-  if ((await checked(worker, layout.stateDb, "state", true))?.value === "state-db") {
-    shared = { file: layout.stateDb, home: "state-db", kind: "state" };
-  }
-  if (!shared && (await checked(worker, layout.mainDb, "agent", false))) {
-    shared = { file: layout.mainDb, home: "agent-db", kind: "agent" };
-  }
-  const mayBeLocal = own !== shared?.file && own !== layout.mainDb;
-  const local = mayBeLocal && (await checked(worker, own, "agent", false)) ? own : undefined;
-  return { shared, local };
 }
 
 async function readAgentCells(
@@ -106,12 +88,19 @@ interface AgentDocs {
 export function sqliteAdapter(stateDir: string, env: NodeJS.ProcessEnv = process.env): StoreAdapter {
   const layout = layoutFor(stateDir, env);
   const worker = workerFor(stateDir);
+  // Placement and cells in one round trip to the SQLite child: a pass reads every agent several times.
+  const readAgent = (agentDir: string) =>
+    worker.call<AgentDocs>(
+      "agent",
+      { stateDb: layout.stateDb, mainDb: layout.mainDb, own: agentDb(agentDir) },
+      agentDb(agentDir),
+      "reading the agent's auth stores",
+    );
 
   /** One agent's store: each database a change touches is one part, the agent's own first, never both at once. */
   const store = (agentDir: string, options: UpdateOptions): TransactionalStore<AgentDocs, HeldDatabase> => {
     const read = async () => {
-      const placement = await place(worker, layout, agentDir);
-      return { placement, cells: await readAgentCells(worker, placement, undefined) };
+      return readAgent(agentDir);
     };
     const part = (placement: Placement, owner: Owner): StorePart<AgentDocs, HeldDatabase> => {
       const local = { file: placement.local!, home: "agent-db" as const, kind: "agent" as const };
@@ -175,9 +164,9 @@ export function sqliteAdapter(stateDir: string, env: NodeJS.ProcessEnv = process
     admit: admitProfile,
     files: (agentDir) => [agentDb(agentDir), layout.stateDb],
     async read(agentDir) {
-      const placement = await place(worker, layout, agentDir);
+      const { placement, cells } = await readAgent(agentDir);
       if (!placement.shared && !placement.local) return undefined;
-      return agentView(await readAgentCells(worker, placement, undefined));
+      return agentView(cells);
     },
     update: (agentDir, change, options) => runTransaction(store(agentDir, options), change, options),
     // The gateway keeps these stores in memory: told as its own CLI tells it, from the config as it is now.

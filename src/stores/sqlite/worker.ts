@@ -8,11 +8,12 @@ import { statSync } from "node:fs";
 import { StoreError } from "../../core/errors.js";
 import { CELLS, type CellHome, type CellRole, type JsonObject, MARKER_CELL, readCell, writeCell } from "./cells.js";
 import { type Database, isBusy, limitSqliteHeap, openDatabase, readDatabase } from "./driver.js";
-import type { DatabaseIdentity } from "./database-file.js";
+import { databaseFile, type DatabaseIdentity } from "./database-file.js";
 import { sharedLocation } from "./layout.js";
 import { type LifecycleTry, tryStateLifecycleLock } from "./lifecycle-lock.js";
 import { relocationInProgress } from "./relocation.js";
 import { assertServable, type DatabaseKind, readSchema } from "./schema.js";
+import type { Placement } from "./adapter.js";
 import type { StoreCells } from "./view.js";
 import { serve } from "./worker-serve.js";
 
@@ -53,6 +54,28 @@ function heldOf(handle: number): Held {
 interface FileArgs {
   file: string;
   expect: DatabaseIdentity;
+}
+
+/** One agent's placement and cells in one request (adapter.ts calls it for every read outside a transaction). */
+function readAgent({ stateDb, mainDb, own }: { stateDb: string; mainDb: string; own: string }) {
+  const checked = (file: string, kind: DatabaseKind, marker: boolean) => {
+    const expect = databaseFile(file);
+    return expect ? { location: operations.check({ file, expect, kind, marker }) } : undefined;
+  };
+  let shared: Placement["shared"];
+  if (checked(stateDb, "state", true)?.location === "state-db")
+    shared = { file: stateDb, home: "state-db", kind: "state" };
+  if (!shared && checked(mainDb, "agent", false)) shared = { file: mainDb, home: "agent-db", kind: "agent" };
+  const mayBeLocal = own !== shared?.file && own !== mainDb;
+  const local = mayBeLocal && checked(own, "agent", false) ? own : undefined;
+  const cellsOf = (file: string, home: CellHome) => {
+    const expect = databaseFile(file);
+    if (!expect) throw new StoreError(`${file} cannot be opened: it is gone`, "invalid");
+    return operations.cells({ file, expect, home });
+  };
+  const sharedCells = shared ? cellsOf(shared.file, shared.home) : {};
+  const cells = local ? { shared: sharedCells, local: cellsOf(local, "agent-db") } : { shared: sharedCells };
+  return { placement: { shared, local }, cells };
 }
 
 const operations = {
@@ -98,6 +121,7 @@ const operations = {
     db.exec("COMMIT");
     return null;
   },
+  agent: (args: { stateDb: string; mainDb: string; own: string }) => readAgent(args),
   lost: ({ handle }: { handle: number }) => heldOf(handle).lifecycle?.lost() ?? null,
   release: ({ handle }: { handle: number }) => {
     const found = held.get(handle);

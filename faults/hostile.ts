@@ -10,13 +10,24 @@ import {
   lstatSync,
   mkdirSync,
   readFileSync,
+  renameSync,
+  rmSync,
   statSync,
   symlinkSync,
   writeFileSync,
 } from "node:fs";
 import path from "node:path";
+import Database from "better-sqlite3";
 import { DaemonProcess, installFakeClaude } from "../test/helpers/daemon.js";
 import { makeHome, randomToken, type TestHome } from "../test/helpers/env.js";
+import {
+  agentDbPath,
+  entriesConfig,
+  readAgentCells,
+  stateDbPath,
+  writeAgentDb,
+  writeStateDb,
+} from "../test/helpers/sqlite-store.js";
 import { type Outcome, type Row, row, runCases, sleep } from "./harness.js";
 
 const ID = "anthropic:claude-cli";
@@ -298,6 +309,164 @@ async function runCase(c: Case, outputs: string[], planted: string[]): Promise<R
   }
 }
 
-export function hostileInputs(): Promise<Outcome> {
-  return runCases(CASES, runCase);
+/**
+ * A SQLite-era state database whose auth table has BEFORE INSERT/UPDATE triggers that cross-join thousands of
+ * rows, beside a healthy JSON-era gateway: the daemon must come up, rotate the JSON gateway, and stop in time.
+ */
+export async function triggerBesideJson(outputs: string[], planted: string[]): Promise<Row> {
+  const MINE = "anthropic:login";
+  const t = makeHome();
+  const json = makeHome();
+  try {
+    installFakeClaude(t);
+    const cred = t.writeCredentials();
+    const old = { type: "token", provider: "anthropic", token: randomToken(), expires: cred.expiresAt };
+    writeFileSync(path.join(t.stateDir, "openclaw.json"), JSON.stringify(entriesConfig(t, ["main"])));
+    writeStateDb(t, { store: { version: 1, profiles: { [MINE]: old } } });
+    const db = new Database(stateDbPath(t));
+    db.exec("CREATE TABLE big (n INTEGER)");
+    db.exec(
+      "WITH RECURSIVE c(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM c WHERE n < 3000) INSERT INTO big SELECT n FROM c",
+    );
+    for (const when of ["INSERT", "UPDATE"]) {
+      const loop = "SELECT count(*) FROM big a, big b, big c";
+      db.exec(`CREATE TRIGGER slow_${when} BEFORE ${when} ON config_machine_state BEGIN ${loop}; END`);
+    }
+    db.close();
+    json.writeStore("main", { version: 1, profiles: { [MINE]: old } });
+    const config = { ...TICKS, profileId: MINE, credentialType: "token", stateDirs: [t.stateDir, json.stateDir] };
+    writeFileSync(path.join(t.root, "config.json"), JSON.stringify(config));
+    const d = new DaemonProcess(t, ["--config", path.join(t.root, "config.json")]);
+    const seen: string[] = [];
+    let stopMs = Number.NaN;
+    try {
+      const ready = await d.waitForEvent("daemon.ready", 30_000).then(
+        () => true,
+        () => false,
+      );
+      seen.push(ready ? "ready" : "NO daemon.ready");
+      const next = t.writeCredentials();
+      const rotated = await d
+        .waitFor(() => json.readStore("main").profiles[MINE]?.token === next.accessToken, 30_000)
+        .then(
+          () => true,
+          () => json.readStore("main").profiles[MINE]?.token === next.accessToken,
+        );
+      seen.push(rotated ? "JSON gateway rotated" : "JSON gateway NOT rotated");
+      const started = Date.now();
+      const exit = await Promise.race([d.stop(), sleep(20_000).then(() => undefined)]);
+      stopMs = Date.now() - started;
+      seen.push(exit ? `stopped in ${stopMs} ms (${exit.signal ?? `exit ${exit.code}`})` : "NOT stopped in 20 s");
+      if (!exit) d.child.kill("SIGKILL");
+      const ok = ready && rotated && exit?.code === 0 && stopMs < 4_500;
+      return row(
+        NAME,
+        "SQLite triggers beside a JSON gateway",
+        seen.join(", "),
+        "ready, rotated, exit 0 < 4500 ms",
+        ok,
+      );
+    } finally {
+      if (d.child.exitCode === null) d.child.kill("SIGKILL");
+      outputs.push(d.stdout, d.stderr);
+      planted.push(...t.planted, ...json.planted);
+    }
+  } finally {
+    t.cleanup();
+    json.cleanup();
+  }
+}
+
+/** GET /healthz with a deadline: true when it answered (503 while an agent fails is an answer). */
+async function healthy(port: number): Promise<boolean> {
+  try {
+    const res = await fetch(`http://127.0.0.1:${port}/healthz`, { signal: AbortSignal.timeout(3_000) });
+    await res.arrayBuffer();
+    return res.status === 200 || res.status === 503;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * FIFOs swapped in for four agent databases again and again while the daemon syncs them: once the swapping
+ * stops the next pass serves the agents and /healthz answers. Scrapes while it lasts are counted, not required:
+ * a scrape reads the stores through the same SQLite child and can wait for its deadline (docs/reliability.md).
+ */
+export async function fifoSwaps(outputs: string[], planted: string[]): Promise<Row> {
+  const MINE = "anthropic:login";
+  const ids = ["a", "b", "c", "d"];
+  const t = makeHome();
+  try {
+    installFakeClaude(t);
+    const cred = t.writeCredentials();
+    const old = { type: "token", provider: "anthropic", token: randomToken(), expires: cred.expiresAt };
+    writeFileSync(path.join(t.stateDir, "openclaw.json"), JSON.stringify(entriesConfig(t, ["main", ...ids])));
+    writeStateDb(t, { store: { version: 1, profiles: {} } });
+    for (const id of ids) writeAgentDb(t, id, { store: { version: 1, profiles: { [MINE]: old } } });
+    const metrics = { listen: "127.0.0.1:0" };
+    const config = { ...TICKS, profileId: MINE, credentialType: "token", metrics };
+    writeFileSync(path.join(t.root, "config.json"), JSON.stringify(config));
+    const d = new DaemonProcess(t, ["--config", path.join(t.root, "config.json")]);
+    const seen: string[] = [];
+    try {
+      const port = Number((await d.waitForEvent("metrics.listening", 30_000)).port);
+      await d.waitForEvent("daemon.ready", 30_000);
+      let swapping = true;
+      const swapper = (async () => {
+        for (let round = 0; swapping && round < 40; round++) {
+          for (const id of ids) {
+            renameSync(agentDbPath(t, id), `${agentDbPath(t, id)}.real`);
+            execFileSync("mkfifo", [agentDbPath(t, id)]);
+          }
+          await sleep(150);
+          for (const id of ids) {
+            rmSync(agentDbPath(t, id));
+            renameSync(`${agentDbPath(t, id)}.real`, agentDbPath(t, id));
+          }
+          await sleep(50);
+        }
+      })();
+      let failed = 0;
+      for (let i = 0; i < 8; i++) {
+        if (!(await healthy(port))) failed++;
+        await sleep(500);
+      }
+      swapping = false;
+      await swapper;
+      seen.push(`${failed}/8 scrapes unanswered while swapping`);
+      const next = t.writeCredentials();
+      const served = () =>
+        ids.every(
+          (id) =>
+            (readAgentCells(t, id).store?.profiles as Record<string, { token?: string }> | undefined)?.[MINE]?.token ===
+            next.accessToken,
+        );
+      const ok = await d.waitFor(served, 40_000).then(() => true, served);
+      seen.push(ok ? "agents served after" : "agents NOT served after");
+      const alive = await healthy(port);
+      if (!alive) seen.push("healthz dead at the end");
+      return row(
+        NAME,
+        "FIFOs swapped for 4 agent databases",
+        seen.join(", "),
+        "0/8 unanswered, served",
+        ok && alive && !failed,
+      );
+    } finally {
+      const exit = await Promise.race([d.stop(), sleep(10_000).then(() => undefined)]);
+      if (!exit) d.child.kill("SIGKILL");
+      outputs.push(d.stdout, d.stderr);
+      planted.push(...t.planted);
+    }
+  } finally {
+    t.cleanup();
+  }
+}
+
+export async function hostileInputs(): Promise<Outcome> {
+  const outcome = await runCases(CASES, runCase);
+  outcome.rows.push(await triggerBesideJson(outcome.outputs, outcome.planted));
+  outcome.rows.push(await fifoSwaps(outcome.outputs, outcome.planted));
+  return outcome;
 }

@@ -7,6 +7,7 @@ import { messageOf } from "../core/errors.js";
 import { createLogger } from "../log/logger.js";
 import { Daemon } from "../daemon/daemon.js";
 import { tuneHeapForDaemon } from "../daemon/heap.js";
+import { endSqliteWorkers } from "../stores/sqlite/worker-client.js";
 import { acquirePidFile, pidFilePath, stateFilePath } from "../daemon/runtime-files.js";
 import { type GlobalOptions, loadCommandConfig } from "./options.js";
 
@@ -35,6 +36,9 @@ export async function runCommand(options: RunCommandOptions): Promise<void> {
     stopping = true;
     const deadline = Date.now() + STOP_DEADLINE_MS;
     setTimeout(() => exitHard(`stop did not finish within ${STOP_DEADLINE_MS} ms`), STOP_DEADLINE_MS).unref();
+    // A pass waiting on SQLite (a hostile trigger runs for as long as it likes) is freed: its child is killed,
+    // and SQLite's journal undoes whatever it had not committed.
+    setTimeout(() => endSqliteWorkers(), FILE_REQUEST_PATIENCE_MS).unref();
     await daemon.stop(signal).catch((err: unknown) => log.error({ event: "daemon.error" }, `stop: ${messageOf(err)}`));
     await releasePid();
     // process.exit() joins libuv's worker threads, and one stuck in a system call (an open() that blocks)
@@ -43,10 +47,12 @@ export async function runCommand(options: RunCommandOptions): Promise<void> {
     const patience = Math.min(deadline, Date.now() + FILE_REQUEST_PATIENCE_MS);
     while (pendingFileRequests() > 0 && Date.now() < patience) await sleep(50);
     if (pendingFileRequests() > 0) exitHard(`${pendingFileRequests()} file request(s) still blocked`);
+    endSqliteWorkers();
     log.flush();
     process.exit(0);
   };
   const exitHard = (why: string) => {
+    endSqliteWorkers();
     log.error({ event: "daemon.error" }, `${why}; exiting with SIGKILL`);
     log.flush();
     process.kill(process.pid, "SIGKILL");

@@ -10,67 +10,50 @@ import type { StoreAdapter, UpdateOptions } from "../adapter.js";
 import { readGatewayConfig } from "../agents.js";
 import { reloadGateway } from "./gateway-notify.js";
 import { runTransaction, type StorePart, type TransactionalStore } from "../transaction.js";
-import { CELLS, type CellHome, MARKER_CELL, readCell, writeCell } from "./cells.js";
-import { type Database, isDatabaseFile, readDatabase } from "./driver.js";
-import { agentDb, layoutFor, type Layout, sharedLocation } from "./layout.js";
-import { relocationInProgress } from "./relocation.js";
-import { assertServable, assertSqliteFile, type DatabaseKind } from "./schema.js";
+import type { CellHome } from "./cells.js";
+import { databaseFile } from "./database-file.js";
+import { agentDb, layoutFor } from "./layout.js";
+import type { DatabaseKind } from "./schema.js";
 import { databaseLock, type HeldDatabase } from "./database-lock.js";
 import { sqliteUsageRules } from "../../reconcile/cooldown-sqlite.js";
 import { type AgentCells, agentView, cellWrites, type Owner, type StoreCells } from "./view.js";
+import { type SqliteWorker, workerFor } from "./worker-client.js";
 
 /** Where one agent's two stores are, as found on disk now. */
-interface Placement {
+export interface Placement {
   shared: { file: string; home: CellHome; kind: DatabaseKind } | undefined;
   local: string | undefined;
 }
 
-const readCells = (db: Database, home: CellHome): StoreCells => {
-  const store = readCell(db, CELLS[home].store);
-  const state = readCell(db, CELLS[home].state);
-  return { ...(store ? { store } : {}), ...(state ? { state } : {}) };
-};
-
 /**
- * Undefined when `file` does not exist; when it does, it must be a database we may serve (schema.ts), or this
- * throws its one-line refusal, and `read` reads on the same connection.
+ * Asks the SQLite child to run `op` on `file`, after the file passed the first look (database-file.ts);
+ * undefined when there is no file.
  */
-async function readChecked<T>(
+async function ask<T>(
+  worker: SqliteWorker,
+  op: string,
   file: string,
-  kind: DatabaseKind,
-  read: (db: Database) => T,
+  args: object,
+  doing: string,
 ): Promise<{ value: T } | undefined> {
-  if (!(await isDatabaseFile(file))) return undefined;
-  await assertSqliteFile(file);
-  const value = readDatabase(file, (db) => {
-    assertServable(db, kind);
-    return read(db);
-  });
-  return { value };
+  const expect = databaseFile(file);
+  if (!expect) return undefined;
+  return { value: await worker.call<T>(op, { ...args, file, expect }, file, doing) };
 }
 
-const checkedExists = async (file: string, kind: DatabaseKind) =>
-  (await readChecked(file, kind, () => undefined)) !== undefined;
-
-async function place(layout: Layout, agentDir: string): Promise<Placement> {
-  const own = agentDb(agentDir);
-  let shared: Placement["shared"];
-  const marker = (db: Database) => sharedLocation(readCell(db, MARKER_CELL), layout.stateDb);
-  if ((await readChecked(layout.stateDb, "state", marker))?.value === "state-db") {
-    shared = { file: layout.stateDb, home: "state-db", kind: "state" };
-  }
-  if (!shared && (await checkedExists(layout.mainDb, "agent"))) {
-    shared = { file: layout.mainDb, home: "agent-db", kind: "agent" };
-  }
-  const local = own !== shared?.file && own !== layout.mainDb && (await checkedExists(own, "agent")) ? own : undefined;
-  return { shared, local };
-}
-
-function readAgentCells(placement: Placement, open: { db: Database; file: string } | undefined): AgentCells {
-  const cellsOf = (file: string, home: CellHome) =>
-    open?.file === file ? readCells(open.db, home) : readDatabase(file, (db) => readCells(db, home));
-  const shared = placement.shared ? cellsOf(placement.shared.file, placement.shared.home) : {};
-  return placement.local ? { shared, local: cellsOf(placement.local, "agent-db") } : { shared };
+async function readAgentCells(
+  worker: SqliteWorker,
+  placement: Placement,
+  open: { file: string; cells: StoreCells } | undefined,
+): Promise<AgentCells> {
+  const cellsOf = async (file: string, home: CellHome) => {
+    if (open?.file === file) return open.cells;
+    const read = await ask<StoreCells>(worker, "cells", file, { home }, "reading auth cells");
+    if (!read) throw new StoreError(`${file} cannot be opened: it is gone`, "invalid");
+    return read.value;
+  };
+  const shared = placement.shared ? await cellsOf(placement.shared.file, placement.shared.home) : {};
+  return placement.local ? { shared, local: await cellsOf(placement.local, "agent-db") } : { shared };
 }
 
 /** The Claude login's default id: retired in this generation, so the default is to copy nothing. */
@@ -105,12 +88,20 @@ interface AgentDocs {
 
 export function sqliteAdapter(stateDir: string, env: NodeJS.ProcessEnv = process.env): StoreAdapter {
   const layout = layoutFor(stateDir, env);
+  const worker = workerFor(stateDir);
+  // Placement and cells in one round trip to the SQLite child: a pass reads every agent several times.
+  const readAgent = (agentDir: string) =>
+    worker.call<AgentDocs>(
+      "agent",
+      { stateDb: layout.stateDb, mainDb: layout.mainDb, own: agentDb(agentDir) },
+      agentDb(agentDir),
+      "reading the agent's auth stores",
+    );
 
   /** One agent's store: each database a change touches is one part, the agent's own first, never both at once. */
   const store = (agentDir: string, options: UpdateOptions): TransactionalStore<AgentDocs, HeldDatabase> => {
     const read = async () => {
-      const placement = await place(layout, agentDir);
-      return { placement, cells: readAgentCells(placement, undefined) };
+      return readAgent(agentDir);
     };
     const part = (placement: Placement, owner: Owner): StorePart<AgentDocs, HeldDatabase> => {
       const local = { file: placement.local!, home: "agent-db" as const, kind: "agent" as const };
@@ -123,25 +114,29 @@ export function sqliteAdapter(stateDir: string, env: NodeJS.ProcessEnv = process
       assertTrusted(target.file);
       return {
         name: target.file,
-        lock: databaseLock(target, options.lockTimeoutMs),
-        // eslint-disable-next-line @typescript-eslint/require-await -- a SQLite read is synchronous
-        read: async ({ db }) => {
-          const relocating = target.home === "state-db" ? relocationInProgress(db, target.file) : undefined;
-          if (relocating) throw new StoreError(relocating, "locked");
-          return { placement, cells: readAgentCells(placement, { db, file: target.file }) };
+        lock: databaseLock(target, options.lockTimeoutMs, worker),
+        read: async ({ handle }) => {
+          const { file, home } = target;
+          const read = await worker.call<{ relocating: string } | { cells: StoreCells }>(
+            "txCells",
+            { handle, home, file },
+            file,
+            "reading auth cells",
+          );
+          if ("relocating" in read) throw new StoreError(read.relocating, "locked");
+          return { placement, cells: await readAgentCells(worker, placement, { file, cells: read.cells }) };
         },
-        plan: ({ db }, { cells }, view, next) => {
+        plan: ({ handle }, { cells }, view, next) => {
           const mine = cellWrites(cells, view, next)[owner];
           if (!mine) return undefined;
           const before = owner === "local" ? cells.local! : cells.shared;
           const roles = (["store", "state"] as const).filter((role) => mine[role] && mine[role] !== before[role]);
           return {
             files: [],
-            // eslint-disable-next-line @typescript-eslint/require-await -- cells and COMMIT are synchronous
             commit: async () => {
-              const now = Date.now();
-              for (const role of roles) writeCell(db, CELLS[target.home][role], mine[role]!, now);
-              db.exec("COMMIT");
+              const writes = roles.map((role) => ({ role, value: mine[role]! }));
+              const args = { handle, home: target.home, writes, now: Date.now() };
+              await worker.call("commit", args, target.file, "writing auth cells and COMMIT");
             },
           };
         },
@@ -155,11 +150,10 @@ export function sqliteAdapter(stateDir: string, env: NodeJS.ProcessEnv = process
       async parts(peeked) {
         const { placement, cells } = peeked!.docs;
         const planned = cellWrites(cells, peeked!.view, peeked!.next);
-        const stateDbExists = placement.shared !== undefined && (await isDatabaseFile(layout.stateDb));
-        const pending = stateDbExists
-          ? readDatabase(layout.stateDb, (db) => relocationInProgress(db, layout.stateDb))
+        const pending = placement.shared
+          ? await ask<string | null>(worker, "relocation", layout.stateDb, {}, "checking for a relocation")
           : undefined;
-        if (pending) throw new StoreError(pending, "locked");
+        if (pending?.value) throw new StoreError(pending.value, "locked");
         return (["local", "shared"] as const).filter((owner) => planned[owner]).map((owner) => part(placement, owner));
       },
     };
@@ -172,9 +166,9 @@ export function sqliteAdapter(stateDir: string, env: NodeJS.ProcessEnv = process
     admit: admitProfile,
     files: (agentDir) => [agentDb(agentDir), layout.stateDb],
     async read(agentDir) {
-      const placement = await place(layout, agentDir);
+      const { placement, cells } = await readAgent(agentDir);
       if (!placement.shared && !placement.local) return undefined;
-      return agentView(readAgentCells(placement, undefined));
+      return agentView(cells);
     },
     update: (agentDir, change, options) => runTransaction(store(agentDir, options), change, options),
     // The gateway keeps these stores in memory: told as its own CLI tells it, from the config as it is now.

@@ -8,6 +8,7 @@
  * part, and write back every other field as it was.
  */
 import { StoreError } from "../../core/errors.js";
+import { MAX_CREDENTIAL_FILE_BYTES } from "../../fs/read-file.js";
 import { cellShapeProblem } from "./cell-shape.js";
 import type { Database } from "./driver.js";
 
@@ -56,6 +57,9 @@ export const MARKER_CELL: Cell = sharedCell(SHARED_STORE_MARKER_KEY);
 /** The state database's content version, which may run ahead of its `user_version` (schema.ts). */
 export const CONTENT_VERSION_CELL: Cell = sharedCell("state.schema.contentVersion");
 
+/** The cap of a credential file, for a cell that holds the same JSON. */
+export const MAX_CELL_BYTES = MAX_CREDENTIAL_FILE_BYTES;
+
 export type JsonObject = Record<string, unknown>;
 
 export function tableExists(db: Database, table: string): boolean {
@@ -65,6 +69,17 @@ export function tableExists(db: Database, table: string): boolean {
 /** The raw value of a cell, or undefined when its row (or table) does not exist. */
 export function readCellValue(db: Database, cell: Cell): unknown {
   if (!tableExists(db, cell.table)) return undefined;
+  // Its size first, read without loading the value (SQLite's octet_length of a stored column): a huge one is
+  // refused as a huge file is, never read.
+  const size = `SELECT octet_length("${cell.jsonColumn}") AS size FROM "${cell.table}" WHERE "${cell.keyColumn}" = ?`;
+  const found = db.prepare(size).get(cell.key) as { size: unknown } | undefined;
+  if (found === undefined) return undefined;
+  if (typeof found.size === "number" && found.size > MAX_CELL_BYTES) {
+    throw new StoreError(
+      `${db.name}: ${cell.table}[${cell.key}] is ${found.size} bytes, more than ${MAX_CELL_BYTES}; refused, nothing written`,
+      "invalid",
+    );
+  }
   const sql = `SELECT "${cell.jsonColumn}" AS json FROM "${cell.table}" WHERE "${cell.keyColumn}" = ?`;
   const row = db.prepare(sql).get(cell.key) as { json: unknown } | undefined;
   return row?.json;

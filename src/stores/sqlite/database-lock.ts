@@ -8,9 +8,10 @@
 import type { BackoffPolicy } from "../../core/backoff.js";
 import { StoreError, messageOf } from "../../core/errors.js";
 import type { HeldLock, StoreLock } from "../locks/lock.js";
-import { type Database, BUSY_TIMEOUT_MS, isBusy, openDatabase } from "./driver.js";
-import { tryStateLifecycleLock } from "./lifecycle-lock.js";
-import { assertServable, type DatabaseKind } from "./schema.js";
+import { databaseFile } from "./database-file.js";
+import { BUSY_TIMEOUT_MS, isBusy } from "./driver.js";
+import type { DatabaseKind } from "./schema.js";
+import { SqliteRequestError, type SqliteWorker } from "./worker-client.js";
 
 export interface TransactionTarget {
   file: string;
@@ -18,8 +19,8 @@ export interface TransactionTarget {
 }
 
 export interface HeldDatabase extends HeldLock {
-  /** The connection, inside `BEGIN IMMEDIATE`. */
-  db: Database;
+  /** The connection, inside `BEGIN IMMEDIATE`, in the SQLite child. */
+  handle: number;
 }
 
 /** The gateway retries its own exclusive begin every 25 ms; so do we, after each busy try. */
@@ -28,39 +29,42 @@ const RETRY: BackoffPolicy = { baseMs: 25, capMs: 25 };
 const busyError = (file: string, err: unknown) =>
   new StoreError(`${file} stayed busy past the lock timeout; nothing written: ${messageOf(err)}`, "busy");
 
-export function databaseLock(target: TransactionTarget, lockTimeoutMs: number): StoreLock<HeldDatabase> {
+/** A busy answer from the child (a COMMIT that met a reader): the whole step is tried again. */
+const busyInChild = (err: unknown) => err instanceof SqliteRequestError && isBusy({ code: err.sqliteCode });
+
+export function databaseLock(
+  target: TransactionTarget,
+  lockTimeoutMs: number,
+  worker: SqliteWorker,
+): StoreLock<HeldDatabase> {
   const timeoutMs = Math.max(lockTimeoutMs, BUSY_TIMEOUT_MS);
+  const { file, kind } = target;
   return {
     retry: RETRY,
     timeoutMs,
-    retryable: (err) => (isBusy(err) ? busyError(target.file, err) : undefined),
-    // eslint-disable-next-line @typescript-eslint/require-await -- the lock interface is async; SQLite is not
+    retryable: (err) => (busyInChild(err) ? busyError(file, err) : undefined),
     async tryLock() {
-      const lifecycle = target.kind === "state" ? tryStateLifecycleLock(target.file, timeoutMs) : undefined;
-      if (lifecycle && "busy" in lifecycle) return lifecycle;
-      let db: Database | undefined;
-      const release = () => {
-        try {
-          if (db?.inTransaction) db.exec("ROLLBACK");
-        } finally {
-          db?.close();
-          lifecycle?.release();
-        }
-      };
-      try {
-        db = openDatabase(target.file);
-        db.exec("BEGIN IMMEDIATE");
-        // The gateway may have migrated it since we looked; the rows are checked as the transaction reads them.
-        assertServable(db, target.kind, { rows: false });
-      } catch (err) {
-        release();
-        if (isBusy(err)) return { busy: busyError(target.file, err) };
-        throw err;
-      }
+      const expect = databaseFile(file);
+      if (!expect) throw new StoreError(`${file} is gone; nothing written`, "invalid");
+      const began = await worker.call<{ handle: number } | { busy: string } | { lifecycleBusy: string }>(
+        "begin",
+        { file, expect, kind, timeoutMs },
+        file,
+        "BEGIN IMMEDIATE",
+      );
+      if ("lifecycleBusy" in began) return { busy: new StoreError(began.lifecycleBusy, "locked") };
+      if ("busy" in began) return { busy: busyError(file, began.busy) };
+      const { handle } = began;
       return {
-        db,
-        lost: () => Promise.resolve(lifecycle?.lost()),
-        release: () => Promise.resolve(release()),
+        handle,
+        lost: async () =>
+          (await worker.call<string | null>("lost", { handle }, file, "checking its lock")) ?? undefined,
+        // A child killed at its deadline took the connection and its transaction with it: nothing to roll back.
+        release: () =>
+          worker.call("release", { handle }, file, "ROLLBACK").then(
+            () => undefined,
+            () => undefined,
+          ),
       };
     },
   };

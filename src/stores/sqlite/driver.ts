@@ -1,10 +1,10 @@
 /**
  * The SQLite library, loaded only when a SQLite-era store is present (it is a native module: loading it
  * costs memory an idle daemon on a JSON-era gateway should not pay), and the one way we open a gateway
- * database: an existing regular file, never created, with the gateway's busy timeout.
+ * database: an existing regular file, never created, with the gateway's busy timeout. Only the SQLite child
+ * (worker.ts) calls it: this library never runs on the daemon's thread.
  */
 import { existsSync } from "node:fs";
-import { lstat } from "node:fs/promises";
 import { createRequire } from "node:module";
 import type BetterSqlite3 from "better-sqlite3";
 import { StoreError, errnoCode, messageOf } from "../../core/errors.js";
@@ -28,17 +28,17 @@ export function sqliteLibrary(): typeof BetterSqlite3 {
   return library;
 }
 
-/** Whether `file` exists as a regular file; a symlink, FIFO or folder in its place is refused, not followed. */
-export async function isDatabaseFile(file: string): Promise<boolean> {
-  let info;
+/** SQLite's own memory in its process (worker.ts): a 500 MB generated value fails as "out of memory". */
+export const SQLITE_HEAP_LIMIT_BYTES = 256 * 1024 * 1024;
+
+/** Caps SQLite's heap for the whole process (the pragma is process-wide); called once by the SQLite child. */
+export function limitSqliteHeap(): void {
+  const db = new (sqliteLibrary())(":memory:");
   try {
-    info = await lstat(file);
-  } catch (err) {
-    if (errnoCode(err) === "ENOENT" || errnoCode(err) === "ENOTDIR") return false;
-    throw new StoreError(`${file} cannot be read: ${messageOf(err)}`, "invalid");
+    db.pragma(`hard_heap_limit = ${SQLITE_HEAP_LIMIT_BYTES}`);
+  } finally {
+    db.close();
   }
-  if (!info.isFile()) throw new StoreError(`${file} is not a regular file; refusing to open it`, "invalid");
-  return true;
 }
 
 /**

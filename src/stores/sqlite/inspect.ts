@@ -5,9 +5,10 @@
  */
 import { StoreError, messageOf } from "../../core/errors.js";
 import type { Agent } from "../agents.js";
-import { isDatabaseFile, readDatabase } from "./driver.js";
+import { databaseFile } from "./database-file.js";
 import { agentDb, layoutFor } from "./layout.js";
-import { assertSqliteFile, type DatabaseKind, readSchema, schemaNote, schemaRefusal, TESTED_SCHEMA } from "./schema.js";
+import { type DatabaseKind, type SchemaReading, schemaNote, schemaRefusal, TESTED_SCHEMA } from "./schema.js";
+import { workerFor } from "./worker-client.js";
 
 export interface DatabaseFinding {
   /** "state", or the agent's id. */
@@ -40,9 +41,15 @@ export async function inspectDatabases(
   const findings: DatabaseFinding[] = [];
   for (const candidate of candidates) {
     try {
-      if (!(await isDatabaseFile(candidate.file))) continue;
-      await assertSqliteFile(candidate.file);
-      const reading = readDatabase(candidate.file, (db) => readSchema(db, candidate.kind));
+      const { file, kind } = candidate;
+      const expect = databaseFile(file);
+      if (!expect) continue;
+      const reading = await workerFor(stateDir).call<SchemaReading>(
+        "inspect",
+        { file, expect, kind },
+        file,
+        "reading its schema",
+      );
       const refusal = schemaRefusal(candidate.kind, candidate.file, reading);
       const { version, userVersion, contentVersion } = reading;
       findings.push({

@@ -7,8 +7,7 @@
  * tested with; the same rule holds below it (2026.9.5, agent 21 / state 17, has the same auth tables), because
  * what makes our write safe is the table we write, not the number beside it. Nothing here writes.
  */
-import { StoreError, messageOf } from "../../core/errors.js";
-import { openRegularFile } from "../../fs/read-file.js";
+import { StoreError } from "../../core/errors.js";
 import { type Cell, CELLS, CONTENT_VERSION_CELL, checkCell, MARKER_CELL, readCellValue } from "./cells.js";
 import type { Database } from "./driver.js";
 import { sharedLocation } from "./layout.js";
@@ -72,28 +71,6 @@ export interface SchemaReading {
   differences: string[];
 }
 
-const MAGIC = "SQLite format 3\0";
-
-/** Refuses a file that is not an SQLite database before SQLite opens it; the read never blocks on a FIFO. */
-export async function assertSqliteFile(file: string): Promise<void> {
-  let header: Buffer;
-  try {
-    const handle = await openRegularFile(file);
-    try {
-      header = Buffer.alloc(MAGIC.length);
-      const { bytesRead } = await handle.read(header, 0, MAGIC.length, 0);
-      header = header.subarray(0, bytesRead);
-    } finally {
-      await handle.close();
-    }
-  } catch (err) {
-    throw new StoreError(`${file} cannot be read: ${messageOf(err)}`, "invalid");
-  }
-  if (header.toString("latin1") !== MAGIC) {
-    throw new StoreError(`${file} is not an SQLite database; nothing written`, "invalid");
-  }
-}
-
 /** A few of a table's columns as they are, to show what stands where ours should. */
 const columnList = (columns: ReadonlyArray<{ name: string; type: string }>) =>
   columns
@@ -107,6 +84,8 @@ interface ColumnInfo {
   notnull: number;
   dflt_value: unknown;
   pk: number;
+  /** table_xinfo: 0 a column, 1 hidden (virtual tables), 2 and 3 generated (VIRTUAL, STORED). */
+  hidden: number;
 }
 
 /** How one table departs from its shape: missing, a view, a column gone, retyped, or one our insert cannot fill. */
@@ -115,9 +94,17 @@ export function tableDifferences(db: Database, shape: TableShape): string[] {
   const object = db.prepare("SELECT type FROM sqlite_master WHERE name = ?").get(table) as { type: string } | undefined;
   if (!object) return shape.optional ? [] : [`no table ${table}`];
   if (object.type !== "table") return [`${table} is a ${object.type}, not a table`];
-  const columns = db.prepare(`PRAGMA table_info("${table}")`).all() as ColumnInfo[];
+  const all = db.prepare(`PRAGMA table_xinfo("${table}")`).all() as ColumnInfo[];
+  const columns = all.filter((c) => c.hidden === 0);
   const byName = new Map(columns.map((c) => [c.name, c]));
   const differences: string[] = [];
+  // openclaw@2026.9.6 puts no trigger and no generated column on the tables we read or write: one would run
+  // (or be computed) on our read or write, at whatever cost its author chose.
+  const generated = all.filter((c) => c.hidden === 2 || c.hidden === 3);
+  if (generated.length > 0) differences.push(`${table} has a generated column ${generated[0]!.name.slice(0, 40)}`);
+  const triggers = db.prepare("SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = ?").all(table);
+  if (triggers.length > 0)
+    differences.push(`${table} has a trigger ${String((triggers[0] as { name: unknown }).name).slice(0, 40)}`);
   for (const expected of shape.columns) {
     const found = byName.get(expected.name);
     if (!found) {

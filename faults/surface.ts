@@ -95,11 +95,12 @@ function flipper(component: string, foreign: string): { stop: () => Promise<void
   // that walks the path again a moment later can meet the link.
   const code = `const fs = require("node:fs"); const [c, f] = process.argv.slice(1);
     fs.symlinkSync(f, c + ".link");
+    const pause = new Int32Array(new SharedArrayBuffer(4));
     for (;;) {
       try { fs.renameSync(c, c + ".real"); fs.renameSync(c + ".link", c) } catch { continue }
-      for (let i = 0; i < 2000; i++);
+      Atomics.wait(pause, 0, 0, 0.3);
       try { fs.renameSync(c, c + ".link"); fs.renameSync(c + ".real", c) } catch {}
-      for (let i = 0; i < 2000; i++);
+      Atomics.wait(pause, 0, 0, 0.3);
     }`;
   const child = spawn(process.execPath, ["-e", code, component, foreign], { stdio: "ignore" });
   return {

@@ -8,8 +8,9 @@ import { assertTrusted } from "./trust.js";
 
 export class ForeignOwnerError extends AuthSyncError {
   constructor(dir: string, uid: number, action = "write in", what?: string) {
+    const why = what ? `it is ${what}` : `it belongs to uid ${uid}`;
     super(
-      `refusing to ${action} ${dir} as root: ${what ? `it is ${what}` : `it belongs to uid ${uid}`}; run as that user ` +
+      `refusing to ${action} ${dir} as root: ${why}; run as that user ` +
         "(sudo -u USER moltbot-auth-sync …, or `service install --system USER`, which runs the daemon as USER)",
       "store.foreign_owner",
     );

@@ -27,7 +27,8 @@ export async function lockFolderProblem(
   const owner = userName(info.uid);
   // In sticky /tmp only its owner or root can remove it; nothing uses it while it is refused.
   const sudo = uid === 0 || info.uid === uid ? "" : "sudo ";
-  const fix = `${sudo}rm -r -- ${shellQuote(dir)}   (as root; the gateway and the daemon make it again, theirs and private)`;
+  const again = "the gateway and the daemon make it again, theirs and private";
+  const fix = `${sudo}rm -r -- ${shellQuote(dir)}   (as root; ${again})`;
   const refused = "so every SQLite write is refused";
   if (info.isSymbolicLink() || !info.isDirectory()) {
     return { dir, detail: `${dir} is not a real folder (owned by ${owner}), ${refused}`, fix };

@@ -115,7 +115,8 @@ export async function readWritePaths(config: Config, user: ServiceUser, warnings
 
 /**
  * A path is writable by the unit only if `user` owns it: checked with lstat, so a symlink is refused
- * rather than followed, and the folders above it must have no symlink either. A path not there yet counts as its nearest existing parent's, which must be the user's.
+ * rather than followed, and the folders above it must have no symlink either. A path not there yet counts as its
+ * nearest existing parent's, which must be the user's.
  */
 export async function checkOwnedBy(p: string, user: ServiceUser, what: string): Promise<void> {
   let at = p;

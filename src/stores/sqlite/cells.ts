@@ -76,7 +76,8 @@ export function readCellValue(db: Database, cell: Cell): unknown {
   if (found === undefined) return undefined;
   if (typeof found.size === "number" && found.size > MAX_CELL_BYTES) {
     throw new StoreError(
-      `${db.name}: ${cell.table}[${cell.key}] is ${found.size} bytes, more than ${MAX_CELL_BYTES}; refused, nothing written`,
+      `${db.name}: ${cell.table}[${cell.key}] is ${found.size} bytes, more than ${MAX_CELL_BYTES}; ` +
+        "refused, nothing written",
       "invalid",
     );
   }

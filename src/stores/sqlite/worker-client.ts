@@ -119,6 +119,8 @@ export class SqliteWorker {
       serialization: "advanced",
       stdio: ["ignore", "ignore", "ignore", "ipc"],
       execArgv: [],
+      // It opens the paths it is sent and needs nothing of ours: no token or config variable reaches it.
+      env: {},
     });
     child.on("message", (reply: WireReply) => this.settle(reply));
     child.on("error", (err) => this.end(new StoreError(`the SQLite process failed: ${err.message}`, "locked")));

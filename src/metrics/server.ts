@@ -1,7 +1,7 @@
 /**
  * The HTTP server of `/metrics` and `/healthz`. Anything else is 404; a Host header we do not serve is 421.
- * It binds only when configured, answers each scrape from one status collection (concurrent scrapes share it), and closes its connections at once on
- * stop so it never holds the daemon up.
+ * It binds only when configured, answers each scrape from one status collection (concurrent scrapes share it),
+ * and closes its connections at once on stop so it never holds the daemon up.
  */
 import { type IncomingMessage, type ServerResponse, createServer } from "node:http";
 import type { AddressInfo } from "node:net";

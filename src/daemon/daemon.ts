@@ -124,6 +124,8 @@ export class Daemon {
           const own = this.registry.agents.filter((agent) => file.startsWith(agent.stateDir + path.sep));
           for (const agent of own) void this.onAgentChanged(agent, file);
         },
+        walIgnored: (file) =>
+          this.event("debug", "watch.ignored", `${file} is gone or empty; nothing to read`, { file }),
         resync: () => this.queue.full(),
         refreshCheck: () => void this.checkRefresh(),
         watchError: (err) => problems.problem("watch", "warn", "watch.error", `file watch failed: ${err.message}`),

@@ -13,12 +13,17 @@ import type { AuthProfileStore, ProfileUsageStats } from "../types.js";
 
 /** Our markings carry the time they were made, so a few recent ones are enough to recognise them. */
 const OURS_KEPT = 16;
+/**
+ * The markings seen per agent and profile: a read in the middle of our own write (the gateway's marking that
+ * we are about to clear) still shows the one before what we last remembered, and must not be answered twice.
+ */
+const SEEN_KEPT = 4;
 
 export class GatewayMarkings {
   /** A digest of what we last wrote (or are about to write) per store file: 10,000 stores' bytes are megabytes. */
   private readonly written = new Map<string, string>();
-  /** Our profile's marking per agent dir as last written by us or seen. */
-  private readonly known = new Map<string, string>();
+  /** Our profile's markings per agent dir as lately written by us or seen, the last one last. */
+  private readonly known = new Map<string, string[]>();
   /**
    * The markings we wrote lately, in any agent: where agents share one store (SQLite), our write for one
    * agent changes what the others see, and must not be taken for the gateway's there either.
@@ -76,9 +81,8 @@ export class GatewayMarkings {
   ): boolean {
     const stats = store.usageStats?.[profile];
     const marking = markingKey(profile, stats);
-    const known = this.known.get(knownKey(agentDir, profile));
-    this.known.set(knownKey(agentDir, profile), marking);
-    if (marking === known || this.ours.includes(marking) || stats === undefined) return false;
+    const seen = this.see(agentDir, profile, marking);
+    if (seen || this.ours.includes(marking) || stats === undefined) return false;
     const marked = adapter.usage.isMarked(stats, now);
     return marked && isCredentialMarking(stats);
   }
@@ -103,9 +107,19 @@ export class GatewayMarkings {
   private rememberStore(agentDir: string, store: AuthProfileStore): string[] {
     return this.profileIds().map((profile) => {
       const marking = markingKey(profile, store.usageStats?.[profile]);
-      this.known.set(knownKey(agentDir, profile), marking);
+      this.see(agentDir, profile, marking);
       return marking;
     });
+  }
+
+  /** Records `marking` as the latest in `agentDir`; whether it was seen (or written) there lately. */
+  private see(agentDir: string, profile: string, marking: string): boolean {
+    const key = knownKey(agentDir, profile);
+    const seen = this.known.get(key) ?? [];
+    const before = seen.includes(marking);
+    const next = [...seen.filter((m) => m !== marking), marking].slice(-SEEN_KEPT);
+    this.known.set(key, next);
+    return before;
   }
 }
 

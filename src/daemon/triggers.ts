@@ -3,7 +3,7 @@
  * config, its agents and their stores, JSON or SQLite), and the resync and refresh-check schedules. Each
  * event is handed on as what it means; the daemon decides what to run.
  */
-import { existsSync } from "node:fs";
+import { lstatSync } from "node:fs";
 import path from "node:path";
 import type { Config } from "../config/config.js";
 import { loginConfigs } from "../config/logins.js";
@@ -32,8 +32,9 @@ const TRAILING_CHECK_MS = 75;
 
 /**
  * The write-ahead log of a SQLite database: the gateway's writes land there first. It counts only while it
- * exists: any reader (ours too) that opens the database when nobody holds it makes, touches and removes one,
- * all within its read; a writer that closes leaves a change of the database itself (the checkpoint).
+ * holds frames: any reader (ours too) that opens the database when nobody holds it makes an empty one and
+ * removes it; readers never write to it; a writer that closes leaves a change of the database itself (the
+ * checkpoint).
  */
 const WAL_SUFFIX = "-wal";
 const STORE_FILES = new Set([
@@ -60,11 +61,12 @@ function isAgentStoreFile(rel: string): boolean {
 }
 
 /**
- * `agents/<id>`: a leaf of the state dir's watch (watch.ts), watched through its `agent` folder by a plain
- * watch of ours: one inotify watch per agent (the agent's own folder is watched only while `agent` is missing).
+ * The leaves of the state dir's watch (watch.ts), whose entries a plain watch of ours reports, none dropped:
+ * `agents/<id>`, watched through its `agent` folder (one inotify watch per agent; the agent's own folder is
+ * watched only while `agent` is missing), and `state`, where the shared database's -wal comes and goes.
  */
 const AGENT_HOME = /^agents\/[^/]+$/;
-const isAgentHome = (rel: string) => AGENT_HOME.test(rel);
+const isLeaf = (rel: string) => AGENT_HOME.test(rel) || rel === path.posix.dirname(SHARED_DB);
 
 export interface TriggerHandlers {
   /** The credentials file changed (now), and again once its burst is over (`settled`). */
@@ -74,6 +76,8 @@ export interface TriggerHandlers {
   agentStore(agent: Agent, file: string): void;
   /** The shared SQLite store, which every agent reads, changed; called again once the burst is over. */
   sharedStore(file: string): void;
+  /** A write-ahead log's event that changed nothing: it is gone or empty (a reader's, maybe ours). */
+  walIgnored(file: string): void;
   resync(): void;
   refreshCheck(): void;
   watchError(err: Error): void;
@@ -168,11 +172,11 @@ export class Triggers {
 
   private watchStateDir(stateDir: string): FolderWatch {
     return watchFolder(stateDir, {
-      // `agents/<id>` (depth 1) are leaves: their `agent` folder and its store files are seen through our own watches.
+      // `agents/<id>` (depth 1) and `state` are leaves: their store files are seen through our own watches.
       depth: 1,
       leafDepth: 1,
       accept: (rel) => GATEWAY_CONFIGS.has(rel) || rel === "agents" || isAgentPath(rel) || isSharedPath(rel),
-      leafFolder: isAgentHome,
+      leafFolder: isLeaf,
       onEvent: (event, file) => this.onStateDirEvent(stateDir, event, file),
       onError: (err) => this.on.watchError(err),
     });
@@ -182,12 +186,15 @@ export class Triggers {
     const rel = path.relative(stateDir, file).split(path.sep).join("/");
     if (GATEWAY_CONFIGS.has(rel)) return this.debounce("gateway-config", () => this.on.gatewayConfig());
     const wal = rel.endsWith(WAL_SUFFIX);
-    const live = (fn: () => void) => () => (wal && !existsSync(file) ? undefined : fn());
+    const live = (fn: () => void) => () => (wal && !holdsFrames(file) ? this.on.walIgnored(file) : fn());
+    // Seen through our own watch of `state`, which drops no event; its files made with it are not reported.
     if (SHARED_FILES.has(rel))
-      return this.settle(
+      return this.debounce(
         `shared:${rel}`,
         live(() => this.on.sharedStore(file)),
       );
+    if (rel === path.posix.dirname(SHARED_DB) && event === "addDir")
+      return this.debounce(`shared:${SHARED_DB}`, () => this.on.sharedStore(path.join(stateDir, STATE_DB)));
     if (!isAgentPath(rel)) return;
     const match = AGENT_PATH.exec(rel)!;
     if (event === "unlinkDir" && match[2] === undefined) return;
@@ -227,5 +234,14 @@ export class Triggers {
 
 /** `state`, the shared SQLite store, or its log. */
 function isSharedPath(rel: string): boolean {
-  return rel === path.dirname(SHARED_DB) || SHARED_FILES.has(rel);
+  return rel === path.posix.dirname(SHARED_DB) || SHARED_FILES.has(rel);
+}
+
+/** Whether a write-ahead log is there with something written in it (see WAL_SUFFIX). */
+function holdsFrames(file: string): boolean {
+  try {
+    return lstatSync(file).size > 0;
+  } catch {
+    return false;
+  }
 }

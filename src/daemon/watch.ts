@@ -16,7 +16,7 @@ export interface FolderWatchOptions {
   /** Whether a path inside `folder` (given relative to it) matters. */
   accept(relative: string): boolean;
   /**
-   * Folders (relative to `folder`, at `depth`) whose entries are seen through one plain `fs.watch` of ours:
+   * Folders (relative to `folder`, at most `depth` deep) whose entries are seen through one plain `fs.watch` of ours:
    * chokidar reports such a folder made or removed, but does not watch it. chokidar would give each file it
    * tracks an inotify watch besides its folder's (10,000 more for 10,000 agents), and re-read the folder
    * (a readdir and an lstat per entry) on every event in it, which our own writes cause by the thousand. Each
@@ -56,7 +56,9 @@ export function watchFolder(folder: string, options: FolderWatchOptions): Folder
     depth: levels + options.depth,
     ignored: (p: string) => {
       if (p === base || p === folder || folder.startsWith(p + path.sep)) return false;
-      return !inside(p) || !options.accept(rel(p));
+      // A leaf's entries are ours to watch: chokidar, which tracks each file it has seen, loses a file that is
+      // made and removed within its own bookkeeping (a SQLite reader's -wal) and then misses it for good.
+      return !inside(p) || !options.accept(rel(p)) || isLeaf(path.dirname(p));
     },
   });
   const leaves = new LeafWatches(

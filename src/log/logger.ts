@@ -35,6 +35,7 @@ export const EVENTS = [
   "sync.done",
   "sync.idle",
   "watch.handled",
+  "watch.ignored",
   "store.locked",
   "store.invalid",
   "store.unwritable",

@@ -53,3 +53,29 @@ test("gateway markings: a SQLite-era block is a marking by that generation's rul
   json.mark({ blockedUntil: NOW + 60_000, failureCounts: { auth: 1 }, errorCount: 1 });
   assert.equal(markings.isNewMarking("/a/other", json.read(), json.adapter, NOW), false);
 });
+
+test("gateway markings: a read in the middle of our clearing write shows the marking answered already", async () => {
+  const markings = new GatewayMarkings(() => ID);
+  const { adapter, mark, read } = sharedStore(sqliteUsageRules);
+  await markings.learn([{ id: "main", dir: "/a/main", stateDir: "/a" }], adapter);
+  mark({ cooldownUntil: NOW + 60_000, cooldownReason: "auth", failureCounts: { auth: 1 }, errorCount: 1 });
+  const marked = read();
+  assert.equal(markings.isNewMarking("/a/main", marked, adapter, NOW), true, "answered once");
+  // Our clearing write is remembered before it commits; a watcher's read meanwhile still sees the marking.
+  let during: boolean | undefined;
+  const clear = (store: AuthProfileStore) => ({ next: { ...store, usageStats: {} }, outcome: undefined });
+  await markings.tracking(adapter).update(
+    "/a/main",
+    (store) => {
+      const result = clear(store);
+      queueMicrotask(() => (during = markings.isNewMarking("/a/main", marked, adapter, NOW)));
+      return result;
+    },
+    { lockTimeoutMs: 1 },
+  );
+  await Promise.resolve();
+  assert.equal(during, false, "not answered again");
+  assert.equal(markings.isNewMarking("/a/main", read(), adapter, NOW), false, "our clearing is ours");
+  mark({ cooldownUntil: NOW + 120_000, cooldownReason: "auth", failureCounts: { auth: 2 }, errorCount: 2 });
+  assert.equal(markings.isNewMarking("/a/main", read(), adapter, NOW), true, "the gateway's next marking is new");
+});

@@ -83,12 +83,19 @@ for (const writer of ["holds the database open", "closes the database after writ
     const holds = writer === "holds the database open";
     let db = holds ? new Database(stateDbPath(t)) : undefined;
     try {
-      await d.waitForEvent("daemon.ready", 30_000);
-      // Our own reads of a database nobody holds make and remove its -wal file: that must not make passes.
-      await new Promise((resolve) => setTimeout(resolve, 1_500));
-      const quiet = d.records.length;
-      await new Promise((resolve) => setTimeout(resolve, 1_500));
-      assert.deepEqual(d.records.slice(quiet), [], "an idle daemon logs nothing");
+      const ready = d.records.indexOf(await d.waitForEvent("daemon.ready", 30_000));
+      // Our own reads of a database nobody holds make and remove an empty -wal file: that must not make
+      // passes. The full pass that follows the arming reads it with every watch armed; once that pass is done
+      // and its -wal event decided on (ignored), nothing but that pass has run.
+      await d.waitFor((r) => r.event === "sync.idle", 20_000, ready);
+      await d.waitFor((r) => r.event === "watch.ignored", 20_000, ready);
+      const since = d.records.slice(ready + 1).map((r) => r.event);
+      assert.deepEqual(
+        since.filter((e) => e === "watch.handled" || e === "cooldown.gateway"),
+        [],
+        d.stdout,
+      );
+      assert.equal(d.events("sync.done").length, 2, "the first pass and the one after arming");
       const now = Date.now();
       db ??= new Database(stateDbPath(t));
       markInStateDb(db, { errorCount: 1, failureCounts: { auth: 1 }, lastFailureAt: now, cooldownUntil: now + 60_000 });
@@ -105,8 +112,10 @@ for (const writer of ["holds the database open", "closes the database after writ
       const recovered = await d.waitForEvent("recovered", 20_000);
       const stats = (readStateCells(t).state?.usageStats as Record<string, Record<string, unknown>>)[MINE]!;
       assert.equal(stats.cooldownUntil, undefined);
-      // Our clearing write is not taken for another marking: the daemon has seen it and decided.
-      const from = d.records.indexOf(recovered);
+      // Our clearing write is not taken for another marking: the daemon has seen it and decided. It starts
+      // after claude is done (its watch event may be decided on before the write is logged as written).
+      const from = d.records.indexOf(d.events("refresh.succeeded")[0]!);
+      assert.ok(from >= 0 && from < d.records.indexOf(recovered));
       await d.waitFor((r) => r.event === "watch.handled" && r.agent === "main", 20_000, from);
       assert.equal(d.events("cooldown.gateway").length, 1, d.stdout);
       assert.equal(d.events("refresh.started").length, 1, d.stdout);

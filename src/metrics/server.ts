@@ -14,6 +14,11 @@ import type { Metrics } from "./registry.js";
 
 /** A scrape that takes longer than this (a store locked, a hung keychain) is cut off. */
 const REQUEST_TIMEOUT_MS = 10_000;
+/**
+ * How long a scrape waits for a fresh status before it is answered from the last one collected: a store that
+ * holds the reader (a SQLite child until its 15 s deadline) must not make the daemon look dead to a scraper.
+ */
+const FRESH_WAIT_MS = 3_000;
 
 export interface ServerDeps {
   metrics: Metrics;
@@ -33,11 +38,26 @@ export interface MetricsServer {
 
 export async function startMetricsServer(listen: ListenAddress, deps: ServerDeps): Promise<MetricsServer> {
   let collecting: Promise<StatusReport | Error> | undefined;
-  const status = () =>
+  let last: Collected | undefined;
+  const fresh = () =>
     (collecting ??= deps
       .status()
       .catch((err: unknown) => new Error(messageOf(err)))
+      .then((report) => {
+        last = { report, at: Date.now() };
+        return report;
+      })
       .finally(() => (collecting = undefined)));
+  /** A fresh status, or the last one with its age when the fresh one is slow (or, before any, why not). */
+  const status = async (): Promise<Collected> => {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const slow = new Promise<undefined>(
+      (resolve) => (timer = setTimeout(() => resolve(undefined), FRESH_WAIT_MS).unref()),
+    );
+    const report = await Promise.race([fresh(), slow]).finally(() => clearTimeout(timer));
+    if (report !== undefined) return { report };
+    return last ?? { report: new Error(`the stores took over ${FRESH_WAIT_MS / 1000} s to read (see the log)`) };
+  };
 
   let port = listen.port;
   const answer = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
@@ -48,12 +68,15 @@ export async function startMetricsServer(listen: ListenAddress, deps: ServerDeps
     const pathname = (req.url ?? "").split("?")[0];
     const known = pathname === "/metrics" || pathname === "/healthz";
     if (!known || (req.method !== "GET" && req.method !== "HEAD")) return send(res, 404, "text/plain", "not found\n");
-    const report = await status();
+    const { report, at } = await status();
     const health = healthOf(report, deps.metrics.lastPass, deps.daemon());
+    // The age of a status collected for an earlier scrape, so that neither reader takes it for a fresh one.
+    const age = at === undefined ? {} : { "X-Status-Collected-At": new Date(at).toISOString() };
     if (pathname === "/healthz") {
-      return send(res, health.healthy ? 200 : 503, "application/json", `${JSON.stringify(health.body, null, 2)}\n`);
+      const body = at === undefined ? health.body : { ...health.body, statusCollectedAt: new Date(at).toISOString() };
+      return send(res, health.healthy ? 200 : 503, "application/json", `${JSON.stringify(body, null, 2)}\n`, age);
     }
-    send(res, 200, deps.metrics.contentType, await deps.metrics.render(report, health.healthy));
+    send(res, 200, deps.metrics.contentType, await deps.metrics.render(report, health.healthy), age);
   };
 
   const server = createServer((req, res) => {
@@ -84,7 +107,14 @@ export async function startMetricsServer(listen: ListenAddress, deps: ServerDeps
   };
 }
 
-function send(res: ServerResponse, code: number, type: string, body: string): void {
-  res.writeHead(code, { "Content-Type": type, "Cache-Control": "no-store", "Content-Length": Buffer.byteLength(body) });
+/** A status report and, when it was collected for an earlier scrape, when that was. */
+interface Collected {
+  report: StatusReport | Error;
+  at?: number;
+}
+
+function send(res: ServerResponse, code: number, type: string, body: string, headers = {}): void {
+  const length = Buffer.byteLength(body);
+  res.writeHead(code, { "Content-Type": type, "Cache-Control": "no-store", "Content-Length": length, ...headers });
   res.end(res.req.method === "HEAD" ? undefined : body);
 }

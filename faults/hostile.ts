@@ -3,7 +3,7 @@
  * schedules tick every second. The daemon must keep running, leave each store untouched or correctly
  * written, and log each distinct problem once, not on every tick.
  */
-import { execFileSync } from "node:child_process";
+import { execFile, execFileSync } from "node:child_process";
 import {
   chmodSync,
   existsSync,
@@ -19,7 +19,7 @@ import {
 import path from "node:path";
 import Database from "better-sqlite3";
 import { DaemonProcess, installFakeClaude } from "../test/helpers/daemon.js";
-import { makeHome, randomToken, type TestHome } from "../test/helpers/env.js";
+import { BIN as CLI, makeHome, randomToken, type RunResult, type TestHome } from "../test/helpers/env.js";
 import {
   agentDbPath,
   entriesConfig,
@@ -377,6 +377,76 @@ export async function triggerBesideJson(outputs: string[], planted: string[]): P
   }
 }
 
+/**
+ * A 12 KB state database whose auth table has a NOT NULL generated column of 500 MB, computed on every write of a
+ * row: `status` and `sync` must refuse it in one line without computing it, and stay small.
+ */
+export async function generatedColumn(outputs: string[], planted: string[]): Promise<Row> {
+  const t = makeHome();
+  try {
+    installFakeClaude(t);
+    t.writeCredentials();
+    writeFileSync(path.join(t.stateDir, "openclaw.json"), JSON.stringify(entriesConfig(t, ["main"])));
+    const file = stateDbPath(t);
+    mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+    const db = new Database(file);
+    db.pragma("journal_mode = WAL");
+    const big = "printf('%.*c', 500000000, 'x')";
+    db.exec(
+      "CREATE TABLE config_machine_state (state_key TEXT NOT NULL PRIMARY KEY, value_json TEXT NOT NULL, " +
+        `updated_at_ms INTEGER NOT NULL, pad TEXT GENERATED ALWAYS AS (${big}) VIRTUAL NOT NULL)`,
+    );
+    db.prepare("INSERT INTO config_machine_state (state_key, value_json, updated_at_ms) VALUES (?, ?, ?)").run(
+      "auth.sharedStore",
+      JSON.stringify({ location: "state-db" }),
+      Date.now(),
+    );
+    db.pragma("user_version = 18");
+    db.close();
+    // The SQLite era syncs the login's access token into a token profile only when asked to (profileId).
+    const config = path.join(t.root, "config.json");
+    writeFileSync(config, JSON.stringify({ profileId: "anthropic:login", credentialType: "token" }));
+    const kb = statSync(file).size / 1024;
+    const seen: string[] = [];
+    let ok = true;
+    for (const command of ["status", "sync"]) {
+      // GNU time's %M: the largest resident set of the CLI and of the SQLite child it waited for, in KB.
+      const result = await runTimed([command, "--config", config], t.env);
+      outputs.push(result.stdout, result.stderr);
+      const mb = Math.round(result.maxRssKb / 1024);
+      const said = `${result.stdout}${result.stderr}`.split("\n").filter((l) => /generated/i.test(l)).length;
+      seen.push(`${command}: exit ${result.code}, ${mb} MB, ${said} line(s) naming it`);
+      ok &&= result.code !== 0 && said >= 1 && mb < 300;
+    }
+    return row(
+      NAME,
+      `a ${Math.round(kb)} KB state database with a 500 MB generated column (status, sync)`,
+      seen.join("; "),
+      "refused, named in its output, under 300 MB",
+      ok,
+    );
+  } finally {
+    planted.push(...t.planted);
+    t.cleanup();
+  }
+}
+
+/** The CLI under GNU time: its exit, output, and the largest resident set among it and its waited-for children. */
+function runTimed(args: string[], env: NodeJS.ProcessEnv): Promise<RunResult & { maxRssKb: number }> {
+  return new Promise((resolve) => {
+    execFile(
+      "/usr/bin/time",
+      ["-f", "maxrss=%M", process.execPath, CLI, ...args],
+      { env, timeout: 120_000, maxBuffer: 64 * 1024 * 1024 },
+      (err, stdout, stderr) => {
+        const maxRssKb = Number(/maxrss=(\d+)\s*$/.exec(stderr)?.[1] ?? Number.NaN);
+        const code = err ? (typeof err.code === "number" ? err.code : 1) : 0;
+        resolve({ code, stdout, stderr: stderr.replace(/maxrss=\d+\s*$/, ""), maxRssKb });
+      },
+    );
+  });
+}
+
 /** Prometheus's own scrape timeout: /healthz reads every store, which takes seconds on a loaded machine. */
 const SCRAPE_TIMEOUT_MS = 10_000;
 
@@ -476,5 +546,6 @@ export async function hostileInputs(): Promise<Outcome> {
   const outcome = await runCases(CASES, runCase);
   outcome.rows.push(await triggerBesideJson(outcome.outputs, outcome.planted));
   outcome.rows.push(await fifoSwaps(outcome.outputs, outcome.planted));
+  outcome.rows.push(await generatedColumn(outcome.outputs, outcome.planted));
   return outcome;
 }

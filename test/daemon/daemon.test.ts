@@ -306,7 +306,7 @@ test("daemon: SIGTERM exits 0, removes the pid file and leaves nothing half-writ
     const started = Date.now();
     const { code } = await d.stop();
     assert.equal(code, 0);
-    assert.ok(Date.now() - started < 5_000);
+    assert.ok(Date.now() - started < 15_000, "not hung (the daemon's own deadline is 4.5 s)");
     assert.ok(d.events("daemon.stopped").length === 1);
     assert.equal(existsSync(path.join(t.env.XDG_STATE_HOME!, "moltbot-auth-sync", "daemon.pid")), false);
     for (let i = 0; i < 20; i++) {

@@ -3,7 +3,7 @@
  * config, its agents and their stores, JSON or SQLite), and the resync and refresh-check schedules. Each
  * event is handed on as what it means; the daemon decides what to run.
  */
-import { lstatSync } from "node:fs";
+import { existsSync, lstatSync } from "node:fs";
 import path from "node:path";
 import type { Config } from "../config/config.js";
 import { loginConfigs } from "../config/logins.js";
@@ -24,6 +24,8 @@ import { type FolderWatch, type WatchEvent, watchFolder } from "./watch.js";
  * write whose half-read is retried by the reader), and events during a pass already coalesce into one more.
  */
 const DEBOUNCE_MS = 10;
+/** How long a store's removal is left to finish before the agent is synced again (see onStateDirEvent). */
+const REMOVAL_MS = 1_000;
 /**
  * chokidar drops a second `change` of the same file within 50 ms, with no trailing event; a write that
  * lands right after ours (or a CLI that saves twice) would go unseen. One more look after that window.
@@ -202,7 +204,9 @@ export class Triggers {
     const agent: Agent = { id, dir: path.join(stateDir, "agents", id, "agent"), stateDir };
     const changed = live(() => this.on.agentStore(agent, file));
     // A store file's watch drops no event, so the end of its burst is enough; chokidar's events want the trailing look.
-    if (isAgentStoreFile(rel)) this.debounce(`agent:${file}`, changed);
+    // A store that is gone may be an operator's `rm -rf` of the agent under way (each name unlinked, then the
+    // folder): a pass now would make the store again in a folder about to be removed, and its removal fail.
+    if (isAgentStoreFile(rel)) this.debounce(`agent:${file}`, changed, existsSync(file) ? DEBOUNCE_MS : REMOVAL_MS);
     else this.settle(`agent:${file}`, changed);
   }
 
@@ -212,8 +216,8 @@ export class Triggers {
     this.timers.set(`${key}:trailing`, TRAILING_CHECK_MS, fn);
   }
 
-  private debounce(key: string, fn: () => void): void {
-    this.timers.set(`debounce:${key}`, DEBOUNCE_MS, fn);
+  private debounce(key: string, fn: () => void, ms = DEBOUNCE_MS): void {
+    this.timers.set(`debounce:${key}`, ms, fn);
   }
 
   private schedule(config: Config): void {

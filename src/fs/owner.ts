@@ -8,7 +8,7 @@ import { assertTrusted } from "./trust.js";
 
 export class ForeignOwnerError extends AuthSyncError {
   constructor(dir: string, uid: number, action = "write in", what?: string) {
-    const why = what ? `it is ${what}` : `it belongs to uid ${uid}`;
+    const why = what ? (what.startsWith("it ") ? what : `it is ${what}`) : `it belongs to uid ${uid}`;
     super(
       `refusing to ${action} ${dir} as root: ${why}; run as that user ` +
         "(sudo -u USER moltbot-auth-sync …, or `service install --system USER`, which runs the daemon as USER)",

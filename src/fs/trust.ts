@@ -1,8 +1,9 @@
 /**
  * What root may act on, as sudo and sshd decide it: a path is trusted only if it and every folder above it,
- * from `/`, is owned by root (or by the one user a command was told to serve), so that no other user can swap
- * a folder or plant a symlink on the way. A symlink on the way counts only when root owns it; a symlink the
- * caller did not expect at the end is refused. Not root: nothing to check, a user acts on what is its own.
+ * from `/`, is owned by root and writable by no one else (a group other than root's, or everyone without the
+ * sticky bit that /tmp has), so that no other user can swap a folder or plant a symlink on the way. A symlink
+ * on the way counts only when root owns it; a symlink the caller did not expect at the end is refused. Not
+ * root: nothing to check, a user acts on what is its own.
  *
  * For writes, openTrustedDir walks the same rule on descriptors (Linux: each folder opened with O_NOFOLLOW
  * from the previous one through /proc/self/fd, an openat stand-in), so a link flipped in a component after
@@ -17,15 +18,23 @@ import { ForeignOwnerError } from "./owner.js";
 export const runsAsRoot = () => process.geteuid?.() === 0;
 
 export interface TrustOptions {
-  /** A user (uid) the command serves, whose folders are trusted as root's are. */
-  serves?: number;
   /** What root was about to do, for the refusal: "write in", "read", "run". */
   action?: string;
   /** Accept a root-owned symlink as the last component (a program path such as /usr/bin/claude). */
   followLast?: boolean;
 }
 
-const trusted = (uid: number, options: TrustOptions) => uid === 0 || uid === options.serves;
+/** The sticky bit: in such a folder (/tmp) only an entry's owner can remove or rename it. */
+const STICKY = 0o1000;
+
+/** Why root cannot trust what `info` describes, or undefined: another owner, or a folder others can write in. */
+function distrust(info: fs.Stats): string | undefined {
+  if (info.uid !== 0) return `it belongs to uid ${info.uid}`;
+  if (!info.isDirectory()) return undefined;
+  const others = (info.mode & 0o002) !== 0 && (info.mode & STICKY) === 0;
+  const group = (info.mode & 0o020) !== 0 && info.gid !== 0;
+  return others ? "a folder anyone can write in" : group ? `a folder group ${info.gid} can write in` : undefined;
+}
 
 /**
  * Throws ForeignOwnerError when we run as root and `p`, or a folder or symlink on its way from `/`, is owned
@@ -44,7 +53,8 @@ function walk(p: string, options: TrustOptions, depth: number): void {
     const next = path.join(at, parts[i]!);
     const info = fs.lstatSync(next, { throwIfNoEntry: false });
     if (!info) return;
-    if (!trusted(info.uid, options)) throw new ForeignOwnerError(next, info.uid, options.action);
+    const why = distrust(info);
+    if (why) throw new ForeignOwnerError(next, info.uid, options.action, why);
     if (info.isSymbolicLink()) {
       const last = i === parts.length - 1;
       if (last && !options.followLast) {
@@ -67,7 +77,7 @@ const DIR_FLAGS = constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOL
 
 /**
  * The folder `dir`, open, when we run as root on Linux: each component opened from the one before it, never
- * through a symlink another user owns, each checked owned by root (or the served user) on its descriptor.
+ * through a symlink another user owns, each checked by the same rule on its descriptor.
  * Undefined when not root or when the host has no /proc (then assertTrusted has checked the path).
  * The caller closes it.
  */
@@ -91,10 +101,11 @@ export function openTrustedDir(dir: string, options: TrustOptions = {}): number 
         opened = fs.openSync(atFd(fd, name), DIR_FLAGS);
       } catch (err) {
         if (errnoCode(err) !== "ELOOP" && errnoCode(err) !== "ENOTDIR") throw err;
-        // A symlink: followed only when root (or the served user) owns it, from where it stands.
+        // A symlink: followed only when root owns it, from where it stands.
         const link = fs.lstatSync(atFd(fd, name));
         if (!link.isSymbolicLink()) throw err;
-        if (!trusted(link.uid, options)) throw new ForeignOwnerError(next, link.uid, options.action);
+        const why = distrust(link);
+        if (why) throw new ForeignOwnerError(next, link.uid, options.action, why);
         if (++hops > 40) throw new ForeignOwnerError(next, link.uid, options.action, "too many symlinks");
         const target = fs.readlinkSync(atFd(fd, name));
         pending.unshift(...target.split(path.sep).filter(Boolean));
@@ -118,6 +129,7 @@ export function openTrustedDir(dir: string, options: TrustOptions = {}): number 
 }
 
 function checkFd(fd: number, at: string, options: TrustOptions): void {
-  const uid = fs.fstatSync(fd).uid;
-  if (!trusted(uid, options)) throw new ForeignOwnerError(at, uid, options.action);
+  const info = fs.fstatSync(fd);
+  const why = distrust(info);
+  if (why) throw new ForeignOwnerError(at, info.uid, options.action, why);
 }

@@ -4,7 +4,18 @@
  * The cases run for real as root, as in CI, over trees owned by uid 65534.
  */
 import assert from "node:assert/strict";
-import { chownSync, lchownSync, mkdirSync, readdirSync, renameSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  chownSync,
+  closeSync,
+  lchownSync,
+  mkdirSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import path from "node:path";
 import { test } from "node:test";
 import { createFileAtomically, writeFileAtomically } from "../../src/fs/atomic-write.js";
@@ -30,7 +41,25 @@ test("a path under a folder another user owns is refused, naming that folder and
       },
     );
     assert.doesNotThrow(() => assertTrusted(path.join(t.root, "root-only", "file")));
-    assert.doesNotThrow(() => assertTrusted(path.join(user, "x"), { serves: 65534 }));
+  }),
+);
+
+test("a root folder that others can write in is refused, unless it is sticky as /tmp is", { skip }, () =>
+  withHome(async (t) => {
+    const open = path.join(t.root, "open");
+    mkdirSync(path.join(open, "deep"), { recursive: true });
+    chmodSync(open, 0o777);
+    assert.throws(() => assertTrusted(path.join(open, "deep", "file")), /it is a folder anyone can write in/);
+    assert.throws(() => openTrustedDir(path.join(open, "deep")), /it is a folder anyone can write in/);
+    chmodSync(open, 0o1777);
+    assert.doesNotThrow(() => assertTrusted(path.join(open, "deep", "file")));
+    const fd = openTrustedDir(path.join(open, "deep"));
+    if (fd !== undefined) closeSync(fd);
+    chmodSync(open, 0o775);
+    chownSync(open, 0, 65534);
+    assert.throws(() => assertTrusted(path.join(open, "deep")), /it is a folder group 65534 can write in/);
+    chownSync(open, 0, 0);
+    assert.doesNotThrow(() => assertTrusted(path.join(open, "deep")), "group root is root");
   }),
 );
 

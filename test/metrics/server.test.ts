@@ -5,55 +5,46 @@ import { Metrics } from "../../src/metrics/registry.js";
 import { startMetricsServer } from "../../src/metrics/server.js";
 import type { StatusReport } from "../../src/report/collect-status.js";
 
-const LOOPBACK = { host: "127.0.0.1", port: 0 };
+const never = () => new Promise<StatusReport>(() => undefined);
+
+/** A server on a free loopback port whose status is `status`; its base URL to `use`, closed after. */
+async function withServer(status: () => Promise<StatusReport>, use: (base: string) => Promise<void>): Promise<void> {
+  const deps = { metrics: new Metrics(), status, daemon: () => ({}), allowRemote: false };
+  const server = await startMetricsServer({ host: "127.0.0.1", port: 0 }, deps);
+  try {
+    await use(`http://127.0.0.1:${server.address.port}`);
+  } finally {
+    await server.close();
+  }
+}
 
 test("a scrape whose status hangs is answered from the last one collected, marked with its age", async () => {
-  const never = new Promise<StatusReport>(() => undefined);
   let calls = 0;
-  const status = () => (++calls === 1 ? Promise.reject(new Error("the first status")) : never);
-  const server = await startMetricsServer(LOOPBACK, {
-    metrics: new Metrics(),
-    status,
-    daemon: () => ({}),
-    allowRemote: false,
-  });
-  try {
-    const url = `http://127.0.0.1:${server.address.port}/healthz`;
-    const first = await fetch(url);
+  const status = () => (++calls === 1 ? Promise.reject(new Error("the first status")) : never());
+  await withServer(status, async (base) => {
+    const first = await fetch(`${base}/healthz`);
     const firstBody = (await first.json()) as Record<string, unknown>;
     assert.equal(first.status, 503);
     assert.equal(firstBody.why, "the first status");
     assert.equal(first.headers.get("x-status-collected-at"), null, "a fresh answer has no age");
-    const second = await fetch(url);
+    const second = await fetch(`${base}/healthz`);
     const body = (await second.json()) as Record<string, unknown>;
     assert.equal(second.status, 503);
     assert.equal(body.why, "the first status", "the last status collected");
     const at = second.headers.get("x-status-collected-at");
     assert.ok(at !== null && body.statusCollectedAt === at, "marked with when it was collected");
     assert.equal(calls, 2, "the hanging collection is shared, not started again");
-    const metrics = await fetch(`http://127.0.0.1:${server.address.port}/metrics`);
+    const metrics = await fetch(`${base}/metrics`);
     await metrics.arrayBuffer();
     assert.equal(metrics.status, 200);
     assert.equal(metrics.headers.get("x-status-collected-at"), at);
-  } finally {
-    await server.close();
-  }
+  });
 });
 
-test("before any status is collected, a hanging one is answered 503 with why", async () => {
-  const status = () => new Promise<StatusReport>(() => undefined);
-  const server = await startMetricsServer(LOOPBACK, {
-    metrics: new Metrics(),
-    status,
-    daemon: () => ({}),
-    allowRemote: false,
-  });
-  try {
-    const res = await fetch(`http://127.0.0.1:${server.address.port}/healthz`);
+test("before any status is collected, a hanging one is answered 503 with why", () =>
+  withServer(never, async (base) => {
+    const res = await fetch(`${base}/healthz`);
     const body = (await res.json()) as Record<string, unknown>;
     assert.equal(res.status, 503);
     assert.match(String(body.why), /^the stores took over 3 s to read/);
-  } finally {
-    await server.close();
-  }
-});
+  }));

@@ -12,10 +12,21 @@
  */
 import fs, { constants } from "node:fs";
 import path from "node:path";
-import { errnoCode } from "../core/errors.js";
-import { ForeignOwnerError } from "./owner.js";
+import { AuthSyncError, errnoCode } from "../core/errors.js";
 
 export const runsAsRoot = () => process.geteuid?.() === 0;
+
+/** Root refusing a path another user could change; such a tree is its owner's to write (`--system USER`). */
+export class ForeignOwnerError extends AuthSyncError {
+  constructor(dir: string, uid: number, action = "write in", what?: string) {
+    const why = what ? (what.startsWith("it ") ? what : `it is ${what}`) : `it belongs to uid ${uid}`;
+    super(
+      `refusing to ${action} ${dir} as root: ${why}; run as that user ` +
+        "(sudo -u USER moltbot-auth-sync …, or `service install --system USER`, which runs the daemon as USER)",
+      "store.foreign_owner",
+    );
+  }
+}
 
 export interface TrustOptions {
   /** What root was about to do, for the refusal: "write in", "read", "run". */

@@ -8,7 +8,7 @@ import { lstat, mkdir, open, readdir, rm, stat } from "node:fs/promises";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { AuthSyncError, StoreError, errnoCode, messageOf } from "../core/errors.js";
-import { assertOwnFolder } from "../fs/owner.js";
+import { assertTrusted } from "../fs/trust.js";
 import { fileKind, readRegularFile } from "../fs/read-file.js";
 import type { AuthProfileStore } from "../types.js";
 import type { UpdateOptions } from "./adapter.js";
@@ -17,6 +17,8 @@ import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE, createFileAtomically, writeTarget 
 
 export const EMPTY_STORE: AuthProfileStore = { version: 1, profiles: {} };
 export const MAX_STORE_BYTES = 16 * 1024 * 1024;
+/** A folder we write in is checked with its last part followed: it may be a root-owned link, as /var/run is. */
+const OWN_FOLDER = { followLast: true };
 
 /** The gateway's own serialisation, so our writes diff cleanly against its writes. */
 export function serializeJson(doc: object): string {
@@ -90,7 +92,7 @@ async function makeAgentDir(dir: string, { stateDir, makeAgentDir: allowed }: St
   let at = stateDir;
   for (const part of path.relative(stateDir, dir).split(path.sep)) {
     at = path.join(at, part);
-    await assertOwnFolder(path.dirname(at));
+    assertTrusted(path.dirname(at), OWN_FOLDER);
     await mkdir(at, { mode: PRIVATE_DIR_MODE }).catch((err: unknown) => {
       if (errnoCode(err) !== "EEXIST") throw err;
     });
@@ -128,7 +130,7 @@ export async function ensureStoreFile(file: string, home: StoreHome): Promise<vo
   if ((await writeTarget(file, stateDir).catch(() => undefined))?.existing) return;
   try {
     await makeAgentDir(path.dirname(file), home);
-    await assertOwnFolder(path.dirname(file));
+    assertTrusted(path.dirname(file), OWN_FOLDER);
     // O_EXCL never follows a symlink: a link planted at the name is EEXIST, and is judged at write time.
     const handle = await open(file, "wx", PRIVATE_FILE_MODE);
     try {
@@ -153,7 +155,7 @@ export async function tightenMode(file: string, stateDir?: string): Promise<stri
   const target = await writeTarget(file, stateDir).catch(() => undefined);
   const mode = target?.existing && target.existing.mode & 0o777;
   if (!target || mode === undefined || (mode & 0o077) === 0) return [];
-  await assertOwnFolder(path.dirname(target.path));
+  assertTrusted(path.dirname(target.path), OWN_FOLDER);
   const handle = await open(target.path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
   try {
     if (!(await handle.stat()).isFile()) return [];

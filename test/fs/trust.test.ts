@@ -19,8 +19,7 @@ import {
 import path from "node:path";
 import { test } from "node:test";
 import { createFileAtomically, writeFileAtomically } from "../../src/fs/atomic-write.js";
-import { ForeignOwnerError } from "../../src/fs/owner.js";
-import { assertTrusted, openTrustedDir } from "../../src/fs/trust.js";
+import { ForeignOwnerError, assertTrusted, openTrustedDir } from "../../src/fs/trust.js";
 import { recoverLocks } from "../../src/stores/locks/journal.js";
 import { withHome } from "../helpers/env.js";
 

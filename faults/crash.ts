@@ -17,7 +17,7 @@ import { existsSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, wr
 import path from "node:path";
 import Database from "better-sqlite3";
 import { fingerprint } from "../src/core/fingerprint.js";
-import { lockJournalPath } from "../src/daemon/runtime-files.js";
+import { lockJournalPath } from "../src/runtime/files.js";
 import type { StoreFormat } from "../src/stores/generation.js";
 import { DaemonProcess, installFakeClaude } from "../test/helpers/daemon.js";
 import { makeHome, type TestHome } from "../test/helpers/env.js";

@@ -3,7 +3,7 @@
  * its stores, what came of it is kept for `status`, and a gateway that could not be told is one warning line each.
  */
 import type { Config } from "../config/config.js";
-import { noteReloads } from "../daemon/stale-gateways.js";
+import { noteReloads } from "../runtime/stale-gateways.js";
 import type { AgentReport, AgentStores } from "../pass/apply.js";
 import { type ReloadReport, reloadGateways, staleReloads, staleText } from "../pass/reload.js";
 

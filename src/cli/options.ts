@@ -1,6 +1,6 @@
 /** Options every command shares, turned into a validated config. */
 import { type Config, type ConfigInput, type LoadedConfig, loadConfig } from "../config/config.js";
-import { lockJournalPath } from "../daemon/runtime-files.js";
+import { lockJournalPath } from "../runtime/files.js";
 import type { UpdateOptions } from "../stores/adapter.js";
 import { recoverLocks } from "../stores/locks/journal.js";
 import { jsonSafe } from "../core/terminal-text.js";

@@ -9,7 +9,7 @@ import { loginConfigs } from "../config/logins.js";
 import { formatRelative } from "../core/duration.js";
 import { AuthSyncError, ExitError, messageOf } from "../core/errors.js";
 import { fingerprint } from "../core/fingerprint.js";
-import { recoveryContext } from "../daemon/recovery-context.js";
+import { recoveryContext } from "../pass/recovery-context.js";
 import { type AgentReport, updateAgent } from "../pass/apply.js";
 import { recoveredReason } from "../pass/recover.js";
 import type { RecoveredProfile } from "../pass/recovery-book.js";

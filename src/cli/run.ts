@@ -5,10 +5,10 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { messageOf } from "../core/errors.js";
 import { createLogger } from "../log/logger.js";
-import { Daemon } from "../daemon/daemon.js";
+import { Daemon, type DaemonOptions } from "../daemon/daemon.js";
 import { tuneHeapForDaemon } from "../daemon/heap.js";
 import { endSqliteWorkers } from "../stores/sqlite/worker-client.js";
-import { acquirePidFile, pidFilePath, stateFilePath } from "../daemon/runtime-files.js";
+import { acquirePidFile, pidFilePath, stateFilePath } from "../runtime/files.js";
 import { type GlobalOptions, loadCommandConfig } from "./options.js";
 
 export interface RunCommandOptions extends GlobalOptions {
@@ -28,7 +28,10 @@ export async function runCommand(options: RunCommandOptions): Promise<void> {
   const { config } = await loadCommandConfig(options);
   const log = createLogger({ level: config.logLevel, pretty: options.pretty });
   const releasePid = await acquirePidFile(pidFilePath());
-  const daemon = new Daemon({ config, logger: log, stateFile: stateFilePath() });
+  // Loaded only when configured: prom-client costs an idle daemon without metrics nothing.
+  const startMetrics: DaemonOptions["startMetrics"] = async (options) =>
+    (await import("../metrics/index.js")).startMetrics(options);
+  const daemon = new Daemon({ config, logger: log, stateFile: stateFilePath(), startMetrics });
 
   let stopping = false;
   const stop = async (signal: string) => {

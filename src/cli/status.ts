@@ -2,8 +2,8 @@
 import { formatDuration, formatRelative, formatWhen } from "../core/duration.js";
 import { ExitError } from "../core/errors.js";
 import type { Marking } from "../reconcile/cooldown.js";
-import { readDaemonStatus, type DaemonStatus } from "../daemon/runtime-files.js";
-import { staleGateways } from "../daemon/stale-gateways.js";
+import { readDaemonStatus, type DaemonStatus } from "../runtime/files.js";
+import { staleGateways } from "../runtime/stale-gateways.js";
 import { staleText } from "../pass/reload.js";
 import { collectStatus, statusJson } from "../report/collect-status.js";
 import type { AgentStatus, ProfileStatus } from "../report/status.js";

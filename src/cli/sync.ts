@@ -13,7 +13,7 @@ import { ExitError } from "../core/errors.js";
 import { fingerprint } from "../core/fingerprint.js";
 import { gatewayStores, passReports, runPass } from "../pass/pass.js";
 import { staleReloads, staleText } from "../pass/reload.js";
-import { noteReloads } from "../daemon/stale-gateways.js";
+import { noteReloads } from "../runtime/stale-gateways.js";
 import { profileSecret } from "../reconcile/profile.js";
 import type { Config } from "../config/config.js";
 import { loginConfigs } from "../config/logins.js";
@@ -27,7 +27,7 @@ import { type GlobalOptions, loadCommandConfig, printJson, writeOptions } from "
 import { PassProgress } from "../pass/progress.js";
 import { columns, printLines } from "./print.js";
 import { markingText } from "./status.js";
-import { recoveryContext } from "../daemon/recovery-context.js";
+import { recoveryContext } from "../pass/recovery-context.js";
 import { groupUnrecovered, unrecoveredText } from "../pass/recover.js";
 
 export interface SyncCommandOptions extends GlobalOptions {

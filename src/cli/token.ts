@@ -8,7 +8,7 @@ import { formatRelative, formatWhen } from "../core/duration.js";
 import { PROFILE_ID } from "../config/config.js";
 import { AuthSyncError, messageOf } from "../core/errors.js";
 import { fingerprint } from "../core/fingerprint.js";
-import { pidFilePath, runningDaemonPid } from "../daemon/runtime-files.js";
+import { pidFilePath, runningDaemonPid } from "../runtime/files.js";
 import {
   ENV_TOKEN,
   SETUP_TOKEN_LIFETIME_MS,

@@ -30,16 +30,16 @@ import { DaemonLogin, loginFields, loginScope } from "./daemon-login.js";
 import { PassQueue } from "./pass-queue.js";
 import { type Fields, type Level, ProblemLog } from "./problem-log.js";
 import { agentNames, logReport } from "./report-log.js";
-import { recoveryContext } from "./recovery-context.js";
+import { recoveryContext } from "../pass/recovery-context.js";
 import { RecoveryLog } from "./recovery-log.js";
-import { type LoginState, lockJournalPath } from "./runtime-files.js";
-import { noteReloads } from "./stale-gateways.js";
+import { type LoginState, lockJournalPath } from "../runtime/files.js";
+import { noteReloads } from "../runtime/stale-gateways.js";
 import { StateFile } from "./state-file.js";
 import { Timers } from "./timers.js";
 import { TokenExpiryAlerts } from "./token-expiry.js";
 import { Triggers } from "./triggers.js";
 import type { LogEvent } from "../log/logger.js";
-import type { MetricsObserver } from "../metrics/index.js";
+import type { MetricsObserver, StartOptions } from "../metrics/index.js";
 
 /** How long a stop waits for the pass in flight to finish its write. */
 const STOP_WAIT_MS = 3_000;
@@ -50,6 +50,8 @@ export interface DaemonOptions {
   stateFile: string;
   env?: NodeJS.ProcessEnv;
   clock?: Clock;
+  /** Binds the metrics server (metrics/index.ts), called only when `metrics` is configured. */
+  startMetrics?: (options: StartOptions) => Promise<MetricsObserver>;
 }
 
 export class Daemon {
@@ -74,12 +76,14 @@ export class Daemon {
   private readonly recoveryLog = new RecoveryLog();
   /** The metrics server, when `metrics` is configured (see startMetrics). */
   private metrics: MetricsObserver | undefined;
+  private readonly metricsStarter: DaemonOptions["startMetrics"];
   private readonly shutdown = new AbortController();
   private stopping = false;
 
   constructor(options: DaemonOptions) {
     this.config = options.config;
     this.log = options.logger;
+    this.metricsStarter = options.startMetrics;
     const problems = (this.problems = new ProblemLog(options.logger));
     const env = (this.env = options.env ?? process.env);
     const clock = (this.clock = options.clock ?? systemClock);
@@ -430,11 +434,10 @@ export class Daemon {
     if (result.marking) unit.outage.marked(result.marking.failure, result.marking.reports);
   }
 
-  /** Binds the metrics server when configured; loaded only then, so prom-client costs nothing by default. */
+  /** Binds the metrics server when configured and given one (cli/run.ts loads it only then). */
   private async startMetrics(): Promise<void> {
-    if (!this.config.metrics) return;
-    const { startMetrics } = await import("../metrics/index.js");
-    this.metrics = await startMetrics({
+    if (!this.config.metrics || !this.metricsStarter) return;
+    this.metrics = await this.metricsStarter({
       config: () => this.config,
       env: this.env,
       daemon: () => ({ ...this.stateFile.state, running: true }),

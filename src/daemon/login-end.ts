@@ -5,6 +5,7 @@
  * It runs on its own timer (the pass does not wait for the end): at the end it runs a full pass, which marks our
  * profile as for any dead login and says `login.ended`.
  */
+import type { LoginEndTold } from "../runtime/files.js";
 import type { Config } from "../config/config.js";
 import type { LogEvent } from "../log/logger.js";
 import { LOGIN_END_FIX, loginEndStage, loginEndText } from "../reconcile/login-end.js";
@@ -19,12 +20,6 @@ import type { Timers } from "./timers.js";
 export const LOGIN_END_ALERT_EVERY_MS = 24 * 3_600_000;
 
 /** What the daemon last said of one login's end: which event, about which end, and when. */
-export interface LoginEndTold {
-  event: "login.expiring" | "login.ended";
-  endsAt: number;
-  at: number;
-}
-
 export interface LoginEndWatchOptions {
   clock: Clock;
   timers: Pick<Timers, "set">;

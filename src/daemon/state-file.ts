@@ -5,8 +5,7 @@
 import { messageOf } from "../core/errors.js";
 import type { Clock } from "./clock.js";
 import type { ProblemLog } from "./problem-log.js";
-import type { LoginEndTold } from "./login-end.js";
-import { type DaemonState, readDaemonState, writeDaemonState } from "./runtime-files.js";
+import { type DaemonState, type LoginEndTold, readDaemonState, writeDaemonState } from "../runtime/files.js";
 
 export class StateFile {
   readonly state: DaemonState;

@@ -6,7 +6,7 @@
 import type { Config } from "../config/config.js";
 import { backoffDelay } from "../core/backoff.js";
 import { messageOf } from "../core/errors.js";
-import type { MetricsState } from "../daemon/runtime-files.js";
+import type { MetricsState } from "../runtime/files.js";
 import { isLoopback, parseListen } from "../config/listen.js";
 import type { LogEvent } from "../log/logger.js";
 import type { PassResult } from "../pass/pass.js";

@@ -18,7 +18,7 @@ import {
   findGateways,
   gatewayWarnings,
 } from "../stores/gateway.js";
-import { recoveryFilePath } from "../daemon/runtime-files.js";
+import { recoveryFilePath } from "../runtime/files.js";
 import { RecoveryBook, isRecovered } from "../pass/recovery-book.js";
 import { sharedText, unrecoveredText } from "../pass/recover.js";
 import { readLoginAccount } from "../sources/claude-account.js";

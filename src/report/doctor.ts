@@ -15,7 +15,7 @@ import {
   recoveryFilePath,
   runningDaemonPid,
   stateFilePath,
-} from "../daemon/runtime-files.js";
+} from "../runtime/files.js";
 import { isAlive } from "../core/process-identity.js";
 import { formatRelative } from "../core/duration.js";
 import { SourceError, messageOf } from "../core/errors.js";

@@ -10,7 +10,7 @@ import fs, { rmdirSync, unlinkSync, writeFileSync } from "node:fs";
 import { syncBuiltinESMExports } from "node:module";
 import path from "node:path";
 import { test } from "node:test";
-import { readDaemonState, writeDaemonState } from "../../src/daemon/runtime-files.js";
+import { readDaemonState, writeDaemonState } from "../../src/runtime/files.js";
 import { createFileAtomically, writeFileAtomically } from "../../src/fs/atomic-write.js";
 import { removeStaleTempFiles } from "../../src/stores/json-file.js";
 import { runCli, withHome } from "../helpers/env.js";

@@ -9,7 +9,6 @@ import { AuthSyncError, errnoCode } from "../core/errors.js";
 import { readRegularFile } from "../fs/read-file.js";
 import { processCommand, processStartTime } from "../core/process-identity.js";
 import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE, writeFileAtomically } from "../fs/atomic-write.js";
-import type { LoginEndTold } from "./login-end.js";
 
 export function runtimeDir(env: NodeJS.ProcessEnv = process.env): string {
   const base = env.XDG_STATE_HOME || path.join(env.HOME || os.homedir(), ".local", "state");
@@ -82,6 +81,13 @@ export async function acquirePidFile(file: string): Promise<() => Promise<void>>
 }
 
 /** What the daemon last did, for `status`. Only fingerprints, never tokens. */
+/** What the daemon last said of a login's end (daemon/login-end.ts), so a restart does not say it again. */
+export interface LoginEndTold {
+  event: "login.expiring" | "login.ended";
+  endsAt: number;
+  at: number;
+}
+
 export interface DaemonState {
   pid: number;
   startedAt: number;

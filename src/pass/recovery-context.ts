@@ -3,7 +3,7 @@ import type { Config } from "../config/config.js";
 import { RecoveryBook } from "../pass/recovery-book.js";
 import type { RecoveryContext } from "../pass/recover.js";
 import { readLoginAccount } from "../sources/claude-account.js";
-import { recoveryFilePath } from "./runtime-files.js";
+import { recoveryFilePath } from "../runtime/files.js";
 
 /** One login's view of the config (`loginConfigs`): its profile id names it in the record. */
 export function recoveryContext(login: Config, env: NodeJS.ProcessEnv = process.env): RecoveryContext {

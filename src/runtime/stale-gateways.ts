@@ -11,7 +11,7 @@ import { PRIVATE_DIR_MODE, writeFileAtomically } from "../fs/atomic-write.js";
 import { readRegularFile } from "../fs/read-file.js";
 import type { GatewayReload } from "../stores/adapter.js";
 import { runningGatewayOwner } from "../stores/sqlite/gateway-instance.js";
-import { runtimeDir } from "./runtime-files.js";
+import { runtimeDir } from "./files.js";
 
 export interface StaleGateway {
   /** The gateway's state dir. */

@@ -10,7 +10,7 @@ import {
 } from "../src/reconcile/cooldown-json.js";
 import type { Failure } from "../src/reconcile/failure.js";
 import { updateUsage } from "../src/reconcile/usage.js";
-import { cooldownConfigFrom } from "../src/stores/agents.js";
+import { cooldownConfigFrom } from "../src/reconcile/cooldown.js";
 import { reconcileProfile } from "../src/reconcile/profile.js";
 import { randomToken } from "./helpers/env.js";
 

@@ -2,6 +2,7 @@
 import { loginProfileIds } from "../config/logins.js";
 import { ExitError, AuthSyncError } from "../core/errors.js";
 import type { ProfileUsageStats } from "../types.js";
+import { clearRefusal } from "../reconcile/cooldown.js";
 import type { StoreAdapter } from "../stores/adapter.js";
 import { adapterFor } from "../stores/adapter-for.js";
 import type { Agent } from "../stores/agents.js";
@@ -17,16 +18,6 @@ export interface CooldownClearOptions extends GlobalOptions {
   all?: boolean;
   force?: boolean;
   json?: boolean;
-}
-
-/** A disabled login is not a stuck cooldown: clearing it only makes the gateway fail on it again. */
-export function refusal(stats: ProfileUsageStats, now: number): string | undefined {
-  if (typeof stats.disabledUntil !== "number" || stats.disabledUntil <= now) return undefined;
-  const why =
-    stats.disabledReason === "auth"
-      ? "the login needs a person: run `claude` and then /login (or `claude auth login`)"
-      : `it was disabled for ${stats.disabledReason ?? "an unknown reason"}`;
-  return `disabled, not cleared: ${why}; --force clears it anyway`;
 }
 
 export async function cooldownClearCommand(options: CooldownClearOptions): Promise<void> {
@@ -48,16 +39,12 @@ export async function cooldownClearCommand(options: CooldownClearOptions): Promi
   const every = !options.profile && ours.every((id) => adapter.admit?.(id, { type: "token" }) !== undefined);
   const profiles = every ? await anthropicProfiles(agents, adapter) : ours;
   const writing = await writeOptions(config);
-  const refuse = (stats: ProfileUsageStats) => (options.force ? undefined : refusal(stats, now));
+  const refuse = (stats: ProfileUsageStats) => (options.force ? undefined : clearRefusal(stats, now));
   const reports: AgentReport[] = [];
   for (const id of profiles) reports.push(...(await clearAgents({ agents, adapter }, id, refuse, writing)));
   // A gateway that keeps its stores in memory would go on skipping the profile until told to re-read them.
   const reloads = await reloadAfterWrites(config, { agents, adapter }, reports);
-  if (
-    !every &&
-    reports.length > 0 &&
-    reports.every((r) => r.result === "skipped" && r.reason === `no ${r.profile} profile`)
-  ) {
+  if (!every && reports.length > 0 && reports.every((r) => r.result === "skipped" && r.code === "no-profile")) {
     const looked = agents.map((a) => a.id).join(", ");
     throw new AuthSyncError(`no agent holds ${ours.join(" or ")} (looked in ${looked}); nothing to clear`, "usage");
   }
@@ -69,7 +56,7 @@ export async function cooldownClearCommand(options: CooldownClearOptions): Promi
   else if (reports.length === 0) printLines(["no Anthropic profile in any agent's store"]);
   else printLines(columns(reports.map(row)));
   printLines(staleWarnings(reloads), process.stderr);
-  if (reports.some((r) => r.result === "failed" || (r.result === "skipped" && r.reason?.startsWith("disabled"))))
+  if (reports.some((r) => r.result === "failed" || (r.result === "skipped" && r.code === "refused")))
     throw new ExitError(1);
 }
 

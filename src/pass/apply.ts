@@ -26,7 +26,7 @@ export interface AgentReport {
   profile: string;
   result: AgentResult;
   reason?: string;
-  /** Error code for failures, e.g. "store.locked". */
+  /** A failure's error code, e.g. "store.locked"; or why a change of the stats was skipped (SkipCode). */
   code?: string;
   /** Set when the write cleared markings: the time of the first failure, when known. */
   recovered?: { since?: number };
@@ -48,7 +48,7 @@ const whereOf = (stores: AgentStores) => (stores.stateDir === undefined ? {} : {
 
 type Outcome = ProfileOutcome | UsageOutcome;
 
-function describe(outcome: Outcome): Pick<AgentReport, "result" | "reason" | "recovered"> {
+function describe(outcome: Outcome): Pick<AgentReport, "result" | "reason" | "code" | "recovered"> {
   switch (outcome.result) {
     case "written":
       return {
@@ -57,7 +57,7 @@ function describe(outcome: Outcome): Pick<AgentReport, "result" | "reason" | "re
         ...(outcome.recovered ? { recovered: outcome.recovered } : {}),
       };
     case "skipped":
-      return { result: "skipped", reason: outcome.reason };
+      return { result: "skipped", reason: outcome.reason, ...("code" in outcome ? { code: outcome.code } : {}) };
     case "marked":
     case "cleared":
       return { result: outcome.result };
@@ -169,7 +169,7 @@ export function clearAgents(
     (store) => {
       const stats = store.usageStats?.[profileId];
       const refusal = stats && refuse(stats);
-      if (refusal) return { next: store, outcome: { result: "skipped", reason: refusal } };
+      if (refusal) return { next: store, outcome: { result: "skipped", reason: refusal, code: "refused" } };
       return updateUsage(store, profileId, stores.adapter.usage.clearMarking, "cleared");
     },
     options,

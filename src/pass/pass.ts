@@ -9,7 +9,7 @@ import { type Failure, unusableFailure } from "../reconcile/failure.js";
 import { type Offer, loginOffer } from "../sources/index.js";
 import type { UpdateOptions } from "../stores/adapter.js";
 import { adapterFor } from "../stores/adapter-for.js";
-import { cooldownConfigFrom } from "../stores/agents.js";
+import { cooldownConfigFrom } from "../reconcile/cooldown.js";
 import { type GatewayInstall, type Gateways, agentName } from "../stores/gateway.js";
 import { type AgentReport, type AgentStores, markAgents, syncAgents } from "./apply.js";
 import { type RecoveryContext, type RecoveryResult, recoverAgents } from "./recover.js";

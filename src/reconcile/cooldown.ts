@@ -6,7 +6,7 @@
 import type { Failure } from "./failure.js";
 import type { ProfileUsageStats } from "../types.js";
 
-/** The gateway config's `auth.cooldowns`, read by stores/agents.ts `cooldownConfigFrom`. */
+/** The gateway config's `auth.cooldowns` (cooldownConfigFrom). */
 export interface CooldownConfig {
   billingBackoffMs: number;
   billingMaxMs: number;
@@ -19,6 +19,41 @@ export const DEFAULT_COOLDOWN_CONFIG: CooldownConfig = {
   billingMaxMs: 24 * HOUR,
   failureWindowMs: 24 * HOUR,
 };
+
+/**
+ * `auth.cooldowns` from the gateway config; values that are not positive finite numbers fall back, as in the
+ * gateway.
+ */
+export function cooldownConfigFrom(gatewayConfig: Record<string, unknown> | undefined): CooldownConfig {
+  const raw = ((gatewayConfig?.auth as { cooldowns?: unknown } | undefined)?.cooldowns ?? {}) as Record<
+    string,
+    unknown
+  >;
+  const byProvider = (raw.billingBackoffHoursByProvider ?? {}) as Record<string, unknown>;
+  const hours = (value: unknown, fallback: number) =>
+    typeof value === "number" && Number.isFinite(value) && value > 0 ? value * HOUR : fallback;
+  return {
+    billingBackoffMs: hours(
+      byProvider.anthropic,
+      hours(raw.billingBackoffHours, DEFAULT_COOLDOWN_CONFIG.billingBackoffMs),
+    ),
+    billingMaxMs: hours(raw.billingMaxHours, DEFAULT_COOLDOWN_CONFIG.billingMaxMs),
+    failureWindowMs: hours(raw.failureWindowHours, DEFAULT_COOLDOWN_CONFIG.failureWindowMs),
+  };
+}
+
+/**
+ * Why `cooldown clear` leaves a marking unless forced: a disabled login is not a stuck cooldown, and clearing it
+ * only makes the gateway fail on it again.
+ */
+export function clearRefusal(stats: ProfileUsageStats, now: number): string | undefined {
+  if (typeof stats.disabledUntil !== "number" || stats.disabledUntil <= now) return undefined;
+  const why =
+    stats.disabledReason === "auth"
+      ? "the login needs a person: run `claude` and then /login (or `claude auth login`)"
+      : `it was disabled for ${stats.disabledReason ?? "an unknown reason"}`;
+  return `disabled, not cleared: ${why}; --force clears it anyway`;
+}
 
 /** How the failure is seen: a new event (a refresh that just failed), or the same problem seen again. */
 export type Occurrence = "new" | "ongoing";

@@ -3,8 +3,11 @@ import { isDeepStrictEqual } from "node:util";
 import { PENDING_FENCE, isPendingFence } from "./fence.js";
 import type { AuthProfileStore, ProfileUsageStats } from "../types.js";
 
+/** Why a change of the stats was skipped, for callers that act on it (`reason` is for people). */
+export type SkipCode = "no-profile" | "pending-fence" | "refused";
+
 export type UsageOutcome =
-  { result: "marked" | "cleared" } | { result: "unchanged" } | { result: "skipped"; reason: string };
+  { result: "marked" | "cleared" } | { result: "unchanged" } | { result: "skipped"; reason: string; code: SkipCode };
 
 /**
  * Applies `change` to our profile's stats; never creates a profile just to mark it, and never touches a profile
@@ -17,9 +20,9 @@ export function updateUsage(
   result: "marked" | "cleared",
 ): { next: AuthProfileStore; outcome: UsageOutcome } {
   if (!store.profiles[profileId])
-    return { next: store, outcome: { result: "skipped", reason: `no ${profileId} profile` } };
+    return { next: store, outcome: { result: "skipped", reason: `no ${profileId} profile`, code: "no-profile" } };
   if (isPendingFence(store.profiles[profileId]))
-    return { next: store, outcome: { result: "skipped", reason: PENDING_FENCE } };
+    return { next: store, outcome: { result: "skipped", reason: PENDING_FENCE, code: "pending-fence" } };
   const current = store.usageStats?.[profileId] ?? {};
   const updated = change(current);
   if (isDeepStrictEqual(updated, current)) return { next: store, outcome: { result: "unchanged" } };

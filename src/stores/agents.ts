@@ -8,7 +8,6 @@ import os from "node:os";
 import path from "node:path";
 import JSON5 from "json5";
 import { errnoCode, messageOf } from "../core/errors.js";
-import { type CooldownConfig, DEFAULT_COOLDOWN_CONFIG } from "../reconcile/cooldown.js";
 import { readRegularFile } from "../fs/read-file.js";
 import { expandHome } from "./state-dir.js";
 
@@ -122,30 +121,6 @@ export async function readGatewayConfig(
     }
   }
   return undefined;
-}
-
-const HOUR = 3_600_000;
-
-/**
- * `auth.cooldowns` from the gateway config; values that are not positive finite numbers fall back, as in the
- * gateway.
- */
-export function cooldownConfigFrom(gatewayConfig: Record<string, unknown> | undefined): CooldownConfig {
-  const raw = ((gatewayConfig?.auth as { cooldowns?: unknown } | undefined)?.cooldowns ?? {}) as Record<
-    string,
-    unknown
-  >;
-  const byProvider = (raw.billingBackoffHoursByProvider ?? {}) as Record<string, unknown>;
-  const hours = (value: unknown, fallback: number) =>
-    typeof value === "number" && Number.isFinite(value) && value > 0 ? value * HOUR : fallback;
-  return {
-    billingBackoffMs: hours(
-      byProvider.anthropic,
-      hours(raw.billingBackoffHours, DEFAULT_COOLDOWN_CONFIG.billingBackoffMs),
-    ),
-    billingMaxMs: hours(raw.billingMaxHours, DEFAULT_COOLDOWN_CONFIG.billingMaxMs),
-    failureWindowMs: hours(raw.failureWindowHours, DEFAULT_COOLDOWN_CONFIG.failureWindowMs),
-  };
 }
 
 /** `agents.list[]` (JSON eras) and `agents.entries.<id>` (the SQLite era) as `{id, agentDir?}` pairs. */

@@ -40,7 +40,9 @@ const CASES: Case[] = [
     expect: "cooldown auth",
     expiresInMs: -60_000,
   },
-  { name: "claude hangs (ignores SIGTERM)", mode: "hang", config: { refreshTimeout: "1s" }, expect: "none" },
+  // Long enough for the fake claude (a Node script) to start and set its SIGTERM handler on a loaded machine:
+  // with 1 s it was once killed before it had, and the row could not see the SIGTERM it ignores.
+  { name: "claude hangs (ignores SIGTERM)", mode: "hang", config: { refreshTimeout: "5s" }, expect: "none" },
   { name: "claude exits 1: OAuth token refresh failed", mode: "fail", expect: "disabled auth" },
   { name: "claude prints 1 MB of garbage", mode: "garbage", expect: "none" },
   { name: "claude saves its credentials twice", mode: "twice", expect: "refreshed" },

@@ -106,7 +106,7 @@ test("a pending fence is never written, marked or cleared: every change leaves t
     keepRecovered(s, ID, login(), rules),
   ]) {
     assert.equal(outcome.next, s);
-    assert.deepEqual(outcome.outcome, { result: "skipped", reason: PENDING_FENCE });
+    assert.deepEqual(outcome.outcome, { result: "skipped", reason: PENDING_FENCE, code: "pending-fence" });
   }
 });
 
@@ -159,6 +159,7 @@ test("a recovered profile is kept fresh, recovered again where a copy is still f
   assert.deepEqual(keepRecovered(missing, ID, desired, rules).outcome, {
     result: "skipped",
     reason: `no ${ID} profile`,
+    code: "no-profile",
   });
 });
 

@@ -26,7 +26,7 @@ export interface AgentReport {
   profile: string;
   result: AgentResult;
   reason?: string;
-  /** A failure's error code, e.g. "store.locked"; or why a change of the stats was skipped (SkipCode). */
+  /** A failure's error code, e.g. "store.locked"; or why a change was skipped (SkipCode). */
   code?: string;
   /** Set when the write cleared markings: the time of the first failure, when known. */
   recovered?: { since?: number };

@@ -6,6 +6,7 @@ import { isDeepStrictEqual } from "node:util";
 import { isCredentialMarking } from "./cooldown.js";
 import { clearMarking } from "./cooldown-json.js";
 import { PENDING_FENCE, isPendingFence } from "./fence.js";
+import type { SkipCode } from "./usage.js";
 import { fingerprint } from "../core/fingerprint.js";
 import { type AuthProfileStore, type ProfileCredential, type SourceCredential, MAX_EXPIRY_AHEAD_MS } from "../types.js";
 
@@ -41,7 +42,7 @@ export type ProfileOutcome =
       /** Markings a fresh credential cleared, with the first failure's time. */ recovered?: { since?: number };
     }
   | { result: "unchanged" }
-  | { result: "skipped"; reason: string };
+  | { result: "skipped"; reason: string; code?: SkipCode };
 
 export interface Reconciled {
   /** The store to write; the input object itself when nothing changes. */
@@ -77,7 +78,9 @@ export function reconcileProfile(
 ): Reconciled {
   const current = store.profiles[profileId];
   if (current) {
-    if (isPendingFence(current)) return { next: store, outcome: { result: "skipped", reason: PENDING_FENCE } };
+    if (isPendingFence(current)) {
+      return { next: store, outcome: { result: "skipped", reason: PENDING_FENCE, code: "pending-fence" } };
+    }
     if (current.type !== "token" && current.type !== "oauth") {
       return {
         next: store,

@@ -3,6 +3,7 @@
  * as a `token` profile (no refresh token, so the gateway can never spend one), its markings cleared, and from then
  * on it is kept fresh like our own profile. Pure: which profile may be recovered, as proof, and the store change.
  */
+import type { SkipCode } from "./usage.js";
 import { isCredentialMarking } from "./cooldown.js";
 import { PENDING_FENCE, holdsRefreshToken, isPendingFence, parseRefreshFence, refreshGeneration } from "./fence.js";
 import { ANTHROPIC, type ProfileOutcome, type Reconciled, reconcileProfile } from "./profile.js";
@@ -87,9 +88,9 @@ export interface RecoveryRules {
   refreshToken?: string | undefined;
 }
 
-const skipped = (store: AuthProfileStore, reason: string): Reconciled => ({
+const skipped = (store: AuthProfileStore, reason: string, code?: SkipCode): Reconciled => ({
   next: store,
-  outcome: { result: "skipped", reason },
+  outcome: { result: "skipped", reason, ...(code ? { code } : {}) },
 });
 
 /** Replaces a recoverable profile (`recoverable`) by `desired`, keeping its other fields, and clears its markings. */
@@ -100,8 +101,8 @@ export function recoverProfile(
   rules: RecoveryRules,
 ): Reconciled {
   const current = store.profiles[profileId];
-  if (!current) return skipped(store, `no ${profileId} profile`);
-  if (isPendingFence(current)) return skipped(store, PENDING_FENCE);
+  if (!current) return skipped(store, `no ${profileId} profile`, "no-profile");
+  if (isPendingFence(current)) return skipped(store, PENDING_FENCE, "pending-fence");
   if (!recoverable(profileId, current, rules.refreshToken)) {
     // Another agent reading the same store recovered it a moment ago.
     if (current.type === "token" && current.token === desired.token)

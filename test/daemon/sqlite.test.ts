@@ -112,11 +112,12 @@ for (const writer of ["holds the database open", "closes the database after writ
       const recovered = await d.waitForEvent("recovered", 20_000);
       const stats = (readStateCells(t).state?.usageStats as Record<string, Record<string, unknown>>)[MINE]!;
       assert.equal(stats.cooldownUntil, undefined);
-      // Our clearing write is not taken for another marking: the daemon has seen it and decided. It starts
-      // after claude is done (its watch event may be decided on before the write is logged as written).
-      const from = d.records.indexOf(d.events("refresh.succeeded")[0]!);
-      assert.ok(from >= 0 && from < d.records.indexOf(recovered));
-      await d.waitFor((r) => r.event === "watch.handled" && r.agent === "main", 20_000, from);
+      // Our clearing write is not taken for another marking: the daemon has seen it and decided. The write
+      // follows the new token's arrival (its watch event may be decided on before the write is logged, and
+      // claude's exit may be logged after both).
+      const arrived = d.records.findIndex((r, i) => i > d.records.indexOf(started) && r.event === "source.changed");
+      assert.ok(arrived >= 0 && arrived < d.records.indexOf(recovered));
+      await d.waitFor((r) => r.event === "watch.handled" && r.agent === "main", 20_000, arrived);
       assert.equal(d.events("cooldown.gateway").length, 1, d.stdout);
       assert.equal(d.events("refresh.started").length, 1, d.stdout);
     } finally {

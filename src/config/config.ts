@@ -6,9 +6,9 @@
 import { realpathSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { assertTrusted } from "../fs/trust.js";
 import { validate as isCronExpression } from "node-cron";
 import * as z from "zod";
+import { assertTrusted } from "../fs/trust.js";
 import { parseDuration } from "../core/duration.js";
 import { ConfigError, errnoCode, messageOf } from "../core/errors.js";
 import { expandHome } from "../fs/home.js";
@@ -16,14 +16,15 @@ import { MAX_SMALL_FILE_BYTES, readRegularFile } from "../fs/read-file.js";
 import { LOG_LEVELS } from "../log/format.js";
 import { isLoopback, parseListen } from "./listen.js";
 
+/** A problem a check of ours found, at `path` below the value it checks. */
+const problem = (ctx: z.RefinementCtx, message: string, path: Array<string | number> = []) =>
+  ctx.addIssue({ code: "custom", path, message });
+
 /** A string or a number of milliseconds, read as a duration. */
 const duration = z.union([z.string(), z.number()]).transform((value, ctx) => {
   const ms = parseDuration(value);
   if (ms !== undefined) return ms;
-  ctx.addIssue({
-    code: "custom",
-    message: `expected a duration such as "30m", "120s", "1h" or milliseconds, got ${JSON.stringify(value)}`,
-  });
+  problem(ctx, `expected a duration such as "30m", "120s", "1h" or milliseconds, got ${JSON.stringify(value)}`);
   return z.NEVER;
 });
 
@@ -62,10 +63,10 @@ const metrics = z
   })
   .superRefine((value, ctx) => {
     const address = parseListen(value.listen);
-    if (typeof address === "string") return ctx.addIssue({ code: "custom", path: ["listen"], message: address });
+    if (typeof address === "string") return problem(ctx, address, ["listen"]);
     if (!value.allowRemote && !isLoopback(address.host)) {
       const message = `${address.host} is not a loopback address; set metrics.allowRemote to true to serve other hosts`;
-      ctx.addIssue({ code: "custom", path: ["listen"], message });
+      problem(ctx, message, ["listen"]);
     }
   });
 
@@ -84,17 +85,16 @@ const logins = z
   .array(login)
   .min(1)
   .superRefine((entries, ctx) => {
-    const fail = (message: string, path: Array<string | number>) => ctx.addIssue({ code: "custom", path, message });
     const profiles = new Map<string, number>();
     const folders = new Map<string, number>();
     entries.forEach((entry, i) => {
       const profile = profiles.get(entry.profileId);
       if (profile === undefined) profiles.set(entry.profileId, i);
-      else fail(`${entry.profileId} is already used by logins.${profile}`, [i, "profileId"]);
+      else problem(ctx, `${entry.profileId} is already used by logins.${profile}`, [i, "profileId"]);
       const real = realFolder(entry.claudeConfigDir);
       const folder = folders.get(real);
       if (folder === undefined) folders.set(real, i);
-      else fail(`${entry.claudeConfigDir} is the same folder as logins.${folder}`, [i, "claudeConfigDir"]);
+      else problem(ctx, `${entry.claudeConfigDir} is the same folder as logins.${folder}`, [i, "claudeConfigDir"]);
     });
   });
 
@@ -103,13 +103,12 @@ const stateDirs = z
   .array(z.string().min(1))
   .min(1)
   .superRefine((dirs, ctx) => {
-    const fail = (message: string, path: Array<string | number>) => ctx.addIssue({ code: "custom", path, message });
     const seen = new Map<string, number>();
     dirs.forEach((dir, i) => {
       const real = realFolder(dir);
       const first = seen.get(real);
       if (first === undefined) seen.set(real, i);
-      else fail(`${dir} is the same folder as stateDirs.${first}`, [i]);
+      else problem(ctx, `${dir} is the same folder as stateDirs.${first}`, [i]);
     });
   });
 
@@ -156,7 +155,7 @@ const schema = z.strictObject({
 
 const checked = schema.superRefine((config, ctx) => {
   if (config.stateDir !== undefined && config.stateDirs !== undefined)
-    ctx.addIssue({ code: "custom", message: "stateDir and stateDirs cannot both be set; keep one" });
+    problem(ctx, "stateDir and stateDirs cannot both be set; keep one");
 });
 
 export type Config = z.output<typeof schema>;

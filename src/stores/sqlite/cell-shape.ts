@@ -10,12 +10,13 @@
  */
 import type { CellRole } from "./cells.js";
 
-type Kind = "string" | "number" | "object" | "map";
-/** A field's kind; `?` after it when the field may be absent. A map's values are checked by `entries`. */
+/** A map is a JSON object used as one: its keys are free (profile ids, reasons). */
+type Kind = "string" | "number" | "map";
+/** An object's fields we read, each of a kind (`?` after it when the field may be absent). */
 interface Shape {
   fields: Record<string, `${Kind}${"" | "?"}`>;
-  /** For each field of kind "map", the shape of its values (or "number" for a map of numbers). */
-  entries?: Record<string, Shape | "number" | "any">;
+  /** For a map field, the shape of each of its values (objects, or numbers); a map not listed holds anything. */
+  entries?: Record<string, Shape | "number">;
 }
 
 const profile: Shape = {
@@ -46,12 +47,9 @@ const usageStats: Shape = {
 const SHAPES: Readonly<Record<CellRole, Shape>> = {
   /** `authProfiles.store` / `auth_profile_store`: the credentials. */
   store: { fields: { profiles: "map" }, entries: { profiles: profile } },
-  /** `authProfiles.state` / `auth_profile_state`: order, lastGood (passed through: the gateway drops what it cannot
-   * use) and the usage stats. */
-  state: {
-    fields: { order: "map?", lastGood: "map?", usageStats: "map?" },
-    entries: { order: "any", lastGood: "any", usageStats },
-  },
+  /** `authProfiles.state` / `auth_profile_state`: order and lastGood, passed through (the gateway drops the
+   * entries it cannot use), and the usage stats. */
+  state: { fields: { order: "map?", lastGood: "map?", usageStats: "map?" }, entries: { usageStats } },
 };
 
 /** The type's name as the problem gives it. */
@@ -74,8 +72,7 @@ function fits(kind: Kind, value: unknown): boolean {
 /** A key is the gateway's data: shown short, since a hostile one could be any length. */
 const shown = (key: string) => (key.length > 60 ? `${key.slice(0, 60)}…` : key);
 
-function problems(shape: Shape | "number" | "any", value: unknown, path: string[], out: string[]): void {
-  if (shape === "any") return;
+function problems(shape: Shape | "number", value: unknown, path: string[], out: string[]): void {
   const where = path.map(shown).join(".");
   const at = where ? `${where}: ` : "";
   if (shape === "number") {
@@ -99,6 +96,9 @@ function problems(shape: Shape | "number" | "any", value: unknown, path: string[
   }
 }
 
+/** A hostile cell could hold a problem per key of thousands: the message names the first few and counts the rest. */
+const SHOWN_PROBLEMS = 5;
+
 /**
  * Where the JSON departs from the shape we know, one problem per field ("profiles.x.expires: expected number,
  * received string"), joined; undefined if it fits.
@@ -106,5 +106,7 @@ function problems(shape: Shape | "number" | "any", value: unknown, path: string[
 export function cellShapeProblem(role: CellRole, value: unknown): string | undefined {
   const found: string[] = [];
   problems(SHAPES[role], value, [], found);
-  return found.length > 0 ? found.join("; ") : undefined;
+  if (found.length === 0) return undefined;
+  const more = found.length - SHOWN_PROBLEMS;
+  return [...found.slice(0, SHOWN_PROBLEMS), ...(more > 0 ? [`and ${more} more`] : [])].join("; ");
 }

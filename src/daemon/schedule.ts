@@ -9,7 +9,7 @@ export interface Schedule {
 }
 
 export function startSchedule(expr: string, tick: () => void): Schedule {
-  const task = schedule(expr, () => tick(), {
+  const task = schedule(expr, () => void tick(), {
     // After a suspend or a stalled event loop the latest time passed still ticks, once (node-cron would drop a tick
     // more than a second late); the ones it overtook are dropped silently, since one tick catches up on them all.
     missedExecutionTolerance: Infinity,

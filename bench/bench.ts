@@ -6,6 +6,8 @@
  *   BENCH_WIDE_REWRITES (20)           rewrites for the 200-agent latency
  *   BENCH_LARGE_AGENTS (10000)         agents for the large figures; 0 skips them
  *   BENCH_IDLE_S (30)                  idle window for RSS and CPU
+ * Idle memory is quoted beside the library floor (bench/library-floor.ts), idling in the same window: the design
+ * card's libraries loaded in a bare process, each doing its job once.
  */
 import { execFileSync, spawn } from "node:child_process";
 import { mkdirSync, readdirSync, readFileSync, readlinkSync } from "node:fs";
@@ -24,6 +26,7 @@ const IDLE_S = Number(process.env.BENCH_IDLE_S ?? 30);
 const WIDE_AGENTS = 200;
 const CRON_INTERVAL_MS = 5 * 60_000;
 const FLOOR = path.join(path.dirname(fileURLToPath(import.meta.url)), "floor.js");
+const LIBRARY_FLOOR = path.join(path.dirname(fileURLToPath(import.meta.url)), "library-floor.js");
 
 const progress = (msg: string) => process.stderr.write(`bench: ${msg}\n`);
 
@@ -178,14 +181,22 @@ async function main(): Promise<void> {
     await sleep(300);
     progress(`${REWRITES} atomic rewrites, 1 agent`);
     const one = await rewriteLatencies(d, t, 1, REWRITES);
-    progress(`idle for ${IDLE_S} s (RSS, CPU)`);
+    progress(`idle for ${IDLE_S} s (RSS, CPU), beside the library floor`);
     const pid = d.child.pid!;
+    const libraryFloor = new DaemonProcess(t, [t.stateDir], { script: LIBRARY_FLOOR });
+    await libraryFloor.waitForEvent("daemon.ready", 30_000);
+    const floorPid = libraryFloor.child.pid!;
     const ticksBefore = cpuTicks(pid);
+    const floorTicksBefore = cpuTicks(floorPid);
     await sleep(IDLE_S * 1000);
     const clockTicks = Number(execFileSync("getconf", ["CLK_TCK"]).toString());
-    const idleCpuPercent = ((cpuTicks(pid) - ticksBefore) / clockTicks / IDLE_S) * 100;
+    const cpuPercent = (ticks: number) => (ticks / clockTicks / IDLE_S) * 100;
+    const idleCpuPercent = cpuPercent(cpuTicks(pid) - ticksBefore);
     const idleRss = rssMb(pid);
     const idleWatches = inotifyWatches(pid);
+    const floorIdleCpuPercent = cpuPercent(cpuTicks(floorPid) - floorTicksBefore);
+    const floorIdleRss = rssMb(floorPid);
+    await libraryFloor.stop();
     await d.stop();
     progress(`${REWRITES} atomic rewrites, 1 agent, the floor copier`);
     const floorOne = await floorLatencies(t, 1, REWRITES);
@@ -229,6 +240,8 @@ async function main(): Promise<void> {
           rssMb: round(idleRss),
           cpuPercentOfOneCore: round(idleCpuPercent),
           inotifyWatches: idleWatches,
+          libraryFloor: { rssMb: round(floorIdleRss), cpuPercentOfOneCore: round(floorIdleCpuPercent) },
+          rssRatioToLibraryFloor: ratio(idleRss, floorIdleRss),
         },
       },
       growth: [
@@ -265,7 +278,7 @@ async function main(): Promise<void> {
         oneAgentP50RatioToFloor: target(ratio(oneP50, floorP50), 3),
         oneAgentP99RatioToFloor: target(ratio(oneP99, floorP99), 5),
         wideP50Ms: target(wide.rotationMs.p50, 300),
-        idleRssMb: target(round(idleRss), 50),
+        idleRssRatioToLibraryFloor: target(ratio(idleRss, floorIdleRss), 1.15),
         idleCpuPercent: target(round(idleCpuPercent), 1),
         startToFirstSyncMs: target(round(startToFirstSync), 250),
         ...(large

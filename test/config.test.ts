@@ -45,10 +45,13 @@ test("a typo is an error naming the key", () => {
   );
 });
 
-test("each bad value gets the one-line message zod 4 gave it (captured before zod was replaced)", () => {
-  const cases: Array<[unknown, string]> = [
+test("each bad value gets zod's message, one line per problem naming the key", () => {
+  const cases: Array<[unknown, string | string[]]> = [
     [{ a: 1, b: 2 }, 'unknown key "a", "b"'],
-    [{ zzz: 1, credentialType: "api" }, 'key credentialType: Invalid option: expected one of "token"|"oauth"'],
+    [
+      { zzz: 1, credentialType: "api" },
+      ['key credentialType: Invalid option: expected one of "token"|"oauth"', 'unknown key "zzz"'],
+    ],
     [{ expiryWarning: true }, "key expiryWarning: Invalid input"],
     [{ refreshMargin: Infinity }, "key refreshMargin: Invalid input"],
     [
@@ -63,7 +66,7 @@ test("each bad value gets the one-line message zod 4 gave it (captured before zo
     [{ refreshCommand: "claude" }, "key refreshCommand: Invalid input: expected array, received string"],
     [{ refreshCommand: ["a", 3] }, "key refreshCommand.1: Invalid input: expected string, received number"],
     [{ metrics: {} }, "key metrics.listen: Invalid input: expected string, received undefined"],
-    [{ metrics: { listen: "10.0.0.1:9", q: 1 } }, 'unknown key "q"'],
+    [{ metrics: { listen: "127.0.0.1:9", q: 1 } }, 'key metrics: unknown key "q"'],
     [
       { metrics: { listen: "10.0.0.1:9" } },
       "key metrics.listen: 10.0.0.1 is not a loopback address; set metrics.allowRemote to true to serve other hosts",
@@ -80,12 +83,21 @@ test("each bad value gets the one-line message zod 4 gave it (captured before zo
           { claudeConfigDir: "/a", profileId: "anthropic:a" },
         ],
       },
-      "key logins.1.profileId: anthropic:a is already used by logins.0",
+      [
+        "key logins.1.profileId: anthropic:a is already used by logins.0",
+        "key logins.1.claudeConfigDir: /a is the same folder as logins.0",
+      ],
     ],
     [[], "Invalid input: expected object, received array"],
+    [{ resyncCron: "*/5 * * *" }, "key resyncCron: not a valid cron expression"],
+    [{ stateDir: "/a", stateDirs: ["/b"] }, "stateDir and stateDirs cannot both be set; keep one"],
   ];
-  for (const [input, message] of cases) {
-    assert.throws(() => parseConfig(input, "config f"), { message: `config f: ${message}` }, JSON.stringify(input));
+  for (const [input, lines] of cases) {
+    const message = [lines]
+      .flat()
+      .map((line) => `config f: ${line}`)
+      .join("\n");
+    assert.throws(() => parseConfig(input, "config f"), { message }, JSON.stringify(input));
   }
   const defaults = parseConfig({}, "t");
   defaults.refreshCommand.push("--debug");
@@ -105,7 +117,7 @@ test("MOLTBOT_AUTH_SYNC_CONFIG names the file, and a missing named file is an er
     assert.equal((await loadConfig(undefined, {}, t.env)).file, undefined, "the default file is optional");
   }));
 
-test("a bad config exits 78 with one line naming file and key, and touches no store", () =>
+test("a bad config exits 78 with one line per problem naming file and key, and touches no store", () =>
   withHome(async (t) => {
     t.writeCredentials();
     const dir = path.join(t.home, ".config", "moltbot-auth-sync");
@@ -115,6 +127,13 @@ test("a bad config exits 78 with one line naming file and key, and touches no st
     assert.equal(r.code, 78);
     assert.equal(r.stderr.trim().split("\n").length, 1);
     assert.match(r.stderr, /config\.json: key credentialType/);
+    writeFileSync(path.join(dir, "config.json"), JSON.stringify({ credentialType: "bogus", lockTimeout: "\nsoon" }));
+    const two = await runCli(["sync"], t.env);
+    assert.equal(two.code, 78);
+    const lines = two.stderr.trim().split("\n");
+    assert.equal(lines.length, 2, "one line per problem; a newline in a value cannot start another");
+    assert.match(lines[0]!, /config\.json: key credentialType: Invalid option/);
+    assert.match(lines[1]!, /config\.json: key lockTimeout: expected a duration .* got "\\nsoon"/);
     writeFileSync(path.join(dir, "config.json"), "{not json");
     const r2 = await runCli(["sync"], t.env);
     assert.equal(r2.code, 78);

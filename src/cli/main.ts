@@ -4,7 +4,7 @@
  */
 import { readFileSync } from "node:fs";
 import { Command, CommanderError } from "commander";
-import { AuthSyncError, ExitError, messageOf } from "../core/errors.js";
+import { AuthSyncError, ConfigError, ExitError, messageOf } from "../core/errors.js";
 import { LOG_LEVELS } from "../log/format.js";
 
 /**
@@ -187,7 +187,12 @@ function exitCodeFor(err: unknown): number {
   return 70;
 }
 
-/** An error is one line (a value inside it cannot start another), then its hint, if it has one. */
+/**
+ * An error is one line (a value inside it cannot start another), or for a config one line per problem, then its
+ * hint, if it has one.
+ */
 function printError(err: AuthSyncError): void {
-  printLines([`moltbot-auth-sync: ${err.message}`, ...(err.hint ? [`hint: ${err.hint}`] : [])], process.stderr);
+  const lines = err instanceof ConfigError ? err.lines : [err.message];
+  const hint = err.hint ? [`hint: ${err.hint}`] : [];
+  printLines([...lines.map((line) => `moltbot-auth-sync: ${line}`), ...hint], process.stderr);
 }

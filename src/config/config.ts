@@ -6,44 +6,30 @@
 import { realpathSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { validate as isCronExpression } from "node-cron";
+import * as z from "zod";
 import { assertTrusted } from "../fs/trust.js";
-import { isCronExpression } from "../core/cron.js";
 import { parseDuration } from "../core/duration.js";
-import {
-  Issue,
-  type Output,
-  type Schema,
-  array,
-  boolean,
-  oneOf,
-  optional,
-  refine,
-  strictObject,
-  string,
-  withDefault,
-} from "../core/schema.js";
 import { ConfigError, errnoCode, messageOf } from "../core/errors.js";
 import { expandHome } from "../fs/home.js";
 import { MAX_SMALL_FILE_BYTES, readRegularFile } from "../fs/read-file.js";
 import { LOG_LEVELS } from "../log/format.js";
 import { isLoopback, parseListen } from "./listen.js";
 
-/** A string or a finite number (anything else is "Invalid input", as zod's union said), then a duration. */
-const duration: Schema<number> = (value, path) => {
-  if (typeof value !== "string" && (typeof value !== "number" || !Number.isFinite(value)))
-    throw new Issue(path, "Invalid input");
-  const ms = parseDuration(value);
-  if (ms === undefined)
-    throw new Issue(
-      path,
-      `expected a duration such as "30m", "120s", "1h" or milliseconds, got ${JSON.stringify(value)}`,
-    );
-  return ms;
-};
+/** A problem a check of ours found, at `path` below the value it checks. */
+const problem = (ctx: z.RefinementCtx, message: string, path: Array<string | number> = []) =>
+  ctx.addIssue({ code: "custom", path, message });
 
-const cron = refine(string(), (expr, fail) =>
-  isCronExpression(expr) ? undefined : fail("not a valid cron expression"),
-);
+/** A string or a number of milliseconds, read as a duration. */
+const duration = z.union([z.string(), z.number()]).transform((value, ctx) => {
+  const ms = parseDuration(value);
+  if (ms !== undefined) return ms;
+  problem(ctx, `expected a duration such as "30m", "120s", "1h" or milliseconds, got ${JSON.stringify(value)}`);
+  return z.NEVER;
+});
+
+/** node-cron runs the schedules, so it alone says which expressions are valid (docs/config.md lists its forms). */
+const cron = z.string().refine((expr) => isCronExpression(expr), "not a valid cron expression");
 
 /**
  * With stdin at end of file, `claude mcp serve` refreshes a token inside claude's 5-minute window (or expired) as it
@@ -67,29 +53,26 @@ export const DEFAULT_FALLBACK_REFRESH_COMMAND = [
 
 /** An Anthropic profile id as the gateway names them: `anthropic:<name>`. */
 export const PROFILE_ID = /^anthropic:[^\s]+$/;
-const profileId = (example: string) =>
-  string({ pattern: { regex: PROFILE_ID, message: `expected an id such as "${example}"` } });
+const profileId = (example: string) => z.string().regex(PROFILE_ID, `expected an id such as "${example}"`);
 
 /** Opt-in: without it no server binds and prom-client is never loaded. */
-const metrics = refine(
-  strictObject({
-    listen: string(),
-    allowRemote: withDefault(boolean(), false),
-  }),
-  (value, fail) => {
+const metrics = z
+  .strictObject({
+    listen: z.string(),
+    allowRemote: z.boolean().default(false),
+  })
+  .superRefine((value, ctx) => {
     const address = parseListen(value.listen);
-    if (typeof address === "string") return fail(address, ["listen"]);
+    if (typeof address === "string") return problem(ctx, address, ["listen"]);
     if (!value.allowRemote && !isLoopback(address.host)) {
-      fail(`${address.host} is not a loopback address; set metrics.allowRemote to true to serve other hosts`, [
-        "listen",
-      ]);
+      const message = `${address.host} is not a loopback address; set metrics.allowRemote to true to serve other hosts`;
+      problem(ctx, message, ["listen"]);
     }
-  },
-);
+  });
 
 /** One Claude login (a `CLAUDE_CONFIG_DIR`) and the profile it is synced into. */
-const login = strictObject({
-  claudeConfigDir: string({ min: 1 }),
+const login = z.strictObject({
+  claudeConfigDir: z.string().min(1),
   profileId: profileId("anthropic:work"),
 });
 
@@ -98,30 +81,36 @@ const login = strictObject({
  * the same login on its own schedule, the very race one refresher per login prevents, and merging would silently
  * drop a profile id the admin asked for.
  */
-const logins = refine(array(login, { min: 1 }), (entries, fail) => {
-  const profiles = new Map<string, number>();
-  const folders = new Map<string, number>();
-  entries.forEach((entry, i) => {
-    const profile = profiles.get(entry.profileId);
-    if (profile === undefined) profiles.set(entry.profileId, i);
-    else fail(`${entry.profileId} is already used by logins.${profile}`, [i, "profileId"]);
-    const real = realFolder(entry.claudeConfigDir);
-    const folder = folders.get(real);
-    if (folder === undefined) folders.set(real, i);
-    else fail(`${entry.claudeConfigDir} is the same folder as logins.${folder}`, [i, "claudeConfigDir"]);
+const logins = z
+  .array(login)
+  .min(1)
+  .superRefine((entries, ctx) => {
+    const profiles = new Map<string, number>();
+    const folders = new Map<string, number>();
+    entries.forEach((entry, i) => {
+      const profile = profiles.get(entry.profileId);
+      if (profile === undefined) profiles.set(entry.profileId, i);
+      else problem(ctx, `${entry.profileId} is already used by logins.${profile}`, [i, "profileId"]);
+      const real = realFolder(entry.claudeConfigDir);
+      const folder = folders.get(real);
+      if (folder === undefined) folders.set(real, i);
+      else problem(ctx, `${entry.claudeConfigDir} is the same folder as logins.${folder}`, [i, "claudeConfigDir"]);
+    });
   });
-});
 
 /** Several gateways' state dirs; two names of one folder (a symlink, `~`) would sync its agents twice. */
-const stateDirs = refine(array(string({ min: 1 }), { min: 1 }), (dirs, fail) => {
-  const seen = new Map<string, number>();
-  dirs.forEach((dir, i) => {
-    const real = realFolder(dir);
-    const first = seen.get(real);
-    if (first === undefined) seen.set(real, i);
-    else fail(`${dir} is the same folder as stateDirs.${first}`, [i]);
+const stateDirs = z
+  .array(z.string().min(1))
+  .min(1)
+  .superRefine((dirs, ctx) => {
+    const seen = new Map<string, number>();
+    dirs.forEach((dir, i) => {
+      const real = realFolder(dir);
+      const first = seen.get(real);
+      if (first === undefined) seen.set(real, i);
+      else problem(ctx, `${dir} is the same folder as stateDirs.${first}`, [i]);
+    });
   });
-});
 
 /** The folder a configured path names, as `~` and symlinks resolve; a folder not there yet by its path. */
 function realFolder(dir: string): string {
@@ -133,41 +122,43 @@ function realFolder(dir: string): string {
   }
 }
 
-const command = array(string({ min: 1 }), { min: 1 });
+const command = z.array(z.string().min(1)).min(1);
+/** A copy for each parse, so that no caller can change the default itself. */
+const commandDefault = (words: readonly string[]) => command.default(() => [...words]);
 
-const schema = strictObject({
-  stateDir: optional(string({ min: 1 })),
-  stateDirs: optional(stateDirs),
-  claudeConfigDir: optional(string({ min: 1 })),
-  source: withDefault(oneOf(["auto", "keychain", "file"]), "auto"),
-  profileId: withDefault(profileId("anthropic:claude-cli"), "anthropic:claude-cli"),
-  credentialType: withDefault(oneOf(["token", "oauth"]), "token"),
-  autoRecover: withDefault(boolean(), true),
-  setupTokenProfileId: withDefault(profileId("anthropic:manual"), "anthropic:manual"),
-  expiryWarning: withDefault(duration, 3_600_000),
-  loginEndWarning: withDefault(duration, 10 * 86_400_000),
-  lockTimeout: withDefault(duration, 60_000),
-  storeFormat: withDefault(oneOf(["auto", "json-v1", "split", "sqlite"]), "auto"),
-  reloadGateway: withDefault(boolean(), true),
-  refreshMargin: withDefault(duration, 240_000),
-  refreshTimeout: withDefault(duration, 120_000),
-  refreshCommand: withDefault(command, DEFAULT_REFRESH_COMMAND),
-  fallbackRefreshCommand: withDefault(command, DEFAULT_FALLBACK_REFRESH_COMMAND),
-  claudePath: withDefault(string({ min: 1 }), "claude"),
-  resyncCron: withDefault(cron, "*/5 * * * *"),
-  refreshCheckCron: withDefault(cron, "* * * * *"),
-  logLevel: withDefault(oneOf([...LOG_LEVELS, "silent"]), "info"),
-  onEvent: optional(command),
-  metrics: optional(metrics),
-  logins: optional(logins),
+const schema = z.strictObject({
+  stateDir: z.string().min(1).optional(),
+  stateDirs: stateDirs.optional(),
+  claudeConfigDir: z.string().min(1).optional(),
+  source: z.enum(["auto", "keychain", "file"]).default("auto"),
+  profileId: profileId("anthropic:claude-cli").default("anthropic:claude-cli"),
+  credentialType: z.enum(["token", "oauth"]).default("token"),
+  autoRecover: z.boolean().default(true),
+  setupTokenProfileId: profileId("anthropic:manual").default("anthropic:manual"),
+  expiryWarning: duration.default(3_600_000),
+  loginEndWarning: duration.default(10 * 86_400_000),
+  lockTimeout: duration.default(60_000),
+  storeFormat: z.enum(["auto", "json-v1", "split", "sqlite"]).default("auto"),
+  reloadGateway: z.boolean().default(true),
+  refreshMargin: duration.default(240_000),
+  refreshTimeout: duration.default(120_000),
+  refreshCommand: commandDefault(DEFAULT_REFRESH_COMMAND),
+  fallbackRefreshCommand: commandDefault(DEFAULT_FALLBACK_REFRESH_COMMAND),
+  claudePath: z.string().min(1).default("claude"),
+  resyncCron: cron.default("*/5 * * * *"),
+  refreshCheckCron: cron.default("* * * * *"),
+  logLevel: z.enum([...LOG_LEVELS, "silent"]).default("info"),
+  onEvent: command.optional(),
+  metrics: metrics.optional(),
+  logins: logins.optional(),
 });
 
-const checked = refine(schema, (config, fail) => {
+const checked = schema.superRefine((config, ctx) => {
   if (config.stateDir !== undefined && config.stateDirs !== undefined)
-    fail("stateDir and stateDirs cannot both be set; keep one");
+    problem(ctx, "stateDir and stateDirs cannot both be set; keep one");
 });
 
-export type Config = Output<typeof schema>;
+export type Config = z.output<typeof schema>;
 /** Values as given (a file's, a flag's), before validation and defaults. */
 export type ConfigInput = { [K in keyof Config]?: unknown };
 
@@ -182,20 +173,19 @@ export function defaultConfigPath(env: NodeJS.ProcessEnv = process.env): string 
   return path.join(base, "moltbot-auth-sync", "config.json");
 }
 
-/** Validates a config object; `where` names the file in the one-line error. */
+/** Validates a config object; each problem is one line that names the file (`where`) and the key. */
 export function parseConfig(input: unknown, where: string): Config {
-  let issue: Issue;
-  try {
-    return checked(input, []);
-  } catch (err) {
-    if (!(err instanceof Issue)) throw err;
-    issue = err;
+  const result = checked.safeParse(input);
+  if (result.success) return result.data;
+  throw new ConfigError(result.error.issues.map((issue) => `${where}: ${problemLine(issue)}`));
+}
+
+function problemLine(issue: z.core.$ZodIssue): string {
+  if (issue.code === "unrecognized_keys") {
+    const keys = issue.keys.map((k) => JSON.stringify(k)).join(", ");
+    return issue.path.length > 0 ? `key ${issue.path.join(".")}: unknown key ${keys}` : `unknown key ${keys}`;
   }
-  const key = issue.path.length > 0 ? issue.path.join(".") : undefined;
-  if (issue.unknownKeys) {
-    throw new ConfigError(`${where}: unknown key ${issue.unknownKeys.map((k) => JSON.stringify(k)).join(", ")}`);
-  }
-  throw new ConfigError(`${where}: ${key ? `key ${key}: ` : ""}${issue.message}`);
+  return issue.path.length > 0 ? `key ${issue.path.join(".")}: ${issue.message}` : issue.message;
 }
 
 /**

@@ -19,10 +19,14 @@ export class AuthSyncError extends Error {
   }
 }
 
-/** The config file or a config value is invalid. */
+/** The config file or config values are invalid: one line per problem, each naming the file (and the key). */
 export class ConfigError extends AuthSyncError {
-  constructor(message: string) {
-    super(message, "config.invalid", EXIT_CONFIG);
+  readonly lines: readonly string[];
+
+  constructor(problems: string | readonly string[]) {
+    const lines = typeof problems === "string" ? [problems] : problems;
+    super(lines.join("\n"), "config.invalid", EXIT_CONFIG);
+    this.lines = lines;
   }
 }
 

@@ -135,7 +135,6 @@ export class Daemon {
         watchError: (err) => problems.problem("watch", "warn", "watch.error", `file watch failed: ${err.message}`),
       },
       env,
-      clock,
     );
   }
 

@@ -1,46 +1,19 @@
 /**
- * A cron schedule of the daemon (`resyncCron`, `refreshCheckCron`): one timer, to the next time the
- * expression matches (core/cron.ts), armed again after each tick. An expression only node-cron understands
- * (its `L`, `W`, `#` extensions) is run by node-cron, loaded for it alone.
+ * A cron schedule of the daemon (`resyncCron`, `refreshCheckCron`), run by node-cron in local time; config.ts
+ * validates the expressions with node-cron's own `validate`, so what is accepted is what runs.
  */
-import { createRequire } from "node:module";
-import { nextCronTime, parseCron } from "../core/cron.js";
-import { type Clock, type TimerHandle, timerDelay } from "./clock.js";
+import { schedule } from "node-cron";
 
 export interface Schedule {
   stop(): void;
 }
 
-export function startSchedule(expr: string, tick: () => void, clock: Clock): Schedule {
-  const spec = parseCron(expr);
-  if (!spec) return nodeCronSchedule(expr, tick);
-  let handle: TimerHandle;
-  let stopped = false;
-  const arm = () => {
-    const next = nextCronTime(spec, new Date(clock.now()));
-    if (stopped || !next) return;
-    const at = next.getTime();
-    handle = clock.setTimeout(
-      () => {
-        // Early only when the wait was capped, or the clock was set back: not the tick yet.
-        if (clock.now() >= at) tick();
-        arm();
-      },
-      // A tick beyond setTimeout's limit is waited for in steps.
-      timerDelay(at - clock.now()),
-    );
-  };
-  arm();
-  return {
-    stop: () => {
-      stopped = true;
-      clock.clearTimeout(handle);
-    },
-  };
-}
-
-function nodeCronSchedule(expr: string, tick: () => void): Schedule {
-  const { schedule } = createRequire(import.meta.url)("node-cron") as typeof import("node-cron");
-  const task = schedule(expr, tick, { noOverlap: true });
+export function startSchedule(expr: string, tick: () => void): Schedule {
+  const task = schedule(expr, () => void tick(), {
+    // After a suspend or a stalled event loop the latest time passed still ticks, once (node-cron would drop a tick
+    // more than a second late); the ones it overtook are dropped silently, since one tick catches up on them all.
+    missedExecutionTolerance: Infinity,
+    suppressMissedWarning: true,
+  });
   return { stop: () => void task.destroy() };
 }

@@ -13,7 +13,6 @@ import { AUTH_STATE_FILENAME, SQLITE_AGENT_DB } from "../stores/generation.js";
 import { STATE_DB } from "../stores/sqlite/layout.js";
 import { configuredStateDirs, requireStateDir } from "../stores/gateway.js";
 import { watchFile } from "./file-watch.js";
-import type { Clock } from "./clock.js";
 import { type Schedule, startSchedule } from "./schedule.js";
 import type { Timers } from "./timers.js";
 import { type FolderWatch, type WatchEvent, watchFolder } from "./watch.js";
@@ -98,7 +97,6 @@ export class Triggers {
     private readonly timers: Timers,
     private readonly on: TriggerHandlers,
     private readonly env: NodeJS.ProcessEnv,
-    private readonly clock: Clock,
   ) {}
 
   /**
@@ -222,8 +220,8 @@ export class Triggers {
 
   private schedule(config: Config): void {
     this.schedules = [
-      startSchedule(config.resyncCron, () => this.on.resync(), this.clock),
-      startSchedule(config.refreshCheckCron, () => this.on.refreshCheck(), this.clock),
+      startSchedule(config.resyncCron, () => this.on.resync()),
+      startSchedule(config.refreshCheckCron, () => this.on.refreshCheck()),
     ];
   }
 

@@ -5,8 +5,8 @@
 import os from "node:os";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
+import * as z from "zod";
 import { SourceError, errnoCode, messageOf } from "../core/errors.js";
-import { Issue, array, looseObject, nullish, number, optional, string } from "../core/schema.js";
 import { type SourceCredential, MAX_EXPIRY_AHEAD_MS } from "../types.js";
 import { readRegularFile } from "../fs/read-file.js";
 
@@ -26,17 +26,17 @@ const MAX_LOGIN_END_AHEAD_MS = 3650 * 24 * 3600_000;
 const LOGIN_END_OUTLIVED_MS = 3 * 24 * 3600_000;
 // Unknown fields (`subscriptionTypeSource`, and beside claudeAiOauth `hybridOauth`, `mcpOAuth`, …) are allowed and
 // dropped: the file is claude's, and we never write it.
-const oauthSchema = looseObject({
-  accessToken: string({ min: 1 }),
-  refreshToken: nullish(string({ min: 1 })),
-  expiresAt: number({ int: true, positive: true }),
-  /** Claude Code 2.1.x: the login's hard end (epoch ms), which refreshing never moves later. */
-  refreshTokenExpiresAt: (value: unknown) => value,
-  scopes: nullish(array(string())),
-  subscriptionType: nullish(string()),
+const oauthSchema = z.looseObject({
+  accessToken: z.string().min(1),
+  refreshToken: z.string().min(1).nullish(),
+  expiresAt: z.number().int().positive(),
+  /** Claude Code 2.1.x: the login's hard end (epoch ms), which refreshing never moves later; judged by loginEnd. */
+  refreshTokenExpiresAt: z.unknown().optional(),
+  scopes: z.array(z.string()).nullish(),
+  subscriptionType: z.string().nullish(),
 });
 
-const fileSchema = looseObject({ claudeAiOauth: optional(oauthSchema) });
+const fileSchema = z.looseObject({ claudeAiOauth: oauthSchema.optional() });
 
 export function claudeConfigDir(configured: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
   return configured ?? env.CLAUDE_CONFIG_DIR ?? path.join(env.HOME || os.homedir(), ".claude");
@@ -55,15 +55,15 @@ export function parseClaudeCredentials(text: string, origin: string, now = Date.
   } catch {
     throw new SourceError(`credentials ${origin} is not valid JSON (truncated or corrupt)`, "invalid");
   }
-  let parsed: ReturnType<typeof fileSchema>;
-  try {
-    parsed = fileSchema(json, []);
-  } catch (err) {
-    if (!(err instanceof Issue)) throw err;
-    const where = err.path.length > 0 ? err.path.join(".") : "top level";
-    throw new SourceError(`credentials ${origin}: ${where}: ${err.message}`, "invalid");
+  const parsed = fileSchema.safeParse(json);
+  if (!parsed.success) {
+    // Every problem, each naming its field; joined, since a source error is one line wherever it is shown.
+    const problems = parsed.error.issues.map(
+      (issue) => `${issue.path.length > 0 ? issue.path.join(".") : "top level"}: ${issue.message}`,
+    );
+    throw new SourceError(`credentials ${origin}: ${problems.join("; ")}`, "invalid");
   }
-  const oauth = parsed.claudeAiOauth;
+  const oauth = parsed.data.claudeAiOauth;
   if (!oauth) {
     throw new SourceError(
       `credentials ${origin} holds no Claude subscription login (no claudeAiOauth): ${NOT_LOGGED_IN_HINT}`,

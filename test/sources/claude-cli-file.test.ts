@@ -69,13 +69,20 @@ test("bad shapes give one specific message without token text", () => {
   }
 });
 
-test("each bad field gets the one-line message zod 4 gave it (captured before zod was replaced)", () => {
+test("each bad field gets zod's message naming it, every problem on the one line", () => {
   const oauth = (fields: object) => JSON.stringify({ claudeAiOauth: fields });
   const cases: Array<[string, string]> = [
     ["null", "top level: Invalid input: expected object, received null"],
     [JSON.stringify({ claudeAiOauth: 5 }), "claudeAiOauth: Invalid input: expected object, received number"],
-    [oauth({}), "claudeAiOauth.accessToken: Invalid input: expected string, received undefined"],
-    [oauth({ accessToken: "" }), "claudeAiOauth.accessToken: Too small: expected string to have >=1 characters"],
+    [
+      oauth({}),
+      "claudeAiOauth.accessToken: Invalid input: expected string, received undefined; " +
+        "claudeAiOauth.expiresAt: Invalid input: expected number, received undefined",
+    ],
+    [
+      oauth({ accessToken: "", expiresAt: 1_800_000_000_000 }),
+      "claudeAiOauth.accessToken: Too small: expected string to have >=1 characters",
+    ],
     [
       oauth({ accessToken: "a", expiresAt: 1.5 }),
       "claudeAiOauth.expiresAt: Invalid input: expected int, received number",

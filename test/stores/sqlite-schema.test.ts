@@ -199,15 +199,15 @@ test(
       ],
       [
         `UPDATE auth_profile_store SET store_json = '{"version":2,"profiles":[]}'`,
-        /auth_profile_store\[primary\] profiles: Invalid input: expected record, received array; refused/,
+        /auth_profile_store\[primary\] profiles: expected record, received array; refused/,
       ],
       [
         `UPDATE auth_profile_store SET store_json = '{"profiles":{"a:b":{"type":"token","provider":"x","expires":"soon"}}}'`,
-        /auth_profile_store\[primary\] profiles\.a:b\.expires: Invalid input: expected number, received string/,
+        /auth_profile_store\[primary\] profiles\.a:b\.expires: expected number, received string/,
       ],
       [
         `INSERT INTO auth_profile_state VALUES ('primary', '{"usageStats":{"a:b":{"cooldownUntil":null}}}', 1)`,
-        /auth_profile_state\[primary\] usageStats\.a:b\.cooldownUntil: Invalid input: expected number, received null/,
+        /auth_profile_state\[primary\] usageStats\.a:b\.cooldownUntil: expected number, received null/,
       ],
     ];
     const pristine = snapshotTree(t.stateDir);

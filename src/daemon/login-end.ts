@@ -6,6 +6,7 @@
  * profile as for any dead login and says `login.ended`.
  */
 import type { Config } from "../config/config.js";
+import { DAY } from "../core/duration.js";
 import type { LogEvent } from "../log/logger.js";
 import { LOGIN_END_FIX, loginEndStage, loginEndText } from "../reconcile/login-end.js";
 import type { SourceCredential } from "../types.js";
@@ -16,7 +17,7 @@ import { agentsFields } from "./report-log.js";
 import type { Timers } from "./timers.js";
 
 /** The longest a due `login.expiring` stays unsaid. */
-export const LOGIN_END_ALERT_EVERY_MS = 24 * 3_600_000;
+export const LOGIN_END_ALERT_EVERY_MS = DAY;
 
 /** What the daemon last said of one login's end: which event, about which end, and when. */
 export interface LoginEndTold {

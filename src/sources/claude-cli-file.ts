@@ -4,6 +4,7 @@
  */
 import os from "node:os";
 import path from "node:path";
+import { DAY } from "../core/duration.js";
 import { SourceError, errnoCode, messageOf } from "../core/errors.js";
 import { Issue, array, looseObject, nullish, number, optional, string } from "../core/schema.js";
 import { type SourceCredential, MAX_EXPIRY_AHEAD_MS } from "../types.js";
@@ -22,8 +23,8 @@ const MIN_EPOCH_MS = 1e12;
  * would end a login `claude` still serves.
  */
 const MIN_LOGIN_END_MS = Date.UTC(2025, 0, 1);
-const MAX_LOGIN_END_AHEAD_MS = 3650 * 24 * 3600_000;
-const LOGIN_END_OUTLIVED_MS = 3 * 24 * 3600_000;
+const MAX_LOGIN_END_AHEAD_MS = 3650 * DAY;
+const LOGIN_END_OUTLIVED_MS = 3 * DAY;
 // Unknown fields (`subscriptionTypeSource`, and beside claudeAiOauth `hybridOauth`, `mcpOAuth`, …) are allowed and
 // dropped: the file is claude's, and we never write it.
 const oauthSchema = looseObject({

@@ -7,6 +7,7 @@ import { readdir, stat } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import JSON5 from "json5";
+import { HOUR } from "../core/duration.js";
 import { errnoCode, messageOf } from "../core/errors.js";
 import { type CooldownConfig, DEFAULT_COOLDOWN_CONFIG } from "../reconcile/cooldown.js";
 import { readRegularFile } from "../fs/read-file.js";
@@ -123,8 +124,6 @@ export async function readGatewayConfig(
   }
   return undefined;
 }
-
-const HOUR = 3_600_000;
 
 /**
  * `auth.cooldowns` from the gateway config; values that are not positive finite numbers fall back, as in the

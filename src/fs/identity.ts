@@ -3,7 +3,8 @@
  * (`readCoordinatorIdentity`). A lock removed and made again by another process has another identity, even
  * when the inode number is reused.
  */
-import { type BigIntStats, lstatSync } from "node:fs";
+import { type BigIntStats, lstatSync, realpathSync } from "node:fs";
+import path from "node:path";
 
 export const identityOf = (s: BigIntStats) => `${s.dev}:${s.ino}:${s.birthtimeNs}`;
 
@@ -13,5 +14,17 @@ export function fileIdentity(file: string): string | undefined {
     return identityOf(lstatSync(file, { bigint: true }));
   } catch {
     return undefined;
+  }
+}
+
+/**
+ * What `file` names once every symlink is followed, as the gateway resolves a lock's path; when that cannot be
+ * known (not there yet, a loop, no permission), `file` made absolute.
+ */
+export function realPath(file: string): string {
+  try {
+    return realpathSync.native(path.resolve(file));
+  } catch {
+    return path.resolve(file);
   }
 }

@@ -130,11 +130,11 @@ export class AgentRegistry {
    * gone was removed (`rm -rf`): writing its store would make it again, so it is forgotten instead. A SQLite-era
    * agent may have no folder yet (its database appears lazily) and we never create one: it stays.
    */
-  async present(agents: readonly Agent[]): Promise<Agent[]> {
+  present(agents: readonly Agent[]): Agent[] {
     const present: Agent[] = [];
     for (const agent of agents) {
       const sqlite = this.storesOf(agent)?.adapter.format === "sqlite";
-      if (sqlite || (await isAgentDir(agent.dir))) present.push(agent);
+      if (sqlite || isAgentDir(agent.dir)) present.push(agent);
       else this.forget(agent);
     }
     this.note(present);

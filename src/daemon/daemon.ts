@@ -336,7 +336,7 @@ export class Daemon {
     const served = only !== undefined && only.every((agent) => this.registry.storesOf(agent));
     const gateways =
       served && !changed
-        ? this.registry.select(await this.registry.present(only))
+        ? this.registry.select(this.registry.present(only))
         : await this.registry.find(this.config, this.env);
     if (!gateways) return undefined;
     const agentCount = gateways.reduce((n, g) => n + g.agents.length, 0);

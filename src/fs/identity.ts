@@ -3,7 +3,7 @@
  * (`readCoordinatorIdentity`). A lock removed and made again by another process has another identity, even
  * when the inode number is reused.
  */
-import { type BigIntStats, lstatSync, realpathSync } from "node:fs";
+import { type BigIntStats, lstatSync, realpathSync, statSync } from "node:fs";
 import path from "node:path";
 
 export const identityOf = (s: BigIntStats) => `${s.dev}:${s.ino}:${s.birthtimeNs}`;
@@ -26,5 +26,14 @@ export function realPath(file: string): string {
     return realpathSync.native(path.resolve(file));
   } catch {
     return path.resolve(file);
+  }
+}
+
+/** Whether `dir` names a folder, through symlinks; false when nothing is there or it cannot be looked at. */
+export function isFolder(dir: string): boolean {
+  try {
+    return statSync(dir).isDirectory();
+  } catch {
+    return false;
   }
 }

@@ -4,10 +4,11 @@
  * One host may run several gateways (config `stateDirs`); each is found on its own, and one that cannot be
  * found never hides the others.
  */
-import { existsSync, statSync } from "node:fs";
+import { existsSync } from "node:fs";
 import path from "node:path";
 import type { Config } from "../config/config.js";
 import { AuthSyncError } from "../core/errors.js";
+import { isFolder } from "../fs/identity.js";
 import {
   AUTH_PROFILES_FILENAME,
   CONFIG_PATH_ENV,
@@ -110,7 +111,7 @@ export function requireStateDir(
   const listed = reason === STATE_DIRS_REASON ? { alsoExisting: [] } : {};
   const choice = found && config.stateDir ? { ...found, reason, ...listed } : found;
   // A typo must not create a new gateway state dir: a named one must exist (only agent folders are ever created).
-  if (choice && config.stateDir && !isDirectory(choice.dir)) {
+  if (choice && config.stateDir && !isFolder(choice.dir)) {
     const named = `state dir ${choice.dir} (from ${reason})`;
     throw new AuthSyncError(`${named} is not an existing folder; check the path`, "state_dir.missing");
   }
@@ -152,10 +153,3 @@ export function agentName(agent: string, stateDir: string | undefined): string {
   return stateDir === undefined ? agent : `${agent} (${stateDir})`;
 }
 
-function isDirectory(dir: string): boolean {
-  try {
-    return statSync(dir).isDirectory();
-  } catch {
-    return false;
-  }
-}

@@ -4,11 +4,12 @@
  * writing them as it formats them, and keeping them private.
  */
 import { constants } from "node:fs";
-import { lstat, mkdir, open, readdir, rm, stat } from "node:fs/promises";
+import { lstat, mkdir, open, readdir, rm } from "node:fs/promises";
 import path from "node:path";
 import { AuthSyncError, StoreError, errnoCode, messageOf } from "../core/errors.js";
 import { retry } from "../core/retry.js";
 import { assertOwnFolder } from "../fs/owner.js";
+import { isFolder } from "../fs/identity.js";
 import { fileKind, readRegularFile } from "../fs/read-file.js";
 import type { AuthProfileStore } from "../types.js";
 import type { UpdateOptions } from "./adapter.js";
@@ -79,13 +80,7 @@ export type StoreHome = Pick<UpdateOptions, "stateDir" | "makeAgentDir">;
  * must the folder of an agent that was found only on disk: gone, it was removed (`rm -rf` during a pass).
  */
 async function makeAgentDir(dir: string, { stateDir, makeAgentDir: allowed }: StoreHome): Promise<void> {
-  if (
-    await stat(dir).then(
-      (s) => s.isDirectory(),
-      () => false,
-    )
-  )
-    return;
+  if (isFolder(dir)) return;
   if (allowed === false) throw new StoreError(`agent folder ${dir} was removed; not made again`, "unwritable");
   const root = stateDir && agentsRoot(stateDir);
   if (!root || !isInside(dir, root)) {

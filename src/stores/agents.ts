@@ -10,9 +10,9 @@ import JSON5 from "json5";
 import { HOUR } from "../core/duration.js";
 import { errnoCode, messageOf } from "../core/errors.js";
 import { type CooldownConfig, DEFAULT_COOLDOWN_CONFIG } from "../reconcile/cooldown.js";
+import { expandHome } from "../fs/home.js";
 import { isFolder } from "../fs/identity.js";
 import { readRegularFile } from "../fs/read-file.js";
-import { expandHome } from "./state-dir.js";
 
 export const DEFAULT_AGENT_ID = "main";
 export const AUTH_PROFILES_FILENAME = "auth-profiles.json";
@@ -84,7 +84,7 @@ export function resolveAgentDir(raw: string, env: NodeJS.ProcessEnv): string | u
   if (trimmed.startsWith("~")) {
     const osHome = env.HOME || os.homedir();
     const home = env.OPENCLAW_HOME?.trim() ? path.resolve(expandHome(env.OPENCLAW_HOME.trim(), osHome)) : osHome;
-    const expanded = trimmed.replace(/^~(?=$|[\\/])/, () => home);
+    const expanded = expandHome(trimmed, home);
     return path.isAbsolute(expanded) ? path.resolve(expanded) : undefined;
   }
   return path.isAbsolute(trimmed) ? path.resolve(trimmed) : undefined;

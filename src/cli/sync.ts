@@ -221,7 +221,7 @@ async function syncLogin(config: Config, options: SyncCommandOptions, out: SyncO
     for (const gateway of gateways.found) {
       const { stateDir, generation } = gateway;
       lines.push(`state dir ${stateDir.dir} (${stateDir.reason}); ${generation.format} store (${generation.reason})`);
-      const own = reports.filter((r) => r.stateDir === gateways.named(gateway.stateDir.dir));
+      const own = reports.filter((r) => r.stateDir === gateways.stateDirLabel(gateway.stateDir.dir));
       lines.push(...columns(own.map(row)).map((line) => (config.stateDirs ? `  ${line}` : line)));
     }
     for (const failure of gateways.failed) lines.push(`state dir ${failure.dir}: not synced (see below)`);
@@ -237,7 +237,7 @@ async function syncLogin(config: Config, options: SyncCommandOptions, out: SyncO
     out.text([...unrecovered, ...(recovery?.problem ? [`warning: ${recovery.problem}`] : [])], process.stderr);
   }
   for (const gateway of gateways.found) {
-    const where = gateways.named(gateway.stateDir.dir);
+    const where = gateways.stateDirLabel(gateway.stateDir.dir);
     const warnings = gatewayWarnings(gateway).map((w) => `warning: ${where ? `${where}: ` : ""}${w}`);
     out.text(warnings, process.stderr);
   }
@@ -280,7 +280,7 @@ async function syncLogin(config: Config, options: SyncCommandOptions, out: SyncO
 function gatewaysJson(gateways: Gateways, reports: readonly AgentReport[], unusable: readonly Unusable[]) {
   return [
     ...gateways.found.map((gateway) => {
-      const dir = gateways.named(gateway.stateDir.dir);
+      const dir = gateways.stateDirLabel(gateway.stateDir.dir);
       const own = <T extends { stateDir?: string }>(list: readonly T[]) => list.filter((r) => r.stateDir === dir);
       const { stateDir, generation: store } = gateway;
       return { stateDir, store, agents: own(reports), unusable: own(unusable) };

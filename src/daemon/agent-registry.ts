@@ -24,7 +24,7 @@ export class AgentRegistry {
   /** The configured state dirs that the last find could not serve. */
   private failed = new Set<string>();
   /** Names an agent's state dir on log lines when several gateways are served. */
-  private named: Gateways["named"] = () => undefined;
+  private stateDirLabel: Gateways["stateDirLabel"] = () => undefined;
 
   constructor(
     private readonly problems: ProblemLog,
@@ -43,7 +43,7 @@ export class AgentRegistry {
   }
 
   refOf(agent: Agent): AgentRef {
-    return agentRef(agent.id, this.named(agent.stateDir));
+    return agentRef(agent.id, this.stateDirLabel(agent.stateDir));
   }
 
   /** The gateway an agent belongs to, as the last find saw it; undefined for a state dir not served. */
@@ -67,9 +67,9 @@ export class AgentRegistry {
       this.stores = new Map();
       return undefined;
     }
-    this.named = gateways.named;
+    this.stateDirLabel = gateways.stateDirLabel;
     const scoped = (dir: string) => {
-      const stateDir = gateways.named(dir);
+      const stateDir = gateways.stateDirLabel(dir);
       return stateDir === undefined ? problems : problems.scoped(stateDir, { stateDir });
     };
     const wasFailed = this.failed;

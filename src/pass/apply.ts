@@ -20,7 +20,7 @@ export type AgentResult = "written" | "unchanged" | "skipped" | "failed" | "mark
 
 export interface AgentReport {
   agent: string;
-  /** The agent's state dir, when several gateways are served (`Gateways.named`): every gateway has a `main`. */
+  /** The agent's state dir, when several gateways are served (`Gateways.stateDirLabel`): every gateway has a `main`. */
   stateDir?: string;
   file: string;
   profile: string;

@@ -105,8 +105,8 @@ export async function runPass(input: PassInput): Promise<PassResult> {
 }
 
 /** What the pass needs of each gateway found: its agents, its adapter, its cooldowns and (several) its name. */
-export function gatewayStores(gateway: GatewayInstall, gateways: Pick<Gateways, "named">): AgentStores {
-  const stateDir = gateways.named(gateway.stateDir.dir);
+export function gatewayStores(gateway: GatewayInstall, gateways: Pick<Gateways, "stateDirLabel">): AgentStores {
+  const stateDir = gateways.stateDirLabel(gateway.stateDir.dir);
   return {
     agents: gateway.agents,
     adapter: adapterFor(gateway.generation, gateway.stateDir.dir),

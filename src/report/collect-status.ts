@@ -99,7 +99,7 @@ export async function collectStatus(config: Config, env: NodeJS.ProcessEnv = pro
         const desired = r.login ? loginOffer(r.login, r.view).profile : { type: "token" };
         if (adapter.admit?.(r.view.profileId, desired)) own.delete(r.view.profileId);
       }
-      const stateDir = gateways.named(gateway.stateDir.dir);
+      const stateDir = gateways.stateDirLabel(gateway.stateDir.dir);
       const where = stateDir === undefined ? {} : { stateDir };
       const recovery = adapter.refreshFences
         ? await statusRecovery(first, login, gateway.stateDir.dir, stateDir, env)
@@ -152,7 +152,7 @@ export async function collectStatus(config: Config, env: NodeJS.ProcessEnv = pro
       : found[0]),
     agents,
     warnings: gateways.found.flatMap((gateway) => {
-      const where = gateways.named(gateway.stateDir.dir);
+      const where = gateways.stateDirLabel(gateway.stateDir.dir);
       return gatewayWarnings(gateway).map((w) => (where ? `${where}: ${w}` : w));
     }),
   };

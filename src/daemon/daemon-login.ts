@@ -10,7 +10,7 @@ import { readClaudeLogin } from "../sources/index.js";
 import type { SourceCredential } from "../types.js";
 import type { Clock } from "./clock.js";
 import type { AgentRef, HookEvent } from "./event-hook.js";
-import { LoginSource } from "./login.js";
+import { LoginSource } from "./login-source.js";
 import { type LoginEndTold, LoginEndWatch } from "./login-end.js";
 import { OutageTracker } from "./outage.js";
 import type { ProblemLog } from "./problem-log.js";

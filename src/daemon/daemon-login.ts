@@ -21,7 +21,7 @@ import type { Timers } from "./timers.js";
 export interface DaemonLoginOptions {
   /** This login's view of the config, as now. */
   config: () => Config;
-  /** Which login this is in the daemon's config: "" for today's single login (then its lines are as they were). */
+  /** Which login this is in the daemon's config: "" without `logins` (the one login, whose lines name none). */
   scope: string;
   /** The fields that name this login on a log line (none for the single login). */
   fields: () => Record<string, string>;

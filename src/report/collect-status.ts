@@ -206,7 +206,7 @@ export function statusJson(report: StatusReport, daemon: unknown): Record<string
     source: report.source,
     ...(report.logins ? { logins: report.logins } : {}),
     setupTokens: report.setupTokens,
-    // With stateDirs, each gateway in its own entry; without, today's single state dir at the top.
+    // With stateDirs, each gateway in its own entry; without, the one state dir at the top.
     ...(report.gateways
       ? {}
       : { stateDir: report.stateDir, store: report.store, ...(report.schemas ? { schemas: report.schemas } : {}) }),

@@ -256,7 +256,7 @@ export class Daemon {
     const next = new Map<string, DaemonLogin>();
     for (const [id, view] of views) {
       const kept = this.logins.get(id);
-      if (kept && kept.o.config().claudeConfigDir === view.claudeConfigDir) {
+      if (kept && kept.config().claudeConfigDir === view.claudeConfigDir) {
         next.set(id, kept);
         continue;
       }
@@ -356,7 +356,7 @@ export class Daemon {
       const occurrence = !only && login.refresh.takeFreshFailure() ? "new" : "ongoing";
       const result = await runPass({
         stores: gateways.map((g) => ({ ...g, adapter: this.markings.tracking(g.adapter) })),
-        config: login.o.config(),
+        config: login.config(),
         login: read?.source,
         loginFailure: login.source.failure,
         refreshFailure: login.refresh.failure,
@@ -365,7 +365,7 @@ export class Daemon {
         cooldowns: DEFAULT_COOLDOWN_CONFIG,
         options: this.updateOptions(),
         occurrence,
-        recovery: recoveryContext(login.o.config(), this.env),
+        recovery: recoveryContext(login.config(), this.env),
         // Each agent's line is logged as it finishes, so a rotation is seen in every agent's log as it lands.
         onCopy: (offer, report) => {
           const isLogin = offer.kind === "claude-login" && read?.source !== undefined;
@@ -377,7 +377,7 @@ export class Daemon {
       this.noteResult(login, result, read?.source);
       login.end.check();
       if (result.recovery && read?.source)
-        this.recoveryLog.note(login.problems, result.recovery, read.source, login.o.config().autoRecover);
+        this.recoveryLog.note(login.problems, result.recovery, read.source, login.config().autoRecover);
       results.push(result);
     }
     const result = mergeResults(results);

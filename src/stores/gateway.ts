@@ -152,4 +152,3 @@ export function gatewayWarnings(targets: GatewayInstall): string[] {
 export function agentName(agent: string, stateDir: string | undefined): string {
   return stateDir === undefined ? agent : `${agent} (${stateDir})`;
 }
-

@@ -1,4 +1,4 @@
-/** Durations as people type and read them: `ms` and `pretty-ms` behind the two wrappers, with today's outputs. */
+/** Durations as people type and read them: `ms` and `pretty-ms` behind the two wrappers, with their outputs. */
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { formatDuration, formatRelative, parseDuration } from "../src/core/duration.js";

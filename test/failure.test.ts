@@ -8,7 +8,7 @@ import {
   failureFromOutput,
   loginFailureOf,
   markingKind,
-  refreshFailure,
+  refreshFailureOf,
 } from "../src/reconcile/failure.js";
 
 test("classifyFailure follows the gateway's patterns and order", () => {
@@ -40,27 +40,27 @@ const facts = { file: "/usr/bin/claude", timeoutMs: 120_000 };
 
 test("refreshFailure: a spawn error, a timeout and claude's own words each decide the reason", () => {
   const spawn = { ...ran, spawnError: "Command failed with ENOENT: claude -p hi\nspawn claude ENOENT" };
-  assert.deepEqual(refreshFailure(spawn, facts), {
+  assert.deepEqual(refreshFailureOf(spawn, facts), {
     reason: "unknown",
     needsLogin: false,
     message: "cannot run /usr/bin/claude: spawn claude ENOENT",
   });
   assert.equal(askAuthStatus(spawn), false, "a program that never started has no status to ask");
   const timedOut = { ...ran, timedOut: true };
-  assert.equal(refreshFailure(timedOut, facts).reason, "timeout");
-  assert.match(refreshFailure(timedOut, facts).message, /within 120 s/);
+  assert.equal(refreshFailureOf(timedOut, facts).reason, "timeout");
+  assert.match(refreshFailureOf(timedOut, facts).message, /within 120 s/);
   assert.equal(askAuthStatus(timedOut), false);
   const exited = { ...ran, exitCode: 1, output: "starting\nAPI Error: 429 rate_limit_error" };
   assert.equal(askAuthStatus(exited), true);
-  assert.deepEqual(refreshFailure(exited, facts), {
+  assert.deepEqual(refreshFailureOf(exited, facts), {
     reason: "rate_limit",
     needsLogin: false,
     message: "claude exited 1 and the token did not change",
     detail: "API Error: 429 rate_limit_error",
   });
-  const loggedOut = refreshFailure(exited, { ...facts, loggedIn: false });
+  const loggedOut = refreshFailureOf(exited, { ...facts, loggedIn: false });
   assert.deepEqual([loggedOut.reason, loggedOut.needsLogin], ["auth", true], "auth status outranks the output");
-  assert.equal(refreshFailure(exited, { ...facts, loggedIn: true }).reason, "rate_limit");
+  assert.equal(refreshFailureOf(exited, { ...facts, loggedIn: true }).reason, "rate_limit");
 });
 
 test("loginFailureOf: no login at all needs a person; an unreadable one does not", () => {

@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import path from "node:path";
 import { test } from "node:test";
 import { parseConfig } from "../src/config/config.js";
-import { askAuthStatus, loginFixOf, refreshFailure, unusableFailure } from "../src/reconcile/failure.js";
+import { askAuthStatus, loginFixOf, refreshFailureOf, unusableFailure } from "../src/reconcile/failure.js";
 import { LOGIN_END_FIX, loginEndFailure, loginEndStage, saysLoginEnded } from "../src/reconcile/login-end.js";
 import { Refresher } from "../src/refresh/refresher.js";
 import { readClaudeLogin } from "../src/sources/index.js";
@@ -59,7 +59,7 @@ test("claude's time-limit answer is a dead login, whatever else it printed, and 
     "Login reached its time limit · Please run /login",
   ]) {
     const run = { exitCode: 1, timedOut: false, output };
-    const failure = refreshFailure(run, facts);
+    const failure = refreshFailureOf(run, facts);
     assert.equal(failure.reason, "auth", output);
     assert.equal(failure.needsLogin, true, output);
     assert.equal(failure.loginEnded, true, output);
@@ -68,7 +68,7 @@ test("claude's time-limit answer is a dead login, whatever else it printed, and 
     assert.equal(askAuthStatus(run), false);
     assert.equal(saysLoginEnded(output), true);
   }
-  const other = refreshFailure(
+  const other = refreshFailureOf(
     { exitCode: 1, timedOut: false, output: "OAuth token refresh failed: invalid_grant" },
     facts,
   );

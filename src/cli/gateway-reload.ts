@@ -4,12 +4,12 @@
  */
 import type { Config } from "../config/config.js";
 import { noteReloads } from "../runtime/stale-gateways.js";
-import type { AgentReport, AgentStores } from "../pass/apply.js";
+import type { AgentReport, GatewayStores } from "../pass/apply.js";
 import { type ReloadReport, reloadGateways, staleReloads, staleText } from "../pass/reload.js";
 
 export async function reloadAfterWrites(
   config: Config,
-  stores: AgentStores,
+  stores: GatewayStores,
   reports: readonly AgentReport[],
 ): Promise<ReloadReport[]> {
   if (!config.reloadGateway) return [];

@@ -19,7 +19,7 @@ import type { Config } from "../config/config.js";
 import { loginConfigs } from "../config/logins.js";
 import { loginOffer, readClaudeLogin, readOffers } from "../sources/index.js";
 import pLimit from "p-limit";
-import { AGENT_CONCURRENCY, type AgentReport, type AgentStores } from "../pass/apply.js";
+import { AGENT_CONCURRENCY, type AgentReport, type GatewayStores } from "../pass/apply.js";
 import { type Gateways, agentName, failureText, findGateways, gatewayWarnings } from "../stores/gateway.js";
 import { DEFAULT_COOLDOWN_CONFIG } from "../reconcile/cooldown.js";
 import type { SourceCredential } from "../types.js";
@@ -221,7 +221,7 @@ async function syncLogin(config: Config, options: SyncCommandOptions, out: SyncO
     for (const gateway of gateways.found) {
       const { stateDir, generation } = gateway;
       lines.push(`state dir ${stateDir.dir} (${stateDir.reason}); ${generation.format} store (${generation.reason})`);
-      const own = reports.filter((r) => r.stateDir === gateways.named(gateway.stateDir.dir));
+      const own = reports.filter((r) => r.stateDir === gateways.stateDirLabel(gateway.stateDir.dir));
       lines.push(...columns(own.map(row)).map((line) => (config.stateDirs ? `  ${line}` : line)));
     }
     for (const failure of gateways.failed) lines.push(`state dir ${failure.dir}: not synced (see below)`);
@@ -237,7 +237,7 @@ async function syncLogin(config: Config, options: SyncCommandOptions, out: SyncO
     out.text([...unrecovered, ...(recovery?.problem ? [`warning: ${recovery.problem}`] : [])], process.stderr);
   }
   for (const gateway of gateways.found) {
-    const where = gateways.named(gateway.stateDir.dir);
+    const where = gateways.stateDirLabel(gateway.stateDir.dir);
     const warnings = gatewayWarnings(gateway).map((w) => `warning: ${where ? `${where}: ` : ""}${w}`);
     out.text(warnings, process.stderr);
   }
@@ -280,7 +280,7 @@ async function syncLogin(config: Config, options: SyncCommandOptions, out: SyncO
 function gatewaysJson(gateways: Gateways, reports: readonly AgentReport[], unusable: readonly Unusable[]) {
   return [
     ...gateways.found.map((gateway) => {
-      const dir = gateways.named(gateway.stateDir.dir);
+      const dir = gateways.stateDirLabel(gateway.stateDir.dir);
       const own = <T extends { stateDir?: string }>(list: readonly T[]) => list.filter((r) => r.stateDir === dir);
       const { stateDir, generation: store } = gateway;
       return { stateDir, store, agents: own(reports), unusable: own(unusable) };
@@ -319,7 +319,7 @@ function fixFor(failure: Failure | undefined, noRefresh: boolean, login: SourceC
 
 /** After the pass: each agent whose copy of our profile is expired or marked. Failed agents are reported apart. */
 async function unusableAgents(
-  gateways: readonly AgentStores[],
+  gateways: readonly GatewayStores[],
   profileId: string,
   reports: readonly AgentReport[],
 ): Promise<Unusable[]> {
@@ -330,7 +330,7 @@ async function unusableAgents(
   return unusable;
 }
 
-async function unusableIn(stores: AgentStores, profileId: string, failed: Set<string>, now: number) {
+async function unusableIn(stores: GatewayStores, profileId: string, failed: Set<string>, now: number) {
   const where = stores.stateDir === undefined ? {} : { stateDir: stores.stateDir };
   // Read as the pass writes, a few at a time: 10,000 stores one after another took seconds.
   const found = await pLimit(AGENT_CONCURRENCY).map(stores.agents, async (agent): Promise<Unusable | undefined> => {

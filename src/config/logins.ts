@@ -16,7 +16,7 @@ export function loginProfileIds(config: Config): string[] {
   return loginConfigs(config).map((c) => c.profileId);
 }
 
-/** The fields that name a login on a log line; none for today's single login, whose lines stay as they were. */
+/** The fields that name a login on a log line; none without `logins`, where the one login needs no name. */
 export function loginFields(config: Config, login: Config): Record<string, string> {
   if (!config.logins) return {};
   return { login: login.profileId, claudeConfigDir: login.claudeConfigDir ?? "" };

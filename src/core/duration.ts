@@ -15,10 +15,10 @@ export function parseDuration(value: string | number): number | undefined {
   return parsed !== undefined && Number.isFinite(parsed) ? Math.round(parsed) : undefined;
 }
 
-const SECOND = 1_000;
-const MINUTE = 60 * SECOND;
-const HOUR = 60 * MINUTE;
-const DAY = 24 * HOUR;
+export const SECOND = 1_000;
+export const MINUTE = 60 * SECOND;
+export const HOUR = 60 * MINUTE;
+export const DAY = 24 * HOUR;
 
 /**
  * "3h12m", "5m3s", "42s": the two largest units, for people reading status lines. pretty-ms has no "drop the

@@ -5,7 +5,7 @@
  */
 import type { Config } from "../config/config.js";
 import { messageOf } from "../core/errors.js";
-import type { AgentStores } from "../pass/apply.js";
+import type { GatewayStores } from "../pass/apply.js";
 import { gatewayStores } from "../pass/pass.js";
 import { type Agent, isAgentDir } from "../stores/agents.js";
 import { removeStaleTempFiles } from "../stores/json-file.js";
@@ -20,11 +20,11 @@ export class AgentRegistry {
   /** Whether a full pass has found the agents yet: the first one cleans up after a killed run, quietly. */
   private found = false;
   /** Each gateway found last, by its state dir; none when nothing can be synced. */
-  private stores = new Map<string, AgentStores>();
+  private stores = new Map<string, GatewayStores>();
   /** The configured state dirs that the last find could not serve. */
   private failed = new Set<string>();
   /** Names an agent's state dir on log lines when several gateways are served. */
-  private named: Gateways["named"] = () => undefined;
+  private stateDirLabel: Gateways["stateDirLabel"] = () => undefined;
 
   constructor(
     private readonly problems: ProblemLog,
@@ -43,21 +43,21 @@ export class AgentRegistry {
   }
 
   refOf(agent: Agent): AgentRef {
-    return agentRef(agent.id, this.named(agent.stateDir));
+    return agentRef(agent.id, this.stateDirLabel(agent.stateDir));
   }
 
   /** The gateway an agent belongs to, as the last find saw it; undefined for a state dir not served. */
-  storesOf(agent: Agent): AgentStores | undefined {
+  storesOf(agent: Agent): GatewayStores | undefined {
     return this.stores.get(agent.stateDir);
   }
 
   /** These agents, each with its own gateway's adapter. */
-  select(agents: readonly Agent[]): AgentStores[] {
+  select(agents: readonly Agent[]): GatewayStores[] {
     return [...this.stores].map(([dir, stores]) => ({ ...stores, agents: agents.filter((a) => a.stateDir === dir) }));
   }
 
   /** Every gateway with its agents and the adapter for its generation; undefined when none can be synced. */
-  async find(config: Config, env: NodeJS.ProcessEnv): Promise<AgentStores[] | undefined> {
+  async find(config: Config, env: NodeJS.ProcessEnv): Promise<GatewayStores[] | undefined> {
     const { problems } = this;
     let gateways: Gateways;
     try {
@@ -67,15 +67,15 @@ export class AgentRegistry {
       this.stores = new Map();
       return undefined;
     }
-    this.named = gateways.named;
+    this.stateDirLabel = gateways.stateDirLabel;
     const scoped = (dir: string) => {
-      const stateDir = gateways.named(dir);
+      const stateDir = gateways.stateDirLabel(dir);
       return stateDir === undefined ? problems : problems.scoped(stateDir, { stateDir });
     };
     const wasFailed = this.failed;
     this.failed = new Set(gateways.failed.map((f) => f.dir));
     for (const f of gateways.failed) scoped(f.dir).problem("targets", "error", "state_dir.missing", failureText(f));
-    const stores = new Map<string, AgentStores>();
+    const stores = new Map<string, GatewayStores>();
     const agents: Agent[] = [];
     for (const gateway of gateways.found) {
       const dir = gateway.stateDir.dir;
@@ -98,7 +98,7 @@ export class AgentRegistry {
   }
 
   /** Logs one gateway's problems and recoveries; what the pass needs of it, or undefined when it cannot be written. */
-  private serve(gateway: GatewayInstall, gateways: Gateways, problems: ProblemLog): AgentStores | undefined {
+  private serve(gateway: GatewayInstall, gateways: Gateways, problems: ProblemLog): GatewayStores | undefined {
     problems.clear("targets", "state_dir.found", `state dir ${gateway.stateDir.dir} found`);
     const gatewayConfig = gateway.gatewayConfig;
     if (gatewayConfig?.error) {
@@ -130,11 +130,11 @@ export class AgentRegistry {
    * gone was removed (`rm -rf`): writing its store would make it again, so it is forgotten instead. A SQLite-era
    * agent may have no folder yet (its database appears lazily) and we never create one: it stays.
    */
-  async present(agents: readonly Agent[]): Promise<Agent[]> {
+  present(agents: readonly Agent[]): Agent[] {
     const present: Agent[] = [];
     for (const agent of agents) {
       const sqlite = this.storesOf(agent)?.adapter.format === "sqlite";
-      if (sqlite || (await isAgentDir(agent.dir))) present.push(agent);
+      if (sqlite || isAgentDir(agent.dir)) present.push(agent);
       else this.forget(agent);
     }
     this.note(present);

@@ -10,7 +10,7 @@ import { readClaudeLogin } from "../sources/index.js";
 import type { SourceCredential } from "../types.js";
 import type { Clock } from "./clock.js";
 import type { AgentRef, HookEvent } from "./event-hook.js";
-import { LoginSource } from "./login.js";
+import { LoginSource } from "./login-source.js";
 import type { LoginEndTold } from "../runtime/files.js";
 import { LoginEndWatch } from "./login-end.js";
 import { OutageTracker } from "./outage.js";
@@ -22,7 +22,7 @@ import type { Timers } from "./timers.js";
 export interface DaemonLoginOptions {
   /** This login's view of the config, as now. */
   config: () => Config;
-  /** Which login this is in the daemon's config: "" for today's single login (then its lines are as they were). */
+  /** Which login this is in the daemon's config: "" without `logins` (the one login, whose lines name none). */
   scope: string;
   /** The fields that name this login on a log line (none for the single login). */
   fields: () => Record<string, string>;
@@ -51,53 +51,58 @@ export class DaemonLogin {
   readonly outage: OutageTracker;
   readonly end: LoginEndWatch;
 
-  constructor(readonly o: DaemonLoginOptions) {
-    const { clock, env, config } = o;
-    const problems = (this.problems = o.problems.scoped(o.scope, o.fields()));
+  constructor(private readonly options: DaemonLoginOptions) {
+    const { clock, env, config } = options;
+    const problems = (this.problems = options.problems.scoped(options.scope, options.fields()));
     this.source = new LoginSource({
       clock,
       problems,
       config,
       env,
       onChange: (login) => {
-        o.onSourceChange(login);
+        options.onSourceChange(login);
         this.refresh.loginChanged(login);
       },
     });
     this.refresh = new RefreshScheduler({
       clock,
-      timers: o.timers.scoped(o.scope),
-      refresher: new Refresher(() => readClaudeLogin(config(), env), env, o.signal),
+      timers: options.timers.scoped(options.scope),
+      refresher: new Refresher(() => readClaudeLogin(config(), env), env, options.signal),
       config,
       login: () => this.source.current,
       log: problems,
-      fullPass: o.fullPass,
-      onNextRefresh: o.onNextRefresh,
-      onFailed: (failure) => o.onFailed(failure, problems),
-      saveState: o.saveState,
+      fullPass: options.fullPass,
+      onNextRefresh: options.onNextRefresh,
+      onFailed: (failure) => options.onFailed(failure, problems),
+      saveState: options.saveState,
     });
     this.end = new LoginEndWatch({
       clock,
-      timers: o.timers.scoped(o.scope),
+      timers: options.timers.scoped(options.scope),
       config,
       login: () => this.source.current,
-      told: o.loginEndTold,
-      remember: o.rememberLoginEnd,
+      told: options.loginEndTold,
+      remember: options.rememberLoginEnd,
       emit: (level, event, msg, fields) => problems.event(level, event, msg, fields),
-      hook: o.hook,
-      agents: o.agents,
-      fullPass: o.fullPass,
+      hook: options.hook,
+      agents: options.agents,
+      fullPass: options.fullPass,
     });
     this.outage = new OutageTracker({
       clock,
       problems,
       profileId: () => config().profileId,
-      hook: o.hook,
+      hook: options.hook,
     });
   }
 
+  /** This login's view of the config, as it is now. */
+  config(): Config {
+    return this.options.config();
+  }
+
   get profileId(): string {
-    return this.o.config().profileId;
+    return this.config().profileId;
   }
 }
 

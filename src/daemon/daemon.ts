@@ -259,7 +259,7 @@ export class Daemon {
     const next = new Map<string, DaemonLogin>();
     for (const [id, view] of views) {
       const kept = this.logins.get(id);
-      if (kept && kept.o.config().claudeConfigDir === view.claudeConfigDir) {
+      if (kept && kept.config().claudeConfigDir === view.claudeConfigDir) {
         next.set(id, kept);
         continue;
       }
@@ -339,7 +339,7 @@ export class Daemon {
     const served = only !== undefined && only.every((agent) => this.registry.storesOf(agent));
     const gateways =
       served && !changed
-        ? this.registry.select(await this.registry.present(only))
+        ? this.registry.select(this.registry.present(only))
         : await this.registry.find(this.config, this.env);
     if (!gateways) return undefined;
     const agentCount = gateways.reduce((n, g) => n + g.agents.length, 0);
@@ -359,7 +359,7 @@ export class Daemon {
       const occurrence = !only && login.refresh.takeFreshFailure() ? "new" : "ongoing";
       const result = await runPass({
         stores: gateways.map((g) => ({ ...g, adapter: this.markings.tracking(g.adapter) })),
-        config: login.o.config(),
+        config: login.config(),
         login: read?.source,
         loginFailure: login.source.failure,
         refreshFailure: login.refresh.failure,
@@ -368,7 +368,7 @@ export class Daemon {
         cooldowns: DEFAULT_COOLDOWN_CONFIG,
         options: this.updateOptions(),
         occurrence,
-        recovery: recoveryContext(login.o.config(), this.env),
+        recovery: recoveryContext(login.config(), this.env),
         // Each agent's line is logged as it finishes, so a rotation is seen in every agent's log as it lands.
         onCopy: (offer, report) => {
           const isLogin = offer.kind === "claude-login" && read?.source !== undefined;
@@ -380,7 +380,7 @@ export class Daemon {
       this.noteResult(login, result, read?.source);
       login.end.check();
       if (result.recovery && read?.source)
-        this.recoveryLog.note(login.problems, result.recovery, read.source, login.o.config().autoRecover);
+        this.recoveryLog.note(login.problems, result.recovery, read.source, login.config().autoRecover);
       results.push(result);
     }
     const result = mergeResults(results);

@@ -7,6 +7,7 @@
  */
 import type { LoginEndTold } from "../runtime/files.js";
 import type { Config } from "../config/config.js";
+import { DAY } from "../core/duration.js";
 import type { LogEvent } from "../log/logger.js";
 import { LOGIN_END_FIX, loginEndStage, loginEndText } from "../reconcile/login-end.js";
 import type { SourceCredential } from "../types.js";
@@ -17,7 +18,7 @@ import { agentsFields } from "./report-log.js";
 import type { Timers } from "./timers.js";
 
 /** The longest a due `login.expiring` stays unsaid. */
-export const LOGIN_END_ALERT_EVERY_MS = 24 * 3_600_000;
+export const LOGIN_END_ALERT_EVERY_MS = DAY;
 
 /** What the daemon last said of one login's end: which event, about which end, and when. */
 export interface LoginEndWatchOptions {
@@ -39,24 +40,24 @@ export interface LoginEndWatchOptions {
 }
 
 export class LoginEndWatch {
-  constructor(private readonly o: LoginEndWatchOptions) {}
+  constructor(private readonly options: LoginEndWatchOptions) {}
 
   /** Says what is due about the login's end now, and arms the timer for the next moment something is. */
   check(): void {
-    const now = this.o.clock.now();
-    const endsAt = this.o.login()?.loginEndsAt;
-    const stage = loginEndStage(endsAt, now, this.o.config().loginEndWarning);
+    const now = this.options.clock.now();
+    const endsAt = this.options.login()?.loginEndsAt;
+    const stage = loginEndStage(endsAt, now, this.options.config().loginEndWarning);
     if (endsAt === undefined || stage === undefined) return this.arm(endsAt, now);
     const event = stage === "ended" ? "login.ended" : "login.expiring";
-    const last = this.o.told();
+    const last = this.options.told();
     const repeat = last?.event === event && last.endsAt === endsAt;
     if (!repeat || (event === "login.expiring" && now - last.at >= LOGIN_END_ALERT_EVERY_MS)) {
-      this.o.remember({ event, endsAt, at: now });
+      this.options.remember({ event, endsAt, at: now });
       const reason = loginEndText(endsAt, now);
-      const agents = this.o.agents();
-      const fields = { profile: this.o.config().profileId, loginEndsAt: endsAt, ...agentsFields(agents) };
-      this.o.emit(event === "login.ended" ? "error" : "warn", event, `${reason}. Fix: ${LOGIN_END_FIX}`, fields);
-      this.o.hook(event, reason, agents);
+      const agents = this.options.agents();
+      const fields = { profile: this.options.config().profileId, loginEndsAt: endsAt, ...agentsFields(agents) };
+      this.options.emit(event === "login.ended" ? "error" : "warn", event, `${reason}. Fix: ${LOGIN_END_FIX}`, fields);
+      this.options.hook(event, reason, agents);
     }
     this.arm(endsAt, now);
   }
@@ -64,11 +65,11 @@ export class LoginEndWatch {
   /** The next moment: the window's start, then a day after the last `login.expiring`, and the end itself. */
   private arm(endsAt: number | undefined, now: number): void {
     if (endsAt === undefined || now >= endsAt) return;
-    const windowStarts = endsAt - this.o.config().loginEndWarning;
-    const last = this.o.told();
+    const windowStarts = endsAt - this.options.config().loginEndWarning;
+    const last = this.options.told();
     const saidAt = last?.event === "login.expiring" && last.endsAt === endsAt ? last.at : now;
     const next = now < windowStarts ? windowStarts : Math.min(saidAt + LOGIN_END_ALERT_EVERY_MS, endsAt);
     // A wait past setTimeout's limit fires early: check() arms again for the rest.
-    this.o.timers.set("login-end", next - now, () => (next === endsAt ? this.o.fullPass() : this.check()));
+    this.options.timers.set("login-end", next - now, () => (next === endsAt ? this.options.fullPass() : this.check()));
   }
 }

@@ -24,13 +24,13 @@ export class OutageTracker {
   /** When the current outage began; undefined while there is none. */
   private since: number | undefined;
 
-  constructor(private readonly o: OutageOptions) {}
+  constructor(private readonly options: OutageOptions) {}
 
   /** Logs what marking our profile did, once per change of problem. */
   marked(failure: Failure, reports: readonly AgentReport[]): void {
-    const { problems } = this.o;
-    const profile = this.o.profileId();
-    this.since ??= this.o.clock.now();
+    const { problems } = this.options;
+    const profile = this.options.profileId();
+    this.since ??= this.options.clock.now();
     for (const report of reports) logReport(problems, report);
     const marked = reports.filter((r) => r.result === "marked");
     if (marked.length > 0) {
@@ -39,7 +39,7 @@ export class OutageTracker {
     }
     // Once per incident, however its wording varies: the incident ends only with `recovered`.
     if (failure.needsLogin && !problems.isOpen("needs_login")) {
-      this.o.hook("needs_login", failure.message, marked);
+      this.options.hook("needs_login", failure.message, marked);
       const msg = `Claude login needs a person: ${failure.message}. Fix: ${loginFixOf(failure)}`;
       problems.problem("needs_login", "error", "needs_login", msg, { profile, reason: failure.reason });
     }
@@ -49,20 +49,20 @@ export class OutageTracker {
   recovered(reports: readonly AgentReport[], login: SourceCredential): void {
     const recovered = reports.filter((r) => r.recovered);
     if (recovered.length === 0) return;
-    const profile = this.o.profileId();
+    const profile = this.options.profileId();
     const since = Math.min(this.since ?? Infinity, ...recovered.map((r) => r.recovered?.since ?? Infinity));
-    const lasted = Number.isFinite(since) ? this.o.clock.now() - since : undefined;
+    const lasted = Number.isFinite(since) ? this.options.clock.now() - since : undefined;
     const agents = recovered;
-    this.o.problems.forget("needs_login");
+    this.options.problems.forget("needs_login");
     const after = lasted !== undefined ? ` after ${formatDuration(lasted)}` : "";
     const cleared = `markings cleared in ${agentNames(agents)}`;
     const msg = `${profile} usable again with ${fingerprint(login.accessToken)}${after}; ${cleared}`;
-    this.o.problems.event("info", "recovered", msg, {
+    this.options.problems.event("info", "recovered", msg, {
       profile,
       ...agentsFields(agents),
       ...(lasted !== undefined ? { outageMs: lasted } : {}),
     });
     this.since = undefined;
-    this.o.hook("recovered", "fresh credentials", agents);
+    this.options.hook("recovered", "fresh credentials", agents);
   }
 }

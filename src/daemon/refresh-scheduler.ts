@@ -45,7 +45,7 @@ export class RefreshScheduler {
   private running: Promise<void> | undefined;
   private stopped = false;
 
-  constructor(private readonly o: RefreshSchedulerOptions) {}
+  constructor(private readonly options: RefreshSchedulerOptions) {}
 
   /** The last refresh's failure, while it stands. */
   get failure(): Failure | undefined {
@@ -68,39 +68,39 @@ export class RefreshScheduler {
   loginChanged(login: SourceCredential): void {
     this.lastFailure = undefined;
     this.arm(login);
-    const left = login.expiresAt - this.o.clock.now();
-    if (left > 0) this.o.timers.set("expiry", left + 1, () => this.o.fullPass());
+    const left = login.expiresAt - this.options.clock.now();
+    if (left > 0) this.options.timers.set("expiry", left + 1, () => this.options.fullPass());
   }
 
   /** Arms the timer for exactly `expiresAt - refreshMargin` (again after a reload changed the margin). */
   arm(login: SourceCredential): void {
-    const at = login.expiresAt - this.o.config().refreshMargin;
-    const now = this.o.clock.now();
-    this.o.onNextRefresh(at);
-    this.o.log.event("debug", "refresh.scheduled", `refresh due ${formatRelative(at, now)}`, { at });
-    this.o.timers.set("refresh", at - now, () => {
+    const at = login.expiresAt - this.options.config().refreshMargin;
+    const now = this.options.clock.now();
+    this.options.onNextRefresh(at);
+    this.options.log.event("debug", "refresh.scheduled", `refresh due ${formatRelative(at, now)}`, { at });
+    this.options.timers.set("refresh", at - now, () => {
       // A wait past setTimeout's limit fires early: arm again for the rest.
-      if (this.o.clock.now() >= at) return this.maybe("timer");
-      const current = this.o.login();
+      if (this.options.clock.now() >= at) return this.maybe("timer");
+      const current = this.options.login();
       if (current) this.arm(current);
     });
   }
 
   /** Runs claude when due (or `force`d), unless it runs already or backs off. */
   maybe(trigger: string, force = false): void {
-    const login = this.o.login();
-    const now = this.o.clock.now();
-    if (!login || this.stopped || !this.o.refresher.isDue(login, this.o.config(), now, force)) return;
-    this.o.log.event(
+    const login = this.options.login();
+    const now = this.options.clock.now();
+    if (!login || this.stopped || !this.options.refresher.isDue(login, this.options.config(), now, force)) return;
+    this.options.log.event(
       "info",
       "refresh.started",
       `asking claude to refresh ${fingerprint(login.accessToken)} (expires ${formatRelative(login.expiresAt, now)})`,
       { trigger },
     );
-    this.running = this.o.refresher
-      .run(login, this.o.config(), force)
+    this.running = this.options.refresher
+      .run(login, this.options.config(), force)
       .then((result) => this.refreshed(result, trigger))
-      .catch((err: unknown) => this.o.log.event("error", "daemon.error", `refresh: ${messageOf(err)}`))
+      .catch((err: unknown) => this.options.log.event("error", "daemon.error", `refresh: ${messageOf(err)}`))
       .finally(() => (this.running = undefined));
   }
 
@@ -111,13 +111,13 @@ export class RefreshScheduler {
   private async refreshed(result: RefreshResult, trigger: string): Promise<void> {
     if (this.stopped) return;
     const fields = { trigger, durationMs: result.run.durationMs };
-    const now = this.o.clock.now();
+    const now = this.options.clock.now();
     if (result.outcome === "refreshed") {
       this.lastFailure = undefined;
       const { accessToken, expiresAt } = result.after;
       const msg = `claude refreshed: ${fingerprint(accessToken)} expires ${formatRelative(expiresAt, now)}`;
-      this.o.log.event("info", "refresh.succeeded", msg, { ...fields, expiresAt });
-      this.o.fullPass();
+      this.options.log.event("info", "refresh.succeeded", msg, { ...fields, expiresAt });
+      this.options.fullPass();
       return;
     }
     if (result.outcome === "token-works") {
@@ -125,15 +125,15 @@ export class RefreshScheduler {
       const next = result.nextTryAt;
       if (next === undefined) {
         const msg = "claude ran fine with its current token; the gateway's marking is left to expire";
-        return this.o.log.event("info", "refresh.unneeded", msg, fields);
+        return this.options.log.event("info", "refresh.unneeded", msg, fields);
       }
       const msg =
         `claude had nothing to refresh yet: it refreshes only within ${formatDuration(CLI_REFRESH_WINDOW_MS)} ` +
-        `of expiry, and refreshMargin is ${formatDuration(this.o.config().refreshMargin)}; ` +
+        `of expiry, and refreshMargin is ${formatDuration(this.options.config().refreshMargin)}; ` +
         `next try ${formatRelative(next, now)}`;
-      this.o.log.event("info", "refresh.unneeded", msg, { ...fields, nextTryAt: next });
-      this.o.onNextRefresh(next);
-      this.o.timers.set("refresh-retry", next - now, () => this.retry());
+      this.options.log.event("info", "refresh.unneeded", msg, { ...fields, nextTryAt: next });
+      this.options.onNextRefresh(next);
+      this.options.timers.set("refresh-retry", next - now, () => this.retry());
       return;
     }
     const { failure, run } = result;
@@ -142,7 +142,7 @@ export class RefreshScheduler {
     const next = ended
       ? "not retried until claude is signed in again"
       : `retry in ${Math.round(result.retryInMs / 1000)} s`;
-    this.o.log.event("warn", "refresh.failed", `${failure.message}; ${next}`, {
+    this.options.log.event("warn", "refresh.failed", `${failure.message}; ${next}`, {
       ...fields,
       attempt: result.attempt,
       reason: failure.reason,
@@ -151,31 +151,32 @@ export class RefreshScheduler {
       ...(ended ? { loginEnded: true } : { retryInMs: result.retryInMs }),
       output: scrubbedTail(run.output, 300),
     });
-    this.o.onFailed(failure);
+    this.options.onFailed(failure);
     // The pass marks our profile only if the held credential cannot work (pass.ts, unusableFailure).
     this.lastFailure = failure;
     this.fresh = true;
-    this.o.fullPass();
-    await this.o.saveState();
-    if (!ended) this.o.timers.set("refresh-retry", result.retryInMs, () => this.retry());
+    this.options.fullPass();
+    await this.options.saveState();
+    if (!ended) this.options.timers.set("refresh-retry", result.retryInMs, () => this.retry());
   }
 
   /** An announced retry runs claude (forced: the first try may have been a forced one), or logs why it does not. */
   private retry(): void {
     if (this.stopped) return;
-    const now = this.o.clock.now();
+    const now = this.options.clock.now();
     // A timer can fire a little before the backoff's end by the wall clock: wait for it instead of skipping.
-    const backoffEnds = this.o.refresher.retryAt;
-    if (now < backoffEnds) return this.o.timers.set("refresh-retry", backoffEnds - now, () => this.retry());
-    const login = this.o.login();
-    const due = login && login.expiresAt - this.o.config().refreshMargin;
+    const backoffEnds = this.options.refresher.retryAt;
+    if (now < backoffEnds) return this.options.timers.set("refresh-retry", backoffEnds - now, () => this.retry());
+    const login = this.options.login();
+    const due = login && login.expiresAt - this.options.config().refreshMargin;
     let skip: string | undefined;
     if (!login) skip = "no Claude login to refresh";
-    else if (this.o.refresher.hasEnded(login, now)) skip = "the login has reached its end; claude cannot renew it";
-    else if (this.o.refresher.busy) skip = "a refresh is already running";
+    else if (this.options.refresher.hasEnded(login, now))
+      skip = "the login has reached its end; claude cannot renew it";
+    else if (this.options.refresher.busy) skip = "a refresh is already running";
     else if (!this.lastFailure && now < due!)
       skip = `the login changed since; next refresh due ${formatRelative(due!, now)}`;
-    if (skip) return this.o.log.event("info", "refresh.skipped", `retry not run: ${skip}`, { trigger: "retry" });
+    if (skip) return this.options.log.event("info", "refresh.skipped", `retry not run: ${skip}`, { trigger: "retry" });
     this.maybe("retry", true);
   }
 }

@@ -4,7 +4,7 @@
  * token's alert is repeated at most once a day (and again when it moves from expiring to expired, or is
  * replaced by one with another expiry); a restarted daemon says it once more at its first pass.
  */
-import { formatWhen } from "../core/duration.js";
+import { DAY, formatWhen } from "../core/duration.js";
 import type { LogEvent } from "../log/logger.js";
 import type { Offer } from "../sources/index.js";
 import { SETUP_TOKEN_WARNING_MS } from "../sources/setup-token.js";
@@ -13,7 +13,7 @@ import { agentsFields } from "./report-log.js";
 import type { Fields, Level } from "./problem-log.js";
 
 /** The longest a due alert stays unsaid. */
-export const TOKEN_ALERT_EVERY_MS = 24 * 3_600_000;
+export const TOKEN_ALERT_EVERY_MS = DAY;
 
 type Emit = (level: Level, event: LogEvent, msg: string, fields: Fields) => void;
 type Hook = (event: HookEvent, facts: HookFacts) => void;

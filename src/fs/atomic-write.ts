@@ -30,7 +30,6 @@ export const PRIVATE_FILE_MODE = 0o600;
 export const PRIVATE_DIR_MODE = 0o700;
 
 /** `<name>.<16 hex>.tmp`: unguessable, so nobody can plant a link at the name before we create it. */
-export const TEMP_SUFFIX = /\.[0-9a-f]{16}\.tmp$/;
 const tempName = (file: string) => `${file}.${randomBytes(8).toString("hex")}.tmp`;
 
 function refuse(why: string): never {

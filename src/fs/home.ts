@@ -1,6 +1,7 @@
-/** `~` and `~/…` in a configured path, as a shell would expand them for `home`. */
-import path from "node:path";
-
+/**
+ * A leading `~` in a configured path (alone, or before a slash or a backslash) is `home`, as the gateway expands
+ * it (`expandHomePrefix`); `~user`, a `~` elsewhere, and any `~` when there is no home are left as they are.
+ */
 export function expandHome(p: string, home: string): string {
-  return p === "~" ? home : p.startsWith("~/") ? path.join(home, p.slice(2)) : p;
+  return home ? p.replace(/^~(?=$|[\\/])/, () => home) : p;
 }

@@ -8,9 +8,10 @@ import { type FileHandle, open } from "node:fs/promises";
 import type { Stats } from "node:fs";
 import { errnoCode } from "../core/errors.js";
 
-/** Credential files are a few KB; anything near this is garbage, not a login. */
-export const MAX_CREDENTIAL_FILE_BYTES = 1024 * 1024;
-/** Our own small files (locks, journal notes, pid and state files, config). */
+/**
+ * The cap of a file read without one of its own: credential files and our own small files (locks, journal notes,
+ * pid and state files, config) are a few KB, so anything near this is garbage, not a login or a record.
+ */
 export const MAX_SMALL_FILE_BYTES = 1024 * 1024;
 
 export class NotARegularFileError extends Error {
@@ -84,7 +85,7 @@ export function readRegularFile(file: string, options: ReadOptions = {}): Promis
 }
 
 function readRegularFileSync(file: string, options: ReadOptions): string {
-  const maxBytes = options.maxBytes ?? MAX_CREDENTIAL_FILE_BYTES;
+  const maxBytes = options.maxBytes ?? MAX_SMALL_FILE_BYTES;
   let fd: number;
   try {
     fd = openSync(file, openFlags(options));

@@ -20,7 +20,7 @@ export type AgentResult = "written" | "unchanged" | "skipped" | "failed" | "mark
 
 export interface AgentReport {
   agent: string;
-  /** The agent's state dir, when several gateways are served (`Gateways.named`): every gateway has a `main`. */
+  /** The agent's state dir, when several gateways are served (`Gateways.stateDirLabel`): every gateway has a `main`. */
   stateDir?: string;
   file: string;
   profile: string;
@@ -33,8 +33,8 @@ export interface AgentReport {
   warnings: string[];
 }
 
-/** Where and how to apply a change: the agents, and the adapter for their store generation. */
-export interface AgentStores {
+/** One gateway as a change reaches it: its agents, and the adapter for their store generation. */
+export interface GatewayStores {
   agents: readonly Agent[];
   adapter: StoreAdapter;
   /** Names the state dir on every report, when several gateways are served. */
@@ -44,7 +44,7 @@ export interface AgentStores {
 }
 
 /** The part of a report that says which gateway it is about, when several are served. */
-const whereOf = (stores: AgentStores) => (stores.stateDir === undefined ? {} : { stateDir: stores.stateDir });
+const whereOf = (stores: GatewayStores) => (stores.stateDir === undefined ? {} : { stateDir: stores.stateDir });
 
 type Outcome = ProfileOutcome | UsageOutcome;
 
@@ -93,7 +93,7 @@ export async function updateAgent(
 export type OnReport = (report: AgentReport) => void;
 
 async function updateAgents(
-  stores: AgentStores,
+  stores: GatewayStores,
   profileId: string,
   change: (store: AuthProfileStore) => StoreChange<Outcome>,
   options: UpdateOptions,
@@ -107,7 +107,7 @@ async function updateAgents(
 }
 
 export async function syncAgents(
-  stores: AgentStores,
+  stores: GatewayStores,
   profileId: string,
   desired: ProfileCredential,
   options: UpdateOptions,
@@ -139,7 +139,7 @@ export async function syncAgents(
 
 /** Marks our profile unusable in every store that holds it, with the gateway's semantics. */
 export function markAgents(
-  stores: AgentStores,
+  stores: GatewayStores,
   profileId: string,
   failure: Failure,
   occurrence: Occurrence,
@@ -158,7 +158,7 @@ export function markAgents(
  * without --force).
  */
 export function clearAgents(
-  stores: AgentStores,
+  stores: GatewayStores,
   profileId: string,
   refuse: (stats: ProfileUsageStats) => string | undefined,
   options: UpdateOptions,

@@ -11,14 +11,14 @@ import type { UpdateOptions } from "../stores/adapter.js";
 import { adapterFor } from "../stores/adapter-for.js";
 import { cooldownConfigFrom } from "../reconcile/cooldown.js";
 import { type GatewayInstall, type Gateways, agentName } from "../stores/gateway.js";
-import { type AgentReport, type AgentStores, markAgents, syncAgents } from "./apply.js";
+import { type AgentReport, type GatewayStores, markAgents, syncAgents } from "./apply.js";
 import { type RecoveryContext, type RecoveryResult, recoverAgents } from "./recover.js";
 import { type ReloadReport, reloadGateways } from "./reload.js";
 import type { SourceCredential } from "../types.js";
 
 export interface PassInput {
   /** Every gateway's agents, one after another in the same pass (several with `stateDirs`). */
-  stores: AgentStores | readonly AgentStores[];
+  stores: GatewayStores | readonly GatewayStores[];
   config: Config;
   /** The Claude login as read now; undefined when the source gave none. */
   login: SourceCredential | undefined;
@@ -27,7 +27,7 @@ export interface PassInput {
   /** The last refresh's failure, while no refresh has succeeded since (and the login has not changed). */
   refreshFailure?: Failure | undefined;
   setupOffers: readonly Offer[];
-  /** The cooldowns of a gateway that does not carry its own (`AgentStores.cooldowns`). */
+  /** The cooldowns of a gateway that does not carry its own (`GatewayStores.cooldowns`). */
   cooldowns: CooldownConfig;
   options: UpdateOptions;
   /** "new" right after a refresh failed; "ongoing" when the same problem is seen again. */
@@ -56,10 +56,10 @@ export interface PassResult {
 
 export async function runPass(input: PassInput): Promise<PassResult> {
   const { config, options, onCopy } = input;
-  const gateways: readonly AgentStores[] = "agents" in input.stores ? [input.stores] : input.stores;
+  const gateways: readonly GatewayStores[] = "agents" in input.stores ? [input.stores] : input.stores;
   const told = (offer: Offer) => (onCopy ? (report: AgentReport) => onCopy(offer, report) : undefined);
   /** One change applied to each gateway in turn; a gateway's failures are in its reports, never thrown. */
-  const each = async (apply: (stores: AgentStores) => Promise<AgentReport[]>) => {
+  const each = async (apply: (stores: GatewayStores) => Promise<AgentReport[]>) => {
     const reports: AgentReport[][] = [];
     for (const stores of gateways) reports.push(await apply(stores));
     return reports;
@@ -105,8 +105,8 @@ export async function runPass(input: PassInput): Promise<PassResult> {
 }
 
 /** What the pass needs of each gateway found: its agents, its adapter, its cooldowns and (several) its name. */
-export function gatewayStores(gateway: GatewayInstall, gateways: Pick<Gateways, "named">): AgentStores {
-  const stateDir = gateways.named(gateway.stateDir.dir);
+export function gatewayStores(gateway: GatewayInstall, gateways: Pick<Gateways, "stateDirLabel">): GatewayStores {
+  const stateDir = gateways.stateDirLabel(gateway.stateDir.dir);
   return {
     agents: gateway.agents,
     adapter: adapterFor(gateway.generation, gateway.stateDir.dir),

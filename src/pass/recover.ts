@@ -22,7 +22,7 @@ import {
 import type { UpdateOptions } from "../stores/adapter.js";
 import type { Agent } from "../stores/agents.js";
 import type { AuthProfileStore, SourceCredential, TokenProfile } from "../types.js";
-import { AGENT_CONCURRENCY, type AgentReport, type AgentStores, updateAgent } from "./apply.js";
+import { AGENT_CONCURRENCY, type AgentReport, type GatewayStores, updateAgent } from "./apply.js";
 import { type RecoveredProfile, type RecoveryBook, type RecoveryState, isRecovered } from "./recovery-book.js";
 
 export interface RecoveryContext {
@@ -120,7 +120,7 @@ export function recoveredReason(proof: Proof | "recover"): string {
 }
 
 export async function recoverAgents(
-  gateways: readonly AgentStores[],
+  gateways: readonly GatewayStores[],
   login: SourceCredential,
   context: RecoveryContext,
   options: UpdateOptions,
@@ -143,7 +143,7 @@ export async function recoverAgents(
   const released: Array<Pick<RecoveredProfile, "stateDir" | "profileId">> = [];
   const knownDigests = new Set(state.refreshDigests);
 
-  const visit = async (stores: AgentStores, agent: Agent) => {
+  const visit = async (stores: GatewayStores, agent: Agent) => {
     const where = stores.stateDir === undefined ? {} : { stateDir: stores.stateDir };
     const store = await stores.adapter.read(agent.dir).catch(() => undefined);
     if (!store) return;
@@ -182,7 +182,7 @@ export async function recoverAgents(
     }
   };
 
-  const write = async (stores: AgentStores, agent: Agent, profileId: string, keep: boolean, reason?: string) => {
+  const write = async (stores: GatewayStores, agent: Agent, profileId: string, keep: boolean, reason?: string) => {
     if (!usable) {
       const file = stores.adapter.files(agent.dir)[0]!;
       const why = "the Claude login's token has expired: recovered once claude has refreshed it";

@@ -4,10 +4,10 @@
  */
 import type { GatewayReload, ReloadOperation, ReloadRequest } from "../stores/adapter.js";
 import { RELOAD_FIX } from "../stores/sqlite/gateway-notify.js";
-import type { AgentReport, AgentStores } from "./apply.js";
+import type { AgentReport, GatewayStores } from "./apply.js";
 
 export interface ReloadReport {
-  /** The gateway's state dir, when several are served (`AgentStores.stateDir`). */
+  /** The gateway's state dir, when several are served (`GatewayStores.stateDir`). */
   stateDir?: string;
   reload: GatewayReload;
 }
@@ -20,7 +20,7 @@ function operationOf(report: AgentReport): ReloadOperation | undefined {
 }
 
 /** The agents of `stores` that `reports` changed, each once and in order of id; `login` wins over `update`. */
-export function reloadRequests(stores: AgentStores, reports: readonly AgentReport[]): ReloadRequest[] {
+export function reloadRequests(stores: GatewayStores, reports: readonly AgentReport[]): ReloadRequest[] {
   const operations = new Map<string, ReloadOperation>();
   for (const report of reports) {
     if (report.stateDir !== stores.stateDir) continue;
@@ -34,7 +34,7 @@ export function reloadRequests(stores: AgentStores, reports: readonly AgentRepor
 
 /** Tells each gateway of `gateways` that needs telling, one after another. */
 export async function reloadGateways(
-  gateways: readonly AgentStores[],
+  gateways: readonly GatewayStores[],
   reports: readonly AgentReport[],
 ): Promise<ReloadReport[]> {
   const done: ReloadReport[] = [];

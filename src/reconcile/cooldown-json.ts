@@ -5,10 +5,8 @@
  */
 import { type CooldownConfig, type Marking, type Occurrence, type UsageRules, finite } from "./cooldown.js";
 import type { Failure, FailureReason } from "./failure.js";
+import { HOUR, MINUTE } from "../core/duration.js";
 import type { ProfileUsageStats } from "../types.js";
-
-const MINUTE = 60_000;
-const HOUR = 60 * MINUTE;
 
 /** The gateway's ladder: 1, 5, 25, then 60 minutes, by the total error count. */
 export const JSON_ERA_LADDER = { baseMs: MINUTE, factor: 5, maxMs: HOUR } as const;

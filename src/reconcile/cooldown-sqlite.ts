@@ -6,11 +6,8 @@
  */
 import { type Marking, type Occurrence, type UsageRules, finite } from "./cooldown.js";
 import type { Failure } from "./failure.js";
+import { HOUR, MINUTE, SECOND } from "../core/duration.js";
 import type { ProfileUsageStats } from "../types.js";
-
-const SECOND = 1_000;
-const MINUTE = 60 * SECOND;
-const HOUR = 60 * MINUTE;
 
 /** The gateway's constants (`AUTH_COOLDOWN_CONFIG`, `RATE_LIMIT_BACKOFF_*`); it reads no config for them. */
 export const SQLITE_ERA_LADDER = {

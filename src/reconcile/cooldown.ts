@@ -5,6 +5,7 @@
  */
 import type { Failure } from "./failure.js";
 import type { ProfileUsageStats } from "../types.js";
+import { HOUR } from "../core/duration.js";
 
 /** The gateway config's `auth.cooldowns` (cooldownConfigFrom). */
 export interface CooldownConfig {
@@ -13,7 +14,6 @@ export interface CooldownConfig {
   failureWindowMs: number;
 }
 
-const HOUR = 3_600_000;
 export const DEFAULT_COOLDOWN_CONFIG: CooldownConfig = {
   billingBackoffMs: 5 * HOUR,
   billingMaxMs: 24 * HOUR,

@@ -92,7 +92,7 @@ export interface RunReport {
 }
 
 /** What a refresh run that left the token as it was means. `loggedIn` is `claude auth status`, when it answered. */
-export function refreshFailure(
+export function refreshFailureOf(
   run: RunReport,
   facts: { file: string; timeoutMs: number; loggedIn?: boolean | undefined },
 ): Failure {

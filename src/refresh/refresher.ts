@@ -3,7 +3,7 @@
  * touches a refresh token itself; success means the credentials file now holds a later `expiresAt`.
  */
 import type { Config } from "../config/config.js";
-import { type Failure, askAuthStatus, refreshFailure } from "../reconcile/failure.js";
+import { type Failure, askAuthStatus, refreshFailureOf } from "../reconcile/failure.js";
 import type { SourceCredential } from "../types.js";
 import { backoffDelay } from "../core/backoff.js";
 import { type ClaudeRun, claudeAuthStatus, claudeEnv, refreshArgv, runClaude } from "./claude-runner.js";
@@ -105,6 +105,6 @@ export class Refresher {
   /** Gathers what happened (the run, and `claude auth status` when it can tell more); reconcile/failure.ts decides. */
   private async explain(run: ClaudeRun, file: string, config: Config, env: NodeJS.ProcessEnv): Promise<Failure> {
     const auth = askAuthStatus(run) ? await claudeAuthStatus(config, env, this.shutdown) : undefined;
-    return refreshFailure(run, { file, timeoutMs: config.refreshTimeout, loggedIn: auth?.loggedIn });
+    return refreshFailureOf(run, { file, timeoutMs: config.refreshTimeout, loggedIn: auth?.loggedIn });
   }
 }

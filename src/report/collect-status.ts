@@ -99,7 +99,7 @@ export async function collectStatus(config: Config, env: NodeJS.ProcessEnv = pro
         const desired = r.login ? loginOffer(r.login, r.view).profile : { type: "token" };
         if (adapter.admit?.(r.view.profileId, desired)) own.delete(r.view.profileId);
       }
-      const stateDir = gateways.named(gateway.stateDir.dir);
+      const stateDir = gateways.stateDirLabel(gateway.stateDir.dir);
       const where = stateDir === undefined ? {} : { stateDir };
       const recovery = adapter.refreshFences
         ? await statusRecovery(first, login, gateway.stateDir.dir, stateDir, env)
@@ -152,7 +152,7 @@ export async function collectStatus(config: Config, env: NodeJS.ProcessEnv = pro
       : found[0]),
     agents,
     warnings: gateways.found.flatMap((gateway) => {
-      const where = gateways.named(gateway.stateDir.dir);
+      const where = gateways.stateDirLabel(gateway.stateDir.dir);
       return gatewayWarnings(gateway).map((w) => (where ? `${where}: ${w}` : w));
     }),
   };
@@ -206,7 +206,7 @@ export function statusJson(report: StatusReport, daemon: unknown): Record<string
     source: report.source,
     ...(report.logins ? { logins: report.logins } : {}),
     setupTokens: report.setupTokens,
-    // With stateDirs, each gateway in its own entry; without, today's single state dir at the top.
+    // With stateDirs, each gateway in its own entry; without, the one state dir at the top.
     ...(report.gateways
       ? {}
       : { stateDir: report.stateDir, store: report.store, ...(report.schemas ? { schemas: report.schemas } : {}) }),

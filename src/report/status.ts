@@ -53,7 +53,7 @@ export interface StatusRecovery {
 
 export interface AgentStatus {
   agent: string;
-  /** The agent's state dir, when several gateways are served (`Gateways.named`). */
+  /** The agent's state dir, when several gateways are served (`Gateways.stateDirLabel`). */
   stateDir?: string;
   file: string;
   /** One entry per profile we keep: the Claude login's and every setup-token's. */

@@ -85,7 +85,7 @@ export function hostFacts(config: Config, env: NodeJS.ProcessEnv = process.env):
  */
 export async function readWritePaths(config: Config, user: ServiceUser, warnings: string[] = []): Promise<string[]> {
   const env = { HOME: user.home };
-  // Every gateway's agents (config stateDirs), or the one state dir as resolved today.
+  // Every gateway's agents (config stateDirs), or the one state dir as resolveStateDir finds it.
   const single = resolveStateDir(config.stateDir, env)?.dir ?? path.join(user.home, ".openclaw");
   const stateDirs = configuredStateDirs(config, env) ?? [single];
   const roots = stateDirs.map(agentsRoot);

@@ -4,11 +4,12 @@
  */
 import os from "node:os";
 import path from "node:path";
-import { setTimeout as sleep } from "node:timers/promises";
 import * as z from "zod";
+import { DAY } from "../core/duration.js";
 import { SourceError, errnoCode, messageOf } from "../core/errors.js";
 import { type SourceCredential, MAX_EXPIRY_AHEAD_MS } from "../types.js";
 import { readRegularFile } from "../fs/read-file.js";
+import { retry } from "../core/retry.js";
 
 export const CREDENTIALS_FILENAME = ".credentials.json";
 
@@ -22,8 +23,8 @@ const MIN_EPOCH_MS = 1e12;
  * would end a login `claude` still serves.
  */
 const MIN_LOGIN_END_MS = Date.UTC(2025, 0, 1);
-const MAX_LOGIN_END_AHEAD_MS = 3650 * 24 * 3600_000;
-const LOGIN_END_OUTLIVED_MS = 3 * 24 * 3600_000;
+const MAX_LOGIN_END_AHEAD_MS = 3650 * DAY;
+const LOGIN_END_OUTLIVED_MS = 3 * DAY;
 // Unknown fields (`subscriptionTypeSource`, and beside claudeAiOauth `hybridOauth`, `mcpOAuth`, …) are allowed and
 // dropped: the file is claude's, and we never write it.
 const oauthSchema = z.looseObject({
@@ -112,22 +113,21 @@ function accountUuidOf(oauth: Record<string, unknown>): { accountUuid?: string }
  * Reads the file. Older CLIs rewrite it in place, so a parse failure is retried briefly before it counts.
  */
 export async function readClaudeCliFile(file: string, attempts = 3): Promise<SourceCredential> {
-  for (let attempt = 1; ; attempt++) {
-    let text: string;
-    try {
-      text = await readRegularFile(file);
-    } catch (err) {
-      const code = errnoCode(err);
-      if (code === "ENOENT" || code === "ENOTDIR") {
-        throw new SourceError(`not logged in to Claude Code (no ${file}): ${NOT_LOGGED_IN_HINT}`, "not_logged_in");
-      }
-      throw new SourceError(`credentials ${file} cannot be read: ${messageOf(err)}`, "unreadable");
+  return retry(async () => parseClaudeCredentials(await readCredentialsText(file), file), {
+    retryable: (err) => err instanceof SourceError && err.problem === "invalid",
+    delayMs: (attempt) => 40 * attempt,
+    attempts,
+  });
+}
+
+async function readCredentialsText(file: string): Promise<string> {
+  try {
+    return await readRegularFile(file);
+  } catch (err) {
+    const code = errnoCode(err);
+    if (code === "ENOENT" || code === "ENOTDIR") {
+      throw new SourceError(`not logged in to Claude Code (no ${file}): ${NOT_LOGGED_IN_HINT}`, "not_logged_in");
     }
-    try {
-      return parseClaudeCredentials(text, file);
-    } catch (err) {
-      if (!(err instanceof SourceError) || err.problem !== "invalid" || attempt >= attempts) throw err;
-      await sleep(40 * attempt);
-    }
+    throw new SourceError(`credentials ${file} cannot be read: ${messageOf(err)}`, "unreadable");
   }
 }

@@ -3,6 +3,7 @@
  * `token set` or from `CLAUDE_CODE_OAUTH_TOKEN` in the daemon's environment. Each is synced as the
  * gateway's `{type: "token"}` profile, under its own profile id.
  */
+import { DAY, HOUR, MINUTE, SECOND } from "../core/duration.js";
 import { AuthSyncError } from "../core/errors.js";
 import { scrubSecrets } from "../log/logger.js";
 import { ANTHROPIC } from "../reconcile/profile.js";
@@ -39,13 +40,12 @@ export function validateSetupToken(raw: string): string {
   return token;
 }
 
-const DAY_MS = 86_400_000;
 /** `claude setup-token` makes tokens that last a year: the expiry of one stored without `--expires-in`. */
-export const SETUP_TOKEN_LIFETIME_MS = 365 * DAY_MS;
+export const SETUP_TOKEN_LIFETIME_MS = 365 * DAY;
 /** `status` exits 2, and the daemon logs `token.expiring`, this long before a setup-token expires. */
-export const SETUP_TOKEN_WARNING_MS = 30 * DAY_MS;
+export const SETUP_TOKEN_WARNING_MS = 30 * DAY;
 
-const UNIT_MS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: DAY_MS };
+const UNIT_MS: Record<string, number> = { ms: 1, s: SECOND, m: MINUTE, h: HOUR, d: DAY };
 /** One number with an optional unit (days when none), as the gateway's `paste-token --expires-in` reads it. */
 const SINGLE = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)?$/;
 /** A composite such as `1d12h`: every segment has its unit, and nothing sits between them. */

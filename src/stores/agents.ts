@@ -3,13 +3,14 @@
  * SQLite era, `agents.entries.<id>.agentDir`) from the gateway's JSON5 config. Every agent with its own store
  * needs its own copy (docs/stores.md). The same config's `auth.cooldowns` tune the JSON eras' ladder.
  */
-import { readdir, stat } from "node:fs/promises";
+import { readdir } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import JSON5 from "json5";
 import { errnoCode, messageOf } from "../core/errors.js";
+import { expandHome } from "../fs/home.js";
+import { isFolder } from "../fs/identity.js";
 import { readRegularFile } from "../fs/read-file.js";
-import { expandHome } from "./state-dir.js";
 
 export const DEFAULT_AGENT_ID = "main";
 export const AUTH_PROFILES_FILENAME = "auth-profiles.json";
@@ -81,7 +82,7 @@ export function resolveAgentDir(raw: string, env: NodeJS.ProcessEnv): string | u
   if (trimmed.startsWith("~")) {
     const osHome = env.HOME || os.homedir();
     const home = env.OPENCLAW_HOME?.trim() ? path.resolve(expandHome(env.OPENCLAW_HOME.trim(), osHome)) : osHome;
-    const expanded = trimmed.replace(/^~(?=$|[\\/])/, () => home);
+    const expanded = expandHome(trimmed, home);
     return path.isAbsolute(expanded) ? path.resolve(expanded) : undefined;
   }
   return path.isAbsolute(trimmed) ? path.resolve(trimmed) : undefined;
@@ -178,17 +179,14 @@ async function agentsOnDisk(stateDir: string): Promise<Agent[]> {
   const found: Agent[] = [];
   for (const id of ids.sort()) {
     const dir = defaultAgentDir(stateDir, id);
-    if (await isAgentDir(dir)) found.push({ id, dir, stateDir });
+    if (isAgentDir(dir)) found.push({ id, dir, stateDir });
   }
   return found;
 }
 
 /** An agent on disk is its `agent/` folder; without it the agent does not exist (or was removed). */
-export function isAgentDir(dir: string): Promise<boolean> {
-  return stat(dir).then(
-    (s) => s.isDirectory(),
-    () => false,
-  );
+export function isAgentDir(dir: string): boolean {
+  return isFolder(dir);
 }
 
 /**
@@ -204,7 +202,7 @@ export async function discoverAgents(
   const listed = configuredAgents(config, stateDir, env, warnings).map((a) => ({ ...a, named: true }));
   const configured: Agent[] = [];
   for (const agent of listed) {
-    if (isInside(agent.dir, agentsRoot(stateDir)) || (await isAgentDir(agent.dir))) configured.push(agent);
+    if (isInside(agent.dir, agentsRoot(stateDir)) || isAgentDir(agent.dir)) configured.push(agent);
     else {
       const where = `outside ${agentsRoot(stateDir)}`;
       warnings.push(`agent ${agent.id}: agentDir ${agent.dir} does not exist and is ${where}; not made`);

@@ -4,10 +4,11 @@
  * One host may run several gateways (config `stateDirs`); each is found on its own, and one that cannot be
  * found never hides the others.
  */
-import { existsSync, statSync } from "node:fs";
+import { existsSync } from "node:fs";
 import path from "node:path";
 import type { Config } from "../config/config.js";
 import { AuthSyncError } from "../core/errors.js";
+import { isFolder } from "../fs/identity.js";
 import {
   AUTH_PROFILES_FILENAME,
   CONFIG_PATH_ENV,
@@ -49,10 +50,10 @@ export interface Gateways {
   found: GatewayInstall[];
   failed: GatewayFailure[];
   /**
-   * The state dir to name on every line about an agent, when `stateDirs` is configured (every gateway has a
-   * `main`); undefined otherwise, so today's single gateway reads as it always did.
+   * The label of a gateway on every line about one of its agents: its state dir when `stateDirs` is configured
+   * (every gateway has a `main`); undefined for the single gateway, whose lines need no label.
    */
-  named: (stateDir: string) => string | undefined;
+  stateDirLabel: (stateDir: string) => string | undefined;
 }
 
 const STATE_DIRS_REASON = "config stateDirs";
@@ -63,13 +64,13 @@ export function configuredStateDirs(config: Config, env: NodeJS.ProcessEnv = pro
 }
 
 /**
- * Every gateway of the config. Without `stateDirs`, the one state dir resolved as today, and its problem
- * thrown as today; with it, each state dir found on its own, its problem kept apart as a failure.
+ * Every gateway of the config. Without `stateDirs`, the one state dir resolved by `findGateway`, whose problem
+ * is thrown; with it, each state dir found on its own, its problem kept apart as a failure.
  */
 export async function findGateways(config: Config, env: NodeJS.ProcessEnv = process.env): Promise<Gateways> {
   const dirs = configuredStateDirs(config, env);
-  if (!dirs) return { found: [await findGateway(config, env)], failed: [], named: () => undefined };
-  const gateways: Gateways = { found: [], failed: [], named: (dir) => dir };
+  if (!dirs) return { found: [await findGateway(config, env)], failed: [], stateDirLabel: () => undefined };
+  const gateways: Gateways = { found: [], failed: [], stateDirLabel: (dir) => dir };
   // Each gateway reads the config in its own state dir: a config path in our environment is one gateway's.
   const own = Object.fromEntries(Object.entries(env).filter(([name]) => !CONFIG_PATH_ENV.some((n) => n === name)));
   for (const dir of dirs) {
@@ -110,7 +111,7 @@ export function requireStateDir(
   const listed = reason === STATE_DIRS_REASON ? { alsoExisting: [] } : {};
   const choice = found && config.stateDir ? { ...found, reason, ...listed } : found;
   // A typo must not create a new gateway state dir: a named one must exist (only agent folders are ever created).
-  if (choice && config.stateDir && !isDirectory(choice.dir)) {
+  if (choice && config.stateDir && !isFolder(choice.dir)) {
     const named = `state dir ${choice.dir} (from ${reason})`;
     throw new AuthSyncError(`${named} is not an existing folder; check the path`, "state_dir.missing");
   }
@@ -147,15 +148,7 @@ export function gatewayWarnings(targets: GatewayInstall): string[] {
   return [unreadable, ...targets.warnings];
 }
 
-/** How a line names an agent: its id, and its state dir when several gateways are served (`Gateways.named`). */
+/** How a line names an agent: its id, and its state dir when several gateways are served (`Gateways.stateDirLabel`). */
 export function agentName(agent: string, stateDir: string | undefined): string {
   return stateDir === undefined ? agent : `${agent} (${stateDir})`;
-}
-
-function isDirectory(dir: string): boolean {
-  try {
-    return statSync(dir).isDirectory();
-  } catch {
-    return false;
-  }
 }

@@ -4,11 +4,12 @@
  * writing them as it formats them, and keeping them private.
  */
 import { constants } from "node:fs";
-import { lstat, mkdir, open, readdir, rm, stat } from "node:fs/promises";
+import { lstat, mkdir, open, readdir, rm } from "node:fs/promises";
 import path from "node:path";
-import { setTimeout as sleep } from "node:timers/promises";
 import { AuthSyncError, StoreError, errnoCode, messageOf } from "../core/errors.js";
+import { retry } from "../core/retry.js";
 import { assertTrusted } from "../fs/trust.js";
+import { isFolder } from "../fs/identity.js";
 import { fileKind, readRegularFile } from "../fs/read-file.js";
 import type { AuthProfileStore } from "../types.js";
 import type { UpdateOptions } from "./adapter.js";
@@ -41,20 +42,25 @@ export function parseJsonDoc(text: string, file: string): JsonDoc {
 
 /** Undefined when the file does not exist. */
 export async function readJsonDoc(file: string, attempts = 3): Promise<JsonDoc | undefined> {
-  for (let attempt = 1; ; attempt++) {
-    let text: string;
-    try {
-      text = await readRegularFile(file, { maxBytes: MAX_STORE_BYTES });
-    } catch (err) {
-      if (errnoCode(err) === "ENOENT") return undefined;
-      throw new StoreError(`${file} cannot be read: ${messageOf(err)}`, "unwritable");
-    }
-    try {
-      return parseJsonDoc(text, file);
-    } catch (err) {
-      if (attempt >= attempts) throw err;
-      await sleep(50 * attempt);
-    }
+  return retry(
+    async () => {
+      const text = await readStoreText(file);
+      return text === undefined ? undefined : parseJsonDoc(text, file);
+    },
+    {
+      retryable: (err) => err instanceof StoreError && err.problem === "invalid",
+      delayMs: (attempt) => 50 * attempt,
+      attempts,
+    },
+  );
+}
+
+async function readStoreText(file: string): Promise<string | undefined> {
+  try {
+    return await readRegularFile(file, { maxBytes: MAX_STORE_BYTES });
+  } catch (err) {
+    if (errnoCode(err) === "ENOENT") return undefined;
+    throw new StoreError(`${file} cannot be read: ${messageOf(err)}`, "unwritable");
   }
 }
 
@@ -76,13 +82,7 @@ export type StoreHome = Pick<UpdateOptions, "stateDir" | "makeAgentDir">;
  * must the folder of an agent that was found only on disk: gone, it was removed (`rm -rf` during a pass).
  */
 async function makeAgentDir(dir: string, { stateDir, makeAgentDir: allowed }: StoreHome): Promise<void> {
-  if (
-    await stat(dir).then(
-      (s) => s.isDirectory(),
-      () => false,
-    )
-  )
-    return;
+  if (isFolder(dir)) return;
   if (allowed === false) throw new StoreError(`agent folder ${dir} was removed; not made again`, "unwritable");
   const root = stateDir && agentsRoot(stateDir);
   if (!root || !isInside(dir, root)) {

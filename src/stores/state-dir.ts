@@ -24,8 +24,6 @@ export interface StateDirChoice {
   alsoExisting: string[];
 }
 
-export { expandHome };
-
 /** Returns undefined when nothing names a state dir and none of the defaults exists. */
 export function resolveStateDir(
   configured: string | undefined,

@@ -167,7 +167,7 @@ test("status: a heading per state dir with its agents, --json per state dir, exi
     assert.equal(gateways[1]!.agents![0].markings[0].kind, "cooldown");
     assert.match(gateways[2]!.error!, /is not an existing folder/);
 
-    // --state-dir narrows to one gateway, in today's shape.
+    // --state-dir narrows to one gateway, in the single gateway's shape.
     const one = await runCli(["status", "--json", "--config", file, "--state-dir", a.stateDir], t.env);
     assert.equal(one.code, 0, one.stdout + one.stderr);
     const single = JSON.parse(one.stdout);

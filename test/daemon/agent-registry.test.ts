@@ -28,7 +28,7 @@ test("agent registry: a SQLite-era agent with no folder of its own stays known o
     const stores = await r.find(parseConfig({}, "test"), t.env);
     assert.equal(stores?.[0]?.adapter.format, "sqlite");
     const main = r.agents.find((a) => a.id === "main")!;
-    assert.deepEqual(await r.present([main]), [main]);
+    assert.deepEqual(r.present([main]), [main]);
     assert.deepEqual(
       r.agents.map((a) => a.id),
       ["main"],
@@ -48,7 +48,7 @@ test("agent registry: a JSON-era agent whose folder is removed is forgotten", as
     await r.find(parseConfig({}, "test"), t.env);
     const work = r.agents.find((a) => a.id === "work")!;
     rmSync(path.dirname(work.dir), { recursive: true });
-    assert.deepEqual(await r.present([work]), []);
+    assert.deepEqual(r.present([work]), []);
     assert.deepEqual(
       r.agents.map((a) => a.id),
       ["main"],

@@ -1,13 +1,29 @@
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, utimesSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmdirSync,
+  utimesSync,
+  writeFileSync,
+} from "node:fs";
 import path from "node:path";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { directoryLock } from "../../src/stores/locks/directory-lock.js";
-import { noteLock, recoverLocks } from "../../src/stores/locks/journal.js";
+import { LockNote, recoverLocks } from "../../src/stores/locks/journal.js";
 import { isBusy } from "../../src/stores/locks/lock.js";
 import { withHome } from "../helpers/env.js";
+
+/** Notes `lockDir`, already made, as a lock of ours that a crash would leave behind. */
+function noteLock(journal: string, lockDir: string): LockNote {
+  const note = new LockNote(journal, lockDir);
+  note.record(lstatSync(lockDir, { bigint: true }));
+  return note;
+}
 
 const KILLER = path.join(path.dirname(fileURLToPath(import.meta.url)), "..", "helpers", "journal-kill.js");
 

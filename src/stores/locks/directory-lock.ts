@@ -4,11 +4,10 @@
  * would disagree about when a lock is abandoned; only the retry schedule is ours to choose.
  */
 import fs, { type BigIntStats } from "node:fs";
-import path from "node:path";
 import type { BackoffPolicy } from "../../core/backoff.js";
 import { formatDuration } from "../../core/duration.js";
 import { StoreError, errnoCode, messageOf } from "../../core/errors.js";
-import { fileIdentity, identityOf } from "../../fs/identity.js";
+import { fileIdentity, identityOf, realPath } from "../../fs/identity.js";
 import { LockNote } from "./journal.js";
 import type { HeldLock, StoreLock } from "./lock.js";
 
@@ -115,14 +114,6 @@ const guardedFs = {
   },
 };
 
-const resolved = (file: string) => {
-  try {
-    return fs.realpathSync.native(file);
-  } catch {
-    return path.resolve(file);
-  }
-};
-
 /**
  * The lock on `file`, which must exist. proper-lockfile reports a lock it finds taken over (another process
  * judged it stale) through `onCompromised`; the held lock then says it is lost, instead of crashing the daemon.
@@ -134,7 +125,7 @@ export function directoryLock(file: string, timeoutMs: number): StoreLock<HeldLo
     async tryLock(journal) {
       // Resolved once, here, as the gateway resolves it (proper-lockfile's own realpath is an lstat per path
       // part), and at once, as the store's reads and writes are (fs/read-file.ts).
-      const target = resolved(file);
+      const target = realPath(file);
       const lockDir = `${target}.lock`;
       // Held or being taken by this process already: busy, as proper-lockfile would find it.
       if (states.has(lockDir)) return { busy: lockedError(file, timeoutMs) };

@@ -9,7 +9,7 @@
  * need no fsync: they outlive a killed process, and a torn one only means the wait.
  */
 import { createHash } from "node:crypto";
-import { type BigIntStats, closeSync, constants, lstatSync, mkdirSync, openSync, rmSync, writeSync } from "node:fs";
+import { type BigIntStats, closeSync, constants, mkdirSync, openSync, rmSync, writeSync } from "node:fs";
 import { lstat, readdir, rm, rmdir } from "node:fs/promises";
 import path from "node:path";
 import { readRegularFile } from "../../fs/read-file.js";
@@ -87,13 +87,6 @@ export class LockNote {
     }
     this.fd = undefined;
   }
-}
-
-/** Notes `lockDir`, already made by us (tests, and callers that take a lock by other means). */
-export function noteLock(journal: string, lockDir: string): LockNote {
-  const note = new LockNote(journal, lockDir);
-  note.record(lstatSync(lockDir, { bigint: true }));
-  return note;
 }
 
 /** Whole ms, as noted: the ns mtime a Date set through utimes can be a hair below the Date's ms. */

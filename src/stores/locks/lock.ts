@@ -4,9 +4,9 @@
  * abandoned instead of made after another process took the lock over; a lock a crash of ours would leave
  * behind (a directory, which nobody removes until it turns stale) notes itself in the journal while held.
  */
-import { setTimeout as sleep } from "node:timers/promises";
 import { type BackoffPolicy, backoffDelay } from "../../core/backoff.js";
 import type { StoreError } from "../../core/errors.js";
+import { retry } from "../../core/retry.js";
 
 export interface HeldLock {
   /** Why the lock is no longer ours (taken over as stale, its file replaced), or undefined while it holds. */
@@ -33,29 +33,38 @@ export interface StoreLock<H extends HeldLock> {
 
 export const isBusy = (result: HeldLock | Busy): result is Busy => "busy" in result;
 
+/** A failure of one try that is worth the next: the lock was busy, or `fn` failed in a way the lock retries. */
+class TryAgain extends Error {
+  constructor(readonly failure: StoreError) {
+    super(failure.message);
+  }
+}
+
 /** Runs `fn` holding `lock`, trying until the lock's timeout; with a `journal`, the lock is noted there while held. */
 export async function withLock<H extends HeldLock, T>(
   lock: StoreLock<H>,
   fn: (held: H) => Promise<T>,
   journal?: string,
 ): Promise<T> {
-  const started = Date.now();
-  for (let attempt = 1; ; attempt++) {
+  const once = async (): Promise<T> => {
     const held = await lock.tryLock(journal);
-    let failure: StoreError;
-    if (isBusy(held)) failure = held.busy;
-    else {
-      try {
-        return await fn(held);
-      } catch (err) {
-        const retry = lock.retryable?.(err);
-        if (!retry) throw err;
-        failure = retry;
-      } finally {
-        await held.release().catch(() => undefined);
-      }
+    if (isBusy(held)) throw new TryAgain(held.busy);
+    try {
+      return await fn(held);
+    } catch (err) {
+      const failure = lock.retryable?.(err);
+      throw failure ? new TryAgain(failure) : err;
+    } finally {
+      await held.release().catch(() => undefined);
     }
-    if (Date.now() - started >= lock.timeoutMs) throw failure;
-    await sleep(backoffDelay(attempt, lock.retry));
+  };
+  try {
+    return await retry(once, {
+      retryable: (err) => err instanceof TryAgain,
+      delayMs: (attempt) => backoffDelay(attempt, lock.retry),
+      timeoutMs: lock.timeoutMs,
+    });
+  } catch (err) {
+    throw err instanceof TryAgain ? err.failure : err;
   }
 }

@@ -6,20 +6,19 @@
  * left names a dead pid, which makes it stale at once.
  */
 import { closeSync, fstatSync, openSync, writeFileSync } from "node:fs";
-import { realpath, rm, stat } from "node:fs/promises";
+import { rm, stat } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { StoreError, errnoCode, messageOf } from "../../core/errors.js";
-import { fileIdentity, identityOf } from "../../fs/identity.js";
+import { fileIdentity, identityOf, realPath } from "../../fs/identity.js";
 import { readRegularFile } from "../../fs/read-file.js";
 import { isAlive } from "../../core/process-identity.js";
 import { FILE_LOCK_RETRY, GATEWAY_LOCK_STALE_MS, lockedError } from "./directory-lock.js";
 import type { HeldLock, StoreLock } from "./lock.js";
 
-async function lockPathFor(file: string): Promise<string> {
+function lockPathFor(file: string): string {
   const dir = path.dirname(path.resolve(file));
-  const realDir = await realpath(dir).catch(() => dir);
-  return path.join(realDir, `${path.basename(file)}.lock`);
+  return path.join(realPath(dir), `${path.basename(file)}.lock`);
 }
 
 /** A lock payload is a few bytes, made by a gateway or us: never a symlink. */
@@ -47,7 +46,7 @@ export function sidecarLock(file: string, timeoutMs: number): StoreLock<HeldLock
     retry: FILE_LOCK_RETRY,
     timeoutMs,
     async tryLock() {
-      const lockPath = await lockPathFor(file);
+      const lockPath = lockPathFor(file);
       let quickRetries = 0;
       for (;;) {
         let made: string;

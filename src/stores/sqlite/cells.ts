@@ -8,7 +8,7 @@
  * part, and write back every other field as it was.
  */
 import { StoreError } from "../../core/errors.js";
-import { MAX_CREDENTIAL_FILE_BYTES } from "../../fs/read-file.js";
+import { MAX_SMALL_FILE_BYTES } from "../../fs/read-file.js";
 import { cellShapeProblem } from "./cell-shape.js";
 import type { Database } from "./driver.js";
 
@@ -58,7 +58,7 @@ export const MARKER_CELL: Cell = sharedCell(SHARED_STORE_MARKER_KEY);
 export const CONTENT_VERSION_CELL: Cell = sharedCell("state.schema.contentVersion");
 
 /** The cap of a credential file, for a cell that holds the same JSON. */
-export const MAX_CELL_BYTES = MAX_CREDENTIAL_FILE_BYTES;
+export const MAX_CELL_BYTES = MAX_SMALL_FILE_BYTES;
 
 export type JsonObject = Record<string, unknown>;
 

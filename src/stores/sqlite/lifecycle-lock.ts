@@ -7,10 +7,10 @@
  * take it within its 5 s busy timeout fails, so we hold it only for the milliseconds of one transaction.
  */
 import { createHash } from "node:crypto";
-import { lstatSync, mkdirSync, realpathSync } from "node:fs";
+import { lstatSync, mkdirSync } from "node:fs";
 import path from "node:path";
 import { StoreError, messageOf } from "../../core/errors.js";
-import { fileIdentity } from "../../fs/identity.js";
+import { fileIdentity, realPath } from "../../fs/identity.js";
 import { type Database, isBusy, sqliteLibrary } from "./driver.js";
 
 /** The gateway resolves the folder under a literal `/tmp` on every non-Windows system, not `$TMPDIR`. */
@@ -18,16 +18,8 @@ export const LOCK_RUNTIME_DIR = "/tmp";
 
 export type LockFamily = "state-lifecycle" | "state-handles" | "gateway-lifecycle";
 
-function canonical(file: string): string {
-  try {
-    return realpathSync.native(path.resolve(file));
-  } catch {
-    return path.resolve(file);
-  }
-}
-
 export function lockDirectory(uid: number | undefined, runtimeDir = LOCK_RUNTIME_DIR): string {
-  return path.join(canonical(runtimeDir), uid === undefined ? "openclaw-state-locks" : `openclaw-state-locks-${uid}`);
+  return path.join(realPath(runtimeDir), uid === undefined ? "openclaw-state-locks" : `openclaw-state-locks-${uid}`);
 }
 
 /** `<dir>/<family>.<hash8>.lock.sqlite`, as `buildLifecycleCoordinatorPath` names it. */
@@ -37,7 +29,7 @@ export function lockPath(
   uid = process.getuid?.(),
   runtimeDir = LOCK_RUNTIME_DIR,
 ): string {
-  const hash8 = createHash("sha256").update(canonical(stateDb)).digest("hex").slice(0, 8);
+  const hash8 = createHash("sha256").update(realPath(stateDb)).digest("hex").slice(0, 8);
   return path.join(lockDirectory(uid, runtimeDir), `${family}.${hash8}.lock.sqlite`);
 }
 

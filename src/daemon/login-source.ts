@@ -29,7 +29,7 @@ export class LoginSource {
   setupOffers: Offer[] | undefined;
 
   constructor(
-    private readonly o: {
+    private readonly options: {
       clock: Clock;
       problems: ProblemLog;
       config: () => Config;
@@ -40,10 +40,10 @@ export class LoginSource {
   ) {}
 
   async read(): Promise<LoginRead | undefined> {
-    const { problems } = this.o;
+    const { problems } = this.options;
     let source: SourceCredential;
     try {
-      source = await readClaudeLogin(this.o.config(), this.o.env);
+      source = await readClaudeLogin(this.options.config(), this.options.env);
     } catch (err) {
       this.failure = loginFailureOf(err);
       const missing = this.failure.needsLogin;
@@ -63,18 +63,18 @@ export class LoginSource {
     const changed = !previous || previous.accessToken !== source.accessToken || previous.expiresAt !== source.expiresAt;
     if (changed) {
       const fp = fingerprint(source.accessToken);
-      const msg = `${fp} expires ${formatRelative(source.expiresAt, this.o.clock.now())}`;
+      const msg = `${fp} expires ${formatRelative(source.expiresAt, this.options.clock.now())}`;
       problems.event("info", "source.changed", msg, { fingerprint: fp, expiresAt: source.expiresAt });
-      this.o.onChange(source);
+      this.options.onChange(source);
     }
     return { source, changed };
   }
 
   /** Reads the setup-tokens into `setupOffers`; true when they changed. */
   async loadSetupOffers(): Promise<boolean> {
-    const config = this.o.config();
+    const config = this.options.config();
     const taken = new Set(loginProfileIds(config));
-    const offers = setupTokenOffers(await readSetupTokens(config.setupTokenProfileId, this.o.env)).filter(
+    const offers = setupTokenOffers(await readSetupTokens(config.setupTokenProfileId, this.options.env)).filter(
       (o) => !taken.has(o.profileId),
     );
     const changed = JSON.stringify(offers) !== JSON.stringify(this.setupOffers);

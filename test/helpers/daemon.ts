@@ -100,8 +100,12 @@ export class DaemonProcess {
     return this.records.filter((r) => r.event === event);
   }
 
-  /** Waits until a record matching `predicate` has been logged after `from` records. */
-  async waitFor(predicate: (r: LogRecord) => boolean, timeoutMs = 10_000, from = 0): Promise<LogRecord> {
+  /**
+   * Waits until a record matching `predicate` has been logged after `from` records. The default wait is long: a
+   * daemon on a loaded 2-core runner once took over 10 s to print its first line, and a record that comes ends the
+   * wait at once.
+   */
+  async waitFor(predicate: (r: LogRecord) => boolean, timeoutMs = 30_000, from = 0): Promise<LogRecord> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const found = this.records.slice(from).find(predicate);

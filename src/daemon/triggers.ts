@@ -75,7 +75,7 @@ export interface TriggerHandlers {
   gatewayConfig(): void;
   /** An agent's folder or store changed; called again once the burst is over. */
   agentStore(agent: Agent, file: string): void;
-  /** The shared SQLite store, which every agent reads, changed; called again once the burst is over. */
+  /** The shared SQLite store, which every agent reads, changed (once its burst is over). */
   sharedStore(file: string): void;
   /** A write-ahead log's event that changed nothing: it is gone or empty (a reader's, maybe ours). */
   walIgnored(file: string): void;

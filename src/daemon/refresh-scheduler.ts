@@ -99,7 +99,7 @@ export class RefreshScheduler {
     );
     this.running = this.options.refresher
       .run(login, this.options.config(), force)
-      .then((result) => this.refreshed(result, trigger))
+      .then((result) => this.refreshed(result, trigger, login))
       .catch((err: unknown) => this.options.log.event("error", "daemon.error", `refresh: ${messageOf(err)}`))
       .finally(() => (this.running = undefined));
   }
@@ -108,7 +108,7 @@ export class RefreshScheduler {
     this.stopped = true;
   }
 
-  private async refreshed(result: RefreshResult, trigger: string): Promise<void> {
+  private async refreshed(result: RefreshResult, trigger: string, before: SourceCredential): Promise<void> {
     if (this.stopped) return;
     const fields = { trigger, durationMs: result.run.durationMs };
     const now = this.options.clock.now();
@@ -137,6 +137,17 @@ export class RefreshScheduler {
       return;
     }
     const { failure, run } = result;
+    // The login changed while claude ran (a new sign-in, another program's refresh): the failure was the old
+    // login's. Marked with it, the new login's profile would hold a marking that no later change clears.
+    const current = this.options.login();
+    if (current && current.accessToken !== before.accessToken) {
+      const msg = `${failure.message}; the login has changed since (${fingerprint(current.accessToken)}): not marked`;
+      return this.options.log.event("warn", "refresh.failed", msg, {
+        ...fields,
+        reason: failure.reason,
+        loginChanged: true,
+      });
+    }
     // A login past its end is never retried: only a new login (which loginChanged sees) can be refreshed.
     const ended = failure.loginEnded === true;
     const next = ended

@@ -236,3 +236,21 @@ test("refresh scheduler: claude's time-limit answer arms no retry, and says so i
   assert.equal(s.refresher.runs.length, 1);
   assert.equal(s.named("refresh.skipped").length, 0);
 });
+
+test("refresh scheduler: a failure that comes back after the login changed was the old login's: nothing marked", async () => {
+  const dead = { reason: "auth" as const, needsLogin: true, message: "OAuth token refresh failed" };
+  const s = setup([{ ...FAILED, failure: dead }], { expiresInMs: 3 * MIN });
+  s.scheduler.maybe("expiry");
+  // Signed in again while claude ran: its failure arrives after the new login.
+  s.world.login = loginAt(s.clock.now() + 8 * 60 * MIN);
+  await s.clock.advance(0);
+  const failed = s.named("refresh.failed");
+  assert.equal(failed.length, 1);
+  assert.equal(failed[0]!.fields.loginChanged, true);
+  assert.match(failed[0]!.msg, /the login has changed since \(sk-ant-oat01-…\S{4}\): not marked$/);
+  assert.equal(s.scheduler.failure, undefined, "no failure for a pass to mark the new login with");
+  assert.equal(s.world.fullPasses, 0);
+  assert.equal(s.world.failures, 0);
+  await s.clock.advance(60_000);
+  assert.equal(s.refresher.runs.length, 1, "nothing retried");
+});

@@ -158,10 +158,12 @@ export class Daemon {
     this.queue.full();
     await firstPass;
     const firstSyncMs = Math.round(performance.now() - started);
+    // Ready once watching too: a gateway's marking written before the watchers are armed would be synced over by
+    // the next pass, but never answered (only a watch event is taken for a marking).
+    await arming;
     // The first passes (one more runs when the watchers saw something while scanning) are summed up by what acted.
     const summary = this.stateFile.state.lastSyncSummary ?? "nothing synced (see the error above)";
     this.event("info", "daemon.ready", `first sync done in ${firstSyncMs} ms: ${summary}`, { firstSyncMs, summary });
-    await arming;
     // Anything that changed while the watchers were still scanning is picked up here.
     this.queue.full();
   }

@@ -137,22 +137,17 @@ export class RefreshScheduler {
       return;
     }
     const { failure, run } = result;
+    // A login past its end is never retried: only a new login (which loginChanged sees) can be refreshed.
+    const ended = failure.loginEnded === true;
     // The login changed while claude ran (a new sign-in, another program's refresh): the failure was the old
     // login's. Marked with it, the new login's profile would hold a marking that no later change clears.
     const current = this.options.login();
-    if (current && current.accessToken !== before.accessToken) {
-      const msg = `${failure.message}; the login has changed since (${fingerprint(current.accessToken)}): not marked`;
-      return this.options.log.event("warn", "refresh.failed", msg, {
-        ...fields,
-        reason: failure.reason,
-        loginChanged: true,
-      });
-    }
-    // A login past its end is never retried: only a new login (which loginChanged sees) can be refreshed.
-    const ended = failure.loginEnded === true;
-    const next = ended
-      ? "not retried until claude is signed in again"
-      : `retry in ${Math.round(result.retryInMs / 1000)} s`;
+    const changed = current !== undefined && current.accessToken !== before.accessToken;
+    const next = changed
+      ? `the login has changed since (${fingerprint(current.accessToken)}): not marked`
+      : ended
+        ? "not retried until claude is signed in again"
+        : `retry in ${Math.round(result.retryInMs / 1000)} s`;
     this.options.log.event("warn", "refresh.failed", `${failure.message}; ${next}`, {
       ...fields,
       attempt: result.attempt,
@@ -160,8 +155,10 @@ export class RefreshScheduler {
       exitCode: run.exitCode,
       timedOut: run.timedOut,
       ...(ended ? { loginEnded: true } : { retryInMs: result.retryInMs }),
+      ...(changed ? { loginChanged: true } : {}),
       output: scrubbedTail(run.output, 300),
     });
+    if (changed) return;
     this.options.onFailed(failure);
     // The pass marks our profile only if the held credential cannot work (pass.ts, unusableFailure).
     this.lastFailure = failure;

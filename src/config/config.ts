@@ -3,7 +3,6 @@
  * `MOLTBOT_AUTH_SYNC_CONFIG`. Every key has a default, so the file is optional; it is strict so that a
  * typo is reported by name instead of silently ignored.
  */
-import { realpathSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { validate as isCronExpression } from "node-cron";
@@ -12,6 +11,7 @@ import { assertTrusted } from "../fs/trust.js";
 import { parseDuration } from "../core/duration.js";
 import { ConfigError, errnoCode, messageOf } from "../core/errors.js";
 import { expandHome } from "../fs/home.js";
+import { realPath } from "../fs/identity.js";
 import { MAX_SMALL_FILE_BYTES, readRegularFile } from "../fs/read-file.js";
 import { LOG_LEVELS } from "../log/format.js";
 import { isLoopback, parseListen } from "./listen.js";
@@ -114,12 +114,7 @@ const stateDirs = z
 
 /** The folder a configured path names, as `~` and symlinks resolve; a folder not there yet by its path. */
 function realFolder(dir: string): string {
-  const expanded = expandHome(dir, process.env.HOME || os.homedir());
-  try {
-    return realpathSync(expanded);
-  } catch {
-    return path.resolve(expanded);
-  }
+  return realPath(expandHome(dir, process.env.HOME || os.homedir()));
 }
 
 const command = z.array(z.string().min(1)).min(1);

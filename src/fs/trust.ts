@@ -18,8 +18,8 @@ export const runsAsRoot = () => process.geteuid?.() === 0;
 
 /** Root refusing a path another user could change; such a tree is its owner's to write (`--system USER`). */
 export class ForeignOwnerError extends AuthSyncError {
-  constructor(dir: string, uid: number, action = "write in", what?: string) {
-    const why = what ? (what.startsWith("it ") ? what : `it is ${what}`) : `it belongs to uid ${uid}`;
+  /** `why` says what is wrong with `dir`: "it belongs to uid 1000", "it is a symlink we did not expect". */
+  constructor(dir: string, why: string, action = "write in") {
     super(
       `refusing to ${action} ${dir} as root: ${why}; run as that user ` +
         "(sudo -u USER moltbot-auth-sync …, or `service install --system USER`, which runs the daemon as USER)",
@@ -44,7 +44,8 @@ function distrust(info: fs.Stats): string | undefined {
   if (!info.isDirectory()) return undefined;
   const others = (info.mode & 0o002) !== 0 && (info.mode & STICKY) === 0;
   const group = (info.mode & 0o020) !== 0 && info.gid !== 0;
-  return others ? "a folder anyone can write in" : group ? `a folder group ${info.gid} can write in` : undefined;
+  if (others) return "it is a folder anyone can write in";
+  return group ? `it is a folder group ${info.gid} can write in` : undefined;
 }
 
 /**
@@ -57,7 +58,7 @@ export function assertTrusted(p: string, options: TrustOptions = {}): void {
 }
 
 function walk(p: string, options: TrustOptions, depth: number): void {
-  if (depth > 40) throw new ForeignOwnerError(p, -1, options.action, "too many symlinks");
+  if (depth > 40) throw new ForeignOwnerError(p, "it is too many symlinks", options.action);
   const parts = p.split(path.sep).filter(Boolean);
   let at: string = path.sep;
   for (let i = 0; i < parts.length; i++) {
@@ -65,11 +66,11 @@ function walk(p: string, options: TrustOptions, depth: number): void {
     const info = fs.lstatSync(next, { throwIfNoEntry: false });
     if (!info) return;
     const why = distrust(info);
-    if (why) throw new ForeignOwnerError(next, info.uid, options.action, why);
+    if (why) throw new ForeignOwnerError(next, why, options.action);
     if (info.isSymbolicLink()) {
       const last = i === parts.length - 1;
       if (last && !options.followLast) {
-        throw new ForeignOwnerError(next, info.uid, options.action, "a symlink we did not expect");
+        throw new ForeignOwnerError(next, "it is a symlink we did not expect", options.action);
       }
       const target = path.resolve(at, fs.readlinkSync(next));
       return walk(path.join(target, ...parts.slice(i + 1)), options, depth + 1);
@@ -116,8 +117,8 @@ export function openTrustedDir(dir: string, options: TrustOptions = {}): number 
         const link = fs.lstatSync(atFd(fd, name));
         if (!link.isSymbolicLink()) throw err;
         const why = distrust(link);
-        if (why) throw new ForeignOwnerError(next, link.uid, options.action, why);
-        if (++hops > 40) throw new ForeignOwnerError(next, link.uid, options.action, "too many symlinks");
+        if (why) throw new ForeignOwnerError(next, why, options.action);
+        if (++hops > 40) throw new ForeignOwnerError(next, "it is too many symlinks", options.action);
         const target = fs.readlinkSync(atFd(fd, name));
         pending.unshift(...target.split(path.sep).filter(Boolean));
         if (path.isAbsolute(target)) {
@@ -142,5 +143,5 @@ export function openTrustedDir(dir: string, options: TrustOptions = {}): number 
 function checkFd(fd: number, at: string, options: TrustOptions): void {
   const info = fs.fstatSync(fd);
   const why = distrust(info);
-  if (why) throw new ForeignOwnerError(at, info.uid, options.action, why);
+  if (why) throw new ForeignOwnerError(at, why, options.action);
 }

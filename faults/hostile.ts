@@ -3,7 +3,7 @@
  * schedules tick every second. The daemon must keep running, leave each store untouched or correctly
  * written, and log each distinct problem once, not on every tick.
  */
-import { execFile, execFileSync } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import {
   chmodSync,
   existsSync,
@@ -19,7 +19,7 @@ import {
 import path from "node:path";
 import Database from "better-sqlite3";
 import { DaemonProcess, installFakeClaude } from "../test/helpers/daemon.js";
-import { BIN as CLI, makeHome, randomToken, type RunResult, type TestHome } from "../test/helpers/env.js";
+import { makeHome, randomToken, runCli, type RunResult, type TestHome } from "../test/helpers/env.js";
 import {
   agentDbPath,
   entriesConfig,
@@ -432,19 +432,10 @@ export async function generatedColumn(outputs: string[], planted: string[]): Pro
 }
 
 /** The CLI under GNU time: its exit, output, and the largest resident set among it and its waited-for children. */
-function runTimed(args: string[], env: NodeJS.ProcessEnv): Promise<RunResult & { maxRssKb: number }> {
-  return new Promise((resolve) => {
-    execFile(
-      "/usr/bin/time",
-      ["-f", "maxrss=%M", process.execPath, CLI, ...args],
-      { env, timeout: 120_000, maxBuffer: 64 * 1024 * 1024 },
-      (err, stdout, stderr) => {
-        const maxRssKb = Number(/maxrss=(\d+)\s*$/.exec(stderr)?.[1] ?? Number.NaN);
-        const code = err ? (typeof err.code === "number" ? err.code : 1) : 0;
-        resolve({ code, stdout, stderr: stderr.replace(/maxrss=\d+\s*$/, ""), maxRssKb });
-      },
-    );
-  });
+async function runTimed(args: string[], env: NodeJS.ProcessEnv): Promise<RunResult & { maxRssKb: number }> {
+  const result = await runCli(args, env, { under: ["/usr/bin/time", "-f", "maxrss=%M"], timeoutMs: 120_000 });
+  const maxRssKb = Number(/maxrss=(\d+)\s*$/.exec(result.stderr)?.[1] ?? Number.NaN);
+  return { ...result, stderr: result.stderr.replace(/maxrss=\d+\s*$/, ""), maxRssKb };
 }
 
 /** Prometheus's own scrape timeout: /healthz reads every store, which takes seconds on a loaded machine. */

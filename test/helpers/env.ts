@@ -133,13 +133,16 @@ export interface RunOptions {
   uid?: number;
   gid?: number;
   cwd?: string;
+  /** A program the CLI runs under, with its arguments before node's (GNU time, to measure it). */
+  under?: string[];
 }
 
 export function runCli(args: string[], env: NodeJS.ProcessEnv, options: RunOptions = {}): Promise<RunResult> {
   return new Promise((resolve) => {
+    const [file, ...before] = [...(options.under ?? []), process.execPath];
     const child = execFile(
-      process.execPath,
-      [BIN, ...args],
+      file,
+      [...before, BIN, ...args],
       {
         env,
         timeout: options.timeoutMs ?? 60_000,

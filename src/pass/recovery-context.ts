@@ -1,7 +1,7 @@
 /** What a pass needs to recover failed refreshes (pass/recover.ts), for `sync` and the daemon alike. */
 import type { Config } from "../config/config.js";
-import { RecoveryBook } from "../pass/recovery-book.js";
-import type { RecoveryContext } from "../pass/recover.js";
+import { RecoveryBook } from "./recovery-book.js";
+import type { RecoveryContext } from "./recover.js";
 import { readLoginAccount } from "../sources/claude-account.js";
 import { recoveryFilePath } from "../runtime/files.js";
 

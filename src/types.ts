@@ -25,6 +25,17 @@ export interface SourceCredential {
   accountUuid?: string;
 }
 
+/** A long-lived setup-token as a source keeps it (sources/setup-token.ts). */
+export interface SetupToken {
+  profileId: string;
+  token: string;
+  /** "OS keyring …", a file path, or "env CLAUDE_CODE_OAUTH_TOKEN". */
+  origin: string;
+  savedAt?: number;
+  /** Epoch ms; undefined when unknown (an old entry without `savedAt`, or the environment's token). */
+  expires?: number;
+}
+
 /** The gateway's `token` credential (`src/agents/auth-profiles/types.ts`). */
 export interface TokenProfile {
   type: "token";

@@ -4,30 +4,27 @@
  * to refresh the login, with the daemon's runner, timeout and classification. Exit 1 when an agent is left
  * without a usable credential, with one line naming the fix.
  */
-import { type Failure, loginFailureOf, loginFixOf, markingKind } from "../reconcile/failure.js";
+import { type Failure, loginFixOf, markingKind } from "../reconcile/failure.js";
 import { LOGIN_END_FIX, loginEndFailure, loginEndStage, loginEndText } from "../reconcile/login-end.js";
-import { refreshArgv } from "../refresh/claude-runner.js";
-import { type RefreshResult, CLI_REFRESH_WINDOW_MS, Refresher } from "../refresh/refresher.js";
+import { CLI_REFRESH_WINDOW_MS } from "../reconcile/refresh-due.js";
+import type { RefreshResult } from "../refresh/refresher.js";
 import { formatDuration, formatRelative } from "../core/duration.js";
 import { ExitError } from "../core/errors.js";
 import { fingerprint } from "../core/fingerprint.js";
-import { gatewayStores, passReports, runPass } from "../pass/pass.js";
+import { gatewayStores, passReports } from "../pass/pass.js";
+import { type LoginRun, type RefreshStep, type Run, run } from "../pass/run.js";
 import { staleReloads, staleText } from "../pass/reload.js";
-import { noteReloads } from "../runtime/stale-gateways.js";
 import { profileSecret } from "../reconcile/profile.js";
-import type { Config } from "../config/config.js";
 import { loginConfigs } from "../config/logins.js";
-import { loginOffer, readClaudeLogin, readOffers } from "../sources/index.js";
+import { readLogin } from "../sources/index.js";
+import { readSetupTokens } from "../sources/setup-token.js";
 import pLimit from "p-limit";
 import { AGENT_CONCURRENCY, type AgentReport, type GatewayStores } from "../pass/apply.js";
 import { type Gateways, agentName, failureText, findGateways, gatewayWarnings } from "../stores/gateway.js";
-import { DEFAULT_COOLDOWN_CONFIG } from "../reconcile/cooldown.js";
 import type { SourceCredential } from "../types.js";
 import { type GlobalOptions, loadCommandConfig, printJson, writeOptions } from "./options.js";
-import { PassProgress } from "../pass/progress.js";
 import { columns, printLines } from "./print.js";
 import { markingText } from "./status.js";
-import { recoveryContext } from "../pass/recovery-context.js";
 import { groupUnrecovered, unrecoveredText } from "../pass/recover.js";
 
 export interface SyncCommandOptions extends GlobalOptions {
@@ -51,113 +48,86 @@ interface Unusable {
 
 export async function syncCommand(options: SyncCommandOptions): Promise<void> {
   const { config } = await loadCommandConfig(options);
-  if (!config.logins) return syncLogin(config, options, { setupTokens: true, json: printJson, text: printLines });
-  // Several logins: one pass each, in order, over the same agents; one login's failure does not stop the next.
-  const views = loginConfigs(config);
+  let gateways: Gateways | undefined;
+  // On a terminal, a long run shows how far it has come on one rewritten stderr line; piped output stays clean.
+  let progressShown = false;
+  const shown = (done: number, total: number) => {
+    progressShown = true;
+    process.stderr.write(`\r${done} of ${total} agents done`);
+  };
+  const done = await run({
+    logins: loginConfigs(config).map((view) => ({ config: view, read: () => readLogin(view) })),
+    setupTokens: () => readSetupTokens(config.setupTokenProfileId),
+    gateways: async (reads, offered) => {
+      // With nothing to offer and nowhere to mark, the login's problem is the whole story: one line, exit 1.
+      const why = reads.find((read) => read.error)?.error;
+      gateways = await findGateways(config).catch((err: unknown) => {
+        throw offered ? err : why!;
+      });
+      if (gateways.found.length === 0 && !offered) throw why!;
+      return gateways.found.map((gateway) => gatewayStores(gateway, gateways!));
+    },
+    options: await writeOptions(config, options.dryRun),
+    ...(options.refresh === false
+      ? {}
+      : { refresh: { dryRun: Boolean(options.dryRun), signal: new AbortController().signal } }),
+    ...(process.stderr.isTTY ? { onProgress: shown } : {}),
+    now: Date.now,
+    env: process.env,
+  });
+  if (progressShown) process.stderr.write("\n");
+  const report = { run: done!, gateways: gateways! };
+  if (!config.logins) return syncLogin(report, report.run.logins[0]!, options, { json: printJson, text: printLines });
+  // Several logins: each reported under its own name; one login's failure does not hide the next.
   const documents: unknown[] = [];
   const failed: string[] = [];
-  for (const [i, view] of views.entries()) {
-    const name = { profileId: view.profileId, claudeConfigDir: view.claudeConfigDir };
+  for (const part of report.run.logins) {
+    const { profileId, claudeConfigDir } = part.config;
     const out: SyncOutput = {
-      setupTokens: i === views.length - 1,
-      json: (value) => documents.push({ login: name, ...(value as object) }),
+      json: (value) => documents.push({ login: { profileId, claudeConfigDir }, ...(value as object) }),
       // Every line names its login: a heading over its own lines, a prefix on its warnings.
       text: (lines, stream) => {
         if (lines.length === 0) return;
         if (stream)
           return printLines(
-            lines.map((line) => `${view.profileId}: ${line}`),
+            lines.map((line) => `${profileId}: ${line}`),
             stream,
           );
-        printLines([`login ${view.profileId} (${view.claudeConfigDir}):`, ...lines]);
+        printLines([`login ${profileId} (${claudeConfigDir}):`, ...lines]);
       },
     };
     try {
-      await syncLogin(view, options, out);
+      await syncLogin(report, part, options, out);
     } catch (err) {
       if (!(err instanceof ExitError)) throw err;
-      failed.push(view.profileId);
-      if (err.message) printLines([`moltbot-auth-sync: ${view.profileId}: ${err.message}`], process.stderr);
+      failed.push(profileId);
+      if (err.message) printLines([`moltbot-auth-sync: ${profileId}: ${err.message}`], process.stderr);
     }
   }
   if (options.json) printJson({ logins: documents });
   if (failed.length > 0) throw new ExitError(1);
 }
 
-/** Where one login's sync reports: setup-tokens are synced with one login only. */
+/** Where one login's part of the run is reported. */
 interface SyncOutput {
-  setupTokens: boolean;
   json: (value: unknown) => void;
   text: (lines: string[], stream?: NodeJS.WritableStream) => void;
 }
 
-async function syncLogin(config: Config, options: SyncCommandOptions, out: SyncOutput): Promise<void> {
-  const read = await readOffers(config);
-  let { login } = read;
-  const { loginError } = read;
-  const setupOffers = out.setupTokens ? read.offers.filter((o) => o.kind === "setup-token") : [];
-  // With nothing to offer and nowhere to mark, the login's problem is the whole story: one line, exit 1.
-  const gateways = await findGateways(config).catch((err: unknown) => {
-    throw read.offers.length === 0 ? loginError! : err;
-  });
-  if (gateways.found.length === 0 && read.offers.length === 0) throw loginError!;
-  const stores = gateways.found.map((gateway) => gatewayStores(gateway, gateways));
-  const agentCount = stores.reduce((n, s) => n + s.agents.length, 0);
-  const writing = await writeOptions(config, options.dryRun);
+interface SyncReport {
+  run: Run;
+  gateways: Gateways;
+}
 
-  let refresh: RefreshReport | undefined;
-  let refreshFailure: Failure | undefined;
-  const refresher = new Refresher(() => readClaudeLogin(config), process.env, new AbortController().signal);
-  if (login && options.refresh !== false && refresher.isDue(login, config, Date.now(), false)) {
-    const [file, args] = refreshArgv(config, refresher.command(login, config, false));
-    let command = [file, ...args].join(" ");
-    if (options.dryRun) refresh = { outcome: "would-run", command };
-    else {
-      let result = await refresher.run(login, config, false);
-      // Perhaps a CLI whose `mcp serve` does not refresh (before 2.1.48 it neither refreshes nor exits): one more
-      // try takes the fallback (Refresher.command), as the daemon's retry would. Not for a missing `claude` or a
-      // dead login, which a second command cannot help.
-      const [again, againArgs] = refreshArgv(config, refresher.command(login, config, false));
-      const fallback = [again, ...againArgs].join(" ");
-      const failed = result.outcome === "failed" ? result : undefined;
-      if (failed && failed.run.spawnError === undefined && !failed.failure.needsLogin && fallback !== command) {
-        command = fallback;
-        result = await refresher.run(login, config, false);
-      }
-      const { durationMs } = result.run;
-      refresh = { outcome: result.outcome, command, message: refreshMessage(result), durationMs };
-      if (result.outcome === "refreshed") login = result.after;
-      if (result.outcome === "failed") {
-        refreshFailure = result.failure;
-        refresh.reason = result.failure.reason;
-      }
-    }
-  }
-
-  // On a terminal, a long pass shows how far it has come on one rewritten stderr line; piped output stays clean.
-  const tty = process.stderr.isTTY;
-  const shown = (done: number, total: number) => process.stderr.write(`\r${done} of ${total} agents done`);
-  const progress = new PassProgress(Date.now, agentCount * (1 + setupOffers.length), shown);
-  const result = await runPass({
-    stores,
-    config,
-    login,
-    loginFailure: loginError && loginFailureOf(loginError),
-    refreshFailure,
-    setupOffers,
-    cooldowns: DEFAULT_COOLDOWN_CONFIG,
-    options: writing,
-    occurrence: refreshFailure ? "new" : "ongoing",
-    recovery: recoveryContext(config),
-    ...(tty ? { onCopy: () => progress.done() } : {}),
-  });
-  if (tty && progress.shown) process.stderr.write("\n");
+/** One login's part of the run, rendered; exit 1 (ExitError) when an agent is left without a usable credential. */
+async function syncLogin(report: SyncReport, part: LoginRun, options: SyncCommandOptions, out: SyncOutput) {
+  const { gateways } = report;
+  const { config, login, error: loginError, refreshFailure, pass: result } = part;
+  const stores = report.run.gateways;
+  const refresh = part.refresh && refreshReport(part.refresh);
+  const offers = result.copies.map((copy) => copy.offer);
+  const setupOffers = offers.filter((offer) => offer.kind === "setup-token");
   const reloads = result.reloads ?? [];
-  await noteReloads(
-    reloads.map((r) => r.reload),
-    Date.now(),
-  );
-  const offers = [...(login ? [loginOffer(login, config)] : []), ...setupOffers];
   const marking = result.marking?.failure;
   // Of the marking, only the agents it marked are news; "no such profile" or "already marked" are not.
   const reports = passReports(result).filter((r) => !(result.marking?.reports.includes(r) && r.result !== "marked"));
@@ -287,6 +257,18 @@ function gatewaysJson(gateways: Gateways, reports: readonly AgentReport[], unusa
     }),
     ...gateways.failed.map((f) => ({ stateDir: { dir: f.dir }, error: failureText(f) })),
   ];
+}
+
+function refreshReport(step: RefreshStep): RefreshReport {
+  const { command, result } = step;
+  if (!result) return { outcome: "would-run", command };
+  const report: RefreshReport = {
+    outcome: result.outcome,
+    command,
+    message: refreshMessage(result),
+    durationMs: result.run.durationMs,
+  };
+  return result.outcome === "failed" ? { ...report, reason: result.failure.reason } : report;
 }
 
 function refreshMessage(result: RefreshResult): string {

@@ -10,13 +10,12 @@ import path from "node:path";
 import type { Logger } from "pino";
 import type { Config } from "../config/config.js";
 import { messageOf } from "../core/errors.js";
-import { type PassResult, passActed, passSummary, runPass } from "../pass/pass.js";
-import { PassProgress } from "../pass/progress.js";
+import { type PassResult, passActed, passSummary } from "../pass/pass.js";
+import { type RunLogin, run } from "../pass/run.js";
 import { type ReloadReport, staleText } from "../pass/reload.js";
 import { profileSecret } from "../reconcile/profile.js";
 import { loginConfigs } from "../config/logins.js";
 import { claudeCredentialsFile } from "../sources/index.js";
-import { DEFAULT_COOLDOWN_CONFIG } from "../reconcile/cooldown.js";
 import type { UpdateOptions } from "../stores/adapter.js";
 import type { Agent } from "../stores/agents.js";
 import { configuredStateDirs } from "../stores/gateway.js";
@@ -30,10 +29,8 @@ import { DaemonLogin, loginFields, loginScope } from "./daemon-login.js";
 import { PassQueue } from "./pass-queue.js";
 import { type Fields, type Level, ProblemLog } from "./problem-log.js";
 import { agentNames, logReport } from "./report-log.js";
-import { recoveryContext } from "../pass/recovery-context.js";
 import { RecoveryLog } from "./recovery-log.js";
 import { type LoginState, lockJournalPath } from "../runtime/files.js";
-import { noteReloads } from "../runtime/stale-gateways.js";
 import { StateFile } from "./state-file.js";
 import { Timers } from "./timers.js";
 import { TokenExpiryAlerts } from "./token-expiry.js";
@@ -195,7 +192,7 @@ export class Daemon {
   async reload(config: Config): Promise<void> {
     this.config = config;
     this.buildLogins();
-    for (const login of this.logins.values()) login.source.setupOffers = undefined;
+    for (const login of this.logins.values()) login.source.setupTokens = undefined;
     this.log.level = config.logLevel;
     await this.triggers.arm(config);
     if (this.stopping) return;
@@ -245,13 +242,13 @@ export class Daemon {
   /** Re-reads every login: true when one changed or gives nothing (which a full pass marks). */
   private async sourcesChanged(): Promise<boolean> {
     const reads = await Promise.all([...this.logins.values()].map((login) => login.source.read()));
-    return reads.some((read) => !read || read.changed);
+    return reads.some((read) => !read.login || read.changed);
   }
 
   /** The refresh-check schedule: re-read the sources (a keyring cannot be watched) and refresh if due. */
   private async checkRefresh(): Promise<void> {
     await this.checkSources();
-    if (await this.firstLogin().source.loadSetupOffers()) this.queue.full();
+    if (await this.firstLogin().source.loadSetupTokens()) this.queue.full();
     for (const login of this.logins.values()) login.refresh.maybe("schedule");
   }
 
@@ -333,62 +330,60 @@ export class Daemon {
   /** Reconciles `only` those agents, or every agent; marks them instead when the source is unusable. */
   private async pass(only: Agent[] | undefined): Promise<PassResult | undefined> {
     const logins = [...this.logins.values()];
-    const reads = await Promise.all(logins.map((login) => login.source.read()));
-    // A pass for some agents that is first to see a new credential must take it to all of them: the
-    // change is now consumed, and chokidar may have dropped the event that would have run a full pass.
-    const changed = reads.some((read) => read?.changed);
-    // Only agents of gateways served now: an event from a state dir not found yet needs the full find.
-    const served = only !== undefined && only.every((agent) => this.registry.storesOf(agent));
-    const gateways =
-      served && !changed
-        ? this.registry.select(this.registry.present(only))
-        : await this.registry.find(this.config, this.env);
-    if (!gateways) return undefined;
-    const agentCount = gateways.reduce((n, g) => n + g.agents.length, 0);
-    const first = logins[0]!.source;
-    if (!first.setupOffers) await first.loadSetupOffers();
-    const setupOffers = first.setupOffers ?? [];
-    const copies = agentCount * (logins.length + setupOffers.length);
-    const progress = new PassProgress(
-      () => this.clock.now(),
-      copies,
-      (done, total) => this.problems.event("info", "sync.progress", `${done} of ${total} agents done`, { done, total }),
-    );
-    const results: PassResult[] = [];
-    // One login after another over the same agents: each marks and recovers only its own profile.
-    for (const [i, login] of logins.entries()) {
-      const read = reads[i];
-      const occurrence = !only && login.refresh.takeFreshFailure() ? "new" : "ongoing";
-      const result = await runPass({
-        stores: gateways.map((g) => ({ ...g, adapter: this.markings.tracking(g.adapter) })),
-        config: login.config(),
-        login: read?.source,
-        loginFailure: login.source.failure,
-        refreshFailure: login.refresh.failure,
-        // Setup-tokens are synced once, with the last login.
-        setupOffers: i === logins.length - 1 ? setupOffers : [],
-        cooldowns: DEFAULT_COOLDOWN_CONFIG,
-        options: this.updateOptions(),
-        occurrence,
-        recovery: recoveryContext(login.config(), this.env),
-        // Each agent's line is logged as it finishes, so a rotation is seen in every agent's log as it lands.
-        onCopy: (offer, report) => {
-          const isLogin = offer.kind === "claude-login" && read?.source !== undefined;
-          const expiresAt = isLogin ? read?.source?.expiresAt : undefined;
-          logReport(isLogin ? login.problems : this.problems, report, profileSecret(offer.profile), expiresAt);
-          progress.done();
-        },
-      });
-      this.noteResult(login, result, read?.source);
+    const units = new Map<RunLogin, DaemonLogin>();
+    const done = await run({
+      logins: logins.map((login) => {
+        const unit: RunLogin = {
+          config: login.config(),
+          read: () => login.source.read(),
+          refreshFailure: () => login.refresh.failure,
+          // Only a full pass answers a fresh failure: one for some agents would leave the others unmarked.
+          occurrence: () => (!only && login.refresh.takeFreshFailure() ? "new" : "ongoing"),
+        };
+        units.set(unit, login);
+        return unit;
+      }),
+      setupTokens: async () => {
+        const first = logins[0]!.source;
+        if (!first.setupTokens) await first.loadSetupTokens();
+        return first.setupTokens ?? [];
+      },
+      gateways: async (reads) => {
+        // A pass for some agents that is first to see a new credential must take it to all of them: the
+        // change is now consumed, and chokidar may have dropped the event that would have run a full pass.
+        const changed = reads.some((read) => read.changed);
+        // Only agents of gateways served now: an event from a state dir not found yet needs the full find.
+        const served = only !== undefined && only.every((agent) => this.registry.storesOf(agent));
+        const gateways =
+          served && !changed
+            ? this.registry.select(this.registry.present(only))
+            : await this.registry.find(this.config, this.env);
+        return gateways?.map((g) => ({ ...g, adapter: this.markings.tracking(g.adapter) }));
+      },
+      options: this.updateOptions(),
+      // Each agent's line is logged as it finishes, so a rotation is seen in every agent's log as it lands.
+      onCopy: (unit, offer, report) => {
+        const login = offer.kind === "claude-login" ? units.get(unit) : undefined;
+        const expiresAt = login?.source.current?.expiresAt;
+        logReport(login ? login.problems : this.problems, report, profileSecret(offer.profile), expiresAt);
+      },
+      onProgress: (done, total) =>
+        this.problems.event("info", "sync.progress", `${done} of ${total} agents done`, { done, total }),
+      now: () => this.clock.now(),
+      env: this.env,
+    });
+    if (!done) return undefined;
+    for (const [i, part] of done.logins.entries()) {
+      const login = logins[i]!;
+      this.noteResult(login, part.pass, part.login);
       login.end.check();
-      if (result.recovery && read?.source)
-        this.recoveryLog.note(login.problems, result.recovery, read.source, login.config().autoRecover);
-      results.push(result);
+      if (part.pass.recovery && part.login)
+        this.recoveryLog.note(login.problems, part.pass.recovery, part.login, login.config().autoRecover);
     }
-    const result = mergeResults(results);
-    await this.noteReloads(result.reloads ?? []);
-    this.tokenAlerts.check(setupOffers, this.registry.refs, this.clock.now());
-    for (const g of gateways) await this.markings.learn(g.agents, g.adapter);
+    const { result } = done;
+    this.noteReloads(result.reloads ?? []);
+    this.tokenAlerts.check(done.setupOffers, this.registry.refs, this.clock.now());
+    for (const g of done.gateways) await this.markings.learn(g.agents, g.adapter);
     // A pass that found everything in step keeps the summary of the last one that acted.
     const state = this.stateFile.state;
     if (passActed(result) || state.lastSyncSummary === undefined) {
@@ -411,7 +406,7 @@ export class Daemon {
   }
 
   /** A running gateway left without our writes is logged once, and once more when a later reload reaches it. */
-  private async noteReloads(reloads: readonly ReloadReport[]): Promise<void> {
+  private noteReloads(reloads: readonly ReloadReport[]): void {
     for (const { stateDir, reload } of reloads) {
       const key = `gateway-reload:${reload.dir}`;
       const where = stateDir === undefined ? {} : { stateDir };
@@ -420,11 +415,6 @@ export class Daemon {
         this.problems.problem(key, "warn", "gateway.not_reloaded", msg, { ...where, agents: reload.agents });
       } else this.problems.clear(key, "gateway.reloaded", "the running gateway picked up our writes", where);
     }
-    await noteReloads(
-      reloads.map((r) => r.reload),
-      this.clock.now(),
-      this.env,
-    );
   }
 
   /** Logs what a pass did besides each agent's result (logged as it finished): a recovery, a marking. */
@@ -471,15 +461,4 @@ export class Daemon {
 function noLoginText(login: DaemonLogin): string | undefined {
   const failure = login.source.failure;
   return failure?.needsLogin ? "not logged in" : failure?.message;
-}
-
-/** The passes of every login as one: their copies in order, and their markings' reports together. */
-function mergeResults(results: readonly PassResult[]): PassResult {
-  if (results.length === 1) return results[0]!;
-  const copies = results.flatMap((r) => r.copies);
-  const reloads = results.flatMap((r) => r.reloads ?? []);
-  const markings = results.flatMap((r) => (r.marking ? [r.marking] : []));
-  const merged: PassResult = { copies, ...(reloads.length ? { reloads } : {}) };
-  if (markings.length === 0) return merged;
-  return { ...merged, marking: { failure: markings[0]!.failure, reports: markings.flatMap((m) => m.reports) } };
 }

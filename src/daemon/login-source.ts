@@ -3,20 +3,18 @@
  * why it gave nothing, and the setup-tokens, kept between passes because the keyring is a native call.
  */
 import type { Config } from "../config/config.js";
-import { loginProfileIds } from "../config/logins.js";
 import { formatRelative } from "../core/duration.js";
 import { messageOf } from "../core/errors.js";
 import { fingerprint } from "../core/fingerprint.js";
 import { type Failure, loginFailureOf } from "../reconcile/failure.js";
-import { type Offer, readClaudeLogin, setupTokenOffers } from "../sources/index.js";
+import { type LoginReading, readLogin } from "../sources/index.js";
 import { readSetupTokens } from "../sources/setup-token.js";
-import type { SourceCredential } from "../types.js";
+import type { SetupToken, SourceCredential } from "../types.js";
 import type { Clock } from "./clock.js";
 import type { ProblemLog } from "./problem-log.js";
 
-export interface LoginRead {
-  source: SourceCredential;
-  /** Whether its token or expiry differs from the read before. */
+export interface LoginRead extends LoginReading {
+  /** Whether its token or expiry differs from the read before (false when it gives none). */
   changed: boolean;
 }
 
@@ -26,7 +24,7 @@ export class LoginSource {
   /** Why the source gave nothing on the last read, as a failure to mark; undefined while it is fine. */
   failure: Failure | undefined;
   /** The setup-tokens to sync, as last read; undefined until read (and after a reload). */
-  setupOffers: Offer[] | undefined;
+  setupTokens: SetupToken[] | undefined;
 
   constructor(
     private readonly options: {
@@ -39,22 +37,22 @@ export class LoginSource {
     },
   ) {}
 
-  async read(): Promise<LoginRead | undefined> {
+  async read(): Promise<LoginRead> {
     const { problems } = this.options;
-    let source: SourceCredential;
-    try {
-      source = await readClaudeLogin(this.options.config(), this.options.env);
-    } catch (err) {
-      this.failure = loginFailureOf(err);
+    const config = this.options.config();
+    const reading = await readLogin(config, this.options.env);
+    const source = reading.login;
+    if (!source) {
+      this.failure = loginFailureOf(reading.error);
       const missing = this.failure.needsLogin;
       problems.problem(
         "source",
         missing ? "warn" : "error",
         missing ? "source.missing" : "source.invalid",
-        messageOf(err),
+        messageOf(reading.error),
       );
       this.current = undefined;
-      return undefined;
+      return { ...reading, changed: false };
     }
     this.failure = undefined;
     problems.clear("source", "source.recovered", `credentials readable again: ${fingerprint(source.accessToken)}`);
@@ -67,18 +65,14 @@ export class LoginSource {
       problems.event("info", "source.changed", msg, { fingerprint: fp, expiresAt: source.expiresAt });
       this.options.onChange(source);
     }
-    return { source, changed };
+    return { ...reading, changed };
   }
 
-  /** Reads the setup-tokens into `setupOffers`; true when they changed. */
-  async loadSetupOffers(): Promise<boolean> {
-    const config = this.options.config();
-    const taken = new Set(loginProfileIds(config));
-    const offers = setupTokenOffers(await readSetupTokens(config.setupTokenProfileId, this.options.env)).filter(
-      (o) => !taken.has(o.profileId),
-    );
-    const changed = JSON.stringify(offers) !== JSON.stringify(this.setupOffers);
-    this.setupOffers = offers;
+  /** Reads the setup-tokens into `setupTokens`; true when they changed. */
+  async loadSetupTokens(): Promise<boolean> {
+    const tokens = await readSetupTokens(this.options.config().setupTokenProfileId, this.options.env);
+    const changed = JSON.stringify(tokens) !== JSON.stringify(this.setupTokens);
+    this.setupTokens = tokens;
     return changed;
   }
 }

@@ -11,7 +11,8 @@ import { messageOf } from "../core/errors.js";
 import { fingerprint } from "../core/fingerprint.js";
 import { scrubbedTail } from "../log/logger.js";
 import type { Failure } from "../reconcile/failure.js";
-import { CLI_REFRESH_WINDOW_MS, type RefreshResult, type Refresher } from "../refresh/refresher.js";
+import { CLI_REFRESH_WINDOW_MS, refreshDueAt } from "../reconcile/refresh-due.js";
+import type { RefreshResult, Refresher } from "../refresh/refresher.js";
 import type { SourceCredential } from "../types.js";
 import type { Clock } from "./clock.js";
 import type { EventLog } from "./report-log.js";
@@ -74,7 +75,7 @@ export class RefreshScheduler {
 
   /** Arms the timer for exactly `expiresAt - refreshMargin` (again after a reload changed the margin). */
   arm(login: SourceCredential): void {
-    const at = login.expiresAt - this.options.config().refreshMargin;
+    const at = refreshDueAt(login, this.options.config().refreshMargin);
     const now = this.options.clock.now();
     this.options.onNextRefresh(at);
     this.options.log.event("debug", "refresh.scheduled", `refresh due ${formatRelative(at, now)}`, { at });
@@ -176,7 +177,7 @@ export class RefreshScheduler {
     const backoffEnds = this.options.refresher.retryAt;
     if (now < backoffEnds) return this.options.timers.set("refresh-retry", backoffEnds - now, () => this.retry());
     const login = this.options.login();
-    const due = login && login.expiresAt - this.options.config().refreshMargin;
+    const due = login && refreshDueAt(login, this.options.config().refreshMargin);
     let skip: string | undefined;
     if (!login) skip = "no Claude login to refresh";
     else if (this.options.refresher.hasEnded(login, now))

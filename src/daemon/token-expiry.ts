@@ -6,7 +6,7 @@
  */
 import { DAY, formatWhen } from "../core/duration.js";
 import type { LogEvent } from "../log/logger.js";
-import type { Offer } from "../sources/index.js";
+import type { Offer } from "../reconcile/offer.js";
 import { SETUP_TOKEN_WARNING_MS } from "../sources/setup-token.js";
 import type { AgentRef, HookEvent, HookFacts } from "./event-hook.js";
 import { agentsFields } from "./report-log.js";

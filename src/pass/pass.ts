@@ -1,12 +1,11 @@
 /**
- * The pass, the centre of the pipeline (sources → reconcile → stores), run once: `sync` runs it from cron and
- * the daemon on every trigger, so the two cannot drift. It copies what the sources offer into every agent and
- * marks our profile only when the credential the agents hold cannot work (reconcile/failure.ts).
+ * One login's pass over every gateway served (run.ts runs one per login): it copies what is offered into every
+ * agent and marks the login's profile only when the credential the agents hold cannot work (reconcile/failure.ts).
  */
 import type { Config } from "../config/config.js";
-import type { CooldownConfig, Occurrence } from "../reconcile/cooldown.js";
+import { DEFAULT_COOLDOWN_CONFIG, type Occurrence } from "../reconcile/cooldown.js";
 import { type Failure, unusableFailure } from "../reconcile/failure.js";
-import { type Offer, loginOffer } from "../sources/index.js";
+import type { Offer } from "../reconcile/offer.js";
 import type { UpdateOptions } from "../stores/adapter.js";
 import { adapterFor } from "../stores/adapter-for.js";
 import { cooldownConfigFrom } from "../reconcile/cooldown.js";
@@ -18,17 +17,18 @@ import type { SourceCredential } from "../types.js";
 
 export interface PassInput {
   /** Every gateway's agents, one after another in the same pass (several with `stateDirs`). */
-  stores: GatewayStores | readonly GatewayStores[];
+  stores: readonly GatewayStores[];
+  /** This login's view of the config. */
   config: Config;
   /** The Claude login as read now; undefined when the source gave none. */
   login: SourceCredential | undefined;
+  /** The login's offer (reconcile/offer.ts), built once by the run; present exactly when `login` is. */
+  loginOffer?: Offer | undefined;
   /** Why the source gave no login. */
   loginFailure?: Failure | undefined;
   /** The last refresh's failure, while no refresh has succeeded since (and the login has not changed). */
   refreshFailure?: Failure | undefined;
   setupOffers: readonly Offer[];
-  /** The cooldowns of a gateway that does not carry its own (`GatewayStores.cooldowns`). */
-  cooldowns: CooldownConfig;
   options: UpdateOptions;
   /** "new" right after a refresh failed; "ongoing" when the same problem is seen again. */
   occurrence?: Occurrence;
@@ -56,7 +56,7 @@ export interface PassResult {
 
 export async function runPass(input: PassInput): Promise<PassResult> {
   const { config, options, onCopy } = input;
-  const gateways: readonly GatewayStores[] = "agents" in input.stores ? [input.stores] : input.stores;
+  const gateways = input.stores;
   const told = (offer: Offer) => (onCopy ? (report: AgentReport) => onCopy(offer, report) : undefined);
   /** One change applied to each gateway in turn; a gateway's failures are in its reports, never thrown. */
   const each = async (apply: (stores: GatewayStores) => Promise<AgentReport[]>) => {
@@ -67,8 +67,8 @@ export async function runPass(input: PassInput): Promise<PassResult> {
   const copies: Copy[] = [];
   const result: PassResult = { copies };
   let loginReports: AgentReport[][] | undefined;
-  if (input.login) {
-    const offer = loginOffer(input.login, config);
+  const offer = input.loginOffer;
+  if (input.login && offer) {
     loginReports = await each((stores) => syncAgents(stores, offer.profileId, offer.profile, options, {}, told(offer)));
     copies.push({ offer, reports: loginReports.flat() });
     if (input.recovery) result.recovery = await recoverAgents(gateways, input.login, input.recovery, options);
@@ -82,7 +82,7 @@ export async function runPass(input: PassInput): Promise<PassResult> {
       const i = gateways.indexOf(stores);
       const keptLater = new Set(loginReports?.[i]?.filter((r) => r.result === "skipped").map((r) => r.agent) ?? []);
       const agents = expiredOnly ? stores.agents.filter((a) => !keptLater.has(a.id)) : stores.agents;
-      const cooldowns = stores.cooldowns ?? input.cooldowns;
+      const cooldowns = stores.cooldowns ?? DEFAULT_COOLDOWN_CONFIG;
       return markAgents({ ...stores, agents }, config.profileId, failure, occurrence, cooldowns, options);
     });
     result.marking = { failure, reports: marked.flat() };

@@ -4,13 +4,12 @@
  */
 import type { Config } from "../config/config.js";
 import { type Failure, askAuthStatus, refreshFailureOf } from "../reconcile/failure.js";
+import { cliWindowOpens, loginHasEnded, refreshCommand, refreshDue } from "../reconcile/refresh-due.js";
 import type { SourceCredential } from "../types.js";
 import { backoffDelay } from "../core/backoff.js";
 import { type ClaudeRun, claudeAuthStatus, claudeEnv, refreshArgv, runClaude } from "./claude-runner.js";
 
 const BACKOFF = { baseMs: 15_000, capMs: 10 * 60_000 };
-/** `claude` refreshes only this close to `expiresAt` (or after a 401): before it, a run changes nothing. */
-export const CLI_REFRESH_WINDOW_MS = 5 * 60_000;
 
 export type RefreshResult =
   | { outcome: "refreshed"; after: SourceCredential; run: ClaudeRun }
@@ -44,20 +43,26 @@ export class Refresher {
     return this.running !== undefined;
   }
 
-  /**
-   * Due when inside the margin (or forced), not running, and not backing off. Never for a login past its end:
-   * claude cannot renew it, and each run would only say so again.
-   */
+  /** Due inside the margin (or forced), unless running, backing off, or past the login's end (refresh-due.ts). */
   isDue(source: SourceCredential, config: Config, now: number, force: boolean): boolean {
-    if (this.running || now < this.notBefore) return false;
-    if (this.hasEnded(source, now)) return false;
-    return force || now >= source.expiresAt - config.refreshMargin;
+    if (this.running) return false;
+    return refreshDue(source, config.refreshMargin, now, {
+      force,
+      notBefore: this.notBefore,
+      endedToken: this.endedToken,
+    });
   }
 
   /** Whether the login is past its end, by its date or by what claude said of this very token. */
   hasEnded(source: SourceCredential, now: number): boolean {
-    const pastEnd = source.loginEndsAt !== undefined && now >= source.loginEndsAt;
-    return pastEnd || source.accessToken === this.endedToken;
+    return loginHasEnded(source, now, this.endedToken);
+  }
+
+  /** The command line the next run would use, for messages (`sync --dry-run` shows it). */
+  commandLine(before: SourceCredential, config: Config, force: boolean): string {
+    return refreshArgv(config, this.commandFor(before, config, force))
+      .flat()
+      .join(" ");
   }
 
   run(before: SourceCredential, config: Config, force: boolean): Promise<RefreshResult> {
@@ -66,18 +71,27 @@ export class Refresher {
   }
 
   /**
-   * `refreshCommand` (`claude mcp serve`) spends no model request but refreshes only inside claude's window. Before
-   * it, after a gateway marking, only a model request that gets a 401 makes claude refresh; and after a run that
-   * failed, the fallback also covers a CLI whose `mcp serve` does not refresh.
+   * Refreshes now, as `sync` does: one run, and when it failed in a way another command can help (not a missing
+   * `claude`, not a dead login), at once one more with the fallback, which the daemon's retry takes after its
+   * backoff. `command` is the line of the run whose result this is.
    */
-  command(before: SourceCredential, config: Config, force: boolean, now = Date.now()): string[] {
-    const beforeWindow = now < before.expiresAt - CLI_REFRESH_WINDOW_MS;
-    return (force && beforeWindow) || this.attempt > 0 ? config.fallbackRefreshCommand : config.refreshCommand;
+  async runNow(before: SourceCredential, config: Config): Promise<{ result: RefreshResult; command: string }> {
+    const command = this.commandLine(before, config, false);
+    const result = await this.run(before, config, false);
+    const fallback = this.commandLine(before, config, false);
+    const failed = result.outcome === "failed" ? result : undefined;
+    if (!failed || failed.run.spawnError !== undefined || failed.failure.needsLogin || fallback === command)
+      return { result, command };
+    return { result: await this.run(before, config, false), command: fallback };
+  }
+
+  private commandFor(before: SourceCredential, config: Config, force: boolean): string[] {
+    return refreshCommand(config, before, Date.now(), { force, attempt: this.attempt });
   }
 
   /** One run of `claude` and what it did; a test double overrides only this, keeping the gate above. */
   protected async attemptRefresh(before: SourceCredential, config: Config, force: boolean): Promise<RefreshResult> {
-    const [file, args] = refreshArgv(config, this.command(before, config, force));
+    const [file, args] = refreshArgv(config, this.commandFor(before, config, force));
     const env = claudeEnv(config, this.env);
     const run = await runClaude(file, args, { env, timeoutMs: config.refreshTimeout, signal: this.shutdown });
     const after = await this.readSource().catch(() => undefined);
@@ -88,7 +102,7 @@ export class Refresher {
     }
     // Outside its window `claude` refreshes only after a 401, so a clean run means the token works: not a
     // failure to mark, and (with a refreshMargin wider than the window) no use trying again before it opens.
-    const windowOpens = before.expiresAt - CLI_REFRESH_WINDOW_MS;
+    const windowOpens = cliWindowOpens(before);
     if (run.exitCode === 0 && after?.accessToken === before.accessToken && Date.now() < windowOpens) {
       if (force) return { outcome: "token-works", run };
       this.notBefore = windowOpens;

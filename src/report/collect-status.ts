@@ -5,8 +5,9 @@
 import type { Config } from "../config/config.js";
 import pLimit from "p-limit";
 import { profileSecret } from "../reconcile/profile.js";
-import { loginConfigs } from "../config/logins.js";
-import { loginOffer, readClaudeLogin, readOffers } from "../sources/index.js";
+import { loginProfileIds } from "../config/logins.js";
+import { loginOffer, setupTokenOffers } from "../reconcile/offer.js";
+import { readSources } from "../sources/index.js";
 import { adapterFor } from "../stores/adapter-for.js";
 import { type DatabaseFinding, inspectDatabases } from "../stores/sqlite/inspect.js";
 import { type LockFolderProblem, lockFolderProblem } from "./lock-folder.js";
@@ -68,24 +69,15 @@ export type GatewayStatus =
   | { stateDir: { dir: string }; error: string };
 
 export async function collectStatus(config: Config, env: NodeJS.ProcessEnv = process.env): Promise<StatusReport> {
-  const views = loginConfigs(config);
-  const first = views[0]!;
-  const { offers, login, loginError } = await readOffers(first, env);
-  // Every further login read on its own; each is a source of its own profile.
-  const others = await Promise.all(
-    views.slice(1).map((view) =>
-      readClaudeLogin(view, env).then(
-        (read) => ({ view, login: read, error: undefined }),
-        (err: unknown) => ({ view, login: undefined, error: err as Error }),
-      ),
-    ),
-  );
-  const reads = [{ view: first, login, error: loginError as Error | undefined }, ...others];
-  const loginOffers = reads.flatMap((r) => (r.login ? [loginOffer(r.login, r.view)] : []));
-  const tokenOffers = offers.filter((o) => o.kind === "setup-token");
+  const readings = await readSources(config, env);
+  const reads = readings.logins;
+  const first = reads[0]!.config;
+  const login = reads[0]!.login;
+  const loginOffers = reads.flatMap((r) => (r.login ? [loginOffer(r.login, r.config)] : []));
+  const tokenOffers = setupTokenOffers(readings.setupTokens, new Set(loginProfileIds(config)));
   const loginOptional = !reads.some((r) => r.login) && tokenOffers.length > 0;
   const expected = new Map<string, string | undefined>();
-  for (const r of reads) if (!r.login && !loginOptional) expected.set(r.view.profileId, undefined);
+  for (const r of reads) if (!r.login && !loginOptional) expected.set(r.config.profileId, undefined);
   for (const offer of [...loginOffers, ...tokenOffers]) expected.set(offer.profileId, profileSecret(offer.profile));
   const gateways = await findGateways(config, env);
   const now = Date.now();
@@ -96,8 +88,8 @@ export async function collectStatus(config: Config, env: NodeJS.ProcessEnv = pro
       // A generation that never takes the login's profile (SQLite era, by default) has nothing of it to show.
       const own = new Map(expected);
       for (const r of reads) {
-        const desired = r.login ? loginOffer(r.login, r.view).profile : { type: "token" };
-        if (adapter.admit?.(r.view.profileId, desired)) own.delete(r.view.profileId);
+        const desired = r.login ? loginOffer(r.login, r.config).profile : { type: "token" };
+        if (adapter.admit?.(r.config.profileId, desired)) own.delete(r.config.profileId);
       }
       const stateDir = gateways.stateDirLabel(gateway.stateDir.dir);
       const where = stateDir === undefined ? {} : { stateDir };
@@ -116,8 +108,8 @@ export async function collectStatus(config: Config, env: NodeJS.ProcessEnv = pro
   const agents = found.flatMap((g) => g.agents);
   const tokens = tokenOffers.map((o) => ({ profileId: o.profileId, origin: o.origin, expires: o.profile.expires }));
   const logins = reads.map((r) => ({
-    profileId: r.view.profileId,
-    claudeConfigDir: r.view.claudeConfigDir,
+    profileId: r.config.profileId,
+    claudeConfigDir: r.config.claudeConfigDir,
     source: sourceStatus(r.login ?? r.error!),
   }));
   // The worst of the logins' verdicts; a login's own source problem is named by its profile.

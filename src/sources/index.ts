@@ -4,13 +4,12 @@
  * the Keychain refuses a write, and a stale copy can linger in either place.
  */
 import type { Config } from "../config/config.js";
-import { loginProfileIds } from "../config/logins.js";
+import { loginConfigs } from "../config/logins.js";
 import { SourceError } from "../core/errors.js";
-import { desiredProfile } from "../reconcile/profile.js";
-import type { ProfileCredential, SourceCredential } from "../types.js";
+import type { SetupToken, SourceCredential } from "../types.js";
 import { claudeConfigDir, credentialsPath, readClaudeCliFile } from "./claude-cli-file.js";
 import { type KeychainBackend, defaultKeychainBackend, readKeychainLogin } from "./keychain.js";
-import { type SetupToken, readSetupTokens, setupTokenProfile } from "./setup-token.js";
+import { readSetupTokens } from "./setup-token.js";
 
 export interface SourceDeps {
   platform?: NodeJS.Platform;
@@ -69,50 +68,40 @@ export async function readClaudeLogin(
   return Promise.reject(errors.find((e) => e.problem !== "not_logged_in") ?? errors[0]!);
 }
 
-/** A credential some source offers for one profile id, ready for reconcile. */
-export interface Offer {
-  kind: "claude-login" | "setup-token";
-  profileId: string;
-  profile: ProfileCredential;
-  origin: string;
-}
-
-export interface Offers {
-  offers: Offer[];
+/** One login (`loginConfigs`) as read now: its credential, or why it gave none. */
+export interface LoginReading {
+  /** This login's view of the config. */
+  config: Config;
   login?: SourceCredential;
-  loginError?: SourceError;
+  error?: SourceError;
 }
 
-export function loginOffer(login: SourceCredential, config: Config): Offer {
-  return {
-    kind: "claude-login",
-    profileId: config.profileId,
-    profile: desiredProfile(login, config.credentialType),
-    origin: login.origin,
-  };
+/** What the sources hold now: every configured login, and every setup-token. Shaping them is reconcile's job. */
+export interface SourceReadings {
+  logins: LoginReading[];
+  setupTokens: SetupToken[];
 }
 
-export function setupTokenOffers(tokens: readonly SetupToken[]): Offer[] {
-  return tokens.map((t) => ({
-    kind: "setup-token",
-    profileId: t.profileId,
-    profile: setupTokenProfile(t.token, t.expires),
-    origin: t.origin,
-  }));
-}
-
-/** Everything the sources offer now: the Claude login (or why not), and every setup-token. */
-export async function readOffers(
+export async function readSources(
   config: Config,
   env: NodeJS.ProcessEnv = process.env,
   deps: SourceDeps = {},
-): Promise<Offers> {
-  const [login, tokens] = await Promise.all([
-    readClaudeLogin(config, env, deps).catch(asSourceError),
+): Promise<SourceReadings> {
+  const [logins, setupTokens] = await Promise.all([
+    Promise.all(loginConfigs(config).map((view) => readLogin(view, env, deps))),
     readSetupTokens(config.setupTokenProfileId, env),
   ]);
-  const taken = new Set(loginProfileIds(config));
-  const offers = setupTokenOffers(tokens.filter((t) => !taken.has(t.profileId)));
-  if (login instanceof SourceError) return { offers, loginError: login };
-  return { offers: [loginOffer(login, config), ...offers], login };
+  return { logins, setupTokens };
+}
+
+/** One login, read now; a source's problem is the reading's `error`, never thrown. */
+export function readLogin(
+  config: Config,
+  env: NodeJS.ProcessEnv = process.env,
+  deps: SourceDeps = {},
+): Promise<LoginReading> {
+  return readClaudeLogin(config, env, deps).then(
+    (login) => ({ config, login }),
+    (err: unknown) => ({ config, error: asSourceError(err) }),
+  );
 }

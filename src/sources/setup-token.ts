@@ -6,8 +6,7 @@
 import { DAY, HOUR, MINUTE, SECOND } from "../core/duration.js";
 import { AuthSyncError } from "../core/errors.js";
 import { scrubSecrets } from "../log/logger.js";
-import { ANTHROPIC } from "../reconcile/profile.js";
-import type { TokenProfile } from "../types.js";
+import type { SetupToken } from "../types.js";
 import { MAX_DATE_MS, type StoredToken, type TokenMap, type TokenVault, tokenVaults } from "./token-vault.js";
 
 /** The gateway's own rules and messages (`src/commands/auth-token.ts`). */
@@ -94,20 +93,6 @@ export function parseExpiresIn(raw: string, now: number = Date.now()): number {
 export function storedTokenExpiry(stored: StoredToken): number | undefined {
   if (stored.expires !== undefined) return stored.expires;
   return stored.savedAt > 0 ? stored.savedAt + SETUP_TOKEN_LIFETIME_MS : undefined;
-}
-
-export function setupTokenProfile(token: string, expires?: number): TokenProfile {
-  return { type: "token", provider: ANTHROPIC, token, ...(expires !== undefined ? { expires } : {}) };
-}
-
-export interface SetupToken {
-  profileId: string;
-  token: string;
-  /** "OS keyring …", a file path, or "env CLAUDE_CODE_OAUTH_TOKEN". */
-  origin: string;
-  savedAt?: number;
-  /** Epoch ms; undefined when unknown (an old entry without `savedAt`, or the environment's token). */
-  expires?: number;
 }
 
 /**

@@ -4,8 +4,7 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { test } from "node:test";
 import { TOKEN_ALERT_EVERY_MS, TokenExpiryAlerts } from "../../src/daemon/token-expiry.js";
-import type { Offer } from "../../src/sources/index.js";
-import { setupTokenProfile } from "../../src/sources/setup-token.js";
+import { type Offer, setupTokenProfile } from "../../src/reconcile/offer.js";
 import { DaemonProcess, fakeClaudeTokens, installFakeClaude } from "../helpers/daemon.js";
 import { type TestHome, leakedTokens, makeHome, randomToken, runCli } from "../helpers/env.js";
 

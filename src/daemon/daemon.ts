@@ -31,6 +31,7 @@ import { type Fields, type Level, ProblemLog } from "./problem-log.js";
 import { agentNames, logReport } from "./report-log.js";
 import { RecoveryLog } from "./recovery-log.js";
 import { type LoginState, lockJournalPath } from "../runtime/files.js";
+import { SetupTokenSource } from "./setup-token-source.js";
 import { StateFile } from "./state-file.js";
 import { Timers } from "./timers.js";
 import { TokenExpiryAlerts } from "./token-expiry.js";
@@ -71,6 +72,8 @@ export class Daemon {
   private readonly tokenAlerts: TokenExpiryAlerts;
   /** Failed refreshes said once until gone, recoveries as they happen. */
   private readonly recoveryLog = new RecoveryLog();
+  /** The setup-tokens, synced with the last login. */
+  private readonly setupTokens: SetupTokenSource;
   /** The metrics server, when `metrics` is configured (see startMetrics). */
   private metrics: MetricsObserver | undefined;
   private readonly metricsStarter: DaemonOptions["startMetrics"];
@@ -85,6 +88,7 @@ export class Daemon {
     const env = (this.env = options.env ?? process.env);
     const clock = (this.clock = options.clock ?? systemClock);
     this.timers = new Timers(clock);
+    this.setupTokens = new SetupTokenSource(() => this.config.setupTokenProfileId, env);
     this.stateFile = new StateFile(options.stateFile, problems, clock, process.pid);
     // A state dir found again (a volume mounted after start) is watched anew: a watch made on the folder
     // beneath a mount point sees nothing of what the mount brings.
@@ -192,7 +196,7 @@ export class Daemon {
   async reload(config: Config): Promise<void> {
     this.config = config;
     this.buildLogins();
-    for (const login of this.logins.values()) login.source.setupTokens = undefined;
+    this.setupTokens.forget();
     this.log.level = config.logLevel;
     await this.triggers.arm(config);
     if (this.stopping) return;
@@ -248,7 +252,7 @@ export class Daemon {
   /** The refresh-check schedule: re-read the sources (a keyring cannot be watched) and refresh if due. */
   private async checkRefresh(): Promise<void> {
     await this.checkSources();
-    if (await this.firstLogin().source.loadSetupTokens()) this.queue.full();
+    if (await this.setupTokens.load()) this.queue.full();
     for (const login of this.logins.values()) login.refresh.maybe("schedule");
   }
 
@@ -343,11 +347,7 @@ export class Daemon {
         units.set(unit, login);
         return unit;
       }),
-      setupTokens: async () => {
-        const first = logins[0]!.source;
-        if (!first.setupTokens) await first.loadSetupTokens();
-        return first.setupTokens ?? [];
-      },
+      setupTokens: () => this.setupTokens.current(),
       gateways: async (reads) => {
         // A pass for some agents that is first to see a new credential must take it to all of them: the
         // change is now consumed, and chokidar may have dropped the event that would have run a full pass.

@@ -1,15 +1,11 @@
-/**
- * The credentials the daemon syncs, as last read: the Claude login (a change is logged and handed on) with
- * why it gave nothing, and the setup-tokens, kept between passes because the keyring is a native call.
- */
+/** The Claude login as the daemon last read it (a change is logged and handed on), with why it gave nothing. */
 import type { Config } from "../config/config.js";
 import { formatRelative } from "../core/duration.js";
 import { messageOf } from "../core/errors.js";
 import { fingerprint } from "../core/fingerprint.js";
 import { type Failure, loginFailureOf } from "../reconcile/failure.js";
 import { type LoginReading, readLogin } from "../sources/index.js";
-import { readSetupTokens } from "../sources/setup-token.js";
-import type { SetupToken, SourceCredential } from "../types.js";
+import type { SourceCredential } from "../types.js";
 import type { Clock } from "./clock.js";
 import type { ProblemLog } from "./problem-log.js";
 
@@ -23,8 +19,6 @@ export class LoginSource {
   current: SourceCredential | undefined;
   /** Why the source gave nothing on the last read, as a failure to mark; undefined while it is fine. */
   failure: Failure | undefined;
-  /** The setup-tokens to sync, as last read; undefined until read (and after a reload). */
-  setupTokens: SetupToken[] | undefined;
 
   constructor(
     private readonly options: {
@@ -66,13 +60,5 @@ export class LoginSource {
       this.options.onChange(source);
     }
     return { ...reading, changed };
-  }
-
-  /** Reads the setup-tokens into `setupTokens`; true when they changed. */
-  async loadSetupTokens(): Promise<boolean> {
-    const tokens = await readSetupTokens(this.options.config().setupTokenProfileId, this.options.env);
-    const changed = JSON.stringify(tokens) !== JSON.stringify(this.setupTokens);
-    this.setupTokens = tokens;
-    return changed;
   }
 }

@@ -6,6 +6,7 @@ import {
   billingDisableMs,
   clearMarking,
   cooldownMs,
+  jsonUsageRules,
   markFailure,
 } from "../src/reconcile/cooldown-json.js";
 import type { Failure } from "../src/reconcile/failure.js";
@@ -152,16 +153,21 @@ test("a fresh credential clears a credential marking; the same token or a rate l
     },
   };
   const fresh = { type: "token" as const, provider: "anthropic", token: randomToken(), expires: NOW + 8 * HOUR };
-  const { next, outcome } = reconcileProfile(marked, ID, fresh);
+  const { next, outcome } = reconcileProfile(marked, ID, fresh, jsonUsageRules);
   assert.deepEqual(outcome, { result: "written", why: "changed", recovered: { since: NOW - 5 } });
   assert.deepEqual(next.usageStats![ID], { lastUsed: 3, lastFailureAt: NOW - 5 });
-  const sameToken = reconcileProfile(marked, ID, { ...old, type: "token" as const, token: old.token, expires: NOW });
+  const sameToken = reconcileProfile(
+    marked,
+    ID,
+    { ...old, type: "token" as const, token: old.token, expires: NOW },
+    jsonUsageRules,
+  );
   assert.equal(sameToken.outcome.result, "unchanged");
   const limited = {
     ...marked,
     usageStats: { [ID]: { cooldownUntil: NOW + MIN, errorCount: 1, failureCounts: { rate_limit: 1 } } },
   };
-  assert.deepEqual(reconcileProfile(limited, ID, fresh).next.usageStats, limited.usageStats);
+  assert.deepEqual(reconcileProfile(limited, ID, fresh, jsonUsageRules).next.usageStats, limited.usageStats);
 });
 
 test("cooldownConfigFrom reads auth.cooldowns and falls back like the gateway", () => {

@@ -44,7 +44,7 @@ const login = (): TokenProfile => ({
   token: randomToken(),
   expires: 2_100_000_000_000,
 });
-const rules = { clearMarking: sqliteUsageRules.clearMarking };
+const rules = { usage: sqliteUsageRules };
 
 test("the digest is the gateway's: vectors made by openclaw@2026.9.6's own createOAuthRefreshFence", () => {
   // createOAuthRefreshFence({profileId: "anthropic:default", credential: {provider: "anthropic", refresh: "sk-ant-ort01-
@@ -99,8 +99,8 @@ test("a pending fence is never written, marked or cleared: every change leaves t
   const profile = fenced(ID, oauth(), "pending");
   const s = store(profile, { disabledUntil: 5, disabledReason: "auth_permanent", errorCount: 2 });
   for (const outcome of [
-    reconcileProfile(s, ID, login()),
-    reconcileProfile(s, ID, login(), { sourceDecides: true }),
+    reconcileProfile(s, ID, login(), sqliteUsageRules),
+    reconcileProfile(s, ID, login(), sqliteUsageRules, { sourceDecides: true }),
     updateUsage(s, ID, () => ({}), "cleared"),
     recoverProfile(s, ID, login(), rules),
     keepRecovered(s, ID, login(), rules),

@@ -188,7 +188,7 @@ export async function recoverAgents(
       const why = "the Claude login's token has expired: recovered once claude has refreshed it";
       return { agent: agent.id, file, profile: profileId, result: "skipped" as const, reason: why, warnings: [] };
     }
-    const rules = { clearMarking: stores.adapter.usage.clearMarking, refreshToken: login.refreshToken };
+    const rules = { usage: stores.adapter.usage, refreshToken: login.refreshToken };
     const change = (store: AuthProfileStore) =>
       (keep ? keepRecovered : recoverProfile)(store, profileId, desired, rules);
     const report = await updateAgent(agent, stores.adapter, profileId, change, options);

@@ -3,8 +3,14 @@ import assert from "node:assert/strict";
 import path from "node:path";
 import { test } from "node:test";
 import { parseConfig } from "../src/config/config.js";
-import { askAuthStatus, loginFixOf, refreshFailureOf, unusableFailure } from "../src/reconcile/failure.js";
-import { LOGIN_END_FIX, loginEndFailure, loginEndStage, saysLoginEnded } from "../src/reconcile/login-end.js";
+import {
+  askAuthStatus,
+  loginEndFailure,
+  loginFixOf,
+  refreshFailureOf,
+  unusableFailure,
+} from "../src/reconcile/failure.js";
+import { LOGIN_END_FIX, loginEndStage, saysLoginEnded } from "../src/reconcile/login-end.js";
 import { Refresher } from "../src/refresh/refresher.js";
 import { readClaudeLogin } from "../src/sources/index.js";
 import type { SourceCredential } from "../src/types.js";

@@ -1,11 +1,15 @@
+/** What a store should hold, as data: the profile a source offers, and how it replaces what the store holds. */
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { jsonUsageRules } from "../src/reconcile/cooldown-json.js";
-import { desiredProfile, reconcileProfile } from "../src/reconcile/profile.js";
-import type { AuthProfileStore, SourceCredential } from "../src/types.js";
-import { randomToken } from "./helpers/env.js";
+import { jsonUsageRules } from "../../src/reconcile/cooldown-json.js";
+import { desiredProfile, reconcileProfile } from "../../src/reconcile/profile.js";
+import type { AuthProfileStore, SourceCredential } from "../../src/types.js";
+import { randomToken } from "../helpers/env.js";
 
 const ID = "anthropic:claude-cli";
+const MIN = 60_000;
+const HOUR = 60 * MIN;
+const NOW = 1_800_000_000_000;
 
 function source(overrides: Partial<SourceCredential> = {}): SourceCredential {
   return {
@@ -121,4 +125,38 @@ test("reconcileProfile: our profile id holding another provider's credential is 
     assert.match((outcome as { reason: string }).reason, /"openai" credential, not anthropic: not ours/);
     assert.equal(next, store);
   }
+});
+
+test("a fresh credential clears a credential marking; the same token or a rate limit does not", () => {
+  const ID = "anthropic:claude-cli";
+  const old = { type: "token", provider: "anthropic", token: randomToken(), expires: NOW };
+  const marked = {
+    profiles: { [ID]: old },
+    usageStats: {
+      [ID]: {
+        lastUsed: 3,
+        disabledUntil: NOW + HOUR,
+        disabledReason: "auth",
+        errorCount: 1,
+        failureCounts: { auth: 1 },
+        lastFailureAt: NOW - 5,
+      },
+    },
+  };
+  const fresh = { type: "token" as const, provider: "anthropic", token: randomToken(), expires: NOW + 8 * HOUR };
+  const { next, outcome } = reconcileProfile(marked, ID, fresh, jsonUsageRules);
+  assert.deepEqual(outcome, { result: "written", why: "changed", recovered: { since: NOW - 5 } });
+  assert.deepEqual(next.usageStats![ID], { lastUsed: 3, lastFailureAt: NOW - 5 });
+  const sameToken = reconcileProfile(
+    marked,
+    ID,
+    { ...old, type: "token" as const, token: old.token, expires: NOW },
+    jsonUsageRules,
+  );
+  assert.equal(sameToken.outcome.result, "unchanged");
+  const limited = {
+    ...marked,
+    usageStats: { [ID]: { cooldownUntil: NOW + MIN, errorCount: 1, failureCounts: { rate_limit: 1 } } },
+  };
+  assert.deepEqual(reconcileProfile(limited, ID, fresh, jsonUsageRules).next.usageStats, limited.usageStats);
 });

@@ -10,10 +10,10 @@ import { fakeClaudeRuns, installFakeClaude } from "../helpers/daemon.js";
 import { leakedTokens, randomToken, withHome } from "../helpers/env.js";
 
 const NOW = Date.UTC(2026, 9, 20, 12);
-const login = (fields: Partial<SourceCredential> = {}): SourceCredential => ({
+/** A login whose token expires at `expiresAt`; these tests name the expiry every time. */
+const login = (fields: Partial<SourceCredential> & Pick<SourceCredential, "expiresAt">): SourceCredential => ({
   origin: "test",
   accessToken: randomToken(),
-  expiresAt: NOW + 6 * 3_600_000,
   ...fields,
 });
 

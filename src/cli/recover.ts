@@ -79,7 +79,7 @@ export async function recoverCommand(options: RecoverOptions): Promise<void> {
     );
 
   const desired = desiredProfile(credential, "token") as TokenProfile;
-  const rules = { clearMarking: adapter.usage.clearMarking, refreshToken: credential.refreshToken };
+  const rules = { usage: adapter.usage, refreshToken: credential.refreshToken };
   const writing = await writeOptions(config, options.dryRun);
   const reports: AgentReport[] = [];
   for (const { agent, profileId } of targets) {

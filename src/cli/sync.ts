@@ -4,8 +4,8 @@
  * to refresh the login, with the daemon's runner, timeout and classification. Exit 1 when an agent is left
  * without a usable credential, with one line naming the fix.
  */
-import { type Failure, loginFixOf, markingKind } from "../reconcile/failure.js";
-import { LOGIN_END_FIX, loginEndFailure, loginEndStage, loginEndText } from "../reconcile/login-end.js";
+import { type Failure, loginEndFailure, loginFixOf, markingKind } from "../reconcile/failure.js";
+import { LOGIN_END_FIX, loginEndStage, loginEndText } from "../reconcile/login-end.js";
 import { CLI_REFRESH_WINDOW_MS } from "../reconcile/refresh-due.js";
 import type { RefreshResult } from "../refresh/refresher.js";
 import { formatDuration, formatRelative } from "../core/duration.js";

@@ -19,7 +19,7 @@ export class RecoveryLog {
     const recoveredNow = new Set<string>();
     for (const report of result.reports) {
       const fields = { agent: report.agent, ...where(report.stateDir), profile: report.profile };
-      if (report.result === "written" && report.reason?.startsWith("recovered")) {
+      if (result.switched.includes(report)) {
         recoveredNow.add(key(report.stateDir, report.profile));
         const msg = `${agentName(report.agent, report.stateDir)}: ${report.profile} ${report.reason}`;
         problems.event("info", "fence.recovered", msg, { ...fields, fingerprint: fingerprint(login.accessToken) });

@@ -133,7 +133,7 @@ export async function syncAgents(
     if (onReport) reports.forEach(onReport);
     return reports;
   }
-  const change = (store: AuthProfileStore) => reconcileProfile(store, profileId, desired, rules);
+  const change = (store: AuthProfileStore) => reconcileProfile(store, profileId, desired, stores.adapter.usage, rules);
   return updateAgents(stores, profileId, change, options, onReport);
 }
 

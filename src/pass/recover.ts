@@ -47,6 +47,8 @@ export interface Unrecovered {
 
 export interface RecoveryResult {
   reports: AgentReport[];
+  /** The writes among `reports` that switched a failed fence to the login; the others kept recovered profiles fresh. */
+  switched: AgentReport[];
   unrecovered: Unrecovered[];
   /** Profiles a pass met while the gateway refreshed them, left alone. */
   pending: Array<{ agent: string; stateDir?: string; profileId: string }>;
@@ -125,7 +127,7 @@ export async function recoverAgents(
   context: RecoveryContext,
   options: UpdateOptions,
 ): Promise<RecoveryResult> {
-  const result: RecoveryResult = { reports: [], unrecovered: [], pending: [] };
+  const result: RecoveryResult = { reports: [], switched: [], unrecovered: [], pending: [] };
   const fenced = gateways.filter((g) => g.adapter.refreshFences);
   if (fenced.length === 0) return result;
   let state: RecoveryState = { recovered: [], refreshDigests: [] };
@@ -174,8 +176,9 @@ export async function recoverAgents(
       } else result.unrecovered.push(unrecovered(agent, where, finding, facts.account ?? {}));
     }
     for (const { profileId, reason, keep } of todo) {
-      const report = await write(stores, agent, profileId, keep, reason);
-      result.reports.push({ ...report, ...where });
+      const report = { ...(await write(stores, agent, profileId, keep, reason)), ...where };
+      result.reports.push(report);
+      if (!keep && report.result === "written") result.switched.push(report);
       if (!keep && (report.result === "written" || report.result === "unchanged")) {
         recovered.push({ stateDir: agent.stateDir, profileId, login: context.loginId, at: Date.now() });
       }
@@ -188,7 +191,7 @@ export async function recoverAgents(
       const why = "the Claude login's token has expired: recovered once claude has refreshed it";
       return { agent: agent.id, file, profile: profileId, result: "skipped" as const, reason: why, warnings: [] };
     }
-    const rules = { clearMarking: stores.adapter.usage.clearMarking, refreshToken: login.refreshToken };
+    const rules = { usage: stores.adapter.usage, refreshToken: login.refreshToken };
     const change = (store: AuthProfileStore) =>
       (keep ? keepRecovered : recoverProfile)(store, profileId, desired, rules);
     const report = await updateAgent(agent, stores.adapter, profileId, change, options);

@@ -1,7 +1,9 @@
 /**
  * Cooldowns the gateway honours, as one interface over every generation's rules: the JSON eras'
  * (cooldown-json.ts) and the SQLite era's (cooldown-sqlite.ts), each data plus pure functions over one
- * `usageStats` entry. Each store adapter names its generation's rules; nothing asks which era it is in.
+ * `usageStats` entry. Each store adapter names its generation's rules; nothing asks which era it is in. Beside
+ * them: the gateway config's `auth.cooldowns` (cooldownConfigFrom), which markings a fresh credential cures
+ * (isCredentialMarking), and which marking `cooldown clear` leaves unless forced (clearRefusal).
  */
 import type { Failure } from "./failure.js";
 import type { ProfileUsageStats } from "../types.js";

@@ -7,7 +7,7 @@ import { formatRelative } from "../core/duration.js";
 import { SourceError, messageOf } from "../core/errors.js";
 import { fingerprint } from "../core/fingerprint.js";
 import type { SourceCredential } from "../types.js";
-import { LOGIN_END_FIX, loginEndFailure, saidLoginEndFailure, saysLoginEnded } from "./login-end.js";
+import { LOGIN_END_FIX, loginEndText, loginEndedLine, saysLoginEnded } from "./login-end.js";
 
 export type FailureReason = "auth" | "format" | "rate_limit" | "billing" | "timeout" | "unknown";
 
@@ -91,6 +91,16 @@ export interface RunReport {
   output: string;
 }
 
+/**
+ * The failure of a `claude` run that said the login reached its end (the file may not say when it was), with the
+ * line that said it (scrubbed output, as the runner keeps it) as the detail.
+ */
+function saidLoginEndFailure(output: string): Failure {
+  const message = "claude says the login reached its time limit and cannot be renewed";
+  const detail = loginEndedLine(output)?.trim().slice(0, 200);
+  return { reason: "auth", needsLogin: true, loginEnded: true, message, ...(detail ? { detail } : {}) };
+}
+
 /** What a refresh run that left the token as it was means. `loggedIn` is `claude auth status`, when it answered. */
 export function refreshFailureOf(
   run: RunReport,
@@ -133,6 +143,12 @@ export function loginFixOf(failure: Failure): string {
 export function loginFailureOf(err: unknown): Failure {
   const missing = err instanceof SourceError && err.problem === "not_logged_in";
   return { reason: missing ? "auth" : "unknown", needsLogin: missing, message: messageOf(err) };
+}
+
+/** The failure of a login past its end (reconcile/login-end.ts): a dead login, whatever its token's own expiry says. */
+export function loginEndFailure(login: SourceCredential | undefined, now: number): Failure | undefined {
+  if (login?.loginEndsAt === undefined || now < login.loginEndsAt) return undefined;
+  return { reason: "auth", needsLogin: true, loginEnded: true, message: loginEndText(login.loginEndsAt, now) };
 }
 
 /**

@@ -4,8 +4,6 @@
  * signing in again, or a setup-token, gives a working credential. Pure: the caller passes the time.
  */
 import { formatDuration, formatUtc, formatWhen } from "../core/duration.js";
-import type { SourceCredential } from "../types.js";
-import type { Failure } from "./failure.js";
 
 /** What a person does about it: either way out, each a command. */
 export const LOGIN_END_FIX =
@@ -18,6 +16,11 @@ const TIME_LIMIT = /reached its time limit/i;
 /** Whether a `claude` run said the login has reached its end. */
 export function saysLoginEnded(output: string): boolean {
   return TIME_LIMIT.test(output);
+}
+
+/** The line of a `claude` run's output that said the login has reached its end, if one did. */
+export function loginEndedLine(output: string): string | undefined {
+  return output.split("\n").find((line) => TIME_LIMIT.test(line));
 }
 
 /** Where the login stands against its end: "ended", "ending" (within `warnMs`), or undefined (no end in sight). */
@@ -34,21 +37,4 @@ export function loginEndText(endsAt: number, now: number): string {
     ? `the Claude login reached its time limit ${formatDuration(now - endsAt)} ago (${formatUtc(endsAt)}) ` +
         "and cannot be renewed"
     : `the Claude login ends ${formatWhen(endsAt, now)} and cannot be renewed past it`;
-}
-
-/** The failure of a login past its end: a dead login, whatever its access token's own expiry says. */
-export function loginEndFailure(login: SourceCredential | undefined, now: number): Failure | undefined {
-  if (login?.loginEndsAt === undefined || now < login.loginEndsAt) return undefined;
-  return { reason: "auth", needsLogin: true, loginEnded: true, message: loginEndText(login.loginEndsAt, now) };
-}
-
-/**
- * The failure of a `claude` run that said the login reached its end (the file may not say when it was), with the
- * line that said it (scrubbed output, as the runner keeps it) as the detail.
- */
-export function saidLoginEndFailure(output: string): Failure {
-  const message = "claude says the login reached its time limit and cannot be renewed";
-  const said = output.split("\n").find((line) => TIME_LIMIT.test(line));
-  const detail = said?.trim().slice(0, 200);
-  return { reason: "auth", needsLogin: true, loginEnded: true, message, ...(detail ? { detail } : {}) };
 }

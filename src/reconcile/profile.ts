@@ -3,8 +3,7 @@
  * decide what the store should hold. No I/O and no clock, so every rule here is tested as data.
  */
 import { isDeepStrictEqual } from "node:util";
-import { isCredentialMarking } from "./cooldown.js";
-import { clearMarking } from "./cooldown-json.js";
+import { type UsageRules, isCredentialMarking } from "./cooldown.js";
 import { PENDING_FENCE, isPendingFence } from "./fence.js";
 import type { SkipCode } from "./usage.js";
 import { fingerprint } from "../core/fingerprint.js";
@@ -68,12 +67,14 @@ export interface ReconcileRules {
  * Puts `desired` under `profileId`, keeping the profile's unknown fields (email, clientId, …) and every
  * other part of the store. Never replaces a credential that expires later than the offered one, and
  * never replaces a credential type that is not ours to manage. A genuinely fresh credential (another
- * token, expiring later) also clears the profile's credential markings: that is what recovery means.
+ * token, expiring later) also clears the profile's credential markings by the store generation's rules (`usage`):
+ * that is what recovery means.
  */
 export function reconcileProfile(
   store: AuthProfileStore,
   profileId: string,
   desired: ProfileCredential,
+  usage: UsageRules,
   rules: ReconcileRules = {},
 ): Reconciled {
   const current = store.profiles[profileId];
@@ -126,7 +127,7 @@ export function reconcileProfile(
     profileSecret(current) !== profileSecret(desired) &&
     (rules.sourceDecides || !(typeof current.expires === "number" && (desired.expires ?? Infinity) <= current.expires));
   if (fresher && stats && isCredentialMarking(stats)) {
-    next.usageStats = { ...store.usageStats, [profileId]: clearMarking(stats) };
+    next.usageStats = { ...store.usageStats, [profileId]: usage.clearMarking(stats) };
     const since = typeof stats.lastFailureAt === "number" ? stats.lastFailureAt : undefined;
     return { next, outcome: { result: "written", why: "changed", recovered: since !== undefined ? { since } : {} } };
   }

@@ -4,10 +4,10 @@
  * on it is kept fresh like our own profile. Pure: which profile may be recovered, as proof, and the store change.
  */
 import type { SkipCode } from "./usage.js";
-import { isCredentialMarking } from "./cooldown.js";
+import { type UsageRules, isCredentialMarking } from "./cooldown.js";
 import { PENDING_FENCE, holdsRefreshToken, isPendingFence, parseRefreshFence, refreshGeneration } from "./fence.js";
 import { ANTHROPIC, type ProfileOutcome, type Reconciled, reconcileProfile } from "./profile.js";
-import type { AuthProfileStore, ProfileUsageStats, TokenProfile } from "../types.js";
+import type { AuthProfileStore, TokenProfile } from "../types.js";
 
 /** Who the Claude login is, as Claude Code records it; every field may be unknown. */
 export interface LoginAccount {
@@ -82,8 +82,8 @@ export function recoverable(profileId: string, profile: Record<string, unknown> 
 }
 
 export interface RecoveryRules {
-  /** The generation's clearing of cooldowns and failure counters (its `UsageRules.clearMarking`). */
-  clearMarking: (stats: ProfileUsageStats) => ProfileUsageStats;
+  /** The store generation's cooldown rules: its `clearMarking` clears cooldowns and failure counters. */
+  usage: UsageRules;
   /** The login's refresh token now: an `oauth` profile holding it may be recovered before it breaks. */
   refreshToken?: string | undefined;
 }
@@ -114,7 +114,7 @@ export function recoverProfile(
   const stats = store.usageStats?.[profileId];
   const outcome: ProfileOutcome = { result: "written", why: "changed" };
   if (stats) {
-    next.usageStats = { ...store.usageStats, [profileId]: rules.clearMarking(stats) };
+    next.usageStats = { ...store.usageStats, [profileId]: rules.usage.clearMarking(stats) };
     if (isCredentialMarking(stats)) {
       const since = typeof stats.lastFailureAt === "number" ? { since: stats.lastFailureAt } : {};
       return { next, outcome: { ...outcome, recovered: since } };
@@ -140,7 +140,7 @@ export function keepRecovered(
     return recoverProfile(store, profileId, desired, rules);
   if (current.type !== "token")
     return skipped(store, `holds ${String(current.type)} credentials again (signed in anew?): no longer kept by us`);
-  return reconcileProfile(store, profileId, desired);
+  return reconcileProfile(store, profileId, desired, rules.usage);
 }
 
 /** A profile the gateway fenced, or one that shares the login's refresh token (the cause of most failed fences). */

@@ -1,7 +1,8 @@
 /**
  * Which agent dirs exist: `<state>/agents/<id>/agent/` on disk, plus `agents.list[].agentDir` (and, in the
  * SQLite era, `agents.entries.<id>.agentDir`) from the gateway's JSON5 config. Every agent with its own store
- * needs its own copy (docs/stores.md). The same config's `auth.cooldowns` tune the JSON eras' ladder.
+ * needs its own copy (docs/stores.md). The same config's `auth.cooldowns`, which tune the JSON eras' ladder, are
+ * reconcile's to read (cooldownConfigFrom in reconcile/cooldown.ts).
  */
 import { readdir } from "node:fs/promises";
 import os from "node:os";

@@ -6,7 +6,8 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { parseConfig } from "../../src/config/config.js";
 import type { Failure } from "../../src/reconcile/failure.js";
-import { type PassInput, passReports, runPass } from "../../src/pass/pass.js";
+import { type PassInput, type PassResult, passActed, passReports, passSummary, runPass } from "../../src/pass/pass.js";
+import type { AgentReport } from "../../src/pass/apply.js";
 import { loginOffer, setupTokenOffers } from "../../src/reconcile/offer.js";
 import { randomToken } from "../helpers/env.js";
 import { MemoryStores } from "../helpers/memory-store.js";
@@ -97,4 +98,23 @@ test("pass: a dry run decides the same and writes nothing", async () => {
   const result = await runPass({ ...input(memory, ["main"]), options: { lockTimeoutMs: 1, dryRun: true } });
   assert.deepEqual(results(passReports(result)), { [`main ${MINE}`]: "written" });
   assert.deepEqual(memory.written, []);
+});
+
+const report = (agent: string, result: AgentReport["result"]): AgentReport => {
+  return { agent, file: "", profile: "p", result, warnings: [] };
+};
+const profile = { type: "token" as const, provider: "anthropic", token: "t" };
+const offer = { kind: "claude-login" as const, profileId: "p", profile, origin: "" };
+
+test("summary: says what the pass did, per agent", () => {
+  const wrote: PassResult = { copies: [{ offer, reports: [report("work", "written"), report("main", "written")] }] };
+  assert.equal(passSummary(wrote), "synced 2 agents (main, work)");
+  assert.equal(passActed(wrote), true);
+  const same: PassResult = { copies: [{ offer, reports: [report("main", "unchanged"), report("work", "unchanged")] }] };
+  assert.equal(passSummary(same), "2 agents unchanged");
+  assert.equal(passActed(same), false);
+  const none: PassResult = { copies: [], marking: { failure: dead, reports: [report("main", "marked")] } };
+  assert.equal(passSummary(none, "not logged in"), "marked 1 agent (main)");
+  const nothing: PassResult = { copies: [], marking: { failure: dead, reports: [report("main", "skipped")] } };
+  assert.equal(passSummary(nothing, "not logged in"), "nothing synced: not logged in");
 });

@@ -9,6 +9,7 @@ import { test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { sqliteAdapter } from "../../src/stores/sqlite/adapter.js";
 import { lockPath } from "../../src/stores/sqlite/lifecycle-lock.js";
+import { sqliteUsageRules } from "../../src/reconcile/cooldown-sqlite.js";
 import { reconcileProfile } from "../../src/reconcile/profile.js";
 import type { AuthProfileStore } from "../../src/types.js";
 import { randomToken, withHome } from "../helpers/env.js";
@@ -27,7 +28,7 @@ function hold(file: string, mode: "exclusive" | "immediate", ms: number): Promis
 const token = (t: string) => ({ type: "token" as const, provider: "anthropic", token: t });
 /** The pure change a sync makes: put a token under anthropic:manual. */
 const putManual = (secret: string) => (store: AuthProfileStore) =>
-  reconcileProfile(store, "anthropic:manual", token(secret));
+  reconcileProfile(store, "anthropic:manual", token(secret), sqliteUsageRules);
 
 test("sqlite adapter: a write to the state database waits while the gateway holds its lifecycle lock", () =>
   withHome(async (t) => {

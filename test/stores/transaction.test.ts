@@ -132,7 +132,9 @@ const fixtures: Fixture[] = [
   },
 ];
 
-const put = (id: string, secret: string) => (store: AuthProfileStore) => reconcileProfile(store, id, token(secret));
+/** The pure change a sync makes, by the adapter's own cooldown rules. */
+const put = (adapter: StoreAdapter, id: string, secret: string) => (store: AuthProfileStore) =>
+  reconcileProfile(store, id, token(secret), adapter.usage);
 
 for (const f of fixtures) {
   test(`transaction, ${f.name}: nothing to change is decided on the peek, without waiting for the held lock`, () =>
@@ -143,7 +145,7 @@ for (const f of fixtures) {
       try {
         const started = Date.now();
         // A lock timeout no loaded machine comes near: the update ends long before, so it did not wait.
-        const result = await adapter.update(t.agentDir("main"), put("anthropic:manual", secret), {
+        const result = await adapter.update(t.agentDir("main"), put(adapter, "anthropic:manual", secret), {
           lockTimeoutMs: 120_000,
         });
         assert.equal(result.outcome.result, "unchanged");
@@ -163,7 +165,7 @@ for (const f of fixtures) {
       const change = (store: AuthProfileStore) => {
         // Between our peek and our lock, the gateway writes a profile of its own.
         if (++calls === 1) f.gatewayPut(t, "anthropic:gateway", theirs);
-        return put("anthropic:ours", ours)(store);
+        return put(adapter, "anthropic:ours", ours)(store);
       };
       const result = await adapter.update(t.agentDir("main"), change, { lockTimeoutMs: 10_000 });
       assert.equal(calls, 2, "peeked, then decided again on the re-read inside the lock");
@@ -177,7 +179,7 @@ for (const f of fixtures) {
       let made: string | undefined;
       const change = (store: AuthProfileStore) => {
         if (made === undefined && store !== undefined && calls++ === 1) made = f.takeOver(t);
-        return put("anthropic:ours", randomToken())(store);
+        return put(adapter, "anthropic:ours", randomToken())(store);
       };
       let calls = 0;
       const intents: WriteIntent[] = [];
@@ -201,7 +203,7 @@ for (const f of fixtures) {
       const adapter = f.setup(t, {});
       const secret = randomToken();
       const seen: Array<{ intent: WriteIntent; onDisk: Profiles }> = [];
-      const result = await adapter.update(t.agentDir("main"), put("anthropic:ours", secret), {
+      const result = await adapter.update(t.agentDir("main"), put(adapter, "anthropic:ours", secret), {
         lockTimeoutMs: 10_000,
         beforeWrite: (intent) => seen.push({ intent, onDisk: f.profiles(t) }),
       });
@@ -217,7 +219,8 @@ test("json: a removed agent's folder is not made again; a named agent's missing 
   withHome(async (t) => {
     const secret = randomToken();
     t.planted.push(secret);
-    const change = (store: AuthProfileStore) => reconcileProfile(store, "anthropic:claude-cli", token(secret));
+    const change = (store: AuthProfileStore) =>
+      reconcileProfile(store, "anthropic:claude-cli", token(secret), jsonV1Adapter.usage);
     const options = { lockTimeoutMs: 1_000, stateDir: t.stateDir };
     for (const adapter of [jsonV1Adapter, splitAdapter]) {
       // Found on disk by the pass, then `rm -rf`-ed before its write: the folder stays gone.

@@ -1,18 +1,15 @@
+/** The JSON eras' cooldown rules as data: the gateway's ladder, its failure window, disables, what clearing keeps. */
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { DEFAULT_COOLDOWN_CONFIG as CFG, isCredentialMarking } from "../src/reconcile/cooldown.js";
+import { DEFAULT_COOLDOWN_CONFIG as CFG, isCredentialMarking } from "../../src/reconcile/cooldown.js";
 import {
   NEEDS_LOGIN_DISABLE_MS,
   billingDisableMs,
   clearMarking,
   cooldownMs,
   markFailure,
-} from "../src/reconcile/cooldown-json.js";
-import type { Failure } from "../src/reconcile/failure.js";
-import { updateUsage } from "../src/reconcile/usage.js";
-import { cooldownConfigFrom } from "../src/reconcile/cooldown.js";
-import { reconcileProfile } from "../src/reconcile/profile.js";
-import { randomToken } from "./helpers/env.js";
+} from "../../src/reconcile/cooldown-json.js";
+import type { Failure } from "../../src/reconcile/failure.js";
 
 const MIN = 60_000;
 const HOUR = 60 * MIN;
@@ -114,73 +111,4 @@ test("clearMarking keeps lastUsed and lastFailureAt; isCredentialMarking spares 
   assert.equal(isCredentialMarking({ cooldownUntil: 1, failureCounts: { rate_limit: 2 } }), false);
   assert.equal(isCredentialMarking({ disabledUntil: 1, disabledReason: "billing" }), false);
   assert.equal(isCredentialMarking({ lastUsed: 1 }), false);
-});
-
-test("updateUsage marks only a store that holds the profile, and no other profile", () => {
-  const other = { cooldownUntil: NOW + MIN, errorCount: 1 };
-  const store = { profiles: { "anthropic:manual": { type: "token" } }, usageStats: { "anthropic:manual": other } };
-  assert.equal(
-    updateUsage(store, "anthropic:claude-cli", (s) => markFailure(s, temp(), NOW, "new", CFG), "marked").outcome.result,
-    "skipped",
-  );
-  const withOurs = { ...store, profiles: { ...store.profiles, "anthropic:claude-cli": { type: "token" } } };
-  const { next, outcome } = updateUsage(
-    withOurs,
-    "anthropic:claude-cli",
-    (s) => markFailure(s, temp(), NOW, "new", CFG),
-    "marked",
-  );
-  assert.equal(outcome.result, "marked");
-  assert.equal(next.usageStats!["anthropic:manual"], other);
-  assert.equal(next.usageStats!["anthropic:claude-cli"]!.cooldownUntil, NOW + MIN);
-});
-
-test("a fresh credential clears a credential marking; the same token or a rate limit does not", () => {
-  const ID = "anthropic:claude-cli";
-  const old = { type: "token", provider: "anthropic", token: randomToken(), expires: NOW };
-  const marked = {
-    profiles: { [ID]: old },
-    usageStats: {
-      [ID]: {
-        lastUsed: 3,
-        disabledUntil: NOW + HOUR,
-        disabledReason: "auth",
-        errorCount: 1,
-        failureCounts: { auth: 1 },
-        lastFailureAt: NOW - 5,
-      },
-    },
-  };
-  const fresh = { type: "token" as const, provider: "anthropic", token: randomToken(), expires: NOW + 8 * HOUR };
-  const { next, outcome } = reconcileProfile(marked, ID, fresh);
-  assert.deepEqual(outcome, { result: "written", why: "changed", recovered: { since: NOW - 5 } });
-  assert.deepEqual(next.usageStats![ID], { lastUsed: 3, lastFailureAt: NOW - 5 });
-  const sameToken = reconcileProfile(marked, ID, { ...old, type: "token" as const, token: old.token, expires: NOW });
-  assert.equal(sameToken.outcome.result, "unchanged");
-  const limited = {
-    ...marked,
-    usageStats: { [ID]: { cooldownUntil: NOW + MIN, errorCount: 1, failureCounts: { rate_limit: 1 } } },
-  };
-  assert.deepEqual(reconcileProfile(limited, ID, fresh).next.usageStats, limited.usageStats);
-});
-
-test("cooldownConfigFrom reads auth.cooldowns and falls back like the gateway", () => {
-  assert.deepEqual(cooldownConfigFrom(undefined), CFG);
-  assert.deepEqual(
-    cooldownConfigFrom({
-      auth: {
-        cooldowns: {
-          billingBackoffHours: 2,
-          billingMaxHours: -1,
-          failureWindowHours: 1,
-          billingBackoffHoursByProvider: { anthropic: 3 },
-        },
-      },
-    }),
-    {
-      billingBackoffMs: 3 * HOUR,
-      billingMaxMs: CFG.billingMaxMs,
-      failureWindowMs: HOUR,
-    },
-  );
 });

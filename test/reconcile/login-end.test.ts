@@ -1,15 +1,16 @@
 /** The Claude login's hard end as data: where a login stands, and a refresh that meets the end is a dead login. */
 import assert from "node:assert/strict";
-import path from "node:path";
 import { test } from "node:test";
-import { parseConfig } from "../src/config/config.js";
-import { askAuthStatus, loginFixOf, refreshFailureOf, unusableFailure } from "../src/reconcile/failure.js";
-import { LOGIN_END_FIX, loginEndFailure, loginEndStage, saysLoginEnded } from "../src/reconcile/login-end.js";
-import { Refresher } from "../src/refresh/refresher.js";
-import { readClaudeLogin } from "../src/sources/index.js";
-import type { SourceCredential } from "../src/types.js";
-import { fakeClaudeRuns, installFakeClaude } from "./helpers/daemon.js";
-import { leakedTokens, randomToken, withHome } from "./helpers/env.js";
+import {
+  askAuthStatus,
+  loginEndFailure,
+  loginFixOf,
+  refreshFailureOf,
+  unusableFailure,
+} from "../../src/reconcile/failure.js";
+import { LOGIN_END_FIX, loginEndStage, saysLoginEnded } from "../../src/reconcile/login-end.js";
+import type { SourceCredential } from "../../src/types.js";
+import { randomToken } from "../helpers/env.js";
 
 const DAY = 86_400_000;
 const NOW = Date.UTC(2026, 9, 20, 12);
@@ -76,43 +77,3 @@ test("claude's time-limit answer is a dead login, whatever else it printed, and 
   assert.equal(other.loginEnded, undefined, "another dead login is not an ended one");
   assert.equal(loginFixOf(other) === LOGIN_END_FIX, false);
 });
-
-test("refresher: never due for a login past its end, forced or not; a file without the end is due as before", () => {
-  const config = parseConfig({}, "test");
-  const refresher = new Refresher(() => Promise.reject(new Error("unused")), {}, new AbortController().signal);
-  const dueToken = { expiresAt: NOW + 60_000 };
-  assert.equal(refresher.isDue(login({ ...dueToken, loginEndsAt: NOW }), config, NOW, false), false);
-  assert.equal(refresher.isDue(login({ ...dueToken, loginEndsAt: NOW }), config, NOW, true), false);
-  assert.equal(refresher.isDue(login({ ...dueToken, loginEndsAt: NOW + 1 }), config, NOW, false), true);
-  assert.equal(refresher.isDue(login(dueToken), config, NOW, false), true);
-});
-
-test("refresher: after claude says the time limit, that login is never run for again; a new sign-in is", () =>
-  withHome(async (t) => {
-    const control = installFakeClaude(t, "timelimit");
-    t.writeCredentials({ expiresAt: Date.now() + 60_000 });
-    const config = parseConfig({ claudePath: path.join(t.root, "bin", "claude") }, "test");
-    const signal = new AbortController().signal;
-    const refresher = new Refresher(() => readClaudeLogin(config, t.env), t.env, signal);
-    const before = await readClaudeLogin(config, t.env);
-    assert.equal(refresher.isDue(before, config, Date.now(), false), true);
-    const result = await refresher.run(before, config, false);
-    assert.equal(result.outcome, "failed");
-    if (result.outcome !== "failed") return;
-    assert.equal(result.failure.loginEnded, true);
-    assert.match(result.failure.detail!, /^Failed to authenticate: this login reached its time limit/);
-    // One run: neither `claude auth status` nor anything else after it.
-    assert.deepEqual(
-      fakeClaudeRuns(control)
-        .filter((r) => r.what === "start")
-        .map((r) => r.args),
-      ["mcp serve"],
-    );
-    const later = Date.now() + 3_600_000;
-    assert.equal(refresher.isDue(before, config, later, true), false, "not after the backoff, not forced");
-    assert.equal(refresher.hasEnded(before, later), true);
-    t.writeCredentials({ expiresAt: Date.now() + 60_000 });
-    const signedIn = await readClaudeLogin(config, t.env);
-    assert.equal(refresher.isDue(signedIn, config, later, false), true, "claude auth login gave a new login");
-    assert.deepEqual(leakedTokens(JSON.stringify(result), t.planted), []);
-  }));

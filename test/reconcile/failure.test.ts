@@ -1,15 +1,21 @@
-/** Failure classification as data: the gateway's patterns, the CLI's re-login texts, and what a refresh run means. */
+/**
+ * Failure classification as data: the gateway's patterns, the CLI's re-login texts, what a refresh run means, and
+ * when a credential counts as unusable.
+ */
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { SourceError } from "../src/core/errors.js";
+import { SourceError } from "../../src/core/errors.js";
 import {
+  type Failure,
   askAuthStatus,
   classifyFailure,
   failureFromOutput,
   loginFailureOf,
   markingKind,
   refreshFailureOf,
-} from "../src/reconcile/failure.js";
+  unusableFailure,
+} from "../../src/reconcile/failure.js";
+import { randomToken } from "../helpers/env.js";
 
 test("classifyFailure follows the gateway's patterns and order", () => {
   assert.equal(classifyFailure("API Error: 429 rate_limit_error"), "rate_limit");
@@ -67,4 +73,25 @@ test("loginFailureOf: no login at all needs a person; an unreadable one does not
   assert.equal(loginFailureOf(new SourceError("no login", "not_logged_in")).needsLogin, true);
   assert.equal(loginFailureOf(new Error("EACCES")).needsLogin, false);
   assert.equal(markingKind(loginFailureOf(new SourceError("no login", "not_logged_in"))), "disabled (auth)");
+});
+
+const HOUR = 3_600_000;
+const now = Date.now();
+const login = (expiresAt: number) => ({ origin: "test", accessToken: randomToken(), expiresAt });
+const broken: Failure = { reason: "unknown", needsLogin: false, message: "cannot run claude: ENOENT" };
+const dead: Failure = { reason: "auth", needsLogin: true, message: "claude is not logged in" };
+
+test("unusable: a refresher failure with a working token is no reason to mark", () => {
+  assert.equal(unusableFailure({ login: login(now + 8 * HOUR), refreshFailure: broken }, now), undefined);
+  assert.equal(unusableFailure({ login: login(now + 8 * HOUR) }, now), undefined);
+  assert.equal(unusableFailure({ login: login(now - HOUR) }, now), undefined, "expired, but no refresh has failed yet");
+});
+
+test("unusable: a dead login, an expired token that could not be refreshed, no login at all", () => {
+  assert.equal(unusableFailure({ login: login(now + 8 * HOUR), refreshFailure: dead }, now), dead);
+  const expired = unusableFailure({ login: login(now - 60_000), refreshFailure: broken }, now);
+  assert.equal(expired?.reason, "auth");
+  assert.equal(expired?.needsLogin, false);
+  assert.match(expired.message, /^sk-ant-oat01-…\S{4} expired 1m ago and claude could not refresh it \(cannot run/);
+  assert.equal(unusableFailure({ login: undefined, loginFailure: dead }, now), dead);
 });

@@ -20,7 +20,7 @@ import { loginConfigs } from "../config/logins.js";
 import { loginOffer, readClaudeLogin, readOffers } from "../sources/index.js";
 import pLimit from "p-limit";
 import { AGENT_CONCURRENCY, type AgentReport, type GatewayStores } from "../pass/apply.js";
-import { type Gateways, agentName, failureText, findGateways, gatewayWarnings } from "../stores/gateway.js";
+import { type Gateways, agentName, failureText, findGateways, gatewayWarnings } from "../stores/discovery/gateway.js";
 import { DEFAULT_COOLDOWN_CONFIG } from "../reconcile/cooldown.js";
 import type { SourceCredential } from "../types.js";
 import { type GlobalOptions, loadCommandConfig, printJson, writeOptions } from "./options.js";

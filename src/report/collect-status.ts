@@ -17,7 +17,7 @@ import {
   failureText,
   findGateways,
   gatewayWarnings,
-} from "../stores/gateway.js";
+} from "../stores/discovery/gateway.js";
 import { recoveryFilePath } from "../runtime/files.js";
 import { RecoveryBook, isRecovered } from "../pass/recovery-book.js";
 import { sharedText, unrecoveredText } from "../pass/recover.js";

@@ -35,9 +35,15 @@ import { tokenFilePath } from "../sources/token-vault.js";
 import { adapterFor } from "../stores/adapter-for.js";
 import { findingsText, inspectDatabases } from "../stores/sqlite/inspect.js";
 import { GATEWAY_LOCK_STALE_MS } from "../stores/locks/directory-lock.js";
-import type { Agent } from "../stores/agents.js";
+import type { Agent } from "../stores/discovery/agents.js";
 import { anthropicRoute } from "./anthropic-route.js";
-import { type GatewayInstall, configuredStateDirs, failureText, findGateways, storeFile } from "../stores/gateway.js";
+import {
+  type GatewayInstall,
+  configuredStateDirs,
+  failureText,
+  findGateways,
+  storeFile,
+} from "../stores/discovery/gateway.js";
 
 export type CheckStatus = "ok" | "warn" | "fail";
 

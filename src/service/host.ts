@@ -14,11 +14,11 @@ import { AuthSyncError, errnoCode, messageOf } from "../core/errors.js";
 import { osUserName } from "../core/process-identity.js";
 import { claudeConfigDir } from "../sources/claude-cli-file.js";
 import { loginConfigs } from "../config/logins.js";
-import { agentsRoot, discoverAgents, readGatewayConfig } from "../stores/agents.js";
-import { configuredStateDirs } from "../stores/gateway.js";
+import { agentsRoot, discoverAgents, readGatewayConfig } from "../stores/discovery/agents.js";
+import { configuredStateDirs } from "../stores/discovery/gateway.js";
 import { STATE_DB } from "../stores/sqlite/layout.js";
 import { LOCK_RUNTIME_DIR } from "../stores/sqlite/lifecycle-lock.js";
-import { resolveStateDir } from "../stores/state-dir.js";
+import { resolveStateDir } from "../stores/discovery/state-dir.js";
 import { checkUnitPath } from "./units.js";
 
 export const ENTRY = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../../bin/moltbot-auth-sync.js");

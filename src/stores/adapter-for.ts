@@ -4,9 +4,9 @@
  */
 import { AuthSyncError } from "../core/errors.js";
 import type { StoreAdapter } from "./adapter.js";
-import type { Generation } from "./generation.js";
-import { jsonV1Adapter } from "./json-v1.js";
-import { splitAdapter } from "./split.js";
+import type { Generation } from "./discovery/generation.js";
+import { jsonV1Adapter } from "./json-v1/adapter.js";
+import { splitAdapter } from "./split/adapter.js";
 import { sqliteAdapter } from "./sqlite/adapter.js";
 
 /** The gateway manages auth itself (SQLite); any JSON we wrote would only be mistaken for a legacy store. */

@@ -5,7 +5,7 @@
  */
 import type { UsageRules } from "../reconcile/cooldown.js";
 import type { AuthProfileStore } from "../types.js";
-import type { StoreFormat } from "./generation.js";
+import type { StoreFormat } from "./discovery/generation.js";
 
 export interface StoreChange<T> {
   /** The store to write; the input object itself for "no change". */

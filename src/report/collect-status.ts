@@ -9,7 +9,7 @@ import { loginConfigs } from "../config/logins.js";
 import { loginOffer, readClaudeLogin, readOffers } from "../sources/index.js";
 import { adapterFor } from "../stores/adapter-for.js";
 import { type DatabaseFinding, inspectDatabases } from "../stores/sqlite/inspect.js";
-import { type LockFolderProblem, lockFolderProblem } from "./lock-folder.js";
+import { type LockFolderProblem, lockFolderProblem } from "../stores/sqlite/lock-folder.js";
 import {
   type GatewayFailure,
   type GatewayInstall,

@@ -13,7 +13,7 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { adapterFor } from "../src/stores/adapter-for.js";
-import type { StoreFormat } from "../src/stores/generation.js";
+import type { StoreFormat } from "../src/stores/discovery/generation.js";
 import { makeHome, type TestHome } from "../test/helpers/env.js";
 import { stateDbPath, writeStateDb } from "../test/helpers/sqlite-store.js";
 import { type Outcome, type Row, env, must, progress, row, runWorker } from "./harness.js";

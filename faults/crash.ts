@@ -18,7 +18,7 @@ import path from "node:path";
 import Database from "better-sqlite3";
 import { fingerprint } from "../src/core/fingerprint.js";
 import { lockJournalPath } from "../src/runtime/files.js";
-import type { StoreFormat } from "../src/stores/generation.js";
+import type { StoreFormat } from "../src/stores/discovery/generation.js";
 import { DaemonProcess, installFakeClaude } from "../test/helpers/daemon.js";
 import { makeHome, type TestHome } from "../test/helpers/env.js";
 import { entriesConfig, stateDbPath, writeStateDb } from "../test/helpers/sqlite-store.js";

@@ -28,7 +28,7 @@ const realWriteFileSync = fs.writeFileSync;
   return (realWriteFileSync as any)(file, ...rest);
 };
 // Imported once the fs layer is patched: the writer takes its promisified open when it loads.
-const { jsonV1Adapter } = await import("../../src/stores/json-v1.js");
+const { jsonV1Adapter } = await import("../../src/stores/json-v1/adapter.js");
 const { syncAgents } = await import("../../src/pass/apply.js");
 // The agent dir is <state>/agents/main/agent.
 const stateDir = path.dirname(path.dirname(path.dirname(agentDir)));

@@ -6,7 +6,7 @@
 import { randomBytes } from "node:crypto";
 import path from "node:path";
 import { adapterFor } from "../../src/stores/adapter-for.js";
-import type { StoreFormat } from "../../src/stores/generation.js";
+import type { StoreFormat } from "../../src/stores/discovery/generation.js";
 import { syncAgents } from "../../src/pass/apply.js";
 
 const [format, agentDir, count, profileId] = process.argv.slice(2) as [StoreFormat, string, string, string];

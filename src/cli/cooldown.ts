@@ -5,10 +5,10 @@ import type { ProfileUsageStats } from "../types.js";
 import { clearRefusal } from "../reconcile/cooldown.js";
 import type { StoreAdapter } from "../stores/adapter.js";
 import { adapterFor } from "../stores/adapter-for.js";
-import type { Agent } from "../stores/agents.js";
+import type { Agent } from "../stores/discovery/agents.js";
 import { type AgentReport, clearAgents } from "../pass/apply.js";
 import { reloadAfterWrites, staleWarnings } from "./gateway-reload.js";
-import { findGateway } from "../stores/gateway.js";
+import { findGateway } from "../stores/discovery/gateway.js";
 import { type GlobalOptions, loadCommandConfig, printJson, writeOptions } from "./options.js";
 import { columns, printLines } from "./print.js";
 

@@ -14,7 +14,7 @@ import { type LogFilter, isLevel, matchesFilter, parseRecord, parseSince } from 
 import { currentUser } from "../service/host.js";
 import { launchdLogDir } from "../service/launchd.js";
 import { SERVICE_NAME } from "../service/units.js";
-import { resolveStateDir } from "../stores/state-dir.js";
+import { resolveStateDir } from "../stores/discovery/state-dir.js";
 
 export interface LogsOptions {
   since?: string;

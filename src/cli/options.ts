@@ -2,7 +2,7 @@
 import { type Config, type ConfigInput, type LoadedConfig, loadConfig } from "../config/config.js";
 import { lockJournalPath } from "../runtime/files.js";
 import type { UpdateOptions } from "../stores/adapter.js";
-import { recoverLocks } from "../stores/locks/journal.js";
+import { recoverLeftLocks } from "../stores/leftovers.js";
 import { jsonSafe } from "../core/terminal-text.js";
 import { printLines } from "./print.js";
 
@@ -26,7 +26,7 @@ export function printJson(value: unknown): void {
 /** Store-write options for a command; first removes any lock a killed run of ours left behind. */
 export async function writeOptions(config: Config, dryRun?: boolean): Promise<UpdateOptions> {
   const lockJournal = lockJournalPath();
-  for (const lock of await recoverLocks(lockJournal)) {
+  for (const lock of await recoverLeftLocks(lockJournal)) {
     printLines([`note: removed ${lock}, left by a killed moltbot-auth-sync`], process.stderr);
   }
   return { lockTimeoutMs: config.lockTimeout, lockJournal, ...(dryRun ? { dryRun } : {}) };

@@ -25,7 +25,7 @@ import { isFailedFence, isPendingFence } from "../reconcile/fence.js";
 import { readClaudeLogin } from "../sources/index.js";
 import { readLoginAccount } from "../sources/claude-account.js";
 import { adapterFor } from "../stores/adapter-for.js";
-import { findGateway } from "../stores/gateway.js";
+import { findGateway } from "../stores/discovery/gateway.js";
 import type { AuthProfileStore, SourceCredential, TokenProfile } from "../types.js";
 import { type GlobalOptions, loadCommandConfig, printJson, writeOptions } from "./options.js";
 import { columns, printLines } from "./print.js";

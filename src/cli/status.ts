@@ -8,7 +8,7 @@ import { staleText } from "../pass/reload.js";
 import { collectStatus, statusJson } from "../report/collect-status.js";
 import type { AgentStatus, ProfileStatus } from "../report/status.js";
 import { ENV_TOKEN } from "../sources/setup-token.js";
-import type { Generation } from "../stores/generation.js";
+import type { Generation } from "../stores/discovery/generation.js";
 import { type DatabaseFinding, findingsText } from "../stores/sqlite/inspect.js";
 import { type GlobalOptions, loadCommandConfig, printJson } from "./options.js";
 import { printLines } from "./print.js";

@@ -20,7 +20,7 @@ import { readLogin } from "../sources/index.js";
 import { readSetupTokens } from "../sources/setup-token.js";
 import pLimit from "p-limit";
 import { AGENT_CONCURRENCY, type AgentReport, type GatewayStores } from "../pass/apply.js";
-import { type Gateways, agentName, failureText, findGateways, gatewayWarnings } from "../stores/gateway.js";
+import { type Gateways, agentName, failureText, findGateways, gatewayWarnings } from "../stores/discovery/gateway.js";
 import type { SourceCredential } from "../types.js";
 import { type GlobalOptions, loadCommandConfig, printJson, writeOptions } from "./options.js";
 import { columns, printLines } from "./print.js";

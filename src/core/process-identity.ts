@@ -62,3 +62,12 @@ export function osUserName(): string | undefined {
     return undefined;
   }
 }
+
+/** A uid as an admin reads it: `alice (uid 1000)`, or the bare uid when no user has it. */
+export function userName(uid: number): string {
+  try {
+    return `${execFileSync("getent", ["passwd", String(uid)], { encoding: "utf8" }).split(":")[0]} (uid ${uid})`;
+  } catch {
+    return `uid ${uid}`;
+  }
+}

@@ -7,10 +7,9 @@ import type { Config } from "../config/config.js";
 import { messageOf } from "../core/errors.js";
 import type { GatewayStores } from "../pass/apply.js";
 import { gatewayStores } from "../pass/pass.js";
-import { type Agent, isAgentDir } from "../stores/agents.js";
-import { removeStaleTempFiles } from "../stores/json-file.js";
-import { recoverLocks } from "../stores/locks/journal.js";
-import { type GatewayInstall, type Gateways, failureText, findGateways } from "../stores/gateway.js";
+import { type Agent, isAgentDir } from "../stores/discovery/agents.js";
+import { recoverLeftLocks, removeLeftTempFiles } from "../stores/leftovers.js";
+import { type GatewayInstall, type Gateways, failureText, findGateways } from "../stores/discovery/gateway.js";
 import { type AgentRef, agentRef } from "./event-hook.js";
 import type { ProblemLog } from "./problem-log.js";
 import { agentNames } from "./report-log.js";
@@ -143,10 +142,10 @@ export class AgentRegistry {
 
   /** What a killed run left: held locks (from the journal) and temp files in the agent dirs. */
   private async cleanUp(agents: readonly Agent[]): Promise<void> {
-    for (const lock of await recoverLocks(this.lockJournal))
+    for (const lock of await recoverLeftLocks(this.lockJournal))
       this.problems.event("info", "store.cleaned", `removed ${lock}, left by a killed moltbot-auth-sync`, { lock });
     for (const agent of agents) {
-      const removed = await removeStaleTempFiles(agent.dir);
+      const removed = await removeLeftTempFiles(agent.dir);
       if (removed.length === 0) continue;
       const msg = `removed ${removed.length} temp file(s) a killed writer left in ${agent.dir}`;
       this.problems.event("info", "store.cleaned", msg, { ...this.refOf(agent), files: removed });

@@ -7,8 +7,8 @@ import { createHash } from "node:crypto";
 import { readRegularFile } from "../fs/read-file.js";
 import { isCredentialMarking } from "../reconcile/cooldown.js";
 import type { StoreAdapter, WriteIntent } from "../stores/adapter.js";
-import type { Agent } from "../stores/agents.js";
-import { MAX_STORE_BYTES } from "../stores/json-file.js";
+import type { Agent } from "../stores/discovery/agents.js";
+import { MAX_STORE_BYTES } from "../stores/json/file.js";
 import type { AuthProfileStore, ProfileUsageStats } from "../types.js";
 
 /** Our markings carry the time they were made, so a few recent ones are enough to recognise them. */

@@ -5,7 +5,7 @@
  * the pass is over: the pass in flight may have read the change already, and a full pass over 10,000 agents
  * that finds them all in step is seconds of work for nothing.
  */
-import type { Agent } from "../stores/agents.js";
+import type { Agent } from "../stores/discovery/agents.js";
 
 /** Runs one pass over `only` those agents, or over every agent when undefined. */
 export type PassRunner = (only: Agent[] | undefined) => Promise<void>;

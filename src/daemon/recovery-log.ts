@@ -4,7 +4,7 @@
  */
 import { fingerprint } from "../core/fingerprint.js";
 import { type RecoveryResult, groupUnrecovered, unrecoveredText } from "../pass/recover.js";
-import { agentName } from "../stores/gateway.js";
+import { agentName } from "../stores/discovery/gateway.js";
 import type { SourceCredential } from "../types.js";
 import type { ProblemLog } from "./problem-log.js";
 import { logReport } from "./report-log.js";

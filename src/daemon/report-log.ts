@@ -5,7 +5,7 @@
 import { fingerprint } from "../core/fingerprint.js";
 import type { LogEvent } from "../log/logger.js";
 import type { AgentReport } from "../pass/apply.js";
-import { agentName } from "../stores/gateway.js";
+import { agentName } from "../stores/discovery/gateway.js";
 import type { AgentRef } from "./event-hook.js";
 import type { ProblemLog } from "./problem-log.js";
 

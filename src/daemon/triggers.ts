@@ -8,10 +8,9 @@ import path from "node:path";
 import type { Config } from "../config/config.js";
 import { loginConfigs } from "../config/logins.js";
 import { claudeCredentialsFile } from "../sources/index.js";
-import { AUTH_PROFILES_FILENAME, type Agent } from "../stores/agents.js";
-import { AUTH_STATE_FILENAME, SQLITE_AGENT_DB } from "../stores/generation.js";
-import { STATE_DB } from "../stores/sqlite/layout.js";
-import { configuredStateDirs, requireStateDir } from "../stores/gateway.js";
+import { declared } from "../stores/adapter-for.js";
+import type { Agent } from "../stores/discovery/agents.js";
+import { configuredStateDirs, requireStateDir } from "../stores/discovery/gateway.js";
 import { watchFile } from "./file-watch.js";
 import { type Schedule, startSchedule } from "./schedule.js";
 import type { Timers } from "./timers.js";
@@ -31,21 +30,15 @@ const REMOVAL_MS = 1_000;
  */
 const TRAILING_CHECK_MS = 75;
 
-/**
- * The write-ahead log of a SQLite database: the gateway's writes land there first. It counts only while it
- * holds frames: any reader (ours too) that opens the database when nobody holds it makes an empty one and
- * removes it; readers never write to it; a writer that closes leaves a change of the database itself (the
- * checkpoint).
- */
-const WAL_SUFFIX = "-wal";
-const STORE_FILES = new Set([
-  AUTH_PROFILES_FILENAME,
-  AUTH_STATE_FILENAME,
-  SQLITE_AGENT_DB,
-  SQLITE_AGENT_DB + WAL_SUFFIX,
-]);
-const SHARED_DB = STATE_DB.split(path.sep).join("/");
-const SHARED_FILES = new Set([SHARED_DB, SHARED_DB + WAL_SUFFIX]);
+/** Every generation's store files: a state dir changes generation under a running daemon (a gateway upgraded). */
+const STORE_FILES = new Set(declared((g) => g.watched.agentFiles).flat());
+const SHARED_FILES = new Set(declared((g) => g.watched.sharedFiles).flat());
+/** Files whose event counts only while they hold something (a SQLite write-ahead log; see the generation's). */
+const LOGS = new Set(declared((g) => g.watched.logs).flat());
+/** Each folder of shared stores (the SQLite era's `state`), and the store a new one of it is reported as. */
+const SHARED_HOMES = new Map(
+  [...SHARED_FILES].filter((rel) => !LOGS.has(rel)).map((rel) => [path.posix.dirname(rel), rel] as const),
+);
 const AGENT_PATH = /^agents\/([^/]+)(?:\/agent(?:\/([^/]+))?)?$/;
 const GATEWAY_CONFIGS = new Set(["openclaw.json", "moltbot.json", "clawdbot.json", "moldbot.json"]);
 
@@ -67,7 +60,7 @@ function isAgentStoreFile(rel: string): boolean {
  * watched only while `agent` is missing), and `state`, where the shared database's -wal comes and goes.
  */
 const AGENT_HOME = /^agents\/[^/]+$/;
-const isLeaf = (rel: string) => AGENT_HOME.test(rel) || rel === path.posix.dirname(SHARED_DB);
+const isLeaf = (rel: string) => AGENT_HOME.test(rel) || SHARED_HOMES.has(rel);
 
 export interface TriggerHandlers {
   /** The credentials file changed (now), and again once its burst is over (`settled`). */
@@ -185,16 +178,17 @@ export class Triggers {
   private onStateDirEvent(stateDir: string, event: WatchEvent, file: string): void {
     const rel = path.relative(stateDir, file).split(path.sep).join("/");
     if (GATEWAY_CONFIGS.has(rel)) return this.debounce("gateway-config", () => this.on.gatewayConfig());
-    const wal = rel.endsWith(WAL_SUFFIX);
-    const live = (fn: () => void) => () => (wal && !holdsFrames(file) ? this.on.walIgnored(file) : fn());
+    const log = LOGS.has(AGENT_PATH.exec(rel)?.[2] ?? rel);
+    const live = (fn: () => void) => () => (log && !holdsFrames(file) ? this.on.walIgnored(file) : fn());
     // Seen through our own watch of `state`, which drops no event; its files made with it are not reported.
     if (SHARED_FILES.has(rel))
       return this.debounce(
         `shared:${rel}`,
         live(() => this.on.sharedStore(file)),
       );
-    if (rel === path.posix.dirname(SHARED_DB) && event === "addDir")
-      return this.debounce(`shared:${SHARED_DB}`, () => this.on.sharedStore(path.join(stateDir, STATE_DB)));
+    const sharedStore = SHARED_HOMES.get(rel);
+    if (sharedStore !== undefined && event === "addDir")
+      return this.debounce(`shared:${sharedStore}`, () => this.on.sharedStore(path.join(stateDir, sharedStore)));
     if (!isAgentPath(rel)) return;
     const match = AGENT_PATH.exec(rel)!;
     if (event === "unlinkDir" && match[2] === undefined) return;
@@ -234,12 +228,12 @@ export class Triggers {
   }
 }
 
-/** `state`, the shared SQLite store, or its log. */
+/** A folder of shared stores (`state`), one of its stores, or a store's log. */
 function isSharedPath(rel: string): boolean {
-  return rel === path.posix.dirname(SHARED_DB) || SHARED_FILES.has(rel);
+  return SHARED_HOMES.has(rel) || SHARED_FILES.has(rel);
 }
 
-/** Whether a write-ahead log is there with something written in it (see WAL_SUFFIX). */
+/** Whether a log is there with something written in it (see LOGS). */
 function holdsFrames(file: string): boolean {
   try {
     return lstatSync(file).size > 0;

@@ -10,7 +10,7 @@ import pLimit from "p-limit";
 import { AuthSyncError, messageOf } from "../core/errors.js";
 import { type ProfileOutcome, type ReconcileRules, reconcileProfile } from "../reconcile/profile.js";
 import type { StoreAdapter, StoreChange, UpdateOptions } from "../stores/adapter.js";
-import type { Agent } from "../stores/agents.js";
+import type { Agent } from "../stores/discovery/agents.js";
 import type { AuthProfileStore, ProfileCredential, ProfileUsageStats } from "../types.js";
 
 /** Agents are independent files; a few in flight hide fsync latency without piling up locks. */

@@ -9,7 +9,7 @@ import type { Offer } from "../reconcile/offer.js";
 import type { UpdateOptions } from "../stores/adapter.js";
 import { adapterFor } from "../stores/adapter-for.js";
 import { cooldownConfigFrom } from "../reconcile/cooldown.js";
-import { type GatewayInstall, type Gateways, agentName } from "../stores/gateway.js";
+import { type GatewayInstall, type Gateways, agentName } from "../stores/discovery/gateway.js";
 import { type AgentReport, type GatewayStores, markAgents, syncAgents } from "./apply.js";
 import { type RecoveryContext, type RecoveryResult, recoverAgents } from "./recover.js";
 import { type ReloadReport, reloadGateways } from "./reload.js";

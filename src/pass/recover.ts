@@ -20,7 +20,7 @@ import {
   recoverProfile,
 } from "../reconcile/recovery.js";
 import type { UpdateOptions } from "../stores/adapter.js";
-import type { Agent } from "../stores/agents.js";
+import type { Agent } from "../stores/discovery/agents.js";
 import type { AuthProfileStore, SourceCredential, TokenProfile } from "../types.js";
 import { AGENT_CONCURRENCY, type AgentReport, type GatewayStores, updateAgent } from "./apply.js";
 import { type RecoveredProfile, type RecoveryBook, type RecoveryState, isRecovered } from "./recovery-book.js";

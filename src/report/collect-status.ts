@@ -10,7 +10,7 @@ import { loginOffer, setupTokenOffers } from "../reconcile/offer.js";
 import { readSources } from "../sources/index.js";
 import { adapterFor } from "../stores/adapter-for.js";
 import { type DatabaseFinding, inspectDatabases } from "../stores/sqlite/inspect.js";
-import { type LockFolderProblem, lockFolderProblem } from "./lock-folder.js";
+import { type LockFolderProblem, lockFolderProblem } from "../stores/sqlite/lock-folder.js";
 import {
   type GatewayFailure,
   type GatewayInstall,
@@ -18,7 +18,7 @@ import {
   failureText,
   findGateways,
   gatewayWarnings,
-} from "../stores/gateway.js";
+} from "../stores/discovery/gateway.js";
 import { recoveryFilePath } from "../runtime/files.js";
 import { RecoveryBook, isRecovered } from "../pass/recovery-book.js";
 import { sharedText, unrecoveredText } from "../pass/recover.js";

@@ -2,8 +2,7 @@
  * `doctor`: every check is ok, warn or fail, and every warn or fail carries the exact command that fixes
  * it on this host. Checks only read; nothing here writes.
  */
-import { readdir, stat } from "node:fs/promises";
-import path from "node:path";
+import { stat } from "node:fs/promises";
 import { type Config, defaultConfigPath } from "../config/config.js";
 import { loginConfigs } from "../config/logins.js";
 import { claudeAuthStatus, claudeEnv, runClaude } from "../refresh/claude-runner.js";
@@ -22,7 +21,6 @@ import { SourceError, messageOf } from "../core/errors.js";
 import { fingerprint } from "../core/fingerprint.js";
 import { which } from "../service/host.js";
 import { shellQuote } from "../core/terminal-text.js";
-import { lockFolderProblem } from "./lock-folder.js";
 import { BUS_HINT, type ServiceState } from "../service/systemd.js";
 import { readClaudeLogin, claudeCredentialsFile } from "../sources/index.js";
 import { readLoginAccount } from "../sources/claude-account.js";
@@ -32,22 +30,18 @@ import { RecoveryBook } from "../pass/recovery-book.js";
 import { recoverCommand, unrecoveredWhy } from "../pass/recover.js";
 import { readSetupTokens } from "../sources/setup-token.js";
 import { tokenFilePath } from "../sources/token-vault.js";
-import { adapterFor } from "../stores/adapter-for.js";
-import { findingsText, inspectDatabases } from "../stores/sqlite/inspect.js";
-import { GATEWAY_LOCK_STALE_MS } from "../stores/locks/directory-lock.js";
-import type { Agent } from "../stores/agents.js";
+import { adapterFor, generationFor } from "../stores/adapter-for.js";
+import { type Check, fail, ok, warn } from "../stores/check.js";
+import { staleStoreLocks } from "../stores/leftovers.js";
+import type { Agent } from "../stores/discovery/agents.js";
 import { anthropicRoute } from "./anthropic-route.js";
-import { type GatewayInstall, configuredStateDirs, failureText, findGateways, storeFile } from "../stores/gateway.js";
-
-export type CheckStatus = "ok" | "warn" | "fail";
-
-export interface Check {
-  name: string;
-  status: CheckStatus;
-  detail: string;
-  /** The command (or edit) that fixes a warn or fail; every path in it is shell-quoted. */
-  fix?: string;
-}
+import {
+  type GatewayInstall,
+  configuredStateDirs,
+  failureText,
+  findGateways,
+  storeFile,
+} from "../stores/discovery/gateway.js";
 
 export interface DoctorDeps {
   env?: NodeJS.ProcessEnv;
@@ -55,10 +49,6 @@ export interface DoctorDeps {
   serviceState: () => Promise<ServiceState>;
   configFile?: string;
 }
-
-const ok = (name: string, detail: string): Check => ({ name, status: "ok", detail });
-const warn = (name: string, detail: string, fix: string): Check => ({ name, status: "warn", detail, fix });
-const fail = (name: string, detail: string, fix: string): Check => ({ name, status: "fail", detail, fix });
 
 export async function runDoctor(config: Config, deps: DoctorDeps): Promise<Check[]> {
   const env = deps.env ?? process.env;
@@ -98,7 +88,7 @@ export async function runDoctor(config: Config, deps: DoctorDeps): Promise<Check
     checks.push(
       ...at([
         ...stateDirChecks(gateway),
-        ...(await sqliteChecks(gateway)),
+        ...(await generationFor(gateway.generation).doctor(gateway)),
         ...(await fenceChecks(views[0]!, gateway, env)),
       ]),
     );
@@ -209,41 +199,7 @@ function stateDirChecks(gateway: GatewayInstall): Check[] {
   checks.push(ok("agents", `${agents.length}: ${agents.map((a) => a.id).join(", ")}`));
   const fix = `fix agents.list in ${gatewayConfig?.file}`;
   for (const warning of gateway.warnings) checks.push(warn("agents", warning, fix));
-  const generation = gateway.generation;
-  const version = generation.version ? `, gateway ${generation.version}` : "";
-  const gen = `${generation.format}${version} (${generation.reason})`;
-  if (generation.format !== "sqlite") checks.push(ok("gateway store", gen));
   return checks;
-}
-
-/**
- * The SQLite era: the gateway version and every database's schema. A database newer than the newest we were
- * tested with is information, not a problem, when its auth tables are as expected; one whose shape differs fails.
- */
-async function sqliteChecks(gateway: GatewayInstall): Promise<Check[]> {
-  const generation = gateway.generation;
-  if (generation.format !== "sqlite") return [];
-  const locks = await lockFolderProblem();
-  const lockCheck = locks ? [fail("gateway locks", locks.detail, locks.fix)] : [];
-  return [...lockCheck, ...(await sqliteStoreChecks(gateway))];
-}
-
-async function sqliteStoreChecks(gateway: GatewayInstall): Promise<Check[]> {
-  const generation = gateway.generation;
-  const found = await inspectDatabases(gateway.stateDir.dir, gateway.agents);
-  const version = `gateway ${generation.version ?? "unknown"} (${generation.reason})`;
-  const detail = `sqlite, ${version}; ${findingsText(found) || "no database yet"}`;
-  if (found.some((f) => f.refusal)) {
-    const fix =
-      "openclaw doctor --fix   (the gateway repairs its own schema; a refused database is left as it is), " +
-      "or a moltbot-auth-sync release that knows this schema";
-    return [fail("gateway store", detail, fix)];
-  }
-  if (found.length === 0) {
-    const fix = "openclaw models auth paste-token   (the gateway creates its databases on its first write)";
-    return [warn("gateway store", detail, fix)];
-  }
-  return [ok("gateway store", detail)];
 }
 
 /** The gateway never tries a profile id that a configured `auth.order` or `auth.profiles` leaves out. */
@@ -441,21 +397,7 @@ async function staleChecks(env: NodeJS.ProcessEnv, agents: readonly Agent[]): Pr
     checks.push(warn("pid file", `${pidFile} names pid ${record.pid}, ${what}`, fix));
   }
   const now = Date.now();
-  for (const agent of agents) {
-    const entries = await readdir(agent.dir).catch(() => [] as string[]);
-    for (const entry of entries.filter((e) => e.endsWith(".json.lock"))) {
-      const lock = path.join(agent.dir, entry);
-      const mtime = await stat(lock).then(
-        (s) => s.mtimeMs,
-        () => undefined,
-      );
-      if (mtime !== undefined && now - mtime > GATEWAY_LOCK_STALE_MS) {
-        const age = formatRelative(mtime, now).replace(" ago", "");
-        const fix = `rmdir ${shellQuote(lock)}   (only if no gateway or sync is running)`;
-        checks.push(warn("store lock", `${lock} is ${age} old, past the gateway's 30 s stale time`, fix));
-      }
-    }
-  }
+  for (const agent of agents) checks.push(...(await staleStoreLocks(agent.dir, now)));
   if (checks.length === 0) checks.push(ok("stale files", "no stale pid file or store lock"));
   return checks;
 }

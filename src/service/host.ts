@@ -11,14 +11,13 @@ import { fileURLToPath } from "node:url";
 import whichPackage from "which";
 import type { Config } from "../config/config.js";
 import { AuthSyncError, errnoCode, messageOf } from "../core/errors.js";
-import { osUserName } from "../core/process-identity.js";
+import { osUserName, userName } from "../core/process-identity.js";
 import { claudeConfigDir } from "../sources/claude-cli-file.js";
 import { loginConfigs } from "../config/logins.js";
-import { agentsRoot, discoverAgents, readGatewayConfig } from "../stores/agents.js";
-import { configuredStateDirs } from "../stores/gateway.js";
-import { STATE_DB } from "../stores/sqlite/layout.js";
-import { LOCK_RUNTIME_DIR } from "../stores/sqlite/lifecycle-lock.js";
-import { resolveStateDir } from "../stores/state-dir.js";
+import { declared } from "../stores/adapter-for.js";
+import { agentsRoot, discoverAgents, readGatewayConfig } from "../stores/discovery/agents.js";
+import { configuredStateDirs } from "../stores/discovery/gateway.js";
+import { resolveStateDir } from "../stores/discovery/state-dir.js";
 import { checkUnitPath } from "./units.js";
 
 export const ENTRY = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../../bin/moltbot-auth-sync.js");
@@ -102,15 +101,16 @@ export async function readWritePaths(config: Config, user: ServiceUser, warnings
   // claude rewrites every login's credentials in its own config dir.
   const claudeDirs = new Set(loginConfigs(config).map((login) => claudeConfigDir(login.claudeConfigDir, env)));
   const runtime = path.join(user.home, ".local", "state", "moltbot-auth-sync");
-  // The SQLite era's shared database (and its -wal/-shm files) lives in <state>/state, beside the agents.
-  const sharedStores = stateDirs.map((dir) => path.join(dir, path.dirname(STATE_DB)));
+  // What each store generation writes beyond the agent folders (StoreGeneration.serviceWrites).
+  const storeWrites = declared((g) => g.serviceWrites);
+  const sharedStores = stateDirs.flatMap((dir) => storeWrites.flatMap((writes) => writes.inStateDir(dir)));
   const ours = [...roots, ...sharedStores, runtime, ...claudeDirs, path.join(user.home, ".claude.json")];
   for (const p of ours) checkUnitPath(p, "systemd", "ReadWritePaths");
   const paths = [...roots, ...named.keys(), ...ours.slice(roots.length)];
   for (const p of paths) await checkOwnedBy(p, user, named.get(p) ?? "ReadWritePaths");
-  // The gateway's lock folder (stores/sqlite/lifecycle-lock.ts) is made under the host's /tmp on first use, so
-  // /tmp itself must be writable; it is shared and sticky, so it is not checked for the user's ownership.
-  return [...paths, LOCK_RUNTIME_DIR];
+  // A folder the gateway makes on first use under a shared, sticky host folder (/tmp) needs that folder writable;
+  // it is not checked for the user's ownership.
+  return [...paths, ...new Set(storeWrites.flatMap((writes) => writes.onHost))];
 }
 
 /**
@@ -145,15 +145,6 @@ export async function checkOwnedBy(p: string, user: ServiceUser, what: string): 
     }
     if (at === path.dirname(at)) return;
     at = path.dirname(at);
-  }
-}
-
-/** A uid as an admin reads it: `alice (uid 1000)`, or the bare uid when no user has it. */
-export function userName(uid: number): string {
-  try {
-    return `${execFileSync("getent", ["passwd", String(uid)], { encoding: "utf8" }).split(":")[0]} (uid ${uid})`;
-  } catch {
-    return `uid ${uid}`;
   }
 }
 

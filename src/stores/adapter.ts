@@ -5,7 +5,9 @@
  */
 import type { UsageRules } from "../reconcile/cooldown.js";
 import type { AuthProfileStore } from "../types.js";
-import type { StoreFormat } from "./generation.js";
+import type { Check } from "./check.js";
+import type { GatewayInstall } from "./discovery/gateway.js";
+import type { StoreFormat } from "./discovery/generation.js";
 
 export interface StoreChange<T> {
   /** The store to write; the input object itself for "no change". */
@@ -101,4 +103,53 @@ export interface StoreAdapter {
    * Never throws: a gateway that could not be told is a result.
    */
   reload?(requests: readonly ReloadRequest[]): Promise<GatewayReload>;
+}
+
+/**
+ * The files of a state dir that hold a generation's stores, for the daemon to watch. A state dir changes
+ * generation under a running daemon (a gateway upgraded, `openclaw doctor --fix`), so it watches every
+ * generation's files at once.
+ */
+export interface WatchedFiles {
+  /** Names in an agent dir. */
+  agentFiles: readonly string[];
+  /** Paths below the state dir, `/`-separated, of a store every agent reads. */
+  sharedFiles: readonly string[];
+  /** Of both, the ones whose event counts only while the file holds something (see the SQLite generation's). */
+  logs: readonly string[];
+}
+
+/** What a killed run of ours leaves in a generation's stores, and how each kind is cleared or named. */
+export interface Leftovers {
+  /** Removes the store locks the lock journal notes whose holder died (at our next start); the locks removed. */
+  locks?: (journal: string) => Promise<string[]>;
+  /** Removes the temp files a killed writer of ours left in an agent dir; their names. */
+  tempFiles?: (agentDir: string) => Promise<string[]>;
+  /** `doctor`'s warnings for the store locks in an agent dir older than the gateway's stale time. */
+  staleLocks?: (agentDir: string, now: number) => Promise<Check[]>;
+}
+
+/**
+ * A generation of the gateway's store as a whole: its adapter, and what the rest of the program must know of its
+ * files without opening them. One folder of `stores/` each; adapter-for.ts lists them.
+ */
+export interface StoreGeneration {
+  readonly format: StoreFormat;
+  /** The adapter for the stores of the state dir `stateDir`. */
+  adapter(stateDir: string): StoreAdapter;
+  readonly watched: WatchedFiles;
+  /**
+   * What a service must be allowed to write for this generation, beyond the agent folders every generation
+   * writes in. A service is installed once and outlives gateway upgrades, so a unit allows every generation's.
+   */
+  readonly serviceWrites?: {
+    /** Folders of the state dir, which must be the service user's own. */
+    inStateDir(stateDir: string): string[];
+    /** Folders of the host, shared and sticky like /tmp, where the gateway makes a folder of its own on first use. */
+    onHost: readonly string[];
+  };
+  /** `doctor`'s "gateway store" checks of one gateway of this generation, and what its stores need of the host. */
+  doctor(gateway: GatewayInstall): Promise<Check[]>;
+  /** Cleared for every generation at once: a killed run may have written under the generation before an upgrade. */
+  readonly leftovers: Leftovers;
 }

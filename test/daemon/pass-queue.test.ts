@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { PassQueue } from "../../src/daemon/pass-queue.js";
-import type { Agent } from "../../src/stores/agents.js";
+import type { Agent } from "../../src/stores/discovery/agents.js";
 import { settle } from "../helpers/daemon.js";
 
 const agent = (id: string): Agent => ({ id, dir: `/state/agents/${id}/agent`, stateDir: "/state" });

@@ -5,7 +5,7 @@
  */
 import { jsonUsageRules } from "../../src/reconcile/cooldown-json.js";
 import type { StoreAdapter, StoreChange, UpdateOptions, UpdateResult } from "../../src/stores/adapter.js";
-import type { Agent } from "../../src/stores/agents.js";
+import type { Agent } from "../../src/stores/discovery/agents.js";
 import type { AuthProfileStore } from "../../src/types.js";
 
 export class MemoryStores {

@@ -4,7 +4,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { test } from "node:test";
 import { type AgentReport, syncAgents } from "../../src/pass/apply.js";
 import type { StoreAdapter } from "../../src/stores/adapter.js";
-import { jsonV1Adapter } from "../../src/stores/json-v1.js";
+import { jsonV1Adapter } from "../../src/stores/json-v1/adapter.js";
 import { PassProgress } from "../../src/pass/progress.js";
 import { randomToken, withHome } from "../helpers/env.js";
 

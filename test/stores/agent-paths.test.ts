@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { test } from "node:test";
-import { discoverAgents, normalizeAgentId, readGatewayConfig } from "../../src/stores/agents.js";
+import { discoverAgents, normalizeAgentId, readGatewayConfig } from "../../src/stores/discovery/agents.js";
 import { runCli, withHome } from "../helpers/env.js";
 import { snapshotTree } from "../helpers/tree.js";
 

@@ -2,8 +2,8 @@ import assert from "node:assert/strict";
 import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { test } from "node:test";
-import { discoverAgents, readGatewayConfig } from "../../src/stores/agents.js";
-import { resolveStateDir } from "../../src/stores/state-dir.js";
+import { discoverAgents, readGatewayConfig } from "../../src/stores/discovery/agents.js";
+import { resolveStateDir } from "../../src/stores/discovery/state-dir.js";
 import { makeHome, withHome } from "../helpers/env.js";
 
 test("state dir: config beats env, env beats defaults, ~/.openclaw beats legacy dirs", () => {

@@ -12,7 +12,7 @@ import path from "node:path";
 import { test } from "node:test";
 import { readDaemonState, writeDaemonState } from "../../src/runtime/files.js";
 import { createFileAtomically, writeFileAtomically } from "../../src/fs/atomic-write.js";
-import { removeStaleTempFiles } from "../../src/stores/json-file.js";
+import { removeStaleTempFiles } from "../../src/stores/json/file.js";
 import { runCli, withHome } from "../helpers/env.js";
 import { snapshotTree } from "../helpers/tree.js";
 

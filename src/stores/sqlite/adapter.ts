@@ -7,7 +7,7 @@
 import { assertTrusted } from "../../fs/trust.js";
 import { StoreError } from "../../core/errors.js";
 import type { StoreAdapter, UpdateOptions } from "../adapter.js";
-import { readGatewayConfig } from "../agents.js";
+import { readGatewayConfig } from "../discovery/agents.js";
 import { reloadGateway } from "./gateway-notify.js";
 import { runTransaction, type StorePart, type TransactionalStore } from "../transaction.js";
 import type { CellHome } from "./cells.js";

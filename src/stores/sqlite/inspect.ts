@@ -4,7 +4,7 @@
  * database for reading only, as the adapter does; nothing is written.
  */
 import { StoreError, messageOf } from "../../core/errors.js";
-import type { Agent } from "../agents.js";
+import type { Agent } from "../discovery/agents.js";
 import { databaseFile } from "./database-file.js";
 import { agentDb, layoutFor } from "./layout.js";
 import { type DatabaseKind, type SchemaReading, schemaNote, schemaRefusal, TESTED_SCHEMA } from "./schema.js";

@@ -6,8 +6,8 @@
  */
 import path from "node:path";
 import { StoreError } from "../../core/errors.js";
-import { defaultAgentDir, DEFAULT_AGENT_ID } from "../agents.js";
-import { SQLITE_AGENT_DB } from "../generation.js";
+import { defaultAgentDir, DEFAULT_AGENT_ID } from "../discovery/agents.js";
+import { SQLITE_AGENT_DB } from "../discovery/generation.js";
 import { expandHome } from "../../fs/home.js";
 
 export const STATE_DB = path.join("state", "openclaw.sqlite");

@@ -4,13 +4,13 @@
  * document itself.
  */
 import path from "node:path";
-import { AUTH_PROFILES_FILENAME } from "./agents.js";
-import type { StoreAdapter } from "./adapter.js";
-import { asProfileStore, readJsonDoc, serializeJson } from "./json-file.js";
-import { type JsonFormat, updateJsonStore } from "./json-store.js";
-import { directoryLock } from "./locks/directory-lock.js";
-import type { AuthProfileStore } from "../types.js";
-import { jsonUsageRules } from "../reconcile/cooldown-json.js";
+import { AUTH_PROFILES_FILENAME } from "../discovery/agents.js";
+import type { StoreAdapter } from "../adapter.js";
+import { asProfileStore, readJsonDoc, serializeJson } from "../json/file.js";
+import { type JsonFormat, updateJsonStore } from "../json/store.js";
+import { directoryLock } from "../locks/directory-lock.js";
+import type { AuthProfileStore } from "../../types.js";
+import { jsonUsageRules } from "../../reconcile/cooldown-json.js";
 
 const storePath = (agentDir: string) => path.join(agentDir, AUTH_PROFILES_FILENAME);
 

@@ -4,7 +4,7 @@ import { chmodSync, chownSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } fro
 import os from "node:os";
 import path from "node:path";
 import { test } from "node:test";
-import { lockFolderProblem } from "../../src/report/lock-folder.js";
+import { lockFolderProblem } from "../../src/stores/sqlite/lock-folder.js";
 import { lockDirectory } from "../../src/stores/sqlite/lifecycle-lock.js";
 
 const asRoot = process.getuid?.() === 0;

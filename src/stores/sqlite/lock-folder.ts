@@ -4,9 +4,9 @@
  * SQLite write happens, for good. `status` and `doctor` say who owns it and the command that clears it.
  */
 import { lstat } from "node:fs/promises";
-import { shellQuote } from "../core/terminal-text.js";
-import { userName } from "../service/host.js";
-import { lockDirectory } from "../stores/sqlite/lifecycle-lock.js";
+import { userName } from "../../core/process-identity.js";
+import { shellQuote } from "../../core/terminal-text.js";
+import { lockDirectory } from "./lifecycle-lock.js";
 
 export interface LockFolderProblem {
   dir: string;

@@ -5,7 +5,7 @@
 import { existsSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { expandHome } from "../fs/home.js";
+import { expandHome } from "../../fs/home.js";
 
 /** Env overrides, newest name first; OpenClaw dropped MOLTBOT_STATE_DIR but Moltbot reads it. */
 export const STATE_DIR_ENV = ["OPENCLAW_STATE_DIR", "MOLTBOT_STATE_DIR", "CLAWDBOT_STATE_DIR"] as const;

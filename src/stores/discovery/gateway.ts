@@ -6,9 +6,9 @@
  */
 import { existsSync } from "node:fs";
 import path from "node:path";
-import type { Config } from "../config/config.js";
-import { AuthSyncError } from "../core/errors.js";
-import { isFolder } from "../fs/identity.js";
+import type { Config } from "../../config/config.js";
+import { AuthSyncError } from "../../core/errors.js";
+import { isFolder } from "../../fs/identity.js";
 import {
   AUTH_PROFILES_FILENAME,
   CONFIG_PATH_ENV,

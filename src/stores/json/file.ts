@@ -6,15 +6,15 @@
 import { constants } from "node:fs";
 import { lstat, mkdir, open, readdir, rm } from "node:fs/promises";
 import path from "node:path";
-import { AuthSyncError, StoreError, errnoCode, messageOf } from "../core/errors.js";
-import { retry } from "../core/retry.js";
-import { assertTrusted } from "../fs/trust.js";
-import { isFolder } from "../fs/identity.js";
-import { fileKind, readRegularFile } from "../fs/read-file.js";
-import type { AuthProfileStore } from "../types.js";
-import type { UpdateOptions } from "./adapter.js";
-import { agentsRoot, isInside } from "./agents.js";
-import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE, createFileAtomically, writeTarget } from "../fs/atomic-write.js";
+import { AuthSyncError, StoreError, errnoCode, messageOf } from "../../core/errors.js";
+import { retry } from "../../core/retry.js";
+import { assertTrusted } from "../../fs/trust.js";
+import { isFolder } from "../../fs/identity.js";
+import { fileKind, readRegularFile } from "../../fs/read-file.js";
+import type { AuthProfileStore } from "../../types.js";
+import type { UpdateOptions } from "../adapter.js";
+import { agentsRoot, isInside } from "../discovery/agents.js";
+import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE, createFileAtomically, writeTarget } from "../../fs/atomic-write.js";
 
 export const EMPTY_STORE: AuthProfileStore = { version: 1, profiles: {} };
 export const MAX_STORE_BYTES = 16 * 1024 * 1024;

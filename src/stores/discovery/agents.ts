@@ -8,10 +8,10 @@ import { readdir } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import JSON5 from "json5";
-import { errnoCode, messageOf } from "../core/errors.js";
-import { expandHome } from "../fs/home.js";
-import { isFolder } from "../fs/identity.js";
-import { readRegularFile } from "../fs/read-file.js";
+import { errnoCode, messageOf } from "../../core/errors.js";
+import { expandHome } from "../../fs/home.js";
+import { isFolder } from "../../fs/identity.js";
+import { readRegularFile } from "../../fs/read-file.js";
 
 export const DEFAULT_AGENT_ID = "main";
 export const AUTH_PROFILES_FILENAME = "auth-profiles.json";

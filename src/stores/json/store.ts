@@ -1,19 +1,19 @@
 /**
- * What the two JSON eras (json-v1.ts, split.ts) share as a transactional store (transaction.ts): the agent's
+ * What the two JSON eras (json-v1/, split/) share as a transactional store (../transaction.ts): the agent's
  * JSON documents under one lock on `auth-profiles.json`, which is created first when missing (both locks need
  * it) or, where the format allows, made whole at once without the lock; each changed document replaced
  * atomically, and modes too open fixed. A format only says how it reads its documents, how the gateway sees
  * them, what to write for a next view, and which lock the gateway takes.
  */
 import path from "node:path";
-import { StoreError, messageOf } from "../core/errors.js";
-import { writeFileAtomically } from "../fs/atomic-write.js";
-import type { AuthProfileStore } from "../types.js";
-import type { FileWrite, StoreChange, UpdateOptions, UpdateResult } from "./adapter.js";
-import { AUTH_PROFILES_FILENAME } from "./agents.js";
-import { EMPTY_STORE, createStoreFile, ensureStoreFile, tightenMode } from "./json-file.js";
-import type { HeldLock, StoreLock } from "./locks/lock.js";
-import { type Peeked, runTransaction } from "./transaction.js";
+import { StoreError, messageOf } from "../../core/errors.js";
+import { writeFileAtomically } from "../../fs/atomic-write.js";
+import type { AuthProfileStore } from "../../types.js";
+import type { FileWrite, StoreChange, UpdateOptions, UpdateResult } from "../adapter.js";
+import { AUTH_PROFILES_FILENAME } from "../discovery/agents.js";
+import { EMPTY_STORE, createStoreFile, ensureStoreFile, tightenMode } from "./file.js";
+import type { HeldLock, StoreLock } from "../locks/lock.js";
+import { type Peeked, runTransaction } from "../transaction.js";
 
 export interface JsonFormat<D> {
   /** Every file of the store, `auth-profiles.json` first. */

@@ -8,14 +8,14 @@
  */
 import path from "node:path";
 import { isDeepStrictEqual } from "node:util";
-import type { AuthProfileStore } from "../types.js";
-import { AUTH_PROFILES_FILENAME } from "./agents.js";
-import type { FileWrite, StoreAdapter } from "./adapter.js";
-import { sidecarLock } from "./locks/sidecar-lock.js";
-import { AUTH_STATE_FILENAME } from "./generation.js";
-import { EMPTY_STORE, type JsonDoc, asProfileStore, readJsonDoc, serializeJson } from "./json-file.js";
-import { type JsonFormat, updateJsonStore } from "./json-store.js";
-import { jsonUsageRules } from "../reconcile/cooldown-json.js";
+import type { AuthProfileStore } from "../../types.js";
+import { AUTH_PROFILES_FILENAME } from "../discovery/agents.js";
+import type { FileWrite, StoreAdapter } from "../adapter.js";
+import { sidecarLock } from "../locks/sidecar-lock.js";
+import { AUTH_STATE_FILENAME } from "../discovery/generation.js";
+import { EMPTY_STORE, type JsonDoc, asProfileStore, readJsonDoc, serializeJson } from "../json/file.js";
+import { type JsonFormat, updateJsonStore } from "../json/store.js";
+import { jsonUsageRules } from "../../reconcile/cooldown-json.js";
 
 const STATE_KEYS = ["order", "lastGood", "usageStats"] as const;
 

@@ -1,0 +1,33 @@
+/**
+ * `doctor`'s checks of a SQLite-era gateway: the lock folder every SQLite write needs, then the gateway version
+ * and every database's schema. A database newer than the newest we were tested with is information, not a
+ * problem, when its auth tables are as expected; one whose shape differs fails.
+ */
+import { type Check, fail, ok, warn } from "../check.js";
+import type { GatewayInstall } from "../discovery/gateway.js";
+import { findingsText, inspectDatabases } from "./inspect.js";
+import { lockFolderProblem } from "./lock-folder.js";
+
+export async function sqliteChecks(gateway: GatewayInstall): Promise<Check[]> {
+  const locks = await lockFolderProblem();
+  const lockCheck = locks ? [fail("gateway locks", locks.detail, locks.fix)] : [];
+  return [...lockCheck, ...(await databaseChecks(gateway))];
+}
+
+async function databaseChecks(gateway: GatewayInstall): Promise<Check[]> {
+  const generation = gateway.generation;
+  const found = await inspectDatabases(gateway.stateDir.dir, gateway.agents);
+  const version = `gateway ${generation.version ?? "unknown"} (${generation.reason})`;
+  const detail = `sqlite, ${version}; ${findingsText(found) || "no database yet"}`;
+  if (found.some((f) => f.refusal)) {
+    const fix =
+      "openclaw doctor --fix   (the gateway repairs its own schema; a refused database is left as it is), " +
+      "or a moltbot-auth-sync release that knows this schema";
+    return [fail("gateway store", detail, fix)];
+  }
+  if (found.length === 0) {
+    const fix = "openclaw models auth paste-token   (the gateway creates its databases on its first write)";
+    return [warn("gateway store", detail, fix)];
+  }
+  return [ok("gateway store", detail)];
+}

@@ -55,6 +55,12 @@ function marking(t: TestHome): string {
   return "none";
 }
 
+/**
+ * How long a case waits for the daemon's answer: a bound on a hang, not on the machine's speed. The hang case
+ * alone takes 10 s by design (5 s timeout, 5 s before the kill); a loaded runner took over 20 s once.
+ */
+const ANSWER_WITHIN_MS = 60_000;
+
 async function runCase(c: Case, outputs: string[], planted: string[]): Promise<Row> {
   const t = makeHome();
   const control = installFakeClaude(t, c.mode);
@@ -69,7 +75,7 @@ async function runCase(c: Case, outputs: string[], planted: string[]): Promise<R
     try {
       const problems: string[] = [];
       if (c.expect === "refreshed") {
-        await d.waitForEvent("refresh.succeeded", 20_000);
+        await d.waitForEvent("refresh.succeeded", ANSWER_WITHIN_MS);
         // The second save lands right after the first; the store must end with the second.
         await new Promise((r) => setTimeout(r, 1_000));
         const last = JSON.parse(readFileSync(path.join(t.claudeDir, ".credentials.json"), "utf8")).claudeAiOauth
@@ -79,8 +85,8 @@ async function runCase(c: Case, outputs: string[], planted: string[]): Promise<R
         // Nothing is marked for a working token: wait for the failure, then a while for a marking that must not come.
         const marked =
           c.expect === "none"
-            ? d.waitForEvent("refresh.failed", 20_000).then(() => new Promise((r) => setTimeout(r, 1_000)))
-            : d.waitForEvent("cooldown.marked", 20_000);
+            ? d.waitForEvent("refresh.failed", ANSWER_WITHIN_MS).then(() => new Promise((r) => setTimeout(r, 1_000)))
+            : d.waitForEvent("cooldown.marked", ANSWER_WITHIN_MS);
         const failed = await marked.then(() => d.events("refresh.failed")[0]!);
         if (c.expect === "none" && d.events("cooldown.marked").length > 0) problems.push("a working token was marked");
         if ((failed.retryInMs as number) < 12_000) problems.push(`backoff only ${String(failed.retryInMs)} ms`);

@@ -6,6 +6,11 @@
  *   BENCH_WIDE_REWRITES (20)           rewrites for the 200-agent latency
  *   BENCH_LARGE_AGENTS (10000)         agents for the large figures; 0 skips them
  *   BENCH_IDLE_S (30)                  idle window for RSS and CPU
+ *   BENCH_SQLITE_AGENTS (1000)         agent databases of the SQLite generation's large figures (bench/sqlite.ts);
+ *                                      0 runs only its 1-database figures
+ *   BENCH_SQLITE_RUNS (3)              runs of each SQLite CLI figure (`sync`, `cooldown clear`)
+ *   BENCH_SQLITE_ROTATIONS (3)         login changes reaching BENCH_SQLITE_AGENTS agents; 0 skips them
+ *   BENCH_ONLY (unset)                 `sqlite` runs only the SQLite generation's figures; `json` only the others
  * Idle memory is quoted beside the library floor (bench/library-floor.ts), idling in the same window: the design
  * card's libraries loaded in a bare process, each doing its job once.
  */
@@ -18,11 +23,19 @@ import { fileURLToPath } from "node:url";
 import { fingerprint } from "../src/core/fingerprint.js";
 import { DaemonProcess } from "../test/helpers/daemon.js";
 import { BIN, makeHome, runCli, type TestHome } from "../test/helpers/env.js";
+import { sqliteFigures } from "./sqlite.js";
 
 const REWRITES = Number(process.env.BENCH_REWRITES ?? 60);
 const WIDE_REWRITES = Number(process.env.BENCH_WIDE_REWRITES ?? 20);
 const LARGE_AGENTS = Number(process.env.BENCH_LARGE_AGENTS ?? 10_000);
 const IDLE_S = Number(process.env.BENCH_IDLE_S ?? 30);
+const SQLITE = {
+  agents: Number(process.env.BENCH_SQLITE_AGENTS ?? 1000),
+  runs: Number(process.env.BENCH_SQLITE_RUNS ?? 3),
+  rotations: Number(process.env.BENCH_SQLITE_ROTATIONS ?? 3),
+};
+const ONLY = process.env.BENCH_ONLY;
+if (ONLY !== undefined && ONLY !== "sqlite" && ONLY !== "json") throw new Error("BENCH_ONLY is sqlite or json");
 const WIDE_AGENTS = 200;
 const CRON_INTERVAL_MS = 5 * 60_000;
 const FLOOR = path.join(path.dirname(fileURLToPath(import.meta.url)), "floor.js");
@@ -169,6 +182,20 @@ async function scale(agents: number, rewrites: number) {
 }
 
 async function main(): Promise<void> {
+  const machine = {
+    cpus: os.cpus().length,
+    cpuModel: os.cpus()[0]?.model,
+    memoryGb: Math.round(os.totalmem() / 2 ** 30),
+    node: process.version,
+    platform: `${os.platform()} ${os.release()}`,
+  };
+  const json = ONLY === "sqlite" ? undefined : await jsonEra();
+  const sqlite = ONLY === "json" ? undefined : await sqliteFigures(SQLITE);
+  process.stdout.write(`${JSON.stringify({ machine, ...json, ...(sqlite ? { sqlite } : {}) }, null, 2)}\n`);
+}
+
+/** The JSON generations' figures (auth-profiles.json stores), as ever. */
+async function jsonEra() {
   const t = makeHome();
   try {
     t.writeCredentials();
@@ -222,14 +249,7 @@ async function main(): Promise<void> {
     const floorP50 = percentile(floorOne, 50);
     const floorP99 = percentile(floorOne, 99);
     const target = (value: number, limit: number) => ({ value, target: limit, ok: value <= limit });
-    const result = {
-      machine: {
-        cpus: os.cpus().length,
-        cpuModel: os.cpus()[0]?.model,
-        memoryGb: Math.round(os.totalmem() / 2 ** 30),
-        node: process.version,
-        platform: `${os.platform()} ${os.release()}`,
-      },
+    return {
       oneAgent: {
         rotationMs: { n: one.length, p50: round(oneP50), p99: round(oneP99), max: round(Math.max(...one)) },
         floorRotationMs: { p50: round(floorP50), p99: round(floorP99) },
@@ -292,7 +312,6 @@ async function main(): Promise<void> {
           : {}),
       },
     };
-    process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
   } finally {
     t.cleanup();
   }

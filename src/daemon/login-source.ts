@@ -4,15 +4,11 @@ import { formatRelative } from "../core/duration.js";
 import { messageOf } from "../core/errors.js";
 import { fingerprint } from "../core/fingerprint.js";
 import { type Failure, loginFailureOf } from "../reconcile/failure.js";
-import { type LoginReading, readLogin } from "../sources/index.js";
+import type { LoginRead } from "../pass/run.js";
+import { readLogin } from "../sources/index.js";
 import type { SourceCredential } from "../types.js";
 import type { Clock } from "./clock.js";
 import type { ProblemLog } from "./problem-log.js";
-
-export interface LoginRead extends LoginReading {
-  /** Whether its token or expiry differs from the read before (false when it gives none). */
-  changed: boolean;
-}
 
 export class LoginSource {
   /** The login as last read; undefined while it gives nothing. */
@@ -31,7 +27,8 @@ export class LoginSource {
     },
   ) {}
 
-  async read(): Promise<LoginRead> {
+  /** Reads the login now; `changed` says whether its token or expiry differs from the read before. */
+  async read(): Promise<LoginRead & { changed: boolean }> {
     const { problems } = this.options;
     const config = this.options.config();
     const reading = await readLogin(config, this.options.env);

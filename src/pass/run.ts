@@ -12,7 +12,7 @@ import { type Failure, loginFailureOf } from "../reconcile/failure.js";
 import { type Offer, loginOffer, setupTokenOffers } from "../reconcile/offer.js";
 import { type RefreshResult, Refresher } from "../refresh/refresher.js";
 import { noteReloads } from "../runtime/stale-gateways.js";
-import { readClaudeLogin } from "../sources/index.js";
+import { type LoginReading, readClaudeLogin } from "../sources/index.js";
 import type { UpdateOptions } from "../stores/adapter.js";
 import type { SetupToken, SourceCredential } from "../types.js";
 import type { AgentReport, GatewayStores } from "./apply.js";
@@ -31,10 +31,8 @@ export interface RunLogin {
   occurrence?: () => Occurrence;
 }
 
-export interface LoginRead {
-  login?: SourceCredential | undefined;
-  /** Why the source gave no login. */
-  error?: SourceError | undefined;
+/** A login as read now (sources' `LoginReading`, whose view of the config the run already has). */
+export interface LoginRead extends Omit<LoginReading, "config"> {
   /** The token or expiry differs from the read before (the daemon's sources tell). */
   changed?: boolean;
 }

@@ -7,15 +7,15 @@
  *   node floor.js <credentials file> <agents folder>    (every <agents folder>/<id>/agent/)
  */
 import { randomBytes } from "node:crypto";
-import { constants, readdirSync, watch } from "node:fs";
-import { open, readFile, rename } from "node:fs/promises";
+import { constants, readdirSync } from "node:fs";
+import { open, rename } from "node:fs/promises";
 import path from "node:path";
 import { fingerprint } from "../src/core/fingerprint.js";
+import { emit, watchLogin } from "./floor-watch.js";
 
 const [credentials, agentsRoot] = process.argv.slice(2);
 if (!credentials || !agentsRoot) throw new Error("usage: floor.js <credentials file> <agents folder>");
 const agentDirs = readdirSync(agentsRoot).map((id) => path.join(agentsRoot, id, "agent"));
-const emit = (record: Record<string, unknown>) => process.stdout.write(`${JSON.stringify(record)}\n`);
 
 async function replace(dir: string, content: string): Promise<void> {
   const temp = path.join(dir, `auth-profiles.json.${randomBytes(8).toString("hex")}.tmp`);
@@ -30,36 +30,11 @@ async function replace(dir: string, content: string): Promise<void> {
   await folder.close();
 }
 
-let last = "";
-let running = false;
-let again = false;
-async function copy(): Promise<void> {
-  if (running) return void (again = true);
-  running = true;
-  try {
-    const login = (JSON.parse(await readFile(credentials!, "utf8")) as { claudeAiOauth: Record<string, unknown> })
-      .claudeAiOauth;
-    const token = String(login.accessToken);
-    if (token === last) return;
-    last = token;
-    const profile = { type: "token", provider: "anthropic", token, expires: login.expiresAt };
-    const content = `${JSON.stringify({ version: 1, profiles: { "anthropic:claude-cli": profile } }, null, 2)}\n`;
-    for (const dir of agentDirs) {
-      await replace(dir, content);
-      emit({ event: "sync.written", agent: path.basename(path.dirname(dir)), fingerprint: fingerprint(token) });
-    }
-  } catch {
-    // A half-seen file: the next event reads it again.
-  } finally {
-    running = false;
-    if (again) {
-      again = false;
-      void copy();
-    }
+watchLogin(credentials, async ({ token, expires }) => {
+  const profile = { type: "token", provider: "anthropic", token, expires };
+  const content = `${JSON.stringify({ version: 1, profiles: { "anthropic:claude-cli": profile } }, null, 2)}\n`;
+  for (const dir of agentDirs) {
+    await replace(dir, content);
+    emit({ event: "sync.written", agent: path.basename(path.dirname(dir)), fingerprint: fingerprint(token) });
   }
-}
-
-watch(path.dirname(credentials), (_event, name) => {
-  if (name === path.basename(credentials)) void copy();
 });
-emit({ event: "daemon.ready" });

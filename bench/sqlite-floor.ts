@@ -9,11 +9,10 @@
  *   node sqlite-floor.js watch <job file> <credentials file>     on each change of the login's access token, a
  *       pass writing it as a token profile; logs `sync.written` lines of the daemon's shape
  */
-import { readFileSync, watch } from "node:fs";
-import { readFile } from "node:fs/promises";
-import path from "node:path";
+import { readFileSync } from "node:fs";
 import Database from "better-sqlite3";
 import { fingerprint } from "../src/core/fingerprint.js";
+import { emit, watchLogin } from "./floor-watch.js";
 
 /** One auth row: which database, table and row, and the columns of its JSON and its time. */
 export interface FloorTarget {
@@ -59,8 +58,6 @@ function update(target: FloorTarget, change: FloorChange, value: string | undefi
   }
 }
 
-const emit = (record: Record<string, unknown>) => process.stdout.write(`${JSON.stringify(record)}\n`);
-
 async function main(): Promise<void> {
   const [mode, jobFile, credentials] = process.argv.slice(2);
   if (!jobFile || (mode !== "update" && mode !== "watch") || (mode === "watch" && !credentials)) {
@@ -72,37 +69,13 @@ async function main(): Promise<void> {
     for (const target of job.targets) update(target, job.change, value);
     return;
   }
-  let last = "";
-  let running = false;
-  let again = false;
-  const copy = async (): Promise<void> => {
-    if (running) return void (again = true);
-    running = true;
-    try {
-      const login = (JSON.parse(await readFile(credentials!, "utf8")) as { claudeAiOauth: Record<string, unknown> })
-        .claudeAiOauth;
-      const token = String(login.accessToken);
-      if (token === last) return;
-      last = token;
-      const value = JSON.stringify({ type: "token", provider: "anthropic", token, expires: login.expiresAt });
-      for (const target of job.targets) {
-        update(target, job.change, value);
-        emit({ event: "sync.written", agent: target.agent, fingerprint: fingerprint(token) });
-      }
-    } catch {
-      // A half-seen file: the next event reads it again.
-    } finally {
-      running = false;
-      if (again) {
-        again = false;
-        void copy();
-      }
+  watchLogin(credentials!, ({ token, expires }) => {
+    const value = JSON.stringify({ type: "token", provider: "anthropic", token, expires });
+    for (const target of job.targets) {
+      update(target, job.change, value);
+      emit({ event: "sync.written", agent: target.agent, fingerprint: fingerprint(token) });
     }
-  };
-  watch(path.dirname(credentials!), (_event, name) => {
-    if (name === path.basename(credentials!)) void copy();
   });
-  emit({ event: "daemon.ready" });
 }
 
 await main();

@@ -1,4 +1,7 @@
-/** `doctor`'s check of a JSON-era gateway's store: the generation found, and why; its files need nothing of the host. */
+/**
+ * `doctor`'s check of a JSON-era gateway's store: the generation found, and why; its files need nothing of the
+ * host.
+ */
 import { type Check, ok } from "../check.js";
 import type { GatewayInstall } from "../discovery/gateway.js";
 

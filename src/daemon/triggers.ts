@@ -9,7 +9,7 @@ import type { Config } from "../config/config.js";
 import { loginConfigs } from "../config/logins.js";
 import { claudeCredentialsFile } from "../sources/index.js";
 import { declared } from "../stores/adapter-for.js";
-import type { Agent } from "../stores/discovery/agents.js";
+import { type Agent, CONFIG_NAMES } from "../stores/discovery/agents.js";
 import { configuredStateDirs, requireStateDir } from "../stores/discovery/gateway.js";
 import { watchFile } from "./file-watch.js";
 import { type Schedule, startSchedule } from "./schedule.js";
@@ -40,7 +40,7 @@ const SHARED_HOMES = new Map(
   [...SHARED_FILES].filter((rel) => !LOGS.has(rel)).map((rel) => [path.posix.dirname(rel), rel] as const),
 );
 const AGENT_PATH = /^agents\/([^/]+)(?:\/agent(?:\/([^/]+))?)?$/;
-const GATEWAY_CONFIGS = new Set(["openclaw.json", "moltbot.json", "clawdbot.json", "moldbot.json"]);
+const GATEWAY_CONFIGS = new Set<string>(CONFIG_NAMES);
 
 /** `agents/<id>`, `agents/<id>/agent` or one of its store files: lock dirs, temp files and sessions are not watched. */
 function isAgentPath(rel: string): boolean {

@@ -17,7 +17,8 @@ export const DEFAULT_AGENT_ID = "main";
 export const AUTH_PROFILES_FILENAME = "auth-profiles.json";
 
 export const CONFIG_PATH_ENV = ["OPENCLAW_CONFIG_PATH", "MOLTBOT_CONFIG_PATH", "CLAWDBOT_CONFIG_PATH"] as const;
-const CONFIG_NAMES = ["openclaw.json", "moltbot.json", "clawdbot.json", "moldbot.json"] as const;
+/** The gateway config's names in its state dir, in the order they are looked for (the gateway was renamed). */
+export const CONFIG_NAMES = ["openclaw.json", "moltbot.json", "clawdbot.json", "moldbot.json"] as const;
 
 export interface Agent {
   id: string;

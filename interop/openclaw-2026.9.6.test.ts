@@ -13,12 +13,12 @@ import {
   agentDbPath,
   allCellText,
   readAgentCells,
+  readDatabase,
   readStateCells,
   restamp,
   stateDbPath,
 } from "../test/helpers/sqlite-store.js";
 import { snapshotTree } from "../test/helpers/tree.js";
-import { readDatabase } from "../src/stores/sqlite/driver.js";
 import { type DatabaseKind, readSchema, TESTED_SCHEMA } from "../src/stores/sqlite/schema.js";
 import { type Gateway, installGateway, modelsStatus, runGateway } from "./gateway.js";
 import { gatewayMarkFailure, markScript } from "./gateway-usage.js";

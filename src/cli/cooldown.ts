@@ -3,7 +3,7 @@ import { loginProfileIds } from "../config/logins.js";
 import { ExitError, AuthSyncError } from "../core/errors.js";
 import type { ProfileUsageStats } from "../types.js";
 import { clearRefusal } from "../reconcile/cooldown.js";
-import type { StoreAdapter } from "../stores/adapter.js";
+import { inSessions, type StoreAdapter } from "../stores/adapter.js";
 import { adapterFor } from "../stores/adapter-for.js";
 import type { Agent } from "../stores/discovery/agents.js";
 import { type AgentReport, clearAgents } from "../pass/apply.js";
@@ -37,11 +37,14 @@ export async function cooldownClearCommand(options: CooldownClearOptions): Promi
   const adapter = adapterFor(gateway.generation, gateway.stateDir.dir);
   // Where the login has no profile of its own (SQLite era by default), no --profile means every Anthropic profile.
   const every = !options.profile && ours.every((id) => adapter.admit?.(id, { type: "token" }) !== undefined);
-  const profiles = every ? await anthropicProfiles(agents, adapter) : ours;
   const writing = await writeOptions(config);
   const refuse = (stats: ProfileUsageStats) => (options.force ? undefined : clearRefusal(stats, now));
-  const reports: AgentReport[] = [];
-  for (const id of profiles) reports.push(...(await clearAgents({ agents, adapter }, id, refuse, writing)));
+  const { profiles, reports } = await inSessions([adapter], async () => {
+    const profiles = every ? await anthropicProfiles(agents, adapter) : ours;
+    const reports: AgentReport[] = [];
+    for (const id of profiles) reports.push(...(await clearAgents({ agents, adapter }, id, refuse, writing)));
+    return { profiles, reports };
+  });
   // A gateway that keeps its stores in memory would go on skipping the profile until told to re-read them.
   const reloads = await reloadAfterWrites(config, { agents, adapter }, reports);
   if (!every && reports.length > 0 && reports.every((r) => r.result === "skipped" && r.code === "no-profile")) {

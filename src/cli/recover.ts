@@ -30,6 +30,7 @@ import type { AuthProfileStore, SourceCredential, TokenProfile } from "../types.
 import { type GlobalOptions, loadCommandConfig, printJson, writeOptions } from "./options.js";
 import { columns, printLines } from "./print.js";
 import { reloadAfterWrites, staleWarnings } from "./gateway-reload.js";
+import { inSessions } from "../stores/adapter.js";
 
 export interface RecoverOptions extends GlobalOptions {
   agent?: string;
@@ -54,7 +55,9 @@ export async function recoverCommand(options: RecoverOptions): Promise<void> {
   }
   const adapter = adapterFor(gateway.generation, gateway.stateDir.dir);
   const stores = new Map<string, AuthProfileStore | undefined>();
-  for (const agent of agents) stores.set(agent.id, await adapter.read(agent.dir).catch(() => undefined));
+  await inSessions([adapter], async () => {
+    for (const agent of agents) stores.set(agent.id, await adapter.read(agent.dir).catch(() => undefined));
+  });
   const login = await chooseLogin(config, [...stores.values()]);
   const { credential } = login;
   const now = Date.now();
@@ -82,11 +85,13 @@ export async function recoverCommand(options: RecoverOptions): Promise<void> {
   const rules = { usage: adapter.usage, refreshToken: credential.refreshToken };
   const writing = await writeOptions(config, options.dryRun);
   const reports: AgentReport[] = [];
-  for (const { agent, profileId } of targets) {
-    const change = (store: AuthProfileStore) => recoverProfile(store, profileId, desired, rules);
-    const report = await updateAgent(agent, adapter, profileId, change, writing);
-    reports.push(report.result === "written" ? { ...report, reason: recoveredReason("recover") } : report);
-  }
+  await inSessions([adapter], async () => {
+    for (const { agent, profileId } of targets) {
+      const change = (store: AuthProfileStore) => recoverProfile(store, profileId, desired, rules);
+      const report = await updateAgent(agent, adapter, profileId, change, writing);
+      reports.push(report.result === "written" ? { ...report, reason: recoveredReason("recover") } : report);
+    }
+  });
   // A gateway that keeps its stores in memory would go on skipping the profile until told to re-read them.
   const reloads = options.dryRun ? [] : await reloadAfterWrites(config, { agents, adapter }, reports);
   const done = reports.filter((r) => r.result === "written" || r.result === "unchanged");

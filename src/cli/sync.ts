@@ -26,6 +26,7 @@ import { type GlobalOptions, loadCommandConfig, printJson, writeOptions } from "
 import { columns, printLines } from "./print.js";
 import { markingText } from "./status.js";
 import { groupUnrecovered, unrecoveredText } from "../pass/recover.js";
+import { inSessions } from "../stores/adapter.js";
 
 export interface SyncCommandOptions extends GlobalOptions {
   dryRun?: boolean;
@@ -308,7 +309,9 @@ async function unusableAgents(
   const failed = new Set(reports.filter((r) => r.result === "failed").map((r) => agentName(r.agent, r.stateDir)));
   const now = Date.now();
   const unusable: Unusable[] = [];
-  for (const stores of gateways) unusable.push(...(await unusableIn(stores, profileId, failed, now)));
+  for (const stores of gateways) {
+    unusable.push(...(await inSessions([stores.adapter], () => unusableIn(stores, profileId, failed, now))));
+  }
   return unusable;
 }
 

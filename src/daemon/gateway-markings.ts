@@ -6,7 +6,7 @@
 import { createHash } from "node:crypto";
 import { readRegularFile } from "../fs/read-file.js";
 import { isCredentialMarking } from "../reconcile/cooldown.js";
-import type { StoreAdapter, WriteIntent } from "../stores/adapter.js";
+import { inSessions, type StoreAdapter, type WriteIntent } from "../stores/adapter.js";
 import type { Agent } from "../stores/discovery/agents.js";
 import { MAX_STORE_BYTES } from "../stores/json/file.js";
 import type { AuthProfileStore, ProfileUsageStats } from "../types.js";
@@ -89,11 +89,13 @@ export class GatewayMarkings {
 
   /** The markings in stores not read since the start, so a first watcher event compares with what was there. */
   async learn(agents: readonly Agent[], adapter: StoreAdapter): Promise<void> {
-    for (const agent of agents) {
-      if (this.profileIds().every((p) => this.known.has(knownKey(agent.dir, p)))) continue;
-      const store = await adapter.read(agent.dir).catch(() => undefined);
-      if (store) this.rememberStore(agent.dir, store);
-    }
+    await inSessions([adapter], async () => {
+      for (const agent of agents) {
+        if (this.profileIds().every((p) => this.known.has(knownKey(agent.dir, p)))) continue;
+        const store = await adapter.read(agent.dir).catch(() => undefined);
+        if (store) this.rememberStore(agent.dir, store);
+      }
+    });
   }
 
   private rememberWrite(agentDir: string, store: AuthProfileStore): void {

@@ -13,7 +13,7 @@ import { type Offer, loginOffer, setupTokenOffers } from "../reconcile/offer.js"
 import { type RefreshResult, Refresher } from "../refresh/refresher.js";
 import { noteReloads } from "../runtime/stale-gateways.js";
 import { type LoginReading, readClaudeLogin } from "../sources/index.js";
-import type { UpdateOptions } from "../stores/adapter.js";
+import { inSessions, type UpdateOptions } from "../stores/adapter.js";
 import type { SetupToken, SourceCredential } from "../types.js";
 import type { AgentReport, GatewayStores } from "./apply.js";
 import { type PassResult, runPass } from "./pass.js";
@@ -85,8 +85,14 @@ export interface Run {
   result: PassResult;
 }
 
+/** What the run found before any store is touched. */
+interface Found {
+  reads: readonly LoginRead[];
+  refreshes: ReadonlyArray<RefreshStep | undefined>;
+}
+
 export async function run(input: RunInput): Promise<Run | undefined> {
-  const { logins, env } = input;
+  const { logins } = input;
   const reads = await Promise.all(logins.map((login) => login.read()));
   const refreshes = await Promise.all(reads.map((read, i) => refreshIfDue(input, logins[i]!.config, read.login)));
   const taken = new Set(logins.map((login) => login.config.profileId));
@@ -94,6 +100,18 @@ export async function run(input: RunInput): Promise<Run | undefined> {
   const offered = setupOffers.length > 0 || reads.some((read) => read.login);
   const gateways = await input.gateways(reads, offered);
   if (!gateways) return undefined;
+  return inSessions(
+    gateways.map((g) => g.adapter),
+    () => runLogins(input, { reads, refreshes, setupOffers, gateways }),
+  );
+}
+
+/** Each login's pass over the gateways found, merged; the gateways' adapters are in session meanwhile. */
+async function runLogins(
+  input: RunInput,
+  { reads, refreshes, setupOffers, gateways }: Pick<Run, "setupOffers" | "gateways"> & Found,
+): Promise<Run> {
+  const { logins, env } = input;
   const agents = gateways.reduce((n, g) => n + g.agents.length, 0);
   const progress =
     input.onProgress && new PassProgress(input.now, agents * (logins.length + setupOffers.length), input.onProgress);

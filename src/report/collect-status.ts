@@ -24,6 +24,7 @@ import { RecoveryBook, isRecovered } from "../pass/recovery-book.js";
 import { sharedText, unrecoveredText } from "../pass/recover.js";
 import { readLoginAccount } from "../sources/claude-account.js";
 import type { SourceCredential } from "../types.js";
+import { inSessions } from "../stores/adapter.js";
 import {
   type AgentStatus,
   type StatusRecovery,
@@ -96,10 +97,12 @@ export async function collectStatus(config: Config, env: NodeJS.ProcessEnv = pro
       const recovery = adapter.refreshFences
         ? await statusRecovery(first, login, gateway.stateDir.dir, stateDir, env)
         : undefined;
-      const agents = await limit.map(gateway.agents, async (agent) => ({
-        ...(await agentStatus(agent, adapter, own, now, recovery)),
-        ...where,
-      }));
+      const agents = await inSessions([adapter], () =>
+        limit.map(gateway.agents, async (agent) => ({
+          ...(await agentStatus(agent, adapter, own, now, recovery)),
+          ...where,
+        })),
+      );
       const sqlite = gateway.generation.format === "sqlite";
       const schemas = sqlite ? await inspectDatabases(gateway.stateDir.dir, gateway.agents, env) : undefined;
       return { stateDir: gateway.stateDir, store: gateway.generation, ...(schemas ? { schemas } : {}), agents };

@@ -103,6 +103,20 @@ export interface StoreAdapter {
    * Never throws: a gateway that could not be told is a result.
    */
   reload?(requests: readonly ReloadRequest[]): Promise<GatewayReload>;
+  /**
+   * Runs `work`, keeping what this adapter opens across the calls made inside it (the SQLite era's connections:
+   * a pass reads the shared database once per agent) and closing it when `work` ends. Outside a session each
+   * call holds nothing once it returns. Absent where there is nothing to keep.
+   */
+  session?<T>(work: () => Promise<T>): Promise<T>;
+}
+
+/** Runs `work` inside every adapter's session (StoreAdapter.session), the same adapter once. */
+export function inSessions<T>(adapters: Iterable<StoreAdapter>, work: () => Promise<T>): Promise<T> {
+  const [first, ...rest] = new Set(adapters);
+  if (!first) return work();
+  const next = () => inSessions(rest, work);
+  return first.session ? first.session(next) : next();
 }
 
 /**

@@ -6,6 +6,7 @@
 import { mkdirSync } from "node:fs";
 import path from "node:path";
 import Database from "better-sqlite3";
+import { openDatabase, readsReadOnly } from "../../src/stores/sqlite/driver.js";
 import type { TestHome } from "./env.js";
 
 type Json = Record<string, unknown>;
@@ -148,4 +149,14 @@ export function allCellText(files: readonly string[]): string {
     }
   }
   return parts.join("\n");
+}
+
+/** Runs `read` on `file` opened as the SQLite child opens it to read (driver.ts), then closes it. */
+export function readDatabase<T>(file: string, read: (db: Database.Database) => T): T {
+  const db = openDatabase(file, { readonly: readsReadOnly(file) });
+  try {
+    return read(db);
+  } finally {
+    db.close();
+  }
 }

@@ -12,6 +12,7 @@ import { makeHome, randomToken, type TestHome } from "../helpers/env.js";
 import {
   agentDbPath,
   readAgentCells,
+  readDatabase,
   readStateCells,
   restamp,
   type Restamp,
@@ -20,7 +21,6 @@ import {
   writeStateDb,
 } from "../helpers/sqlite-store.js";
 import { snapshotTree } from "../helpers/tree.js";
-import { readDatabase } from "../../src/stores/sqlite/driver.js";
 import { findingsText, inspectDatabases } from "../../src/stores/sqlite/inspect.js";
 import { type DatabaseKind, readSchema, schemaRefusal, TESTED_SCHEMA } from "../../src/stores/sqlite/schema.js";
 import { sqliteAdapter } from "../../src/stores/sqlite/adapter.js";

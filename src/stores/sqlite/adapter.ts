@@ -11,49 +11,17 @@ import { readGatewayConfig } from "../discovery/agents.js";
 import { reloadGateway } from "./gateway-notify.js";
 import { runTransaction, type StorePart, type TransactionalStore } from "../transaction.js";
 import type { CellHome } from "./cells.js";
-import { databaseFile } from "./database-file.js";
 import { agentDb, layoutFor } from "./layout.js";
 import type { DatabaseKind } from "./schema.js";
 import { databaseLock, type HeldDatabase } from "./database-lock.js";
 import { sqliteUsageRules } from "../../reconcile/cooldown-sqlite.js";
-import { type AgentCells, agentView, cellWrites, type Owner, type StoreCells } from "./view.js";
-import { type SqliteWorker, workerFor } from "./worker-client.js";
+import { type AgentCells, agentView, cellWrites, type Owner } from "./view.js";
+import { workerFor } from "./worker-client.js";
 
 /** Where one agent's two stores are, as found on disk now. */
 export interface Placement {
   shared: { file: string; home: CellHome; kind: DatabaseKind } | undefined;
   local: string | undefined;
-}
-
-/**
- * Asks the SQLite child to run `op` on `file`, after the file passed the first look (database-file.ts);
- * undefined when there is no file.
- */
-async function ask<T>(
-  worker: SqliteWorker,
-  op: string,
-  file: string,
-  args: object,
-  doing: string,
-): Promise<{ value: T } | undefined> {
-  const expect = databaseFile(file);
-  if (!expect) return undefined;
-  return { value: await worker.call<T>(op, { ...args, file, expect }, file, doing) };
-}
-
-async function readAgentCells(
-  worker: SqliteWorker,
-  placement: Placement,
-  open: { file: string; cells: StoreCells } | undefined,
-): Promise<AgentCells> {
-  const cellsOf = async (file: string, home: CellHome) => {
-    if (open?.file === file) return open.cells;
-    const read = await ask<StoreCells>(worker, "cells", file, { home }, "reading auth cells");
-    if (!read) throw new StoreError(`${file} cannot be opened: it is gone`, "invalid");
-    return read.value;
-  };
-  const shared = placement.shared ? await cellsOf(placement.shared.file, placement.shared.home) : {};
-  return placement.local ? { shared, local: await cellsOf(placement.local, "agent-db") } : { shared };
 }
 
 /** The Claude login's default id: retired in this generation, so the default is to copy nothing. */
@@ -84,6 +52,8 @@ const SHARED_STORE_MISSING =
 interface AgentDocs {
   placement: Placement;
   cells: AgentCells;
+  /** Set while `openclaw doctor --fix` relocates the shared store: why nothing may be written. */
+  relocating?: string;
 }
 
 export function sqliteAdapter(stateDir: string, env: NodeJS.ProcessEnv = process.env): StoreAdapter {
@@ -104,29 +74,30 @@ export function sqliteAdapter(stateDir: string, env: NodeJS.ProcessEnv = process
       return readAgent(agentDir);
     };
     const part = (placement: Placement, owner: Owner): StorePart<AgentDocs, HeldDatabase> => {
-      const local = { file: placement.local!, home: "agent-db" as const, kind: "agent" as const };
-      const target = owner === "local" ? local : placement.shared;
+      const local = placement.local
+        ? { file: placement.local, home: "agent-db" as const, kind: "agent" as const }
+        : undefined;
+      const [target, other] = owner === "local" ? [local!, placement.shared] : [placement.shared, local];
       if (!target)
         throw new StoreError(
           `the shared auth store does not exist yet in ${stateDir} ${SHARED_STORE_MISSING}`,
           "invalid",
         );
       assertTrusted(target.file);
+      const otherCells = other && { file: other.file, home: other.home };
       return {
         name: target.file,
-        lock: databaseLock(target, options.lockTimeoutMs, worker),
-        read: async ({ handle }) => {
-          const { file, home } = target;
-          const read = await worker.call<{ relocating: string } | { cells: StoreCells }>(
-            "txCells",
-            { handle, home, file },
-            file,
-            "reading auth cells",
-          );
-          if ("relocating" in read) throw new StoreError(read.relocating, "locked");
-          return { placement, cells: await readAgentCells(worker, placement, { file, cells: read.cells }) };
+        lock: databaseLock(target, options.lockTimeoutMs, worker, otherCells),
+        read: ({ read }) => {
+          if ("relocating" in read) return Promise.reject(new StoreError(read.relocating, "locked"));
+          const theirs = read.other ?? {};
+          const cells: AgentCells =
+            owner === "local"
+              ? { shared: theirs, local: read.cells }
+              : { shared: read.cells, ...(local && { local: theirs }) };
+          return Promise.resolve({ placement, cells });
         },
-        plan: ({ handle }, { cells }, view, next) => {
+        plan: (held, { cells }, view, next) => {
           const mine = cellWrites(cells, view, next)[owner];
           if (!mine) return undefined;
           const before = owner === "local" ? cells.local! : cells.shared;
@@ -134,9 +105,8 @@ export function sqliteAdapter(stateDir: string, env: NodeJS.ProcessEnv = process
           return {
             files: [],
             commit: async () => {
-              const writes = roles.map((role) => ({ role, value: mine[role]! }));
-              const args = { handle, home: target.home, writes, now: Date.now() };
-              await worker.call("commit", args, target.file, "writing auth cells and COMMIT");
+              const lost = await held.commit(roles.map((role) => ({ role, value: mine[role]! })));
+              if (lost) throw new StoreError(`${target.file}: ${lost}; nothing written`, "locked");
             },
           };
         },
@@ -147,14 +117,13 @@ export function sqliteAdapter(stateDir: string, env: NodeJS.ProcessEnv = process
       peek: async () => ({ docs: await read() }),
       read,
       view: ({ cells }) => agentView(cells),
-      async parts(peeked) {
-        const { placement, cells } = peeked!.docs;
+      parts(peeked) {
+        const { placement, cells, relocating } = peeked!.docs;
+        // Told by the peek's read; a write to the state database checks again inside its lock.
+        if (relocating) return Promise.reject(new StoreError(relocating, "locked"));
         const planned = cellWrites(cells, peeked!.view, peeked!.next);
-        const pending = placement.shared
-          ? await ask<string | null>(worker, "relocation", layout.stateDb, {}, "checking for a relocation")
-          : undefined;
-        if (pending?.value) throw new StoreError(pending.value, "locked");
-        return (["local", "shared"] as const).filter((owner) => planned[owner]).map((owner) => part(placement, owner));
+        const owners = (["local", "shared"] as const).filter((owner) => planned[owner]);
+        return Promise.resolve(owners.map((owner) => part(placement, owner)));
       },
     };
   };
@@ -165,12 +134,15 @@ export function sqliteAdapter(stateDir: string, env: NodeJS.ProcessEnv = process
     refreshFences: true,
     admit: admitProfile,
     files: (agentDir) => [agentDb(agentDir), layout.stateDb],
-    async read(agentDir) {
-      const { placement, cells } = await readAgent(agentDir);
-      if (!placement.shared && !placement.local) return undefined;
-      return agentView(cells);
-    },
-    update: (agentDir, change, options) => runTransaction(store(agentDir, options), change, options),
+    read: (agentDir) =>
+      worker.session(async () => {
+        const { placement, cells } = await readAgent(agentDir);
+        if (!placement.shared && !placement.local) return undefined;
+        return agentView(cells);
+      }),
+    update: (agentDir, change, options) =>
+      worker.session(() => runTransaction(store(agentDir, options), change, options)),
+    session: (work) => worker.session(work),
     // The gateway keeps these stores in memory: told as its own CLI tells it, from the config as it is now.
     reload: async (requests) => reloadGateway((await readGatewayConfig(stateDir, env))?.value, stateDir, requests, env),
   };

@@ -10,7 +10,7 @@
 import { StoreError } from "../../core/errors.js";
 import { MAX_SMALL_FILE_BYTES } from "../../fs/read-file.js";
 import { cellShapeProblem } from "./cell-shape.js";
-import type { Database } from "./driver.js";
+import { type Database, pragmaValue, statement } from "./driver.js";
 
 export type CellRole = "store" | "state";
 
@@ -63,7 +63,7 @@ export const MAX_CELL_BYTES = MAX_SMALL_FILE_BYTES;
 export type JsonObject = Record<string, unknown>;
 
 export function tableExists(db: Database, table: string): boolean {
-  return db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(table) !== undefined;
+  return statement(db, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(table) !== undefined;
 }
 
 /** The raw value of a cell, or undefined when its row (or table) does not exist. */
@@ -72,7 +72,7 @@ export function readCellValue(db: Database, cell: Cell): unknown {
   // Its size first, read without loading the value (SQLite's octet_length of a stored column): a huge one is
   // refused as a huge file is, never read.
   const size = `SELECT octet_length("${cell.jsonColumn}") AS size FROM "${cell.table}" WHERE "${cell.keyColumn}" = ?`;
-  const found = db.prepare(size).get(cell.key) as { size: unknown } | undefined;
+  const found = statement(db, size).get(cell.key) as { size: unknown } | undefined;
   if (found === undefined) return undefined;
   if (typeof found.size === "number" && found.size > MAX_CELL_BYTES) {
     throw new StoreError(
@@ -82,14 +82,39 @@ export function readCellValue(db: Database, cell: Cell): unknown {
     );
   }
   const sql = `SELECT "${cell.jsonColumn}" AS json FROM "${cell.table}" WHERE "${cell.keyColumn}" = ?`;
-  const row = db.prepare(sql).get(cell.key) as { json: unknown } | undefined;
+  const row = statement(db, sql).get(cell.key) as { json: unknown } | undefined;
   return row?.json;
 }
 
 export type CellRead = { value: JsonObject | undefined } | { problem: string };
 
+/**
+ * What each connection read of its cells, valid while `PRAGMA data_version` stays the same (no other connection
+ * committed) and this connection wrote nothing since: a pass reads the shared store's cells for every agent.
+ */
+interface CellMemo {
+  version: unknown;
+  reads: Map<Cell, CellRead>;
+}
+const seen = new WeakMap<Database, CellMemo>();
+
+/** Forgets what `db` read: it wrote (or rolled back) its own cells, which its `data_version` does not count. */
+export function forgetCells(db: Database): void {
+  seen.delete(db);
+}
+
 /** A cell's JSON object in the shape of its role (undefined when the row is missing), or what is wrong with it. */
 export function checkCell(db: Database, cell: Cell): CellRead {
+  const version = pragmaValue(db, "data_version");
+  const found = seen.get(db);
+  const memo: CellMemo = found && found.version === version ? found : { version, reads: new Map() };
+  seen.set(db, memo);
+  let read = memo.reads.get(cell);
+  if (!read) memo.reads.set(cell, (read = parseCell(db, cell)));
+  return read;
+}
+
+function parseCell(db: Database, cell: Cell): CellRead {
   const text = readCellValue(db, cell);
   if (text === undefined) return { value: undefined };
   const at = `${cell.table}[${cell.key}]`;
@@ -121,7 +146,9 @@ export function writeCell(db: Database, cell: Cell, value: JsonObject, now: numb
     throw new StoreError(`${cell.table} is missing; nothing written (run openclaw doctor --fix)`, "invalid");
   }
   const json = JSON.stringify(value);
-  db.prepare(
+  forgetCells(db);
+  statement(
+    db,
     `INSERT INTO "${cell.table}" ("${cell.keyColumn}", "${cell.jsonColumn}", "${cell.timeColumn}") VALUES (?, ?, ?) ` +
       `ON CONFLICT("${cell.keyColumn}") DO UPDATE SET "${cell.jsonColumn}" = excluded."${cell.jsonColumn}", ` +
       `"${cell.timeColumn}" = excluded."${cell.timeColumn}"`,

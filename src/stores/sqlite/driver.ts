@@ -43,7 +43,7 @@ export function limitSqliteHeap(): void {
 
 /**
  * Opens an existing database. `journal_mode` and the schema are left as the gateway set them; the only
- * pragma set is this connection's busy timeout.
+ * setting made is this connection's busy timeout (the driver's `timeout`, SQLite's `busy_timeout`).
  */
 export function openDatabase(file: string, options: { readonly?: boolean; busyTimeoutMs?: number } = {}): Database {
   const Sqlite = sqliteLibrary();
@@ -54,22 +54,37 @@ export function openDatabase(file: string, options: { readonly?: boolean; busyTi
   } catch (err) {
     throw new StoreError(`${file} cannot be opened: ${messageOf(err)}`, "invalid");
   }
-  db.pragma(`busy_timeout = ${Math.max(BUSY_TIMEOUT_MS, options.busyTimeoutMs ?? 0)}`);
   return db;
 }
 
 /**
- * Opens for reading without leaving anything behind: read-only when the gateway's WAL files exist; else
- * read-write, because a read-only connection to a WAL database would leave the `-wal` and `-shm` files it makes.
- * Nothing is written either way: on close, SQLite removes the (empty) files it made.
+ * Whether a connection that only reads opens `file` read-only, so as to leave nothing behind: read-only when the
+ * gateway's WAL files exist; else read-write, because a read-only connection to a WAL database would leave the
+ * `-wal` and `-shm` files it makes. Nothing is written either way: on close, SQLite removes the (empty) files it
+ * made.
  */
-export function readDatabase<T>(file: string, read: (db: Database) => T): T {
-  const db = openDatabase(file, { readonly: existsSync(`${file}-wal`) || existsSync(`${file}-shm`) });
-  try {
-    return read(db);
-  } finally {
-    db.close();
-  }
+export function readsReadOnly(file: string): boolean {
+  return existsSync(`${file}-wal`) || existsSync(`${file}-shm`);
+}
+
+const statements = new WeakMap<Database, Map<string, BetterSqlite3.Statement>>();
+
+/**
+ * `db.prepare(sql)`, prepared once per connection: the SQLite child keeps connections for a pass
+ * (connections.ts) and runs the same few statements on each, once per agent.
+ */
+export function statement(db: Database, sql: string): BetterSqlite3.Statement {
+  let prepared = statements.get(db);
+  if (!prepared) statements.set(db, (prepared = new Map<string, BetterSqlite3.Statement>()));
+  let found = prepared.get(sql);
+  if (!found) prepared.set(sql, (found = db.prepare(sql)));
+  return found;
+}
+
+/** A pragma's value (`user_version`, `schema_version`, `data_version`), through the statement kept for it. */
+export function pragmaValue(db: Database, name: string): unknown {
+  const row = statement(db, `PRAGMA ${name}`).get() as Record<string, unknown> | undefined;
+  return row === undefined ? undefined : Object.values(row)[0];
 }
 
 /** SQLITE_BUSY / SQLITE_LOCKED: another writer kept the database past our timeout. */

@@ -5,7 +5,7 @@
  * `removed_source` stays 0 until the source rows are gone. While such a row is pending, a write to either copy
  * could be lost or make doctor's verification fail, so we write neither.
  */
-import type { Database } from "./driver.js";
+import { type Database, statement } from "./driver.js";
 import { tableExists } from "./cells.js";
 import type { TableShape } from "./schema.js";
 
@@ -25,9 +25,10 @@ export const RELOCATION_TABLE: TableShape = {
 /** Why the shared store must not be written now, or undefined. Read inside the state database's transaction. */
 export function relocationInProgress(stateDb: Database, file: string): string | undefined {
   if (!tableExists(stateDb, "migration_sources")) return undefined;
-  const pending = stateDb
-    .prepare("SELECT status FROM migration_sources WHERE migration_kind = ? AND removed_source = 0 LIMIT 1")
-    .get(SHARED_AUTH_RELOCATION_KIND) as { status?: unknown } | undefined;
+  const pending = statement(
+    stateDb,
+    "SELECT status FROM migration_sources WHERE migration_kind = ? AND removed_source = 0 LIMIT 1",
+  ).get(SHARED_AUTH_RELOCATION_KIND) as { status?: unknown } | undefined;
   if (!pending) return undefined;
   const stage = typeof pending.status === "string" ? ` (stage ${JSON.stringify(pending.status).slice(0, 40)})` : "";
   const what = `openclaw doctor --fix is relocating the shared auth store${stage} in ${file}`;

@@ -9,7 +9,7 @@
  */
 import { StoreError } from "../../core/errors.js";
 import { type Cell, CELLS, CONTENT_VERSION_CELL, checkCell, MARKER_CELL, readCellValue } from "./cells.js";
-import type { Database } from "./driver.js";
+import { type Database, pragmaValue, statement } from "./driver.js";
 import { sharedLocation } from "./layout.js";
 import { RELOCATION_TABLE } from "./relocation.js";
 
@@ -91,10 +91,11 @@ interface ColumnInfo {
 /** How one table departs from its shape: missing, a view, a column gone, retyped, or one our insert cannot fill. */
 export function tableDifferences(db: Database, shape: TableShape): string[] {
   const { table } = shape;
-  const object = db.prepare("SELECT type FROM sqlite_master WHERE name = ?").get(table) as { type: string } | undefined;
+  const object = statement(db, "SELECT type FROM sqlite_master WHERE name = ?").get(table) as
+    { type: string } | undefined;
   if (!object) return shape.optional ? [] : [`no table ${table}`];
   if (object.type !== "table") return [`${table} is a ${object.type}, not a table`];
-  const all = db.prepare(`PRAGMA table_xinfo("${table}")`).all() as ColumnInfo[];
+  const all = statement(db, `PRAGMA table_xinfo("${table}")`).all() as ColumnInfo[];
   const columns = all.filter((c) => c.hidden === 0);
   const byName = new Map(columns.map((c) => [c.name, c]));
   const differences: string[] = [];
@@ -102,7 +103,7 @@ export function tableDifferences(db: Database, shape: TableShape): string[] {
   // (or be computed) on our read or write, at whatever cost its author chose.
   const generated = all.filter((c) => c.hidden === 2 || c.hidden === 3);
   if (generated.length > 0) differences.push(`${table} has a generated column ${generated[0]!.name.slice(0, 40)}`);
-  const triggers = db.prepare("SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = ?").all(table);
+  const triggers = statement(db, "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = ?").all(table);
   if (triggers.length > 0)
     differences.push(`${table} has a trigger ${String((triggers[0] as { name: unknown }).name).slice(0, 40)}`);
   for (const expected of shape.columns) {
@@ -147,14 +148,26 @@ function contentVersion(db: Database): { version?: number; difference?: string }
   return { difference: `${CONTENT_VERSION_CELL.key} holds ${shown}, not a schema version` };
 }
 
+/** How the tables of a `kind` database depart from their shapes: what changes only with its schema. */
+export function tablesDifferences(db: Database, kind: DatabaseKind): string[] {
+  return SHAPES[kind].tables.flatMap((table) => tableDifferences(db, table));
+}
+
+export interface SchemaOptions {
+  /** false inside a transaction, whose reader checks the rows it reads itself. */
+  rows?: boolean;
+  /** `tablesDifferences` as already read at this schema version (the SQLite child keeps it per connection). */
+  tables?: readonly string[];
+}
+
 /**
  * Reads a database's versions and checks its shape: the tables and columns, then (only when those fit) the JSON
- * in our rows. `rows: false` inside a transaction, whose reader checks the rows it reads itself.
+ * in our rows.
  */
-export function readSchema(db: Database, kind: DatabaseKind, options: { rows?: boolean } = {}): SchemaReading {
-  const userVersion = db.pragma("user_version", { simple: true }) as number;
+export function readSchema(db: Database, kind: DatabaseKind, options: SchemaOptions = {}): SchemaReading {
+  const userVersion = pragmaValue(db, "user_version") as number;
   const shape = SHAPES[kind];
-  const differences = shape.tables.flatMap((table) => tableDifferences(db, table));
+  const differences = [...(options.tables ?? tablesDifferences(db, kind))];
   const content = kind === "state" && differences.length === 0 ? contentVersion(db) : {};
   if (content.difference) differences.push(content.difference);
   if (differences.length === 0 && options.rows !== false) {
@@ -213,7 +226,7 @@ export function schemaRefusal(kind: DatabaseKind, file: string, reading: SchemaR
 }
 
 /** Throws the refusal of a database we may not serve. */
-export function assertServable(db: Database, kind: DatabaseKind, options: { rows?: boolean } = {}): SchemaReading {
+export function assertServable(db: Database, kind: DatabaseKind, options: SchemaOptions = {}): SchemaReading {
   const reading = readSchema(db, kind, options);
   const refusal = schemaRefusal(kind, db.name, reading);
   if (refusal) throw new StoreError(refusal, "unsupported");

@@ -61,14 +61,23 @@ export class SqliteWorker {
   private idle: NodeJS.Timeout | undefined;
   private readonly script: URL;
   private readonly deadlineMs: number;
+  private sessions = 0;
 
   constructor(options: WorkerOptions = {}) {
     this.script = options.script ?? new URL("./worker.js", import.meta.url);
     this.deadlineMs = options.deadlineMs ?? SQLITE_DEADLINE_MS;
   }
 
-  /** Runs `op` in the child; `file` and `doing` name the request in the error if it passes its deadline. */
+  /**
+   * Runs `op` in the child; `file` and `doing` name the request in the error if it passes its deadline. Outside
+   * a session it is a session of its own: the child keeps nothing open after it.
+   */
   call<T>(op: string, args: unknown, file: string, doing: string, deadlineMs = this.deadlineMs): Promise<T> {
+    const request = () => this.request<T>(op, args, file, doing, deadlineMs);
+    return this.sessions > 0 ? request() : this.session(request);
+  }
+
+  private request<T>(op: string, args: unknown, file: string, doing: string, deadlineMs: number): Promise<T> {
     const child = this.start();
     const id = this.nextId++;
     clearTimeout(this.idle);
@@ -85,6 +94,24 @@ export class SqliteWorker {
         if (err) this.end(new StoreError(`${file}: the SQLite process is gone (${err.message})`, "locked"));
       });
     });
+  }
+
+  /**
+   * Runs `fn`, whose requests share the child's connections (connections.ts) with every session overlapping it,
+   * as a pass's agents do; when the last one ends the child closes them, so no database is held open between
+   * passes and none is left with a -wal file of ours.
+   */
+  async session<T>(fn: () => Promise<T>): Promise<T> {
+    this.sessions++;
+    try {
+      return await fn();
+    } finally {
+      if (--this.sessions === 0 && this.child) {
+        // A child that fails here is ended by call(); what it held went with it.
+        const rest = this.request("rest", {}, "its databases", "closing its connections", this.deadlineMs);
+        await rest.catch(() => undefined);
+      }
+    }
   }
 
   /**

@@ -13,8 +13,15 @@ const wireError = (err: unknown): WireError => ({
   ...(err instanceof StoreError ? { problem: err.problem } : {}),
 });
 
-export function serve(operations: Operations): void {
-  process.on("disconnect", () => process.exit(0));
+/** `end` runs when the parent goes, before this process exits (the SQLite child closes its connections). */
+export function serve(operations: Operations, end?: () => void): void {
+  process.on("disconnect", () => {
+    try {
+      end?.();
+    } finally {
+      process.exit(0);
+    }
+  });
   process.on("message", (message: { id: number; op: string; args: never }) => {
     let reply: WireReply;
     try {

@@ -4,33 +4,36 @@
  * connection is first checked to be the file the parent checked (database-file.ts), and SQLite's own memory is
  * capped, so a hostile database costs at most this child, which the parent kills at the deadline.
  */
-import { statSync } from "node:fs";
 import { StoreError } from "../../core/errors.js";
-import { CELLS, type CellHome, type CellRole, type JsonObject, MARKER_CELL, readCell, writeCell } from "./cells.js";
-import { type Database, isBusy, limitSqliteHeap, openDatabase, readDatabase } from "./driver.js";
+import {
+  CELLS,
+  type CellHome,
+  type CellRole,
+  forgetCells,
+  type JsonObject,
+  MARKER_CELL,
+  readCell,
+  writeCell,
+} from "./cells.js";
+import { closeIdle, type Connection, connect, done, memoBySchema, withConnection } from "./connections.js";
+import { type Database, isBusy, limitSqliteHeap } from "./driver.js";
 import { databaseFile, type DatabaseIdentity } from "./database-file.js";
 import { sharedLocation } from "./layout.js";
 import { type LifecycleTry, tryStateLifecycleLock } from "./lifecycle-lock.js";
 import { relocationInProgress } from "./relocation.js";
-import { assertServable, type DatabaseKind, readSchema } from "./schema.js";
+import { assertServable, type DatabaseKind, readSchema, type SchemaOptions, tablesDifferences } from "./schema.js";
 import type { Placement } from "./adapter.js";
 import type { StoreCells } from "./view.js";
 import { serve } from "./worker-serve.js";
 
-/** The file SQLite opened must be the one checked: a swap between the check and the open is refused. */
-function assertSame(file: string, expect: DatabaseIdentity): void {
-  const now = statSync(file, { throwIfNoEntry: false });
-  if (!now || !now.isFile() || now.dev !== expect.dev || now.ino !== expect.ino) {
-    throw new StoreError(`${file} was replaced while it was opened; refused, nothing written`, "invalid");
-  }
-}
+const checkedRead = <T>(file: string, expect: DatabaseIdentity, read: (db: Database) => T): T =>
+  withConnection(file, expect, ({ db }) => read(db));
 
-function checkedRead<T>(file: string, expect: DatabaseIdentity, read: (db: Database) => T): T {
-  return readDatabase(file, (db) => {
-    assertSame(file, expect);
-    return read(db);
-  });
-}
+/** The shape checks of schema.ts, the tables' part read once per connection and schema version. */
+const schemaOptions = (connection: Connection, kind: DatabaseKind, rows = true): SchemaOptions => ({
+  rows,
+  tables: memoBySchema(connection, kind, () => tablesDifferences(connection.db, kind)),
+});
 
 const readCells = (db: Database, home: CellHome): StoreCells => {
   const store = readCell(db, CELLS[home].store);
@@ -39,7 +42,7 @@ const readCells = (db: Database, home: CellHome): StoreCells => {
 };
 
 interface Held {
-  db: Database;
+  connection: Connection;
   lifecycle: Exclude<LifecycleTry, { busy: unknown }> | undefined;
 }
 const held = new Map<number, Held>();
@@ -56,70 +59,109 @@ interface FileArgs {
   expect: DatabaseIdentity;
 }
 
-/** One agent's placement and cells in one request (adapter.ts calls it for every read outside a transaction). */
+/**
+ * `read` of `file` when we serve it, in one read transaction; undefined when there is no file. A database we may
+ * not serve is refused (schema.ts).
+ */
+function servedRead<T>(file: string, kind: DatabaseKind, read: (db: Database) => T): { value: T } | undefined {
+  const expect = databaseFile(file);
+  if (!expect) return undefined;
+  return withConnection(file, expect, (connection) => {
+    assertServable(connection.db, kind, schemaOptions(connection, kind));
+    return { value: read(connection.db) };
+  });
+}
+
+/**
+ * One agent's placement and cells in one request, each database read once (adapter.ts calls it for every read
+ * outside a transaction), and whether `openclaw doctor --fix` is relocating the shared store (nothing may be
+ * written then).
+ */
 function readAgent({ stateDb, mainDb, own }: { stateDb: string; mainDb: string; own: string }) {
-  const checked = (file: string, kind: DatabaseKind, marker: boolean) => {
-    const expect = databaseFile(file);
-    return expect ? { location: operations.check({ file, expect, kind, marker }) } : undefined;
-  };
+  const state = servedRead(stateDb, "state", (db) => {
+    const inState = sharedLocation(readCell(db, MARKER_CELL), stateDb) === "state-db";
+    return { cells: inState ? readCells(db, "state-db") : undefined, relocating: relocationInProgress(db, stateDb) };
+  })?.value;
   let shared: Placement["shared"];
-  if (checked(stateDb, "state", true)?.location === "state-db")
+  let sharedCells: StoreCells = {};
+  if (state?.cells) {
     shared = { file: stateDb, home: "state-db", kind: "state" };
-  if (!shared && checked(mainDb, "agent", false)) shared = { file: mainDb, home: "agent-db", kind: "agent" };
+    sharedCells = state.cells;
+  } else {
+    const main = servedRead(mainDb, "agent", (db) => readCells(db, "agent-db"));
+    if (main) [shared, sharedCells] = [{ file: mainDb, home: "agent-db", kind: "agent" }, main.value];
+  }
   const mayBeLocal = own !== shared?.file && own !== mainDb;
-  const local = mayBeLocal && checked(own, "agent", false) ? own : undefined;
-  const cellsOf = (file: string, home: CellHome) => {
-    const expect = databaseFile(file);
-    if (!expect) throw new StoreError(`${file} cannot be opened: it is gone`, "invalid");
-    return operations.cells({ file, expect, home });
-  };
-  const sharedCells = shared ? cellsOf(shared.file, shared.home) : {};
-  const cells = local ? { shared: sharedCells, local: cellsOf(local, "agent-db") } : { shared: sharedCells };
-  return { placement: { shared, local }, cells };
+  const localCells = mayBeLocal ? servedRead(own, "agent", (db) => readCells(db, "agent-db")) : undefined;
+  const local = localCells ? own : undefined;
+  const cells = localCells ? { shared: sharedCells, local: localCells.value } : { shared: sharedCells };
+  const relocating = shared ? state?.relocating : undefined;
+  return { placement: { shared, local }, cells, ...(relocating ? { relocating } : {}) };
+}
+
+/** A database's cells, read outside any transaction of ours; the file must still be there. */
+function cellsOf({ file, home }: { file: string; home: CellHome }): StoreCells {
+  const expect = databaseFile(file);
+  if (!expect) throw new StoreError(`${file} cannot be opened: it is gone`, "invalid");
+  return checkedRead(file, expect, (db) => readCells(db, home));
+}
+
+interface BeginArgs extends FileArgs {
+  kind: DatabaseKind;
+  timeoutMs: number;
+  /** Where our cells are in it. */
+  home: CellHome;
+  /** The agent's other database, read in the same request (outside this transaction, as the gateway reads it). */
+  other?: { file: string; home: CellHome };
 }
 
 const operations = {
   inspect: ({ file, expect, kind }: FileArgs & { kind: DatabaseKind }) =>
-    checkedRead(file, expect, (db) => readSchema(db, kind)),
-  /** Refuses a database we may not serve; for the state database, also where its marker puts the shared store. */
-  check: ({ file, expect, kind, marker }: FileArgs & { kind: DatabaseKind; marker: boolean }) =>
-    checkedRead(file, expect, (db) => {
-      assertServable(db, kind);
-      return marker ? sharedLocation(readCell(db, MARKER_CELL), file) : null;
-    }),
-  cells: ({ file, expect, home }: FileArgs & { home: CellHome }) =>
-    checkedRead(file, expect, (db) => readCells(db, home)),
-  relocation: ({ file, expect }: FileArgs) => checkedRead(file, expect, (db) => relocationInProgress(db, file) ?? null),
-  /** The gateway's write lock: its lifecycle lock (state database), then BEGIN IMMEDIATE; busy is an answer. */
-  begin: ({ file, expect, kind, timeoutMs }: FileArgs & { kind: DatabaseKind; timeoutMs: number }) => {
+    withConnection(file, expect, (connection) => readSchema(connection.db, kind, schemaOptions(connection, kind))),
+  /**
+   * The gateway's write lock: its lifecycle lock (state database), then BEGIN IMMEDIATE; busy is an answer. Held,
+   * it reads our cells inside it (unless a relocation began meanwhile) and the agent's other database's.
+   */
+  begin: ({ file, expect, kind, timeoutMs, home, other }: BeginArgs) => {
     const lifecycle = kind === "state" ? tryStateLifecycleLock(file, timeoutMs) : undefined;
     if (lifecycle && "busy" in lifecycle) return { lifecycleBusy: lifecycle.busy.message };
-    let db: Database | undefined;
+    let connection: Connection | undefined;
     try {
-      db = openDatabase(file);
-      assertSame(file, expect);
-      db.exec("BEGIN IMMEDIATE");
+      connection = connect(file, expect, true);
+      connection.held = true;
+      connection.db.exec("BEGIN IMMEDIATE");
       // The gateway may have migrated it since we looked; the rows are checked as the transaction reads them.
-      assertServable(db, kind, { rows: false });
+      assertServable(connection.db, kind, schemaOptions(connection, kind, false));
     } catch (err) {
-      release({ db, lifecycle });
+      release({ connection, lifecycle }, !isBusy(err));
       if (isBusy(err)) return { busy: (err as Error).message };
       throw err;
     }
     const handle = nextHandle++;
-    held.set(handle, { db, lifecycle });
-    return { handle };
+    held.set(handle, { connection, lifecycle });
+    try {
+      const { db } = connection;
+      const relocating = home === "state-db" ? relocationInProgress(db, file) : undefined;
+      if (relocating) return { handle, relocating };
+      return { handle, cells: readCells(db, home), ...(other ? { other: cellsOf(other) } : {}) };
+    } catch (err) {
+      operations.release({ handle });
+      throw err;
+    }
   },
-  txCells: ({ handle, home, file }: { handle: number; home: CellHome; file: string }) => {
-    const { db } = heldOf(handle);
-    const relocating = home === "state-db" ? relocationInProgress(db, file) : undefined;
-    return relocating ? { relocating } : { cells: readCells(db, home) };
-  },
+  /**
+   * Writes our cells and commits, then lets the locks go at once (the gateway waits on them). Unless the state
+   * lock was taken over meanwhile: then nothing is written (transaction.ts words it, with `lost`).
+   */
   commit: ({ handle, home, writes, now }: { handle: number; home: CellHome; writes: Write[]; now: number }) => {
-    const { db } = heldOf(handle);
+    const found = heldOf(handle);
+    const lost = found.lifecycle?.lost();
+    if (lost) return { lost };
+    const { db } = found.connection;
     for (const { role, value } of writes) writeCell(db, CELLS[home][role], value, now);
     db.exec("COMMIT");
-    return null;
+    operations.release({ handle });
+    return {};
   },
   agent: (args: { stateDb: string; mainDb: string; own: string }) => readAgent(args),
   lost: ({ handle }: { handle: number }) => heldOf(handle).lifecycle?.lost() ?? null,
@@ -129,6 +171,8 @@ const operations = {
     if (found) release(found);
     return null;
   },
+  /** The parent's calls are over (worker-client.ts `session`): no connection is kept past them. */
+  rest: () => closeIdle(),
 };
 
 interface Write {
@@ -136,12 +180,21 @@ interface Write {
   value: JsonObject;
 }
 
-/** Rolls back whatever was not committed, so nothing is left half-written. */
-function release({ db, lifecycle }: { db: Database | undefined; lifecycle: Held["lifecycle"] }): void {
+/**
+ * Rolls back whatever was not committed, so nothing is left half-written, and gives the connection back (closed
+ * when `failed`: a connection whose transaction went wrong is not lent again).
+ */
+function release({ connection, lifecycle }: Partial<Held>, failed = false): void {
   try {
-    if (db?.inTransaction) db.exec("ROLLBACK");
+    if (connection?.db.inTransaction) {
+      forgetCells(connection.db);
+      connection.db.exec("ROLLBACK");
+    }
+  } catch (err) {
+    failed = true;
+    throw err;
   } finally {
-    db?.close();
+    if (connection) done(connection, failed);
     lifecycle?.release();
   }
 }
@@ -150,4 +203,4 @@ export type SqliteOperations = typeof operations;
 
 // SQLite's own memory: a generated column or a huge row fails with "out of memory" instead of growing us.
 limitSqliteHeap();
-serve(operations);
+serve(operations, closeIdle);

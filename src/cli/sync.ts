@@ -26,7 +26,6 @@ import { type GlobalOptions, loadCommandConfig, printJson, writeOptions } from "
 import { columns, printLines } from "./print.js";
 import { markingText } from "./status.js";
 import { groupUnrecovered, unrecoveredText } from "../pass/recover.js";
-import { inSessions } from "../stores/adapter.js";
 
 export interface SyncCommandOptions extends GlobalOptions {
   dryRun?: boolean;
@@ -56,7 +55,40 @@ export async function syncCommand(options: SyncCommandOptions): Promise<void> {
     progressShown = true;
     process.stderr.write(`\r${done} of ${total} agents done`);
   };
-  const done = await run({
+  const render = async (done: Run) => {
+    if (progressShown) process.stderr.write("\n");
+    const report = { run: done, gateways: gateways! };
+    if (!config.logins) return syncLogin(report, report.run.logins[0]!, options, { json: printJson, text: printLines });
+    // Several logins: each reported under its own name; one login's failure does not hide the next.
+    const documents: unknown[] = [];
+    const failed: string[] = [];
+    for (const part of report.run.logins) {
+      const { profileId, claudeConfigDir } = part.config;
+      const out: SyncOutput = {
+        json: (value) => documents.push({ login: { profileId, claudeConfigDir }, ...(value as object) }),
+        // Every line names its login: a heading over its own lines, a prefix on its warnings.
+        text: (lines, stream) => {
+          if (lines.length === 0) return;
+          if (stream)
+            return printLines(
+              lines.map((line) => `${profileId}: ${line}`),
+              stream,
+            );
+          printLines([`login ${profileId} (${claudeConfigDir}):`, ...lines]);
+        },
+      };
+      try {
+        await syncLogin(report, part, options, out);
+      } catch (err) {
+        if (!(err instanceof ExitError)) throw err;
+        failed.push(profileId);
+        if (err.message) printLines([`moltbot-auth-sync: ${profileId}: ${err.message}`], process.stderr);
+      }
+    }
+    if (options.json) printJson({ logins: documents });
+    if (failed.length > 0) throw new ExitError(1);
+  };
+  await run({
     logins: loginConfigs(config).map((view) => ({ config: view, read: () => readLogin(view) })),
     setupTokens: () => readSetupTokens(config.setupTokenProfileId),
     gateways: async (reads, offered) => {
@@ -75,38 +107,9 @@ export async function syncCommand(options: SyncCommandOptions): Promise<void> {
     ...(process.stderr.isTTY ? { onProgress: shown } : {}),
     now: Date.now,
     env: process.env,
+    // Rendered while the stores are still in session: the check of what each agent is left with reads them all.
+    whileInSession: (done) => render(done),
   });
-  if (progressShown) process.stderr.write("\n");
-  const report = { run: done!, gateways: gateways! };
-  if (!config.logins) return syncLogin(report, report.run.logins[0]!, options, { json: printJson, text: printLines });
-  // Several logins: each reported under its own name; one login's failure does not hide the next.
-  const documents: unknown[] = [];
-  const failed: string[] = [];
-  for (const part of report.run.logins) {
-    const { profileId, claudeConfigDir } = part.config;
-    const out: SyncOutput = {
-      json: (value) => documents.push({ login: { profileId, claudeConfigDir }, ...(value as object) }),
-      // Every line names its login: a heading over its own lines, a prefix on its warnings.
-      text: (lines, stream) => {
-        if (lines.length === 0) return;
-        if (stream)
-          return printLines(
-            lines.map((line) => `${profileId}: ${line}`),
-            stream,
-          );
-        printLines([`login ${profileId} (${claudeConfigDir}):`, ...lines]);
-      },
-    };
-    try {
-      await syncLogin(report, part, options, out);
-    } catch (err) {
-      if (!(err instanceof ExitError)) throw err;
-      failed.push(profileId);
-      if (err.message) printLines([`moltbot-auth-sync: ${profileId}: ${err.message}`], process.stderr);
-    }
-  }
-  if (options.json) printJson({ logins: documents });
-  if (failed.length > 0) throw new ExitError(1);
 }
 
 /** Where one login's part of the run is reported. */
@@ -309,9 +312,7 @@ async function unusableAgents(
   const failed = new Set(reports.filter((r) => r.result === "failed").map((r) => agentName(r.agent, r.stateDir)));
   const now = Date.now();
   const unusable: Unusable[] = [];
-  for (const stores of gateways) {
-    unusable.push(...(await inSessions([stores.adapter], () => unusableIn(stores, profileId, failed, now))));
-  }
+  for (const stores of gateways) unusable.push(...(await unusableIn(stores, profileId, failed, now)));
   return unusable;
 }
 

@@ -63,6 +63,11 @@ export interface RunInput {
   onProgress?: (done: number, total: number) => void;
   now: () => number;
   env: NodeJS.ProcessEnv;
+  /**
+   * Told the run once it is done, while the gateways' stores are still in session (StoreAdapter.session): sync
+   * renders there, and its check of what each agent is left with reads every store again.
+   */
+  whileInSession?: (run: Run) => Promise<void>;
 }
 
 /** One login's part of the run. */
@@ -102,7 +107,11 @@ export async function run(input: RunInput): Promise<Run | undefined> {
   if (!gateways) return undefined;
   return inSessions(
     gateways.map((g) => g.adapter),
-    () => runLogins(input, { reads, refreshes, setupOffers, gateways }),
+    async () => {
+      const done = await runLogins(input, { reads, refreshes, setupOffers, gateways });
+      await input.whileInSession?.(done);
+      return done;
+    },
   );
 }
 

@@ -13,8 +13,12 @@ import { StoreError } from "../../core/errors.js";
 import type { DatabaseIdentity } from "./database-file.js";
 import { type Database, openDatabase, pragmaValue, readsReadOnly } from "./driver.js";
 
-/** Past the pass's concurrency (pass/apply.ts: 8 agents, two databases each), so a pass rarely reopens one. */
-const MAX_KEPT = 24;
+/**
+ * Enough for a pass's later steps (recovery, sync's check of unusable agents) to find the connections of its
+ * writes still open, at up to this many agent databases; each holds three descriptors (the database, its -wal
+ * and -shm) and a few pages. Past it, the least recently used are closed; a failed open closes the idle ones.
+ */
+const MAX_KEPT = 1024;
 
 export interface Connection {
   db: Database;
@@ -42,7 +46,14 @@ const sameFile = (a: DatabaseIdentity, b: DatabaseIdentity) => a.dev === b.dev &
 
 function open(file: string, expect: DatabaseIdentity, write: boolean, keep: boolean): Connection {
   const readonly = !write && readsReadOnly(file);
-  const db = openDatabase(file, { readonly });
+  let db: Database;
+  try {
+    db = openDatabase(file, { readonly });
+  } catch (err) {
+    // Out of descriptors (or memory) with many kept: the idle ones give way, and the open is tried once more.
+    if (closeIdle() === 0) throw err;
+    db = openDatabase(file, { readonly });
+  }
   try {
     assertSame(file, expect);
   } catch (err) {

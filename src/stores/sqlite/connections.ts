@@ -11,7 +11,7 @@
 import { statSync } from "node:fs";
 import { StoreError } from "../../core/errors.js";
 import type { DatabaseIdentity } from "./database-file.js";
-import { type Database, openDatabase, pragmaValue, readsReadOnly } from "./driver.js";
+import { type Database, openDatabase, readsReadOnly } from "./driver.js";
 
 /**
  * Enough for a pass's later steps (recovery, sync's check of unusable agents) to find the connections of its
@@ -28,8 +28,6 @@ export interface Connection {
   held: boolean;
   /** Kept for later requests; false for one made only for a request while the kept one was held. */
   kept: boolean;
-  /** What this connection learnt of its schema, valid while `PRAGMA schema_version` stays the same. */
-  memo: Map<string, { schemaVersion: number; value: unknown }>;
 }
 
 const kept = new Map<string, Connection>();
@@ -60,7 +58,7 @@ function open(file: string, expect: DatabaseIdentity, write: boolean, keep: bool
     db.close();
     throw err;
   }
-  return { db, identity: expect, readonly, held: false, kept: keep, memo: new Map() };
+  return { db, identity: expect, readonly, held: false, kept: keep };
 }
 
 function close(connection: Connection): void {
@@ -132,17 +130,4 @@ export function closeIdle(): number {
     closed++;
   }
   return closed;
-}
-
-/**
- * `compute`'s value for this connection while the schema stays as it was: the shape checks (schema.ts) read
- * `sqlite_master` and `PRAGMA table_xinfo`, which change only with `schema_version`.
- */
-export function memoBySchema<T>(connection: Connection, key: string, compute: () => T): T {
-  const schemaVersion = pragmaValue(connection.db, "schema_version") as number;
-  const found = connection.memo.get(key);
-  if (found && found.schemaVersion === schemaVersion) return found.value as T;
-  const value = compute();
-  connection.memo.set(key, { schemaVersion, value });
-  return value;
 }

@@ -148,16 +148,37 @@ function contentVersion(db: Database): { version?: number; difference?: string }
   return { difference: `${CONTENT_VERSION_CELL.key} holds ${shown}, not a schema version` };
 }
 
-/** How the tables of a `kind` database depart from their shapes: what changes only with its schema. */
-export function tablesDifferences(db: Database, kind: DatabaseKind): string[] {
-  return SHAPES[kind].tables.flatMap((table) => tableDifferences(db, table));
+/**
+ * The schema text the shape checks depend on: the `sqlite_master` rows of our tables and of every trigger on
+ * them. `PRAGMA table_xinfo` derives from a table's DDL, so two databases with the same text differ alike.
+ */
+function shapeText(db: Database, kind: DatabaseKind): string {
+  const names = SHAPES[kind].tables.map((shape) => shape.table);
+  const marks = names.map(() => "?").join(", ");
+  const sql = `SELECT type, name, tbl_name, sql FROM sqlite_master WHERE name IN (${marks}) OR tbl_name IN (${marks})`;
+  const rows = statement(db, `${sql} ORDER BY type, name`).all(...names, ...names);
+  return `${kind}\0${JSON.stringify(rows)}`;
+}
+
+/** Shapes already checked, by their schema text: a pass opens a thousand agent databases with one schema. */
+const checkedShapes = new Map<string, readonly string[]>();
+const MAX_CHECKED_SHAPES = 64;
+
+/** How the tables of a `kind` database depart from their shapes, checked once per distinct schema text. */
+function tablesDifferences(db: Database, kind: DatabaseKind): readonly string[] {
+  const text = shapeText(db, kind);
+  let found = checkedShapes.get(text);
+  if (!found) {
+    found = SHAPES[kind].tables.flatMap((table) => tableDifferences(db, table));
+    if (checkedShapes.size >= MAX_CHECKED_SHAPES) checkedShapes.clear();
+    checkedShapes.set(text, found);
+  }
+  return found;
 }
 
 export interface SchemaOptions {
   /** false inside a transaction, whose reader checks the rows it reads itself. */
   rows?: boolean;
-  /** `tablesDifferences` as already read at this schema version (the SQLite child keeps it per connection). */
-  tables?: readonly string[];
 }
 
 /**
@@ -167,7 +188,7 @@ export interface SchemaOptions {
 export function readSchema(db: Database, kind: DatabaseKind, options: SchemaOptions = {}): SchemaReading {
   const userVersion = pragmaValue(db, "user_version") as number;
   const shape = SHAPES[kind];
-  const differences = [...(options.tables ?? tablesDifferences(db, kind))];
+  const differences = [...tablesDifferences(db, kind)];
   const content = kind === "state" && differences.length === 0 ? contentVersion(db) : {};
   if (content.difference) differences.push(content.difference);
   if (differences.length === 0 && options.rows !== false) {

@@ -15,25 +15,19 @@ import {
   readCell,
   writeCell,
 } from "./cells.js";
-import { closeIdle, type Connection, connect, done, memoBySchema, withConnection } from "./connections.js";
+import { closeIdle, type Connection, connect, done, withConnection } from "./connections.js";
 import { type Database, isBusy, limitSqliteHeap } from "./driver.js";
 import { databaseFile, type DatabaseIdentity } from "./database-file.js";
 import { sharedLocation } from "./layout.js";
 import { type LifecycleTry, tryStateLifecycleLock } from "./lifecycle-lock.js";
 import { relocationInProgress } from "./relocation.js";
-import { assertServable, type DatabaseKind, readSchema, type SchemaOptions, tablesDifferences } from "./schema.js";
+import { assertServable, type DatabaseKind, readSchema } from "./schema.js";
 import type { Placement } from "./adapter.js";
 import type { StoreCells } from "./view.js";
 import { serve } from "./worker-serve.js";
 
 const checkedRead = <T>(file: string, expect: DatabaseIdentity, read: (db: Database) => T): T =>
   withConnection(file, expect, ({ db }) => read(db));
-
-/** The shape checks of schema.ts, the tables' part read once per connection and schema version. */
-const schemaOptions = (connection: Connection, kind: DatabaseKind, rows = true): SchemaOptions => ({
-  rows,
-  tables: memoBySchema(connection, kind, () => tablesDifferences(connection.db, kind)),
-});
 
 const readCells = (db: Database, home: CellHome): StoreCells => {
   const store = readCell(db, CELLS[home].store);
@@ -67,7 +61,7 @@ function servedRead<T>(file: string, kind: DatabaseKind, read: (db: Database) =>
   const expect = databaseFile(file);
   if (!expect) return undefined;
   return withConnection(file, expect, (connection) => {
-    assertServable(connection.db, kind, schemaOptions(connection, kind));
+    assertServable(connection.db, kind);
     return { value: read(connection.db) };
   });
 }
@@ -117,7 +111,7 @@ interface BeginArgs extends FileArgs {
 
 const operations = {
   inspect: ({ file, expect, kind }: FileArgs & { kind: DatabaseKind }) =>
-    withConnection(file, expect, (connection) => readSchema(connection.db, kind, schemaOptions(connection, kind))),
+    withConnection(file, expect, (connection) => readSchema(connection.db, kind)),
   /**
    * The gateway's write lock: its lifecycle lock (state database), then BEGIN IMMEDIATE; busy is an answer. Held,
    * it reads our cells inside it (unless a relocation began meanwhile) and the agent's other database's.
@@ -131,7 +125,7 @@ const operations = {
       connection.held = true;
       connection.db.exec("BEGIN IMMEDIATE");
       // The gateway may have migrated it since we looked; the rows are checked as the transaction reads them.
-      assertServable(connection.db, kind, schemaOptions(connection, kind, false));
+      assertServable(connection.db, kind, { rows: false });
     } catch (err) {
       release({ connection, lifecycle }, !isBusy(err));
       if (isBusy(err)) return { busy: (err as Error).message };

@@ -108,7 +108,7 @@ export async function syncCommand(options: SyncCommandOptions): Promise<void> {
     now: Date.now,
     env: process.env,
     // Rendered while the stores are still in session: the check of what each agent is left with reads them all.
-    whileInSession: (done) => render(done),
+    whileInSession: render,
   });
 }
 

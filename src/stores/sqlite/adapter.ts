@@ -134,12 +134,12 @@ export function sqliteAdapter(stateDir: string, env: NodeJS.ProcessEnv = process
     refreshFences: true,
     admit: admitProfile,
     files: (agentDir) => [agentDb(agentDir), layout.stateDb],
-    read: (agentDir) =>
-      worker.session(async () => {
-        const { placement, cells } = await readAgent(agentDir);
-        if (!placement.shared && !placement.local) return undefined;
-        return agentView(cells);
-      }),
+    // One request: a session of its own, unless the caller holds one.
+    async read(agentDir) {
+      const { placement, cells } = await readAgent(agentDir);
+      if (!placement.shared && !placement.local) return undefined;
+      return agentView(cells);
+    },
     update: (agentDir, change, options) =>
       worker.session(() => runTransaction(store(agentDir, options), change, options)),
     session: (work) => worker.session(work),

@@ -45,12 +45,11 @@ export function limitSqliteHeap(): void {
  * Opens an existing database. `journal_mode` and the schema are left as the gateway set them; the only
  * setting made is this connection's busy timeout (the driver's `timeout`, SQLite's `busy_timeout`).
  */
-export function openDatabase(file: string, options: { readonly?: boolean; busyTimeoutMs?: number } = {}): Database {
+export function openDatabase(file: string, options: { readonly?: boolean } = {}): Database {
   const Sqlite = sqliteLibrary();
   let db: Database;
   try {
-    const timeout = Math.max(BUSY_TIMEOUT_MS, options.busyTimeoutMs ?? 0);
-    db = new Sqlite(file, { fileMustExist: true, readonly: options.readonly ?? false, timeout });
+    db = new Sqlite(file, { fileMustExist: true, readonly: options.readonly ?? false, timeout: BUSY_TIMEOUT_MS });
   } catch (err) {
     throw new StoreError(`${file} cannot be opened: ${messageOf(err)}`, "invalid");
   }
@@ -81,7 +80,7 @@ export function statement(db: Database, sql: string): BetterSqlite3.Statement {
   return found;
 }
 
-/** A pragma's value (`user_version`, `schema_version`, `data_version`), through the statement kept for it. */
+/** A pragma's value (`user_version`, `data_version`), through the statement kept for it. */
 export function pragmaValue(db: Database, name: string): unknown {
   const row = statement(db, `PRAGMA ${name}`).get() as Record<string, unknown> | undefined;
   return row === undefined ? undefined : Object.values(row)[0];

@@ -26,9 +26,6 @@ import type { Placement } from "./adapter.js";
 import type { StoreCells } from "./view.js";
 import { serve } from "./worker-serve.js";
 
-const checkedRead = <T>(file: string, expect: DatabaseIdentity, read: (db: Database) => T): T =>
-  withConnection(file, expect, ({ db }) => read(db));
-
 const readCells = (db: Database, home: CellHome): StoreCells => {
   const store = readCell(db, CELLS[home].store);
   const state = readCell(db, CELLS[home].state);
@@ -97,7 +94,7 @@ function readAgent({ stateDb, mainDb, own }: { stateDb: string; mainDb: string; 
 function cellsOf({ file, home }: { file: string; home: CellHome }): StoreCells {
   const expect = databaseFile(file);
   if (!expect) throw new StoreError(`${file} cannot be opened: it is gone`, "invalid");
-  return checkedRead(file, expect, (db) => readCells(db, home));
+  return withConnection(file, expect, ({ db }) => readCells(db, home));
 }
 
 interface BeginArgs extends FileArgs {

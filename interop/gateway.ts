@@ -72,9 +72,10 @@ export function runGateway(
   });
 }
 
-/** `openclaw models status --json` on `stateDir`, as the gateway itself sees the store. */
-export async function modelsStatus(gateway: Gateway, stateDir: string, home: string): Promise<any> {
-  const { stdout, stderr } = await runGateway(gateway, ["models", "status", "--json"], stateDir, home);
+/** `openclaw models status --json` on `stateDir` (for `agent`, else main), as the gateway itself sees the store. */
+export async function modelsStatus(gateway: Gateway, stateDir: string, home: string, agent?: string): Promise<any> {
+  const args = ["models", "status", "--json", ...(agent ? ["--agent", agent] : [])];
+  const { stdout, stderr } = await runGateway(gateway, args, stateDir, home);
   try {
     return JSON.parse(stdout);
   } catch {

@@ -22,6 +22,7 @@ import { snapshotTree } from "../test/helpers/tree.js";
 import { type DatabaseKind, readSchema, TESTED_SCHEMA } from "../src/stores/sqlite/schema.js";
 import { type Gateway, installGateway, modelsStatus, runGateway } from "./gateway.js";
 import { gatewayMarkFailure, markScript } from "./gateway-usage.js";
+import { gatewayStateDir as gatewayStateDirWith, pasteToken as pasteTokenWith } from "./sqlite-gateway.js";
 
 let gateway: Gateway;
 before(() => {
@@ -48,11 +49,8 @@ const profiles = (s: Status) => s.auth.oauth.profiles.map((p) => [p.profileId, p
 const unusable = (s: Status) => s.auth.unusableProfiles.map((u) => [u.profileId, u.kind, u.reason, u.until]).sort();
 const sharedProfiles = (t: TestHome) => readStateCells(t).store?.profiles as Profiles;
 const sharedStats = (t: TestHome) => readStateCells(t).state?.usageStats as Profiles;
-const pasteToken = (t: TestHome, agent: string, profileId: string, token = randomToken()) => {
-  const args = ["models", "auth", "paste-token", "--provider", "anthropic", "--agent", agent, "--profile-id"];
-  args.push(profileId);
-  return openclaw(t, args, `${token}\n`);
-};
+const pasteToken = (t: TestHome, agent: string, profileId: string, token?: string) =>
+  pasteTokenWith(gateway, t, agent, profileId, token);
 const tokenSet = (t: TestHome, profileId: string, token: string, ...more: string[]) =>
   runCli(["token", "set", "--profile", profileId, ...more], t.env, { input: token });
 /** The expiry `token set` recorded for `profileId`. */
@@ -61,15 +59,7 @@ const storedExpires = (t: TestHome, profileId: string): number =>
     profileId
   ].expires;
 
-/** main with `anthropic:manual` in the shared store; agent `work` with its own database and own `anthropic:manual`. */
-async function gatewayStateDir(t: TestHome): Promise<void> {
-  const [shared, work] = [randomToken(), randomToken()];
-  t.planted.push(shared, work);
-  await openclaw(t, ["models", "auth", "paste-token", "--provider", "anthropic"], `${shared}\n`);
-  await openclaw(t, ["agents", "add", "work", "--non-interactive", "--workspace", path.join(t.root, "ws-work")]);
-  await pasteToken(t, "work", "anthropic:manual", work);
-  assert.ok(existsSync(agentDbPath(t, "work")), "paste-token --agent work made work's database");
-}
+const gatewayStateDir = (t: TestHome) => gatewayStateDirWith(gateway, t);
 
 /** Neither database ever holds a refresh token or the retired anthropic:claude-cli, and no JSON store appears. */
 function assertClean(t: TestHome): void {

@@ -3,8 +3,10 @@
  * one line on stderr plus its code (78 for config errors, so service managers stop restarting).
  */
 import { readFileSync } from "node:fs";
+import path from "node:path";
 import { Command, CommanderError } from "commander";
 import { AuthSyncError, ConfigError, ExitError, messageOf } from "../core/errors.js";
+import { PACKAGE_ROOT } from "../core/install.js";
 import { LOG_LEVELS } from "../log/format.js";
 
 /**
@@ -15,9 +17,9 @@ function optionsOf<T>(options: object, command?: Command): T {
   return { ...(command?.optsWithGlobals() ?? {}), ...options } as T;
 }
 
-/** The installed package's version: package.json sits three levels above dist/src/cli/. */
+/** The installed package's version. */
 function packageVersion(): string {
-  const text = readFileSync(new URL("../../../package.json", import.meta.url), "utf8");
+  const text = readFileSync(path.join(PACKAGE_ROOT, "package.json"), "utf8");
   const { version } = JSON.parse(text) as { version?: unknown };
   return typeof version === "string" ? version : "unknown";
 }

@@ -4,12 +4,10 @@
  * variables, XML for the plist.
  */
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { readRegularFile } from "../fs/read-file.js";
 import { AuthSyncError } from "../core/errors.js";
+import { PACKAGE_ROOT } from "../core/install.js";
 import { hasControl } from "../core/terminal-text.js";
-
-const PACKAGE_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..");
 
 export const SERVICE_NAME = "moltbot-auth-sync";
 export const LAUNCHD_LABEL = "bot.molt.auth-sync";

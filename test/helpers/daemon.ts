@@ -68,10 +68,17 @@ export class DaemonProcess {
   private waiters: Array<() => void> = [];
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 
-  /** `script`, when given, is run with `args` instead of the CLI's `run` (the bench's floor copier). */
-  constructor(t: TestHome, args: string[] = [], options: { uid?: number; gid?: number; script?: string } = {}) {
-    const { script, ...ids } = options;
-    this.child = spawn(process.execPath, script ? [script, ...args] : [BIN, ...args, "run"], {
+  /**
+   * `script`, when given, is run with `args` instead of the CLI's `run` (the bench's floor copier); `node`, another
+   * Node binary than this one.
+   */
+  constructor(
+    t: TestHome,
+    args: string[] = [],
+    options: { uid?: number; gid?: number; script?: string; node?: string } = {},
+  ) {
+    const { script, node, ...ids } = options;
+    this.child = spawn(node ?? process.execPath, script ? [script, ...args] : [BIN, ...args, "run"], {
       env: t.env,
       stdio: ["ignore", "pipe", "pipe"],
       ...ids,

@@ -135,14 +135,18 @@ export interface RunOptions {
   cwd?: string;
   /** A program the CLI runs under, with its arguments before node's (GNU time, to measure it). */
   under?: string[];
+  /** Another Node binary than this one (the gateway's Node 24, for node:sqlite). */
+  node?: string;
+  /** Another copy of our entry point (an install without one of its packages). */
+  bin?: string;
 }
 
 export function runCli(args: string[], env: NodeJS.ProcessEnv, options: RunOptions = {}): Promise<RunResult> {
   return new Promise((resolve) => {
-    const [file, ...before] = [...(options.under ?? []), process.execPath];
+    const [file, ...before] = [...(options.under ?? []), options.node ?? process.execPath];
     const child = execFile(
       file,
-      [...before, BIN, ...args],
+      [...before, options.bin ?? BIN, ...args],
       {
         env,
         timeout: options.timeoutMs ?? 60_000,

@@ -6,7 +6,7 @@
 import { mkdirSync } from "node:fs";
 import path from "node:path";
 import Database from "better-sqlite3";
-import { openDatabase, readsReadOnly } from "../../src/stores/sqlite/driver.js";
+import { type Database as OurDatabase, openDatabase, readsReadOnly } from "../../src/stores/sqlite/driver.js";
 import type { TestHome } from "./env.js";
 
 type Json = Record<string, unknown>;
@@ -152,10 +152,32 @@ export function allCellText(files: readonly string[]): string {
 }
 
 /** Runs `read` on `file` opened as the SQLite child opens it to read (driver.ts), then closes it. */
-export function readDatabase<T>(file: string, read: (db: Database.Database) => T): T {
+export function readDatabase<T>(file: string, read: (db: OurDatabase) => T): T {
   const db = openDatabase(file, { readonly: readsReadOnly(file) });
   try {
     return read(db);
+  } finally {
+    db.close();
+  }
+}
+
+/** The auth cells of one database exactly as stored (the JSON text, byte for byte), by key; timestamps left out. */
+export function cellTexts(file: string): Record<string, string> {
+  const db = new Database(file, { readonly: true, fileMustExist: true });
+  const tables = [
+    ["config_machine_state", "state_key", "value_json"],
+    ["auth_profile_store", "store_key", "store_json"],
+    ["auth_profile_state", "state_key", "state_json"],
+  ];
+  try {
+    const texts: Record<string, string> = {};
+    for (const [table, key, json] of tables) {
+      if (!db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(table)) continue;
+      const auth = table === "config_machine_state" ? ` WHERE ${key} LIKE 'authProfiles.%'` : "";
+      const rows = db.prepare(`SELECT ${key} AS key, ${json} AS json FROM ${table}${auth} ORDER BY 1`).all();
+      for (const row of rows as Array<{ key: string; json: string }>) texts[`${table}/${row.key}`] = row.json;
+    }
+    return texts;
   } finally {
     db.close();
   }

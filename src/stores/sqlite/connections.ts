@@ -11,7 +11,7 @@
 import { statSync } from "node:fs";
 import { StoreError } from "../../core/errors.js";
 import type { DatabaseIdentity } from "./database-file.js";
-import { type Database, openDatabase, readsReadOnly } from "./driver.js";
+import { type Database, inReadTransaction, openDatabase, readsReadOnly } from "./driver.js";
 
 /**
  * Enough for a pass's later steps (recovery, sync's check of unusable agents) to find the connections of its
@@ -21,6 +21,7 @@ import { type Database, openDatabase, readsReadOnly } from "./driver.js";
 const MAX_KEPT = 1024;
 
 export interface Connection {
+  file: string;
   db: Database;
   identity: DatabaseIdentity;
   readonly: boolean;
@@ -58,11 +59,11 @@ function open(file: string, expect: DatabaseIdentity, write: boolean, keep: bool
     db.close();
     throw err;
   }
-  return { db, identity: expect, readonly, held: false, kept: keep };
+  return { file, db, identity: expect, readonly, held: false, kept: keep };
 }
 
 function close(connection: Connection): void {
-  if (kept.get(connection.db.name) === connection) kept.delete(connection.db.name);
+  if (kept.get(connection.file) === connection) kept.delete(connection.file);
   try {
     if (connection.db.inTransaction) connection.db.exec("ROLLBACK");
   } finally {
@@ -112,7 +113,7 @@ export function done(connection: Connection, failed = false): void {
 export function withConnection<T>(file: string, expect: DatabaseIdentity, read: (connection: Connection) => T): T {
   const connection = connect(file, expect);
   try {
-    const value = connection.db.transaction(() => read(connection))();
+    const value = inReadTransaction(connection.db, () => read(connection));
     done(connection);
     return value;
   } catch (err) {

@@ -11,7 +11,7 @@ import { lstatSync, mkdirSync } from "node:fs";
 import path from "node:path";
 import { StoreError, messageOf } from "../../core/errors.js";
 import { fileIdentity, realPath } from "../../fs/identity.js";
-import { type Database, isBusy, sqliteLibrary } from "./driver.js";
+import { type Database, isBusy, sqliteDriver } from "./driver.js";
 
 /** The gateway resolves the folder under a literal `/tmp` on every non-Windows system, not `$TMPDIR`. */
 export const LOCK_RUNTIME_DIR = "/tmp";
@@ -57,10 +57,9 @@ export function tryStateLifecycleLock(
   file = lockPath("state-lifecycle", stateDb),
 ): LifecycleTry {
   ensureLockDirectory(path.dirname(file));
-  const Sqlite = sqliteLibrary();
   let db: Database;
   try {
-    db = new Sqlite(file, { timeout: 0 });
+    db = sqliteDriver().open(file, { create: true, timeoutMs: 0 });
   } catch (err) {
     throw new StoreError(`the gateway lock ${file} cannot be opened: ${messageOf(err)}`, "locked");
   }

@@ -2,14 +2,15 @@
  * The child's side of worker-client.ts: runs the named operations it is sent, one at a time, and replies with
  * the value or the error in one line. Ends itself when its parent goes.
  */
-import { errnoCode, messageOf, StoreError } from "../../core/errors.js";
+import { messageOf, StoreError } from "../../core/errors.js";
+import { sqliteCode } from "./driver.js";
 import type { WireError, WireReply } from "./worker-client.js";
 
 export type Operations = Record<string, (args: never) => unknown>;
 
 const wireError = (err: unknown): WireError => ({
   message: messageOf(err).split("\n")[0]!,
-  ...(errnoCode(err) ? { code: errnoCode(err) } : {}),
+  ...(sqliteCode(err) ? { code: sqliteCode(err) } : {}),
   ...(err instanceof StoreError ? { problem: err.problem } : {}),
 });
 

@@ -16,7 +16,7 @@ import {
   writeCell,
 } from "./cells.js";
 import { closeIdle, type Connection, connect, done, withConnection } from "./connections.js";
-import { type Database, isBusy, limitSqliteHeap } from "./driver.js";
+import { type Database, isBusy, limitSqliteHeap, loadDriver, type NoEngine } from "./driver.js";
 import { databaseFile, type DatabaseIdentity } from "./database-file.js";
 import { sharedLocation } from "./layout.js";
 import { type LifecycleTry, tryStateLifecycleLock } from "./lifecycle-lock.js";
@@ -162,6 +162,11 @@ const operations = {
     if (found) release(found);
     return null;
   },
+  /** Which engine this child runs, or why none (`doctor`). */
+  engine: (): { detail: string } | NoEngine => {
+    const driver = loadDriver();
+    return "open" in driver ? { detail: driver.detail } : driver;
+  },
   /** The parent's calls are over (worker-client.ts `session`): no connection is kept past them. */
   rest: () => closeIdle(),
 };
@@ -192,6 +197,7 @@ function release({ connection, lifecycle }: Partial<Held>, failed = false): void
 
 export type SqliteOperations = typeof operations;
 
-// SQLite's own memory: a generated column or a huge row fails with "out of memory" instead of growing us.
-limitSqliteHeap();
+// SQLite's own memory: a generated column or a huge row fails with "out of memory" instead of growing us. An
+// engine that cannot load fails each request instead, in the one line that says what to run (driver.ts).
+if ("open" in loadDriver()) limitSqliteHeap();
 serve(operations, closeIdle);

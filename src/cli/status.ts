@@ -147,6 +147,7 @@ function agentLines(agent: AgentStatus, now: number): string[] {
     ...agent.markings.map((m) => `  ${markingText(m, now)}`),
     ...(agent.fences ?? []).flatMap((f) => (f.advice ? [`  ${f.advice}`] : [])),
     ...(agent.leftovers ?? []).map((p) => `  ${p.profileId} token ${p.fingerprint}: ${leftover}`),
+    ...(agent.neverTried ?? []).map((n) => `  ${n.profileId} never tried by the gateway: ${n.detail}; fix: ${n.fix}`),
   ];
 }
 

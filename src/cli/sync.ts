@@ -4,6 +4,8 @@
  * to refresh the login, with the daemon's runner, timeout and classification. Exit 1 when an agent is left
  * without a usable credential, with one line naming the fix.
  */
+import type { AuthProfileStore } from "../types.js";
+import { type NeverTried, neverTried, neverTriedLines } from "../reconcile/profile-order.js";
 import { type Failure, loginEndFailure, loginFixOf, markingKind } from "../reconcile/failure.js";
 import { LOGIN_END_FIX, loginEndStage, loginEndText } from "../reconcile/login-end.js";
 import { CLI_REFRESH_WINDOW_MS } from "../reconcile/refresh-due.js";
@@ -138,7 +140,12 @@ async function syncLogin(report: SyncReport, part: LoginRun, options: SyncComman
   // A host that runs on setup-tokens alone has no Claude login; its profile is not expected anywhere.
   const loginOptional = !login && loginError?.problem === "not_logged_in" && setupOffers.length > 0;
   const checkUsable = !options.dryRun && !loginOptional && login !== undefined;
-  const unusable = checkUsable ? await unusableAgents(stores, config.profileId, reports) : [];
+  const written = [...new Set(offers.map((o) => o.profileId))];
+  const checked = checkUsable || (!options.dryRun && written.length > 0);
+  const { unusable: allUnusable, neverTried } = checked
+    ? await checkAgents(stores, config.profileId, written, reports)
+    : { unusable: [], neverTried: [] };
+  const unusable = checkUsable ? allUnusable : [];
   const now = Date.now();
   if (options.json) {
     out.json({
@@ -166,6 +173,7 @@ async function syncLogin(report: SyncReport, part: LoginRun, options: SyncComman
         ? { marking: { reason: marking.reason, needsLogin: marking.needsLogin, message: withDetail(marking) } }
         : {}),
       ...(config.stateDirs ? {} : { unusable }),
+      ...(neverTried.length ? { neverTried: neverTriedLines(neverTried) } : {}),
       ...(result.recovery
         ? { recovery: { unrecovered: result.recovery.unrecovered, pending: result.recovery.pending } }
         : {}),
@@ -247,6 +255,15 @@ async function syncLogin(report: SyncReport, part: LoginRun, options: SyncComman
     const failed = `claude could not refresh the login (${refreshFailure.message})`;
     out.text([`warning: ${failed}; the held token still works until ${until}`], process.stderr);
   }
+  // Written, but the gateway's own order never reaches it: as good as not written (exit 1, the edit that fixes it).
+  const never = neverTriedLines(neverTried);
+  if (never.length > 0) {
+    out.text(
+      never.slice(1).map((line) => `moltbot-auth-sync: ${line}`),
+      process.stderr,
+    );
+    throw new ExitError(1, never[0]);
+  }
   if (reports.some((r) => r.result === "failed") || gateways.failed.length > 0) throw new ExitError(1);
 }
 
@@ -303,34 +320,69 @@ function fixFor(failure: Failure | undefined, noRefresh: boolean, login: SourceC
   return "wait for the cooldown to end, or run `moltbot-auth-sync cooldown clear` once its cause is gone";
 }
 
-/** After the pass: each agent whose copy of our profile is expired or marked. Failed agents are reported apart. */
-async function unusableAgents(
+/**
+ * After the pass, what each agent is left with: whether its copy of the login's profile is expired or marked, and
+ * which of the profiles we wrote its gateway never tries. Failed agents are reported apart.
+ */
+async function checkAgents(
   gateways: readonly GatewayStores[],
   profileId: string,
+  written: readonly string[],
   reports: readonly AgentReport[],
-): Promise<Unusable[]> {
+): Promise<{ unusable: Unusable[]; neverTried: Array<{ agent: string; neverTried: NeverTried }> }> {
   const failed = new Set(reports.filter((r) => r.result === "failed").map((r) => agentName(r.agent, r.stateDir)));
   const now = Date.now();
   const unusable: Unusable[] = [];
-  for (const stores of gateways) unusable.push(...(await unusableIn(stores, profileId, failed, now)));
-  return unusable;
+  const neverTried: Array<{ agent: string; neverTried: NeverTried }> = [];
+  for (const stores of gateways) {
+    const found = await checkIn(stores, profileId, written, failed, now);
+    for (const f of found) {
+      if (f.unusable) unusable.push(f.unusable);
+      neverTried.push(...f.neverTried.map((n) => ({ agent: agentName(f.agent, stores.stateDir), neverTried: n })));
+    }
+  }
+  return { unusable, neverTried };
 }
 
-async function unusableIn(stores: GatewayStores, profileId: string, failed: Set<string>, now: number) {
+async function checkIn(
+  stores: GatewayStores,
+  profileId: string,
+  written: readonly string[],
+  failed: Set<string>,
+  now: number,
+) {
   const where = stores.stateDir === undefined ? {} : { stateDir: stores.stateDir };
   // Read as the pass writes, a few at a time: 10,000 stores one after another took seconds.
-  const found = await pLimit(AGENT_CONCURRENCY).map(stores.agents, async (agent): Promise<Unusable | undefined> => {
+  const found = await pLimit(AGENT_CONCURRENCY).map(stores.agents, async (agent) => {
     if (failed.has(agentName(agent.id, stores.stateDir))) return undefined;
     const store = await stores.adapter.read(agent.dir).catch(() => undefined);
-    const profile = store?.profiles[profileId];
-    if (!profile) return undefined;
-    const marking = stores.adapter.usage.markings(store?.usageStats, now).find((m) => m.profile === profileId);
-    if (marking) return { agent: agent.id, ...where, why: markingText(marking, now) };
-    if (typeof profile.expires === "number" && profile.expires <= now) {
-      const why = `${fingerprint(profileSecret(profile))} expired ${formatRelative(profile.expires, now)}`;
-      return { agent: agent.id, ...where, why };
-    }
-    return undefined;
+    const file = stores.adapter.files(agent.dir)[0]!;
+    const mode = (id: string) => (id === profileId ? "oauth" : "token");
+    const never = written
+      .filter((id) => store?.profiles[id] !== undefined)
+      .map((id) => neverTried(id, mode(id), stores.auth, store, file))
+      .filter((n) => n !== undefined);
+    const unusable = unusableOf(store, profileId, now, stores.adapter.usage, { agent: agent.id, ...where });
+    return { agent: agent.id, unusable, neverTried: never };
   });
-  return found.filter((u) => u !== undefined);
+  return found.filter((f) => f !== undefined);
+}
+
+/** The agent's copy of the login's profile, when it is expired or marked. */
+function unusableOf(
+  store: AuthProfileStore | undefined,
+  profileId: string,
+  now: number,
+  usage: GatewayStores["adapter"]["usage"],
+  where: Pick<Unusable, "agent" | "stateDir">,
+): Unusable | undefined {
+  const profile = store?.profiles[profileId];
+  if (!profile) return undefined;
+  const marking = usage.markings(store?.usageStats, now).find((m) => m.profile === profileId);
+  if (marking) return { ...where, why: markingText(marking, now) };
+  if (typeof profile.expires === "number" && profile.expires <= now) {
+    const why = `${fingerprint(profileSecret(profile))} expired ${formatRelative(profile.expires, now)}`;
+    return { ...where, why };
+  }
+  return undefined;
 }

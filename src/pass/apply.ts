@@ -3,6 +3,7 @@
  * run) or our profile's usage stats (`markAgents`, `clearAgents`). Reports per agent, and never throws for
  * one agent's failure.
  */
+import type { GatewayAuth } from "../reconcile/profile-order.js";
 import type { CooldownConfig, Occurrence } from "../reconcile/cooldown.js";
 import type { Failure } from "../reconcile/failure.js";
 import { type UsageOutcome, updateUsage } from "../reconcile/usage.js";
@@ -41,6 +42,8 @@ export interface GatewayStores {
   stateDir?: string;
   /** The gateway's own cooldown settings, when they differ per gateway (several state dirs). */
   cooldowns?: CooldownConfig;
+  /** Its config's `auth` section: which of the profiles we write it ever tries (`sync`'s check). */
+  auth?: GatewayAuth;
 }
 
 /** The part of a report that says which gateway it is about, when several are served. */

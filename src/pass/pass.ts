@@ -9,7 +9,7 @@ import type { Offer } from "../reconcile/offer.js";
 import type { UpdateOptions } from "../stores/adapter.js";
 import { adapterFor } from "../stores/adapter-for.js";
 import { cooldownConfigFrom } from "../reconcile/cooldown.js";
-import { type GatewayInstall, type Gateways, agentName } from "../stores/discovery/gateway.js";
+import { type GatewayInstall, type Gateways, agentName, gatewayAuth } from "../stores/discovery/gateway.js";
 import { type AgentReport, type GatewayStores, markAgents, syncAgents } from "./apply.js";
 import { type RecoveryContext, type RecoveryResult, recoverAgents } from "./recover.js";
 import { type ReloadReport, reloadGateways } from "./reload.js";
@@ -107,10 +107,12 @@ export async function runPass(input: PassInput): Promise<PassResult> {
 /** What the pass needs of each gateway found: its agents, its adapter, its cooldowns and (several) its name. */
 export function gatewayStores(gateway: GatewayInstall, gateways: Pick<Gateways, "stateDirLabel">): GatewayStores {
   const stateDir = gateways.stateDirLabel(gateway.stateDir.dir);
+  const auth = gatewayAuth(gateway);
   return {
     agents: gateway.agents,
     adapter: adapterFor(gateway.generation, gateway.stateDir.dir),
     cooldowns: cooldownConfigFrom(gateway.gatewayConfig?.value),
+    ...(auth ? { auth } : {}),
     ...(stateDir === undefined ? {} : { stateDir }),
   };
 }

@@ -17,8 +17,11 @@ import {
   configuredStateDirs,
   failureText,
   findGateways,
+  agentName,
+  gatewayAuth,
   gatewayWarnings,
 } from "../stores/discovery/gateway.js";
+import { neverTriedLines } from "../reconcile/profile-order.js";
 import { recoveryFilePath } from "../runtime/files.js";
 import { RecoveryBook, isRecovered } from "../pass/recovery-book.js";
 import { sharedText, unrecoveredText } from "../pass/recover.js";
@@ -32,6 +35,7 @@ import {
   type StatusVerdict,
   agentStatus,
   sourceStatus,
+  STATUS_EXPIRING,
   STATUS_UNUSABLE,
   statusVerdict,
 } from "./status.js";
@@ -81,6 +85,7 @@ export async function collectStatus(config: Config, env: NodeJS.ProcessEnv = pro
   for (const r of reads) if (!r.login && !loginOptional) expected.set(r.config.profileId, undefined);
   for (const offer of [...loginOffers, ...tokenOffers]) expected.set(offer.profileId, profileSecret(offer.profile));
   const gateways = await findGateways(config, env);
+  const loginIds = new Set(loginProfileIds(config));
   const now = Date.now();
   const limit = pLimit(8);
   const found = await Promise.all(
@@ -99,7 +104,7 @@ export async function collectStatus(config: Config, env: NodeJS.ProcessEnv = pro
         : undefined;
       const agents = await inSessions([adapter], () =>
         limit.map(gateway.agents, async (agent) => ({
-          ...(await agentStatus(agent, adapter, own, now, recovery)),
+          ...(await agentStatus(agent, adapter, own, now, recovery, { auth: gatewayAuth(gateway), loginIds })),
           ...where,
         })),
       );
@@ -125,6 +130,11 @@ export async function collectStatus(config: Config, env: NodeJS.ProcessEnv = pro
   });
   // A state dir that cannot be served leaves its agents without a credential we kept: as bad as unusable.
   for (const f of gateways.failed) verdicts.push({ code: STATUS_UNUSABLE, why: failureText(f) });
+  // Written, but never tried by the gateway: worth a look (2), with the edit that fixes it.
+  const never = agents.flatMap((a) =>
+    (a.neverTried ?? []).map((n) => ({ agent: agentName(a.agent, a.stateDir), neverTried: n })),
+  );
+  for (const line of neverTriedLines(never)) verdicts.push({ code: STATUS_EXPIRING, why: line });
   // Only the SQLite era writes under the gateway's lock folder; one we cannot use stops every SQLite write.
   const sqlite = gateways.found.some((g) => g.generation.format === "sqlite");
   const lockFolder = sqlite ? await lockFolderProblem() : undefined;

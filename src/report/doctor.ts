@@ -25,6 +25,7 @@ import { BUS_HINT, type ServiceState } from "../service/systemd.js";
 import { readClaudeLogin, claudeCredentialsFile } from "../sources/index.js";
 import { readLoginAccount } from "../sources/claude-account.js";
 import { isFenceSecret } from "../reconcile/fence.js";
+import { configNeverTries, storeNeverTries } from "../reconcile/profile-order.js";
 import { type FenceFinding, accountText, fenceFindings } from "../reconcile/recovery.js";
 import { RecoveryBook } from "../pass/recovery-book.js";
 import { recoverCommand, unrecoveredWhy } from "../pass/recover.js";
@@ -40,6 +41,7 @@ import {
   configuredStateDirs,
   failureText,
   findGateways,
+  gatewayAuth,
   storeFile,
 } from "../stores/discovery/gateway.js";
 
@@ -208,43 +210,19 @@ async function storeChecks(config: Config, gateway: GatewayInstall): Promise<Che
   const id = config.profileId;
   // Where the login's profile is never written (SQLite era by default), no order can leave it out.
   if (adapterFor(gateway.generation, gateway.stateDir.dir).admit?.(id, { type: "token" })) return checks;
-  const auth = (gateway.gatewayConfig?.value?.auth ?? {}) as {
-    order?: Record<string, unknown>;
-    profiles?: Record<string, { provider?: unknown }>;
-  };
-  const file = gateway.gatewayConfig ? shellQuote(gateway.gatewayConfig.file) : "the gateway config";
-  const order = auth.order?.anthropic;
-  const configured = Object.entries(auth.profiles ?? {})
-    .filter(([, p]) => p?.provider === "anthropic")
-    .map(([id]) => id);
-  if (Array.isArray(order) && !order.includes(id)) {
-    checks.push(
-      fail(
-        "gateway order",
-        `auth.order.anthropic in ${file} is ${JSON.stringify(order)}, without ${id}: the gateway never tries it`,
-        `add "${id}" to auth.order.anthropic in ${file}`,
-      ),
-    );
-  } else if (!Array.isArray(order) && configured.length > 0 && !configured.includes(id)) {
-    checks.push(
-      fail(
-        "gateway profiles",
-        `auth.profiles in ${file} lists ${configured.join(", ")} for anthropic, without ${id}: ` +
-          "the gateway tries only those",
-        `add "${id}": {"provider": "anthropic", "mode": "oauth"} to auth.profiles in ${file}`,
-      ),
-    );
+  const auth = gatewayAuth(gateway);
+  const excluded = configNeverTries(id, "oauth", auth);
+  if (excluded) {
+    const name = Array.isArray((auth?.auth as { order?: { anthropic?: unknown } })?.order?.anthropic)
+      ? "gateway order"
+      : "gateway profiles";
+    checks.push(fail(name, `${excluded.detail}: the gateway never tries it`, excluded.fix));
   }
   const adapter = adapterFor(gateway.generation, gateway.stateDir.dir);
   for (const agent of gateway.agents) {
     const store = await adapter.read(agent.dir).catch(() => undefined);
-    const agentOrder = store?.order?.anthropic;
-    if (Array.isArray(agentOrder) && !agentOrder.includes(id)) {
-      const file = storeFile(agent);
-      const detail = `agent ${agent.id}: order.anthropic in ${file} is ${JSON.stringify(agentOrder)}, without ${id}`;
-      const fix = `add "${id}" to order.anthropic in ${shellQuote(file)} (or remove that order to use the config's)`;
-      checks.push(fail("gateway order", detail, fix));
-    }
+    const found = storeNeverTries(id, store?.order?.anthropic, storeFile(agent));
+    if (found) checks.push(fail("gateway order", `agent ${agent.id}: ${found.detail}`, found.fix));
   }
   if (checks.length === 0) checks.push(ok("gateway order", `${id} is not excluded by auth.order or auth.profiles`));
   return checks;

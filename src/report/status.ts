@@ -8,6 +8,7 @@ import { SourceError, AuthSyncError, messageOf } from "../core/errors.js";
 import { fingerprint } from "../core/fingerprint.js";
 import { ANTHROPIC, profileSecret } from "../reconcile/profile.js";
 import { parseRefreshFence } from "../reconcile/fence.js";
+import { type GatewayAuth, type NeverTried, neverTried } from "../reconcile/profile-order.js";
 import { type FenceFinding, type ProofFacts, fenceFindings } from "../reconcile/recovery.js";
 import type { StoreAdapter } from "../stores/adapter.js";
 import type { Agent } from "../stores/discovery/agents.js";
@@ -18,7 +19,7 @@ import type { AuthProfileStore, SourceCredential } from "../types.js";
 
 const STATUS_OK = 0;
 export const STATUS_UNUSABLE = 1;
-const STATUS_EXPIRING = 2;
+export const STATUS_EXPIRING = 2;
 
 export interface ProfileStatus {
   profileId: string;
@@ -66,6 +67,8 @@ export interface AgentStatus {
   leftovers?: ProfileStatus[];
   /** Where the gateway leaves refresh fences: every fence, and every profile sharing the login's refresh token. */
   fences?: FenceStatus[];
+  /** Profiles of ours the agent holds that the gateway's order never reaches (reconcile/profile-order.ts). */
+  neverTried?: NeverTried[];
   error?: string;
 }
 
@@ -116,6 +119,12 @@ function profileStatus(
   };
 }
 
+/** Which profiles the gateway ever tries: its config's `auth`, and the login profiles' ids (registered as oauth). */
+export interface OrderCheck {
+  auth: GatewayAuth | undefined;
+  loginIds: ReadonlySet<string>;
+}
+
 /** `expected` maps each profile id we keep to the secret its source offers now (undefined when unknown). */
 export async function agentStatus(
   agent: Agent,
@@ -123,11 +132,20 @@ export async function agentStatus(
   expected: ReadonlyMap<string, string | undefined>,
   now: number,
   recovery?: StatusRecovery,
+  order?: OrderCheck,
 ): Promise<AgentStatus> {
   const file = storeFile(agent);
   try {
     const store = await adapter.read(agent.dir);
     const profiles = [...expected].map(([id, offered]) => profileStatus(store, id, offered));
+    const ordered = adapter.files(agent.dir)[0]!;
+    const never = profiles
+      .filter((p) => p.present && order)
+      .map((p) =>
+        neverTried(p.profileId, order!.loginIds.has(p.profileId) ? "oauth" : "token", order!.auth, store, ordered),
+      )
+      .filter((n) => n !== undefined);
+    const neverTriedPart = never.length ? { neverTried: never } : {};
     const markings = adapter.usage.markings(store?.usageStats, now);
     if (adapter.format === "sqlite") {
       // The SQLite era: the login has no profile of its own by default, so every Anthropic profile is listed.
@@ -147,13 +165,20 @@ export async function agentStatus(
             .map((f) => ({ ...f, ...withAdvice(recovery.advice(agent.id, f)) }))
         : [];
       const file = adapter.files(agent.dir)[0]!;
-      return { agent: agent.id, file, profiles, otherProfiles: others, markings, ...(fences.length ? { fences } : {}) };
+      const found = {
+        profiles,
+        otherProfiles: others,
+        markings,
+        ...(fences.length ? { fences } : {}),
+        ...neverTriedPart,
+      };
+      return { agent: agent.id, file, ...found };
     }
     const leftovers = Object.entries(store?.profiles ?? {})
       .filter(([id, p]) => !expected.has(id) && p.type === "token" && p.provider === ANTHROPIC)
       .filter(([, p]) => p.expires === undefined)
       .map(([id]) => profileStatus(store, id, undefined));
-    return { agent: agent.id, file, profiles, markings, ...(leftovers.length ? { leftovers } : {}) };
+    return { agent: agent.id, file, profiles, markings, ...(leftovers.length ? { leftovers } : {}), ...neverTriedPart };
   } catch (err) {
     return { agent: agent.id, file, profiles: [], markings: [], error: messageOf(err) };
   }

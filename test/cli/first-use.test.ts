@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { test } from "node:test";
-import { REPO, randomToken, runCli, withHome } from "../helpers/env.js";
+import { REPO, leakedTokens, randomToken, runCli, withHome } from "../helpers/env.js";
 
 const ID = "anthropic:claude-cli";
 const MIN = 60_000;
@@ -119,4 +119,43 @@ test("logs that finds nothing says where it looked and how to choose another sou
     assert.equal(r.stdout, "");
     assert.ok(r.stderr.startsWith(`no log lines matching the filter in ${file}; `), r.stderr);
     assert.match(r.stderr, /; choose another source with --system USER/);
+  }));
+
+test("a profile we write that the gateway's config never tries: sync exits 1 and status 2, each with the edit", () =>
+  withHome(async (t) => {
+    t.writeCredentials({ expiresAt: Date.now() + 6 * 60 * MIN });
+    const setup = randomToken();
+    t.planted.push(setup);
+    assert.equal((await runCli(["token", "set", "--profile", "anthropic:setup"], t.env, { input: setup })).code, 0);
+    // What the gateway's own paste-token leaves: auth.profiles naming only the token it pasted.
+    const config = path.join(t.stateDir, "openclaw.json");
+    const pasted = { "anthropic:manual": { provider: "anthropic", mode: "token" } };
+    writeFileSync(config, JSON.stringify({ auth: { profiles: pasted } }));
+    const sync = await runCli(["sync"], t.env);
+    assert.equal(sync.code, 1, sync.stdout + sync.stderr);
+    const lines = (sync.stdout + sync.stderr).split("\n");
+    for (const [id, mode] of [
+      [ID, "oauth"],
+      ["anthropic:setup", "token"],
+    ]) {
+      const line = lines.find((l) => l.includes(`the gateway never tries ${id} in main:`));
+      assert.ok(line, `${id} is named: ${sync.stdout}${sync.stderr}`);
+      assert.match(line, /auth\.profiles in \S*openclaw\.json lists only anthropic:manual for anthropic\. Fix: add/);
+      assert.ok(
+        line.endsWith(`add "${id}": {"provider": "anthropic", "mode": "${mode}"} to auth.profiles in ${config}`),
+      );
+    }
+    const status = await runCli(["status"], t.env);
+    assert.equal(status.code, 2, status.stdout + status.stderr);
+    assert.match(status.stdout, /^ {2}anthropic:setup never tried by the gateway: auth\.profiles in .*; fix: add /m);
+    assert.match(status.stderr, /^moltbot-auth-sync: the gateway never tries anthropic:\S+ in main: /m);
+
+    // The agent store's own order decides over the config's; listing both ids there, everything is tried.
+    const store = t.readStore("main");
+    store.order = { anthropic: [ID, "anthropic:setup", "anthropic:manual"] };
+    t.writeStore("main", store);
+    assert.equal((await runCli(["sync"], t.env)).code, 0);
+    assert.equal((await runCli(["status"], t.env)).code, 0);
+    const output = [sync, status].map((r) => r.stdout + r.stderr).join("");
+    assert.deepEqual(leakedTokens(output, t.planted), []);
   }));

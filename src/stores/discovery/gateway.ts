@@ -19,6 +19,7 @@ import {
   readGatewayConfig,
 } from "./agents.js";
 import { type Generation, detectGeneration, recordedVersion } from "./generation.js";
+import type { GatewayAuth } from "../../reconcile/profile-order.js";
 import { type StateDirChoice, resolveStateDir, STATE_DIR_ENV, STATE_DIR_NAMES } from "./state-dir.js";
 
 export interface GatewayInstall {
@@ -28,6 +29,12 @@ export interface GatewayInstall {
   generation: Generation;
   /** Agents of the gateway config that are skipped, one line each (a rejected id, a relative agentDir). */
   warnings: string[];
+}
+
+/** The gateway config's `auth` section, for which profiles the gateway ever tries (reconcile/profile-order.ts). */
+export function gatewayAuth(gateway: Pick<GatewayInstall, "gatewayConfig">): GatewayAuth | undefined {
+  const config = gateway.gatewayConfig;
+  return config ? { file: config.file, auth: config.value?.auth } : undefined;
 }
 
 export function storeFile(agent: Agent): string {

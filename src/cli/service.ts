@@ -59,7 +59,7 @@ async function carryOut(plan: ServicePlan, options: ServiceOptions): Promise<voi
 export async function serviceInstallCommand(options: ServiceOptions): Promise<void> {
   const { config } = await loadCommandConfig(options);
   const service = resolveServiceManager(options);
-  const host = hostFacts(config);
+  const host = hostFacts(config, process.env, service.manager === "systemd" ? service.systemd.user : undefined);
   const plan =
     service.manager === "launchd"
       ? await launchdInstallPlan(config, host, service.user)

@@ -67,12 +67,32 @@ export interface HostFacts {
   /** `claude` as found now, or undefined (the daemon then cannot refresh). */
   claude: string | undefined;
   path: string;
+  /** Another user's service: the `claude` on our own PATH, which was not used for it. */
+  ownClaude?: string;
 }
 
-export function hostFacts(config: Config, env: NodeJS.ProcessEnv = process.env): HostFacts {
-  const claude = which(config.claudePath, env.PATH);
+/** Where a user's own `claude` is when no shell of theirs is asked: Claude Code's installers and npm's user prefix. */
+const userBinDirs = (home: string) =>
+  [".local/bin", ".claude/local", ".npm-global/bin", "bin"].map((dir) => path.join(home, dir));
+
+/**
+ * The paths a unit runs with. For another user's service (`--system USER` as root), `claude` is looked up as that
+ * user would find it, not on our PATH: root's `claude` (often under /root, which the user cannot even enter) is
+ * not theirs, and its folder must not reach their unit.
+ */
+export function hostFacts(config: Config, env: NodeJS.ProcessEnv = process.env, user?: ServiceUser): HostFacts {
+  const other = user !== undefined && user.uid !== (process.getuid?.() ?? -1);
+  const searched = other ? [...userBinDirs(user.home), ...BASE_PATH].join(":") : env.PATH;
+  const claude = which(config.claudePath, searched);
+  const own = other ? which(config.claudePath, env.PATH) : undefined;
   const dirs = [...(claude ? [path.dirname(claude)] : []), path.dirname(process.execPath), ...BASE_PATH];
-  return { node: process.execPath, entry: realpathSync(ENTRY), claude, path: [...new Set(dirs)].join(":") };
+  return {
+    node: process.execPath,
+    entry: realpathSync(ENTRY),
+    claude,
+    path: [...new Set(dirs)].join(":"),
+    ...(own && own !== claude ? { ownClaude: own } : {}),
+  };
 }
 
 /**
@@ -149,8 +169,13 @@ export async function checkOwnedBy(p: string, user: ServiceUser, what: string): 
 }
 
 /** What an install says when the service could not find `claude`: without it the daemon cannot refresh. */
-export function claudeNotes(config: Config, host: HostFacts): string[] {
-  if (host.claude) return [];
-  const missing = `\`${config.claudePath}\` is not on PATH, so the daemon cannot ask it to refresh`;
-  return [`warning: ${missing}; install Claude Code or set claudePath, then install again`];
+export function claudeNotes(config: Config, host: HostFacts, user?: ServiceUser): string[] {
+  const notes: string[] = [];
+  if (host.ownClaude) notes.push(`note: ${host.ownClaude}, on this shell's PATH, is not ${user?.name}'s: not used`);
+  if (host.claude) return notes;
+  const where = host.ownClaude
+    ? `in ${user?.name}'s ~/.local/bin, ~/.claude/local, ~/.npm-global/bin, ~/bin or /usr/local/bin`
+    : "on PATH";
+  const missing = `\`${config.claudePath}\` is not ${where}, so the daemon cannot ask it to refresh`;
+  return [...notes, `warning: ${missing}; install Claude Code or set claudePath, then install again`];
 }

@@ -58,7 +58,7 @@ export async function systemdInstallPlan(config: Config, host: HostFacts, system
         hint: `see \`${systemd.scope === "user" ? "journalctl --user" : "journalctl"} -u ${unitName(systemd)}\``,
       },
     ],
-    notes: [...skipped.map((warning) => `warning: ${warning}`), ...claudeNotes(config, host)],
+    notes: [...skipped.map((warning) => `warning: ${warning}`), ...claudeNotes(config, host, systemd.user)],
     undo: {
       fresh: [{ argv: systemctl(systemd, "disable", unitName(systemd)) }],
       after: [{ argv: systemctl(systemd, "daemon-reload") }],

@@ -132,7 +132,8 @@ test(
       const tokens = { pasted, ours };
       assert.deepEqual(sent(first, tokens), ["pasted"], "the turn before our sync used the pasted token");
 
-      const set = await runCli(["token", "set", "--profile", "anthropic:manual"], s.t.env, { input: ours });
+      const replace = ["token", "set", "--profile", "anthropic:manual", "--replace"];
+      const set = await runCli(replace, s.t.env, { input: ours });
       assert.equal(set.code, 0, set.stderr);
       const sync = await runCli(["sync"], s.t.env);
       assert.equal(sync.code, 0, sync.stdout + sync.stderr);

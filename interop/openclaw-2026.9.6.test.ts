@@ -106,7 +106,12 @@ test("openclaw@2026.9.6: token set: models status lists it for main and work, no
     // A setup-token under an id work holds itself goes into work's database too, which shadows the shared one.
     const manual = randomToken();
     t.planted.push(manual);
-    assert.equal((await tokenSet(t, "anthropic:manual", manual)).code, 0);
+    // Both databases hold the gateway's own anthropic:manual: not replaced until the user says so.
+    const refused = await tokenSet(t, "anthropic:manual", manual);
+    assert.equal(refused.code, 1, refused.stdout + refused.stderr);
+    assert.match(refused.stderr, /anthropic:manual in (main|work) \(and 1 more\) holds sk-ant-oat01-…\S{4}, which /);
+    assert.equal(sharedProfiles(t)["anthropic:manual"]!.token === manual, false);
+    assert.equal((await tokenSet(t, "anthropic:manual", manual, "--replace")).code, 0);
     assert.equal((await runCli(["sync"], t.env)).code, 0);
     assert.equal(sharedProfiles(t)["anthropic:manual"]!.token, manual);
     assert.equal((readAgentCells(t, "work").store?.profiles as Profiles)["anthropic:manual"]!.token, manual);
@@ -247,7 +252,7 @@ test(
         restamp(state, stamp);
         secret = randomToken();
         t.planted.push(secret);
-        assert.equal((await tokenSet(t, "anthropic:manual", secret)).code, 0);
+        assert.equal((await tokenSet(t, "anthropic:manual", secret, "--replace")).code, 0);
         const sync = await runCli(["sync"], t.env);
         assert.equal(sync.code, 0, sync.stdout + sync.stderr);
         assert.match(sync.stdout, /\nwork +written/);
@@ -292,7 +297,7 @@ test(
       restamp(work, { renameColumn: { table: "auth_profile_state", from: "state_json", to: "state_v2" } });
       const secret = randomToken();
       t.planted.push(secret);
-      assert.equal((await tokenSet(t, "anthropic:manual", secret)).code, 0);
+      assert.equal((await tokenSet(t, "anthropic:manual", secret, "--replace")).code, 0);
       const inWork = ([file]: [string, string]) => file.startsWith(path.join("agents", "work"));
       const workFiles = () => Object.fromEntries(Object.entries(snapshotTree(t.stateDir)).filter(inWork));
       const before = workFiles();

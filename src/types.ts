@@ -34,6 +34,8 @@ export interface SetupToken {
   savedAt?: number;
   /** Epoch ms; undefined when unknown (an old entry without `savedAt`, or the environment's token). */
   expires?: number;
+  /** Digests of the tokens under this id that are ours to replace (sources/token-book.ts), its own included. */
+  ours?: ReadonlySet<string>;
 }
 
 /** The gateway's `token` credential (`src/agents/auth-profiles/types.ts`). */

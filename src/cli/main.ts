@@ -87,6 +87,7 @@ export async function main(argv: string[]): Promise<void> {
     .description("store a setup-token read from stdin (never from the command line)")
     .option("--profile <id>", "profile id to sync it as (default: config setupTokenProfileId, anthropic:manual)")
     .option("--expires-in <duration>", "when it expires, from now: 365d, 12h, 1d12h (default: 365d)")
+    .option("--replace", "replace a token under this id that moltbot-auth-sync did not put there (the gateway's)")
     .action(async (options: object, command: Command) =>
       (await import("./token.js")).tokenSetCommand(optionsOf(options, command)),
     );

@@ -117,8 +117,14 @@ function daemonLine(daemon: DaemonStatus, now: number): string {
     const each = daemon.logins.filter((l) => l.nextRefreshAt).map((l) => `${l.profileId} ${due(l.nextRefreshAt!)}`);
     if (each.length) parts.push(`refresh due: ${each.join(", ")}`);
   } else if (daemon.running && daemon.nextRefreshAt) parts.push(`refresh due ${due(daemon.nextRefreshAt)}`);
-  if (daemon.lastError)
-    parts.push(`last problem ${formatRelative(daemon.lastError.at, now)}: ${daemon.lastError.message}`);
+  // The state file outlives the daemon: a problem of a run that ended, or one that cleared since, is history.
+  const last = daemon.lastError;
+  if (last) {
+    const when = formatRelative(last.at, now);
+    const over = last.clearedAt !== undefined ? `, over ${formatRelative(last.clearedAt, now)}` : "";
+    const which = daemon.running ? "last problem" : "last problem before it stopped";
+    parts.push(`${which} ${when}${over}: ${last.message}`);
+  }
   return parts.join("; ");
 }
 
@@ -140,13 +146,16 @@ function profileText(p: ProfileStatus, now: number): string {
 
 function agentLines(agent: AgentStatus, now: number): string[] {
   if (agent.error) return [`agent ${agent.agent}: ${agent.error}`];
-  const leftover = "static, no setup-token stored for it (left after `token clear`?), not kept in step";
+  const leftover = (p: ProfileStatus) =>
+    p.ours
+      ? "static, ours but no longer stored (left after `token clear`), not kept in step"
+      : "static, not put there by moltbot-auth-sync (the gateway's paste-token?), left as it is";
   const profiles = [...agent.profiles, ...(agent.otherProfiles ?? [])].map((p) => profileText(p, now)).join("; ");
   return [
     `agent ${agent.agent}: ${profiles || "no Anthropic profile"}`,
     ...agent.markings.map((m) => `  ${markingText(m, now)}`),
     ...(agent.fences ?? []).flatMap((f) => (f.advice ? [`  ${f.advice}`] : [])),
-    ...(agent.leftovers ?? []).map((p) => `  ${p.profileId} token ${p.fingerprint}: ${leftover}`),
+    ...(agent.leftovers ?? []).map((p) => `  ${p.profileId} token ${p.fingerprint}: ${leftover(p)}`),
     ...(agent.neverTried ?? []).map((n) => `  ${n.profileId} never tried by the gateway: ${n.detail}; fix: ${n.fix}`),
   ];
 }

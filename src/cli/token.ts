@@ -17,6 +17,14 @@ import {
   validateSetupToken,
 } from "../sources/setup-token.js";
 import { type TokenVault, tokenVaults } from "../sources/token-vault.js";
+import { recordTokens, tokenDigest } from "../sources/token-book.js";
+import pLimit from "p-limit";
+import type { Config } from "../config/config.js";
+import { AGENT_CONCURRENCY } from "../pass/apply.js";
+import { profileSecret } from "../reconcile/profile.js";
+import { inSessions } from "../stores/adapter.js";
+import { adapterFor } from "../stores/adapter-for.js";
+import { agentName, findGateways } from "../stores/discovery/gateway.js";
 import { type GlobalOptions, loadCommandConfig, printJson } from "./options.js";
 import { columns, printLines } from "./print.js";
 
@@ -24,6 +32,8 @@ export interface TokenOptions extends GlobalOptions {
   profile?: string;
   json?: boolean;
   expiresIn?: string;
+  /** `token set`: replace a token under this id that we did not put there (the gateway's `paste-token`). */
+  replace?: boolean;
 }
 
 export async function tokenSetCommand(options: TokenOptions): Promise<void> {
@@ -37,6 +47,23 @@ export async function tokenSetCommand(options: TokenOptions): Promise<void> {
     await readSecretFromStdin("Paste the setup-token from `claude setup-token` (input hidden): "),
   );
   const vaults = await tokenVaults();
+  // Ours to replace: what we stored under this id before, and the copies of it the agents hold.
+  const previous = (await readSetupTokens(config.setupTokenProfileId, process.env, vaults)).find(
+    (t) => t.profileId === profileId && t.origin !== `env ${ENV_TOKEN}`,
+  );
+  const ours = new Set([...(previous?.ours ?? []), tokenDigest(token)]);
+  const foreign = await foreignTokens(config, profileId, ours);
+  if (foreign.length > 0 && !options.replace) {
+    const [first] = foreign;
+    const more = foreign.length > 1 ? ` (and ${foreign.length - 1} more)` : "";
+    const held = `${profileId} in ${first!.agent}${more} holds ${fingerprint(first!.secret)}`;
+    const fix = `moltbot-auth-sync token set --profile ${profileId} --replace`;
+    throw new AuthSyncError(
+      `${held}, which moltbot-auth-sync did not put there (the gateway's paste-token?); nothing stored. ` +
+        `To replace it: ${fix}, or store this one under another id with --profile`,
+      "token.foreign",
+    );
+  }
   let stored: TokenVault | undefined;
   const errors: string[] = [];
   const savedAt = Date.now();
@@ -51,6 +78,8 @@ export async function tokenSetCommand(options: TokenOptions): Promise<void> {
     }
   }
   if (!stored) throw new AuthSyncError(`cannot store the token: ${errors.join("; ")}`, "token.store");
+  // Recorded after the store: a book entry for a token never stored would only let a pass replace more.
+  await recordTokens(profileId, [...(previous ? [previous.token] : []), token, ...foreign.map((f) => f.secret)]);
   const fallback =
     stored !== vaults[0] || vaults.length === 1
       ? " (no OS keyring works here, so it is a file readable only by you, mode 0600)"
@@ -116,6 +145,32 @@ export async function tokenStatusCommand(options: TokenOptions): Promise<void> {
     if (envProblem) printLines([`${ENV_TOKEN} is set but not used: ${envProblem}`]);
   }
   if (tokens.length === 0) process.exitCode = 1;
+}
+
+/**
+ * Every agent's token under `profileId` that is not ours (its digest is not in `ours`): one the gateway's
+ * `paste-token` or a person put there. A gateway that cannot be read hides none: the pass checks again.
+ */
+async function foreignTokens(
+  config: Config,
+  profileId: string,
+  ours: ReadonlySet<string>,
+): Promise<Array<{ agent: string; secret: string }>> {
+  const gateways = await findGateways(config).catch(() => undefined);
+  const found: Array<{ agent: string; secret: string }> = [];
+  for (const gateway of gateways?.found ?? []) {
+    const adapter = adapterFor(gateway.generation, gateway.stateDir.dir);
+    const label = gateways!.stateDirLabel(gateway.stateDir.dir);
+    await inSessions([adapter], () =>
+      pLimit(AGENT_CONCURRENCY).map(gateway.agents, async (agent) => {
+        const store = await adapter.read(agent.dir).catch(() => undefined);
+        const secret = profileSecret(store?.profiles[profileId]);
+        if (secret !== undefined && !ours.has(tokenDigest(secret)))
+          found.push({ agent: agentName(agent.id, label), secret });
+      }),
+    );
+  }
+  return found;
 }
 
 /** Tells a running daemon to re-read (SIGHUP); says what will happen either way. */

@@ -15,8 +15,8 @@ export interface EventObserver {
 
 export class ProblemLog {
   private open = new Map<string, { msg: string; level: Level }>();
-  /** The last warn or error, for the state file. */
-  last: { at: number; event: string; message: string } | undefined;
+  /** The last warn or error, for the state file; `clearedAt` once that problem ended. */
+  last: { at: number; event: string; message: string; clearedAt?: number; key?: string } | undefined;
 
   observer: EventObserver | undefined;
 
@@ -31,20 +31,21 @@ export class ProblemLog {
     if (this.open.get(key)?.msg === msg) return;
     this.open.set(key, { msg, level });
     this.event(level, event, msg, fields);
-    if (level === "warn" || level === "error") this.last = { at: Date.now(), event, message: msg };
+    if (level === "warn" || level === "error") this.last = { at: Date.now(), event, message: msg, key };
   }
 
   /** Ends a problem; the recovery is logged only for problems that were logged as warn or error. */
   clear(key: string, event: LogEvent, msg: string, fields: Fields = {}): void {
     const open = this.open.get(key);
     if (!open) return;
-    this.open.delete(key);
+    this.forget(key);
     if (open.level === "warn" || open.level === "error") this.event("info", event, msg, fields);
   }
 
   /** Ends a problem whose end the caller logs itself. */
   forget(key: string): void {
     this.open.delete(key);
+    if (this.last?.key === key && this.last.clearedAt === undefined) this.last.clearedAt = Date.now();
   }
 
   isOpen(key: string): boolean {

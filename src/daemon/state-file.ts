@@ -33,7 +33,10 @@ export class StateFile {
 
   async save(): Promise<void> {
     this.state.updatedAt = this.clock.now();
-    if (this.problems.last) this.state.lastError = this.problems.last;
+    if (this.problems.last) {
+      const { key: _key, ...last } = this.problems.last;
+      this.state.lastError = last;
+    }
     try {
       await writeDaemonState(this.file, this.state);
       this.problems.clear("state-file", "state_file.recovered", "state file writable again");

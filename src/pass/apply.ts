@@ -56,7 +56,8 @@ function describe(outcome: Outcome): Pick<AgentReport, "result" | "reason" | "co
     case "written":
       return {
         result: "written",
-        reason: outcome.why === "missing" ? "added" : "updated",
+        // A fresh credential clears the marking the old one earned: said, since the gateway tries it again now.
+        reason: `${outcome.why === "missing" ? "added" : "updated"}${outcome.recovered ? "; its marking cleared" : ""}`,
         ...(outcome.recovered ? { recovered: outcome.recovered } : {}),
       };
     case "skipped":

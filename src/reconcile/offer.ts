@@ -12,6 +12,8 @@ export interface Offer {
   profileId: string;
   profile: ProfileCredential;
   origin: string;
+  /** A setup-token's: digests of the held tokens it may replace (the gateway's own are not among them). */
+  ours?: ReadonlySet<string>;
 }
 
 export function loginOffer(login: SourceCredential, config: Pick<Config, "profileId" | "credentialType">): Offer {
@@ -39,5 +41,6 @@ export function setupTokenOffers(
       profileId: t.profileId,
       profile: setupTokenProfile(t.token, t.expires),
       origin: t.origin,
+      ...(t.ours ? { ours: t.ours } : {}),
     }));
 }

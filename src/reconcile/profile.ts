@@ -61,6 +61,11 @@ export interface ReconcileRules {
    * one expires later, since `token set` on the same id means "use this one now", whatever `--expires-in` says.
    */
   sourceDecides?: boolean;
+  /**
+   * Whether a held secret is ours to replace. Without it, every held token of our type is; with it (setup-tokens),
+   * one the gateway's `paste-token` or a person put there is left as it is until `token set --replace` says so.
+   */
+  ours?: (secret: string) => boolean;
 }
 
 /**
@@ -96,6 +101,15 @@ export function reconcileProfile(
       const holds = `profile holds a ${JSON.stringify(current.provider)} credential`;
       const reason = `${holds}, not ${desired.provider}: not ours to replace`;
       return { next: store, outcome: { result: "skipped", reason } };
+    }
+    const held = profileSecret(current);
+    if (rules.ours && held !== undefined && held !== profileSecret(desired) && !rules.ours(held)) {
+      const reason = `holds ${fingerprint(held)}, which moltbot-auth-sync did not put there: left as it is`;
+      const fix = `moltbot-auth-sync token set --profile ${profileId} --replace`;
+      return {
+        next: store,
+        outcome: { result: "skipped", reason: `${reason} (${fix} replaces it)`, code: "not-ours" },
+      };
     }
     const storedExpires = typeof current.expires === "number" ? current.expires : undefined;
     if (

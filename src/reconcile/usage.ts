@@ -4,7 +4,7 @@ import { PENDING_FENCE, isPendingFence } from "./fence.js";
 import type { AuthProfileStore, ProfileUsageStats } from "../types.js";
 
 /** Why a change of the stats was skipped, for callers that act on it (`reason` is for people). */
-export type SkipCode = "no-profile" | "pending-fence" | "refused";
+export type SkipCode = "no-profile" | "pending-fence" | "refused" | "not-ours";
 
 export type UsageOutcome =
   { result: "marked" | "cleared" } | { result: "unchanged" } | { result: "skipped"; reason: string; code: SkipCode };

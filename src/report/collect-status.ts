@@ -22,6 +22,7 @@ import {
   gatewayWarnings,
 } from "../stores/discovery/gateway.js";
 import { neverTriedLines } from "../reconcile/profile-order.js";
+import { type TokenBook, readTokenBook } from "../sources/token-book.js";
 import { recoveryFilePath } from "../runtime/files.js";
 import { RecoveryBook, isRecovered } from "../pass/recovery-book.js";
 import { sharedText, unrecoveredText } from "../pass/recover.js";
@@ -86,6 +87,7 @@ export async function collectStatus(config: Config, env: NodeJS.ProcessEnv = pro
   for (const offer of [...loginOffers, ...tokenOffers]) expected.set(offer.profileId, profileSecret(offer.profile));
   const gateways = await findGateways(config, env);
   const loginIds = new Set(loginProfileIds(config));
+  const book = await readTokenBook(env).catch((): TokenBook => ({}));
   const now = Date.now();
   const limit = pLimit(8);
   const found = await Promise.all(
@@ -104,7 +106,7 @@ export async function collectStatus(config: Config, env: NodeJS.ProcessEnv = pro
         : undefined;
       const agents = await inSessions([adapter], () =>
         limit.map(gateway.agents, async (agent) => ({
-          ...(await agentStatus(agent, adapter, own, now, recovery, { auth: gatewayAuth(gateway), loginIds })),
+          ...(await agentStatus(agent, adapter, own, now, recovery, { auth: gatewayAuth(gateway), loginIds, book })),
           ...where,
         })),
       );

@@ -8,6 +8,7 @@ import { SourceError, AuthSyncError, messageOf } from "../core/errors.js";
 import { fingerprint } from "../core/fingerprint.js";
 import { ANTHROPIC, profileSecret } from "../reconcile/profile.js";
 import { parseRefreshFence } from "../reconcile/fence.js";
+import { type TokenBook, tokenDigest } from "../sources/token-book.js";
 import { type GatewayAuth, type NeverTried, neverTried } from "../reconcile/profile-order.js";
 import { type FenceFinding, type ProofFacts, fenceFindings } from "../reconcile/recovery.js";
 import type { StoreAdapter } from "../stores/adapter.js";
@@ -34,6 +35,8 @@ export interface ProfileStatus {
   fence?: "pending" | "failed";
   /** A profile we recovered from a failed refresh, kept in step with the Claude login since. */
   recovered?: boolean;
+  /** A left-over token we once put there (`token set`, then `token clear`); else the gateway's or a person's. */
+  ours?: boolean;
 }
 
 /** A failed or pending refresh, or a profile sharing the login's refresh token, with what to do about it. */
@@ -119,10 +122,14 @@ function profileStatus(
   };
 }
 
-/** Which profiles the gateway ever tries: its config's `auth`, and the login profiles' ids (registered as oauth). */
-export interface OrderCheck {
+/**
+ * What judges an agent's profiles beyond its store: which ones the gateway ever tries (its config's `auth`; the
+ * login profiles' ids are registered as oauth), and which held tokens are ours (sources/token-book.ts).
+ */
+export interface AgentContext {
   auth: GatewayAuth | undefined;
   loginIds: ReadonlySet<string>;
+  book?: TokenBook;
 }
 
 /** `expected` maps each profile id we keep to the secret its source offers now (undefined when unknown). */
@@ -132,7 +139,7 @@ export async function agentStatus(
   expected: ReadonlyMap<string, string | undefined>,
   now: number,
   recovery?: StatusRecovery,
-  order?: OrderCheck,
+  order?: AgentContext,
 ): Promise<AgentStatus> {
   const file = storeFile(agent);
   try {
@@ -177,7 +184,11 @@ export async function agentStatus(
     const leftovers = Object.entries(store?.profiles ?? {})
       .filter(([id, p]) => !expected.has(id) && p.type === "token" && p.provider === ANTHROPIC)
       .filter(([, p]) => p.expires === undefined)
-      .map(([id]) => profileStatus(store, id, undefined));
+      .map(([id, p]) => {
+        const secret = profileSecret(p);
+        const ours = secret !== undefined && order?.book?.[id]?.includes(tokenDigest(secret)) === true;
+        return { ...profileStatus(store, id, undefined), ...(ours ? { ours } : {}) };
+      });
     return { agent: agent.id, file, profiles, markings, ...(leftovers.length ? { leftovers } : {}), ...neverTriedPart };
   } catch (err) {
     return { agent: agent.id, file, profiles: [], markings: [], error: messageOf(err) };
@@ -214,6 +225,16 @@ export interface SetupTokenExpiry {
  * its copies, and `loginEndWarning` for the login's end, which wins over the others (only a person can move it).
  * The login counts unless the host runs on setup-tokens alone (no login at all, and tokens to sync).
  */
+const SYNC_FIX = "moltbot-auth-sync sync";
+const why = (reason: string | undefined) => (reason ? ` (${reason})` : "");
+
+/** As `sync` says it: a cooldown ends on its own; a disable needs its cause gone, then `--force`. */
+function markingFix(marking: Marking): string {
+  const clear = `moltbot-auth-sync cooldown clear --profile ${marking.profile}`;
+  if (marking.kind === "cooldown") return `wait for it to end, or run \`${clear}\` once its cause is gone`;
+  return `remove its cause (${marking.reason ?? "unknown"}), then run \`${clear} --force\``;
+}
+
 export function statusVerdict(
   source: SourceStatus,
   agents: readonly AgentStatus[],
@@ -247,12 +268,13 @@ export function statusVerdict(
     const name = agentName(agent.agent, agent.stateDir);
     if (agent.error) return { code: STATUS_UNUSABLE, why: `agent ${name}: ${agent.error}` };
     for (const profile of agent.profiles) {
-      if (!profile.present) return { code: STATUS_UNUSABLE, why: `${profile.profileId} is missing in ${name}` };
-      const marking = agent.markings.find((m) => m.profile === profile.profileId);
+      const id = profile.profileId;
+      if (!profile.present) return { code: STATUS_UNUSABLE, why: `${id} is missing in ${name}. Fix: ${SYNC_FIX}` };
+      const marking = agent.markings.find((m) => m.profile === id);
       if (marking) {
-        const kind = `${marking.kind}${marking.reason ? ` (${marking.reason})` : ""}`;
+        const kind = `${marking.kind === "cooldown" ? "in cooldown" : marking.kind}${why(marking.reason)}`;
         const left = formatDuration(marking.until - now);
-        return { code: STATUS_UNUSABLE, why: `${profile.profileId} is ${kind} in ${name} for ${left}` };
+        return { code: STATUS_UNUSABLE, why: `${id} is ${kind} in ${name} for ${left}. Fix: ${markingFix(marking)}` };
       }
       const what = `${profile.profileId} in ${name}`;
       if (profile.expires !== undefined)

@@ -94,7 +94,8 @@ export interface DaemonState {
   updatedAt: number;
   lastSyncAt?: number;
   lastSyncSummary?: string;
-  lastError?: { at: number; event: string; message: string };
+  /** The last warn or error of this daemon's run; `clearedAt` once that problem ended. */
+  lastError?: { at: number; event: string; message: string; clearedAt?: number };
   /** The first login's next refresh and source (the only login's, without `logins` configured). */
   nextRefreshAt?: number;
   source?: { fingerprint: string; expiresAt: number };

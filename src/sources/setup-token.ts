@@ -8,6 +8,7 @@ import { AuthSyncError } from "../core/errors.js";
 import { scrubSecrets } from "../log/logger.js";
 import type { SetupToken } from "../types.js";
 import { MAX_DATE_MS, type StoredToken, type TokenMap, type TokenVault, tokenVaults } from "./token-vault.js";
+import { type TokenBook, readTokenBook, tokenDigest } from "./token-book.js";
 
 /** The gateway's own rules and messages (`src/commands/auth-token.ts`). */
 export const SETUP_TOKEN_PREFIX = "sk-ant-oat01-";
@@ -105,6 +106,9 @@ export async function readSetupTokens(
   vaults?: TokenVault[],
 ): Promise<SetupToken[]> {
   const found = new Map<string, SetupToken>();
+  // A book that cannot be read knows nothing ours: held tokens other than the offered one are then left alone.
+  const book = await readTokenBook(env).catch((): TokenBook => ({}));
+  const ours = (profileId: string, token: string) => new Set([...(book[profileId] ?? []), tokenDigest(token)]);
   for (const vault of vaults ?? (await tokenVaults(env))) {
     let tokens: TokenMap;
     try {
@@ -120,6 +124,7 @@ export async function readSetupTokens(
           origin: vault.where,
           savedAt: stored.savedAt,
           expires: storedTokenExpiry(stored),
+          ours: ours(profileId, stored.token),
         });
     }
   }
@@ -127,10 +132,12 @@ export async function readSetupTokens(
   const fromEnv = env[ENV_TOKEN]?.trim();
   if (fromEnv && !found.has(envProfileId)) {
     try {
+      const token = validateSetupToken(fromEnv);
       found.set(envProfileId, {
         profileId: envProfileId,
-        token: validateSetupToken(fromEnv),
+        token,
         origin: `env ${ENV_TOKEN}`,
+        ours: ours(envProfileId, token),
       });
     } catch {
       // An invalid env token is reported by `token status` and `doctor`; it is never synced.

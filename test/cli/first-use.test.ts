@@ -93,8 +93,15 @@ test("status: exit 2 says what expires when; cooldowns show their reason; a left
     const marked = await runCli(["status"], t.env);
     assert.equal(marked.code, 1);
     assert.match(marked.stdout, /anthropic:claude-cli cooldown \(timeout\) for 59m/);
-    assert.match(marked.stderr, /anthropic:claude-cli is cooldown \(timeout\) in main for 59m/);
-    assert.match(marked.stdout, /anthropic:manual token sk-ant-oat01-…\S{4}: static, no setup-token stored for it/);
+    assert.match(marked.stderr, /anthropic:claude-cli is in cooldown \(timeout\) in main for 59m\. Fix: wait for it/);
+    assert.match(
+      marked.stderr,
+      /or run `moltbot-auth-sync cooldown clear --profile anthropic:claude-cli` once its cause/,
+    );
+    assert.match(
+      marked.stdout,
+      /anthropic:manual token sk-ant-oat01-…\S{4}: static, not put there by moltbot-auth-sync/,
+    );
   }));
 
 test("cooldown clear --profile X where no agent holds X exits 1 and says so", () =>
@@ -158,4 +165,93 @@ test("a profile we write that the gateway's config never tries: sync exits 1 and
     assert.equal((await runCli(["status"], t.env)).code, 0);
     const output = [sync, status].map((r) => r.stdout + r.stderr).join("");
     assert.deepEqual(leakedTokens(output, t.planted), []);
+  }));
+
+test("token set refuses a token under its id that we did not put there, unless --replace; a pass leaves one too", () =>
+  withHome(async (t) => {
+    const ID_MANUAL = "anthropic:manual";
+    const profile = (token: string) => ({ type: "token", provider: "anthropic", token });
+    const [pasted, first, second, pastedLater] = [randomToken(), randomToken(), randomToken(), randomToken()];
+    t.planted.push(pasted, first, second, pastedLater);
+    // What the gateway's paste-token leaves: a token of its own under anthropic:manual.
+    t.writeStore("main", { version: 1, profiles: { [ID_MANUAL]: profile(pasted) } });
+    const vault = path.join(t.home, ".config", "moltbot-auth-sync", "setup-tokens.json");
+    const set = (token: string, ...more: string[]) =>
+      runCli(["token", "set", "--profile", ID_MANUAL, ...more], t.env, { input: token });
+    const held = (id = ID_MANUAL) => (t.readStore("main").profiles[id] as { token?: string } | undefined)?.token;
+
+    const refused = await set(first);
+    assert.equal(refused.code, 1, refused.stdout + refused.stderr);
+    const line = `anthropic:manual in main holds sk-ant-oat01-…${pasted.slice(-4)}, which moltbot-auth-sync did not put there`;
+    assert.ok(refused.stderr.includes(line), refused.stderr);
+    assert.match(
+      refused.stderr,
+      /nothing stored\. To replace it: moltbot-auth-sync token set --profile anthropic:manual --replace/,
+    );
+    assert.equal(existsSync(vault), false, "nothing stored");
+
+    assert.equal((await set(first, "--replace")).code, 0);
+    assert.equal((await runCli(["sync"], t.env)).code, 0);
+    assert.equal(held(), first, "replaced once the user said so");
+    // Ours from then on: storing the next one needs no --replace.
+    assert.equal((await set(second)).code, 0);
+    assert.equal((await runCli(["sync"], t.env)).code, 0);
+    assert.equal(held(), second);
+
+    // The gateway pastes another token under the id afterwards: the pass leaves it and says why.
+    const store = t.readStore("main");
+    store.profiles[ID_MANUAL] = profile(pastedLater);
+    t.writeStore("main", store);
+    const sync = await runCli(["sync"], t.env);
+    assert.match(sync.stdout, /main +skipped +holds sk-ant-oat01-…\S{4}, which moltbot-auth-sync did not put there/);
+    assert.equal(held(), pastedLater, "left as it is");
+
+    // After token clear, a copy we put there is told apart from the gateway's.
+    store.profiles[ID_MANUAL] = profile(second);
+    store.profiles["anthropic:other"] = profile(pasted);
+    t.writeStore("main", store);
+    assert.equal((await runCli(["token", "clear", "--profile", ID_MANUAL], t.env)).code, 0);
+    const status = await runCli(["status"], t.env);
+    assert.match(
+      status.stdout,
+      /anthropic:manual token \S+: static, ours but no longer stored \(left after `token clear`\)/,
+    );
+    assert.match(status.stdout, /anthropic:other token \S+: static, not put there by moltbot-auth-sync/);
+    const output = [refused, sync, status].map((r) => r.stdout + r.stderr).join("");
+    assert.deepEqual(leakedTokens(output, t.planted), []);
+  }));
+
+test("status: a stopped daemon's or an ended problem is shown as history; sync says when it cleared a marking", () =>
+  withHome(async (t) => {
+    const now = Date.now();
+    t.writeCredentials({ expiresAt: now + 6 * 60 * MIN });
+    const stale = randomToken();
+    t.planted.push(stale);
+    const store = {
+      version: 1,
+      profiles: { [ID]: { type: "token", provider: "anthropic", token: stale, expires: now + 10 * MIN } },
+      usageStats: { [ID]: { cooldownUntil: now + 30 * MIN, errorCount: 1 } },
+    };
+    t.writeStore("main", store);
+    const sync = await runCli(["sync", "--no-refresh"], t.env);
+    assert.equal(sync.code, 0, sync.stdout + sync.stderr);
+    assert.match(sync.stdout, /^main +written +updated; its marking cleared$/m);
+
+    const stateFile = path.join(t.home, ".local", "state", "moltbot-auth-sync", "state.json");
+    mkdirSync(path.dirname(stateFile), { recursive: true, mode: 0o700 });
+    const lastError = { at: now - 10 * MIN, event: "store.locked", message: "main: the store was locked" };
+    const writeState = (extra: object) =>
+      writeFileSync(
+        stateFile,
+        JSON.stringify({ pid: 1, startedAt: now - 60 * MIN, updatedAt: now - 5 * MIN, ...extra }),
+      );
+    writeState({ lastError });
+    const stopped = await runCli(["status"], t.env);
+    assert.match(stopped.stdout, /last problem before it stopped 10m(\d+s)? ago: main: the store was locked/);
+    writeState({ lastError: { ...lastError, clearedAt: now - 8 * MIN } });
+    const over = await runCli(["status"], t.env);
+    assert.match(
+      over.stdout,
+      /last problem before it stopped 10m(\d+s)? ago, over 8m(\d+s)? ago: main: the store was locked/,
+    );
   }));

@@ -32,8 +32,9 @@ function gatewayRuns(t: TestHome, ownerId: string): void {
   writeFileSync(file, JSON.stringify({ pid: process.pid, ownerId, port: 1, stateDir: t.stateDir }));
 }
 
+/** Over the gateway's own anthropic:manual in every agent: replacing it is what these tests are about. */
 const tokenSet = (t: TestHome, secret: string) =>
-  runCli(["token", "set", "--profile", "anthropic:manual"], t.env, { input: secret });
+  runCli(["token", "set", "--profile", "anthropic:manual", "--replace"], t.env, { input: secret });
 
 test("sync tells the running gateway once per agent it changed, as the gateway's CLI does, and says nothing", () =>
   withHome(async (t) => {

@@ -54,7 +54,10 @@ test("SQLite era: a setup-token goes to the shared store and each agent database
     twoAgents(t);
     const setup = randomToken();
     t.planted.push(setup);
-    assert.equal((await runCli(["token", "set", "--profile", "anthropic:manual"], t.env, { input: setup })).code, 0);
+    assert.equal(
+      (await runCli(["token", "set", "--profile", "anthropic:manual", "--replace"], t.env, { input: setup })).code,
+      0,
+    );
     const before = readStateCells(t);
     const r = await runCli(["sync"], t.env);
     assert.equal(r.code, 0, r.stdout + r.stderr);
@@ -141,7 +144,10 @@ test("SQLite era: databases newer than tested are served by their shape; status 
     restamp(stateDbPath(t), { userVersion: 19, contentVersion: 20 });
     const setup = randomToken();
     t.planted.push(setup);
-    assert.equal((await runCli(["token", "set", "--profile", "anthropic:manual"], t.env, { input: setup })).code, 0);
+    assert.equal(
+      (await runCli(["token", "set", "--profile", "anthropic:manual", "--replace"], t.env, { input: setup })).code,
+      0,
+    );
     const r = await runCli(["sync"], t.env);
     assert.equal(r.code, 0, r.stdout + r.stderr);
     assert.match(r.stdout, /main +written/);
@@ -179,7 +185,7 @@ test("SQLite era: a renamed column refuses that database alone, in one line, and
     restamp(agentDbPath(t, "work"), { userVersion: 24, renameColumn: rename });
     const setup = randomToken();
     t.planted.push(setup);
-    const set = await runCli(["token", "set", "--profile", "anthropic:manual"], t.env, { input: setup });
+    const set = await runCli(["token", "set", "--profile", "anthropic:manual", "--replace"], t.env, { input: setup });
     assert.equal(set.code, 0);
     const inWork = (key: string) => key.startsWith(path.join("agents", "work"));
     const workFiles = () => Object.entries(snapshotTree(t.stateDir)).filter(([key]) => inWork(key));

@@ -140,7 +140,7 @@ test("status: a heading per state dir with its agents, --json per state dir, exi
     );
     assert.equal(at("state   "), -1, "no single state line");
     // The worst first: the cooldown of b's main, named with its state dir.
-    assert.match(text.stderr, new RegExp(`${ID} is cooldown in main \\(${b.stateDir}\\) for`));
+    assert.match(text.stderr, new RegExp(`${ID} is in cooldown in main \\(${b.stateDir}\\) for`));
 
     const json = await runCli(["status", "--json", "--config", file], t.env);
     assert.equal(json.code, 1);

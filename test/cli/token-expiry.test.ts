@@ -1,26 +1,16 @@
 /** Setup-token expiry through the real CLI: `token set --expires-in`, the profile's `expires`, `status`'s exit code. */
 import assert from "node:assert/strict";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import path from "node:path";
+import { mkdirSync, readFileSync } from "node:fs";
 import { test } from "node:test";
 import { parseExpiresIn } from "../../src/sources/setup-token.js";
 import { type TestHome, leakedTokens, randomToken, runCli, withHome } from "../helpers/env.js";
+import { vaultFile, writeVault } from "../helpers/vault.js";
 
 const DAY = 86_400_000;
 const ID = "anthropic:manual";
 
-function vaultFile(t: TestHome): string {
-  return path.join(t.home, ".config", "moltbot-auth-sync", "setup-tokens.json");
-}
-
 function vault(t: TestHome): Record<string, { token: string; savedAt: number; expires?: number }> {
   return JSON.parse(readFileSync(vaultFile(t), "utf8")).tokens;
-}
-
-/** A vault as an older version (or a test of time passing) left it. */
-function writeVault(t: TestHome, tokens: Record<string, unknown>): void {
-  mkdirSync(path.dirname(vaultFile(t)), { recursive: true, mode: 0o700 });
-  writeFileSync(vaultFile(t), JSON.stringify({ version: 1, tokens }), { mode: 0o600 });
 }
 
 function setup(t: TestHome): void {

@@ -7,15 +7,10 @@ import { TOKEN_ALERT_EVERY_MS, TokenExpiryAlerts } from "../../src/daemon/token-
 import { type Offer, setupTokenProfile } from "../../src/reconcile/offer.js";
 import { DaemonProcess, fakeClaudeTokens, installFakeClaude } from "../helpers/daemon.js";
 import { type TestHome, leakedTokens, makeHome, randomToken, runCli } from "../helpers/env.js";
+import { writeVault } from "../helpers/vault.js";
 
 const DAY = 86_400_000;
 const ID = "anthropic:manual";
-
-function writeVault(t: TestHome, tokens: Record<string, unknown>): void {
-  const file = path.join(t.home, ".config", "moltbot-auth-sync", "setup-tokens.json");
-  mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
-  writeFileSync(file, JSON.stringify({ version: 1, tokens }), { mode: 0o600 });
-}
 
 /** A hook that appends EVENT|PROFILE|REASON|AGENTS to a file. */
 function installHook(t: TestHome): { config: string; out: string } {

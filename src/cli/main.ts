@@ -79,6 +79,16 @@ export async function main(argv: string[]): Promise<void> {
       (await import("./recover.js")).recoverCommand(optionsOf(options, command)),
     );
 
+  program
+    .command("remove")
+    .description("take the profiles moltbot-auth-sync wrote out of every agent (before an uninstall)")
+    .option("--profile <id>", "only this profile (default: the logins' and every setup-token's it stored)")
+    .option("--dry-run", "show what would be removed, without writing anything")
+    .option("--json", "print the result as JSON")
+    .action(async (options: object, command: Command) =>
+      (await import("./remove.js")).removeCommand(optionsOf(options, command)),
+    );
+
   const token = program
     .command("token")
     .description("keep setup-tokens (from `claude setup-token`) and sync them into every agent");

@@ -3,6 +3,7 @@
  * run) or our profile's usage stats (`markAgents`, `clearAgents`). Reports per agent, and never throws for
  * one agent's failure.
  */
+import { removeProfile } from "../reconcile/remove.js";
 import type { GatewayAuth } from "../reconcile/profile-order.js";
 import type { CooldownConfig, Occurrence } from "../reconcile/cooldown.js";
 import type { Failure } from "../reconcile/failure.js";
@@ -17,7 +18,7 @@ import type { AuthProfileStore, ProfileCredential, ProfileUsageStats } from "../
 /** Agents are independent files; a few in flight hide fsync latency without piling up locks. */
 export const AGENT_CONCURRENCY = 8;
 
-export type AgentResult = "written" | "unchanged" | "skipped" | "failed" | "marked" | "cleared";
+export type AgentResult = "written" | "unchanged" | "skipped" | "failed" | "marked" | "cleared" | "removed";
 
 export interface AgentReport {
   agent: string;
@@ -64,6 +65,7 @@ function describe(outcome: Outcome): Pick<AgentReport, "result" | "reason" | "co
       return { result: "skipped", reason: outcome.reason, ...("code" in outcome ? { code: outcome.code } : {}) };
     case "marked":
     case "cleared":
+    case "removed":
       return { result: outcome.result };
     default:
       return { result: "unchanged" };
@@ -161,6 +163,16 @@ export function markAgents(
  * Clears a profile's markings by hand; `refuse` names why a store's marking must stay (e.g. a disabled login
  * without --force).
  */
+/** Takes `profileId` out of every agent's store where it is ours (reconcile/remove.ts), before an uninstall. */
+export function removeAgents(
+  stores: GatewayStores,
+  profileId: string,
+  ours: ((secret: string) => boolean) | undefined,
+  options: UpdateOptions,
+): Promise<AgentReport[]> {
+  return updateAgents(stores, profileId, (store) => removeProfile(store, profileId, ours), options);
+}
+
 export function clearAgents(
   stores: GatewayStores,
   profileId: string,

@@ -41,6 +41,7 @@ export type ProfileOutcome =
       /** Markings a fresh credential cleared, with the first failure's time. */ recovered?: { since?: number };
     }
   | { result: "unchanged" }
+  | { result: "removed" }
   | { result: "skipped"; reason: string; code?: SkipCode };
 
 export interface Reconciled {

@@ -11,7 +11,7 @@ import { DaemonProcess } from "../test/helpers/daemon.js";
 import { leakedTokens, makeHome, randomToken, runCli, type TestHome } from "../test/helpers/env.js";
 import { agentDbPath, cellTexts, stateDbPath } from "../test/helpers/sqlite-store.js";
 import { type Gateway, installGateway, modelsStatus } from "./gateway.js";
-import { gatewayStateDir } from "./sqlite-gateway.js";
+import { gatewayStateDir, registerProfiles } from "./sqlite-gateway.js";
 
 let gateway: Gateway;
 before(() => {
@@ -32,7 +32,10 @@ test("openclaw@2026.9.6 under Node 24: node:sqlite writes the bytes better-sqlit
   try {
     // Two state dirs alike, made by the gateway with the same pasted tokens, and one vault copied to both.
     const tokens = { shared: randomToken(), work: randomToken() };
-    for (const t of [node20, node24]) await gatewayStateDir(gateway, t, { ...tokens });
+    for (const t of [node20, node24]) {
+      await gatewayStateDir(gateway, t, { ...tokens });
+      registerProfiles(t, ["anthropic:setup"]);
+    }
     const setup = randomToken();
     node20.planted.push(setup);
     const set = await runCli(["token", "set", "--profile", "anthropic:setup"], node20.env, { input: setup });
@@ -67,6 +70,7 @@ test("openclaw@2026.9.6 under Node 24: the daemon serves the SQLite stores throu
   const t = makeHome();
   try {
     await gatewayStateDir(gateway, t);
+    registerProfiles(t, ["anthropic:setup"]);
     const setup = randomToken();
     t.planted.push(setup);
     assert.equal((await runCli(["token", "set", "--profile", "anthropic:setup"], t.env, { input: setup })).code, 0);

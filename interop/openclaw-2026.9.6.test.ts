@@ -22,7 +22,11 @@ import { snapshotTree } from "../test/helpers/tree.js";
 import { type DatabaseKind, readSchema, TESTED_SCHEMA } from "../src/stores/sqlite/schema.js";
 import { type Gateway, installGateway, modelsStatus, runGateway } from "./gateway.js";
 import { gatewayMarkFailure, markScript } from "./gateway-usage.js";
-import { gatewayStateDir as gatewayStateDirWith, pasteToken as pasteTokenWith } from "./sqlite-gateway.js";
+import {
+  gatewayStateDir as gatewayStateDirWith,
+  pasteToken as pasteTokenWith,
+  registerProfiles,
+} from "./sqlite-gateway.js";
 
 let gateway: Gateway;
 before(() => {
@@ -45,6 +49,13 @@ const status = async (t: TestHome, agent?: string): Promise<Status> => {
   if (!agent) return (await modelsStatus(gateway, t.stateDir, t.home)) as Status;
   return JSON.parse((await openclaw(t, ["models", "status", "--json", "--agent", agent])).stdout) as Status;
 };
+/** The profiles the gateway would try, in its order (`models status --json`, effectiveProfiles). */
+const effective = async (t: TestHome): Promise<string[]> => {
+  const providers = ((await status(t)) as unknown as { auth: { oauth: { providers: EffectiveOf[] } } }).auth.oauth;
+  const anthropic = providers.providers.find((p) => p.provider === "anthropic");
+  return (anthropic?.effectiveProfiles ?? []).map((p) => p.profileId).sort();
+};
+type EffectiveOf = { provider: string; effectiveProfiles?: Array<{ profileId: string }> };
 const profiles = (s: Status) => s.auth.oauth.profiles.map((p) => [p.profileId, p.type, p.status]).sort();
 const unusable = (s: Status) => s.auth.unusableProfiles.map((u) => [u.profileId, u.kind, u.reason, u.until]).sort();
 const sharedProfiles = (t: TestHome) => readStateCells(t).store?.profiles as Profiles;
@@ -80,8 +91,23 @@ test("openclaw@2026.9.6: token set: models status lists it for main and work, no
     t.planted.push(setup, old);
     assert.equal((await tokenSet(t, "anthropic:setup", setup)).code, 0);
     assert.equal((await tokenSet(t, "anthropic:old", old, "--expires-in", "1ms")).code, 0);
+    // The gateway's paste-token listed anthropic:manual in auth.profiles: it tries nothing else. Written, but said.
+    const unheard = await runCli(["sync"], t.env);
+    assert.equal(unheard.code, 1, unheard.stdout + unheard.stderr);
+    const config = path.join(t.stateDir, "openclaw.json");
+    for (const id of ["anthropic:old", "anthropic:setup"]) {
+      const line = `the gateway never tries ${id} in work, main: auth.profiles in ${config} lists only anthropic:manual`;
+      assert.ok(unheard.stderr.includes(line), unheard.stderr);
+      assert.ok(
+        unheard.stderr.includes(`Fix: add "${id}": {"provider": "anthropic", "mode": "token"} to auth.profiles`),
+      );
+    }
+    assert.deepEqual(await effective(t), ["anthropic:manual"], "the gateway's own order leaves them out");
+    registerProfiles(t, ["anthropic:setup", "anthropic:old"]);
     const sync = await runCli(["sync"], t.env);
     assert.equal(sync.code, 0, sync.stdout + sync.stderr);
+    // The expired one is dropped by the gateway itself; the setup-token is now in its effective order.
+    assert.deepEqual(await effective(t), ["anthropic:manual", "anthropic:setup"]);
     const [main, work] = [await status(t), await status(t, "work")];
     for (const [after, before] of [
       [main, mainBefore],
@@ -120,6 +146,10 @@ test("openclaw@2026.9.6: token set: models status lists it for main and work, no
     assert.deepEqual(profiles(await status(t, "work")), withExpiry);
     assertClean(t);
     assert.deepEqual(leakedTokens(sync.stdout + sync.stderr, t.planted), []);
+    // Before an uninstall: every profile of ours out of both databases (anthropic:manual is ours since --replace).
+    const removed = await runCli(["remove"], t.env);
+    assert.equal(removed.code, 0, removed.stdout + removed.stderr);
+    for (const agent of [undefined, "work"]) assert.deepEqual(profiles(await status(t, agent)), [], agent);
   } finally {
     t.cleanup();
   }
@@ -167,6 +197,7 @@ test("openclaw@2026.9.6: the gateway writes while we write: nothing lost, no SQL
   try {
     await gatewayStateDir(t);
     await pasteToken(t, "main", "anthropic:second");
+    registerProfiles(t, ["anthropic:ours-0", "anthropic:ours-1", "anthropic:ours-2"]);
     await gatewayMarkFailure(gateway, t.stateDir, t.home, "anthropic:manual", "timeout");
     // About 6 ms a write once its Node is up: thousands keep the gateway writing for several seconds. It marks
     // anthropic:manual too, so our cooldown clear rewrites the same state row the gateway is writing.

@@ -3,7 +3,7 @@
  * store, and agent `work` with its own database and its own `anthropic:manual`.
  */
 import assert from "node:assert/strict";
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { randomToken, type TestHome } from "../test/helpers/env.js";
 import { agentDbPath } from "../test/helpers/sqlite-store.js";
@@ -27,4 +27,17 @@ export async function gatewayStateDir(
   await runGateway(gateway, add, t.stateDir, t.home);
   await pasteToken(gateway, t, "work", "anthropic:manual", tokens.work);
   assert.ok(existsSync(agentDbPath(t, "work")), "paste-token --agent work made work's database");
+}
+
+/**
+ * Registers `ids` in the gateway config's `auth.profiles` as `sync` tells the admin to: its own `paste-token`
+ * registers the pasted profile there, and from then on the gateway tries only the profiles listed.
+ */
+export function registerProfiles(t: TestHome, ids: readonly string[]): void {
+  const file = path.join(t.stateDir, "openclaw.json");
+  const config = JSON.parse(readFileSync(file, "utf8")) as { auth?: { profiles?: Record<string, unknown> } };
+  config.auth ??= {};
+  config.auth.profiles ??= {};
+  for (const id of ids) config.auth.profiles[id] = { provider: "anthropic", mode: "token" };
+  writeFileSync(file, JSON.stringify(config, null, 2));
 }

@@ -10,6 +10,7 @@ import os from "node:os";
 import path from "node:path";
 import { after, before, test } from "node:test";
 import { makeHome, REPO, type RunResult, type TestHome } from "./helpers/env.js";
+import { writeStateDb as writeSqliteStateDb } from "./helpers/sqlite-store.js";
 
 const NAME = "moltbot-auth-sync";
 const VERSION = (JSON.parse(readFileSync(path.join(REPO, "package.json"), "utf8")) as { version: string }).version;
@@ -57,6 +58,7 @@ function localPrebuild(tmp: string): NodeJS.ProcessEnv {
 }
 
 let tmp: string;
+let tarball: string;
 let packed: string[];
 let prefix: string;
 let installed: string;
@@ -72,6 +74,7 @@ before(async () => {
   assert.equal(pack.code, 0, `npm pack failed: ${pack.stderr}`);
   const [info] = JSON.parse(pack.stdout) as [{ filename: string; files: { path: string }[] }];
   packed = info.files.map((f) => f.path);
+  tarball = path.join(tmp, info.filename);
   prefix = path.join(tmp, "prefix");
   const install = await run(
     "npm",
@@ -147,5 +150,43 @@ test("service install --dry-run renders paths into the install, not into this ch
     assert.ok(r.stdout.includes(entry), `${manager}: the unit does not run ${entry}:\n${r.stdout}`);
     assert.ok(!r.stdout.includes(REPO), `${manager}: the unit points into the checkout ${REPO}:\n${r.stdout}`);
     assert.ok(r.stdout.includes(process.execPath), `${manager}: the unit does not run ${process.execPath}`);
+  }
+});
+
+test("a global install from a fresh HOME where better-sqlite3 cannot build still installs and says what to run", async () => {
+  // No Node headers and no prebuilt: node-gyp fails, as it did for an admin with a fresh HOME. The dependency is
+  // optional, so the install goes on; the command works, and where SQLite is needed `doctor` names the fix.
+  const fresh = makeHome();
+  const brokenPrefix = path.join(tmp, "prefix-no-build");
+  const env = {
+    ...npmEnv,
+    HOME: fresh.home,
+    npm_config_cache: execFileSync("npm", ["config", "get", "cache"], { encoding: "utf8" }).trim(),
+    npm_config_nodedir: path.join(tmp, "no-node-headers"),
+    npm_config_better_sqlite3_local_prebuilds: path.join(tmp, "no-prebuilds"),
+  };
+  try {
+    const args = ["install", "--global", "--prefix", brokenPrefix, "--prefer-offline", tarball];
+    const install = await run("npm", args, { env, timeoutMs: 180_000 });
+    assert.equal(install.code, 0, `the install failed: ${install.stderr}`);
+    const bin = path.join(brokenPrefix, "bin", NAME);
+    const shell = { ...fresh.env, PATH: `${path.dirname(process.execPath)}:/usr/bin:/bin` };
+    const version = await run(bin, ["--version"], { env: shell });
+    assert.equal(version.stdout.trim(), VERSION, version.stderr);
+    const built = path.join(brokenPrefix, "lib", "node_modules", NAME, "node_modules", "better-sqlite3", "build");
+    if (process.getBuiltinModule?.("node:sqlite") === undefined) {
+      assert.equal(existsSync(path.join(built, "Release", "better_sqlite3.node")), false, "the build did fail");
+      mkdirSync(path.join(fresh.stateDir, "agents", "main", "agent"), { recursive: true });
+      writeSqliteStateDb(fresh);
+      const doctor = await run(bin, ["doctor"], { env: shell });
+      const line = doctor.stdout.split("\n").find((l) => l.includes("sqlite engine")) ?? doctor.stdout;
+      assert.match(
+        line,
+        /FAIL +sqlite engine +no SQLite engine: Node \S+ has no node:sqlite, and better-sqlite3 cannot/,
+      );
+      assert.ok(doctor.stdout.includes(`npm rebuild better-sqlite3`), doctor.stdout);
+    }
+  } finally {
+    fresh.cleanup();
   }
 });

@@ -174,7 +174,9 @@ async function cliFigures(agents: number, runs: number) {
     for (let i = 0; i < runs; i++) {
       progress(`${agents} agent database(s): setup-token fan-out, run ${i + 1} of ${runs}`);
       const setup = randomToken();
-      const set = await runCli(["token", "set", "--profile", SETUP_ID], g.t.env, { input: setup });
+      // The planted token, and the floor's of the run before, are not ours: replaced as the user says so.
+      const args = ["token", "set", "--profile", SETUP_ID, "--replace"];
+      const set = await runCli(args, g.t.env, { input: setup });
       if (set.code !== 0) throw new Error(`token set failed: ${set.stdout}${set.stderr}`);
       sync.push(await timed([BIN, "sync"], g.t.env));
       expect(cell(lastRow(g, "store")).profiles[SETUP_ID].token === setup, "sync did not write the setup-token");

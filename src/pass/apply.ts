@@ -159,10 +159,6 @@ export function markAgents(
   return updateAgents(stores, profileId, change, options);
 }
 
-/**
- * Clears a profile's markings by hand; `refuse` names why a store's marking must stay (e.g. a disabled login
- * without --force).
- */
 /** Takes `profileId` out of every agent's store where it is ours (reconcile/remove.ts), before an uninstall. */
 export function removeAgents(
   stores: GatewayStores,
@@ -173,6 +169,10 @@ export function removeAgents(
   return updateAgents(stores, profileId, (store) => removeProfile(store, profileId, ours), options);
 }
 
+/**
+ * Clears a profile's markings by hand; `refuse` names why a store's marking must stay (e.g. a disabled login
+ * without --force).
+ */
 export function clearAgents(
   stores: GatewayStores,
   profileId: string,

@@ -77,7 +77,7 @@ export function neverTried(
     : configNeverTries(profileId, mode, config);
 }
 
-/** One line for the agents that never try a profile for the same reason: "<id> is never tried in main, work: …". */
+/** One line per profile and cause, naming its agents: "the gateway never tries <id> in main, work: …". */
 export function neverTriedLines(found: ReadonlyArray<{ agent: string; neverTried: NeverTried }>): string[] {
   const groups = new Map<string, { agents: string[]; neverTried: NeverTried }>();
   for (const { agent, neverTried } of found) {
@@ -86,8 +86,8 @@ export function neverTriedLines(found: ReadonlyArray<{ agent: string; neverTried
     group.agents.push(agent);
     groups.set(key, group);
   }
-  return [...groups.values()].map(({ agents, neverTried: n }) => {
-    const where = `${agents.join(", ")}`;
-    return `the gateway never tries ${n.profileId} in ${where}: ${n.detail}. Fix: ${n.fix}`;
-  });
+  return [...groups.values()].map(
+    ({ agents, neverTried: n }) =>
+      `the gateway never tries ${n.profileId} in ${agents.join(", ")}: ${n.detail}. Fix: ${n.fix}`,
+  );
 }

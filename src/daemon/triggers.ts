@@ -10,7 +10,8 @@ import { loginConfigs } from "../config/logins.js";
 import { claudeCredentialsFile } from "../sources/index.js";
 import { declared } from "../stores/adapter-for.js";
 import { type Agent, CONFIG_NAMES } from "../stores/discovery/agents.js";
-import { configuredStateDirs, requireStateDir } from "../stores/discovery/gateway.js";
+import { configuredStateDirs } from "../stores/discovery/gateway.js";
+import { stateDirOrDefault } from "../stores/discovery/state-dir.js";
 import { watchFile } from "./file-watch.js";
 import { type Schedule, startSchedule } from "./schedule.js";
 import type { Timers } from "./timers.js";
@@ -132,16 +133,9 @@ export class Triggers {
       }),
     );
     // Every configured state dir, there yet or not (a volume mounted later is seen from the folder above it);
-    // without stateDirs, the one state dir as found today.
+    // without stateDirs, the one state dir the same way: named or found, else where a new gateway makes it.
     // Only the folder is needed here: the first pass, running meanwhile, finds its agents.
-    const single = () => {
-      try {
-        return [requireStateDir(config, this.env).dir];
-      } catch {
-        return []; // no state dir yet: the pass says so; the resync schedule serves one made later
-      }
-    };
-    const stateDirs = configuredStateDirs(config, this.env) ?? single();
+    const stateDirs = configuredStateDirs(config, this.env) ?? [stateDirOrDefault(config.stateDir, this.env)];
     for (const stateDir of stateDirs) this.stateDirWatches.set(stateDir, this.watchStateDir(stateDir));
     this.watchers = watchers;
     await Promise.all([...watchers, ...this.stateDirWatches.values()].map((w) => w.ready));

@@ -84,7 +84,7 @@ export class Triggers {
   private stateDirWatches = new Map<string, FolderWatch>();
   private schedules: Schedule[] = [];
   /** The last (re)build of watchers and schedules; the next one waits for it (see arm). */
-  private arming: Promise<void> = Promise.resolve();
+  private arming: Promise<unknown> = Promise.resolve();
   private stopped = false;
 
   constructor(
@@ -141,17 +141,21 @@ export class Triggers {
     await Promise.all([...watchers, ...this.stateDirWatches.values()].map((w) => w.ready));
   }
 
-  /** Makes a state dir's watch again (a volume mounted over it since); after the arming in progress. */
-  rewatch(stateDir: string): Promise<void> {
+  /**
+   * Makes a state dir's watch again (a volume mounted over it since); after the arming in progress. True once the
+   * new watch is ready; false when there was none to make again (stopped, or the dir is no longer served).
+   */
+  rewatch(stateDir: string): Promise<boolean> {
     const build = this.arming
       .catch(() => undefined)
       .then(async () => {
         const old = this.stateDirWatches.get(stateDir);
-        if (this.stopped || !old) return;
+        if (this.stopped || !old) return false;
         await old.close();
         const watch = this.watchStateDir(stateDir);
         this.stateDirWatches.set(stateDir, watch);
         await watch.ready;
+        return true;
       });
     this.arming = build;
     return build;

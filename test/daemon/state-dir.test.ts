@@ -4,11 +4,13 @@
  * up as soon as one is there, as it does for each of `stateDirs`.
  */
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { test } from "node:test";
 import { DaemonProcess, type LogRecord } from "../helpers/daemon.js";
 import { leakedTokens, makeHome, type TestHome } from "../helpers/env.js";
+import { canMount } from "../helpers/mount.js";
 import { snapshotTree } from "../helpers/tree.js";
 
 const ID = "anthropic:claude-cli";
@@ -96,3 +98,43 @@ test("daemon, no state dir at all: said once, and ~/.openclaw is watched until a
   assert.deepEqual(leakedTokens(d.stdout + d.stderr, t.planted), []);
   t.cleanup();
 });
+
+test(
+  "daemon, --state-dir on an empty mount point: the volume mounted after start is served, and watched anew",
+  { skip: canMount() ? false : "needs bind mounts (root with CAP_SYS_ADMIN)" },
+  async () => {
+    const t = makeHome();
+    const stateDir = path.join(t.root, "mnt");
+    const volume = path.join(t.root, "volume");
+    mkdirSync(stateDir);
+    mkdirSync(path.join(volume, "agents", "main", "agent"), { recursive: true });
+    t.writeCredentials();
+    const d = new DaemonProcess(t, ["--config", writeConfig(t, {}), "--state-dir", stateDir]);
+    let mounted = false;
+    try {
+      const ready = await d.waitForEvent("daemon.ready");
+      await d.waitForIdle(d.records.indexOf(ready));
+      assert.match(d.events("state_dir.missing")[0]!.msg, new RegExp(`^state dir ${stateDir} holds no gateway yet`));
+      assert.deepEqual(snapshotTree(stateDir), {}, "nothing made under the mount point");
+      execFileSync("mount", ["--bind", volume, stateDir]);
+      mounted = true;
+      // A mount is no file event, and the schedules never fire: a new credential asks for the pass that finds it.
+      let from = d.records.length;
+      const cred = t.writeCredentials();
+      await d.waitFor((r) => r.event === "state_dir.found", 30_000, from);
+      await d.waitFor((r) => r.event === "sync.written" && r.agent === "main", 30_000, from);
+      assert.equal(tokenIn(volume), cred.accessToken, "written into the volume");
+      await d.waitFor((r) => r.event === "watch.renewed" && r.stateDir === stateDir, 30_000, from);
+      // Only the new watch can see this agent: the first one watches the folder beneath the mount.
+      from = d.records.length;
+      mkdirSync(path.join(stateDir, "agents", "work", "agent"), { recursive: true });
+      await d.waitFor((r) => r.event === "sync.written" && r.agent === "work", 30_000, from);
+      assert.equal(tokenIn(volume, "work"), cred.accessToken);
+    } finally {
+      await d.stop();
+      if (mounted) execFileSync("umount", [stateDir]);
+    }
+    assert.deepEqual(leakedTokens(d.stdout + d.stderr, t.planted), []);
+    t.cleanup();
+  },
+);

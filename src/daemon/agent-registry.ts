@@ -22,13 +22,15 @@ export class AgentRegistry {
   private stores = new Map<string, GatewayStores>();
   /** The configured state dirs that the last find could not serve. */
   private failed = new Set<string>();
+  /** Whether the last find served nothing at all: without stateDirs, the one state dir was missing or no gateway's. */
+  private noneFound = false;
   /** Names an agent's state dir on log lines when several gateways are served. */
   private stateDirLabel: Gateways["stateDirLabel"] = () => undefined;
 
   constructor(
     private readonly problems: ProblemLog,
     private readonly lockJournal: string,
-    /** A configured state dir that could not be served is found now (a volume mounted after start). */
+    /** A state dir that could not be served is found now (a volume mounted after start). */
     private readonly onFoundAgain: (stateDir: string) => void = () => undefined,
   ) {}
 
@@ -64,6 +66,7 @@ export class AgentRegistry {
     } catch (err) {
       problems.problem("targets", "error", "state_dir.missing", messageOf(err));
       this.stores = new Map();
+      this.noneFound = true;
       return undefined;
     }
     this.stateDirLabel = gateways.stateDirLabel;
@@ -72,6 +75,8 @@ export class AgentRegistry {
       return stateDir === undefined ? problems : problems.scoped(stateDir, { stateDir });
     };
     const wasFailed = this.failed;
+    const wasNone = this.noneFound;
+    this.noneFound = false;
     this.failed = new Set(gateways.failed.map((f) => f.dir));
     for (const f of gateways.failed) scoped(f.dir).problem("targets", "error", "state_dir.missing", failureText(f));
     const stores = new Map<string, GatewayStores>();
@@ -82,7 +87,7 @@ export class AgentRegistry {
       if (!found) continue;
       stores.set(dir, found);
       agents.push(...gateway.agents);
-      if (wasFailed.has(dir)) this.onFoundAgain(dir);
+      if (wasNone || wasFailed.has(dir)) this.onFoundAgain(dir);
     }
     this.stores = stores;
     if (stores.size === 0) return undefined;

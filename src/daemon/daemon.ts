@@ -92,7 +92,7 @@ export class Daemon {
     this.stateFile = new StateFile(options.stateFile, problems, clock, process.pid);
     // A state dir found again (a volume mounted after start) is watched anew: a watch made on the folder
     // beneath a mount point sees nothing of what the mount brings.
-    this.registry = new AgentRegistry(problems, lockJournalPath(env), (dir) => void this.triggers.rewatch(dir));
+    this.registry = new AgentRegistry(problems, lockJournalPath(env), (dir) => void this.rewatch(dir));
     this.markings = new GatewayMarkings(() => [...this.logins.keys()]);
     this.queue = new PassQueue(
       (only) =>
@@ -203,6 +203,12 @@ export class Daemon {
     for (const { source, refresh } of this.logins.values()) if (source.current) refresh.arm(source.current);
     this.event("info", "daemon.reloaded", "config reloaded");
     this.queue.full();
+  }
+
+  /** Makes a state dir's watch anew, and says so once it is ready (tests wait on it before changing the volume). */
+  private async rewatch(stateDir: string): Promise<void> {
+    if (await this.triggers.rewatch(stateDir))
+      this.event("debug", "watch.renewed", `watching ${stateDir} anew`, { stateDir });
   }
 
   /** A store changed: ignore our own write; otherwise re-sync the agent, and answer a gateway marking. */

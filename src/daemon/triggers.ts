@@ -10,7 +10,8 @@ import { loginConfigs } from "../config/logins.js";
 import { claudeCredentialsFile } from "../sources/index.js";
 import { declared } from "../stores/adapter-for.js";
 import { type Agent, CONFIG_NAMES } from "../stores/discovery/agents.js";
-import { configuredStateDirs, requireStateDir } from "../stores/discovery/gateway.js";
+import { configuredStateDirs } from "../stores/discovery/gateway.js";
+import { stateDirOrDefault } from "../stores/discovery/state-dir.js";
 import { watchFile } from "./file-watch.js";
 import { type Schedule, startSchedule } from "./schedule.js";
 import type { Timers } from "./timers.js";
@@ -83,7 +84,7 @@ export class Triggers {
   private stateDirWatches = new Map<string, FolderWatch>();
   private schedules: Schedule[] = [];
   /** The last (re)build of watchers and schedules; the next one waits for it (see arm). */
-  private arming: Promise<void> = Promise.resolve();
+  private arming: Promise<unknown> = Promise.resolve();
   private stopped = false;
 
   constructor(
@@ -132,32 +133,29 @@ export class Triggers {
       }),
     );
     // Every configured state dir, there yet or not (a volume mounted later is seen from the folder above it);
-    // without stateDirs, the one state dir as found today.
+    // without stateDirs, the one state dir the same way: named or found, else where a new gateway makes it.
     // Only the folder is needed here: the first pass, running meanwhile, finds its agents.
-    const single = () => {
-      try {
-        return [requireStateDir(config, this.env).dir];
-      } catch {
-        return []; // no state dir yet: the pass says so; the resync schedule serves one made later
-      }
-    };
-    const stateDirs = configuredStateDirs(config, this.env) ?? single();
+    const stateDirs = configuredStateDirs(config, this.env) ?? [stateDirOrDefault(config.stateDir, this.env)];
     for (const stateDir of stateDirs) this.stateDirWatches.set(stateDir, this.watchStateDir(stateDir));
     this.watchers = watchers;
     await Promise.all([...watchers, ...this.stateDirWatches.values()].map((w) => w.ready));
   }
 
-  /** Makes a state dir's watch again (a volume mounted over it since); after the arming in progress. */
-  rewatch(stateDir: string): Promise<void> {
+  /**
+   * Makes a state dir's watch again (a volume mounted over it since); after the arming in progress. True once the
+   * new watch is ready; false when there was none to make again (stopped, or the dir is no longer served).
+   */
+  rewatch(stateDir: string): Promise<boolean> {
     const build = this.arming
       .catch(() => undefined)
       .then(async () => {
         const old = this.stateDirWatches.get(stateDir);
-        if (this.stopped || !old) return;
+        if (this.stopped || !old) return false;
         await old.close();
         const watch = this.watchStateDir(stateDir);
         this.stateDirWatches.set(stateDir, watch);
         await watch.ready;
+        return true;
       });
     this.arming = build;
     return build;

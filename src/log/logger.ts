@@ -36,6 +36,7 @@ export const EVENTS = [
   "sync.idle",
   "watch.handled",
   "watch.ignored",
+  "watch.renewed",
   "store.locked",
   "store.invalid",
   "store.unwritable",

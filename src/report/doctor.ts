@@ -42,8 +42,10 @@ import {
   failureText,
   findGateways,
   gatewayAuth,
+  holdsGateway,
   storeFile,
 } from "../stores/discovery/gateway.js";
+import { resolveStateDir } from "../stores/discovery/state-dir.js";
 
 export interface DoctorDeps {
   env?: NodeJS.ProcessEnv;
@@ -66,15 +68,7 @@ export async function runDoctor(config: Config, deps: DoctorDeps): Promise<Check
     checks.push(...named(view, [...(await claudeChecks(view, env, configRef)), await sourceCheck(view, env)]));
   }
   const gateways = await findGateways(config, env).catch((err: unknown) => err as Error);
-  if (gateways instanceof Error) {
-    checks.push(
-      fail(
-        "state dir",
-        messageOf(gateways),
-        "moltbot-auth-sync --state-dir <the gateway's state dir> doctor, then set stateDir in the config",
-      ),
-    );
-  }
+  if (gateways instanceof Error) checks.push(fail("state dir", messageOf(gateways), await stateDirFix(config, env)));
   const { found, failed } = gateways instanceof Error ? { found: [], failed: [] } : gateways;
   // With stateDirs, each gateway is checked on its own, in the order configured, and its checks name it.
   for (const dir of gateways instanceof Error ? [] : (configuredStateDirs(config, env) ?? [found[0]!.stateDir.dir])) {
@@ -103,6 +97,19 @@ export async function runDoctor(config: Config, deps: DoctorDeps): Promise<Check
   if (config.metrics) checks.push(await metricsCheck(env));
   checks.push(...(await staleChecks(env, agents)));
   return checks;
+}
+
+/**
+ * Where to look instead of a state dir that cannot be served: a default dir beside it that holds a gateway, else
+ * how to find the gateway's. Never the dir refused, which may exist and hold no gateway.
+ */
+async function stateDirFix(config: Config, env: NodeJS.ProcessEnv): Promise<string> {
+  const then = "doctor, then set stateDir in the config";
+  const named = config.stateDir === undefined ? undefined : resolveStateDir(config.stateDir, env);
+  for (const dir of named?.alsoExisting ?? []) {
+    if (await holdsGateway(dir).catch(() => false)) return `moltbot-auth-sync --state-dir ${shellQuote(dir)} ${then}`;
+  }
+  return `moltbot-auth-sync --state-dir <the gateway's state dir> ${then}`;
 }
 
 /** What the running daemon said of its metrics endpoint: a port another process holds is retried, never fatal. */

@@ -17,7 +17,7 @@ import { loginConfigs } from "../config/logins.js";
 import { declared } from "../stores/adapter-for.js";
 import { agentsRoot, discoverAgents, readGatewayConfig } from "../stores/discovery/agents.js";
 import { configuredStateDirs } from "../stores/discovery/gateway.js";
-import { resolveStateDir } from "../stores/discovery/state-dir.js";
+import { stateDirOrDefault } from "../stores/discovery/state-dir.js";
 import { checkUnitPath } from "./units.js";
 
 export const ENTRY = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../../bin/moltbot-auth-sync.js");
@@ -104,9 +104,8 @@ export function hostFacts(config: Config, env: NodeJS.ProcessEnv = process.env, 
  */
 export async function readWritePaths(config: Config, user: ServiceUser, warnings: string[] = []): Promise<string[]> {
   const env = { HOME: user.home };
-  // Every gateway's agents (config stateDirs), or the one state dir as resolveStateDir finds it.
-  const single = resolveStateDir(config.stateDir, env)?.dir ?? path.join(user.home, ".openclaw");
-  const stateDirs = configuredStateDirs(config, env) ?? [single];
+  // Every gateway's agents (config stateDirs), or the one state dir, there yet or not.
+  const stateDirs = configuredStateDirs(config, env) ?? [stateDirOrDefault(config.stateDir, env)];
   const roots = stateDirs.map(agentsRoot);
   const named = new Map<string, string>();
   for (const stateDir of stateDirs) {

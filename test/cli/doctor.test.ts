@@ -114,6 +114,24 @@ test("doctor: an ambiguous state dir warns; no state dir fails", async () => {
   }
 });
 
+test("doctor: a stateDir that holds no gateway fails; its fix names the one beside it, never that dir", async () => {
+  const { t } = await healthy();
+  try {
+    const config = path.join(t.env.XDG_CONFIG_HOME!, "moltbot-auth-sync", "config.json");
+    mkdirSync(path.dirname(config), { recursive: true });
+    writeFileSync(config, JSON.stringify({ stateDir: t.claudeDir }));
+    const d = await doctor(t);
+    assert.equal(d.code, 1, d.text);
+    const c = check(d, "state dir");
+    assert.equal(c.status, "fail");
+    assert.match(c.detail, new RegExp(`^state dir ${t.claudeDir} holds no gateway yet \\(`));
+    assert.equal(c.fix, `moltbot-auth-sync --state-dir ${t.stateDir} doctor, then set stateDir in the config`);
+    assert.ok(!d.text.includes(JSON.stringify(t.claudeDir)), d.text);
+  } finally {
+    t.cleanup();
+  }
+});
+
 test("doctor: a gateway config or store order that leaves our profile out fails", async () => {
   const { t } = await healthy();
   try {

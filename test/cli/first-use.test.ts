@@ -4,6 +4,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { test } from "node:test";
 import { REPO, leakedTokens, randomToken, runCli, withHome } from "../helpers/env.js";
+import { snapshotTree } from "../helpers/tree.js";
 
 const ID = "anthropic:claude-cli";
 const MIN = 60_000;
@@ -68,10 +69,46 @@ test("a --state-dir or stateDir that does not exist is refused in one line, and 
     assert.equal(fromConfig.code, 1);
     assert.match(fromConfig.stderr, /is not an existing folder/);
     assert.equal(existsSync(typo), false);
-    // Under an existing state dir, an agent's folder is created as before.
+    // Under an existing state dir that holds a gateway, an agent's folder is created as before.
+    writeFileSync(path.join(t.stateDir, "openclaw.json"), "{}");
     const ok = await runCli(["--state-dir", t.stateDir, "sync"], t.env);
     assert.equal(ok.code, 0, ok.stderr);
     assert.ok(existsSync(t.storePath("main")));
+  }));
+
+test("a --state-dir, stateDir or stateDirs entry that exists but holds no gateway is refused in one line", () =>
+  withHome(async (t) => {
+    t.writeCredentials();
+    t.writeStore("main", { version: 1, profiles: {} });
+    // Claude Code's own folder with its subagents: an `agents` folder that is no gateway's.
+    mkdirSync(path.join(t.claudeDir, "agents"));
+    writeFileSync(path.join(t.claudeDir, "agents", "reviewer.md"), "---\nname: reviewer\n---\n");
+    const empty = path.join(t.root, "empty");
+    mkdirSync(empty);
+    const config = path.join(t.root, "c.json");
+    const looks = "a gateway's state dir holds openclaw.json, agents/<id>/agent or state/openclaw.sqlite";
+    for (const dir of [empty, t.claudeDir, t.agentDir("main")]) {
+      writeFileSync(config, JSON.stringify({ stateDir: dir }));
+      const before = snapshotTree(t.root);
+      for (const args of [
+        ["--state-dir", dir, "sync"],
+        ["--config", config, "sync"],
+      ]) {
+        const r = await runCli(args, t.env);
+        assert.equal(r.code, 1, r.stdout + r.stderr);
+        const line = `moltbot-auth-sync: state dir ${dir} holds no gateway yet (${looks}); check the path`;
+        assert.equal(r.stderr, `${line} (a volume not mounted yet?)\n`);
+        assert.deepEqual(snapshotTree(t.root), before, `${args.join(" ")}: nothing made, nothing written`);
+      }
+    }
+    // A stateDirs entry is judged by the same rule: the gateway beside it is synced, and nothing is made in it.
+    writeFileSync(config, JSON.stringify({ stateDirs: [t.stateDir, t.claudeDir] }));
+    const claude = snapshotTree(t.claudeDir);
+    const r = await runCli(["--config", config, "sync"], t.env);
+    assert.equal(r.code, 1, r.stdout + r.stderr);
+    assert.match(r.stderr, new RegExp(`state dir ${t.claudeDir} holds no gateway yet`));
+    assert.deepEqual(snapshotTree(t.claudeDir), claude);
+    assert.ok(t.readStore("main").profiles[ID], "the gateway beside it is synced");
   }));
 
 test("status: exit 2 says what expires when; cooldowns show their reason; a left-over setup-token is listed", () =>

@@ -5,12 +5,12 @@
  */
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import os from "node:os";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { test } from "node:test";
 import { DaemonProcess, fakeClaudeTokens, installFakeClaude } from "../helpers/daemon.js";
 import { gatewayAt, leakedTokens, makeHome, type TestHome } from "../helpers/env.js";
+import { canMount } from "../helpers/mount.js";
 
 const ID = "anthropic:claude-cli";
 
@@ -162,22 +162,6 @@ test("daemon, stateDirs: a dead login marks every gateway's main; the hook runs 
   assert.deepEqual(leakedTokens(daemon.stdout + daemon.stderr, [...t.planted, ...fakeClaudeTokens(control)]), []);
   t.cleanup();
 });
-
-/** Whether this host lets us bind-mount (root with CAP_SYS_ADMIN): a volume mounted after start, for real. */
-function canMount(): boolean {
-  const dir = mkdtempSync(path.join(os.tmpdir(), "mas-mount-"));
-  try {
-    mkdirSync(path.join(dir, "a"));
-    mkdirSync(path.join(dir, "b"));
-    execFileSync("mount", ["--bind", path.join(dir, "a"), path.join(dir, "b")], { stdio: "ignore" });
-    execFileSync("umount", [path.join(dir, "b")], { stdio: "ignore" });
-    return true;
-  } catch {
-    return false;
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
 
 const RESYNC_EVERY_S = 15;
 

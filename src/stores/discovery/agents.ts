@@ -168,7 +168,8 @@ function configuredAgents(
   return agents;
 }
 
-async function agentsOnDisk(stateDir: string): Promise<Agent[]> {
+/** The agents with a folder of their own under `<state>/agents/`, by id. */
+export async function agentsOnDisk(stateDir: string): Promise<Agent[]> {
   let ids: string[];
   try {
     ids = (await readdir(agentsRoot(stateDir), { withFileTypes: true }))

@@ -11,15 +11,17 @@ import { AuthSyncError } from "../../core/errors.js";
 import { isFolder } from "../../fs/identity.js";
 import {
   AUTH_PROFILES_FILENAME,
+  CONFIG_NAMES,
   CONFIG_PATH_ENV,
   type Agent,
   type GatewayConfig,
-  agentsRoot,
+  agentsOnDisk,
   discoverAgents,
   readGatewayConfig,
 } from "./agents.js";
 import { type Generation, detectGeneration, recordedVersion } from "./generation.js";
 import type { GatewayAuth } from "../../reconcile/profile-order.js";
+import { STATE_DB } from "../sqlite/layout.js";
 import { type StateDirChoice, resolveStateDir, STATE_DIR_ENV, STATE_DIR_NAMES } from "./state-dir.js";
 
 export interface GatewayInstall {
@@ -82,23 +84,36 @@ export async function findGateways(config: Config, env: NodeJS.ProcessEnv = proc
   const own = Object.fromEntries(Object.entries(env).filter(([name]) => !CONFIG_PATH_ENV.some((n) => n === name)));
   for (const dir of dirs) {
     try {
-      const install = await findInstall(
-        requireStateDir({ ...config, stateDir: dir }, own, STATE_DIRS_REASON),
-        config,
-        own,
-      );
-      // An empty folder is a mount point whose volume is not there yet: agents made in it would be hidden under
-      // the volume once mounted. A gateway leaves its config or its agents folder in a state dir it uses.
-      if (!install.gatewayConfig && !existsSync(agentsRoot(dir))) {
-        const why = `state dir ${dir} holds no gateway yet (no gateway config, no agents folder)`;
-        throw new AuthSyncError(`${why}; a volume not mounted?`, "state_dir.missing");
-      }
-      gateways.found.push(install);
+      const stateDir = requireStateDir({ ...config, stateDir: dir }, own, STATE_DIRS_REASON);
+      await requireGateway(dir);
+      gateways.found.push(await findInstall(stateDir, config, own));
     } catch (err) {
       gateways.failed.push({ dir, error: err as Error });
     }
   }
   return gateways;
+}
+
+/**
+ * Whether `dir` holds a gateway: its config, an agent's own folder, or the SQLite era's state database, one of
+ * which a gateway leaves in every state dir it uses. An `agents` folder alone is not enough: Claude Code keeps its
+ * subagents in `~/.claude/agents/*.md`.
+ */
+export async function holdsGateway(dir: string): Promise<boolean> {
+  const files = [...CONFIG_NAMES.map((name) => path.join(dir, name)), path.join(dir, STATE_DB)];
+  return files.some((file) => existsSync(file)) || (await agentsOnDisk(dir)).length > 0;
+}
+
+/**
+ * Refuses a named state dir that holds no gateway (yet): an empty mount point whose volume is not there, a wrong
+ * folder (`~/.claude`, an agent's own folder). Agents made in it would be read by no gateway, or hidden under the
+ * volume once it is mounted.
+ */
+async function requireGateway(dir: string): Promise<void> {
+  if (await holdsGateway(dir)) return;
+  const looks = `a gateway's state dir holds ${CONFIG_NAMES[0]}, agents/<id>/agent or ${STATE_DB}`;
+  const why = `state dir ${dir} holds no gateway yet (${looks}); check the path (a volume not mounted yet?)`;
+  throw new AuthSyncError(why, "state_dir.missing");
 }
 
 export function requireStateDir(
@@ -132,7 +147,11 @@ export function requireStateDir(
 
 /** The one gateway a command serves; with several in `stateDirs`, `--state-dir` must pick one. */
 export async function findGateway(config: Config, env: NodeJS.ProcessEnv = process.env): Promise<GatewayInstall> {
-  return findInstall(requireStateDir(config, env), config, env);
+  const stateDir = requireStateDir(config, env);
+  // The gateway's own default dir or the one its environment names may still be empty (before its first run);
+  // a dir we were told of may be the wrong one, and agents made there would be read by no gateway.
+  if (config.stateDir !== undefined || config.stateDirs !== undefined) await requireGateway(stateDir.dir);
+  return findInstall(stateDir, config, env);
 }
 
 async function findInstall(stateDir: StateDirChoice, config: Config, env: NodeJS.ProcessEnv): Promise<GatewayInstall> {

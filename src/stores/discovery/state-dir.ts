@@ -47,3 +47,11 @@ export function resolveStateDir(
   if (!first) return undefined;
   return { dir: first, reason: `~/${path.basename(first)} exists`, alsoExisting: others(first) };
 }
+
+/**
+ * The state dir a gateway uses or will use: the one named or found, else `~/.openclaw`, where a gateway installed
+ * later makes it. What is watched or made writable before the gateway is there.
+ */
+export function stateDirOrDefault(configured: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
+  return resolveStateDir(configured, env)?.dir ?? path.join(env.HOME || os.homedir(), STATE_DIR_NAMES[0]);
+}

@@ -31,7 +31,8 @@ test("daemon, SQLite era: a dead login disables the opt-in token profile; recove
     },
     state: { version: 1, usageStats: { "anthropic:manual": other } },
   });
-  const config = { profileId: MINE, credentialType: "token", refreshTimeout: "1s" };
+  // The fake fails at once; the timeout only bounds a stuck one, and a loaded machine starts Node slowly.
+  const config = { profileId: MINE, credentialType: "token", refreshTimeout: "30s" };
   writeFileSync(path.join(t.root, "config.json"), JSON.stringify(config));
   const d = new DaemonProcess(t, ["--config", path.join(t.root, "config.json")]);
   try {

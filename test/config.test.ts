@@ -3,6 +3,7 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { test } from "node:test";
 import { loadConfig, parseConfig } from "../src/config/config.js";
+import { editDistance, nearestKeys } from "../src/config/suggest.js";
 import { ConfigError } from "../src/core/errors.js";
 import { REPO, runCli, withHome } from "./helpers/env.js";
 
@@ -45,9 +46,69 @@ test("a typo is an error naming the key", () => {
   );
 });
 
+test("an unknown key names the nearest known one, at any depth of the schema, and only when it is near", () => {
+  const cases: Array<[unknown, string | string[]]> = [
+    [{ stateDri: "/s" }, 'unknown key "stateDri"; did you mean "stateDir"?'],
+    [{ profileID: "anthropic:x" }, 'unknown key "profileID"; did you mean "profileId"?'],
+    [{ loglevel: "info" }, 'unknown key "loglevel"; did you mean "logLevel"?'],
+    [{ refreshComand: ["x"] }, 'unknown key "refreshComand"; did you mean "refreshCommand"?'],
+    [{ login: [] }, 'unknown key "login"; did you mean "logins"?'],
+    [{ stateDirz: [] }, 'unknown key "stateDirz"; did you mean "stateDir" or "stateDirs"?'],
+    [{ stateDri: "/s", expiry: "1h" }, ['unknown key "stateDri"; did you mean "stateDir"?', 'unknown key "expiry"']],
+    [
+      { metrics: { listen: "127.0.0.1:9", alowRemote: true } },
+      'key metrics: unknown key "alowRemote"; did you mean "allowRemote"?',
+    ],
+    [
+      {
+        logins: [
+          { claudeConfigDir: "/a", profileId: "anthropic:a" },
+          { claudeConfigDir: "/b", profileid: "x" },
+        ],
+      },
+      [
+        "key logins.1.profileId: Invalid input: expected string, received undefined",
+        'key logins.1: unknown key "profileid"; did you mean "profileId"?',
+      ],
+    ],
+    [{ logins: [{ claudeConfigDir: "/a", profileId: "anthropic:a", nmae: "x" }] }, 'key logins.0: unknown key "nmae"'],
+    [{ zzz: 1 }, 'unknown key "zzz"'],
+    [{ source2: "auto", origin: "file" }, ['unknown key "source2"; did you mean "source"?', 'unknown key "origin"']],
+    [{ listen: "127.0.0.1:9" }, 'unknown key "listen"'],
+  ];
+  for (const [input, lines] of cases) {
+    const message = [lines]
+      .flat()
+      .map((line) => `config /etc/c.json: ${line}`)
+      .join("\n");
+    assert.throws(() => parseConfig(input, "config /etc/c.json"), { message }, JSON.stringify(input));
+  }
+  const huge = "x".repeat(200_000);
+  const started = Date.now();
+  assert.throws(
+    () => parseConfig({ [huge]: 1 }, "c"),
+    (err: ConfigError) => err.lines.length === 1,
+  );
+  assert.ok(Date.now() - started < 2_000, "a huge key is not compared letter by letter with every known key");
+});
+
+test("the edit distance counts a swap of neighbours as one edit", () => {
+  assert.equal(editDistance("", ""), 0);
+  assert.equal(editDistance("abc", ""), 3);
+  assert.equal(editDistance("", "abc"), 3);
+  assert.equal(editDistance("stateDri", "stateDir"), 1);
+  assert.equal(editDistance("kitten", "sitting"), 3);
+  assert.equal(editDistance("ca", "abc"), 3, "optimal string alignment: a swapped pair is not edited again");
+  assert.equal(editDistance("lockTimout", "lockTimeout"), 1);
+  assert.deepEqual(nearestKeys("abcdefghi", ["abcdewxyz"]), [], "four edits in nine is too far");
+  assert.deepEqual(nearestKeys("abcdefghi", ["abcdefxyz"]), ["abcdefxyz"], "three in nine is near enough");
+  assert.deepEqual(nearestKeys("abcdefghi", ["abcdefghx", "abcdefxyi", "abcdefgxi"]), ["abcdefghx", "abcdefgxi"]);
+  assert.deepEqual(nearestKeys("ab", ["ac", "abcd"]), ["ac"], "a short key takes one edit");
+});
+
 test("each bad value gets zod's message, one line per problem naming the key", () => {
   const cases: Array<[unknown, string | string[]]> = [
-    [{ a: 1, b: 2 }, 'unknown key "a", "b"'],
+    [{ a: 1, b: 2 }, ['unknown key "a"', 'unknown key "b"']],
     [
       { zzz: 1, credentialType: "api" },
       ['key credentialType: Invalid option: expected one of "token"|"oauth"', 'unknown key "zzz"'],

@@ -15,6 +15,7 @@ import { realPath } from "../fs/identity.js";
 import { MAX_SMALL_FILE_BYTES, readRegularFile } from "../fs/read-file.js";
 import { LOG_LEVELS } from "../log/format.js";
 import { isLoopback, parseListen } from "./listen.js";
+import { nearestKeys } from "./suggest.js";
 
 /** A problem a check of ours found, at `path` below the value it checks. */
 const problem = (ctx: z.RefinementCtx, message: string, path: Array<string | number> = []) =>
@@ -172,15 +173,41 @@ export function defaultConfigPath(env: NodeJS.ProcessEnv = process.env): string 
 export function parseConfig(input: unknown, where: string): Config {
   const result = checked.safeParse(input);
   if (result.success) return result.data;
-  throw new ConfigError(result.error.issues.map((issue) => `${where}: ${problemLine(issue)}`));
+  throw new ConfigError(result.error.issues.flatMap((issue) => problemLines(issue).map((line) => `${where}: ${line}`)));
 }
 
-function problemLine(issue: z.core.$ZodIssue): string {
-  if (issue.code === "unrecognized_keys") {
-    const keys = issue.keys.map((k) => JSON.stringify(k)).join(", ");
-    return issue.path.length > 0 ? `key ${issue.path.join(".")}: unknown key ${keys}` : `unknown key ${keys}`;
+/** One line per problem: each unknown key is a problem of its own, with its own guess. */
+function problemLines(issue: z.core.$ZodIssue): string[] {
+  const at = issue.path.length > 0 ? `key ${issue.path.join(".")}: ` : "";
+  if (issue.code !== "unrecognized_keys") return [`${at}${issue.message}`];
+  const known = knownKeys(issue.path);
+  return issue.keys.map((key) => {
+    const near = nearestKeys(key, known).map((k) => JSON.stringify(k));
+    return `${at}unknown key ${JSON.stringify(key)}${near.length > 0 ? `; did you mean ${near.join(" or ")}?` : ""}`;
+  });
+}
+
+/**
+ * The keys the strict object at `where` takes, read from the schema itself so that a key added later is guessed
+ * too: through `.optional()`, `.default()` and `.transform()` wrappers, array items and object keys.
+ */
+function knownKeys(where: readonly PropertyKey[]): string[] {
+  let at = unwrapped(checked);
+  for (const step of where) {
+    if (at instanceof z.ZodArray && typeof step === "number") at = unwrapped(at.element);
+    else if (at instanceof z.ZodObject && typeof step === "string") at = unwrapped(at.shape[step]);
+    else return [];
   }
-  return issue.path.length > 0 ? `key ${issue.path.join(".")}: ${issue.message}` : issue.message;
+  return at instanceof z.ZodObject ? Object.keys(at.shape) : [];
+}
+
+function unwrapped(schema: unknown): unknown {
+  let at = schema;
+  for (;;) {
+    if (at instanceof z.ZodOptional || at instanceof z.ZodDefault) at = at.unwrap();
+    else if (at instanceof z.ZodPipe) at = at.in;
+    else return at;
+  }
 }
 
 /**

@@ -332,7 +332,10 @@ test("daemon: SIGHUP with a bad config keeps the old config; a good one is appli
       writeFileSync(file, JSON.stringify({ profileId: "anthropic:first", refreshMargn: "1m" }));
       d.child.kill("SIGHUP");
       const invalid = await d.waitForEvent("config.invalid");
-      assert.match(invalid.msg, /unknown key "refreshMargn"; keeping the running config/);
+      assert.match(
+        invalid.msg,
+        /unknown key "refreshMargn"; did you mean "refreshMargin"\?; keeping the running config/,
+      );
       const next = t.writeCredentials();
       await written(d, "main", next.accessToken);
       assert.equal(t.readStore("main").profiles["anthropic:first"].token, next.accessToken);

@@ -14,6 +14,7 @@ import { expandHome } from "../fs/home.js";
 import { realPath } from "../fs/identity.js";
 import { MAX_SMALL_FILE_BYTES, readRegularFile } from "../fs/read-file.js";
 import { LOG_LEVELS } from "../log/format.js";
+import { jsonErrorLine } from "./json-error.js";
 import { isLoopback, parseListen } from "./listen.js";
 import { nearestKeys } from "./suggest.js";
 
@@ -232,7 +233,7 @@ export async function loadConfig(
     try {
       fromFile = JSON.parse(text);
     } catch (err) {
-      throw new ConfigError(`config ${file}: not valid JSON: ${messageOf(err)}`);
+      throw new ConfigError(`config ${jsonErrorLine(file, text, messageOf(err))}`);
     }
     if (typeof fromFile !== "object" || fromFile === null || Array.isArray(fromFile)) {
       throw new ConfigError(`config ${file}: expected a JSON object`);

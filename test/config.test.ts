@@ -300,9 +300,15 @@ test("the scan finds the place JSON.parse gives, on thousands of broken configs"
   assert.ok(placed > 3_000, `${placed} broken configs placed`);
 });
 
-test("loadConfig names the file, line and column of a syntax error", () =>
+test("loadConfig names the file, line and column of a syntax error, counted after a byte order mark", () =>
   withHome(async (t) => {
     const file = path.join(t.root, "config.json");
+    writeFileSync(file, '\uFEFF{"profileId": "anthropic:bom"}');
+    assert.equal((await loadConfig(file, {}, t.env)).config.profileId, "anthropic:bom");
+    writeFileSync(file, '\uFEFF{"profileId": x}');
+    await assert.rejects(loadConfig(file, {}, t.env), {
+      message: `config ${file}:1:15: not valid JSON: Unexpected token 'x'`,
+    });
     writeFileSync(file, '{\n  "stateDir": "/s",\n  "refreshMargin": x\n}\n');
     await assert.rejects(loadConfig(file, {}, t.env), {
       name: "ConfigError",

@@ -224,7 +224,9 @@ export async function loadConfig(
   const file = named ? path.resolve(named) : defaultConfigPath(env);
   let text: string | undefined;
   try {
-    text = await readRegularFile(file, { maxBytes: MAX_SMALL_FILE_BYTES });
+    // A byte order mark (some Windows editors write one) is invisible, so it is skipped as RFC 8259 allows, as the
+    // stores do, rather than reported as a character no one can see.
+    text = (await readRegularFile(file, { maxBytes: MAX_SMALL_FILE_BYTES })).replace(/^\uFEFF/, "");
   } catch (err) {
     if (errnoCode(err) !== "ENOENT" || named) throw new ConfigError(`config ${file}: cannot read: ${messageOf(err)}`);
   }

@@ -316,6 +316,22 @@ test("loadConfig names the file, line and column of a syntax error, counted afte
     });
   }));
 
+test("a config that is JSON but not an object says what it is instead", () =>
+  withHome(async (t) => {
+    const file = path.join(t.root, "config.json");
+    const cases: Array<[string, string]> = [
+      ["[]", "an array"],
+      ['"stateDir"', "a string"],
+      ["null", "null"],
+      ["7", "a number"],
+    ];
+    for (const [text, got] of cases) {
+      writeFileSync(file, text);
+      const message = `config ${file}: expected a JSON object such as {"logLevel": "info"}, got ${got}`;
+      await assert.rejects(loadConfig(file, {}, t.env), { message });
+    }
+  }));
+
 test("the CLI prints one line for bad JSON or an unknown key and exits 78; run does the same before it starts", () =>
   withHome(async (t) => {
     t.writeCredentials();

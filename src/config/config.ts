@@ -238,7 +238,8 @@ export async function loadConfig(
       throw new ConfigError(`config ${jsonErrorLine(file, text, messageOf(err))}`);
     }
     if (typeof fromFile !== "object" || fromFile === null || Array.isArray(fromFile)) {
-      throw new ConfigError(`config ${file}: expected a JSON object`);
+      const got = Array.isArray(fromFile) ? "an array" : fromFile === null ? "null" : `a ${typeof fromFile}`;
+      throw new ConfigError(`config ${file}: expected a JSON object such as {"logLevel": "info"}, got ${got}`);
     }
   }
   if (text !== undefined) assertProgramsTrusted(file, fromFile as Record<string, unknown>);

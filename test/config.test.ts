@@ -3,8 +3,10 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { test } from "node:test";
 import { loadConfig, parseConfig } from "../src/config/config.js";
+import { jsonErrorLine, jsonErrorOffset, lineColumn } from "../src/config/json-error.js";
 import { editDistance, nearestKeys } from "../src/config/suggest.js";
 import { ConfigError } from "../src/core/errors.js";
+import { hasControl } from "../src/core/terminal-text.js";
 import { REPO, runCli, withHome } from "./helpers/env.js";
 
 test("every key has a default", () => {
@@ -198,5 +200,163 @@ test("a bad config exits 78 with one line per problem naming file and key, and t
     writeFileSync(path.join(dir, "config.json"), "{not json");
     const r2 = await runCli(["sync"], t.env);
     assert.equal(r2.code, 78);
-    assert.match(r2.stderr, /not valid JSON/);
+    const where = path.join(dir, "config.json");
+    assert.equal(r2.stderr, `moltbot-auth-sync: config ${where}:1:2: not valid JSON: Expected property name or '}'\n`);
+  }));
+
+/** What JSON.parse says about `text`, or undefined when it is JSON. */
+function parseError(text: string): string | undefined {
+  try {
+    JSON.parse(text);
+    return undefined;
+  } catch (err) {
+    return (err as Error).message;
+  }
+}
+
+test("a JSON syntax error is file:line:column and what is wrong, without JSON.parse's excerpt of the file", () => {
+  const cases: Array<[string, string]> = [
+    ['{\n  "stateDir": "/s",\n  "refreshMargin": x\n}', "3:20: not valid JSON: Unexpected token 'x'"],
+    ['{\n  "refreshMargin": 10m\n}', "2:22: not valid JSON: Expected ',' or '}' after property value"],
+    ['{"a": 1,}', "1:9: not valid JSON: Expected double-quoted property name"],
+    ["{'a': 1}", "1:2: not valid JSON: Expected property name or '}'"],
+    ['{"a": tru}', "1:10: not valid JSON: Unexpected token '}'"],
+    ['{"a": 1', "1:8: not valid JSON: Expected ',' or '}' after property value"],
+    ['{"a": [1, 2', "1:12: not valid JSON: Expected ',' or ']' after array element"],
+    ['{"a": "x', "1:9: not valid JSON: Unterminated string"],
+    ['{"a": 1}}', "1:9: not valid JSON: Unexpected non-whitespace character after JSON: '}'"],
+    ['{"a": "\\q"}', "1:9: not valid JSON: Bad escaped character: 'q'"],
+    ['{"a": "x\ty"}', "1:9: not valid JSON: Bad control character in string literal: '\\t' (U+0009)"],
+    ['{\r\n"a" 1}', "2:5: not valid JSON: Expected ':' after property name"],
+    ['{\n\t"a":\u00a01}', "2:6: not valid JSON: Unexpected token '\u00a0' (U+00A0)"],
+    ['{"a": \u201cx\u201d}', "1:7: not valid JSON: Unexpected token '\u201c' (U+201C)"],
+    ['{"\u{1f600}": 1, x}', "1:10: not valid JSON: Expected double-quoted property name"],
+    ['{"a": "\u{1f600}" \u{1f600}}', "1:11: not valid JSON: Expected ',' or '}' after property value"],
+    ["[".repeat(100_000) + "x", `1:100001: not valid JSON: Unexpected token 'x'`],
+    ["undefined", "1:1: not valid JSON: Unexpected token 'u'"],
+  ];
+  for (const [text, expected] of cases) {
+    const message = parseError(text);
+    assert.ok(message !== undefined, text);
+    assert.equal(jsonErrorLine("/etc/c.json", text, message), `/etc/c.json:${expected}`, JSON.stringify(text));
+  }
+  assert.equal(
+    jsonErrorLine("/etc/c.json", " \n", parseError(" \n")!),
+    "/etc/c.json: the file is empty; {} is a config with every default",
+  );
+  // An excerpt JSON.parse quotes may hold newlines and escape sequences; the line holds neither, only their names.
+  const hostile = '{"a": 1,\n "b": \u001b[2J\u001b]0;title\u0007}';
+  const line = jsonErrorLine("/etc/c.json", hostile, parseError(hostile)!);
+  assert.equal(line, "/etc/c.json:2:7: not valid JSON: Unexpected token '\\x1b' (U+001B)");
+  assert.ok(!hasControl(line));
+  // A message we cannot place (a later Node's wording, say) is passed on whole, but never raw.
+  assert.equal(
+    jsonErrorLine("/etc/c.json", '{"a": x}', 'Unexpected token \'y\', "{"a": x\u001b}" is not valid JSON'),
+    '/etc/c.json: not valid JSON: Unexpected token \'y\', "{"a": x\\x1b}" is not valid JSON',
+  );
+  assert.deepEqual(lineColumn("a\r\nb\rc\nd\u{1f600}e", 10), { line: 4, column: 3 });
+});
+
+test("the scan finds the place JSON.parse gives, on thousands of broken configs", () => {
+  const config = JSON.stringify(
+    {
+      stateDir: "~/.openclaw",
+      refreshMargin: "10m",
+      lockTimeout: 60_000,
+      x: [1, -2.5e3, 0.5, true, false, null, 'a\u00e9"b\\'],
+      metrics: { listen: "127.0.0.1:9464", allowRemote: false },
+      logins: [{ claudeConfigDir: "~/.claude", profileId: "anthropic:work" }, {}],
+    },
+    null,
+    2,
+  );
+  const alphabet = "{}[]\",:0123456789-+.eEtrufalsn \n\t\\/ux\u0001\u00a0\u2028\u00e9\ufeff'";
+  let seed = 7;
+  const random = (n: number) => {
+    seed = (seed * 1_103_515_245 + 12_345) & 0x7fffffff;
+    return seed % n;
+  };
+  let placed = 0;
+  for (let n = 0; n < 5_000; n++) {
+    let text = config;
+    for (let edits = 1 + random(3); edits > 0; edits--) {
+      const at = random(text.length + 1);
+      const c = alphabet[random(alphabet.length)]!;
+      const cut = random(3);
+      text = text.slice(0, at) + (cut === 1 ? "" : c) + text.slice(cut === 0 ? at : at + 1);
+      if (random(10) === 0) text = text.slice(0, random(text.length + 1));
+    }
+    const message = parseError(text);
+    if (message === undefined) {
+      assert.equal(jsonErrorOffset(text), undefined, JSON.stringify(text));
+      continue;
+    }
+    const given = / at position (\d+)/.exec(message);
+    if (given) assert.equal(jsonErrorOffset(text), Number(given[1]), `${message}: ${JSON.stringify(text)}`);
+    if (text.trim() === "") continue;
+    assert.match(jsonErrorLine("f", text, message), /^f:\d+:\d+: not valid JSON: [^\n]+$/, JSON.stringify(text));
+    placed += 1;
+  }
+  assert.ok(placed > 3_000, `${placed} broken configs placed`);
+});
+
+test("loadConfig names the file, line and column of a syntax error, counted after a byte order mark", () =>
+  withHome(async (t) => {
+    const file = path.join(t.root, "config.json");
+    writeFileSync(file, '\uFEFF{"profileId": "anthropic:bom"}');
+    assert.equal((await loadConfig(file, {}, t.env)).config.profileId, "anthropic:bom");
+    writeFileSync(file, '\uFEFF{"profileId": x}');
+    await assert.rejects(loadConfig(file, {}, t.env), {
+      message: `config ${file}:1:15: not valid JSON: Unexpected token 'x'`,
+    });
+    writeFileSync(file, '{\n  "stateDir": "/s",\n  "refreshMargin": x\n}\n');
+    await assert.rejects(loadConfig(file, {}, t.env), {
+      name: "ConfigError",
+      message: `config ${file}:3:20: not valid JSON: Unexpected token 'x'`,
+    });
+  }));
+
+test("a config that is JSON but not an object says what it is instead", () =>
+  withHome(async (t) => {
+    const file = path.join(t.root, "config.json");
+    const cases: Array<[string, string]> = [
+      ["[]", "an array"],
+      ['"stateDir"', "a string"],
+      ["null", "null"],
+      ["7", "a number"],
+    ];
+    for (const [text, got] of cases) {
+      writeFileSync(file, text);
+      const message = `config ${file}: expected a JSON object such as {"logLevel": "info"}, got ${got}`;
+      await assert.rejects(loadConfig(file, {}, t.env), { message });
+    }
+  }));
+
+test("the CLI prints one line for bad JSON or an unknown key and exits 78; run does the same before it starts", () =>
+  withHome(async (t) => {
+    t.writeCredentials();
+    const file = path.join(t.root, "config.json");
+    const env = { ...t.env, MOLTBOT_AUTH_SYNC_CONFIG: file };
+    const cases: Array<[string, string]> = [
+      [
+        '{\n  "logLevel": "info",\n  "stateDir": "/s" "x"\n}',
+        `${file}:3:20: not valid JSON: Expected ',' or '}' after property value`,
+      ],
+      ['{\n  "a": \u001b[31m\n}', `${file}:2:8: not valid JSON: Unexpected token '\\x1b' (U+001B)`],
+      ['{"stateDri": "/s"}', `${file}: unknown key "stateDri"; did you mean "stateDir"?`],
+      [
+        '{"logins": [{"claudeConfigDir": "/c", "profileId": "anthropic:c", "profileid": "x"}]}',
+        `${file}: key logins.0: unknown key "profileid"; did you mean "profileId"?`,
+      ],
+    ];
+    for (const [i, [text, expected]] of cases.entries()) {
+      writeFileSync(file, text);
+      // `run` reads the config before its logger exists, so its one line is on stderr, which the journal keeps.
+      for (const command of i % 2 === 0 ? [["sync"], ["run"]] : [["status"]]) {
+        const r = await runCli(command, env, { timeoutMs: 20_000 });
+        assert.equal(r.code, 78, `${command[0]}: ${r.stderr}`);
+        assert.equal(r.stderr, `moltbot-auth-sync: config ${expected}\n`, command[0]);
+        assert.equal(r.stdout, "", "run writes no log line of its own before the config is read");
+      }
+    }
   }));

@@ -14,6 +14,7 @@ import { expandHome } from "../fs/home.js";
 import { realPath } from "../fs/identity.js";
 import { MAX_SMALL_FILE_BYTES, readRegularFile } from "../fs/read-file.js";
 import { LOG_LEVELS } from "../log/format.js";
+import { jsonErrorLine } from "./json-error.js";
 import { isLoopback, parseListen } from "./listen.js";
 import { nearestKeys } from "./suggest.js";
 
@@ -223,7 +224,9 @@ export async function loadConfig(
   const file = named ? path.resolve(named) : defaultConfigPath(env);
   let text: string | undefined;
   try {
-    text = await readRegularFile(file, { maxBytes: MAX_SMALL_FILE_BYTES });
+    // A byte order mark (some Windows editors write one) is invisible, so it is skipped as RFC 8259 allows, as the
+    // stores do, rather than reported as a character no one can see.
+    text = (await readRegularFile(file, { maxBytes: MAX_SMALL_FILE_BYTES })).replace(/^\uFEFF/, "");
   } catch (err) {
     if (errnoCode(err) !== "ENOENT" || named) throw new ConfigError(`config ${file}: cannot read: ${messageOf(err)}`);
   }
@@ -232,10 +235,11 @@ export async function loadConfig(
     try {
       fromFile = JSON.parse(text);
     } catch (err) {
-      throw new ConfigError(`config ${file}: not valid JSON: ${messageOf(err)}`);
+      throw new ConfigError(`config ${jsonErrorLine(file, text, messageOf(err))}`);
     }
     if (typeof fromFile !== "object" || fromFile === null || Array.isArray(fromFile)) {
-      throw new ConfigError(`config ${file}: expected a JSON object`);
+      const got = Array.isArray(fromFile) ? "an array" : fromFile === null ? "null" : `a ${typeof fromFile}`;
+      throw new ConfigError(`config ${file}: expected a JSON object such as {"logLevel": "info"}, got ${got}`);
     }
   }
   if (text !== undefined) assertProgramsTrusted(file, fromFile as Record<string, unknown>);

@@ -332,9 +332,17 @@ test("daemon: SIGHUP with a bad config keeps the old config; a good one is appli
       writeFileSync(file, JSON.stringify({ profileId: "anthropic:first", refreshMargn: "1m" }));
       d.child.kill("SIGHUP");
       const invalid = await d.waitForEvent("config.invalid");
-      assert.match(
-        invalid.msg,
-        /unknown key "refreshMargn"; did you mean "refreshMargin"\?; keeping the running config/,
+      const typo = `config ${file}: unknown key "refreshMargn"; did you mean "refreshMargin"?`;
+      assert.equal(invalid.msg, `${typo}; keeping the running config`, "the line the CLI would print");
+      // A syntax error: file:line:column first, in the one log record.
+      writeFileSync(file, '{\n  "profileId": "anthropic:first",\n  "refreshMargin": 1m\n}');
+      const from = d.records.length;
+      d.child.kill("SIGHUP");
+      const syntax = await d.waitForEvent("config.invalid", undefined, from);
+      const where = `config ${file}:3:21`;
+      assert.equal(
+        syntax.msg,
+        `${where}: not valid JSON: Expected ',' or '}' after property value; keeping the running config`,
       );
       const next = t.writeCredentials();
       await written(d, "main", next.accessToken);

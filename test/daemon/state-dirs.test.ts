@@ -179,7 +179,8 @@ test(
     mkdirSync(volume.agentDir("main"), { recursive: true });
     // A mount is not a file event: the resync finds the volume, then its own watch must see what it holds.
     const resyncCron = `*/${RESYNC_EVERY_S} * * * * *`;
-    const file = writeConfig(t, { stateDirs: [a.stateDir, c.stateDir], resyncCron });
+    // Debug, for watch.renewed: the new watch is ready before the agent below is made.
+    const file = writeConfig(t, { stateDirs: [a.stateDir, c.stateDir], resyncCron, logLevel: "debug" });
     const cred = t.writeCredentials();
     const daemon = new DaemonProcess(t, ["--config", file]);
     let mounted = false;
@@ -195,6 +196,7 @@ test(
       await daemon.waitFor(found, (RESYNC_EVERY_S + 15) * 1000);
       await until(() => assert.equal(tokenIn(c), cred.accessToken));
       assert.equal(tokenIn(volume), cred.accessToken, "written into the volume");
+      await daemon.waitFor((r) => r.event === "watch.renewed" && r.stateDir === c.stateDir, 30_000);
       // Well before the next resync: only the new watch can see this agent appear.
       const at = Date.now();
       mkdirSync(c.agentDir("work"), { recursive: true });

@@ -17,7 +17,7 @@ import {
   validateSetupToken,
 } from "../sources/setup-token.js";
 import { type TokenVault, tokenVaults } from "../sources/token-vault.js";
-import { recordTokens, tokenDigest } from "../sources/token-book.js";
+import { type TokenBook, readTokenBook, recordTokens, tokenDigest } from "../sources/token-book.js";
 import pLimit from "p-limit";
 import type { Config } from "../config/config.js";
 import { AGENT_CONCURRENCY } from "../pass/apply.js";
@@ -51,7 +51,10 @@ export async function tokenSetCommand(options: TokenOptions): Promise<void> {
   const previous = (await readSetupTokens(config.setupTokenProfileId, process.env, vaults)).find(
     (t) => t.profileId === profileId && t.origin !== `env ${ENV_TOKEN}`,
   );
-  const ours = new Set([...(previous?.ours ?? []), tokenDigest(token)]);
+  // The book too: it knows the tokens we stored under this id after `token clear` emptied the vault, and
+  // agents keep the copy they hold.
+  const book = await readTokenBook().catch((): TokenBook => ({}));
+  const ours = new Set([...(previous?.ours ?? []), ...(book[profileId] ?? []), tokenDigest(token)]);
   const foreign = await foreignTokens(config, profileId, ours);
   if (foreign.length > 0 && !options.replace) {
     const [first] = foreign;

@@ -16,8 +16,8 @@ import {
   readSetupTokens,
   validateSetupToken,
 } from "../sources/setup-token.js";
-import { type TokenVault, tokenVaults } from "../sources/token-vault.js";
-import { recordTokens, tokenDigest } from "../sources/token-book.js";
+import { type KeyringProblem, type TokenVault, keyringProblem, openTokenVaults } from "../sources/token-vault.js";
+import { type TokenBook, readTokenBook, recordTokens, tokenDigest } from "../sources/token-book.js";
 import pLimit from "p-limit";
 import type { Config } from "../config/config.js";
 import { AGENT_CONCURRENCY } from "../pass/apply.js";
@@ -46,12 +46,18 @@ export async function tokenSetCommand(options: TokenOptions): Promise<void> {
   const token = validateSetupToken(
     await readSecretFromStdin("Paste the setup-token from `claude setup-token` (input hidden): "),
   );
-  const vaults = await tokenVaults();
+  const opened = await openTokenVaults();
+  const { vaults } = opened;
+  // Why the file keeps it, when it does: the keyring is not there, or it refused the write below.
+  let refused: KeyringProblem | undefined = opened.keyringProblem;
   // Ours to replace: what we stored under this id before, and the copies of it the agents hold.
   const previous = (await readSetupTokens(config.setupTokenProfileId, process.env, vaults)).find(
     (t) => t.profileId === profileId && t.origin !== `env ${ENV_TOKEN}`,
   );
-  const ours = new Set([...(previous?.ours ?? []), tokenDigest(token)]);
+  // The book too: it knows the tokens we stored under this id after `token clear` emptied the vault, and
+  // agents keep the copy they hold.
+  const book = await readTokenBook().catch((): TokenBook => ({}));
+  const ours = new Set([...(previous?.ours ?? []), ...(book[profileId] ?? []), tokenDigest(token)]);
   const foreign = await foreignTokens(config, profileId, ours);
   if (foreign.length > 0 && !options.replace) {
     const [first] = foreign;
@@ -74,18 +80,23 @@ export async function tokenSetCommand(options: TokenOptions): Promise<void> {
       stored = vault;
       break;
     } catch (err) {
-      errors.push(`${vault.where}: ${messageOf(err)}`);
+      if (vault.kind === "keyring") refused = keyringProblem(err);
+      else errors.push(`${vault.where}: ${messageOf(err)}`);
     }
   }
-  if (!stored) throw new AuthSyncError(`cannot store the token: ${errors.join("; ")}`, "token.store");
+  if (!stored) {
+    const why = [...(refused ? [refused.text] : []), ...errors].join("; ");
+    throw new AuthSyncError(`cannot store the token: ${why}`, "token.store");
+  }
+  const lines = [
+    `stored ${profileId} ${fingerprint(token)} in ${stored.where}` +
+      (stored.kind === "file" ? ` (mode 0600, readable only by you; ${refused?.text ?? "no OS keyring"})` : ""),
+    ...(await dropOlderCopies(vaults, stored, profileId)),
+  ];
   // Recorded after the store: a book entry for a token never stored would only let a pass replace more.
   await recordTokens(profileId, [...(previous ? [previous.token] : []), token, ...foreign.map((f) => f.secret)]);
-  const fallback =
-    stored !== vaults[0] || vaults.length === 1
-      ? " (no OS keyring works here, so it is a file readable only by you, mode 0600)"
-      : "";
   printLines([
-    `stored ${profileId} ${fingerprint(token)} in ${stored.where}${fallback}`,
+    ...lines,
     `it expires ${formatWhen(expires, savedAt)}${options.expiresIn === undefined ? " (the default, a year)" : ""}`,
     await nudgeDaemon(),
   ]);
@@ -94,17 +105,44 @@ export async function tokenSetCommand(options: TokenOptions): Promise<void> {
 export async function tokenClearCommand(options: TokenOptions): Promise<void> {
   const { config } = await loadCommandConfig(options);
   const profileId = options.profile ?? config.setupTokenProfileId;
+  const { vaults, keyringProblem: problem } = await openTokenVaults();
+  // A locked keyring cannot be searched: a copy in it is out of sight, and comes back once it is unlocked.
+  const hidden = problem?.locked
+    ? `; ${problem.text}, so a copy it holds stays: run this again once it is unlocked`
+    : "";
   let removed = false;
-  for (const vault of await tokenVaults()) {
+  for (const vault of vaults) {
     const tokens = await vault.read().catch(() => undefined);
     if (!tokens?.[profileId]) continue;
     delete tokens[profileId];
     await vault.write(tokens);
     removed = true;
-    printLines([`removed ${profileId} from ${vault.where}`]);
+    printLines([`removed ${profileId} from ${vault.where}${hidden}`]);
   }
-  if (!removed) throw new AuthSyncError(`no stored setup-token for ${profileId}`, "token.missing");
+  if (!removed) throw new AuthSyncError(`no stored setup-token for ${profileId}${hidden}`, "token.missing");
   process.stdout.write("agents keep the copy they hold; the daemon no longer updates it\n");
+}
+
+/**
+ * Takes `profileId` out of the vaults `stored` is not: an older token left in the file (stored while the keyring
+ * was locked) would otherwise come back wherever the keyring cannot be read (a system unit has no session bus).
+ * Best effort: the token is stored, and a copy that stays is only said.
+ */
+async function dropOlderCopies(vaults: TokenVault[], stored: TokenVault, profileId: string): Promise<string[]> {
+  const lines: string[] = [];
+  for (const vault of vaults) {
+    if (vault === stored) continue;
+    const tokens = await vault.read().catch(() => undefined);
+    if (!tokens?.[profileId]) continue;
+    delete tokens[profileId];
+    try {
+      await vault.write(tokens);
+      lines.push(`removed the older ${profileId} from ${vault.where}`);
+    } catch (err) {
+      lines.push(`the older ${profileId} stays in ${vault.where}: ${messageOf(err)}`);
+    }
+  }
+  return lines;
 }
 
 export async function tokenStatusCommand(options: TokenOptions): Promise<void> {

@@ -117,7 +117,10 @@ export async function readSetupTokens(
       continue;
     }
     for (const [profileId, stored] of Object.entries(tokens)) {
-      if (!found.has(profileId))
+      // The keyring and the file can both hold an id: a `token set` while the keyring was locked went to the file.
+      // The later stored wins, so a keyring unlocked again does not bring back the token that one replaced.
+      const held = found.get(profileId);
+      if (!held || stored.savedAt > (held.savedAt ?? 0))
         found.set(profileId, {
           profileId,
           token: stored.token,

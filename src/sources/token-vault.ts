@@ -28,6 +28,7 @@ export interface StoredToken {
 export type TokenMap = Record<string, StoredToken>;
 
 export interface TokenVault {
+  readonly kind: "keyring" | "file";
   /** Where the tokens live, for messages: "OS keyring (service moltbot-auth-sync)" or the file's path. */
   readonly where: string;
   read(): Promise<TokenMap>;
@@ -40,6 +41,7 @@ export function tokenFilePath(env: NodeJS.ProcessEnv = process.env): string {
 
 export function fileVault(file: string): TokenVault {
   return {
+    kind: "file",
     where: file,
     async read() {
       try {
@@ -57,15 +59,24 @@ export function fileVault(file: string): TokenVault {
   };
 }
 
-/** The OS keyring, or undefined when it does not work here (checked by reading our entry). */
+/** Why the OS keyring keeps no token here, for the line `token set` prints when the file keeps it instead. */
+export interface KeyringProblem {
+  /** One clause: "no D-Bus session bus, so no OS keyring", "the OS keyring is locked, and …", … */
+  text: string;
+  /** The keyring is there but locked: what it holds is out of sight until it is unlocked, not gone. */
+  locked: boolean;
+}
+
+/** The OS keyring, or why it does not work here (checked by reading our entry). */
 export async function keyringVault(
   platform: NodeJS.Platform = process.platform,
   env: NodeJS.ProcessEnv = process.env,
-): Promise<TokenVault | undefined> {
-  // The Secret Service lives on the session bus; without one (a headless server, a system unit) there is
-  // no point loading the native module at all.
-  if (platform === "linux" && !env.DBUS_SESSION_BUS_ADDRESS && !existsSync(`/run/user/${process.getuid?.()}/bus`))
-    return undefined;
+): Promise<{ vault: TokenVault } | { problem: KeyringProblem }> {
+  // The Secret Service lives on the session bus; without one (a headless server, a system unit) there is no point
+  // loading the native module at all. libdbus finds the bus by the address, else at $XDG_RUNTIME_DIR/bus.
+  const runtimeBus = env.XDG_RUNTIME_DIR ? path.join(env.XDG_RUNTIME_DIR, "bus") : undefined;
+  if (platform === "linux" && !env.DBUS_SESSION_BUS_ADDRESS && !(runtimeBus && existsSync(runtimeBus)))
+    return { problem: { text: "no D-Bus session bus, so no OS keyring", locked: false } };
   let entry: import("@napi-rs/keyring").Entry;
   try {
     const { Entry } = await import("@napi-rs/keyring");
@@ -75,20 +86,44 @@ export async function keyringVault(
       platform === "linux" ? { linux: { store: "secret-service" } } : undefined,
     );
     entry.getPassword();
-  } catch {
-    return undefined;
+  } catch (err) {
+    return { problem: keyringProblem(err) };
   }
   return {
-    where: `OS keyring (service ${KEYRING_SERVICE})`,
-    // The keyring calls are synchronous; a promise made this way still turns their throw into a rejection.
-    read: () => new Promise((resolve) => resolve(parseTokens(entry.getPassword() ?? ""))),
-    write: (tokens) =>
-      new Promise((resolve) => {
-        if (Object.keys(tokens).length === 0) entry.deletePassword();
-        else entry.setPassword(JSON.stringify({ version: 1, tokens }));
-        resolve();
-      }),
+    vault: {
+      kind: "keyring",
+      where: `OS keyring (service ${KEYRING_SERVICE})`,
+      // The keyring calls are synchronous; a promise made this way still turns their throw into a rejection.
+      read: () => new Promise((resolve) => resolve(parseTokens(entry.getPassword() ?? ""))),
+      write: (tokens) =>
+        new Promise((resolve) => {
+          if (Object.keys(tokens).length === 0) entry.deletePassword();
+          else entry.setPassword(JSON.stringify({ version: 1, tokens }));
+          resolve();
+        }),
+    },
   };
+}
+
+/**
+ * A keyring failure in one clause. The messages matched are the Secret Service's through @napi-rs/keyring, as
+ * gnome-keyring gives them (test/sources/keyring-real.test.ts runs each case against the real daemon).
+ */
+export function keyringProblem(err: unknown): KeyringProblem {
+  const message = messageOf(err);
+  // The bus answers, but nothing on it is, or can be started as, org.freedesktop.secrets.
+  if (/org\.freedesktop\.secrets was not provided|ServiceUnknown/.test(message))
+    return { text: "no Secret Service on the D-Bus session bus, so no OS keyring", locked: false };
+  // A locked collection asks a prompter to unlock it; with no display the prompt fails at once, as if dismissed.
+  if (/unlock prompt was dismissed|is locked/i.test(message))
+    return {
+      text: "the OS keyring is locked, and its unlock prompt was dismissed or could not be shown",
+      locked: true,
+    };
+  // No default collection: gnome-keyring started without a login keyring (one made at a desktop login).
+  if (/no result found/.test(message))
+    return { text: "the OS keyring has no default keyring to store into", locked: false };
+  return { text: `the OS keyring failed: ${message}`, locked: false };
 }
 
 function parseTokens(text: string): TokenMap {
@@ -108,11 +143,20 @@ function isTime(value: unknown): value is number {
   return typeof value === "number" && Number.isSafeInteger(value) && value > 0 && value <= MAX_DATE_MS;
 }
 
+/** The vaults that work here, the keyring first; and, when the keyring is not among them, why. */
+export async function openTokenVaults(
+  env: NodeJS.ProcessEnv = process.env,
+  platform: NodeJS.Platform = process.platform,
+): Promise<{ vaults: TokenVault[]; keyringProblem?: KeyringProblem }> {
+  const keyring = await keyringVault(platform, env);
+  const file = fileVault(tokenFilePath(env));
+  return "vault" in keyring ? { vaults: [keyring.vault, file] } : { vaults: [file], keyringProblem: keyring.problem };
+}
+
 /** Both vaults that exist here: the keyring first (when it works), then the file. */
 export async function tokenVaults(
   env: NodeJS.ProcessEnv = process.env,
   platform: NodeJS.Platform = process.platform,
 ): Promise<TokenVault[]> {
-  const keyring = await keyringVault(platform, env);
-  return [...(keyring ? [keyring] : []), fileVault(tokenFilePath(env))];
+  return (await openTokenVaults(env, platform)).vaults;
 }

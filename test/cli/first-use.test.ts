@@ -254,7 +254,14 @@ test("token set refuses a token under its id that we did not put there, unless -
       /anthropic:manual token \S+: static, ours but no longer stored \(left after `token clear`\)/,
     );
     assert.match(status.stdout, /anthropic:other token \S+: static, not put there by moltbot-auth-sync/);
-    const output = [refused, sync, status].map((r) => r.stdout + r.stderr).join("");
+    // The next token set after the clear needs no --replace either: the book still knows the copy main holds.
+    const third = randomToken();
+    t.planted.push(third);
+    const again = await set(third);
+    assert.equal(again.code, 0, again.stdout + again.stderr);
+    assert.equal((await runCli(["sync"], t.env)).code, 0);
+    assert.equal(held(), third);
+    const output = [refused, sync, status, again].map((r) => r.stdout + r.stderr).join("");
     assert.deepEqual(leakedTokens(output, t.planted), []);
   }));
 

@@ -29,7 +29,7 @@ test("validateSetupToken: the gateway's rules and messages, never echoing the to
   }
 });
 
-test("token set reads stdin, falls back to a 0600 file here and says so; status shows fingerprint and age; clear removes it", () =>
+test("token set reads stdin, falls back to a 0600 file here and says why; status shows fingerprint and age; clear removes it", () =>
   withHome(async (t) => {
     const token = randomToken();
     t.planted.push(token);
@@ -39,7 +39,8 @@ test("token set reads stdin, falls back to a 0600 file here and says so; status 
     assert.match(
       set.stdout,
       new RegExp(
-        `stored anthropic:manual sk-ant-oat01-…${token.slice(-4)} in ${file.replace(/[.]/g, "\\.")} \\(no OS keyring works here, so it is a file readable only by you, mode 0600\\)`,
+        `stored anthropic:manual sk-ant-oat01-…${token.slice(-4)} in ${file.replace(/[.]/g, "\\.")} \\(mode 0600, readable only by you; no D-Bus session bus, so no OS keyring\\)$`,
+        "m",
       ),
     );
     assert.equal(statSync(file).mode & 0o777, 0o600);

@@ -57,7 +57,11 @@ export async function tokenSetCommand(options: TokenOptions): Promise<void> {
   // The book too: it knows the tokens we stored under this id after `token clear` emptied the vault, and
   // agents keep the copy they hold.
   const book = await readTokenBook().catch((): TokenBook => ({}));
-  const ours = new Set([...(previous?.ours ?? []), ...(book[profileId] ?? []), tokenDigest(token)]);
+  const ours = new Set([
+    ...(book[profileId] ?? []),
+    ...(previous ? [tokenDigest(previous.token)] : []),
+    tokenDigest(token),
+  ]);
   const foreign = await foreignTokens(config, profileId, ours);
   if (foreign.length > 0 && !options.replace) {
     const [first] = foreign;

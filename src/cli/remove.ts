@@ -9,7 +9,7 @@ import { AuthSyncError, ExitError } from "../core/errors.js";
 import { type AgentReport, removeAgents } from "../pass/apply.js";
 import { gatewayStores } from "../pass/pass.js";
 import { pidFilePath, runningDaemonPid } from "../runtime/files.js";
-import { type TokenBook, readTokenBook, tokenDigest } from "../sources/token-book.js";
+import { ownedBy, readTokenBook } from "../sources/token-book.js";
 import { inSessions } from "../stores/adapter.js";
 import { findGateways } from "../stores/discovery/gateway.js";
 import { reloadAfterWrites, staleWarnings } from "./gateway-reload.js";
@@ -43,7 +43,7 @@ export async function removeCommand(options: RemoveOptions): Promise<void> {
       for (const id of ids) {
         // A generation that never takes this id (the SQLite era, a login's) holds none of ours under it.
         if (stores.adapter.admit?.(id, { type: "token" })) continue;
-        own.push(...(await removeAgents(stores, id, logins.has(id) ? undefined : oursIn(book, id), writing)));
+        own.push(...(await removeAgents(stores, id, logins.has(id) ? undefined : ownedBy(book[id] ?? []), writing)));
       }
       return own;
     });
@@ -69,6 +69,3 @@ export async function removeCommand(options: RemoveOptions): Promise<void> {
   for (const failure of gateways.failed) printLines([`moltbot-auth-sync: ${failure.dir}: ${failure.error.message}`]);
   if (reports.some((r) => r.result === "failed") || gateways.failed.length > 0) throw new ExitError(1);
 }
-
-/** A setup-token id's: held tokens whose digest `token set` recorded. */
-const oursIn = (book: TokenBook, id: string) => (secret: string) => book[id]?.includes(tokenDigest(secret)) === true;

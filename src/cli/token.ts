@@ -17,7 +17,7 @@ import {
   validateSetupToken,
 } from "../sources/setup-token.js";
 import { type KeyringProblem, type TokenVault, keyringProblem, openTokenVaults } from "../sources/token-vault.js";
-import { type TokenBook, readTokenBook, recordTokens, tokenDigest } from "../sources/token-book.js";
+import { type TokenBook, ownedBy, readTokenBook, recordTokens, tokenDigest } from "../sources/token-book.js";
 import pLimit from "p-limit";
 import type { Config } from "../config/config.js";
 import { AGENT_CONCURRENCY } from "../pass/apply.js";
@@ -198,6 +198,7 @@ async function foreignTokens(
   profileId: string,
   ours: ReadonlySet<string>,
 ): Promise<Array<{ agent: string; secret: string }>> {
+  const isOurs = ownedBy(ours);
   const gateways = await findGateways(config).catch(() => undefined);
   const found: Array<{ agent: string; secret: string }> = [];
   for (const gateway of gateways?.found ?? []) {
@@ -207,8 +208,7 @@ async function foreignTokens(
       pLimit(AGENT_CONCURRENCY).map(gateway.agents, async (agent) => {
         const store = await adapter.read(agent.dir).catch(() => undefined);
         const secret = profileSecret(store?.profiles[profileId]);
-        if (secret !== undefined && !ours.has(tokenDigest(secret)))
-          found.push({ agent: agentName(agent.id, label), secret });
+        if (secret !== undefined && !isOurs(secret)) found.push({ agent: agentName(agent.id, label), secret });
       }),
     );
   }

@@ -2,7 +2,7 @@
  * One login's pass over every gateway served (run.ts runs one per login): it copies what is offered into every
  * agent and marks the login's profile only when the credential the agents hold cannot work (reconcile/failure.ts).
  */
-import { tokenDigest } from "../sources/token-book.js";
+import { ownedBy } from "../sources/token-book.js";
 import type { Config } from "../config/config.js";
 import { DEFAULT_COOLDOWN_CONFIG, type Occurrence } from "../reconcile/cooldown.js";
 import { type Failure, unusableFailure } from "../reconcile/failure.js";
@@ -92,7 +92,7 @@ export async function runPass(input: PassInput): Promise<PassResult> {
   for (const offer of input.setupOffers) {
     if (offer.profileId === config.profileId) continue;
     const ours = offer.ours;
-    const rules = { sourceDecides: true, ...(ours ? { ours: (held: string) => ours.has(tokenDigest(held)) } : {}) };
+    const rules = { sourceDecides: true, ...(ours ? { ours: ownedBy(ours) } : {}) };
     const reports = await each((stores) =>
       syncAgents(stores, offer.profileId, offer.profile, options, rules, told(offer)),
     );

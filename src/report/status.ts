@@ -8,7 +8,7 @@ import { SourceError, AuthSyncError, messageOf } from "../core/errors.js";
 import { fingerprint } from "../core/fingerprint.js";
 import { ANTHROPIC, profileSecret } from "../reconcile/profile.js";
 import { parseRefreshFence } from "../reconcile/fence.js";
-import { type TokenBook, tokenDigest } from "../sources/token-book.js";
+import { type TokenBook, ownedBy } from "../sources/token-book.js";
 import { type GatewayAuth, type NeverTried, neverTried } from "../reconcile/profile-order.js";
 import { type FenceFinding, type ProofFacts, fenceFindings } from "../reconcile/recovery.js";
 import type { StoreAdapter } from "../stores/adapter.js";
@@ -186,7 +186,7 @@ export async function agentStatus(
       .filter(([, p]) => p.expires === undefined)
       .map(([id, p]) => {
         const secret = profileSecret(p);
-        const ours = secret !== undefined && order?.book?.[id]?.includes(tokenDigest(secret)) === true;
+        const ours = secret !== undefined && ownedBy(order?.book?.[id] ?? [])(secret);
         return { ...profileStatus(store, id, undefined), ...(ours ? { ours } : {}) };
       });
     return { agent: agent.id, file, profiles, markings, ...(leftovers.length ? { leftovers } : {}), ...neverTriedPart };

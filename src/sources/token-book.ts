@@ -27,6 +27,12 @@ export function tokenDigest(token: string): string {
     .digest("hex");
 }
 
+/** Whether a held secret is one of these digests' tokens: the one test of "ours" (pass, status, token set, remove). */
+export function ownedBy(digests: Iterable<string>): (secret: string) => boolean {
+  const known = new Set(digests);
+  return (secret) => known.has(tokenDigest(secret));
+}
+
 export function tokenBookPath(env: NodeJS.ProcessEnv = process.env): string {
   return path.join(path.dirname(tokenFilePath(env)), "token-book.json");
 }

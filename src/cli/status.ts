@@ -43,7 +43,7 @@ export async function statusCommand(options: StatusCommandOptions): Promise<void
       lines.push(`token   ${t.profile} ${expiry} from ${t.origin}${t.expires === undefined ? unknownWhy(t) : ""}`);
     }
     if (report.gateways) {
-      lines.push(`daemon  ${daemonLine(daemon, now)}`, ...metricsLines(daemon));
+      lines.push(`daemon  ${daemonLine(daemon, now)}`, ...metricsLines(daemon), ...fleetLines(daemon, now));
       // With stateDirs: a heading per state dir with its generation, then its agents beneath it.
       for (const gateway of report.gateways) {
         if ("error" in gateway) {
@@ -60,7 +60,7 @@ export async function statusCommand(options: StatusCommandOptions): Promise<void
       lines.push(`state   ${stateDir.dir} (${stateDir.reason})${also}`);
       lines.push(`store   ${generationText(report.store!)}`);
       if (report.schemas) lines.push(`schema  ${schemaText(report.schemas)}`);
-      lines.push(`daemon  ${daemonLine(daemon, now)}`, ...metricsLines(daemon));
+      lines.push(`daemon  ${daemonLine(daemon, now)}`, ...metricsLines(daemon), ...fleetLines(daemon, now));
       for (const agent of agents) lines.push(...agentLines(agent, now));
     }
     lines.push(...staleLines.map((line) => `stale   ${line}`));
@@ -88,6 +88,28 @@ function unknownWhy(token: { origin: string }): string {
   return token.origin === `env ${ENV_TOKEN}`
     ? " (the environment says nothing of when it was made; `token set` stores it with its expiry)"
     : " (stored by a version that did not record when; `token set` it again to record it)";
+}
+
+/** The fleet as the running daemon last saw it: etcd, the leader of each login, and every host's last sync. */
+function fleetLines(daemon: DaemonStatus, now: number): string[] {
+  const fleet = daemon.running ? daemon.fleet : undefined;
+  if (!fleet) return [];
+  const contact = fleet.lastContactAt ? `last answered ${formatRelative(fleet.lastContactAt, now)}` : "never answered";
+  const etcd = fleet.reachable
+    ? "etcd reachable"
+    : `etcd UNREACHABLE (${contact}; published tokens serve until expiry)`;
+  const lines = [`fleet   this host is ${fleet.host}; ${etcd}`];
+  for (const [login, leader] of Object.entries(fleet.leaders))
+    lines.push(`  ${login} refreshed by ${leader === null ? "no host (no standby holds it)" : leader}`);
+  for (const [login, left] of Object.entries(fleet.unfinished))
+    lines.push(`  ${login}: ${left.host} began a refresh ${formatRelative(left.at, now)} and never published it`);
+  for (const host of fleet.hosts) {
+    const synced = host.lastSyncAt ? `last sync ${formatRelative(host.lastSyncAt, now)}` : "no sync yet";
+    lines.push(
+      `  host ${host.host}: ${synced}${host.standby.length ? `; stands by for ${host.standby.join(", ")}` : ""}`,
+    );
+  }
+  return lines;
 }
 
 /** A metrics endpoint the running daemon could not bind: it syncs on, and says why it does not serve. */

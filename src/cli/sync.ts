@@ -304,6 +304,8 @@ function refreshMessage(result: RefreshResult): string {
     }
     case "failed":
       return `claude could not refresh the login: ${withDetail(result.failure)}`;
+    case "skipped":
+      return `claude was not run: ${result.reason}`;
   }
 }
 

@@ -2,6 +2,7 @@
  * `moltbot-auth-sync token set|clear|status`: setup-tokens kept in the OS keyring (or a 0600 file where no
  * keyring works). The token is read from stdin, never argv, where `ps` and shell history would keep it.
  */
+import { withFleet } from "../fleet/one-shot.js";
 import { createInterface } from "node:readline";
 import { Writable } from "node:stream";
 import { formatRelative, formatWhen } from "../core/duration.js";
@@ -99,8 +100,16 @@ export async function tokenSetCommand(options: TokenOptions): Promise<void> {
   ];
   // Recorded after the store: a book entry for a token never stored would only let a pass replace more.
   await recordTokens(profileId, [...(previous ? [previous.token] : []), token, ...foreign.map((f) => f.secret)]);
+  const fleet = await withFleet(config, process.env, async (member) => {
+    await member.publishSetupToken({ profileId, token, origin: stored.where, savedAt, expires, ours });
+    return `published ${profileId} to the fleet as ${member.host}: every host syncs it`;
+  }).catch((err: unknown) => {
+    printLines(lines);
+    throw new AuthSyncError(`stored here, but not published to the fleet: ${messageOf(err)}`, "fleet");
+  });
   printLines([
     ...lines,
+    ...(fleet ? [fleet] : []),
     `it expires ${formatWhen(expires, savedAt)}${options.expiresIn === undefined ? " (the default, a year)" : ""}`,
     await nudgeDaemon(),
   ]);
@@ -122,6 +131,14 @@ export async function tokenClearCommand(options: TokenOptions): Promise<void> {
     await vault.write(tokens);
     removed = true;
     printLines([`removed ${profileId} from ${vault.where}${hidden}`]);
+  }
+  const fleet = await withFleet(config, process.env, async (member) => {
+    await member.removeSetupToken(profileId);
+    return `removed ${profileId} from the fleet`;
+  });
+  if (fleet) {
+    printLines([fleet]);
+    removed = true;
   }
   if (!removed) throw new AuthSyncError(`no stored setup-token for ${profileId}${hidden}`, "token.missing");
   process.stdout.write("agents keep the copy they hold; the daemon no longer updates it\n");

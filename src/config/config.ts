@@ -119,6 +119,39 @@ function realFolder(dir: string): string {
   return realPath(expandHome(dir, process.env.HOME || os.homedir()));
 }
 
+/**
+ * Fleet mode (docs/fleet.md): the etcd cluster every host joins. An endpoint is a URL, so a typo such as a missing
+ * scheme is caught here rather than as a connection that never comes up.
+ */
+const endpoint = z
+  .string()
+  .regex(/^https?:\/\/[^\s/]+$/, 'expected an endpoint such as "https://10.0.0.1:2379" (scheme, host and port)');
+/** A host's name in the fleet: shown by status and used in etcd's keys, so one line of plain characters. */
+const HOST_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
+const fleet = z.strictObject({
+  etcd: z.strictObject({
+    endpoints: z.array(endpoint).min(1),
+    tls: z.strictObject({ ca: z.string().min(1), cert: z.string().min(1), key: z.string().min(1) }).optional(),
+    username: z.string().min(1).optional(),
+    passwordFile: z.string().min(1).optional(),
+  }),
+  prefix: z
+    .string()
+    .regex(/^\/[A-Za-z0-9._/-]*\/$/, 'expected a key prefix such as "/moltbot-auth-sync/" (starts and ends with /)')
+    .default("/moltbot-auth-sync/"),
+  /** Seals every secret published (access tokens, setup-tokens): every host holds it. */
+  keyFile: z.string().min(1),
+  /** Seals the login's full credentials (its refresh token): only the hosts that may take over refreshing. */
+  loginKeyFile: z.string().min(1).optional(),
+  /** Keys that no longer seal but still open what was sealed with them, while a rotation is under way. */
+  previousKeyFiles: z.array(z.string().min(1)).default(() => []),
+  host: z.string().regex(HOST_NAME, "expected a host name of letters, digits, '.', '_' and '-'").optional(),
+  /** How long a host's leadership lasts without renewal: a dead leader is replaced within it. */
+  leaseTime: duration
+    .default(15_000)
+    .refine((ms) => ms >= 5_000 && ms <= 600_000, "expected a lease time between 5s and 10m"),
+});
+
 const command = z.array(z.string().min(1)).min(1);
 /** A copy for each parse, so that no caller can change the default itself. */
 const commandDefault = (words: readonly string[]) => command.default(() => [...words]);
@@ -148,6 +181,7 @@ const schema = z.strictObject({
   onEvent: command.optional(),
   metrics: metrics.optional(),
   logins: logins.optional(),
+  fleet: fleet.optional(),
 });
 
 const checked = schema.superRefine((config, ctx) => {
@@ -156,6 +190,7 @@ const checked = schema.superRefine((config, ctx) => {
 });
 
 export type Config = z.output<typeof schema>;
+export type FleetConfig = NonNullable<Config["fleet"]>;
 /** Values as given (a file's, a flag's), before validation and defaults. */
 export type ConfigInput = { [K in keyof Config]?: unknown };
 

@@ -5,7 +5,12 @@
  */
 import type { Config } from "../config/config.js";
 import { loginFields } from "../config/logins.js";
+import { messageOf } from "../core/errors.js";
+import { readClaudeOauth } from "../fleet/claude-handover.js";
+import { FleetRefresher } from "../fleet/fleet-refresher.js";
+import type { FleetMember } from "../fleet/member.js";
 import { Refresher } from "../refresh/refresher.js";
+import { claudeConfigDir } from "../sources/claude-cli-file.js";
 import { readClaudeLogin } from "../sources/index.js";
 import type { SourceCredential } from "../types.js";
 import type { Clock } from "./clock.js";
@@ -42,6 +47,8 @@ export interface DaemonLoginOptions {
   rememberLoginEnd: (told: LoginEndTold) => void;
   /** The agents the hook names. */
   agents: () => readonly AgentRef[];
+  /** In fleet mode (docs/fleet.md): this host's membership, once it has joined. */
+  fleet?: () => FleetMember | undefined;
 }
 
 export class DaemonLogin {
@@ -63,11 +70,17 @@ export class DaemonLogin {
         options.onSourceChange(login);
         this.refresh.loginChanged(login);
       },
+      ...(options.fleet ? { fleet: this.fleetSource(options.fleet) } : {}),
     });
+    const readLocal = () => readClaudeLogin(config(), env);
+    const say = (msg: string, handover: boolean) =>
+      problems.event(handover ? "info" : "warn", handover ? "fleet.handover" : "fleet.waiting", msg);
     this.refresh = new RefreshScheduler({
       clock,
       timers: options.timers.scoped(options.scope),
-      refresher: new Refresher(() => readClaudeLogin(config(), env), env, options.signal),
+      refresher: options.fleet
+        ? new FleetRefresher(readLocal, env, options.signal, options.fleet, () => this.profileId, say)
+        : new Refresher(readLocal, env, options.signal),
       config,
       login: () => this.source.current,
       log: problems,
@@ -94,6 +107,35 @@ export class DaemonLogin {
       profileId: () => config().profileId,
       hook: options.hook,
     });
+  }
+
+  /**
+   * The fleet's side of this login's source: this host stands by for it while its claude holds it, publishes or
+   * hands back what that claude holds (member.offerLocal), and reads what the fleet published.
+   */
+  private fleetSource(fleet: () => FleetMember | undefined) {
+    const dir = () => claudeConfigDir(this.config().claudeConfigDir, this.options.env);
+    return {
+      local: (login: SourceCredential | undefined) => {
+        const member = fleet();
+        if (!member) return;
+        member.standBy(this.profileId, login !== undefined);
+        if (!login) return;
+        const busy = this.refresh.inFlight !== undefined;
+        // A claude of ours ends by refreshTimeout (then SIGKILL 5 s later); a minute more for one a crash orphaned.
+        const settle = this.config().refreshTimeout + 65_000;
+        member
+          .offerLocal(this.profileId, login, () => readClaudeOauth(dir()), busy, settle)
+          .then(
+            () => this.problems.forget("fleet-offer"),
+            (err: unknown) => {
+              const msg = `what claude holds here is not published yet (etcd did not answer); tried again on each read`;
+              this.problems.problem("fleet-offer", "warn", "fleet.unreachable", msg, { error: messageOf(err) });
+            },
+          );
+      },
+      published: () => fleet()?.login(this.profileId),
+    };
   }
 
   /** This login's view of the config, as it is now. */

@@ -20,7 +20,8 @@ import type { UpdateOptions } from "../stores/adapter.js";
 import type { Agent } from "../stores/discovery/agents.js";
 import { configuredStateDirs } from "../stores/discovery/gateway.js";
 import { fingerprint } from "../core/fingerprint.js";
-import type { SourceCredential } from "../types.js";
+import type { SetupToken, SourceCredential } from "../types.js";
+import { FleetMember } from "../fleet/member.js";
 import { AgentRegistry } from "./agent-registry.js";
 import { type Clock, systemClock } from "./clock.js";
 import { type AgentRef, EventHooks, type HookEvent } from "./event-hook.js";
@@ -79,6 +80,8 @@ export class Daemon {
   private readonly metricsStarter: DaemonOptions["startMetrics"];
   private readonly shutdown = new AbortController();
   private stopping = false;
+  /** This host in the fleet (docs/fleet.md), once joined; fleet mode is read at start, a reload keeps it. */
+  private fleet: FleetMember | undefined;
 
   constructor(options: DaemonOptions) {
     this.config = options.config;
@@ -144,6 +147,7 @@ export class Daemon {
     const started = performance.now();
     await this.stateFile.restore();
     await this.startMetrics();
+    await this.joinFleet();
     const files = loginConfigs(this.config).map((login) => claudeCredentialsFile(login, this.env));
     // With stateDirs, every gateway it serves, there yet or not.
     const stateDirs = configuredStateDirs(this.config, this.env);
@@ -178,6 +182,8 @@ export class Daemon {
     this.timers.stop();
     const hooks = this.hooks.stop();
     for (const login of this.logins.values()) login.refresh.stop();
+    // Resigning hands each login this host refreshes to a standby at once, not after the lease time.
+    await this.fleet?.close().catch(() => undefined);
     const pass = this.queue.stop();
     await this.triggers.stop();
     const inFlight = Promise.all([pass, ...[...this.logins.values()].map((login) => login.refresh.inFlight)]);
@@ -203,6 +209,35 @@ export class Daemon {
     for (const { source, refresh } of this.logins.values()) if (source.current) refresh.arm(source.current);
     this.event("info", "daemon.reloaded", "config reloaded");
     this.queue.full();
+  }
+
+  /**
+   * Joins the fleet when configured. A key that cannot be read stops the start with one line (every secret it
+   * would publish depends on it); etcd not answering does not: the member retries on its own tick.
+   */
+  private async joinFleet(): Promise<void> {
+    const fleet = this.config.fleet;
+    if (!fleet) return;
+    this.fleet = await FleetMember.create({
+      fleet,
+      env: this.env,
+      clock: this.clock,
+      timers: this.timers,
+      log: this.problems,
+      onChange: () => this.queue.full(),
+      onLeadership: (profileId, leads) => {
+        this.stateFile.state.fleet = this.fleet?.snapshot();
+        const login = this.logins.get(profileId);
+        if (leads && login) void login.source.read().then(() => login.refresh.maybe("fleet-elected"));
+      },
+    });
+    await this.fleet.start();
+    const member = this.fleet;
+    const where = fleet.etcd.endpoints.join(", ");
+    const role = member.canStandBy ? "stands by for the logins it holds" : "follows (no login key)";
+    this.event("info", "fleet.joined", `joined the fleet at ${where} as ${member.host}; this host ${role}`, {
+      host: member.host,
+    });
   }
 
   /** Makes a state dir's watch anew, and says so once it is ready (tests wait on it before changing the volume). */
@@ -329,6 +364,7 @@ export class Daemon {
         void this.stateFile.save();
       },
       agents: () => this.registry.refs,
+      ...(this.config.fleet ? { fleet: () => this.fleet } : {}),
     });
     return login;
   }
@@ -353,7 +389,7 @@ export class Daemon {
         units.set(unit, login);
         return unit;
       }),
-      setupTokens: () => this.setupTokens.current(),
+      setupTokens: async () => withFleetTokens(await this.setupTokens.current(), this.fleet?.setupTokens() ?? []),
       gateways: async (reads) => {
         // A pass for some agents that is first to see a new credential must take it to all of them: the
         // change is now consumed, and chokidar may have dropped the event that would have run a full pass.
@@ -397,6 +433,10 @@ export class Daemon {
       const failures = logins.filter((login) => login.source.failure);
       const noLogin = failures.length === logins.length ? noLoginText(failures[0]!) : undefined;
       state.lastSyncSummary = passSummary(result, noLogin);
+    }
+    if (this.fleet) {
+      this.fleet.noteSync(this.clock.now(), state.lastSyncSummary);
+      state.fleet = this.fleet.snapshot();
     }
     await this.stateFile.save();
     for (const login of logins) login.refresh.maybe("expiry");
@@ -461,6 +501,24 @@ export class Daemon {
   private event(level: Level, event: LogEvent, msg: string, fields: Fields = {}): void {
     this.problems.event(level, event, msg, fields);
   }
+}
+
+/**
+ * The setup-tokens of this host and of the fleet, one per profile id: the one saved last wins, so a `token set` on
+ * any host replaces the token everywhere, and a host's own newer one is not overwritten by an older fleet copy.
+ */
+function withFleetTokens(own: readonly SetupToken[], fleet: readonly SetupToken[]): SetupToken[] {
+  const byId = new Map(own.map((token) => [token.profileId, token]));
+  for (const token of fleet) {
+    const mine = byId.get(token.profileId);
+    if (mine && (token.savedAt ?? 0) <= (mine.savedAt ?? 0)) continue;
+    // Either may replace what this host's agents hold from the other.
+    byId.set(
+      token.profileId,
+      mine ? { ...token, ours: new Set([...(mine.ours ?? []), ...(token.ours ?? [])]) } : token,
+    );
+  }
+  return [...byId.values()];
 }
 
 /** Why a login gave nothing, in a few words for the summary. */

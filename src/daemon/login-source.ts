@@ -24,6 +24,11 @@ export class LoginSource {
       env: NodeJS.ProcessEnv;
       /** A new login or token was read. */
       onChange: (login: SourceCredential) => void;
+      /** In a fleet: told what this host's own claude holds, and asked what the fleet published (fresher wins). */
+      fleet?: {
+        local: (login: SourceCredential | undefined) => void;
+        published: () => SourceCredential | undefined;
+      };
     },
   ) {}
 
@@ -31,7 +36,15 @@ export class LoginSource {
   async read(): Promise<LoginRead & { changed: boolean }> {
     const { problems } = this.options;
     const config = this.options.config();
-    const reading = await readLogin(config, this.options.env);
+    const local = await readLogin(config, this.options.env);
+    const fleet = this.options.fleet;
+    fleet?.local(local.login);
+    const published = fleet?.published();
+    // The fleet's copy serves when this host holds no login, or an older one (a standby's stale copy).
+    const reading =
+      published && (!local.login || published.expiresAt > local.login.expiresAt)
+        ? { config: local.config, login: published }
+        : local;
     const source = reading.login;
     if (!source) {
       this.failure = loginFailureOf(reading.error);

@@ -121,6 +121,9 @@ export class RefreshScheduler {
       this.options.fullPass();
       return;
     }
+    if (result.outcome === "skipped") {
+      return this.options.log.event("info", "refresh.skipped", `refresh not run: ${result.reason}`, fields);
+    }
     if (result.outcome === "token-works") {
       this.lastFailure = undefined;
       const next = result.nextTryAt;

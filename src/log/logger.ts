@@ -69,6 +69,15 @@ export const EVENTS = [
   "watch.error",
   "metrics.listening",
   "metrics.unavailable",
+  "fleet.joined",
+  "fleet.unreachable",
+  "fleet.reachable",
+  "fleet.elected",
+  "fleet.deposed",
+  "fleet.published",
+  "fleet.handover",
+  "fleet.waiting",
+  "fleet.invalid",
 ] as const;
 
 export type LogEvent = (typeof EVENTS)[number];

@@ -168,7 +168,8 @@ async function refreshIfDue(
   config: Config,
   login: SourceCredential | undefined,
 ): Promise<RefreshStep | undefined> {
-  if (!input.refresh || !login) return undefined;
+  // In a fleet only the elected host's daemon runs claude (docs/fleet.md): a `sync` beside it would race it.
+  if (!input.refresh || !login || config.fleet) return undefined;
   const refresher = new Refresher(() => readClaudeLogin(config, input.env), input.env, input.refresh.signal);
   if (!refresher.isDue(login, config, input.now(), false)) return undefined;
   if (input.refresh.dryRun) return { command: refresher.commandLine(login, config, false) };

@@ -18,7 +18,9 @@ export type RefreshResult =
    * marking (forced) nothing follows; otherwise `nextTryAt` is when the window opens.
    */
   | { outcome: "token-works"; run: ClaudeRun; nextTryAt?: number }
-  | { outcome: "failed"; failure: Failure; run: ClaudeRun; attempt: number; retryInMs: number };
+  | { outcome: "failed"; failure: Failure; run: ClaudeRun; attempt: number; retryInMs: number }
+  /** Not this host's to run now (fleet mode: another host refreshes, or this one's leadership is ending). */
+  | { outcome: "skipped"; reason: string; run: ClaudeRun };
 
 export class Refresher {
   private attempt = 0;
@@ -30,8 +32,8 @@ export class Refresher {
 
   constructor(
     private readonly readSource: () => Promise<SourceCredential>,
-    private readonly env: NodeJS.ProcessEnv,
-    private readonly shutdown: AbortSignal,
+    protected readonly env: NodeJS.ProcessEnv,
+    protected readonly shutdown: AbortSignal,
   ) {}
 
   /** When the next try may start after a failure (0 when not backing off). */
@@ -90,10 +92,15 @@ export class Refresher {
   }
 
   /** One run of `claude` and what it did; a test double overrides only this, keeping the gate above. */
-  protected async attemptRefresh(before: SourceCredential, config: Config, force: boolean): Promise<RefreshResult> {
+  protected async attemptRefresh(
+    before: SourceCredential,
+    config: Config,
+    force: boolean,
+    signal: AbortSignal = this.shutdown,
+  ): Promise<RefreshResult> {
     const [file, args] = refreshArgv(config, this.commandFor(before, config, force));
     const env = claudeEnv(config, this.env);
-    const run = await runClaude(file, args, { env, timeoutMs: config.refreshTimeout, signal: this.shutdown });
+    const run = await runClaude(file, args, { env, timeoutMs: config.refreshTimeout, signal });
     const after = await this.readSource().catch(() => undefined);
     if (after && after.expiresAt > before.expiresAt) {
       this.attempt = 0;

@@ -2,6 +2,7 @@
  * The daemon's own files in `$XDG_STATE_HOME/moltbot-auth-sync/`: a pid file that makes it single-instance,
  * and a state file that `status` reads to say whether the daemon runs and when it last acted.
  */
+import type { FleetView } from "../fleet/member.js";
 import { mkdir, open, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
@@ -105,6 +106,8 @@ export interface DaemonState {
   loginEndTold?: Record<string, LoginEndTold>;
   /** With `metrics` configured: whether the endpoint serves, and why not. */
   metrics?: MetricsState;
+  /** With `fleet` configured: the fleet as this host last saw it (fleet/member.ts). */
+  fleet?: FleetView;
 }
 
 export interface MetricsState {

@@ -18,6 +18,12 @@
  *   timelimit as Claude Code 2.1.x past the login's end: print its "reached its time limit" line and exit 1
  *   garbage   print 1 MB of noise and exit 1
  *   twice     rewrite the credentials twice in quick succession
+ *   server    as the real token endpoint behind the CLI, shared by every host of a fleet test: the folder named in
+ *             `server` (control folder) records every refresh token it issued and redeemed. A refresh with a token
+ *             it did not issue, or one already redeemed, fails with invalid_grant and is recorded in
+ *             `violations.log` there: the logout the fleet must never cause. New tokens live `lifetime-ms` (in
+ *             that folder; 8 h by default). Each run appends "<host> start|end <ms>" to its `runs.log` (`host` in the
+ *             control folder).
  *   leak      exit 1 after printing secrets: a refresh token across the runner's 2,000-character tail
  *             boundary (20 characters inside), an `access_token=` value, a `refresh_token` in JSON and a
  *             bare long base64url run
@@ -26,8 +32,8 @@
  * Every run appends "start <pid> <ms>" and "end <pid> <ms>" to `runs.log` there, and the
  * names of the variables it was given to `env.log`.
  */
-import { randomBytes } from "node:crypto";
-import { appendFileSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { createHash, randomBytes } from "node:crypto";
+import { appendFileSync, existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import path from "node:path";
 
 const dir = path.join(process.env.HOME!, ".fake-claude");
@@ -48,16 +54,18 @@ const credentials = path.join(
   ".credentials.json",
 );
 
-function rotate(): void {
+function rotate(lifetimeMs = 8 * 3_600_000): void {
   const current = JSON.parse(readFileSync(credentials, "utf8"));
   const accessToken = `sk-ant-oat01-${randomBytes(72).toString("base64url").slice(0, 90)}`;
   const refreshToken = `sk-ant-ort01-${randomBytes(72).toString("base64url").slice(0, 90)}`;
   appendFileSync(path.join(dir, "planted.log"), `${accessToken}\n${refreshToken}\n`);
+  const server = read("server", "");
+  if (server) writeFileSync(path.join(server, "issued", digest(refreshToken)), "");
   current.claudeAiOauth = {
     ...current.claudeAiOauth,
     accessToken,
     refreshToken,
-    expiresAt: Date.now() + 8 * 3_600_000,
+    expiresAt: Date.now() + lifetimeMs,
   };
   const tmp = `${credentials}.tmp.${randomBytes(4).toString("hex")}`;
   writeFileSync(tmp, JSON.stringify(current), { mode: 0o600 });
@@ -81,6 +89,41 @@ function leak(): void {
   const fill = ".".repeat(2_000 - 20 - head.length - end.length);
   process.stdout.write(`${"noise ".repeat(100)}\n${cut}${head}${fill}${end}`);
   process.exitCode = 1;
+}
+
+const digest = (token: string) => createHash("sha256").update(token).digest("hex");
+
+/** The shared token endpoint (mode `server`): redeems the file's refresh token once, or refuses it. */
+function redeem(): void {
+  const server = read("server", "");
+  const host = read("host", "?");
+  const stamp = (what: string) => appendFileSync(path.join(server, "runs.log"), `${host} ${what} ${Date.now()}\n`);
+  stamp("start");
+  process.on("exit", () => stamp("end"));
+  const refreshToken = JSON.parse(readFileSync(credentials, "utf8")).claudeAiOauth.refreshToken as string;
+  const id = digest(refreshToken);
+  let fresh = existsSync(path.join(server, "issued", id));
+  if (fresh) {
+    try {
+      // Redeemed exactly once, whoever asks: the name is made or it is not.
+      writeFileSync(path.join(server, "redeemed", id), host, { flag: "wx" });
+    } catch {
+      fresh = false;
+    }
+  }
+  if (!fresh) {
+    appendFileSync(path.join(server, "violations.log"), `${host} ${Date.now()} spent or unknown refresh token\n`);
+    process.stderr.write("OAuth token refresh failed: invalid_grant (Refresh token not found or invalid)\n");
+    process.exitCode = 1;
+    return;
+  }
+  let lifetime = 8 * 3_600_000;
+  try {
+    lifetime = Number(readFileSync(path.join(server, "lifetime-ms"), "utf8"));
+  } catch {
+    // the default
+  }
+  rotate(lifetime);
 }
 
 const args = process.argv.slice(2);
@@ -128,6 +171,9 @@ switch (mode) {
     break;
   case "leak":
     leak();
+    break;
+  case "server":
+    redeem();
     break;
   case "twice":
     rotate();

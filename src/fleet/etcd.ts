@@ -1,0 +1,59 @@
+/**
+ * The etcd client as fleet mode makes it: every unary call has a deadline, so that an unreachable cluster is an
+ * error within seconds rather than a pass or a `status` that hangs; streams (watches, lease keep-alives) have
+ * none, etcd3 reconnects them itself. TLS files and the password are read as the daemon's other secrets are.
+ */
+import { Etcd3, type IOptions } from "etcd3";
+import type { FleetConfig } from "../config/config.js";
+import { AuthSyncError, messageOf } from "../core/errors.js";
+import { expandHome } from "../fs/home.js";
+import { readRegularFile } from "../fs/read-file.js";
+import { assertTrusted } from "../fs/trust.js";
+
+/** How long one etcd call may take before it counts as a failure (the client retries across members first). */
+export const CALL_DEADLINE_MS = 4_000;
+
+export class FleetConfigError extends AuthSyncError {
+  constructor(message: string) {
+    super(message, "fleet.config");
+  }
+}
+
+/** A file named in `fleet`, read as a secret (trusted owner, regular file, small). */
+export async function readFleetFile(file: string, what: string, env: NodeJS.ProcessEnv): Promise<string> {
+  const at = expandHome(file, env.HOME ?? "");
+  try {
+    assertTrusted(at, { action: `use the ${what} in` });
+    return await readRegularFile(at, { maxBytes: 64 * 1024 });
+  } catch (err) {
+    throw new FleetConfigError(`fleet ${what} ${at}: ${messageOf(err)}`);
+  }
+}
+
+export async function connectEtcd(fleet: FleetConfig, env: NodeJS.ProcessEnv): Promise<Etcd3> {
+  const { etcd } = fleet;
+  const options: IOptions = {
+    hosts: etcd.endpoints,
+    dialTimeout: CALL_DEADLINE_MS,
+    defaultCallOptions: (context) => (context.isStream ? {} : { deadline: Date.now() + CALL_DEADLINE_MS }),
+  };
+  if (etcd.tls) {
+    const [ca, cert, key] = await Promise.all([
+      readFleetFile(etcd.tls.ca, "TLS CA", env),
+      readFleetFile(etcd.tls.cert, "TLS certificate", env),
+      readFleetFile(etcd.tls.key, "TLS key", env),
+    ]);
+    options.credentials = {
+      rootCertificate: Buffer.from(ca),
+      certChain: Buffer.from(cert),
+      privateKey: Buffer.from(key),
+    };
+  }
+  if (etcd.username !== undefined) {
+    if (etcd.passwordFile === undefined)
+      throw new FleetConfigError("fleet.etcd.username needs fleet.etcd.passwordFile");
+    const password = (await readFleetFile(etcd.passwordFile, "password file", env)).replace(/\r?\n$/, "");
+    options.auth = { username: etcd.username, password };
+  }
+  return new Etcd3(options);
+}

@@ -9,6 +9,7 @@ import { AuthSyncError, messageOf } from "../core/errors.js";
 import { expandHome } from "../fs/home.js";
 import { readRegularFile } from "../fs/read-file.js";
 import { assertTrusted } from "../fs/trust.js";
+import { readPrivateFile } from "./seal.js";
 
 /** How long one etcd call may take before it counts as a failure (the client retries across members first). */
 export const CALL_DEADLINE_MS = 4_000;
@@ -19,15 +20,23 @@ export class FleetConfigError extends AuthSyncError {
   }
 }
 
-/** A file named in `fleet`, read as a secret (trusted owner, regular file, small). */
-export async function readFleetFile(file: string, what: string, env: NodeJS.ProcessEnv): Promise<string> {
+/** A file named in `fleet` (trusted owner, regular file, small); a `secret` one no one else may read. */
+async function readFleetFile(file: string, what: string, env: NodeJS.ProcessEnv, secret = false): Promise<string> {
   const at = expandHome(file, env.HOME ?? "");
   try {
+    if (secret) return await readPrivateFile(at, `use the ${what} in`);
     assertTrusted(at, { action: `use the ${what} in` });
     return await readRegularFile(at, { maxBytes: 64 * 1024 });
   } catch (err) {
     throw new FleetConfigError(`fleet ${what} ${at}: ${messageOf(err)}`);
   }
+}
+
+/** An etcd client error in one line: gRPC's own ends in an empty "Resolution note:". */
+export function etcdErrorText(err: unknown): string {
+  return messageOf(err)
+    .replace(/\s*Resolution note:\s*$/, "")
+    .replace(/\s+/g, " ");
 }
 
 export async function connectEtcd(fleet: FleetConfig, env: NodeJS.ProcessEnv): Promise<Etcd3> {
@@ -41,7 +50,7 @@ export async function connectEtcd(fleet: FleetConfig, env: NodeJS.ProcessEnv): P
     const [ca, cert, key] = await Promise.all([
       readFleetFile(etcd.tls.ca, "TLS CA", env),
       readFleetFile(etcd.tls.cert, "TLS certificate", env),
-      readFleetFile(etcd.tls.key, "TLS key", env),
+      readFleetFile(etcd.tls.key, "TLS key", env, true),
     ]);
     options.credentials = {
       rootCertificate: Buffer.from(ca),
@@ -52,7 +61,7 @@ export async function connectEtcd(fleet: FleetConfig, env: NodeJS.ProcessEnv): P
   if (etcd.username !== undefined) {
     if (etcd.passwordFile === undefined)
       throw new FleetConfigError("fleet.etcd.username needs fleet.etcd.passwordFile");
-    const password = (await readFleetFile(etcd.passwordFile, "password file", env)).replace(/\r?\n$/, "");
+    const password = (await readFleetFile(etcd.passwordFile, "password file", env, true)).replace(/\r?\n$/, "");
     options.auth = { username: etcd.username, password };
   }
   return new Etcd3(options);

@@ -16,7 +16,7 @@ import type { Fields, Level } from "../daemon/problem-log.js";
 import type { LogEvent } from "../log/logger.js";
 import { tokenDigest } from "../sources/token-book.js";
 import type { SetupToken, SourceCredential } from "../types.js";
-import { connectEtcd } from "./etcd.js";
+import { connectEtcd, etcdErrorText } from "./etcd.js";
 import { Leadership } from "./leadership.js";
 import {
   type AccessRecord,
@@ -414,7 +414,7 @@ export class FleetMember {
       "warn",
       "fleet.unreachable",
       `etcd cannot be reached${since}; serving the last published tokens until they expire`,
-      { error: messageOf(err) },
+      { error: etcdErrorText(err) },
     );
   }
 

@@ -3,8 +3,9 @@
  * without joining (no host record, no campaign, no watch). etcd not answering is the command's error, in one line.
  */
 import type { Config } from "../config/config.js";
-import { AuthSyncError, messageOf } from "../core/errors.js";
+import { AuthSyncError } from "../core/errors.js";
 import { systemClock } from "../daemon/clock.js";
+import { etcdErrorText } from "./etcd.js";
 import { FleetMember } from "./member.js";
 
 export async function withFleet<T>(
@@ -25,7 +26,7 @@ export async function withFleet<T>(
   try {
     return await errand(member);
   } catch (err) {
-    throw new AuthSyncError(`the fleet's etcd (${config.fleet.etcd.endpoints.join(", ")}): ${messageOf(err)}`, "fleet");
+    throw new AuthSyncError(`the fleet's etcd (${config.fleet.etcd.endpoints.join(", ")}): ${etcdErrorText(err)}`, "fleet");
   } finally {
     await member.close();
   }

@@ -7,7 +7,7 @@
  */
 import { createCipheriv, createDecipheriv, createHash, randomBytes } from "node:crypto";
 import { AuthSyncError, messageOf } from "../core/errors.js";
-import { readRegularFile } from "../fs/read-file.js";
+import { openRegularFile } from "../fs/read-file.js";
 import { assertTrusted } from "../fs/trust.js";
 
 const KEY_BYTES = 32;
@@ -35,11 +35,29 @@ export function parseKey(text: string, where: string): FleetKey {
   return { id, bytes };
 }
 
-/** Reads a key file: ours or root's, not writable by others (it opens every secret of the fleet). */
+/**
+ * Refuses a secret file others may read or write, as ssh refuses such a private key: this one opens every secret
+ * of the fleet. The mode is checked on the file opened, not on the path again.
+ */
+export async function readPrivateFile(file: string, action: string): Promise<string> {
+  assertTrusted(file, { action });
+  const handle = await openRegularFile(file, { maxBytes: 64 * 1024 });
+  try {
+    const { mode } = await handle.stat();
+    if ((mode & 0o077) !== 0) {
+      const octal = (mode & 0o777).toString(8).padStart(4, "0");
+      throw new Error(`others may read or write it (mode ${octal}); run: chmod 600 ${file}`);
+    }
+    return await handle.readFile("utf8");
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Reads a key file: ours or root's, and no one else's to read (it opens every secret of the fleet). */
 export async function readKey(file: string): Promise<FleetKey> {
   try {
-    assertTrusted(file, { action: "use the fleet key in" });
-    return parseKey(await readRegularFile(file, { maxBytes: 4096 }), `fleet key ${file}`);
+    return parseKey(await readPrivateFile(file, "use the fleet key in"), `fleet key ${file}`);
   } catch (err) {
     if (err instanceof FleetKeyError) throw err;
     throw new FleetKeyError(`fleet key ${file}: ${messageOf(err)}`);

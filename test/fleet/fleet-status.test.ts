@@ -1,0 +1,62 @@
+/**
+ * What an admin sees of the fleet: `status` (text and JSON) and the daemon's log, while etcd answers and once it
+ * does not. A host cut off from etcd keeps serving the last published token and says so once, not on every try.
+ */
+import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
+import { mkdirSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { test } from "node:test";
+import { DaemonProcess, fakeClaudeTokens, installFakeClaude } from "../helpers/daemon.js";
+import { leakedTokens, makeHome, runCli } from "../helpers/env.js";
+import { startEtcdCluster } from "../helpers/etcd.js";
+
+test("fleet status: the leader, each host's last sync and etcd's reachability; etcd lost is said once and served through", async () => {
+  const cluster = await startEtcdCluster({ members: 1 });
+  const t = makeHome();
+  const control = installFakeClaude(t, "refresh");
+  let d: DaemonProcess | undefined;
+  try {
+    const login = t.writeCredentials({ expiresAt: Date.now() + 6 * 3_600_000 });
+    mkdirSync(t.agentDir("main"), { recursive: true });
+    for (const name of ["fleet.key", "login.key"])
+      writeFileSync(path.join(t.root, name), randomBytes(32).toString("base64"), { mode: 0o600 });
+    const fleet = {
+      etcd: { endpoints: cluster.endpoints },
+      keyFile: path.join(t.root, "fleet.key"),
+      loginKeyFile: path.join(t.root, "login.key"),
+      host: "alpha",
+      leaseTime: "5s",
+    };
+    writeFileSync(path.join(t.root, "config.json"), JSON.stringify({ logLevel: "debug", fleet }));
+    d = new DaemonProcess(t, ["--config", path.join(t.root, "config.json")]);
+    await d.waitForEvent("fleet.elected", 60_000);
+    const published = d.records.indexOf(await d.waitFor((r) => r.event === "fleet.published", 30_000));
+    // The state file takes the fleet's view after a pass: the publish's own change asks for one.
+    await d.waitFor((r) => r.event === "sync.done", 30_000, published);
+    const status = await runCli(["status", "--config", path.join(t.root, "config.json")], t.env);
+    assert.match(status.stdout, /^fleet {3}this host is alpha; etcd reachable$/m);
+    assert.match(status.stdout, /^ {2}anthropic:claude-cli refreshed by alpha$/m);
+    assert.match(status.stdout, /^ {2}host alpha: (last sync .*|no sync yet); stands by for anthropic:claude-cli$/m);
+    const json = JSON.parse(
+      (await runCli(["status", "--json", "--config", path.join(t.root, "config.json")], t.env)).stdout,
+    );
+    assert.equal(json.daemon.fleet.reachable, true);
+    assert.deepEqual(json.daemon.fleet.leaders, { "anthropic:claude-cli": "alpha" });
+
+    const mark = d.records.length;
+    await cluster.stop(0);
+    await d.waitFor((r) => r.event === "fleet.unreachable", 30_000, mark);
+    // Until etcd answers again: the agents keep the token, and the outage was said once.
+    assert.equal(t.readStore("main").profiles["anthropic:claude-cli"].token, login.accessToken);
+    await cluster.start(0);
+    await d.waitFor((r) => r.event === "fleet.reachable", 60_000, mark);
+    const said = d.records.slice(mark).filter((r) => r.event === "fleet.unreachable");
+    assert.equal(said.length, 1, said.map((r) => r.msg).join("\n"));
+  } finally {
+    await d?.stop();
+    await cluster.close();
+  }
+  assert.deepEqual(leakedTokens(d.stdout + d.stderr, [...t.planted, ...fakeClaudeTokens(control)]), []);
+  t.cleanup();
+});

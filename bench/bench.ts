@@ -10,7 +10,8 @@
  *                                      0 runs only its 1-database figures
  *   BENCH_SQLITE_RUNS (3)              runs of each SQLite CLI figure (`sync`, `cooldown clear`)
  *   BENCH_SQLITE_ROTATIONS (3)         login changes reaching BENCH_SQLITE_AGENTS agents; 0 skips them
- *   BENCH_ONLY (unset)                 `sqlite` runs only the SQLite generation's figures; `json` only the others
+ *   BENCH_FLEET_ROUNDS (30)            logins published through a three-member etcd cluster (bench/fleet.ts); 0 skips
+ *   BENCH_ONLY (unset)                 `sqlite`, `json` or `fleet`: only that part's figures
  * Idle memory is quoted beside the library floor (bench/library-floor.ts), idling in the same window: the design
  * card's libraries loaded in a bare process, each doing its job once.
  */
@@ -23,7 +24,9 @@ import { fileURLToPath } from "node:url";
 import { fingerprint } from "../src/core/fingerprint.js";
 import { DaemonProcess } from "../test/helpers/daemon.js";
 import { BIN, makeHome, runCli, type TestHome } from "../test/helpers/env.js";
+import { fleetFigures } from "./fleet.js";
 import { sqliteFigures } from "./sqlite.js";
+import { percentile, ratio, round } from "./stats.js";
 
 const REWRITES = Number(process.env.BENCH_REWRITES ?? 60);
 const WIDE_REWRITES = Number(process.env.BENCH_WIDE_REWRITES ?? 20);
@@ -35,20 +38,15 @@ const SQLITE = {
   rotations: Number(process.env.BENCH_SQLITE_ROTATIONS ?? 3),
 };
 const ONLY = process.env.BENCH_ONLY;
-if (ONLY !== undefined && ONLY !== "sqlite" && ONLY !== "json") throw new Error("BENCH_ONLY is sqlite or json");
+if (ONLY !== undefined && !["sqlite", "json", "fleet"].includes(ONLY))
+  throw new Error("BENCH_ONLY is sqlite, json or fleet");
+const FLEET_ROUNDS = Number(process.env.BENCH_FLEET_ROUNDS ?? 30);
 const WIDE_AGENTS = 200;
 const CRON_INTERVAL_MS = 5 * 60_000;
 const FLOOR = path.join(path.dirname(fileURLToPath(import.meta.url)), "floor.js");
 const LIBRARY_FLOOR = path.join(path.dirname(fileURLToPath(import.meta.url)), "library-floor.js");
 
 const progress = (msg: string) => process.stderr.write(`bench: ${msg}\n`);
-
-function percentile(values: number[], p: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
-}
-const round = (n: number) => Math.round(n * 10) / 10;
-const ratio = (a: number, b: number) => Math.round((a / b) * 100) / 100;
 
 /** ms from an atomic rewrite until every agent has logged `sync.written` for the new token. */
 async function rewriteLatencies(d: DaemonProcess, t: TestHome, agents: number, count: number): Promise<number[]> {
@@ -189,9 +187,12 @@ async function main(): Promise<void> {
     node: process.version,
     platform: `${os.platform()} ${os.release()}`,
   };
-  const json = ONLY === "sqlite" ? undefined : await jsonEra();
-  const sqlite = ONLY === "json" ? undefined : await sqliteFigures(SQLITE);
-  process.stdout.write(`${JSON.stringify({ machine, ...json, ...(sqlite ? { sqlite } : {}) }, null, 2)}\n`);
+  const json = ONLY === undefined || ONLY === "json" ? await jsonEra() : undefined;
+  const sqlite = ONLY === undefined || ONLY === "sqlite" ? await sqliteFigures(SQLITE) : undefined;
+  const fleet =
+    (ONLY === undefined || ONLY === "fleet") && FLEET_ROUNDS > 0 ? await fleetFigures(FLEET_ROUNDS) : undefined;
+  const figures = { machine, ...json, ...(sqlite ? { sqlite } : {}), ...(fleet ? { fleet } : {}) };
+  process.stdout.write(`${JSON.stringify(figures, null, 2)}\n`);
 }
 
 /** The JSON generations' figures (auth-profiles.json stores), as ever. */

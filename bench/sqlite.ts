@@ -23,6 +23,7 @@ import { DaemonProcess } from "../test/helpers/daemon.js";
 import { BIN, makeHome, randomToken, runCli, type TestHome } from "../test/helpers/env.js";
 import { agentDbPath, entriesConfig, stateDbPath, writeAgentDb, writeStateDb } from "../test/helpers/sqlite-store.js";
 import type { FloorChange, FloorJob, FloorTarget } from "./sqlite-floor.js";
+import { round } from "./stats.js";
 
 const FLOOR = path.join(path.dirname(fileURLToPath(import.meta.url)), "sqlite-floor.js");
 const SETUP_ID = "anthropic:manual";
@@ -33,7 +34,6 @@ const NEVER = "0 0 1 1 *";
 const COOLDOWN_FIELDS = ["cooldownUntil", "cooldownReason", "failureCounts"];
 
 const progress = (msg: string) => process.stderr.write(`bench: sqlite: ${msg}\n`);
-const round = (n: number) => Math.round(n * 10) / 10;
 const median = (values: number[]) => {
   const sorted = [...values].sort((a, b) => a - b);
   const mid = Math.floor(sorted.length / 2);

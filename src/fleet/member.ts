@@ -194,6 +194,12 @@ export class FleetMember {
     return this.view;
   }
 
+  /** Reads the fleet once, now, for a command (doctor); an unreachable etcd is thrown, not logged. */
+  async look(): Promise<FleetView> {
+    await this.readAll();
+    return this.view;
+  }
+
   /**
    * Publishes this host's login: its access token (on a lease that ends at its expiry) and, with the login key, its
    * whole credentials. As leader the transaction compares the election key, so a deposed leader's write fails; a

@@ -36,6 +36,7 @@ import { type Check, fail, ok, warn } from "../stores/check.js";
 import { staleStoreLocks } from "../stores/leftovers.js";
 import type { Agent } from "../stores/discovery/agents.js";
 import { anthropicRoute } from "./anthropic-route.js";
+import { fleetChecks } from "./fleet-doctor.js";
 import {
   type GatewayInstall,
   configuredStateDirs,
@@ -95,6 +96,7 @@ export async function runDoctor(config: Config, deps: DoctorDeps): Promise<Check
   checks.push(await permissionsCheck(config, env, agents));
   checks.push(await serviceCheck(deps, env));
   if (config.metrics) checks.push(await metricsCheck(env));
+  if (config.fleet) checks.push(...(await fleetChecks(config, config.fleet, env)));
   checks.push(...(await staleChecks(env, agents)));
   return checks;
 }

@@ -44,11 +44,19 @@ test("fleet status: the leader, each host's last sync and etcd's reachability; e
     assert.equal(json.daemon.fleet.reachable, true);
     assert.deepEqual(json.daemon.fleet.leaders, { "anthropic:claude-cli": "alpha" });
 
+    const doctor = await runCli(["doctor", "--config", path.join(t.root, "config.json")], t.env);
+    assert.match(doctor.stdout, /ok +fleet key +key [0-9a-f]{12} \(the same on every host\)/);
+    assert.match(doctor.stdout, /ok +fleet etcd +http:\/\/127\.0\.0\.1:\d+ answers; this host is alpha; hosts: alpha/);
+    assert.match(doctor.stdout, /ok +fleet anthropic:claude-cli +refreshed by alpha/);
+
     const mark = d.records.length;
     await cluster.stop(0);
     await d.waitFor((r) => r.event === "fleet.unreachable", 30_000, mark);
     // Until etcd answers again: the agents keep the token, and the outage was said once.
     assert.equal(t.readStore("main").profiles["anthropic:claude-cli"].token, login.accessToken);
+    const down = await runCli(["doctor", "--config", path.join(t.root, "config.json")], t.env);
+    assert.notEqual(down.code, 0);
+    assert.match(down.stdout, /FAIL +fleet etcd +.*\n.*etcdctl --endpoints=http:\/\/127\.0\.0\.1:\d+ endpoint health/);
     await cluster.start(0);
     await d.waitFor((r) => r.event === "fleet.reachable", 60_000, mark);
     const said = d.records.slice(mark).filter((r) => r.event === "fleet.unreachable");

@@ -200,7 +200,10 @@ export class Daemon {
    * margin, then a full pass runs. Pending debounces and retries keep their timers.
    */
   async reload(config: Config): Promise<void> {
-    this.config = config;
+    // The fleet is joined once: its connection, keys and campaigns are not rebuilt under a running refresh.
+    if (JSON.stringify(config.fleet) !== JSON.stringify(this.config.fleet))
+      this.event("warn", "fleet.restart_needed", "the fleet settings changed: they apply at the next restart");
+    this.config = { ...config, fleet: this.config.fleet };
     this.buildLogins();
     this.setupTokens.forget();
     this.log.level = config.logLevel;

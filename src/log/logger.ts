@@ -78,6 +78,7 @@ export const EVENTS = [
   "fleet.handover",
   "fleet.waiting",
   "fleet.invalid",
+  "fleet.restart_needed",
 ] as const;
 
 export type LogEvent = (typeof EVENTS)[number];

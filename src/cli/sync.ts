@@ -20,6 +20,8 @@ import { profileSecret } from "../reconcile/profile.js";
 import { loginConfigs } from "../config/logins.js";
 import { readLogin } from "../sources/index.js";
 import { readSetupTokens } from "../sources/setup-token.js";
+import type { Config } from "../config/config.js";
+import { readFleet, withFleetTokens, withPublishedLogin } from "../fleet/published.js";
 import pLimit from "p-limit";
 import { AGENT_CONCURRENCY, type AgentReport, type GatewayStores } from "../pass/apply.js";
 import { type Gateways, agentName, failureText, findGateways, gatewayWarnings } from "../stores/discovery/gateway.js";
@@ -90,9 +92,17 @@ export async function syncCommand(options: SyncCommandOptions): Promise<void> {
     if (options.json) printJson({ logins: documents });
     if (failed.length > 0) throw new ExitError(1);
   };
+  // In a fleet, what it published serves beside what this host holds (a follower's claude holds nothing).
+  const fleet = await readFleet(config, process.env);
+  if (fleet?.warning) printLines([`warning: ${fleet.warning}`], process.stderr);
+  const published = (view: Config) => fleet?.logins.get(view.profileId);
   await run({
-    logins: loginConfigs(config).map((view) => ({ config: view, read: () => readLogin(view) })),
-    setupTokens: () => readSetupTokens(config.setupTokenProfileId),
+    logins: loginConfigs(config).map((view) => ({
+      config: view,
+      read: () => readLogin(view).then((reading) => withPublishedLogin(reading, published(view))),
+    })),
+    setupTokens: async () =>
+      withFleetTokens(await readSetupTokens(config.setupTokenProfileId), fleet?.setupTokens ?? []),
     gateways: async (reads, offered) => {
       // With nothing to offer and nowhere to mark, the login's problem is the whole story: one line, exit 1.
       const why = reads.find((read) => read.error)?.error;

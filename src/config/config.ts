@@ -125,7 +125,10 @@ function realFolder(dir: string): string {
  */
 const endpoint = z
   .string()
-  .regex(/^https?:\/\/[A-Za-z0-9.[\]:-]+$/, 'expected an endpoint such as "https://10.0.0.1:2379" (scheme, host and port)');
+  .regex(
+    /^https?:\/\/[A-Za-z0-9.[\]:-]+$/,
+    'expected an endpoint such as "https://10.0.0.1:2379" (scheme, host and port)',
+  );
 /** A host's name in the fleet: shown by status and used in etcd's keys, so one line of plain characters. */
 const HOST_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
 const fleet = z.strictObject({

@@ -11,7 +11,7 @@ import { FleetRefresher } from "../fleet/fleet-refresher.js";
 import type { FleetMember } from "../fleet/member.js";
 import { Refresher } from "../refresh/refresher.js";
 import { claudeConfigDir } from "../sources/claude-cli-file.js";
-import { readClaudeLogin } from "../sources/index.js";
+import { type LoginReading, readClaudeLogin } from "../sources/index.js";
 import type { SourceCredential } from "../types.js";
 import type { Clock } from "./clock.js";
 import type { AgentRef, HookEvent } from "./event-hook.js";
@@ -116,10 +116,11 @@ export class DaemonLogin {
   private fleetSource(fleet: () => FleetMember | undefined) {
     const dir = () => claudeConfigDir(this.config().claudeConfigDir, this.options.env);
     return {
-      local: (login: SourceCredential | undefined) => {
+      local: ({ login, error }: LoginReading) => {
         const member = fleet();
         if (!member) return;
-        member.standBy(this.profileId, login !== undefined);
+        // Only a login that is gone ends the campaign: a file caught mid-write must not hand leadership away.
+        member.standBy(this.profileId, login !== undefined || error?.problem !== "not_logged_in");
         if (!login) return;
         const busy = this.refresh.inFlight !== undefined;
         // A claude of ours ends by refreshTimeout (then SIGKILL 5 s later); a minute more for one a crash orphaned.

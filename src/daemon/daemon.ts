@@ -20,8 +20,9 @@ import type { UpdateOptions } from "../stores/adapter.js";
 import type { Agent } from "../stores/discovery/agents.js";
 import { configuredStateDirs } from "../stores/discovery/gateway.js";
 import { fingerprint } from "../core/fingerprint.js";
-import type { SetupToken, SourceCredential } from "../types.js";
+import type { SourceCredential } from "../types.js";
 import { FleetMember } from "../fleet/member.js";
+import { withFleetTokens } from "../fleet/published.js";
 import { AgentRegistry } from "./agent-registry.js";
 import { type Clock, systemClock } from "./clock.js";
 import { type AgentRef, EventHooks, type HookEvent } from "./event-hook.js";
@@ -504,24 +505,6 @@ export class Daemon {
   private event(level: Level, event: LogEvent, msg: string, fields: Fields = {}): void {
     this.problems.event(level, event, msg, fields);
   }
-}
-
-/**
- * The setup-tokens of this host and of the fleet, one per profile id: the one saved last wins, so a `token set` on
- * any host replaces the token everywhere, and a host's own newer one is not overwritten by an older fleet copy.
- */
-function withFleetTokens(own: readonly SetupToken[], fleet: readonly SetupToken[]): SetupToken[] {
-  const byId = new Map(own.map((token) => [token.profileId, token]));
-  for (const token of fleet) {
-    const mine = byId.get(token.profileId);
-    if (mine && (token.savedAt ?? 0) <= (mine.savedAt ?? 0)) continue;
-    // Either may replace what this host's agents hold from the other.
-    byId.set(
-      token.profileId,
-      mine ? { ...token, ours: new Set([...(mine.ours ?? []), ...(token.ours ?? [])]) } : token,
-    );
-  }
-  return [...byId.values()];
 }
 
 /** Why a login gave nothing, in a few words for the summary. */

@@ -5,7 +5,8 @@ import { messageOf } from "../core/errors.js";
 import { fingerprint } from "../core/fingerprint.js";
 import { type Failure, loginFailureOf } from "../reconcile/failure.js";
 import type { LoginRead } from "../pass/run.js";
-import { readLogin } from "../sources/index.js";
+import { type LoginReading, readLogin } from "../sources/index.js";
+import { withPublishedLogin } from "../fleet/published.js";
 import type { SourceCredential } from "../types.js";
 import type { Clock } from "./clock.js";
 import type { ProblemLog } from "./problem-log.js";
@@ -26,7 +27,7 @@ export class LoginSource {
       onChange: (login: SourceCredential) => void;
       /** In a fleet: told what this host's own claude holds, and asked what the fleet published (fresher wins). */
       fleet?: {
-        local: (login: SourceCredential | undefined) => void;
+        local: (reading: LoginReading) => void;
         published: () => SourceCredential | undefined;
       };
     },
@@ -38,13 +39,8 @@ export class LoginSource {
     const config = this.options.config();
     const local = await readLogin(config, this.options.env);
     const fleet = this.options.fleet;
-    fleet?.local(local.login);
-    const published = fleet?.published();
-    // The fleet's copy serves when this host holds no login, or an older one (a standby's stale copy).
-    const reading =
-      published && (!local.login || published.expiresAt > local.login.expiresAt)
-        ? { config: local.config, login: published }
-        : local;
+    fleet?.local(local);
+    const reading = withPublishedLogin(local, fleet?.published());
     const source = reading.login;
     if (!source) {
       this.failure = loginFailureOf(reading.error);

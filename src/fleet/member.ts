@@ -161,6 +161,11 @@ export class FleetMember {
     return this.leaderships.get(login);
   }
 
+  /** The ids of the logins the fleet published (their tokens may have expired). */
+  publishedLogins(): string[] {
+    return [...this.logins.keys()];
+  }
+
   /** The login as the fleet published it, while its token has not expired. */
   login(login: string): PublishedLogin | undefined {
     const published = this.logins.get(login);

@@ -26,7 +26,10 @@ export async function withFleet<T>(
   try {
     return await errand(member);
   } catch (err) {
-    throw new AuthSyncError(`the fleet's etcd (${config.fleet.etcd.endpoints.join(", ")}): ${etcdErrorText(err)}`, "fleet");
+    throw new AuthSyncError(
+      `the fleet's etcd (${config.fleet.etcd.endpoints.join(", ")}): ${etcdErrorText(err)}`,
+      "fleet",
+    );
   } finally {
     await member.close();
   }

@@ -8,6 +8,7 @@ import { profileSecret } from "../reconcile/profile.js";
 import { loginProfileIds } from "../config/logins.js";
 import { loginOffer, setupTokenOffers } from "../reconcile/offer.js";
 import { readSources } from "../sources/index.js";
+import { readFleet, withFleetTokens, withPublishedLogin } from "../fleet/published.js";
 import { adapterFor } from "../stores/adapter-for.js";
 import { type DatabaseFinding, inspectDatabases } from "../stores/sqlite/inspect.js";
 import { type LockFolderProblem, lockFolderProblem } from "../stores/sqlite/lock-folder.js";
@@ -75,7 +76,12 @@ export type GatewayStatus =
   | { stateDir: { dir: string }; error: string };
 
 export async function collectStatus(config: Config, env: NodeJS.ProcessEnv = process.env): Promise<StatusReport> {
-  const readings = await readSources(config, env);
+  const [own, fleet] = await Promise.all([readSources(config, env), readFleet(config, env)]);
+  // In a fleet, what it published serves beside what this host holds, as the daemon and `sync` take it.
+  const readings = {
+    logins: own.logins.map((r) => withPublishedLogin(r, fleet?.logins.get(r.config.profileId))),
+    setupTokens: withFleetTokens(own.setupTokens, fleet?.setupTokens ?? []),
+  };
   const reads = readings.logins;
   const first = reads[0]!.config;
   const login = reads[0]!.login;
@@ -158,10 +164,13 @@ export async function collectStatus(config: Config, env: NodeJS.ProcessEnv = pro
       ? { gateways: inConfigOrder(configuredStateDirs(config, env)!, found, gateways.failed) }
       : found[0]),
     agents,
-    warnings: gateways.found.flatMap((gateway) => {
-      const where = gateways.stateDirLabel(gateway.stateDir.dir);
-      return gatewayWarnings(gateway).map((w) => (where ? `${where}: ${w}` : w));
-    }),
+    warnings: [
+      ...(fleet?.warning ? [fleet.warning] : []),
+      ...gateways.found.flatMap((gateway) => {
+        const where = gateways.stateDirLabel(gateway.stateDir.dir);
+        return gatewayWarnings(gateway).map((w) => (where ? `${where}: ${w}` : w));
+      }),
+    ],
   };
 }
 

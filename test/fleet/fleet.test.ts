@@ -189,6 +189,13 @@ test("fleet: one leader refreshes, every host's gateway (JSON and SQLite eras) g
     assert.equal(set.code, 0, set.stderr);
     assert.match(set.stdout, /published anthropic:manual to the fleet as c/);
     for (const host of hosts) await waitHeld(host, token, SETUP);
+    // c's claude holds no login: its `status` and `sync` take the fleet's copy, as its daemon does.
+    const c = hosts[2]!;
+    const status = await runCli(["status", "--config", c.config], c.t.env);
+    assert.equal(status.code, 0, status.stdout + status.stderr);
+    assert.match(status.stdout, /^source {2}sk-ant-oat01-…\S+ expires in .* \(fleet \(published by [ab]\)\)/m);
+    const sync = await runCli(["sync", "--config", c.config], c.t.env);
+    assert.equal(sync.code, 0, sync.stdout + sync.stderr);
     assert.ok(leader);
   } finally {
     await Promise.all(hosts.flatMap((h) => (h.daemon ? [h.daemon.stop()] : [])));

@@ -183,8 +183,6 @@ export class Daemon {
     this.timers.stop();
     const hooks = this.hooks.stop();
     for (const login of this.logins.values()) login.refresh.stop();
-    // Resigning hands each login this host refreshes to a standby at once, not after the lease time.
-    await this.fleet?.close().catch(() => undefined);
     const pass = this.queue.stop();
     await this.triggers.stop();
     const inFlight = Promise.all([pass, ...[...this.logins.values()].map((login) => login.refresh.inFlight)]);
@@ -192,6 +190,8 @@ export class Daemon {
       Promise.all([inFlight, hooks]),
       new Promise((resolve) => setTimeout(resolve, STOP_WAIT_MS).unref()),
     ]);
+    // After the refresh in flight has published: resigning then hands each login to a standby at once.
+    await this.fleet?.close().catch(() => undefined);
     await this.stateFile.save();
     this.event("info", "daemon.stopped", "stopped");
   }

@@ -221,6 +221,8 @@ export class Daemon {
    */
   private async joinFleet(): Promise<void> {
     const fleet = this.config.fleet;
+    // A state file kept from a run in fleet mode must not show that fleet as this run's.
+    delete this.stateFile.state.fleet;
     if (!fleet) return;
     this.fleet = await FleetMember.create({
       fleet,

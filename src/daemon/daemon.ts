@@ -22,7 +22,7 @@ import { configuredStateDirs } from "../stores/discovery/gateway.js";
 import { fingerprint } from "../core/fingerprint.js";
 import type { SourceCredential } from "../types.js";
 import { FleetMember } from "../fleet/member.js";
-import { withFleetTokens } from "../fleet/published.js";
+import { readingOf, withFleetTokens } from "../fleet/published.js";
 import { AgentRegistry } from "./agent-registry.js";
 import { type Clock, systemClock } from "./clock.js";
 import { type AgentRef, EventHooks, type HookEvent } from "./event-hook.js";
@@ -490,6 +490,7 @@ export class Daemon {
       },
       problem: (msg, fields) => this.problems.problem("metrics", "warn", "metrics.unavailable", msg, fields),
       retry: (delayMs, bind) => this.timers.set("metrics-bind", delayMs, bind),
+      fleet: () => this.fleet && readingOf(this.fleet),
       serving: (metrics) => {
         this.stateFile.state.metrics = metrics;
         if (!this.stopping) void this.stateFile.save();

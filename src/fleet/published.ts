@@ -7,6 +7,7 @@
 import type { Config } from "../config/config.js";
 import type { LoginReading } from "../sources/index.js";
 import type { SetupToken, SourceCredential } from "../types.js";
+import type { FleetMember } from "./member.js";
 import { withFleet } from "./one-shot.js";
 
 /** The fleet's copy when this host has none or an older one; this host's otherwise. */
@@ -43,17 +44,23 @@ export interface FleetReading {
   warning?: string;
 }
 
+/** What a member has read of the fleet, as a reading (the daemon's own, with no call to etcd). */
+export function readingOf(member: FleetMember): FleetReading {
+  const logins = new Map<string, SourceCredential>();
+  for (const id of member.publishedLogins()) {
+    const login = member.login(id);
+    if (login) logins.set(id, login);
+  }
+  return { logins, setupTokens: member.setupTokens() };
+}
+
+/** The fleet as a command reads it once, now; undefined outside fleet mode. */
 export async function readFleet(config: Config, env: NodeJS.ProcessEnv): Promise<FleetReading | undefined> {
   if (!config.fleet) return undefined;
   try {
     return await withFleet(config, env, async (member) => {
-      const logins = new Map<string, SourceCredential>();
       await member.look();
-      for (const id of member.publishedLogins()) {
-        const login = member.login(id);
-        if (login) logins.set(id, login);
-      }
-      return { logins, setupTokens: member.setupTokens() };
+      return readingOf(member);
     }).then((reading) => reading!);
   } catch (err) {
     const why = err instanceof Error ? err.message : String(err);

@@ -11,6 +11,7 @@ import { isLoopback, parseListen } from "../config/listen.js";
 import type { LogEvent } from "../log/logger.js";
 import type { PassResult } from "../pass/pass.js";
 import { collectStatus } from "../report/collect-status.js";
+import type { FleetReading } from "../fleet/published.js";
 import { Metrics } from "./registry.js";
 import { type MetricsServer, startMetricsServer } from "./server.js";
 
@@ -32,6 +33,8 @@ export interface StartOptions {
   retry: (delayMs: number, bind: () => void) => void;
   /** Whether the endpoint serves, and why not, for `status` and `doctor` (the state file). */
   serving: (state: MetricsState) => void;
+  /** In fleet mode: what the daemon's member has read of the fleet (a scrape never calls etcd itself). */
+  fleet?: () => FleetReading | undefined;
 }
 
 /** Binding again after a failure: soon for a port freed a moment later, at most every 5 minutes after that. */
@@ -54,7 +57,7 @@ export async function startMetrics(options: StartOptions): Promise<MetricsObserv
     try {
       server = await startMetricsServer(listen, {
         metrics,
-        status: () => collectStatus(options.config(), options.env),
+        status: () => collectStatus(options.config(), options.env, async () => options.fleet?.()),
         daemon: options.daemon,
         allowRemote: settings.allowRemote,
       });

@@ -8,7 +8,7 @@ import { profileSecret } from "../reconcile/profile.js";
 import { loginProfileIds } from "../config/logins.js";
 import { loginOffer, setupTokenOffers } from "../reconcile/offer.js";
 import { readSources } from "../sources/index.js";
-import { readFleet, withFleetTokens, withPublishedLogin } from "../fleet/published.js";
+import { type FleetReading, readFleet, withFleetTokens, withPublishedLogin } from "../fleet/published.js";
 import { adapterFor } from "../stores/adapter-for.js";
 import { type DatabaseFinding, inspectDatabases } from "../stores/sqlite/inspect.js";
 import { type LockFolderProblem, lockFolderProblem } from "../stores/sqlite/lock-folder.js";
@@ -75,8 +75,13 @@ export type GatewayStatus =
     }
   | { stateDir: { dir: string }; error: string };
 
-export async function collectStatus(config: Config, env: NodeJS.ProcessEnv = process.env): Promise<StatusReport> {
-  const [own, fleet] = await Promise.all([readSources(config, env), readFleet(config, env)]);
+/** `fleetNow`: what the fleet published; by default read from etcd once, the daemon's /healthz gives its own. */
+export async function collectStatus(
+  config: Config,
+  env: NodeJS.ProcessEnv = process.env,
+  fleetNow: () => Promise<FleetReading | undefined> = () => readFleet(config, env),
+): Promise<StatusReport> {
+  const [own, fleet] = await Promise.all([readSources(config, env), fleetNow()]);
   // In a fleet, what it published serves beside what this host holds, as the daemon and `sync` take it.
   const readings = {
     logins: own.logins.map((r) => withPublishedLogin(r, fleet?.logins.get(r.config.profileId))),

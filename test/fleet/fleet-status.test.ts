@@ -28,8 +28,10 @@ test("fleet status: the leader, each host's last sync and etcd's reachability; e
       host: "alpha",
       leaseTime: "5s",
     };
-    writeFileSync(path.join(t.root, "config.json"), JSON.stringify({ logLevel: "debug", fleet }));
+    const metrics = { listen: "127.0.0.1:0" };
+    writeFileSync(path.join(t.root, "config.json"), JSON.stringify({ logLevel: "debug", fleet, metrics }));
     d = new DaemonProcess(t, ["--config", path.join(t.root, "config.json")]);
+    const { port } = await d.waitForEvent("metrics.listening", 60_000);
     await d.waitForEvent("fleet.elected", 60_000);
     const published = d.records.indexOf(await d.waitFor((r) => r.event === "fleet.published", 30_000));
     // The state file takes the fleet's view after a pass: the publish's own change asks for one.
@@ -43,6 +45,13 @@ test("fleet status: the leader, each host's last sync and etcd's reachability; e
     );
     assert.equal(json.daemon.fleet.reachable, true);
     assert.deepEqual(json.daemon.fleet.leaders, { "anthropic:claude-cli": "alpha" });
+    const health = (await (await fetch(`http://127.0.0.1:${String(port)}/healthz`)).json()) as {
+      healthy: boolean;
+      daemon: { fleet: { reachable: boolean; leaders: Record<string, string> } };
+    };
+    assert.equal(health.healthy, true);
+    assert.equal(health.daemon.fleet.reachable, true);
+    assert.deepEqual(health.daemon.fleet.leaders, { "anthropic:claude-cli": "alpha" });
 
     const doctor = await runCli(["doctor", "--config", path.join(t.root, "config.json")], t.env);
     assert.match(doctor.stdout, /ok +fleet key +key [0-9a-f]{12} \(the same on every host\)/);

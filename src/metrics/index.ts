@@ -57,7 +57,7 @@ export async function startMetrics(options: StartOptions): Promise<MetricsObserv
     try {
       server = await startMetricsServer(listen, {
         metrics,
-        status: () => collectStatus(options.config(), options.env, async () => options.fleet?.()),
+        status: () => collectStatus(options.config(), options.env, () => Promise.resolve(options.fleet?.())),
         daemon: options.daemon,
         allowRemote: settings.allowRemote,
       });

@@ -84,7 +84,7 @@ export class FleetRefresher extends Refresher {
       record = await member.beginRefresh(login, tokenDigest(local.refreshToken));
       if (record === undefined) return noRun("this host's leadership ended before claude could run");
     } catch (err) {
-      return noRun(`etcd could not be asked first (${messageOf(err)})`);
+      return noRun(`the fleet could not be read first (${messageOf(err)})`);
     }
     // claude is not stopped when the lease runs low: stopped mid-request it may have spent the token without saving
     // the new one. The record written above keeps every other host from refreshing with that token instead.

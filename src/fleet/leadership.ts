@@ -92,15 +92,6 @@ export class Leadership {
     return this.elected && this.clock.now() + forMs < this.validUntil;
   }
 
-  /** How long this host's leadership lasts at least, unrenewed; 0 when it does not lead. */
-  remainingMs(): number {
-    return this.elected ? Math.max(0, this.validUntil - this.clock.now()) : 0;
-  }
-
-  get campaigning(): boolean {
-    return this.entry !== undefined;
-  }
-
   /** The fence of a leader with time left; undefined otherwise. */
   currentFence(): Fence | undefined {
     return this.holds() ? this.fence : undefined;

@@ -84,7 +84,6 @@ export class FleetMember {
   private readonly leaderships = new Map<string, Leadership>();
   private logins = new Map<string, PublishedLogin>();
   private tokens = new Map<string, SetupToken>();
-  private credentials = new Map<string, CredentialsRecord & { modRevision: string }>();
   private refreshing = new Map<string, RefreshingRecord & { modRevision: string }>();
   private view: FleetView;
   private hostLease: ReturnType<Namespace["lease"]> | undefined;
@@ -434,7 +433,6 @@ export class FleetMember {
     const now = this.options.clock.now();
     const logins = new Map<string, PublishedLogin>();
     const tokens = new Map<string, SetupToken>();
-    const credentials = new Map<string, CredentialsRecord & { modRevision: string }>();
     const refreshing = new Map<string, RefreshingRecord & { modRevision: string }>();
     const leaders: Record<string, { host: string; created: bigint } | null> = {};
     const hosts: FleetView["hosts"] = [];
@@ -454,7 +452,9 @@ export class FleetMember {
       }
       if (!parts) continue;
       const [, login, kind, profile, host] = parts;
-      const invalid = (why: string) => this.options.log.event("warn", "fleet.invalid", `${why}; skipped`, { key });
+      // Said once per key and reason, not on every read of the fleet.
+      const invalid = (why: string) =>
+        this.options.log.problem(`fleet-invalid:${key}`, "warn", "fleet.invalid", `${why}; skipped`, { key });
       if (kind === "access") {
         const record = parseRecord(accessRecord, key, text);
         if (typeof record === "string") invalid(record);
@@ -462,7 +462,7 @@ export class FleetMember {
       } else if (kind === "credentials") {
         const record = parseRecord(credentialsRecord, key, text);
         if (typeof record === "string") invalid(record);
-        else credentials.set(login!, { ...record, modRevision: kv.mod_revision });
+        // Read only by a new leader, fresh (freshCredentials): here it is only checked.
       } else if (kind === "refreshing") {
         const record = parseRecord(refreshingRecord, key, text);
         if (typeof record === "string") invalid(record);
@@ -495,7 +495,6 @@ export class FleetMember {
     const changed = changedLogins(this.logins, logins) || changedTokens(this.tokens, tokens);
     this.logins = logins;
     this.tokens = tokens;
-    this.credentials = credentials;
     this.refreshing = refreshing;
     const unfinished = Object.fromEntries(
       [...refreshing].filter(([, r]) => r.host !== this.host).map(([login, r]) => [login, { host: r.host, at: r.at }]),
@@ -533,16 +532,6 @@ export class FleetMember {
     } catch (err) {
       invalid(messageOf(err));
     }
-  }
-
-  /** The credentials record as last read (status of a takeover). */
-  publishedCredentials(login: string): (CredentialsRecord & { modRevision: string }) | undefined {
-    return this.credentials.get(login);
-  }
-
-  /** A refresh record as last read. */
-  refreshRecord(login: string): (RefreshingRecord & { modRevision: string }) | undefined {
-    return this.refreshing.get(login);
   }
 }
 

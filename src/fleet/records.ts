@@ -71,7 +71,6 @@ export const setupTokenRecord = z.looseObject({
   ours: z.array(z.string().max(128)).max(64).optional(),
   token: sealed,
 });
-export type SetupTokenRecord = z.output<typeof setupTokenRecord>;
 
 /** A value read from etcd, as its schema allows, or why not (one line). */
 export function parseRecord<T>(schema: z.ZodType<T>, key: string, text: string): T | string {

@@ -10,6 +10,8 @@ import { test } from "node:test";
 import { DaemonProcess, fakeClaudeTokens, installFakeClaude } from "../helpers/daemon.js";
 import { leakedTokens, makeHome, runCli } from "../helpers/env.js";
 import { startEtcdCluster } from "../helpers/etcd.js";
+import { Etcd3 } from "etcd3";
+import { parseKey, seal } from "../../src/fleet/seal.js";
 
 test("fleet status: the leader, each host's last sync and etcd's reachability; etcd lost is said once and served through", async () => {
   const cluster = await startEtcdCluster({ members: 1 });
@@ -57,6 +59,28 @@ test("fleet status: the leader, each host's last sync and etcd's reachability; e
     assert.match(doctor.stdout, /ok +fleet key +key [0-9a-f]{12} \(the same on every host\)/);
     assert.match(doctor.stdout, /ok +fleet etcd +http:\/\/127\.0\.0\.1:\d+ answers; this host is alpha; hosts: alpha/);
     assert.match(doctor.stdout, /ok +fleet anthropic:claude-cli +refreshed by alpha/);
+
+    // Hostile values under the prefix: each is skipped with one line, said once however often the fleet is read.
+    const client = new Etcd3({ hosts: cluster.endpoints });
+    try {
+      const stranger = parseKey(randomBytes(32).toString("base64"), "test");
+      const key = "/moltbot-auth-sync/logins/anthropic:other/access";
+      const access = { by: "x", publishedAt: 1, expiresAt: Date.now() + 3_600_000, fingerprint: "f" };
+      await client.put(key).value(JSON.stringify({ ...access, token: seal(stranger, key, "secret") }));
+      await client.put("/moltbot-auth-sync/setup-tokens/anthropic:bogus").value("not json");
+      const invalid = (text: RegExp) => (r: { event: string; msg: string }) =>
+        r.event === "fleet.invalid" && text.test(r.msg);
+      await d.waitFor(invalid(/which this host does not hold; skipped$/));
+      await d.waitFor(invalid(/setup-tokens\/anthropic:bogus is not JSON; skipped$/));
+      // A third value is read after both: by then each of the first two was read again, and said no more.
+      await client.put("/moltbot-auth-sync/setup-tokens/anthropic:third").value("[]");
+      await d.waitFor(invalid(/anthropic:third/));
+      assert.equal(d.records.filter(invalid(/anthropic:bogus/)).length, 1);
+      assert.equal(d.records.filter(invalid(/does not hold/)).length, 1);
+      assert.equal(t.readStore("main").profiles["anthropic:claude-cli"].token, login.accessToken);
+    } finally {
+      client.close();
+    }
 
     const mark = d.records.length;
     await cluster.stop(0);

@@ -132,12 +132,17 @@ const endpoint = z
 /** A host's name in the fleet: shown by status and used in etcd's keys, so one line of plain characters. */
 const HOST_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
 const fleet = z.strictObject({
-  etcd: z.strictObject({
-    endpoints: z.array(endpoint).min(1),
-    tls: z.strictObject({ ca: z.string().min(1), cert: z.string().min(1), key: z.string().min(1) }).optional(),
-    username: z.string().min(1).optional(),
-    passwordFile: z.string().min(1).optional(),
-  }),
+  etcd: z
+    .strictObject({
+      endpoints: z.array(endpoint).min(1),
+      tls: z.strictObject({ ca: z.string().min(1), cert: z.string().min(1), key: z.string().min(1) }).optional(),
+      username: z.string().min(1).optional(),
+      passwordFile: z.string().min(1).optional(),
+    })
+    .superRefine((etcd, ctx) => {
+      if ((etcd.username === undefined) !== (etcd.passwordFile === undefined))
+        problem(ctx, "username and passwordFile go together: set both, or neither");
+    }),
   prefix: z
     .string()
     .regex(/^\/[A-Za-z0-9._/-]*\/$/, 'expected a key prefix such as "/moltbot-auth-sync/" (starts and ends with /)')

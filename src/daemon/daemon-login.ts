@@ -136,6 +136,8 @@ export class DaemonLogin {
           );
       },
       published: () => fleet()?.login(this.profileId),
+      // Only before etcd ever answered: in a later outage the last view serves until the token expires.
+      awaiting: () => fleet()?.snapshot().lastContactAt === undefined,
     };
   }
 

@@ -231,8 +231,11 @@ export class Daemon {
       timers: this.timers,
       log: this.problems,
       onChange: () => this.queue.full(),
+      onView: (view) => {
+        this.stateFile.state.fleet = view;
+        if (!this.stopping) void this.stateFile.save();
+      },
       onLeadership: (profileId, leads) => {
-        this.stateFile.state.fleet = this.fleet?.snapshot();
         const login = this.logins.get(profileId);
         if (leads && login) void login.source.read().then(() => login.refresh.maybe("fleet-elected"));
       },

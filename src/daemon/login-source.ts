@@ -29,6 +29,8 @@ export class LoginSource {
       fleet?: {
         local: (reading: LoginReading) => void;
         published: () => SourceCredential | undefined;
+        /** etcd has not answered since the start: there is nothing to judge the login by yet. */
+        awaiting: () => boolean;
       };
     },
   ) {}
@@ -42,6 +44,15 @@ export class LoginSource {
     fleet?.local(local);
     const reading = withPublishedLogin(local, fleet?.published());
     const source = reading.login;
+    // A follower holds no login of its own: with etcd silent, that says nothing of the login, and marking its
+    // agents' profiles would take a working token from them. They keep what they hold until the fleet answers.
+    if (!source && fleet?.awaiting() && reading.error?.problem === "not_logged_in") {
+      this.failure = undefined;
+      this.current = undefined;
+      const msg = "this host holds no Claude login and etcd has not answered: the agents keep the token they hold";
+      problems.problem("source", "warn", "fleet.waiting", msg);
+      return { changed: false };
+    }
     if (!source) {
       this.failure = loginFailureOf(reading.error);
       const missing = this.failure.needsLogin;

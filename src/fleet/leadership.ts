@@ -2,9 +2,10 @@
  * This host's campaign to be the one that refreshes a login (etcd3's Election: the oldest key under the election's
  * prefix leads, each key on its campaigner's lease). Leadership is only as good as the lease: etcd ends it `ttl`
  * after the last renewal etcd received, so this host counts its leadership as ending `ttl` after it *sent* the
- * renewal that etcd answered — never later than etcd's own end. A refresh starts only with time left, and is
- * stopped before that end (fleet-refresher.ts): a partitioned leader is no longer refreshing when another is
- * elected. Every publish is fenced on the election key's create revision (member.ts), in the same transaction.
+ * renewal that etcd answered — never later than etcd's own end. A refresh starts only with time left
+ * (fleet-refresher.ts); one running when the lease ends is not killed, and the `refreshing` record keeps every
+ * other host from refreshing with its token. Every publish is fenced on the election key's create revision
+ * (member.ts), in the same transaction.
  */
 import type { Campaign, Lease, Namespace } from "etcd3";
 import type { Clock } from "../daemon/clock.js";

@@ -41,6 +41,7 @@ export interface FleetLog {
   event(level: Level, event: LogEvent, msg: string, fields?: Fields): void;
   problem(key: string, level: Level, event: LogEvent, msg: string, fields?: Fields): void;
   clear(key: string, event: LogEvent, msg: string, fields?: Fields): void;
+  forget(key: string): void;
 }
 
 export interface FleetMemberOptions {
@@ -53,6 +54,8 @@ export interface FleetMemberOptions {
   onChange: () => void;
   /** This host was elected for, or lost, a login. */
   onLeadership: (login: string, leads: boolean) => void;
+  /** What `status` shows of the fleet changed (etcd's reachability, a leader, a host): the state file takes it. */
+  onView?: (view: FleetView) => void;
 }
 
 /** A login as the fleet published it. */
@@ -74,6 +77,8 @@ export interface FleetView {
   unfinished: Record<string, { host: string; at: number }>;
 }
 
+type PublishResult = "published" | "unchanged" | "older" | "not-leader";
+
 /** The fields of a published login that tell one publication from the next. */
 const sameLogin = (a: { expiresAt: number; accessToken?: string }, b: { expiresAt: number; accessToken?: string }) =>
   a.expiresAt === b.expiresAt && a.accessToken === b.accessToken;
@@ -92,6 +97,11 @@ export class FleetMember {
   private closed = false;
   private reloading: Promise<void> | undefined;
   private reloadAgain = false;
+  private publishing: Promise<unknown> = Promise.resolve();
+  /** The host record as last put; it is put again only when it changed or its lease was lost. */
+  private recordPut: string | undefined;
+  /** Why this host may not stand by although it holds a login key (it does not open the fleet's credentials). */
+  private loginKeyProblem: string | undefined;
 
   private constructor(
     private readonly client: Etcd3,
@@ -127,10 +137,15 @@ export class FleetMember {
     return this.loginKeys.length > 0;
   }
 
+  /** Why this host's login key cannot serve (the fleet's credentials are sealed with another), if so. */
+  get loginKeyMismatch(): string | undefined {
+    return this.loginKeyProblem;
+  }
+
   /** Campaigns for a login this host holds (with the login key), or gives it up when it no longer holds it. */
   standBy(login: string, holds: boolean): void {
     const leadership = this.leaderships.get(login);
-    if (holds && this.canStandBy && !this.closed) {
+    if (holds && this.canStandBy && !this.loginKeyProblem && !this.closed) {
       if (leadership) return leadership.campaign();
       const fresh = new Leadership(this.ns, login, this.host, this.options.fleet.leaseTime, this.options.clock, {
         elected: () => {
@@ -148,7 +163,7 @@ export class FleetMember {
       fresh.campaign();
       this.record.standby = [...this.leaderships.keys()];
       void this.putRecord();
-    } else if (!holds && leadership) {
+    } else if (leadership && (!holds || this.loginKeyProblem)) {
       this.leaderships.delete(login);
       this.record.standby = [...this.leaderships.keys()];
       void leadership.resign();
@@ -210,12 +225,24 @@ export class FleetMember {
    * host handing back a refresh it began (`handBack`) compares that record instead. Nothing older than what is
    * published is written, nor the same again.
    */
-  async publish(
+  publish(
     login: string,
     local: SourceCredential,
     oauth: Record<string, unknown> | undefined,
     handBack?: { modRevision: string },
-  ): Promise<"published" | "unchanged" | "older" | "not-leader"> {
+  ): Promise<PublishResult> {
+    // One at a time: two reads that see one new token (an election, a watch event) publish it once.
+    const next = this.publishing.then(() => this.publishNow(login, local, oauth, handBack));
+    this.publishing = next.catch(() => undefined);
+    return next;
+  }
+
+  private async publishNow(
+    login: string,
+    local: SourceCredential,
+    oauth: Record<string, unknown> | undefined,
+    handBack?: { modRevision: string },
+  ): Promise<PublishResult> {
     const fence = this.leaderships.get(login)?.currentFence();
     if (!fence && !handBack) return "not-leader";
     const now = this.options.clock.now();
@@ -235,7 +262,8 @@ export class FleetMember {
       token: seal(this.fleetKeys[0]!, this.fullKey(accessKey(login)), local.accessToken),
     };
     const writes = [this.ns.put(accessKey(login)).value(JSON.stringify(access)).lease(leaseId)];
-    if (oauth && this.loginKeys.length > 0 && local.refreshToken) {
+    // The whole credentials only when they are this very login (on macOS the winner may be the Keychain's).
+    if (oauth && oauth.accessToken === local.accessToken && this.loginKeys.length > 0 && local.refreshToken) {
       const credentials: CredentialsRecord = {
         by: this.host,
         publishedAt: now,
@@ -380,6 +408,8 @@ export class FleetMember {
 
   private async putRecord(): Promise<void> {
     if (this.closed) return;
+    const text = JSON.stringify(this.record);
+    if (this.hostLease && this.recordPut === text) return;
     try {
       if (!this.hostLease) {
         const lease = this.ns.lease(Math.max(1, Math.floor(this.options.fleet.leaseTime / 1000)));
@@ -388,9 +418,11 @@ export class FleetMember {
         });
         this.hostLease = lease;
       }
-      await this.hostLease.put(hostKey(this.host)).value(JSON.stringify(this.record));
+      await this.hostLease.put(hostKey(this.host)).value(text);
+      this.recordPut = text;
     } catch (err) {
       this.hostLease = undefined;
+      this.recordPut = undefined;
       this.unreachable(err);
     }
   }
@@ -415,7 +447,7 @@ export class FleetMember {
 
   private unreachable(err: unknown): void {
     if (this.closed) return;
-    this.view = { ...this.view, reachable: false };
+    this.setView({ ...this.view, reachable: false });
     const since = this.view.lastContactAt ? ` (last answered ${new Date(this.view.lastContactAt).toISOString()})` : "";
     // One line per outage: the cause changes with each try (refused, then the client's circuit breaker), so it is
     // a field, not part of the message the problem log compares.
@@ -436,6 +468,7 @@ export class FleetMember {
     const refreshing = new Map<string, RefreshingRecord & { modRevision: string }>();
     const leaders: Record<string, { host: string; created: bigint } | null> = {};
     const hosts: FleetView["hosts"] = [];
+    let mismatch: string | undefined;
     const prefix = this.options.fleet.prefix;
     for (const kv of response.kvs) {
       const full = kv.key.toString();
@@ -454,7 +487,7 @@ export class FleetMember {
       const [, login, kind, profile, host] = parts;
       // Said once per key and reason, not on every read of the fleet.
       const invalid = (why: string) =>
-        this.options.log.problem(`fleet-invalid:${key}`, "warn", "fleet.invalid", `${why}; skipped`, { key });
+        this.options.log.problem(`fleet-invalid:${key}`, "warn", "fleet.invalid", `${why}; skipped`, { etcdKey: key });
       if (kind === "access") {
         const record = parseRecord(accessRecord, key, text);
         if (typeof record === "string") invalid(record);
@@ -462,7 +495,12 @@ export class FleetMember {
       } else if (kind === "credentials") {
         const record = parseRecord(credentialsRecord, key, text);
         if (typeof record === "string") invalid(record);
-        // Read only by a new leader, fresh (freshCredentials): here it is only checked.
+        // Read only by a new leader, fresh (freshCredentials): here it is only checked, and that this host's
+        // login key opens it: a standby that could not would be elected and then never refresh.
+        else if (this.loginKeys.length > 0 && !this.loginKeys.some((k) => k.id === record.oauth.key)) {
+          const held = this.loginKeys.map((k) => k.id).join(", ");
+          mismatch = `${key} is sealed with login key ${record.oauth.key}, and this host holds ${held}`;
+        }
       } else if (kind === "refreshing") {
         const record = parseRecord(refreshingRecord, key, text);
         if (typeof record === "string") invalid(record);
@@ -489,9 +527,13 @@ export class FleetMember {
       } else if (host !== undefined) {
         const record = parseRecord(hostRecord, key, text);
         if (typeof record === "string") invalid(record);
-        else hosts.push({ host: record.host, standby: record.standby, ...pick(record) });
+        else {
+          hosts.push({ host: record.host, standby: record.standby, ...pick(record) });
+          if (host === this.host && this.recordPut !== undefined) this.noteNameClash(record);
+        }
       }
     }
+    this.noteLoginKey(mismatch);
     const changed = changedLogins(this.logins, logins) || changedTokens(this.tokens, tokens);
     this.logins = logins;
     this.tokens = tokens;
@@ -499,17 +541,51 @@ export class FleetMember {
     const unfinished = Object.fromEntries(
       [...refreshing].filter(([, r]) => r.host !== this.host).map(([login, r]) => [login, { host: r.host, at: r.at }]),
     );
-    this.view = {
+    this.setView({
       host: this.host,
       reachable: true,
       lastContactAt: now,
-      leaders: Object.fromEntries(Object.entries(leaders).map(([login, l]) => [login, l?.host ?? null])),
       hosts: hosts.sort((a, b) => a.host.localeCompare(b.host)),
       unfinished,
-    };
-    for (const login of this.leaderships.keys()) this.view.leaders[login] ??= null;
+      leaders: {
+        ...Object.fromEntries([...this.leaderships.keys()].map((login) => [login, null])),
+        ...Object.fromEntries(Object.entries(leaders).map(([login, l]) => [login, l?.host ?? null])),
+      },
+    });
     this.options.log.clear("fleet", "fleet.reachable", "etcd answers again");
     if (changed) this.options.onChange();
+  }
+
+  /**
+   * Another host writing this host's record: two hosts under one name would each take the other's `refreshing`
+   * record for its own. Said once; `fleet.host` tells them apart.
+   */
+  private noteNameClash(record: HostRecord): void {
+    if (record.pid === this.record.pid && record.startedAt === this.record.startedAt) return;
+    const msg =
+      `another host (pid ${record.pid}) joined the fleet as ${this.host}: give each host its own fleet.host; ` +
+      "until then a refresh either began may be taken for the other's";
+    this.options.log.problem("fleet-name", "error", "fleet.invalid", msg);
+    this.recordPut = undefined;
+  }
+
+  /** Takes a new view; tells the daemon when what status shows of it changed (not every read's time). */
+  private setView(view: FleetView): void {
+    const shown = (v: FleetView) =>
+      JSON.stringify([v.reachable, v.leaders, v.unfinished, v.hosts.map((h) => [h.host, h.standby])]);
+    const changed = shown(view) !== shown(this.view);
+    this.view = view;
+    if (changed) this.options.onView?.(view);
+  }
+
+  /** A login key that does not open the fleet's credentials ends this host's campaigns, with one line. */
+  private noteLoginKey(mismatch: string | undefined): void {
+    if (mismatch === this.loginKeyProblem) return;
+    this.loginKeyProblem = mismatch;
+    if (!mismatch) return this.options.log.forget("fleet-login-key");
+    const msg = `${mismatch}: this host does not stand by (copy the login key from a standby host to loginKeyFile)`;
+    this.options.log.problem("fleet-login-key", "error", "fleet.invalid", msg);
+    for (const login of [...this.leaderships.keys()]) this.standBy(login, false);
   }
 
   private openAccess(

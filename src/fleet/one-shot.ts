@@ -19,7 +19,7 @@ export async function withFleet<T>(
     env,
     clock: systemClock,
     timers: { set: () => undefined },
-    log: { event: () => undefined, problem: () => undefined, clear: () => undefined },
+    log: { event: () => undefined, problem: () => undefined, clear: () => undefined, forget: () => undefined },
     onChange: () => undefined,
     onLeadership: () => undefined,
   });

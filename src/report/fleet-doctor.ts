@@ -46,7 +46,20 @@ export async function fleetChecks(config: Config, fleet: FleetConfig, env: NodeJ
   if (checks.some((c) => c.status === "fail")) return checks;
   const endpoints = fleet.etcd.endpoints.join(",");
   try {
-    const view = await withFleet(config, env, (member) => member.look());
+    let mismatch: string | undefined;
+    const view = await withFleet(config, env, async (member) => {
+      const seen = await member.look();
+      mismatch = member.loginKeyMismatch;
+      return seen;
+    });
+    if (mismatch)
+      checks.push(
+        fail(
+          "fleet login key",
+          mismatch,
+          `copy the login key from a standby host to ${shellQuote(fleet.loginKeyFile!)}`,
+        ),
+      );
     const now = Date.now();
     const hosts = view!.hosts.map((h) => h.host).join(", ") || "none yet";
     checks.push(ok("fleet etcd", `${endpoints} answers; this host is ${view!.host}; hosts: ${hosts}`));
@@ -60,7 +73,7 @@ export async function fleetChecks(config: Config, fleet: FleetConfig, env: NodeJ
           warn(
             `fleet ${id}`,
             why,
-            `start the daemon on ${left.host} again (it hands its refresh back), or run \`claude auth login\` on a standby`,
+            `start the daemon on ${left.host} again (it hands its refresh back), or run \`claude auth login\` on the host that refreshes it now`,
           ),
         );
       } else if (leader) checks.push(ok(`fleet ${id}`, `refreshed by ${leader}`));

@@ -30,7 +30,8 @@ export interface EtcdCluster {
   kill(i: number): Promise<void>;
   /**
    * Starts a stopped member again, on its data, and waits until it is healthy. Healthy needs a quorum: with two of
-   * three members down, the first one started back makes one.
+   * three members down the first one started back makes one; with all three down, start two at once
+   * (`Promise.all([start(0), start(1)])`), as neither is healthy without the other.
    */
   start(i: number): Promise<void>;
   /** Every key and value under `prefix` (all by default), as `etcdctl get --prefix` prints them. */

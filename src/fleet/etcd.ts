@@ -1,9 +1,12 @@
 /**
- * The etcd client as fleet mode makes it: every unary call has a deadline, so that an unreachable cluster is an
- * error within seconds rather than a pass or a `status` that hangs; streams (watches, lease keep-alives) have
- * none, etcd3 reconnects them itself. TLS files and the password are read as the daemon's other secrets are.
+ * The etcd client as fleet mode makes it: every unary call has a deadline per attempt and one retry on another
+ * member, so that an unreachable or quorum-less cluster is an error within CALL_DEADLINE_MS × 2 rather than a pass
+ * or a `status` that hangs (etcd3's default retries three times; its `dialTimeout` bounds nothing). Streams
+ * (watches, lease keep-alives) have no deadline: etcd3 reconnects them itself. TLS files and the password are read
+ * as the daemon's other secrets are.
  */
-import { Etcd3, type IOptions } from "etcd3";
+import { handleWhen, retry } from "cockatiel";
+import { Etcd3, type IOptions, isRecoverableError } from "etcd3";
 import type { FleetConfig } from "../config/config.js";
 import { AuthSyncError, messageOf } from "../core/errors.js";
 import { expandHome } from "../fs/home.js";
@@ -11,8 +14,8 @@ import { readRegularFile } from "../fs/read-file.js";
 import { assertTrusted } from "../fs/trust.js";
 import { readPrivateFile } from "./seal.js";
 
-/** How long one etcd call may take before it counts as a failure (the client retries across members first). */
-export const CALL_DEADLINE_MS = 4_000;
+/** How long one attempt of an etcd call may take (a call makes two at most). */
+export const CALL_DEADLINE_MS = 3_000;
 
 export class FleetConfigError extends AuthSyncError {
   constructor(message: string) {
@@ -43,8 +46,8 @@ export async function connectEtcd(fleet: FleetConfig, env: NodeJS.ProcessEnv): P
   const { etcd } = fleet;
   const options: IOptions = {
     hosts: etcd.endpoints,
-    dialTimeout: CALL_DEADLINE_MS,
     defaultCallOptions: (context) => (context.isStream ? {} : { deadline: Date.now() + CALL_DEADLINE_MS }),
+    faultHandling: { global: retry(handleWhen(isRecoverableError), { maxAttempts: 1 }) },
   };
   if (etcd.tls) {
     const [ca, cert, key] = await Promise.all([

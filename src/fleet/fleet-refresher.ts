@@ -66,7 +66,7 @@ export class FleetRefresher extends Refresher {
     let local: SourceCredential | undefined;
     try {
       const newest = await member.freshCredentials(login);
-      if (newest && newest.expiresAt > ((await this.readLocal())?.expiresAt ?? 0)) {
+      if (newest.oauth && newest.expiresAt! > ((await this.readLocal())?.expiresAt ?? 0)) {
         const done = await installClaudeOauth(configDir(config, this.env), newest.oauth);
         if (done === "installed") this.say(`claude now holds the fleet's newest credentials for ${login}`, true);
       }
@@ -81,8 +81,10 @@ export class FleetRefresher extends Refresher {
             `the token, so none is run until ${unfinished.host} is back or \`claude auth login\` is run here`,
         );
       }
-      record = await member.beginRefresh(login, tokenDigest(local.refreshToken));
-      if (record === undefined) return noRun("this host's leadership ended before claude could run");
+      const seen = { credentials: newest.revision, refreshing: unfinished?.modRevision ?? "0" };
+      record = await member.beginRefresh(login, tokenDigest(local.refreshToken), seen);
+      if (record === undefined)
+        return noRun("the fleet changed while this host got ready (a hand-back, or a new leader)");
     } catch (err) {
       return noRun(`the fleet could not be read first (${messageOf(err)})`);
     }

@@ -186,15 +186,21 @@ export class FleetMember {
     return published && published.expiresAt > this.options.clock.now() ? published : undefined;
   }
 
-  /** The login's whole credentials as published, opened with the login key; undefined without one. */
-  async freshCredentials(login: string): Promise<{ oauth: Record<string, unknown>; expiresAt: number } | undefined> {
+  /**
+   * The login's whole credentials as published, opened with the login key (undefined without a record or a key),
+   * and the record's revision ("0" when there is none), for beginRefresh to compare.
+   */
+  async freshCredentials(
+    login: string,
+  ): Promise<{ oauth?: Record<string, unknown>; expiresAt?: number; revision: string }> {
     const key = credentialsKey(login);
-    const text = await this.ns.get(key).string();
-    if (text === null || this.loginKeys.length === 0) return undefined;
-    const record = parseRecord(credentialsRecord, key, text);
+    const kv = (await this.ns.get(key).exec()).kvs[0];
+    if (!kv) return { revision: "0" };
+    if (this.loginKeys.length === 0) return { revision: kv.mod_revision };
+    const record = parseRecord(credentialsRecord, key, kv.value.toString());
     if (typeof record === "string") throw new Error(record);
     const oauth = JSON.parse(open(this.loginKeys, this.fullKey(key), record.oauth)) as Record<string, unknown>;
-    return { oauth, expiresAt: record.expiresAt };
+    return { oauth, expiresAt: record.expiresAt, revision: kv.mod_revision };
   }
 
   /** A refresh another host began and did not finish, as etcd says now. */
@@ -323,13 +329,24 @@ export class FleetMember {
     await this.publish(login, local, await oauth());
   }
 
-  /** Records, fenced on leadership, that this host runs claude with the refresh token of `spends`. */
-  async beginRefresh(login: string, spends: string): Promise<string | undefined> {
+  /**
+   * Records, fenced on leadership, that this host runs claude with the refresh token of `spends`; undefined when
+   * this host no longer leads or what it read has changed since.
+   */
+  async beginRefresh(
+    login: string,
+    spends: string,
+    seen: { credentials: string; refreshing: string },
+  ): Promise<string | undefined> {
     const fence = this.leaderships.get(login)?.currentFence();
     if (!fence) return undefined;
     const record: RefreshingRecord = { host: this.host, spends, at: this.options.clock.now() };
+    // In one transaction with the leadership: the credentials and the refreshing record are as this host read them.
+    // A hand-back landing between the read and here (the token installed may just have been spent) fails it.
     const result = await this.ns
       .if(fence.key, "Create", "==", fence.createRevision)
+      .and(credentialsKey(login), "Mod", "==", seen.credentials)
+      .and(refreshingKey(login), "Mod", "==", seen.refreshing)
       .then(this.ns.put(refreshingKey(login)).value(JSON.stringify(record)))
       .commit();
     return result.succeeded ? result.header.revision : undefined;

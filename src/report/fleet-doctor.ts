@@ -73,7 +73,8 @@ export async function fleetChecks(config: Config, fleet: FleetConfig, env: NodeJ
           warn(
             `fleet ${id}`,
             why,
-            `start the daemon on ${left.host} again (it hands its refresh back), or run \`claude auth login\` on the host that refreshes it now`,
+            `start the daemon on ${left.host} again (it hands its refresh back), ` +
+              "or run `claude auth login` on the host that refreshes it now",
           ),
         );
       } else if (leader) checks.push(ok(`fleet ${id}`, `refreshed by ${leader}`));
@@ -87,7 +88,9 @@ export async function fleetChecks(config: Config, fleet: FleetConfig, env: NodeJ
         );
     }
   } catch (err) {
-    const fix = `ETCDCTL_API=3 etcdctl --endpoints=${endpoints} endpoint health   (and check fleet.etcd's tls, username and passwordFile)`;
+    const fix =
+      `ETCDCTL_API=3 etcdctl --endpoints=${endpoints} endpoint health   ` +
+      "(and check fleet.etcd's tls, username and passwordFile)";
     checks.push(fail("fleet etcd", messageOf(err), fix));
   }
   return checks;

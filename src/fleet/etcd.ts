@@ -5,8 +5,7 @@
  * (watches, lease keep-alives) have no deadline: etcd3 reconnects them itself. TLS files and the password are read
  * as the daemon's other secrets are.
  */
-import { handleWhen, retry } from "cockatiel";
-import { Etcd3, type IOptions, isRecoverableError } from "etcd3";
+import type { Etcd3, IOptions } from "etcd3";
 import type { FleetConfig } from "../config/config.js";
 import { AuthSyncError, messageOf } from "../core/errors.js";
 import { expandHome } from "../fs/home.js";
@@ -43,6 +42,12 @@ export function etcdErrorText(err: unknown): string {
 }
 
 export async function connectEtcd(fleet: FleetConfig, env: NodeJS.ProcessEnv): Promise<Etcd3> {
+  // Loaded here, not with the module: a daemon or command outside fleet mode never loads etcd3 and gRPC (about 10 MB
+  // of the idle daemon's memory).
+  const [{ Etcd3, isRecoverableError }, { handleWhen, retry }] = await Promise.all([
+    import("etcd3"),
+    import("cockatiel"),
+  ]);
   const { etcd } = fleet;
   const options: IOptions = {
     hosts: etcd.endpoints,
